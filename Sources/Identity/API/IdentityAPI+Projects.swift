@@ -1,0 +1,173 @@
+import Foundation
+import Hummingbird
+import NimbusCore
+import NimbusHTTP
+
+extension IdentityAPI {
+    static let projectFields: Set<String> = ["id", "name", "domain_id", "parent_id", "is_domain", "enabled", "description", "tags", "options", "links"]
+
+    func projectInput(_ r: JSONObjectReader) throws -> ProjectInput {
+        var i = ProjectInput()
+        i.name = try r.string("name", maxLength: 64)
+        i.domainID = try r.string("domain_id", maxLength: 64, nullable: true)
+        i.parentID = try r.string("parent_id", maxLength: 64, nullable: true)
+        i.isDomain = try r.bool("is_domain")
+        i.enabled = try r.bool("enabled")
+        i.description = try r.string("description", maxLength: 65535, nullable: true)
+        i.tags = try r.stringArray("tags")
+        i.options = try r.reader("options")?.object
+        i.extra = r.extras(excluding: Self.projectFields)
+        if let n = i.name, n.trimmingCharacters(in: .whitespaces).isEmpty { throw NimbusError.badRequest("Invalid input for field 'name': '\(n)' is too short") }
+        return i
+    }
+
+    func projectTarget(_ p: Project) -> [String: String] {
+        ["target.project.id": p.id, "target.project.domain_id": p.domainID.policyValue]
+    }
+
+    func addProjectRoutes(_ t: inout RouteTable) {
+        t.get("/v3/projects") { req, ctx in
+            let caller = try ctx.caller()
+            var target = [String: String]()
+            if let d = caller.domainID { target["target.domain_id"] = d }
+            try self.authorize("identity:list_projects", ctx, target)
+            var f = ProjectFilter()
+            f.name = req.query("name")
+            f.domainID = req.query("domain_id")
+            f.parentID = req.query("parent_id")
+            f.enabled = try self.boolQuery(req, "enabled")
+            f.isDomain = try self.boolQuery(req, "is_domain")
+            f.tags = req.query("tags")?.split(separator: ",").map(String.init)
+            f.tagsAny = req.query("tags-any")?.split(separator: ",").map(String.init)
+            f.notTags = req.query("not-tags")?.split(separator: ",").map(String.init)
+            f.notTagsAny = req.query("not-tags-any")?.split(separator: ",").map(String.init)
+            var projects = try await self.service.listProjects(f)
+            if let d = caller.domainID { projects = projects.filter { $0.domainID == d } }
+            return self.collection("projects", projects.map(self.view), request: req)
+        }
+        t.post("/v3/projects") { req, ctx in
+            let input = try self.projectInput(try await self.entity(req, ctx, "project"))
+            let caller = try ctx.caller()
+            let domainID = input.domainID ?? caller.domainID ?? (caller.scope == .system ? nil : self.callerProjectDomain(caller)) ?? self.service.settings.defaultDomainID
+            try self.authorize("identity:create_project", ctx, ["target.project.domain_id": domainID])
+            let p = try await self.service.createProject(input, defaultDomainID: domainID)
+            return self.created("project", self.view(p))
+        }
+        t.get("/v3/projects/{project_id}") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:get_project", ctx, self.projectTarget(p))
+            var v = self.view(p)
+            if req.queryFlag("parents_as_list"), case .object(var o) = v {
+                o["parents"] = .array(try await self.service.parents(of: p).map { ["project": self.view($0)] })
+                v = .object(o)
+            }
+            if req.queryFlag("subtree_as_list"), case .object(var o) = v {
+                o["subtree"] = .array(try await self.service.subtree(of: p.id).map { ["project": self.view($0)] })
+                v = .object(o)
+            }
+            return self.ok("project", v)
+        }
+        t.patch("/v3/projects/{project_id}") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:update_project", ctx, self.projectTarget(p))
+            let input = try self.projectInput(try await self.entity(req, ctx, "project"))
+            return self.ok("project", self.view(try await self.service.updateProject(p.id, input, isDomain: false)))
+        }
+        t.delete("/v3/projects/{project_id}") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:delete_project", ctx, self.projectTarget(p))
+            try await self.service.deleteProject(p.id)
+            return .empty()
+        }
+        addProjectTagRoutes(&t)
+    }
+
+    func callerProjectDomain(_ c: AuthContext) -> String? {
+        if case .project(let p) = c.scope { return p.domainID }
+        return nil
+    }
+
+    func addProjectTagRoutes(_ t: inout RouteTable) {
+        t.get("/v3/projects/{project_id}/tags") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:list_project_tags", ctx, self.projectTarget(p))
+            return .json(["tags": JSONValue(p.tags), "links": ["self": .string(self.v3 + "/projects/\(p.id)/tags"), "previous": nil, "next": nil]])
+        }
+        t.put("/v3/projects/{project_id}/tags") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:update_project_tags", ctx, self.projectTarget(p))
+            let body = try JSONObjectReader(try await req.jsonBody(context: ctx), path: "body")
+            var input = ProjectInput()
+            input.tags = try body.stringArray("tags") ?? []
+            let updated = try await self.service.updateProject(p.id, input, isDomain: false)
+            return .json(["tags": JSONValue(updated.tags), "links": ["self": .string(self.v3 + "/projects/\(p.id)/tags"), "previous": nil, "next": nil]])
+        }
+        t.delete("/v3/projects/{project_id}/tags") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:delete_project_tags", ctx, self.projectTarget(p))
+            var input = ProjectInput()
+            input.tags = []
+            _ = try await self.service.updateProject(p.id, input, isDomain: false)
+            return .empty()
+        }
+        t.get("/v3/projects/{project_id}/tags/{tag}") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:get_project_tag", ctx, self.projectTarget(p))
+            let tag = try ctx.parameter("tag")
+            guard p.tags.contains(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
+            return .empty()
+        }
+        t.put("/v3/projects/{project_id}/tags/{tag}") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:create_project_tag", ctx, self.projectTarget(p))
+            let tag = try ctx.parameter("tag")
+            var input = ProjectInput()
+            input.tags = p.tags + [tag]
+            _ = try await self.service.updateProject(p.id, input, isDomain: false)
+            return .empty(.created, headers: [.location: self.v3 + "/projects/\(p.id)/tags/\(tag)"])
+        }
+        t.delete("/v3/projects/{project_id}/tags/{tag}") { req, ctx in
+            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            try self.authorize("identity:delete_project_tag", ctx, self.projectTarget(p))
+            let tag = try ctx.parameter("tag")
+            guard p.tags.contains(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
+            var input = ProjectInput()
+            input.tags = p.tags.filter { $0 != tag }
+            _ = try await self.service.updateProject(p.id, input, isDomain: false)
+            return .empty()
+        }
+    }
+
+    func addDomainRoutes(_ t: inout RouteTable) {
+        t.get("/v3/domains") { req, ctx in
+            try self.authorize("identity:list_domains", ctx)
+            let domains = try await self.service.listDomains(name: req.query("name"), enabled: try self.boolQuery(req, "enabled"))
+            return self.collection("domains", domains.map(self.domainView), request: req)
+        }
+        t.post("/v3/domains") { req, ctx in
+            try self.authorize("identity:create_domain", ctx)
+            var input = try self.projectInput(try await self.entity(req, ctx, "domain"))
+            input.isDomain = true
+            if let id = input.extra.removeValue(forKey: "explicit_domain_id")?.stringValue { input.explicitID = id }
+            let d = try await self.service.createProject(input, defaultDomainID: self.service.settings.defaultDomainID)
+            return self.created("domain", self.domainView(d))
+        }
+        t.get("/v3/domains/{domain_id}") { req, ctx in
+            let d = try await self.service.requireDomain(try ctx.parameter("domain_id"))
+            try self.authorize("identity:get_domain", ctx, ["target.domain.id": d.id])
+            return self.ok("domain", self.domainView(d))
+        }
+        t.patch("/v3/domains/{domain_id}") { req, ctx in
+            let d = try await self.service.requireDomain(try ctx.parameter("domain_id"))
+            try self.authorize("identity:update_domain", ctx, ["target.domain.id": d.id])
+            let input = try self.projectInput(try await self.entity(req, ctx, "domain"))
+            return self.ok("domain", self.domainView(try await self.service.updateProject(d.id, input, isDomain: true)))
+        }
+        t.delete("/v3/domains/{domain_id}") { req, ctx in
+            let d = try await self.service.requireDomain(try ctx.parameter("domain_id"))
+            try self.authorize("identity:delete_domain", ctx, ["target.domain.id": d.id])
+            try await self.service.deleteDomain(d.id)
+            return .empty()
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import NimbusCore
+
+/// JSON renderings of identity resources, field for field as Keystone's API reference shows them.
+extension IdentityAPI {
+    func link(_ path: String) -> JSONValue { ["self": .string(v3 + path)] }
+
+    func view(_ p: Project) -> JSONValue {
+        var o = p.extra
+        o["id"] = .string(p.id)
+        o["name"] = .string(p.name)
+        o["description"] = .string(p.description)
+        o["enabled"] = .bool(p.enabled)
+        o["tags"] = JSONValue(p.tags)
+        o["options"] = .object(p.options)
+        if p.isDomain && p.domainID == nil {
+            o["links"] = link("/domains/\(p.id)")
+        } else {
+            o["domain_id"] = JSONValue(p.domainID)
+            o["parent_id"] = JSONValue(p.parentID)
+            o["is_domain"] = .bool(p.isDomain)
+            o["links"] = link("/projects/\(p.id)")
+        }
+        return .object(o)
+    }
+
+    func domainView(_ d: Project) -> JSONValue { view(d) }
+
+    func view(_ u: User) -> JSONValue {
+        var o = u.extra
+        o["id"] = .string(u.id)
+        o["name"] = .string(u.name)
+        o["domain_id"] = .string(u.domainID)
+        o["enabled"] = .bool(u.enabled)
+        o["password_expires_at"] = JSONValue(u.passwordExpiresAt)
+        o["options"] = .object(u.options)
+        if let d = u.defaultProjectID { o["default_project_id"] = .string(d) }
+        o["links"] = link("/users/\(u.id)")
+        return .object(o)
+    }
+
+    func view(_ g: Group) -> JSONValue {
+        var o = g.extra
+        o["id"] = .string(g.id)
+        o["name"] = .string(g.name)
+        o["domain_id"] = .string(g.domainID)
+        o["description"] = .string(g.description)
+        o["links"] = link("/groups/\(g.id)")
+        return .object(o)
+    }
+
+    func view(_ r: Role) -> JSONValue {
+        var o = r.extra
+        o["id"] = .string(r.id)
+        o["name"] = .string(r.name)
+        o["domain_id"] = JSONValue(r.domainID)
+        o["description"] = .string(r.description)
+        o["options"] = .object(r.options)
+        o["links"] = link("/roles/\(r.id)")
+        return .object(o)
+    }
+
+    /// The short role form used inside inference rules.
+    func roleRef(_ r: Role) -> JSONValue {
+        var o: [String: JSONValue] = ["id": .string(r.id), "name": .string(r.name), "links": link("/roles/\(r.id)")]
+        if let d = r.domainID { o["domain_id"] = .string(d) }
+        return .object(o)
+    }
+
+    func view(_ r: Region) -> JSONValue {
+        var o = r.extra
+        o["id"] = .string(r.id)
+        o["description"] = .string(r.description)
+        o["parent_region_id"] = JSONValue(r.parentRegionID)
+        o["links"] = link("/regions/\(r.id)")
+        return .object(o)
+    }
+
+    func view(_ s: CatalogService) -> JSONValue {
+        var o = s.extra
+        o["id"] = .string(s.id)
+        o["type"] = .string(s.type)
+        o["enabled"] = .bool(s.enabled)
+        o["links"] = link("/services/\(s.id)")
+        return .object(o)
+    }
+
+    func view(_ e: Endpoint) -> JSONValue {
+        var o = e.extra
+        o["id"] = .string(e.id)
+        o["interface"] = .string(e.interface)
+        o["url"] = .string(e.url)
+        o["service_id"] = .string(e.serviceID)
+        o["region_id"] = JSONValue(e.regionID)
+        o["region"] = JSONValue(e.regionID)
+        o["enabled"] = .bool(e.enabled)
+        o["links"] = link("/endpoints/\(e.id)")
+        return .object(o)
+    }
+
+    func view(_ c: Credential) -> JSONValue {
+        var o = c.extra
+        o["id"] = .string(c.id)
+        o["user_id"] = .string(c.userID)
+        o["project_id"] = JSONValue(c.projectID)
+        o["type"] = .string(c.type)
+        o["blob"] = .string(c.blob)
+        o["links"] = link("/credentials/\(c.id)")
+        return .object(o)
+    }
+
+    func view(_ r: AccessRule) -> JSONValue {
+        ["id": .string(r.id), "service": .string(r.service), "path": .string(r.path), "method": .string(r.method)]
+    }
+
+    func view(_ a: ApplicationCredential) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(a.id), "name": .string(a.name), "description": JSONValue(a.description), "user_id": .string(a.userID),
+            "project_id": JSONValue(a.projectID), "expires_at": JSONValue(a.expiresAt), "unrestricted": .bool(a.unrestricted),
+            "roles": .array(a.roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": JSONValue($0.domainID)] }),
+            "access_rules": .array(a.accessRules.map(view)),
+            "links": link("/users/\(a.userID)/application_credentials/\(a.id)"),
+        ]
+        if let s = a.system { o["system"] = .string(s) }
+        if let secret = a.secret { o["secret"] = .string(secret) }
+        return .object(o)
+    }
+
+    func catalogView(_ catalog: [(CatalogService, [Endpoint])]) -> JSONValue {
+        .array(catalog.map { s, endpoints in
+            [
+                "id": .string(s.id), "type": .string(s.type), "name": .string(s.name ?? ""),
+                "endpoints": .array(endpoints.map { e in
+                    ["id": .string(e.id), "interface": .string(e.interface), "url": .string(e.url),
+                     "region": JSONValue(e.regionID), "region_id": JSONValue(e.regionID)]
+                }),
+            ]
+        })
+    }
+
+    /// The token body of `POST`/`GET /v3/auth/tokens`.
+    func tokenView(_ c: AuthContext, includeCatalog: Bool) async throws -> JSONValue {
+        var t: [String: JSONValue] = [
+            "methods": JSONValue(c.methods),
+            "user": [
+                "id": .string(c.user.id), "name": .string(c.user.name),
+                "domain": ["id": .string(c.user.domainID), "name": .string(c.user.domainName)],
+                "password_expires_at": nil,
+            ],
+            "audit_ids": JSONValue(c.auditIDs),
+            "expires_at": .string(Timestamps.micros(c.expiresAt)),
+            "issued_at": .string(Timestamps.micros(c.issuedAt)),
+        ]
+        switch c.scope {
+        case .unscoped: break
+        case .project(let p):
+            t["project"] = ["id": .string(p.id), "name": .string(p.name), "domain": ["id": .string(p.domainID), "name": .string(p.domainName)]]
+            t["is_domain"] = false
+        case .domain(let id, let name):
+            t["domain"] = ["id": .string(id), "name": .string(name)]
+        case .system:
+            t["system"] = ["all": true]
+        }
+        if c.scope != .unscoped {
+            t["roles"] = .array(c.roles.map { ["id": .string($0.id), "name": .string($0.name)] })
+            if includeCatalog { t["catalog"] = catalogView(try await service.catalog()) }
+        }
+        if let cred = c.applicationCredentialID, let record = try await service.appCredentialRecord(cred) {
+            t["application_credential"] = ["id": .string(record.id), "name": .string(record.name), "restricted": .bool(!record.unrestricted)]
+        }
+        return ["token": .object(t)]
+    }
+}

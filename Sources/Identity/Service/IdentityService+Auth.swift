@@ -1,0 +1,195 @@
+import Foundation
+import NimbusCore
+
+public enum AuthMethod: Sendable {
+    case password(userID: String?, name: String?, domainID: String?, domainName: String?, password: String)
+    case token(String)
+    case applicationCredential(id: String?, name: String?, userID: String?, userName: String?, userDomainID: String?, userDomainName: String?, secret: String)
+}
+
+public enum ScopeRequest: Sendable, Equatable {
+    case none
+    case project(id: String?, name: String?, domainID: String?, domainName: String?)
+    case domain(id: String?, name: String?)
+    case system
+}
+
+extension IdentityService: TokenValidator {
+    /// Authenticates and issues a token (`POST /v3/auth/tokens`).
+    public func issueToken(methods: [String], method: AuthMethod, scope: ScopeRequest) async throws -> AuthContext {
+        var expires = now.addingTimeInterval(settings.tokenLifetime)
+        var audit = [TokenSealer.newAuditID()]
+        var appCredID: String?
+        var scope = scope
+        let user: User
+        switch method {
+        case .password(let userID, let name, let domainID, let domainName, let password):
+            user = try await resolveUser(id: userID, name: name, domainID: domainID, domainName: domainName)
+            guard let hash = user.passwordHash, try await hasher.verify(password, against: hash) else {
+                throw NimbusError.unauthorized("The request you have made requires authentication.")
+            }
+        case .token(let token):
+            let parent = try await validate(token: token)
+            if parent.applicationCredentialID != nil {
+                throw NimbusError.forbidden("Rescoping a token obtained with an application credential is not allowed.")
+            }
+            if parent.scope != .unscoped && scope == .none {
+                throw NimbusError.forbidden("Rescoping a scoped token requires a scope.")
+            }
+            user = try await requireEnabledUser(parent.user.id)
+            expires = parent.expiresAt
+            audit.append(parent.auditIDs.first ?? "")
+        case .applicationCredential(let id, let name, let userID, let userName, let userDomainID, let userDomainName, let secret):
+            let cred = try await resolveAppCredential(id: id, name: name, userID: userID, userName: userName, userDomainID: userDomainID, userDomainName: userDomainName)
+            guard try await hasher.verify(secret, against: cred.secretHash) else { throw NimbusError.unauthorized() }
+            if let e = cred.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.unauthorized("The application credential has expired.") }
+            if scope != .none { throw NimbusError.unauthorized("Application credentials cannot request a scope.") }
+            user = try await requireEnabledUser(cred.userId)
+            appCredID = cred.id
+            scope = cred.system != nil ? .system : .project(id: cred.projectId, name: nil, domainID: nil, domainName: nil)
+            if let e = cred.expiresAt.flatMap(Timestamps.parse), e < expires { expires = e }
+        }
+        let resolved = try await resolveScope(scope, user: user)
+        let payload = TokenPayload(userID: user.id, methods: methods, scope: resolved, issuedAt: now, expiresAt: expires,
+                                   auditIDs: audit.filter { !$0.isEmpty }, applicationCredentialID: appCredID)
+        let token = try sealer.seal(payload)
+        do {
+            return try await buildContext(token: token, payload: payload)
+        } catch let e as NimbusError where e.kind == .notFound || e.kind == .unauthorized {
+            throw NimbusError.unauthorized(e.message)
+        }
+    }
+
+    func requireEnabledUser(_ id: String) async throws -> User {
+        guard let u = try await user(id) else { throw NimbusError.unauthorized("Could not find user: \(id).") }
+        try await checkEnabled(u)
+        return u
+    }
+
+    func checkEnabled(_ user: User) async throws {
+        guard user.enabled else { throw NimbusError.unauthorized("User \(user.id) is disabled.") }
+        guard let d = try await domain(user.domainID), d.enabled else { throw NimbusError.unauthorized("Domain \(user.domainID) is disabled.") }
+    }
+
+    func resolveDomainID(id: String?, name: String?) async throws -> String {
+        if let id { return id }
+        guard let name, let d = try await domain(named: name) else { throw NimbusError.unauthorized("Could not find domain: \(name ?? "").") }
+        return d.id
+    }
+
+    func resolveUser(id: String?, name: String?, domainID: String?, domainName: String?) async throws -> User {
+        let user: User?
+        if let id {
+            user = try await self.user(id)
+        } else if let name {
+            guard domainID != nil || domainName != nil else {
+                throw NimbusError.badRequest("Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect.")
+            }
+            user = try await self.user(named: name, domainID: try await resolveDomainID(id: domainID, name: domainName))
+        } else {
+            throw NimbusError.badRequest("Expecting to find id or name in user.")
+        }
+        guard let user else { throw NimbusError.unauthorized("The request you have made requires authentication.") }
+        try await checkEnabled(user)
+        return user
+    }
+
+    func resolveScope(_ scope: ScopeRequest, user: User) async throws -> TokenPayload.Scope {
+        switch scope {
+        case .none:
+            // Like Keystone, an unscoped request is scoped to the default project when the user has roles there.
+            if let pid = user.defaultProjectID, let p = try await project(pid), p.enabled,
+               try await !effectiveRoles(userID: user.id, scope: .project(pid)).isEmpty {
+                return .project(pid)
+            }
+            return .unscoped
+        case .project(let id, let name, let domainID, let domainName):
+            let project: Project?
+            if let id {
+                project = try await self.project(id)
+            } else if let name {
+                project = try await self.project(named: name, domainID: try await resolveDomainID(id: domainID, name: domainName))
+            } else {
+                throw NimbusError.badRequest("Expecting to find id or name in project.")
+            }
+            guard let project else { throw NimbusError.unauthorized("Could not find project: \(id ?? name ?? "").") }
+            return .project(project.id)
+        case .domain(let id, let name):
+            return .domain(try await resolveDomainID(id: id, name: name))
+        case .system:
+            return .system
+        }
+    }
+
+    // MARK: Validation
+
+    /// Validates a caller's `X-Auth-Token`; failure is 401.
+    public func validate(token: String) async throws -> AuthContext {
+        do {
+            return try await validate(token, allowExpired: false)
+        } catch let e as NimbusError where e.kind == .notFound {
+            throw NimbusError.unauthorized("The request you have made requires authentication.")
+        }
+    }
+
+    /// Validates a subject token (`X-Subject-Token`); failure is 404 as Keystone answers.
+    public func validate(_ token: String, allowExpired: Bool) async throws -> AuthContext {
+        guard let payload = sealer.open(token) else { throw NimbusError.notFound("Could not recognize Fernet token") }
+        let limit = allowExpired ? payload.expiresDate.addingTimeInterval(settings.allowExpiredWindow) : payload.expiresDate
+        guard now < limit else { throw NimbusError.notFound("The token has expired.") }
+        let generation = self.generation
+        if let cached = validationCache.withLock({ $0[token] }), cached.generation == generation {
+            return cached.context
+        }
+        let context = try await buildContext(token: token, payload: payload)
+        validationCache.withLock { cache in
+            if cache.count >= Self.validationCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[token] = CachedValidation(generation: generation, context: context)
+        }
+        return context
+    }
+
+    /// Resolves a payload into the full caller: checks everything the token depends on is still valid.
+    func buildContext(token: String, payload: TokenPayload) async throws -> AuthContext {
+        guard let user = try await user(payload.userID), user.enabled else { throw NimbusError.notFound("Failed to validate token") }
+        guard let userDomain = try await domain(user.domainID), userDomain.enabled else { throw NimbusError.notFound("Failed to validate token") }
+        var scope = AuthContext.Scope.unscoped
+        var projectDomainID: String?
+        switch payload.scope {
+        case .unscoped: break
+        case .system: scope = .system
+        case .domain(let d):
+            guard let domain = try await domain(d), domain.enabled else { throw NimbusError.notFound("Failed to validate token") }
+            scope = .domain(id: d, name: domain.name)
+        case .project(let p):
+            guard let project = try await project(p), project.enabled, let did = project.domainID,
+                  let domain = try await domain(did), domain.enabled else { throw NimbusError.notFound("Failed to validate token") }
+            projectDomainID = did
+            scope = .project(.init(id: project.id, name: project.name, domainID: did, domainName: domain.name))
+        }
+        if revocations.isRevoked(payload, projectDomainID: projectDomainID, userDomainID: user.domainID) {
+            throw NimbusError.notFound("Failed to validate token")
+        }
+        var roles = try await effectiveRoles(userID: user.id, scope: payload.scope)
+        if let credID = payload.applicationCredentialID {
+            guard let cred = try await appCredentialRecord(credID) else { throw NimbusError.notFound("Failed to validate token") }
+            let allowed = Set(Self.roleIDs(fromColumn: cred.roles))
+            roles = roles.filter { allowed.contains($0.id) }
+        }
+        if payload.scope != .unscoped && roles.isEmpty {
+            throw NimbusError.unauthorized("User \(user.id) has no access to the requested scope.")
+        }
+        return AuthContext(
+            token: token, user: .init(id: user.id, name: user.name, domainID: user.domainID, domainName: userDomain.name),
+            scope: scope, roles: roles.map { .init(id: $0.id, name: $0.name) }, methods: payload.methods,
+            issuedAt: payload.issuedDate, expiresAt: payload.expiresDate, auditIDs: payload.auditIDs,
+            applicationCredentialID: payload.applicationCredentialID, isAdminProject: true)
+    }
+
+    /// `DELETE /v3/auth/tokens`: revokes the token by its audit id.
+    public func revokeToken(_ token: String) async throws {
+        let context = try await validate(token, allowExpired: false)
+        guard let audit = context.auditIDs.first else { return }
+        try await revoke(.audit, audit)
+    }
+}

@@ -1,0 +1,257 @@
+import Foundation
+import NimbusCore
+import SQLKit
+
+public struct UserInput: Sendable {
+    public var name: String?
+    public var domainID: String?
+    public var password: String??
+    public var enabled: Bool?
+    public var defaultProjectID: String??
+    public var extra: [String: JSONValue] = [:]
+    public var options: [String: JSONValue]?
+    public init() {}
+}
+
+public struct User: Sendable {
+    public var id: String
+    public var name: String
+    public var domainID: String
+    public var enabled: Bool
+    public var defaultProjectID: String?
+    public var passwordExpiresAt: String?
+    public var extra: [String: JSONValue]
+    public var options: [String: JSONValue]
+    var passwordHash: String?
+}
+
+public struct Group: Sendable {
+    public var id: String
+    public var name: String
+    public var domainID: String
+    public var description: String
+    public var extra: [String: JSONValue]
+}
+
+extension IdentityService {
+    static let userColumns = "id, domain_id, name, enabled, default_project_id, password_hash, password_created_at, password_expires_at, extra, options, created_at, last_active_at"
+
+    func makeUser(_ r: UserRecord) -> User {
+        User(id: r.id, name: r.name, domainID: r.domainId, enabled: r.enabled, defaultProjectID: r.defaultProjectId,
+             passwordExpiresAt: r.passwordExpiresAt, extra: decodeJSONColumn(r.extra), options: decodeJSONColumn(r.options),
+             passwordHash: r.passwordHash)
+    }
+
+    public func user(_ id: String) async throws -> User? {
+        try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: id)").map(makeUser)
+    }
+
+    public func requireUser(_ id: String) async throws -> User {
+        guard let u = try await user(id) else { throw NimbusError.notFound("Could not find user: \(id).") }
+        return u
+    }
+
+    public func user(named name: String, domainID: String) async throws -> User? {
+        try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE name = \(bind: name) AND domain_id = \(bind: domainID)").map(makeUser)
+    }
+
+    public func listUsers(name: String?, domainID: String?, enabled: Bool?) async throws -> [User] {
+        var q = SQLQueryString("SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE 1 = 1")
+        if let v = name { q.appendInterpolation(unsafeRaw: " AND name = "); q.appendInterpolation(bind: v) }
+        if let v = domainID { q.appendInterpolation(unsafeRaw: " AND domain_id = "); q.appendInterpolation(bind: v) }
+        if let v = enabled { q.appendInterpolation(unsafeRaw: " AND enabled = "); q.appendInterpolation(bind: v) }
+        q.appendInterpolation(unsafeRaw: " ORDER BY name")
+        return try await db.sql.records(UserRecord.self, q).map(makeUser)
+    }
+
+    public func createUser(_ input: UserInput, defaultDomainID: String) async throws -> User {
+        guard let name = input.name, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw NimbusError.badRequest("Invalid input for field 'name': 'name' is a required property")
+        }
+        let domainID = input.domainID ?? defaultDomainID
+        guard try await domain(domainID) != nil else { throw NimbusError.notFound("Could not find domain: \(domainID).") }
+        if case .some(.some(let pid)) = input.defaultProjectID, try await project(pid) == nil {
+            throw NimbusError.notFound("Could not find project: \(pid).")
+        }
+        var hash: String?
+        if case .some(.some(let pw)) = input.password { hash = try await hasher.hash(pw) }
+        let record = UserRecord(
+            id: Identifiers.hex32(), domainId: domainID, name: name, enabled: input.enabled ?? true,
+            defaultProjectId: input.defaultProjectID ?? nil, passwordHash: hash, passwordCreatedAt: hash == nil ? nil : nowString,
+            passwordExpiresAt: nil, extra: encodeJSONColumn(input.extra), options: encodeJSONColumn(input.options ?? [:]),
+            createdAt: nowString, lastActiveAt: nil)
+        do {
+            try await write { db in try await db.insertRecord("identity_users", record) }
+        } catch let e as NimbusError where e.kind == .conflict {
+            throw NimbusError.conflict("Conflict occurred attempting to store user - Duplicate entry found with name \(name) at domain ID \(domainID).")
+        }
+        return makeUser(record)
+    }
+
+    public func updateUser(_ id: String, _ input: UserInput) async throws -> User {
+        guard var r = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: id)") else {
+            throw NimbusError.notFound("Could not find user: \(id).")
+        }
+        if let d = input.domainID, d != r.domainId { throw NimbusError.badRequest("Cannot change the domain_id of a user.") }
+        if let n = input.name {
+            guard !n.isEmpty else { throw NimbusError.badRequest("Invalid input for field 'name': '' is too short") }
+            r.name = n
+        }
+        let disabling = input.enabled == false && r.enabled
+        if let e = input.enabled { r.enabled = e }
+        if let pid = input.defaultProjectID {
+            if let pid, try await project(pid) == nil { throw NimbusError.notFound("Could not find project: \(pid).") }
+            r.defaultProjectId = pid
+        }
+        var passwordChanged = false
+        if let pw = input.password {
+            if let pw { r.passwordHash = try await hasher.hash(pw) } else { r.passwordHash = nil }
+            r.passwordCreatedAt = nowString
+            passwordChanged = true
+        }
+        if !input.extra.isEmpty {
+            var extra = decodeJSONColumn(r.extra)
+            for (k, v) in input.extra { if v == .null { extra[k] = nil } else { extra[k] = v } }
+            r.extra = encodeJSONColumn(extra)
+        }
+        if let o = input.options { r.options = encodeJSONColumn(decodeJSONColumn(r.options).merging(o) { $1 }) }
+        let updated = r
+        do {
+            try await write { db in
+                try await db.execute("""
+                    UPDATE identity_users SET name = \(bind: updated.name), enabled = \(bind: updated.enabled),
+                    default_project_id = \(bind: updated.defaultProjectId), password_hash = \(bind: updated.passwordHash),
+                    password_created_at = \(bind: updated.passwordCreatedAt), extra = \(bind: updated.extra), options = \(bind: updated.options)
+                    WHERE id = \(bind: id)
+                    """)
+            }
+        } catch let e as NimbusError where e.kind == .conflict {
+            throw NimbusError.conflict("Conflict occurred attempting to store user - Duplicate entry found with name \(updated.name) at domain ID \(updated.domainId).")
+        }
+        if disabling || passwordChanged { try await revoke(.user, id) }
+        return makeUser(updated)
+    }
+
+    /// The self-service password change: the original password must match.
+    public func changePassword(userID: String, original: String, new: String) async throws {
+        guard let user = try await user(userID) else { throw NimbusError.notFound("Could not find user: \(userID).") }
+        guard let hash = user.passwordHash, try await hasher.verify(original, against: hash) else {
+            throw NimbusError.unauthorized("The request you have made requires authentication.")
+        }
+        var input = UserInput()
+        input.password = .some(new)
+        _ = try await updateUser(userID, input)
+    }
+
+    public func deleteUser(_ id: String) async throws {
+        guard try await user(id) != nil else { throw NimbusError.notFound("Could not find user: \(id).") }
+        try await write { db in
+            try await db.execute("DELETE FROM identity_assignments WHERE actor_type = 'user' AND actor_id = \(bind: id)")
+            try await db.execute("DELETE FROM identity_credentials WHERE user_id = \(bind: id)")
+            try await db.execute("DELETE FROM identity_users WHERE id = \(bind: id)")
+        }
+        try await revoke(.user, id)
+    }
+
+    // MARK: Groups
+
+    static let groupColumns = "id, domain_id, name, description, extra"
+
+    func makeGroup(_ r: GroupRecord) -> Group {
+        Group(id: r.id, name: r.name, domainID: r.domainId, description: r.description, extra: decodeJSONColumn(r.extra))
+    }
+
+    public func group(_ id: String) async throws -> Group? {
+        try await db.sql.record(GroupRecord.self, "SELECT \(unsafeRaw: Self.groupColumns) FROM identity_groups WHERE id = \(bind: id)").map(makeGroup)
+    }
+
+    public func requireGroup(_ id: String) async throws -> Group {
+        guard let g = try await group(id) else { throw NimbusError.notFound("Could not find group: \(id).") }
+        return g
+    }
+
+    public func listGroups(name: String?, domainID: String?) async throws -> [Group] {
+        var q = SQLQueryString("SELECT \(unsafeRaw: Self.groupColumns) FROM identity_groups WHERE 1 = 1")
+        if let v = name { q.appendInterpolation(unsafeRaw: " AND name = "); q.appendInterpolation(bind: v) }
+        if let v = domainID { q.appendInterpolation(unsafeRaw: " AND domain_id = "); q.appendInterpolation(bind: v) }
+        q.appendInterpolation(unsafeRaw: " ORDER BY name")
+        return try await db.sql.records(GroupRecord.self, q).map(makeGroup)
+    }
+
+    public func createGroup(name: String, domainID: String, description: String?, extra: [String: JSONValue]) async throws -> Group {
+        guard try await domain(domainID) != nil else { throw NimbusError.notFound("Could not find domain: \(domainID).") }
+        let r = GroupRecord(id: Identifiers.hex32(), domainId: domainID, name: name, description: description ?? "", extra: encodeJSONColumn(extra))
+        do {
+            try await write { db in try await db.insertRecord("identity_groups", r) }
+        } catch let e as NimbusError where e.kind == .conflict {
+            throw NimbusError.conflict("Conflict occurred attempting to store group - Duplicate entry found with name \(name) at domain ID \(domainID).")
+        }
+        return makeGroup(r)
+    }
+
+    public func updateGroup(_ id: String, name: String?, description: String?, domainID: String?, extra: [String: JSONValue]) async throws -> Group {
+        guard var g = try await group(id) else { throw NimbusError.notFound("Could not find group: \(id).") }
+        if let d = domainID, d != g.domainID { throw NimbusError.badRequest("Cannot change the domain_id of a group.") }
+        if let n = name { g.name = n }
+        if let d = description { g.description = d }
+        g.extra.merge(extra) { $1 }
+        let updated = g
+        try await write { db in
+            try await db.execute("UPDATE identity_groups SET name = \(bind: updated.name), description = \(bind: updated.description), extra = \(bind: encodeJSONColumn(updated.extra)) WHERE id = \(bind: id)")
+        }
+        return updated
+    }
+
+    public func deleteGroup(_ id: String) async throws {
+        _ = try await requireGroup(id)
+        try await write { db in
+            try await db.execute("DELETE FROM identity_assignments WHERE actor_type = 'group' AND actor_id = \(bind: id)")
+            try await db.execute("DELETE FROM identity_groups WHERE id = \(bind: id)")
+        }
+    }
+
+    public func addUser(_ userID: String, toGroup groupID: String) async throws {
+        _ = try await requireGroup(groupID)
+        _ = try await requireUser(userID)
+        try await write { db in
+            if try await db.raw("SELECT user_id FROM identity_memberships WHERE user_id = \(bind: userID) AND group_id = \(bind: groupID)").first() == nil {
+                try await db.execute("INSERT INTO identity_memberships (user_id, group_id) VALUES (\(bind: userID), \(bind: groupID))")
+            }
+        }
+    }
+
+    public func removeUser(_ userID: String, fromGroup groupID: String) async throws {
+        _ = try await requireGroup(groupID)
+        _ = try await requireUser(userID)
+        guard try await isMember(userID, groupID) else {
+            throw NimbusError.notFound("User '\(userID)' not found in group '\(groupID)'")
+        }
+        try await write { db in
+            try await db.execute("DELETE FROM identity_memberships WHERE user_id = \(bind: userID) AND group_id = \(bind: groupID)")
+        }
+    }
+
+    public func isMember(_ userID: String, _ groupID: String) async throws -> Bool {
+        try await db.sql.raw("SELECT user_id FROM identity_memberships WHERE user_id = \(bind: userID) AND group_id = \(bind: groupID)").first() != nil
+    }
+
+    public func groupIDs(ofUser userID: String) async throws -> [String] {
+        struct Row: Decodable { let groupId: String }
+        return try await db.sql.records(Row.self, "SELECT group_id FROM identity_memberships WHERE user_id = \(bind: userID)").map(\.groupId)
+    }
+
+    public func groups(ofUser userID: String) async throws -> [Group] {
+        try await db.sql.records(GroupRecord.self, """
+            SELECT g.id, g.domain_id, g.name, g.description, g.extra FROM identity_groups g
+            JOIN identity_memberships m ON m.group_id = g.id WHERE m.user_id = \(bind: userID) ORDER BY g.name
+            """).map(makeGroup)
+    }
+
+    public func users(inGroup groupID: String) async throws -> [User] {
+        try await db.sql.records(UserRecord.self, """
+            SELECT u.id, u.domain_id, u.name, u.enabled, u.default_project_id, u.password_hash, u.password_created_at,
+            u.password_expires_at, u.extra, u.options, u.created_at, u.last_active_at FROM identity_users u
+            JOIN identity_memberships m ON m.user_id = u.id WHERE m.group_id = \(bind: groupID) ORDER BY u.name
+            """).map(makeUser)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import NimbusCore
+import SQLKit
+import Synchronization
+
+/// Revocation events held in memory (and persisted in `identity_revocations`): a token is revoked
+/// when its audit id is listed, or when its user, project, domain or application credential has an
+/// event newer than the token's issue time.
+final class RevocationList: Sendable {
+    enum Kind: String, Sendable { case audit, user, project, domain, appCredential = "app_credential" }
+
+    private let entries = Mutex<[String: Date]>([:])
+
+    private static func key(_ kind: Kind, _ value: String) -> String { kind.rawValue + ":" + value }
+
+    func add(_ kind: Kind, _ value: String, issuedBefore: Date) {
+        entries.withLock { e in
+            let k = Self.key(kind, value)
+            if let existing = e[k], existing >= issuedBefore { return }
+            e[k] = issuedBefore
+        }
+    }
+
+    func isRevoked(_ payload: TokenPayload, projectDomainID: String?, userDomainID: String?) -> Bool {
+        let issued = payload.issuedDate
+        return entries.withLock { e in
+            func hit(_ kind: Kind, _ value: String?) -> Bool {
+                guard let value, let before = e[Self.key(kind, value)] else { return false }
+                return issued <= before
+            }
+            if payload.auditIDs.contains(where: { e[Self.key(.audit, $0)] != nil }) { return true }
+            if hit(.user, payload.userID) || hit(.appCredential, payload.applicationCredentialID) { return true }
+            if hit(.domain, userDomainID) || hit(.domain, projectDomainID) { return true }
+            switch payload.scope {
+            case .project(let id): return hit(.project, id)
+            case .domain(let id): return hit(.domain, id)
+            default: return false
+            }
+        }
+    }
+
+    var count: Int { entries.withLock { $0.count } }
+}
+
+extension IdentityService {
+    func loadRevocations() async throws {
+        let rows = try await db.sql.records(RevocationRecord.self, "SELECT kind, value, issued_before, revoked_at FROM identity_revocations")
+        for r in rows {
+            guard let kind = RevocationList.Kind(rawValue: r.kind), let before = Timestamps.parse(r.issuedBefore) else { continue }
+            revocations.add(kind, r.value, issuedBefore: before)
+        }
+    }
+
+    /// Records a revocation inside the caller's transaction; the in-memory list is updated by `applyRevocation`
+    /// once the transaction commits.
+    static func persistRevocation(_ db: any SQLDatabase, _ kind: RevocationList.Kind, _ value: String, at date: Date) async throws {
+        let stamp = Timestamps.micros(date)
+        try await db.insertRecord("identity_revocations", RevocationRecord(kind: kind.rawValue, value: value, issuedBefore: stamp, revokedAt: stamp))
+    }
+
+    func revoke(_ kind: RevocationList.Kind, _ value: String) async throws {
+        // The bound is one microsecond past now so that a token issued in this same instant is covered.
+        let at = Date(timeIntervalSince1970: (now.timeIntervalSince1970 * 1_000_000).rounded(.up) / 1_000_000 + 0.000001)
+        try await write { db in try await Self.persistRevocation(db, kind, value, at: at) }
+        revocations.add(kind, value, issuedBefore: at)
+    }
+}

@@ -1,0 +1,90 @@
+import NimbusStore
+
+/// Keystone's schema, reduced to what the API needs. Domains live in `projects` with
+/// `is_domain = true`, as in Keystone, so a domain is also a project acting as a domain.
+public enum IdentityMigrations {
+    public static let all: [Migration] = [
+        Migration(service: "identity", version: 1, name: "initial schema") { engine in
+            let serial = engine == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+            return [
+                """
+                CREATE TABLE identity_projects (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, domain_id TEXT, parent_id TEXT, is_domain BOOLEAN NOT NULL,
+                    enabled BOOLEAN NOT NULL, description TEXT NOT NULL DEFAULT '', extra TEXT NOT NULL DEFAULT '{}',
+                    options TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL)
+                """,
+                "CREATE UNIQUE INDEX identity_projects_name ON identity_projects (domain_id, name, is_domain)",
+                "CREATE TABLE identity_project_tags (project_id TEXT NOT NULL REFERENCES identity_projects(id) ON DELETE CASCADE, tag TEXT NOT NULL, PRIMARY KEY (project_id, tag))",
+                """
+                CREATE TABLE identity_users (
+                    id TEXT PRIMARY KEY, domain_id TEXT NOT NULL, name TEXT NOT NULL, enabled BOOLEAN NOT NULL,
+                    default_project_id TEXT, password_hash TEXT, password_created_at TEXT, password_expires_at TEXT,
+                    extra TEXT NOT NULL DEFAULT '{}', options TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL,
+                    last_active_at TEXT)
+                """,
+                "CREATE UNIQUE INDEX identity_users_name ON identity_users (domain_id, name)",
+                """
+                CREATE TABLE identity_groups (
+                    id TEXT PRIMARY KEY, domain_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+                    extra TEXT NOT NULL DEFAULT '{}')
+                """,
+                "CREATE UNIQUE INDEX identity_groups_name ON identity_groups (domain_id, name)",
+                """
+                CREATE TABLE identity_memberships (
+                    user_id TEXT NOT NULL REFERENCES identity_users(id) ON DELETE CASCADE,
+                    group_id TEXT NOT NULL REFERENCES identity_groups(id) ON DELETE CASCADE, PRIMARY KEY (user_id, group_id))
+                """,
+                """
+                CREATE TABLE identity_roles (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, domain_id TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '',
+                    options TEXT NOT NULL DEFAULT '{}', extra TEXT NOT NULL DEFAULT '{}')
+                """,
+                "CREATE UNIQUE INDEX identity_roles_name ON identity_roles (domain_id, name)",
+                """
+                CREATE TABLE identity_implied_roles (
+                    prior_role_id TEXT NOT NULL REFERENCES identity_roles(id) ON DELETE CASCADE,
+                    implied_role_id TEXT NOT NULL REFERENCES identity_roles(id) ON DELETE CASCADE,
+                    PRIMARY KEY (prior_role_id, implied_role_id))
+                """,
+                """
+                CREATE TABLE identity_assignments (
+                    actor_type TEXT NOT NULL, actor_id TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL,
+                    role_id TEXT NOT NULL REFERENCES identity_roles(id) ON DELETE CASCADE, inherited BOOLEAN NOT NULL,
+                    PRIMARY KEY (actor_type, actor_id, target_type, target_id, role_id, inherited))
+                """,
+                "CREATE INDEX identity_assignments_target ON identity_assignments (target_type, target_id)",
+                """
+                CREATE TABLE identity_regions (
+                    id TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', parent_region_id TEXT, extra TEXT NOT NULL DEFAULT '{}')
+                """,
+                "CREATE TABLE identity_services (id TEXT PRIMARY KEY, type TEXT NOT NULL, enabled BOOLEAN NOT NULL, extra TEXT NOT NULL DEFAULT '{}')",
+                """
+                CREATE TABLE identity_endpoints (
+                    id TEXT PRIMARY KEY, service_id TEXT NOT NULL REFERENCES identity_services(id) ON DELETE CASCADE,
+                    interface TEXT NOT NULL, url TEXT NOT NULL, region_id TEXT, enabled BOOLEAN NOT NULL, extra TEXT NOT NULL DEFAULT '{}')
+                """,
+                """
+                CREATE TABLE identity_app_credentials (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES identity_users(id) ON DELETE CASCADE,
+                    project_id TEXT, system TEXT, secret_hash TEXT NOT NULL, description TEXT, expires_at TEXT,
+                    unrestricted BOOLEAN NOT NULL, roles TEXT NOT NULL, access_rules TEXT NOT NULL DEFAULT '[]', created_at TEXT NOT NULL)
+                """,
+                "CREATE UNIQUE INDEX identity_app_credentials_name ON identity_app_credentials (user_id, name)",
+                """
+                CREATE TABLE identity_access_rules (
+                    id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES identity_users(id) ON DELETE CASCADE,
+                    service TEXT NOT NULL, path TEXT NOT NULL, method TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE identity_credentials (
+                    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, project_id TEXT, type TEXT NOT NULL, blob TEXT NOT NULL,
+                    extra TEXT NOT NULL DEFAULT '{}')
+                """,
+                """
+                CREATE TABLE identity_revocations (
+                    id \(serial), kind TEXT NOT NULL, value TEXT NOT NULL, issued_before TEXT NOT NULL, revoked_at TEXT NOT NULL)
+                """,
+            ]
+        },
+    ]
+}

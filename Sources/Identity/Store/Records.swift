@@ -1,0 +1,124 @@
+/// Rows of the identity tables. JSON-valued columns (`extra`, `options`, `roles`) hold serialized
+/// `JSONValue`s; the service layer decodes them.
+struct ProjectRecord: Codable, Sendable {
+    var id: String
+    var name: String
+    var domainId: String?
+    var parentId: String?
+    var isDomain: Bool
+    var enabled: Bool
+    var description: String
+    var extra: String
+    var options: String
+    var createdAt: String
+}
+
+struct UserRecord: Codable, Sendable {
+    var id: String
+    var domainId: String
+    var name: String
+    var enabled: Bool
+    var defaultProjectId: String?
+    var passwordHash: String?
+    var passwordCreatedAt: String?
+    var passwordExpiresAt: String?
+    var extra: String
+    var options: String
+    var createdAt: String
+    var lastActiveAt: String?
+}
+
+struct GroupRecord: Codable, Sendable {
+    var id: String
+    var domainId: String
+    var name: String
+    var description: String
+    var extra: String
+}
+
+struct RoleRecord: Codable, Sendable, Equatable {
+    var id: String
+    var name: String
+    /// Empty for global roles (a unique index cannot treat NULLs as equal on both engines).
+    var domainId: String
+    var description: String
+    var options: String
+    var extra: String
+}
+
+struct ImpliedRoleRecord: Codable, Sendable, Hashable {
+    var priorRoleId: String
+    var impliedRoleId: String
+}
+
+struct AssignmentRecord: Codable, Sendable, Hashable {
+    var actorType: String   // "user" | "group"
+    var actorId: String
+    var targetType: String  // "project" | "domain" | "system"
+    var targetId: String    // "all" for system
+    var roleId: String
+    var inherited: Bool
+}
+
+struct RegionRecord: Codable, Sendable {
+    var id: String
+    var description: String
+    var parentRegionId: String?
+    var extra: String
+}
+
+struct ServiceRecord: Codable, Sendable {
+    var id: String
+    var type: String
+    var enabled: Bool
+    var extra: String
+}
+
+struct EndpointRecord: Codable, Sendable {
+    var id: String
+    var serviceId: String
+    var interface: String
+    var url: String
+    var regionId: String?
+    var enabled: Bool
+    var extra: String
+}
+
+struct AppCredentialRecord: Codable, Sendable {
+    var id: String
+    var name: String
+    var userId: String
+    var projectId: String?
+    var system: String?
+    var secretHash: String
+    var description: String?
+    var expiresAt: String?
+    var unrestricted: Bool
+    var roles: String
+    var accessRules: String
+    var createdAt: String
+}
+
+struct AccessRuleRecord: Codable, Sendable {
+    var id: String
+    var userId: String
+    var service: String
+    var path: String
+    var method: String
+}
+
+struct CredentialRecord: Codable, Sendable {
+    var id: String
+    var userId: String
+    var projectId: String?
+    var type: String
+    var blob: String
+    var extra: String
+}
+
+struct RevocationRecord: Codable, Sendable {
+    var kind: String
+    var value: String
+    var issuedBefore: String
+    var revokedAt: String
+}

@@ -1,0 +1,57 @@
+import Crypto
+import CryptoExtras
+import Foundation
+import NIOPosix
+import NimbusCore
+
+/// PBKDF2-SHA512 in passlib's modular format (`$pbkdf2-sha512$ROUNDS$SALT$HASH`, adapted base64),
+/// so hashes are self-describing and the cost can be raised without invalidating old ones.
+/// Hashing runs on NIO's blocking thread pool: it costs tens of milliseconds by design.
+public struct PasswordHasher: Sendable {
+    public let rounds: Int
+
+    public init(rounds: Int) { self.rounds = max(1000, rounds) }
+
+    public func hash(_ password: String) async throws -> String {
+        let rounds = self.rounds
+        return try await NIOThreadPool.singleton.runIfActive {
+            var salt = [UInt8](repeating: 0, count: 16)
+            for i in salt.indices { salt[i] = UInt8.random(in: 0...255) }
+            let key = try Self.derive(password, salt: salt, rounds: rounds)
+            return "$pbkdf2-sha512$\(rounds)$\(Self.ab64(salt))$\(Self.ab64(key))"
+        }
+    }
+
+    public func verify(_ password: String, against stored: String) async throws -> Bool {
+        let parts = stored.split(separator: "$")
+        guard parts.count == 4, parts[0] == "pbkdf2-sha512", let rounds = Int(parts[1]),
+              let salt = Self.unab64(String(parts[2])), let expected = Self.unab64(String(parts[3])) else { return false }
+        return try await NIOThreadPool.singleton.runIfActive {
+            let key = try Self.derive(password, salt: [UInt8](salt), rounds: rounds)
+            return Self.constantTimeEqual(key, [UInt8](expected))
+        }
+    }
+
+    static func derive(_ password: String, salt: [UInt8], rounds: Int) throws -> [UInt8] {
+        let key = try KDF.Insecure.PBKDF2.deriveKey(from: Array(password.utf8), salt: salt, using: .sha512,
+                                                    outputByteCount: 64, unsafeUncheckedRounds: rounds)
+        return key.withUnsafeBytes { Array($0) }
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in a.indices { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+
+    static func ab64(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: ".").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func unab64(_ s: String) -> Data? {
+        var t = s.replacingOccurrences(of: ".", with: "+")
+        t += String(repeating: "=", count: (4 - t.count % 4) % 4)
+        return Data(base64Encoded: t)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Who is calling, as established from a validated token. Every service receives it in the request
+/// context; policy checks and ownership rules read it.
+public struct AuthContext: Sendable {
+    public struct Role: Sendable, Equatable {
+        public let id: String
+        public let name: String
+        public init(id: String, name: String) { self.id = id; self.name = name }
+    }
+
+    public struct Named: Sendable, Equatable {
+        public let id: String
+        public let name: String
+        public let domainID: String
+        public let domainName: String
+        public init(id: String, name: String, domainID: String, domainName: String) {
+            self.id = id; self.name = name; self.domainID = domainID; self.domainName = domainName
+        }
+    }
+
+    public enum Scope: Sendable, Equatable {
+        case unscoped
+        case project(Named)
+        case domain(id: String, name: String)
+        case system
+    }
+
+    public var token: String
+    public var user: Named
+    public var scope: Scope
+    public var roles: [Role]
+    public var methods: [String]
+    public var issuedAt: Date
+    public var expiresAt: Date
+    public var auditIDs: [String]
+    public var applicationCredentialID: String?
+    public var isAdminProject: Bool
+
+    public init(token: String, user: Named, scope: Scope, roles: [Role], methods: [String], issuedAt: Date, expiresAt: Date,
+                auditIDs: [String], applicationCredentialID: String? = nil, isAdminProject: Bool = false) {
+        self.token = token; self.user = user; self.scope = scope; self.roles = roles; self.methods = methods
+        self.issuedAt = issuedAt; self.expiresAt = expiresAt; self.auditIDs = auditIDs
+        self.applicationCredentialID = applicationCredentialID; self.isAdminProject = isAdminProject
+    }
+
+    public var projectID: String? { if case .project(let p) = scope { p.id } else { nil } }
+    public var domainID: String? { if case .domain(let id, _) = scope { id } else { nil } }
+    public var isSystemScoped: Bool { scope == .system }
+    public var roleNames: [String] { roles.map(\.name) }
+    public func hasRole(_ name: String) -> Bool { roles.contains { $0.name.lowercased() == name.lowercased() } }
+}
+
+/// Validates a token string into an `AuthContext`; Identity implements it, every service's auth
+/// middleware calls it.
+public protocol TokenValidator: Sendable {
+    func validate(token: String) async throws -> AuthContext
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// OpenStack renders times in a few fixed UTC formats; these produce and parse them without
+/// the cost of a locale-aware formatter.
+public enum Timestamps {
+    /// Microsecond precision with a `Z`, as Keystone renders token times: `2025-01-02T03:04:05.000000Z`.
+    public static func micros(_ date: Date) -> String {
+        let (c, usec) = components(date)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", c.year, c.month, c.day, c.hour, c.minute, c.second, usec)
+    }
+
+    /// Second precision with no zone suffix, as Keystone and Nova render `created_at`: `2025-01-02T03:04:05`.
+    public static func seconds(_ date: Date) -> String {
+        let (c, _) = components(date)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
+    }
+
+    /// Second precision with a `Z`: `2025-01-02T03:04:05Z` (Glance, Nova `updated`).
+    public static func secondsZ(_ date: Date) -> String { seconds(date) + "Z" }
+
+    /// Parses ISO 8601 with or without fraction and zone (a missing zone means UTC).
+    public static func parse(_ string: String) -> Date? {
+        var s = string.trimmingCharacters(in: .whitespaces)
+        guard s.count >= 10 else { return nil }
+        var offset: TimeInterval = 0
+        if s.hasSuffix("Z") || s.hasSuffix("z") {
+            s.removeLast()
+        } else if let signIndex = s.lastIndex(where: { $0 == "+" || $0 == "-" }), s.distance(from: s.startIndex, to: signIndex) > 10 {
+            let zone = s[s.index(after: signIndex)...].replacingOccurrences(of: ":", with: "")
+            guard zone.count == 4, let hh = Int(zone.prefix(2)), let mm = Int(zone.suffix(2)) else { return nil }
+            offset = TimeInterval(hh * 3600 + mm * 60) * (s[signIndex] == "+" ? 1 : -1)
+            s = String(s[..<signIndex])
+        }
+        let parts = s.split(separator: "T", maxSplits: 1).map(String.init)
+        let dateParts = parts[0].split(separator: "-").compactMap { Int($0) }
+        guard dateParts.count == 3 else { return nil }
+        var hour = 0, minute = 0, second = 0
+        var fraction = 0.0
+        if parts.count == 2 {
+            let timeAndFrac = parts[1].split(separator: ".", maxSplits: 1)
+            let t = timeAndFrac[0].split(separator: ":").map { Int($0) }
+            guard t.count >= 2, t.allSatisfy({ $0 != nil }) else { return nil }
+            hour = t[0]!; minute = t[1]!; second = t.count > 2 ? t[2]! : 0
+            if timeAndFrac.count == 2 {
+                guard let f = Double("0." + timeAndFrac[1]) else { return nil }
+                fraction = f
+            }
+        }
+        var comps = DateComponents()
+        comps.year = dateParts[0]; comps.month = dateParts[1]; comps.day = dateParts[2]
+        comps.hour = hour; comps.minute = minute; comps.second = second
+        guard (1...12).contains(dateParts[1]), (1...31).contains(dateParts[2]), hour < 24, minute < 60, second < 61,
+              let date = utcCalendar.date(from: comps) else { return nil }
+        return date.addingTimeInterval(fraction - offset)
+    }
+
+    private static let utcCalendar: Calendar = {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")!
+        return c
+    }()
+
+    private struct Parts { var year, month, day, hour, minute, second: Int32 }
+
+    private static func components(_ date: Date) -> (Parts, Int32) {
+        var t = time_t(floor(date.timeIntervalSince1970))
+        let usec = Int32((date.timeIntervalSince1970 - floor(date.timeIntervalSince1970)) * 1_000_000)
+        var tmValue = tm()
+        gmtime_r(&t, &tmValue)
+        return (Parts(year: tmValue.tm_year + 1900, month: tmValue.tm_mon + 1, day: tmValue.tm_mday,
+                      hour: tmValue.tm_hour, minute: tmValue.tm_min, second: tmValue.tm_sec), min(usec, 999_999))
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import NimbusCore
+
+/// The whole HTTP surface: request ids, logging, metrics, service dispatch by path prefix, token
+/// validation, and error rendering — each done once here so that service handlers stay thin.
+public struct NimbusResponder: HTTPResponder {
+    public typealias Context = NimbusRequestContext
+
+    let tables: [RouteTable]
+    let validator: any TokenValidator
+    let rootHandlers: [String: RouteHandler]
+    let fallbackRenderer: any ErrorRenderer
+
+    public init(tables: [RouteTable], validator: any TokenValidator, rootHandlers: [String: RouteHandler], fallbackRenderer: any ErrorRenderer) {
+        self.tables = tables.sorted { $0.prefix.count > $1.prefix.count }
+        self.validator = validator
+        self.rootHandlers = rootHandlers
+        self.fallbackRenderer = fallbackRenderer
+    }
+
+    public func respond(to request: Request, context: NimbusRequestContext) async throws -> Response {
+        let start = ContinuousClock.now
+        var context = context
+        context.requestID = Identifiers.requestID()
+        context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        var response = await dispatch(request, &context)
+        response.headers[HTTPField.Name("x-openstack-request-id")!] = context.requestID
+        if request.method == .head { response = response.createHeadResponse() }
+        let elapsed = ContinuousClock.now - start
+        record(request, context, response, elapsed)
+        return response
+    }
+
+    private func dispatch(_ request: Request, _ context: inout NimbusRequestContext) async -> Response {
+        let path = request.uri.path
+        if let root = rootHandlers[path] {
+            context.routeName = path
+            return await run(root, request, context, renderer: fallbackRenderer)
+        }
+        guard let table = tables.first(where: { path == $0.prefix || path.hasPrefix($0.prefix + "/") }) else {
+            return fallbackRenderer.render(.notFound("The resource could not be found."), request: request, context: context)
+        }
+        context.service = table.service
+        let relative = path.dropFirst(table.prefix.count)
+        let segments = relative.split(separator: "/").map { Substring($0.removingPercentEncoding ?? String($0)) }
+        switch table.match(method: request.method, segments: segments) {
+        case .notFound:
+            return table.renderer.render(.notFound("The resource could not be found."), request: request, context: context)
+        case .methodNotAllowed(let allowed):
+            var r = table.renderer.render(NimbusError(.methodNotAllowed, "The method is not allowed for the requested URL."), request: request, context: context)
+            r.headers[.allow] = Set(allowed).sorted().joined(separator: ", ")
+            return r
+        case .found(let entry, let params, _):
+            context.pathParameters = params
+            context.routeName = entry.name
+            if entry.authentication == .token {
+                guard let token = request.headers[HTTPField.Name("X-Auth-Token")!], !token.isEmpty else {
+                    return table.renderer.render(.unauthorized(), request: request, context: context)
+                }
+                do {
+                    context.auth = try await validator.validate(token: token)
+                } catch {
+                    return render(error, request, context, table.renderer)
+                }
+            }
+            return await run(entry.handler, request, context, renderer: table.renderer)
+        }
+    }
+
+    private func run(_ handler: RouteHandler, _ request: Request, _ context: NimbusRequestContext, renderer: any ErrorRenderer) async -> Response {
+        do {
+            return try await handler(request, context)
+        } catch {
+            return render(error, request, context, renderer)
+        }
+    }
+
+    private func render(_ error: any Error, _ request: Request, _ context: NimbusRequestContext, _ renderer: any ErrorRenderer) -> Response {
+        if let e = error as? NimbusError {
+            if e.kind == .internal { context.logger.error("internal error: \(e)") }
+            return renderer.render(e, request: request, context: context)
+        }
+        context.logger.error("unhandled error on \(request.method) \(request.uri.path): \(String(reflecting: error))")
+        return renderer.render(NimbusError(.internal, "An unexpected error prevented the server from fulfilling your request."),
+                               request: request, context: context)
+    }
+
+    private func record(_ request: Request, _ context: NimbusRequestContext, _ response: Response, _ elapsed: Duration) {
+        let dimensions = [("service", context.service), ("route", context.routeName), ("method", request.method.rawValue),
+                          ("status", String(response.status.code))]
+        Counter(label: "nimbus_http_requests_total", dimensions: dimensions).increment()
+        Metrics.Timer(label: "nimbus_http_request_duration_seconds", dimensions: Array(dimensions.prefix(3)))
+            .recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        context.logger.info("\(request.method) \(request.uri.path) \(response.status.code)",
+                            metadata: ["elapsed_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))])
+    }
+}

@@ -1,0 +1,90 @@
+import HTTPTypes
+import Hummingbird
+import NimbusCore
+
+public typealias RouteHandler = @Sendable (Request, NimbusRequestContext) async throws -> Response
+
+/// Turns a domain error into a service's own fault body (Keystone, Nova, Neutron… each differ).
+public protocol ErrorRenderer: Sendable {
+    func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response
+}
+
+/// The routes of one service under its path prefix. Matching is by path segments with `{name}`
+/// parameters; a path that matches with another method gives 405, no match 404, both in the
+/// service's own error format.
+public struct RouteTable: Sendable {
+    public enum Authentication: Sendable { case none, token }
+
+    struct Entry: Sendable {
+        let method: HTTPRequest.Method
+        let segments: [Segment]
+        let name: String
+        let authentication: Authentication
+        let handler: RouteHandler
+    }
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    public let service: String
+    public let prefix: String
+    public let renderer: any ErrorRenderer
+    var entries: [Entry] = []
+
+    public init(service: String, prefix: String, renderer: any ErrorRenderer) {
+        self.service = service
+        self.prefix = prefix
+        self.renderer = renderer
+    }
+
+    public mutating func add(_ method: HTTPRequest.Method, _ path: String, auth: Authentication = .token, _ handler: @escaping RouteHandler) {
+        let segments = path.split(separator: "/").map { s -> Segment in
+            s.hasPrefix("{") && s.hasSuffix("}") ? .parameter(String(s.dropFirst().dropLast())) : .literal(String(s))
+        }
+        entries.append(Entry(method: method, segments: segments, name: path, authentication: auth, handler: handler))
+    }
+
+    public mutating func get(_ path: String, auth: Authentication = .token, _ h: @escaping RouteHandler) { add(.get, path, auth: auth, h) }
+    public mutating func head(_ path: String, auth: Authentication = .token, _ h: @escaping RouteHandler) { add(.head, path, auth: auth, h) }
+    public mutating func post(_ path: String, auth: Authentication = .token, _ h: @escaping RouteHandler) { add(.post, path, auth: auth, h) }
+    public mutating func put(_ path: String, auth: Authentication = .token, _ h: @escaping RouteHandler) { add(.put, path, auth: auth, h) }
+    public mutating func patch(_ path: String, auth: Authentication = .token, _ h: @escaping RouteHandler) { add(.patch, path, auth: auth, h) }
+    public mutating func delete(_ path: String, auth: Authentication = .token, _ h: @escaping RouteHandler) { add(.delete, path, auth: auth, h) }
+
+    public var routeNames: [(method: String, path: String, authentication: Authentication)] {
+        entries.map { ($0.method.rawValue, $0.name, $0.authentication) }
+    }
+
+    enum Match {
+        case found(Entry, [String: String], headFromGet: Bool)
+        case methodNotAllowed([String])
+        case notFound
+    }
+
+    /// `path` is relative to the prefix, already split into percent-decoded segments.
+    func match(method: HTTPRequest.Method, segments path: [Substring]) -> Match {
+        var allowed = [String]()
+        var getCandidate: (Entry, [String: String])?
+        for entry in entries where entry.segments.count == path.count {
+            guard let params = bind(entry.segments, path) else { continue }
+            if entry.method == method { return .found(entry, params, headFromGet: false) }
+            if method == .head && entry.method == .get && getCandidate == nil { getCandidate = (entry, params) }
+            allowed.append(entry.method.rawValue)
+        }
+        if let (entry, params) = getCandidate { return .found(entry, params, headFromGet: true) }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
+    }
+
+    private func bind(_ pattern: [Segment], _ path: [Substring]) -> [String: String]? {
+        var params = [String: String]()
+        for (p, s) in zip(pattern, path) {
+            switch p {
+            case .literal(let l): if l != s { return nil }
+            case .parameter(let name): params[name] = String(s)
+            }
+        }
+        return params
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Hummingbird
+import Identity
+import Logging
+import Metrics
+import NimbusCore
+import NimbusHTTP
+import NimbusPolicy
+import NimbusStore
+import Prometheus
+
+/// The composition root: the only place that picks concrete types and wires services together.
+struct CloudAssembly {
+    let database: Database
+    let responder: NimbusResponder
+    let cloudsYAML: String
+
+    static func build(config: NimbusConfiguration, logger: Logger) async throws -> CloudAssembly {
+        let dataDir = config.dataDir
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let database = try await Database.open(url: config.databaseURL, dataDirectory: dataDir, logger: logger)
+        try await Migrator(database: database).migrate(AllMigrations.list)
+
+        let (host, port) = try config.listen
+        _ = host
+        let base = "http://\(config.publicHost):\(port)"
+        let identityURL = base + "/identity"
+        let sealer = try TokenSealer.loadOrCreate(path: dataDir + "/keys/token-keys")
+        let settings = IdentitySettings(
+            tokenLifetime: TimeInterval(config.values.int("identity", "token_expiration")),
+            allowExpiredWindow: TimeInterval(config.values.int("identity", "allow_expired_window")),
+            passwordHashRounds: config.values.int("identity", "password_hash_rounds"))
+        let identity = try await IdentityService(database: database, settings: settings, sealer: sealer, logger: logger)
+
+        let adminPassword = try Secrets.password(configured: config.values.string("identity", "admin_password"), file: dataDir + "/admin-password")
+        let demoPassword = try Secrets.password(configured: config.values.string("identity", "demo_password"), file: dataDir + "/demo-password")
+        _ = try await IdentityBootstrap(service: identity).run(
+            adminPassword: adminPassword, demoPassword: demoPassword, region: config.region,
+            catalog: [CatalogEntry(type: "identity", name: "keystone", url: identityURL)])
+
+        let cloudsYAML = dataDir + "/clouds.yaml"
+        try CloudsYAML.write(path: cloudsYAML, authURL: identityURL + "/v3", region: config.region,
+                             adminPassword: adminPassword, demoPassword: demoPassword)
+
+        var overrides = [String: String]()
+        let policyFile = config.values.string("identity", "policy_file")
+        if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
+        let policy = try PolicyEnforcer(defaults: IdentityPolicyDefaults.rules, overrides: overrides, scopeTypes: IdentityPolicyDefaults.scopeTypes)
+        let identityAPI = IdentityAPI(service: identity, policy: policy, publicURL: identityURL)
+
+        let root: [String: RouteHandler] = [
+            "/metrics": { _, _ in
+                var h = HTTPFields()
+                h[.contentType] = "text/plain; version=0.0.4"
+                return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            },
+            "/": { _, _ in
+                .json(["services": ["identity": .string(identityURL)], "version": .string(Nimbus.version)])
+            },
+        ]
+        let responder = NimbusResponder(tables: [identityAPI.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML)
+    }
+}
+
+enum Secrets {
+    /// The configured password, else the one stored in `file`, else a new one stored there (mode 0600).
+    static func password(configured: String, file: String) throws -> String {
+        if !configured.isEmpty {
+            try write(configured, to: file)
+            return configured
+        }
+        if let stored = try? String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !stored.isEmpty {
+            return stored
+        }
+        let generated = Base64URL.encode((0..<18).map { _ in UInt8.random(in: 0...255) })
+        try write(generated, to: file)
+        return generated
+    }
+
+    static func write(_ secret: String, to file: String) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: file) { try fm.removeItem(atPath: file) }
+        guard fm.createFile(atPath: file, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw NimbusError(.internal, "cannot write \(file)")
+        }
+    }
+}
+
+enum CloudsYAML {
+    static func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+
+    static func write(path: String, authURL: String, region: String, adminPassword: String, demoPassword: String) throws {
+        func cloud(_ name: String, user: String, password: String, scope: String) -> String {
+            """
+              \(name):
+                auth:
+                  auth_url: \(authURL)
+                  username: \(user)
+                  password: \(quoted(password))
+                  user_domain_name: Default
+            \(scope)
+                region_name: \(region)
+                identity_api_version: 3
+                interface: public
+
+            """
+        }
+        let project = { (p: String) in "      project_name: \(p)\n      project_domain_name: Default" }
+        let text = "# Written by nimbus up. Use: OS_CLIENT_CONFIG_FILE=\(path) openstack --os-cloud nimbus …\nclouds:\n"
+            + cloud("nimbus", user: "admin", password: adminPassword, scope: project("admin"))
+            + cloud("nimbus-demo", user: "demo", password: demoPassword, scope: project("demo"))
+            + cloud("nimbus-system", user: "admin", password: adminPassword, scope: "      system_scope: all")
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) }
+        fm.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import NimbusCore
+
+/// Every option Nimbus reads, with defaults and one help line each (`nimbus config sample`).
+struct NimbusConfiguration {
+    static let options: [ConfigOption] = [
+        ConfigOption("DEFAULT", "data_dir", default: "./data", "Directory holding the SQLite database, token keys, passwords and clouds.yaml."),
+        ConfigOption("DEFAULT", "listen", default: "127.0.0.1:5000", "HOST:PORT of the single HTTP listener serving every API."),
+        ConfigOption("DEFAULT", "public_host", default: "", "Host name put in catalog URLs (default: the listen host)."),
+        ConfigOption("DEFAULT", "database", default: "", "Database URL: postgresql://user@host:port/db, or empty for SQLite in data_dir."),
+        ConfigOption("DEFAULT", "log_level", default: "info", "trace, debug, info, notice, warning, error or critical."),
+        ConfigOption("DEFAULT", "region", default: "RegionOne", "Region name used for catalog endpoints."),
+        ConfigOption("identity", "token_expiration", default: "3600", "Token lifetime in seconds."),
+        ConfigOption("identity", "allow_expired_window", default: "172800", "Seconds after expiry that ?allow_expired=1 still validates a token."),
+        ConfigOption("identity", "password_hash_rounds", default: "60000", "PBKDF2-SHA512 iterations for new password hashes."),
+        ConfigOption("identity", "policy_file", default: "", "oslo.policy YAML/JSON file overriding Keystone's default rules."),
+        ConfigOption("identity", "admin_password", default: "", "Password for the bootstrap admin user (default: generated, stored in data_dir/admin-password)."),
+        ConfigOption("identity", "demo_password", default: "", "Password for the bootstrap demo user (default: generated, stored in data_dir/demo-password)."),
+    ]
+
+    static var sample: String { Configuration.sample(options) }
+
+    let values: Configuration
+
+    init(file: String?, overrides: [String: [String: String]]) throws {
+        values = try Configuration(options: Self.options, file: file, overrides: overrides)
+    }
+
+    var dataDir: String { values.string("DEFAULT", "data_dir") }
+    var databaseURL: String? { let v = values.string("DEFAULT", "database"); return v.isEmpty ? nil : v }
+    var logLevel: String { values.string("DEFAULT", "log_level") }
+    var region: String { values.string("DEFAULT", "region") }
+
+    var listen: (host: String, port: Int) {
+        get throws {
+            let text = values.string("DEFAULT", "listen")
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+                throw NimbusError.badRequest("listen must be HOST:PORT with a port from 1 to 65535, not '\(text)'")
+            }
+            return (String(text[..<colon]), port)
+        }
+    }
+
+    var publicHost: String {
+        let v = values.string("DEFAULT", "public_host")
+        if !v.isEmpty { return v }
+        let host = (try? listen.host) ?? "127.0.0.1"
+        return host == "0.0.0.0" ? "127.0.0.1" : host
+    }
+}

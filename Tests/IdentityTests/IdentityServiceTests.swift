@@ -1,0 +1,112 @@
+import Foundation
+import NimbusCore
+import Testing
+@testable import Identity
+
+@Suite struct IdentityServiceTests {
+    @Test func bootstrapIsIdempotentAndAdminAuthenticates() async throws {
+        let f = try await IdentityFixture.make()
+        _ = try await IdentityBootstrap(service: f.service).run(adminPassword: "admin-pw", demoPassword: "demo-pw", region: "RegionOne", catalog: [])
+        let ctx = try await f.password("admin", "admin-pw", project: "admin")
+        #expect(ctx.roleNames.contains("admin") && ctx.roleNames.contains("member") && ctx.roleNames.contains("reader"))
+        #expect(try await f.service.listDomains(name: nil, enabled: nil).count == 1)
+        await #expect(throws: NimbusError.self) { try await f.password("admin", "wrong", project: "admin") }
+        await f.close()
+    }
+
+    @Test func validationReflectsRevocationAndDisabling() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        let ctx = try await f.password("demo", "demo-pw", project: "demo")
+        #expect(try await s.validate(token: ctx.token).user.name == "demo")
+        try await s.revokeToken(ctx.token)
+        await #expect(throws: NimbusError.self) { try await s.validate(token: ctx.token) }
+
+        let second = try await f.password("demo", "demo-pw", project: "demo")
+        var disable = UserInput()
+        disable.enabled = false
+        _ = try await s.updateUser(second.user.id, disable)
+        await #expect(throws: NimbusError.self) { try await s.validate(token: second.token) }
+        await f.close()
+    }
+
+    @Test func removingTheLastRoleInvalidatesProjectTokens() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        let ctx = try await f.password("demo", "demo-pw", project: "demo")
+        let member = try #require(try await s.role(named: "member", domainID: nil))
+        try await s.removeGrant(Grant(actorType: .user, actorID: ctx.user.id, targetType: .project, targetID: ctx.projectID!, roleID: member.id, inherited: false))
+        await #expect(throws: NimbusError.self) { try await s.validate(token: ctx.token) }
+        await f.close()
+    }
+
+    @Test func effectiveRolesFollowGroupsInheritanceAndImplication() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        var u = UserInput()
+        u.name = "carol"; u.password = .some("pw")
+        let carol = try await s.createUser(u, defaultDomainID: "default")
+        var p = ProjectInput()
+        p.name = "parent"
+        let parent = try await s.createProject(p, defaultDomainID: "default")
+        p.name = "child"; p.parentID = parent.id
+        let child = try await s.createProject(p, defaultDomainID: "default")
+        let group = try await s.createGroup(name: "g", domainID: "default", description: nil, extra: [:])
+        try await s.addUser(carol.id, toGroup: group.id)
+        let member = try #require(try await s.role(named: "member", domainID: nil))
+        try await s.addGrant(Grant(actorType: .group, actorID: group.id, targetType: .project, targetID: parent.id, roleID: member.id, inherited: true))
+        let roles = try await s.effectiveRoles(userID: carol.id, scope: .project(child.id)).map(\.name)
+        #expect(roles == ["member", "reader"])
+        #expect(try await s.effectiveRoles(userID: carol.id, scope: .project(parent.id)).isEmpty)
+        var f2 = AssignmentFilter()
+        f2.userID = carol.id
+        f2.effective = true
+        let listed = try await s.listAssignments(f2)
+        #expect(Set(listed.map(\.grant.targetID)) == [child.id])
+        #expect(listed.contains { $0.viaGroup == group.id })
+        await f.close()
+    }
+
+    @Test func implicationCyclesAreRefused() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        let reader = try #require(try await s.role(named: "reader", domainID: nil))
+        let admin = try #require(try await s.role(named: "admin", domainID: nil))
+        await #expect(throws: NimbusError.self) { try await s.createImplication(prior: reader.id, implied: admin.id) }
+        await f.close()
+    }
+
+    @Test func duplicateNamesConflict() async throws {
+        let f = try await IdentityFixture.make()
+        var p = ProjectInput()
+        p.name = "dup"
+        _ = try await f.service.createProject(p, defaultDomainID: "default")
+        do {
+            _ = try await f.service.createProject(p, defaultDomainID: "default")
+            Issue.record("expected a conflict")
+        } catch let e as NimbusError {
+            #expect(e.status == 409)
+        }
+        var d = ProjectInput()
+        d.name = "Default"
+        d.isDomain = true
+        await #expect(throws: NimbusError.self) { try await f.service.createProject(d, defaultDomainID: "default") }
+        await f.close()
+    }
+
+    @Test func applicationCredentialAuthenticatesWithItsRolesOnly() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        let admin = try await f.password("admin", "admin-pw", project: "admin")
+        var input = AppCredentialInput(name: "ci")
+        input.roles = [(nil, "reader")]
+        let cred = try await s.createAppCredential(input, caller: admin)
+        let ctx = try await s.issueToken(methods: ["application_credential"], method: .applicationCredential(
+            id: cred.id, name: nil, userID: nil, userName: nil, userDomainID: nil, userDomainName: nil, secret: cred.secret!), scope: .none)
+        #expect(ctx.roleNames == ["reader"])
+        #expect(ctx.projectID == admin.projectID)
+        try await s.deleteAppCredential(userID: admin.user.id, id: cred.id)
+        await #expect(throws: NimbusError.self) { try await s.validate(token: ctx.token) }
+        await f.close()
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+import SQLKit
+import Testing
+@testable import NimbusStore
+
+/// Every store test runs on SQLite and, when NIMBUS_TEST_POSTGRES_URL is set (as `make test` does),
+/// on PostgreSQL too.
+enum Engines {
+    static var available: [String] {
+        var out = ["sqlite"]
+        if ProcessInfo.processInfo.environment["NIMBUS_TEST_POSTGRES_URL"] != nil { out.append("postgres") }
+        return out
+    }
+
+    /// A fresh, empty database: a temp SQLite file, or a new schema in the test PostgreSQL database.
+    static func open(_ engine: String) async throws -> (Database, @Sendable () async -> Void) {
+        let logger = Logger(label: "test")
+        if engine == "postgres", let url = ProcessInfo.processInfo.environment["NIMBUS_TEST_POSTGRES_URL"] {
+            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let admin = try await Database.open(url: url, dataDirectory: "", logger: logger)
+            try await admin.sql.raw("CREATE DATABASE \(unsafeRaw: name)").run()
+            await admin.close()
+            let base = url[..<url.lastIndex(of: "/")!]
+            let db = try await Database.open(url: base + "/" + name, dataDirectory: "", logger: logger)
+            return (db, {
+                await db.close()
+                if let a = try? await Database.open(url: url, dataDirectory: "", logger: logger) {
+                    try? await a.sql.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name)").run()
+                    await a.close()
+                }
+            })
+        }
+        let dir = NSTemporaryDirectory() + "nimbus-store-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let db = try await Database.open(url: nil, dataDirectory: dir, logger: logger)
+        return (db, {
+            await db.close()
+            try? FileManager.default.removeItem(atPath: dir)
+        })
+    }
+}
+
+let sampleMigrations = [
+    Migration(service: "sample", version: 1, name: "widgets") { _ in
+        ["CREATE TABLE sample_widgets (id TEXT PRIMARY KEY, name TEXT NOT NULL, size INTEGER NOT NULL)"]
+    },
+    Migration(service: "sample", version: 2, name: "widget colour") { _ in
+        ["ALTER TABLE sample_widgets ADD COLUMN colour TEXT"]
+    },
+]
+
+@Suite struct DatabaseTests {
+    @Test(arguments: Engines.available)
+    func migratesOnceAndRecordsVersions(_ engine: String) async throws {
+        let (db, cleanup) = try await Engines.open(engine)
+        let migrator = Migrator(database: db)
+        #expect(try await migrator.migrate(sampleMigrations).count == 2)
+        #expect(try await migrator.migrate(sampleMigrations).isEmpty)
+        let status = try await migrator.status(sampleMigrations)
+        #expect(status.allSatisfy { $0.appliedAt != nil })
+        let schema = try await db.describeSchema()
+        #expect(schema["sample_widgets"] == ["colour", "id", "name", "size"])
+        await cleanup()
+    }
+
+    @Test(arguments: Engines.available)
+    func transactionRollsBackOnError(_ engine: String) async throws {
+        let (db, cleanup) = try await Engines.open(engine)
+        try await Migrator(database: db).migrate(sampleMigrations)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await db.transaction { sql in
+                try await sql.raw("INSERT INTO sample_widgets (id, name, size) VALUES ('a', 'x', 1)").run()
+                throw Boom()
+            }
+        }
+        try await db.transaction { sql in
+            try await sql.raw("INSERT INTO sample_widgets (id, name, size) VALUES ('b', 'y', 2)").run()
+        }
+        let ids = try await db.sql.raw("SELECT id FROM sample_widgets ORDER BY id").all().map { try $0.decode(column: "id", as: String.self) }
+        #expect(ids == ["b"])
+        await cleanup()
+    }
+
+    @Test(arguments: Engines.available)
+    func concurrentTransactionsAllCommit(_ engine: String) async throws {
+        let (db, cleanup) = try await Engines.open(engine)
+        try await Migrator(database: db).migrate(sampleMigrations)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<40 {
+                group.addTask {
+                    try await db.transaction { sql in
+                        try await sql.raw("INSERT INTO sample_widgets (id, name, size) VALUES (\(bind: "w\(i)"), 'n', \(bind: i))").run()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let count = try await db.sql.raw("SELECT COUNT(*) AS n FROM sample_widgets").first()?.decode(column: "n", as: Int.self)
+        #expect(count == 40)
+        await cleanup()
+    }
+}

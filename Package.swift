@@ -99,8 +99,9 @@ let package = Package(
         ),
         .testTarget(name: "NimbusCoreTests", dependencies: ["NimbusCore"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusPolicyTests", dependencies: ["NimbusPolicy"], swiftSettings: swiftSettings),
-        .testTarget(name: "NimbusStoreTests", dependencies: ["NimbusStore"], swiftSettings: swiftSettings),
+        .target(name: "NimbusTestSupport", dependencies: ["NimbusStore", .product(name: "SQLKit", package: "sql-kit")], path: "Tests/NimbusTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "NimbusStoreTests", dependencies: ["NimbusStore", "NimbusTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusHTTPTests", dependencies: ["NimbusHTTP", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
-        .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]
 )

@@ -3,43 +3,7 @@ import Logging
 import SQLKit
 import Testing
 @testable import NimbusStore
-
-/// Every store test runs on SQLite and, when NIMBUS_TEST_POSTGRES_URL is set (as `make test` does),
-/// on PostgreSQL too.
-enum Engines {
-    static var available: [String] {
-        var out = ["sqlite"]
-        if ProcessInfo.processInfo.environment["NIMBUS_TEST_POSTGRES_URL"] != nil { out.append("postgres") }
-        return out
-    }
-
-    /// A fresh, empty database: a temp SQLite file, or a new schema in the test PostgreSQL database.
-    static func open(_ engine: String) async throws -> (Database, @Sendable () async -> Void) {
-        let logger = Logger(label: "test")
-        if engine == "postgres", let url = ProcessInfo.processInfo.environment["NIMBUS_TEST_POSTGRES_URL"] {
-            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let admin = try await Database.open(url: url, dataDirectory: "", logger: logger)
-            try await admin.sql.raw("CREATE DATABASE \(unsafeRaw: name)").run()
-            await admin.close()
-            let base = url[..<url.lastIndex(of: "/")!]
-            let db = try await Database.open(url: base + "/" + name, dataDirectory: "", logger: logger)
-            return (db, {
-                await db.close()
-                if let a = try? await Database.open(url: url, dataDirectory: "", logger: logger) {
-                    try? await a.sql.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name)").run()
-                    await a.close()
-                }
-            })
-        }
-        let dir = NSTemporaryDirectory() + "nimbus-store-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let db = try await Database.open(url: nil, dataDirectory: dir, logger: logger)
-        return (db, {
-            await db.close()
-            try? FileManager.default.removeItem(atPath: dir)
-        })
-    }
-}
+import NimbusTestSupport
 
 let sampleMigrations = [
     Migration(service: "sample", version: 1, name: "widgets") { _ in

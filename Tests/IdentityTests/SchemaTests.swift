@@ -1,0 +1,22 @@
+import Foundation
+import NimbusCore
+import NimbusStore
+import NimbusTestSupport
+import Testing
+@testable import Identity
+
+@Suite struct SchemaTests {
+    /// Migrating from empty must give exactly the committed schema, on both engines: a change to the
+    /// schema is a deliberate edit of `identity-schema.json` as well as a new migration.
+    @Test(arguments: Engines.available)
+    func migrationsFromEmptyGiveTheCommittedSchema(_ engine: String) async throws {
+        let (db, cleanup) = try await Engines.open(engine)
+        try await Migrator(database: db).migrate(IdentityMigrations.all)
+        let actual = try await db.describeSchema().filter { $0.key.hasPrefix("identity_") }
+        await cleanup()
+        let url = try #require(Bundle.module.url(forResource: "identity-schema", withExtension: "json"))
+        let expected = try JSONValue.parse(Array(try Data(contentsOf: url)))
+        let expectedTables = try #require(expected.objectValue).mapValues { ($0.arrayValue ?? []).compactMap(\.stringValue) }
+        #expect(actual == expectedTables)
+    }
+}

@@ -92,6 +92,7 @@ extension IdentityAPI {
         t.post("/v3/endpoints") { req, ctx in
             try self.authorize("identity:create_endpoint", ctx)
             let r = try await self.entity(req, ctx, "endpoint")
+            try await self.autoCreateLegacyRegion(r)
             let e = try await self.service.createEndpoint(
                 serviceID: try r.requireString("service_id"), interface: try r.requireString("interface"), url: try self.validURL(r.requireString("url", maxLength: 2048)),
                 regionID: try r.string("region_id", nullable: true) ?? r.string("region", nullable: true), enabled: try r.bool("enabled") ?? true,
@@ -105,6 +106,7 @@ extension IdentityAPI {
         t.patch("/v3/endpoints/{endpoint_id}") { req, ctx in
             try self.authorize("identity:update_endpoint", ctx)
             let r = try await self.entity(req, ctx, "endpoint")
+            try await self.autoCreateLegacyRegion(r)
             let region: String?? = r.has("region_id") ? .some(try r.string("region_id", nullable: true))
                 : (r.has("region") ? .some(try r.string("region", nullable: true)) : .none)
             let e = try await self.service.updateEndpoint(
@@ -117,6 +119,13 @@ extension IdentityAPI {
             try await self.service.deleteEndpoint(try ctx.parameter("endpoint_id"))
             return .empty()
         }
+    }
+
+    /// Keystone auto-creates a region named by the legacy `region` attribute, for old clients.
+    func autoCreateLegacyRegion(_ r: JSONObjectReader) async throws {
+        guard !r.has("region_id"), let name = try r.string("region", maxLength: 255, nullable: true),
+              try await service.region(name) == nil else { return }
+        _ = try await service.createRegion(id: name, description: "", parentRegionID: nil, extra: [:])
     }
 
     func validURL(_ url: String) throws -> String {

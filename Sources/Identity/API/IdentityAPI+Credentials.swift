@@ -47,7 +47,7 @@ extension IdentityAPI {
     func ownerTarget(_ ctx: NimbusRequestContext) async throws -> [String: String] {
         let userID = try ctx.parameter("user_id")
         guard let u = try await service.user(userID) else { throw NimbusError.notFound("Could not find user: \(userID).") }
-        return ["user_id": u.id, "target.user.id": u.id, "target.user.domain_id": u.domainID]
+        return ["user_id": u.id, "target.user.id": u.id, "target.user.domain_id": u.domainID, "target.credential.user_id": u.id]
     }
 
     func addApplicationCredentialRoutes(_ t: inout RouteTable) {

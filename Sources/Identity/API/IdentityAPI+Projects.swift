@@ -54,7 +54,7 @@ extension IdentityAPI {
             return self.created("project", self.view(p))
         }
         t.get("/v3/projects/{project_id}") { req, ctx in
-            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            let p = try await self.service.projectOrDomain(try ctx.parameter("project_id"))
             try self.authorize("identity:get_project", ctx, self.projectTarget(p))
             var v = self.view(p)
             if req.queryFlag("parents_as_list"), case .object(var o) = v {
@@ -68,15 +68,15 @@ extension IdentityAPI {
             return self.ok("project", v)
         }
         t.patch("/v3/projects/{project_id}") { req, ctx in
-            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            let p = try await self.service.projectOrDomain(try ctx.parameter("project_id"))
             try self.authorize("identity:update_project", ctx, self.projectTarget(p))
             let input = try self.projectInput(try await self.entity(req, ctx, "project"))
-            return self.ok("project", self.view(try await self.service.updateProject(p.id, input, isDomain: false)))
+            return self.ok("project", self.view(try await self.service.updateProject(p.id, input, isDomain: p.isDomain)))
         }
         t.delete("/v3/projects/{project_id}") { req, ctx in
-            let p = try await self.service.requireProject(try ctx.parameter("project_id"))
+            let p = try await self.service.projectOrDomain(try ctx.parameter("project_id"))
             try self.authorize("identity:delete_project", ctx, self.projectTarget(p))
-            try await self.service.deleteProject(p.id)
+            if p.isDomain { try await self.service.deleteDomain(p.id) } else { try await self.service.deleteProject(p.id) }
             return .empty()
         }
         addProjectTagRoutes(&t)

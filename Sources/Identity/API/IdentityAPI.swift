@@ -30,6 +30,8 @@ public struct IdentityAPI: Sendable {
         addGrantRoutes(&t)
         addCatalogRoutes(&t)
         addCredentialRoutes(&t)
+        addPolicyRoutes(&t)
+        addEC2Routes(&t)
         return t
     }
 

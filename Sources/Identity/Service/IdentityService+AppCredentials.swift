@@ -135,7 +135,7 @@ extension IdentityService {
         let record = AppCredentialRecord(
             id: Identifiers.hex32(), name: input.name, userId: caller.user.id, projectId: caller.projectID,
             system: caller.isSystemScoped ? "all" : nil, secretHash: hash, description: input.description,
-            expiresAt: input.expiresAt.flatMap(Timestamps.parse).map(Timestamps.micros), unrestricted: input.unrestricted,
+            expiresAt: input.expiresAt.flatMap(Timestamps.parse).map { String(Timestamps.micros($0).dropLast()) }, unrestricted: input.unrestricted,
             roles: JSONValue(chosen.map(\.id)).serializedString(), accessRules: JSONValue(ruleIDs).serializedString(), createdAt: nowString)
         let rulesToInsert = newRules
         do {

@@ -21,6 +21,7 @@ extension IdentityService: TokenValidator {
         var audit = [TokenSealer.newAuditID()]
         var appCredID: String?
         var scope = scope
+        var methods = methods
         let user: User
         switch method {
         case .password(let userID, let name, let domainID, let domainName, let password):
@@ -39,6 +40,8 @@ extension IdentityService: TokenValidator {
             user = try await requireEnabledUser(parent.user.id)
             expires = parent.expiresAt
             audit.append(parent.auditIDs.first ?? "")
+            // Keystone lists the parent's methods too: a rescoped password token says ["password", "token"].
+            methods = Array(Set(parent.methods + methods))
         case .applicationCredential(let id, let name, let userID, let userName, let userDomainID, let userDomainName, let secret):
             let cred = try await resolveAppCredential(id: id, name: name, userID: userID, userName: userName, userDomainID: userDomainID, userDomainName: userDomainName)
             guard try await hasher.verify(secret, against: cred.secretHash) else { throw NimbusError.unauthorized() }

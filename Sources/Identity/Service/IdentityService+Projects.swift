@@ -88,6 +88,12 @@ extension IdentityService {
         return makeProject(r, tags: try await tags(of: [r.id])[r.id] ?? [])
     }
 
+    /// A project, or a domain addressed through the projects API (Keystone allows both).
+    public func projectOrDomain(_ id: String) async throws -> Project {
+        guard let r = try await projectRecord(id) else { throw NimbusError.notFound("Could not find project: \(id).") }
+        return makeProject(r, tags: try await tags(of: [id])[id] ?? [])
+    }
+
     public func requireProject(_ id: String) async throws -> Project {
         guard let p = try await project(id) else { throw NimbusError.notFound("Could not find project: \(id).") }
         return p

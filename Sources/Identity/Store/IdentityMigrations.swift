@@ -86,5 +86,8 @@ public enum IdentityMigrations {
                 """,
             ]
         },
+        Migration(service: "identity", version: 2, name: "policy blobs") { _ in
+            ["CREATE TABLE identity_policies (id TEXT PRIMARY KEY, type TEXT NOT NULL, blob TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}')"]
+        },
     ]
 }

@@ -122,3 +122,10 @@ struct RevocationRecord: Codable, Sendable {
     var issuedBefore: String
     var revokedAt: String
 }
+
+struct PolicyRecord: Codable, Sendable {
+    var id: String
+    var type: String
+    var blob: String
+    var extra: String
+}

@@ -63,8 +63,10 @@ public enum Timestamps {
     private struct Parts { var year, month, day, hour, minute, second: Int32 }
 
     private static func components(_ date: Date) -> (Parts, Int32) {
-        var t = time_t(floor(date.timeIntervalSince1970))
-        let usec = Int32((date.timeIntervalSince1970 - floor(date.timeIntervalSince1970)) * 1_000_000)
+        // Round to the nearest microsecond first: a parsed ".491725" is 0.4917249999… as a Double.
+        let totalMicros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        var t = time_t(totalMicros >= 0 ? totalMicros / 1_000_000 : (totalMicros - 999_999) / 1_000_000)
+        let usec = Int32(totalMicros - Int64(t) * 1_000_000)
         var tmValue = tm()
         gmtime_r(&t, &tmValue)
         return (Parts(year: tmValue.tm_year + 1900, month: tmValue.tm_mon + 1, day: tmValue.tm_mday,

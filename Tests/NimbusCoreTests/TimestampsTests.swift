@@ -21,6 +21,12 @@ import Testing
         #expect(abs(d.timeIntervalSince1970 - epoch) < 0.001)
     }
 
+    @Test func roundTripsMicroseconds() throws {
+        for text in ["2026-11-22T02:02:55.491725Z", "2026-11-22T02:02:55.000001Z", "2026-11-22T02:02:55.999999Z"] {
+            #expect(Timestamps.micros(try #require(Timestamps.parse(text))) == text)
+        }
+    }
+
     @Test(arguments: ["", "yesterday", "2023-13-01T00:00:00", "2023-11-14T25:00:00Z"])
     func rejects(_ text: String) {
         #expect(Timestamps.parse(text) == nil)

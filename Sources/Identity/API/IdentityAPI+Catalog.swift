@@ -19,7 +19,7 @@ extension IdentityAPI {
         t.post("/v3/regions") { req, ctx in
             try self.authorize("identity:create_region", ctx)
             let r = try await self.entity(req, ctx, "region")
-            let region = try await self.service.createRegion(id: try r.string("id", maxLength: 255), description: try r.string("description", maxLength: 255),
+            let region = try await self.service.createRegion(id: try r.string("id", maxLength: 255), description: try r.string("description", maxLength: 255, nullable: true),
                                                              parentRegionID: try r.string("parent_region_id", nullable: true), extra: r.extras(excluding: known))
             return self.created("region", self.view(region))
         }
@@ -28,7 +28,7 @@ extension IdentityAPI {
             let r = try await self.entity(req, ctx, "region")
             let id = try ctx.parameter("region_id")
             if let bodyID = try r.string("id"), bodyID != id { throw NimbusError.badRequest("Conflicting region IDs specified: \"\(id)\" != \"\(bodyID)\"") }
-            let region = try await self.service.createRegion(id: id, description: try r.string("description", maxLength: 255),
+            let region = try await self.service.createRegion(id: id, description: try r.string("description", maxLength: 255, nullable: true),
                                                              parentRegionID: try r.string("parent_region_id", nullable: true), extra: r.extras(excluding: known))
             return self.created("region", self.view(region))
         }
@@ -40,7 +40,7 @@ extension IdentityAPI {
             try self.authorize("identity:update_region", ctx)
             let r = try await self.entity(req, ctx, "region")
             let parent: String?? = r.has("parent_region_id") ? .some(try r.string("parent_region_id", nullable: true)) : .none
-            let region = try await self.service.updateRegion(try ctx.parameter("region_id"), description: try r.string("description", maxLength: 255),
+            let region = try await self.service.updateRegion(try ctx.parameter("region_id"), description: try r.string("description", maxLength: 255, nullable: true),
                                                              parentRegionID: parent, extra: r.extras(excluding: known))
             return self.ok("region", self.view(region))
         }

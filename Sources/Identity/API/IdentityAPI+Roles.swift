@@ -28,7 +28,7 @@ extension IdentityAPI {
             let name = try r.requireString("name", maxLength: 255, allowEmpty: false)
             let domainID = try r.string("domain_id", maxLength: 64, nullable: true)
             try self.authorize(self.roleAction("create", domainID), ctx, ["target.role.domain_id": domainID.policyValue, "target.role.name": name])
-            let role = try await self.service.createRole(name: name, domainID: domainID, description: try r.string("description", maxLength: 255),
+            let role = try await self.service.createRole(name: name, domainID: domainID, description: try r.string("description", maxLength: 255, nullable: true),
                                                          options: try r.reader("options")?.object ?? [:], extra: r.extras(excluding: Self.roleFields))
             return self.created("role", self.view(role))
         }
@@ -43,7 +43,7 @@ extension IdentityAPI {
             let r = try await self.entity(req, ctx, "role")
             let domainID: String?? = r.has("domain_id") ? .some(try r.string("domain_id", nullable: true)) : .none
             let updated = try await self.service.updateRole(role.id, name: try r.string("name", maxLength: 255, allowEmpty: false),
-                                                            description: try r.string("description", maxLength: 255), domainID: domainID,
+                                                            description: try r.string("description", maxLength: 255, nullable: true), domainID: domainID,
                                                             options: try r.reader("options")?.object, extra: r.extras(excluding: Self.roleFields))
             return self.ok("role", self.view(updated))
         }

@@ -106,7 +106,7 @@ extension IdentityAPI {
             try self.authorize("identity:update_group", ctx, self.groupTarget(g))
             let r = try await self.entity(req, ctx, "group")
             let updated = try await self.service.updateGroup(g.id, name: try r.string("name", maxLength: 64, allowEmpty: false),
-                                                             description: try r.string("description", maxLength: 65535), domainID: try r.string("domain_id"),
+                                                             description: try r.string("description", maxLength: 65535, nullable: true), domainID: try r.string("domain_id"),
                                                              extra: r.extras(excluding: ["id", "name", "domain_id", "description", "links"]))
             return self.ok("group", self.view(updated))
         }

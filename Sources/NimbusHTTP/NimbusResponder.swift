@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import NIOCore
 import NimbusCore
+import Synchronization
 
 /// The whole HTTP surface: request ids, logging, metrics, service dispatch by path prefix, token
 /// validation, and error rendering — each done once here so that service handlers stay thin.
@@ -15,6 +16,7 @@ public struct NimbusResponder: HTTPResponder {
     let validator: any TokenValidator
     let rootHandlers: [String: RouteHandler]
     let fallbackRenderer: any ErrorRenderer
+    let metrics = RequestMetrics()
 
     public init(tables: [RouteTable], validator: any TokenValidator, rootHandlers: [String: RouteHandler], fallbackRenderer: any ErrorRenderer) {
         self.tables = tables.sorted { $0.prefix.count > $1.prefix.count }
@@ -91,12 +93,32 @@ public struct NimbusResponder: HTTPResponder {
     }
 
     private func record(_ request: Request, _ context: NimbusRequestContext, _ response: Response, _ elapsed: Duration) {
-        let dimensions = [("service", context.service), ("route", context.routeName), ("method", request.method.rawValue),
-                          ("status", String(response.status.code))]
-        Counter(label: "nimbus_http_requests_total", dimensions: dimensions).increment()
-        Metrics.Timer(label: "nimbus_http_request_duration_seconds", dimensions: Array(dimensions.prefix(3)))
-            .recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        let nanos = Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        let handles = metrics.handles(service: context.service, route: context.routeName, method: request.method.rawValue, status: Int(response.status.code))
+        handles.requests.increment()
+        handles.duration.recordNanoseconds(nanos)
         context.logger.info("\(request.method) \(request.uri.path) \(response.status.code)",
-                            metadata: ["elapsed_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000))])
+                            metadata: ["elapsed_ms": .string(String(format: "%.2f", Double(nanos) / 1e6))])
+    }
+}
+
+/// Metric handles per (service, route, method, status), created once: looking a metric up in the
+/// Prometheus registry on every request costs more than the request itself on the hot paths.
+final class RequestMetrics: Sendable {
+    struct Handles: Sendable {
+        let requests: Counter
+        let duration: Metrics.Timer
+    }
+
+    private let cache = Mutex<[String: Handles]>([:])
+
+    func handles(service: String, route: String, method: String, status: Int) -> Handles {
+        let key = "\(service) \(method) \(route) \(status)"
+        if let h = cache.withLock({ $0[key] }) { return h }
+        let dimensions = [("service", service), ("route", route), ("method", method), ("status", String(status))]
+        let h = Handles(requests: Counter(label: "nimbus_http_requests_total", dimensions: dimensions),
+                        duration: Metrics.Timer(label: "nimbus_http_request_duration_seconds", dimensions: Array(dimensions.prefix(3))))
+        cache.withLock { $0[key] = h }
+        return h
     }
 }

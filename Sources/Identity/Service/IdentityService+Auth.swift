@@ -137,13 +137,14 @@ extension IdentityService: TokenValidator {
 
     /// Validates a subject token (`X-Subject-Token`); failure is 404 as Keystone answers.
     public func validate(_ token: String, allowExpired: Bool) async throws -> AuthContext {
+        let generation = self.generation
+        // Hot path: a token validated since the last identity write needs no decryption and no query.
+        if let cached = validationCache.withLock({ $0[token] }), cached.generation == generation, now < cached.context.expiresAt {
+            return cached.context
+        }
         guard let payload = sealer.open(token) else { throw NimbusError.notFound("Could not recognize Fernet token") }
         let limit = allowExpired ? payload.expiresDate.addingTimeInterval(settings.allowExpiredWindow) : payload.expiresDate
         guard now < limit else { throw NimbusError.notFound("The token has expired.") }
-        let generation = self.generation
-        if let cached = validationCache.withLock({ $0[token] }), cached.generation == generation {
-            return cached.context
-        }
         let context = try await buildContext(token: token, payload: payload)
         validationCache.withLock { cache in
             if cache.count >= Self.validationCacheLimit { cache.removeAll(keepingCapacity: true) }
@@ -154,26 +155,34 @@ extension IdentityService: TokenValidator {
 
     /// Resolves a payload into the full caller: checks everything the token depends on is still valid.
     func buildContext(token: String, payload: TokenPayload) async throws -> AuthContext {
-        guard let user = try await user(payload.userID), user.enabled else { throw NimbusError.notFound("Failed to validate token") }
-        guard let userDomain = try await domain(user.domainID), userDomain.enabled else { throw NimbusError.notFound("Failed to validate token") }
+        guard let user = try await memoized("user:" + payload.userID, { try await self.user(payload.userID) }), user.enabled else {
+            throw NimbusError.notFound("Failed to validate token")
+        }
+        guard let userDomain = try await memoized("domain:" + user.domainID, { try await self.domain(user.domainID) }), userDomain.enabled else {
+            throw NimbusError.notFound("Failed to validate token")
+        }
         var scope = AuthContext.Scope.unscoped
         var projectDomainID: String?
         switch payload.scope {
         case .unscoped: break
         case .system: scope = .system
         case .domain(let d):
-            guard let domain = try await domain(d), domain.enabled else { throw NimbusError.notFound("Failed to validate token") }
+            guard let domain = try await memoized("domain:" + d, { try await self.domain(d) }), domain.enabled else {
+                throw NimbusError.notFound("Failed to validate token")
+            }
             scope = .domain(id: d, name: domain.name)
         case .project(let p):
-            guard let project = try await project(p), project.enabled, let did = project.domainID,
-                  let domain = try await domain(did), domain.enabled else { throw NimbusError.notFound("Failed to validate token") }
+            guard let project = try await memoized("project:" + p, { try await self.project(p) }), project.enabled, let did = project.domainID,
+                  let domain = try await memoized("domain:" + did, { try await self.domain(did) }), domain.enabled else {
+                throw NimbusError.notFound("Failed to validate token")
+            }
             projectDomainID = did
             scope = .project(.init(id: project.id, name: project.name, domainID: did, domainName: domain.name))
         }
         if revocations.isRevoked(payload, projectDomainID: projectDomainID, userDomainID: user.domainID) {
             throw NimbusError.notFound("Failed to validate token")
         }
-        var roles = try await effectiveRoles(userID: user.id, scope: payload.scope)
+        var roles = try await memoized("roles:\(user.id):\(payload.scope)") { try await self.effectiveRoles(userID: user.id, scope: payload.scope) }
         if let credID = payload.applicationCredentialID {
             guard let cred = try await appCredentialRecord(credID) else { throw NimbusError.notFound("Failed to validate token") }
             let allowed = Set(Self.roleIDs(fromColumn: cred.roles))

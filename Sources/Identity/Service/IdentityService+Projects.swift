@@ -105,6 +105,10 @@ extension IdentityService {
     }
 
     public func listProjects(_ f: ProjectFilter) async throws -> [Project] {
+        try await memoized("projects:\(f)") { try await self.queryProjects(f) }
+    }
+
+    func queryProjects(_ f: ProjectFilter) async throws -> [Project] {
         var q = SQLQueryString("SELECT \(unsafeRaw: Self.projectColumns) FROM identity_projects WHERE is_domain = \(bind: f.isDomain ?? false)")
         if let v = f.name { q.appendInterpolation(unsafeRaw: " AND name = "); q.appendInterpolation(bind: v) }
         if let v = f.domainID { q.appendInterpolation(unsafeRaw: " AND domain_id = "); q.appendInterpolation(bind: v) }

@@ -34,6 +34,7 @@ public final class IdentityService: Sendable {
     let generationCounter = Atomic<UInt64>(1)
     let revocations: RevocationList
     let validationCache = Mutex<[String: CachedValidation]>([:])
+    let memo = GenerationMemo()
     static let validationCacheLimit = 50_000
 
     struct CachedValidation {

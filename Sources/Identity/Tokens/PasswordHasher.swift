@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import NIOCore
 import NIOPosix
 import NimbusCore
 
@@ -12,9 +13,17 @@ public struct PasswordHasher: Sendable {
 
     public init(rounds: Int) { self.rounds = max(1000, rounds) }
 
+    /// Hashing gets its own threads: on NIO's shared pool a burst of logins would queue the
+    /// database's blocking calls (SQLiteNIO uses that pool) behind 40 ms hashes.
+    static let pool: NIOThreadPool = {
+        let p = NIOThreadPool(numberOfThreads: System.coreCount)
+        p.start()
+        return p
+    }()
+
     public func hash(_ password: String) async throws -> String {
         let rounds = self.rounds
-        return try await NIOThreadPool.singleton.runIfActive {
+        return try await Self.pool.runIfActive {
             var salt = [UInt8](repeating: 0, count: 16)
             for i in salt.indices { salt[i] = UInt8.random(in: 0...255) }
             let key = try Self.derive(password, salt: salt, rounds: rounds)
@@ -26,7 +35,7 @@ public struct PasswordHasher: Sendable {
         let parts = stored.split(separator: "$")
         guard parts.count == 4, parts[0] == "pbkdf2-sha512", let rounds = Int(parts[1]),
               let salt = Self.unab64(String(parts[2])), let expected = Self.unab64(String(parts[3])) else { return false }
-        return try await NIOThreadPool.singleton.runIfActive {
+        return try await Self.pool.runIfActive {
             let key = try Self.derive(password, salt: [UInt8](salt), rounds: rounds)
             return Self.constantTimeEqual(key, [UInt8](expected))
         }

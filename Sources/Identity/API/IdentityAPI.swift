@@ -32,6 +32,7 @@ public struct IdentityAPI: Sendable {
         addCredentialRoutes(&t)
         addPolicyRoutes(&t)
         addEC2Routes(&t)
+        addEndpointFilterRoutes(&t)
         return t
     }
 

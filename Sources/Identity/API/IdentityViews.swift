@@ -163,7 +163,7 @@ extension IdentityAPI {
         }
         if c.scope != .unscoped {
             t["roles"] = .array(c.roles.map { ["id": .string($0.id), "name": .string($0.name)] })
-            if includeCatalog { t["catalog"] = catalogView(try await service.catalog()) }
+            if includeCatalog { t["catalog"] = catalogView(try await service.catalog(forProject: c.projectID)) }
         }
         if let cred = c.applicationCredentialID, let record = try await service.appCredentialRecord(cred) {
             t["application_credential"] = ["id": .string(record.id), "name": .string(record.name), "restricted": .bool(!record.unrestricted)]

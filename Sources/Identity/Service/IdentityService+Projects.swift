@@ -242,6 +242,8 @@ extension IdentityService {
         if !children.isEmpty { throw NimbusError.forbidden("Cannot delete the project \(id) since it is not a leaf in the hierarchy.") }
         try await write { db in
             try await db.execute("DELETE FROM identity_assignments WHERE target_type = 'project' AND target_id = \(bind: id)")
+            try await db.execute("DELETE FROM identity_project_endpoint_groups WHERE project_id = \(bind: id)")
+            try await db.execute("DELETE FROM identity_project_endpoints WHERE project_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_projects WHERE id = \(bind: id)")
         }
         try await revoke(.project, id)

@@ -89,5 +89,20 @@ public enum IdentityMigrations {
         Migration(service: "identity", version: 2, name: "policy blobs") { _ in
             ["CREATE TABLE identity_policies (id TEXT PRIMARY KEY, type TEXT NOT NULL, blob TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}')"]
         },
+        Migration(service: "identity", version: 3, name: "endpoint filter") { _ in
+            [
+                "CREATE TABLE identity_endpoint_groups (id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', filters TEXT NOT NULL)",
+                """
+                CREATE TABLE identity_project_endpoint_groups (
+                    endpoint_group_id TEXT NOT NULL REFERENCES identity_endpoint_groups(id) ON DELETE CASCADE,
+                    project_id TEXT NOT NULL, PRIMARY KEY (endpoint_group_id, project_id))
+                """,
+                """
+                CREATE TABLE identity_project_endpoints (
+                    endpoint_id TEXT NOT NULL REFERENCES identity_endpoints(id) ON DELETE CASCADE,
+                    project_id TEXT NOT NULL, PRIMARY KEY (endpoint_id, project_id))
+                """,
+            ]
+        },
     ]
 }

@@ -129,3 +129,10 @@ struct PolicyRecord: Codable, Sendable {
     var blob: String
     var extra: String
 }
+
+struct EndpointGroupRecord: Codable, Sendable {
+    var id: String
+    var name: String
+    var description: String
+    var filters: String
+}

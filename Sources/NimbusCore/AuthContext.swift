@@ -36,12 +36,25 @@ public struct AuthContext: Sendable {
     public var auditIDs: [String]
     public var applicationCredentialID: String?
     public var isAdminProject: Bool
+    /// Set for trust-scoped tokens.
+    public var trust: Trust?
+
+    public struct Trust: Sendable, Equatable {
+        public let id: String
+        public let impersonation: Bool
+        public let trustorID: String
+        public let trusteeID: String
+        public init(id: String, impersonation: Bool, trustorID: String, trusteeID: String) {
+            self.id = id; self.impersonation = impersonation; self.trustorID = trustorID; self.trusteeID = trusteeID
+        }
+    }
 
     public init(token: String, user: Named, scope: Scope, roles: [Role], methods: [String], issuedAt: Date, expiresAt: Date,
-                auditIDs: [String], applicationCredentialID: String? = nil, isAdminProject: Bool = false) {
+                auditIDs: [String], applicationCredentialID: String? = nil, isAdminProject: Bool = false, trust: Trust? = nil) {
         self.token = token; self.user = user; self.scope = scope; self.roles = roles; self.methods = methods
         self.issuedAt = issuedAt; self.expiresAt = expiresAt; self.auditIDs = auditIDs
         self.applicationCredentialID = applicationCredentialID; self.isAdminProject = isAdminProject
+        self.trust = trust
     }
 
     public var projectID: String? { if case .project(let p) = scope { p.id } else { nil } }

@@ -109,4 +109,30 @@ import Testing
         await #expect(throws: NimbusError.self) { try await s.validate(token: ctx.token) }
         await f.close()
     }
+
+    @Test func trustScopedTokensCarryDelegatedRolesAndDieWithTheTrust() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        let admin = try await f.password("admin", "admin-pw", project: "admin")
+        let demo = try #require(try await s.user(named: "demo", domainID: "default"))
+        var input = TrustInput(trustorID: admin.user.id, trusteeID: demo.id, projectID: admin.projectID, impersonation: true)
+        input.roles = [(nil, "member")]
+        input.remainingUses = 1
+        let trust = try await s.createTrust(input)
+        let demoToken = try await f.password("demo", "demo-pw")
+        let scoped = try await s.issueToken(methods: ["token"], method: .token(demoToken.token), scope: .trust(trust.id))
+        #expect(scoped.user.id == admin.user.id)
+        #expect(scoped.projectID == admin.projectID)
+        #expect(Set(scoped.roleNames) == ["member", "reader"])
+        #expect(scoped.trust?.trusteeID == demo.id)
+        // One use only.
+        await #expect(throws: NimbusError.self) { try await s.issueToken(methods: ["token"], method: .token(demoToken.token), scope: .trust(trust.id)) }
+        try await s.deleteTrust(trust.id)
+        await #expect(throws: NimbusError.self) { try await s.validate(token: scoped.token) }
+        // Only roles the trustor holds can be delegated.
+        var bad = TrustInput(trustorID: demo.id, trusteeID: admin.user.id, projectID: admin.projectID, impersonation: false)
+        bad.roles = [(nil, "admin")]
+        await #expect(throws: NimbusError.self) { try await s.createTrust(bad) }
+        await f.close()
+    }
 }

@@ -114,7 +114,7 @@ extension IdentityAPI {
             guard try s.bool("all") == true else { throw NimbusError.badRequest("Invalid system scope: only {\"all\": true} is supported.") }
             return .system
         }
-        if scope.has("OS-TRUST:trust") { throw NimbusError(.forbidden, "Trusts are not supported by this deployment.") }
+        if let t = try scope.reader("OS-TRUST:trust") { return .trust(try t.requireString("id", maxLength: 64)) }
         return .none
     }
 }

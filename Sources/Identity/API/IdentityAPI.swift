@@ -33,6 +33,7 @@ public struct IdentityAPI: Sendable {
         addPolicyRoutes(&t)
         addEC2Routes(&t)
         addEndpointFilterRoutes(&t)
+        addTrustRoutes(&t)
         return t
     }
 

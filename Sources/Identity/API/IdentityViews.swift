@@ -165,6 +165,12 @@ extension IdentityAPI {
             t["roles"] = .array(c.roles.map { ["id": .string($0.id), "name": .string($0.name)] })
             if includeCatalog { t["catalog"] = catalogView(try await service.catalog(forProject: c.projectID)) }
         }
+        if let trust = c.trust {
+            t["OS-TRUST:trust"] = [
+                "id": .string(trust.id), "impersonation": .bool(trust.impersonation),
+                "trustee_user": ["id": .string(trust.trusteeID)], "trustor_user": ["id": .string(trust.trustorID)],
+            ]
+        }
         if let cred = c.applicationCredentialID, let record = try await service.appCredentialRecord(cred) {
             t["application_credential"] = ["id": .string(record.id), "name": .string(record.name), "restricted": .bool(!record.unrestricted)]
         }

@@ -12,6 +12,7 @@ public enum ScopeRequest: Sendable, Equatable {
     case project(id: String?, name: String?, domainID: String?, domainName: String?)
     case domain(id: String?, name: String?)
     case system
+    case trust(String)
 }
 
 extension IdentityService: TokenValidator {
@@ -34,6 +35,7 @@ extension IdentityService: TokenValidator {
             if parent.applicationCredentialID != nil {
                 throw NimbusError.forbidden("Rescoping a token obtained with an application credential is not allowed.")
             }
+            if parent.trust != nil { throw NimbusError.forbidden("Rescoping a trust-scoped token is not allowed.") }
             if parent.scope != .unscoped && scope == .none {
                 throw NimbusError.forbidden("Rescoping a scoped token requires a scope.")
             }
@@ -47,14 +49,27 @@ extension IdentityService: TokenValidator {
             guard try await hasher.verify(secret, against: cred.secretHash) else { throw NimbusError.unauthorized() }
             if let e = cred.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.unauthorized("The application credential has expired.") }
             if scope != .none { throw NimbusError.unauthorized("Application credentials cannot request a scope.") }
+            if case .trust = scope { throw NimbusError.forbidden("Application credentials cannot use trusts.") }
             user = try await requireEnabledUser(cred.userId)
             appCredID = cred.id
             scope = cred.system != nil ? .system : .project(id: cred.projectId, name: nil, domainID: nil, domainName: nil)
             if let e = cred.expiresAt.flatMap(Timestamps.parse), e < expires { expires = e }
         }
-        let resolved = try await resolveScope(scope, user: user)
-        let payload = TokenPayload(userID: user.id, methods: methods, scope: resolved, issuedAt: now, expiresAt: expires,
-                                   auditIDs: audit.filter { !$0.isEmpty }, applicationCredentialID: appCredID)
+        var tokenUserID = user.id
+        var trustID: String?
+        let resolved: TokenPayload.Scope
+        if case .trust(let id) = scope {
+            let trust = try await consumeTrust(id, trusteeID: user.id)
+            guard let project = trust.projectID else { throw NimbusError.forbidden("Trust-scoped tokens need a trust on a project.") }
+            resolved = .project(project)
+            trustID = trust.id
+            if trust.impersonation { tokenUserID = trust.trustorID }
+            if let e = trust.expiresAt.flatMap(Timestamps.parse), e < expires { expires = e }
+        } else {
+            resolved = try await resolveScope(scope, user: user)
+        }
+        let payload = TokenPayload(userID: tokenUserID, methods: methods, scope: resolved, issuedAt: now, expiresAt: expires,
+                                   auditIDs: audit.filter { !$0.isEmpty }, applicationCredentialID: appCredID, trustID: trustID)
         let token = try sealer.seal(payload)
         do {
             return try await buildContext(token: token, payload: payload)
@@ -121,6 +136,8 @@ extension IdentityService: TokenValidator {
             return .domain(try await resolveDomainID(id: id, name: name))
         case .system:
             return .system
+        case .trust:
+            throw NimbusError.badRequest("A trust scope is resolved by issueToken.")
         }
     }
 
@@ -188,6 +205,17 @@ extension IdentityService: TokenValidator {
             let allowed = Set(Self.roleIDs(fromColumn: cred.roles))
             roles = roles.filter { allowed.contains($0.id) }
         }
+        var trustInfo: AuthContext.Trust?
+        if let trustID = payload.trustID {
+            guard let t = try? await memoized("trust:" + trustID, { try await self.trust(trustID) }) else { throw NimbusError.notFound("Failed to validate token") }
+            if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.notFound("Failed to validate token") }
+            // The trustor must still hold the delegated roles.
+            let trustorRoles = t.trustorID == user.id ? roles
+                : try await memoized("roles:\(t.trustorID):\(payload.scope)") { try await self.effectiveRoles(userID: t.trustorID, scope: payload.scope) }
+            let delegated = Set(expandImplied(t.roles.map(\.id), rules: try await impliedRules()))
+            roles = trustorRoles.filter { delegated.contains($0.id) }
+            trustInfo = .init(id: t.id, impersonation: t.impersonation, trustorID: t.trustorID, trusteeID: t.trusteeID)
+        }
         if payload.scope != .unscoped && roles.isEmpty {
             throw NimbusError.unauthorized("User \(user.id) has no access to the requested scope.")
         }
@@ -195,7 +223,7 @@ extension IdentityService: TokenValidator {
             token: token, user: .init(id: user.id, name: user.name, domainID: user.domainID, domainName: userDomain.name),
             scope: scope, roles: roles.map { .init(id: $0.id, name: $0.name) }, methods: payload.methods,
             issuedAt: payload.issuedDate, expiresAt: payload.expiresDate, auditIDs: payload.auditIDs,
-            applicationCredentialID: payload.applicationCredentialID, isAdminProject: true)
+            applicationCredentialID: payload.applicationCredentialID, isAdminProject: true, trust: trustInfo)
     }
 
     /// `DELETE /v3/auth/tokens`: revokes the token by its audit id.

@@ -7,7 +7,7 @@ import Synchronization
 /// when its audit id is listed, or when its user, project, domain or application credential has an
 /// event newer than the token's issue time.
 final class RevocationList: Sendable {
-    enum Kind: String, Sendable { case audit, user, project, domain, appCredential = "app_credential" }
+    enum Kind: String, Sendable { case audit, user, project, domain, appCredential = "app_credential", trust }
 
     private let entries = Mutex<[String: Date]>([:])
 
@@ -29,7 +29,7 @@ final class RevocationList: Sendable {
                 return issued <= before
             }
             if payload.auditIDs.contains(where: { e[Self.key(.audit, $0)] != nil }) { return true }
-            if hit(.user, payload.userID) || hit(.appCredential, payload.applicationCredentialID) { return true }
+            if hit(.user, payload.userID) || hit(.appCredential, payload.applicationCredentialID) || hit(.trust, payload.trustID) { return true }
             if hit(.domain, userDomainID) || hit(.domain, projectDomainID) { return true }
             switch payload.scope {
             case .project(let id): return hit(.project, id)

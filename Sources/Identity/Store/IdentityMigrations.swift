@@ -104,5 +104,15 @@ public enum IdentityMigrations {
                 """,
             ]
         },
+        Migration(service: "identity", version: 4, name: "trusts") { _ in
+            [
+                """
+                CREATE TABLE identity_trusts (
+                    id TEXT PRIMARY KEY, trustor_user_id TEXT NOT NULL, trustee_user_id TEXT NOT NULL, project_id TEXT,
+                    impersonation BOOLEAN NOT NULL, roles TEXT NOT NULL, expires_at TEXT, remaining_uses INTEGER,
+                    redelegation_count INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL)
+                """,
+            ]
+        },
     ]
 }

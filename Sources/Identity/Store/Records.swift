@@ -136,3 +136,16 @@ struct EndpointGroupRecord: Codable, Sendable {
     var description: String
     var filters: String
 }
+
+struct TrustRecord: Codable, Sendable {
+    var id: String
+    var trustorUserId: String
+    var trusteeUserId: String
+    var projectId: String?
+    var impersonation: Bool
+    var roles: String
+    var expiresAt: String?
+    var remainingUses: Int?
+    var redelegationCount: Int
+    var createdAt: String
+}

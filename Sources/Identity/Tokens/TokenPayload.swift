@@ -19,14 +19,15 @@ public struct TokenPayload: Codable, Sendable, Equatable {
     /// The token's own audit id first, then its parent's (rescoped tokens keep the chain).
     public var auditIDs: [String]
     public var applicationCredentialID: String?
+    public var trustID: String?
 
     enum CodingKeys: String, CodingKey {
         case userID = "u", methods = "m", scope = "s", issuedAt = "i", expiresAt = "e", auditIDs = "a"
-        case applicationCredentialID = "c"
+        case applicationCredentialID = "c", trustID = "t"
     }
 
     public init(userID: String, methods: [String], scope: Scope, issuedAt: Date, expiresAt: Date, auditIDs: [String],
-                applicationCredentialID: String? = nil) {
+                applicationCredentialID: String? = nil, trustID: String? = nil) {
         self.userID = userID
         self.methods = methods
         self.scope = scope
@@ -34,6 +35,7 @@ public struct TokenPayload: Codable, Sendable, Equatable {
         self.expiresAt = expiresAt.timeIntervalSince1970.rounded(.down)
         self.auditIDs = auditIDs
         self.applicationCredentialID = applicationCredentialID
+        self.trustID = trustID
     }
 
     public var issuedDate: Date { Date(timeIntervalSince1970: issuedAt) }

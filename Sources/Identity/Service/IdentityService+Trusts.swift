@@ -1,0 +1,106 @@
+import Foundation
+import NimbusCore
+import SQLKit
+
+/// OS-TRUST: a trustor delegates some of their roles on a project to a trustee, who can then get
+/// tokens scoped to the trust (as the trustor when `impersonation` is set).
+public struct Trust: Sendable {
+    public var id: String
+    public var trustorID: String
+    public var trusteeID: String
+    public var projectID: String?
+    public var impersonation: Bool
+    public var roles: [Role]
+    public var expiresAt: String?
+    public var remainingUses: Int?
+    public var redelegationCount: Int
+}
+
+public struct TrustInput: Sendable {
+    public var trustorID: String
+    public var trusteeID: String
+    public var projectID: String?
+    public var impersonation: Bool
+    public var roles: [(id: String?, name: String?)] = []
+    public var expiresAt: String?
+    public var remainingUses: Int?
+    public init(trustorID: String, trusteeID: String, projectID: String?, impersonation: Bool) {
+        self.trustorID = trustorID; self.trusteeID = trusteeID; self.projectID = projectID; self.impersonation = impersonation
+    }
+}
+
+extension IdentityService {
+    static let trustColumns = "id, trustor_user_id, trustee_user_id, project_id, impersonation, roles, expires_at, remaining_uses, redelegation_count, created_at"
+
+    func makeTrust(_ r: TrustRecord, roles: [String: Role]) -> Trust {
+        Trust(id: r.id, trustorID: r.trustorUserId, trusteeID: r.trusteeUserId, projectID: r.projectId, impersonation: r.impersonation,
+              roles: Self.roleIDs(fromColumn: r.roles).compactMap { roles[$0] }, expiresAt: r.expiresAt, remainingUses: r.remainingUses,
+              redelegationCount: r.redelegationCount)
+    }
+
+    func trustRecord(_ id: String) async throws -> TrustRecord? {
+        try await db.sql.record(TrustRecord.self, "SELECT \(unsafeRaw: Self.trustColumns) FROM identity_trusts WHERE id = \(bind: id)")
+    }
+
+    public func trust(_ id: String) async throws -> Trust {
+        guard let r = try await trustRecord(id) else { throw NimbusError.notFound("Could not find trust: \(id).") }
+        return makeTrust(r, roles: try await allRoles())
+    }
+
+    public func listTrusts(trustorID: String?, trusteeID: String?) async throws -> [Trust] {
+        let roles = try await allRoles()
+        return try await db.sql.records(TrustRecord.self, "SELECT \(unsafeRaw: Self.trustColumns) FROM identity_trusts ORDER BY created_at")
+            .filter { (trustorID == nil || $0.trustorUserId == trustorID) && (trusteeID == nil || $0.trusteeUserId == trusteeID) }
+            .map { makeTrust($0, roles: roles) }
+    }
+
+    public func createTrust(_ input: TrustInput) async throws -> Trust {
+        _ = try await requireEnabledUser(input.trustorID)
+        guard try await user(input.trusteeID) != nil else { throw NimbusError.notFound("Could not find user: \(input.trusteeID).") }
+        var expires: String?
+        if let e = input.expiresAt {
+            guard let date = Timestamps.parse(e) else { throw NimbusError.badRequest("Invalid input for field 'expires_at': '\(e)' is not a valid date-time.") }
+            guard date > now else { throw NimbusError.badRequest("The expires_at time is in the past.") }
+            expires = Timestamps.micros(date)
+        }
+        if let uses = input.remainingUses, uses <= 0 { throw NimbusError.badRequest("remaining_uses must be a positive integer or null.") }
+        var roleIDs = [String]()
+        if let projectID = input.projectID {
+            _ = try await requireProject(projectID)
+            let held = try await effectiveRoles(userID: input.trustorID, scope: .project(projectID))
+            for ref in input.roles {
+                guard let r = held.first(where: { $0.id == ref.id || $0.name == ref.name }) else {
+                    throw NimbusError.forbidden("At least one role should be specified and held by the trustor on the project.")
+                }
+                roleIDs.append(r.id)
+            }
+        } else if !input.roles.isEmpty {
+            throw NimbusError.forbidden("Roles can only be delegated on a project.")
+        }
+        let r = TrustRecord(id: Identifiers.hex32(), trustorUserId: input.trustorID, trusteeUserId: input.trusteeID, projectId: input.projectID,
+                            impersonation: input.impersonation, roles: JSONValue(roleIDs).serializedString(), expiresAt: expires,
+                            remainingUses: input.remainingUses, redelegationCount: 0, createdAt: nowString)
+        try await write { db in try await db.insertRecord("identity_trusts", r) }
+        return makeTrust(r, roles: try await allRoles())
+    }
+
+    public func deleteTrust(_ id: String) async throws {
+        _ = try await trust(id)
+        try await write { db in try await db.execute("DELETE FROM identity_trusts WHERE id = \(bind: id)") }
+        try await revoke(.trust, id)
+    }
+
+    /// Checks a trust may be used by `trusteeID` now, consuming one use if it is limited.
+    func consumeTrust(_ id: String, trusteeID: String) async throws -> Trust {
+        let t = try await trust(id)
+        guard t.trusteeID == trusteeID else { throw NimbusError.forbidden("The user is not the trustee of this trust.") }
+        if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.unauthorized("The trust has expired.") }
+        if let uses = t.remainingUses {
+            guard uses > 0 else { throw NimbusError.unauthorized("The trust has no uses left.") }
+            try await write { db in
+                try await db.execute("UPDATE identity_trusts SET remaining_uses = remaining_uses - 1 WHERE id = \(bind: id) AND remaining_uses > 0")
+            }
+        }
+        return t
+    }
+}

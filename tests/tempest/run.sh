@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Run tempest's identity API tests against Nimbus, then check must-pass-identity.txt.
+#
+#   tests/tempest/run.sh [--update] [-- extra `tempest run` args]
+#
+# By default it starts its own `nimbus up` (NIMBUS_BIN or .build/debug/nimbus).
+# To test a cloud that is already running, set NIMBUS_AUTH_URL
+# (http://HOST:PORT/identity/v3) and NIMBUS_ADMIN_PASSWORD.
+# Other knobs: TEMPEST_REGEX (default '^tempest\.api\.identity'),
+# TEMPEST_CONCURRENCY (2), TEMPEST_CONF_EXTRA (a file appended to tempest.conf).
+# Results: tests/.tempest-work/{results.subunit,results.txt,etc/tempest.conf,logs/}.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+WORK=$REPO/tests/.tempest-work
+VENV=$REPO/.venv
+UPDATE=()
+if [[ ${1:-} == --update ]]; then UPDATE=(--update); shift; fi
+if [[ ${1:-} == -- ]]; then shift; fi
+
+[[ -x $VENV/bin/tempest ]] || "$REPO/scripts/venv.sh"
+# stestr starts its workers with ${PYTHON:-python}: make that the venv's.
+export PATH=$VENV/bin:$PATH PYTHON=$VENV/bin/python
+
+rm -rf "$WORK"
+mkdir -p "$WORK/etc" "$WORK/logs" "$WORK/lock"
+
+if [[ -z ${NIMBUS_AUTH_URL:-} ]]; then
+    python "$HERE/start_cloud.py" "$WORK/nimbus-data" > "$WORK/cloud.env"
+    # shellcheck disable=SC1091
+    source "$WORK/cloud.env"
+    stop_cloud() {
+        kill -TERM "$NIMBUS_PID" 2>/dev/null || return 0
+        for _ in $(seq 100); do kill -0 "$NIMBUS_PID" 2>/dev/null || return 0; sleep 0.1; done
+        kill -KILL "$NIMBUS_PID" 2>/dev/null || true
+    }
+    trap stop_cloud EXIT
+fi
+: "${NIMBUS_ADMIN_PASSWORD:?set NIMBUS_ADMIN_PASSWORD with NIMBUS_AUTH_URL}"
+
+cat > "$WORK/etc/tempest.conf" <<EOF
+[DEFAULT]
+log_dir = $WORK/logs
+log_file = tempest.log
+
+[oslo_concurrency]
+lock_path = $WORK/lock
+
+[auth]
+use_dynamic_credentials = True
+create_isolated_networks = False
+admin_username = admin
+admin_password = $NIMBUS_ADMIN_PASSWORD
+admin_project_name = admin
+admin_domain_name = Default
+admin_user_domain_name = Default
+admin_project_domain_name = Default
+default_credentials_domain_name = Default
+
+[identity]
+uri_v3 = $NIMBUS_AUTH_URL
+auth_version = v3
+region = RegionOne
+v3_endpoint_type = public
+admin_role = admin
+default_domain_id = default
+
+[identity-feature-enabled]
+api_v2 = False
+api_v3 = True
+trust = True
+security_compliance = False
+access_rules = True
+domain_specific_drivers = False
+immutable_user_source = False
+api_extensions = all
+
+[enforce_scope]
+keystone = False
+
+[service_available]
+nova = False
+glance = False
+neutron = False
+cinder = False
+swift = False
+horizon = False
+EOF
+if [[ -n ${TEMPEST_CONF_EXTRA:-} ]]; then cat "$TEMPEST_CONF_EXTRA" >> "$WORK/etc/tempest.conf"; fi
+
+TEMPEST_PKG=$(python -c 'import os, tempest; print(os.path.dirname(tempest.__file__))')
+cat > "$WORK/.stestr.conf" <<EOF
+[DEFAULT]
+test_path=$TEMPEST_PKG/test_discover
+top_dir=$(dirname "$TEMPEST_PKG")
+group_regex=([^\.]*\.)*
+EOF
+
+# Tests we intentionally skip (skipped-identity.txt) are excluded from the run.
+sed -e 's/#.*//' -e 's/[[:space:]]\+\(—\|--\).*//' -e 's/[[:space:]]*$//' -e 's/\[[^]]*\]$//' -e '/^$/d' \
+    -e 's/[].[()*+?^$|\\]/\\&/g' -e 's/^/^/' -e 's/$/(\\[|$|\\.)/' \
+    "$HERE/skipped-identity.txt" > "$WORK/exclude-list.txt"
+
+cd "$WORK"
+set +e
+tempest run --config-file "$WORK/etc/tempest.conf" \
+    --regex "${TEMPEST_REGEX:-^tempest\.api\.identity}" \
+    --exclude-list "$WORK/exclude-list.txt" \
+    --concurrency "${TEMPEST_CONCURRENCY:-2}" "$@"
+echo "tempest run exited $?"
+set -e
+stestr last --subunit > results.subunit || true
+python "$HERE/subunit_results.py" results.subunit > results.txt
+python "$HERE/check_must_pass.py" "${UPDATE[@]}" --skipped "$HERE/skipped-identity.txt" \
+    "$HERE/must-pass-identity.txt" results.txt

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian packages Nimbus' build, tests and benchmarks need.
+# Idempotent and fast: apt is only touched when something is missing.
+set -euo pipefail
+
+PKGS=(
+    postgresql postgresql-client   # store tests against a throwaway cluster
+    libsqlite3-dev                 # default store
+    curl jq wrk                    # smoke checks and benchmarks
+    python3 ca-certificates make
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+# python3-venv only matters when `python3 -m venv` does not work here.
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    missing+=(python3-venv)
+fi
+
+if ((${#missing[@]})); then
+    echo "install-deps.sh: installing ${missing[*]}" >&2
+    SUDO=; ((EUID == 0)) || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -10,6 +10,9 @@ public struct NimbusRequestContext: RequestContext {
     public var requestID: String = ""
     public var pathParameters: [String: String] = [:]
     public var auth: AuthContext?
+    /// The caller's `X-Service-Token`, when a service calls on a user's behalf (keystonemiddleware's
+    /// service tokens): lets a service accept a user token that expired mid-operation.
+    public var serviceAuth: AuthContext?
     public var routeName: String = "unmatched"
     public var service: String = "none"
 

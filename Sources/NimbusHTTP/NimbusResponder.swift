@@ -66,6 +66,9 @@ public struct NimbusResponder: HTTPResponder {
                 }
                 do {
                     context.auth = try await validator.validate(token: token)
+                    if let service = request.headers[HTTPField.Name("X-Service-Token")!], !service.isEmpty {
+                        context.serviceAuth = try await validator.validate(token: service)
+                    }
                 } catch {
                     return render(error, request, context, table.renderer)
                 }

@@ -69,6 +69,13 @@ func makeApp() -> some ApplicationProtocol {
         }
     }
 
+    @Test func anInvalidServiceTokenIsRejected() async throws {
+        try await makeApp().test(.router) { client in
+            let headers: HTTPFields = [HTTPField.Name("X-Auth-Token")!: "good", HTTPField.Name("X-Service-Token")!: "bad"]
+            try await client.execute(uri: "/svc/things/1", method: .get, headers: headers) { r in #expect(r.status == .unauthorized) }
+        }
+    }
+
     @Test func headFallsBackToGetWithoutBody() async throws {
         try await makeApp().test(.router) { client in
             try await client.execute(uri: "/svc/open", method: .head) { r in

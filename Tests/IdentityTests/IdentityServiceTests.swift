@@ -135,4 +135,28 @@ import Testing
         await #expect(throws: NimbusError.self) { try await s.createTrust(bad) }
         await f.close()
     }
+
+    @Test func limitsNeedARegisteredLimitAndOneOwner() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        let svc = try #require(try await s.listServices(type: "identity", name: nil).first)
+        let project = try #require(try await s.project(named: "demo", domainID: "default"))
+        let orphan = ProjectLimit(id: "", projectID: project.id, domainID: nil, serviceID: svc.id, regionID: nil, resourceName: "widgets",
+                                  resourceLimit: 5, description: nil)
+        await #expect(throws: NimbusError.self) { try await s.createLimits([orphan]) }
+        let reg = try await s.createRegisteredLimits([RegisteredLimit(id: "", serviceID: svc.id, regionID: nil, resourceName: "widgets",
+                                                                      defaultLimit: 10, description: nil)])
+        await #expect(throws: NimbusError.self) {
+            try await s.createRegisteredLimits([RegisteredLimit(id: "", serviceID: svc.id, regionID: nil, resourceName: "widgets", defaultLimit: 1, description: nil)])
+        }
+        let made = try await s.createLimits([orphan])
+        #expect(made.first?.resourceLimit == 5)
+        var both = orphan
+        both.domainID = "default"
+        await #expect(throws: NimbusError.self) { try await s.createLimits([both]) }
+        await #expect(throws: NimbusError.self) { try await s.deleteRegisteredLimit(reg[0].id) }
+        try await s.deleteLimit(made[0].id)
+        try await s.deleteRegisteredLimit(reg[0].id)
+        await f.close()
+    }
 }

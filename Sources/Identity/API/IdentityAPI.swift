@@ -34,6 +34,7 @@ public struct IdentityAPI: Sendable {
         addEC2Routes(&t)
         addEndpointFilterRoutes(&t)
         addTrustRoutes(&t)
+        addLimitRoutes(&t)
         return t
     }
 

@@ -244,6 +244,7 @@ extension IdentityService {
             try await db.execute("DELETE FROM identity_assignments WHERE target_type = 'project' AND target_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_project_endpoint_groups WHERE project_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_project_endpoints WHERE project_id = \(bind: id)")
+            try await db.execute("DELETE FROM identity_limits WHERE project_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_projects WHERE id = \(bind: id)")
         }
         try await revoke(.project, id)
@@ -263,6 +264,7 @@ extension IdentityService {
                 try await db.execute(q2)
             }
             try await db.execute("DELETE FROM identity_assignments WHERE target_id = \(bind: id)")
+            try await db.execute("DELETE FROM identity_limits WHERE domain_id = \(bind: id) OR project_id IN (SELECT id FROM identity_projects WHERE domain_id = \(bind: id))")
             try await db.execute("DELETE FROM identity_users WHERE domain_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_groups WHERE domain_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_roles WHERE domain_id = \(bind: id)")

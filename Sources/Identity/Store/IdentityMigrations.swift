@@ -114,5 +114,21 @@ public enum IdentityMigrations {
                 """,
             ]
         },
+        Migration(service: "identity", version: 5, name: "unified limits") { _ in
+            [
+                """
+                CREATE TABLE identity_registered_limits (
+                    id TEXT PRIMARY KEY, service_id TEXT NOT NULL, region_id TEXT NOT NULL DEFAULT '', resource_name TEXT NOT NULL,
+                    default_limit BIGINT NOT NULL, description TEXT)
+                """,
+                "CREATE UNIQUE INDEX identity_registered_limits_key ON identity_registered_limits (service_id, region_id, resource_name)",
+                """
+                CREATE TABLE identity_limits (
+                    id TEXT PRIMARY KEY, project_id TEXT NOT NULL DEFAULT '', domain_id TEXT NOT NULL DEFAULT '', service_id TEXT NOT NULL,
+                    region_id TEXT NOT NULL DEFAULT '', resource_name TEXT NOT NULL, resource_limit BIGINT NOT NULL, description TEXT)
+                """,
+                "CREATE UNIQUE INDEX identity_limits_key ON identity_limits (project_id, domain_id, service_id, region_id, resource_name)",
+            ]
+        },
     ]
 }

@@ -149,3 +149,24 @@ struct TrustRecord: Codable, Sendable {
     var redelegationCount: Int
     var createdAt: String
 }
+
+/// Region ids are '' rather than NULL so the unique indexes cover limits without a region.
+struct RegisteredLimitRecord: Codable, Sendable {
+    var id: String
+    var serviceId: String
+    var regionId: String
+    var resourceName: String
+    var defaultLimit: Int64
+    var description: String?
+}
+
+struct LimitRecord: Codable, Sendable {
+    var id: String
+    var projectId: String
+    var domainId: String
+    var serviceId: String
+    var regionId: String
+    var resourceName: String
+    var resourceLimit: Int64
+    var description: String?
+}

@@ -38,6 +38,33 @@ public struct AuthContext: Sendable {
     public var isAdminProject: Bool
     /// Set for trust-scoped tokens.
     public var trust: Trust?
+    /// An application credential's access rules: when non-empty, the token may only be used for
+    /// matching requests (service type, path template, method), as keystonemiddleware enforces.
+    public var accessRules: [AccessRule] = []
+
+    public struct AccessRule: Sendable, Equatable {
+        public let service: String
+        public let path: String
+        public let method: String
+        public init(service: String, path: String, method: String) { self.service = service; self.path = path; self.method = method }
+
+        /// `*` matches one path segment, `**` any number of them (including none).
+        public func permits(service: String, path: [Substring], method: String) -> Bool {
+            guard self.service == service, self.method.uppercased() == method.uppercased() else { return false }
+            return Self.match(self.path.split(separator: "/"), path[...])
+        }
+
+        static func match(_ pattern: [Substring], _ path: ArraySlice<Substring>) -> Bool {
+            guard let head = pattern.first else { return path.isEmpty }
+            let rest = Array(pattern.dropFirst())
+            if head == "**" {
+                for i in path.startIndex...path.endIndex where match(rest, path[i...]) { return true }
+                return false
+            }
+            guard let first = path.first, head == "*" || head == first else { return false }
+            return match(rest, path.dropFirst())
+        }
+    }
 
     public struct Trust: Sendable, Equatable {
         public let id: String

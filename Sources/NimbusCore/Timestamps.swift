@@ -31,25 +31,28 @@ public enum Timestamps {
             offset = TimeInterval(hh * 3600 + mm * 60) * (s[signIndex] == "+" ? 1 : -1)
             s = String(s[..<signIndex])
         }
-        let parts = s.split(separator: "T", maxSplits: 1).map(String.init)
-        let dateParts = parts[0].split(separator: "-").compactMap { Int($0) }
-        guard dateParts.count == 3 else { return nil }
+        let parts = s.split(separator: "T", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let dateParts = parts[0].split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard dateParts.count == 3, let year = dateParts[0], let month = dateParts[1], let day = dateParts[2],
+              (1...9999).contains(year), parts[0].count == 10 else { return nil }
         var hour = 0, minute = 0, second = 0
         var fraction = 0.0
         if parts.count == 2 {
-            let timeAndFrac = parts[1].split(separator: ".", maxSplits: 1)
-            let t = timeAndFrac[0].split(separator: ":").map { Int($0) }
-            guard t.count >= 2, t.allSatisfy({ $0 != nil }) else { return nil }
+            let timeAndFrac = parts[1].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let timePart = timeAndFrac.first else { return nil }
+            let t = timePart.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+            guard (2...3).contains(t.count), t.allSatisfy({ $0 != nil }) else { return nil }
             hour = t[0]!; minute = t[1]!; second = t.count > 2 ? t[2]! : 0
             if timeAndFrac.count == 2 {
-                guard let f = Double("0." + timeAndFrac[1]) else { return nil }
+                let digits = timeAndFrac[1]
+                guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isNumber), let f = Double("0." + digits) else { return nil }
                 fraction = f
             }
         }
         var comps = DateComponents()
-        comps.year = dateParts[0]; comps.month = dateParts[1]; comps.day = dateParts[2]
+        comps.year = year; comps.month = month; comps.day = day
         comps.hour = hour; comps.minute = minute; comps.second = second
-        guard (1...12).contains(dateParts[1]), (1...31).contains(dateParts[2]), hour < 24, minute < 60, second < 61,
+        guard (1...12).contains(month), (1...31).contains(day), (0..<24).contains(hour), (0..<60).contains(minute), (0..<61).contains(second),
               let date = utcCalendar.date(from: comps) else { return nil }
         return date.addingTimeInterval(fraction - offset)
     }

@@ -40,6 +40,9 @@ public struct NimbusResponder: HTTPResponder {
 
     private func dispatch(_ request: Request, _ context: inout NimbusRequestContext) async -> Response {
         let path = request.uri.path
+        if request.uri.description.contains("%00") || request.uri.description.utf8.contains(0) {
+            return fallbackRenderer.render(.badRequest("The request URL contains a NUL character."), request: request, context: context)
+        }
         if let root = rootHandlers[path] {
             context.routeName = path
             return await run(root, request, context, renderer: fallbackRenderer)
@@ -65,7 +68,12 @@ public struct NimbusResponder: HTTPResponder {
                     return table.renderer.render(.unauthorized(), request: request, context: context)
                 }
                 do {
-                    context.auth = try await validator.validate(token: token)
+                    let auth = try await validator.validate(token: token)
+                    if !auth.accessRules.isEmpty,
+                       !auth.accessRules.contains(where: { $0.permits(service: table.service, path: segments, method: request.method.rawValue) }) {
+                        throw NimbusError.unauthorized("The request is not permitted by the application credential's access rules.")
+                    }
+                    context.auth = auth
                     if let service = request.headers[HTTPField.Name("X-Service-Token")!], !service.isEmpty {
                         context.serviceAuth = try await validator.validate(token: service)
                     }

@@ -159,4 +159,66 @@ import Testing
         try await s.deleteRegisteredLimit(reg[0].id)
         await f.close()
     }
+
+    @Test func delegatedTokensCannotDelegateFurther() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        let admin = try await f.password("admin", "admin-pw", project: "admin")
+        let demo = try #require(try await s.user(named: "demo", domainID: "default"))
+        var input = TrustInput(trustorID: admin.user.id, trusteeID: demo.id, projectID: admin.projectID, impersonation: true)
+        input.roles = [(nil, "reader")]
+        let trust = try await s.createTrust(input, caller: admin)
+        let demoToken = try await f.password("demo", "demo-pw")
+        let trustToken = try await s.issueToken(methods: ["token"], method: .token(demoToken.token), scope: .trust(trust.id))
+        var escalate = TrustInput(trustorID: admin.user.id, trusteeID: demo.id, projectID: admin.projectID, impersonation: true)
+        escalate.roles = [(nil, "admin")]
+        await #expect(throws: NimbusError.self) { try await s.createTrust(escalate, caller: trustToken) }
+        // A restricted application credential can neither create trusts nor manage credentials.
+        var credInput = AppCredentialInput(name: "restricted")
+        credInput.roles = [(nil, "member")]
+        let cred = try await s.createAppCredential(credInput, caller: admin)
+        let credToken = try await s.issueToken(methods: ["application_credential"], method: .applicationCredential(
+            id: cred.id, name: nil, userID: nil, userName: nil, userDomainID: nil, userDomainName: nil, secret: cred.secret!), scope: .none)
+        var viaCred = TrustInput(trustorID: admin.user.id, trusteeID: demo.id, projectID: admin.projectID, impersonation: false)
+        viaCred.roles = [(nil, "member")]
+        await #expect(throws: NimbusError.self) { try await s.createTrust(viaCred, caller: credToken) }
+        await #expect(throws: NimbusError.self) { try await s.deleteAppCredential(userID: admin.user.id, id: cred.id, caller: credToken) }
+        // Deleting the trustee ends the trust and its tokens.
+        try await s.deleteUser(demo.id)
+        await #expect(throws: NimbusError.self) { try await s.validate(token: trustToken.token) }
+        await #expect(throws: NimbusError.self) { try await s.trust(trust.id) }
+        await f.close()
+    }
+
+    @Test func concurrentRequestsCannotOverspendOrDuplicate() async throws {
+        let f = try await IdentityFixture.make()
+        let s = f.service
+        let admin = try await f.password("admin", "admin-pw", project: "admin")
+        let demo = try #require(try await s.user(named: "demo", domainID: "default"))
+        var input = TrustInput(trustorID: admin.user.id, trusteeID: demo.id, projectID: admin.projectID, impersonation: false)
+        input.roles = [(nil, "reader")]
+        input.remainingUses = 2
+        let trust = try await s.createTrust(input, caller: admin)
+        let demoToken = try await f.password("demo", "demo-pw")
+        let issued = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask { (try? await s.issueToken(methods: ["token"], method: .token(demoToken.token), scope: .trust(trust.id))) != nil }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(issued == 2)
+        let created = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var d = ProjectInput()
+                    d.name = "racing"
+                    d.isDomain = true
+                    return (try? await s.createProject(d, defaultDomainID: "default")) != nil
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(created == 1)
+        await f.close()
+    }
 }

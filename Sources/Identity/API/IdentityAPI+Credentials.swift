@@ -8,7 +8,8 @@ extension IdentityAPI {
         addApplicationCredentialRoutes(&t)
         let known: Set<String> = ["id", "user_id", "project_id", "type", "blob", "links"]
         t.get("/v3/credentials") { req, ctx in
-            let caller = try self.authorize("identity:list_credentials", ctx)
+            let caller = try ctx.caller()
+            try self.authorize("identity:list_credentials", ctx, caller.isSystemScoped ? [:] : ["target.credential.user_id": caller.user.id])
             var list = try await self.service.listCredentials(userID: req.query("user_id"), type: req.query("type"))
             // Non-admins only see their own credentials, as Keystone filters per item.
             list = list.filter { self.policy.enforce("identity:get_credential", credentials: caller.policyCredentials, target: ["target.credential.user_id": $0.userID]) }
@@ -32,6 +33,10 @@ extension IdentityAPI {
             let c = try await self.service.requireCredential(try ctx.parameter("credential_id"))
             try self.authorize("identity:update_credential", ctx, ["target.credential.user_id": c.userID])
             let r = try await self.entity(req, ctx, "credential")
+            // The new owner must be one the caller could create the credential for (CVE-2020-12691).
+            if let newOwner = try r.string("user_id"), newOwner != c.userID {
+                try self.authorize("identity:update_credential", ctx, ["target.credential.user_id": newOwner])
+            }
             let u = try await self.service.updateCredential(c.id, userID: try r.string("user_id"), projectID: try r.string("project_id"),
                                                             type: try r.string("type"), blob: try r.string("blob", maxLength: 65535), extra: r.extras(excluding: known))
             return self.ok("credential", self.view(u))
@@ -86,7 +91,7 @@ extension IdentityAPI {
         t.delete(base + "/{credential_id}") { req, ctx in
             let target = try await self.ownerTarget(ctx)
             try self.authorize("identity:delete_application_credential", ctx, target)
-            try await self.service.deleteAppCredential(userID: target["user_id"]!, id: try ctx.parameter("credential_id"))
+            try await self.service.deleteAppCredential(userID: target["user_id"]!, id: try ctx.parameter("credential_id"), caller: try ctx.caller())
             return .empty()
         }
         t.get("/v3/users/{user_id}/access_rules") { req, ctx in

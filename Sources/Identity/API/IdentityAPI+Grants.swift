@@ -117,14 +117,23 @@ extension IdentityAPI {
         if f.includeSubtree {
             guard let p = f.projectID else { throw NimbusError.badRequest("scope.project.id needs to be specified if include_subtree is also specified.") }
             let project = try await service.requireProject(p)
-            try authorize("identity:list_role_assignments_for_tree", ctx, ["target.project.domain_id": project.domainID.policyValue])
+            try authorize("identity:list_role_assignments_for_tree", ctx, ["target.project.domain_id": project.domainID.policyValue,
+                                                                         "target.domain_id": project.domainID.policyValue, "target.project.id": project.id])
         } else {
             var target = [String: String]()
             if let d = try ctx.caller().domainID { target["target.domain_id"] = d }
             try authorize("identity:list_role_assignments", ctx, target)
         }
         let includeNames = req.queryFlag("include_names")
-        let list = try await service.listAssignments(f)
+        var list = try await service.listAssignments(f)
+        // A domain-scoped caller sees only assignments on its domain and the projects in it.
+        if let domain = try ctx.caller().domainID {
+            var f = ProjectFilter()
+            f.domainID = domain
+            let projects = Set(try await service.listProjects(f).map(\.id))
+            list = list.filter { ($0.grant.targetType == .domain && $0.grant.targetID == domain)
+                || ($0.grant.targetType == .project && projects.contains($0.grant.targetID)) }
+        }
         var names = NameCache(service: service)
         var items = [JSONValue]()
         for a in list { items.append(try await assignmentView(a, includeNames: includeNames, names: &names)) }

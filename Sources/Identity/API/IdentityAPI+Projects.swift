@@ -48,8 +48,17 @@ extension IdentityAPI {
         t.post("/v3/projects") { req, ctx in
             let input = try self.projectInput(try await self.entity(req, ctx, "project"))
             let caller = try ctx.caller()
-            let domainID = input.domainID ?? caller.domainID ?? (caller.scope == .system ? nil : self.callerProjectDomain(caller)) ?? self.service.settings.defaultDomainID
-            try self.authorize("identity:create_project", ctx, ["target.project.domain_id": domainID])
+            // Authorize against the domain the project will really land in: the parent's, if given.
+            var domainID = input.domainID ?? caller.domainID ?? self.callerProjectDomain(caller) ?? self.service.settings.defaultDomainID
+            if let parentID = input.parentID, input.isDomain != true {
+                let parent = try await self.service.projectOrDomain(parentID)
+                domainID = parent.isDomain ? parent.id : (parent.domainID ?? domainID)
+            }
+            if input.isDomain == true {
+                try self.authorize("identity:create_domain", ctx)
+            } else {
+                try self.authorize("identity:create_project", ctx, ["target.project.domain_id": domainID])
+            }
             let p = try await self.service.createProject(input, defaultDomainID: domainID)
             return self.created("project", self.view(p))
         }
@@ -57,12 +66,17 @@ extension IdentityAPI {
             let p = try await self.service.projectOrDomain(try ctx.parameter("project_id"))
             try self.authorize("identity:get_project", ctx, self.projectTarget(p))
             var v = self.view(p)
+            // Like Keystone, the hierarchy lists only the projects the caller may see.
+            let caller = try ctx.caller()
+            let visible = { (q: Project) in
+                self.policy.enforce("identity:get_project", credentials: caller.policyCredentials, target: self.projectTarget(q))
+            }
             if req.queryFlag("parents_as_list"), case .object(var o) = v {
-                o["parents"] = .array(try await self.service.parents(of: p).map { ["project": self.view($0)] })
+                o["parents"] = .array(try await self.service.parents(of: p).filter(visible).map { ["project": self.view($0)] })
                 v = .object(o)
             }
             if req.queryFlag("subtree_as_list"), case .object(var o) = v {
-                o["subtree"] = .array(try await self.service.subtree(of: p.id).map { ["project": self.view($0)] })
+                o["subtree"] = .array(try await self.service.subtree(of: p.id).filter(visible).map { ["project": self.view($0)] })
                 v = .object(o)
             }
             return self.ok("project", v)
@@ -140,8 +154,10 @@ extension IdentityAPI {
 
     func addDomainRoutes(_ t: inout RouteTable) {
         t.get("/v3/domains") { req, ctx in
-            try self.authorize("identity:list_domains", ctx)
-            let domains = try await self.service.listDomains(name: req.query("name"), enabled: try self.boolQuery(req, "enabled"))
+            let caller = try ctx.caller()
+            try self.authorize("identity:list_domains", ctx, caller.domainID.map { ["target.domain.id": $0] } ?? [:])
+            var domains = try await self.service.listDomains(name: req.query("name"), enabled: try self.boolQuery(req, "enabled"))
+            if let d = caller.domainID { domains = domains.filter { $0.id == d } }
             return self.collection("domains", domains.map(self.domainView), request: req)
         }
         t.post("/v3/domains") { req, ctx in

@@ -36,7 +36,7 @@ extension IdentityAPI {
                 let role = try JSONObjectReader(v, path: "roles")
                 input.roles.append((try role.string("id"), try role.string("name")))
             }
-            return self.created("trust", self.view(try await self.service.createTrust(input)))
+            return self.created("trust", self.view(try await self.service.createTrust(input, caller: try ctx.caller())))
         }
         t.get(base) { req, ctx in
             let trustor = req.query("trustor_user_id")

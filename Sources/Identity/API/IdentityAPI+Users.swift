@@ -81,7 +81,7 @@ extension IdentityAPI {
         t.get("/v3/groups") { req, ctx in
             let caller = try ctx.caller()
             var target = [String: String]()
-            if let d = caller.domainID { target["target.domain_id"] = d }
+            if let d = caller.domainID { target["target.group.domain_id"] = d }
             try self.authorize("identity:list_groups", ctx, target)
             let groups = try await self.service.listGroups(name: req.query("name"), domainID: caller.domainID ?? req.query("domain_id"))
             return self.collection("groups", groups.map(self.view), request: req)

@@ -44,8 +44,10 @@ public struct IdentityAPI: Sendable {
     @discardableResult
     func authorize(_ action: String, _ context: NimbusRequestContext, _ target: [String: String] = [:]) throws -> AuthContext {
         let caller = try context.caller()
-        var t = target
-        t["user_id"] = t["user_id"] ?? caller.user.id
+        // As Keystone does, the URL's path parameters are part of the target (`user_id` in
+        // `/v3/users/{user_id}/...` is what the owner rules compare the caller with).
+        var t = context.pathParameters
+        t.merge(target) { $1 }
         guard policy.enforce(action, credentials: caller.policyCredentials, target: t) else {
             throw NimbusError.forbidden("You are not authorized to perform the requested action: \(action).")
         }

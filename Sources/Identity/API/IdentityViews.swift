@@ -5,6 +5,7 @@ import NimbusCore
 extension IdentityAPI {
     func link(_ path: String) -> JSONValue { ["self": .string(v3 + path)] }
 
+    /// A project as the projects API shows it (a domain read through it too: `is_domain: true`).
     func view(_ p: Project) -> JSONValue {
         var o = p.extra
         o["id"] = .string(p.id)
@@ -13,18 +14,25 @@ extension IdentityAPI {
         o["enabled"] = .bool(p.enabled)
         o["tags"] = JSONValue(p.tags)
         o["options"] = .object(p.options)
-        if p.isDomain && p.domainID == nil {
-            o["links"] = link("/domains/\(p.id)")
-        } else {
-            o["domain_id"] = JSONValue(p.domainID)
-            o["parent_id"] = JSONValue(p.parentID)
-            o["is_domain"] = .bool(p.isDomain)
-            o["links"] = link("/projects/\(p.id)")
-        }
+        o["domain_id"] = JSONValue(p.domainID)
+        o["parent_id"] = JSONValue(p.parentID)
+        o["is_domain"] = .bool(p.isDomain)
+        o["links"] = link("/projects/\(p.id)")
         return .object(o)
     }
 
-    func domainView(_ d: Project) -> JSONValue { view(d) }
+    /// A domain as the domains API shows it.
+    func domainView(_ d: Project) -> JSONValue {
+        var o = d.extra
+        o["id"] = .string(d.id)
+        o["name"] = .string(d.name)
+        o["description"] = .string(d.description)
+        o["enabled"] = .bool(d.enabled)
+        o["tags"] = JSONValue(d.tags)
+        o["options"] = .object(d.options)
+        o["links"] = link("/domains/\(d.id)")
+        return .object(o)
+    }
 
     func view(_ u: User) -> JSONValue {
         var o = u.extra
@@ -172,7 +180,11 @@ extension IdentityAPI {
             ]
         }
         if let cred = c.applicationCredentialID, let record = try await service.appCredentialRecord(cred) {
-            t["application_credential"] = ["id": .string(record.id), "name": .string(record.name), "restricted": .bool(!record.unrestricted)]
+            var cred: [String: JSONValue] = ["id": .string(record.id), "name": .string(record.name), "restricted": .bool(!record.unrestricted)]
+            if !c.accessRules.isEmpty {
+                cred["access_rules"] = .array(c.accessRules.map { ["service": .string($0.service), "path": .string($0.path), "method": .string($0.method)] })
+            }
+            t["application_credential"] = .object(cred)
         }
         return ["token": .object(t)]
     }

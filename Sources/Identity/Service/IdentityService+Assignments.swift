@@ -94,10 +94,13 @@ extension IdentityService {
     public func addGrant(_ g: Grant) async throws {
         try await validateGrant(g)
         if try await hasGrant(g) { return }
+        // Granting twice is not an error, even when two requests race.
         try await write { db in
-            try await db.insertRecord("identity_assignments", AssignmentRecord(
-                actorType: g.actorType.rawValue, actorId: g.actorID, targetType: g.targetType.rawValue, targetId: g.targetID,
-                roleId: g.roleID, inherited: g.inherited))
+            try await db.execute("""
+                INSERT INTO identity_assignments (actor_type, actor_id, target_type, target_id, role_id, inherited)
+                VALUES (\(bind: g.actorType.rawValue), \(bind: g.actorID), \(bind: g.targetType.rawValue), \(bind: g.targetID),
+                \(bind: g.roleID), \(bind: g.inherited)) ON CONFLICT DO NOTHING
+                """)
         }
     }
 

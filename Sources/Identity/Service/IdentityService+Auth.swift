@@ -26,10 +26,12 @@ extension IdentityService: TokenValidator {
         let user: User
         switch method {
         case .password(let userID, let name, let domainID, let domainName, let password):
-            user = try await resolveUser(id: userID, name: name, domainID: domainID, domainName: domainName)
+            // The password is checked before anything else is revealed about the account.
+            user = try await resolveUser(id: userID, name: name, domainID: domainID, domainName: domainName, checkEnabled: false)
             guard let hash = user.passwordHash, try await hasher.verify(password, against: hash) else {
                 throw NimbusError.unauthorized("The request you have made requires authentication.")
             }
+            try await checkEnabled(user)
         case .token(let token):
             let parent = try await validate(token: token)
             if parent.applicationCredentialID != nil {
@@ -85,8 +87,8 @@ extension IdentityService: TokenValidator {
     }
 
     func checkEnabled(_ user: User) async throws {
-        guard user.enabled else { throw NimbusError.unauthorized("User \(user.id) is disabled.") }
-        guard let d = try await domain(user.domainID), d.enabled else { throw NimbusError.unauthorized("Domain \(user.domainID) is disabled.") }
+        guard user.enabled else { throw NimbusError.unauthorized("The account is disabled for user: \(user.id).") }
+        guard let d = try await domain(user.domainID), d.enabled else { throw NimbusError.unauthorized("The domain of user \(user.id) is disabled.") }
     }
 
     func resolveDomainID(id: String?, name: String?) async throws -> String {
@@ -95,7 +97,7 @@ extension IdentityService: TokenValidator {
         return d.id
     }
 
-    func resolveUser(id: String?, name: String?, domainID: String?, domainName: String?) async throws -> User {
+    func resolveUser(id: String?, name: String?, domainID: String?, domainName: String?, checkEnabled check: Bool = true) async throws -> User {
         let user: User?
         if let id {
             user = try await self.user(id)
@@ -108,7 +110,7 @@ extension IdentityService: TokenValidator {
             throw NimbusError.badRequest("Expecting to find id or name in user.")
         }
         guard let user else { throw NimbusError.unauthorized("The request you have made requires authentication.") }
-        try await checkEnabled(user)
+        if check { try await checkEnabled(user) }
         return user
     }
 
@@ -200,15 +202,27 @@ extension IdentityService: TokenValidator {
             throw NimbusError.notFound("Failed to validate token")
         }
         var roles = try await memoized("roles:\(user.id):\(payload.scope)") { try await self.effectiveRoles(userID: user.id, scope: payload.scope) }
+        var accessRules = [AuthContext.AccessRule]()
         if let credID = payload.applicationCredentialID {
             guard let cred = try await appCredentialRecord(credID) else { throw NimbusError.notFound("Failed to validate token") }
             let allowed = Set(Self.roleIDs(fromColumn: cred.roles))
             roles = roles.filter { allowed.contains($0.id) }
+            let ruleIDs = Self.roleIDs(fromColumn: cred.accessRules)
+            if !ruleIDs.isEmpty {
+                let rules = try await accessRuleMap(userID: cred.userId)
+                accessRules = ruleIDs.compactMap { rules[$0] }.map { .init(service: $0.service, path: $0.path, method: $0.method) }
+            }
         }
         var trustInfo: AuthContext.Trust?
         if let trustID = payload.trustID {
             guard let t = try? await memoized("trust:" + trustID, { try await self.trust(trustID) }) else { throw NimbusError.notFound("Failed to validate token") }
             if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.notFound("Failed to validate token") }
+            // Both ends must still be usable: an impersonating token names the trustor, but dies with the trustee too.
+            for party in [t.trustorID, t.trusteeID] {
+                guard let u = try await memoized("user:" + party, { try await self.user(party) }), u.enabled else {
+                    throw NimbusError.notFound("Failed to validate token")
+                }
+            }
             // The trustor must still hold the delegated roles.
             let trustorRoles = t.trustorID == user.id ? roles
                 : try await memoized("roles:\(t.trustorID):\(payload.scope)") { try await self.effectiveRoles(userID: t.trustorID, scope: payload.scope) }
@@ -219,11 +233,13 @@ extension IdentityService: TokenValidator {
         if payload.scope != .unscoped && roles.isEmpty {
             throw NimbusError.unauthorized("User \(user.id) has no access to the requested scope.")
         }
-        return AuthContext(
+        var context = AuthContext(
             token: token, user: .init(id: user.id, name: user.name, domainID: user.domainID, domainName: userDomain.name),
             scope: scope, roles: roles.map { .init(id: $0.id, name: $0.name) }, methods: payload.methods,
             issuedAt: payload.issuedDate, expiresAt: payload.expiresDate, auditIDs: payload.auditIDs,
             applicationCredentialID: payload.applicationCredentialID, isAdminProject: true, trust: trustInfo)
+        context.accessRules = accessRules
+        return context
     }
 
     /// `DELETE /v3/auth/tokens`: revokes the token by its audit id.

@@ -55,7 +55,14 @@ extension IdentityService {
         if let u = userID { c.userID = u }
         if let p = projectID { c.projectID = p }
         if let t = type { c.type = t }
-        if let b = blob { c.blob = b }
+        if let b = blob {
+            if c.type == "ec2" {
+                let oldAccess = (try? JSONValue.parse(string: c.blob))?["access"]
+                let newAccess = (try? JSONValue.parse(string: b))?["access"]
+                guard oldAccess == newAccess else { throw NimbusError.badRequest("Unable to update the 'access' field of an ec2 credential's blob.") }
+            }
+            c.blob = b
+        }
         if c.type == "ec2" && c.projectID == nil { throw NimbusError.badRequest("Invalid blob in credential: project_id is required for ec2 credentials.") }
         c.extra.merge(extra) { $1 }
         let u = c

@@ -110,7 +110,7 @@ extension IdentityService {
         _ = try await requireProject(projectID)
         guard try await !endpointGroupIDs(forProject: projectID).contains(id) else { return }
         try await write { db in
-            try await db.execute("INSERT INTO identity_project_endpoint_groups (endpoint_group_id, project_id) VALUES (\(bind: id), \(bind: projectID))")
+            try await db.execute("INSERT INTO identity_project_endpoint_groups (endpoint_group_id, project_id) VALUES (\(bind: id), \(bind: projectID)) ON CONFLICT DO NOTHING")
         }
     }
 
@@ -137,7 +137,7 @@ extension IdentityService {
         _ = try await requireProject(projectID)
         guard try await !endpointIDs(forProject: projectID).contains(endpointID) else { return }
         try await write { db in
-            try await db.execute("INSERT INTO identity_project_endpoints (endpoint_id, project_id) VALUES (\(bind: endpointID), \(bind: projectID))")
+            try await db.execute("INSERT INTO identity_project_endpoints (endpoint_id, project_id) VALUES (\(bind: endpointID), \(bind: projectID)) ON CONFLICT DO NOTHING")
         }
     }
 

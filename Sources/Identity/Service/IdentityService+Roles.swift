@@ -113,7 +113,6 @@ extension IdentityService {
     public func createImplication(prior: String, implied: String) async throws -> (Role, Role) {
         let p = try await requireRole(prior)
         let i = try await requireRole(implied)
-        if i.options["immutable"] != nil && false { _ = i }
         if p.domainID == nil && i.domainID != nil {
             throw NimbusError.forbidden("Implied role \(implied) must not be domain specific when the prior role is global.")
         }
@@ -124,7 +123,7 @@ extension IdentityService {
         }
         if !rules.contains(ImpliedRoleRecord(priorRoleId: prior, impliedRoleId: implied)) {
             try await write { db in
-                try await db.insertRecord("identity_implied_roles", ImpliedRoleRecord(priorRoleId: prior, impliedRoleId: implied))
+                try await db.execute("INSERT INTO identity_implied_roles (prior_role_id, implied_role_id) VALUES (\(bind: prior), \(bind: implied)) ON CONFLICT DO NOTHING")
             }
         }
         return (p, i)

@@ -54,7 +54,13 @@ extension IdentityService {
             .map { makeTrust($0, roles: roles) }
     }
 
-    public func createTrust(_ input: TrustInput) async throws -> Trust {
+    /// `caller` is who asks: a trust-scoped token may not create trusts (redelegation is not
+    /// supported) and an application credential only if it is unrestricted.
+    public func createTrust(_ input: TrustInput, caller: AuthContext? = nil) async throws -> Trust {
+        if let caller {
+            if caller.trust != nil { throw NimbusError.forbidden("Redelegation of trusts is not supported.") }
+            try await requireUnrestricted(caller, "creating trusts")
+        }
         _ = try await requireEnabledUser(input.trustorID)
         guard try await user(input.trusteeID) != nil else { throw NimbusError.notFound("Could not find user: \(input.trusteeID).") }
         var expires: String?
@@ -67,6 +73,7 @@ extension IdentityService {
         var roleIDs = [String]()
         if let projectID = input.projectID {
             _ = try await requireProject(projectID)
+            guard !input.roles.isEmpty else { throw NimbusError.badRequest("At least one role must be delegated on a project.") }
             let held = try await effectiveRoles(userID: input.trustorID, scope: .project(projectID))
             for ref in input.roles {
                 guard let r = held.first(where: { $0.id == ref.id || $0.name == ref.name }) else {
@@ -90,17 +97,26 @@ extension IdentityService {
         try await revoke(.trust, id)
     }
 
-    /// Checks a trust may be used by `trusteeID` now, consuming one use if it is limited.
+    /// Checks a trust may be used by `trusteeID` now, consuming one use if it is limited. The
+    /// decrement is one conditional UPDATE, so concurrent requests cannot overspend the uses.
     func consumeTrust(_ id: String, trusteeID: String) async throws -> Trust {
         let t = try await trust(id)
         guard t.trusteeID == trusteeID else { throw NimbusError.forbidden("The user is not the trustee of this trust.") }
         if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.unauthorized("The trust has expired.") }
-        if let uses = t.remainingUses {
-            guard uses > 0 else { throw NimbusError.unauthorized("The trust has no uses left.") }
-            try await write { db in
-                try await db.execute("UPDATE identity_trusts SET remaining_uses = remaining_uses - 1 WHERE id = \(bind: id) AND remaining_uses > 0")
+        if t.remainingUses != nil {
+            let consumed = try await write { db in
+                try await db.raw("UPDATE identity_trusts SET remaining_uses = remaining_uses - 1 WHERE id = \(bind: id) AND remaining_uses > 0 RETURNING id").all().count
             }
+            guard consumed == 1 else { throw NimbusError.unauthorized("The trust has no uses left.") }
         }
         return t
+    }
+
+    /// Restricted application credentials may not manage credentials or trusts (Keystone's rule).
+    func requireUnrestricted(_ caller: AuthContext, _ what: String) async throws {
+        guard let credID = caller.applicationCredentialID else { return }
+        guard try await appCredentialRecord(credID)?.unrestricted == true else {
+            throw NimbusError.forbidden("Using method 'application_credential' is not allowed for \(what).")
+        }
     }
 }

@@ -134,10 +134,10 @@ extension IdentityService {
 
     /// The self-service password change: the original password must match.
     public func changePassword(userID: String, original: String, new: String) async throws {
-        guard let user = try await user(userID) else { throw NimbusError.notFound("Could not find user: \(userID).") }
-        guard let hash = user.passwordHash, try await hasher.verify(original, against: hash) else {
+        guard let user = try await user(userID), let hash = user.passwordHash, try await hasher.verify(original, against: hash) else {
             throw NimbusError.unauthorized("The request you have made requires authentication.")
         }
+        try await checkEnabled(user)
         var input = UserInput()
         input.password = .some(new)
         _ = try await updateUser(userID, input)
@@ -145,12 +145,16 @@ extension IdentityService {
 
     public func deleteUser(_ id: String) async throws {
         guard try await user(id) != nil else { throw NimbusError.notFound("Could not find user: \(id).") }
+        struct TrustID: Decodable { let id: String }
+        let trusts = try await db.sql.records(TrustID.self, "SELECT id FROM identity_trusts WHERE trustor_user_id = \(bind: id) OR trustee_user_id = \(bind: id)")
         try await write { db in
+            try await db.execute("DELETE FROM identity_trusts WHERE trustor_user_id = \(bind: id) OR trustee_user_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_assignments WHERE actor_type = 'user' AND actor_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_credentials WHERE user_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_users WHERE id = \(bind: id)")
         }
         try await revoke(.user, id)
+        for t in trusts { try await revoke(.trust, t.id) }
     }
 
     // MARK: Groups
@@ -214,9 +218,7 @@ extension IdentityService {
         _ = try await requireGroup(groupID)
         _ = try await requireUser(userID)
         try await write { db in
-            if try await db.raw("SELECT user_id FROM identity_memberships WHERE user_id = \(bind: userID) AND group_id = \(bind: groupID)").first() == nil {
-                try await db.execute("INSERT INTO identity_memberships (user_id, group_id) VALUES (\(bind: userID), \(bind: groupID))")
-            }
+            try await db.execute("INSERT INTO identity_memberships (user_id, group_id) VALUES (\(bind: userID), \(bind: groupID)) ON CONFLICT DO NOTHING")
         }
     }
 

@@ -61,7 +61,10 @@ extension IdentityService {
     func revoke(_ kind: RevocationList.Kind, _ value: String) async throws {
         // The bound is one microsecond past now so that a token issued in this same instant is covered.
         let at = Date(timeIntervalSince1970: (now.timeIntervalSince1970 * 1_000_000).rounded(.up) / 1_000_000 + 0.000001)
-        try await write { db in try await Self.persistRevocation(db, kind, value, at: at) }
+        try await db.transaction { db in try await Self.persistRevocation(db, kind, value, at: at) }
+        // In memory first, then a new generation: a validation racing with this cannot cache the
+        // revoked token under the new generation.
         revocations.add(kind, value, issuedBefore: at)
+        changed()
     }
 }

@@ -130,5 +130,9 @@ public enum IdentityMigrations {
                 "CREATE UNIQUE INDEX identity_limits_key ON identity_limits (project_id, domain_id, service_id, region_id, resource_name)",
             ]
         },
+        Migration(service: "identity", version: 6, name: "unique domain names") { _ in
+            // Domains have a NULL domain_id, which the (domain_id, name, is_domain) index treats as distinct.
+            ["CREATE UNIQUE INDEX identity_domains_name ON identity_projects (name) WHERE is_domain"]
+        },
     ]
 }

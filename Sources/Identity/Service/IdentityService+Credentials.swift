@@ -50,27 +50,19 @@ extension IdentityService {
         return makeCredential(r)
     }
 
+    /// Only the blob (and extra attributes) may change: owner, project and type are fixed at creation,
+    /// as in current Keystone (reassigning an owner was CVE-2020-12691).
     public func updateCredential(_ id: String, userID: String?, projectID: String?, type: String?, blob: String?, extra: [String: JSONValue]) async throws -> Credential {
         var c = try await requireCredential(id)
-        if let u = userID { c.userID = u }
-        if let p = projectID { c.projectID = p }
-        if let t = type { c.type = t }
-        if let b = blob {
-            if c.type == "ec2" {
-                let oldAccess = (try? JSONValue.parse(string: c.blob))?["access"]
-                let newAccess = (try? JSONValue.parse(string: b))?["access"]
-                guard oldAccess == newAccess else { throw NimbusError.badRequest("Unable to update the 'access' field of an ec2 credential's blob.") }
-            }
-            c.blob = b
+        for (field, new, old) in [("user_id", userID, Optional(c.userID)), ("project_id", projectID, c.projectID), ("type", type, Optional(c.type))]
+        where new != nil && new != old {
+            throw NimbusError.badRequest("The credential's \(field) cannot be changed; create a new credential instead.")
         }
-        if c.type == "ec2" && c.projectID == nil { throw NimbusError.badRequest("Invalid blob in credential: project_id is required for ec2 credentials.") }
+        if let b = blob { c.blob = b }
         c.extra.merge(extra) { $1 }
         let u = c
         try await write { db in
-            try await db.execute("""
-                UPDATE identity_credentials SET user_id = \(bind: u.userID), project_id = \(bind: u.projectID), type = \(bind: u.type),
-                blob = \(bind: u.blob), extra = \(bind: encodeJSONColumn(u.extra)) WHERE id = \(bind: id)
-                """)
+            try await db.execute("UPDATE identity_credentials SET blob = \(bind: u.blob), extra = \(bind: encodeJSONColumn(u.extra)) WHERE id = \(bind: id)")
         }
         return u
     }

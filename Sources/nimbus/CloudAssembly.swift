@@ -22,6 +22,17 @@ struct CloudAssembly {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         let database = try await Database.open(url: config.databaseURL, dataDirectory: dataDir, logger: logger)
+        do {
+            return try await assemble(config: config, database: database, registry: registry, logger: logger)
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
+    private static func assemble(config: NimbusConfiguration, database: Database, registry: PrometheusCollectorRegistry,
+                                 logger: Logger) async throws -> CloudAssembly {
+        let dataDir = config.dataDir
         try await Migrator(database: database).migrate(AllMigrations.list)
 
         let (host, port) = try config.listen
@@ -29,10 +40,21 @@ struct CloudAssembly {
         let base = "http://\(config.publicHost):\(port)"
         let identityURL = base + "/identity"
         let sealer = try TokenSealer.loadOrCreate(path: dataDir + "/keys/token-keys")
-        let settings = IdentitySettings(
+        var settings = IdentitySettings(
             tokenLifetime: TimeInterval(config.values.int("identity", "token_expiration")),
             allowExpiredWindow: TimeInterval(config.values.int("identity", "allow_expired_window")),
             passwordHashRounds: config.values.int("identity", "password_hash_rounds"))
+        let sc = "security_compliance"
+        settings.security.lockoutFailureAttempts = config.values.int(sc, "lockout_failure_attempts")
+        settings.security.lockoutDuration = TimeInterval(config.values.int(sc, "lockout_duration"))
+        settings.security.uniqueLastPasswordCount = config.values.int(sc, "unique_last_password_count")
+        settings.security.passwordExpiresDays = config.values.int(sc, "password_expires_days")
+        settings.security.minimumPasswordAgeDays = config.values.int(sc, "minimum_password_age")
+        let regex = config.values.string(sc, "password_regex")
+        settings.security.passwordRegex = regex.isEmpty ? nil : regex
+        let regexDescription = config.values.string(sc, "password_regex_description")
+        settings.security.passwordRegexDescription = regexDescription.isEmpty ? nil : regexDescription
+        settings.security.changePasswordUponFirstUse = config.values.bool(sc, "change_password_upon_first_use")
         let identity = try await IdentityService(database: database, settings: settings, sealer: sealer, logger: logger)
 
         let adminPassword = try Secrets.password(configured: config.values.string("identity", "admin_password"), file: dataDir + "/admin-password")

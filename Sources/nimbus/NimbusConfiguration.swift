@@ -16,6 +16,14 @@ struct NimbusConfiguration {
         ConfigOption("identity", "policy_file", default: "", "oslo.policy YAML/JSON file overriding Keystone's default rules."),
         ConfigOption("identity", "admin_password", default: "", "Password for the bootstrap admin user (default: generated, stored in data_dir/admin-password)."),
         ConfigOption("identity", "demo_password", default: "", "Password for the bootstrap demo user (default: generated, stored in data_dir/demo-password)."),
+        ConfigOption("security_compliance", "lockout_failure_attempts", default: "0", "Failed password attempts before an account locks (0: never)."),
+        ConfigOption("security_compliance", "lockout_duration", default: "1800", "Seconds an account stays locked."),
+        ConfigOption("security_compliance", "unique_last_password_count", default: "0", "Self-service password changes may not reuse this many recent passwords (0: off)."),
+        ConfigOption("security_compliance", "password_expires_days", default: "0", "Days a password stays valid (0: forever)."),
+        ConfigOption("security_compliance", "minimum_password_age", default: "0", "Days before a user may change their own password again (0: any time)."),
+        ConfigOption("security_compliance", "password_regex", default: "", "Regular expression new passwords must match (empty: any)."),
+        ConfigOption("security_compliance", "password_regex_description", default: "", "What password_regex requires, shown to users."),
+        ConfigOption("security_compliance", "change_password_upon_first_use", default: "false", "Passwords set by an admin must be changed by the user before use."),
     ]
 
     static var sample: String { Configuration.sample(options) }

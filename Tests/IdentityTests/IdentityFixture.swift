@@ -10,18 +10,24 @@ struct IdentityFixture {
     let database: Database
     let directory: String
 
-    static func make(tokenLifetime: TimeInterval = 3600) async throws -> IdentityFixture {
+    static func make(tokenLifetime: TimeInterval = 3600, security: SecurityCompliance = SecurityCompliance()) async throws -> IdentityFixture {
         let dir = NSTemporaryDirectory() + "nimbus-identity-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let logger = Logger(label: "test")
         let db = try await Database.open(url: nil, dataDirectory: dir, logger: logger)
         try await Migrator(database: db).migrate(IdentityMigrations.all)
         let sealer = try TokenSealer.loadOrCreate(path: dir + "/keys")
-        let service = try await IdentityService(database: db, settings: IdentitySettings(tokenLifetime: tokenLifetime, passwordHashRounds: 1000),
-                                                sealer: sealer, logger: logger)
-        _ = try await IdentityBootstrap(service: service).run(adminPassword: "admin-pw", demoPassword: "demo-pw", region: "RegionOne",
-                                                              catalog: [CatalogEntry(type: "identity", name: "keystone", url: "http://x/identity")])
-        return IdentityFixture(service: service, database: db, directory: dir)
+        var settings = IdentitySettings(tokenLifetime: tokenLifetime, passwordHashRounds: 1000)
+        settings.security = security
+        do {
+            let service = try await IdentityService(database: db, settings: settings, sealer: sealer, logger: logger)
+            _ = try await IdentityBootstrap(service: service).run(adminPassword: "admin-pw", demoPassword: "demo-pw", region: "RegionOne",
+                                                                  catalog: [CatalogEntry(type: "identity", name: "keystone", url: "http://x/identity")])
+            return IdentityFixture(service: service, database: db, directory: dir)
+        } catch {
+            await db.close()
+            throw error
+        }
     }
 
     func close() async {

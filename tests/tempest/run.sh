@@ -27,6 +27,9 @@ rm -rf "$WORK"
 mkdir -p "$WORK/etc" "$WORK/logs" "$WORK/lock"
 
 if [[ -z ${NIMBUS_AUTH_URL:-} ]]; then
+    # Security compliance on, with the values tempest.conf below tells Tempest to expect.
+    export NIMBUS_SECURITY_COMPLIANCE_LOCKOUT_FAILURE_ATTEMPTS=2 NIMBUS_SECURITY_COMPLIANCE_LOCKOUT_DURATION=5 \
+        NIMBUS_SECURITY_COMPLIANCE_UNIQUE_LAST_PASSWORD_COUNT=2
     python "$HERE/start_cloud.py" "$WORK/nimbus-data" > "$WORK/cloud.env"
     # shellcheck disable=SC1091
     source "$WORK/cloud.env"
@@ -65,12 +68,15 @@ region = RegionOne
 v3_endpoint_type = public
 admin_role = admin
 default_domain_id = default
+user_lockout_failure_attempts = 2
+user_lockout_duration = 5
+user_unique_last_password_count = 2
 
 [identity-feature-enabled]
 api_v2 = False
 api_v3 = True
 trust = True
-security_compliance = False
+security_compliance = True
 access_rules = True
 domain_specific_drivers = False
 immutable_user_source = False

@@ -82,6 +82,8 @@ public struct IdentityBootstrap: Sendable {
         input.domainID = domainID
         input.password = .some(password)
         input.defaultProjectID = .some(project)
+        // The operator chose these passwords: they need no change on first use.
+        input.options = ["ignore_change_password_upon_first_use": true]
         return try await service.createUser(input, defaultDomainID: domainID)
     }
 

@@ -28,12 +28,17 @@ extension IdentityService: TokenValidator {
         case .password(let userID, let name, let domainID, let domainName, let password):
             // The password is checked before anything else is revealed about the account.
             user = try await resolveUser(id: userID, name: name, domainID: domainID, domainName: domainName, checkEnabled: false)
+            let failuresOnRecord = try await checkNotLockedOut(user)
             guard let hash = user.passwordHash, try await hasher.verify(password, against: hash) else {
+                try await recordAuthFailure(user)
                 throw NimbusError.unauthorized("The request you have made requires authentication.")
             }
+            if failuresOnRecord { try await clearAuthFailures(user) }
             try await checkEnabled(user)
+            try checkPasswordNotExpired(user)
         case .token(let token):
-            let parent = try await validate(token: token)
+            // Keystone answers 404 (TokenNotFound) for an invalid or revoked token used to authenticate.
+            let parent = try await validate(token, allowExpired: false)
             if parent.applicationCredentialID != nil {
                 throw NimbusError.forbidden("Rescoping a token obtained with an application credential is not allowed.")
             }

@@ -74,21 +74,28 @@ extension IdentityService {
             throw NimbusError.notFound("Could not find project: \(pid).")
         }
         var hash: String?
-        if case .some(.some(let pw)) = input.password { hash = try await hasher.hash(pw) }
+        if case .some(.some(let pw)) = input.password {
+            try checkPasswordStrength(pw)
+            hash = try await hasher.hash(pw)
+        }
         let record = UserRecord(
             id: Identifiers.hex32(), domainId: domainID, name: name, enabled: input.enabled ?? true,
             defaultProjectId: input.defaultProjectID ?? nil, passwordHash: hash, passwordCreatedAt: hash == nil ? nil : nowString,
-            passwordExpiresAt: nil, extra: encodeJSONColumn(input.extra), options: encodeJSONColumn(input.options ?? [:]),
+            passwordExpiresAt: hash == nil ? nil : passwordExpiry(selfService: false, options: input.options ?? [:]),
+            extra: encodeJSONColumn(input.extra), options: encodeJSONColumn(input.options ?? [:]),
             createdAt: nowString, lastActiveAt: nil)
         do {
-            try await write { db in try await db.insertRecord("identity_users", record) }
+            try await write { db in
+                try await db.insertRecord("identity_users", record)
+                if let hash = record.passwordHash { try await Self.recordPasswordHistory(db, userID: record.id, hash: hash, at: record.createdAt) }
+            }
         } catch let e as NimbusError where e.kind == .conflict {
             throw NimbusError.conflict("Conflict occurred attempting to store user - Duplicate entry found with name \(name) at domain ID \(domainID).")
         }
         return makeUser(record)
     }
 
-    public func updateUser(_ id: String, _ input: UserInput) async throws -> User {
+    public func updateUser(_ id: String, _ input: UserInput, selfService: Bool = false) async throws -> User {
         guard var r = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: id)") else {
             throw NimbusError.notFound("Could not find user: \(id).")
         }
@@ -105,7 +112,14 @@ extension IdentityService {
         }
         var passwordChanged = false
         if let pw = input.password {
-            if let pw { r.passwordHash = try await hasher.hash(pw) } else { r.passwordHash = nil }
+            if let pw {
+                if !selfService { try checkPasswordStrength(pw) }
+                r.passwordHash = try await hasher.hash(pw)
+                r.passwordExpiresAt = passwordExpiry(selfService: selfService, options: decodeJSONColumn(r.options).merging(input.options ?? [:]) { $1 })
+            } else {
+                r.passwordHash = nil
+                r.passwordExpiresAt = nil
+            }
             r.passwordCreatedAt = nowString
             passwordChanged = true
         }
@@ -116,14 +130,19 @@ extension IdentityService {
         }
         if let o = input.options { r.options = encodeJSONColumn(decodeJSONColumn(r.options).merging(o) { $1 }) }
         let updated = r
+        let recordHistory = passwordChanged
         do {
             try await write { db in
                 try await db.execute("""
                     UPDATE identity_users SET name = \(bind: updated.name), enabled = \(bind: updated.enabled),
                     default_project_id = \(bind: updated.defaultProjectId), password_hash = \(bind: updated.passwordHash),
-                    password_created_at = \(bind: updated.passwordCreatedAt), extra = \(bind: updated.extra), options = \(bind: updated.options)
+                    password_created_at = \(bind: updated.passwordCreatedAt), password_expires_at = \(bind: updated.passwordExpiresAt),
+                    extra = \(bind: updated.extra), options = \(bind: updated.options)
                     WHERE id = \(bind: id)
                     """)
+                if recordHistory, let hash = updated.passwordHash {
+                    try await Self.recordPasswordHistory(db, userID: id, hash: hash, at: updated.passwordCreatedAt ?? "")
+                }
             }
         } catch let e as NimbusError where e.kind == .conflict {
             throw NimbusError.conflict("Conflict occurred attempting to store user - Duplicate entry found with name \(updated.name) at domain ID \(updated.domainId).")
@@ -134,13 +153,16 @@ extension IdentityService {
 
     /// The self-service password change: the original password must match.
     public func changePassword(userID: String, original: String, new: String) async throws {
-        guard let user = try await user(userID), let hash = user.passwordHash, try await hasher.verify(original, against: hash) else {
+        guard let record = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: userID)"),
+              let hash = record.passwordHash, try await hasher.verify(original, against: hash) else {
             throw NimbusError.unauthorized("The request you have made requires authentication.")
         }
+        let user = makeUser(record)
         try await checkEnabled(user)
+        try await checkSelfServiceChange(user, newPassword: new, passwordCreatedAt: record.passwordCreatedAt)
         var input = UserInput()
         input.password = .some(new)
-        _ = try await updateUser(userID, input)
+        _ = try await updateUser(userID, input, selfService: true)
     }
 
     public func deleteUser(_ id: String) async throws {

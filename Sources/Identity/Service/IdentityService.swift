@@ -5,11 +5,25 @@ import NimbusStore
 import SQLKit
 import Synchronization
 
+/// Keystone's `[security_compliance]` options (PCI-DSS); every one is off by default.
+public struct SecurityCompliance: Sendable {
+    public var lockoutFailureAttempts = 0
+    public var lockoutDuration: TimeInterval = 1800
+    public var uniqueLastPasswordCount = 0
+    public var passwordExpiresDays = 0
+    public var minimumPasswordAgeDays = 0
+    public var passwordRegex: String?
+    public var passwordRegexDescription: String?
+    public var changePasswordUponFirstUse = false
+    public init() {}
+}
+
 public struct IdentitySettings: Sendable {
     public var tokenLifetime: TimeInterval
     public var allowExpiredWindow: TimeInterval
     public var passwordHashRounds: Int
     public var defaultDomainID: String
+    public var security = SecurityCompliance()
 
     public init(tokenLifetime: TimeInterval = 3600, allowExpiredWindow: TimeInterval = 172_800, passwordHashRounds: Int = 60_000,
                 defaultDomainID: String = "default") {

@@ -134,5 +134,21 @@ public enum IdentityMigrations {
             // Domains have a NULL domain_id, which the (domain_id, name, is_domain) index treats as distinct.
             ["CREATE UNIQUE INDEX identity_domains_name ON identity_projects (name) WHERE is_domain"]
         },
+        Migration(service: "identity", version: 7, name: "security compliance") { engine in
+            let serial = engine == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+            return [
+                """
+                CREATE TABLE identity_password_history (
+                    id \(serial), user_id TEXT NOT NULL REFERENCES identity_users(id) ON DELETE CASCADE,
+                    password_hash TEXT NOT NULL, created_at TEXT NOT NULL)
+                """,
+                "CREATE INDEX identity_password_history_user ON identity_password_history (user_id)",
+                """
+                CREATE TABLE identity_auth_failures (
+                    user_id TEXT PRIMARY KEY REFERENCES identity_users(id) ON DELETE CASCADE,
+                    failures INTEGER NOT NULL, last_failure_at TEXT NOT NULL)
+                """,
+            ]
+        },
     ]
 }

@@ -54,3 +54,46 @@ def test_cloud_on_postgres_survives_kill(pg_url, tmp_path):
         cli(second, "token", "issue")
     finally:
         second.stop()
+
+
+def test_two_controllers_share_one_database(pg_url, tmp_path):
+    """Two `nimbus up` processes on one PostgreSQL act as one cloud: a token from one validates on
+    the other, and a revocation on one takes effect on the other within the poll interval."""
+    import time
+
+    import requests
+
+    env_key = "NIMBUS_IDENTITY_CHANGE_POLL_INTERVAL_MS"
+    os.environ[env_key] = "200"
+    try:
+        a = Nimbus(tmp_path / "a", admin_password="pg-admin-pw", extra_args=["--database", pg_url])
+        a.start(timeout=30)
+        # The second controller shares the database and the token keys.
+        (tmp_path / "b" / "keys").mkdir(parents=True)
+        (tmp_path / "b" / "keys" / "token-keys").write_bytes((a.data_dir / "keys" / "token-keys").read_bytes())
+        b = Nimbus(tmp_path / "b", admin_password="pg-admin-pw", extra_args=["--database", pg_url])
+        b.start(timeout=30)
+    finally:
+        os.environ.pop(env_key, None)
+    try:
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "password": "pg-admin-pw", "domain": {"name": "Default"}}}},
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+        r = requests.post(f"{a.auth_url}/auth/tokens", json=body, timeout=30)
+        assert r.status_code == 201, r.text
+        token = r.headers["X-Subject-Token"]
+        headers = {"X-Auth-Token": token, "X-Subject-Token": token}
+        assert requests.get(f"{b.auth_url}/auth/tokens", headers=headers, timeout=30).status_code == 200
+        r = requests.delete(f"{a.auth_url}/auth/tokens", headers=headers, timeout=30)
+        assert r.status_code == 204, r.text
+        deadline = time.monotonic() + 5
+        status = None
+        while time.monotonic() < deadline:
+            status = requests.get(f"{b.auth_url}/projects", headers={"X-Auth-Token": token}, timeout=30).status_code
+            if status == 401:
+                break
+            time.sleep(0.1)
+        assert status == 401
+    finally:
+        b.stop()
+        a.stop()

@@ -8,12 +8,14 @@ import NimbusHTTP
 import NimbusPolicy
 import NimbusStore
 import Prometheus
+import ServiceLifecycle
 
 /// The composition root: the only place that picks concrete types and wires services together.
 struct CloudAssembly {
     let database: Database
     let responder: NimbusResponder
     let cloudsYAML: String
+    let backgroundServices: [any Service]
 
     static func build(config: NimbusConfiguration, logger: Logger) async throws -> CloudAssembly {
         let dataDir = config.dataDir
@@ -84,7 +86,9 @@ struct CloudAssembly {
             },
         ]
         let responder = NimbusResponder(tables: [identityAPI.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
-        return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML)
+        let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
+        return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
+                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval)])
     }
 }
 

@@ -13,6 +13,7 @@ struct NimbusConfiguration {
         ConfigOption("identity", "token_expiration", default: "3600", "Token lifetime in seconds."),
         ConfigOption("identity", "allow_expired_window", default: "172800", "Seconds after expiry that ?allow_expired=1 still validates a token."),
         ConfigOption("identity", "password_hash_rounds", default: "60000", "PBKDF2-SHA512 iterations for new password hashes."),
+        ConfigOption("identity", "change_poll_interval_ms", default: "1000", "How often to look for identity changes made by other controllers sharing the database."),
         ConfigOption("identity", "policy_file", default: "", "oslo.policy YAML/JSON file overriding Keystone's default rules."),
         ConfigOption("identity", "admin_password", default: "", "Password for the bootstrap admin user (default: generated, stored in data_dir/admin-password)."),
         ConfigOption("identity", "demo_password", default: "", "Password for the bootstrap demo user (default: generated, stored in data_dir/demo-password)."),

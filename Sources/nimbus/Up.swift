@@ -37,6 +37,7 @@ struct Up: AsyncParsableCommand {
         let app = Application(
             responder: cloud.responder,
             configuration: .init(address: .hostname(host, port: port), serverName: "nimbus"),
+            services: cloud.backgroundServices,
             onServerRunning: { _ in
                 let ms = (ContinuousClock.now - started).components
                 print("Nimbus is up at http://\(host):\(port) (\(ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000) ms). "

@@ -73,11 +73,20 @@ public final class IdentityService: Sendable {
         generationCounter.add(1, ordering: .releasing)
     }
 
-    /// Runs a write transaction, then invalidates cached validations.
+    /// Runs a write transaction, then invalidates cached validations — here at once, and in other
+    /// controllers sharing the database through the shared counter (see `ChangeWatcher`).
     func write<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let result = try await db.transaction(body)
+        let result = try await db.transaction { db in
+            let r = try await body(db)
+            try await Self.bumpSharedGeneration(db)
+            return r
+        }
         changed()
         return result
+    }
+
+    static func bumpSharedGeneration(_ db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE identity_generation SET value = value + 1 WHERE name = 'identity'").run()
     }
 
     var now: Date { Date() }

@@ -43,12 +43,16 @@ final class RevocationList: Sendable {
 }
 
 extension IdentityService {
-    func loadRevocations() async throws {
-        let rows = try await db.sql.records(RevocationRecord.self, "SELECT kind, value, issued_before, revoked_at FROM identity_revocations")
+    /// Loads revocation events newer than `after` (all of them at start); returns the highest id seen.
+    @discardableResult
+    func loadRevocations(after: Int64 = 0) async throws -> Int64 {
+        struct Row: Decodable { let id: Int64; let kind: String; let value: String; let issuedBefore: String }
+        let rows = try await db.sql.records(Row.self, "SELECT id, kind, value, issued_before FROM identity_revocations WHERE id > \(bind: after) ORDER BY id")
         for r in rows {
             guard let kind = RevocationList.Kind(rawValue: r.kind), let before = Timestamps.parse(r.issuedBefore) else { continue }
             revocations.add(kind, r.value, issuedBefore: before)
         }
+        return rows.last?.id ?? after
     }
 
     /// Records a revocation inside the caller's transaction; the in-memory list is updated by `applyRevocation`
@@ -61,7 +65,10 @@ extension IdentityService {
     func revoke(_ kind: RevocationList.Kind, _ value: String) async throws {
         // The bound is one microsecond past now so that a token issued in this same instant is covered.
         let at = Date(timeIntervalSince1970: (now.timeIntervalSince1970 * 1_000_000).rounded(.up) / 1_000_000 + 0.000001)
-        try await db.transaction { db in try await Self.persistRevocation(db, kind, value, at: at) }
+        try await db.transaction { db in
+            try await Self.persistRevocation(db, kind, value, at: at)
+            try await Self.bumpSharedGeneration(db)
+        }
         // In memory first, then a new generation: a validation racing with this cannot cache the
         // revoked token under the new generation.
         revocations.add(kind, value, issuedBefore: at)

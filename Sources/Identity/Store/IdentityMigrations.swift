@@ -150,5 +150,11 @@ public enum IdentityMigrations {
                 """,
             ]
         },
+        Migration(service: "identity", version: 8, name: "shared change counter") { _ in
+            [
+                "CREATE TABLE identity_generation (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+                "INSERT INTO identity_generation (name, value) VALUES ('identity', 0)",
+            ]
+        },
     ]
 }

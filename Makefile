@@ -36,7 +36,7 @@ build:
 build-release:
 	swift build -c release
 
-run: deps
+run: deps venv
 	swift build -c $(CONFIG)
 	exec .build/$(CONFIG)/nimbus up --data-dir $(DATA_DIR) --listen $(LISTEN)
 

@@ -42,7 +42,8 @@ extension IdentityService {
         try await db.sql.record(AppCredentialRecord.self, "SELECT \(unsafeRaw: Self.appCredColumns) FROM identity_app_credentials WHERE id = \(bind: id)")
     }
 
-    static func roleIDs(fromColumn text: String) -> [String] {
+    /// A JSON array of ids stored in a text column (roles, access rules).
+    static func idList(fromColumn text: String) -> [String] {
         ((try? JSONValue.parse(string: text))?.arrayValue ?? []).compactMap(\.stringValue)
     }
 
@@ -50,7 +51,7 @@ extension IdentityService {
         let ruleIDs = ((try? JSONValue.parse(string: r.accessRules))?.arrayValue ?? []).compactMap(\.stringValue)
         return ApplicationCredential(
             id: r.id, name: r.name, userID: r.userId, projectID: r.projectId, system: r.system, description: r.description,
-            expiresAt: r.expiresAt, unrestricted: r.unrestricted, roles: Self.roleIDs(fromColumn: r.roles).compactMap { roles[$0] },
+            expiresAt: r.expiresAt, unrestricted: r.unrestricted, roles: Self.idList(fromColumn: r.roles).compactMap { roles[$0] },
             accessRules: ruleIDs.compactMap { rules[$0] }, secret: nil)
     }
 

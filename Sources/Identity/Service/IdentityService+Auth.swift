@@ -210,9 +210,9 @@ extension IdentityService: TokenValidator {
         var accessRules = [AuthContext.AccessRule]()
         if let credID = payload.applicationCredentialID {
             guard let cred = try await appCredentialRecord(credID) else { throw NimbusError.notFound("Failed to validate token") }
-            let allowed = Set(Self.roleIDs(fromColumn: cred.roles))
+            let allowed = Set(Self.idList(fromColumn: cred.roles))
             roles = roles.filter { allowed.contains($0.id) }
-            let ruleIDs = Self.roleIDs(fromColumn: cred.accessRules)
+            let ruleIDs = Self.idList(fromColumn: cred.accessRules)
             if !ruleIDs.isEmpty {
                 let rules = try await accessRuleMap(userID: cred.userId)
                 accessRules = ruleIDs.compactMap { rules[$0] }.map { .init(service: $0.service, path: $0.path, method: $0.method) }

@@ -34,7 +34,7 @@ extension IdentityService {
 
     func makeTrust(_ r: TrustRecord, roles: [String: Role]) -> Trust {
         Trust(id: r.id, trustorID: r.trustorUserId, trusteeID: r.trusteeUserId, projectID: r.projectId, impersonation: r.impersonation,
-              roles: Self.roleIDs(fromColumn: r.roles).compactMap { roles[$0] }, expiresAt: r.expiresAt, remainingUses: r.remainingUses,
+              roles: Self.idList(fromColumn: r.roles).compactMap { roles[$0] }, expiresAt: r.expiresAt, remainingUses: r.remainingUses,
               redelegationCount: r.redelegationCount)
     }
 

@@ -14,7 +14,6 @@ public struct JSONObjectReader: Sendable {
     }
 
     public func has(_ key: String) -> Bool { object[key] != nil }
-    public func isNull(_ key: String) -> Bool { object[key] == .null }
     public var keys: Dictionary<String, JSONValue>.Keys { object.keys }
 
     func invalid(_ key: String, _ reason: String) -> NimbusError {
@@ -85,12 +84,5 @@ public struct JSONObjectReader: Sendable {
     /// Keys not in `known`, for APIs that store unknown attributes as "extra" properties.
     public func extras(excluding known: Set<String>) -> [String: JSONValue] {
         object.filter { !known.contains($0.key) }
-    }
-
-    /// Rejects keys outside `allowed` (schemas with additionalProperties: false).
-    public func rejectUnknown(allowing allowed: Set<String>) throws(NimbusError) {
-        if let bad = object.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw .badRequest("Invalid input for field '\(path)': Additional properties are not allowed ('\(bad)' was unexpected)")
-        }
     }
 }

@@ -28,18 +28,6 @@ public enum JSONValue: Sendable, Equatable {
         default: nil
         }
     }
-
-    /// The JSON type name, for error messages ("is not of type 'string'").
-    public var typeName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "boolean"
-        case .int, .double: "number"
-        case .string: "string"
-        case .array: "array"
-        case .object: "object"
-        }
-    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,

@@ -9,15 +9,6 @@ public enum Timestamps {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", c.year, c.month, c.day, c.hour, c.minute, c.second, usec)
     }
 
-    /// Second precision with no zone suffix, as Keystone and Nova render `created_at`: `2025-01-02T03:04:05`.
-    public static func seconds(_ date: Date) -> String {
-        let (c, _) = components(date)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", c.year, c.month, c.day, c.hour, c.minute, c.second)
-    }
-
-    /// Second precision with a `Z`: `2025-01-02T03:04:05Z` (Glance, Nova `updated`).
-    public static func secondsZ(_ date: Date) -> String { seconds(date) + "Z" }
-
     /// Parses ISO 8601 with or without fraction and zone (a missing zone means UTC).
     public static func parse(_ string: String) -> Date? {
         var s = string.trimmingCharacters(in: .whitespaces)

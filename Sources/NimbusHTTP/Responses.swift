@@ -39,8 +39,6 @@ extension Request {
     /// First value of a query parameter.
     public func query(_ name: String) -> String? { uri.queryParameters[name[...]].map { String($0) } }
 
-    public func queryAll(_ name: String) -> [String] { uri.queryParameters.getAll(name).map { String($0) } }
-
     /// Query flags like Keystone's `?nocatalog` or `?include_names`: present and not false/0.
     public func queryFlag(_ name: String) -> Bool {
         guard let v = uri.queryParameters[name[...]] else { return false }

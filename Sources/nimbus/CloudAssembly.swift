@@ -61,7 +61,7 @@ struct CloudAssembly {
 
         let adminPassword = try Secrets.password(configured: config.values.string("identity", "admin_password"), file: dataDir + "/admin-password")
         let demoPassword = try Secrets.password(configured: config.values.string("identity", "demo_password"), file: dataDir + "/demo-password")
-        _ = try await IdentityBootstrap(service: identity).run(
+        try await IdentityBootstrap(service: identity).run(
             adminPassword: adminPassword, demoPassword: demoPassword, region: config.region,
             catalog: [CatalogEntry(type: "identity", name: "keystone", url: identityURL)])
 

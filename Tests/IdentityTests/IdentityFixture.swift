@@ -21,7 +21,7 @@ struct IdentityFixture {
         settings.security = security
         do {
             let service = try await IdentityService(database: db, settings: settings, sealer: sealer, logger: logger)
-            _ = try await IdentityBootstrap(service: service).run(adminPassword: "admin-pw", demoPassword: "demo-pw", region: "RegionOne",
+            try await IdentityBootstrap(service: service).run(adminPassword: "admin-pw", demoPassword: "demo-pw", region: "RegionOne",
                                                                   catalog: [CatalogEntry(type: "identity", name: "keystone", url: "http://x/identity")])
             return IdentityFixture(service: service, database: db, directory: dir)
         } catch {

@@ -6,7 +6,7 @@ import Testing
 @Suite struct IdentityServiceTests {
     @Test func bootstrapIsIdempotentAndAdminAuthenticates() async throws {
         let f = try await IdentityFixture.make()
-        _ = try await IdentityBootstrap(service: f.service).run(adminPassword: "admin-pw", demoPassword: "demo-pw", region: "RegionOne", catalog: [])
+        try await IdentityBootstrap(service: f.service).run(adminPassword: "admin-pw", demoPassword: "demo-pw", region: "RegionOne", catalog: [])
         let ctx = try await f.password("admin", "admin-pw", project: "admin")
         #expect(ctx.roleNames.contains("admin") && ctx.roleNames.contains("member") && ctx.roleNames.contains("reader"))
         #expect(try await f.service.listDomains(name: nil, enabled: nil).count == 1)

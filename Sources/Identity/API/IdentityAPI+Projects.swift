@@ -49,7 +49,7 @@ extension IdentityAPI {
             let input = try self.projectInput(try await self.entity(req, ctx, "project"))
             let caller = try ctx.caller()
             // Authorize against the domain the project will really land in: the parent's, if given.
-            var domainID = input.domainID ?? caller.domainID ?? self.callerProjectDomain(caller) ?? self.service.settings.defaultDomainID
+            var domainID = input.domainID ?? self.defaultDomain(for: caller)
             if let parentID = input.parentID, input.isDomain != true {
                 let parent = try await self.service.projectOrDomain(parentID)
                 domainID = parent.isDomain ? parent.id : (parent.domainID ?? domainID)
@@ -96,9 +96,14 @@ extension IdentityAPI {
         addProjectTagRoutes(&t)
     }
 
-    func callerProjectDomain(_ c: AuthContext) -> String? {
-        if case .project(let p) = c.scope { return p.domainID }
-        return nil
+    /// Where a new user, group or project lands when the request names no domain: the caller's
+    /// domain scope, else its project's domain, else the default domain (as Keystone does).
+    func defaultDomain(for c: AuthContext) -> String {
+        switch c.scope {
+        case .domain(let id, _): id
+        case .project(let p): p.domainID
+        default: service.settings.defaultDomainID
+        }
     }
 
     func addProjectTagRoutes(_ t: inout RouteTable) {

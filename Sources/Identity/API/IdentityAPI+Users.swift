@@ -34,7 +34,7 @@ extension IdentityAPI {
         t.post("/v3/users") { req, ctx in
             let input = try self.userInput(try await self.entity(req, ctx, "user"))
             let caller = try ctx.caller()
-            let domainID = input.domainID ?? caller.domainID ?? self.callerProjectDomain(caller) ?? self.service.settings.defaultDomainID
+            let domainID = input.domainID ?? self.defaultDomain(for: caller)
             try self.authorize("identity:create_user", ctx, ["target.user.domain_id": domainID])
             return self.created("user", self.view(try await self.service.createUser(input, defaultDomainID: domainID)))
         }
@@ -90,7 +90,7 @@ extension IdentityAPI {
             let r = try await self.entity(req, ctx, "group")
             let caller = try ctx.caller()
             let name = try r.requireString("name", maxLength: 64, allowEmpty: false)
-            let domainID = try r.string("domain_id", maxLength: 64) ?? caller.domainID ?? self.callerProjectDomain(caller) ?? self.service.settings.defaultDomainID
+            let domainID = try r.string("domain_id", maxLength: 64) ?? self.defaultDomain(for: caller)
             try self.authorize("identity:create_group", ctx, ["target.group.domain_id": domainID])
             let g = try await self.service.createGroup(name: name, domainID: domainID, description: try r.string("description", maxLength: 65535, nullable: true),
                                                        extra: r.extras(excluding: ["id", "name", "domain_id", "description", "links"]))

@@ -9,12 +9,6 @@ public struct CatalogEntry: Sendable {
     public init(type: String, name: String, url: String) { self.type = type; self.name = name; self.url = url }
 }
 
-public struct BootstrapResult: Sendable {
-    public let adminProjectID: String
-    public let demoProjectID: String
-    public let created: Bool
-}
-
 /// First-start setup, idempotent: what exists is kept, what is missing is created, and catalog
 /// URLs follow the current listen address.
 public struct IdentityBootstrap: Sendable {
@@ -22,10 +16,9 @@ public struct IdentityBootstrap: Sendable {
 
     public init(service: IdentityService) { self.service = service }
 
-    public func run(adminPassword: String, demoPassword: String, region: String, catalog: [CatalogEntry]) async throws -> BootstrapResult {
+    public func run(adminPassword: String, demoPassword: String, region: String, catalog: [CatalogEntry]) async throws {
         let s = service
         let domainID = s.settings.defaultDomainID
-        var created = false
         if try await s.domain(domainID) == nil {
             var d = ProjectInput()
             d.name = "Default"
@@ -33,7 +26,6 @@ public struct IdentityBootstrap: Sendable {
             d.explicitID = domainID
             d.description = "The default domain"
             _ = try await s.createProject(d, defaultDomainID: domainID)
-            created = true
         }
         var roles = [String: Role]()
         for name in ["admin", "manager", "member", "reader", "service"] {
@@ -57,7 +49,6 @@ public struct IdentityBootstrap: Sendable {
         try await s.addGrant(Grant(actorType: .user, actorID: demoUser.id, targetType: .project, targetID: demo.id, roleID: roles["member"]!.id, inherited: false))
         if try await s.region(region) == nil { _ = try await s.createRegion(id: region, description: "", parentRegionID: nil, extra: [:]) }
         for entry in catalog { try await ensureCatalog(entry, region: region) }
-        return BootstrapResult(adminProjectID: admin.id, demoProjectID: demo.id, created: created)
     }
 
     func ensureProject(_ name: String, domainID: String) async throws -> Project {

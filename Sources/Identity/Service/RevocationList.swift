@@ -39,7 +39,6 @@ final class RevocationList: Sendable {
         }
     }
 
-    var count: Int { entries.withLock { $0.count } }
 }
 
 extension IdentityService {

@@ -11,6 +11,9 @@ public struct NimbusError: Error, Sendable, CustomStringConvertible {
         case conflict
         case gone
         case preconditionFailed
+        case lengthRequired
+        case rangeNotSatisfiable
+        case requestTimeout
         case payloadTooLarge
         case unsupportedMediaType
         case notAcceptable
@@ -41,6 +44,9 @@ public struct NimbusError: Error, Sendable, CustomStringConvertible {
         case .conflict: 409
         case .gone: 410
         case .preconditionFailed: 412
+        case .lengthRequired: 411
+        case .rangeNotSatisfiable: 416
+        case .requestTimeout: 408
         case .payloadTooLarge: 413
         case .unsupportedMediaType: 415
         case .unprocessable: 422

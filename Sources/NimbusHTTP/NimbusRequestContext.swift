@@ -14,6 +14,8 @@ public struct NimbusRequestContext: RequestContext {
     /// service tokens): lets a service accept a user token that expired mid-operation.
     public var serviceAuth: AuthContext?
     public var routeName: String = "unmatched"
+    /// The path below the service prefix, still percent-encoded (raw route tables only).
+    public var rawPath: Substring = ""
     public var service: String = "none"
 
     public init(source: ApplicationRequestContextSource) {

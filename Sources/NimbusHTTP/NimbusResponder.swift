@@ -51,6 +51,27 @@ public struct NimbusResponder: HTTPResponder {
             return fallbackRenderer.render(.notFound("The resource could not be found."), request: request, context: context)
         }
         context.service = table.service
+        if let id = table.requestID { context.requestID = id() }
+        if let raw = table.rawHandler {
+            context.routeName = table.prefix
+            let encoded = request.uri.path
+            context.rawPath = encoded.dropFirst(min(encoded.count, table.prefix.count))
+            if let token = request.headers[HTTPField.Name("X-Auth-Token")!] ?? request.headers[HTTPField.Name("X-Storage-Token")!], !token.isEmpty {
+                do {
+                    let auth = try await validator.validate(token: token)
+                    if !auth.accessRules.isEmpty {
+                        let segments = context.rawPath.split(separator: "/").map { Substring($0.removingPercentEncoding ?? String($0)) }
+                        if !auth.accessRules.contains(where: { $0.permits(service: table.service, path: segments, method: request.method.rawValue) }) {
+                            throw NimbusError.unauthorized("The request is not permitted by the application credential's access rules.")
+                        }
+                    }
+                    context.auth = auth
+                } catch {
+                    return render(error, request, context, table.renderer)
+                }
+            }
+            return await run(raw, request, context, renderer: table.renderer)
+        }
         let relative = path.dropFirst(table.prefix.count)
         let segments = relative.split(separator: "/").map { Substring($0.removingPercentEncoding ?? String($0)) }
         switch table.match(method: request.method, segments: segments) {

@@ -13,7 +13,9 @@ public protocol ErrorRenderer: Sendable {
 /// parameters; a path that matches with another method gives 405, no match 404, both in the
 /// service's own error format.
 public struct RouteTable: Sendable {
-    public enum Authentication: Sendable { case none, token }
+    /// `.optional`: a token is validated when one is sent, and the handler decides what anonymous
+    /// callers may do (Swift's container ACLs and temp URLs).
+    public enum Authentication: Sendable { case none, token, optional }
 
     struct Entry: Sendable {
         let method: HTTPRequest.Method
@@ -32,6 +34,12 @@ public struct RouteTable: Sendable {
     public let prefix: String
     public let renderer: any ErrorRenderer
     var entries: [Entry] = []
+    /// For APIs whose paths are free-form (Swift object names hold slashes, empty segments and
+    /// trailing slashes): one handler takes every request under the prefix, reading the raw path
+    /// from `NimbusRequestContext.rawPath`, with `.optional` authentication.
+    public var rawHandler: RouteHandler?
+    /// The request id format of the service (Swift's `tx…` transaction ids); default `req-<uuid>`.
+    public var requestID: (@Sendable () -> String)?
 
     public init(service: String, prefix: String, renderer: any ErrorRenderer) {
         self.service = service

@@ -7,6 +7,7 @@ import NimbusCore
 import NimbusHTTP
 import NimbusPolicy
 import NimbusStore
+import ObjectStorage
 import Prometheus
 import ServiceLifecycle
 
@@ -63,7 +64,8 @@ struct CloudAssembly {
         let demoPassword = try Secrets.password(configured: config.values.string("identity", "demo_password"), file: dataDir + "/demo-password")
         try await IdentityBootstrap(service: identity).run(
             adminPassword: adminPassword, demoPassword: demoPassword, region: config.region,
-            catalog: [CatalogEntry(type: "identity", name: "keystone", url: identityURL)])
+            catalog: [CatalogEntry(type: "identity", name: "keystone", url: identityURL),
+                      CatalogEntry(type: "object-store", name: "swift", url: base + "/object/v1/AUTH_%(project_id)s")])
 
         let cloudsYAML = dataDir + "/clouds.yaml"
         try CloudsYAML.write(path: cloudsYAML, authURL: identityURL + "/v3", region: config.region,
@@ -75,20 +77,29 @@ struct CloudAssembly {
         let policy = try PolicyEnforcer(defaults: IdentityPolicyDefaults.rules, overrides: overrides, scopeTypes: IdentityPolicyDefaults.scopeTypes)
         let identityAPI = IdentityAPI(service: identity, policy: policy, publicURL: identityURL)
 
+        let objects = try ObjectStorageAssembly.build(config: config, database: database, logger: logger)
+        let swiftAPI = SwiftAPI(service: objects.service)
+
         let root: [String: RouteHandler] = [
+            "/info": swiftAPI.infoHandler,
+            "/healthcheck": { _, _ in
+                var h = HTTPFields()
+                h[.contentType] = "text/plain"
+                return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: "OK")))
+            },
             "/metrics": { _, _ in
                 var h = HTTPFields()
                 h[.contentType] = "text/plain; version=0.0.4"
                 return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             },
             "/": { _, _ in
-                .json(["services": ["identity": .string(identityURL)], "version": .string(Nimbus.version)])
+                .json(["services": ["identity": .string(identityURL), "object-store": .string(base + "/object")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
-                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval)])
+                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval)] + objects.loops)
     }
 }
 

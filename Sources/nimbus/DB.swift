@@ -3,10 +3,11 @@ import Foundation
 import Identity
 import Logging
 import NimbusStore
+import ObjectStorage
 
 /// Every service's migrations, in one list the `db` commands and `up` apply.
 enum AllMigrations {
-    static let list: [Migration] = IdentityMigrations.all
+    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all
 }
 
 struct DB: AsyncParsableCommand {

@@ -25,6 +25,15 @@ struct NimbusConfiguration {
         ConfigOption("security_compliance", "password_regex", default: "", "Regular expression new passwords must match (empty: any)."),
         ConfigOption("security_compliance", "password_regex_description", default: "", "What password_regex requires, shown to users."),
         ConfigOption("security_compliance", "change_password_upon_first_use", default: "false", "Passwords set by an admin must be changed by the user before use."),
+        ConfigOption("object_storage", "part_power", default: "10", "Partition power of a new object ring (2^n partitions); fixed once the ring exists."),
+        ConfigOption("object_storage", "replicas", default: "3", "Replicas of each object in a new ring; a PUT succeeds once a majority is on disk."),
+        ConfigOption("object_storage", "devices", default: "3", "Local devices (directories under data_dir/object/devices) of a new embedded ring."),
+        ConfigOption("object_storage", "replicator_interval", default: "30", "Seconds between replication passes (restore missing replicas, clean up)."),
+        ConfigOption("object_storage", "auditor_interval", default: "60", "Seconds between auditor passes over the local devices (checksum every replica)."),
+        ConfigOption("object_storage", "expirer_interval", default: "10", "Seconds between passes deleting objects past their X-Delete-At."),
+        ConfigOption("object_storage", "audit_bytes_per_second", default: "20971520", "Auditor read rate per device (0: unlimited)."),
+        ConfigOption("object_storage", "reclaim_age", default: "300", "Seconds before files the index does not name (failed or deleted writes) are removed."),
+        ConfigOption("object_storage", "max_file_size", default: "5368709122", "Largest single object in bytes."),
     ]
 
     static var sample: String { Configuration.sample(options) }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Run tempest's identity API tests against Nimbus, then check must-pass-identity.txt.
+# Run tempest's API tests for every area Nimbus serves (identity, object_storage)
+# against Nimbus, then check each area's must-pass-<area>.txt.
 #
 #   tests/tempest/run.sh [--update] [-- extra `tempest run` args]
 #
 # By default it starts its own `nimbus up` (NIMBUS_BIN or .build/debug/nimbus).
 # To test a cloud that is already running, set NIMBUS_AUTH_URL
 # (http://HOST:PORT/identity/v3) and NIMBUS_ADMIN_PASSWORD.
-# Other knobs: TEMPEST_REGEX (default '^tempest\.api\.identity'),
+# Other knobs: TEMPEST_AREAS (default "identity object_storage"), TEMPEST_REGEX
+# (default: the areas' tests),
 # TEMPEST_CONCURRENCY (2), TEMPEST_CONF_EXTRA (a file appended to tempest.conf).
 # Results: tests/.tempest-work/{results.subunit,results.txt,etc/tempest.conf,logs/}.
 set -euo pipefail
@@ -20,6 +22,7 @@ if [[ ${1:-} == --update ]]; then UPDATE=(--update); shift; fi
 if [[ ${1:-} == -- ]]; then shift; fi
 
 [[ -x $VENV/bin/tempest ]] || "$REPO/scripts/venv.sh"
+read -r -a AREAS <<< "${TEMPEST_AREAS:-identity object_storage}"
 # stestr starts its workers with ${PYTHON:-python}: make that the venv's.
 export PATH=$VENV/bin:$PATH PYTHON=$VENV/bin/python
 
@@ -90,8 +93,21 @@ nova = False
 glance = False
 neutron = False
 cinder = False
-swift = False
+swift = True
 horizon = False
+
+[object-storage]
+region = RegionOne
+endpoint_type = public
+operator_role = member
+reseller_admin_role = ResellerAdmin
+
+[object-storage-feature-enabled]
+discoverable_apis = tempurl,slo,bulk_delete,bulk_upload,versioned_writes,container_quotas,account_quotas
+container_sync = False
+object_versioning = True
+discoverability = True
+tempurl_digest_hashlib = sha256
 EOF
 if [[ -n ${TEMPEST_CONF_EXTRA:-} ]]; then cat "$TEMPEST_CONF_EXTRA" >> "$WORK/etc/tempest.conf"; fi
 
@@ -103,20 +119,28 @@ top_dir=$(dirname "$TEMPEST_PKG")
 group_regex=([^\.]*\.)*
 EOF
 
-# Tests we intentionally skip (skipped-identity.txt) are excluded from the run.
+# Tests we intentionally skip (skipped-<area>.txt) are excluded from the run.
+for area in "${AREAS[@]}"; do cat "$HERE/skipped-$area.txt" 2>/dev/null || true; done |
 sed -e 's/#.*//' -e 's/[[:space:]]\+\(—\|--\).*//' -e 's/[[:space:]]*$//' -e 's/\[[^]]*\]$//' -e '/^$/d' \
-    -e 's/[].[()*+?^$|\\]/\\&/g' -e 's/^/^/' -e 's/$/(\\[|$|\\.)/' \
-    "$HERE/skipped-identity.txt" > "$WORK/exclude-list.txt"
+    -e 's/[].[()*+?^$|\\]/\\&/g' -e 's/^/^/' -e 's/$/(\\[|$|\\.)/' > "$WORK/exclude-list.txt"
 
+regex=${TEMPEST_REGEX:-^tempest\.api\.($(IFS='|'; echo "${AREAS[*]}"))}
 cd "$WORK"
 set +e
 tempest run --config-file "$WORK/etc/tempest.conf" \
-    --regex "${TEMPEST_REGEX:-^tempest\.api\.identity}" \
+    --regex "$regex" \
     --exclude-list "$WORK/exclude-list.txt" \
     --concurrency "${TEMPEST_CONCURRENCY:-2}" "$@"
 echo "tempest run exited $?"
 set -e
 stestr last --subunit > results.subunit || true
 python "$HERE/subunit_results.py" results.subunit > results.txt
-python "$HERE/check_must_pass.py" "${UPDATE[@]}" --skipped "$HERE/skipped-identity.txt" \
-    "$HERE/must-pass-identity.txt" results.txt
+status=0
+for area in "${AREAS[@]}"; do
+    echo "== $area"
+    grep -E "^[a-z]+ tempest\.api\.$area\." results.txt > "results-$area.txt" || true
+    [[ -s results-$area.txt ]] || { echo "no $area results"; status=1; continue; }
+    python "$HERE/check_must_pass.py" "${UPDATE[@]}" --skipped "$HERE/skipped-$area.txt" \
+        "$HERE/must-pass-$area.txt" "results-$area.txt" || status=1
+done
+exit $status

@@ -35,7 +35,7 @@ extension IdentityAPI {
         t.get("/v3/auth/catalog") { req, ctx in
             let caller = try self.authorize("identity:get_auth_catalog", ctx)
             guard caller.scope != .unscoped else { throw NimbusError.forbidden("A scoped token is required to get the catalog.") }
-            return .json(["catalog": self.catalogView(try await self.service.catalog(forProject: caller.projectID)), "links": ["self": .string(self.v3 + "/auth/catalog"), "previous": nil, "next": nil]])
+            return .json(["catalog": self.catalogView(try await self.service.catalog(forProject: caller.projectID), projectID: caller.projectID), "links": ["self": .string(self.v3 + "/auth/catalog"), "previous": nil, "next": nil]])
         }
         t.get("/v3/auth/projects") { req, ctx in
             let caller = try self.authorize("identity:get_auth_projects", ctx)

@@ -134,16 +134,30 @@ extension IdentityAPI {
         return .object(o)
     }
 
-    func catalogView(_ catalog: [(CatalogService, [Endpoint])]) -> JSONValue {
+    /// The catalog of a token, with `%(project_id)s` / `$(tenant_id)s` style placeholders in
+    /// endpoint URLs filled in from the token's project; endpoints that need a project are left
+    /// out of catalogs without one, as Keystone does.
+    func catalogView(_ catalog: [(CatalogService, [Endpoint])], projectID: String?) -> JSONValue {
         .array(catalog.map { s, endpoints in
             [
                 "id": .string(s.id), "type": .string(s.type), "name": .string(s.name ?? ""),
-                "endpoints": .array(endpoints.map { e in
-                    ["id": .string(e.id), "interface": .string(e.interface), "url": .string(e.url),
-                     "region": JSONValue(e.regionID), "region_id": JSONValue(e.regionID)]
+                "endpoints": .array(endpoints.compactMap { e in
+                    guard let url = Self.substitute(e.url, projectID: projectID) else { return nil }
+                    return ["id": .string(e.id), "interface": .string(e.interface), "url": .string(url),
+                            "region": JSONValue(e.regionID), "region_id": JSONValue(e.regionID)]
                 }),
             ]
         })
+    }
+
+    static func substitute(_ url: String, projectID: String?) -> String? {
+        guard url.contains("project_id)s") || url.contains("tenant_id)s") else { return url }
+        guard let projectID else { return nil }
+        var u = url
+        for key in ["%(project_id)s", "$(project_id)s", "%(tenant_id)s", "$(tenant_id)s"] {
+            u = u.replacingOccurrences(of: key, with: projectID)
+        }
+        return u
     }
 
     /// The token body of `POST`/`GET /v3/auth/tokens`.
@@ -171,7 +185,7 @@ extension IdentityAPI {
         }
         if c.scope != .unscoped {
             t["roles"] = .array(c.roles.map { ["id": .string($0.id), "name": .string($0.name)] })
-            if includeCatalog { t["catalog"] = catalogView(try await service.catalog(forProject: c.projectID)) }
+            if includeCatalog { t["catalog"] = catalogView(try await service.catalog(forProject: c.projectID), projectID: c.projectID) }
         }
         if let trust = c.trust {
             t["OS-TRUST:trust"] = [

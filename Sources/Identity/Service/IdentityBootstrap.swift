@@ -28,7 +28,7 @@ public struct IdentityBootstrap: Sendable {
             _ = try await s.createProject(d, defaultDomainID: domainID)
         }
         var roles = [String: Role]()
-        for name in ["admin", "manager", "member", "reader", "service"] {
+        for name in ["admin", "manager", "member", "reader", "service", "ResellerAdmin"] {
             if let r = try await s.role(named: name, domainID: nil) {
                 roles[name] = r
             } else {

@@ -1,0 +1,102 @@
+import Foundation
+import NimbusCore
+
+/// A container ACL (`X-Container-Read` / `X-Container-Write`) as Swift parses it: referrer
+/// rules (`.r:*`, `.r:example.com`, `.r:-bad.example.com`), `.rlistings`, and groups
+/// (`<project>:<user>` with ids, names or `*`, or a role name).
+public struct ContainerACL: Sendable, Equatable {
+    public var referrers: [String] = []
+    public var groups: [String] = []
+    public var listings = false
+
+    public init(_ header: String?) {
+        guard let header else { return }
+        for raw in header.split(separator: ",") {
+            let item = raw.trimmingCharacters(in: .whitespaces)
+            if item.isEmpty { continue }
+            if item == ".rlistings" { listings = true; continue }
+            if item.hasPrefix(".r:") || item.hasPrefix(".ref:") || item.hasPrefix(".referer:") || item.hasPrefix(".referrer:") {
+                referrers.append(String(item[item.index(after: item.firstIndex(of: ":")!)...]))
+                continue
+            }
+            groups.append(item)
+        }
+    }
+
+    /// Validates an ACL header value on its way in: Swift refuses unknown `.` directives.
+    public static func validate(_ header: String) throws(NimbusError) {
+        for raw in header.split(separator: ",") {
+            let item = raw.trimmingCharacters(in: .whitespaces)
+            guard item.hasPrefix(".") else { continue }
+            if item == ".rlistings" { continue }
+            guard let colon = item.firstIndex(of: ":"),
+                  [".r", ".ref", ".referer", ".referrer"].contains(String(item[..<colon])) else {
+                throw .badRequest("Unknown designator \(item) in ACL")
+            }
+            if item[item.index(after: colon)...].isEmpty { throw .badRequest("No host/domain value after referrer designation in ACL") }
+        }
+    }
+
+    /// Whether a request with this Referer header is let in by the referrer rules.
+    public func referrerAllowed(_ referer: String?) -> Bool {
+        var host = ""
+        if let referer, let url = URL(string: referer), let h = url.host { host = h.lowercased() }
+        var allowed = false
+        for rule in referrers {
+            var r = rule.lowercased()
+            let negate = r.hasPrefix("-")
+            if negate { r.removeFirst() }
+            let match = r == "*" || (r.hasPrefix(".") ? (host.hasSuffix(r) || host == String(r.dropFirst())) : host == r)
+            if match { allowed = !negate }
+        }
+        return allowed
+    }
+
+    /// keystoneauth's cross-project check: `<project_id>:<user_id>`, `*` forms, names (when
+    /// both are in the default domain), and role names.
+    public func grants(_ auth: AuthContext) -> Bool {
+        guard case .project(let project) = auth.scope else { return false }
+        let user = auth.user
+        var accepted: Set<String> = ["\(project.id):\(user.id)", "*:\(user.id)", "\(project.id):*", "*:*"]
+        if project.domainID == "default" && user.domainID == "default" {
+            accepted.formUnion(["\(project.name):\(user.name)", "*:\(user.name)", "\(project.name):*"])
+        }
+        let roles = Set(auth.roles.map { $0.name.lowercased() })
+        for g in groups {
+            if accepted.contains(g) { return true }
+            if !g.contains(":"), roles.contains(g.lowercased()) { return true }
+        }
+        return false
+    }
+}
+
+/// Who may do what to an account, keystoneauth's way.
+public struct SwiftAccessPolicy: Sendable {
+    public var accountPrefix = "AUTH_"
+    public var operatorRoles: Set<String> = ["admin", "member"]
+    public var readerRoles: Set<String> = ["reader"]
+    public var resellerRoles: Set<String> = ["resellerAdmin".lowercased()]
+    public init() {}
+
+    public enum Level: Sendable, Equatable {
+        /// ResellerAdmin: every account, may set account quotas.
+        case reseller
+        /// An operator of the account's project.
+        case owner
+        /// A reader of the account's project: GET and HEAD only.
+        case reader
+        /// Anything else: container ACLs decide.
+        case other
+        case anonymous
+    }
+
+    public func level(_ auth: AuthContext?, account: String) -> Level {
+        guard let auth else { return .anonymous }
+        let roles = Set(auth.roles.map { $0.name.lowercased() })
+        if !roles.isDisjoint(with: resellerRoles) { return .reseller }
+        guard case .project(let p) = auth.scope, account == accountPrefix + p.id else { return .other }
+        if !roles.isDisjoint(with: operatorRoles) { return .owner }
+        if !roles.isDisjoint(with: readerRoles) { return .reader }
+        return .other
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NimbusCore
+import NimbusHTTP
+
+/// The Swift API (`/object/v1/AUTH_<project>/<container>/<object>`). Object names hold slashes,
+/// so the API takes its raw path from one route-table handler and dispatches itself.
+public struct SwiftAPI: Sendable {
+    let service: ObjectStorageService
+    let access: SwiftAccessPolicy
+    let limits: SwiftConstraints
+
+    public init(service: ObjectStorageService, access: SwiftAccessPolicy = .init(), limits: SwiftConstraints = .init()) {
+        self.service = service
+        self.access = access
+        var l = limits
+        l.maxFileSize = service.settings.maxFileSize
+        self.limits = l
+    }
+
+    public var routes: RouteTable {
+        var t = RouteTable(service: "object-store", prefix: "/object", renderer: SwiftErrorRenderer())
+        t.requestID = { SwiftTransactionID.make() }
+        let api = self
+        t.rawHandler = { request, context in try await api.handle(request, context) }
+        return t
+    }
+
+    /// `GET /info` at the root of the server: what tempest and `swift capabilities` read.
+    public var infoHandler: RouteHandler {
+        let api = self
+        return { _, _ in api.info() }
+    }
+
+    // MARK: dispatch
+
+    struct Target {
+        var account: String
+        var container: String?
+        var object: String?
+    }
+
+    func parse(_ raw: Substring) throws(NimbusError) -> Target? {
+        var path = raw
+        if path.hasPrefix("/") { path = path.dropFirst() }
+        let parts = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        if parts.count == 1 && (parts[0] == "info" || parts[0] == "healthcheck") { return nil }
+        guard parts.count >= 2, parts[0] == "v1" || parts[0] == "v1.0" else { throw .notFound("The resource could not be found.") }
+        func decode(_ s: Substring) throws(NimbusError) -> String {
+            guard let d = String(s).removingPercentEncoding, !d.utf8.contains(0) else {
+                throw NimbusError(.preconditionFailed, "Invalid UTF8 or contains NULL")
+            }
+            return d
+        }
+        let account = try decode(parts[1])
+        guard !account.isEmpty else { throw .notFound("The resource could not be found.") }
+        var t = Target(account: account)
+        if parts.count > 2 {
+            let c = try decode(parts[2])
+            if !c.isEmpty { t.container = c }
+            if parts.count > 3 {
+                let o = try decode(parts[3])
+                if !o.isEmpty {
+                    guard t.container != nil else { throw .notFound("The resource could not be found.") }
+                    t.object = o
+                }
+            }
+        }
+        if account.utf8.count > limits.maxAccountNameLength { throw .badRequest("Account name length of \(account.utf8.count) longer than \(limits.maxAccountNameLength)") }
+        if let c = t.container, c.utf8.count > limits.maxContainerNameLength {
+            throw .badRequest("Container name length of \(c.utf8.count) longer than \(limits.maxContainerNameLength)")
+        }
+        if let o = t.object, o.utf8.count > limits.maxObjectNameLength {
+            throw .badRequest("Object name length of \(o.utf8.count) longer than \(limits.maxObjectNameLength)")
+        }
+        return t
+    }
+
+    func handle(_ request: Request, _ context: NimbusRequestContext) async throws -> Response {
+        guard let target = try parse(context.rawPath) else {
+            guard request.method == .get || request.method == .head else { throw NimbusError(.methodNotAllowed, "Method Not Allowed") }
+            var r = context.rawPath.hasSuffix("healthcheck") ? .swift(.ok, body: "OK", contentType: "text/plain") : info()
+            r.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
+            return r
+        }
+        var r = SwiftRequest(api: self, request: request, context: context, target: target)
+        if request.method == .options { return try await r.preflight() }
+        let response: Response
+        switch (target.container, target.object) {
+        case (nil, _): response = try await r.account()
+        case (_?, nil): response = try await r.container()
+        case (_?, _?): response = try await r.object()
+        }
+        var out = r.withCORS(response)
+        out.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
+        return out
+    }
+
+    func info() -> Response {
+        let l = limits
+        let swift: JSONValue = [
+            "version": "2.38.0", "max_file_size": .int(Int64(l.maxFileSize)), "max_meta_name_length": .int(Int64(l.maxMetaNameLength)),
+            "max_meta_value_length": .int(Int64(l.maxMetaValueLength)), "max_meta_count": .int(Int64(l.maxMetaCount)),
+            "max_meta_overall_size": .int(Int64(l.maxMetaOverallSize)), "max_header_size": .int(Int64(l.maxHeaderSize)),
+            "max_object_name_length": .int(Int64(l.maxObjectNameLength)), "container_listing_limit": .int(Int64(l.containerListingLimit)),
+            "account_listing_limit": .int(Int64(l.accountListingLimit)), "max_account_name_length": .int(Int64(l.maxAccountNameLength)),
+            "max_container_name_length": .int(Int64(l.maxContainerNameLength)), "extra_header_count": 0,
+            "strict_cors_mode": true, "allow_account_management": false, "account_autocreate": true,
+            "valid_api_versions": ["v1", "v1.0"],
+            "policies": [["name": "Policy-0", "default": true, "aliases": "Policy-0"]],
+        ]
+        let body: JSONValue = [
+            "swift": swift,
+            "tempurl": ["methods": ["GET", "HEAD", "PUT", "POST", "DELETE"], "incoming_remove_headers": ["x-timestamp"],
+                        "incoming_allow_headers": [], "outgoing_remove_headers": ["x-object-meta-*"], "outgoing_allow_headers": ["x-object-meta-public-*"],
+                        "allowed_digests": ["sha1", "sha256", "sha512"]],
+            "slo": ["max_manifest_segments": 1000, "max_manifest_size": 8_388_608, "min_segment_size": 1, "yield_frequency": 10,
+                    "allow_async_delete": false],
+            "bulk_delete": ["max_deletes_per_request": 10000, "max_failed_deletes": 1000],
+            "bulk_upload": ["max_containers_per_extraction": 10000, "max_failed_extractions": 1000],
+            "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
+            "container_quotas": [:], "account_quotas": [:],
+            "keystoneauth": [:], "tempauth": nil,
+            "cors": [:],
+        ]
+        var cleaned = body.objectValue ?? [:]
+        cleaned["tempauth"] = nil
+        return .json(.object(cleaned))
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NimbusCore
+
+/// Swift's limits, as `/info` reports them under `swift`.
+public struct SwiftConstraints: Sendable {
+    public var maxFileSize = 5_368_709_122
+    public var maxMetaNameLength = 128
+    public var maxMetaValueLength = 256
+    public var maxMetaCount = 90
+    public var maxMetaOverallSize = 4096
+    public var maxHeaderSize = 8192
+    public var maxObjectNameLength = 1024
+    public var containerListingLimit = 10000
+    public var accountListingLimit = 10000
+    public var maxAccountNameLength = 256
+    public var maxContainerNameLength = 256
+    public var extraHeaderCount = 0
+    public init() {}
+}
+
+extension HTTPFields {
+    subscript(_ name: String) -> String? {
+        get { self[HTTPField.Name(name)!] }
+        set { self[HTTPField.Name(name)!] = newValue }
+    }
+}
+
+enum HTTPDate {
+    static let formatter: DateFormatter = {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return f
+    }()
+    static let lock = NSLock()
+
+    /// Last-Modified for a Swift timestamp: its second, rounded up, as Swift does.
+    static func lastModified(_ ts: String) -> String {
+        let seconds = (Double(ts) ?? 0).rounded(.up)
+        return format(Date(timeIntervalSince1970: seconds))
+    }
+
+    static func format(_ d: Date) -> String {
+        lock.lock(); defer { lock.unlock() }
+        return formatter.string(from: d)
+    }
+
+    static func parse(_ s: String) -> Date? {
+        lock.lock(); defer { lock.unlock() }
+        if let d = formatter.date(from: s) { return d }
+        let alt = DateFormatter()
+        alt.locale = Locale(identifier: "en_US_POSIX")
+        alt.timeZone = TimeZone(identifier: "GMT")
+        for fmt in ["EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+            alt.dateFormat = fmt
+            if let d = alt.date(from: s) { return d }
+        }
+        return nil
+    }
+
+    /// Listing `last_modified`: ISO 8601 with microseconds and no zone, e.g. 2026-11-22T03:12:56.123450.
+    static func iso(_ ts: String) -> String {
+        let t = Double(ts) ?? 0
+        let secs = floor(t)
+        let micros = Int(((t - secs) * 1_000_000).rounded())
+        let d = Date(timeIntervalSince1970: secs)
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")!
+        let p = c.dateComponents([.year, .month, .day, .hour, .minute, .second], from: d)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06d", p.year!, p.month!, p.day!, p.hour!, p.minute!, p.second!, micros)
+    }
+}
+
+/// Content types for objects stored without one, by file extension (Python's mimetypes, abridged).
+enum MimeTypes {
+    static let table: [String: String] = [
+        "txt": "text/plain", "html": "text/html", "htm": "text/html", "css": "text/css", "csv": "text/csv",
+        "js": "application/javascript", "json": "application/json", "xml": "application/xml", "pdf": "application/pdf",
+        "zip": "application/zip", "gz": "application/gzip", "tar": "application/x-tar", "tgz": "application/x-tar",
+        "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif", "svg": "image/svg+xml",
+        "iso": "application/x-iso9660-image", "img": "application/octet-stream", "qcow2": "application/octet-stream",
+        "mp4": "video/mp4", "mp3": "audio/mpeg", "sh": "application/x-sh", "py": "text/x-python", "md": "text/markdown",
+        "yaml": "application/yaml", "yml": "application/yaml",
+    ]
+
+    static func guess(_ name: String) -> String {
+        guard let dot = name.lastIndex(of: "."), !name[dot...].contains("/") else { return "application/octet-stream" }
+        return table[name[name.index(after: dot)...].lowercased()] ?? "application/octet-stream"
+    }
+}
+
+extension Response {
+    static func swift(_ status: HTTPResponse.Status, headers: HTTPFields = [:], body: String? = nil, contentType: String = "text/html; charset=UTF-8") -> Response {
+        var h = headers
+        if let body {
+            if h[.contentType] == nil { h[.contentType] = contentType }
+            h[.contentLength] = String(body.utf8.count)
+            return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        // Swift sends Content-Type and Content-Length even on 204s (Tempest checks for them).
+        if status != .notModified {
+            if h[.contentLength] == nil { h[.contentLength] = "0" }
+            if h[.contentType] == nil { h[.contentType] = contentType }
+        }
+        return Response(status: status, headers: h)
+    }
+}

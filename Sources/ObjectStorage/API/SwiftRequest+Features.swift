@@ -1,0 +1,484 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NimbusCore
+import NimbusHTTP
+
+/// A static large object's stored manifest: Swift's format (`name`, `hash`, `bytes`,
+/// `content_type`, `last_modified`, optional `range`).
+struct SLOManifest: Sendable {
+    var name: String
+    var hash: String
+    var bytes: Int
+    var contentType: String
+    var lastModified: String
+    var range: Range<Int>?
+    var rangeText: String?
+
+    var container: (String, String) {
+        var n = name
+        if n.hasPrefix("/") { n.removeFirst() }
+        let slash = n.firstIndex(of: "/") ?? n.endIndex
+        return (String(n[..<slash]), slash == n.endIndex ? "" : String(n[n.index(after: slash)...]))
+    }
+
+    var json: JSONValue {
+        var o: [String: JSONValue] = ["name": .string(name), "hash": .string(hash), "bytes": .int(Int64(bytes)),
+                                      "content_type": .string(contentType), "last_modified": .string(lastModified)]
+        if let rangeText { o["range"] = .string(rangeText) }
+        return .object(o)
+    }
+
+    static func load(_ row: ObjectRow, service: ObjectStorageService) async throws -> [SLOManifest] {
+        guard row.size <= 8 * 1024 * 1024 else { throw NimbusError(.conflict, "The large object manifest is too large.") }
+        let stream = try await service.open(row)
+        var bytes = [UInt8]()
+        while let c = try await stream.next() { bytes += c.readableBytesView }
+        await stream.close()
+        guard let v = try? JSONValue.parse(bytes), let items = v.arrayValue else { throw NimbusError(.conflict, "The large object manifest is unreadable.") }
+        return items.compactMap { item in
+            guard let name = item["name"]?.stringValue, let hash = item["hash"]?.stringValue, let bytes = item["bytes"]?.intValue else { return nil }
+            var m = SLOManifest(name: name, hash: hash, bytes: Int(bytes), contentType: item["content_type"]?.stringValue ?? "",
+                                lastModified: item["last_modified"]?.stringValue ?? "")
+            if let r = item["range"]?.stringValue, let parsed = ByteRanges.parse("bytes=" + r, size: Int(bytes))?.first {
+                m.range = parsed
+                m.rangeText = r
+            }
+            return m
+        }
+    }
+}
+
+extension SwiftRequest {
+    // MARK: SLO
+
+    mutating func putManifest(_ container: ContainerRow) async throws -> Response {
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: 8 * 1024 * 1024 + 1) } catch {
+            throw NimbusError(.payloadTooLarge, "Manifest File > 8388608 bytes")
+        }
+        guard buffer.readableBytes <= 8 * 1024 * 1024 else { throw NimbusError(.payloadTooLarge, "Manifest File > 8388608 bytes") }
+        guard let parsed = try? JSONValue.parse(buffer.readableBytesView), let items = parsed.arrayValue else {
+            throw NimbusError.badRequest("Manifest must be valid JSON.\n")
+        }
+        guard !items.isEmpty else { throw NimbusError.badRequest("Manifest must have at least one segment.\n") }
+        guard items.count <= 1000 else { throw NimbusError.badRequest("Too many segments; max 1000.\n") }
+        var errors = [String]()
+        var stored = [SLOManifest]()
+        var md5 = Insecure.MD5()
+        var total = 0
+        for (i, item) in items.enumerated() {
+            guard let obj = item.objectValue else { errors.append("Index \(i): not a JSON object"); continue }
+            let allowed: Set<String> = ["path", "etag", "size_bytes", "range"]
+            if obj.keys.contains("data") { errors.append("Index \(i): inline data segments are not supported"); continue }
+            if let bad = obj.keys.first(where: { !allowed.contains($0) }) { errors.append("Index \(i): extraneous key \"\(bad)\""); continue }
+            guard let path = obj["path"]?.stringValue else { errors.append("Index \(i): \"path\" must be a string"); continue }
+            var p = path.removingPercentEncoding ?? path
+            if p.hasPrefix("/") { p.removeFirst() }
+            guard let slash = p.firstIndex(of: "/"), slash != p.startIndex, p.index(after: slash) != p.endIndex else {
+                errors.append("Index \(i): path does not refer to an object. Path must be of the form /container/object."); continue
+            }
+            let c = String(p[..<slash]), o = String(p[p.index(after: slash)...])
+            var wantSize: Int?
+            if let s = obj["size_bytes"], s != .null {
+                guard let n = s.intValue.map({ Int($0) }) ?? s.stringValue.flatMap({ Int($0) }), n >= 0 else { errors.append("Index \(i): invalid size_bytes"); continue }
+                wantSize = n
+            }
+            var wantETag: String?
+            if let e = obj["etag"], e != .null {
+                guard let s = e.stringValue else { errors.append("Index \(i): invalid etag"); continue }
+                wantETag = s.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+            }
+            let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+            do { _ = try await sub.authorizeObject(write: false) } catch {
+                errors.append("/\(c)/\(o), 403 Forbidden"); continue
+            }
+            guard let seg = try await liveObject(target.account, c, o) else { errors.append("/\(c)/\(o), 404 Not Found"); continue }
+            let segETag = seg.metadata["x-object-sysmeta-slo-etag"] ?? seg.etag
+            let segSize = Int(seg.metadata["x-object-sysmeta-slo-size"] ?? "") ?? seg.size
+            if let wantSize, wantSize != segSize { errors.append("/\(c)/\(o), Size Mismatch"); continue }
+            if let wantETag, wantETag != segETag { errors.append("/\(c)/\(o), Etag Mismatch"); continue }
+            var entry = SLOManifest(name: "/\(c)/\(o)", hash: segETag, bytes: segSize, contentType: seg.contentType, lastModified: HTTPDate.iso(seg.lastModified))
+            var length = segSize
+            if let r = obj["range"]?.stringValue {
+                guard let parsed = ByteRanges.parse("bytes=" + r, size: segSize), parsed.count == 1 else {
+                    errors.append("Index \(i): invalid range"); continue
+                }
+                entry.range = parsed[0]
+                entry.rangeText = "\(parsed[0].lowerBound)-\(parsed[0].upperBound - 1)"
+                length = parsed[0].count
+                md5.update(data: Array("\(segETag):\(entry.rangeText!);".utf8))
+            } else {
+                md5.update(data: Array(segETag.utf8))
+            }
+            if length < 1 && i < items.count - 1 { errors.append("/\(c)/\(o), Too Small; each segment must be at least 1 byte."); continue }
+            total += length
+            stored.append(entry)
+        }
+        if !errors.isEmpty { throw NimbusError.badRequest("Errors:\n" + errors.joined(separator: "\n")) }
+        let sloETag = Hex.encode(md5.finalize())
+        if let e = headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), !e.isEmpty, e.lowercased() != sloETag {
+            throw NimbusError(.unprocessable, "Unprocessable Entity")
+        }
+        var meta = try objectMetadata(base: [:])
+        meta["x-static-large-object"] = "True"
+        meta["x-object-sysmeta-slo-etag"] = sloETag
+        meta["x-object-sysmeta-slo-size"] = String(total)
+        let body = Array(JSONValue.array(stored.map(\.json)).serializedString().utf8)
+        try await checkQuotas(container, adding: total)
+        try await versionBeforeOverwrite(container)
+        let upload = ObjectStorageService.Upload(account: target.account, container: target.container!, name: target.object!,
+                                                 contentType: contentType(), metadata: meta, deleteAt: try deleteAtHeader(), contentLength: body.count)
+        let row = try await service.put(upload, body: [ByteBuffer(bytes: body)].async)
+        var h = HTTPFields()
+        h[.eTag] = "\"\(sloETag)\""
+        h[.lastModified] = HTTPDate.lastModified(row.timestamp)
+        h["X-Timestamp"] = row.timestamp
+        return .swift(.created, headers: h)
+    }
+
+    func manifestResponse(_ row: ObjectRow) async throws -> Response {
+        let manifest = try await SLOManifest.load(row, service: service)
+        var h = objectHeaders(row, etag: row.etag, length: 0)
+        h[.contentType] = "application/json; charset=utf-8"
+        let body: String
+        if query("format") == "raw" {
+            body = JSONValue.array(manifest.map { m in
+                var o: [String: JSONValue] = ["path": .string(m.name), "etag": .string(m.hash), "size_bytes": .int(Int64(m.bytes))]
+                if let r = m.rangeText { o["range"] = .string(r) }
+                return .object(o)
+            }).serializedString()
+        } else {
+            body = JSONValue.array(manifest.map(\.json)).serializedString()
+        }
+        h[.contentLength] = String(body.utf8.count)
+        if method == .head { return Response(status: .ok, headers: h) }
+        return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    mutating func deleteManifest(_ row: ObjectRow) async throws -> Response {
+        let manifest = try await SLOManifest.load(row, service: service)
+        var deleted = 0, notFound = 0
+        var errors = [(String, String)]()
+        for m in manifest {
+            let (c, o) = m.container
+            let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+            do {
+                _ = try await sub.authorizeObject(write: true)
+                if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
+            } catch let e as NimbusError {
+                errors.append((m.name, "\(e.status) \(SwiftErrorRenderer.reason(e.status))"))
+            }
+        }
+        if try await service.delete(account: target.account, container: target.container!, name: target.object!, onlyTimestamp: row.timestamp) != nil {
+            deleted += 1
+        } else { notFound += 1 }
+        return bulkResult(deleted: deleted, notFound: notFound, errors: errors)
+    }
+
+    func bulkResult(deleted: Int, notFound: Int, errors: [(String, String)], status: String? = nil) -> Response {
+        let responseStatus = status ?? (errors.isEmpty ? "200 OK" : "400 Bad Request")
+        let accept = query("format")?.lowercased() ?? headers[.accept]?.lowercased() ?? ""
+        if accept.contains("json") {
+            let body: JSONValue = ["Number Deleted": .int(Int64(deleted)), "Number Not Found": .int(Int64(notFound)),
+                                   "Response Body": "", "Response Status": .string(responseStatus),
+                                   "Errors": .array(errors.map { [.string($0.0), .string($0.1)] })]
+            return .swift(.ok, body: body.serializedString(), contentType: "application/json; charset=utf-8")
+        }
+        var s = "Number Deleted: \(deleted)\nNumber Not Found: \(notFound)\nResponse Body: \nResponse Status: \(responseStatus)\nErrors:\n"
+        for (n, e) in errors { s += "\(n), \(e)\n" }
+        return .swift(.ok, body: s, contentType: "text/plain; charset=utf-8")
+    }
+
+    // MARK: bulk upload (extract-archive)
+
+    /// `PUT ?extract-archive=tar`: every regular file of the archive becomes an object; at the
+    /// account level the first path component names the container (created when missing).
+    /// Archives are read whole, up to 1 GiB; compressed archives are not supported yet.
+    func extractArchive() async throws -> Response {
+        guard isOwner else { throw deny() }
+        guard query("extract-archive") == "tar" else {
+            throw NimbusError.badRequest("Unsupported archive format: only uncompressed tar is supported")
+        }
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: 1 << 30) } catch {
+            throw NimbusError(.payloadTooLarge, "Request Entity Too Large: archives are limited to 1 GiB")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        let entries: [TarArchive.Entry]
+        do { entries = try TarArchive.files(bytes) } catch { throw NimbusError.badRequest("Invalid Tar File: \(error)") }
+        var created = 0
+        var errors = [(String, String)]()
+        var containers = Set<String>()
+        for e in entries {
+            var path = e.path
+            while path.hasPrefix("./") { path.removeFirst(2) }
+            while path.hasPrefix("/") { path.removeFirst() }
+            let c: String, o: String
+            if let tc = target.container {
+                (c, o) = (tc, path)
+            } else {
+                guard let slash = path.firstIndex(of: "/"), slash != path.startIndex, path.index(after: slash) != path.endIndex else {
+                    errors.append(("/" + path, "400 Bad Request")); continue
+                }
+                (c, o) = (String(path[..<slash]), String(path[path.index(after: slash)...]))
+            }
+            guard c.utf8.count <= api.limits.maxContainerNameLength, o.utf8.count <= api.limits.maxObjectNameLength else {
+                errors.append(("/\(c)/\(o)", "400 Bad Request")); continue
+            }
+            do {
+                if !containers.contains(c) {
+                    if try await index.container(target.account, c) == nil {
+                        _ = try await index.putContainer(target.account, c, timestamp: service.timestamp()) { _ in }
+                    }
+                    containers.insert(c)
+                }
+                let upload = ObjectStorageService.Upload(account: target.account, container: c, name: o, contentType: MimeTypes.guess(o),
+                                                         metadata: [:], contentLength: e.data.count)
+                _ = try await service.put(upload, body: [ByteBuffer(bytes: bytes[e.data])].async)
+                created += 1
+            } catch let err as NimbusError {
+                errors.append(("/\(c)/\(o)", "\(err.status) \(SwiftErrorRenderer.reason(err.status))"))
+            }
+        }
+        let status = errors.isEmpty ? "201 Created" : "400 Bad Request"
+        let accept = headers[.accept]?.lowercased() ?? ""
+        if accept.contains("json") {
+            let body: JSONValue = ["Number Files Created": .int(Int64(created)), "Response Body": "", "Response Status": .string(status),
+                                   "Errors": .array(errors.map { [.string($0.0), .string($0.1)] })]
+            return .swift(.ok, body: body.serializedString(), contentType: "application/json; charset=utf-8")
+        }
+        var s = "Number Files Created: \(created)\nResponse Body: \nResponse Status: \(status)\nErrors:\n"
+        for (n, e) in errors { s += "\(n), \(e)\n" }
+        return .swift(.ok, body: s, contentType: "text/plain; charset=utf-8")
+    }
+
+    // MARK: bulk delete
+
+    func bulkDelete() async throws -> Response {
+        guard isOwner || context.auth != nil else { throw deny() }
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: 10 * 1024 * 1024) } catch {
+            throw NimbusError(.payloadTooLarge, "Request Entity Too Large")
+        }
+        let lines = String(buffer: buffer).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard lines.count <= 10000 else { throw NimbusError(.payloadTooLarge, "Maximum Bulk Deletes: 10000 per request") }
+        var deleted = 0, notFound = 0
+        var errors = [(String, String)]()
+        for line in lines {
+            var path = line.removingPercentEncoding ?? line
+            if path.hasPrefix("/") { path.removeFirst() }
+            let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard let c = parts.first, !c.isEmpty else { errors.append((line, "400 Bad Request")); continue }
+            do {
+                if parts.count == 2, !parts[1].isEmpty {
+                    let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: parts[1]))
+                    guard try await sub.authorizeObject(write: true) != nil else { notFound += 1; continue }
+                    if try await service.delete(account: target.account, container: c, name: parts[1]) != nil { deleted += 1 } else { notFound += 1 }
+                } else {
+                    guard isOwner else { throw deny() }
+                    switch try await index.deleteContainer(target.account, c) {
+                    case .deleted: deleted += 1
+                    case .notFound: notFound += 1
+                    case .notEmpty: errors.append(("/" + c, "409 Conflict"))
+                    }
+                }
+            } catch let e as NimbusError {
+                errors.append(("/" + path, "\(e.status) \(SwiftErrorRenderer.reason(e.status))"))
+            }
+        }
+        return bulkResult(deleted: deleted, notFound: notFound, errors: errors)
+    }
+
+    // MARK: versioning (X-Versions-Location stack mode, X-History-Location)
+
+    static func versionName(_ name: String, _ timestamp: String) -> String {
+        String(format: "%03x", name.utf8.count) + name + "/" + timestamp
+    }
+
+    /// Before an overwrite in a versioned container, the current object is copied into the
+    /// versions (or history) container.
+    func versionBeforeOverwrite(_ container: ContainerRow) async throws {
+        guard let vc = container.metadata["x-versions-location"] ?? container.metadata["x-history-location"] else { return }
+        try await archiveCurrent(container: container, into: vc)
+    }
+
+    func archiveCurrent(container: ContainerRow, into vc: String) async throws {
+        guard let current = try await liveObject(target.account, target.container!, target.object!) else { return }
+        guard current.metadata["x-object-manifest"] == nil else { return }
+        guard try await index.container(target.account, vc) != nil else {
+            throw NimbusError.preconditionFailed("The versions container \(vc) does not exist.")
+        }
+        try await internalCopy(current, to: vc, name: Self.versionName(current.name, current.timestamp))
+    }
+
+    /// Copies the bytes and metadata of `row` to another object of the same account.
+    func internalCopy(_ row: ObjectRow, to container: String, name: String) async throws {
+        let body = ObjectBody.plain(row)
+        let upload = ObjectStorageService.Upload(account: row.account, container: container, name: name, contentType: row.contentType,
+                                                 metadata: row.metadata, deleteAt: row.deleteAt, contentLength: row.size)
+        _ = try await service.put(upload, body: body.sequence(service: service))
+    }
+
+    mutating func versionedDelete(_ container: ContainerRow) async throws -> Response {
+        let name = target.object!
+        if let hc = container.metadata["x-history-location"] {
+            try await archiveCurrent(container: container, into: hc)
+            guard try await service.delete(account: target.account, container: target.container!, name: name) != nil else {
+                throw NimbusError.notFound("The resource could not be found.")
+            }
+            return .swift(.noContent)
+        }
+        if let vc = container.metadata["x-versions-location"], try await index.container(target.account, vc) != nil {
+            var q = ListingQuery()
+            q.prefix = String(format: "%03x", name.utf8.count) + name + "/"
+            q.reverse = true
+            q.limit = 1
+            let newest = try await index.listObjects(target.account, vc, q).compactMap { e -> ObjectRow? in
+                if case .row(let r) = e { return r }
+                return nil
+            }.first
+            if let newest {
+                // Restore the newest version in place of the current object, then drop it from the stack.
+                try await internalCopy(newest, to: target.container!, name: name)
+                try await service.delete(account: target.account, container: vc, name: newest.name, onlyTimestamp: newest.timestamp)
+                return .swift(.noContent)
+            }
+        }
+        guard try await service.delete(account: target.account, container: target.container!, name: name) != nil else {
+            throw NimbusError.notFound("The resource could not be found.")
+        }
+        return .swift(.noContent)
+    }
+
+    // MARK: temp URLs
+
+    /// Validates `temp_url_sig` / `temp_url_expires` (and `temp_url_prefix`) against the
+    /// account's and container's temp URL keys. A bad or expired signature is a 401.
+    mutating func checkTempURL() async throws {
+        guard let sig = query("temp_url_sig"), let expiresText = query("temp_url_expires") else { return }
+        let unauthorized = NimbusError.unauthorized("Temp URL invalid")
+        var expires = Int(expiresText)
+        if expires == nil {
+            let f = ISO8601DateFormatter()
+            expires = f.date(from: expiresText).map { Int($0.timeIntervalSince1970) }
+        }
+        guard let expires, expires > Int(Date().timeIntervalSince1970) else { throw NimbusError.unauthorized("Temp URL expired") }
+        let methods: [String] = method == .head ? ["HEAD", "GET", "PUT"] : [method.rawValue]
+        guard ["GET", "HEAD", "PUT", "POST", "DELETE"].contains(method.rawValue) else { throw unauthorized }
+        var keys = [String]()
+        if let acct = try await index.account(target.account) {
+            keys += ["x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2"].compactMap { acct.metadata[$0] }
+        }
+        if let c = try await index.container(target.account, target.container!) {
+            keys += ["x-container-meta-temp-url-key", "x-container-meta-temp-url-key-2"].compactMap { c.metadata[$0] }
+        }
+        guard !keys.isEmpty else { throw unauthorized }
+        let object = target.object!
+        var paths = [String]()
+        let basePath = "/v1/\(target.account)/\(target.container!)/"
+        if let prefix = query("temp_url_prefix") {
+            guard object.hasPrefix(prefix) else { throw unauthorized }
+            paths = ["prefix:" + basePath + prefix, "prefix:/object" + basePath + prefix]
+        } else {
+            paths = [basePath + object, "/object" + basePath + object]
+        }
+        let (algorithm, given) = Self.decodeSignature(sig)
+        guard let given else { throw unauthorized }
+        for key in keys {
+            for m in methods {
+                for p in paths {
+                    let message = Array("\(m)\n\(expiresText)\n\(p)".utf8)
+                    let keyData = SymmetricKey(data: Array(key.utf8))
+                    let mac: [UInt8]
+                    switch algorithm ?? given.count {
+                    case 20: mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: keyData))
+                    case 32: mac = Array(HMAC<SHA256>.authenticationCode(for: message, using: keyData))
+                    case 64: mac = Array(HMAC<SHA512>.authenticationCode(for: message, using: keyData))
+                    default: continue
+                    }
+                    if mac.count == given.count, zip(mac, given).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 {
+                        tempURL = true
+                        return
+                    }
+                }
+            }
+        }
+        throw unauthorized
+    }
+
+    /// Hex signatures (the digest told by their length) or `<digest>:<base64>`.
+    static func decodeSignature(_ sig: String) -> (Int?, [UInt8]?) {
+        if let colon = sig.firstIndex(of: ":") {
+            let digest = sig[..<colon]
+            let size: Int? = ["sha1": 20, "sha256": 32, "sha512": 64][String(digest)]
+            var b64 = sig[sig.index(after: colon)...].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while b64.count % 4 != 0 { b64 += "=" }
+            guard let size, let data = Data(base64Encoded: b64), data.count == size else { return (nil, nil) }
+            return (size, Array(data))
+        }
+        guard sig.count % 2 == 0, [40, 64, 128].contains(sig.count) else { return (nil, nil) }
+        var out = [UInt8]()
+        var it = sig.makeIterator()
+        while let a = it.next(), let b = it.next() {
+            guard let v = UInt8(String([a, b]), radix: 16) else { return (nil, nil) }
+            out.append(v)
+        }
+        return (out.count, out)
+    }
+
+    // MARK: CORS
+
+    func allowedOrigin(_ container: ContainerRow?, origin: String) -> Bool {
+        guard let allowed = container?.metadata["x-container-meta-access-control-allow-origin"] else { return false }
+        return allowed.split(separator: " ").contains { $0 == "*" || $0 == origin }
+    }
+
+    mutating func preflight() async throws -> Response {
+        let allowMethods = "HEAD, GET, PUT, POST, COPY, OPTIONS, DELETE"
+        guard let origin = headers[.origin] else {
+            var h = HTTPFields()
+            h[.allow] = allowMethods
+            return .swift(.ok, headers: h)
+        }
+        guard let reqMethod = headers[.accessControlRequestMethod], allowMethods.contains(reqMethod.uppercased()),
+              let c = target.container, let row = try await index.container(target.account, c), allowedOrigin(row, origin: origin) else {
+            return SwiftErrorRenderer.page(.unauthorized, "CORS preflight not allowed")
+        }
+        var h = HTTPFields()
+        h[.accessControlAllowOrigin] = row.metadata["x-container-meta-access-control-allow-origin"] == "*" ? "*" : origin
+        h[.accessControlAllowMethods] = allowMethods
+        if let rh = headers[.accessControlRequestHeaders] { h[.accessControlAllowHeaders] = rh }
+        if let age = row.metadata["x-container-meta-access-control-max-age"] { h[.accessControlMaxAge] = age }
+        h[.allow] = allowMethods
+        return .swift(.ok, headers: h)
+    }
+
+    /// Adds Access-Control-Allow-Origin and -Expose-Headers to an actual cross-origin response.
+    func withCORS(_ response: Response) -> Response {
+        guard let origin = headers[.origin], allowedOrigin(corsContainer, origin: origin) else { return response }
+        var r = response
+        r.headers[.accessControlAllowOrigin] = corsContainer?.metadata["x-container-meta-access-control-allow-origin"] == "*" ? "*" : origin
+        var expose = ["cache-control", "content-language", "content-type", "expires", "last-modified", "pragma", "etag",
+                      "x-timestamp", "x-trans-id", "x-openstack-request-id"]
+        expose += response.headers.map { $0.name.canonicalName }.filter { $0.hasPrefix("x-object-meta-") || $0.hasPrefix("x-container-meta-") }
+        if let extra = corsContainer?.metadata["x-container-meta-access-control-expose-headers"] {
+            expose += extra.split(separator: " ").map { $0.lowercased() }
+        }
+        r.headers[.accessControlExposeHeaders] = expose.joined(separator: ", ")
+        return r
+    }
+}
+
+extension Array where Element == ByteBuffer {
+    var async: AsyncStream<ByteBuffer> {
+        let items = self
+        return AsyncStream { c in
+            for i in items { c.yield(i) }
+            c.finish()
+        }
+    }
+}

@@ -1,0 +1,335 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NimbusCore
+import NimbusHTTP
+
+extension SwiftRequest {
+    /// Object operations need the account's owner, a reader (GET/HEAD), a container ACL, or a
+    /// temp URL. Returns the container (nil if it does not exist).
+    func authorizeObject(write: Bool) async throws -> ContainerRow? {
+        let row = try await index.container(target.account, target.container!)
+        if tempURL || isOwner || (level == .reader && !write) { return row }
+        let acl = ContainerACL(row?.metadata[write ? "x-container-write" : "x-container-read"])
+        if let auth = context.auth, acl.grants(auth) { return row }
+        // Referrer rules (`.r:*`) let anyone read objects, with or without a token (keystoneauth).
+        if !write, acl.referrerAllowed(headers[.referer]) { return row }
+        throw deny()
+    }
+
+    mutating func object() async throws -> Response {
+        try await checkTempURL()
+        switch method {
+        case .get, .head: return try await getObject()
+        case .put: return try await putObject()
+        case .post: return try await postObject()
+        case .delete: return try await deleteObject()
+        case HTTPRequest.Method("COPY")!: return try await copyObject()
+        default: throw NimbusError(.methodNotAllowed, "Method Not Allowed")
+        }
+    }
+
+    // MARK: GET / HEAD
+
+    /// The visible version of an object: nil when missing or past its X-Delete-At.
+    func liveObject(_ account: String, _ container: String, _ name: String) async throws -> ObjectRow? {
+        guard let row = try await index.object(account, container, name) else { return nil }
+        if let at = row.deleteAt, at <= Int(Date().timeIntervalSince1970) { return nil }
+        return row
+    }
+
+    mutating func getObject() async throws -> Response {
+        let container = try await authorizeObject(write: false)
+        corsContainer = container
+        guard container != nil, let row = try await liveObject(target.account, target.container!, target.object!) else {
+            throw NimbusError.notFound("The resource could not be found.")
+        }
+        if query("multipart-manifest") == "get", row.metadata["x-static-large-object"] != nil {
+            return try await manifestResponse(row)
+        }
+        let body = try await ObjectBody.resolve(row, request: self)
+        var h = objectHeaders(row, etag: body.etag, length: body.length)
+        if tempURL, method == .get {
+            let filename = query("filename") ?? String(row.name.split(separator: "/").last ?? "")
+            h[.contentDisposition] = hasQuery("inline") ? "inline" : "attachment; filename=\"\(filename.replacingOccurrences(of: "\"", with: "\\\""))\""
+        }
+        if let r = try checkConditions(etag: body.etag, lastModified: row.lastModified, headers: h) { return r }
+        let ranges = headers[.range].flatMap { ByteRanges.parse($0, size: body.length) }
+        if let ranges {
+            guard !ranges.isEmpty else {
+                var eh = HTTPFields()
+                eh[.contentRange] = "bytes */\(body.length)"
+                var resp = SwiftErrorRenderer.page(.rangeNotSatisfiable, "The Range requested is not available.")
+                resp.headers[.contentRange] = "bytes */\(body.length)"
+                return resp
+            }
+            if ranges.count == 1 {
+                let r = ranges[0]
+                h[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(body.length)"
+                h[.contentLength] = String(r.count)
+                if method == .head { return Response(status: .partialContent, headers: h) }
+                return Response(status: .partialContent, headers: h, body: body.stream(ranges: [r], service: service, logger: context.logger))
+            }
+            let boundary = Identifiers.hex32()
+            let ct = h[.contentType] ?? "application/octet-stream"
+            let parts = ranges.map { r in
+                ("--\(boundary)\r\nContent-Type: \(ct)\r\nContent-Range: bytes \(r.lowerBound)-\(r.upperBound - 1)/\(body.length)\r\n\r\n", r)
+            }
+            let closing = "\r\n--\(boundary)--"
+            let total = parts.enumerated().reduce(0) { acc, p in acc + (p.offset > 0 ? 2 : 0) + p.element.0.utf8.count + p.element.1.count } + closing.utf8.count
+            h[.contentType] = "multipart/byteranges;boundary=\(boundary)"
+            h[.contentLength] = String(total)
+            if method == .head { return Response(status: .partialContent, headers: h) }
+            return Response(status: .partialContent, headers: h, body: body.multipart(parts: parts, closing: closing, service: service, logger: context.logger))
+        }
+        if method == .head { return Response(status: .ok, headers: h) }
+        return Response(status: .ok, headers: h, body: body.stream(ranges: nil, service: service, logger: context.logger))
+    }
+
+    func objectHeaders(_ row: ObjectRow, etag: String, length: Int) -> HTTPFields {
+        var h = HTTPFields()
+        h[.contentType] = row.contentType
+        h[.contentLength] = String(length)
+        h[.eTag] = etag
+        h[.lastModified] = HTTPDate.lastModified(row.lastModified)
+        h["X-Timestamp"] = row.lastModified
+        h[.acceptRanges] = "bytes"
+        for (k, v) in row.metadata.sorted(by: { $0.key < $1.key }) {
+            if k.hasPrefix("x-object-sysmeta-") { continue }
+            if k == "x-static-large-object" { h["X-Static-Large-Object"] = "True"; continue }
+            if let name = HTTPField.Name(k) { h[name] = v }
+        }
+        if let at = row.deleteAt { h["X-Delete-At"] = String(at) }
+        return h
+    }
+
+    /// If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since: a 304/412 response
+    /// when they say so, nil to go on.
+    func checkConditions(etag: String, lastModified: String, headers out: HTTPFields) throws -> Response? {
+        let bare = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        func matches(_ header: String) -> Bool {
+            header.split(separator: ",").contains { t in
+                let v = t.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                return v == "*" || v == bare
+            }
+        }
+        var notModifiedHeaders = HTTPFields()
+        for name in [HTTPField.Name.eTag, .lastModified, .contentType] { if let v = out[name] { notModifiedHeaders[name] = v } }
+        notModifiedHeaders["X-Timestamp"] = out["X-Timestamp"]
+        if let im = headers[.ifMatch], !matches(im) {
+            return SwiftErrorRenderer.page(.preconditionFailed, "A precondition for this request was not met.").withHeaders(notModifiedHeaders)
+        }
+        let modified = (Double(lastModified) ?? 0).rounded(.up)
+        if let ius = headers[.ifUnmodifiedSince], let d = HTTPDate.parse(ius), modified > d.timeIntervalSince1970 {
+            return SwiftErrorRenderer.page(.preconditionFailed, "A precondition for this request was not met.").withHeaders(notModifiedHeaders)
+        }
+        if let inm = headers[.ifNoneMatch] {
+            if matches(inm) { return Response(status: .notModified, headers: notModifiedHeaders) }
+        } else if let ims = headers[.ifModifiedSince], let d = HTTPDate.parse(ims), modified <= d.timeIntervalSince1970 {
+            return Response(status: .notModified, headers: notModifiedHeaders)
+        }
+        return nil
+    }
+
+    // MARK: PUT
+
+    mutating func putObject() async throws -> Response {
+        if let copyFrom = headers["x-copy-from"] {
+            let (c, o) = try Self.splitCopyPath(copyFrom, header: "X-Copy-From")
+            let srcAccount = headers["x-copy-from-account"].flatMap { $0.removingPercentEncoding } ?? target.account
+            return try await copy(from: (srcAccount, c, o), to: (target.account, target.container!, target.object!))
+        }
+        let container = try await authorizeObject(write: true)
+        guard let container else { throw NimbusError.notFound("The resource could not be found.") }
+        corsContainer = container
+        if query("multipart-manifest") == "put" { return try await putManifest(container) }
+        let length = try contentLength()
+        let meta = try objectMetadata(base: [:])
+        let deleteAt = try deleteAtHeader()
+        if let inm = headers[.ifNoneMatch] {
+            guard inm.trimmingCharacters(in: .whitespaces) == "*" else { throw NimbusError.badRequest("If-None-Match only supports *") }
+            if try await liveObject(target.account, target.container!, target.object!) != nil {
+                throw NimbusError.preconditionFailed("A precondition for this request was not met.")
+            }
+        }
+        try await checkQuotas(container, adding: length ?? 0)
+        try await versionBeforeOverwrite(container)
+        var upload = ObjectStorageService.Upload(account: target.account, container: target.container!, name: target.object!,
+                                                 contentType: contentType(), metadata: meta, deleteAt: deleteAt, contentLength: length,
+                                                 expectedETag: headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+        upload.expectedETag = upload.expectedETag.flatMap { $0.isEmpty ? nil : $0 }
+        let row = try await service.put(upload, body: request.body)
+        var h = HTTPFields()
+        h[.eTag] = row.etag
+        h[.lastModified] = HTTPDate.lastModified(row.timestamp)
+        h["X-Timestamp"] = row.timestamp
+        return .swift(.created, headers: h)
+    }
+
+    func contentLength() throws(NimbusError) -> Int? {
+        if let cl = headers[.contentLength] {
+            guard let n = Int(cl), n >= 0 else { throw .badRequest("Invalid Content-Length header value") }
+            if n > api.limits.maxFileSize { throw NimbusError(.payloadTooLarge, "Your request is too large.") }
+            return n
+        }
+        if let te = headers[.transferEncoding]?.lowercased() {
+            guard te == "chunked" else { throw NimbusError(.notImplemented, "Unsupported Transfer-Coding header value specified in Transfer-Encoding header") }
+            return nil
+        }
+        throw NimbusError(.lengthRequired, "Length Required")
+    }
+
+    func contentType() -> String {
+        if headers["x-detect-content-type"]?.lowercased() == "true" { return MimeTypes.guess(target.object!) }
+        if let ct = headers[.contentType], !ct.isEmpty { return ct }
+        return MimeTypes.guess(target.object!)
+    }
+
+    static let objectSettings = ["content-encoding", "content-disposition", "x-object-manifest", "content-language", "cache-control", "expires"]
+
+    /// The object's stored metadata after this request: `base` (nil-valued entries removed) with
+    /// the request's user metadata and settings.
+    func objectMetadata(base: [String: String]) throws(NimbusError) -> [String: String] {
+        var meta = base
+        let updates = try metadataUpdates("object", extra: Self.objectSettings)
+        Self.apply(updates, to: &meta)
+        if let m = meta["x-object-manifest"] {
+            let decoded = m.removingPercentEncoding ?? m
+            guard let slash = decoded.firstIndex(of: "/"), slash != decoded.startIndex else {
+                throw .badRequest("X-Object-Manifest must be in the format container/prefix")
+            }
+            meta["x-object-manifest"] = m
+        }
+        return meta
+    }
+
+    func deleteAtHeader() throws(NimbusError) -> Int? {
+        let now = Int(Date().timeIntervalSince1970)
+        if let after = headers["x-delete-after"] {
+            guard let n = Int(after) else { throw .badRequest("Non-integer X-Delete-After") }
+            guard n >= 0 else { throw .badRequest("X-Delete-After in past") }
+            return now + n
+        }
+        if let at = headers["x-delete-at"] {
+            guard let n = Int(at) ?? Double(at).map({ Int($0) }) else { throw .badRequest("Non-integer X-Delete-At") }
+            guard n > now else { throw .badRequest("X-Delete-At in past") }
+            return n
+        }
+        return nil
+    }
+
+    func checkQuotas(_ container: ContainerRow, adding bytes: Int) async throws {
+        if let q = container.metadata["x-container-meta-quota-bytes"].flatMap(Int.init), container.bytesUsed + bytes > q {
+            throw NimbusError(.payloadTooLarge, "Upload exceeds quota.")
+        }
+        if let q = container.metadata["x-container-meta-quota-count"].flatMap(Int.init), container.objectCount + 1 > q {
+            throw NimbusError(.payloadTooLarge, "Upload exceeds quota.")
+        }
+        if level != .reseller, let account = try await index.account(target.account) {
+            let bytesQuota = account.metadata["x-account-meta-quota-bytes"].flatMap(Int.init)
+            let countQuota = account.metadata["x-account-quota-count"].flatMap(Int.init)
+            if bytesQuota != nil || countQuota != nil {
+                let stats = try await index.accountStats(target.account)
+                if let q = bytesQuota, stats.bytes + bytes > q { throw NimbusError(.payloadTooLarge, "Upload exceeds quota.") }
+                if let q = countQuota, stats.objects + 1 > q { throw NimbusError(.payloadTooLarge, "Upload exceeds quota.") }
+            }
+        }
+    }
+
+    // MARK: POST
+
+    mutating func postObject() async throws -> Response {
+        let container = try await authorizeObject(write: true)
+        corsContainer = container
+        guard container != nil, let row = try await liveObject(target.account, target.container!, target.object!) else {
+            throw NimbusError.notFound("The resource could not be found.")
+        }
+        // POST replaces the user metadata; the object's own settings are kept unless given.
+        var base = row.metadata.filter { !$0.key.hasPrefix("x-object-meta-") }
+        for k in Self.objectSettings where headers[k] != nil { base[k] = nil }
+        let meta = try objectMetadata(base: base)
+        var deleteAt = row.deleteAt
+        if headers["x-delete-at"] != nil || headers["x-delete-after"] != nil { deleteAt = try deleteAtHeader() }
+        if headers["x-remove-delete-at"] != nil { deleteAt = nil }
+        let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? row.contentType
+        _ = try await service.updateMetadata(row, metadata: meta, contentType: ct, deleteAt: deleteAt)
+        return .swift(.accepted, body: "<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>")
+    }
+
+    // MARK: DELETE
+
+    mutating func deleteObject() async throws -> Response {
+        let container = try await authorizeObject(write: true)
+        corsContainer = container
+        guard let container else { throw NimbusError.notFound("The resource could not be found.") }
+        if query("multipart-manifest") == "delete", let row = try await liveObject(target.account, target.container!, target.object!),
+           row.metadata["x-static-large-object"] != nil {
+            return try await deleteManifest(row)
+        }
+        return try await versionedDelete(container)
+    }
+
+    // MARK: COPY
+
+    mutating func copyObject() async throws -> Response {
+        guard let dest = headers["destination"] else { throw NimbusError.preconditionFailed("You must specify a Destination header") }
+        let (c, o) = try Self.splitCopyPath(dest, header: "Destination")
+        let destAccount = headers["destination-account"].flatMap { $0.removingPercentEncoding } ?? target.account
+        return try await copy(from: (target.account, target.container!, target.object!), to: (destAccount, c, o))
+    }
+
+    /// `container/object` (optionally with a leading slash, URL-encoded) from X-Copy-From or Destination.
+    static func splitCopyPath(_ value: String, header: String) throws(NimbusError) -> (String, String) {
+        var v = value.removingPercentEncoding ?? value
+        if v.hasPrefix("/") { v.removeFirst() }
+        guard let slash = v.firstIndex(of: "/"), slash != v.startIndex, v.index(after: slash) != v.endIndex else {
+            throw .preconditionFailed("\(header) header must be of the form <container name>/<object name>")
+        }
+        return (String(v[..<slash]), String(v[v.index(after: slash)...]))
+    }
+
+    mutating func copy(from src: (String, String, String), to dst: (String, String, String)) async throws -> Response {
+        // Read access to the source, as the caller.
+        let srcReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: src.0, container: src.1, object: src.2))
+        _ = try await srcReq.authorizeObject(write: false)
+        var dstReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: dst.0, container: dst.1, object: dst.2))
+        dstReq.tempURL = tempURL && dst.0 == target.account && dst.1 == target.container && dst.2 == target.object
+        guard let dstContainer = try await dstReq.authorizeObject(write: true) else { throw NimbusError.notFound("The resource could not be found.") }
+        guard let source = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
+        if source.size > api.limits.maxFileSize { throw NimbusError(.payloadTooLarge, "Your request is too large.") }
+        let fresh = headers["x-fresh-metadata"]?.lowercased() == "true"
+        var base = fresh ? [:] : source.metadata.filter { !$0.key.hasPrefix("x-object-sysmeta-") && $0.key != "x-static-large-object" }
+        if query("multipart-manifest") == "get", source.metadata["x-static-large-object"] != nil {
+            base = source.metadata
+        }
+        let meta = try dstReq.objectMetadata(base: base)
+        let deleteAt = try deleteAtHeader()
+        let body = query("multipart-manifest") == "get" ? ObjectBody.plain(source) : try await ObjectBody.resolve(source, request: srcReq)
+        try await dstReq.checkQuotas(dstContainer, adding: body.length)
+        try await dstReq.versionBeforeOverwrite(dstContainer)
+        let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? source.contentType
+        let upload = ObjectStorageService.Upload(account: dst.0, container: dst.1, name: dst.2, contentType: ct, metadata: meta,
+                                                 deleteAt: deleteAt, contentLength: body.length)
+        let row = try await service.put(upload, body: body.sequence(service: service))
+        var h = HTTPFields()
+        h[.eTag] = row.etag
+        h[.lastModified] = HTTPDate.lastModified(row.timestamp)
+        h["X-Timestamp"] = row.timestamp
+        h["X-Copied-From"] = "\(src.1)/\(src.2)".addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "\(src.1)/\(src.2)"
+        h["X-Copied-From-Last-Modified"] = HTTPDate.lastModified(source.lastModified)
+        if src.0 != dst.0 { h["X-Copied-From-Account"] = src.0 }
+        for (k, v) in row.metadata.sorted(by: { $0.key < $1.key }) where k.hasPrefix("x-object-meta-") {
+            if let name = HTTPField.Name(k) { h[name] = v }
+        }
+        return .swift(.created, headers: h)
+    }
+}
+
+extension Response {
+    func withHeaders(_ extra: HTTPFields) -> Response {
+        var r = self
+        for f in extra { r.headers[f.name] = f.value }
+        return r
+    }
+}

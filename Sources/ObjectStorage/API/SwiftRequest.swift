@@ -1,0 +1,360 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NimbusCore
+import NimbusHTTP
+
+/// One Swift API request: authorization (keystoneauth's rules plus container ACLs and temp
+/// URLs), then the account, container or object operation.
+struct SwiftRequest {
+    let api: SwiftAPI
+    let request: Request
+    let context: NimbusRequestContext
+    let target: SwiftAPI.Target
+    let level: SwiftAccessPolicy.Level
+    var service: ObjectStorageService { api.service }
+    var index: ObjectIndex { api.service.index }
+    var method: HTTPRequest.Method { request.method }
+    var headers: HTTPFields { request.headers }
+    /// Set when a valid temp URL signature authorizes this request.
+    var tempURL = false
+    /// The container's metadata, once loaded for CORS.
+    var corsContainer: ContainerRow?
+
+    init(api: SwiftAPI, request: Request, context: NimbusRequestContext, target: SwiftAPI.Target) {
+        self.api = api
+        self.request = request
+        self.context = context
+        self.target = target
+        self.level = api.access.level(context.auth, account: target.account)
+    }
+
+    var isOwner: Bool { level == .owner || level == .reseller }
+    var canReadAccount: Bool { isOwner || level == .reader }
+
+    func deny() -> NimbusError {
+        context.auth == nil
+            ? .unauthorized("This server could not verify that you are authorized to access the document you requested.")
+            : .forbidden("Access was denied to this resource.")
+    }
+
+    func query(_ name: String) -> String? { request.uri.queryParameters[name[...]].map { String($0) } }
+    /// Whether the query string names `name`, with or without a value (`?bulk-delete`).
+    func hasQuery(_ name: String) -> Bool {
+        guard let q = request.uri.query else { return false }
+        return q.split(separator: "&").contains { $0.split(separator: "=", maxSplits: 1).first.map { $0.removingPercentEncoding == name } ?? false }
+    }
+
+    // MARK: metadata
+
+    /// The `X-<kind>-Meta-*` (and `X-Remove-<kind>-Meta-*`) headers of the request, validated
+    /// against Swift's limits: name → new value, or nil to remove.
+    /// Empty values remove account and container metadata; objects keep them (as Swift does).
+    func metadataUpdates(_ kind: String, extra: [String] = []) throws(NimbusError) -> [String: String?] {
+        let keepEmpty = kind == "object"
+        let prefix = "x-\(kind)-meta-"
+        let removePrefix = "x-remove-\(kind)-meta-"
+        var out = [String: String?]()
+        for field in headers {
+            let name = field.name.canonicalName
+            if name.hasPrefix(prefix) {
+                let key = String(name.dropFirst(prefix.count))
+                guard !key.isEmpty else { throw .badRequest("Metadata name cannot be empty") }
+                out[prefix + key] = field.value.isEmpty && !keepEmpty ? String?.none : field.value
+            } else if name.hasPrefix(removePrefix) {
+                let key = String(name.dropFirst(removePrefix.count))
+                if !key.isEmpty, out[prefix + key] == nil { out[prefix + key] = String?.none }
+            } else if extra.contains(name) {
+                out[name] = field.value.isEmpty ? String?.none : field.value
+            } else if name.hasPrefix("x-remove-"), extra.contains("x-" + name.dropFirst("x-remove-".count)) {
+                out["x-" + String(name.dropFirst("x-remove-".count))] = String?.none
+            }
+        }
+        try checkMetadata(out.compactMapValues { $0 }, prefix: prefix)
+        return out
+    }
+
+    func checkMetadata(_ meta: [String: String], prefix: String) throws(NimbusError) {
+        let l = api.limits
+        var count = 0, size = 0
+        for (k, v) in meta where k.hasPrefix(prefix) {
+            let key = k.dropFirst(prefix.count)
+            if key.utf8.count > l.maxMetaNameLength { throw .badRequest("Metadata name too long: \(k); max \(l.maxMetaNameLength)") }
+            if v.utf8.count > l.maxMetaValueLength { throw .badRequest("Metadata value longer than \(l.maxMetaValueLength): \(k)") }
+            count += 1
+            size += key.utf8.count + v.utf8.count
+        }
+        if count > l.maxMetaCount { throw .badRequest("Too many metadata items; max \(l.maxMetaCount)") }
+        if size > l.maxMetaOverallSize { throw .badRequest("Total metadata too large; max \(l.maxMetaOverallSize)") }
+    }
+
+    static func apply(_ updates: [String: String?], to meta: inout [String: String]) {
+        for (k, v) in updates {
+            if let v { meta[k] = v } else { meta[k] = nil }
+        }
+    }
+
+    static func emit(_ meta: [String: String], into h: inout HTTPFields, only: (String) -> Bool = { _ in true }) {
+        for (k, v) in meta.sorted(by: { $0.key < $1.key }) where only(k) {
+            if let name = HTTPField.Name(k) { h[name] = v }
+        }
+    }
+
+    // MARK: account
+
+    mutating func account() async throws -> Response {
+        let acct = target.account
+        switch method {
+        case .get, .head:
+            guard canReadAccount else { throw deny() }
+            var h = try await accountHeaders(acct)
+            if method == .head { return .swift(.noContent, headers: h, contentType: listingContentType()) }
+            let q = try listingQuery(limit: api.limits.accountListingLimit)
+            let entries = try await index.listContainers(acct, q)
+            return listing(entries, format: try listingFormat(), headers: &h, root: ("account", acct)) { c, fmt in
+                switch fmt {
+                case .json: return ["name": .string(c.name), "count": .int(Int64(c.objectCount)), "bytes": .int(Int64(c.bytesUsed)),
+                                    "last_modified": .string(HTTPDate.iso(c.putTimestamp))]
+                default: return ["name": .string(c.name), "count": .string(String(c.objectCount)), "bytes": .string(String(c.bytesUsed)),
+                                 "last_modified": .string(HTTPDate.iso(c.putTimestamp))]
+                }
+            }
+        case .post:
+            guard isOwner else { throw deny() }
+            if hasQuery("bulk-delete") { return try await bulkDelete() }
+            var updates = try metadataUpdates("account", extra: ["x-account-quota-bytes", "x-account-quota-count"])
+            for quotaKey in ["x-account-meta-quota-bytes", "x-account-quota-bytes", "x-account-quota-count"] where updates.keys.contains(quotaKey) {
+                guard level == .reseller else { throw NimbusError.forbidden("Only a reseller admin may set account quotas.") }
+                if let v = updates[quotaKey] ?? nil, Int(v) == nil || Int(v)! < 0 { throw NimbusError.badRequest("Invalid quota value \(v)") }
+            }
+            // X-Account-Quota-Bytes (Swift 2.34+) and the older X-Account-Meta-Quota-Bytes are one setting.
+            if let v = updates["x-account-quota-bytes"] {
+                updates["x-account-meta-quota-bytes"] = v
+                updates["x-account-quota-bytes"] = nil
+            }
+            if headers["x-account-access-control"] != nil { throw NimbusError.badRequest("Account ACLs (X-Account-Access-Control) are not supported.") }
+            let u = updates
+            try await index.updateAccountMetadata(acct, timestamp: service.timestamp()) { Self.apply(u, to: &$0) }
+            return .swift(.noContent, headers: try await accountHeaders(acct))
+        case .put where hasQuery("extract-archive"):
+            return try await extractArchive()
+        case .delete where hasQuery("bulk-delete"):
+            guard isOwner else { throw deny() }
+            return try await bulkDelete()
+        default:
+            throw NimbusError(.methodNotAllowed, "Method Not Allowed")
+        }
+    }
+
+    func accountHeaders(_ acct: String) async throws -> HTTPFields {
+        let row = try await index.account(acct)
+        let stats = try await index.accountStats(acct)
+        var h = HTTPFields()
+        h["X-Account-Container-Count"] = String(stats.containers)
+        h["X-Account-Object-Count"] = String(stats.objects)
+        h["X-Account-Bytes-Used"] = String(stats.bytes)
+        let ts = row?.putTimestamp ?? service.timestamp()
+        h["X-Timestamp"] = ts
+        h["X-Put-Timestamp"] = ts
+        h["X-Account-Storage-Policy-Policy-0-Container-Count"] = String(stats.containers)
+        h["X-Account-Storage-Policy-Policy-0-Object-Count"] = String(stats.objects)
+        h["X-Account-Storage-Policy-Policy-0-Bytes-Used"] = String(stats.bytes)
+        if let row { Self.emit(row.metadata, into: &h) }
+        return h
+    }
+
+    // MARK: container
+
+    mutating func container() async throws -> Response {
+        let acct = target.account, name = target.container!
+        switch method {
+        case .put where hasQuery("extract-archive"):
+            return try await extractArchive()
+        case .put:
+            guard isOwner else { throw deny() }
+            let updates = try containerUpdates()
+            let created = try await index.putContainer(acct, name, timestamp: service.timestamp()) { Self.apply(updates, to: &$0) }
+            return .swift(created ? .created : .accepted)
+        case .post:
+            guard isOwner else { throw deny() }
+            let updates = try containerUpdates()
+            guard try await index.updateContainerMetadata(acct, name, { Self.apply(updates, to: &$0) }) else { throw NimbusError.notFound("The resource could not be found.") }
+            return .swift(.noContent)
+        case .delete:
+            guard isOwner else { throw deny() }
+            switch try await index.deleteContainer(acct, name) {
+            case .deleted: return .swift(.noContent)
+            case .notFound: throw NimbusError.notFound("The resource could not be found.")
+            case .notEmpty: throw NimbusError.conflict("There was a conflict when trying to complete your request.")
+            }
+        case .get, .head:
+            let row = try await index.container(acct, name)
+            if !canReadAccount {
+                let acl = ContainerACL(row?.metadata["x-container-read"])
+                let allowed = (context.auth.map { acl.grants($0) } ?? false) || (acl.listings && acl.referrerAllowed(headers[.referer]))
+                guard allowed else { throw deny() }
+            }
+            guard let row else { throw NimbusError.notFound("The resource could not be found.") }
+            corsContainer = row
+            var h = containerHeaders(row)
+            if method == .head { return .swift(.noContent, headers: h, contentType: listingContentType()) }
+            let q = try listingQuery(limit: api.limits.containerListingLimit)
+            let entries = try await index.listObjects(acct, name, q)
+            let fmt = try listingFormat()
+            return listing(entries, format: fmt, headers: &h, root: ("container", name)) { o, fmt in
+                let etag = o.metadata["x-object-sysmeta-slo-etag"] ?? o.etag
+                var e: [String: JSONValue] = ["name": .string(o.name), "hash": .string(etag), "content_type": .string(o.contentType),
+                                              "last_modified": .string(HTTPDate.iso(o.lastModified))]
+                let bytes = Int(o.metadata["x-object-sysmeta-slo-size"] ?? "") ?? o.size
+                e["bytes"] = fmt == .json ? .int(Int64(bytes)) : .string(String(bytes))
+                if o.metadata["x-static-large-object"] != nil, fmt == .json { e["slo_etag"] = .string("\"\(etag)\"") }
+                return e
+            }
+        default:
+            throw NimbusError(.methodNotAllowed, "Method Not Allowed")
+        }
+    }
+
+    static let containerSettings = ["x-container-read", "x-container-write", "x-versions-location", "x-history-location",
+                                    "x-container-sync-to", "x-container-sync-key", "x-versions-enabled"]
+
+    func containerUpdates() throws(NimbusError) -> [String: String?] {
+        var u = try metadataUpdates("container", extra: Self.containerSettings)
+        for k in ["x-container-read", "x-container-write"] {
+            if let v = u[k] ?? nil { try ContainerACL.validate(v) }
+        }
+        for k in ["x-container-meta-quota-bytes", "x-container-meta-quota-count"] {
+            if let v = u[k] ?? nil, Int(v) == nil || Int(v)! < 0 { throw .badRequest("Invalid quota value \(v) for \(k)") }
+        }
+        if (u["x-versions-location"] ?? nil) != nil && (u["x-history-location"] ?? nil) != nil {
+            throw .badRequest("Only one of X-Versions-Location or X-History-Location may be provided")
+        }
+        for k in ["x-versions-location", "x-history-location"] {
+            if let v = u[k] ?? nil {
+                guard let d = v.removingPercentEncoding, !d.isEmpty, !d.contains("/") else {
+                    throw .preconditionFailed("\(k) header must be in the form of a container name")
+                }
+                u[k] = d
+                // Setting one mode clears the other, as Swift does.
+                u[k == "x-versions-location" ? "x-history-location" : "x-versions-location"] = String?.none
+            }
+        }
+        if headers["x-versions-enabled"] != nil { throw .badRequest("X-Versions-Enabled (object versioning) is not supported; use X-Versions-Location or X-History-Location.") }
+        if (u["x-container-sync-to"] ?? nil) != nil { throw .badRequest("Container sync is not supported.") }
+        return u
+    }
+
+    func containerHeaders(_ row: ContainerRow) -> HTTPFields {
+        var h = HTTPFields()
+        h["X-Container-Object-Count"] = String(row.objectCount)
+        h["X-Container-Bytes-Used"] = String(row.bytesUsed)
+        h["X-Timestamp"] = row.putTimestamp
+        h["X-Put-Timestamp"] = row.putTimestamp
+        h[.lastModified] = HTTPDate.lastModified(row.putTimestamp)
+        h["X-Storage-Policy"] = "Policy-0"
+        h[.acceptRanges] = "bytes"
+        let owner = isOwner
+        Self.emit(row.metadata, into: &h) { k in owner || !(k == "x-container-read" || k == "x-container-write" || k.hasPrefix("x-container-sync")) }
+        return h
+    }
+
+    // MARK: listings
+
+    enum ListingFormat { case plain, json, xml }
+
+    func listingFormat() throws(NimbusError) -> ListingFormat {
+        if let f = query("format")?.lowercased() {
+            switch f {
+            case "json": return .json
+            case "xml": return .xml
+            case "plain", "text": return .plain
+            default: break
+            }
+        }
+        let accept = headers[.accept]?.lowercased() ?? ""
+        if accept.contains("application/json") { return .json }
+        if accept.contains("application/xml") || accept.contains("text/xml") { return .xml }
+        return .plain
+    }
+
+    func listingContentType() -> String {
+        switch (try? listingFormat()) ?? .plain {
+        case .json: "application/json; charset=utf-8"
+        case .xml: "application/xml; charset=utf-8"
+        case .plain: "text/plain; charset=utf-8"
+        }
+    }
+
+    func listingQuery(limit max: Int) throws(NimbusError) -> ListingQuery {
+        var q = ListingQuery()
+        q.limit = max
+        if let l = query("limit") {
+            guard let n = Int(l), n >= 0 else { throw .preconditionFailed("Value of limit must be a positive integer") }
+            if n > max { throw .preconditionFailed("Maximum limit is \(max)") }
+            q.limit = n
+        }
+        q.marker = query("marker") ?? ""
+        q.endMarker = query("end_marker") ?? ""
+        q.prefix = query("prefix") ?? ""
+        if let d = query("delimiter"), !d.isEmpty {
+            guard d.unicodeScalars.count == 1, d.unicodeScalars.first!.value <= 254 else { throw .preconditionFailed("Bad delimiter") }
+            q.delimiter = d
+        }
+        if let path = query("path") {
+            // Swift's legacy `path=` listing: the direct children of a pseudo-directory.
+            q.prefix = path.isEmpty || path.hasSuffix("/") ? path : path + "/"
+            q.delimiter = "/"
+        }
+        q.reverse = ["true", "1", "yes", "on", "t", "y"].contains((query("reverse") ?? "").lowercased())
+        return q
+    }
+
+    func listing<Row: Sendable>(_ entries: [ListingEntry<Row>], format: ListingFormat, headers h: inout HTTPFields, root: (String, String),
+                                _ fields: (Row, ListingFormat) -> [String: JSONValue]) -> Response {
+        switch format {
+        case .plain:
+            if entries.isEmpty { return .swift(.noContent, headers: h, contentType: "text/plain; charset=utf-8") }
+            var s = ""
+            for e in entries {
+                switch e {
+                case .row(let r): s += (fields(r, .plain)["name"]?.stringValue ?? "") + "\n"
+                case .subdir(let d): s += d + "\n"
+                }
+            }
+            return .swift(.ok, headers: h, body: s, contentType: "text/plain; charset=utf-8")
+        case .json:
+            let items: [JSONValue] = entries.map { e in
+                switch e {
+                case .row(let r): return .object(fields(r, .json))
+                case .subdir(let d): return ["subdir": .string(d)]
+                }
+            }
+            return .swift(.ok, headers: h, body: JSONValue.array(items).serializedString(), contentType: "application/json; charset=utf-8")
+        case .xml:
+            let item = root.0 == "account" ? "container" : "object"
+            let order = root.0 == "account" ? ["name", "count", "bytes", "last_modified"] : ["name", "hash", "bytes", "content_type", "last_modified"]
+            var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(root.0) name=\"\(xml(root.1))\">"
+            for e in entries {
+                switch e {
+                case .row(let r):
+                    let f = fields(r, .xml)
+                    s += "<\(item)>" + order.map { k in "<\(k)>\(xml(f[k]?.stringValue ?? ""))</\(k)>" }.joined() + "</\(item)>"
+                case .subdir(let d):
+                    s += "<subdir name=\"\(xml(d))\"><name>\(xml(d))</name></subdir>"
+                }
+            }
+            s += "</\(root.0)>"
+            return .swift(.ok, headers: h, body: s, contentType: "application/xml; charset=utf-8")
+        }
+    }
+
+    func xml(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
+
+extension NimbusError {
+    static func preconditionFailed(_ m: String) -> NimbusError { .init(.preconditionFailed, m) }
+}

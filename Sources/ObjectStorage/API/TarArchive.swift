@@ -1,0 +1,73 @@
+import Foundation
+
+/// Reads the regular files of a POSIX tar archive (ustar, with GNU long names and pax `path`
+/// records), as Swift's bulk upload (`?extract-archive=tar`) accepts it.
+enum TarArchive {
+    struct Entry {
+        var path: String
+        var data: Range<Int>
+    }
+
+    enum Failure: Error { case malformed(String) }
+
+    static func files(_ bytes: [UInt8]) throws(Failure) -> [Entry] {
+        var out = [Entry]()
+        var offset = 0
+        var longName: String?
+        var paxPath: String?
+        while offset + 512 <= bytes.count {
+            let header = bytes[offset..<(offset + 512)]
+            if header.allSatisfy({ $0 == 0 }) { break }
+            guard let size = octal(header[(offset + 124)..<(offset + 136)]) else { throw .malformed("bad size field") }
+            let type = header[offset + 156]
+            let start = offset + 512
+            guard start + size <= bytes.count else { throw .malformed("truncated entry") }
+            var name = string(header[offset..<(offset + 100)])
+            if String(decoding: header[(offset + 257)..<(offset + 262)], as: UTF8.self) == "ustar" {
+                let prefix = string(header[(offset + 345)..<(offset + 500)])
+                if !prefix.isEmpty { name = prefix + "/" + name }
+            }
+            offset = start + (size + 511) / 512 * 512
+            switch type {
+            case UInt8(ascii: "L"):
+                longName = string(bytes[start..<(start + size)])
+            case UInt8(ascii: "x"):
+                paxPath = pax(bytes[start..<(start + size)])["path"]
+            case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
+                out.append(Entry(path: paxPath ?? longName ?? name, data: start..<(start + size)))
+                longName = nil
+                paxPath = nil
+            default:
+                longName = nil
+                paxPath = nil
+            }
+        }
+        return out
+    }
+
+    static func string(_ b: ArraySlice<UInt8>) -> String {
+        String(decoding: b.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    static func octal(_ b: ArraySlice<UInt8>) -> Int? {
+        let s = string(b).trimmingCharacters(in: .whitespaces)
+        if s.isEmpty { return 0 }
+        return Int(s, radix: 8)
+    }
+
+    /// pax extended header records: `<length> <key>=<value>\n`.
+    static func pax(_ b: ArraySlice<UInt8>) -> [String: String] {
+        var out = [String: String]()
+        var i = b.startIndex
+        while i < b.endIndex {
+            guard let space = b[i...].firstIndex(of: UInt8(ascii: " ")), let len = Int(String(decoding: b[i..<space], as: UTF8.self)),
+                  len > 0, i + len <= b.endIndex else { break }
+            let record = b[(space + 1)..<(i + len - 1)]
+            if let eq = record.firstIndex(of: UInt8(ascii: "=")) {
+                out[String(decoding: record[..<eq], as: UTF8.self)] = String(decoding: record[(eq + 1)...], as: UTF8.self)
+            }
+            i += len
+        }
+        return out
+    }
+}

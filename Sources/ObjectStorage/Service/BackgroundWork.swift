@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import NimbusCore
+
+public struct ReplicationStats: Sendable, CustomStringConvertible {
+    public var partitions = 0
+    public var copied = 0
+    public var metaCopied = 0
+    public var removed = 0
+    public var failures = 0
+    public var lost = 0
+    public var description: String {
+        "\(partitions) partitions, \(copied) replicas restored, \(metaCopied) metadata copies, \(removed) stale files removed, \(failures) failures, \(lost) objects without any replica"
+    }
+}
+
+extension ObjectStorageService {
+    // MARK: replicator
+
+    /// One replication pass: for every partition in use, makes each primary device hold the
+    /// version the index names (copying from any device that has a good copy), moves data off
+    /// handoff devices once the primaries have it, and removes superseded files and orphans
+    /// (files the index does not name, once older than `reclaimAge`).
+    public func replicate() async -> ReplicationStats {
+        var stats = ReplicationStats()
+        var partitions = Set<Int>()
+        do { partitions.formUnion(try await index.partitionsInUse()) } catch {
+            logger.error("replicator: cannot read the index: \(error)")
+            return stats
+        }
+        for d in devices {
+            if let ps = try? await d.partitions() { partitions.formUnion(ps) }
+        }
+        for p in partitions.sorted() {
+            stats.partitions += 1
+            await replicate(partition: p, stats: &stats)
+        }
+        return stats
+    }
+
+    func replicate(partition p: Int, stats: inout ReplicationStats) async {
+        guard let rows = try? await index.partitionObjects(p) else { stats.failures += 1; return }
+        let auth = Dictionary(rows.map { ($0.hash, $0) }, uniquingKeysWith: { a, b in a.timestamp > b.timestamp ? a : b })
+        let (primaries, handoffs) = nodes(partition: p)
+        var listings = [Int: [String: HashState]]()
+        for d in primaries + handoffs {
+            if let l = try? await d.list(partition: p) { listings[d.ring.id] = l }
+        }
+        let now = Date().timeIntervalSince1970
+        let reclaim = settings.reclaimAge
+        func old(_ ts: String) -> Bool { (Double(ts) ?? now) < now - reclaim }
+        let all = primaries + handoffs
+
+        // Restore missing replicas on reachable primaries.
+        for d in primaries where listings[d.ring.id] != nil {
+            for (hash, row) in auth {
+                let have = listings[d.ring.id]?[hash] ?? HashState()
+                if !have.data.contains(row.timestamp) {
+                    var done = false
+                    for s in all where s.ring.id != d.ring.id && (listings[s.ring.id]?[hash]?.data.contains(row.timestamp) ?? false) {
+                        if await copyData(from: s, to: d, partition: p, hash: hash, timestamp: row.timestamp) { done = true; break }
+                    }
+                    if done {
+                        stats.copied += 1
+                        listings[d.ring.id, default: [:]][hash, default: HashState()].data.append(row.timestamp)
+                    } else {
+                        stats.failures += 1
+                    }
+                }
+                if let mt = row.metaTimestamp, !have.meta.contains(mt) {
+                    for s in all where s.ring.id != d.ring.id && (listings[s.ring.id]?[hash]?.meta.contains(mt) ?? false) {
+                        if let m = try? await s.readMeta(partition: p, hash: hash, timestamp: mt),
+                           (try? await d.writeMeta(partition: p, hash: hash, metadata: m)) != nil {
+                            stats.metaCopied += 1
+                            listings[d.ring.id, default: [:]][hash, default: HashState()].meta.append(mt)
+                            break
+                        }
+                    }
+                }
+            }
+        }
+        for (hash, row) in auth {
+            let holders = all.filter { listings[$0.ring.id]?[hash]?.data.contains(row.timestamp) ?? false }
+            if holders.isEmpty && !old(row.timestamp) == false { stats.lost += 1; logger.error("replicator: no replica of /\(row.account)/\(row.container)/\(row.name) found") }
+        }
+
+        // Remove superseded files, orphans, and handoff copies no longer needed.
+        let primaryIDs = Set(primaries.map(\.ring.id))
+        for d in all {
+            guard let listing = listings[d.ring.id] else { continue }
+            for (hash, state) in listing {
+                var doomed = [String]()
+                if let row = auth[hash] {
+                    let homeFull = primaries.allSatisfy { listings[$0.ring.id]?[hash]?.data.contains(row.timestamp) ?? false }
+                    let isHandoff = !primaryIDs.contains(d.ring.id)
+                    for ts in state.data where ts != row.timestamp || (isHandoff && homeFull) {
+                        if ts < row.timestamp || old(ts) || (ts == row.timestamp && isHandoff && homeFull) { doomed.append(ts + ".data") }
+                    }
+                    for ts in state.meta where ts != row.metaTimestamp || (isHandoff && homeFull) {
+                        if ts < max(row.timestamp, row.metaTimestamp ?? "") || old(ts) || (isHandoff && homeFull) { doomed.append(ts + ".meta") }
+                    }
+                } else {
+                    doomed += state.data.filter(old).map { $0 + ".data" } + state.meta.filter(old).map { $0 + ".meta" }
+                }
+                if !doomed.isEmpty {
+                    if (try? await d.remove(partition: p, hash: hash, .files(doomed))) != nil { stats.removed += doomed.count }
+                }
+            }
+        }
+    }
+
+    func copyData(from s: any ObjectDevice, to d: any ObjectDevice, partition p: Int, hash: String, timestamp: String) async -> Bool {
+        guard let stream = try? await s.read(partition: p, hash: hash, timestamp: timestamp, range: nil) else { return false }
+        guard let w = try? await d.writer(partition: p, hash: hash, timestamp: timestamp) else { await stream.close(); return false }
+        do {
+            while let chunk = try await stream.next() { try await w.write(chunk) }
+            await stream.close()
+            try await w.commit(stream.metadata)
+            return true
+        } catch {
+            await stream.close()
+            await w.abort()
+            logger.warning("replicator: copy of \(hash) from \(s.ring.name) to \(d.ring.name) failed: \(error)")
+            return false
+        }
+    }
+
+    // MARK: auditor and expirer
+
+    /// Checks every replica on the given devices against its checksum; bad copies are
+    /// quarantined, and the next replication pass restores them from good ones.
+    public func audit(devices: [any ObjectDevice]) async -> (checked: Int, quarantined: Int) {
+        var total = (checked: 0, quarantined: 0)
+        for d in devices {
+            do {
+                let r = try await d.audit(bytesPerSecond: settings.auditBytesPerSecond)
+                total.checked += r.checked
+                total.quarantined += r.quarantined
+                if r.quarantined > 0 { logger.warning("auditor: quarantined \(r.quarantined) corrupt replica(s) on \(d.ring.name)") }
+            } catch {
+                logger.error("auditor: \(d.ring.name): \(error)")
+            }
+        }
+        return total
+    }
+
+    /// Deletes objects whose X-Delete-At has passed (they are already hidden from reads).
+    public func expire() async -> Int {
+        var n = 0
+        let now = Int(Date().timeIntervalSince1970)
+        while let batch = try? await index.expired(before: now, limit: 500), !batch.isEmpty {
+            for row in batch {
+                if (try? await delete(account: row.account, container: row.container, name: row.name, onlyTimestamp: row.timestamp)) != nil { n += 1 }
+            }
+            if batch.count < 500 { break }
+        }
+        return n
+    }
+}

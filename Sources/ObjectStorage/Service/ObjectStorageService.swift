@@ -1,0 +1,255 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NimbusCore
+import NimbusStore
+import Synchronization
+
+public struct ObjectStorageSettings: Sendable {
+    public var maxFileSize = 5 * 1024 * 1024 * 1024 + 2
+    public var replicatorInterval: Duration = .seconds(30)
+    public var auditorInterval: Duration = .seconds(60)
+    public var expirerInterval: Duration = .seconds(10)
+    /// Auditor read rate per device (0: unlimited).
+    public var auditBytesPerSecond = 20 * 1024 * 1024
+    /// Files newer than this are never judged orphans by the replicator (uploads in flight).
+    public var reclaimAge: TimeInterval = 300
+    public init() {}
+}
+
+/// The object layer below the API: the ring, the devices and the index. A PUT streams to the
+/// partition's devices, answers only after a write quorum has the object durably on disk, and
+/// then commits the index row, which is what makes the object visible. Reads look the object up
+/// in the index and serve the first replica with a good checksum.
+public final class ObjectStorageService: Sendable {
+    public let index: ObjectIndex
+    public let settings: ObjectStorageSettings
+    let logger: Logger
+    private let state: Mutex<(ring: Ring, devices: [Int: any ObjectDevice])>
+    private let clock = Mutex<Double>(0)
+
+    public init(index: ObjectIndex, ring: Ring, devices: [any ObjectDevice], settings: ObjectStorageSettings, logger: Logger) {
+        self.index = index
+        self.settings = settings
+        self.logger = logger
+        self.state = Mutex((ring, Dictionary(uniqueKeysWithValues: devices.map { ($0.ring.id, $0) })))
+    }
+
+    public var ring: Ring { state.withLock { $0.ring } }
+    public var devices: [any ObjectDevice] { state.withLock { Array($0.devices.values) }.sorted { $0.ring.id < $1.ring.id } }
+
+    public func replace(ring: Ring, devices: [any ObjectDevice]) {
+        state.withLock { $0 = (ring, Dictionary(uniqueKeysWithValues: devices.map { ($0.ring.id, $0) })) }
+    }
+
+    var quorum: Int { ring.replicas / 2 + 1 }
+
+    /// A Swift timestamp (`%016.5f` seconds), strictly increasing within this process.
+    public func timestamp() -> String {
+        let now = (Date().timeIntervalSince1970 * 100_000).rounded(.down) / 100_000
+        let t = clock.withLock { last -> Double in
+            let t = max(now, last + 0.00001)
+            last = t
+            return t
+        }
+        return Self.format(t)
+    }
+
+    public static func format(_ t: Double) -> String { String(format: "%016.5f", t) }
+
+    /// Devices for a partition: primaries first, then handoffs.
+    func nodes(partition: Int) -> (primaries: [any ObjectDevice], handoffs: [any ObjectDevice]) {
+        state.withLock { s in
+            (s.ring.primaries(partition: partition).compactMap { s.devices[$0.id] },
+             s.ring.handoffs(partition: partition).compactMap { s.devices[$0.id] })
+        }
+    }
+
+    public func location(account: String, container: String, object: String) -> (part: Int, hash: String) {
+        let r = ring
+        let hash = r.hash(account: account, container: container, object: object)
+        return (r.partition(forHash: hash), hash)
+    }
+
+    // MARK: PUT
+
+    public struct Upload: Sendable {
+        public var account: String
+        public var container: String
+        public var name: String
+        public var contentType: String
+        public var metadata: [String: String]
+        public var deleteAt: Int?
+        public var contentLength: Int?
+        public var expectedETag: String?
+        /// Overrides the stored ETag (SLO manifests report their own).
+        public var timestamp: String?
+        public init(account: String, container: String, name: String, contentType: String, metadata: [String: String],
+                    deleteAt: Int? = nil, contentLength: Int? = nil, expectedETag: String? = nil) {
+            self.account = account; self.container = container; self.name = name; self.contentType = contentType
+            self.metadata = metadata; self.deleteAt = deleteAt; self.contentLength = contentLength; self.expectedETag = expectedETag
+        }
+    }
+
+    /// Streams `body` to the object's devices and commits it. Throws 404 if the container is
+    /// missing, 422 on an ETag mismatch, 413 over the size limit, 503 without a write quorum.
+    public func put<S: AsyncSequence>(_ u: Upload, body: S) async throws -> ObjectRow where S.Element == ByteBuffer {
+        let ts = u.timestamp ?? timestamp()
+        let (part, hash) = location(account: u.account, container: u.container, object: u.name)
+        let (primaries, handoffs) = nodes(partition: part)
+        var writers = [any ObjectWriter]()
+        var spare = handoffs.makeIterator()
+        for device in primaries {
+            var candidate: (any ObjectDevice)? = device
+            while let d = candidate {
+                if let w = try? await d.writer(partition: part, hash: hash, timestamp: ts) { writers.append(w); break }
+                candidate = spare.next()
+            }
+        }
+        let quorum = self.quorum
+        guard writers.count >= quorum else {
+            for w in writers { await w.abort() }
+            throw NimbusError(.serviceUnavailable, "Service Unavailable: not enough storage devices are reachable.")
+        }
+        var md5 = Insecure.MD5()
+        var size = 0
+        var alive = writers.map { _ in true }
+        do {
+            for try await chunk in body {
+                size += chunk.readableBytes
+                if size > settings.maxFileSize { throw NimbusError(.payloadTooLarge, "Your request is too large.") }
+                if let cl = u.contentLength, size > cl { throw NimbusError.badRequest("The request body is longer than its Content-Length.") }
+                chunk.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
+                for (i, w) in writers.enumerated() where alive[i] {
+                    do { try await w.write(chunk) } catch {
+                        alive[i] = false
+                        logger.warning("object write failed on a replica: \(error)")
+                        await w.abort()
+                    }
+                }
+                if alive.filter({ $0 }).count < quorum {
+                    throw NimbusError(.serviceUnavailable, "Service Unavailable: too many storage devices failed during the upload.")
+                }
+            }
+            if let cl = u.contentLength, size < cl {
+                throw NimbusError(.requestTimeout, "The request body ended before its Content-Length (\(size) of \(cl) bytes).")
+            }
+        } catch {
+            for (i, w) in writers.enumerated() where alive[i] { await w.abort() }
+            if let e = error as? NimbusError { throw e }
+            throw NimbusError(.requestTimeout, "The client stopped sending the object.", detail: "\(error)")
+        }
+        let etag = Hex.encode(md5.finalize())
+        if let expected = u.expectedETag, expected.lowercased() != etag {
+            for (i, w) in writers.enumerated() where alive[i] { await w.abort() }
+            throw NimbusError(.unprocessable, "Unprocessable Entity: the ETag you sent does not match the object's MD5.")
+        }
+        var headers = u.metadata
+        headers["content-type"] = u.contentType
+        let disk = DiskMetadata(name: "/\(u.account)/\(u.container)/\(u.name)", timestamp: ts, size: size, etag: etag, headers: headers)
+        let committed = await withTaskGroup(of: Bool.self) { group in
+            for (i, w) in writers.enumerated() where alive[i] {
+                group.addTask {
+                    do { try await w.commit(disk); return true } catch {
+                        self.logger.warning("object commit failed on a replica: \(error)")
+                        return false
+                    }
+                }
+            }
+            var n = 0
+            for await ok in group where ok { n += 1 }
+            return n
+        }
+        guard committed >= quorum else {
+            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
+            throw NimbusError(.serviceUnavailable, "Service Unavailable: the object could not be stored on enough devices.")
+        }
+        let row = ObjectRow(account: u.account, container: u.container, name: u.name, timestamp: ts, metaTimestamp: nil, size: size, etag: etag,
+                            contentType: u.contentType, metadata: u.metadata, deleteAt: u.deleteAt, part: part, hash: hash)
+        switch try await index.putObject(row) {
+        case .stored(let old):
+            if old != nil { Task { await self.cleanup(part: part, hash: hash, olderThan: ts) } }
+        case .superseded:
+            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
+        case .containerMissing:
+            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
+            throw NimbusError.notFound("The container does not exist.")
+        }
+        return row
+    }
+
+    // MARK: GET
+
+    /// Opens a replica of the indexed version of `row` (a byte range of it when given).
+    public func open(_ row: ObjectRow, range: Range<Int>? = nil) async throws -> any ObjectReadStream {
+        let (primaries, handoffs) = nodes(partition: row.part)
+        var corrupt = false
+        for device in primaries + handoffs {
+            do {
+                return try await device.read(partition: row.part, hash: row.hash, timestamp: row.timestamp, range: range)
+            } catch ReplicaError.corrupt {
+                corrupt = true
+                logger.error("corrupt replica of \(row.account)/\(row.container)/\(row.name) on \(device.ring.name): quarantined")
+            } catch {
+                continue
+            }
+        }
+        logger.error("no readable replica of \(row.account)/\(row.container)/\(row.name) (\(row.timestamp))\(corrupt ? "; some were corrupt" : "")")
+        throw NimbusError(.serviceUnavailable, "Service Unavailable: no replica of the object could be read.")
+    }
+
+    // MARK: POST and DELETE
+
+    /// Replaces an object's metadata: `.meta` files on the replicas (quorum), then the index.
+    public func updateMetadata(_ row: ObjectRow, metadata: [String: String], contentType: String, deleteAt: Int?) async throws -> ObjectRow {
+        let ts = timestamp()
+        var headers = metadata
+        headers["content-type"] = contentType
+        let disk = DiskMetadata(name: "/\(row.account)/\(row.container)/\(row.name)", timestamp: ts, size: row.size, etag: row.etag, headers: headers)
+        let (primaries, handoffs) = nodes(partition: row.part)
+        let written = await withTaskGroup(of: Bool.self) { group in
+            for d in primaries + handoffs {
+                group.addTask { (try? await d.writeMeta(partition: row.part, hash: row.hash, metadata: disk)) != nil }
+            }
+            var n = 0
+            for await ok in group where ok { n += 1 }
+            return n
+        }
+        guard written >= quorum else { throw NimbusError(.serviceUnavailable, "Service Unavailable: metadata could not be stored on enough devices.") }
+        guard let updated = try await index.updateObjectMetadata(row, metaTimestamp: ts, metadata: metadata, contentType: contentType, deleteAt: deleteAt) else {
+            throw NimbusError.notFound("The object was changed or deleted meanwhile.")
+        }
+        return updated
+    }
+
+    /// Deletes an object: the index row first (the commit point), then its files.
+    @discardableResult
+    public func delete(account: String, container: String, name: String, onlyTimestamp: String? = nil) async throws -> ObjectRow? {
+        guard let old = try await index.deleteObject(account, container, name, onlyTimestamp: onlyTimestamp) else { return nil }
+        // Only the deleted version's files: a PUT racing with this DELETE may already have
+        // installed a newer version, which its index commit is about to make visible.
+        let files = [old.timestamp + ".data"] + (old.metaTimestamp.map { [$0 + ".meta"] } ?? [])
+        Task {
+            let (primaries, handoffs) = self.nodes(partition: old.part)
+            for d in primaries + handoffs { try? await d.remove(partition: old.part, hash: old.hash, .files(files)) }
+        }
+        return old
+    }
+
+    /// Removes files of `hash` older than `timestamp` from every device that may hold them.
+    func cleanup(part: Int, hash: String, olderThan timestamp: String) async {
+        let (primaries, handoffs) = nodes(partition: part)
+        for d in primaries + handoffs {
+            try? await d.remove(partition: part, hash: hash, .olderThan(timestamp))
+        }
+    }
+
+    func removeVersion(part: Int, hash: String, timestamp: String) async {
+        let (primaries, handoffs) = nodes(partition: part)
+        for d in primaries + handoffs {
+            try? await d.remove(partition: part, hash: hash, .timestamp(timestamp))
+        }
+    }
+}

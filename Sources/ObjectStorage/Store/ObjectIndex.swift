@@ -1,0 +1,383 @@
+import Foundation
+import NimbusCore
+import NimbusStore
+import SQLKit
+
+public struct AccountRow: Sendable {
+    public var account: String
+    public var putTimestamp: String
+    public var metadata: [String: String]
+}
+
+public struct ContainerRow: Sendable {
+    public var account: String
+    public var name: String
+    public var putTimestamp: String
+    public var objectCount: Int
+    public var bytesUsed: Int
+    public var metadata: [String: String]
+}
+
+public struct ObjectRow: Sendable, Equatable {
+    public var account: String
+    public var container: String
+    public var name: String
+    public var timestamp: String
+    public var metaTimestamp: String?
+    public var size: Int
+    public var etag: String
+    public var contentType: String
+    /// Lower-case header names: `x-object-meta-*`, content-encoding, content-disposition,
+    /// x-object-manifest, x-static-large-object, x-delete-at, and `x-object-sysmeta-*`.
+    public var metadata: [String: String]
+    public var deleteAt: Int?
+    public var part: Int
+    public var hash: String
+
+    /// The newest of the data and metadata timestamps: what X-Timestamp and Last-Modified report.
+    public var lastModified: String { max(timestamp, metaTimestamp ?? "") }
+}
+
+public struct ListingQuery: Sendable {
+    public var prefix: String = ""
+    public var marker: String = ""
+    public var endMarker: String = ""
+    public var delimiter: String?
+    public var reverse = false
+    public var limit = 10000
+    public init() {}
+}
+
+public enum ListingEntry<Row: Sendable>: Sendable {
+    case row(Row)
+    case subdir(String)
+}
+
+enum MetadataJSON {
+    static func encode(_ m: [String: String]) -> String {
+        JSONValue.object(m.mapValues { .string($0) }).serializedString()
+    }
+
+    static func decode(_ s: String) -> [String: String] {
+        guard let v = try? JSONValue.parse(string: s), case .object(let o) = v else { return [:] }
+        return o.compactMapValues(\.stringValue)
+    }
+}
+
+/// SQL for the object index. Writes run in one transaction each, so container counts always
+/// match the rows they count.
+public struct ObjectIndex: Sendable {
+    let database: Database
+    var sql: any SQLDatabase { database.sql }
+
+    public init(database: Database) { self.database = database }
+
+    // MARK: accounts
+
+    public func account(_ account: String) async throws -> AccountRow? {
+        guard let row = try await sql.raw("SELECT account, put_timestamp, metadata FROM object_accounts WHERE account = \(bind: account)").first() else { return nil }
+        return AccountRow(account: try row.decode(column: "account", as: String.self), putTimestamp: try row.decode(column: "put_timestamp", as: String.self),
+                          metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)))
+    }
+
+    public func accountStats(_ account: String) async throws -> (containers: Int, objects: Int, bytes: Int) {
+        guard let row = try await sql.raw("""
+            SELECT COUNT(*) AS n, COALESCE(SUM(object_count), 0) AS o, COALESCE(SUM(bytes_used), 0) AS b
+            FROM object_containers WHERE account = \(bind: account)
+            """).first() else { return (0, 0, 0) }
+        return (try row.decode(column: "n", as: Int.self), try row.decode(column: "o", as: Int.self), try row.decode(column: "b", as: Int.self))
+    }
+
+    /// Applies `update` to the account's metadata (creating the account row), atomically.
+    public func updateAccountMetadata(_ account: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) -> Void) async throws {
+        try await database.transaction { db in
+            try await Self.ensureAccount(db, account, timestamp)
+            let row = try await db.raw("SELECT metadata FROM object_accounts WHERE account = \(bind: account)").first()
+            var meta = MetadataJSON.decode(try row?.decode(column: "metadata", as: String.self) ?? "{}")
+            update(&meta)
+            try await db.raw("UPDATE object_accounts SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account)").run()
+        }
+    }
+
+    static func ensureAccount(_ db: any SQLDatabase, _ account: String, _ timestamp: String) async throws {
+        try await db.raw("INSERT INTO object_accounts (account, put_timestamp, metadata) VALUES (\(bind: account), \(bind: timestamp), '{}') ON CONFLICT (account) DO NOTHING").run()
+    }
+
+    // MARK: containers
+
+    public func container(_ account: String, _ name: String) async throws -> ContainerRow? {
+        guard let row = try await sql.raw("""
+            SELECT account, name, put_timestamp, object_count, bytes_used, metadata FROM object_containers
+            WHERE account = \(bind: account) AND name = \(bind: name)
+            """).first() else { return nil }
+        return try Self.containerRow(row)
+    }
+
+    static func containerRow(_ row: any SQLRow) throws -> ContainerRow {
+        ContainerRow(account: try row.decode(column: "account", as: String.self), name: try row.decode(column: "name", as: String.self),
+                     putTimestamp: try row.decode(column: "put_timestamp", as: String.self),
+                     objectCount: try row.decode(column: "object_count", as: Int.self), bytesUsed: try row.decode(column: "bytes_used", as: Int.self),
+                     metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)))
+    }
+
+    /// Creates the container, or updates its metadata when it exists. Returns whether it was created.
+    public func putContainer(_ account: String, _ name: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Bool {
+        try await database.transaction { db in
+            try await Self.ensureAccount(db, account, timestamp)
+            if let row = try await db.raw("SELECT metadata FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() {
+                var meta = MetadataJSON.decode(try row.decode(column: "metadata", as: String.self))
+                update(&meta)
+                try await db.raw("UPDATE object_containers SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account) AND name = \(bind: name)").run()
+                return false
+            }
+            var meta = [String: String]()
+            update(&meta)
+            try await db.raw("""
+                INSERT INTO object_containers (account, name, put_timestamp, object_count, bytes_used, metadata)
+                VALUES (\(bind: account), \(bind: name), \(bind: timestamp), 0, 0, \(bind: MetadataJSON.encode(meta)))
+                """).run()
+            return true
+        }
+    }
+
+    /// Updates an existing container's metadata; false when it does not exist.
+    public func updateContainerMetadata(_ account: String, _ name: String, _ update: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Bool {
+        try await database.transaction { db in
+            guard let row = try await db.raw("SELECT metadata FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() else { return false }
+            var meta = MetadataJSON.decode(try row.decode(column: "metadata", as: String.self))
+            update(&meta)
+            try await db.raw("UPDATE object_containers SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account) AND name = \(bind: name)").run()
+            return true
+        }
+    }
+
+    public enum DeleteContainerResult: Sendable { case deleted, notFound, notEmpty }
+
+    public func deleteContainer(_ account: String, _ name: String) async throws -> DeleteContainerResult {
+        try await database.transaction { db in
+            guard let row = try await db.raw("SELECT object_count FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() else { return .notFound }
+            if try row.decode(column: "object_count", as: Int.self) > 0 { return .notEmpty }
+            try await db.raw("DELETE FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").run()
+            return .deleted
+        }
+    }
+
+    public func listContainers(_ account: String, _ q: ListingQuery) async throws -> [ListingEntry<ContainerRow>] {
+        try await list(q) { marker, endMarker, prefix, reverse, limit in
+            let rows = try await sql.raw(Self.listingSQL(
+                select: "SELECT account, name, put_timestamp, object_count, bytes_used, metadata FROM object_containers",
+                scope: "account = \(bind: account)", marker: marker, endMarker: endMarker, prefix: prefix, reverse: reverse, limit: limit)).all()
+            return try rows.map { try Self.containerRow($0) }
+        } name: { $0.name }
+    }
+
+    // MARK: objects
+
+    static let objectColumns = "account, container, name, timestamp, meta_timestamp, size, etag, content_type, metadata, delete_at, part, hash"
+
+    static func objectRow(_ row: any SQLRow) throws -> ObjectRow {
+        ObjectRow(account: try row.decode(column: "account", as: String.self), container: try row.decode(column: "container", as: String.self),
+                  name: try row.decode(column: "name", as: String.self), timestamp: try row.decode(column: "timestamp", as: String.self),
+                  metaTimestamp: try row.decode(column: "meta_timestamp", as: String?.self), size: try row.decode(column: "size", as: Int.self),
+                  etag: try row.decode(column: "etag", as: String.self), contentType: try row.decode(column: "content_type", as: String.self),
+                  metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)),
+                  deleteAt: try row.decode(column: "delete_at", as: Int?.self), part: try row.decode(column: "part", as: Int.self),
+                  hash: try row.decode(column: "hash", as: String.self))
+    }
+
+    public func object(_ account: String, _ container: String, _ name: String) async throws -> ObjectRow? {
+        guard let row = try await sql.raw("""
+            SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
+            WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)
+            """).first() else { return nil }
+        return try Self.objectRow(row)
+    }
+
+    public enum PutResult: Sendable {
+        /// Stored; `replaced` is the version it superseded.
+        case stored(replaced: ObjectRow?)
+        /// A newer version was stored meanwhile; this one lost (last writer by timestamp wins).
+        case superseded
+        case containerMissing
+    }
+
+    /// Makes an object version visible: the commit point of a PUT.
+    public func putObject(_ o: ObjectRow) async throws -> PutResult {
+        try await database.transaction { db in
+            guard try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: o.account) AND name = \(bind: o.container)").first() != nil else {
+                return .containerMissing
+            }
+            let old = try await db.raw("""
+                SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
+                WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
+                """).first().map(Self.objectRow)
+            if let old, old.timestamp >= o.timestamp { return .superseded }
+            let meta = MetadataJSON.encode(o.metadata)
+            if old != nil {
+                try await db.raw("""
+                    UPDATE object_objects SET timestamp = \(bind: o.timestamp), meta_timestamp = NULL, size = \(bind: o.size), etag = \(bind: o.etag),
+                    content_type = \(bind: o.contentType), metadata = \(bind: meta), delete_at = \(bind: o.deleteAt), part = \(bind: o.part), hash = \(bind: o.hash)
+                    WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
+                    """).run()
+            } else {
+                try await db.raw("""
+                    INSERT INTO object_objects (\(unsafeRaw: Self.objectColumns)) VALUES (\(bind: o.account), \(bind: o.container), \(bind: o.name),
+                    \(bind: o.timestamp), NULL, \(bind: o.size), \(bind: o.etag), \(bind: o.contentType), \(bind: meta), \(bind: o.deleteAt), \(bind: o.part), \(bind: o.hash))
+                    """).run()
+            }
+            try await db.raw("""
+                UPDATE object_containers SET object_count = object_count + \(bind: old == nil ? 1 : 0), bytes_used = bytes_used + \(bind: o.size - (old?.size ?? 0))
+                WHERE account = \(bind: o.account) AND name = \(bind: o.container)
+                """).run()
+            return .stored(replaced: old)
+        }
+    }
+
+    /// Replaces an object's metadata (POST); nil when the object is gone or changed meanwhile.
+    public func updateObjectMetadata(_ o: ObjectRow, metaTimestamp: String, metadata: [String: String], contentType: String, deleteAt: Int?) async throws -> ObjectRow? {
+        try await database.transaction { db in
+            guard let cur = try await db.raw("""
+                SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
+                WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
+                """).first().map(Self.objectRow), cur.timestamp == o.timestamp else { return nil }
+            try await db.raw("""
+                UPDATE object_objects SET meta_timestamp = \(bind: metaTimestamp), metadata = \(bind: MetadataJSON.encode(metadata)),
+                content_type = \(bind: contentType), delete_at = \(bind: deleteAt)
+                WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
+                """).run()
+            var updated = cur
+            updated.metaTimestamp = metaTimestamp
+            updated.metadata = metadata
+            updated.contentType = contentType
+            updated.deleteAt = deleteAt
+            return updated
+        }
+    }
+
+    /// Removes an object (only the version `timestamp` when given): the commit point of a DELETE.
+    public func deleteObject(_ account: String, _ container: String, _ name: String, onlyTimestamp: String? = nil) async throws -> ObjectRow? {
+        try await database.transaction { db in
+            guard let old = try await db.raw("""
+                SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
+                WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)
+                """).first().map(Self.objectRow) else { return nil }
+            if let onlyTimestamp, old.timestamp != onlyTimestamp { return nil }
+            try await db.raw("DELETE FROM object_objects WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)").run()
+            try await db.raw("""
+                UPDATE object_containers SET object_count = object_count - 1, bytes_used = bytes_used - \(bind: old.size)
+                WHERE account = \(bind: account) AND name = \(bind: container)
+                """).run()
+            return old
+        }
+    }
+
+    public func listObjects(_ account: String, _ container: String, _ q: ListingQuery) async throws -> [ListingEntry<ObjectRow>] {
+        try await list(q) { marker, endMarker, prefix, reverse, limit in
+            let rows = try await sql.raw(Self.listingSQL(
+                select: "SELECT \(Self.objectColumns) FROM object_objects",
+                scope: "account = \(bind: account) AND container = \(bind: container)", marker: marker, endMarker: endMarker, prefix: prefix, reverse: reverse, limit: limit)).all()
+            return try rows.map { try Self.objectRow($0) }
+        } name: { $0.name }
+    }
+
+    /// Every object of a partition: what the replicator makes the devices agree with.
+    public func partitionObjects(_ part: Int) async throws -> [ObjectRow] {
+        try await sql.raw("SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects WHERE part = \(bind: part)").all().map(Self.objectRow)
+    }
+
+    public func partitionsInUse() async throws -> [Int] {
+        try await sql.raw("SELECT DISTINCT part FROM object_objects").all().map { try $0.decode(column: "part", as: Int.self) }
+    }
+
+    public func expired(before: Int, limit: Int) async throws -> [ObjectRow] {
+        try await sql.raw("""
+            SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects WHERE delete_at IS NOT NULL AND delete_at <= \(bind: before)
+            ORDER BY delete_at LIMIT \(bind: limit)
+            """).all().map(Self.objectRow)
+    }
+
+    // MARK: listings
+
+    static func listingSQL(select: String, scope: SQLQueryString, marker: String, endMarker: String, prefix: String, reverse: Bool, limit: Int) -> SQLQueryString {
+        var q = SQLQueryString("\(unsafeRaw: select) WHERE ")
+        q.appendInterpolation(scope)
+        if reverse {
+            if !marker.isEmpty { q.appendInterpolation(" AND name < \(bind: marker)" as SQLQueryString) }
+            if !endMarker.isEmpty { q.appendInterpolation(" AND name > \(bind: endMarker)" as SQLQueryString) }
+        } else {
+            if !marker.isEmpty { q.appendInterpolation(" AND name > \(bind: marker)" as SQLQueryString) }
+            if !endMarker.isEmpty { q.appendInterpolation(" AND name < \(bind: endMarker)" as SQLQueryString) }
+        }
+        if !prefix.isEmpty {
+            q.appendInterpolation(" AND name >= \(bind: prefix)" as SQLQueryString)
+            if let upper = Self.prefixUpperBound(prefix) { q.appendInterpolation(" AND name < \(bind: upper)" as SQLQueryString) }
+        }
+        q.appendInterpolation(" ORDER BY name \(unsafeRaw: reverse ? "DESC" : "ASC") LIMIT \(bind: limit)" as SQLQueryString)
+        return q
+    }
+
+    /// The smallest string greater than every string starting with `prefix` (in code point
+    /// order, which is UTF-8 byte order), or nil when there is none.
+    static func prefixUpperBound(_ prefix: String) -> String? {
+        var scalars = Array(prefix.unicodeScalars)
+        while let last = scalars.popLast() {
+            var v = last.value + 1
+            if v == 0xD800 { v = 0xE000 }
+            if let s = Unicode.Scalar(v) {
+                scalars.append(s)
+                return String(String.UnicodeScalarView(scalars))
+            }
+        }
+        return nil
+    }
+
+    /// Swift's listing algorithm: rows in name order between the markers, with names that hold
+    /// the delimiter after the prefix rolled up into one `subdir` entry each.
+    func list<Row: Sendable>(_ q: ListingQuery,
+                             fetch: (_ marker: String, _ endMarker: String, _ prefix: String, _ reverse: Bool, _ limit: Int) async throws -> [Row],
+                             name: (Row) -> String) async throws -> [ListingEntry<Row>] {
+        var out = [ListingEntry<Row>]()
+        var marker = q.marker
+        let prefixBytes = q.prefix.utf8.count
+        while out.count < q.limit {
+            let want = q.limit - out.count
+            let batch = try await fetch(marker, q.endMarker, q.prefix, q.reverse, want)
+            if batch.isEmpty { break }
+            var rolledUp = false
+            for row in batch {
+                let n = name(row)
+                if let d = q.delimiter, !d.isEmpty {
+                    let rest = String(decoding: n.utf8.dropFirst(prefixBytes), as: UTF8.self)
+                    if let r = rest.range(of: d) {
+                        let subdir = q.prefix + rest[..<r.upperBound]
+                        out.append(.subdir(subdir))
+                        marker = q.reverse ? subdir : Self.beforeBound(Self.prefixUpperBound(subdir) ?? subdir)
+                        rolledUp = true
+                        break
+                    }
+                }
+                out.append(.row(row))
+                marker = n
+                if out.count >= q.limit { break }
+            }
+            if !rolledUp && batch.count < want { break }
+        }
+        return out
+    }
+
+    /// For forward listings the next query is `name > marker`; to skip a whole subdir we want
+    /// `name >= upper`, i.e. `name > (the largest string below upper)`. Using `upper` minus
+    /// nothing would skip `upper` itself, so step back to just below it: any name equal to
+    /// `upper` is then still listed.
+    static func beforeBound(_ upper: String) -> String {
+        var scalars = Array(upper.unicodeScalars)
+        guard let last = scalars.popLast() else { return upper }
+        var v = last.value - 1
+        if v == 0xDFFF { v = 0xD7FF }
+        if let s = Unicode.Scalar(v) { scalars.append(s) }
+        // `upper` with its last scalar decremented, then followed by the largest scalar: every
+        // name starting with the subdir sorts at or below this, `upper` above it.
+        scalars.append(Unicode.Scalar(0x10FFFF)!)
+        return String(String.UnicodeScalarView(scalars))
+    }
+}

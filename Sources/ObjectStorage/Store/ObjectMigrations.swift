@@ -1,0 +1,31 @@
+import NimbusStore
+
+/// The object index: what accounts, containers and objects exist, with their metadata. It is the
+/// commit point of every write (an object exists once its row commits) and the source of every
+/// listing; the replicas on the devices hold the bytes.
+public enum ObjectMigrations {
+    public static let all: [Migration] = [
+        Migration(service: "object_storage", version: 1, name: "object index") { engine in
+            // Listings are in UTF-8 byte order, as Swift's; PostgreSQL needs the C collation for that.
+            let text = engine == .postgres ? "TEXT COLLATE \"C\"" : "TEXT"
+            return [
+                "CREATE TABLE object_accounts (account \(text) PRIMARY KEY, put_timestamp TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}')",
+                """
+                CREATE TABLE object_containers (
+                    account \(text) NOT NULL, name \(text) NOT NULL, put_timestamp TEXT NOT NULL,
+                    object_count BIGINT NOT NULL DEFAULT 0, bytes_used BIGINT NOT NULL DEFAULT 0,
+                    metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (account, name))
+                """,
+                """
+                CREATE TABLE object_objects (
+                    account \(text) NOT NULL, container \(text) NOT NULL, name \(text) NOT NULL,
+                    timestamp TEXT NOT NULL, meta_timestamp TEXT, size BIGINT NOT NULL, etag TEXT NOT NULL,
+                    content_type TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}', delete_at BIGINT,
+                    part INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (account, container, name))
+                """,
+                "CREATE INDEX object_objects_part ON object_objects (part)",
+                "CREATE INDEX object_objects_delete_at ON object_objects (delete_at) WHERE delete_at IS NOT NULL",
+            ]
+        },
+    ]
+}

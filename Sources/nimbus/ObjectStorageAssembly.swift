@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import NIOPosix
+import NimbusCore
+import NimbusStore
+import ObjectStorage
+import ServiceLifecycle
+
+/// Builds the object store: the ring (created on first start: `devices` local directories,
+/// one zone each), a device for every ring entry, the service, and its background loops.
+enum ObjectStorageAssembly {
+    struct Built {
+        let service: ObjectStorageService
+        let loops: [any Service]
+    }
+
+    /// Device I/O blocks (fsync), so it gets its own threads, apart from SQLite's and NIO's.
+    static let ioPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 16)
+        pool.start()
+        return pool
+    }()
+
+    static func ringPath(dataDir: String) -> String { dataDir + "/object/ring.json" }
+
+    static func loadOrCreateRing(config: NimbusConfiguration) throws -> Ring {
+        let path = ringPath(dataDir: config.dataDir)
+        if FileManager.default.fileExists(atPath: path) { return try Ring.load(path: path) }
+        let section = "object_storage"
+        var ring = Ring(partPower: max(1, min(20, config.values.int(section, "part_power"))), replicas: max(1, config.values.int(section, "replicas")))
+        let count = max(ring.replicas, config.values.int(section, "devices"))
+        for i in 1...count { try ring.addDevice(name: "d\(i)", zone: i, weight: 100, address: nil) }
+        try ring.rebalance()
+        try ring.save(path: path)
+        return ring
+    }
+
+    static func devices(for ring: Ring, dataDir: String) throws -> [any ObjectDevice] {
+        try ring.devices.map { d in
+            if let address = d.address {
+                throw NimbusError.badRequest("device \(d.name) is on a storage node (\(address)); remote devices are not supported yet")
+            }
+            return try LocalDevice(ring: d, root: "\(dataDir)/object/devices/\(d.name)", pool: ioPool)
+        }
+    }
+
+    static func build(config: NimbusConfiguration, database: Database, logger: Logger) throws -> Built {
+        let ring = try loadOrCreateRing(config: config)
+        let devices = try devices(for: ring, dataDir: config.dataDir)
+        let v = config.values
+        let section = "object_storage"
+        var settings = ObjectStorageSettings()
+        settings.replicatorInterval = .seconds(max(1, v.int(section, "replicator_interval")))
+        settings.auditorInterval = .seconds(max(1, v.int(section, "auditor_interval")))
+        settings.expirerInterval = .seconds(max(1, v.int(section, "expirer_interval")))
+        settings.auditBytesPerSecond = max(0, v.int(section, "audit_bytes_per_second"))
+        settings.reclaimAge = TimeInterval(max(0, v.int(section, "reclaim_age")))
+        settings.maxFileSize = max(1, v.int(section, "max_file_size"))
+        let log = { var l = logger; l[metadataKey: "service"] = "object-store"; return l }()
+        let service = ObjectStorageService(index: ObjectIndex(database: database), ring: ring, devices: devices, settings: settings, logger: log)
+        let local = devices.filter { $0 is LocalDevice }
+        let loops: [any Service] = [
+            PeriodicService(name: "object-replicator", interval: settings.replicatorInterval, logger: log) {
+                let s = await service.replicate()
+                if s.copied + s.removed + s.failures + s.lost > 0 { log.info("replicator: \(s)") }
+            },
+            PeriodicService(name: "object-auditor", interval: settings.auditorInterval, logger: log) {
+                let r = await service.audit(devices: local)
+                log.debug("auditor: \(r.checked) replicas checked, \(r.quarantined) quarantined")
+            },
+            PeriodicService(name: "object-expirer", interval: settings.expirerInterval, logger: log) {
+                let n = await service.expire()
+                if n > 0 { log.info("expirer: deleted \(n) expired objects") }
+            },
+        ]
+        return Built(service: service, loops: loops)
+    }
+}
+
+/// Runs `body` every `interval` until shutdown.
+struct PeriodicService: Service {
+    let name: String
+    let interval: Duration
+    let logger: Logger
+    let body: @Sendable () async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                await body()
+            }
+        }
+    }
+}

@@ -8,6 +8,10 @@ PKGS=(
     libsqlite3-dev                 # default store
     curl jq wrk                    # smoke checks and benchmarks
     python3 ca-certificates make
+    # scripts/build-test-image.sh: the small bootable test guest, and booting it
+    linux-image-amd64 kmod busybox-static dropbear-bin cpio
+    syslinux syslinux-common mtools dosfstools genisoimage
+    qemu-system-x86 qemu-utils
 )
 
 missing=()

@@ -121,6 +121,8 @@ let package = Package(
         .target(name: "NimbusTestSupport", dependencies: ["NimbusStore", .product(name: "SQLKit", package: "sql-kit")], path: "Tests/NimbusTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "NimbusStoreTests", dependencies: ["NimbusStore", "NimbusTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "NimbusHTTPTests", dependencies: ["NimbusHTTP", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+        .testTarget(name: "ObjectStorageTests", dependencies: ["ObjectStorage", "NimbusStore", "NimbusTestSupport",
+                                                           .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]
 )

@@ -5,6 +5,7 @@ import NimbusCore
 import NimbusStore
 import ObjectStorage
 import ServiceLifecycle
+import Synchronization
 
 /// Builds the object store: the ring (created on first start: `devices` local directories,
 /// one zone each), a device for every ring entry, the service, and its background loops.
@@ -59,6 +60,7 @@ enum ObjectStorageAssembly {
         let log = { var l = logger; l[metadataKey: "service"] = "object-store"; return l }()
         let service = ObjectStorageService(index: ObjectIndex(database: database), ring: ring, devices: devices, settings: settings, logger: log)
         let local = devices.filter { $0 is LocalDevice }
+        let watcher = FileWatcher(path: ringPath(dataDir: config.dataDir))
         let loops: [any Service] = [
             PeriodicService(name: "object-replicator", interval: settings.replicatorInterval, logger: log) {
                 let s = await service.replicate()
@@ -72,8 +74,42 @@ enum ObjectStorageAssembly {
                 let n = await service.expire()
                 if n > 0 { log.info("expirer: deleted \(n) expired objects") }
             },
+            PeriodicService(name: "object-ring-watcher", interval: .seconds(5), logger: log) {
+                guard let changed = watcher.changed() else { return }
+                do {
+                    let ring = try Ring.load(path: changed)
+                    service.replace(ring: ring, devices: try ObjectStorageAssembly.devices(for: ring, dataDir: config.dataDir))
+                    log.info("object ring reloaded: version \(ring.version), \(ring.devices.count) devices")
+                } catch {
+                    log.error("object ring at \(changed) not loaded: \(error)")
+                }
+            },
         ]
         return Built(service: service, loops: loops)
+    }
+}
+
+/// Notices when a file's modification time changes.
+final class FileWatcher: Sendable {
+    let path: String
+    private let last: Mutex<Date?>
+
+    init(path: String) {
+        self.path = path
+        self.last = Mutex(Self.mtime(path))
+    }
+
+    static func mtime(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    }
+
+    /// The path, when its modification time differs from the last call's.
+    func changed() -> String? {
+        let now = Self.mtime(path)
+        return last.withLock { old in
+            defer { old = now }
+            return now != nil && now != old ? path : nil
+        }
     }
 }
 

@@ -42,6 +42,9 @@ enum TarArchive {
                 paxPath = nil
             }
         }
+        if offset < bytes.count, bytes[offset...].count < 512, !bytes[offset...].allSatisfy({ $0 == 0 }) {
+            throw .malformed("truncated header")
+        }
         return out
     }
 

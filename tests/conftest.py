@@ -248,3 +248,60 @@ def new_user(cloud):
     for kind, ident in reversed(made):
         cloud.api("DELETE", f"/{kind}/{ident}")
 
+
+
+# ---- object storage (tests/test_object_*.py) ---------------------------------
+@pytest.fixture
+def new_account(cloud, new_user):
+    """Factory: new_account(role="member", project_of=None) -> object_support.Account.
+
+    A fresh user with `role` in a fresh project (or, with project_of=<Account>, in
+    that account's project), logged in: token plus object-store URL from the catalog.
+    Users made for project_of are deleted after the test (the rest by new_user)."""
+    from object_support import Account
+    extra: list[str] = []
+
+    def make(role: str = "member", project_of=None):
+        if project_of is None:
+            return Account.login(cloud, new_user(role))
+        owner = project_of.user
+        password = random_password()
+        made = cloud.create_user(password=password, project_id=owner.project_id)
+        extra.append(made["id"])
+        cloud.grant(role, made["id"], owner.project_id)
+        user = TestUser(made["name"], password, made["id"], owner.project, owner.project_id, role)
+        return Account.login(cloud, user)
+
+    yield make
+    for ident in extra:
+        cloud.api("DELETE", f"/users/{ident}")
+
+
+@pytest.fixture
+def object_nimbus(tmp_path):
+    """Factory for separate `nimbus up` instances (object durability / background-loop tests):
+    object_nimbus(config={"object_storage": {...}}, port=None, data_dir=None) -> a started
+    Nimbus on its own data dir (default tmp_path/"data"); same data_dir + port = a restart.
+    Everything started is killed after the test."""
+    from object_support import write_config
+    try:
+        find_binary()
+    except NimbusError as e:
+        pytest.fail(str(e), pytrace=False)
+    started: list[Nimbus] = []
+    admin_password, demo_password = random_password(), random_password()
+
+    def make(config: dict | None = None, port: int | None = None, data_dir=None,
+             timeout: float = 30) -> Nimbus:
+        extra = []
+        if config:
+            extra = ["--config-file", str(write_config(tmp_path / f"nimbus-{len(started)}.conf", config))]
+        n = Nimbus(Path(data_dir or tmp_path / "data"), port=port, admin_password=admin_password,
+                   demo_password=demo_password, extra_args=extra)
+        started.append(n)
+        n.start(timeout=timeout)
+        return n
+
+    yield make
+    for n in started:
+        n.kill()

@@ -60,7 +60,9 @@ public struct NimbusResponder: HTTPResponder {
                 do {
                     let auth = try await validator.validate(token: token)
                     if !auth.accessRules.isEmpty {
-                        let segments = context.rawPath.split(separator: "/").map { Substring($0.removingPercentEncoding ?? String($0)) }
+                        // Decode the whole path before splitting, as the raw-path service does.
+                        let decoded = String(context.rawPath).removingPercentEncoding ?? String(context.rawPath)
+                        let segments = decoded.split(separator: "/")
                         if !auth.accessRules.contains(where: { $0.permits(service: table.service, path: segments, method: request.method.rawValue) }) {
                             throw NimbusError.unauthorized("The request is not permitted by the application credential's access rules.")
                         }

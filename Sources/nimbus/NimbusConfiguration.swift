@@ -32,7 +32,7 @@ struct NimbusConfiguration {
         ConfigOption("object_storage", "auditor_interval", default: "60", "Seconds between auditor passes over the local devices (checksum every replica)."),
         ConfigOption("object_storage", "expirer_interval", default: "10", "Seconds between passes deleting objects past their X-Delete-At."),
         ConfigOption("object_storage", "audit_bytes_per_second", default: "20971520", "Auditor read rate per device (0: unlimited)."),
-        ConfigOption("object_storage", "reclaim_age", default: "300", "Seconds before files the index does not name (failed or deleted writes) are removed."),
+        ConfigOption("object_storage", "reclaim_age", default: "300", "Seconds before files the index does not name (failed or deleted writes) are removed (at least 60)."),
         ConfigOption("object_storage", "max_file_size", default: "5368709122", "Largest single object in bytes."),
     ]
 

@@ -55,7 +55,7 @@ enum ObjectStorageAssembly {
         settings.auditorInterval = .seconds(max(1, v.int(section, "auditor_interval")))
         settings.expirerInterval = .seconds(max(1, v.int(section, "expirer_interval")))
         settings.auditBytesPerSecond = max(0, v.int(section, "audit_bytes_per_second"))
-        settings.reclaimAge = TimeInterval(max(0, v.int(section, "reclaim_age")))
+        settings.reclaimAge = TimeInterval(max(60, v.int(section, "reclaim_age")))
         settings.maxFileSize = max(1, v.int(section, "max_file_size"))
         let log = { var l = logger; l[metadataKey: "service"] = "object-store"; return l }()
         let service = ObjectStorageService(index: ObjectIndex(database: database), ring: ring, devices: devices, settings: settings, logger: log)

@@ -55,8 +55,10 @@ struct ObjectBody: Sendable {
         ObjectBody(segments: row.size > 0 ? [Segment(row: row, range: 0..<row.size)] : [], length: row.size, etag: row.etag)
     }
 
-    static func resolve(_ row: ObjectRow, request: SwiftRequest) async throws -> ObjectBody {
+    static func resolve(_ row: ObjectRow, request: SwiftRequest, depth: Int = 0) async throws -> ObjectBody {
         if request.query("multipart-manifest") == "get" { return plain(row) }
+        // Swift's limit on nested manifests; it also stops manifest cycles.
+        guard depth < 10 else { throw NimbusError(.conflict, "Max recursion depth exceeded on large object manifests") }
         if row.metadata["x-static-large-object"] != nil {
             let manifest = try await SLOManifest.load(row, service: request.service)
             var segments = [Segment]()
@@ -73,8 +75,9 @@ struct ObjectBody: Sendable {
                     throw NimbusError(.conflict, "A segment of the large object is missing: \(item.name)")
                 }
                 if seg.metadata["x-static-large-object"] != nil {
-                    let nested = try await resolve(seg, request: request)
+                    let nested = try await resolve(seg, request: request, depth: depth + 1)
                     segments += nested.segments
+                    guard segments.count <= 100_000 else { throw NimbusError(.conflict, "Too many segments in the large object") }
                     continue
                 }
                 let r = item.range ?? 0..<seg.size

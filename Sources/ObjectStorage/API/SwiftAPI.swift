@@ -42,45 +42,37 @@ public struct SwiftAPI: Sendable {
         var object: String?
     }
 
+    /// Swift unquotes the whole path and then splits it, so `%2F` in a container name is a slash.
     func parse(_ raw: Substring) throws(NimbusError) -> Target? {
-        var path = raw
+        guard let decoded = String(raw).removingPercentEncoding, !decoded.utf8.contains(0) else {
+            throw NimbusError(.preconditionFailed, "Invalid UTF8 or contains NULL")
+        }
+        var path = Substring(decoded)
         if path.hasPrefix("/") { path = path.dropFirst() }
-        let parts = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        let parts = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
         if parts.count == 1 && (parts[0] == "info" || parts[0] == "healthcheck") { return nil }
-        guard parts.count >= 2, parts[0] == "v1" || parts[0] == "v1.0" else { throw .notFound("The resource could not be found.") }
-        func decode(_ s: Substring) throws(NimbusError) -> String {
-            guard let d = String(s).removingPercentEncoding, !d.utf8.contains(0) else {
-                throw NimbusError(.preconditionFailed, "Invalid UTF8 or contains NULL")
-            }
-            return d
+        guard parts.count >= 2, parts[0] == "v1" || parts[0] == "v1.0", !parts[1].isEmpty else { throw .notFound("The resource could not be found.") }
+        var t = Target(account: parts[1])
+        if parts.count > 2, !parts[2].isEmpty { t.container = parts[2] }
+        if parts.count > 3, !parts[3].isEmpty {
+            guard t.container != nil else { throw .notFound("The resource could not be found.") }
+            t.object = parts[3]
         }
-        let account = try decode(parts[1])
-        guard !account.isEmpty else { throw .notFound("The resource could not be found.") }
-        var t = Target(account: account)
-        if parts.count > 2 {
-            let c = try decode(parts[2])
-            if !c.isEmpty { t.container = c }
-            if parts.count > 3 {
-                let o = try decode(parts[3])
-                if !o.isEmpty {
-                    guard t.container != nil else { throw .notFound("The resource could not be found.") }
-                    t.object = o
-                }
-            }
+        // Lengths in code points, as Python's len() of the unquoted name.
+        let a = t.account.unicodeScalars.count
+        if a > limits.maxAccountNameLength { throw .badRequest("Account name length of \(a) longer than \(limits.maxAccountNameLength)") }
+        if let c = t.container?.unicodeScalars.count, c > limits.maxContainerNameLength {
+            throw .badRequest("Container name length of \(c) longer than \(limits.maxContainerNameLength)")
         }
-        if account.utf8.count > limits.maxAccountNameLength { throw .badRequest("Account name length of \(account.utf8.count) longer than \(limits.maxAccountNameLength)") }
-        if let c = t.container, c.utf8.count > limits.maxContainerNameLength {
-            throw .badRequest("Container name length of \(c.utf8.count) longer than \(limits.maxContainerNameLength)")
-        }
-        if let o = t.object, o.utf8.count > limits.maxObjectNameLength {
-            throw .badRequest("Object name length of \(o.utf8.count) longer than \(limits.maxObjectNameLength)")
+        if let o = t.object?.unicodeScalars.count, o > limits.maxObjectNameLength {
+            throw .badRequest("Object name length of \(o) longer than \(limits.maxObjectNameLength)")
         }
         return t
     }
 
     func handle(_ request: Request, _ context: NimbusRequestContext) async throws -> Response {
         guard let target = try parse(context.rawPath) else {
-            guard request.method == .get || request.method == .head else { throw NimbusError(.methodNotAllowed, "Method Not Allowed") }
+            guard request.method == .get || request.method == .head else { throw NimbusError(.methodNotAllowed, "The method is not allowed for this resource.") }
             var r = context.rawPath.hasSuffix("healthcheck") ? .swift(.ok, body: "OK", contentType: "text/plain") : info()
             r.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
             return r
@@ -88,10 +80,15 @@ public struct SwiftAPI: Sendable {
         var r = SwiftRequest(api: self, request: request, context: context, target: target)
         if request.method == .options { return try await r.preflight() }
         let response: Response
-        switch (target.container, target.object) {
-        case (nil, _): response = try await r.account()
-        case (_?, nil): response = try await r.container()
-        case (_?, _?): response = try await r.object()
+        do {
+            switch (target.container, target.object) {
+            case (nil, _): response = try await r.account()
+            case (_?, nil): response = try await r.container()
+            case (_?, _?): response = try await r.object()
+            }
+        } catch let e as ReplicaError {
+            context.logger.error("storage error: \(e)")
+            throw NimbusError(.serviceUnavailable, "The server is currently unavailable. Please try again at a later time.")
         }
         var out = r.withCORS(response)
         out.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID

@@ -11,9 +11,48 @@ public struct SwiftErrorRenderer: ErrorRenderer {
 
     public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
         let status = HTTPResponse.Status(code: error.status)
-        var r = Self.page(status, error.message)
+        var r = Self.render(status, error.message)
         r.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
         return r
+    }
+
+    /// swob's standard explanations: a message equal to one of these (or a 401/403 without its
+    /// own text) becomes swob's HTML page; any other message is the whole body, as Swift sends
+    /// `HTTPBadRequest(body=…)`.
+    static let standard: [Int: String] = [
+        400: "The server could not comply with the request since it is either malformed or otherwise incorrect.",
+        401: "This server could not verify that you are authorized to access the document you requested.",
+        403: "Access was denied to this resource.",
+        404: "The resource could not be found.",
+        405: "The method is not allowed for this resource.",
+        408: "The server has waited too long for the request to be sent by the client.",
+        409: "There was a conflict when trying to complete your request.",
+        412: "A precondition for this request was not met.",
+        413: "The body of your request was too large for this server.",
+        416: "The Range requested is not available.",
+        422: "Unable to process the contained instructions",
+        499: "The client was disconnected during request.",
+        500: "An error occurred while processing your request.",
+        501: "The method is not implemented for this resource.",
+        503: "The server is currently unavailable. Please try again at a later time.",
+    ]
+
+    static func render(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let code = Int(status.code)
+        if code == 401, message.hasPrefix("Temp URL") {
+            return plain(status, "401 Unauthorized: \(message)\n")
+        }
+        if let std = standard[code], message == std || code == 401 || (code == 403 && message.hasPrefix("You are not authorized")) {
+            return page(status, std)
+        }
+        return plain(status, message)
+    }
+
+    static func plain(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        var h = HTTPFields()
+        h[.contentType] = "text/html; charset=UTF-8"
+        h[.contentLength] = String(body.utf8.count)
+        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     static func page(_ status: HTTPResponse.Status, _ message: String) -> Response {

@@ -76,6 +76,7 @@ extension SwiftRequest {
             if let bad = obj.keys.first(where: { !allowed.contains($0) }) { errors.append("Index \(i): extraneous key \"\(bad)\""); continue }
             guard let path = obj["path"]?.stringValue else { errors.append("Index \(i): \"path\" must be a string"); continue }
             var p = path.removingPercentEncoding ?? path
+            guard !p.utf8.contains(0), p.unicodeScalars.count <= 1300 else { errors.append("Index \(i): invalid path"); continue }
             if p.hasPrefix("/") { p.removeFirst() }
             guard let slash = p.firstIndex(of: "/"), slash != p.startIndex, p.index(after: slash) != p.endIndex else {
                 errors.append("Index \(i): path does not refer to an object. Path must be of the form /container/object."); continue
@@ -114,13 +115,15 @@ extension SwiftRequest {
                 md5.update(data: Array(segETag.utf8))
             }
             if length < 1 && i < items.count - 1 { errors.append("/\(c)/\(o), Too Small; each segment must be at least 1 byte."); continue }
-            total += length
+            let (sum, overflow) = total.addingReportingOverflow(length)
+            guard !overflow, sum <= api.limits.maxFileSize * 1000 else { errors.append("Index \(i): the large object is too large"); continue }
+            total = sum
             stored.append(entry)
         }
         if !errors.isEmpty { throw NimbusError.badRequest("Errors:\n" + errors.joined(separator: "\n")) }
         let sloETag = Hex.encode(md5.finalize())
         if let e = headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), !e.isEmpty, e.lowercased() != sloETag {
-            throw NimbusError(.unprocessable, "Unprocessable Entity")
+            throw NimbusError(.unprocessable, "Unable to process the contained instructions")
         }
         var meta = try objectMetadata(base: [:])
         meta["x-static-large-object"] = "True"
@@ -178,18 +181,26 @@ extension SwiftRequest {
         return bulkResult(deleted: deleted, notFound: notFound, errors: errors)
     }
 
-    func bulkResult(deleted: Int, notFound: Int, errors: [(String, String)], status: String? = nil) -> Response {
+    func bulkResult(deleted: Int, notFound: Int, errors: [(String, String)], status: String? = nil, body: String = "") -> Response {
         let responseStatus = status ?? (errors.isEmpty ? "200 OK" : "400 Bad Request")
         let accept = query("format")?.lowercased() ?? headers[.accept]?.lowercased() ?? ""
         if accept.contains("json") {
-            let body: JSONValue = ["Number Deleted": .int(Int64(deleted)), "Number Not Found": .int(Int64(notFound)),
-                                   "Response Body": "", "Response Status": .string(responseStatus),
+            let json: JSONValue = ["Number Deleted": .int(Int64(deleted)), "Number Not Found": .int(Int64(notFound)),
+                                   "Response Body": .string(body), "Response Status": .string(responseStatus),
                                    "Errors": .array(errors.map { [.string($0.0), .string($0.1)] })]
-            return .swift(.ok, body: body.serializedString(), contentType: "application/json; charset=utf-8")
+            return .swift(.ok, body: json.serializedString(), contentType: "application/json; charset=utf-8")
         }
-        var s = "Number Deleted: \(deleted)\nNumber Not Found: \(notFound)\nResponse Body: \nResponse Status: \(responseStatus)\nErrors:\n"
-        for (n, e) in errors { s += "\(n), \(e)\n" }
-        return .swift(.ok, body: s, contentType: "text/plain; charset=utf-8")
+        if accept.contains("xml") {
+            var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<delete><number_deleted>\(deleted)</number_deleted>"
+            x += "<number_not_found>\(notFound)</number_not_found><response_body>\(xml(body))</response_body>"
+            x += "<response_status>\(responseStatus)</response_status><errors>"
+            for (n, e) in errors { x += "<object><name>\(xml(n))</name><status>\(xml(e))</status></object>" }
+            x += "</errors></delete>\n"
+            return .swift(.ok, body: x, contentType: "application/xml; charset=utf-8")
+        }
+        var text = "Number Deleted: \(deleted)\nNumber Not Found: \(notFound)\nResponse Body: \(body)\nResponse Status: \(responseStatus)\nErrors:\n"
+        for (n, e) in errors { text += "\(n), \(e)\n" }
+        return .swift(.ok, body: text, contentType: "text/plain; charset=utf-8")
     }
 
     // MARK: bulk upload (extract-archive)
@@ -257,37 +268,50 @@ extension SwiftRequest {
 
     // MARK: bulk delete
 
+    /// `?bulk-delete`: a text/plain list of `/container/object` and `/container` paths. Objects
+    /// go first, then (empty) containers; each path is authorized on its own, and failures are
+    /// reported per path in a 200 response, as Swift's bulk middleware does.
     func bulkDelete() async throws -> Response {
-        guard isOwner || context.auth != nil else { throw deny() }
+        if context.auth == nil { throw deny() }
+        if let ct = headers[.contentType], !ct.lowercased().hasPrefix("text/plain") {
+            return bulkResult(deleted: 0, notFound: 0, errors: [], status: "406 Not Acceptable")
+        }
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: 10 * 1024 * 1024) } catch {
             throw NimbusError(.payloadTooLarge, "Request Entity Too Large")
         }
-        let lines = String(buffer: buffer).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        let lines = String(decoding: buffer.readableBytesView, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard lines.count <= 10000 else { throw NimbusError(.payloadTooLarge, "Maximum Bulk Deletes: 10000 per request") }
+        guard !lines.isEmpty else { return bulkResult(deleted: 0, notFound: 0, errors: [], status: "400 Bad Request", body: "Invalid bulk delete.") }
         var deleted = 0, notFound = 0
         var errors = [(String, String)]()
+        var objects = [(String, String, String)]()
+        var containers = [(String, String)]()
         for line in lines {
             var path = line.removingPercentEncoding ?? line
+            guard !path.utf8.contains(0), path.unicodeScalars.count <= 1300 else { errors.append((line, "400 Bad Request")); continue }
             if path.hasPrefix("/") { path.removeFirst() }
             let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard let c = parts.first, !c.isEmpty else { errors.append((line, "400 Bad Request")); continue }
+            if parts.count == 2, !parts[1].isEmpty { objects.append((line, c, parts[1])) } else { containers.append((line, c)) }
+        }
+        func reason(_ e: NimbusError) -> String { "\(e.status) \(SwiftErrorRenderer.reason(e.status))" }
+        for (line, c, o) in objects {
             do {
-                if parts.count == 2, !parts[1].isEmpty {
-                    let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: parts[1]))
-                    guard try await sub.authorizeObject(write: true) != nil else { notFound += 1; continue }
-                    if try await service.delete(account: target.account, container: c, name: parts[1]) != nil { deleted += 1 } else { notFound += 1 }
-                } else {
-                    guard isOwner else { throw deny() }
-                    switch try await index.deleteContainer(target.account, c) {
-                    case .deleted: deleted += 1
-                    case .notFound: notFound += 1
-                    case .notEmpty: errors.append(("/" + c, "409 Conflict"))
-                    }
-                }
+                let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+                guard try await sub.authorizeObject(write: true) != nil else { notFound += 1; continue }
+                if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
             } catch let e as NimbusError {
-                errors.append(("/" + path, "\(e.status) \(SwiftErrorRenderer.reason(e.status))"))
+                errors.append(("/" + (line.hasPrefix("/") ? String(line.dropFirst()) : line), reason(e)))
+            }
+        }
+        for (line, c) in containers {
+            guard isOwner else { errors.append(("/" + (line.hasPrefix("/") ? String(line.dropFirst()) : line), "403 Forbidden")); continue }
+            switch try await index.deleteContainer(target.account, c) {
+            case .deleted: deleted += 1
+            case .notFound: notFound += 1
+            case .notEmpty: errors.append(("/" + c, "409 Conflict"))
             }
         }
         return bulkResult(deleted: deleted, notFound: notFound, errors: errors)
@@ -330,6 +354,10 @@ extension SwiftRequest {
             guard try await service.delete(account: target.account, container: target.container!, name: name) != nil else {
                 throw NimbusError.notFound("The resource could not be found.")
             }
+            // History mode records the deletion with a zero-byte marker, as Swift does.
+            let marker = ObjectStorageService.Upload(account: target.account, container: hc, name: Self.versionName(name, service.timestamp()),
+                                                     contentType: "application/x-deleted;swift_versions_deleted=1", metadata: [:], contentLength: 0)
+            _ = try? await service.put(marker, body: [ByteBuffer]().async)
             return .swift(.noContent)
         }
         if let vc = container.metadata["x-versions-location"], try await index.container(target.account, vc) != nil {

@@ -26,7 +26,7 @@ extension SwiftRequest {
         case .post: return try await postObject()
         case .delete: return try await deleteObject()
         case HTTPRequest.Method("COPY")!: return try await copyObject()
-        default: throw NimbusError(.methodNotAllowed, "Method Not Allowed")
+        default: throw NimbusError(.methodNotAllowed, "The method is not allowed for this resource.")
         }
     }
 
@@ -50,12 +50,25 @@ extension SwiftRequest {
         }
         let body = try await ObjectBody.resolve(row, request: self)
         var h = objectHeaders(row, etag: body.etag, length: body.length)
-        if tempURL, method == .get {
-            let filename = query("filename") ?? String(row.name.split(separator: "/").last ?? "")
-            h[.contentDisposition] = hasQuery("inline") ? "inline" : "attachment; filename=\"\(filename.replacingOccurrences(of: "\"", with: "\\\""))\""
+        if tempURL {
+            // Temp URL responses carry only X-Object-Meta-Public-* of the user metadata.
+            for f in h where f.name.canonicalName.hasPrefix("x-object-meta-") && !f.name.canonicalName.hasPrefix("x-object-meta-public-") {
+                h[f.name] = nil
+            }
+            if method == .get {
+                let filename = query("filename") ?? String(row.name.split(separator: "/").last ?? "")
+                if hasQuery("inline") {
+                    h[.contentDisposition] = "inline"
+                } else {
+                    let ascii = filename.replacingOccurrences(of: "\"", with: "\\\"")
+                    let quoted = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? filename
+                    h[.contentDisposition] = "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(quoted)"
+                }
+            }
         }
         if let r = try checkConditions(etag: body.etag, lastModified: row.lastModified, headers: h) { return r }
-        let ranges = headers[.range].flatMap { ByteRanges.parse($0, size: body.length) }
+        // Ranges of an empty object are ignored (Swift answers 200 with the empty body).
+        let ranges = body.length == 0 ? nil : headers[.range].flatMap { ByteRanges.parse($0, size: body.length) }
         if let ranges {
             guard !ranges.isEmpty else {
                 var eh = HTTPFields()
@@ -136,6 +149,8 @@ extension SwiftRequest {
 
     mutating func putObject() async throws -> Response {
         if let copyFrom = headers["x-copy-from"] {
+            if let cl = headers[.contentLength], cl != "0" { throw NimbusError.badRequest("Copy requests require a zero byte body") }
+            if headers[.transferEncoding] != nil { throw NimbusError.badRequest("Copy requests require a zero byte body") }
             let (c, o) = try Self.splitCopyPath(copyFrom, header: "X-Copy-From")
             let srcAccount = headers["x-copy-from-account"].flatMap { $0.removingPercentEncoding } ?? target.account
             return try await copy(from: (srcAccount, c, o), to: (target.account, target.container!, target.object!))
@@ -144,6 +159,9 @@ extension SwiftRequest {
         guard let container else { throw NimbusError.notFound("The resource could not be found.") }
         corsContainer = container
         if query("multipart-manifest") == "put" { return try await putManifest(container) }
+        if headers["x-static-large-object"] != nil {
+            throw NimbusError.badRequest("X-Static-Large-Object is a reserved header. To create a static large object add query param multipart-manifest=put.")
+        }
         let length = try contentLength()
         let meta = try objectMetadata(base: [:])
         let deleteAt = try deleteAtHeader()
@@ -177,7 +195,7 @@ extension SwiftRequest {
             guard te == "chunked" else { throw NimbusError(.notImplemented, "Unsupported Transfer-Coding header value specified in Transfer-Encoding header") }
             return nil
         }
-        throw NimbusError(.lengthRequired, "Length Required")
+        throw NimbusError(.lengthRequired, "Missing Content-Length header.")
     }
 
     func contentType() -> String {
@@ -196,7 +214,8 @@ extension SwiftRequest {
         Self.apply(updates, to: &meta)
         if let m = meta["x-object-manifest"] {
             let decoded = m.removingPercentEncoding ?? m
-            guard let slash = decoded.firstIndex(of: "/"), slash != decoded.startIndex else {
+            guard let slash = decoded.firstIndex(of: "/"), slash != decoded.startIndex, !decoded.hasPrefix("/"),
+                  !decoded[decoded.index(after: slash)...].hasPrefix("/") else {
                 throw .badRequest("X-Object-Manifest must be in the format container/prefix")
             }
             meta["x-object-manifest"] = m
@@ -206,15 +225,18 @@ extension SwiftRequest {
 
     func deleteAtHeader() throws(NimbusError) -> Int? {
         let now = Int(Date().timeIntervalSince1970)
+        let maxAt = 9_999_999_999
         if let after = headers["x-delete-after"] {
             guard let n = Int(after) else { throw .badRequest("Non-integer X-Delete-After") }
             guard n >= 0 else { throw .badRequest("X-Delete-After in past") }
-            return now + n
+            return min(maxAt, now + min(n, maxAt))
         }
         if let at = headers["x-delete-at"] {
-            guard let n = Int(at) ?? Double(at).map({ Int($0) }) else { throw .badRequest("Non-integer X-Delete-At") }
+            var n = Int(at)
+            if n == nil, let d = Double(at), d.isFinite, abs(d) < 1e12 { n = Int(d) }
+            guard let n else { throw .badRequest("Non-integer X-Delete-At") }
             guard n > now else { throw .badRequest("X-Delete-At in past") }
-            return n
+            return min(n, maxAt)
         }
         return nil
     }
@@ -249,9 +271,8 @@ extension SwiftRequest {
         var base = row.metadata.filter { !$0.key.hasPrefix("x-object-meta-") }
         for k in Self.objectSettings where headers[k] != nil { base[k] = nil }
         let meta = try objectMetadata(base: base)
-        var deleteAt = row.deleteAt
-        if headers["x-delete-at"] != nil || headers["x-delete-after"] != nil { deleteAt = try deleteAtHeader() }
-        if headers["x-remove-delete-at"] != nil { deleteAt = nil }
+        // POST replaces the metadata, X-Delete-At included.
+        let deleteAt = try deleteAtHeader()
         let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? row.contentType
         _ = try await service.updateMetadata(row, metadata: meta, contentType: ct, deleteAt: deleteAt)
         return .swift(.accepted, body: "<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>")
@@ -273,7 +294,7 @@ extension SwiftRequest {
     // MARK: COPY
 
     mutating func copyObject() async throws -> Response {
-        guard let dest = headers["destination"] else { throw NimbusError.preconditionFailed("You must specify a Destination header") }
+        guard let dest = headers["destination"] else { throw NimbusError.preconditionFailed("Destination header required") }
         let (c, o) = try Self.splitCopyPath(dest, header: "Destination")
         let destAccount = headers["destination-account"].flatMap { $0.removingPercentEncoding } ?? target.account
         return try await copy(from: (target.account, target.container!, target.object!), to: (destAccount, c, o))
@@ -282,6 +303,7 @@ extension SwiftRequest {
     /// `container/object` (optionally with a leading slash, URL-encoded) from X-Copy-From or Destination.
     static func splitCopyPath(_ value: String, header: String) throws(NimbusError) -> (String, String) {
         var v = value.removingPercentEncoding ?? value
+        guard !v.utf8.contains(0), v.unicodeScalars.count <= 1024 + 257 else { throw .preconditionFailed("\(header) header is invalid") }
         if v.hasPrefix("/") { v.removeFirst() }
         guard let slash = v.firstIndex(of: "/"), slash != v.startIndex, v.index(after: slash) != v.endIndex else {
             throw .preconditionFailed("\(header) header must be of the form <container name>/<object name>")
@@ -299,7 +321,9 @@ extension SwiftRequest {
         guard let source = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
         if source.size > api.limits.maxFileSize { throw NimbusError(.payloadTooLarge, "Your request is too large.") }
         let fresh = headers["x-fresh-metadata"]?.lowercased() == "true"
-        var base = fresh ? [:] : source.metadata.filter { !$0.key.hasPrefix("x-object-sysmeta-") && $0.key != "x-static-large-object" }
+        var base = fresh ? [:] : source.metadata.filter {
+            !$0.key.hasPrefix("x-object-sysmeta-") && $0.key != "x-static-large-object" && $0.key != "x-object-manifest"
+        }
         if query("multipart-manifest") == "get", source.metadata["x-static-large-object"] != nil {
             base = source.metadata
         }
@@ -318,7 +342,7 @@ extension SwiftRequest {
         h["X-Timestamp"] = row.timestamp
         h["X-Copied-From"] = "\(src.1)/\(src.2)".addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "\(src.1)/\(src.2)"
         h["X-Copied-From-Last-Modified"] = HTTPDate.lastModified(source.lastModified)
-        if src.0 != dst.0 { h["X-Copied-From-Account"] = src.0 }
+        h["X-Copied-From-Account"] = src.0
         for (k, v) in row.metadata.sorted(by: { $0.key < $1.key }) where k.hasPrefix("x-object-meta-") {
             if let name = HTTPField.Name(k) { h[name] = v }
         }

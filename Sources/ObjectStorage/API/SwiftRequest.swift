@@ -121,8 +121,8 @@ struct SwiftRequest {
                 }
             }
         case .post:
-            guard isOwner else { throw deny() }
             if hasQuery("bulk-delete") { return try await bulkDelete() }
+            guard isOwner else { throw deny() }
             var updates = try metadataUpdates("account", extra: ["x-account-quota-bytes", "x-account-quota-count"])
             for quotaKey in ["x-account-meta-quota-bytes", "x-account-quota-bytes", "x-account-quota-count"] where updates.keys.contains(quotaKey) {
                 guard level == .reseller else { throw NimbusError.forbidden("Only a reseller admin may set account quotas.") }
@@ -140,10 +140,9 @@ struct SwiftRequest {
         case .put where hasQuery("extract-archive"):
             return try await extractArchive()
         case .delete where hasQuery("bulk-delete"):
-            guard isOwner else { throw deny() }
             return try await bulkDelete()
         default:
-            throw NimbusError(.methodNotAllowed, "Method Not Allowed")
+            throw NimbusError(.methodNotAllowed, "The method is not allowed for this resource.")
         }
     }
 
@@ -160,7 +159,9 @@ struct SwiftRequest {
         h["X-Account-Storage-Policy-Policy-0-Container-Count"] = String(stats.containers)
         h["X-Account-Storage-Policy-Policy-0-Object-Count"] = String(stats.objects)
         h["X-Account-Storage-Policy-Policy-0-Bytes-Used"] = String(stats.bytes)
-        if let row { Self.emit(row.metadata, into: &h) }
+        let owner = isOwner
+        if let row { Self.emit(row.metadata, into: &h) { owner || !$0.contains("temp-url-key") } }
+        if let legacy = row?.metadata["x-account-meta-quota-bytes"] { h["X-Account-Quota-Bytes"] = legacy }
         return h
     }
 
@@ -212,7 +213,7 @@ struct SwiftRequest {
                 return e
             }
         default:
-            throw NimbusError(.methodNotAllowed, "Method Not Allowed")
+            throw NimbusError(.methodNotAllowed, "The method is not allowed for this resource.")
         }
     }
 
@@ -222,10 +223,15 @@ struct SwiftRequest {
     func containerUpdates() throws(NimbusError) -> [String: String?] {
         var u = try metadataUpdates("container", extra: Self.containerSettings)
         for k in ["x-container-read", "x-container-write"] {
-            if let v = u[k] ?? nil { try ContainerACL.validate(v) }
+            if let v = u[k] ?? nil {
+                try ContainerACL.validate(v)
+                if k == "x-container-write", !ContainerACL(v).referrers.isEmpty || ContainerACL(v).listings {
+                    throw .badRequest("Referrers not allowed in write ACL: \(v)")
+                }
+            }
         }
         for k in ["x-container-meta-quota-bytes", "x-container-meta-quota-count"] {
-            if let v = u[k] ?? nil, Int(v) == nil || Int(v)! < 0 { throw .badRequest("Invalid quota value \(v) for \(k)") }
+            if let v = u[k] ?? nil, Int(v) == nil || Int(v)! < 0 { throw .badRequest(k.hasSuffix("bytes") ? "Invalid bytes quota." : "Invalid count quota.") }
         }
         if (u["x-versions-location"] ?? nil) != nil && (u["x-history-location"] ?? nil) != nil {
             throw .badRequest("Only one of X-Versions-Location or X-History-Location may be provided")
@@ -255,7 +261,9 @@ struct SwiftRequest {
         h["X-Storage-Policy"] = "Policy-0"
         h[.acceptRanges] = "bytes"
         let owner = isOwner
-        Self.emit(row.metadata, into: &h) { k in owner || !(k == "x-container-read" || k == "x-container-write" || k.hasPrefix("x-container-sync")) }
+        Self.emit(row.metadata, into: &h) { k in
+            owner || !(k == "x-container-read" || k == "x-container-write" || k.hasPrefix("x-container-sync") || k.contains("temp-url-key"))
+        }
         return h
     }
 
@@ -289,8 +297,8 @@ struct SwiftRequest {
     func listingQuery(limit max: Int) throws(NimbusError) -> ListingQuery {
         var q = ListingQuery()
         q.limit = max
-        if let l = query("limit") {
-            guard let n = Int(l), n >= 0 else { throw .preconditionFailed("Value of limit must be a positive integer") }
+        // Swift ignores a limit that is not a non-negative integer.
+        if let l = query("limit"), let n = Int(l), n >= 0 {
             if n > max { throw .preconditionFailed("Maximum limit is \(max)") }
             q.limit = n
         }
@@ -345,7 +353,8 @@ struct SwiftRequest {
                 }
             }
             s += "</\(root.0)>"
-            return .swift(.ok, headers: h, body: s, contentType: "application/xml; charset=utf-8")
+            let textXML = query("format") == nil && (headers[.accept]?.lowercased().contains("text/xml") ?? false)
+            return .swift(.ok, headers: h, body: s, contentType: textXML ? "text/xml; charset=utf-8" : "application/xml; charset=utf-8")
         }
     }
 

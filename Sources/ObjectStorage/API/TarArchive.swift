@@ -55,6 +55,7 @@ enum TarArchive {
     static func octal(_ b: ArraySlice<UInt8>) -> Int? {
         let s = string(b).trimmingCharacters(in: .whitespaces)
         if s.isEmpty { return 0 }
+        guard s.count <= 11, s.allSatisfy({ ("0"..."7").contains($0) }) else { return nil }
         return Int(s, radix: 8)
     }
 
@@ -63,8 +64,9 @@ enum TarArchive {
         var out = [String: String]()
         var i = b.startIndex
         while i < b.endIndex {
-            guard let space = b[i...].firstIndex(of: UInt8(ascii: " ")), let len = Int(String(decoding: b[i..<space], as: UTF8.self)),
-                  len > 0, i + len <= b.endIndex else { break }
+            guard let space = b[i...].firstIndex(of: UInt8(ascii: " ")), space - i <= 9,
+                  let len = Int(String(decoding: b[i..<space], as: UTF8.self)),
+                  len > space - i + 1, len <= b.endIndex - i else { break }
             let record = b[(space + 1)..<(i + len - 1)]
             if let eq = record.firstIndex(of: UInt8(ascii: "=")) {
                 out[String(decoding: record[..<eq], as: UTF8.self)] = String(decoding: record[(eq + 1)...], as: UTF8.self)

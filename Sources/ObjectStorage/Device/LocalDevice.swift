@@ -325,9 +325,13 @@ final class LocalWriter: ObjectWriter, @unchecked Sendable {
         let bytes = pending
         pending.removeAll(keepingCapacity: true)
         let (tmp, existing) = (self.tmp, fd)
+        let created = existing < 0
         fd = try await device.pool.runIfActive {
             let fd = existing >= 0 ? existing : try Posix.create(tmp)
-            try Posix.writeAll(fd, bytes)
+            do { try Posix.writeAll(fd, bytes) } catch {
+                if created { close(fd); unlink(tmp) }
+                throw error
+            }
             return fd
         }
     }

@@ -68,7 +68,8 @@ public struct Ring: Codable, Sendable, Equatable {
     /// and where the replicator looks for data to move home.
     public func handoffs(partition: Int) -> [RingDevice] {
         let primaryIDs = Set(primaries(partition: partition).map(\.id))
-        return devices.filter { !primaryIDs.contains($0.id) && $0.weight > 0 }
+        // Drained (weight 0) devices stay in the list: they may still hold data to read and move.
+        return devices.filter { !primaryIDs.contains($0.id) }
             .sorted { Self.mix(partition, $0.id) < Self.mix(partition, $1.id) }
     }
 

@@ -81,20 +81,25 @@ extension ObjectStorageService {
         }
         for (hash, row) in auth {
             let holders = all.filter { listings[$0.ring.id]?[hash]?.data.contains(row.timestamp) ?? false }
-            if holders.isEmpty && !old(row.timestamp) == false { stats.lost += 1; logger.error("replicator: no replica of /\(row.account)/\(row.container)/\(row.name) found") }
+            if holders.isEmpty && old(row.timestamp) { stats.lost += 1; logger.error("replicator: no replica of /\(row.account)/\(row.container)/\(row.name) found") }
         }
 
-        // Remove superseded files, orphans, and handoff copies no longer needed.
+        // Remove superseded files, orphans, and handoff copies no longer needed. Decisions are
+        // made on the index as read at the start of the pass; the index is read again just before
+        // removing, and any hash whose row changed meanwhile (a PUT or DELETE committed) is left
+        // for the next pass, so a freshly acknowledged version is never removed.
+        guard let fresh = try? await index.partitionObjects(p) else { stats.failures += 1; return }
+        let freshTimestamps = Dictionary(fresh.map { ($0.hash, $0.timestamp) }, uniquingKeysWith: max)
         let primaryIDs = Set(primaries.map(\.ring.id))
         for d in all {
             guard let listing = listings[d.ring.id] else { continue }
-            for (hash, state) in listing {
+            for (hash, state) in listing where freshTimestamps[hash] == auth[hash]?.timestamp {
                 var doomed = [String]()
                 if let row = auth[hash] {
                     let homeFull = primaries.allSatisfy { listings[$0.ring.id]?[hash]?.data.contains(row.timestamp) ?? false }
                     let isHandoff = !primaryIDs.contains(d.ring.id)
                     for ts in state.data where ts != row.timestamp || (isHandoff && homeFull) {
-                        if ts < row.timestamp || old(ts) || (ts == row.timestamp && isHandoff && homeFull) { doomed.append(ts + ".data") }
+                        if ts < row.timestamp || (ts > row.timestamp && old(ts)) || (ts == row.timestamp && isHandoff && homeFull) { doomed.append(ts + ".data") }
                     }
                     for ts in state.meta where ts != row.metaTimestamp || (isHandoff && homeFull) {
                         if ts < max(row.timestamp, row.metaTimestamp ?? "") || old(ts) || (isHandoff && homeFull) { doomed.append(ts + ".meta") }
@@ -149,10 +154,12 @@ extension ObjectStorageService {
         var n = 0
         let now = Int(Date().timeIntervalSince1970)
         while let batch = try? await index.expired(before: now, limit: 500), !batch.isEmpty {
+            var progress = 0
             for row in batch {
-                if (try? await delete(account: row.account, container: row.container, name: row.name, onlyTimestamp: row.timestamp)) != nil { n += 1 }
+                if (try? await delete(account: row.account, container: row.container, name: row.name, onlyTimestamp: row.timestamp)) != nil { progress += 1 }
             }
-            if batch.count < 500 { break }
+            n += progress
+            if batch.count < 500 || progress == 0 { break }
         }
         return n
     }

@@ -100,7 +100,7 @@ public final class ObjectStorageService: Sendable {
         let (part, hash) = location(account: u.account, container: u.container, object: u.name)
         let (primaries, handoffs) = nodes(partition: part)
         var writers = [any ObjectWriter]()
-        var spare = handoffs.makeIterator()
+        var spare = handoffs.filter { $0.ring.weight > 0 }.makeIterator()
         for device in primaries {
             var candidate: (any ObjectDevice)? = device
             while let d = candidate {
@@ -144,7 +144,7 @@ public final class ObjectStorageService: Sendable {
         let etag = Hex.encode(md5.finalize())
         if let expected = u.expectedETag, expected.lowercased() != etag {
             for (i, w) in writers.enumerated() where alive[i] { await w.abort() }
-            throw NimbusError(.unprocessable, "Unprocessable Entity: the ETag you sent does not match the object's MD5.")
+            throw NimbusError(.unprocessable, "Unable to process the contained instructions")
         }
         var headers = u.metadata
         headers["content-type"] = u.contentType
@@ -184,6 +184,22 @@ public final class ObjectStorageService: Sendable {
 
     /// Opens a replica of the indexed version of `row` (a byte range of it when given).
     public func open(_ row: ObjectRow, range: Range<Int>? = nil) async throws -> any ObjectReadStream {
+        do {
+            return try await openReplica(row, range: range)
+        } catch let e as NimbusError where e.kind == .serviceUnavailable {
+            // An overwrite or delete may have removed this version between the index read and
+            // the file read: then the object changed, which is not a failure.
+            guard let now = try await index.object(row.account, row.container, row.name) else {
+                throw NimbusError.notFound("The resource could not be found.")
+            }
+            if now.timestamp != row.timestamp {
+                throw NimbusError(.conflict, "The object changed while it was being read; retry.")
+            }
+            throw e
+        }
+    }
+
+    func openReplica(_ row: ObjectRow, range: Range<Int>?) async throws -> any ObjectReadStream {
         let (primaries, handoffs) = nodes(partition: row.part)
         var corrupt = false
         for device in primaries + handoffs {

@@ -72,6 +72,11 @@ public struct ObjectIndex: Sendable {
 
     public init(database: Database) { self.database = database }
 
+    /// PostgreSQL runs transactions at READ COMMITTED: writes that touch a container lock its row
+    /// first, so they serialize per container (counts, overwrites, delete-vs-put). SQLite already
+    /// serializes every write.
+    var lock: String { database.engine == .postgres ? " FOR UPDATE" : "" }
+
     // MARK: accounts
 
     public func account(_ account: String) async throws -> AccountRow? {
@@ -132,11 +137,13 @@ public struct ObjectIndex: Sendable {
             }
             var meta = [String: String]()
             update(&meta)
-            try await db.raw("""
+            // A concurrent create of the same name makes this a no-op (then: 202, as Swift would).
+            let inserted = try await db.raw("""
                 INSERT INTO object_containers (account, name, put_timestamp, object_count, bytes_used, metadata)
                 VALUES (\(bind: account), \(bind: name), \(bind: timestamp), 0, 0, \(bind: MetadataJSON.encode(meta)))
-                """).run()
-            return true
+                ON CONFLICT (account, name) DO NOTHING RETURNING name
+                """).first()
+            return inserted != nil
         }
     }
 
@@ -154,8 +161,9 @@ public struct ObjectIndex: Sendable {
     public enum DeleteContainerResult: Sendable { case deleted, notFound, notEmpty }
 
     public func deleteContainer(_ account: String, _ name: String) async throws -> DeleteContainerResult {
-        try await database.transaction { db in
-            guard let row = try await db.raw("SELECT object_count FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() else { return .notFound }
+        let lock = self.lock
+        return try await database.transaction { db in
+            guard let row = try await db.raw("SELECT object_count FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)\(unsafeRaw: lock)").first() else { return .notFound }
             if try row.decode(column: "object_count", as: Int.self) > 0 { return .notEmpty }
             try await db.raw("DELETE FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").run()
             return .deleted
@@ -203,8 +211,9 @@ public struct ObjectIndex: Sendable {
 
     /// Makes an object version visible: the commit point of a PUT.
     public func putObject(_ o: ObjectRow) async throws -> PutResult {
-        try await database.transaction { db in
-            guard try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: o.account) AND name = \(bind: o.container)").first() != nil else {
+        let lock = self.lock
+        return try await database.transaction { db in
+            guard try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: o.account) AND name = \(bind: o.container)\(unsafeRaw: lock)").first() != nil else {
                 return .containerMissing
             }
             let old = try await db.raw("""
@@ -235,7 +244,9 @@ public struct ObjectIndex: Sendable {
 
     /// Replaces an object's metadata (POST); nil when the object is gone or changed meanwhile.
     public func updateObjectMetadata(_ o: ObjectRow, metaTimestamp: String, metadata: [String: String], contentType: String, deleteAt: Int?) async throws -> ObjectRow? {
-        try await database.transaction { db in
+        let lock = self.lock
+        return try await database.transaction { db in
+            _ = try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: o.account) AND name = \(bind: o.container)\(unsafeRaw: lock)").first()
             guard let cur = try await db.raw("""
                 SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
                 WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
@@ -256,7 +267,9 @@ public struct ObjectIndex: Sendable {
 
     /// Removes an object (only the version `timestamp` when given): the commit point of a DELETE.
     public func deleteObject(_ account: String, _ container: String, _ name: String, onlyTimestamp: String? = nil) async throws -> ObjectRow? {
-        try await database.transaction { db in
+        let lock = self.lock
+        return try await database.transaction { db in
+            _ = try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: account) AND name = \(bind: container)\(unsafeRaw: lock)").first()
             guard let old = try await db.raw("""
                 SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
                 WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)

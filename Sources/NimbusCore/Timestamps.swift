@@ -9,6 +9,38 @@ public enum Timestamps {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", c.year, c.month, c.day, c.hour, c.minute, c.second, usec)
     }
 
+    static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// An HTTP date (RFC 9110 IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
+    public static func httpDate(_ date: Date) -> String {
+        var t = time_t(floor(date.timeIntervalSince1970))
+        var v = tm()
+        gmtime_r(&t, &v)
+        return String(format: "%@, %02d %@ %04d %02d:%02d:%02d GMT", weekdays[Int(v.tm_wday)], v.tm_mday, months[Int(v.tm_mon)],
+                      v.tm_year + 1900, v.tm_hour, v.tm_min, v.tm_sec)
+    }
+
+    /// Parses an HTTP date: IMF-fixdate, RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime
+    /// (`Sun Nov  6 08:49:37 1994`), the three forms RFC 9110 asks recipients to accept.
+    public static func parseHTTPDate(_ string: String) -> Date? {
+        let f = string.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "-" }).map(String.init)
+        let (day, month, year, time): (String, String, String, String)
+        switch f.count {
+        case 6 where f[5] == "GMT" && f[4].contains(":"): (day, month, year, time) = (f[1], f[2], f[3], f[4])  // IMF-fixdate, RFC 850
+        case 5 where f[3].contains(":"): (day, month, year, time) = (f[2], f[1], f[4], f[3])                    // asctime
+        default: return nil
+        }
+        let t = time.split(separator: ":").map { Int($0) }
+        guard var y = Int(year), let d = Int(day), let m = months.firstIndex(of: month), t.count == 3,
+              let hh = t[0], let mm = t[1], let ss = t[2] else { return nil }
+        if year.count == 2 { y += y < 70 ? 2000 : 1900 }
+        var c = DateComponents()
+        c.year = y; c.month = m + 1; c.day = d; c.hour = hh; c.minute = mm; c.second = ss
+        guard (1...31).contains(d), (0..<24).contains(hh), (0..<60).contains(mm), (0..<61).contains(ss) else { return nil }
+        return utcCalendar.date(from: c)
+    }
+
     /// Parses ISO 8601 with or without fraction and zone (a missing zone means UTC).
     public static func parse(_ string: String) -> Date? {
         var s = string.trimmingCharacters(in: .whitespaces)

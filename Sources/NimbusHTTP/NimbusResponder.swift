@@ -56,19 +56,11 @@ public struct NimbusResponder: HTTPResponder {
             context.routeName = table.prefix
             let encoded = request.uri.path
             context.rawPath = encoded.dropFirst(min(encoded.count, table.prefix.count))
+            // A token is optional here: the service decides what anonymous callers may do.
             if let token = request.headers[HTTPField.Name("X-Auth-Token")!] ?? request.headers[HTTPField.Name("X-Storage-Token")!], !token.isEmpty {
-                do {
-                    let auth = try await validator.validate(token: token)
-                    if !auth.accessRules.isEmpty {
-                        // Decode the whole path before splitting, as the raw-path service does.
-                        let decoded = String(context.rawPath).removingPercentEncoding ?? String(context.rawPath)
-                        let segments = decoded.split(separator: "/")
-                        if !auth.accessRules.contains(where: { $0.permits(service: table.service, path: segments, method: request.method.rawValue) }) {
-                            throw NimbusError.unauthorized("The request is not permitted by the application credential's access rules.")
-                        }
-                    }
-                    context.auth = auth
-                } catch {
+                // Decoded whole before splitting, as the raw-path service reads it.
+                let decoded = String(context.rawPath).removingPercentEncoding ?? String(context.rawPath)
+                do { try await authenticate(token, path: decoded.split(separator: "/"), table: table, request, &context) } catch {
                     return render(error, request, context, table.renderer)
                 }
             }
@@ -90,21 +82,26 @@ public struct NimbusResponder: HTTPResponder {
                 guard let token = request.headers[HTTPField.Name("X-Auth-Token")!], !token.isEmpty else {
                     return table.renderer.render(.unauthorized(), request: request, context: context)
                 }
-                do {
-                    let auth = try await validator.validate(token: token)
-                    if !auth.accessRules.isEmpty,
-                       !auth.accessRules.contains(where: { $0.permits(service: table.service, path: segments, method: request.method.rawValue) }) {
-                        throw NimbusError.unauthorized("The request is not permitted by the application credential's access rules.")
-                    }
-                    context.auth = auth
-                    if let service = request.headers[HTTPField.Name("X-Service-Token")!], !service.isEmpty {
-                        context.serviceAuth = try await validator.validate(token: service)
-                    }
-                } catch {
+                do { try await authenticate(token, path: segments, table: table, request, &context) } catch {
                     return render(error, request, context, table.renderer)
                 }
             }
             return await run(entry.handler, request, context, renderer: table.renderer)
+        }
+    }
+
+    /// Validates the token (and an `X-Service-Token`), enforces an application credential's
+    /// access rules against the decoded path segments, and puts the caller in the context.
+    private func authenticate(_ token: String, path: [Substring], table: RouteTable, _ request: Request,
+                              _ context: inout NimbusRequestContext) async throws {
+        let auth = try await validator.validate(token: token)
+        if !auth.accessRules.isEmpty,
+           !auth.accessRules.contains(where: { $0.permits(service: table.service, path: path, method: request.method.rawValue) }) {
+            throw NimbusError.unauthorized("The request is not permitted by the application credential's access rules.")
+        }
+        context.auth = auth
+        if let service = request.headers[HTTPField.Name("X-Service-Token")!], !service.isEmpty {
+            context.serviceAuth = try await validator.validate(token: service)
         }
     }
 

@@ -13,9 +13,7 @@ public protocol ErrorRenderer: Sendable {
 /// parameters; a path that matches with another method gives 405, no match 404, both in the
 /// service's own error format.
 public struct RouteTable: Sendable {
-    /// `.optional`: a token is validated when one is sent, and the handler decides what anonymous
-    /// callers may do (Swift's container ACLs and temp URLs).
-    public enum Authentication: Sendable { case none, token, optional }
+    public enum Authentication: Sendable { case none, token }
 
     struct Entry: Sendable {
         let method: HTTPRequest.Method
@@ -36,7 +34,8 @@ public struct RouteTable: Sendable {
     var entries: [Entry] = []
     /// For APIs whose paths are free-form (Swift object names hold slashes, empty segments and
     /// trailing slashes): one handler takes every request under the prefix, reading the raw path
-    /// from `NimbusRequestContext.rawPath`, with `.optional` authentication.
+    /// from `NimbusRequestContext.rawPath`. A token is validated when one is sent; the handler
+    /// decides what anonymous callers may do (Swift's container ACLs and temp URLs).
     public var rawHandler: RouteHandler?
     /// The request id format of the service (Swift's `tx…` transaction ids); default `req-<uuid>`.
     public var requestID: (@Sendable () -> String)?

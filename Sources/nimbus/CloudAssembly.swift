@@ -65,7 +65,8 @@ struct CloudAssembly {
         try await IdentityBootstrap(service: identity).run(
             adminPassword: adminPassword, demoPassword: demoPassword, region: config.region,
             catalog: [CatalogEntry(type: "identity", name: "keystone", url: identityURL),
-                      CatalogEntry(type: "object-store", name: "swift", url: base + "/object/v1/AUTH_%(project_id)s")])
+                      CatalogEntry(type: "object-store", name: "swift", url: base + "/object/v1/AUTH_%(project_id)s")],
+            extraRoles: SwiftAccessPolicy.roleNames)
 
         let cloudsYAML = dataDir + "/clouds.yaml"
         try CloudsYAML.write(path: cloudsYAML, authURL: identityURL + "/v3", region: config.region,

@@ -65,4 +65,15 @@ import Testing
         let s = Configuration.sample(Self.options)
         #expect(s.contains("[identity]") && s.contains("#token_expiration = 3600") && s.contains("# lifetime"))
     }
+
+    @Test func httpDates() throws {
+        let d = Date(timeIntervalSince1970: 784_111_777)  // Sun, 06 Nov 1994 08:49:37 GMT
+        #expect(Timestamps.httpDate(d) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(Timestamps.parseHTTPDate("Sun, 06 Nov 1994 08:49:37 GMT") == d)
+        #expect(Timestamps.parseHTTPDate("Sunday, 06-Nov-94 08:49:37 GMT") == d)
+        #expect(Timestamps.parseHTTPDate("Sun Nov  6 08:49:37 1994") == d)
+        #expect(Timestamps.parseHTTPDate("yesterday") == nil)
+        #expect(Timestamps.parseHTTPDate("Sun, 06 Foo 1994 08:49:37 GMT") == nil)
+        #expect(Timestamps.parseHTTPDate("Sun, 06 Nov 1994 25:49:37 GMT") == nil)
+    }
 }

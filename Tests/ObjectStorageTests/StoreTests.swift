@@ -119,6 +119,24 @@ struct Harness {
     }
 
     @Test(arguments: Engines.available)
+    func largeCorruptReplicaFailsTheStreamAndIsQuarantined(_ engine: String) async throws {
+        let h = try await Harness.make(engine)
+        defer { Task { await h.cleanup() } }
+        let big = String(repeating: "0123456789abcdef", count: (verifyLimit + 1024) / 16)
+        let row = try await h.put("big", big)
+        // Over `verifyLimit` the MD5 is checked as the bytes stream: a flipped byte in every
+        // replica makes the read fail at the end, and the copy it read is quarantined.
+        for f in h.dataFiles(row) {
+            let fh = try FileHandle(forUpdating: URL(fileURLWithPath: f))
+            try fh.seek(toOffset: 100)
+            try fh.write(contentsOf: Data("X".utf8))
+            try fh.close()
+        }
+        await #expect(throws: ReplicaError.self) { _ = try await h.read(row) }
+        #expect(h.dataFiles(row).count == 2)
+    }
+
+    @Test(arguments: Engines.available)
     func replicatorRepopulatesAWipedDeviceAndRemovesOrphans(_ engine: String) async throws {
         let h = try await Harness.make(engine, reclaimAge: 0)
         defer { Task { await h.cleanup() } }

@@ -16,7 +16,8 @@ public struct IdentityBootstrap: Sendable {
 
     public init(service: IdentityService) { self.service = service }
 
-    public func run(adminPassword: String, demoPassword: String, region: String, catalog: [CatalogEntry]) async throws {
+    /// `extraRoles`: roles other services rely on (Swift's `ResellerAdmin`), created when missing.
+    public func run(adminPassword: String, demoPassword: String, region: String, catalog: [CatalogEntry], extraRoles: [String] = []) async throws {
         let s = service
         let domainID = s.settings.defaultDomainID
         if try await s.domain(domainID) == nil {
@@ -28,7 +29,7 @@ public struct IdentityBootstrap: Sendable {
             _ = try await s.createProject(d, defaultDomainID: domainID)
         }
         var roles = [String: Role]()
-        for name in ["admin", "manager", "member", "reader", "service", "ResellerAdmin"] {
+        for name in ["admin", "manager", "member", "reader", "service"] + extraRoles {
             if let r = try await s.role(named: name, domainID: nil) {
                 roles[name] = r
             } else {

@@ -9,31 +9,27 @@ public struct ContainerACL: Sendable, Equatable {
     public var groups: [String] = []
     public var listings = false
 
+    /// Items Swift would refuse: unknown `.` designators and referrer rules with no host.
+    public var invalid: [String] = []
+    /// The ACL as Swift stores it: items trimmed, referrer designators spelled `.r:`.
+    public var cleaned: [String] = []
+
     public init(_ header: String?) {
         guard let header else { return }
         for raw in header.split(separator: ",") {
             let item = raw.trimmingCharacters(in: .whitespaces)
             if item.isEmpty { continue }
-            if item == ".rlistings" { listings = true; continue }
-            if item.hasPrefix(".r:") || item.hasPrefix(".ref:") || item.hasPrefix(".referer:") || item.hasPrefix(".referrer:") {
-                referrers.append(String(item[item.index(after: item.firstIndex(of: ":")!)...]))
+            guard item.hasPrefix(".") else { groups.append(item); cleaned.append(item); continue }
+            if item == ".rlistings" { listings = true; cleaned.append(item); continue }
+            guard let colon = item.firstIndex(of: ":"),
+                  [".r", ".ref", ".referer", ".referrer"].contains(item[..<colon].trimmingCharacters(in: .whitespaces)) else {
+                invalid.append(item)
                 continue
             }
-            groups.append(item)
-        }
-    }
-
-    /// Validates an ACL header value on its way in: Swift refuses unknown `.` directives.
-    public static func validate(_ header: String) throws(NimbusError) {
-        for raw in header.split(separator: ",") {
-            let item = raw.trimmingCharacters(in: .whitespaces)
-            guard item.hasPrefix(".") else { continue }
-            if item == ".rlistings" { continue }
-            guard let colon = item.firstIndex(of: ":"),
-                  [".r", ".ref", ".referer", ".referrer"].contains(String(item[..<colon])) else {
-                throw .badRequest("Unknown designator \(item) in ACL")
-            }
-            if item[item.index(after: colon)...].isEmpty { throw .badRequest("No host/domain value after referrer designation in ACL") }
+            let value = item[item.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            guard !value.isEmpty, value != "-" else { invalid.append(item); continue }
+            referrers.append(value)
+            cleaned.append(".r:" + value)
         }
     }
 
@@ -75,8 +71,12 @@ public struct SwiftAccessPolicy: Sendable {
     public var accountPrefix = "AUTH_"
     public var operatorRoles: Set<String> = ["admin", "member"]
     public var readerRoles: Set<String> = ["reader"]
-    public var resellerRoles: Set<String> = ["resellerAdmin".lowercased()]
+    /// Compared lower-cased, as keystoneauth does.
+    public var resellerRoles: Set<String> = ["reselleradmin"]
     public init() {}
+
+    /// Roles the object store needs in Keystone beyond the standard ones.
+    public static let roleNames = ["ResellerAdmin"]
 
     public enum Level: Sendable, Equatable {
         /// ResellerAdmin: every account, may set account quotas.

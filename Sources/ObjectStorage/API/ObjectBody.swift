@@ -128,17 +128,7 @@ struct ObjectBody: Sendable {
     }
 
     static func write(_ pieces: [(ObjectRow, Range<Int>)], to writer: inout any ResponseBodyWriter, service: ObjectStorageService) async throws {
-        for (row, r) in pieces {
-            let whole = r.lowerBound == 0 && r.upperBound == row.size
-            let stream = try await service.open(row, range: whole ? nil : r)
-            do {
-                while let chunk = try await stream.next() { try await writer.write(chunk) }
-                await stream.close()
-            } catch {
-                await stream.close()
-                throw error
-            }
-        }
+        for try await chunk in ObjectStorageService.Pieces(pieces: pieces, service: service) { try await writer.write(chunk) }
     }
 
     func stream(ranges: [Range<Int>]?, service: ObjectStorageService, logger: Logger) -> ResponseBody {
@@ -166,28 +156,9 @@ struct ObjectBody: Sendable {
         }
     }
 
-    /// The whole body as an async sequence (server-side copies).
-    func sequence(service: ObjectStorageService) -> AsyncThrowingStream<ByteBuffer, any Error> {
-        let pieces = pieces(0..<length)
-        let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream(bufferingPolicy: .bufferingOldest(4))
-        let task = Task {
-            do {
-                for (row, r) in pieces {
-                    let whole = r.lowerBound == 0 && r.upperBound == row.size
-                    let s = try await service.open(row, range: whole ? nil : r)
-                    defer { Task { await s.close() } }
-                    while let chunk = try await s.next() {
-                        while case .dropped = continuation.yield(chunk) {
-                            try await Task.sleep(for: .milliseconds(1))
-                        }
-                    }
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
+    /// The whole body as an async sequence (server-side copies): replicas are opened and read
+    /// as the consumer asks for bytes, so nothing is read ahead or after it stops.
+    func sequence(service: ObjectStorageService) -> ObjectStorageService.Pieces {
+        ObjectStorageService.Pieces(pieces: pieces(0..<length), service: service)
     }
 }

@@ -119,11 +119,9 @@ public struct SwiftAPI: Sendable {
             "bulk_upload": ["max_containers_per_extraction": 10000, "max_failed_extractions": 1000],
             "versioned_writes": ["allowed_flags": ["x-versions-location", "x-history-location"]],
             "container_quotas": [:], "account_quotas": [:],
-            "keystoneauth": [:], "tempauth": nil,
+            "keystoneauth": [:],
             "cors": [:],
         ]
-        var cleaned = body.objectValue ?? [:]
-        cleaned["tempauth"] = nil
-        return .json(.object(cleaned))
+        return .json(body)
     }
 }

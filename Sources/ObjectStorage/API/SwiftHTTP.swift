@@ -28,50 +28,16 @@ extension HTTPFields {
     }
 }
 
+/// Swift's timestamps (`1700000000.12345` seconds) as HTTP and listing dates.
 enum HTTPDate {
-    static let formatter: DateFormatter = {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return f
-    }()
-    static let lock = NSLock()
-
     /// Last-Modified for a Swift timestamp: its second, rounded up, as Swift does.
     static func lastModified(_ ts: String) -> String {
-        let seconds = (Double(ts) ?? 0).rounded(.up)
-        return format(Date(timeIntervalSince1970: seconds))
-    }
-
-    static func format(_ d: Date) -> String {
-        lock.lock(); defer { lock.unlock() }
-        return formatter.string(from: d)
-    }
-
-    static func parse(_ s: String) -> Date? {
-        lock.lock(); defer { lock.unlock() }
-        if let d = formatter.date(from: s) { return d }
-        let alt = DateFormatter()
-        alt.locale = Locale(identifier: "en_US_POSIX")
-        alt.timeZone = TimeZone(identifier: "GMT")
-        for fmt in ["EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
-            alt.dateFormat = fmt
-            if let d = alt.date(from: s) { return d }
-        }
-        return nil
+        Timestamps.httpDate(Date(timeIntervalSince1970: (Double(ts) ?? 0).rounded(.up)))
     }
 
     /// Listing `last_modified`: ISO 8601 with microseconds and no zone, e.g. 2026-11-22T03:12:56.123450.
     static func iso(_ ts: String) -> String {
-        let t = Double(ts) ?? 0
-        let secs = floor(t)
-        let micros = Int(((t - secs) * 1_000_000).rounded())
-        let d = Date(timeIntervalSince1970: secs)
-        var c = Calendar(identifier: .gregorian)
-        c.timeZone = TimeZone(identifier: "UTC")!
-        let p = c.dateComponents([.year, .month, .day, .hour, .minute, .second], from: d)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06d", p.year!, p.month!, p.day!, p.hour!, p.minute!, p.second!, micros)
+        String(Timestamps.micros(Date(timeIntervalSince1970: Double(ts) ?? 0)).dropLast())
     }
 }
 

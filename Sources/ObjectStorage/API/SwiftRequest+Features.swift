@@ -182,23 +182,32 @@ extension SwiftRequest {
     }
 
     func bulkResult(deleted: Int, notFound: Int, errors: [(String, String)], status: String? = nil, body: String = "") -> Response {
-        let responseStatus = status ?? (errors.isEmpty ? "200 OK" : "400 Bad Request")
+        bulkReport(root: "delete", counts: [("Number Deleted", deleted), ("Number Not Found", notFound)], errors: errors, status: status, body: body)
+    }
+
+    /// The bulk middleware's report, in plain text, JSON or XML by `format=` or Accept; the HTTP
+    /// status is 200 and the outcome is in "Response Status".
+    func bulkReport(root: String, counts: [(String, Int)], errors: [(String, String)], status: String?, body: String = "") -> Response {
+        let responseStatus = status ?? (errors.isEmpty ? (root == "delete" ? "200 OK" : "201 Created") : "400 Bad Request")
         let accept = query("format")?.lowercased() ?? headers[.accept]?.lowercased() ?? ""
         if accept.contains("json") {
-            let json: JSONValue = ["Number Deleted": .int(Int64(deleted)), "Number Not Found": .int(Int64(notFound)),
-                                   "Response Body": .string(body), "Response Status": .string(responseStatus),
-                                   "Errors": .array(errors.map { [.string($0.0), .string($0.1)] })]
-            return .swift(.ok, body: json.serializedString(), contentType: "application/json; charset=utf-8")
+            var json = [String: JSONValue]()
+            for (k, n) in counts { json[k] = .int(Int64(n)) }
+            json["Response Body"] = .string(body)
+            json["Response Status"] = .string(responseStatus)
+            json["Errors"] = .array(errors.map { [.string($0.0), .string($0.1)] })
+            return .swift(.ok, body: JSONValue.object(json).serializedString(), contentType: "application/json; charset=utf-8")
         }
         if accept.contains("xml") {
-            var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<delete><number_deleted>\(deleted)</number_deleted>"
-            x += "<number_not_found>\(notFound)</number_not_found><response_body>\(xml(body))</response_body>"
-            x += "<response_status>\(responseStatus)</response_status><errors>"
+            func tag(_ k: String) -> String { k.lowercased().replacingOccurrences(of: " ", with: "_") }
+            var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(root)>"
+            for (k, n) in counts { x += "<\(tag(k))>\(n)</\(tag(k))>" }
+            x += "<response_body>\(xml(body))</response_body><response_status>\(responseStatus)</response_status><errors>"
             for (n, e) in errors { x += "<object><name>\(xml(n))</name><status>\(xml(e))</status></object>" }
-            x += "</errors></delete>\n"
+            x += "</errors></\(root)>\n"
             return .swift(.ok, body: x, contentType: "application/xml; charset=utf-8")
         }
-        var text = "Number Deleted: \(deleted)\nNumber Not Found: \(notFound)\nResponse Body: \(body)\nResponse Status: \(responseStatus)\nErrors:\n"
+        var text = counts.map { "\($0.0): \($0.1)\n" }.joined() + "Response Body: \(body)\nResponse Status: \(responseStatus)\nErrors:\n"
         for (n, e) in errors { text += "\(n), \(e)\n" }
         return .swift(.ok, body: text, contentType: "text/plain; charset=utf-8")
     }
@@ -241,11 +250,11 @@ extension SwiftRequest {
             }
             do {
                 if !containers.contains(c) {
-                    if try await index.container(target.account, c) == nil {
-                        _ = try await index.putContainer(target.account, c, timestamp: service.timestamp()) { _ in }
-                    }
+                    _ = try await index.putContainer(target.account, c, timestamp: service.timestamp()) { _ in }
                     containers.insert(c)
                 }
+                guard let container = try await index.container(target.account, c) else { throw NimbusError.notFound("The resource could not be found.") }
+                try await checkQuotas(container, adding: e.data.count)
                 let upload = ObjectStorageService.Upload(account: target.account, container: c, name: o, contentType: MimeTypes.guess(o),
                                                          metadata: [:], contentLength: e.data.count)
                 _ = try await service.put(upload, body: [ByteBuffer(bytes: bytes[e.data])].async)
@@ -254,16 +263,7 @@ extension SwiftRequest {
                 errors.append(("/\(c)/\(o)", "\(err.status) \(SwiftErrorRenderer.reason(err.status))"))
             }
         }
-        let status = errors.isEmpty ? "201 Created" : "400 Bad Request"
-        let accept = headers[.accept]?.lowercased() ?? ""
-        if accept.contains("json") {
-            let body: JSONValue = ["Number Files Created": .int(Int64(created)), "Response Body": "", "Response Status": .string(status),
-                                   "Errors": .array(errors.map { [.string($0.0), .string($0.1)] })]
-            return .swift(.ok, body: body.serializedString(), contentType: "application/json; charset=utf-8")
-        }
-        var s = "Number Files Created: \(created)\nResponse Body: \nResponse Status: \(status)\nErrors:\n"
-        for (n, e) in errors { s += "\(n), \(e)\n" }
-        return .swift(.ok, body: s, contentType: "text/plain; charset=utf-8")
+        return bulkReport(root: "extract", counts: [("Number Files Created", created)], errors: errors, status: nil)
     }
 
     // MARK: bulk delete
@@ -319,64 +319,13 @@ extension SwiftRequest {
 
     // MARK: versioning (X-Versions-Location stack mode, X-History-Location)
 
-    static func versionName(_ name: String, _ timestamp: String) -> String {
-        String(format: "%03x", name.utf8.count) + name + "/" + timestamp
-    }
-
-    /// Before an overwrite in a versioned container, the current object is copied into the
-    /// versions (or history) container.
     func versionBeforeOverwrite(_ container: ContainerRow) async throws {
-        guard let vc = container.metadata["x-versions-location"] ?? container.metadata["x-history-location"] else { return }
-        try await archiveCurrent(container: container, into: vc)
+        guard let versions = service.versionsContainer(of: container) else { return }
+        try await service.archive(account: target.account, container: target.container!, name: target.object!, into: versions)
     }
 
-    func archiveCurrent(container: ContainerRow, into vc: String) async throws {
-        guard let current = try await liveObject(target.account, target.container!, target.object!) else { return }
-        guard current.metadata["x-object-manifest"] == nil else { return }
-        guard try await index.container(target.account, vc) != nil else {
-            throw NimbusError.preconditionFailed("The versions container \(vc) does not exist.")
-        }
-        try await internalCopy(current, to: vc, name: Self.versionName(current.name, current.timestamp))
-    }
-
-    /// Copies the bytes and metadata of `row` to another object of the same account.
-    func internalCopy(_ row: ObjectRow, to container: String, name: String) async throws {
-        let body = ObjectBody.plain(row)
-        let upload = ObjectStorageService.Upload(account: row.account, container: container, name: name, contentType: row.contentType,
-                                                 metadata: row.metadata, deleteAt: row.deleteAt, contentLength: row.size)
-        _ = try await service.put(upload, body: body.sequence(service: service))
-    }
-
-    mutating func versionedDelete(_ container: ContainerRow) async throws -> Response {
-        let name = target.object!
-        if let hc = container.metadata["x-history-location"] {
-            try await archiveCurrent(container: container, into: hc)
-            guard try await service.delete(account: target.account, container: target.container!, name: name) != nil else {
-                throw NimbusError.notFound("The resource could not be found.")
-            }
-            // History mode records the deletion with a zero-byte marker, as Swift does.
-            let marker = ObjectStorageService.Upload(account: target.account, container: hc, name: Self.versionName(name, service.timestamp()),
-                                                     contentType: "application/x-deleted;swift_versions_deleted=1", metadata: [:], contentLength: 0)
-            _ = try? await service.put(marker, body: [ByteBuffer]().async)
-            return .swift(.noContent)
-        }
-        if let vc = container.metadata["x-versions-location"], try await index.container(target.account, vc) != nil {
-            var q = ListingQuery()
-            q.prefix = String(format: "%03x", name.utf8.count) + name + "/"
-            q.reverse = true
-            q.limit = 1
-            let newest = try await index.listObjects(target.account, vc, q).compactMap { e -> ObjectRow? in
-                if case .row(let r) = e { return r }
-                return nil
-            }.first
-            if let newest {
-                // Restore the newest version in place of the current object, then drop it from the stack.
-                try await internalCopy(newest, to: target.container!, name: name)
-                try await service.delete(account: target.account, container: vc, name: newest.name, onlyTimestamp: newest.timestamp)
-                return .swift(.noContent)
-            }
-        }
-        guard try await service.delete(account: target.account, container: target.container!, name: name) != nil else {
+    func versionedDelete(_ container: ContainerRow) async throws -> Response {
+        guard try await service.versionedDelete(account: target.account, container: container, name: target.object!) else {
             throw NimbusError.notFound("The resource could not be found.")
         }
         return .swift(.noContent)

@@ -34,9 +34,7 @@ extension SwiftRequest {
 
     /// The visible version of an object: nil when missing or past its X-Delete-At.
     func liveObject(_ account: String, _ container: String, _ name: String) async throws -> ObjectRow? {
-        guard let row = try await index.object(account, container, name) else { return nil }
-        if let at = row.deleteAt, at <= Int(Date().timeIntervalSince1970) { return nil }
-        return row
+        try await service.visibleObject(account, container, name)
     }
 
     mutating func getObject() async throws -> Response {
@@ -134,12 +132,12 @@ extension SwiftRequest {
             return SwiftErrorRenderer.page(.preconditionFailed, "A precondition for this request was not met.").withHeaders(notModifiedHeaders)
         }
         let modified = (Double(lastModified) ?? 0).rounded(.up)
-        if let ius = headers[.ifUnmodifiedSince], let d = HTTPDate.parse(ius), modified > d.timeIntervalSince1970 {
+        if let ius = headers[.ifUnmodifiedSince], let d = Timestamps.parseHTTPDate(ius), modified > d.timeIntervalSince1970 {
             return SwiftErrorRenderer.page(.preconditionFailed, "A precondition for this request was not met.").withHeaders(notModifiedHeaders)
         }
         if let inm = headers[.ifNoneMatch] {
             if matches(inm) { return Response(status: .notModified, headers: notModifiedHeaders) }
-        } else if let ims = headers[.ifModifiedSince], let d = HTTPDate.parse(ims), modified <= d.timeIntervalSince1970 {
+        } else if let ims = headers[.ifModifiedSince], let d = Timestamps.parseHTTPDate(ims), modified <= d.timeIntervalSince1970 {
             return Response(status: .notModified, headers: notModifiedHeaders)
         }
         return nil
@@ -241,22 +239,9 @@ extension SwiftRequest {
         return nil
     }
 
+    /// Quotas apply to everyone but a reseller admin, who sets the account's.
     func checkQuotas(_ container: ContainerRow, adding bytes: Int) async throws {
-        if let q = container.metadata["x-container-meta-quota-bytes"].flatMap(Int.init), container.bytesUsed + bytes > q {
-            throw NimbusError(.payloadTooLarge, "Upload exceeds quota.")
-        }
-        if let q = container.metadata["x-container-meta-quota-count"].flatMap(Int.init), container.objectCount + 1 > q {
-            throw NimbusError(.payloadTooLarge, "Upload exceeds quota.")
-        }
-        if level != .reseller, let account = try await index.account(target.account) {
-            let bytesQuota = account.metadata["x-account-meta-quota-bytes"].flatMap(Int.init)
-            let countQuota = account.metadata["x-account-quota-count"].flatMap(Int.init)
-            if bytesQuota != nil || countQuota != nil {
-                let stats = try await index.accountStats(target.account)
-                if let q = bytesQuota, stats.bytes + bytes > q { throw NimbusError(.payloadTooLarge, "Upload exceeds quota.") }
-                if let q = countQuota, stats.objects + 1 > q { throw NimbusError(.payloadTooLarge, "Upload exceeds quota.") }
-            }
-        }
+        try await service.checkQuotas(container, adding: bytes, accountQuotas: level != .reseller)
     }
 
     // MARK: POST

@@ -224,10 +224,10 @@ struct SwiftRequest {
         var u = try metadataUpdates("container", extra: Self.containerSettings)
         for k in ["x-container-read", "x-container-write"] {
             if let v = u[k] ?? nil {
-                try ContainerACL.validate(v)
-                if k == "x-container-write", !ContainerACL(v).referrers.isEmpty || ContainerACL(v).listings {
-                    throw .badRequest("Referrers not allowed in write ACL: \(v)")
-                }
+                let acl = ContainerACL(v)
+                if let bad = acl.invalid.first { throw .badRequest("Invalid designator \(bad) in ACL") }
+                if k == "x-container-write", !acl.referrers.isEmpty || acl.listings { throw .badRequest("Referrers not allowed in write ACL: \(v)") }
+                u[k] = acl.cleaned.joined(separator: ",")
             }
         }
         for k in ["x-container-meta-quota-bytes", "x-container-meta-quota-count"] {

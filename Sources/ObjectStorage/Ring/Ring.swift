@@ -203,18 +203,11 @@ public enum DurableFile {
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw POSIXError.current("open \(tmp)") }
+        unlink(tmp)
+        let fd = try Posix.create(tmp)
         defer { close(fd) }
-        try data.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 { if errno == EINTR { continue }; throw POSIXError.current("write \(tmp)") }
-                off += n
-            }
-        }
-        guard fsync(fd) == 0 else { throw POSIXError.current("fsync \(tmp)") }
+        try Posix.writeAll(fd, Array(data))
+        try Posix.fsync(fd, tmp)
         guard rename(tmp, path) == 0 else { throw POSIXError.current("rename \(tmp)") }
         try fsyncDirectory(dir)
     }

@@ -84,8 +84,6 @@ public final class ObjectStorageService: Sendable {
         public var deleteAt: Int?
         public var contentLength: Int?
         public var expectedETag: String?
-        /// Overrides the stored ETag (SLO manifests report their own).
-        public var timestamp: String?
         public init(account: String, container: String, name: String, contentType: String, metadata: [String: String],
                     deleteAt: Int? = nil, contentLength: Int? = nil, expectedETag: String? = nil) {
             self.account = account; self.container = container; self.name = name; self.contentType = contentType
@@ -96,7 +94,7 @@ public final class ObjectStorageService: Sendable {
     /// Streams `body` to the object's devices and commits it. Throws 404 if the container is
     /// missing, 422 on an ETag mismatch, 413 over the size limit, 503 without a write quorum.
     public func put<S: AsyncSequence>(_ u: Upload, body: S) async throws -> ObjectRow where S.Element == ByteBuffer {
-        let ts = u.timestamp ?? timestamp()
+        let ts = timestamp()
         let (part, hash) = location(account: u.account, container: u.container, object: u.name)
         let (primaries, handoffs) = nodes(partition: part)
         var writers = [any ObjectWriter]()
@@ -139,6 +137,7 @@ public final class ObjectStorageService: Sendable {
         } catch {
             for (i, w) in writers.enumerated() where alive[i] { await w.abort() }
             if let e = error as? NimbusError { throw e }
+            if error is ReplicaError { throw NimbusError(.serviceUnavailable, "The server is currently unavailable. Please try again at a later time.") }
             throw NimbusError(.requestTimeout, "The client stopped sending the object.", detail: "\(error)")
         }
         let etag = Hex.encode(md5.finalize())
@@ -214,6 +213,57 @@ public final class ObjectStorageService: Sendable {
         }
         logger.error("no readable replica of \(row.account)/\(row.container)/\(row.name) (\(row.timestamp))\(corrupt ? "; some were corrupt" : "")")
         throw NimbusError(.serviceUnavailable, "Service Unavailable: no replica of the object could be read.")
+    }
+
+    /// Byte ranges of object versions, read one after the other as the consumer asks for bytes
+    /// (large-object GETs and server-side copies).
+    struct Pieces: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let pieces: [(ObjectRow, Range<Int>)]
+        let service: ObjectStorageService
+
+        func makeAsyncIterator() -> Iterator { Iterator(pending: pieces[...], service: service) }
+
+        struct Iterator: AsyncIteratorProtocol {
+            var pending: ArraySlice<(ObjectRow, Range<Int>)>
+            let service: ObjectStorageService
+            var current: (any ObjectReadStream)?
+
+            mutating func next() async throws -> ByteBuffer? {
+                while true {
+                    if let stream = current {
+                        if let chunk = try await stream.next() { return chunk }
+                        await stream.close()
+                        current = nil
+                    }
+                    guard let (row, r) = pending.popFirst() else { return nil }
+                    let whole = r.lowerBound == 0 && r.upperBound == row.size
+                    current = try await service.open(row, range: whole ? nil : r)
+                }
+            }
+        }
+    }
+
+    /// Copies an object version's bytes and metadata to another name in the same account.
+    public func copy(_ row: ObjectRow, toContainer container: String, name: String) async throws {
+        let upload = Upload(account: row.account, container: container, name: name, contentType: row.contentType,
+                            metadata: row.metadata, deleteAt: row.deleteAt, contentLength: row.size)
+        _ = try await put(upload, body: Pieces(pieces: row.size > 0 ? [(row, 0..<row.size)] : [], service: self))
+    }
+
+    /// Container and account quotas (`X-Container-Meta-Quota-Bytes/-Count`, the account's
+    /// `Quota-Bytes/-Count`) for adding an object of `bytes`; 413 when one would be exceeded.
+    public func checkQuotas(_ container: ContainerRow, adding bytes: Int, accountQuotas: Bool) async throws {
+        let exceeded = NimbusError(.payloadTooLarge, "Upload exceeds quota.")
+        if let q = container.metadata["x-container-meta-quota-bytes"].flatMap(Int.init), container.bytesUsed + bytes > q { throw exceeded }
+        if let q = container.metadata["x-container-meta-quota-count"].flatMap(Int.init), container.objectCount + 1 > q { throw exceeded }
+        guard accountQuotas, let account = try await index.account(container.account) else { return }
+        let bytesQuota = account.metadata["x-account-meta-quota-bytes"].flatMap(Int.init)
+        let countQuota = account.metadata["x-account-quota-count"].flatMap(Int.init)
+        guard bytesQuota != nil || countQuota != nil else { return }
+        let stats = try await index.accountStats(container.account)
+        if let q = bytesQuota, stats.bytes + bytes > q { throw exceeded }
+        if let q = countQuota, stats.objects + 1 > q { throw exceeded }
     }
 
     // MARK: POST and DELETE

@@ -129,12 +129,7 @@ public struct ObjectIndex: Sendable {
     public func putContainer(_ account: String, _ name: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Bool {
         try await database.transaction { db in
             try await Self.ensureAccount(db, account, timestamp)
-            if let row = try await db.raw("SELECT metadata FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() {
-                var meta = MetadataJSON.decode(try row.decode(column: "metadata", as: String.self))
-                update(&meta)
-                try await db.raw("UPDATE object_containers SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account) AND name = \(bind: name)").run()
-                return false
-            }
+            if try await Self.rewriteContainerMetadata(db, account, name, update) { return false }
             var meta = [String: String]()
             update(&meta)
             // A concurrent create of the same name makes this a no-op (then: 202, as Swift would).
@@ -149,13 +144,18 @@ public struct ObjectIndex: Sendable {
 
     /// Updates an existing container's metadata; false when it does not exist.
     public func updateContainerMetadata(_ account: String, _ name: String, _ update: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Bool {
-        try await database.transaction { db in
-            guard let row = try await db.raw("SELECT metadata FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() else { return false }
-            var meta = MetadataJSON.decode(try row.decode(column: "metadata", as: String.self))
-            update(&meta)
-            try await db.raw("UPDATE object_containers SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account) AND name = \(bind: name)").run()
-            return true
-        }
+        try await database.transaction { db in try await Self.rewriteContainerMetadata(db, account, name, update) }
+    }
+
+    /// Applies `update` to an existing container's metadata inside a transaction; false when
+    /// the container does not exist.
+    static func rewriteContainerMetadata(_ db: any SQLDatabase, _ account: String, _ name: String,
+                                         _ update: (inout [String: String]) -> Void) async throws -> Bool {
+        guard let row = try await db.raw("SELECT metadata FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() else { return false }
+        var meta = MetadataJSON.decode(try row.decode(column: "metadata", as: String.self))
+        update(&meta)
+        try await db.raw("UPDATE object_containers SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account) AND name = \(bind: name)").run()
+        return true
     }
 
     public enum DeleteContainerResult: Sendable { case deleted, notFound, notEmpty }
@@ -194,11 +194,20 @@ public struct ObjectIndex: Sendable {
     }
 
     public func object(_ account: String, _ container: String, _ name: String) async throws -> ObjectRow? {
-        guard let row = try await sql.raw("""
-            SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
+        try await Self.object(sql, account, container, name)
+    }
+
+    static func object(_ db: any SQLDatabase, _ account: String, _ container: String, _ name: String) async throws -> ObjectRow? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: objectColumns) FROM object_objects
             WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)
-            """).first() else { return nil }
-        return try Self.objectRow(row)
+            """).first().map(objectRow)
+    }
+
+    /// Locks the container's row for the rest of the transaction (see `lock`); false when the
+    /// container does not exist.
+    func lockContainer(_ db: any SQLDatabase, _ account: String, _ container: String) async throws -> Bool {
+        try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: account) AND name = \(bind: container)\(unsafeRaw: lock)").first() != nil
     }
 
     public enum PutResult: Sendable {
@@ -211,15 +220,9 @@ public struct ObjectIndex: Sendable {
 
     /// Makes an object version visible: the commit point of a PUT.
     public func putObject(_ o: ObjectRow) async throws -> PutResult {
-        let lock = self.lock
-        return try await database.transaction { db in
-            guard try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: o.account) AND name = \(bind: o.container)\(unsafeRaw: lock)").first() != nil else {
-                return .containerMissing
-            }
-            let old = try await db.raw("""
-                SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
-                WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
-                """).first().map(Self.objectRow)
+        try await database.transaction { db in
+            guard try await lockContainer(db, o.account, o.container) else { return .containerMissing }
+            let old = try await Self.object(db, o.account, o.container, o.name)
             if let old, old.timestamp >= o.timestamp { return .superseded }
             let meta = MetadataJSON.encode(o.metadata)
             if old != nil {
@@ -244,13 +247,9 @@ public struct ObjectIndex: Sendable {
 
     /// Replaces an object's metadata (POST); nil when the object is gone or changed meanwhile.
     public func updateObjectMetadata(_ o: ObjectRow, metaTimestamp: String, metadata: [String: String], contentType: String, deleteAt: Int?) async throws -> ObjectRow? {
-        let lock = self.lock
-        return try await database.transaction { db in
-            _ = try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: o.account) AND name = \(bind: o.container)\(unsafeRaw: lock)").first()
-            guard let cur = try await db.raw("""
-                SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
-                WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
-                """).first().map(Self.objectRow), cur.timestamp == o.timestamp else { return nil }
+        try await database.transaction { db in
+            _ = try await lockContainer(db, o.account, o.container)
+            guard let cur = try await Self.object(db, o.account, o.container, o.name), cur.timestamp == o.timestamp else { return nil }
             try await db.raw("""
                 UPDATE object_objects SET meta_timestamp = \(bind: metaTimestamp), metadata = \(bind: MetadataJSON.encode(metadata)),
                 content_type = \(bind: contentType), delete_at = \(bind: deleteAt)
@@ -267,13 +266,9 @@ public struct ObjectIndex: Sendable {
 
     /// Removes an object (only the version `timestamp` when given): the commit point of a DELETE.
     public func deleteObject(_ account: String, _ container: String, _ name: String, onlyTimestamp: String? = nil) async throws -> ObjectRow? {
-        let lock = self.lock
-        return try await database.transaction { db in
-            _ = try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: account) AND name = \(bind: container)\(unsafeRaw: lock)").first()
-            guard let old = try await db.raw("""
-                SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects
-                WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)
-                """).first().map(Self.objectRow) else { return nil }
+        try await database.transaction { db in
+            _ = try await lockContainer(db, account, container)
+            guard let old = try await Self.object(db, account, container, name) else { return nil }
             if let onlyTimestamp, old.timestamp != onlyTimestamp { return nil }
             try await db.raw("DELETE FROM object_objects WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)").run()
             try await db.raw("""
@@ -378,19 +373,16 @@ public struct ObjectIndex: Sendable {
         return out
     }
 
-    /// For forward listings the next query is `name > marker`; to skip a whole subdir we want
-    /// `name >= upper`, i.e. `name > (the largest string below upper)`. Using `upper` minus
-    /// nothing would skip `upper` itself, so step back to just below it: any name equal to
-    /// `upper` is then still listed.
+    /// The marker that skips a rolled-up subdir in a forward listing (`name > marker`): `upper`
+    /// (the first string after the subdir's range) with its last scalar stepped back, followed by
+    /// U+10FFFF, so every name inside the subdir sorts at or below it and `upper` itself above it.
     static func beforeBound(_ upper: String) -> String {
         var scalars = Array(upper.unicodeScalars)
         guard let last = scalars.popLast() else { return upper }
         var v = last.value - 1
         if v == 0xDFFF { v = 0xD7FF }
         if let s = Unicode.Scalar(v) { scalars.append(s) }
-        // `upper` with its last scalar decremented, then followed by the largest scalar: every
-        // name starting with the subdir sorts at or below this, `upper` above it.
-        scalars.append(Unicode.Scalar(0x10FFFF)!)
+        scalars.append(Unicode.Scalar(0x10FFFF)!)  // see the doc comment
         return String(String.UnicodeScalarView(scalars))
     }
 }

@@ -51,7 +51,10 @@ public struct NimbusResponder: HTTPResponder {
             return fallbackRenderer.render(.notFound("The resource could not be found."), request: request, context: context)
         }
         context.service = table.service
-        if let id = table.requestID { context.requestID = id() }
+        if let id = table.requestID {
+            context.requestID = id()
+            context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        }
         if let raw = table.rawHandler {
             context.routeName = table.prefix
             let encoded = request.uri.path

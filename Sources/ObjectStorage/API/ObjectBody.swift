@@ -137,8 +137,12 @@ struct ObjectBody: Sendable {
             do {
                 try await Self.write(pieces, to: &writer, service: service)
                 try await writer.finish(nil)
+            } catch let e as ReplicaError {
+                logger.error("object download aborted: the replica failed: \(e)")
+                throw e
             } catch {
-                logger.error("object download aborted: \(error)")
+                // Usually the client closing the connection mid-download.
+                logger.info("object download aborted: \(error)")
                 throw error
             }
         }

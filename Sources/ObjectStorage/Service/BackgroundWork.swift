@@ -142,6 +142,8 @@ extension ObjectStorageService {
                 total.checked += r.checked
                 total.quarantined += r.quarantined
                 if r.quarantined > 0 { logger.warning("auditor: quarantined \(r.quarantined) corrupt replica(s) on \(d.ring.name)") }
+            } catch is CancellationError {
+                break
             } catch {
                 logger.error("auditor: \(d.ring.name): \(error)")
             }

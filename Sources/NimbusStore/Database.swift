@@ -84,6 +84,18 @@ public final class Database: Sendable {
         }
     }
 
+    /// `transaction` for small, frequent writes: on SQLite, writes that arrive while another
+    /// is committing are committed together (one WAL fsync for the batch, each body in its own
+    /// savepoint, so one failing body does not affect the others). Same guarantees as
+    /// `transaction`: nothing returns before its changes are durable. On PostgreSQL, which takes
+    /// concurrent commits itself, it is `transaction`.
+    public func groupTransaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        switch backend {
+        case .sqlite(let store): return try await store.groupTransaction(body)
+        case .postgres: return try await transaction(body)
+        }
+    }
+
     public func close() async {
         switch backend {
         case .sqlite(let store): await store.close()

@@ -34,6 +34,7 @@ struct NimbusConfiguration {
         ConfigOption("object_storage", "audit_bytes_per_second", default: "20971520", "Auditor read rate per device (0: unlimited)."),
         ConfigOption("object_storage", "reclaim_age", default: "300", "Seconds before files the index does not name (failed or deleted writes) are removed (at least 60)."),
         ConfigOption("object_storage", "max_file_size", default: "5368709122", "Largest single object in bytes."),
+        ConfigOption("object_storage", "storage_key_file", default: "", "File with the secret shared with `nimbus storage` nodes (default: data_dir/object/storage-key, created on first start)."),
     ]
 
     static var sample: String { Configuration.sample(options) }
@@ -50,13 +51,14 @@ struct NimbusConfiguration {
     var region: String { values.string("DEFAULT", "region") }
 
     var listen: (host: String, port: Int) {
-        get throws {
-            let text = values.string("DEFAULT", "listen")
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
-                throw NimbusError.badRequest("listen must be HOST:PORT with a port from 1 to 65535, not '\(text)'")
-            }
-            return (String(text[..<colon]), port)
+        get throws { try Self.hostPort(values.string("DEFAULT", "listen"), what: "listen") }
+    }
+
+    static func hostPort(_ text: String, what: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+            throw NimbusError.badRequest("\(what) must be HOST:PORT with a port from 1 to 65535, not '\(text)'")
         }
+        return (String(text[..<colon]), port)
     }
 
     var publicHost: String {

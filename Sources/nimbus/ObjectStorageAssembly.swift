@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOPosix
@@ -36,10 +37,38 @@ enum ObjectStorageAssembly {
         return ring
     }
 
-    static func devices(for ring: Ring, dataDir: String) throws -> [any ObjectDevice] {
-        try ring.devices.map { d in
+    /// One HTTP client for every storage node this process talks to; never shut down (it lives
+    /// as long as the process).
+    static let storageClient: HTTPClient = {
+        var c = HTTPClient.Configuration(timeout: .init(connect: .seconds(2), read: .seconds(60)))
+        c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
+    }()
+
+    /// The secret shared with storage nodes: `storage_key_file`, or data_dir/object/storage-key,
+    /// created (mode 0600) the first time.
+    static func storageKey(config: NimbusConfiguration) throws -> String {
+        let configured = config.values.string("object_storage", "storage_key_file")
+        let path = configured.isEmpty ? config.dataDir + "/object/storage-key" : configured
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard key.count >= 16 else { throw NimbusError.badRequest("the storage key in \(path) is shorter than 16 characters") }
+            return key
+        }
+        guard configured.isEmpty else { throw NimbusError.badRequest("cannot read storage_key_file \(path)") }
+        try FileManager.default.createDirectory(atPath: config.dataDir + "/object", withIntermediateDirectories: true)
+        let key = Identifiers.hex32() + Identifiers.hex32()
+        try DurableFile.write(Data((key + "\n").utf8), to: path, mode: 0o600)
+        return key
+    }
+
+    static func devices(for ring: Ring, dataDir: String, storageKey: String) throws -> [any ObjectDevice] {
+        var nodes = [String: StorageNodeClient]()
+        return try ring.devices.map { d in
             if let address = d.address {
-                throw NimbusError.badRequest("device \(d.name) is on a storage node (\(address)); remote devices are not supported yet")
+                let node = nodes[address] ?? StorageNodeClient(address: address, key: storageKey, client: storageClient)
+                nodes[address] = node
+                return RemoteDevice(ring: d, node: node)
             }
             return try LocalDevice(ring: d, root: "\(dataDir)/object/devices/\(d.name)", pool: ioPool)
         }
@@ -47,7 +76,8 @@ enum ObjectStorageAssembly {
 
     static func build(config: NimbusConfiguration, database: Database, logger: Logger) throws -> Built {
         let ring = try loadOrCreateRing(config: config)
-        let devices = try devices(for: ring, dataDir: config.dataDir)
+        let key = try storageKey(config: config)
+        let devices = try devices(for: ring, dataDir: config.dataDir, storageKey: key)
         let v = config.values
         let section = "object_storage"
         var settings = ObjectStorageSettings()
@@ -59,17 +89,18 @@ enum ObjectStorageAssembly {
         settings.maxFileSize = max(1, v.int(section, "max_file_size"))
         let log = { var l = logger; l[metadataKey: "service"] = "object-store"; return l }()
         let service = ObjectStorageService(index: ObjectIndex(database: database), ring: ring, devices: devices, settings: settings, logger: log)
-        let local = devices.filter { $0 is LocalDevice }
+        let local = devices.compactMap { $0 as? LocalDevice }
+        for d in local {
+            let n = d.sweepTemporaryFilesNow(olderThan: 0)
+            if n > 0 { log.info("removed \(n) unfinished uploads from \(d.ring.name)/tmp") }
+        }
         let watcher = FileWatcher(path: ringPath(dataDir: config.dataDir))
         let loops: [any Service] = [
             PeriodicService(name: "object-replicator", interval: settings.replicatorInterval, logger: log) {
                 let s = await service.replicate()
                 if s.copied + s.removed + s.failures + s.lost > 0 { log.info("replicator: \(s)") }
             },
-            PeriodicService(name: "object-auditor", interval: settings.auditorInterval, logger: log) {
-                let r = await service.audit(devices: local)
-                log.debug("auditor: \(r.checked) replicas checked, \(r.quarantined) quarantined")
-            },
+            auditor(devices: local, bytesPerSecond: settings.auditBytesPerSecond, interval: settings.auditorInterval, logger: log),
             PeriodicService(name: "object-expirer", interval: settings.expirerInterval, logger: log) {
                 let n = await service.expire()
                 if n > 0 { log.info("expirer: deleted \(n) expired objects") }
@@ -78,7 +109,7 @@ enum ObjectStorageAssembly {
                 guard let changed = watcher.changed() else { return }
                 do {
                     let ring = try Ring.load(path: changed)
-                    service.replace(ring: ring, devices: try ObjectStorageAssembly.devices(for: ring, dataDir: config.dataDir))
+                    service.replace(ring: ring, devices: try ObjectStorageAssembly.devices(for: ring, dataDir: config.dataDir, storageKey: key))
                     log.info("object ring reloaded: version \(ring.version), \(ring.devices.count) devices")
                 } catch {
                     log.error("object ring at \(changed) not loaded: \(error)")
@@ -86,6 +117,18 @@ enum ObjectStorageAssembly {
             },
         ]
         return Built(service: service, loops: loops)
+    }
+}
+
+extension ObjectStorageAssembly {
+    /// Checks every replica on `devices` each `interval`, and removes temporary files of uploads
+    /// abandoned over an hour ago (active uploads touch theirs with every write).
+    static func auditor(devices: [LocalDevice], bytesPerSecond: Int, interval: Duration, logger: Logger) -> PeriodicService {
+        PeriodicService(name: "object-auditor", interval: interval, logger: logger) {
+            for d in devices { _ = try? await d.sweepTemporaryFiles(olderThan: 3600) }
+            let r = await ObjectStorageService.audit(devices: devices, bytesPerSecond: bytesPerSecond, logger: logger)
+            logger.debug("auditor: \(r.checked) replicas checked, \(r.quarantined) quarantined")
+        }
     }
 }
 

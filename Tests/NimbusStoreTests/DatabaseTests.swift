@@ -29,6 +29,46 @@ let sampleMigrations = [
     }
 
     @Test(arguments: Engines.available)
+    func groupTransactionsCommitTogetherAndFailAlone(_ engine: String) async throws {
+        let (db, cleanup) = try await Engines.open(engine)
+        try await Migrator(database: db).migrate(sampleMigrations)
+        struct Boom: Error {}
+        // 50 concurrent writers, every fifth of which inserts and then throws: the others' rows
+        // all commit, the failing ones leave nothing, and each caller gets its own outcome.
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for i in 0..<50 {
+                group.addTask {
+                    do {
+                        let n = try await db.groupTransaction { sql -> Int in
+                            try await sql.raw("INSERT INTO sample_widgets (id, name, size) VALUES (\(bind: "w\(i)"), 'x', \(bind: i))").run()
+                            if i % 5 == 0 { throw Boom() }
+                            return i
+                        }
+                        return (n, true)
+                    } catch {
+                        return (i, false)
+                    }
+                }
+            }
+            var out = [Int: Bool]()
+            for await (i, ok) in group { out[i] = ok }
+            return out
+        }
+        #expect(outcomes.count == 50)
+        #expect(outcomes.allSatisfy { $0.value == ($0.key % 5 != 0) })
+        let sizes = try await db.sql.raw("SELECT size FROM sample_widgets").all().map { try $0.decode(column: "size", as: Int.self) }
+        #expect(Set(sizes) == Set((0..<50).filter { $0 % 5 != 0 }))
+        // A duplicate key fails only its own body.
+        await #expect(throws: (any Error).self) {
+            try await db.groupTransaction { sql in
+                try await sql.raw("INSERT INTO sample_widgets (id, name, size) VALUES ('w1', 'dup', 0)").run()
+            }
+        }
+        #expect(try await db.sql.raw("SELECT COUNT(*) AS n FROM sample_widgets").first()?.decode(column: "n", as: Int.self) == 40)
+        await cleanup()
+    }
+
+    @Test(arguments: Engines.available)
     func transactionRollsBackOnError(_ engine: String) async throws {
         let (db, cleanup) = try await Engines.open(engine)
         try await Migrator(database: db).migrate(sampleMigrations)

@@ -199,12 +199,12 @@ extension Ring {
 
 /// Small helpers for files that must survive a crash once written.
 public enum DurableFile {
-    public static func write(_ data: Data, to path: String) throws {
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tmp = path + ".tmp-\(getpid())"
         unlink(tmp)
-        let fd = try Posix.create(tmp)
+        let fd = try Posix.create(tmp, mode: mode)
         defer { close(fd) }
         try Posix.writeAll(fd, Array(data))
         try Posix.fsync(fd, tmp)

@@ -135,10 +135,15 @@ extension ObjectStorageService {
     /// Checks every replica on the given devices against its checksum; bad copies are
     /// quarantined, and the next replication pass restores them from good ones.
     public func audit(devices: [any ObjectDevice]) async -> (checked: Int, quarantined: Int) {
+        await Self.audit(devices: devices, bytesPerSecond: settings.auditBytesPerSecond, logger: logger)
+    }
+
+    /// The auditor pass itself, which needs no index (storage nodes run it on their devices).
+    public static func audit(devices: [any ObjectDevice], bytesPerSecond: Int, logger: Logger) async -> (checked: Int, quarantined: Int) {
         var total = (checked: 0, quarantined: 0)
         for d in devices {
             do {
-                let r = try await d.audit(bytesPerSecond: settings.auditBytesPerSecond)
+                let r = try await d.audit(bytesPerSecond: bytesPerSecond)
                 total.checked += r.checked
                 total.quarantined += r.quarantined
                 if r.quarantined > 0 { logger.warning("auditor: quarantined \(r.quarantined) corrupt replica(s) on \(d.ring.name)") }

@@ -220,7 +220,7 @@ public struct ObjectIndex: Sendable {
 
     /// Makes an object version visible: the commit point of a PUT.
     public func putObject(_ o: ObjectRow) async throws -> PutResult {
-        try await database.transaction { db in
+        try await database.groupTransaction { db in
             guard try await lockContainer(db, o.account, o.container) else { return .containerMissing }
             let old = try await Self.object(db, o.account, o.container, o.name)
             if let old, old.timestamp >= o.timestamp { return .superseded }
@@ -247,7 +247,7 @@ public struct ObjectIndex: Sendable {
 
     /// Replaces an object's metadata (POST); nil when the object is gone or changed meanwhile.
     public func updateObjectMetadata(_ o: ObjectRow, metaTimestamp: String, metadata: [String: String], contentType: String, deleteAt: Int?) async throws -> ObjectRow? {
-        try await database.transaction { db in
+        try await database.groupTransaction { db in
             _ = try await lockContainer(db, o.account, o.container)
             guard let cur = try await Self.object(db, o.account, o.container, o.name), cur.timestamp == o.timestamp else { return nil }
             try await db.raw("""
@@ -266,7 +266,7 @@ public struct ObjectIndex: Sendable {
 
     /// Removes an object (only the version `timestamp` when given): the commit point of a DELETE.
     public func deleteObject(_ account: String, _ container: String, _ name: String, onlyTimestamp: String? = nil) async throws -> ObjectRow? {
-        try await database.transaction { db in
+        try await database.groupTransaction { db in
             _ = try await lockContainer(db, account, container)
             guard let old = try await Self.object(db, account, container, name) else { return nil }
             if let onlyTimestamp, old.timestamp != onlyTimestamp { return nil }

@@ -1,0 +1,175 @@
+"""Multi-node object storage: three `nimbus storage` processes on loopback serve the ring's
+devices to the proxy in `nimbus up`. With one node killed (-9) PUT and GET keep working;
+when it comes back the replicator restores its replicas; with two down a PUT has no quorum.
+Also the storage node's own API: the shared key, path checks, uploads without a commit."""
+
+import secrets
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from nimbus_launcher import HOST, find_binary, free_port
+from object_support import admin_account, md5hex, swift_connection, wait_until
+
+
+def ring(data_dir: Path, *args: str) -> str:
+    return subprocess.run([str(find_binary()), "ring", *args, "--data-dir", str(data_dir)],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+class StorageNode:
+    """One `nimbus storage` process serving one device, output in its data dir."""
+
+    def __init__(self, data_dir: Path, device: str, key_file: Path):
+        self.data_dir, self.device, self.key_file = data_dir, device, key_file
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self, timeout: float = 20):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "storage.log", "ab")
+        self.proc = subprocess.Popen(
+            [str(find_binary()), "storage", "--listen", self.address, "--data-dir", str(self.data_dir),
+             "--device", self.device, "--key-file", str(self.key_file), "--auditor-interval", "2"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, (self.data_dir / "storage.log").read_text()
+            try:
+                with urllib.request.urlopen(self.url + "/healthcheck", timeout=0.5) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"storage node {self.device} not up after {timeout} s")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def data_files(self) -> list[Path]:
+        return list((self.data_dir / "object" / "devices" / self.device / "objects").rglob("*.data"))
+
+    def request(self, method: str, path: str, key: str | None, body: bytes | None = None):
+        req = urllib.request.Request(self.url + path, data=body, method=method)
+        if key is not None:
+            req.add_header("X-Storage-Key", key)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+
+@pytest.fixture
+def cluster(object_nimbus, tmp_path):
+    """(nimbus, [node1, node2, node3], key): a ring of three remote devices in three zones."""
+    data = tmp_path / "data"
+    key_file = tmp_path / "storage-key"
+    key = secrets.token_hex(32)
+    key_file.write_text(key + "\n")
+    nodes = [StorageNode(tmp_path / f"node{i}", f"n{i}", key_file) for i in (1, 2, 3)]
+    ring(data, "create", "--part-power", "6", "--replicas", "3")
+    for i, n in enumerate(nodes, 1):
+        ring(data, "add", "--name", n.device, "--zone", str(i), "--address", n.address)
+    ring(data, "rebalance")
+    for n in nodes:
+        n.start()
+    nimbus = object_nimbus(config={"object_storage": {"replicator_interval": 1,
+                                                      "storage_key_file": str(key_file)}})
+    yield nimbus, nodes, key
+    for n in nodes:
+        n.kill()
+
+
+def test_cluster_survives_a_killed_node_and_restores_it(cluster):
+    nimbus, (n1, n2, n3), _ = cluster
+    acct = admin_account(nimbus)
+    c = acct.put_container("nodes")
+    bodies = {f"small-{i}": f"object {i}".encode() for i in range(10)}
+    bodies["large"] = secrets.token_bytes(3 * 1024 * 1024 + 17)
+    for name, body in bodies.items():
+        acct.put_object(c, name, body)
+    # Three replicas, three devices: every node holds every object.
+    for n in (n1, n2, n3):
+        assert len(n.data_files()) == len(bodies), n.device
+
+    n2.kill()
+    conn = swift_connection(nimbus.auth_url, name="admin", password=nimbus.read_password("admin"), project="admin")
+    for i in range(10):
+        body = f"written while n2 was down {i}".encode()
+        etag = conn.put_object(c, f"late-{i}", body)
+        assert etag == md5hex(body)
+        bodies[f"late-{i}"] = body
+    late_large = secrets.token_bytes(2 * 1024 * 1024)
+    conn.put_object(c, "late-large", late_large)
+    bodies["late-large"] = late_large
+    for name, body in bodies.items():
+        headers, got = conn.get_object(c, name)
+        assert got == body, name
+    headers, listing = conn.get_container(c)
+    assert int(headers["x-container-object-count"]) == len(bodies)
+    assert sorted(o["name"] for o in listing) == sorted(bodies)
+    assert len(n1.data_files()) == len(n3.data_files()) == len(bodies)
+
+    n2.start()
+    wait_until(lambda: len(n2.data_files()) == len(bodies), timeout=60, what="n2 restored to a full replica set")
+
+    # n2's restored copies are good: with the other two nodes gone, every object reads from n2.
+    n1.kill()
+    n3.kill()
+    for name, body in bodies.items():
+        r = acct.req("GET", c, name)
+        assert r.status_code == 200, (name, r.status_code, r.text)
+        assert r.content == body, name
+    # One node of three is no write quorum.
+    r = acct.req("PUT", c, "no-quorum", data=b"x")
+    assert r.status_code == 503, r.text
+    assert "no-quorum" not in acct.names(c)
+
+
+def test_deleted_objects_leave_every_node(cluster):
+    nimbus, nodes, _ = cluster
+    acct = admin_account(nimbus)
+    c = acct.put_container("gone")
+    for i in range(5):
+        acct.put_object(c, f"o{i}", b"data %d" % i)
+    for i in range(5):
+        assert acct.req("DELETE", c, f"o{i}").status_code == 204
+    # The files go right after the index commit, in the background.
+    wait_until(lambda: all(n.data_files() == [] for n in nodes), timeout=10, what="no object files on any node")
+
+
+def test_node_api_requires_the_key_and_checks_paths(cluster):
+    nimbus, (n1, _, _), key = cluster
+    assert n1.request("GET", "/storage/n1", None)[0] == 401
+    assert n1.request("GET", "/storage/n1", "wrong-" + key)[0] == 401
+    status, body = n1.request("GET", "/storage/n1", key)
+    assert status == 200 and body.startswith(b"[")
+    assert n1.request("GET", "/storage/other", key)[0] == 404
+    assert n1.request("GET", "/storage/..%2F..%2Fetc/1", key)[0] == 404
+    assert n1.request("GET", "/storage/n1/1/not-a-hash/1700000000.00000", key)[0] == 400
+    h = "0123456789abcdef0123456789abcdef"
+    assert n1.request("GET", f"/storage/n1/1/{h}/..%2Fx", key)[0] == 400
+    assert n1.request("GET", f"/storage/n1/1/{h}/1700000000.00000", key)[0] == 404
+    # An upload without its commit frame is refused and leaves nothing behind.
+    status, _ = n1.request("PUT", f"/storage/n1/1/{h}/1700000000.00000", key, body=b"\x64\x00\x00\x00\x03abc")
+    assert status == 400
+    assert n1.request("GET", f"/storage/n1/1/{h}/1700000000.00000", key)[0] == 404
+    assert list((n1.data_dir / "object/devices/n1/tmp").iterdir()) == []
+    status, _ = n1.request("POST", f"/storage/n1/1/{h}/remove", key, body=b'{"files": ["../../x.data"]}')
+    assert status == 400

@@ -38,6 +38,7 @@ build-release:
 
 run: deps venv
 	swift build -c $(CONFIG)
+	scripts/build-test-image.sh >/dev/null
 	exec .build/$(CONFIG)/nimbus up --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 test: deps venv swift-test integration tempest

@@ -103,6 +103,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Image",
+            dependencies: [
+                "NimbusCore",
+                "NimbusStore",
+                "NimbusHTTP",
+                "NimbusPolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "nimbus",
             dependencies: [
@@ -111,6 +128,7 @@ let package = Package(
                 "NimbusHTTP",
                 "Identity",
                 "ObjectStorage",
+                "Image",
                 "NimbusPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -128,6 +146,8 @@ let package = Package(
         .testTarget(name: "NimbusHTTPTests", dependencies: ["NimbusHTTP", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
         .testTarget(name: "ObjectStorageTests", dependencies: ["ObjectStorage", "NimbusStore", "NimbusTestSupport",
                                                            .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
+        .testTarget(name: "ImageTests", dependencies: ["Image", "NimbusStore", "NimbusTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                                                   .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]
 )

@@ -69,8 +69,13 @@ public struct NimbusResponder: HTTPResponder {
             }
             return await run(raw, request, context, renderer: table.renderer)
         }
+        if table.reusesClientRequestID, let given = request.headers[HTTPField.Name("X-Openstack-Request-ID")!], !given.isEmpty, given.count <= 64 {
+            context.requestID = given
+            context.logger[metadataKey: "request_id"] = .string(given)
+        }
         let relative = path.dropFirst(table.prefix.count)
-        let segments = relative.split(separator: "/").map { Substring($0.removingPercentEncoding ?? String($0)) }
+        var segments = relative.split(separator: "/").map { Substring($0.removingPercentEncoding ?? String($0)) }
+        if table.trailingSlashIsSegment && relative.count > 1 && relative.hasSuffix("/") { segments.append("") }
         switch table.match(method: request.method, segments: segments) {
         case .notFound:
             return table.renderer.render(.notFound("The resource could not be found."), request: request, context: context)

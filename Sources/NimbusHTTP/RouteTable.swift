@@ -39,6 +39,12 @@ public struct RouteTable: Sendable {
     public var rawHandler: RouteHandler?
     /// The request id format of the service (Swift's `tx…` transaction ids); default `req-<uuid>`.
     public var requestID: (@Sendable () -> String)?
+    /// Whether a trailing slash names an empty last segment (Glance: `GET /v2/images/` asks for
+    /// the image with an empty id, which is a 404), instead of being ignored.
+    public var trailingSlashIsSegment = false
+    /// Whether a client's `X-Openstack-Request-ID` (up to 64 characters) is used as the request
+    /// id, as Glance does, instead of a new one.
+    public var reusesClientRequestID = false
 
     public init(service: String, prefix: String, renderer: any ErrorRenderer) {
         self.service = service

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Identity
+import Image
 import Logging
 import Metrics
 import NimbusCore
@@ -65,7 +66,8 @@ struct CloudAssembly {
         try await IdentityBootstrap(service: identity).run(
             adminPassword: adminPassword, demoPassword: demoPassword, region: config.region,
             catalog: [CatalogEntry(type: "identity", name: "keystone", url: identityURL),
-                      CatalogEntry(type: "object-store", name: "swift", url: base + "/object/v1/AUTH_%(project_id)s")],
+                      CatalogEntry(type: "object-store", name: "swift", url: base + "/object/v1/AUTH_%(project_id)s"),
+                      CatalogEntry(type: "image", name: "glance", url: base + "/image")],
             extraRoles: SwiftAccessPolicy.roleNames)
 
         let cloudsYAML = dataDir + "/clouds.yaml"
@@ -80,6 +82,10 @@ struct CloudAssembly {
 
         let objects = try ObjectStorageAssembly.build(config: config, database: database, logger: logger)
         let swiftAPI = SwiftAPI(service: objects.service)
+        let imageAPI = try ImageAssembly.build(config: config, database: database, publicURL: base + "/image", identityURL: identityURL, logger: logger)
+        if config.values.bool("image", "register_test_image"), let admin = try await identity.project(named: "admin", domainID: "default") {
+            Task { await ImageAssembly.registerTestImage(api: imageAPI, owner: admin.id, logger: logger) }
+        }
 
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
@@ -94,10 +100,10 @@ struct CloudAssembly {
                 return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             },
             "/": { _, _ in
-                .json(["services": ["identity": .string(identityURL), "object-store": .string(base + "/object")], "version": .string(Nimbus.version)])
+                .json(["services": ["identity": .string(identityURL), "object-store": .string(base + "/object"), "image": .string(base + "/image")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
                              backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval)] + objects.loops)

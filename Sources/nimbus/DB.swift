@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import Identity
+import Image
 import Logging
 import NimbusStore
 import ObjectStorage
 
 /// Every service's migrations, in one list the `db` commands and `up` apply.
 enum AllMigrations {
-    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all
+    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all
 }
 
 struct DB: AsyncParsableCommand {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run tempest's API tests for every area Nimbus serves (identity, object_storage)
+# Run tempest's API tests for every area Nimbus serves (identity, object_storage, image)
 # against Nimbus, then check each area's must-pass-<area>.txt.
 #
 #   tests/tempest/run.sh [--update] [-- extra `tempest run` args]
@@ -7,7 +7,7 @@
 # By default it starts its own `nimbus up` (NIMBUS_BIN or .build/debug/nimbus).
 # To test a cloud that is already running, set NIMBUS_AUTH_URL
 # (http://HOST:PORT/identity/v3) and NIMBUS_ADMIN_PASSWORD.
-# Other knobs: TEMPEST_AREAS (default "identity object_storage"), TEMPEST_REGEX
+# Other knobs: TEMPEST_AREAS (default "identity object_storage image"), TEMPEST_REGEX
 # (default: the areas' tests),
 # TEMPEST_CONCURRENCY (2), TEMPEST_CONF_EXTRA (a file appended to tempest.conf).
 # Results: tests/.tempest-work/{results.subunit,results.txt,etc/tempest.conf,logs/}.
@@ -22,7 +22,7 @@ if [[ ${1:-} == --update ]]; then UPDATE=(--update); shift; fi
 if [[ ${1:-} == -- ]]; then shift; fi
 
 [[ -x $VENV/bin/tempest ]] || "$REPO/scripts/venv.sh"
-read -r -a AREAS <<< "${TEMPEST_AREAS:-identity object_storage}"
+read -r -a AREAS <<< "${TEMPEST_AREAS:-identity object_storage image}"
 # stestr starts its workers with ${PYTHON:-python}: make that the venv's.
 export PATH=$VENV/bin:$PATH PYTHON=$VENV/bin/python
 
@@ -87,14 +87,36 @@ api_extensions = all
 
 [enforce_scope]
 keystone = False
+glance = True
 
 [service_available]
 nova = False
-glance = False
+glance = True
 neutron = False
 cinder = False
 swift = True
 horizon = False
+
+[image]
+catalog_type = image
+region = RegionOne
+endpoint_type = public
+image_caching_enabled = False
+http_image =
+container_formats = bare,ami,ari,aki,ovf,ova
+disk_formats = qcow2,raw,ami,ari,aki,vhd,vmdk,vdi,iso,vhdx
+hashing_algorithm = sha512
+
+[image-feature-enabled]
+api_v2 = True
+import_image = True
+os_glance_reserved = True
+manage_locations = False
+image_conversion = False
+http_store_enabled = False
+store_weight_enabled = False
+image_format_enforcement = False
+do_secure_hash = True
 
 [object-storage]
 region = RegionOne

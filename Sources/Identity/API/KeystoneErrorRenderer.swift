@@ -12,25 +12,9 @@ public struct KeystoneErrorRenderer: ErrorRenderer {
 
     public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
         let status = HTTPResponse.Status(code: error.status)
-        let body: JSONValue = ["error": ["code": .int(Int64(error.status)), "title": .string(Self.title(error.status)), "message": .string(error.message)]]
+        let body: JSONValue = ["error": ["code": .int(Int64(error.status)), "title": .string(HTTPReason.phrase(error.status)), "message": .string(error.message)]]
         var headers = HTTPFields()
         if error.status == 401 { headers[.wwwAuthenticate] = "Keystone uri=\"\(publicURL)\"" }
         return .json(body, status: status, headers: headers)
-    }
-
-    static func title(_ status: Int) -> String {
-        switch status {
-        case 400: "Bad Request"
-        case 401: "Unauthorized"
-        case 403: "Forbidden"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 409: "Conflict"
-        case 413: "Request Entity Too Large"
-        case 415: "Unsupported Media Type"
-        case 501: "Not Implemented"
-        case 503: "Service Unavailable"
-        default: status >= 500 ? "Internal Server Error" : "Error"
-        }
     }
 }

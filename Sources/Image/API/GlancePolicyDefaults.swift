@@ -1,0 +1,37 @@
+/// Glance's default policy (`glance/policies/*.py`, secure-RBAC defaults with scope enforcement;
+/// see docs/research/glance-v2.md §11). Targets carry `project_id` (the image's owner), `owner`,
+/// `member_id` (the caller's project when the image is shared with it, else `None`) and
+/// `visibility`. Unknown actions are admin-only.
+public enum GlancePolicyDefaults {
+    static let admin = "role:admin"
+    static let ownerMember = "role:admin or (role:member and project_id:%(project_id)s)"
+    static let anyAccess = "(project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s or 'public':%(visibility)s or 'shared':%(visibility)s)"
+
+    public static let rules: [String: String] = [
+        "default": admin,
+        "context_is_admin": admin,
+        "add_image": "role:admin or (role:member and project_id:%(project_id)s and project_id:%(owner)s)",
+        "get_image": "role:admin or (role:reader and \(anyAccess))",
+        "get_images": "role:admin or (role:reader and project_id:%(project_id)s)",
+        "modify_image": ownerMember,
+        "delete_image": ownerMember,
+        "publicize_image": admin,
+        "communitize_image": ownerMember,
+        "download_image": "role:admin or (role:member and \(anyAccess))",
+        "upload_image": ownerMember,
+        "deactivate": ownerMember,
+        "reactivate": ownerMember,
+        "copy_image": admin,
+        "add_member": ownerMember,
+        "delete_member": ownerMember,
+        "get_member": "role:admin or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))",
+        "get_members": "role:admin or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))",
+        "modify_member": "role:admin or (role:member and project_id:%(member_id)s)",
+        "stores_info_detail": "role:admin or role:service",
+    ]
+
+    /// Every Glance rule is project-scoped: system- and domain-scoped tokens are refused.
+    public static var scopeTypes: [String: Set<String>] {
+        Dictionary(uniqueKeysWithValues: rules.keys.filter { $0 != "default" && $0 != "context_is_admin" }.map { ($0, ["project"]) })
+    }
+}

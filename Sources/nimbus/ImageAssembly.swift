@@ -1,0 +1,69 @@
+import Foundation
+import Image
+import Logging
+import NIOCore
+import NIOPosix
+import NimbusCore
+import NimbusPolicy
+import NimbusStore
+
+/// Builds the image service: the file store in data_dir/image, the API, and, when the test
+/// guest image has been built (`scripts/build-test-image.sh`), its registration as the public
+/// image `nimbus-test`.
+enum ImageAssembly {
+    static func build(config: NimbusConfiguration, database: Database, publicURL: String, identityURL: String, logger: Logger) throws -> ImageAPI {
+        let v = config.values
+        var settings = ImageSettings()
+        let list = { (key: String) -> [String] in v.string("image", key).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        settings.formats = ImageFormats(disk: list("disk_formats"), container: list("container_formats"))
+        settings.sizeCap = Int64(max(1, v.int("image", "image_size_cap")))
+        let root = config.dataDir + "/image"
+        let pool = ObjectStorageAssembly.ioPool
+        let log = { var l = logger; l[metadataKey: "service"] = "image"; return l }()
+        let service = ImageService(repository: ImageRepository(database: database),
+                                   store: try FileImageStore(root: root + "/images", pool: pool),
+                                   staging: try FileImageStore(root: root + "/staging", pool: pool),
+                                   settings: settings, logger: log)
+        var overrides = [String: String]()
+        let policyFile = v.string("image", "policy_file")
+        if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
+        let policy = try PolicyEnforcer(defaults: GlancePolicyDefaults.rules, overrides: overrides, scopeTypes: GlancePolicyDefaults.scopeTypes)
+        return ImageAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
+    }
+
+    /// Registers the test image (public, owned by `owner`) once, if it is built and no image
+    /// named `nimbus-test` exists yet.
+    static func registerTestImage(api: ImageAPI, owner: String, logger: Logger) async {
+        let cache = ProcessInfo.processInfo.environment["NIMBUS_IMAGE_CACHE"] ?? (NSHomeDirectory() + "/.cache/nimbus/images")
+        let path = cache + "/nimbus-test.qcow2"
+        guard FileManager.default.fileExists(atPath: path) else {
+            logger.info("test image not registered: \(path) does not exist (run scripts/build-test-image.sh)")
+            return
+        }
+        do {
+            if try await api.service.repository.all().contains(where: { $0.name == "nimbus-test" }) { return }
+            let image = try await api.service.create(["name": "nimbus-test", "disk_format": "qcow2", "container_format": "bare",
+                                                      "visibility": "public", "os_distro": "nimbus-test"], owner: owner)
+            _ = try await api.service.upload(image, body: FileChunks(path: path), declaredSize: nil)
+            logger.info("registered the test image nimbus-test (\(image.id)) from \(path)")
+        } catch {
+            logger.error("test image not registered: \(error)")
+        }
+    }
+}
+
+/// A file's bytes in 1 MiB chunks (read at startup, off the event loops).
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let path: String
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle?
+        mutating func next() async throws -> ByteBuffer? {
+            guard let h = handle, let data = try h.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
+}

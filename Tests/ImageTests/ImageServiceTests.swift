@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NimbusCore
+import NimbusStore
+import NimbusTestSupport
+import Testing
+@testable import Image
+
+struct ImageHarness {
+    let service: ImageService
+    let dir: String
+    let cleanup: @Sendable () async -> Void
+
+    static func make(_ engine: String) async throws -> ImageHarness {
+        let (db, close) = try await Engines.open(engine)
+        try await Migrator(database: db).migrate(ImageMigrations.all)
+        let dir = NSTemporaryDirectory() + "image-svc-\(UUID().uuidString)"
+        let service = ImageService(repository: ImageRepository(database: db),
+                                   store: try FileImageStore(root: dir + "/images", pool: .singleton),
+                                   staging: try FileImageStore(root: dir + "/staging", pool: .singleton),
+                                   settings: ImageSettings(), logger: Logger(label: "test"))
+        return ImageHarness(service: service, dir: dir, cleanup: { await close(); try? FileManager.default.removeItem(atPath: dir) })
+    }
+}
+
+struct Bytes: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let data: [UInt8]
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var rest: ArraySlice<UInt8>
+        mutating func next() async throws -> ByteBuffer? {
+            guard !rest.isEmpty else { return nil }
+            let n = Swift.min(65536, rest.count)
+            defer { rest = rest.dropFirst(n) }
+            return ByteBuffer(bytes: rest.prefix(n))
+        }
+    }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rest: data[...]) }
+}
+
+@Suite struct ImageServiceTests {
+    @Test(arguments: Engines.available)
+    func createUploadDownloadDelete(_ engine: String) async throws {
+        let h = try await ImageHarness.make(engine)
+        let s = h.service
+        let image = try await s.create(["name": "cirros", "disk_format": "raw", "container_format": "bare", "os_distro": "debian", "tags": ["a"]], owner: "p")
+        #expect(image.status == .queued && image.visibility == .shared && image.properties == ["os_distro": "debian"])
+        await #expect(throws: NimbusError.self) { try await s.create(["id": .string(image.id)], owner: "p") }  // 409
+        await #expect(throws: NimbusError.self) { try await s.create(["os_glance_x": "1"], owner: "p") }
+        await #expect(throws: NimbusError.self) { try await s.create(["status": "active"], owner: "p") }
+        let data = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 31) }
+        let active = try await s.upload(image, body: Bytes(data: data), declaredSize: nil)
+        #expect(active.status == .active && active.size == 300_000 && active.virtualSize == 300_000 && active.checksum?.count == 32)
+        await #expect(throws: NimbusError.self) { try await s.upload(active, body: Bytes(data: data), declaredSize: nil) }  // 409
+        var got = [UInt8]()
+        for try await c in try await s.download(active, range: nil)! { got += c.readableBytesView }
+        #expect(got == data)
+        try await s.deactivate(active)
+        let (deactivated, _) = try await s.visible(image.id, caller: ImageCaller(projectID: "p", isAdmin: false))
+        #expect(deactivated.status == .deactivated)
+        try await s.reactivate(deactivated)
+        let (reloaded, _) = try await s.visible(image.id, caller: ImageCaller(projectID: "p", isAdmin: false))
+        try await s.delete(reloaded)
+        await #expect(throws: NimbusError.self) { try await s.visible(image.id, caller: ImageCaller(projectID: "p", isAdmin: true)) }
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/images/" + image.id))
+        await h.cleanup()
+    }
+
+    @Test(arguments: Engines.available)
+    func failedUploadLeavesTheImageQueued(_ engine: String) async throws {
+        let h = try await ImageHarness.make(engine)
+        let s = h.service
+        let noFormats = try await s.create(["name": "x"], owner: "p")
+        await #expect(throws: NimbusError.self) { try await s.upload(noFormats, body: Bytes(data: [1, 2, 3]), declaredSize: nil) }
+        let image = try await s.create(["name": "y", "disk_format": "qcow2", "container_format": "bare"], owner: "p")
+        await #expect(throws: NimbusError.self) { try await s.upload(image, body: Bytes(data: [1, 2, 3]), declaredSize: 10) }
+        let (after, _) = try await s.visible(image.id, caller: ImageCaller(projectID: "p", isAdmin: false))
+        #expect(after.status == .queued && after.size == nil && after.checksum == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: h.dir + "/images").filter { $0 != "tmp" }.isEmpty)
+        await h.cleanup()
+    }
+
+    @Test(arguments: Engines.available)
+    func membersShareAndStagedImportsFinish(_ engine: String) async throws {
+        let h = try await ImageHarness.make(engine)
+        let s = h.service
+        let image = try await s.create(["name": "shared", "disk_format": "raw", "container_format": "bare"], owner: "p")
+        let other = ImageCaller(projectID: "q", isAdmin: false)
+        await #expect(throws: NimbusError.self) { try await s.visible(image.id, caller: other) }
+        let m = try await s.addMember(image, member: "q")
+        #expect(m.status == .pending)
+        await #expect(throws: NimbusError.self) { try await s.addMember(image, member: "q") }  // 409
+        #expect(try await s.visible(image.id, caller: other).1 == .pending)
+        #expect(try await s.list(ImageListing(query: []), caller: other).images.isEmpty)
+        _ = try await s.updateMember(image, m, status: .accepted)
+        #expect(try await s.list(ImageListing(query: []), caller: other).images.map(\.id) == [image.id])
+
+        try await s.stage(image, body: Bytes(data: Array(repeating: 7, count: 5000)))
+        let (staged, _) = try await s.visible(image.id, caller: other)
+        #expect(staged.status == .uploading && staged.size == 5000)
+        try await s.importStaged(staged)
+        var final = staged
+        for _ in 0..<200 where final.status != .active {
+            try await Task.sleep(for: .milliseconds(10))
+            final = try await s.visible(image.id, caller: other).0
+        }
+        #expect(final.status == .active && final.size == 5000 && final.properties["os_glance_importing_to_stores"] == "")
+        await h.cleanup()
+    }
+}
+
+@Suite struct ImageListingSQLTests {
+    /// The SQL listing agrees with the in-memory reference on a random catalog, page by page.
+    @Test(arguments: Engines.available)
+    func sqlListingMatchesTheReference(_ engine: String) async throws {
+        let h = try await ImageHarness.make(engine)
+        let repo = h.service.repository
+        var rng = SystemRandomNumberGenerator()
+        var all = [Image]()
+        let owners = ["p", "q", "r"]
+        for n in 0..<120 {
+            var i = Image(id: Identifiers.uuid(), owner: owners[n % 3], now: Date(timeIntervalSince1970: TimeInterval(1_700_000_000 + Int.random(in: 0..<40, using: &rng))))
+            i.name = ["alpha", "beta", "gamma", nil][n % 4]
+            i.visibility = Visibility.allCases[Int.random(in: 0..<4, using: &rng)]
+            i.status = [.active, .queued, .killed, .deactivated][n % 4 == 2 ? 2 : Int.random(in: 0..<4, using: &rng) == 2 ? 0 : n % 2]
+            i.size = n % 5 == 0 ? nil : Int64.random(in: 0..<5, using: &rng)
+            i.diskFormat = ["raw", "qcow2", nil][n % 3]
+            i.osHidden = n % 17 == 0
+            i.tags = n % 2 == 0 ? ["even"] : []
+            i.properties = n % 3 == 0 ? ["os_distro": "debian"] : [:]
+            i.updatedAt = i.createdAt
+            try await repo.insert(i)
+            all.append(i)
+        }
+        for (image, member) in [(all[1], "p"), (all[4], "p"), (all[7], "p")] where image.visibility == .shared {
+            try await repo.addMember(ImageMember(imageID: image.id, memberID: member, now: Date()), limit: 10)
+        }
+        let members = try await repo.memberships(of: "p")
+        let callers = [ImageCaller(projectID: "p", isAdmin: false), ImageCaller(projectID: "x", isAdmin: true)]
+        let queries: [[(String, String)]] = [
+            [], [("sort_key", "name"), ("sort_dir", "asc")], [("sort", "size:asc,name:desc")], [("sort_key", "size")],
+            [("visibility", "all")], [("member_status", "all"), ("visibility", "shared")], [("tag", "even")], [("os_distro", "debian")],
+            [("disk_format", "in:raw,qcow2"), ("sort_key", "disk_format")], [("size_min", "2"), ("size_max", "3")], [("os_hidden", "true")],
+            [("created_at", "gte:2023-11-14T22:13:30Z")], [("status", "deactivated")],
+        ]
+        for caller in callers {
+            for query in queries {
+                // Walk every page of 7 both ways and compare.
+                var marker: String?
+                var sqlIDs = [String]()
+                var refIDs = [String]()
+                repeat {
+                    let l = try ImageListing(query: query + [("limit", "7")] + (marker.map { [("marker", $0)] } ?? []))
+                    let m = marker.flatMap { id in all.first { $0.id == id } }
+                    let page = try await repo.list(l, caller: caller, marker: m)
+                    let ref = try l.page(all, caller: caller, members: caller.isAdmin ? [:] : members).images
+                    #expect(page.map(\.id) == ref.map(\.id), "query \(query) caller admin=\(caller.isAdmin) after \(marker ?? "start")")
+                    sqlIDs += page.map(\.id)
+                    refIDs += ref.map(\.id)
+                    marker = page.count == 7 ? page.last?.id : nil
+                } while marker != nil && sqlIDs.count < 200
+                #expect(sqlIDs == refIDs)
+            }
+        }
+        await h.cleanup()
+    }
+}

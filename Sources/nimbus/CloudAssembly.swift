@@ -82,9 +82,13 @@ struct CloudAssembly {
 
         let objects = try ObjectStorageAssembly.build(config: config, database: database, logger: logger)
         let swiftAPI = SwiftAPI(service: objects.service)
-        let imageAPI = try ImageAssembly.build(config: config, database: database, publicURL: base + "/image", identityURL: identityURL, logger: logger)
-        if config.values.bool("image", "register_test_image"), let admin = try await identity.project(named: "admin", domainID: "default") {
-            Task { await ImageAssembly.registerTestImage(api: imageAPI, owner: admin.id, logger: logger) }
+        guard let adminProject = try await identity.project(named: "admin", domainID: "default") else {
+            throw NimbusError(.internal, "the bootstrap admin project is missing")
+        }
+        let imageAPI = try await ImageAssembly.build(config: config, database: database, identity: identity, objects: objects.service, account: "AUTH_" + adminProject.id,
+                                                     publicURL: base + "/image", identityURL: identityURL, logger: logger)
+        if config.values.bool("image", "register_test_image") {
+            Task { await ImageAssembly.registerTestImage(api: imageAPI, owner: adminProject.id, logger: logger) }
         }
 
         let root: [String: RouteHandler] = [

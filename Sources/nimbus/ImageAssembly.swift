@@ -1,4 +1,5 @@
 import Foundation
+import Identity
 import Image
 import Logging
 import NIOCore
@@ -6,12 +7,15 @@ import NIOPosix
 import NimbusCore
 import NimbusPolicy
 import NimbusStore
+import ObjectStorage
 
 /// Builds the image service: the file store in data_dir/image, the API, and, when the test
 /// guest image has been built (`scripts/build-test-image.sh`), its registration as the public
 /// image `nimbus-test`.
 enum ImageAssembly {
-    static func build(config: NimbusConfiguration, database: Database, publicURL: String, identityURL: String, logger: Logger) throws -> ImageAPI {
+    /// `objects` and `account` (the admin project's) back the `object` store.
+    static func build(config: NimbusConfiguration, database: Database, identity: IdentityService, objects: ObjectStorageService, account: String,
+                      publicURL: String, identityURL: String, logger: Logger) async throws -> ImageAPI {
         let v = config.values
         var settings = ImageSettings()
         let list = { (key: String) -> [String] in v.string("image", key).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -20,10 +24,21 @@ enum ImageAssembly {
         let root = config.dataDir + "/image"
         let pool = ObjectStorageAssembly.ioPool
         let log = { var l = logger; l[metadataKey: "service"] = "image"; return l }()
+        let store: any ImageDataStore
+        switch v.string("image", "default_store") {
+        case "file": store = try FileImageStore(root: root + "/images", pool: pool)
+        case "object":
+            let s = ObjectImageStore(objects: objects, account: account)
+            try await s.prepare()
+            store = s
+        case let other: throw NimbusError.badRequest("[image] default_store must be file or object, not '\(other)'")
+        }
         let service = ImageService(repository: ImageRepository(database: database),
-                                   store: try FileImageStore(root: root + "/images", pool: pool),
+                                   store: store,
                                    staging: try FileImageStore(root: root + "/staging", pool: pool),
-                                   settings: settings, logger: log)
+                                   settings: settings,
+                                   limits: v.bool("image", "use_keystone_limits") ? KeystoneImageLimits(identity: identity, region: config.region) : nil,
+                                   logger: log)
         var overrides = [String: String]()
         let policyFile = v.string("image", "policy_file")
         if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
@@ -66,4 +81,25 @@ struct FileChunks: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
+}
+
+/// Glance's `use_keystone_limits`: limits of the `image` service from Keystone's registered
+/// limits, overridden by project limits (oslo.limit's flat model), read in-process.
+struct KeystoneImageLimits: ImageLimitSource {
+    let identity: IdentityService
+    let region: String
+
+    func limits(project: String) async throws -> [String: Int64] {
+        guard let service = try await identity.listServices(type: "image", name: nil).first else { return [:] }
+        var out = [String: Int64]()
+        for r in try await identity.listRegisteredLimits(serviceID: service.id, regionID: nil, resourceName: nil)
+        where r.regionID == nil || r.regionID == region {
+            out[r.resourceName] = r.defaultLimit
+        }
+        for l in try await identity.listLimits(serviceID: service.id, regionID: nil, resourceName: nil, projectID: project, domainID: nil)
+        where l.regionID == nil || l.regionID == region {
+            out[l.resourceName] = l.resourceLimit
+        }
+        return out
+    }
 }

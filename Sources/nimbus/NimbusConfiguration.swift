@@ -37,6 +37,8 @@ struct NimbusConfiguration {
         ConfigOption("image", "disk_formats", default: "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop", "Disk formats images may declare (Glance's [image_format] disk_formats)."),
         ConfigOption("image", "container_formats", default: "ami,ari,aki,bare,ovf,ova,docker,compressed", "Container formats images may declare."),
         ConfigOption("image", "image_size_cap", default: "1099511627776", "Largest image in bytes (413 above it)."),
+        ConfigOption("image", "default_store", default: "file", "Where image data goes: file (data_dir/image) or object (the object store, container glance of the admin project; images up to [object_storage] max_file_size)."),
+        ConfigOption("image", "use_keystone_limits", default: "false", "Enforce Keystone unified limits (registered and project limits of the image service): image_size_total and image_stage_total (MiB), image_count_total, image_count_uploading."),
         ConfigOption("image", "policy_file", default: "", "YAML or JSON file of Glance policy rules overriding the defaults."),
         ConfigOption("image", "register_test_image", default: "true", "Register the built test guest image (nimbus-test) as a public image at start."),
         ConfigOption("object_storage", "storage_key_file", default: "", "File with the secret shared with `nimbus storage` nodes (default: data_dir/object/storage-key, created on first start)."),

@@ -408,7 +408,7 @@ public struct ImageAPI: Sendable {
         }
         t.get("/v2/info/stores") { _, _ in throw NimbusError.notFound("Multi backend is not supported at this site.") }
         t.get("/v2/info/stores/detail") { _, _ in throw NimbusError.notFound("Multi backend is not supported at this site.") }
-        t.get("/v2/info/usage") { _, _ in .json(["usage": [:]]) }
+        t.get("/v2/info/usage") { _, ctx in .json(try await self.service.usageDocument(project: try self.caller(ctx).image.projectID)) }
     }
 }
 

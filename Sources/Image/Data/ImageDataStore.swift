@@ -10,6 +10,10 @@ public struct StoredImageData: Sendable, Equatable {
     public var size: Int64
     public var md5: String
     public var sha512: String
+
+    public init(location: String, size: Int64, md5: String, sha512: String) {
+        self.location = location; self.size = size; self.md5 = md5; self.sha512 = sha512
+    }
 }
 
 /// Where image bytes live (`file` in the data dir; the object store next). Bytes are streamed in
@@ -31,7 +35,7 @@ public final class ImageDataStream: AsyncSequence, @unchecked Sendable {
     let nextChunk: () async throws -> ByteBuffer?
     let onClose: () -> Void
 
-    init(next: @escaping () async throws -> ByteBuffer?, close: @escaping () -> Void) {
+    public init(next: @escaping () async throws -> ByteBuffer?, close: @escaping () -> Void) {
         self.nextChunk = next
         self.onClose = close
     }

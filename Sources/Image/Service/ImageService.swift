@@ -22,13 +22,17 @@ public final class ImageService: Sendable {
     public let store: any ImageDataStore
     let staging: any ImageDataStore
     public let settings: ImageSettings
+    /// Unified limits (Glance's `use_keystone_limits`); nil: not enforced.
+    let limitSource: (any ImageLimitSource)?
     let logger: Logger
 
-    public init(repository: ImageRepository, store: any ImageDataStore, staging: any ImageDataStore, settings: ImageSettings, logger: Logger) {
+    public init(repository: ImageRepository, store: any ImageDataStore, staging: any ImageDataStore, settings: ImageSettings,
+                limits: (any ImageLimitSource)? = nil, logger: Logger) {
         self.repository = repository
         self.store = store
         self.staging = staging
         self.settings = settings
+        self.limitSource = limits
         self.logger = logger
     }
 
@@ -64,6 +68,7 @@ public final class ImageService: Sendable {
         }
         image.owner = owner
         try checkLimits(image)
+        try await enforce(.countTotal, project: owner, delta: 1)
         try await repository.insert(image)
         return image
     }
@@ -194,12 +199,14 @@ public final class ImageService: Sendable {
             throw NimbusError.conflict("Image status transition from \(image.status.rawValue) to saving is not allowed")
         }
         try Self.requireFormats(image)
+        try await enforce(.sizeTotal, project: image.owner, delta: (declaredSize ?? 0) >> 20)
+        try await enforce(.countUploading, project: image.owner, delta: 1)
         var saving = image
         saving.status = .saving
         saving.updatedAt = Date()
         try await save(saving, from: .queued)
         do {
-            let stored = try await store.write(imageID: image.id, body: body, limit: min(settings.sizeCap, declaredSize ?? settings.sizeCap))
+            let stored = try await store.write(imageID: image.id, body: body, limit: try await uploadLimit(image, declaredSize: declaredSize))
             if let declaredSize, stored.size != declaredSize {
                 try? await store.delete(location: stored.location)
                 throw NimbusError.badRequest("The image data is \(stored.size) bytes, not the \(declaredSize) bytes declared.")
@@ -233,6 +240,18 @@ public final class ImageService: Sendable {
         active.virtualSize = try? await virtualSize(stored: stored, format: image.diskFormat)
         active.updatedAt = Date()
         return active
+    }
+
+    /// The most bytes an upload may bring: the size cap, the declared size, and what is left of
+    /// the owner's `image_size_total` when limits are enforced.
+    func uploadLimit(_ image: Image, declaredSize: Int64?) async throws -> Int64 {
+        var limit = min(settings.sizeCap, declaredSize ?? settings.sizeCap)
+        if let source = limitSource, let owner = image.owner {
+            let total = try await source.limits(project: owner)[ImageQuota.sizeTotal.rawValue] ?? 0
+            let used = try await usage(project: owner)[.sizeTotal] ?? 0
+            limit = min(limit, max(0, total - used) << 20)
+        }
+        return limit
     }
 
     static func requireFormats(_ image: Image) throws(NimbusError) {
@@ -275,6 +294,8 @@ public final class ImageService: Sendable {
         guard image.status == .queued else {
             throw NimbusError.conflict("Image status transition from \(image.status.rawValue) to uploading is not allowed")
         }
+        try await enforce(.stageTotal, project: image.owner, delta: 0)
+        try await enforce(.countUploading, project: image.owner, delta: 1)
         var uploading = image
         uploading.status = .uploading
         uploading.updatedAt = Date()

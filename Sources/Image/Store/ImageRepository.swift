@@ -100,7 +100,13 @@ public struct ImageRepository: Sendable {
             .first().map(Self.decode)
     }
 
-    /// Every image that is not deleted (listing filters the rest in memory).
+    /// The images `project` owns (not deleted).
+    public func owned(by project: String) async throws -> [Image] {
+        try await database.sql.raw("SELECT \(unsafeRaw: Self.columns) FROM image_images WHERE owner = \(bind: project) AND deleted = \(bind: false)")
+            .all().map(Self.decode)
+    }
+
+    /// Every image that is not deleted.
     public func all() async throws -> [Image] {
         try await database.sql.raw("SELECT \(unsafeRaw: Self.columns) FROM image_images WHERE deleted = \(bind: false)").all().map(Self.decode)
     }

@@ -246,3 +246,15 @@ def test_error_format_follows_accept(c):
     r = c.req("GET", missing, headers={"Accept": "*/*"})         # python-requests' default
     assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/html"), r.headers
     assert "404 Not Found" in r.text
+
+
+def test_odd_sort_values_are_400s_not_crashes(glance):
+    """`sort=:` once crashed the server (an empty key); repeated keys are harmless."""
+    c = glance.user()
+    for value in (":", "a,:", "::", ",", "name:"):
+        r = c.req("GET", "/v2/images", params={"sort": value})
+        assert r.status_code == 400, (value, r.status_code, r.text)
+    r = c.req("GET", "/v2/images", params=[("sort_key", "id")] * 300 + [("marker", c.create()["id"])])
+    assert r.status_code == 200, r.text
+    # the server is still up
+    assert c.req("GET", "/v2/images").status_code == 200

@@ -1,6 +1,7 @@
 """`[image] default_store = object`: image data lives in the object store (container `glance`
-of the admin project's account), replicated like any object; upload, ranged download and delete
-go through it, and a restart keeps the data."""
+of the account `.glance`, which no project owns), replicated like any object; upload, ranged
+download and delete go through it, a restart keeps the data, and through the Swift API only a
+ResellerAdmin reaches the images."""
 
 import hashlib
 import os
@@ -32,7 +33,17 @@ def test_images_in_the_object_store(object_nimbus, tmp_path):
                    "-f", "value", "-c", "id", "obj-image").strip()
 
     acct = admin_account(nimbus)
-    listing = acct.listing("glance")
+    store_url = acct.url.rsplit("/", 1)[0] + "/.glance"
+    # The admin (an operator of its own account only) cannot reach the images' account ...
+    r = requests.get(store_url + "/glance", headers={"X-Auth-Token": acct.token}, timeout=30)
+    assert r.status_code == 403, (r.status_code, r.text)
+    assert acct.req("GET", "glance").status_code == 404
+    # ... a ResellerAdmin can, and finds the image there.
+    cli("role", "add", "--user", "admin", "--project", "admin", "ResellerAdmin")
+    reseller = admin_account(nimbus)
+    r = requests.get(store_url + "/glance", params={"format": "json"}, headers={"X-Auth-Token": reseller.token}, timeout=30)
+    assert r.status_code == 200, r.text
+    listing = r.json()
     assert [o["name"] for o in listing] == [image_id]
     assert listing[0]["bytes"] == len(data) and listing[0]["hash"] == hashlib.md5(data).hexdigest()
 
@@ -51,4 +62,5 @@ def test_images_in_the_object_store(object_nimbus, tmp_path):
     assert out.read_bytes() == data
 
     cli("image", "delete", image_id)
-    assert admin_account(nimbus).listing("glance") == []
+    r = requests.get(store_url + "/glance", params={"format": "json"}, headers={"X-Auth-Token": admin_account(nimbus).token}, timeout=30)
+    assert r.status_code == 200 and r.json() == [], r.text

@@ -85,7 +85,7 @@ struct CloudAssembly {
         guard let adminProject = try await identity.project(named: "admin", domainID: "default") else {
             throw NimbusError(.internal, "the bootstrap admin project is missing")
         }
-        let imageAPI = try await ImageAssembly.build(config: config, database: database, identity: identity, objects: objects.service, account: "AUTH_" + adminProject.id,
+        let imageAPI = try await ImageAssembly.build(config: config, database: database, identity: identity, objects: objects.service, account: ObjectImageStore.account,
                                                      publicURL: base + "/image", identityURL: identityURL, logger: logger)
         if config.values.bool("image", "register_test_image") {
             Task { await ImageAssembly.registerTestImage(api: imageAPI, owner: adminProject.id, logger: logger) }

@@ -39,6 +39,8 @@ enum ImageAssembly {
                                    settings: settings,
                                    limits: v.bool("image", "use_keystone_limits") ? KeystoneImageLimits(identity: identity, region: config.region) : nil,
                                    logger: log)
+        let recovered = try await service.recover()
+        if recovered > 0 { log.info("recovered \(recovered) images left mid-upload or mid-import by a crash") }
         var overrides = [String: String]()
         let policyFile = v.string("image", "policy_file")
         if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }

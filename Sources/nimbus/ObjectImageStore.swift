@@ -5,11 +5,13 @@ import NimbusCore
 import ObjectStorage
 
 /// Glance's object-storage store, in-process: each image is the object `<image id>` in the
-/// container `glance` of the admin project's account, stored (and replicated, audited) by the
-/// object store like any other object. Objects are single objects, so an image here is limited
-/// to the object store's `max_file_size` (5 GiB by default).
+/// container `glance` of the account `.glance`, stored (and replicated, audited) by the object
+/// store like any other object. No Keystone project maps to that account, so through the Swift
+/// API only ResellerAdmin reaches it; image data is read and written only through the image
+/// API. Images are single objects, so the object store's `max_file_size` (5 GiB) caps them.
 final class ObjectImageStore: ImageDataStore {
     let id = "object"
+    static let account = ".glance"
     let objects: ObjectStorageService
     let account: String
     let container = "glance"

@@ -167,3 +167,29 @@ struct Bytes: AsyncSequence, Sendable {
         await h.cleanup()
     }
 }
+
+@Suite struct ImageRecoveryTests {
+    @Test(arguments: Engines.available)
+    func crashLeftoversAreRecoveredAtStart(_ engine: String) async throws {
+        let h = try await ImageHarness.make(engine)
+        let s = h.service
+        let a = try await s.create(["name": "a", "disk_format": "raw", "container_format": "bare"], owner: "p")
+        let b = try await s.create(["name": "b", "disk_format": "raw", "container_format": "bare"], owner: "p")
+        // As a kill -9 mid-upload and mid-stage leaves them.
+        try await s.transition(a.id, from: .queued, to: .saving) { $0.size = 10 }
+        try await s.transition(b.id, from: .queued, to: .uploading)
+        #expect(try await s.recover() == 2)
+        let admin = ImageCaller(projectID: nil, isAdmin: true)
+        #expect(try await s.visible(a.id, caller: admin).0.status == .queued)
+        #expect(try await s.visible(a.id, caller: admin).0.size == nil)
+        #expect(try await s.visible(b.id, caller: admin).0.status == .queued)
+        // A PATCH made while an upload runs survives the upload's completion.
+        let c = try await s.create(["name": "c", "disk_format": "raw", "container_format": "bare", "visibility": "shared"], owner: "p")
+        let upload = Task { try await s.upload(c, body: Bytes(data: Array(repeating: 1, count: 2_000_000)), declaredSize: nil) }
+        _ = try await s.update(c, patch: try ImagePatch([["op": "replace", "path": "/visibility", "value": "private"]], dialect: .v21), isAdmin: false)
+        _ = try await upload.value
+        let after = try await s.visible(c.id, caller: admin).0
+        #expect(after.status == .active && after.visibility == .private)
+        await h.cleanup()
+    }
+}

@@ -46,7 +46,14 @@ public struct ImageAPI: Sendable {
         let auth = try ctx.caller()
         var project: String?
         if case .project(let p) = auth.scope { project = p.id }
-        return Caller(auth: auth, image: ImageCaller(projectID: project, isAdmin: auth.roles.contains { $0.name.lowercased() == "admin" }))
+        return Caller(auth: auth, image: ImageCaller(projectID: project, isAdmin: policy.enforce("context_is_admin", credentials: auth.policyCredentials, target: [:])))
+    }
+
+    /// A path parameter that may not be empty (a trailing slash makes an empty last segment).
+    static func nonEmpty(_ ctx: NimbusRequestContext, _ name: String) throws -> String {
+        let v = try ctx.parameter(name)
+        guard !v.isEmpty else { throw NimbusError.notFound("The resource could not be found.") }
+        return v
     }
 
     func target(_ image: Image, _ c: Caller) -> [String: String] {
@@ -182,12 +189,12 @@ public struct ImageAPI: Sendable {
         t.put("/v2/images/{image_id}/tags/{tag}") { req, ctx in
             try Self.rejectBody(req)
             let c = try self.caller(ctx)
-            try await self.service.addTag(try await self.image(ctx, c, "modify_image").0, try ctx.parameter("tag"))
+            try await self.service.addTag(try await self.image(ctx, c, "modify_image").0, try Self.nonEmpty(ctx, "tag"))
             return .empty()
         }
         t.delete("/v2/images/{image_id}/tags/{tag}") { req, ctx in
             let c = try self.caller(ctx)
-            try await self.service.removeTag(try await self.image(ctx, c, "modify_image").0, try ctx.parameter("tag"))
+            try await self.service.removeTag(try await self.image(ctx, c, "modify_image").0, try Self.nonEmpty(ctx, "tag"))
             return .empty()
         }
     }
@@ -301,7 +308,7 @@ public struct ImageAPI: Sendable {
     /// One byte range of an image of `size` bytes (`Range` or, as Glance also accepts, a
     /// request `Content-Range`); nil for the whole image.
     static func range(_ header: String?, size: Int64) throws -> Range<Int64>? {
-        guard var h = header?.trimmingCharacters(in: .whitespaces), !h.isEmpty else { return nil }
+        guard var h = header?.trimmingCharacters(in: .whitespaces), !h.isEmpty, size > 0 else { return nil }
         if h.contains(",") {
             throw NimbusError.badRequest("Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.")
         }
@@ -351,16 +358,18 @@ public struct ImageAPI: Sendable {
         }
         t.get("/v2/images/{image_id}/members/{member_id}") { req, ctx in
             let c = try self.caller(ctx)
-            let memberID = try ctx.parameter("member_id")
+            let memberID = try Self.nonEmpty(ctx, "member_id")
             let notFound = NimbusError.notFound("\(memberID) not found in the member list of the image \(try ctx.parameter("image_id")).")
-            guard let (image, _) = try? await self.image(ctx, c, "get_member"), image.visibility == .shared,
+            let image: Image
+            do { image = try await self.image(ctx, c, "get_member").0 } catch let e as NimbusError where e.kind == .notFound || e.kind == .forbidden { throw notFound }
+            guard image.visibility == .shared,
                   c.image.isAdmin || image.owner == c.image.projectID || memberID == c.image.projectID,
                   let m = try await self.service.repository.member(image.id, memberID) else { throw notFound }
             return .json(ImageViews.member(m))
         }
         t.put("/v2/images/{image_id}/members/{member_id}") { req, ctx in
             let c = try self.caller(ctx)
-            let memberID = try ctx.parameter("member_id")
+            let memberID = try Self.nonEmpty(ctx, "member_id")
             let body: [String: JSONValue]
             do { body = try await Self.jsonObject(req, ctx) } catch let e as NimbusError where e.message.hasPrefix("Unexpected body type") {
                 throw NimbusError.badRequest("Expected a status in the form: {\"status\": \"status\"}")
@@ -381,7 +390,7 @@ public struct ImageAPI: Sendable {
         }
         t.delete("/v2/images/{image_id}/members/{member_id}") { req, ctx in
             let c = try self.caller(ctx)
-            let memberID = try ctx.parameter("member_id")
+            let memberID = try Self.nonEmpty(ctx, "member_id")
             let (image, _) = try await self.image(ctx, c, "delete_member")
             guard image.visibility == .shared else { throw NimbusError.forbidden("Not allowed to delete members for image \(image.id).") }
             guard try await self.service.repository.member(image.id, memberID) != nil else {

@@ -74,15 +74,17 @@ public struct ImageListing: Sendable {
                 case let other?: throw .badRequest("Unable to filter by unknown operator '\(other)'.")
                 }
             case "changes-since": throw .badRequest("The \"changes-since\" filter is no longer available on v2.")
+            case "deleted": continue  // Glance overwrites it: deleted images are never listed
             default: properties[k] = v
             }
         }
         if let s = newSort {
             guard sortKeys.isEmpty && sortDirs.isEmpty else { throw .badRequest("Old and new sorting syntax cannot be combined") }
-            for part in s.split(separator: ",") {
-                let kv = part.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            for part in s.split(separator: ",", omittingEmptySubsequences: false) {
+                let kv = part.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
                 let key = kv[0]
                 guard Self.sortKeys.contains(key) else { throw Self.badSortKey(key) }
+                guard !sort.contains(where: { $0.key == key }) else { continue }  // a repeated key cannot change the order
                 let dir = kv.count > 1 ? kv[1] : "desc"
                 guard let d = Direction(rawValue: dir) else { throw .badRequest("Invalid sort direction: \(dir)") }
                 sort.append((key, d))
@@ -96,7 +98,9 @@ public struct ImageListing: Sendable {
             }
             if dirs.count > 1 && dirs.count != sortKeys.count { throw .badRequest("Number of sort dirs does not match the number of sort keys") }
             let fallback = dirs.count == 1 ? dirs[0] : .desc
-            for (i, key) in sortKeys.enumerated() { sort.append((key, dirs.count > 1 ? dirs[i] : fallback)) }
+            for (i, key) in sortKeys.enumerated() where !sort.contains(where: { $0.key == key }) {
+                sort.append((key, dirs.count > 1 ? dirs[i] : fallback))
+            }
         }
         // Tie-breakers, in the default direction.
         let fallback: Direction = sortDirs.count == 1 ? (Direction(rawValue: sortDirs[0]) ?? .desc) : .desc

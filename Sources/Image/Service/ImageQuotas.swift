@@ -44,6 +44,7 @@ extension ImageService {
     func enforce(_ quota: ImageQuota, project: String?, delta: Int64) async throws {
         guard let source = limitSource, let project else { return }
         let limit = try await source.limits(project: project)[quota.rawValue] ?? 0
+        if limit < 0 { return }  // -1: unlimited
         let current = try await usage(project: project)[quota] ?? 0
         if current + delta > limit {
             throw NimbusError(.payloadTooLarge, """

@@ -89,12 +89,16 @@ public final class ImageService: Sendable {
     }
 
     func checkLimits(_ image: Image) throws(NimbusError) {
-        if image.tags.count > settings.tagLimit {
-            throw NimbusError(.payloadTooLarge, "Image tag limit exceeded for image \(image.id): The limit has been exceeded on the number of allowed image tags. Attempted: \(image.tags.count), Maximum: \(settings.tagLimit)")
+        try Self.checkLimits(image, tagLimit: settings.tagLimit, propertyLimit: settings.propertyLimit)
+    }
+
+    static func checkLimits(_ image: Image, tagLimit: Int, propertyLimit: Int) throws(NimbusError) {
+        if image.tags.count > tagLimit {
+            throw NimbusError(.payloadTooLarge, "Image tag limit exceeded for image \(image.id): The limit has been exceeded on the number of allowed image tags. Attempted: \(image.tags.count), Maximum: \(tagLimit)")
         }
         let props = image.properties.keys.filter { !$0.hasPrefix("os_glance") }.count
-        if props > settings.propertyLimit {
-            throw NimbusError(.payloadTooLarge, "The limit has been exceeded on the number of allowed image properties. Attempted: \(props), Maximum: \(settings.propertyLimit)")
+        if props > propertyLimit {
+            throw NimbusError(.payloadTooLarge, "The limit has been exceeded on the number of allowed image properties. Attempted: \(props), Maximum: \(propertyLimit)")
         }
     }
 
@@ -126,68 +130,85 @@ public final class ImageService: Sendable {
 
     // MARK: changes
 
-    public func update(_ image: Image, patch: ImagePatch, isAdmin: Bool, now: Date = Date()) async throws -> Image {
-        var updated = try patch.apply(to: image, isAdmin: isAdmin, formats: settings.formats)
-        if updated == image { return image }
-        try checkLimits(updated)
-        updated.updatedAt = max(now, image.updatedAt)
-        try await save(updated, from: image.status)
-        return updated
+    /// Applies `change` to the current row in one transaction; 404 if the image is gone.
+    @discardableResult
+    func modify(_ id: String, _ change: @escaping @Sendable (inout Image) throws -> Void) async throws -> Image {
+        guard let image = try await repository.modify(id, change) else { throw NimbusError.notFound("No image found with ID \(id)") }
+        return image
     }
 
-    func save(_ image: Image, from status: ImageStatus) async throws {
-        guard try await repository.save(image, expecting: status) else {
-            throw NimbusError.conflict("The image changed while it was being updated; retry.")
+    /// A JSON patch, applied to the image as it is when the change commits.
+    public func update(_ image: Image, patch: ImagePatch, isAdmin: Bool) async throws -> Image {
+        let formats = settings.formats
+        let (tagLimit, propertyLimit) = (settings.tagLimit, settings.propertyLimit)
+        return try await modify(image.id) { current in
+            let updated = try patch.apply(to: current, isAdmin: isAdmin, formats: formats)
+            guard updated != current else { return }
+            try Self.checkLimits(updated, tagLimit: tagLimit, propertyLimit: propertyLimit)
+            current = updated
+            current.updatedAt = Date()
         }
     }
 
     public func delete(_ image: Image) async throws {
-        if image.protected { throw NimbusError.forbidden("Image \(image.id) is protected and cannot be deleted.") }
-        var gone = image
-        gone.status = .deleted
-        gone.updatedAt = Date()
-        try await save(gone, from: image.status)
-        if let location = image.location { try? await store.delete(location: location) }
-        if let staged = image.properties["os_glance_staged"] { try? await staging.delete(location: staged) }
+        let gone = try await modify(image.id) { current in
+            if current.protected { throw NimbusError.forbidden("Image \(current.id) is protected and cannot be deleted.") }
+            current.status = .deleted
+            current.updatedAt = Date()
+        }
+        if let location = gone.location { try? await store.delete(location: location) }
+        if let staged = gone.properties["os_glance_staged"] { try? await staging.delete(location: staged) }
     }
 
     public func addTag(_ image: Image, _ tag: String) async throws {
         guard tag.count <= 255 else { throw ImageSchema.mismatch("'\(tag)' is too long") }
-        var updated = image
-        updated.tags.insert(tag)
-        try checkLimits(updated)
-        updated.updatedAt = Date()
-        try await save(updated, from: image.status)
+        let (tagLimit, propertyLimit) = (settings.tagLimit, settings.propertyLimit)
+        try await modify(image.id) { current in
+            current.tags.insert(tag)
+            try Self.checkLimits(current, tagLimit: tagLimit, propertyLimit: propertyLimit)
+            current.updatedAt = Date()
+        }
     }
 
     public func removeTag(_ image: Image, _ tag: String) async throws {
-        var updated = image
-        guard updated.tags.remove(tag) != nil else { throw NimbusError.notFound("The resource could not be found.") }
-        updated.updatedAt = Date()
-        try await save(updated, from: image.status)
+        try await modify(image.id) { current in
+            guard current.tags.remove(tag) != nil else { throw NimbusError.notFound("The resource could not be found.") }
+            current.updatedAt = Date()
+        }
     }
 
     public func deactivate(_ image: Image) async throws {
-        switch image.status {
-        case .deactivated: return
-        case .active: try await move(image, to: .deactivated)
-        default: throw NimbusError.forbidden("Not allowed to deactivate image in status '\(image.status.rawValue)'")
+        try await modify(image.id) { current in
+            switch current.status {
+            case .deactivated: return
+            case .active: current.status = .deactivated; current.updatedAt = Date()
+            default: throw NimbusError.forbidden("Not allowed to deactivate image in status '\(current.status.rawValue)'")
+            }
         }
     }
 
     public func reactivate(_ image: Image) async throws {
-        switch image.status {
-        case .active: return
-        case .deactivated: try await move(image, to: .active)
-        default: throw NimbusError.forbidden("Not allowed to reactivate image in status '\(image.status.rawValue)'")
+        try await modify(image.id) { current in
+            switch current.status {
+            case .active: return
+            case .deactivated: current.status = .active; current.updatedAt = Date()
+            default: throw NimbusError.forbidden("Not allowed to reactivate image in status '\(current.status.rawValue)'")
+            }
         }
     }
 
-    func move(_ image: Image, to status: ImageStatus) async throws {
-        var updated = image
-        updated.status = status
-        updated.updatedAt = Date()
-        try await save(updated, from: image.status)
+    /// Moves the image from `from` to `to` (409 from any other status), changing only what
+    /// `change` sets besides.
+    @discardableResult
+    func transition(_ id: String, from: ImageStatus, to: ImageStatus, _ change: @escaping @Sendable (inout Image) -> Void = { _ in }) async throws -> Image {
+        try await modify(id) { current in
+            guard current.status == from else {
+                throw NimbusError.conflict("Image status transition from \(current.status.rawValue) to \(to.rawValue) is not allowed")
+            }
+            current.status = to
+            change(&current)
+            current.updatedAt = Date()
+        }
     }
 
     // MARK: data
@@ -199,47 +220,43 @@ public final class ImageService: Sendable {
             throw NimbusError.conflict("Image status transition from \(image.status.rawValue) to saving is not allowed")
         }
         try Self.requireFormats(image)
+        if let declaredSize, declaredSize > settings.sizeCap {
+            throw NimbusError(.payloadTooLarge, "The incoming image is too large: the limit is \(settings.sizeCap) bytes.")
+        }
         try await enforce(.sizeTotal, project: image.owner, delta: (declaredSize ?? 0) >> 20)
         try await enforce(.countUploading, project: image.owner, delta: 1)
-        var saving = image
-        saving.status = .saving
-        saving.updatedAt = Date()
-        try await save(saving, from: .queued)
+        try await transition(image.id, from: .queued, to: .saving)
         do {
             let stored = try await store.write(imageID: image.id, body: body, limit: try await uploadLimit(image, declaredSize: declaredSize))
             if let declaredSize, stored.size != declaredSize {
                 try? await store.delete(location: stored.location)
                 throw NimbusError.badRequest("The image data is \(stored.size) bytes, not the \(declaredSize) bytes declared.")
             }
-            let active = await activated(saving, with: stored)
-            guard try await repository.save(active, expecting: .saving) else {
+            let data = await dataFields(stored, format: image.diskFormat)
+            do {
+                return try await transition(image.id, from: .saving, to: .active, data)
+            } catch {
+                // Deleted (or changed) during the upload: the data goes.
                 try? await store.delete(location: stored.location)
                 throw NimbusError(.gone, "Image \(image.id) could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded.")
             }
-            return active
         } catch {
-            var back = saving
-            back.status = .queued
-            back.size = nil
-            back.virtualSize = nil
-            back.updatedAt = Date()
-            _ = try? await repository.save(back, expecting: .saving)
+            _ = try? await transition(image.id, from: .saving, to: .queued) { $0.size = nil; $0.virtualSize = nil }
             throw error
         }
     }
 
-    /// `image` made active with the data `stored` describes.
-    func activated(_ image: Image, with stored: StoredImageData) async -> Image {
-        var active = image
-        active.status = .active
-        active.location = stored.location
-        active.size = stored.size
-        active.checksum = stored.md5
-        active.osHashAlgo = "sha512"
-        active.osHashValue = stored.sha512
-        active.virtualSize = try? await virtualSize(stored: stored, format: image.diskFormat)
-        active.updatedAt = Date()
-        return active
+    /// What storing `stored` sets on an image.
+    func dataFields(_ stored: StoredImageData, format: String?) async -> @Sendable (inout Image) -> Void {
+        let virtual = try? await virtualSize(stored: stored, format: format)
+        return { i in
+            i.location = stored.location
+            i.size = stored.size
+            i.checksum = stored.md5
+            i.osHashAlgo = "sha512"
+            i.osHashValue = stored.sha512
+            i.virtualSize = virtual ?? nil
+        }
     }
 
     /// The most bytes an upload may bring: the size cap, the declared size, and what is left of
@@ -248,8 +265,11 @@ public final class ImageService: Sendable {
         var limit = min(settings.sizeCap, declaredSize ?? settings.sizeCap)
         if let source = limitSource, let owner = image.owner {
             let total = try await source.limits(project: owner)[ImageQuota.sizeTotal.rawValue] ?? 0
-            let used = try await usage(project: owner)[.sizeTotal] ?? 0
-            limit = min(limit, max(0, total - used) << 20)
+            if total >= 0 {
+                let used = try await usage(project: owner)[.sizeTotal] ?? 0
+                let (bytes, overflow) = max(0, total - used).multipliedReportingOverflow(by: 1 << 20)
+                limit = min(limit, overflow ? Int64.max : bytes)
+            }
         }
         return limit
     }
@@ -273,7 +293,8 @@ public final class ImageService: Sendable {
                 header += chunk.readableBytesView
             }
             guard header.count >= 32, header[0..<4] == [0x51, 0x46, 0x49, 0xFB] else { return nil }
-            return header[24..<32].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+            let v = header[24..<32].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            return v > UInt64(Int64.max) ? nil : Int64(v)
         default: return nil
         }
     }
@@ -296,24 +317,21 @@ public final class ImageService: Sendable {
         }
         try await enforce(.stageTotal, project: image.owner, delta: 0)
         try await enforce(.countUploading, project: image.owner, delta: 1)
-        var uploading = image
-        uploading.status = .uploading
-        uploading.updatedAt = Date()
-        try await save(uploading, from: .queued)
+        try await transition(image.id, from: .queued, to: .uploading)
         do {
             let stored = try await staging.write(imageID: image.id, body: body, limit: settings.sizeCap)
-            var staged = uploading
-            staged.size = stored.size
-            staged.properties["os_glance_staged"] = stored.location
-            guard try await repository.save(staged, expecting: .uploading) else {
+            do {
+                try await modify(image.id) { current in
+                    guard current.status == .uploading else { throw NimbusError(.gone, "Image \(image.id) could not be found after upload.") }
+                    current.size = stored.size
+                    current.properties["os_glance_staged"] = stored.location
+                }
+            } catch {
                 try? await staging.delete(location: stored.location)
-                throw NimbusError(.gone, "Image \(image.id) could not be found after upload.")
+                throw error
             }
         } catch {
-            var back = uploading
-            back.status = .queued
-            back.size = nil
-            _ = try? await repository.save(back, expecting: .uploading)
+            _ = try? await transition(image.id, from: .uploading, to: .queued) { $0.size = nil }
             throw error
         }
     }
@@ -328,12 +346,11 @@ public final class ImageService: Sendable {
         }
         if image.containerFormat == nil { throw NimbusError.conflict("'container_format' needs to be set before import") }
         if image.diskFormat == nil { throw NimbusError.conflict("'disk_format' needs to be set before import") }
-        var importing = image
-        importing.status = .importing
-        importing.properties["os_glance_importing_to_stores"] = ""
-        importing.properties["os_glance_failed_import"] = ""
-        importing.updatedAt = Date()
-        try await save(importing, from: .uploading)
+        try await enforce(.sizeTotal, project: image.owner, delta: (image.size ?? 0) >> 20)
+        let importing = try await transition(image.id, from: .uploading, to: .importing) { i in
+            i.properties["os_glance_importing_to_stores"] = ""
+            i.properties["os_glance_failed_import"] = ""
+        }
         Task { await self.finishImport(importing, staged: staged) }
     }
 
@@ -341,17 +358,48 @@ public final class ImageService: Sendable {
         do {
             let data = try await staging.read(location: staged, range: nil)
             let stored = try await store.write(imageID: image.id, body: data, limit: settings.sizeCap)
-            var active = await activated(image, with: stored)
-            active.properties["os_glance_staged"] = nil
-            if try await repository.save(active, expecting: .importing) {
+            let fields = await dataFields(stored, format: image.diskFormat)
+            do {
+                try await transition(image.id, from: .importing, to: .active) { i in
+                    fields(&i)
+                    i.properties["os_glance_staged"] = nil
+                }
                 try? await staging.delete(location: staged)
-            } else {
+            } catch {
                 try? await store.delete(location: stored.location)
             }
         } catch {
             // As Glance: a failed glance-direct import leaves the image `importing`.
             logger.error("import of image \(image.id) failed: \(error)")
         }
+    }
+
+    // MARK: recovery
+
+    /// Run once at start, when no upload or import of this process can be in flight: images a
+    /// crash left `saving` go back to `queued` (their partial data was never installed);
+    /// `uploading` images whose staging did not finish go back to `queued`; `importing` images
+    /// resume their import. Returns how many images were touched.
+    @discardableResult
+    public func recover() async throws -> Int {
+        var n = 0
+        for image in try await repository.all() {
+            switch image.status {
+            case .saving:
+                _ = try? await transition(image.id, from: .saving, to: .queued) { $0.size = nil; $0.virtualSize = nil }
+                n += 1
+            case .uploading where image.properties["os_glance_staged"] == nil:
+                _ = try? await transition(image.id, from: .uploading, to: .queued) { $0.size = nil }
+                n += 1
+            case .importing:
+                if let staged = image.properties["os_glance_staged"] {
+                    Task { await self.finishImport(image, staged: staged) }
+                    n += 1
+                }
+            default: break
+            }
+        }
+        return n
     }
 
     // MARK: members

@@ -81,16 +81,15 @@ public struct ImageRepository: Sendable {
     /// Inserts a new image; 409 if the id was ever used.
     public func insert(_ i: Image) async throws {
         try await database.transaction { db in
-            if try await db.raw("SELECT id FROM image_images WHERE id = \(bind: i.id)").first() != nil {
-                throw NimbusError.conflict("Image ID \(i.id) already exists!")
-            }
-            try await db.raw("""
+            let inserted = try await db.raw("""
                 INSERT INTO image_images (\(unsafeRaw: Self.columns), deleted) VALUES (\(bind: i.id), \(bind: i.name), \(bind: i.status.rawValue),
                 \(bind: i.visibility.rawValue), \(bind: i.protected), \(bind: i.osHidden), \(bind: i.checksum), \(bind: i.osHashAlgo), \(bind: i.osHashValue),
                 \(bind: i.size), \(bind: i.virtualSize), \(bind: i.minDisk), \(bind: i.minRam), \(bind: i.diskFormat), \(bind: i.containerFormat),
                 \(bind: i.owner), \(bind: Self.seconds(i.createdAt)), \(bind: Self.seconds(i.updatedAt)), \(bind: Self.tagsJSON(i)),
                 \(bind: Self.propertiesJSON(i)), \(bind: i.location), \(bind: false))
-                """).run()
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """).first()
+            if inserted == nil { throw NimbusError.conflict("Image ID \(i.id) already exists!") }
         }
     }
 
@@ -111,13 +110,20 @@ public struct ImageRepository: Sendable {
         try await database.sql.raw("SELECT \(unsafeRaw: Self.columns) FROM image_images WHERE deleted = \(bind: false)").all().map(Self.decode)
     }
 
-    /// Saves `i` if its stored status is still `expected` (compare-and-set: two uploads cannot both
-    /// move an image to `saving`); false when it changed or the image is gone.
+    var lock: String { database.engine == .postgres ? " FOR UPDATE" : "" }
+
+    /// Changes an image in one transaction: reads the current row (locked on PostgreSQL; SQLite
+    /// serializes writes), lets `change` check and modify it, and writes it back. Every change
+    /// goes through here, so none works on a stale copy (an upload finishing cannot undo a PATCH
+    /// made meanwhile) and status checks hold under concurrency. nil when the image is gone.
     @discardableResult
-    public func save(_ i: Image, expecting expected: ImageStatus) async throws -> Bool {
+    public func modify(_ id: String, _ change: @escaping @Sendable (inout Image) throws -> Void) async throws -> Image? {
         try await database.transaction { db in
-            guard let row = try await db.raw("SELECT status FROM image_images WHERE id = \(bind: i.id) AND deleted = \(bind: false)").first(),
-                  try row.decode(column: "status", as: String.self) == expected.rawValue else { return false }
+            guard let row = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM image_images WHERE id = \(bind: id) AND deleted = \(bind: false)\(unsafeRaw: lock)").first() else {
+                return nil
+            }
+            var i = try Self.decode(row)
+            try change(&i)
             try await db.raw("""
                 UPDATE image_images SET name = \(bind: i.name), status = \(bind: i.status.rawValue), visibility = \(bind: i.visibility.rawValue),
                 protected = \(bind: i.protected), os_hidden = \(bind: i.osHidden), checksum = \(bind: i.checksum), os_hash_algo = \(bind: i.osHashAlgo),
@@ -127,7 +133,7 @@ public struct ImageRepository: Sendable {
                 location = \(bind: i.location), deleted = \(bind: i.status == .deleted)
                 WHERE id = \(bind: i.id)
                 """).run()
-            return true
+            return i
         }
     }
 
@@ -274,6 +280,7 @@ public struct ImageRepository: Sendable {
     /// Adds a member; 409 if it is already one, 413 past `limit` members.
     public func addMember(_ m: ImageMember, limit: Int) async throws {
         try await database.transaction { db in
+            _ = try await db.raw("SELECT id FROM image_images WHERE id = \(bind: m.imageID)\(unsafeRaw: lock)").first()
             if try await db.raw("SELECT member FROM image_members WHERE image_id = \(bind: m.imageID) AND member = \(bind: m.memberID)").first() != nil {
                 throw NimbusError.conflict("Member \(m.memberID) is duplicated for image \(m.imageID)")
             }

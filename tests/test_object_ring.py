@@ -2,6 +2,7 @@
 without a restart, and the replicator moves partitions' replicas onto the new device
 (and off the devices that lost them) while every object stays readable."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,8 @@ def ring(data_dir: Path, *args: str) -> str:
 
 
 def data_files(device: Path) -> list[Path]:
-    return [p for p in (device / "objects").rglob("*.data")]
+    # os.walk, not rglob: the replicator removes emptied directories while we look.
+    return [Path(d) / f for d, _, files in os.walk(device / "objects") for f in files if f.endswith(".data")]
 
 
 def test_added_device_is_loaded_and_filled(object_nimbus):

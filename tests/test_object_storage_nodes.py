@@ -3,6 +3,7 @@ devices to the proxy in `nimbus up`. With one node killed (-9) PUT and GET keep 
 when it comes back the replicator restores its replicas; with two down a PUT has no quorum.
 Also the storage node's own API: the shared key, path checks, uploads without a commit."""
 
+import os
 import secrets
 import subprocess
 import time
@@ -62,7 +63,9 @@ class StorageNode:
             self.proc.wait(10)
 
     def data_files(self) -> list[Path]:
-        return list((self.data_dir / "object" / "devices" / self.device / "objects").rglob("*.data"))
+        # os.walk, not rglob: the node removes emptied directories while we look.
+        root = self.data_dir / "object" / "devices" / self.device / "objects"
+        return [Path(d) / f for d, _, files in os.walk(root) for f in files if f.endswith(".data")]
 
     def request(self, method: str, path: str, key: str | None, body: bytes | None = None):
         req = urllib.request.Request(self.url + path, data=body, method=method)

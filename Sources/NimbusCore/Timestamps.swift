@@ -9,6 +9,14 @@ public enum Timestamps {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", c.year, c.month, c.day, c.hour, c.minute, c.second, usec)
     }
 
+    /// Second precision with a `Z`, as Glance renders image times: `2025-01-02T03:04:05Z`.
+    public static func seconds(_ date: Date) -> String {
+        var t = time_t(floor(date.timeIntervalSince1970))
+        var v = tm()
+        gmtime_r(&t, &v)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", v.tm_year + 1900, v.tm_mon + 1, v.tm_mday, v.tm_hour, v.tm_min, v.tm_sec)
+    }
+
     static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 

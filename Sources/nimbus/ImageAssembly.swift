@@ -13,7 +13,7 @@ import ObjectStorage
 /// guest image has been built (`scripts/build-test-image.sh`), its registration as the public
 /// image `nimbus-test`.
 enum ImageAssembly {
-    /// `objects` and `account` (the admin project's) back the `object` store.
+    /// `objects` and `account` back the `object` store.
     static func build(config: NimbusConfiguration, database: Database, identity: IdentityService, objects: ObjectStorageService, account: String,
                       publicURL: String, identityURL: String, logger: Logger) async throws -> ImageAPI {
         let v = config.values

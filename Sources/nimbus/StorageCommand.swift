@@ -36,8 +36,8 @@ struct StorageCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !devices.isEmpty else { throw ValidationError("name at least one --device") }
-        for d in devices where !(d.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) } && !d.isEmpty && d != "." && d != ".." && d.utf8.count <= 64) {
-            throw ValidationError("device names use letters, digits, '-', '_' and '.': '\(d)'")
+        for d in devices where !StorageNames.isDevice(d) {
+            throw ValidationError("device names use up to 64 ASCII letters, digits, '-', '_' and '.': '\(d)'")
         }
         guard Set(devices).count == devices.count else { throw ValidationError("a device is named twice") }
     }
@@ -45,9 +45,7 @@ struct StorageCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = { var l = Up.bootstrapLogging(level: logLevel); l[metadataKey: "service"] = "object-storage-node"; return l }()
         let (host, port) = try NimbusConfiguration.hostPort(listen, what: "--listen")
-        guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8) else { throw ValidationError("cannot read --key-file \(keyFile)") }
-        let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard key.count >= 16 else { throw ValidationError("the storage key in \(keyFile) is shorter than 16 characters") }
+        guard let key = try ObjectStorageAssembly.readStorageKey(path: keyFile) else { throw ValidationError("cannot read --key-file \(keyFile)") }
 
         let local = try devices.enumerated().map { i, name in
             try LocalDevice(ring: RingDevice(id: i, name: name, zone: 1), root: "\(dataDir)/object/devices/\(name)", pool: ObjectStorageAssembly.ioPool)

@@ -37,7 +37,7 @@ public struct PasswordHasher: Sendable {
               let salt = Self.unab64(String(parts[2])), let expected = Self.unab64(String(parts[3])) else { return false }
         return try await Self.pool.runIfActive {
             let key = try Self.derive(password, salt: [UInt8](salt), rounds: rounds)
-            return Self.constantTimeEqual(key, [UInt8](expected))
+            return ConstantTime.equal(key, [UInt8](expected))
         }
     }
 
@@ -45,13 +45,6 @@ public struct PasswordHasher: Sendable {
         let key = try KDF.Insecure.PBKDF2.deriveKey(from: Array(password.utf8), salt: salt, using: .sha512,
                                                     outputByteCount: 64, unsafeUncheckedRounds: rounds)
         return key.withUnsafeBytes { Array($0) }
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var diff: UInt8 = 0
-        for i in a.indices { diff |= a[i] ^ b[i] }
-        return diff == 0
     }
 
     static func ab64(_ bytes: [UInt8]) -> String {

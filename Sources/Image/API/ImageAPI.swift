@@ -338,11 +338,7 @@ public struct ImageAPI: Sendable {
         t.get("/v2/images/{image_id}/members") { req, ctx in
             let c = try self.caller(ctx)
             let (image, _) = try await self.image(ctx, c, "get_members")
-            guard image.visibility == .shared else {
-                throw NimbusError.forbidden("Not allowed to list members for image \(image.id): Only shared images have members.")
-            }
-            var members = try await self.service.repository.members(of: image.id)
-            if !c.image.isAdmin && image.owner != c.image.projectID { members = members.filter { $0.memberID == c.image.projectID } }
+            let members = try await self.service.members(of: image, caller: c.image)
             return .json(["members": .array(members.map(ImageViews.member)), "schema": "/v2/schemas/members"])
         }
         t.post("/v2/images/{image_id}/members") { req, ctx in

@@ -6,12 +6,7 @@ enum ImageViews {
     /// Internal properties that are never shown (Glance hides `os_glance_stage_host` the same way).
     static let hidden: Set<String> = ["os_glance_staged"]
 
-    static func date(_ d: Date) -> JSONValue {
-        var t = time_t(floor(d.timeIntervalSince1970))
-        var v = tm()
-        gmtime_r(&t, &v)
-        return .string(String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", v.tm_year + 1900, v.tm_mon + 1, v.tm_mday, v.tm_hour, v.tm_min, v.tm_sec))
-    }
+    static func date(_ d: Date) -> JSONValue { .string(Timestamps.seconds(d)) }
 
     static func image(_ i: Image) -> JSONValue {
         var o = [String: JSONValue]()

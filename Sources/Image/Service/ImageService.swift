@@ -36,8 +36,7 @@ public final class ImageService: Sendable {
         self.logger = logger
     }
 
-    static let coreCreateKeys: Set<String> = ["id", "name", "visibility", "protected", "os_hidden", "min_disk", "min_ram", "disk_format",
-                                               "container_format", "owner", "tags"]
+    static let coreCreateKeys = ImageSchema.core.union(["id"])
 
     // MARK: create and read
 
@@ -105,12 +104,25 @@ public final class ImageService: Sendable {
     /// The image, if `caller` may see it, with the caller's member status; 404 otherwise.
     public func visible(_ id: String, caller: ImageCaller) async throws -> (Image, ImageMember.Status?) {
         guard let image = try await repository.get(id) else { throw NimbusError.notFound("No image found with ID \(id)") }
-        var status: ImageMember.Status?
-        if let p = caller.projectID, image.owner != p, image.visibility == .shared {
-            status = try await repository.member(id, p)?.status
-        }
+        let status = try await memberStatus(image, caller)
         guard image.isVisible(to: caller, memberStatus: status) else { throw NimbusError.notFound("No image found with ID \(id)") }
         return (image, status)
+    }
+
+    /// The caller's member status for a shared image of another project (nil otherwise).
+    func memberStatus(_ image: Image, _ caller: ImageCaller) async throws -> ImageMember.Status? {
+        guard let p = caller.projectID, image.owner != p, image.visibility == .shared else { return nil }
+        return try await repository.member(image.id, p)?.status
+    }
+
+    /// The members of a shared image `caller` may see: all of them for the owner and admins, the
+    /// caller's own row for a member project.
+    public func members(of image: Image, caller: ImageCaller) async throws -> [ImageMember] {
+        guard image.visibility == .shared else {
+            throw NimbusError.forbidden("Not allowed to list members for image \(image.id): Only shared images have members.")
+        }
+        let members = try await repository.members(of: image.id)
+        return caller.isAdmin || image.owner == caller.projectID ? members : members.filter { $0.memberID == caller.projectID }
     }
 
     /// One page of images, and whether a `next` link is due (Glance gives one whenever the
@@ -119,9 +131,7 @@ public final class ImageService: Sendable {
         var marker: Image?
         if let id = listing.marker {
             guard let m = try await repository.get(id) else { throw NimbusError.badRequest("No image found with ID \(id)") }
-            var status: ImageMember.Status?
-            if let p = caller.projectID, m.owner != p, m.visibility == .shared { status = try await repository.member(id, p)?.status }
-            guard m.isVisible(to: caller, memberStatus: status) else { throw NimbusError.forbidden("You are not authorized to complete get_image action.") }
+            guard m.isVisible(to: caller, memberStatus: try await memberStatus(m, caller)) else { throw NimbusError.forbidden("You are not authorized to complete get_image action.") }
             marker = m
         }
         let page = try await repository.list(listing, caller: caller, marker: marker)

@@ -130,7 +130,7 @@ public enum StorageNodeProtocol {
 
 /// The shapes of names a storage node accepts in paths, so that nothing from a request can
 /// reach outside a device's directory.
-enum StorageNames {
+public enum StorageNames {
     static func isHash(_ s: some StringProtocol) -> Bool {
         s.utf8.count == 32 && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
@@ -146,7 +146,7 @@ enum StorageNames {
         (s.hasSuffix(".data") || s.hasSuffix(".meta")) && isTimestamp(s.dropLast(5))
     }
 
-    static func isDevice(_ s: some StringProtocol) -> Bool {
+    public static func isDevice(_ s: some StringProtocol) -> Bool {
         !s.isEmpty && s.utf8.count <= 64 && s != "." && s != ".."
             && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }
     }

@@ -44,17 +44,10 @@ public struct StorageNodeAPI: Sendable {
         let key: [UInt8]
         func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
             guard let given = request.headers[HTTPField.Name(StorageNodeProtocol.keyHeader)!],
-                  Self.constantTimeEqual(Array(given.utf8), key) else {
+                  ConstantTime.equal(Array(given.utf8), key) else {
                 throw HTTPError(.unauthorized, message: "missing or wrong storage key")
             }
             return try await next(request, context)
-        }
-
-        static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-            guard a.count == b.count else { return false }
-            var diff: UInt8 = 0
-            for i in a.indices { diff |= a[i] ^ b[i] }
-            return diff == 0
         }
     }
 

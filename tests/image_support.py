@@ -53,9 +53,10 @@ REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method 
 # §0 / §7.5: enabled_import_methods = glance-direct, copy-image (no web-download)
 IMPORT_METHODS = ["glance-direct", "copy-image"]
 
-# §2.1: the keys of a serialised image with no extra properties, in the shape Nimbus
-# runs (show_multiple_locations/show_image_direct_url off, single store: no
-# `locations`, `direct_url` or `stores`).
+# §2.1: the keys of a serialised image with no extra properties and no data, in the shape
+# Nimbus runs (show_multiple_locations/show_image_direct_url off: no `locations` or
+# `direct_url`). In multi-store mode (the default) an image with data also has `stores`
+# (STORE_IDS below); an image without data never has it.
 CORE_FIELDS = {"id", "name", "status", "visibility", "protected", "os_hidden", "checksum",
                "os_hash_algo", "os_hash_value", "owner", "size", "virtual_size", "min_disk",
                "min_ram", "disk_format", "container_format", "created_at", "updated_at",
@@ -65,11 +66,23 @@ CORE_FIELDS = {"id", "name", "status", "visibility", "protected", "os_hidden", "
 DEFAULT_DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]
 DEFAULT_CONTAINER_FORMATS = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
 
-# §1.2: the version list for the no-cache, single-store shape, in Glance's (odd) order
-EXPECTED_VERSIONS = [("v2.15", "SUPPORTED"), ("v2.9", "SUPPORTED"), ("v2.17", "CURRENT"),
-                     ("v2.7", "SUPPORTED"), ("v2.6", "SUPPORTED"), ("v2.5", "SUPPORTED"),
-                     ("v2.4", "SUPPORTED"), ("v2.3", "SUPPORTED"), ("v2.2", "SUPPORTED"),
-                     ("v2.1", "SUPPORTED"), ("v2.0", "SUPPORTED")]
+# The image stores of the default configuration (`[image] stores = file, object`,
+# `default_store = file`): Glance's multi-store mode (enabled_backends) with two stores.
+STORE_IDS = ["file", "object"]
+DEFAULT_STORE = "file"
+
+# §1.2: the version lists of the no-cache shape, in Glance's (odd) order
+# (glance/api/versions.py).  Multi-store (the default) adds 2.8 and 2.10-2.13.
+_OLD_VERSIONS = [("v2.17", "CURRENT"), ("v2.7", "SUPPORTED"), ("v2.6", "SUPPORTED"),
+                 ("v2.5", "SUPPORTED"), ("v2.4", "SUPPORTED"), ("v2.3", "SUPPORTED"),
+                 ("v2.2", "SUPPORTED"), ("v2.1", "SUPPORTED"), ("v2.0", "SUPPORTED")]
+EXPECTED_VERSIONS = [("v2.15", "SUPPORTED"), ("v2.13", "SUPPORTED"), ("v2.12", "SUPPORTED"),
+                     ("v2.11", "SUPPORTED"), ("v2.10", "SUPPORTED"), ("v2.9", "SUPPORTED"),
+                     ("v2.8", "SUPPORTED"), *_OLD_VERSIONS]
+SINGLE_STORE_VERSIONS = [("v2.15", "SUPPORTED"), ("v2.9", "SUPPORTED"), *_OLD_VERSIONS]
+
+# §7.4: task dates are oslo.serialization's, microseconds and no "Z"
+TASK_DATE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")
 
 
 def md5hex(data: bytes) -> str:
@@ -125,8 +138,14 @@ def assert_image_shape(img: dict) -> None:
     """Every core field is there with the right type (§2.1)."""
     missing = CORE_FIELDS - set(img)
     assert not missing, f"missing {missing} in {img}"
-    for gone in ("locations", "direct_url", "stores"):
+    for gone in ("locations", "direct_url"):
         assert gone not in img, (gone, img)
+    if "stores" in img:   # multi-store: the stores holding the data, sorted, comma-joined
+        held = img["stores"].split(",")
+        assert held == sorted(set(held)) and set(held) <= set(STORE_IDS), img["stores"]
+        assert img["status"] in ("active", "deactivated", "importing"), img
+    if img["status"] in ("queued", "uploading", "saving"):
+        assert "stores" not in img, img
     assert UUID_RE.match(img["id"]), img["id"]
     assert img["self"] == f"/v2/images/{img['id']}", img["self"]
     assert img["file"] == f"/v2/images/{img['id']}/file", img["file"]
@@ -228,11 +247,46 @@ class ImageClient:
         h = {"Content-Type": content_type, **(headers or {})}
         return self.req("PUT", f"/v2/images/{image_id}/stage", data=data, headers=h)
 
-    def import_(self, image_id: str, body) -> requests.Response:
+    def import_(self, image_id: str, body, headers: dict | None = None) -> requests.Response:
         if isinstance(body, (str, bytes)):
             return self.req("POST", f"/v2/images/{image_id}/import", data=body,
-                            headers={"Content-Type": "application/json"})
-        return self.req("POST", f"/v2/images/{image_id}/import", json=body)
+                            headers={"Content-Type": "application/json", **(headers or {})})
+        return self.req("POST", f"/v2/images/{image_id}/import", json=body, headers=headers)
+
+    def import_ok(self, image_id: str, body, headers: dict | None = None) -> requests.Response:
+        """POST .../import; asserts 202 and an empty body; returns the response (its
+        x-openstack-request-id is the task's request_id, §7.4)."""
+        r = self.import_(image_id, body, headers=headers)
+        assert r.status_code == 202, f"import {image_id} {body}: {r.status_code} {r.text}"
+        assert r.content == b"", r.content
+        return r
+
+    # -- stores and tasks (multi-store, §7.4, §7.6) ------------------------------------
+    def tasks(self, image_id: str) -> list[dict]:
+        """GET /v2/images/{id}/tasks; asserts 200 and the {"tasks": [...]} shape."""
+        r = self.req("GET", f"/v2/images/{image_id}/tasks")
+        assert r.status_code == 200, f"tasks of {image_id}: {r.status_code} {r.text}"
+        body = r.json()
+        assert set(body) == {"tasks"} and isinstance(body["tasks"], list), body
+        return body["tasks"]
+
+    def delete_from_store(self, store_id: str, image_id: str) -> requests.Response:
+        return self.req("DELETE", f"/v2/stores/{store_id}/{image_id}")
+
+    def wait_stores(self, image_id: str, stores: str, timeout: float = 30) -> dict:
+        """Wait until an import or copy into `stores` ("file,object") has finished: the image is
+        active, `stores` is that, `os_glance_importing_to_stores` is present and empty (Tempest's
+        wait_for_image_copied_to_stores) and the import lock is gone.  Fails early on a
+        non-empty `os_glance_failed_import` (Tempest's wait_for_image_imported_to_stores)."""
+        def done():
+            img = self.get(image_id)
+            assert not img.get("os_glance_failed_import"), img
+            ok = (img["status"] == "active" and img.get("stores") == stores
+                  and img.get("os_glance_importing_to_stores") == ""
+                  and "os_glance_import_task" not in img)
+            return img if ok else None
+        return wait_until(done, timeout=timeout, interval=0.05,
+                          what=f"image {image_id} to be active in {stores}")
 
     def active_image(self, data: bytes | None = None, **fields) -> dict:
         """A raw/bare image with `data` uploaded (default: 1 KiB); returns GET's body."""
@@ -287,6 +341,22 @@ class ImageClient:
         if self.clouds_yaml is None:
             return self.cloud.sdk()
         return self.cloud.sdk(cloud="test", clouds_yaml=self.clouds_yaml)
+
+
+def standalone_glance(nimbus, directory: Path) -> "Glance":
+    """A Glance over a separately started Nimbus (conftest.object_nimbus), for tests that need
+    their own configuration or a restart.  Users are made in that cloud and not deleted (the
+    instance goes away with the test); no cleanup is needed."""
+    from conftest import Cloud
+    cloud = Cloud(nimbus)
+
+    def new_user(role: str = "member") -> TestUser:
+        project = cloud.create_project()
+        password = random_password()
+        user = cloud.create_user(password=password, project_id=project["id"])
+        cloud.grant(role, user["id"], project["id"])
+        return TestUser(user["name"], password, user["id"], project["name"], project["id"], role)
+    return Glance(cloud, new_user, directory)
 
 
 def _if_status(img: dict, status: str):

@@ -191,10 +191,10 @@ def test_upload_errors(c):
     # upload to a deactivated image: 409 as well
     assert c.req("POST", f"/v2/images/{iid}/actions/deactivate").status_code == 204
     assert_error(c.upload(iid, data), 409)
-    # download with a store preference in single-store mode
+    # download preferring a store that is not configured (multi-store mode, the default)
     assert c.req("POST", f"/v2/images/{iid}/actions/reactivate").status_code == 204
-    assert_error(c.download(iid, params={"prefer": "store1"}), 400,
-                 "Store selection for download is not available when multiple backends are not enabled.")
+    assert_error(c.download(iid, params={"prefer": "store1"}), 400, "Store 'store1' is not configured.")
+    assert c.download(iid, params={"prefer": "object,file"}).content == data
 
 
 # ---- list parameters (§5.1) ------------------------------------------------------------------

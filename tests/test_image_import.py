@@ -2,12 +2,17 @@
 /v2/info/usage), through plain requests and `openstack image create --import`,
 `image stage`, `image import`, `image import info`.
 
+Nimbus runs in multi-store mode by default (stores file and object, default file), so imports
+without `stores`/`all_stores` land in the default store; tests/test_image_stores.py covers the
+stores themselves, copy-image, the image tasks API and the single-store mode.
+
 Expected behaviour: docs/research/glance-v2.md §7 (stage, import, info) and §14 (usage)."""
 
 import pytest
 
 from conftest import unique
-from image_support import IMPORT_METHODS, Glance, assert_error, md5hex, pattern, sha512hex
+from image_support import (DEFAULT_STORE, IMPORT_METHODS, STORE_IDS, Glance, assert_error, md5hex, pattern,
+                           sha512hex)
 
 
 @pytest.fixture
@@ -17,9 +22,10 @@ def glance(cloud, new_user, tmp_path):
         yield g
 
 
-def _assert_imported(img, data):
-    """§7.3 end state of a successful glance-direct import in single-store mode."""
+def _assert_imported(img, data, stores=DEFAULT_STORE):
+    """§7.3 end state of a successful glance-direct import (multi-store: into `stores`)."""
     assert img["status"] == "active", img
+    assert img.get("stores") == stores, img
     assert img["size"] == len(data), img
     assert img["checksum"] == md5hex(data), img
     assert img["os_hash_algo"] == "sha512" and img["os_hash_value"] == sha512hex(data), img
@@ -41,10 +47,15 @@ def test_import_info_stores_and_usage(glance):
     assert out["import-methods"] == IMPORT_METHODS, out
     assert "web-download" not in out["import-methods"]
 
-    # single store: no multi-store discovery (§7.6)
-    for path in ("/v2/info/stores", "/v2/info/stores/detail"):
-        assert_error(c.req("GET", path), 404, "Multi backend is not supported at this site.")
-    assert_error(glance.admin.req("GET", "/v2/info/stores/detail"), 404)
+    # multi-store (the default): the stores for anyone, their details for the admin (§7.6;
+    # the shapes are in test_image_stores.py, single-store's 404 too)
+    r = c.req("GET", "/v2/info/stores")
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert [s["id"] for s in r.json()["stores"]] == STORE_IDS, r.json()
+    assert_error(c.req("GET", "/v2/info/stores/detail"), 403)
+    r = glance.admin.req("GET", "/v2/info/stores/detail")
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert [s["id"] for s in r.json()["stores"]] == STORE_IDS, r.json()
 
     # §14: {"usage": {}} without unified limits; with them, {resource: {limit, usage}}
     r = c.req("GET", "/v2/info/usage")
@@ -78,7 +89,7 @@ def test_glance_direct_import(glance):
     r = c.import_(iid, {"method": {"name": "glance-direct"}})
     assert r.status_code == 202, (r.status_code, r.text)
     assert r.content == b"", r.content
-    img = c.wait_status(iid, "active", timeout=30)
+    img = c.wait_stores(iid, DEFAULT_STORE)
     _assert_imported(img, data)
     r = c.download(iid)
     assert r.status_code == 200 and r.content == data
@@ -95,7 +106,7 @@ def test_import_via_cli_create(glance, tmp_path):
                 "--container-format", "bare", unique("imp"), "-f", "json")
     iid = glance.track(out["id"])
     assert out["status"] in ("uploading", "importing", "active"), out
-    _assert_imported(c.wait_status(iid, "active", timeout=30), data)
+    _assert_imported(c.wait_stores(iid, DEFAULT_STORE), data)
     assert c.download(iid).content == data
 
 
@@ -107,10 +118,16 @@ def test_stage_and_import_via_cli(glance, tmp_path):
     iid = c.create(name=unique("imp"), disk_format="raw", container_format="bare")["id"]
     c.cli("image", "stage", "--file", src, iid)
     assert c.get(iid)["status"] == "uploading"
-    # --disallow-failure: the CLI's default sends all_stores_must_succeed=false, which a
-    # single-store Glance refuses (§7.2 row 18)
-    c.cli("image", "import", "--method", "glance-direct", "--disallow-failure", iid, "-f", "json")
-    _assert_imported(c.wait_status(iid, "active", timeout=30), data)
+    # the CLI's default (--allow-failure) sends all_stores_must_succeed=false, which only a
+    # multi-store Glance accepts (§7.2 row 18; single-store's 400 is in test_image_stores.py)
+    c.cli("image", "import", "--method", "glance-direct", iid, "-f", "json")
+    _assert_imported(c.wait_stores(iid, DEFAULT_STORE), data)
+
+    # --disallow-failure (all_stores_must_succeed=true) and --store pick the store
+    iid = c.create(name=unique("imp"), disk_format="raw", container_format="bare")["id"]
+    c.cli("image", "stage", "--file", src, iid)
+    c.cli("image", "import", iid, "--method", "glance-direct", "--store", "object", "--disallow-failure")
+    _assert_imported(c.wait_stores(iid, "object"), data, stores="object")
 
 
 # ---- errors -----------------------------------------------------------------------------------
@@ -138,14 +155,12 @@ def test_import_errors(glance):
                  "Only images with status active can be targeted for copying")
     assert c.get(iid)["status"] == "queued"
 
-    # staged: other projects cannot see it; all_stores_must_succeed=false needs multi-store
+    # staged: other projects cannot see it
     assert c.stage(iid, data).status_code == 204
     assert_error(other.import_(iid, {"method": {"name": "glance-direct"}}), 404)
-    assert_error(c.import_(iid, {"method": {"name": "glance-direct"}, "all_stores_must_succeed": False}), 400,
-                 "All_stores_must_succeed can only be set with enabled_backends")
     assert c.get(iid)["status"] == "uploading"
     assert c.import_(iid, {"method": {"name": "glance-direct"}}).status_code == 202
-    c.wait_status(iid, "active", timeout=30)
+    _assert_imported(c.wait_stores(iid, DEFAULT_STORE), data)
 
     # an active image is not a target for glance-direct; copy-image is admin-only
     assert_error(c.import_(iid, {"method": {"name": "glance-direct"}}), 409,

@@ -76,6 +76,7 @@ public struct NimbusResponder: HTTPResponder {
         let relative = path.dropFirst(table.prefix.count)
         var segments = relative.split(separator: "/").map { Substring($0.removingPercentEncoding ?? String($0)) }
         if table.trailingSlashIsSegment && relative.count > 1 && relative.hasSuffix("/") { segments.append("") }
+        if let first = segments.first, let alias = table.segmentAliases[String(first)] { segments[0] = Substring(alias) }
         switch table.match(method: request.method, segments: segments) {
         case .notFound:
             return table.renderer.render(.notFound("The resource could not be found."), request: request, context: context)

@@ -45,6 +45,8 @@ public struct RouteTable: Sendable {
     /// Whether a client's `X-Openstack-Request-ID` (up to 64 characters) is used as the request
     /// id, as Glance does, instead of a new one.
     public var reusesClientRequestID = false
+    /// First path segments that stand for another (Glance: `/v2.9/images` is `/v2/images`).
+    public var segmentAliases: [String: String] = [:]
 
     public init(service: String, prefix: String, renderer: any ErrorRenderer) {
         self.service = service

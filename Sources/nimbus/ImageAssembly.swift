@@ -24,17 +24,22 @@ enum ImageAssembly {
         let root = config.dataDir + "/image"
         let pool = ObjectStorageAssembly.ioPool
         let log = { var l = logger; l[metadataKey: "service"] = "image"; return l }()
-        let store: any ImageDataStore
-        switch v.string("image", "default_store") {
-        case "file": store = try FileImageStore(root: root + "/images", pool: pool)
-        case "object":
-            let s = ObjectImageStore(objects: objects, account: account)
-            try await s.prepare()
-            store = s
-        case let other: throw NimbusError.badRequest("[image] default_store must be file or object, not '\(other)'")
+        var entries = [ImageStores.Entry]()
+        for id in list("stores") {
+            switch id {
+            case "file":
+                entries.append(.init(store: try FileImageStore(root: root + "/images", pool: pool), type: "file",
+                                     description: "Files in the data directory of the controller"))
+            case "object":
+                let s = ObjectImageStore(objects: objects, account: account)
+                try await s.prepare()
+                entries.append(.init(store: s, type: "swift", description: "The Nimbus object store, replicated"))
+            case let other: throw NimbusError.badRequest("[image] stores may list file and object, not '\(other)'")
+            }
         }
+        let stores = try ImageStores(entries, defaultID: v.string("image", "default_store"))
         let service = ImageService(repository: ImageRepository(database: database),
-                                   store: store,
+                                   stores: stores,
                                    staging: try FileImageStore(root: root + "/staging", pool: pool),
                                    settings: settings,
                                    limits: v.bool("image", "use_keystone_limits") ? KeystoneImageLimits(identity: identity, region: config.region) : nil,

@@ -13,12 +13,17 @@ struct ImageHarness {
     let dir: String
     let cleanup: @Sendable () async -> Void
 
-    static func make(_ engine: String) async throws -> ImageHarness {
+    /// `multiple`: two file stores, `a` (the default) and `b`, in Glance's multi-store mode.
+    static func make(_ engine: String, multiple: Bool = false) async throws -> ImageHarness {
         let (db, close) = try await Engines.open(engine)
         try await Migrator(database: db).migrate(ImageMigrations.all)
         let dir = NSTemporaryDirectory() + "image-svc-\(UUID().uuidString)"
+        let stores = multiple
+            ? try ImageStores([.init(store: try FileImageStore(root: dir + "/a", pool: .singleton, id: "a"), type: "file", description: ""),
+                               .init(store: try FileImageStore(root: dir + "/b", pool: .singleton, id: "b"), type: "file", description: "")], defaultID: "a")
+            : ImageStores(single: try FileImageStore(root: dir + "/images", pool: .singleton))
         let service = ImageService(repository: ImageRepository(database: db),
-                                   store: try FileImageStore(root: dir + "/images", pool: .singleton),
+                                   stores: stores,
                                    staging: try FileImageStore(root: dir + "/staging", pool: .singleton),
                                    settings: ImageSettings(), logger: Logger(label: "test"))
         return ImageHarness(service: service, dir: dir, cleanup: { await close(); try? FileManager.default.removeItem(atPath: dir) })
@@ -100,13 +105,68 @@ struct Bytes: AsyncSequence, Sendable {
         try await s.stage(image, body: Bytes(data: Array(repeating: 7, count: 5000)))
         let (staged, _) = try await s.visible(image.id, caller: other)
         #expect(staged.status == .uploading && staged.size == 5000)
-        try await s.importStaged(staged)
-        var final = staged
-        for _ in 0..<200 where final.status != .active {
+        let task = try await s.startImport(staged, ImportRequest(method: .glanceDirect, stores: ["file"], allStoresMustSucceed: true),
+                                           body: ["method": ["name": "glance-direct"]], allStores: false,
+                                           caller: .init(projectID: "p", userID: "u", requestID: "req-1"))
+        let final = try await waitFor(s, image.id) { $0.status == .active && $0.properties["os_glance_import_task"] == nil }
+        #expect(final.size == 5000 && final.properties["os_glance_importing_to_stores"] == "" && final.stores == ["file"])
+        let tasks = try await s.tasks(of: final, caller: ImageCaller(projectID: "p", isAdmin: false))
+        #expect(tasks.map(\.id) == [task?.id] && tasks.first?.status == .success && tasks.first?.requestID == "req-1")
+        #expect(try await s.tasks(of: final, caller: other).isEmpty)
+        await h.cleanup()
+    }
+
+    /// Waits until the image satisfies `done`.
+    func waitFor(_ s: ImageService, _ id: String, _ done: (Image) -> Bool) async throws -> Image {
+        let admin = ImageCaller(projectID: nil, isAdmin: true)
+        var image = try await s.visible(id, caller: admin).0
+        for _ in 0..<500 where !done(image) {
             try await Task.sleep(for: .milliseconds(10))
-            final = try await s.visible(image.id, caller: other).0
+            image = try await s.visible(id, caller: admin).0
         }
-        #expect(final.status == .active && final.size == 5000 && final.properties["os_glance_importing_to_stores"] == "")
+        #expect(done(image), "image \(id) reached \(image.status) \(image.properties)")
+        return image
+    }
+
+    @Test(arguments: Engines.available)
+    func multipleStoresImportCopyAndDeleteFromOne(_ engine: String) async throws {
+        let h = try await ImageHarness.make(engine, multiple: true)
+        let s = h.service
+        let caller = ImageService.ImportCaller(projectID: "p", userID: "u", requestID: "req-2")
+        let data = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        // glance-direct to every store.
+        let image = try await s.create(["name": "multi", "disk_format": "raw", "container_format": "bare"], owner: "p")
+        try await s.stage(image, body: Bytes(data: data))
+        #expect(try s.importTargets(body: ["all_stores": true], header: nil) == ["a", "b"])
+        #expect(throws: NimbusError.self) { try s.importTargets(body: ["all_stores": true, "stores": ["a"]], header: nil) }
+        #expect(throws: NimbusError.self) { try s.importTargets(body: ["stores": ["c"]], header: nil) }
+        #expect(try s.importTargets(body: [:], header: "b") == ["b"])
+        let staged = try await s.visible(image.id, caller: .init(projectID: "p", isAdmin: false)).0
+        try await s.startImport(staged, ImportRequest(method: .glanceDirect, stores: ["a", "b"], allStoresMustSucceed: true),
+                                body: ["method": ["name": "glance-direct"], "all_stores": true], allStores: true, caller: caller)
+        var both = try await waitFor(s, image.id) { $0.status == .active && $0.properties["os_glance_import_task"] == nil }
+        #expect(both.stores == ["a", "b"] && both.properties["os_glance_importing_to_stores"] == "" && both.properties["os_glance_staged"] == nil)
+        // Drop one copy; the other serves the bytes; the last copy cannot go.
+        try await s.deleteFromStore(both, storeID: "a")
+        both = try await s.visible(image.id, caller: .init(projectID: nil, isAdmin: true)).0
+        #expect(both.stores == ["b"])
+        var got = [UInt8]()
+        for try await c in try await s.download(both, range: nil)! { got += c.readableBytesView }
+        #expect(got == data)
+        await #expect(throws: NimbusError.self) { try await s.deleteFromStore(both, storeID: "b") }  // 403: the only copy
+        // copy-image back into a: already in b (400 without all_stores; nothing to do with it).
+        let copy = ImportRequest(method: .copyImage, stores: ["b"], allStoresMustSucceed: true)
+        await #expect(throws: NimbusError.self) { try await s.startImport(both, copy, body: [:], allStores: false, caller: caller) }
+        #expect(try await s.startImport(both, copy, body: [:], allStores: true, caller: caller) == nil)
+        try await s.startImport(both, ImportRequest(method: .copyImage, stores: ["a"], allStoresMustSucceed: true), body: [:], allStores: false, caller: caller)
+        let copied = try await waitFor(s, image.id) { $0.properties["os_glance_import_task"] == nil && $0.properties["os_glance_importing_to_stores"] == "" }
+        #expect(copied.status == .active && copied.stores == ["a", "b"] && copied.checksum == both.checksum)
+        // The copy in a has the same bytes: drop b and read.
+        try await s.deleteFromStore(copied, storeID: "b")
+        got = []
+        for try await c in try await s.download(try await s.visible(image.id, caller: .init(projectID: nil, isAdmin: true)).0, range: nil)! { got += c.readableBytesView }
+        #expect(got == data)
+        #expect(try await s.tasks(of: copied, caller: .init(projectID: "p", isAdmin: false)).map(\.status) == [.success, .success])
         await h.cleanup()
     }
 }

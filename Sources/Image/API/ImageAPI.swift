@@ -27,6 +27,8 @@ public struct ImageAPI: Sendable {
         // `GET|DELETE /v2/images/` name an image with an empty id (404), as in Glance.
         t.trailingSlashIsSegment = true
         t.reusesClientRequestID = true
+        // Every advertised minor version is served by v2, as Glance's version negotiation does.
+        for id in Self.versionIDs(multiple: service.stores.multiple) { t.segmentAliases[id] = "v2" }
         addVersionRoutes(&t)
         addImageRoutes(&t)
         addDataRoutes(&t)
@@ -90,6 +92,8 @@ public struct ImageAPI: Sendable {
         }
     }
 
+    func view(_ image: Image) -> JSONValue { ImageViews.image(image, showStores: service.stores.multiple) }
+
     // MARK: versions
 
     func addVersionRoutes(_ t: inout RouteTable) {
@@ -98,10 +102,15 @@ public struct ImageAPI: Sendable {
         t.get("/versions", auth: .none) { _, _ in .json(doc) }
     }
 
+    /// Glance's order, odd as it is; multi-store adds 2.8 and 2.10–2.13 (2.12: image tasks).
+    static func versionIDs(multiple: Bool) -> [String] {
+        let middle = multiple ? ["v2.13", "v2.12", "v2.11", "v2.10", "v2.9", "v2.8"] : ["v2.9"]
+        return ["v2.15"] + middle + ["v2.17"] + (0...7).reversed().map { "v2.\($0)" }
+    }
+
     func versions() -> JSONValue {
         let href = JSONValue.string(publicURL + "/v2/")
-        let order: [(String, String)] = [("v2.15", "SUPPORTED"), ("v2.9", "SUPPORTED"), ("v2.17", "CURRENT")]
-            + (0...7).reversed().map { ("v2.\($0)", "SUPPORTED") }
+        let order = Self.versionIDs(multiple: service.stores.multiple).map { ($0, $0 == "v2.17" ? "CURRENT" : "SUPPORTED") }
         return ["versions": .array(order.map { ["id": .string($0.0), "status": .string($0.1), "links": [["rel": "self", "href": href]]] })]
     }
 
@@ -114,7 +123,7 @@ public struct ImageAPI: Sendable {
             let pairs = req.uri.queryParameters.map { (String($0.key), String($0.value)) }
             let listing = try ImageListing(query: pairs)
             let (images, more) = try await self.service.list(listing, caller: c.image)
-            var body: [String: JSONValue] = ["images": .array(images.map(ImageViews.image)), "schema": "/v2/schemas/images"]
+            var body: [String: JSONValue] = ["images": .array(images.map(self.view)), "schema": "/v2/schemas/images"]
             let rest = pairs.filter { $0.0 != "marker" }
             body["first"] = .string("/v2/images" + Self.query(rest))
             if more, let last = images.last { body["next"] = .string("/v2/images" + Self.query(rest + [("marker", last.id)])) }
@@ -142,12 +151,13 @@ public struct ImageAPI: Sendable {
             if !self.service.settings.importMethods.isEmpty {
                 h[HTTPField.Name("OpenStack-image-import-methods")!] = self.service.settings.importMethods.joined(separator: ",")
             }
-            return .json(ImageViews.image(image), status: .created, headers: h)
+            if self.service.stores.multiple { h[HTTPField.Name("OpenStack-image-store-ids")!] = self.service.stores.ids.joined(separator: ",") }
+            return .json(self.view(image), status: .created, headers: h)
         }
         t.get("/v2/images/{image_id}") { req, ctx in
             try Self.rejectBody(req)
             let c = try self.caller(ctx)
-            return .json(ImageViews.image(try await self.image(ctx, c, "get_image").0))
+            return .json(self.view(try await self.image(ctx, c, "get_image").0))
         }
         t.patch("/v2/images/{image_id}") { req, ctx in
             let c = try self.caller(ctx)
@@ -167,7 +177,7 @@ public struct ImageAPI: Sendable {
                 if change.value?.stringValue == "public" { try self.authorize("publicize_image", c, target) }
                 if change.value?.stringValue == "community" { try self.authorize("communitize_image", c, target) }
             }
-            return .json(ImageViews.image(try await self.service.update(image, patch: patch, isAdmin: c.image.isAdmin)))
+            return .json(self.view(try await self.service.update(image, patch: patch, isAdmin: c.image.isAdmin)))
         }
         t.delete("/v2/images/{image_id}") { req, ctx in
             try Self.rejectBody(req)
@@ -222,23 +232,31 @@ public struct ImageAPI: Sendable {
             let c = try self.caller(ctx)
             try Self.requireOctetStream(req)
             let declared = try Self.declaredSize(req)
+            let store = self.service.stores.multiple ? req.headers[Self.storeHeader] : nil
+            if let store { _ = try self.service.stores.require(store) }
             let (image, _) = try await self.image(ctx, c, "upload_image")
-            _ = try await self.service.upload(image, body: req.body, declaredSize: declared)
+            _ = try await self.service.upload(image, body: req.body, declaredSize: declared, storeID: store)
             return .empty()
         }
         t.get("/v2/images/{image_id}/file") { req, ctx in
             let c = try self.caller(ctx)
-            if req.query("prefer") != nil {
-                throw NimbusError.badRequest("Store selection for download is not available when multiple backends are not enabled.")
-            }
             let (image, _) = try await self.image(ctx, c)
             if image.status == .deactivated && !c.image.isAdmin {
                 throw NimbusError.forbidden("The requested image has been deactivated. Image data download is forbidden.")
             }
             try self.authorize("download_image", c, self.target(image, c))
-            guard let size = image.size, image.location != nil, image.status == .active || image.status == .deactivated else { return .empty() }
+            // `?prefer=s1,s2`: read from those stores first (falling back to the others).
+            let prefer = (req.query("prefer") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if !prefer.isEmpty {
+                try self.authorize("download_from_store", c, self.target(image, c))
+                guard self.service.stores.multiple else {
+                    throw NimbusError.badRequest("Store selection for download is not available when multiple backends are not enabled.")
+                }
+                for id in prefer where self.service.stores[id] == nil { throw NimbusError.badRequest("Store '\(id)' is not configured.") }
+            }
+            guard let size = image.size, !image.locations.isEmpty, image.status == .active || image.status == .deactivated else { return .empty() }
             let range = try Self.range(req.headers[.range] ?? req.headers[HTTPField.Name("Content-Range")!], size: size)
-            guard let stream = try await self.service.download(image, range: range) else { return .empty() }
+            guard let stream = try await self.service.download(image, range: range, prefer: prefer) else { return .empty() }
             var h: HTTPFields = [.contentType: "application/octet-stream"]
             if let md5 = image.checksum { h[HTTPField.Name("Content-MD5")!] = md5 }
             let length = range.map { $0.count } ?? Int(size)
@@ -269,26 +287,48 @@ public struct ImageAPI: Sendable {
             let body = try await Self.jsonObject(req, ctx)
             guard case .object(let method)? = body["method"] else { throw NimbusError.badRequest("Import request requires a 'method' field.") }
             guard case .string(let name)? = method["name"] else { throw NimbusError.badRequest("Import request requires a 'name' field.") }
-            guard self.service.settings.importMethods.contains(name) else { throw NimbusError.badRequest("Unknown import method name '\(name)'.") }
+            guard self.service.settings.importMethods.contains(name), let kind = ImportRequest.Method(rawValue: name) else {
+                throw NimbusError.badRequest("Unknown import method name '\(name)'.")
+            }
             for key in ["all_stores_must_succeed", "all_stores"] where body[key] != nil && body[key]?.boolValue == nil {
                 throw NimbusError.badRequest("'\(key)' must be boolean value only")
             }
-            if body["all_stores_must_succeed"] == .bool(false) {
+            let (image, _) = try await self.image(ctx, c)
+            try ImageService.checkImportable(image, kind)
+            try self.authorize(kind == .copyImage ? "copy_image" : "modify_image", c, self.target(image, c))
+            let targets = try self.service.importTargets(body: body, header: req.headers[Self.storeHeader])
+            let mustSucceed = body["all_stores_must_succeed"]?.boolValue ?? true
+            if !mustSucceed && !self.service.stores.multiple {
                 throw NimbusError.badRequest("All_stores_must_succeed can only be set with enabled_backends None")
             }
-            let (image, _) = try await self.image(ctx, c)
-            if name == "copy-image" {
-                // One store: an active image is already in every store there is (Glance's
-                // "nothing left to copy" answer).
-                guard image.status == .active else { throw NimbusError.conflict("Only images with status active can be targeted for copying") }
-                try self.authorize("copy_image", c, self.target(image, c))
-                return .empty(.accepted)
-            }
-            try self.authorize("modify_image", c, self.target(image, c))
-            try await self.service.importStaged(image)
+            let caller = ImageService.ImportCaller(projectID: c.image.projectID, userID: c.auth.user.id, requestID: ctx.requestID)
+            try await self.service.startImport(image, ImportRequest(method: kind, stores: targets, allStoresMustSucceed: mustSucceed),
+                                               body: .object(body), allStores: body["all_stores"]?.boolValue == true, caller: caller)
             return .empty(.accepted)
         }
+        t.get("/v2/images/{image_id}/tasks") { req, ctx in
+            let c = try self.caller(ctx)
+            let (image, _) = try await self.image(ctx, c, "get_image")
+            return .json(["tasks": .array(try await self.service.tasks(of: image, caller: c.image).map(ImageViews.task))])
+        }
+        t.delete("/v2/stores/{store_id}/{image_id}") { req, ctx in
+            let c = try self.caller(ctx)
+            guard self.service.stores.multiple else { throw NimbusError.notFound("The resource could not be found.") }
+            let storeID = try ctx.parameter("store_id")
+            guard self.service.stores[storeID] != nil else { throw NimbusError.conflict("The selected store \(storeID) is not available on this node.") }
+            let image: Image
+            do { image = try await self.image(ctx, c).0 } catch let e as NimbusError where e.kind == .notFound {
+                throw NimbusError.notFound("Failed to find image \(try ctx.parameter("image_id"))")
+            }
+            let target = self.target(image, c)
+            try self.authorize("get_image_location", c, target)
+            try self.authorize("delete_image_location", c, target)
+            try await self.service.deleteFromStore(image, storeID: storeID)
+            return .empty()
+        }
     }
+
+    static let storeHeader = HTTPField.Name("X-Image-Meta-Store")!
 
     static func requireOctetStream(_ req: Request) throws {
         let type = req.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
@@ -411,8 +451,18 @@ public struct ImageAPI: Sendable {
         t.get("/v2/info/import") { _, _ in
             .json(["import-methods": ["description": "Import methods available.", "type": "array", "value": .array(methods.map { .string($0) })]])
         }
-        t.get("/v2/info/stores") { _, _ in throw NimbusError.notFound("Multi backend is not supported at this site.") }
-        t.get("/v2/info/stores/detail") { _, _ in throw NimbusError.notFound("Multi backend is not supported at this site.") }
+        let stores = service.stores
+        t.get("/v2/info/stores") { _, ctx in
+            _ = try self.caller(ctx)
+            guard stores.multiple else { throw NimbusError.notFound("Multi backend is not supported at this site.") }
+            return .json(["stores": .array(stores.entries.map { ImageViews.store($0, isDefault: $0.store.id == stores.defaultID, detail: false) })])
+        }
+        t.get("/v2/info/stores/detail") { _, ctx in
+            let c = try self.caller(ctx)
+            guard stores.multiple else { throw NimbusError.notFound("Multi backend is not supported at this site.") }
+            try self.authorize("stores_info_detail", c, ["project_id": c.image.projectID ?? "None"])
+            return .json(["stores": .array(stores.entries.map { ImageViews.store($0, isDefault: $0.store.id == stores.defaultID, detail: true) })])
+        }
         t.get("/v2/info/usage") { _, ctx in .json(try await self.service.usageDocument(project: try self.caller(ctx).image.projectID)) }
     }
 }

@@ -6,9 +6,13 @@ enum ImageViews {
     /// Internal properties that are never shown (Glance hides `os_glance_stage_host` the same way).
     static let hidden: Set<String> = ["os_glance_staged"]
 
+    /// Task dates: microseconds and no zone, as oslo.serialization writes them.
+    static func taskDate(_ d: Date) -> JSONValue { .string(Timestamps.seconds(d).replacingOccurrences(of: "Z", with: "") + ".000000") }
+
     static func date(_ d: Date) -> JSONValue { .string(Timestamps.seconds(d)) }
 
-    static func image(_ i: Image) -> JSONValue {
+    /// `showStores`: multi-store mode, where an image with data names its stores.
+    static func image(_ i: Image, showStores: Bool) -> JSONValue {
         var o = [String: JSONValue]()
         for (k, v) in i.properties where !hidden.contains(k) { o[k] = .string(v) }
         func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
@@ -35,11 +39,32 @@ enum ImageViews {
         o["self"] = .string("/v2/images/\(i.id)")
         o["file"] = .string("/v2/images/\(i.id)/file")
         o["schema"] = "/v2/schemas/image"
+        if showStores && !i.locations.isEmpty { o["stores"] = .string(i.stores.joined(separator: ",")) }
         return .object(o)
     }
 
     static func member(_ m: ImageMember) -> JSONValue {
         ["member_id": .string(m.memberID), "image_id": .string(m.imageID), "status": .string(m.status.rawValue),
          "created_at": date(m.createdAt), "updated_at": date(m.updatedAt), "schema": "/v2/schemas/member"]
+    }
+
+    static func task(_ t: ImageTask) -> JSONValue {
+        ["id": .string(t.id), "type": .string(t.type), "status": .string(t.status.rawValue), "owner": t.owner.map { .string($0) } ?? .null,
+         "expires_at": t.expiresAt.map(taskDate) ?? .null, "created_at": taskDate(t.createdAt), "updated_at": taskDate(t.updatedAt),
+         "deleted_at": .null, "deleted": false, "image_id": .string(t.imageID), "request_id": t.requestID.map { .string($0) } ?? .null,
+         "user_id": t.userID.map { .string($0) } ?? .null, "input": t.input, "result": t.result ?? .null, "message": .string(t.message)]
+    }
+
+    /// A store in `/v2/info/stores` (`detail`: as `/v2/info/stores/detail` shows it).
+    static func store(_ e: ImageStores.Entry, isDefault: Bool, detail: Bool) -> JSONValue {
+        var o: [String: JSONValue] = ["id": .string(e.store.id)]
+        if !e.description.isEmpty { o["description"] = .string(e.description) }
+        if isDefault { o["default"] = "true" }
+        if detail {
+            o["type"] = .string(e.type)
+            o["weight"] = 0
+            o["properties"] = .object([:])
+        }
+        return .object(o)
     }
 }

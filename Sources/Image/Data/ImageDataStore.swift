@@ -52,12 +52,13 @@ public final class ImageDataStream: AsyncSequence, @unchecked Sendable {
 
 /// Images as files under `<root>/<id>`, written to `<root>/tmp/` first, fsync'd and renamed.
 public final class FileImageStore: ImageDataStore {
-    public let id = "file"
+    public let id: String
     static let spill = 4 << 20
     let root: String
     let pool: NIOThreadPool
 
-    public init(root: String, pool: NIOThreadPool) throws {
+    public init(root: String, pool: NIOThreadPool, id: String = "file") throws {
+        self.id = id
         self.root = root
         self.pool = pool
         try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)

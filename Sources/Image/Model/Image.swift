@@ -2,7 +2,8 @@ import Foundation
 import NimbusCore
 
 /// An image as Glance v2 keeps it: the core attributes, the free-form extra properties (strings
-/// only) and the tags. `location` is where the image's bytes are in its store (never shown).
+/// only) and the tags. `locations` are where the image's bytes are, one per store holding them
+/// (never shown; the `stores` field names their stores).
 public struct Image: Sendable, Equatable {
     public var id: String
     public var name: String?
@@ -24,7 +25,7 @@ public struct Image: Sendable, Equatable {
     public var updatedAt: Date
     public var tags: Set<String> = []
     public var properties: [String: String] = [:]
-    public var location: String?
+    public var locations: [ImageLocation] = []
 
     public init(id: String, owner: String?, now: Date) {
         self.id = id
@@ -32,6 +33,19 @@ public struct Image: Sendable, Equatable {
         self.createdAt = now
         self.updatedAt = now
     }
+}
+
+/// A copy of an image's bytes: the store holding it and where in that store.
+public struct ImageLocation: Sendable, Equatable {
+    public var store: String
+    public var url: String
+    public init(store: String, url: String) { self.store = store; self.url = url }
+}
+
+extension Image {
+    /// The ids of the stores holding the image's data, sorted (Glance orders them by store
+    /// weight; every Nimbus store weighs 0).
+    public var stores: [String] { Array(Set(locations.map(\.store))).sorted() }
 }
 
 public enum Visibility: String, Sendable, CaseIterable {
@@ -88,7 +102,7 @@ public struct ImageCaller: Sendable {
 extension Image {
     /// Core attributes a request may never set (`glance/domain` read-only list).
     static let readOnly: Set<String> = ["created_at", "updated_at", "status", "checksum", "size", "virtual_size", "os_hash_algo", "os_hash_value",
-                                        "direct_url", "self", "file", "schema", "id"]
+                                        "direct_url", "self", "file", "schema", "id", "stores"]
     /// Keys no extra property may use.
     static func isReserved(_ key: String) -> Bool {
         ["location", "deleted", "deleted_at"].contains(key) || key.hasPrefix("os_glance")

@@ -19,17 +19,17 @@ public struct ImageSettings: Sendable {
 /// layer assumes the caller may act and enforces what Glance's domain layer enforces.
 public final class ImageService: Sendable {
     public let repository: ImageRepository
-    public let store: any ImageDataStore
+    public let stores: ImageStores
     let staging: any ImageDataStore
     public let settings: ImageSettings
     /// Unified limits (Glance's `use_keystone_limits`); nil: not enforced.
     let limitSource: (any ImageLimitSource)?
     let logger: Logger
 
-    public init(repository: ImageRepository, store: any ImageDataStore, staging: any ImageDataStore, settings: ImageSettings,
+    public init(repository: ImageRepository, stores: ImageStores, staging: any ImageDataStore, settings: ImageSettings,
                 limits: (any ImageLimitSource)? = nil, logger: Logger) {
         self.repository = repository
-        self.store = store
+        self.stores = stores
         self.staging = staging
         self.settings = settings
         self.limitSource = limits
@@ -166,7 +166,7 @@ public final class ImageService: Sendable {
             current.status = .deleted
             current.updatedAt = Date()
         }
-        if let location = gone.location { try? await store.delete(location: location) }
+        await deleteData(gone.locations)
         if let staged = gone.properties["os_glance_staged"] { try? await staging.delete(location: staged) }
     }
 
@@ -223,9 +223,11 @@ public final class ImageService: Sendable {
 
     // MARK: data
 
-    /// `PUT /v2/images/{id}/file`: queued → saving → active. On any failure the image goes back
-    /// to `queued` with no data, so the upload can be retried.
-    public func upload<S: AsyncSequence & Sendable>(_ image: Image, body: S, declaredSize: Int64?) async throws -> Image where S.Element == ByteBuffer {
+    /// `PUT /v2/images/{id}/file`: queued → saving → active, the data in `storeID` (the default
+    /// store when nil). On any failure the image goes back to `queued` with no data, so the
+    /// upload can be retried.
+    public func upload<S: AsyncSequence & Sendable>(_ image: Image, body: S, declaredSize: Int64?, storeID: String? = nil) async throws -> Image where S.Element == ByteBuffer {
+        let store = try stores.require(storeID ?? stores.defaultID)
         guard image.status == .queued else {
             throw NimbusError.conflict("Image status transition from \(image.status.rawValue) to saving is not allowed")
         }
@@ -242,7 +244,7 @@ public final class ImageService: Sendable {
                 try? await store.delete(location: stored.location)
                 throw NimbusError.badRequest("The image data is \(stored.size) bytes, not the \(declaredSize) bytes declared.")
             }
-            let data = await dataFields(stored, format: image.diskFormat)
+            let data = await dataFields(stored, in: store, format: image.diskFormat)
             do {
                 return try await transition(image.id, from: .saving, to: .active, data)
             } catch {
@@ -256,11 +258,12 @@ public final class ImageService: Sendable {
         }
     }
 
-    /// What storing `stored` sets on an image.
-    func dataFields(_ stored: StoredImageData, format: String?) async -> @Sendable (inout Image) -> Void {
-        let virtual = try? await virtualSize(stored: stored, format: format)
+    /// What storing `stored` (the image's first copy) sets on an image.
+    func dataFields(_ stored: StoredImageData, in store: any ImageDataStore, format: String?) async -> @Sendable (inout Image) -> Void {
+        let virtual = try? await virtualSize(stored: stored, in: store, format: format)
+        let location = ImageLocation(store: store.id, url: stored.location)
         return { i in
-            i.location = stored.location
+            i.locations = [location]
             i.size = stored.size
             i.checksum = stored.md5
             i.osHashAlgo = "sha512"
@@ -293,7 +296,7 @@ public final class ImageService: Sendable {
     }
 
     /// The guest-visible size: from the qcow2 header, or the byte size for raw images.
-    func virtualSize(stored: StoredImageData, format: String?) async throws -> Int64? {
+    func virtualSize(stored: StoredImageData, in store: any ImageDataStore, format: String?) async throws -> Int64? {
         guard stored.size > 0 else { return nil }
         switch format {
         case "raw", "iso": return stored.size
@@ -309,10 +312,48 @@ public final class ImageService: Sendable {
         }
     }
 
-    /// The bytes of an active image (nil: the image has no data, answered with 204).
-    public func download(_ image: Image, range: Range<Int64>?) async throws -> ImageDataStream? {
-        guard let location = image.location, image.status == .active || image.status == .deactivated else { return nil }
-        return try await store.read(location: location, range: range)
+    /// The bytes of an active image (nil: the image has no data, answered with 204), from the
+    /// first of its stores that has them, the `prefer`red stores first.
+    public func download(_ image: Image, range: Range<Int64>?, prefer: [String] = []) async throws -> ImageDataStream? {
+        guard !image.locations.isEmpty, image.status == .active || image.status == .deactivated else { return nil }
+        var failure: (any Error)?
+        let ordered = image.locations.filter { prefer.contains($0.store) } + image.locations.filter { !prefer.contains($0.store) }
+        for location in ordered {
+            guard let store = stores[location.store] else { continue }
+            do { return try await store.read(location: location.url, range: range) } catch { failure = error }
+        }
+        throw failure ?? NimbusError.notFound("Image data not found in the store.")
+    }
+
+    /// Removes stored copies (best effort: a copy that cannot be removed stays as garbage).
+    func deleteData(_ locations: [ImageLocation]) async {
+        for location in locations {
+            do { try await stores[location.store]?.delete(location: location.url) } catch {
+                logger.warning("could not delete image data at \(location.url): \(error)")
+            }
+        }
+    }
+
+    /// `DELETE /v2/stores/{store}/{image}`: drops the image's copy in one store.
+    public func deleteFromStore(_ image: Image, storeID: String) async throws {
+        guard stores.multiple else { throw NimbusError.notFound("The resource could not be found.") }
+        guard stores[storeID] != nil else { throw NimbusError.conflict("The selected store \(storeID) is not available on this node.") }
+        let removed = (try await repository.get(image.id))?.locations.filter { $0.store == storeID } ?? []
+        try await modify(image.id) { current in
+            guard current.status == .active else {
+                throw NimbusError.conflict("It's not allowed to remove image data from store if image status is not 'active'")
+            }
+            guard current.locations.count > 1 else {
+                throw NimbusError.forbidden("Cannot delete image data from the only store containing it. Consider deleting the image instead.")
+            }
+            guard current.locations.contains(where: { $0.store == storeID }) else { throw NimbusError.notFound("Image \(image.id) is not stored in store \(storeID).") }
+            guard current.locations.filter({ $0.store == storeID }) == removed else {
+                throw NimbusError.conflict("Image \(image.id) changed meanwhile; try again.")
+            }
+            current.locations.removeAll { $0.store == storeID }
+            current.updatedAt = Date()
+        }
+        await deleteData(removed)
     }
 
     // MARK: interoperable import
@@ -346,54 +387,258 @@ public final class ImageService: Sendable {
         }
     }
 
-    /// `POST /v2/images/{id}/import` with glance-direct: checks, then (in the background) moves
-    /// the staged data into the store, as Glance's import task does. Returns once the import is
-    /// under way (the API answers 202).
-    public func importStaged(_ image: Image) async throws {
-        if image.status == .active { throw NimbusError.conflict("Image with status active cannot be target for import") }
-        guard image.status == .uploading, let staged = image.properties["os_glance_staged"] else {
-            throw NimbusError.conflict("Image needs to be staged before 'glance-direct' method can be used")
+    /// The stores an import request names (Glance's `get_stores_from_request`): `all_stores`,
+    /// else the `stores` list, else the `X-Image-Meta-Store` header, else the default store.
+    /// In single-store mode, always the one store.
+    public func importTargets(body: [String: JSONValue], header: String?) throws(NimbusError) -> [String] {
+        guard stores.multiple else { return [stores.defaultID] }
+        var targets: [String]
+        if body["all_stores"]?.boolValue == true {
+            if body["stores"] != nil || header != nil {
+                throw .badRequest("All_stores parameter can't be used with x-image-meta-store header or stores parameter")
+            }
+            targets = stores.ids
+        } else if let list = body["stores"] {
+            if header != nil { throw .badRequest("Stores parameter and x-image-meta-store header can't be both specified") }
+            guard case .array(let items) = list, !items.isEmpty, let ids = Optional(items.compactMap(\.stringValue)), ids.count == items.count else {
+                throw .badRequest("'stores' must be a non-empty list of store identifiers")
+            }
+            targets = ids
+        } else {
+            targets = [header ?? stores.defaultID]
         }
-        if image.containerFormat == nil { throw NimbusError.conflict("'container_format' needs to be set before import") }
-        if image.diskFormat == nil { throw NimbusError.conflict("'disk_format' needs to be set before import") }
-        try await enforce(.sizeTotal, project: image.owner, delta: (image.size ?? 0) >> 20)
-        let importing = try await transition(image.id, from: .uploading, to: .importing) { i in
-            i.properties["os_glance_importing_to_stores"] = ""
-            i.properties["os_glance_failed_import"] = ""
-        }
-        Task { await self.finishImport(importing, staged: staged) }
+        for id in targets where stores[id] == nil { throw .conflict("Unknown scheme '\(id)' found in URI") }
+        var seen = Set<String>()
+        return targets.filter { seen.insert($0).inserted }
     }
 
-    func finishImport(_ image: Image, staged: String) async {
+    /// Who asked for an import, for its task record.
+    public struct ImportCaller: Sendable {
+        public var projectID: String?
+        public var userID: String?
+        public var requestID: String?
+        public init(projectID: String?, userID: String?, requestID: String?) {
+            self.projectID = projectID; self.userID = userID; self.requestID = requestID
+        }
+    }
+
+    /// Whether the image's status and formats allow an import by `method` (Glance checks this
+    /// before the policy, so these 409s come first).
+    public static func checkImportable(_ image: Image, _ method: ImportRequest.Method) throws(NimbusError) {
+        switch method {
+        case .glanceDirect:
+            if image.status == .active { throw .conflict("Image with status active cannot be target for import") }
+            guard image.status == .uploading, image.properties["os_glance_staged"] != nil else {
+                throw .conflict("Image needs to be staged before 'glance-direct' method can be used")
+            }
+        case .copyImage:
+            guard image.status == .active else { throw .conflict("Only images with status active can be targeted for copying") }
+        }
+        if image.containerFormat == nil { throw .conflict("'container_format' needs to be set before import") }
+        if image.diskFormat == nil { throw .conflict("'disk_format' needs to be set before import") }
+    }
+
+    /// `POST /v2/images/{id}/import` after the request is parsed and authorized: checks the
+    /// image, takes the import lock (`os_glance_import_task`) and starts the task, which runs in
+    /// the background as Glance's does. Returns the task, or nil when a copy had nothing left
+    /// to do (the API answers 202 either way).
+    @discardableResult
+    public func startImport(_ image: Image, _ request: ImportRequest, body: JSONValue, allStores: Bool, caller: ImportCaller) async throws -> ImageTask? {
+        var targets = request.stores
+        try Self.checkImportable(image, request.method)
+        let now = Date()
+        var staleLock: String?
+        if let held = image.properties["os_glance_import_task"] {
+            if let task = try await repository.task(held), !task.isStale(now: now) {
+                throw NimbusError.conflict("Image has active task")
+            }
+            staleLock = held
+        }
+        if request.method == .copyImage {
+            let present = Set(image.locations.map(\.store))
+            if allStores {
+                targets.removeAll { present.contains($0) }
+                if targets.isEmpty { return nil }
+            } else if let there = targets.first(where: { present.contains($0) }) {
+                throw NimbusError.badRequest("Image is already present at store '\(there)'")
+            }
+        }
+        try await enforce(.sizeTotal, project: image.owner, delta: (image.size ?? 0) >> 20)
+        let backend: JSONValue = stores.multiple ? .array(targets.map { .string($0) }) : .array([.null])
+        let task = ImageTask(imageID: image.id, owner: caller.projectID, userID: caller.userID, requestID: caller.requestID,
+                             input: ["image_id": .string(image.id), "import_req": body, "backend": backend], now: now)
+        try await repository.insertTask(task)
+        let (multiple, method) = (stores.multiple, request.method)
+        let (importing, lockSeen) = (targets, staleLock)
         do {
-            let data = try await staging.read(location: staged, range: nil)
-            let stored = try await store.write(imageID: image.id, body: data, limit: settings.sizeCap)
-            let fields = await dataFields(stored, format: image.diskFormat)
-            do {
-                try await transition(image.id, from: .importing, to: .active) { i in
-                    fields(&i)
-                    i.properties["os_glance_staged"] = nil
+            try await modify(image.id) { current in
+                guard current.properties["os_glance_import_task"] == lockSeen else {
+                    throw NimbusError.conflict("New operation on image '\(image.id)' is not permitted as prior operation is still in progress")
                 }
-                try? await staging.delete(location: staged)
-            } catch {
-                try? await store.delete(location: stored.location)
+                if method == .glanceDirect {
+                    guard current.status == .uploading else {
+                        throw NimbusError.conflict("Image needs to be staged before 'glance-direct' method can be used")
+                    }
+                    current.status = .importing
+                } else {
+                    guard current.status == .active else { throw NimbusError.conflict("Only images with status active can be targeted for copying") }
+                }
+                current.properties["os_glance_import_task"] = task.id
+                let failed = Set((current.properties["os_glance_failed_import"] ?? "").split(separator: ",").map(String.init)).subtracting(importing)
+                current.properties["os_glance_importing_to_stores"] = multiple ? importing.sorted().joined(separator: ",") : ""
+                current.properties["os_glance_failed_import"] = failed.sorted().joined(separator: ",")
+                current.updatedAt = Date()
             }
         } catch {
-            // As Glance: a failed glance-direct import leaves the image `importing`.
-            logger.error("import of image \(image.id) failed: \(error)")
+            var t = task
+            t.status = .failure
+            t.message = "\(error)"
+            t.updatedAt = Date()
+            t.expiresAt = t.updatedAt.addingTimeInterval(ImageTask.timeToLive)
+            try? await repository.updateTask(t)
+            throw error
         }
+        let run = ImportRequest(method: request.method, stores: targets, allStoresMustSucceed: request.allStoresMustSucceed)
+        Task { await self.runImport(task, run) }
+        return task
+    }
+
+    /// The import task: writes the data (the staged file, or for copy-image the image's current
+    /// bytes) into each target store in turn, recording each copy as it lands. A glance-direct
+    /// image becomes active after the last store, or after the first when not every store must
+    /// succeed. Drops the lock at the end.
+    func runImport(_ task: ImageTask, _ request: ImportRequest) async {
+        var task = task
+        task.status = .processing
+        task.updatedAt = Date()
+        try? await repository.updateTask(task)
+        let (id, taskID) = (task.imageID, task.id)
+        var failure: String?
+        var succeeded = 0
+        for (index, storeID) in request.stores.enumerated() {
+            do {
+                guard let image = try await repository.get(id) else { failure = "Image \(id) was deleted during the import."; break }
+                if image.locations.contains(where: { $0.store == storeID }) { succeeded += 1; continue }  // resumed after a crash
+                guard let store = stores[storeID] else { throw NimbusError.conflict("Unknown scheme '\(storeID)' found in URI") }
+                let source: ImageDataStream
+                switch request.method {
+                case .glanceDirect:
+                    guard let staged = image.properties["os_glance_staged"] else { throw NimbusError.conflict("The staged data of image \(id) is gone.") }
+                    source = try await staging.read(location: staged, range: nil)
+                case .copyImage:
+                    guard let s = try await download(image, range: nil) else { throw NimbusError.conflict("Image \(id) has no data to copy.") }
+                    source = s
+                }
+                let stored = try await store.write(imageID: id, body: source, limit: settings.sizeCap)
+                if let size = image.size, stored.size != size {
+                    try? await store.delete(location: stored.location)
+                    throw NimbusError.badRequest("Image size mismatch: the data is \(stored.size) bytes, the image \(size).")
+                }
+                if let md5 = image.checksum, stored.md5 != md5 {
+                    try? await store.delete(location: stored.location)
+                    throw NimbusError.badRequest("Image checksum mismatch in store \(storeID).")
+                }
+                let first = image.locations.isEmpty ? await dataFields(stored, in: store, format: image.diskFormat) : nil
+                let activate = request.method == .glanceDirect && (!request.allStoresMustSucceed || index == request.stores.count - 1)
+                let location = ImageLocation(store: storeID, url: stored.location)
+                do {
+                    try await modify(id) { current in
+                        guard current.properties["os_glance_import_task"] == taskID else {
+                            throw NimbusError.conflict("The import lock of image \(id) was taken over.")
+                        }
+                        if let first, current.locations.isEmpty { first(&current) } else { current.locations.append(location) }
+                        Self.dropTarget(storeID, from: &current)
+                        if activate && current.status == .importing { current.status = .active }
+                        current.updatedAt = Date()
+                    }
+                } catch {
+                    try? await store.delete(location: stored.location)
+                    throw error
+                }
+                succeeded += 1
+            } catch {
+                logger.error("import of image \(id) into store \(storeID) failed: \(error)")
+                _ = try? await modify(id) { current in
+                    Self.dropTarget(storeID, from: &current)
+                    if request.allStoresMustSucceed || request.stores.count == 1 { current.properties["os_glance_importing_to_stores"] = "" }
+                    var failed = Set((current.properties["os_glance_failed_import"] ?? "").split(separator: ",").map(String.init))
+                    if self.stores.multiple { failed.insert(storeID) }
+                    current.properties["os_glance_failed_import"] = failed.sorted().joined(separator: ",")
+                    current.updatedAt = Date()
+                }
+                if request.allStoresMustSucceed {
+                    failure = (error as? NimbusError)?.message ?? "Task failed due to Internal Error"
+                    break
+                }
+            }
+        }
+        if failure == nil && succeeded == 0 { failure = "The image could not be imported into any store." }
+        task.status = failure == nil ? .success : .failure
+        task.message = failure ?? ""
+        task.result = failure == nil ? ["image_id": .string(id)] : nil
+        task.updatedAt = Date()
+        task.expiresAt = task.updatedAt.addingTimeInterval(ImageTask.timeToLive)
+        try? await repository.updateTask(task)
+        // The end: staged data goes once it is in a store; the lock is dropped either way.
+        let staged = try? await repository.get(id)?.properties["os_glance_staged"]
+        let succeeds = failure == nil
+        let done = try? await modify(id) { current in
+            guard current.properties["os_glance_import_task"] == taskID else { return }
+            current.properties["os_glance_import_task"] = nil
+            // A failed glance-direct import leaves the image `importing`, as in Glance.
+            if request.method == .glanceDirect && succeeds {
+                current.properties["os_glance_staged"] = nil
+                if current.status == .importing { current.status = .active }
+            }
+            current.updatedAt = Date()
+        }
+        if request.method == .glanceDirect, succeeds, done != nil, let staged = staged ?? nil { try? await staging.delete(location: staged) }
+    }
+
+    static func dropTarget(_ store: String, from image: inout Image) {
+        let left = (image.properties["os_glance_importing_to_stores"] ?? "").split(separator: ",").map(String.init).filter { $0 != store }
+        image.properties["os_glance_importing_to_stores"] = left.joined(separator: ",")
+    }
+
+    /// The image's import tasks the caller may see (admins: all; others: their project's).
+    public func tasks(of image: Image, caller: ImageCaller) async throws -> [ImageTask] {
+        let all = try await repository.tasks(of: image.id, now: Date())
+        return caller.isAdmin ? all : all.filter { $0.owner == caller.projectID }
     }
 
     // MARK: recovery
 
     /// Run once at start, when no upload or import of this process can be in flight: images a
     /// crash left `saving` go back to `queued` (their partial data was never installed);
-    /// `uploading` images whose staging did not finish go back to `queued`; `importing` images
-    /// resume their import. Returns how many images were touched.
+    /// `uploading` images whose staging did not finish go back to `queued`; interrupted import
+    /// tasks resume (stores that already got their copy are skipped). Returns how many images
+    /// were touched.
     @discardableResult
     public func recover() async throws -> Int {
         var n = 0
-        for image in try await repository.all() {
+        var resumed = Set<String>()
+        for task in try await repository.unfinishedTasks() {
+            guard let image = try await repository.get(task.imageID), image.properties["os_glance_import_task"] == task.id,
+                  case .object(let input) = task.input, case .object(let req)? = input["import_req"],
+                  case .object(let method)? = req["method"], let name = method["name"]?.stringValue,
+                  let m = ImportRequest.Method(rawValue: name) else {
+                var t = task
+                t.status = .failure
+                t.message = "Interrupted by a restart."
+                t.updatedAt = Date()
+                t.expiresAt = t.updatedAt.addingTimeInterval(ImageTask.timeToLive)
+                try await repository.updateTask(t)
+                continue
+            }
+            var targets = [String]()
+            if case .array(let b)? = input["backend"] { targets = b.compactMap(\.stringValue) }
+            if targets.isEmpty { targets = [stores.defaultID] }
+            let mustSucceed = req["all_stores_must_succeed"]?.boolValue ?? true
+            Task { await self.runImport(task, ImportRequest(method: m, stores: targets, allStoresMustSucceed: mustSucceed)) }
+            resumed.insert(image.id)
+            n += 1
+        }
+        for image in try await repository.all() where !resumed.contains(image.id) {
             switch image.status {
             case .saving:
                 _ = try? await transition(image.id, from: .saving, to: .queued) { $0.size = nil; $0.virtualSize = nil }
@@ -401,11 +646,15 @@ public final class ImageService: Sendable {
             case .uploading where image.properties["os_glance_staged"] == nil:
                 _ = try? await transition(image.id, from: .uploading, to: .queued) { $0.size = nil }
                 n += 1
-            case .importing:
-                if let staged = image.properties["os_glance_staged"] {
-                    Task { await self.finishImport(image, staged: staged) }
-                    n += 1
-                }
+            case .importing where image.properties["os_glance_staged"] != nil && image.properties["os_glance_import_task"] == nil:
+                // Imported by a version without task records: resume into the default store.
+                let task = ImageTask(imageID: image.id, owner: image.owner, userID: nil, requestID: nil,
+                                     input: ["image_id": .string(image.id), "import_req": ["method": ["name": "glance-direct"]], "backend": [.string(stores.defaultID)]],
+                                     now: Date())
+                try await repository.insertTask(task)
+                try await modify(image.id) { $0.properties["os_glance_import_task"] = task.id }
+                Task { await self.runImport(task, ImportRequest(method: .glanceDirect, stores: [self.stores.defaultID], allStoresMustSucceed: true)) }
+                n += 1
             default: break
             }
         }

@@ -27,6 +27,17 @@ public enum ImageMigrations {
                 "CREATE INDEX image_members_member ON image_members (member)",
             ]
         },
+        Migration(service: "image", version: 2, name: "import tasks") { _ in
+            [
+                """
+                CREATE TABLE image_tasks (
+                    id TEXT PRIMARY KEY, image_id TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
+                    owner TEXT, user_id TEXT, request_id TEXT, input TEXT NOT NULL, result TEXT, message TEXT NOT NULL,
+                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, expires_at BIGINT)
+                """,
+                "CREATE INDEX image_tasks_image ON image_tasks (image_id)",
+            ]
+        },
     ]
 }
 
@@ -63,8 +74,27 @@ public struct ImageRepository: Sendable {
         if case .object(let props)? = try? JSONValue.parse(Array(try row.decode(column: "properties", as: String.self).utf8)) {
             i.properties = props.compactMapValues(\.stringValue)
         }
-        i.location = try row.decode(column: "location", as: String?.self)
+        i.locations = Self.decodeLocations(try row.decode(column: "location", as: String?.self))
         return i
+    }
+
+    /// The `location` column: a JSON array of `{"store", "url"}` objects. A bare URL (as the
+    /// first version wrote, one store per image) names its store by its scheme.
+    static func decodeLocations(_ text: String?) -> [ImageLocation] {
+        guard let text, !text.isEmpty else { return [] }
+        if case .array(let items)? = try? JSONValue.parse(Array(text.utf8)) {
+            return items.compactMap { item in
+                guard case .object(let o) = item, let store = o["store"]?.stringValue, let url = o["url"]?.stringValue else { return nil }
+                return ImageLocation(store: store, url: url)
+            }
+        }
+        let scheme = text.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+        return [ImageLocation(store: scheme, url: text)]
+    }
+
+    static func locationsJSON(_ i: Image) -> String? {
+        guard !i.locations.isEmpty else { return nil }
+        return String(decoding: JSONValue.array(i.locations.map { ["store": .string($0.store), "url": .string($0.url)] }).serialized(), as: UTF8.self)
     }
 
     /// Times are kept to the second, as Glance keeps them.
@@ -86,7 +116,7 @@ public struct ImageRepository: Sendable {
                 \(bind: i.visibility.rawValue), \(bind: i.protected), \(bind: i.osHidden), \(bind: i.checksum), \(bind: i.osHashAlgo), \(bind: i.osHashValue),
                 \(bind: i.size), \(bind: i.virtualSize), \(bind: i.minDisk), \(bind: i.minRam), \(bind: i.diskFormat), \(bind: i.containerFormat),
                 \(bind: i.owner), \(bind: Self.seconds(i.createdAt)), \(bind: Self.seconds(i.updatedAt)), \(bind: Self.tagsJSON(i)),
-                \(bind: Self.propertiesJSON(i)), \(bind: i.location), \(bind: false))
+                \(bind: Self.propertiesJSON(i)), \(bind: Self.locationsJSON(i)), \(bind: false))
                 ON CONFLICT (id) DO NOTHING RETURNING id
                 """).first()
             if inserted == nil { throw NimbusError.conflict("Image ID \(i.id) already exists!") }
@@ -130,7 +160,7 @@ public struct ImageRepository: Sendable {
                 os_hash_value = \(bind: i.osHashValue), size = \(bind: i.size), virtual_size = \(bind: i.virtualSize), min_disk = \(bind: i.minDisk),
                 min_ram = \(bind: i.minRam), disk_format = \(bind: i.diskFormat), container_format = \(bind: i.containerFormat), owner = \(bind: i.owner),
                 updated_at = \(bind: Self.seconds(i.updatedAt)), tags = \(bind: Self.tagsJSON(i)), properties = \(bind: Self.propertiesJSON(i)),
-                location = \(bind: i.location), deleted = \(bind: i.status == .deleted)
+                location = \(bind: Self.locationsJSON(i)), deleted = \(bind: i.status == .deleted)
                 WHERE id = \(bind: i.id)
                 """).run()
             return i

@@ -2,7 +2,7 @@
 the auditor quarantining a corrupted replica, the replicator restoring lost replicas.
 
 Embedded layout: 3 devices at <data_dir>/object/devices/d1..d3, every object on each;
-a replica is <device>/objects/<partition>/<suffix>/<hash>/<timestamp>.data holding the
+a replica is <device>/objects/<partition>/<hash>.<timestamp>.data holding the
 object's bytes first (then a metadata trailer); quarantined copies go to
 <device>/quarantined/.  Intervals come from [object_storage] in the config file."""
 
@@ -31,7 +31,7 @@ def _replicas(nimbus, content: bytes) -> dict[str, list[Path]]:
     found = {}
     for dev in DEVICES:
         hits = []
-        for path in (_devices(nimbus) / dev / "objects").glob("*/*/*/*.data"):
+        for path in (_devices(nimbus) / dev / "objects").glob("*/*.data"):
             try:
                 with open(path, "rb") as f:
                     head = f.read(len(content))

@@ -49,7 +49,7 @@ struct Harness {
     }
 
     func dataFiles(_ row: ObjectRow) -> [String] {
-        devices.map { "\($0.hashDir(row.part, row.hash))/\(row.timestamp).data" }.filter { FileManager.default.fileExists(atPath: $0) }
+        devices.map { $0.path(row.part, row.hash, row.timestamp + ".data") }.filter { FileManager.default.fileExists(atPath: $0) }
     }
 }
 
@@ -145,14 +145,14 @@ struct Harness {
         try FileManager.default.removeItem(atPath: h.devices[1].root + "/objects")
         try FileManager.default.createDirectory(atPath: h.devices[1].root + "/objects", withIntermediateDirectories: true)
         // An orphan: a file the index does not name (a write that never committed).
-        let orphan = "\(h.devices[0].hashDir(3, "0123456789abcdef0123456789abcdef"))"
-        try FileManager.default.createDirectory(atPath: orphan, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: orphan + "/0000000001.00000.data", contents: Data("junk".utf8))
+        let orphan = h.devices[0].path(3, "0123456789abcdef0123456789abcdef", "0000000001.00000.data")
+        try FileManager.default.createDirectory(atPath: h.devices[0].partitionDir(3), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: orphan, contents: Data("junk".utf8))
         let stats = await h.service.replicate()
         #expect(stats.copied == 20)
         #expect(stats.removed >= 1)
         for r in rows { #expect(h.dataFiles(r).count == 3) }
-        #expect(!FileManager.default.fileExists(atPath: orphan + "/0000000001.00000.data"))
+        #expect(!FileManager.default.fileExists(atPath: orphan))
     }
 
     @Test(arguments: Engines.available)

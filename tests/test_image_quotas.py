@@ -50,6 +50,11 @@ def test_unified_limits(object_nimbus, tmp_path):
                      headers={**h, "Content-Type": "application/octet-stream"}, timeout=60)
     assert r.status_code == 413, r.text
     assert requests.get(f"{url}/images/{second['id']}", headers=h, timeout=30).json()["status"] == "queued"
+    # Over image_stage_total (1 MiB) while staging: refused as it streams, back to queued.
+    r = requests.put(f"{url}/images/{second['id']}/stage", data=big.read_bytes(),
+                     headers={**h, "Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 413, r.text
+    assert requests.get(f"{url}/images/{second['id']}", headers=h, timeout=30).json()["status"] == "queued"
     # image_count_total is 2: a third image is refused ...
     r = requests.post(f"{url}/images", json={"name": "three"}, headers=h, timeout=30)
     assert r.status_code == 413 and "image_count_total" in r.text, r.text

@@ -52,6 +52,22 @@ final class ObjectImageStore: ImageDataStore {
         return ImageDataStream(next: { try await stream.next() }, close: { Task { await stream.close() } })
     }
 
+    /// Only objects older than an hour: another controller sharing the object store may be
+    /// between storing an image and recording it.
+    func storedLocations() async throws -> [String] {
+        var out = [String]()
+        var q = ListingQuery()
+        let cutoff = Date().timeIntervalSince1970 - 3600
+        while true {
+            let page = try await objects.index.listObjects(account, container, q)
+            for case .row(let row) in page where (Double(row.timestamp) ?? .infinity) < cutoff {
+                out.append("object://\(account)/\(container)/\(row.name)")
+            }
+            guard case .row(let last)? = page.last, page.count == q.limit else { return out }
+            q.marker = last.name
+        }
+    }
+
     func delete(location: String) async throws {
         _ = try await objects.delete(account: account, container: container, name: try name(location))
     }

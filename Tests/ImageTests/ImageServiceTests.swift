@@ -251,6 +251,17 @@ struct Bytes: AsyncSequence, Sendable {
         _ = try await upload.value
         let after = try await s.visible(c.id, caller: admin).0
         #expect(after.status == .active && after.visibility == .private)
+        // Bytes a crash stored but never recorded (and a staged file of no image) are swept at
+        // start; recorded data stays.
+        let orphan = h.dir + "/images/" + Identifiers.uuid()
+        let staged = h.dir + "/staging/" + Identifiers.uuid()
+        #expect(FileManager.default.createFile(atPath: orphan, contents: Data("junk".utf8)))
+        #expect(FileManager.default.createFile(atPath: staged, contents: Data("junk".utf8)))
+        #expect(try await s.recover() == 2)
+        #expect(!FileManager.default.fileExists(atPath: orphan) && !FileManager.default.fileExists(atPath: staged))
+        var got = [UInt8]()
+        for try await chunk in try await s.download(after, range: nil)! { got += chunk.readableBytesView }
+        #expect(got.count == 2_000_000)
         await h.cleanup()
     }
 }

@@ -27,6 +27,9 @@ public protocol ImageDataStore: Sendable {
     /// The bytes of `range` (or all of them) in chunks.
     func read(location: String, range: Range<Int64>?) async throws -> ImageDataStream
     func delete(location: String) async throws
+    /// Every location the store holds, for the sweep at start that removes data no image names
+    /// (a crash between storing the bytes and recording them). Empty: the store is not swept.
+    func storedLocations() async throws -> [String]
 }
 
 /// A read from a store, one chunk at a time. Used by one task.
@@ -165,6 +168,13 @@ public final class FileImageStore: ImageDataStore {
     public func delete(location: String) async throws {
         let p = try filePath(location)
         try await pool.runIfActive { _ = unlink(p) }
+    }
+
+    public func storedLocations() async throws -> [String] {
+        let root = self.root
+        return try await pool.runIfActive {
+            ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0 != "tmp" && Self.safeName($0) }.map { "file://\(root)/\($0)" }
+        }
     }
 
     static func safeName(_ s: String) -> Bool {

@@ -272,14 +272,14 @@ public final class ImageService: Sendable {
         }
     }
 
-    /// The most bytes an upload may bring: the size cap, the declared size, and what is left of
-    /// the owner's `image_size_total` when limits are enforced.
-    func uploadLimit(_ image: Image, declaredSize: Int64?) async throws -> Int64 {
+    /// The most bytes an upload (or, with `.stageTotal`, a stage) may bring: the size cap, the
+    /// declared size, and what is left of the owner's `quota` when limits are enforced.
+    func uploadLimit(_ image: Image, declaredSize: Int64?, quota: ImageQuota = .sizeTotal) async throws -> Int64 {
         var limit = min(settings.sizeCap, declaredSize ?? settings.sizeCap)
         if let source = limitSource, let owner = image.owner {
-            let total = try await source.limits(project: owner)[ImageQuota.sizeTotal.rawValue] ?? 0
+            let total = try await source.limits(project: owner)[quota.rawValue] ?? 0
             if total >= 0 {
-                let used = try await usage(project: owner)[.sizeTotal] ?? 0
+                let used = try await usage(project: owner)[quota] ?? 0
                 let (bytes, overflow) = max(0, total - used).multipliedReportingOverflow(by: 1 << 20)
                 limit = min(limit, overflow ? Int64.max : bytes)
             }
@@ -368,9 +368,10 @@ public final class ImageService: Sendable {
         }
         try await enforce(.stageTotal, project: image.owner, delta: 0)
         try await enforce(.countUploading, project: image.owner, delta: 1)
+        let limit = try await uploadLimit(image, declaredSize: nil, quota: .stageTotal)
         try await transition(image.id, from: .queued, to: .uploading)
         do {
-            let stored = try await staging.write(imageID: image.id, body: body, limit: settings.sizeCap)
+            let stored = try await staging.write(imageID: image.id, body: body, limit: limit)
             do {
                 try await modify(image.id) { current in
                     guard current.status == .uploading else { throw NimbusError(.gone, "Image \(image.id) could not be found after upload.") }
@@ -608,6 +609,27 @@ public final class ImageService: Sendable {
 
     // MARK: recovery
 
+    /// Deletes data no image records: bytes stored just before a crash cut off the update that
+    /// would have named them, and staged files of images that are gone. Returns how many.
+    func sweepUnrecordedData(_ images: [Image]) async -> Int {
+        var named = Set(images.flatMap { $0.locations.map(\.url) })
+        named.formUnion(images.compactMap { $0.properties["os_glance_staged"] })
+        var n = 0
+        for store in stores.entries.map(\.store) + [staging] {
+            guard let held = try? await store.storedLocations() else { continue }
+            for url in held where !named.contains(url) {
+                do {
+                    try await store.delete(location: url)
+                    logger.info("removed image data no image names: \(url)")
+                    n += 1
+                } catch {
+                    logger.warning("could not remove unrecorded image data \(url): \(error)")
+                }
+            }
+        }
+        return n
+    }
+
     /// Run once at start, when no upload or import of this process can be in flight: images a
     /// crash left `saving` go back to `queued` (their partial data was never installed);
     /// `uploading` images whose staging did not finish go back to `queued`; interrupted import
@@ -638,7 +660,9 @@ public final class ImageService: Sendable {
             resumed.insert(image.id)
             n += 1
         }
-        for image in try await repository.all() where !resumed.contains(image.id) {
+        let images = try await repository.all()
+        n += await sweepUnrecordedData(images)
+        for image in images where !resumed.contains(image.id) {
             switch image.status {
             case .saving:
                 _ = try? await transition(image.id, from: .saving, to: .queued) { $0.size = nil; $0.virtualSize = nil }

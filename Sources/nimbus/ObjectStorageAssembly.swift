@@ -18,7 +18,7 @@ enum ObjectStorageAssembly {
 
     /// Device I/O blocks (fsync), so it gets its own threads, apart from SQLite's and NIO's.
     static let ioPool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 16)
+        let pool = NIOThreadPool(numberOfThreads: 64)
         pool.start()
         return pool
     }()

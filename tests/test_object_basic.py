@@ -49,6 +49,17 @@ def test_info_is_public_json_with_swift_constraints(cloud):
         assert info["bulk_delete"]["max_deletes_per_request"] >= 1
 
 
+def test_crossdomain_policy_is_public_xml(cloud):
+    # swift/common/middleware/crossdomain.py with its default policy
+    r = requests.get(f"{cloud.base_url}/object/crossdomain.xml", timeout=30)
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert r.headers["Content-Type"].startswith("application/xml"), r.headers
+    assert r.text == ('<?xml version="1.0"?>\n<!DOCTYPE cross-domain-policy SYSTEM '
+                      '"http://www.adobe.com/xml/dtds/cross-domain-policy.dtd" >\n<cross-domain-policy>\n'
+                      '<allow-access-from domain="*" secure="false" />\n</cross-domain-policy>'), r.text
+    assert "crossdomain" in requests.get(f"{cloud.base_url}/info", timeout=30).json()
+
+
 def test_catalog_points_at_auth_project_account(cloud, new_account):
     acct = new_account()
     assert acct.url == f"{cloud.base_url}/object/v1/AUTH_{acct.user.project_id}"

@@ -50,7 +50,7 @@ public struct SwiftAPI: Sendable {
         var path = Substring(decoded)
         if path.hasPrefix("/") { path = path.dropFirst() }
         let parts = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
-        if parts.count == 1 && (parts[0] == "info" || parts[0] == "healthcheck") { return nil }
+        if parts.count == 1 && ["info", "healthcheck", "crossdomain.xml"].contains(parts[0]) { return nil }
         guard parts.count >= 2, parts[0] == "v1" || parts[0] == "v1.0", !parts[1].isEmpty else { throw .notFound("The resource could not be found.") }
         var t = Target(account: parts[1])
         if parts.count > 2, !parts[2].isEmpty { t.container = parts[2] }
@@ -73,7 +73,10 @@ public struct SwiftAPI: Sendable {
     func handle(_ request: Request, _ context: NimbusRequestContext) async throws -> Response {
         guard let target = try parse(context.rawPath) else {
             guard request.method == .get || request.method == .head else { throw NimbusError(.methodNotAllowed, "The method is not allowed for this resource.") }
-            var r = context.rawPath.hasSuffix("healthcheck") ? .swift(.ok, body: "OK", contentType: "text/plain") : info()
+            var r: Response
+            if context.rawPath.hasSuffix("healthcheck") { r = .swift(.ok, body: "OK", contentType: "text/plain") }
+            else if context.rawPath.hasSuffix("crossdomain.xml") { r = .swift(.ok, body: Self.crossDomainPolicy, contentType: "application/xml; charset=utf-8") }
+            else { r = info() }
             r.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
             return r
         }
@@ -94,6 +97,16 @@ public struct SwiftAPI: Sendable {
         out.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
         return out
     }
+
+    /// Swift's `crossdomain` middleware answer (Flash clients' cross-domain policy), with its
+    /// default `cross_domain_policy`.
+    static let crossDomainPolicy = """
+        <?xml version="1.0"?>
+        <!DOCTYPE cross-domain-policy SYSTEM "http://www.adobe.com/xml/dtds/cross-domain-policy.dtd" >
+        <cross-domain-policy>
+        <allow-access-from domain="*" secure="false" />
+        </cross-domain-policy>
+        """
 
     func info() -> Response {
         let l = limits
@@ -121,6 +134,7 @@ public struct SwiftAPI: Sendable {
             "container_quotas": [:], "account_quotas": [:],
             "keystoneauth": [:],
             "cors": [:],
+            "crossdomain": [:],
         ]
         return .json(body)
     }

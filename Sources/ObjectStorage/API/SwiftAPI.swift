@@ -80,6 +80,11 @@ public struct SwiftAPI: Sendable {
             r.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
             return r
         }
+        if request.method == .post, let boundary = Self.formBoundary(request.headers[.contentType]) {
+            var out = try await formPost(request, context, target, boundary: boundary)
+            out.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
+            return out
+        }
         var r = SwiftRequest(api: self, request: request, context: context, target: target)
         if request.method == .options { return try await r.preflight() }
         let response: Response
@@ -135,6 +140,7 @@ public struct SwiftAPI: Sendable {
             "keystoneauth": [:],
             "cors": [:],
             "crossdomain": [:],
+            "formpost": ["allowed_digests": ["sha1", "sha256", "sha512"]],
         ]
         return .json(body)
     }

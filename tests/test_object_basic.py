@@ -39,9 +39,8 @@ def test_info_is_public_json_with_swift_constraints(cloud):
         policies = sw["policies"]
         assert [p for p in policies if p.get("default")], policies
         for section in ("tempurl", "slo", "bulk_delete", "versioned_writes",
-                        "container_quotas", "account_quotas"):
+                        "container_quotas", "account_quotas", "formpost", "staticweb", "crossdomain"):
             assert section in info, (section, sorted(info))
-        assert "staticweb" not in info
         assert {"GET", "HEAD", "PUT"} <= set(info["tempurl"]["methods"])
         assert {"sha256", "sha512"} <= set(info["tempurl"]["allowed_digests"])
         assert info["slo"]["max_manifest_segments"] >= 1

@@ -125,7 +125,7 @@ operator_role = member
 reseller_admin_role = ResellerAdmin
 
 [object-storage-feature-enabled]
-discoverable_apis = tempurl,slo,bulk_delete,bulk_upload,versioned_writes,container_quotas,account_quotas,crossdomain,formpost
+discoverable_apis = tempurl,slo,bulk_delete,bulk_upload,versioned_writes,container_quotas,account_quotas,crossdomain,formpost,staticweb
 container_sync = False
 object_versioning = True
 discoverability = True

@@ -89,6 +89,11 @@ public struct SwiftAPI: Sendable {
         if request.method == .options { return try await r.preflight() }
         let response: Response
         do {
+            if let page = try await staticWeb(request, context, target) {
+                var out = page
+                out.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
+                return out
+            }
             switch (target.container, target.object) {
             case (nil, _): response = try await r.account()
             case (_?, nil): response = try await r.container()
@@ -141,6 +146,7 @@ public struct SwiftAPI: Sendable {
             "cors": [:],
             "crossdomain": [:],
             "formpost": ["allowed_digests": ["sha1", "sha256", "sha512"]],
+            "staticweb": [:],
         ]
         return .json(body)
     }

@@ -167,6 +167,18 @@ struct SwiftRequest {
 
     // MARK: container
 
+    /// A container GET or HEAD (a listing) needs the account's readers, a group of the read
+    /// ACL, or `.rlistings` with an allowed referrer. Returns the container (nil if missing).
+    func authorizeListing() async throws -> ContainerRow? {
+        let row = try await index.container(target.account, target.container!)
+        if !canReadAccount {
+            let acl = ContainerACL(row?.metadata["x-container-read"])
+            let allowed = (context.auth.map { acl.grants($0) } ?? false) || (acl.listings && acl.referrerAllowed(headers[.referer]))
+            guard allowed else { throw deny() }
+        }
+        return row
+    }
+
     mutating func container() async throws -> Response {
         let acct = target.account, name = target.container!
         switch method {
@@ -190,12 +202,7 @@ struct SwiftRequest {
             case .notEmpty: throw NimbusError.conflict("There was a conflict when trying to complete your request.")
             }
         case .get, .head:
-            let row = try await index.container(acct, name)
-            if !canReadAccount {
-                let acl = ContainerACL(row?.metadata["x-container-read"])
-                let allowed = (context.auth.map { acl.grants($0) } ?? false) || (acl.listings && acl.referrerAllowed(headers[.referer]))
-                guard allowed else { throw deny() }
-            }
+            let row = try await authorizeListing()
             guard let row else { throw NimbusError.notFound("The resource could not be found.") }
             corsContainer = row
             var h = containerHeaders(row)

@@ -128,7 +128,6 @@ def test_copy_to_other_account_needs_write_acl(new_account):
     assert other.get_body(inbox, "gift") == data
 
 
-@pytest.mark.skip(reason="known gap: copying a DLO manifest with multipart-manifest=get does not keep X-Object-Manifest")
 def test_copy_of_manifest_copies_the_whole_object(new_account):
     acct = new_account()
     c = acct.put_container("dlo")

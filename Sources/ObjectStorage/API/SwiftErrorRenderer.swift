@@ -45,12 +45,22 @@ public struct SwiftErrorRenderer: ErrorRenderer {
         if let std = standard[code], message == std || code == 401 || (code == 403 && message.hasPrefix("You are not authorized")) {
             return page(status, std)
         }
-        return plain(status, message)
+        let textPlain = plainTextPrefixes.contains { message.hasPrefix($0) }
+        return plain(status, message, contentType: textPlain ? "text/plain" : "text/html; charset=UTF-8")
     }
 
-    static func plain(_ status: HTTPResponse.Status, _ body: String) -> Response {
+    /// The checks of `swift/common/constraints.py` answer with `content_type='text/plain'`;
+    /// swob's other bodies are text/html.
+    static let plainTextPrefixes = [
+        "Object name length of", "Metadata name cannot be empty", "Metadata must be valid UTF-8", "Metadata name too long",
+        "Metadata value longer than", "Too many metadata items", "Total metadata too large", "Header value too long",
+        "Your request is too large.", "Missing Content-Length header.", "Invalid Content-Type", "Non-integer X-Delete-",
+        "X-Delete-At in past", "X-Delete-After in past", "Unsupported Transfer-Coding",
+    ]
+
+    static func plain(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/html; charset=UTF-8") -> Response {
         var h = HTTPFields()
-        h[.contentType] = "text/html; charset=UTF-8"
+        h[.contentType] = contentType
         h[.contentLength] = String(body.utf8.count)
         return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(string: body)))
     }

@@ -60,9 +60,8 @@ extension SwiftRequest {
             throw NimbusError(.payloadTooLarge, "Manifest File > 8388608 bytes")
         }
         guard buffer.readableBytes <= 8 * 1024 * 1024 else { throw NimbusError(.payloadTooLarge, "Manifest File > 8388608 bytes") }
-        guard let parsed = try? JSONValue.parse(buffer.readableBytesView), let items = parsed.arrayValue else {
-            throw NimbusError.badRequest("Manifest must be valid JSON.\n")
-        }
+        guard let parsed = try? JSONValue.parse(buffer.readableBytesView) else { throw NimbusError.badRequest("Manifest must be valid JSON.\n") }
+        guard let items = parsed.arrayValue else { throw NimbusError.badRequest("Manifest must be a list.\n") }
         guard !items.isEmpty else { throw NimbusError.badRequest("Manifest must have at least one segment.\n") }
         guard items.count <= 1000 else { throw NimbusError.badRequest("Too many segments; max 1000.\n") }
         var errors = [String]()
@@ -336,14 +335,16 @@ extension SwiftRequest {
     /// Validates `temp_url_sig` / `temp_url_expires` (and `temp_url_prefix`) against the
     /// account's and container's temp URL keys. A bad or expired signature is a 401.
     mutating func checkTempURL() async throws {
-        guard let sig = query("temp_url_sig"), let expiresText = query("temp_url_expires") else { return }
+        let sigText = query("temp_url_sig"), expiresText = query("temp_url_expires")
+        if sigText == nil && expiresText == nil { return }
+        // Swift (normalize_temp_url_expires): an integer or `%Y-%m-%dT%H:%M:%SZ`, signed as the
+        // integer; a missing, unreadable or past value is the same 401 as a bad signature.
         let unauthorized = NimbusError.unauthorized("Temp URL invalid")
-        var expires = Int(expiresText)
-        if expires == nil {
-            let f = ISO8601DateFormatter()
-            expires = f.date(from: expiresText).map { Int($0.timeIntervalSince1970) }
+        var expires = expiresText.flatMap { Int($0) }
+        if expires == nil, let t = expiresText, t.hasSuffix("Z") {
+            expires = ISO8601DateFormatter().date(from: t).map { Int($0.timeIntervalSince1970) }
         }
-        guard let expires, expires > Int(Date().timeIntervalSince1970) else { throw NimbusError.unauthorized("Temp URL expired") }
+        guard let sig = sigText, !sig.isEmpty, let expires, expires >= Int(Date().timeIntervalSince1970) else { throw unauthorized }
         let methods: [String] = method == .head ? ["HEAD", "GET", "PUT"] : [method.rawValue]
         guard ["GET", "HEAD", "PUT", "POST", "DELETE"].contains(method.rawValue) else { throw unauthorized }
         var keys = [String]()
@@ -368,7 +369,7 @@ extension SwiftRequest {
         for key in keys {
             for m in methods {
                 for p in paths {
-                    let message = Array("\(m)\n\(expiresText)\n\(p)".utf8)
+                    let message = Array("\(m)\n\(expires)\n\(p)".utf8)
                     let keyData = SymmetricKey(data: Array(key.utf8))
                     let mac: [UInt8]
                     switch algorithm ?? given.count {

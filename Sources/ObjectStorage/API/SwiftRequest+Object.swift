@@ -37,6 +37,15 @@ extension SwiftRequest {
         try await service.visibleObject(account, container, name)
     }
 
+    /// Whether a Range header has a suffix spec `-N` with N > 0.
+    static func hasPositiveSuffix(_ header: String) -> Bool {
+        guard let eq = header.firstIndex(of: "=") else { return false }
+        return header[header.index(after: eq)...].split(separator: ",").contains { spec in
+            let t = spec.trimmingCharacters(in: .whitespaces)
+            return t.hasPrefix("-") && (Int(t.dropFirst()) ?? 0) > 0
+        }
+    }
+
     mutating func getObject() async throws -> Response {
         let container = try await authorizeObject(write: false)
         corsContainer = container
@@ -66,7 +75,10 @@ extension SwiftRequest {
         }
         if let r = try checkConditions(etag: body.etag, lastModified: row.lastModified, headers: h) { return r }
         // Ranges of an empty object are ignored (Swift answers 200 with the empty body).
-        let ranges = body.length == 0 ? nil : headers[.range].flatMap { ByteRanges.parse($0, size: body.length) }
+        // swob: on an empty object only a suffix range (`-N`, N > 0) is satisfiable (200 with
+        // the empty body); any other range is a 416.
+        var ranges = headers[.range].flatMap { ByteRanges.parse($0, size: body.length) }
+        if body.length == 0, let h = headers[.range], ranges?.isEmpty == true, Self.hasPositiveSuffix(h) { ranges = nil }
         if let ranges {
             guard !ranges.isEmpty else {
                 var eh = HTTPFields()
@@ -210,13 +222,12 @@ extension SwiftRequest {
         var meta = base
         let updates = try metadataUpdates("object", extra: Self.objectSettings)
         Self.apply(updates, to: &meta)
-        if let m = meta["x-object-manifest"] {
-            let decoded = m.removingPercentEncoding ?? m
-            guard let slash = decoded.firstIndex(of: "/"), slash != decoded.startIndex, !decoded.hasPrefix("/"),
-                  !decoded[decoded.index(after: slash)...].hasPrefix("/") else {
+        if let m = meta["x-object-manifest"], updates["x-object-manifest"] != nil {
+            // dlo.py _validate_x_object_manifest_header, on the value as sent.
+            let parts = m.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !parts[1].hasPrefix("/"), !m.contains("?"), !m.contains("&") else {
                 throw .badRequest("X-Object-Manifest must be in the format container/prefix")
             }
-            meta["x-object-manifest"] = m
         }
         return meta
     }
@@ -312,7 +323,9 @@ extension SwiftRequest {
         if query("multipart-manifest") == "get", source.metadata["x-static-large-object"] != nil {
             base = source.metadata
         }
-        let meta = try dstReq.objectMetadata(base: base)
+        var meta = try dstReq.objectMetadata(base: base)
+        // copy.py: with multipart-manifest=get a DLO manifest stays a manifest.
+        if query("multipart-manifest") == "get", let m = source.metadata["x-object-manifest"] { meta["x-object-manifest"] = m }
         let deleteAt = try deleteAtHeader()
         let body = query("multipart-manifest") == "get" ? ObjectBody.plain(source) : try await ObjectBody.resolve(source, request: srcReq)
         try await dstReq.checkQuotas(dstContainer, adding: body.length)

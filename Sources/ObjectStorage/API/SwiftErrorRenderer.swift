@@ -25,6 +25,7 @@ public struct SwiftErrorRenderer: ErrorRenderer {
         403: "Access was denied to this resource.",
         404: "The resource could not be found.",
         405: "The method is not allowed for this resource.",
+        406: "The resource is not available in a format acceptable to your browser.",
         408: "The server has waited too long for the request to be sent by the client.",
         409: "There was a conflict when trying to complete your request.",
         412: "A precondition for this request was not met.",
@@ -80,6 +81,7 @@ public struct SwiftErrorRenderer: ErrorRenderer {
         case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
         case 408: "Request Timeout"
         case 409: "Conflict"
         case 411: "Length Required"

@@ -107,6 +107,7 @@ struct SwiftRequest {
         let acct = target.account
         switch method {
         case .get, .head:
+            _ = try listingFormat()  // 406 before anything else, as Swift's listing_formats does
             guard canReadAccount else { throw deny() }
             var h = try await accountHeaders(acct)
             if method == .head { return .swift(.noContent, headers: h, contentType: listingContentType()) }
@@ -202,6 +203,7 @@ struct SwiftRequest {
             case .notEmpty: throw NimbusError.conflict("There was a conflict when trying to complete your request.")
             }
         case .get, .head:
+            _ = try listingFormat()
             let row = try await authorizeListing()
             guard let row else { throw NimbusError.notFound("The resource could not be found.") }
             corsContainer = row
@@ -278,19 +280,41 @@ struct SwiftRequest {
 
     enum ListingFormat { case plain, json, xml }
 
+    /// `listing_formats.py get_listing_content_type`: `format=` (an unknown one is plain) wins;
+    /// otherwise the best match of Accept among text/plain, application/json, application/xml and
+    /// text/xml (q-values, wildcards; no header: plain); nothing acceptable is a 406.
     func listingFormat() throws(NimbusError) -> ListingFormat {
         if let f = query("format")?.lowercased() {
             switch f {
             case "json": return .json
             case "xml": return .xml
-            case "plain", "text": return .plain
-            default: break
+            default: return .plain
             }
         }
-        let accept = headers[.accept]?.lowercased() ?? ""
-        if accept.contains("application/json") { return .json }
-        if accept.contains("application/xml") || accept.contains("text/xml") { return .xml }
-        return .plain
+        guard let accept = headers[.accept], !accept.trimmingCharacters(in: .whitespaces).isEmpty else { return .plain }
+        var ranges = [(type: String, q: Double, globs: Int, index: Int)]()
+        for (i, item) in accept.split(separator: ",").enumerated() {
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let type = parts.first, !type.isEmpty else { continue }
+            let halves = type.split(separator: "/", omittingEmptySubsequences: false)
+            guard halves.count == 2, !halves[0].isEmpty, !halves[1].isEmpty else { throw .badRequest("Invalid Accept header") }
+            var q = 1.0
+            for p in parts.dropFirst() where p.hasPrefix("q=") {
+                guard let v = Double(p.dropFirst(2)), v >= 0, v <= 1 else { throw .badRequest("Invalid Accept header") }
+                q = v
+            }
+            ranges.append((type, q, type.filter { $0 == "*" }.count, i))
+        }
+        ranges.sort { ($0.q, -$0.globs, -$0.index) > ($1.q, -$1.globs, -$1.index) }
+        let offers: [(String, ListingFormat)] = [("text/plain", .plain), ("application/json", .json), ("application/xml", .xml), ("text/xml", .xml)]
+        for r in ranges where r.q > 0 {
+            let want = r.type.split(separator: "/")
+            for (offer, format) in offers {
+                let has = offer.split(separator: "/")
+                if (want[0] == "*" || want[0] == has[0]) && (want[1] == "*" || want[1] == has[1]) { return format }
+            }
+        }
+        throw NimbusError(.notAcceptable, "The resource is not available in a format acceptable to your browser.")
     }
 
     func listingContentType() -> String {

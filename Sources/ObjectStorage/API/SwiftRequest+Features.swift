@@ -380,6 +380,7 @@ extension SwiftRequest {
                     }
                     if mac.count == given.count, zip(mac, given).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 {
                         tempURL = true
+                        tempURLExpires = expires
                         return
                     }
                 }

@@ -37,6 +37,15 @@ extension SwiftRequest {
         try await service.visibleObject(account, container, name)
     }
 
+    /// `disposition_format`: `<type>; filename="<quote(name, safe=' /')>"; filename*=UTF-8''<quote(name)>`.
+    static func disposition(_ type: String, _ name: String) -> String {
+        var safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~/")
+        let quoted = name.addingPercentEncoding(withAllowedCharacters: safe) ?? name
+        safe.insert(" ")
+        let plain = name.addingPercentEncoding(withAllowedCharacters: safe) ?? name
+        return "\(type); filename=\"\(plain)\"; filename*=UTF-8''\(quoted)"
+    }
+
     /// Whether a Range header has a suffix spec `-N` with N > 0.
     static func hasPositiveSuffix(_ header: String) -> Bool {
         guard let eq = header.firstIndex(of: "=") else { return false }
@@ -62,15 +71,17 @@ extension SwiftRequest {
             for f in h where f.name.canonicalName.hasPrefix("x-object-meta-") && !f.name.canonicalName.hasPrefix("x-object-meta-public-") {
                 h[f.name] = nil
             }
-            if method == .get {
-                let filename = query("filename") ?? String(row.name.split(separator: "/").last ?? "")
-                if hasQuery("inline") {
-                    h[.contentDisposition] = "inline"
-                } else {
-                    let ascii = filename.replacingOccurrences(of: "\"", with: "\\\"")
-                    let quoted = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? filename
-                    h[.contentDisposition] = "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(quoted)"
-                }
+            // tempurl.py: Expires from the URL, and a Content-Disposition built by disposition_format.
+            if let expires = tempURLExpires {
+                h[HTTPField.Name("Expires")!] = Timestamps.httpDate(Date(timeIntervalSince1970: TimeInterval(expires)))
+            }
+            let filename = formQuery("filename")
+            if hasQuery("inline") {
+                h[.contentDisposition] = filename.map { Self.disposition("inline", $0) } ?? "inline"
+            } else if let filename {
+                h[.contentDisposition] = Self.disposition("attachment", filename)
+            } else if row.metadata["content-disposition"] == nil {
+                h[.contentDisposition] = Self.disposition("attachment", String(row.name.split(separator: "/").last ?? ""))
             }
         }
         if let r = try checkConditions(etag: body.etag, lastModified: row.lastModified, headers: h) { return r }

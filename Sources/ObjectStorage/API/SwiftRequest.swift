@@ -19,6 +19,8 @@ struct SwiftRequest {
     var headers: HTTPFields { request.headers }
     /// Set when a valid temp URL signature authorizes this request.
     var tempURL = false
+    /// The expiry of the temp URL that authorized this request.
+    var tempURLExpires: Int?
     /// The container's metadata, once loaded for CORS.
     var corsContainer: ContainerRow?
 
@@ -40,6 +42,17 @@ struct SwiftRequest {
     }
 
     func query(_ name: String) -> String? { request.uri.queryParameters[name[...]].map { String($0) } }
+    /// A query value read as a form (`+` is a space), as Python's `parse_qs` reads it.
+    func formQuery(_ name: String) -> String? {
+        guard let q = request.uri.query else { return nil }
+        for pair in q.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard kv[0].replacingOccurrences(of: "+", with: " ").removingPercentEncoding == name else { continue }
+            let v = kv.count > 1 ? String(kv[1]) : ""
+            return v.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? v
+        }
+        return nil
+    }
     /// Whether the query string names `name`, with or without a value (`?bulk-delete`).
     func hasQuery(_ name: String) -> Bool {
         guard let q = request.uri.query else { return false }

@@ -65,13 +65,18 @@ def test_fresh_metadata_drops_source_user_metadata(new_account):
     assert acct.get_body(c, "fresh") == data
 
 
-@pytest.mark.skip(reason="known gap: Range on COPY / X-Copy-From is not implemented")
 def test_copy_with_range_makes_a_partial_copy(new_account):
     acct = new_account()
     c, name, data = _source(acct, data=b"0123456789")
     r = acct.req("PUT", c, "part", data=b"", headers={"X-Copy-From": f"{c}/{name}", "Range": "bytes=2-5"})
     assert r.status_code == 201, (r.status_code, r.text)
     assert acct.get_body(c, "part") == b"2345"
+    r = acct.req("COPY", c, name, headers={"Destination": f"{c}/tail", "Range": "bytes=-3"})
+    assert r.status_code == 201, (r.status_code, r.text)
+    assert acct.get_body(c, "tail") == b"789"
+    r = acct.req("PUT", c, "none", data=b"", headers={"X-Copy-From": f"{c}/{name}", "Range": "bytes=20-30"})
+    assert r.status_code == 416 and r.headers["Content-Range"] == "bytes */10", (r.status_code, r.headers)
+    assert acct.req("HEAD", c, "none").status_code == 404
 
 
 def test_copy_errors(new_account):

@@ -160,6 +160,11 @@ struct ObjectBody: Sendable {
         }
     }
 
+    /// The part `range` of the body (a copy with a Range header).
+    func slice(_ range: Range<Int>) -> ObjectBody {
+        ObjectBody(segments: pieces(range).map { Segment(row: $0.0, range: $0.1) }, length: range.count, etag: etag)
+    }
+
     /// The whole body as an async sequence (server-side copies): replicas are opened and read
     /// as the consumer asks for bytes, so nothing is read ahead or after it stops.
     func sequence(service: ObjectStorageService) -> ObjectStorageService.Pieces {

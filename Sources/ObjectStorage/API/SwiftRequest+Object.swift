@@ -338,7 +338,22 @@ extension SwiftRequest {
         // copy.py: with multipart-manifest=get a DLO manifest stays a manifest.
         if query("multipart-manifest") == "get", let m = source.metadata["x-object-manifest"] { meta["x-object-manifest"] = m }
         let deleteAt = try deleteAtHeader()
-        let body = query("multipart-manifest") == "get" ? ObjectBody.plain(source) : try await ObjectBody.resolve(source, request: srcReq)
+        var body = query("multipart-manifest") == "get" ? ObjectBody.plain(source) : try await ObjectBody.resolve(source, request: srcReq)
+        // copy.py: the source GET keeps the request's Range, so a range copies part of the source
+        // (an unsatisfiable one is the source's 416).
+        if let rh = headers[.range], let ranges = ByteRanges.parse(rh, size: body.length) {
+            if ranges.isEmpty {
+                if !(body.length == 0 && Self.hasPositiveSuffix(rh)) {
+                    var resp = SwiftErrorRenderer.page(.rangeNotSatisfiable, "The Range requested is not available.")
+                    resp.headers[.contentRange] = "bytes */\(body.length)"
+                    return resp
+                }
+            } else if ranges.count == 1 {
+                body = body.slice(ranges[0])
+            } else {
+                throw NimbusError.badRequest("A copy of several byte ranges is not supported; copy one range at a time.")
+            }
+        }
         try await dstReq.checkQuotas(dstContainer, adding: body.length)
         try await dstReq.versionBeforeOverwrite(dstContainer)
         let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? source.contentType

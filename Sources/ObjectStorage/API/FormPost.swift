@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -136,21 +135,7 @@ extension SwiftAPI {
         let fields = "\n\(attributes["redirect"] ?? "")\n\(attributes["max_file_size"] ?? "0")\n\(attributes["max_file_count"] ?? "0")\n\(attributes["expires"] ?? "0")"
         let (size, given) = SwiftRequest.decodeSignature(attributes["signature"] ?? "")
         guard let given else { throw FormUnauthorized(message: "invalid signature") }
-        var valid = false
-        for key in keys {
-            for p in [path, "/object" + path] {
-                let message = Array((p + fields).utf8)
-                let k = SymmetricKey(data: Array(key.utf8))
-                let mac: [UInt8]
-                switch size ?? given.count {
-                case 20: mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: k))
-                case 32: mac = Array(HMAC<SHA256>.authenticationCode(for: message, using: k))
-                case 64: mac = Array(HMAC<SHA512>.authenticationCode(for: message, using: k))
-                default: continue
-                }
-                if ConstantTime.equal(mac, given) { valid = true }
-            }
-        }
+        let valid = SwiftRequest.signatureMatches(given, digestSize: size, keys: keys, messages: [path + fields, "/object" + path + fields])
         guard valid else { throw FormUnauthorized(message: "invalid signature") }
 
         // The object: the action path, a slash added when it names only the container.

@@ -366,27 +366,32 @@ extension SwiftRequest {
         }
         let (algorithm, given) = Self.decodeSignature(sig)
         guard let given else { throw unauthorized }
+        let messages = methods.flatMap { m in paths.map { p in "\(m)\n\(expires)\n\(p)" } }
+        guard Self.signatureMatches(given, digestSize: algorithm, keys: keys, messages: messages) else { throw unauthorized }
+        tempURL = true
+        tempURLExpires = expires
+    }
+
+    /// Whether `given` is the HMAC (SHA-1, SHA-256 or SHA-512, by `digestSize` or the
+    /// signature's length) of one of `messages` under one of `keys`; compared in constant time.
+    /// Temp URLs and form POSTs sign this way.
+    static func signatureMatches(_ given: [UInt8], digestSize: Int?, keys: [String], messages: [String]) -> Bool {
+        var matched = false
         for key in keys {
-            for m in methods {
-                for p in paths {
-                    let message = Array("\(m)\n\(expires)\n\(p)".utf8)
-                    let keyData = SymmetricKey(data: Array(key.utf8))
-                    let mac: [UInt8]
-                    switch algorithm ?? given.count {
-                    case 20: mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: keyData))
-                    case 32: mac = Array(HMAC<SHA256>.authenticationCode(for: message, using: keyData))
-                    case 64: mac = Array(HMAC<SHA512>.authenticationCode(for: message, using: keyData))
-                    default: continue
-                    }
-                    if mac.count == given.count, zip(mac, given).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 {
-                        tempURL = true
-                        tempURLExpires = expires
-                        return
-                    }
+            let k = SymmetricKey(data: Array(key.utf8))
+            for text in messages {
+                let message = Array(text.utf8)
+                let mac: [UInt8]
+                switch digestSize ?? given.count {
+                case 20: mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: k))
+                case 32: mac = Array(HMAC<SHA256>.authenticationCode(for: message, using: k))
+                case 64: mac = Array(HMAC<SHA512>.authenticationCode(for: message, using: k))
+                default: return false
                 }
+                if ConstantTime.equal(mac, given) { matched = true }
             }
         }
-        throw unauthorized
+        return matched
     }
 
     /// Hex signatures (the digest told by their length) or `<digest>:<base64>`.

@@ -45,6 +45,18 @@ struct Bytes: AsyncSequence, Sendable {
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rest: data[...]) }
 }
 
+/// Waits until the image satisfies `done`.
+func waitFor(_ s: ImageService, _ id: String, _ done: (Image) -> Bool) async throws -> Image {
+    let admin = ImageCaller(projectID: nil, isAdmin: true)
+    var image = try await s.visible(id, caller: admin).0
+    for _ in 0..<500 where !done(image) {
+        try await Task.sleep(for: .milliseconds(10))
+        image = try await s.visible(id, caller: admin).0
+    }
+    #expect(done(image), "image \(id) reached \(image.status) \(image.properties)")
+    return image
+}
+
 @Suite struct ImageServiceTests {
     @Test(arguments: Engines.available)
     func createUploadDownloadDelete(_ engine: String) async throws {
@@ -114,18 +126,6 @@ struct Bytes: AsyncSequence, Sendable {
         #expect(tasks.map(\.id) == [task?.id] && tasks.first?.status == .success && tasks.first?.requestID == "req-1")
         #expect(try await s.tasks(of: final, caller: other).isEmpty)
         await h.cleanup()
-    }
-
-    /// Waits until the image satisfies `done`.
-    func waitFor(_ s: ImageService, _ id: String, _ done: (Image) -> Bool) async throws -> Image {
-        let admin = ImageCaller(projectID: nil, isAdmin: true)
-        var image = try await s.visible(id, caller: admin).0
-        for _ in 0..<500 where !done(image) {
-            try await Task.sleep(for: .milliseconds(10))
-            image = try await s.visible(id, caller: admin).0
-        }
-        #expect(done(image), "image \(id) reached \(image.status) \(image.properties)")
-        return image
     }
 
     @Test(arguments: Engines.available)
@@ -251,6 +251,19 @@ struct Bytes: AsyncSequence, Sendable {
         _ = try await upload.value
         let after = try await s.visible(c.id, caller: admin).0
         #expect(after.status == .active && after.visibility == .private)
+        // An import task a crash interrupted (processing, lock held) resumes and finishes.
+        let d = try await s.create(["name": "d", "disk_format": "raw", "container_format": "bare"], owner: "p")
+        try await s.stage(d, body: Bytes(data: Array(repeating: 3, count: 4000)))
+        let task = ImageTask(imageID: d.id, owner: "p", userID: "u", requestID: "req-r",
+                             input: ["image_id": .string(d.id), "import_req": ["method": ["name": "glance-direct"]], "backend": [.null]], now: Date())
+        var processing = task
+        processing.status = .processing
+        try await s.repository.insertTask(processing)
+        try await s.transition(d.id, from: .uploading, to: .importing) { $0.properties["os_glance_import_task"] = task.id }
+        #expect(try await s.recover() == 1)
+        let resumed = try await waitFor(s, d.id) { $0.status == .active && $0.properties["os_glance_import_task"] == nil }
+        #expect(resumed.size == 4000 && resumed.stores == ["file"])
+        #expect(try await s.repository.task(task.id)?.status == .success)
         // Bytes a crash stored but never recorded (and a staged file of no image) are swept at
         // start; recorded data stays.
         let orphan = h.dir + "/images/" + Identifiers.uuid()

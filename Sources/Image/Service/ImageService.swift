@@ -401,7 +401,8 @@ public final class ImageService: Sendable {
             targets = stores.ids
         } else if let list = body["stores"] {
             if header != nil { throw .badRequest("Stores parameter and x-image-meta-store header can't be both specified") }
-            guard case .array(let items) = list, !items.isEmpty, let ids = Optional(items.compactMap(\.stringValue)), ids.count == items.count else {
+            let ids = list.arrayValue?.compactMap(\.stringValue) ?? []
+            guard !ids.isEmpty, ids.count == list.arrayValue?.count else {
                 throw .badRequest("'stores' must be a non-empty list of store identifiers")
             }
             targets = ids

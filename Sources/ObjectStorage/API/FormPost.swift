@@ -33,8 +33,7 @@ extension SwiftAPI {
     func formPost(_ request: Request, _ context: NimbusRequestContext, _ target: Target, boundary: String) async throws -> Response {
         do {
             return try await translateForm(request, context, target, boundary: boundary)
-        } catch let e as MultipartReader.Invalid {
-            _ = e
+        } catch is MultipartReader.Invalid {
             return .swift(.badRequest, body: "FormPost: invalid starting boundary", contentType: "text/plain")
         } catch let e as FormInvalid {
             return .swift(.badRequest, body: "FormPost: \(e.message)", contentType: "text/plain")

@@ -50,18 +50,18 @@ public struct AuthContext: Sendable {
 
         /// `*` matches one path segment, `**` any number of them (including none).
         public func permits(service: String, path: [Substring], method: String) -> Bool {
-            guard self.service == service, self.method.uppercased() == method.uppercased() else { return false }
-            return Self.match(self.path.split(separator: "/"), path[...])
+            guard self.service.sameBytes(as: service), self.method.uppercased().sameBytes(as: method.uppercased()) else { return false }
+            return Self.match(self.path.splitBytes("/"), path[...])
         }
 
         static func match(_ pattern: [Substring], _ path: ArraySlice<Substring>) -> Bool {
             guard let head = pattern.first else { return path.isEmpty }
             let rest = Array(pattern.dropFirst())
-            if head == "**" {
+            if head.sameBytes(as: "**") {
                 for i in path.startIndex...path.endIndex where match(rest, path[i...]) { return true }
                 return false
             }
-            guard let first = path.first, head == "*" || head == first else { return false }
+            guard let first = path.first, head.sameBytes(as: "*") || head.sameBytes(as: first) else { return false }
             return match(rest, path.dropFirst())
         }
     }
@@ -88,7 +88,7 @@ public struct AuthContext: Sendable {
     public var domainID: String? { if case .domain(let id, _) = scope { id } else { nil } }
     public var isSystemScoped: Bool { scope == .system }
     public var roleNames: [String] { roles.map(\.name) }
-    public func hasRole(_ name: String) -> Bool { roles.contains { $0.name.lowercased() == name.lowercased() } }
+    public func hasRole(_ name: String) -> Bool { roles.contains { $0.name.lowercased().sameBytes(as: name.lowercased()) } }
 }
 
 /// Validates a token string into an `AuthContext`; Identity implements it, every service's auth

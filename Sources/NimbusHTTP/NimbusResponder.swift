@@ -40,14 +40,14 @@ public struct NimbusResponder: HTTPResponder {
 
     private func dispatch(_ request: Request, _ context: inout NimbusRequestContext) async -> Response {
         let path = request.uri.path
-        if request.uri.description.contains("%00") || request.uri.description.utf8.contains(0) {
+        if request.uri.description.containsBytes("%00") || request.uri.description.utf8.contains(0) {
             return fallbackRenderer.render(.badRequest("The request URL contains a NUL character."), request: request, context: context)
         }
         if let root = rootHandlers[path] {
             context.routeName = path
             return await run(root, request, context, renderer: fallbackRenderer)
         }
-        guard let table = tables.first(where: { path == $0.prefix || path.hasPrefix($0.prefix + "/") }) else {
+        guard let table = tables.first(where: { path.sameBytes(as: $0.prefix) || path.hasBytePrefix($0.prefix + "/") }) else {
             return fallbackRenderer.render(.notFound("The resource could not be found."), request: request, context: context)
         }
         context.service = table.service
@@ -55,28 +55,31 @@ public struct NimbusResponder: HTTPResponder {
             context.requestID = id()
             context.logger[metadataKey: "request_id"] = .string(context.requestID)
         }
+        guard QueryString(request.uri.query).isValid else {
+            return table.renderer.render(.badRequest("Invalid UTF8 in the query string."), request: request, context: context)
+        }
         if let raw = table.rawHandler {
             context.routeName = table.prefix
             let encoded = request.uri.path
-            context.rawPath = encoded.dropFirst(min(encoded.count, table.prefix.count))
+            context.rawPath = encoded.droppingBytePrefix(table.prefix) ?? ""
             // A token is optional here: the service decides what anonymous callers may do.
             if let token = request.headers[HTTPField.Name("X-Auth-Token")!] ?? request.headers[HTTPField.Name("X-Storage-Token")!], !token.isEmpty {
                 // Decoded whole before splitting, as the raw-path service reads it.
-                let decoded = String(context.rawPath).removingPercentEncoding ?? String(context.rawPath)
-                do { try await authenticate(token, path: decoded.split(separator: "/"), table: table, request, &context) } catch {
+                let decoded = PercentEncoding.decode(context.rawPath) ?? String(context.rawPath)
+                do { try await authenticate(token, path: decoded.splitBytes("/"), table: table, request, &context) } catch {
                     return render(error, request, context, table.renderer)
                 }
             }
             return await run(raw, request, context, renderer: table.renderer)
         }
-        if table.reusesClientRequestID, let given = request.headers[HTTPField.Name("X-Openstack-Request-ID")!], !given.isEmpty, given.count <= 64 {
+        if table.reusesClientRequestID, let given = request.headers[HTTPField.Name("X-Openstack-Request-ID")!], !given.isEmpty, given.utf8.count <= 64 {
             context.requestID = given
             context.logger[metadataKey: "request_id"] = .string(given)
         }
-        let relative = path.dropFirst(table.prefix.count)
-        var segments = relative.split(separator: "/").map { Substring($0.removingPercentEncoding ?? String($0)) }
-        if table.trailingSlashIsSegment && relative.count > 1 && relative.hasSuffix("/") { segments.append("") }
-        if let first = segments.first, let alias = table.segmentAliases[String(first)] { segments[0] = Substring(alias) }
+        guard var segments = Self.segments(path.droppingBytePrefix(table.prefix) ?? "", trailingSlash: table.trailingSlashIsSegment) else {
+            return table.renderer.render(.badRequest("Invalid UTF8 or NUL in the request path."), request: request, context: context)
+        }
+        if let first = segments.first, let alias = table.segmentAliases[Name(first)] { segments[0] = Substring(alias) }
         switch table.match(method: request.method, segments: segments) {
         case .notFound:
             return table.renderer.render(.notFound("The resource could not be found."), request: request, context: context)
@@ -97,6 +100,18 @@ public struct NimbusResponder: HTTPResponder {
             }
             return await run(entry.handler, request, context, renderer: table.renderer)
         }
+    }
+
+    /// The path below a service prefix as percent-decoded segments, split on `/` bytes before
+    /// decoding (so `%2F` stays inside a segment); nil when a segment is not UTF-8 or holds NUL.
+    static func segments(_ relative: Substring, trailingSlash: Bool) -> [Substring]? {
+        var out = [Substring]()
+        for raw in relative.splitBytes("/") {
+            guard let d = PercentEncoding.decode(raw), !d.utf8.contains(0) else { return nil }
+            out.append(Substring(d))
+        }
+        if trailingSlash && relative.utf8.count > 1 && relative.hasByteSuffix("/") { out.append("") }
+        return out
     }
 
     /// Validates the token (and an `X-Service-Token`), enforces an application credential's

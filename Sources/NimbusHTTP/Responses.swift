@@ -20,14 +20,28 @@ extension Response {
 }
 
 extension Request {
-    /// Reads a JSON body, mapping oversize bodies to 413 and malformed ones to 400.
-    public func jsonBody(context: NimbusRequestContext, limit: Int? = nil) async throws -> JSONValue {
-        let buffer: ByteBuffer
+    /// The whole body, up to `limit` bytes: the one body reader of every service. A declared or
+    /// actual size past the limit is a 413 (nothing more is read), a body that ends before its
+    /// declared length or chunked end (the client half-closed) is a 400.
+    public func collectBody(upTo limit: Int, tooLarge message: String? = nil) async throws(NimbusError) -> ByteBuffer {
+        let tooLarge = message.map { NimbusError(.payloadTooLarge, $0) } ?? Self.tooLarge(limit)
+        if let declared = headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
         do {
-            buffer = try await body.collect(upTo: limit ?? context.maxUploadSize)
+            return try await body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
         } catch {
-            throw NimbusError(.payloadTooLarge, "Request Entity Too Large: the request body is larger than the limit of \(limit ?? context.maxUploadSize) bytes.")
+            throw NimbusError.badRequest("The request body ended before it was complete.")
         }
+    }
+
+    static func tooLarge(_ limit: Int) -> NimbusError {
+        NimbusError(.payloadTooLarge, "Request Entity Too Large: the request body is larger than the limit of \(limit) bytes.")
+    }
+
+    /// Reads a JSON body, mapping oversize bodies to 413, cut-off and malformed ones to 400.
+    public func jsonBody(context: NimbusRequestContext, limit: Int? = nil) async throws -> JSONValue {
+        let buffer = try await collectBody(upTo: limit ?? context.maxUploadSize)
         if buffer.readableBytes == 0 { throw NimbusError.badRequest("The request body is empty; a JSON document is required.") }
         do {
             return try JSONValue.parse(buffer.readableBytesView)
@@ -36,12 +50,15 @@ extension Request {
         }
     }
 
+    /// The query string, parsed as WebOb and swob parse it (`+` is a space; keys compare as bytes).
+    public var queryString: QueryString { QueryString(uri.query) }
+
     /// First value of a query parameter.
-    public func query(_ name: String) -> String? { uri.queryParameters[name[...]].map { String($0) } }
+    public func query(_ name: String) -> String? { queryString[name] }
 
     /// Query flags like Keystone's `?nocatalog` or `?include_names`: present and not false/0.
     public func queryFlag(_ name: String) -> Bool {
-        guard let v = uri.queryParameters[name[...]] else { return false }
+        guard let v = queryString[name] else { return false }
         return !["0", "false", "no", "off"].contains(v.lowercased())
     }
 }

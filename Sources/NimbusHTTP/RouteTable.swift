@@ -46,7 +46,7 @@ public struct RouteTable: Sendable {
     /// id, as Glance does, instead of a new one.
     public var reusesClientRequestID = false
     /// First path segments that stand for another (Glance: `/v2.9/images` is `/v2/images`).
-    public var segmentAliases: [String: String] = [:]
+    public var segmentAliases: [Name: String] = [:]
 
     public init(service: String, prefix: String, renderer: any ErrorRenderer) {
         self.service = service
@@ -55,7 +55,7 @@ public struct RouteTable: Sendable {
     }
 
     public mutating func add(_ method: HTTPRequest.Method, _ path: String, auth: Authentication = .token, _ handler: @escaping RouteHandler) {
-        let segments = path.split(separator: "/").map { s -> Segment in
+        let segments = path.splitBytes("/").map { s -> Segment in
             s.hasPrefix("{") && s.hasSuffix("}") ? .parameter(String(s.dropFirst().dropLast())) : .literal(String(s))
         }
         entries.append(Entry(method: method, segments: segments, name: path, authentication: auth, handler: handler))
@@ -78,7 +78,8 @@ public struct RouteTable: Sendable {
         case notFound
     }
 
-    /// `path` is relative to the prefix, already split into percent-decoded segments.
+    /// `path` is relative to the prefix, already split into percent-decoded segments. Literals
+    /// match by bytes: a segment canonically equivalent to a literal is another path.
     func match(method: HTTPRequest.Method, segments path: [Substring]) -> Match {
         var allowed = [String]()
         var getCandidate: (Entry, [String: String])?
@@ -96,7 +97,7 @@ public struct RouteTable: Sendable {
         var params = [String: String]()
         for (p, s) in zip(pattern, path) {
             switch p {
-            case .literal(let l): if l != s { return nil }
+            case .literal(let l): if !l.sameBytes(as: s) { return nil }
             case .parameter(let name): params[name] = String(s)
             }
         }

@@ -28,7 +28,7 @@ public struct ImageAPI: Sendable {
         t.trailingSlashIsSegment = true
         t.reusesClientRequestID = true
         // Every advertised minor version is served by v2, as Glance's version negotiation does.
-        for id in Self.versionIDs(multiple: service.stores.multiple) { t.segmentAliases[id] = "v2" }
+        for id in Self.versionIDs(multiple: service.stores.multiple) { t.segmentAliases[Name(id)] = "v2" }
         addVersionRoutes(&t)
         addImageRoutes(&t)
         addDataRoutes(&t)
@@ -82,7 +82,7 @@ public struct ImageAPI: Sendable {
     }
 
     static func jsonObject(_ request: Request, _ ctx: NimbusRequestContext) async throws -> [String: JSONValue] {
-        let buffer = try await request.body.collect(upTo: ctx.maxUploadSize)
+        let buffer = try await request.collectBody(upTo: ctx.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw NimbusError.badRequest("Body expected in request.") }
         guard let value = try? JSONValue.parse(buffer.readableBytesView) else { throw NimbusError.badRequest("Malformed JSON in request body.") }
         switch value {
@@ -120,7 +120,7 @@ public struct ImageAPI: Sendable {
         t.get("/v2/images") { req, ctx in
             let c = try self.caller(ctx)
             try self.authorize("get_images", c, ["project_id": c.image.projectID ?? "None"])
-            let pairs = req.uri.queryParameters.map { (String($0.key), String($0.value)) }
+            let pairs = req.queryString.pairs
             let listing = try ImageListing(query: pairs)
             let (images, more) = try await self.service.list(listing, caller: c.image)
             var body: [String: JSONValue] = ["images": .array(images.map(self.view)), "schema": "/v2/schemas/images"]
@@ -167,7 +167,7 @@ public struct ImageAPI: Sendable {
                 r.headers[HTTPField.Name("Accept-Patch")!] = ImagePatch.mediaTypes.joined(separator: ", ")
                 return r
             }
-            let buffer = try await req.body.collect(upTo: ctx.maxUploadSize)
+            let buffer = try await req.collectBody(upTo: ctx.maxUploadSize)
             guard let body = try? JSONValue.parse(buffer.readableBytesView) else { throw NimbusError.badRequest("Malformed JSON in request body.") }
             let patch = try ImagePatch(body, dialect: dialect)
             let (image, _) = try await self.image(ctx, c)

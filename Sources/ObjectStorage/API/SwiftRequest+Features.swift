@@ -55,10 +55,7 @@ extension SwiftRequest {
     // MARK: SLO
 
     mutating func putManifest(_ container: ContainerRow) async throws -> Response {
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: 8 * 1024 * 1024 + 1) } catch {
-            throw NimbusError(.payloadTooLarge, "Manifest File > 8388608 bytes")
-        }
+        let buffer = try await request.collectBody(upTo: 8 * 1024 * 1024 + 1, tooLarge: "Manifest File > 8388608 bytes")
         guard buffer.readableBytes <= 8 * 1024 * 1024 else { throw NimbusError(.payloadTooLarge, "Manifest File > 8388608 bytes") }
         guard let parsed = try? JSONValue.parse(buffer.readableBytesView) else { throw NimbusError.badRequest("Manifest must be valid JSON.\n") }
         guard let items = parsed.arrayValue else { throw NimbusError.badRequest("Manifest must be a list.\n") }
@@ -221,10 +218,7 @@ extension SwiftRequest {
         guard query("extract-archive") == "tar" else {
             throw NimbusError.badRequest("Unsupported archive format: only uncompressed tar is supported")
         }
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: 1 << 30) } catch {
-            throw NimbusError(.payloadTooLarge, "Request Entity Too Large: archives are limited to 1 GiB")
-        }
+        let buffer = try await request.collectBody(upTo: 1 << 30, tooLarge: "Request Entity Too Large: archives are limited to 1 GiB")
         let bytes = Array(buffer.readableBytesView)
         let entries: [TarArchive.Entry]
         do { entries = try TarArchive.files(bytes) } catch { throw NimbusError.badRequest("Invalid Tar File: \(error)") }
@@ -275,10 +269,7 @@ extension SwiftRequest {
         if let ct = headers[.contentType], !ct.lowercased().hasPrefix("text/plain") {
             return bulkResult(deleted: 0, notFound: 0, errors: [], status: "406 Not Acceptable")
         }
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: 10 * 1024 * 1024) } catch {
-            throw NimbusError(.payloadTooLarge, "Request Entity Too Large")
-        }
+        let buffer = try await request.collectBody(upTo: 10 * 1024 * 1024, tooLarge: "Request Entity Too Large")
         let lines = String(decoding: buffer.readableBytesView, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard lines.count <= 10000 else { throw NimbusError(.payloadTooLarge, "Maximum Bulk Deletes: 10000 per request") }

@@ -7,13 +7,19 @@
 /// become one in memory: a set of checked containers, a dictionary of metadata, an ACL lookup.
 /// `Name` compares, hashes and orders by UTF-8 bytes (which is code point order, as Python and SQL
 /// `BINARY` order), so it can key sets and dictionaries safely.
-public struct Name: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct Name: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral, Codable {
     public let string: String
 
     public init(_ string: some StringProtocol) { self.string = String(string) }
     public init(stringLiteral value: String) { self.string = value }
 
     public var description: String { string }
+
+    public init(from decoder: any Decoder) throws { string = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(string)
+    }
 
     public static func == (a: Name, b: Name) -> Bool { a.string.sameBytes(as: b.string) }
     public static func < (a: Name, b: Name) -> Bool { a.string.bytesPrecede(b.string) }
@@ -96,6 +102,44 @@ extension StringProtocol {
         guard h.count >= n.count else { return false }
         for i in 0...(h.count - n.count) where h[i] == n[0] && h[i..<(i + n.count)].elementsEqual(n) { return true }
         return false
+    }
+
+    /// Every occurrence of `target` replaced, matched by code points. Foundation's
+    /// `replacingOccurrences(of:with:)` matches composed character sequences: it leaves a `<`
+    /// followed by a combining mark unreplaced, which would let markup through an escaper.
+    public func replacingBytes(_ target: some StringProtocol, with replacement: some StringProtocol) -> String {
+        let t = Array(target.unicodeScalars)
+        precondition(!t.isEmpty)
+        let src = Array(unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < src.count {
+            if src[i] == t[0], i + t.count <= src.count, src[i..<(i + t.count)].elementsEqual(t) {
+                out.append(contentsOf: replacement.unicodeScalars)
+                i += t.count
+            } else {
+                out.append(src[i])
+                i += 1
+            }
+        }
+        return String(out)
+    }
+
+    /// The text with `&`, `<`, `>` (and, with `quotes`, `"` and `'`) escaped for XML and HTML,
+    /// scalar by scalar: iterating `Character`s would miss a `<` that a combining mark follows.
+    public func markupEscaped(quotes: Bool = true) -> String {
+        var out = String.UnicodeScalarView()
+        for c in unicodeScalars {
+            switch c {
+            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"" where quotes: out.append(contentsOf: "&quot;".unicodeScalars)
+            case "'" where quotes: out.append(contentsOf: "&#x27;".unicodeScalars)
+            default: out.append(c)
+            }
+        }
+        return String(out)
     }
 
     /// Length as Python's `len()` counts it: code points, not grapheme clusters.

@@ -58,7 +58,7 @@ public enum PercentEncoding {
 
     static let hexDigits = Array("0123456789ABCDEF".utf8)
 
-    static func hexValue(_ b: UInt8) -> UInt8? {
+    public static func hexValue(_ b: UInt8) -> UInt8? {
         switch b {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10

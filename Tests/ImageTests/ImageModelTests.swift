@@ -7,7 +7,7 @@ import Testing
 @testable import Image
 
 func image(_ id: String, owner: String, visibility: Visibility = .shared, status: ImageStatus = .active, name: String? = nil,
-           size: Int64? = nil, created: TimeInterval = 0, tags: Set<String> = [], hidden: Bool = false) -> Image {
+           size: Int64? = nil, created: TimeInterval = 0, tags: Set<Name> = [], hidden: Bool = false) -> Image {
     var i = Image(id: id, owner: owner, now: Date(timeIntervalSince1970: 1_700_000_000 + created))
     i.visibility = visibility; i.status = status; i.name = name; i.size = size; i.tags = tags; i.osHidden = hidden
     return i

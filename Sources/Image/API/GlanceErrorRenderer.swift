@@ -47,6 +47,6 @@ public struct GlanceErrorRenderer: ErrorRenderer {
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.markupEscaped(quotes: false)
     }
 }

@@ -134,7 +134,7 @@ public struct ImageAPI: Sendable {
             let body = try await Self.jsonObject(req, ctx)
             var owner = c.image.projectID
             if let o = body["owner"] {
-                guard case .string(let s) = o, s.count <= 255 else { throw ImageSchema.mismatch("\(o.rendered) is not of type 'string'") }
+                guard case .string(let s) = o, s.scalarCount <= 255 else { throw ImageSchema.mismatch("\(o.rendered) is not of type 'string'") }
                 owner = s
             }
             let visibility = body["visibility"]?.stringValue ?? "private"

@@ -35,7 +35,7 @@ enum ImageViews {
         o["id"] = .string(i.id)
         o["created_at"] = date(i.createdAt)
         o["updated_at"] = date(i.updatedAt)
-        o["tags"] = .array(i.tags.sorted().map { .string($0) })
+        o["tags"] = .array(i.tags.sorted().map { .string($0.string) })
         o["self"] = .string("/v2/images/\(i.id)")
         o["file"] = .string("/v2/images/\(i.id)/file")
         o["schema"] = "/v2/schemas/image"

@@ -23,7 +23,8 @@ public struct Image: Sendable, Equatable {
     public var owner: String?
     public var createdAt: Date
     public var updatedAt: Date
-    public var tags: Set<String> = []
+    /// Byte-distinct: `caf\u{E9}` and `cafe\u{301}` are two tags, as in Glance.
+    public var tags: Set<Name> = []
     public var properties: [String: String] = [:]
     public var locations: [ImageLocation] = []
 

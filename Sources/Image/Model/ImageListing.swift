@@ -19,7 +19,7 @@ public struct ImageListing: Sendable {
     public var osHidden = false
     public var tags: [String] = []
     /// Equality (`eq`) or membership (`in`) filters on name, id, status, formats.
-    public var sets: [String: Set<String>] = [:]
+    public var sets: [String: Set<Name>] = [:]
     public var protected: Bool?
     public var sizeMin: Int64?
     public var sizeMax: Int64?
@@ -69,8 +69,8 @@ public struct ImageListing: Sendable {
             case "name", "id", "status", "container_format", "disk_format":
                 let (op, value) = Self.splitOperator(v)
                 switch op {
-                case nil, "eq": sets[k] = [value]
-                case "in": sets[k] = Set(try Self.splitValues(value))
+                case nil, "eq": sets[k] = [Name(value)]
+                case "in": sets[k] = Set(try Self.splitValues(value).map(Name.init))
                 case let other?: throw .badRequest("Unable to filter by unknown operator '\(other)'.")
                 }
             case "changes-since": throw .badRequest("The \"changes-since\" filter is no longer available on v2.")
@@ -80,8 +80,8 @@ public struct ImageListing: Sendable {
         }
         if let s = newSort {
             guard sortKeys.isEmpty && sortDirs.isEmpty else { throw .badRequest("Old and new sorting syntax cannot be combined") }
-            for part in s.split(separator: ",", omittingEmptySubsequences: false) {
-                let kv = part.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            for part in s.splitBytes(",", omittingEmpty: false) {
+                let kv = part.splitBytes(":", maxSplits: 1, omittingEmpty: false).map { $0.trimmingCharacters(in: .whitespaces) }
                 let key = kv[0]
                 guard Self.sortKeys.contains(key) else { throw Self.badSortKey(key) }
                 guard !sort.contains(where: { $0.key == key }) else { continue }  // a repeated key cannot change the order
@@ -113,9 +113,9 @@ public struct ImageListing: Sendable {
 
     /// `op:value` → (op, value); a value that is itself a time keeps its colons.
     static func splitOperator(_ v: String) -> (String?, String) {
-        guard let colon = v.firstIndex(of: ":") else { return (nil, v) }
+        guard let (op, value) = v.splitOnceBytes(":") else { return (nil, v) }
         if Timestamps.parse(v) != nil { return (nil, v) }
-        return (String(v[..<colon]), String(v[v.index(after: colon)...]))
+        return (String(op), String(value))
     }
 
     /// `a,b,"c,d"` → ["a", "b", "c,d"].
@@ -124,7 +124,7 @@ public struct ImageListing: Sendable {
         var current = ""
         var quoted = false
         var justClosed = false
-        for ch in v {
+        for ch in v.unicodeScalars {
             if ch == "\"" {
                 if quoted { quoted = false; justClosed = true; continue }
                 guard current.isEmpty else { throw .badRequest("Invalid filter value \(v). The quote is not closed.") }
@@ -133,7 +133,7 @@ public struct ImageListing: Sendable {
             }
             if ch == "," && !quoted { out.append(current); current = ""; justClosed = false; continue }
             if justClosed { throw .badRequest("Invalid filter value \(v). There is no comma after closing quotation mark.") }
-            current.append(ch)
+            current.unicodeScalars.append(ch)
         }
         if quoted { throw .badRequest("Invalid filter value \(v). The quote is not closed.") }
         out.append(current)
@@ -152,12 +152,12 @@ public struct ImageListing: Sendable {
         switch visibility {
         case nil: if image.visibility == .community && !own { return false }
         case "all": break
-        case let v?: if image.visibility.rawValue != v { return false }
+        case let v?: if !image.visibility.rawValue.sameBytes(as: v) { return false }
         }
         if image.osHidden != osHidden { return false }
         if let p = protected, image.protected != p { return false }
-        if !tags.allSatisfy(image.tags.contains) { return false }
-        for (k, allowed) in sets where !allowed.contains(Self.attribute(k, of: image) ?? "\u{0}") { return false }
+        if !tags.allSatisfy({ image.tags.contains(Name($0)) }) { return false }
+        for (k, allowed) in sets where !allowed.contains(Name(Self.attribute(k, of: image) ?? "\u{0}")) { return false }
         if let m = sizeMin, (image.size ?? -1) < m || image.size == nil { return false }
         if let m = sizeMax, image.size == nil || image.size! > m { return false }
         for t in times {
@@ -173,7 +173,7 @@ public struct ImageListing: Sendable {
             }
             if !ok { return false }
         }
-        for (k, v) in properties where (Self.attribute(k, of: image) ?? image.properties[k]) != v { return false }
+        for (k, v) in properties where !((Self.attribute(k, of: image) ?? image.properties[k]).map { $0.sameBytes(as: v) } ?? false) { return false }
         return true
     }
 
@@ -216,6 +216,8 @@ public struct ImageListing: Sendable {
             case let (x?, y?): x < y ? -1 : (x > y ? 1 : 0)
             }
         }
+        // Text orders by bytes, as the database does (Swift's `<` compares normalized text).
+        func cmp(_ x: String?, _ y: String?) -> Int { cmp(x.map(Name.init), y.map(Name.init)) }
         switch key {
         case "size": return cmp(a.size, b.size)
         // Glance keeps times to the second; ties go to the next key (then the id).
@@ -232,7 +234,7 @@ public struct ImageListing: Sendable {
         let visible = images.filter { includes($0, caller: caller, member: members[$0.id]) }.sorted(by: ordered)
         var start = 0
         if let marker {
-            guard let m = images.first(where: { $0.id == marker && $0.status != .deleted }) else {
+            guard let m = images.first(where: { $0.id.sameBytes(as: marker) && $0.status != .deleted }) else {
                 throw .badRequest("No image found with ID \(marker)")
             }
             guard m.isVisible(to: caller, memberStatus: members[m.id]) else { throw .forbidden("You are not authorized to complete get_image action.") }

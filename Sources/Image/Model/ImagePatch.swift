@@ -25,7 +25,7 @@ enum ImageSchema {
             switch value {
             case .null where nullable: return nil
             case .string(let s):
-                guard s.count <= max else { throw mismatch("'\(s)' is too long") }
+                guard s.scalarCount <= max else { throw mismatch("'\(s)' is too long") }
                 return s
             default: throw mismatch("\(value.rendered) is not of type 'string'")
             }
@@ -63,15 +63,15 @@ enum ImageSchema {
         case "owner": image.owner = try string()
         case "tags":
             guard case .array(let items) = value else { throw mismatch("\(value.rendered) is not of type 'array'") }
-            var tags = Set<String>()
+            var tags = Set<Name>()
             for item in items {
                 guard case .string(let t) = item else { throw mismatch("\(item.rendered) is not of type 'string'") }
-                guard t.count <= 255 else { throw mismatch("'\(t)' is too long") }
-                tags.insert(t)
+                guard t.scalarCount <= 255 else { throw mismatch("'\(t)' is too long") }
+                tags.insert(Name(t))
             }
             image.tags = tags
         default:
-            guard key.count <= 255 else { throw .badRequest("Custom property should not be greater than 255 characters.") }
+            guard key.scalarCount <= 255 else { throw .badRequest("Custom property should not be greater than 255 characters.") }
             guard case .string(let s) = value else { throw mismatch("\(value.rendered) is not of type 'string'") }
             image.properties[key] = s
         }
@@ -170,13 +170,14 @@ public struct ImagePatch: Sendable {
 
     /// JSON pointer tokens (RFC 6901 escapes), with Glance's checks and messages.
     static func pointer(_ path: String) throws(NimbusError) -> [String] {
-        guard path.hasPrefix("/") else { throw .badRequest("Pointer `\(path)` does not start with \"/\".") }
-        if path.contains("//") { throw .badRequest("Pointer `\(path)` contains adjacent \"/\".") }
-        if path.count > 1 && path.hasSuffix("/") { throw .badRequest("Pointer `\(path)` end with \"/\".") }
+        guard path.hasBytePrefix("/") else { throw .badRequest("Pointer `\(path)` does not start with \"/\".") }
+        if path.containsBytes("//") { throw .badRequest("Pointer `\(path)` contains adjacent \"/\".") }
+        if path.utf8.count > 1 && path.hasByteSuffix("/") { throw .badRequest("Pointer `\(path)` end with \"/\".") }
         var tokens = [String]()
-        for raw in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            var out = ""
-            var it = raw.makeIterator()
+        // Scalars, not Characters: `/` or `~` followed by a combining mark is still a delimiter.
+        for raw in (path.droppingBytePrefix("/") ?? "").splitBytes("/", omittingEmpty: false) {
+            var out = String.UnicodeScalarView()
+            var it = raw.unicodeScalars.makeIterator()
             while let ch = it.next() {
                 if ch == "~" {
                     switch it.next() {
@@ -188,7 +189,7 @@ public struct ImagePatch: Sendable {
                     out.append(ch)
                 }
             }
-            tokens.append(out.trimmingCharacters(in: .whitespaces))
+            tokens.append(String(out).trimmingCharacters(in: .whitespaces))
         }
         return tokens
     }

@@ -59,7 +59,7 @@ public final class ImageService: Sendable {
             if key == "os_hash_algo" || key == "os_hash_value" { continue }  // Glance ignores them
             if key == "locations" { throw NimbusError.forbidden("Attribute '\(key)' is reserved.") }
             if !Self.coreCreateKeys.contains(key) {
-                guard key.count <= 255 else { throw NimbusError.badRequest("Custom property should not be greater than 255 characters.") }
+                guard key.scalarCount <= 255 else { throw NimbusError.badRequest("Custom property should not be greater than 255 characters.") }
                 if Image.isReserved(key) { throw NimbusError.forbidden("Attribute '\(key)' is reserved.") }
                 try Self.checkCustom(key, value)
             }
@@ -171,10 +171,10 @@ public final class ImageService: Sendable {
     }
 
     public func addTag(_ image: Image, _ tag: String) async throws {
-        guard tag.count <= 255 else { throw ImageSchema.mismatch("'\(tag)' is too long") }
+        guard tag.scalarCount <= 255 else { throw ImageSchema.mismatch("'\(tag)' is too long") }
         let (tagLimit, propertyLimit) = (settings.tagLimit, settings.propertyLimit)
         try await modify(image.id) { current in
-            current.tags.insert(tag)
+            current.tags.insert(Name(tag))
             try Self.checkLimits(current, tagLimit: tagLimit, propertyLimit: propertyLimit)
             current.updatedAt = Date()
         }
@@ -182,7 +182,7 @@ public final class ImageService: Sendable {
 
     public func removeTag(_ image: Image, _ tag: String) async throws {
         try await modify(image.id) { current in
-            guard current.tags.remove(tag) != nil else { throw NimbusError.notFound("The resource could not be found.") }
+            guard current.tags.remove(Name(tag)) != nil else { throw NimbusError.notFound("The resource could not be found.") }
             current.updatedAt = Date()
         }
     }

@@ -69,7 +69,7 @@ public struct ImageRepository: Sendable {
         i.containerFormat = try row.decode(column: "container_format", as: String?.self)
         i.updatedAt = Date(timeIntervalSince1970: TimeInterval(try row.decode(column: "updated_at", as: Int64.self)))
         if case .array(let tags)? = try? JSONValue.parse(Array(try row.decode(column: "tags", as: String.self).utf8)) {
-            i.tags = Set(tags.compactMap(\.stringValue))
+            i.tags = Set(tags.compactMap(\.stringValue).map(Name.init))
         }
         if case .object(let props)? = try? JSONValue.parse(Array(try row.decode(column: "properties", as: String.self).utf8)) {
             i.properties = props.compactMapValues(\.stringValue)
@@ -101,7 +101,7 @@ public struct ImageRepository: Sendable {
     static func seconds(_ d: Date) -> Int64 { Int64(d.timeIntervalSince1970.rounded(.down)) }
 
     static func tagsJSON(_ i: Image) -> String {
-        String(decoding: JSONValue.array(i.tags.sorted().map { .string($0) }).serialized(), as: UTF8.self)
+        String(decoding: JSONValue.array(i.tags.sorted().map { .string($0.string) }).serialized(), as: UTF8.self)
     }
 
     static func propertiesJSON(_ i: Image) -> String {
@@ -124,7 +124,7 @@ public struct ImageRepository: Sendable {
     }
 
     public func get(_ id: String) async throws -> Image? {
-        guard id.count <= 36 else { return nil }
+        guard id.utf8.count <= 36 else { return nil }
         return try await database.sql.raw("SELECT \(unsafeRaw: Self.columns) FROM image_images WHERE id = \(bind: id) AND deleted = \(bind: false)")
             .first().map(Self.decode)
     }
@@ -272,7 +272,7 @@ public struct ImageRepository: Sendable {
         for row in try await database.sql.raw(q).all() {
             let image = try Self.decode(row)
             if memoryFilters {
-                guard l.tags.allSatisfy(image.tags.contains),
+                guard l.tags.allSatisfy({ image.tags.contains(Name($0)) }),
                       l.properties.allSatisfy({ columnFilters.contains($0.key) || image.properties[$0.key] == $0.value }) else { continue }
             }
             out.append(image)

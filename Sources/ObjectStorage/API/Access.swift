@@ -16,18 +16,18 @@ public struct ContainerACL: Sendable, Equatable {
 
     public init(_ header: String?) {
         guard let header else { return }
-        for raw in header.split(separator: ",") {
+        for raw in header.splitBytes(",") {
             let item = raw.trimmingCharacters(in: .whitespaces)
             if item.isEmpty { continue }
-            guard item.hasPrefix(".") else { groups.append(item); cleaned.append(item); continue }
-            if item == ".rlistings" { listings = true; cleaned.append(item); continue }
-            guard let colon = item.firstIndex(of: ":"),
-                  [".r", ".ref", ".referer", ".referrer"].contains(item[..<colon].trimmingCharacters(in: .whitespaces)) else {
+            guard item.hasBytePrefix(".") else { groups.append(item); cleaned.append(item); continue }
+            if item.sameBytes(as: ".rlistings") { listings = true; cleaned.append(item); continue }
+            guard let (designator, rest) = item.splitOnceBytes(":"),
+                  [".r", ".ref", ".referer", ".referrer"].containsBytes(designator.trimmingCharacters(in: .whitespaces)) else {
                 invalid.append(item)
                 continue
             }
-            let value = item[item.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            guard !value.isEmpty, value != "-" else { invalid.append(item); continue }
+            let value = rest.trimmingCharacters(in: .whitespaces)
+            guard !value.isEmpty, !value.sameBytes(as: "-") else { invalid.append(item); continue }
             referrers.append(value)
             cleaned.append(".r:" + value)
         }
@@ -40,27 +40,29 @@ public struct ContainerACL: Sendable, Equatable {
         var allowed = false
         for rule in referrers {
             var r = rule.lowercased()
-            let negate = r.hasPrefix("-")
-            if negate { r.removeFirst() }
-            let match = r == "*" || (r.hasPrefix(".") ? (host.hasSuffix(r) || host == String(r.dropFirst())) : host == r)
+            let negate = r.hasBytePrefix("-")
+            if negate { r = String(r.droppingBytePrefix("-")!) }
+            let match = r.sameBytes(as: "*")
+                || (r.hasBytePrefix(".") ? (host.hasByteSuffix(r) || host.sameBytes(as: r.droppingBytePrefix(".")!)) : host.sameBytes(as: r))
             if match { allowed = !negate }
         }
         return allowed
     }
 
     /// keystoneauth's cross-project check: `<project_id>:<user_id>`, `*` forms, names (when
-    /// both are in the default domain), and role names.
+    /// both are in the default domain), and role names. Compared as bytes: a user named
+    /// `cafe\u{301}` is not the `caf\u{E9}` an ACL names.
     public func grants(_ auth: AuthContext) -> Bool {
         guard case .project(let project) = auth.scope else { return false }
         let user = auth.user
-        var accepted: Set<String> = ["\(project.id):\(user.id)", "*:\(user.id)", "\(project.id):*", "*:*"]
-        if project.domainID == "default" && user.domainID == "default" {
-            accepted.formUnion(["\(project.name):\(user.name)", "*:\(user.name)", "\(project.name):*"])
+        var accepted: Set<Name> = [Name("\(project.id):\(user.id)"), Name("*:\(user.id)"), Name("\(project.id):*"), "*:*"]
+        if project.domainID.sameBytes(as: "default") && user.domainID.sameBytes(as: "default") {
+            accepted.formUnion([Name("\(project.name):\(user.name)"), Name("*:\(user.name)"), Name("\(project.name):*")])
         }
-        let roles = Set(auth.roles.map { $0.name.lowercased() })
+        let roles = Set(auth.roles.map { Name($0.name.lowercased()) })
         for g in groups {
-            if accepted.contains(g) { return true }
-            if !g.contains(":"), roles.contains(g.lowercased()) { return true }
+            if accepted.contains(Name(g)) { return true }
+            if !g.containsByte(":"), roles.contains(Name(g.lowercased())) { return true }
         }
         return false
     }
@@ -69,10 +71,10 @@ public struct ContainerACL: Sendable, Equatable {
 /// Who may do what to an account, keystoneauth's way.
 public struct SwiftAccessPolicy: Sendable {
     public var accountPrefix = "AUTH_"
-    public var operatorRoles: Set<String> = ["admin", "member"]
-    public var readerRoles: Set<String> = ["reader"]
+    public var operatorRoles: Set<Name> = ["admin", "member"]
+    public var readerRoles: Set<Name> = ["reader"]
     /// Compared lower-cased, as keystoneauth does.
-    public var resellerRoles: Set<String> = ["reselleradmin"]
+    public var resellerRoles: Set<Name> = ["reselleradmin"]
     public init() {}
 
     /// Roles the object store needs in Keystone beyond the standard ones.
@@ -92,9 +94,9 @@ public struct SwiftAccessPolicy: Sendable {
 
     public func level(_ auth: AuthContext?, account: String) -> Level {
         guard let auth else { return .anonymous }
-        let roles = Set(auth.roles.map { $0.name.lowercased() })
+        let roles = Set(auth.roles.map { Name($0.name.lowercased()) })
         if !roles.isDisjoint(with: resellerRoles) { return .reseller }
-        guard case .project(let p) = auth.scope, account == accountPrefix + p.id else { return .other }
+        guard case .project(let p) = auth.scope, account.sameBytes(as: accountPrefix + p.id) else { return .other }
         if !roles.isDisjoint(with: operatorRoles) { return .owner }
         if !roles.isDisjoint(with: readerRoles) { return .reader }
         return .other

@@ -15,12 +15,11 @@ extension SwiftAPI {
     /// The boundary of a `multipart/form-data` content type, if this is one.
     static func formBoundary(_ contentType: String?) -> String? {
         guard let contentType else { return nil }
-        let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts.first?.lowercased() == "multipart/form-data" else { return nil }
+        let parts = contentType.splitBytes(";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.first?.lowercased().sameBytes(as: "multipart/form-data") == true else { return nil }
         for p in parts.dropFirst() {
-            let kv = p.split(separator: "=", maxSplits: 1).map(String.init)
-            if kv.count == 2, kv[0].lowercased() == "boundary" {
-                let b = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            if let (k, v) = p.splitOnceBytes("="), k.trimmingCharacters(in: .whitespaces).lowercased().sameBytes(as: "boundary") {
+                let b = v.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                 return b.isEmpty ? nil : b
             }
         }
@@ -72,7 +71,7 @@ extension SwiftAPI {
                 }
             } else {
                 var value = try await reader.readValue(limit: 4096)
-                while let last = value.last, "\r\n-".contains(last) { value.removeLast() }
+                while let last = value.unicodeScalars.last, last == "\r" || last == "\n" || last == "-" { value.unicodeScalars.removeLast() }
                 if let name = params["name"] { attributes[name.lowercased()] = value }
             }
         }
@@ -85,10 +84,8 @@ extension SwiftAPI {
             if !(200..<300).contains(final.code), let failureBody { body = failureBody }
             return .swift(final, body: body, contentType: "text/plain")
         }
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~/")
-        let location = redirect + (redirect.contains("?") ? "&" : "?")
-            + "status=\(final.code)&message=\(message.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+        let location = redirect + (redirect.containsByte("?") ? "&" : "?")
+            + "status=\(final.code)&message=\(PercentEncoding.encode(message, safe: "/"))"
         var headers = HTTPFields()
         headers[.location] = location
         return .swift(.seeOther, headers: headers, body: "<html><body><p><a href=\"\(location)\">Click to continue...</a></p></body></html>")
@@ -130,22 +127,24 @@ extension SwiftAPI {
 
         // The signed path is the form's action path, from /v1 on; a client that signs the full
         // URL path (with Nimbus's /object prefix, as Tempest does) is accepted as well.
-        let path = String(context.rawPath).removingPercentEncoding ?? String(context.rawPath)
+        let path = PercentEncoding.decode(context.rawPath) ?? String(context.rawPath)
         let fields = "\n\(attributes["redirect"] ?? "")\n\(attributes["max_file_size"] ?? "0")\n\(attributes["max_file_count"] ?? "0")\n\(attributes["expires"] ?? "0")"
         let (size, given) = SwiftRequest.decodeSignature(attributes["signature"] ?? "")
         guard let given else { throw FormUnauthorized(message: "invalid signature") }
-        let valid = SwiftRequest.signatureMatches(given, digestSize: size, keys: keys, messages: [path + fields, "/object" + path + fields])
+        let valid = SwiftRequest.matchingKey(given, digestSize: size, keys: keys, messages: [path + fields, "/object" + path + fields]) != nil
         guard valid else { throw FormUnauthorized(message: "invalid signature") }
 
-        // The object: the action path, a slash added when it names only the container.
+        // The object: the action path as decoded once (formpost.py's PATH_INFO), a slash added
+        // when it names only the container, then the file name. Never decoded or parsed for a
+        // query again: `%2F` or `?multipart-manifest=put` in a file name are part of its name.
         var objectPath = path
-        if !objectPath.hasSuffix("/") && objectPath.split(separator: "/", omittingEmptySubsequences: false).count < 5 { objectPath += "/" }
+        if !objectPath.hasByteSuffix("/") && objectPath.utf8.filter({ $0 == UInt8(ascii: "/") }).count < 4 { objectPath += "/" }
         objectPath += attributes["filename"] ?? "filename"
-        guard let fileTarget = try parse(Substring(objectPath)), fileTarget.object != nil, fileTarget.account == target.account else {
+        guard let fileTarget = try parse(decoded: objectPath), fileTarget.object != nil, fileTarget.account.sameBytes(as: target.account) else {
             throw FormInvalid(message: "invalid file name")
         }
         let content = FormFileContent(reader: reader, limit: maxFileSize)
-        var head = HTTPRequest(method: .put, scheme: nil, authority: nil, path: "/object" + objectPath)
+        var head = HTTPRequest(method: .put, scheme: nil, authority: nil, path: "/object" + PercentEncoding.encode(objectPath, safe: "/"))
         head.headerFields = headers
         let put = Request(head: head, body: RequestBody(asyncSequence: content))
         var sub = SwiftRequest(api: self, request: put, context: context, target: fileTarget)
@@ -164,31 +163,39 @@ extension SwiftAPI {
     }
 
     /// `form-data; name="file1"; filename="a.txt"` → ("form-data", [name: file1, filename: a.txt]).
+    /// Read scalar by scalar: a `"` or `;` followed by a combining mark is still a delimiter.
     static func parseDisposition(_ value: String) -> (String, [String: String]) {
         var params = [String: String]()
-        var rest = Substring(value)
-        let kindEnd = rest.firstIndex(of: ";") ?? rest.endIndex
-        let kind = rest[..<kindEnd].trimmingCharacters(in: .whitespaces).lowercased()
-        rest = rest[kindEnd...]
-        while let semi = rest.firstIndex(of: ";") {
-            rest = rest[rest.index(after: semi)...].drop(while: { $0 == " " || $0 == "\t" })
-            guard let eq = rest.firstIndex(of: "=") else { break }
-            let name = rest[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
-            rest = rest[rest.index(after: eq)...]
-            var v = ""
-            if rest.first == "\"" {
-                rest = rest.dropFirst()
-                while let c = rest.first, c != "\"" {
-                    if c == "\\", rest.count > 1 { rest = rest.dropFirst(); v.append(rest.first!) } else { v.append(c) }
-                    rest = rest.dropFirst()
+        let v = Array(value.unicodeScalars)
+        func text(_ r: ArraySlice<Unicode.Scalar>) -> String {
+            var s = String.UnicodeScalarView()
+            s.append(contentsOf: r)
+            return String(s).trimmingCharacters(in: .whitespaces)
+        }
+        var i = v.firstIndex(of: ";") ?? v.endIndex
+        let kind = text(v[..<i]).lowercased()
+        while i < v.endIndex {
+            i += 1  // past ';'
+            while i < v.endIndex, v[i] == " " || v[i] == "\t" { i += 1 }
+            guard let eq = v[i...].firstIndex(of: "=") else { break }
+            let name = text(v[i..<eq]).lowercased()
+            i = eq + 1
+            var out = String.UnicodeScalarView()
+            if i < v.endIndex, v[i] == "\"" {
+                i += 1
+                while i < v.endIndex, v[i] != "\"" {
+                    if v[i] == "\\", i + 1 < v.endIndex { i += 1 }
+                    out.append(v[i])
+                    i += 1
                 }
-                rest = rest.dropFirst()
+                i = min(i + 1, v.endIndex)
+                params[name] = String(out)
+                i = v[i...].firstIndex(of: ";") ?? v.endIndex
             } else {
-                let end = rest.firstIndex(of: ";") ?? rest.endIndex
-                v = rest[..<end].trimmingCharacters(in: .whitespaces)
-                rest = rest[end...]
+                let end = v[i...].firstIndex(of: ";") ?? v.endIndex
+                params[name] = text(v[i..<end])
+                i = end
             }
-            params[name] = v
         }
         return (kind, params)
     }
@@ -293,9 +300,9 @@ final class MultipartReader: @unchecked Sendable {
         }
         let text = String(decoding: buffer[start..<end!], as: UTF8.self)
         start = end! + 4
-        for line in text.split(separator: "\r\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        for line in text.splitBytes("\n") {
+            guard let (name, value) = line.splitOnceBytes(":") else { continue }
+            headers[name.trimmingCharacters(in: .whitespaces).lowercased()] = value.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         partDone = false
         return headers

@@ -5,19 +5,25 @@ import Logging
 import NIOCore
 import NimbusCore
 
-/// Byte ranges as HTTP `Range: bytes=…` gives them.
+/// Byte ranges as HTTP `Range: bytes=…` gives them, with swob's rules (`Range` and
+/// `ranges_for_length` in swift/common/swob.py).
 enum ByteRanges {
+    /// swob's bounds on egregious range requests (RFC 7233 section 6.1): more than 50 ranges,
+    /// more than 2 overlapping pairs, or 8 or more ranges out of order are unsatisfiable.
+    static let maxRanges = 50
+    static let maxOverlaps = 2
+    static let maxNonAscending = 8
+
     /// nil: no usable Range header (serve the whole object); []: nothing satisfiable (416).
     static func parse(_ header: String, size: Int) -> [Range<Int>]? {
         let h = header.trimmingCharacters(in: .whitespaces)
-        guard h.lowercased().hasPrefix("bytes=") else { return nil }
+        guard let specsText = h.lowercased().droppingBytePrefix("bytes=") else { return nil }
         var out = [Range<Int>]()
-        let specs = h.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false)
-        guard !specs.isEmpty, specs.count <= 100 else { return nil }
+        let specs = specsText.splitBytes(",", omittingEmpty: false)
+        guard !specs.isEmpty else { return nil }
         for raw in specs {
             let s = raw.trimmingCharacters(in: .whitespaces)
-            guard let dash = s.firstIndex(of: "-") else { return nil }
-            let a = s[..<dash], b = s[s.index(after: dash)...]
+            guard let (a, b) = s.splitOnceBytes("-") else { return nil }
             if a.isEmpty {
                 guard let n = Int(b), n >= 0 else { return nil }
                 if n == 0 || size == 0 { continue }
@@ -34,140 +40,162 @@ enum ByteRanges {
                 out.append(start..<(end + 1))
             }
         }
-        return out
+        return egregious(out) ? [] : out
+    }
+
+    static func egregious(_ ranges: [Range<Int>]) -> Bool {
+        if ranges.count > maxRanges { return true }
+        var overlaps = 0
+        for i in ranges.indices {
+            for j in ranges.indices where j > i {
+                let (s1, e1) = (ranges[i].lowerBound, ranges[i].upperBound), (s2, e2) = (ranges[j].lowerBound, ranges[j].upperBound)
+                if (s1 < s2 && s2 < e1) || (s1 < e2 && e2 < e1) || (s2 < s1 && s1 < e2) || (s2 < e1 && e1 < e2) {
+                    overlaps += 1
+                    if overlaps > maxOverlaps { return true }
+                }
+            }
+        }
+        let ascending = zip(ranges, ranges.dropFirst()).allSatisfy { a, b in
+            (a.lowerBound, a.upperBound) <= (b.lowerBound, b.upperBound)
+        }
+        return !ascending && ranges.count >= maxNonAscending
     }
 }
 
-/// What a GET serves: a plain object's bytes, or the concatenation of a large object's
-/// segments (DLO: every object under a prefix; SLO: the manifest's list), as segment reads.
+/// What a GET serves: a plain object's bytes, or a large object's segments (DLO: every object
+/// under a prefix; SLO: the manifest's list, nested manifests included). Length and ETag are
+/// known without reading a segment (an SLO's from its manifest's system metadata, as Swift's
+/// HEAD answers); segments are resolved only as the body is read (`SegmentCursor`).
 struct ObjectBody: Sendable {
-    struct Segment: Sendable {
-        var row: ObjectRow
-        /// The part of the segment object that belongs to the large object.
-        var range: Range<Int>
+    enum Layout: Sendable {
+        case plain(ObjectRow)
+        /// A static large object: the manifest's segment list is read when the body is.
+        case manifest(ObjectRow)
+        /// A dynamic large object's segments, from one listing of its prefix.
+        case segments([ObjectRow])
     }
 
-    var segments: [Segment]
-    var length: Int
-    var etag: String
+    let layout: Layout
+    let etag: String
+    /// Reads segments with the rights of the request that reads the large object.
+    let resolver: SegmentResolver
+    /// The part of the whole body this value serves (a copy with a Range takes a part).
+    private(set) var window: Range<Int>
+    var length: Int { window.count }
 
-    static func plain(_ row: ObjectRow) -> ObjectBody {
-        ObjectBody(segments: row.size > 0 ? [Segment(row: row, range: 0..<row.size)] : [], length: row.size, etag: row.etag)
+    static func plain(_ row: ObjectRow, request: SwiftRequest) -> ObjectBody {
+        ObjectBody(layout: .plain(row), etag: row.etag, resolver: SegmentResolver(request: request), window: 0..<row.size)
     }
 
-    static func resolve(_ row: ObjectRow, request: SwiftRequest, depth: Int = 0) async throws -> ObjectBody {
-        if request.query("multipart-manifest") == "get" { return plain(row) }
-        // Swift's limit on nested manifests; it also stops manifest cycles.
-        guard depth < 10 else { throw NimbusError(.conflict, "Max recursion depth exceeded on large object manifests") }
+    static func resolve(_ row: ObjectRow, request: SwiftRequest) async throws -> ObjectBody {
+        if request.query("multipart-manifest") == "get" { return plain(row, request: request) }
+        let resolver = SegmentResolver(request: request)
         if row.metadata["x-static-large-object"] != nil {
-            let manifest = try await SLOManifest.load(row, service: request.service)
-            var segments = [Segment]()
-            var checked = Set<String>()
-            for item in manifest {
-                let (c, o) = item.container
-                if !checked.contains(c) {
-                    let sub = SwiftRequest(api: request.api, request: request.request, context: request.context,
-                                           target: .init(account: row.account, container: c, object: o))
-                    _ = try await sub.authorizeObject(write: false)
-                    checked.insert(c)
-                }
-                guard let seg = try await request.liveObject(row.account, c, o) else {
-                    throw NimbusError(.conflict, "A segment of the large object is missing: \(item.name)")
-                }
-                if seg.metadata["x-static-large-object"] != nil {
-                    let nested = try await resolve(seg, request: request, depth: depth + 1)
-                    segments += nested.segments
-                    guard segments.count <= 100_000 else { throw NimbusError(.conflict, "Too many segments in the large object") }
-                    continue
-                }
-                let r = item.range ?? 0..<seg.size
-                if seg.etag != item.hash || r.upperBound > seg.size {
-                    throw NimbusError(.conflict, "A segment of the large object changed: \(item.name)")
-                }
-                if !r.isEmpty { segments.append(Segment(row: seg, range: r)) }
-            }
             let etag = "\"" + (row.metadata["x-object-sysmeta-slo-etag"] ?? row.etag) + "\""
-            return ObjectBody(segments: segments, length: segments.reduce(0) { $0 + $1.range.count }, etag: etag)
+            var size = Int(row.metadata["x-object-sysmeta-slo-size"] ?? "")
+            if size == nil {
+                size = try await SLOManifest.load(row, service: request.service).reduce(0) { $0 + $1.length }
+            }
+            return ObjectBody(layout: .manifest(row), etag: etag, resolver: resolver, window: 0..<(size ?? 0))
         }
         if let manifest = row.metadata["x-object-manifest"] {
-            let decoded = manifest.removingPercentEncoding ?? manifest
-            guard let slash = decoded.firstIndex(of: "/") else { return plain(row) }
-            let container = String(decoded[..<slash]), prefix = String(decoded[decoded.index(after: slash)...])
-            let sub = SwiftRequest(api: request.api, request: request.request, context: request.context,
-                                   target: .init(account: row.account, container: container, object: prefix.isEmpty ? "x" : prefix))
-            _ = try await sub.authorizeObject(write: false)
+            let decoded = PercentEncoding.decode(manifest) ?? manifest
+            guard let (container, prefix) = decoded.splitOnceBytes("/") else { return plain(row, request: request) }
+            try await resolver.authorize(String(container))
             var q = ListingQuery()
-            q.prefix = prefix
+            q.prefix = String(prefix)
             let now = Int(Date().timeIntervalSince1970)
-            let rows = try await request.index.listObjects(row.account, container, q).compactMap { e -> ObjectRow? in
+            // One listing page (10,000 segments), as Swift's DLO reads one page before answering.
+            let rows = try await request.index.listObjects(row.account, String(container), q).compactMap { e -> ObjectRow? in
                 if case .row(let r) = e, r.deleteAt.map({ $0 > now }) ?? true { return r }
                 return nil
             }
             var md5 = Insecure.MD5()
             for r in rows { md5.update(data: Array(r.etag.utf8)) }
-            let segments = rows.filter { $0.size > 0 }.map { Segment(row: $0, range: 0..<$0.size) }
-            return ObjectBody(segments: segments, length: segments.reduce(0) { $0 + $1.range.count },
-                              etag: "\"" + Hex.encode(md5.finalize()) + "\"")
+            let segments = rows.filter { $0.size > 0 }
+            return ObjectBody(layout: .segments(segments), etag: "\"" + Hex.encode(md5.finalize()) + "\"", resolver: resolver,
+                              window: 0..<segments.reduce(0) { $0 + $1.size })
         }
-        return plain(row)
+        return plain(row, request: request)
     }
 
-    /// The segment reads covering `range` of the whole body.
-    func pieces(_ range: Range<Int>) -> [(ObjectRow, Range<Int>)] {
-        var out = [(ObjectRow, Range<Int>)]()
-        var offset = 0
-        for s in segments {
-            let segStart = offset, segEnd = offset + s.range.count
-            offset = segEnd
-            let lo = max(range.lowerBound, segStart), hi = min(range.upperBound, segEnd)
-            guard lo < hi else { continue }
-            let within = (s.range.lowerBound + lo - segStart)..<(s.range.lowerBound + hi - segStart)
-            out.append((s.row, within))
+    /// The part `range` of this body (a copy with a Range header).
+    func slice(_ range: Range<Int>) -> ObjectBody {
+        var b = self
+        b.window = (window.lowerBound + range.lowerBound)..<(window.lowerBound + range.upperBound)
+        return b
+    }
+
+    /// The pieces (segment rows and ranges within them) of `range` of this body, resolved lazily.
+    func cursor(_ range: Range<Int>) -> SegmentCursor {
+        let whole = (window.lowerBound + range.lowerBound)..<(window.lowerBound + range.upperBound)
+        switch layout {
+        case .plain(let row):
+            return SegmentCursor(resolver: resolver, items: [.row(row, length: row.size, expand: false)], want: whole, limitEvery: false)
+        case .manifest(let row):
+            return SegmentCursor(resolver: resolver, items: [.row(row, length: window.upperBound, expand: true)], want: whole, limitEvery: false)
+        case .segments(let rows):
+            return SegmentCursor(resolver: resolver, items: rows.map { .row($0, length: $0.size, expand: false) }, want: whole, limitEvery: true)
         }
-        return out
     }
 
-    static func write(_ pieces: [(ObjectRow, Range<Int>)], to writer: inout any ResponseBodyWriter, service: ObjectStorageService) async throws {
-        for try await chunk in ObjectStorageService.Pieces(pieces: pieces, service: service) { try await writer.write(chunk) }
+    /// A reader of `ranges` (nil: the whole body) whose first segment is already resolved, so a
+    /// missing or changed first segment is a 409 before the response starts (Swift's
+    /// `validate_first_segment`); later failures cut the response short, as in Swift.
+    func reader(_ ranges: [Range<Int>]?) async throws -> BodyReader {
+        var cursors = (ranges ?? [0..<length]).map { cursor($0) }
+        var first: (ObjectRow, Range<Int>)?
+        if !cursors.isEmpty {
+            do { first = try await cursors[0].next() } catch let e as SegmentError {
+                throw NimbusError(.conflict, "There was a conflict when trying to complete your request: \(e)")
+            }
+        }
+        return BodyReader(cursors: cursors, first: first, service: resolver.request.service)
     }
 
-    func stream(ranges: [Range<Int>]?, service: ObjectStorageService, logger: Logger) -> ResponseBody {
-        let pieces = pieces(ranges?.first ?? 0..<length)
-        return ResponseBody(contentLength: ranges?.first?.count ?? length) { writer in
+    func stream(_ reader: BodyReader, contentLength: Int, logger: Logger) -> ResponseBody {
+        ResponseBody(contentLength: contentLength) { writer in
+            var reader = reader
             do {
-                try await Self.write(pieces, to: &writer, service: service)
+                while let chunk = try await reader.next(part: 0) { try await writer.write(chunk) }
                 try await writer.finish(nil)
-            } catch let e as ReplicaError {
-                logger.error("object download aborted: the replica failed: \(e)")
-                throw e
             } catch {
-                // Usually the client closing the connection mid-download.
-                logger.info("object download aborted: \(error)")
+                await reader.close()
+                Self.log(error, logger)
                 throw error
             }
         }
     }
 
-    func multipart(parts: [(String, Range<Int>)], closing: String, service: ObjectStorageService, logger: Logger) -> ResponseBody {
-        let plan = parts.map { ($0.0, pieces($0.1)) }
-        return ResponseBody { writer in
-            for (i, (head, pieces)) in plan.enumerated() {
-                try await writer.write(ByteBuffer(string: (i > 0 ? "\r\n" : "") + head))
-                try await Self.write(pieces, to: &writer, service: service)
+    func multipart(_ reader: BodyReader, heads: [String], closing: String, logger: Logger) -> ResponseBody {
+        ResponseBody { writer in
+            var reader = reader
+            do {
+                for (i, head) in heads.enumerated() {
+                    try await writer.write(ByteBuffer(string: (i > 0 ? "\r\n" : "") + head))
+                    while let chunk = try await reader.next(part: i) { try await writer.write(chunk) }
+                }
+                try await writer.write(ByteBuffer(string: closing))
+                try await writer.finish(nil)
+            } catch {
+                await reader.close()
+                Self.log(error, logger)
+                throw error
             }
-            try await writer.write(ByteBuffer(string: closing))
-            try await writer.finish(nil)
         }
     }
 
-    /// The part `range` of the body (a copy with a Range header).
-    func slice(_ range: Range<Int>) -> ObjectBody {
-        ObjectBody(segments: pieces(range).map { Segment(row: $0.0, range: $0.1) }, length: range.count, etag: etag)
+    static func log(_ error: any Error, _ logger: Logger) {
+        switch error {
+        case let e as ReplicaError: logger.error("object download aborted: the replica failed: \(e)")
+        case let e as SegmentError: logger.error("large object download aborted: \(e)")
+        default: logger.info("object download aborted: \(error)")  // usually the client going away
+        }
     }
 
-    /// The whole body as an async sequence (server-side copies): replicas are opened and read
-    /// as the consumer asks for bytes, so nothing is read ahead or after it stops.
-    func sequence(service: ObjectStorageService) -> ObjectStorageService.Pieces {
-        ObjectStorageService.Pieces(pieces: pieces(0..<length), service: service)
+    /// The whole body as an async sequence (server-side copies): segments are resolved and read
+    /// as the consumer asks for bytes.
+    func sequence() async throws -> BodyReader.Sequence {
+        BodyReader.Sequence(reader: try await reader(nil))
     }
 }

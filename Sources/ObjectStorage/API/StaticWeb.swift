@@ -30,7 +30,7 @@ extension SwiftAPI {
         guard request.method == .get || request.method == .head, let container = target.container else { return nil }
         let webMode = ["true", "1", "yes", "on", "t", "y"].contains((request.headers[HTTPField.Name("X-Web-Mode")!] ?? "").lowercased())
         guard context.auth == nil || webMode else { return nil }
-        if request.uri.queryParameters["temp_url_sig"] != nil { return nil }
+        if request.queryString.contains("temp_url_sig") { return nil }
         let row = try await service.index.container(target.account, container)
         guard let row else { return nil }
         let web = WebSettings(row.metadata)
@@ -54,7 +54,7 @@ struct StaticSite {
     let webMode: Bool
 
     /// The request's path as the client sent it (with Nimbus's `/object` prefix), decoded.
-    var path: String { "/object" + (String(context.rawPath).removingPercentEncoding ?? String(context.rawPath)) }
+    var path: String { "/object" + (PercentEncoding.decode(context.rawPath) ?? String(context.rawPath)) }
 
     /// A GET or HEAD (as the request) of `object` in the container, with the caller's rights.
     func fetch(_ object: String) async throws -> Response {
@@ -69,10 +69,8 @@ struct StaticSite {
     static func status(_ error: any Error) -> Int? { (error as? NimbusError)?.status }
 
     func redirectWithSlash() -> Response {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "?#")
         var h = HTTPFields()
-        h[.location] = (path + "/").addingPercentEncoding(withAllowedCharacters: allowed) ?? path + "/"
+        h[.location] = PercentEncoding.encode(path + "/", safe: "/!$&'()*+,;=:@")
         return .swift(.movedPermanently, headers: h, body: "")
     }
 
@@ -88,7 +86,7 @@ struct StaticSite {
         do { _ = try await SwiftRequest(api: api, request: request, context: context, target: target).authorizeObject(write: false) } catch {
             return try await errorResponse(error)
         }
-        if !path.hasSuffix("/") { return redirectWithSlash() }
+        if !path.hasByteSuffix("/") { return redirectWithSlash() }
         if web.index.isEmpty { return try await listing(prefix: "") }
         do { return try await fetch(web.index) } catch {
             if Self.status(error) == 404 { return try await listing(prefix: "") }
@@ -110,13 +108,13 @@ struct StaticSite {
         }
         if !web.index.isEmpty {
             do {
-                let r = try await fetch((object.hasSuffix("/") ? object : object + "/") + web.index)
-                return path.hasSuffix("/") ? r : redirectWithSlash()
+                let r = try await fetch((object.hasByteSuffix("/") ? object : object + "/") + web.index)
+                return path.hasByteSuffix("/") ? r : redirectWithSlash()
             } catch {
                 guard Self.status(error) == 404 else { throw error }
             }
         }
-        if !path.hasSuffix("/") {
+        if !path.hasByteSuffix("/") {
             var q = ListingQuery()
             q.prefix = object + "/"
             q.delimiter = "/"
@@ -133,7 +131,7 @@ struct StaticSite {
     func listing(prefix: String) async throws -> Response {
         var label = path
         if !web.listingsLabel.isEmpty {
-            label = web.listingsLabel + "/" + path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(5).joined(separator: "/")
+            label = web.listingsLabel + "/" + path.splitBytes("/", omittingEmpty: false).dropFirst(5).joined(separator: "/")
         }
         let css: String
         if !web.listingsCSS.isEmpty {
@@ -146,7 +144,7 @@ struct StaticSite {
             body += web.listingsCSS.isEmpty ? "  <style type=\"text/css\">\n   h1 {font-size: 1em; font-weight: bold;}\n   p {font-size: 2}\n  </style>\n" : css
             body += "</head>\n<body>  <h1>Web Listing Disabled</h1>   <p>The owner of this web site has disabled web listing.   <p>If you are the owner of this web site, you can enable   web listing by setting X-Container-Meta-Web-Listings.</p>"
             if !web.index.isEmpty {
-                body += "<h1>Index File Not Found</h1> <p>The owner of this web site has set  <b>X-Container-Meta-Web-Index: \(web.index)</b>.  However, this file is not found.</p>"
+                body += "<h1>Index File Not Found</h1> <p>The owner of this web site has set  <b>X-Container-Meta-Web-Index: \(Self.escape(web.index))</b>.  However, this file is not found.</p>"
             }
             body += " </body>\n</html>\n"
             if !web.error.isEmpty, let page = try? await errorResponse(NimbusError.notFound("")) { return page }
@@ -166,13 +164,13 @@ struct StaticSite {
             body += "   <tr id=\"parent\" class=\"item\">\n    <td class=\"colname\"><a href=\"../\">../</a></td>\n    <td class=\"colsize\">&nbsp;</td>\n    <td class=\"coldate\">&nbsp;</td>\n   </tr>\n"
         }
         for case .subdir(let full) in entries {
-            let sub = String(full.dropFirst(prefix.count))
+            let sub = String(full.droppingBytePrefix(prefix) ?? full[...])
             body += "   <tr class=\"item subdir\">\n    <td class=\"colname\"><a href=\"./\(Self.link(sub))\">\(Self.escape(sub))</a></td>\n    <td class=\"colsize\">&nbsp;</td>\n    <td class=\"coldate\">&nbsp;</td>\n   </tr>\n"
         }
         for case .row(let o) in entries {
-            let name = String(o.name.dropFirst(prefix.count))
-            let types = o.contentType.split(separator: "/", omittingEmptySubsequences: false).map { "type-" + Self.escape($0.lowercased()) }.joined(separator: " ")
-            let date = Self.escape(HTTPDate.iso(o.lastModified)).split(separator: ".").first.map(String.init)?.replacingOccurrences(of: "T", with: " ") ?? ""
+            let name = String(o.name.droppingBytePrefix(prefix) ?? o.name[...])
+            let types = o.contentType.splitBytes("/", omittingEmpty: false).map { "type-" + Self.escape($0.lowercased()) }.joined(separator: " ")
+            let date = (HTTPDate.iso(o.lastModified).splitBytes(".").first.map(String.init) ?? "").replacingBytes("T", with: " ")
             body += "   <tr class=\"item \(types)\">\n    <td class=\"colname\"><a href=\"./\(Self.link(name))\">\(Self.escape(name))</a></td>\n    <td class=\"colsize\">\(Self.humanReadable(o.size))</td>\n    <td class=\"coldate\">\(date)</td>\n   </tr>\n"
         }
         body += "  </table>\n </body>\n</html>\n"
@@ -183,34 +181,17 @@ struct StaticSite {
 
     func cssPath(_ prefix: String) -> String {
         let css = web.listingsCSS
-        if css.hasPrefix("/") || css.hasPrefix("http://") || css.hasPrefix("https://") { return css }
-        return String(repeating: "../", count: prefix.filter { $0 == "/" }.count) + Self.quote(css)
+        if css.hasBytePrefix("/") || css.hasBytePrefix("http://") || css.hasBytePrefix("https://") { return css }
+        return String(repeating: "../", count: prefix.utf8.filter { $0 == UInt8(ascii: "/") }.count) + Self.quote(css)
     }
 
     /// Python's `quote(s)`.
-    static func quote(_ s: String) -> String {
-        var allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        allowed.insert(charactersIn: "_.-~/")
-        return (s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s)
-    }
+    static func quote(_ s: String) -> String { PercentEncoding.encode(s, safe: "/") }
 
     /// A listing link: `quote(name).replace('.', '%2E')`.
-    static func link(_ s: String) -> String { quote(s).replacingOccurrences(of: ".", with: "%2E") }
+    static func link(_ s: String) -> String { quote(s).replacingBytes(".", with: "%2E") }
 
-    static func escape(_ s: some StringProtocol) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#x27;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: some StringProtocol) -> String { s.markupEscaped() }
 
     /// swift.common.utils.human_readable: 1023, 1Ki, 20Mi …
     static func humanReadable(_ bytes: Int) -> String {

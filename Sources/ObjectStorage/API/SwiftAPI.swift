@@ -44,14 +44,23 @@ public struct SwiftAPI: Sendable {
 
     /// Swift unquotes the whole path and then splits it, so `%2F` in a container name is a slash.
     func parse(_ raw: Substring) throws(NimbusError) -> Target? {
-        guard let decoded = String(raw).removingPercentEncoding, !decoded.utf8.contains(0) else {
+        guard let decoded = PercentEncoding.decode(raw) else {
             throw NimbusError(.preconditionFailed, "Invalid UTF8 or contains NULL")
         }
-        var path = Substring(decoded)
-        if path.hasPrefix("/") { path = path.dropFirst() }
-        let parts = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
-        if parts.count == 1 && ["info", "healthcheck", "crossdomain.xml"].contains(parts[0]) { return nil }
-        guard parts.count >= 2, parts[0] == "v1" || parts[0] == "v1.0", !parts[1].isEmpty else { throw .notFound("The resource could not be found.") }
+        return try parse(decoded: decoded)
+    }
+
+    /// The target of an already decoded path (`/v1/<account>/<container>/<object>`): decoded
+    /// exactly once, so a `%` or `?` that reached here is part of a name.
+    func parse(decoded: String) throws(NimbusError) -> Target? {
+        guard !decoded.utf8.contains(0) else { throw NimbusError(.preconditionFailed, "Invalid UTF8 or contains NULL") }
+        let path = decoded.droppingBytePrefix("/") ?? decoded[...]
+        // Split on `/` bytes: a `/` followed by a combining mark is one Character.
+        let parts = path.splitBytes("/", maxSplits: 3, omittingEmpty: false).map(String.init)
+        if parts.count == 1 && ["info", "healthcheck", "crossdomain.xml"].containsBytes(parts[0]) { return nil }
+        guard parts.count >= 2, parts[0].sameBytes(as: "v1") || parts[0].sameBytes(as: "v1.0"), !parts[1].isEmpty else {
+            throw .notFound("The resource could not be found.")
+        }
         var t = Target(account: parts[1])
         if parts.count > 2, !parts[2].isEmpty { t.container = parts[2] }
         if parts.count > 3, !parts[3].isEmpty {
@@ -74,8 +83,8 @@ public struct SwiftAPI: Sendable {
         guard let target = try parse(context.rawPath) else {
             guard request.method == .get || request.method == .head else { throw NimbusError(.methodNotAllowed, "The method is not allowed for this resource.") }
             var r: Response
-            if context.rawPath.hasSuffix("healthcheck") { r = .swift(.ok, body: "OK", contentType: "text/plain") }
-            else if context.rawPath.hasSuffix("crossdomain.xml") { r = .swift(.ok, body: Self.crossDomainPolicy, contentType: "application/xml; charset=utf-8") }
+            if context.rawPath.hasByteSuffix("healthcheck") { r = .swift(.ok, body: "OK", contentType: "text/plain") }
+            else if context.rawPath.hasByteSuffix("crossdomain.xml") { r = .swift(.ok, body: Self.crossDomainPolicy, contentType: "application/xml; charset=utf-8") }
             else { r = info() }
             r.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
             return r

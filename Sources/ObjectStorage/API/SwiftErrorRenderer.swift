@@ -98,7 +98,7 @@ public struct SwiftErrorRenderer: ErrorRenderer {
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.markupEscaped(quotes: false)
     }
 }
 

@@ -54,8 +54,11 @@ enum MimeTypes {
     ]
 
     static func guess(_ name: String) -> String {
-        guard let dot = name.lastIndex(of: "."), !name[dot...].contains("/") else { return "application/octet-stream" }
-        return table[name[name.index(after: dot)...].lowercased()] ?? "application/octet-stream"
+        guard let (_, ext) = name.splitOnceBytes(".", last: true), !ext.containsByte("/") else { return "application/octet-stream" }
+        // The table's keys are ASCII; an extension canonically equivalent to one (a KELVIN SIGN
+        // for a "k") must not match it.
+        guard ext.utf8.allSatisfy({ $0 < 0x80 }) else { return "application/octet-stream" }
+        return table[ext.lowercased()] ?? "application/octet-stream"
     }
 }
 

@@ -17,12 +17,16 @@ struct SLOManifest: Sendable {
     var range: Range<Int>?
     var rangeText: String?
 
+    /// The segment's container and object, split on the first `/` byte (a `/` followed by a
+    /// combining mark is one Character, and would move the mark into the container's name).
     var container: (String, String) {
-        var n = name
-        if n.hasPrefix("/") { n.removeFirst() }
-        let slash = n.firstIndex(of: "/") ?? n.endIndex
-        return (String(n[..<slash]), slash == n.endIndex ? "" : String(n[n.index(after: slash)...]))
+        let n = name.droppingBytePrefix("/") ?? name[...]
+        guard let (c, o) = n.splitOnceBytes("/") else { return (String(n), "") }
+        return (String(c), String(o))
     }
+
+    /// The bytes this entry contributes to the large object.
+    var length: Int { range?.count ?? bytes }
 
     var json: JSONValue {
         var o: [String: JSONValue] = ["name": .string(name), "hash": .string(hash), "bytes": .int(Int64(bytes)),
@@ -67,17 +71,16 @@ extension SwiftRequest {
         var total = 0
         for (i, item) in items.enumerated() {
             guard let obj = item.objectValue else { errors.append("Index \(i): not a JSON object"); continue }
-            let allowed: Set<String> = ["path", "etag", "size_bytes", "range"]
+            let allowed: Set<Name> = ["path", "etag", "size_bytes", "range"]
             if obj.keys.contains("data") { errors.append("Index \(i): inline data segments are not supported"); continue }
-            if let bad = obj.keys.first(where: { !allowed.contains($0) }) { errors.append("Index \(i): extraneous key \"\(bad)\""); continue }
+            if let bad = obj.keys.first(where: { !allowed.contains(Name($0)) }) { errors.append("Index \(i): extraneous key \"\(bad)\""); continue }
             guard let path = obj["path"]?.stringValue else { errors.append("Index \(i): \"path\" must be a string"); continue }
-            var p = path.removingPercentEncoding ?? path
-            guard !p.utf8.contains(0), p.unicodeScalars.count <= 1300 else { errors.append("Index \(i): invalid path"); continue }
-            if p.hasPrefix("/") { p.removeFirst() }
-            guard let slash = p.firstIndex(of: "/"), slash != p.startIndex, p.index(after: slash) != p.endIndex else {
+            let decoded = PercentEncoding.decode(path) ?? path
+            guard !decoded.utf8.contains(0), decoded.unicodeScalars.count <= 1300 else { errors.append("Index \(i): invalid path"); continue }
+            guard let (cs, os) = (decoded.droppingBytePrefix("/") ?? decoded[...]).splitOnceBytes("/"), !cs.isEmpty, !os.isEmpty else {
                 errors.append("Index \(i): path does not refer to an object. Path must be of the form /container/object."); continue
             }
-            let c = String(p[..<slash]), o = String(p[p.index(after: slash)...])
+            let c = String(cs), o = String(os)
             var wantSize: Int?
             if let s = obj["size_bytes"], s != .null {
                 guard let n = s.intValue.map({ Int($0) }) ?? s.stringValue.flatMap({ Int($0) }), n >= 0 else { errors.append("Index \(i): invalid size_bytes"); continue }
@@ -96,7 +99,7 @@ extension SwiftRequest {
             let segETag = seg.metadata["x-object-sysmeta-slo-etag"] ?? seg.etag
             let segSize = Int(seg.metadata["x-object-sysmeta-slo-size"] ?? "") ?? seg.size
             if let wantSize, wantSize != segSize { errors.append("/\(c)/\(o), Size Mismatch"); continue }
-            if let wantETag, wantETag != segETag { errors.append("/\(c)/\(o), Etag Mismatch"); continue }
+            if let wantETag, !wantETag.sameBytes(as: segETag) { errors.append("/\(c)/\(o), Etag Mismatch"); continue }
             var entry = SLOManifest(name: "/\(c)/\(o)", hash: segETag, bytes: segSize, contentType: seg.contentType, lastModified: HTTPDate.iso(seg.lastModified))
             var length = segSize
             if let r = obj["range"]?.stringValue {
@@ -118,7 +121,7 @@ extension SwiftRequest {
         }
         if !errors.isEmpty { throw NimbusError.badRequest("Errors:\n" + errors.joined(separator: "\n")) }
         let sloETag = Hex.encode(md5.finalize())
-        if let e = headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), !e.isEmpty, e.lowercased() != sloETag {
+        if let e = headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")), !e.isEmpty, !e.lowercased().sameBytes(as: sloETag) {
             throw NimbusError(.unprocessable, "Unable to process the contained instructions")
         }
         var meta = try objectMetadata(base: [:])
@@ -186,7 +189,7 @@ extension SwiftRequest {
     func bulkReport(root: String, counts: [(String, Int)], errors: [(String, String)], status: String?, body: String = "") -> Response {
         let responseStatus = status ?? (errors.isEmpty ? (root == "delete" ? "200 OK" : "201 Created") : "400 Bad Request")
         let accept = query("format")?.lowercased() ?? headers[.accept]?.lowercased() ?? ""
-        if accept.contains("json") {
+        if accept.containsBytes("json") {
             var json = [String: JSONValue]()
             for (k, n) in counts { json[k] = .int(Int64(n)) }
             json["Response Body"] = .string(body)
@@ -194,8 +197,8 @@ extension SwiftRequest {
             json["Errors"] = .array(errors.map { [.string($0.0), .string($0.1)] })
             return .swift(.ok, body: JSONValue.object(json).serializedString(), contentType: "application/json; charset=utf-8")
         }
-        if accept.contains("xml") {
-            func tag(_ k: String) -> String { k.lowercased().replacingOccurrences(of: " ", with: "_") }
+        if accept.containsBytes("xml") {
+            func tag(_ k: String) -> String { k.lowercased().replacingBytes(" ", with: "_") }
             var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(root)>"
             for (k, n) in counts { x += "<\(tag(k))>\(n)</\(tag(k))>" }
             x += "<response_body>\(xml(body))</response_body><response_status>\(responseStatus)</response_status><errors>"
@@ -224,27 +227,27 @@ extension SwiftRequest {
         do { entries = try TarArchive.files(bytes) } catch { throw NimbusError.badRequest("Invalid Tar File: \(error)") }
         var created = 0
         var errors = [(String, String)]()
-        var containers = Set<String>()
+        var containers = Set<Name>()
         for e in entries {
-            var path = e.path
-            while path.hasPrefix("./") { path.removeFirst(2) }
-            while path.hasPrefix("/") { path.removeFirst() }
+            var path = e.path[...]
+            while let rest = path.droppingBytePrefix("./") { path = rest }
+            while let rest = path.droppingBytePrefix("/") { path = rest }
             let c: String, o: String
             if let tc = target.container {
-                (c, o) = (tc, path)
+                (c, o) = (tc, String(path))
             } else {
-                guard let slash = path.firstIndex(of: "/"), slash != path.startIndex, path.index(after: slash) != path.endIndex else {
+                guard let (head, tail) = path.splitOnceBytes("/"), !head.isEmpty, !tail.isEmpty else {
                     errors.append(("/" + path, "400 Bad Request")); continue
                 }
-                (c, o) = (String(path[..<slash]), String(path[path.index(after: slash)...]))
+                (c, o) = (String(head), String(tail))
             }
             guard c.utf8.count <= api.limits.maxContainerNameLength, o.utf8.count <= api.limits.maxObjectNameLength else {
                 errors.append(("/\(c)/\(o)", "400 Bad Request")); continue
             }
             do {
-                if !containers.contains(c) {
+                if !containers.contains(Name(c)) {
                     _ = try await index.putContainer(target.account, c, timestamp: service.timestamp()) { _ in }
-                    containers.insert(c)
+                    containers.insert(Name(c))
                 }
                 guard let container = try await index.container(target.account, c) else { throw NimbusError.notFound("The resource could not be found.") }
                 try await checkQuotas(container, adding: e.data.count)
@@ -266,11 +269,11 @@ extension SwiftRequest {
     /// reported per path in a 200 response, as Swift's bulk middleware does.
     func bulkDelete() async throws -> Response {
         if context.auth == nil { throw deny() }
-        if let ct = headers[.contentType], !ct.lowercased().hasPrefix("text/plain") {
+        if let ct = headers[.contentType], !ct.lowercased().hasBytePrefix("text/plain") {
             return bulkResult(deleted: 0, notFound: 0, errors: [], status: "406 Not Acceptable")
         }
         let buffer = try await request.collectBody(upTo: 10 * 1024 * 1024, tooLarge: "Request Entity Too Large")
-        let lines = String(decoding: buffer.readableBytesView, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        let lines = String(decoding: buffer.readableBytesView, as: UTF8.self).splitBytes("\n").flatMap { $0.splitBytes("\r") }
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard lines.count <= 10000 else { throw NimbusError(.payloadTooLarge, "Maximum Bulk Deletes: 10000 per request") }
         guard !lines.isEmpty else { return bulkResult(deleted: 0, notFound: 0, errors: [], status: "400 Bad Request", body: "Invalid bulk delete.") }
@@ -279,10 +282,10 @@ extension SwiftRequest {
         var objects = [(String, String, String)]()
         var containers = [(String, String)]()
         for line in lines {
-            var path = line.removingPercentEncoding ?? line
-            guard !path.utf8.contains(0), path.unicodeScalars.count <= 1300 else { errors.append((line, "400 Bad Request")); continue }
-            if path.hasPrefix("/") { path.removeFirst() }
-            let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let decoded = PercentEncoding.decode(line) ?? line
+            guard !decoded.utf8.contains(0), decoded.unicodeScalars.count <= 1300 else { errors.append((line, "400 Bad Request")); continue }
+            let path = decoded.droppingBytePrefix("/") ?? decoded[...]
+            let parts = path.splitBytes("/", maxSplits: 1, omittingEmpty: false).map(String.init)
             guard let c = parts.first, !c.isEmpty else { errors.append((line, "400 Bad Request")); continue }
             if parts.count == 2, !parts[1].isEmpty { objects.append((line, c, parts[1])) } else { containers.append((line, c)) }
         }
@@ -293,11 +296,11 @@ extension SwiftRequest {
                 guard try await sub.authorizeObject(write: true) != nil else { notFound += 1; continue }
                 if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
             } catch let e as NimbusError {
-                errors.append(("/" + (line.hasPrefix("/") ? String(line.dropFirst()) : line), reason(e)))
+                errors.append(("/" + (line.droppingBytePrefix("/").map(String.init) ?? line), reason(e)))
             }
         }
         for (line, c) in containers {
-            guard isOwner else { errors.append(("/" + (line.hasPrefix("/") ? String(line.dropFirst()) : line), "403 Forbidden")); continue }
+            guard isOwner else { errors.append(("/" + (line.droppingBytePrefix("/").map(String.init) ?? line), "403 Forbidden")); continue }
             switch try await index.deleteContainer(target.account, c) {
             case .deleted: deleted += 1
             case .notFound: notFound += 1
@@ -342,6 +345,7 @@ extension SwiftRequest {
         if let acct = try await index.account(target.account) {
             keys += ["x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2"].compactMap { acct.metadata[$0] }
         }
+        let accountKeys = keys.count
         if let c = try await index.container(target.account, target.container!) {
             keys += ["x-container-meta-temp-url-key", "x-container-meta-temp-url-key-2"].compactMap { c.metadata[$0] }
         }
@@ -350,7 +354,7 @@ extension SwiftRequest {
         var paths = [String]()
         let basePath = "/v1/\(target.account)/\(target.container!)/"
         if let prefix = query("temp_url_prefix") {
-            guard object.hasPrefix(prefix) else { throw unauthorized }
+            guard object.hasBytePrefix(prefix) else { throw unauthorized }
             paths = ["prefix:" + basePath + prefix, "prefix:/object" + basePath + prefix]
         } else {
             paths = [basePath + object, "/object" + basePath + object]
@@ -358,17 +362,18 @@ extension SwiftRequest {
         let (algorithm, given) = Self.decodeSignature(sig)
         guard let given else { throw unauthorized }
         let messages = methods.flatMap { m in paths.map { p in "\(m)\n\(expires)\n\(p)" } }
-        guard Self.signatureMatches(given, digestSize: algorithm, keys: keys, messages: messages) else { throw unauthorized }
+        guard let key = Self.matchingKey(given, digestSize: algorithm, keys: keys, messages: messages) else { throw unauthorized }
         tempURL = true
+        tempURLScope = key < accountKeys ? .account : .container
         tempURLExpires = expires
     }
 
-    /// Whether `given` is the HMAC (SHA-1, SHA-256 or SHA-512, by `digestSize` or the
-    /// signature's length) of one of `messages` under one of `keys`; compared in constant time.
-    /// Temp URLs and form POSTs sign this way.
-    static func signatureMatches(_ given: [UInt8], digestSize: Int?, keys: [String], messages: [String]) -> Bool {
-        var matched = false
-        for key in keys {
+    /// The index of the key under which `given` is the HMAC (SHA-1, SHA-256 or SHA-512, by
+    /// `digestSize` or the signature's length) of one of `messages`; every pair is computed and
+    /// compared in constant time. Temp URLs and form POSTs sign this way.
+    static func matchingKey(_ given: [UInt8], digestSize: Int?, keys: [String], messages: [String]) -> Int? {
+        var matched: Int?
+        for (index, key) in keys.enumerated() {
             let k = SymmetricKey(data: Array(key.utf8))
             for text in messages {
                 let message = Array(text.utf8)
@@ -377,30 +382,31 @@ extension SwiftRequest {
                 case 20: mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: k))
                 case 32: mac = Array(HMAC<SHA256>.authenticationCode(for: message, using: k))
                 case 64: mac = Array(HMAC<SHA512>.authenticationCode(for: message, using: k))
-                default: return false
+                default: return nil
                 }
-                if ConstantTime.equal(mac, given) { matched = true }
+                if ConstantTime.equal(mac, given), matched == nil { matched = index }
             }
         }
         return matched
     }
 
-    /// Hex signatures (the digest told by their length) or `<digest>:<base64>`.
+    /// Hex signatures (the digest told by their length) or `<digest>:<base64>`, read as ASCII
+    /// bytes (anything else is no signature).
     static func decodeSignature(_ sig: String) -> (Int?, [UInt8]?) {
-        if let colon = sig.firstIndex(of: ":") {
-            let digest = sig[..<colon]
+        guard sig.utf8.allSatisfy({ $0 < 0x80 }) else { return (nil, nil) }
+        if let (digest, encoded) = sig.splitOnceBytes(":") {
             let size: Int? = ["sha1": 20, "sha256": 32, "sha512": 64][String(digest)]
-            var b64 = sig[sig.index(after: colon)...].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            while b64.count % 4 != 0 { b64 += "=" }
+            var b64 = encoded.replacingBytes("-", with: "+").replacingBytes("_", with: "/")
+            while b64.utf8.count % 4 != 0 { b64 += "=" }
             guard let size, let data = Data(base64Encoded: b64), data.count == size else { return (nil, nil) }
             return (size, Array(data))
         }
-        guard sig.count % 2 == 0, [40, 64, 128].contains(sig.count) else { return (nil, nil) }
+        let hex = Array(sig.utf8)
+        guard [40, 64, 128].contains(hex.count) else { return (nil, nil) }
         var out = [UInt8]()
-        var it = sig.makeIterator()
-        while let a = it.next(), let b = it.next() {
-            guard let v = UInt8(String([a, b]), radix: 16) else { return (nil, nil) }
-            out.append(v)
+        for i in stride(from: 0, to: hex.count, by: 2) {
+            guard let hi = PercentEncoding.hexValue(hex[i]), let lo = PercentEncoding.hexValue(hex[i + 1]) else { return (nil, nil) }
+            out.append(hi << 4 | lo)
         }
         return (out.count, out)
     }
@@ -409,7 +415,7 @@ extension SwiftRequest {
 
     func allowedOrigin(_ container: ContainerRow?, origin: String) -> Bool {
         guard let allowed = container?.metadata["x-container-meta-access-control-allow-origin"] else { return false }
-        return allowed.split(separator: " ").contains { $0 == "*" || $0 == origin }
+        return allowed.splitBytes(" ").contains { $0.sameBytes(as: "*") || $0.sameBytes(as: origin) }
     }
 
     mutating func preflight() async throws -> Response {
@@ -419,12 +425,13 @@ extension SwiftRequest {
             h[.allow] = allowMethods
             return .swift(.ok, headers: h)
         }
-        guard let reqMethod = headers[.accessControlRequestMethod], allowMethods.contains(reqMethod.uppercased()),
+        guard let reqMethod = headers[.accessControlRequestMethod],
+              allowMethods.splitBytes(",").contains(where: { $0.trimmingCharacters(in: .whitespaces).sameBytes(as: reqMethod.uppercased()) }),
               let c = target.container, let row = try await index.container(target.account, c), allowedOrigin(row, origin: origin) else {
             return SwiftErrorRenderer.page(.unauthorized, "CORS preflight not allowed")
         }
         var h = HTTPFields()
-        h[.accessControlAllowOrigin] = row.metadata["x-container-meta-access-control-allow-origin"] == "*" ? "*" : origin
+        h[.accessControlAllowOrigin] = row.metadata["x-container-meta-access-control-allow-origin"]?.sameBytes(as: "*") == true ? "*" : origin
         h[.accessControlAllowMethods] = allowMethods
         if let rh = headers[.accessControlRequestHeaders] { h[.accessControlAllowHeaders] = rh }
         if let age = row.metadata["x-container-meta-access-control-max-age"] { h[.accessControlMaxAge] = age }
@@ -436,12 +443,12 @@ extension SwiftRequest {
     func withCORS(_ response: Response) -> Response {
         guard let origin = headers[.origin], allowedOrigin(corsContainer, origin: origin) else { return response }
         var r = response
-        r.headers[.accessControlAllowOrigin] = corsContainer?.metadata["x-container-meta-access-control-allow-origin"] == "*" ? "*" : origin
+        r.headers[.accessControlAllowOrigin] = corsContainer?.metadata["x-container-meta-access-control-allow-origin"]?.sameBytes(as: "*") == true ? "*" : origin
         var expose = ["cache-control", "content-language", "content-type", "expires", "last-modified", "pragma", "etag",
                       "x-timestamp", "x-trans-id", "x-openstack-request-id"]
         expose += response.headers.map { $0.name.canonicalName }.filter { $0.hasPrefix("x-object-meta-") || $0.hasPrefix("x-container-meta-") }
         if let extra = corsContainer?.metadata["x-container-meta-access-control-expose-headers"] {
-            expose += extra.split(separator: " ").map { $0.lowercased() }
+            expose += extra.splitBytes(" ").map { $0.lowercased() }
         }
         r.headers[.accessControlExposeHeaders] = expose.joined(separator: ", ")
         return r

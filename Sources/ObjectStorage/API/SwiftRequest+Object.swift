@@ -39,19 +39,17 @@ extension SwiftRequest {
 
     /// `disposition_format`: `<type>; filename="<quote(name, safe=' /')>"; filename*=UTF-8''<quote(name)>`.
     static func disposition(_ type: String, _ name: String) -> String {
-        var safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~/")
-        let quoted = name.addingPercentEncoding(withAllowedCharacters: safe) ?? name
-        safe.insert(" ")
-        let plain = name.addingPercentEncoding(withAllowedCharacters: safe) ?? name
+        let quoted = PercentEncoding.encode(name, safe: "/")
+        let plain = PercentEncoding.encode(name, safe: " /")
         return "\(type); filename=\"\(plain)\"; filename*=UTF-8''\(quoted)"
     }
 
     /// Whether a Range header has a suffix spec `-N` with N > 0.
     static func hasPositiveSuffix(_ header: String) -> Bool {
-        guard let eq = header.firstIndex(of: "=") else { return false }
-        return header[header.index(after: eq)...].split(separator: ",").contains { spec in
+        guard let (_, specs) = header.splitOnceBytes("=") else { return false }
+        return specs.splitBytes(",").contains { spec in
             let t = spec.trimmingCharacters(in: .whitespaces)
-            return t.hasPrefix("-") && (Int(t.dropFirst()) ?? 0) > 0
+            return (t.droppingBytePrefix("-").flatMap { Int($0) } ?? 0) > 0
         }
     }
 
@@ -66,6 +64,7 @@ extension SwiftRequest {
         }
         let body = try await ObjectBody.resolve(row, request: self)
         var h = objectHeaders(row, etag: body.etag, length: body.length)
+        if row.isStaticLargeObject, query("multipart-manifest") != "get" { h["X-Manifest-Etag"] = row.etag }
         if tempURL {
             // Temp URL responses carry only X-Object-Meta-Public-* of the user metadata.
             for f in h where f.name.canonicalName.hasPrefix("x-object-meta-") && !f.name.canonicalName.hasPrefix("x-object-meta-public-") {
@@ -75,13 +74,13 @@ extension SwiftRequest {
             if let expires = tempURLExpires {
                 h[HTTPField.Name("Expires")!] = Timestamps.httpDate(Date(timeIntervalSince1970: TimeInterval(expires)))
             }
-            let filename = formQuery("filename")
+            let filename = query("filename")
             if hasQuery("inline") {
                 h[.contentDisposition] = filename.map { Self.disposition("inline", $0) } ?? "inline"
             } else if let filename {
                 h[.contentDisposition] = Self.disposition("attachment", filename)
             } else if row.metadata["content-disposition"] == nil {
-                h[.contentDisposition] = Self.disposition("attachment", String(row.name.split(separator: "/").last ?? ""))
+                h[.contentDisposition] = Self.disposition("attachment", String(row.name.splitBytes("/").last ?? ""))
             }
         }
         if let r = try checkConditions(etag: body.etag, lastModified: row.lastModified, headers: h) { return r }
@@ -103,7 +102,8 @@ extension SwiftRequest {
                 h[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(body.length)"
                 h[.contentLength] = String(r.count)
                 if method == .head { return Response(status: .partialContent, headers: h) }
-                return Response(status: .partialContent, headers: h, body: body.stream(ranges: [r], service: service, logger: context.logger))
+                let reader = try await body.reader([r])
+                return Response(status: .partialContent, headers: h, body: body.stream(reader, contentLength: r.count, logger: context.logger))
             }
             let boundary = Identifiers.hex32()
             let ct = h[.contentType] ?? "application/octet-stream"
@@ -115,10 +115,12 @@ extension SwiftRequest {
             h[.contentType] = "multipart/byteranges;boundary=\(boundary)"
             h[.contentLength] = String(total)
             if method == .head { return Response(status: .partialContent, headers: h) }
-            return Response(status: .partialContent, headers: h, body: body.multipart(parts: parts, closing: closing, service: service, logger: context.logger))
+            let reader = try await body.reader(ranges)
+            return Response(status: .partialContent, headers: h, body: body.multipart(reader, heads: parts.map(\.0), closing: closing, logger: context.logger))
         }
         if method == .head { return Response(status: .ok, headers: h) }
-        return Response(status: .ok, headers: h, body: body.stream(ranges: nil, service: service, logger: context.logger))
+        let reader = try await body.reader(nil)
+        return Response(status: .ok, headers: h, body: body.stream(reader, contentLength: body.length, logger: context.logger))
     }
 
     func objectHeaders(_ row: ObjectRow, etag: String, length: Int) -> HTTPFields {
@@ -143,9 +145,9 @@ extension SwiftRequest {
     func checkConditions(etag: String, lastModified: String, headers out: HTTPFields) throws -> Response? {
         let bare = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
         func matches(_ header: String) -> Bool {
-            header.split(separator: ",").contains { t in
+            header.splitBytes(",").contains { t in
                 let v = t.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                return v == "*" || v == bare
+                return v.sameBytes(as: "*") || v.sameBytes(as: bare)
             }
         }
         var notModifiedHeaders = HTTPFields()
@@ -173,7 +175,7 @@ extension SwiftRequest {
             if let cl = headers[.contentLength], cl != "0" { throw NimbusError.badRequest("Copy requests require a zero byte body") }
             if headers[.transferEncoding] != nil { throw NimbusError.badRequest("Copy requests require a zero byte body") }
             let (c, o) = try Self.splitCopyPath(copyFrom, header: "X-Copy-From")
-            let srcAccount = headers["x-copy-from-account"].flatMap { $0.removingPercentEncoding } ?? target.account
+            let srcAccount = headers["x-copy-from-account"].flatMap { PercentEncoding.decode($0) } ?? target.account
             return try await copy(from: (srcAccount, c, o), to: (target.account, target.container!, target.object!))
         }
         let container = try await authorizeObject(write: true)
@@ -225,7 +227,9 @@ extension SwiftRequest {
         return MimeTypes.guess(target.object!)
     }
 
-    static let objectSettings = ["content-encoding", "content-disposition", "x-object-manifest", "content-language", "cache-control", "expires"]
+    /// The object server's `allowed_headers`: kept from a PUT, replaced as a whole by a POST.
+    static let objectSettings = ["content-encoding", "content-disposition", "x-object-manifest", "content-language", "cache-control", "expires",
+                                 "x-robots-tag"]
 
     /// The object's stored metadata after this request: `base` (nil-valued entries removed) with
     /// the request's user metadata and settings.
@@ -235,8 +239,8 @@ extension SwiftRequest {
         Self.apply(updates, to: &meta)
         if let m = meta["x-object-manifest"], updates["x-object-manifest"] != nil {
             // dlo.py _validate_x_object_manifest_header, on the value as sent.
-            let parts = m.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !parts[1].hasPrefix("/"), !m.contains("?"), !m.contains("&") else {
+            let parts = m.splitOnceBytes("/")
+            guard let parts, !parts.head.isEmpty, !parts.tail.isEmpty, !parts.tail.hasBytePrefix("/"), !m.containsByte("?"), !m.containsByte("&") else {
                 throw .badRequest("X-Object-Manifest must be in the format container/prefix")
             }
         }
@@ -274,9 +278,10 @@ extension SwiftRequest {
         guard container != nil, let row = try await liveObject(target.account, target.container!, target.object!) else {
             throw NimbusError.notFound("The resource could not be found.")
         }
-        // POST replaces the user metadata; the object's own settings are kept unless given.
-        var base = row.metadata.filter { !$0.key.hasPrefix("x-object-meta-") }
-        for k in Self.objectSettings where headers[k] != nil { base[k] = nil }
+        // POST replaces the user metadata and the allowed headers (a Content-Disposition or
+        // X-Object-Manifest it does not send is gone, as in Swift's object server); system
+        // metadata and X-Static-Large-Object stay.
+        let base = row.metadata.filter { !$0.key.hasBytePrefix("x-object-meta-") && !Self.objectSettings.containsBytes($0.key) }
         let meta = try objectMetadata(base: base)
         // POST replaces the metadata, X-Delete-At included.
         let deleteAt = try deleteAtHeader()
@@ -303,19 +308,18 @@ extension SwiftRequest {
     mutating func copyObject() async throws -> Response {
         guard let dest = headers["destination"] else { throw NimbusError.preconditionFailed("Destination header required") }
         let (c, o) = try Self.splitCopyPath(dest, header: "Destination")
-        let destAccount = headers["destination-account"].flatMap { $0.removingPercentEncoding } ?? target.account
+        let destAccount = headers["destination-account"].flatMap { PercentEncoding.decode($0) } ?? target.account
         return try await copy(from: (target.account, target.container!, target.object!), to: (destAccount, c, o))
     }
 
     /// `container/object` (optionally with a leading slash, URL-encoded) from X-Copy-From or Destination.
     static func splitCopyPath(_ value: String, header: String) throws(NimbusError) -> (String, String) {
-        var v = value.removingPercentEncoding ?? value
+        let v = PercentEncoding.decode(value) ?? value
         guard !v.utf8.contains(0), v.unicodeScalars.count <= 1024 + 257 else { throw .preconditionFailed("\(header) header is invalid") }
-        if v.hasPrefix("/") { v.removeFirst() }
-        guard let slash = v.firstIndex(of: "/"), slash != v.startIndex, v.index(after: slash) != v.endIndex else {
+        guard let (c, o) = (v.droppingBytePrefix("/") ?? v[...]).splitOnceBytes("/"), !c.isEmpty, !o.isEmpty else {
             throw .preconditionFailed("\(header) header must be of the form <container name>/<object name>")
         }
-        return (String(v[..<slash]), String(v[v.index(after: slash)...]))
+        return (String(c), String(o))
     }
 
     mutating func copy(from src: (String, String, String), to dst: (String, String, String)) async throws -> Response {
@@ -323,13 +327,13 @@ extension SwiftRequest {
         let srcReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: src.0, container: src.1, object: src.2))
         _ = try await srcReq.authorizeObject(write: false)
         var dstReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: dst.0, container: dst.1, object: dst.2))
-        dstReq.tempURL = tempURL && dst.0 == target.account && dst.1 == target.container && dst.2 == target.object
+        dstReq.tempURL = tempURL && dst.0.sameBytes(as: target.account) && dst.1.sameBytes(as: target.container!) && dst.2.sameBytes(as: target.object!)
         guard let dstContainer = try await dstReq.authorizeObject(write: true) else { throw NimbusError.notFound("The resource could not be found.") }
         guard let source = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
         if source.size > api.limits.maxFileSize { throw NimbusError(.payloadTooLarge, "Your request is too large.") }
         let fresh = headers["x-fresh-metadata"]?.lowercased() == "true"
         var base = fresh ? [:] : source.metadata.filter {
-            !$0.key.hasPrefix("x-object-sysmeta-") && $0.key != "x-static-large-object" && $0.key != "x-object-manifest"
+            !$0.key.hasBytePrefix("x-object-sysmeta-") && !$0.key.sameBytes(as: "x-static-large-object") && !$0.key.sameBytes(as: "x-object-manifest")
         }
         if query("multipart-manifest") == "get", source.metadata["x-static-large-object"] != nil {
             base = source.metadata
@@ -338,7 +342,7 @@ extension SwiftRequest {
         // copy.py: with multipart-manifest=get a DLO manifest stays a manifest.
         if query("multipart-manifest") == "get", let m = source.metadata["x-object-manifest"] { meta["x-object-manifest"] = m }
         let deleteAt = try deleteAtHeader()
-        var body = query("multipart-manifest") == "get" ? ObjectBody.plain(source) : try await ObjectBody.resolve(source, request: srcReq)
+        var body = query("multipart-manifest") == "get" ? ObjectBody.plain(source, request: srcReq) : try await ObjectBody.resolve(source, request: srcReq)
         // copy.py: the source GET keeps the request's Range, so a range copies part of the source
         // (an unsatisfiable one is the source's 416).
         if let rh = headers[.range], let ranges = ByteRanges.parse(rh, size: body.length) {
@@ -359,12 +363,12 @@ extension SwiftRequest {
         let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? source.contentType
         let upload = ObjectStorageService.Upload(account: dst.0, container: dst.1, name: dst.2, contentType: ct, metadata: meta,
                                                  deleteAt: deleteAt, contentLength: body.length)
-        let row = try await service.put(upload, body: body.sequence(service: service))
+        let row = try await service.put(upload, body: try await body.sequence())
         var h = HTTPFields()
         h[.eTag] = row.etag
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)
         h["X-Timestamp"] = row.timestamp
-        h["X-Copied-From"] = "\(src.1)/\(src.2)".addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "\(src.1)/\(src.2)"
+        h["X-Copied-From"] = PercentEncoding.encode("\(src.1)/\(src.2)", safe: "/")
         h["X-Copied-From-Last-Modified"] = HTTPDate.lastModified(source.lastModified)
         h["X-Copied-From-Account"] = src.0
         for (k, v) in row.metadata.sorted(by: { $0.key < $1.key }) where k.hasPrefix("x-object-meta-") {

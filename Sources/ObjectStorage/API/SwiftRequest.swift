@@ -19,6 +19,10 @@ struct SwiftRequest {
     var headers: HTTPFields { request.headers }
     /// Set when a valid temp URL signature authorizes this request.
     var tempURL = false
+    /// What the temp URL's key reaches besides the signed path (segments of a large object):
+    /// the account (an account key) or the container (a container key).
+    var tempURLScope: TempURLScope = .container
+    enum TempURLScope: Sendable { case account, container }
     /// The expiry of the temp URL that authorized this request.
     var tempURLExpires: Int?
     /// The container's metadata, once loaded for CORS.
@@ -41,23 +45,10 @@ struct SwiftRequest {
             : .forbidden("Access was denied to this resource.")
     }
 
-    func query(_ name: String) -> String? { request.uri.queryParameters[name[...]].map { String($0) } }
-    /// A query value read as a form (`+` is a space), as Python's `parse_qs` reads it.
-    func formQuery(_ name: String) -> String? {
-        guard let q = request.uri.query else { return nil }
-        for pair in q.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard kv[0].replacingOccurrences(of: "+", with: " ").removingPercentEncoding == name else { continue }
-            let v = kv.count > 1 ? String(kv[1]) : ""
-            return v.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? v
-        }
-        return nil
-    }
+    /// A query value as swob reads it (`parse_qsl`: `+` is a space, names compare as bytes).
+    func query(_ name: String) -> String? { request.query(name) }
     /// Whether the query string names `name`, with or without a value (`?bulk-delete`).
-    func hasQuery(_ name: String) -> Bool {
-        guard let q = request.uri.query else { return false }
-        return q.split(separator: "&").contains { $0.split(separator: "=", maxSplits: 1).first.map { $0.removingPercentEncoding == name } ?? false }
-    }
+    func hasQuery(_ name: String) -> Bool { request.queryString.contains(name) }
 
     // MARK: metadata
 
@@ -84,14 +75,16 @@ struct SwiftRequest {
                 out["x-" + String(name.dropFirst("x-remove-".count))] = String?.none
             }
         }
-        try checkMetadata(out.compactMapValues { $0 }, prefix: prefix)
+        try Self.checkMetadata(out.compactMapValues { $0 }, prefix: prefix, limits: api.limits)
         return out
     }
 
-    func checkMetadata(_ meta: [String: String], prefix: String) throws(NimbusError) {
-        let l = api.limits
+    /// Swift's metadata limits, on the request's headers and again, for accounts and
+    /// containers, on the metadata as merged (db.py `validate_metadata`): ten POSTs of 90 items
+    /// do not leave 900.
+    static func checkMetadata(_ meta: [String: String], prefix: String, limits l: SwiftConstraints) throws(NimbusError) {
         var count = 0, size = 0
-        for (k, v) in meta where k.hasPrefix(prefix) {
+        for (k, v) in meta where k.hasBytePrefix(prefix) {
             let key = k.dropFirst(prefix.count)
             if key.utf8.count > l.maxMetaNameLength { throw .badRequest("Metadata name too long: \(k); max \(l.maxMetaNameLength)") }
             if v.utf8.count > l.maxMetaValueLength { throw .badRequest("Metadata value longer than \(l.maxMetaValueLength): \(k)") }
@@ -109,7 +102,7 @@ struct SwiftRequest {
     }
 
     static func emit(_ meta: [String: String], into h: inout HTTPFields, only: (String) -> Bool = { _ in true }) {
-        for (k, v) in meta.sorted(by: { $0.key < $1.key }) where only(k) {
+        for (k, v) in meta.sorted(by: { $0.key.bytesPrecede($1.key) }) where only(k) {
             if let name = HTTPField.Name(k) { h[name] = v }
         }
     }
@@ -149,7 +142,11 @@ struct SwiftRequest {
             }
             if headers["x-account-access-control"] != nil { throw NimbusError.badRequest("Account ACLs (X-Account-Access-Control) are not supported.") }
             let u = updates
-            try await index.updateAccountMetadata(acct, timestamp: service.timestamp()) { Self.apply(u, to: &$0) }
+            let limits = api.limits
+            try await index.updateAccountMetadata(acct, timestamp: service.timestamp()) {
+                Self.apply(u, to: &$0)
+                try Self.checkMetadata($0, prefix: "x-account-meta-", limits: limits)
+            }
             return .swift(.noContent, headers: try await accountHeaders(acct))
         case .put where hasQuery("extract-archive"):
             return try await extractArchive()
@@ -174,7 +171,7 @@ struct SwiftRequest {
         h["X-Account-Storage-Policy-Policy-0-Object-Count"] = String(stats.objects)
         h["X-Account-Storage-Policy-Policy-0-Bytes-Used"] = String(stats.bytes)
         let owner = isOwner
-        if let row { Self.emit(row.metadata, into: &h) { owner || !$0.contains("temp-url-key") } }
+        if let row { Self.emit(row.metadata, into: &h) { owner || !$0.containsBytes("temp-url-key") } }
         if let legacy = row?.metadata["x-account-meta-quota-bytes"] { h["X-Account-Quota-Bytes"] = legacy }
         return h
     }
@@ -201,12 +198,21 @@ struct SwiftRequest {
         case .put:
             guard isOwner else { throw deny() }
             let updates = try containerUpdates()
-            let created = try await index.putContainer(acct, name, timestamp: service.timestamp()) { Self.apply(updates, to: &$0) }
+            let limits = api.limits
+            let created = try await index.putContainer(acct, name, timestamp: service.timestamp()) {
+                Self.apply(updates, to: &$0)
+                try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
+            }
             return .swift(created ? .created : .accepted)
         case .post:
             guard isOwner else { throw deny() }
             let updates = try containerUpdates()
-            guard try await index.updateContainerMetadata(acct, name, { Self.apply(updates, to: &$0) }) else { throw NimbusError.notFound("The resource could not be found.") }
+            let limits = api.limits
+            let found = try await index.updateContainerMetadata(acct, name) {
+                Self.apply(updates, to: &$0)
+                try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
+            }
+            guard found else { throw NimbusError.notFound("The resource could not be found.") }
             return .swift(.noContent)
         case .delete:
             guard isOwner else { throw deny() }
@@ -260,7 +266,7 @@ struct SwiftRequest {
         }
         for k in ["x-versions-location", "x-history-location"] {
             if let v = u[k] ?? nil {
-                guard let d = v.removingPercentEncoding, !d.isEmpty, !d.contains("/") else {
+                guard let d = PercentEncoding.decode(v), !d.isEmpty, !d.containsByte("/") else {
                     throw .preconditionFailed("\(k) header must be in the form of a container name")
                 }
                 u[k] = d
@@ -284,7 +290,8 @@ struct SwiftRequest {
         h[.acceptRanges] = "bytes"
         let owner = isOwner
         Self.emit(row.metadata, into: &h) { k in
-            owner || !(k == "x-container-read" || k == "x-container-write" || k.hasPrefix("x-container-sync") || k.contains("temp-url-key"))
+            owner || !(k.sameBytes(as: "x-container-read") || k.sameBytes(as: "x-container-write") || k.hasBytePrefix("x-container-sync")
+                       || k.containsBytes("temp-url-key"))
         }
         return h
     }
@@ -306,25 +313,28 @@ struct SwiftRequest {
         }
         guard let accept = headers[.accept], !accept.trimmingCharacters(in: .whitespaces).isEmpty else { return .plain }
         var ranges = [(type: String, q: Double, globs: Int, index: Int)]()
-        for (i, item) in accept.split(separator: ",").enumerated() {
-            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        for (i, item) in accept.splitBytes(",").enumerated() {
+            let parts = item.splitBytes(";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             guard let type = parts.first, !type.isEmpty else { continue }
-            let halves = type.split(separator: "/", omittingEmptySubsequences: false)
+            let halves = type.splitBytes("/", omittingEmpty: false)
             guard halves.count == 2, !halves[0].isEmpty, !halves[1].isEmpty else { throw .badRequest("Invalid Accept header") }
             var q = 1.0
-            for p in parts.dropFirst() where p.hasPrefix("q=") {
-                guard let v = Double(p.dropFirst(2)), v >= 0, v <= 1 else { throw .badRequest("Invalid Accept header") }
+            for p in parts.dropFirst() {
+                guard let qv = p.droppingBytePrefix("q=") else { continue }
+                guard let v = Double(qv), v >= 0, v <= 1 else { throw .badRequest("Invalid Accept header") }
                 q = v
             }
-            ranges.append((type, q, type.filter { $0 == "*" }.count, i))
+            ranges.append((type, q, type.utf8.filter { $0 == UInt8(ascii: "*") }.count, i))
         }
         ranges.sort { ($0.q, -$0.globs, -$0.index) > ($1.q, -$1.globs, -$1.index) }
         let offers: [(String, ListingFormat)] = [("text/plain", .plain), ("application/json", .json), ("application/xml", .xml), ("text/xml", .xml)]
         for r in ranges where r.q > 0 {
-            let want = r.type.split(separator: "/")
+            let want = r.type.splitBytes("/")
             for (offer, format) in offers {
-                let has = offer.split(separator: "/")
-                if (want[0] == "*" || want[0] == has[0]) && (want[1] == "*" || want[1] == has[1]) { return format }
+                let has = offer.splitBytes("/")
+                if (want[0].sameBytes(as: "*") || want[0].sameBytes(as: has[0])) && (want[1].sameBytes(as: "*") || want[1].sameBytes(as: has[1])) {
+                    return format
+                }
             }
         }
         throw NimbusError(.notAcceptable, "The resource is not available in a format acceptable to your browser.")
@@ -355,7 +365,7 @@ struct SwiftRequest {
         }
         if let path = query("path") {
             // Swift's legacy `path=` listing: the direct children of a pseudo-directory.
-            q.prefix = path.isEmpty || path.hasSuffix("/") ? path : path + "/"
+            q.prefix = path.isEmpty || path.hasByteSuffix("/") ? path : path + "/"
             q.delimiter = "/"
         }
         q.reverse = ["true", "1", "yes", "on", "t", "y"].contains((query("reverse") ?? "").lowercased())
@@ -397,14 +407,25 @@ struct SwiftRequest {
                 }
             }
             s += "</\(root.0)>"
-            let textXML = query("format") == nil && (headers[.accept]?.lowercased().contains("text/xml") ?? false)
+            let textXML = query("format") == nil && (headers[.accept]?.lowercased().containsBytes("text/xml") ?? false)
             return .swift(.ok, headers: h, body: s, contentType: textXML ? "text/xml; charset=utf-8" : "application/xml; charset=utf-8")
         }
     }
 
+    /// XML text and attribute escaping, scalar by scalar (a `<` followed by a combining mark
+    /// is still a `<`).
     func xml(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
+            default: out.append(c)
+            }
+        }
+        return String(out)
     }
 }
 

@@ -94,12 +94,12 @@ public struct ObjectIndex: Sendable {
     }
 
     /// Applies `update` to the account's metadata (creating the account row), atomically.
-    public func updateAccountMetadata(_ account: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) -> Void) async throws {
+    public func updateAccountMetadata(_ account: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) throws -> Void) async throws {
         try await database.transaction { db in
             try await Self.ensureAccount(db, account, timestamp)
             let row = try await db.raw("SELECT metadata FROM object_accounts WHERE account = \(bind: account)").first()
             var meta = MetadataJSON.decode(try row?.decode(column: "metadata", as: String.self) ?? "{}")
-            update(&meta)
+            try update(&meta)
             try await db.raw("UPDATE object_accounts SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account)").run()
         }
     }
@@ -126,12 +126,12 @@ public struct ObjectIndex: Sendable {
     }
 
     /// Creates the container, or updates its metadata when it exists. Returns whether it was created.
-    public func putContainer(_ account: String, _ name: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Bool {
+    public func putContainer(_ account: String, _ name: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) throws -> Void) async throws -> Bool {
         try await database.transaction { db in
             try await Self.ensureAccount(db, account, timestamp)
             if try await Self.rewriteContainerMetadata(db, account, name, update) { return false }
             var meta = [String: String]()
-            update(&meta)
+            try update(&meta)
             // A concurrent create of the same name makes this a no-op (then: 202, as Swift would).
             let inserted = try await db.raw("""
                 INSERT INTO object_containers (account, name, put_timestamp, object_count, bytes_used, metadata)
@@ -143,17 +143,17 @@ public struct ObjectIndex: Sendable {
     }
 
     /// Updates an existing container's metadata; false when it does not exist.
-    public func updateContainerMetadata(_ account: String, _ name: String, _ update: @escaping @Sendable (inout [String: String]) -> Void) async throws -> Bool {
+    public func updateContainerMetadata(_ account: String, _ name: String, _ update: @escaping @Sendable (inout [String: String]) throws -> Void) async throws -> Bool {
         try await database.transaction { db in try await Self.rewriteContainerMetadata(db, account, name, update) }
     }
 
     /// Applies `update` to an existing container's metadata inside a transaction; false when
     /// the container does not exist.
     static func rewriteContainerMetadata(_ db: any SQLDatabase, _ account: String, _ name: String,
-                                         _ update: (inout [String: String]) -> Void) async throws -> Bool {
+                                         _ update: (inout [String: String]) throws -> Void) async throws -> Bool {
         guard let row = try await db.raw("SELECT metadata FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() else { return false }
         var meta = MetadataJSON.decode(try row.decode(column: "metadata", as: String.self))
-        update(&meta)
+        try update(&meta)
         try await db.raw("UPDATE object_containers SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account) AND name = \(bind: name)").run()
         return true
     }
@@ -355,9 +355,10 @@ public struct ObjectIndex: Sendable {
             for row in batch {
                 let n = name(row)
                 if let d = q.delimiter, !d.isEmpty {
-                    let rest = String(decoding: n.utf8.dropFirst(prefixBytes), as: UTF8.self)
-                    if let r = rest.range(of: d) {
-                        let subdir = q.prefix + rest[..<r.upperBound]
+                    // By bytes: Foundation's `range(of:)` would not see a `/` that a combining mark follows.
+                    let rest = Array(n.utf8.dropFirst(prefixBytes)), delimiter = Array(d.utf8)
+                    if let i = Self.firstIndex(of: delimiter, in: rest) {
+                        let subdir = q.prefix + String(decoding: rest[..<(i + delimiter.count)], as: UTF8.self)
                         out.append(.subdir(subdir))
                         marker = q.reverse ? subdir : Self.beforeBound(Self.prefixUpperBound(subdir) ?? subdir)
                         rolledUp = true
@@ -371,6 +372,15 @@ public struct ObjectIndex: Sendable {
             if !rolledUp && batch.count < want { break }
         }
         return out
+    }
+
+    /// Where `needle` (a whole scalar's UTF-8 bytes) first occurs in `haystack`.
+    static func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard let first = needle.first, haystack.count >= needle.count else { return nil }
+        for i in 0...(haystack.count - needle.count) where haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) {
+            return i
+        }
+        return nil
     }
 
     /// The marker that skips a rolled-up subdir in a forward listing (`name > marker`): `upper`

@@ -161,9 +161,12 @@ def raw_exchange(base_url: str, head: bytes, body: bytes = b"", *, half_close: b
     u = urlparse(base_url)
     started = time.monotonic()
     with socket.create_connection((u.hostname, u.port), timeout=timeout) as sock:
-        sock.sendall(head + body)
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
+        try:
+            sock.sendall(head + body)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the server answered (and closed) before reading everything: read that answer
         data = b""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -12,7 +12,6 @@ a short body, glance/common/wsgi.py JSONRequestDeserializer fails to parse it).
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 

@@ -10,7 +10,6 @@ Query strings are parsed by webob (`req.params`): '+' is a space.
 
 from __future__ import annotations
 
-import json
 import uuid
 from urllib.parse import quote
 
@@ -18,7 +17,7 @@ import pytest
 from hypothesis import given
 
 from adversarial_support import PROPERTY, equivalent_names, name_text, raw_request
-from image_support import Glance, PATCH21
+from image_support import Glance
 
 
 @pytest.fixture
@@ -27,15 +26,15 @@ def glance(cloud, new_user, tmp_path):
         yield g
 
 
-_CLIENTS: dict = {}
+_CLIENT: dict = {}
 
 
 def _client(glance):
-    key = id(glance)
-    if key not in _CLIENTS:
-        _CLIENTS.clear()
-        _CLIENTS[key] = glance.user()
-    return _CLIENTS[key]
+    """One user per test function, shared by its hypothesis examples (keyed on that test's
+    Glance fixture, kept referenced so its id cannot be reused)."""
+    if _CLIENT.get("glance") is not glance:
+        _CLIENT.update(glance=glance, client=glance.user())
+    return _CLIENT["client"]
 
 
 def _path_q(s: str) -> str:
@@ -76,8 +75,13 @@ def test_equivalent_tags_are_two_tags(glance, pair):
     r = c.req("DELETE", f"/v2/images/{img2['id']}/tags/{_path_q(a)}")
     assert r.status_code == 204, r.text
     assert c.get(img2["id"])["tags"] == [b]
-    assert c.list_ids(tag=b) .count(img2["id"]) == 1
+    assert c.list_ids(tag=b).count(img2["id"]) == 1
     assert img2["id"] not in c.list_ids(tag=a)
+
+
+def _pointer(token: str) -> str:
+    """A JSON pointer token (RFC 6901): `~` and `/` escaped, as jsonpatch expects them."""
+    return token.replace("~", "~0").replace("/", "~1")
 
 
 @PROPERTY(15)
@@ -94,9 +98,9 @@ def test_equivalent_property_keys_are_two_properties(glance, pair):
     got = c.get(img["id"])
     assert got.get(ka) == "1" and got.get(kb) == "2"
     img2 = c.create(**{ka: "1"})
-    patched = c.patch_ok(img2["id"], [{"op": "add", "path": "/" + kb, "value": "2"}])
+    patched = c.patch_ok(img2["id"], [{"op": "add", "path": "/" + _pointer(kb), "value": "2"}])
     assert patched.get(ka) == "1" and patched.get(kb) == "2", {k: v for k, v in patched.items() if k.startswith("k")}
-    patched = c.patch_ok(img2["id"], [{"op": "remove", "path": "/" + ka}])
+    patched = c.patch_ok(img2["id"], [{"op": "remove", "path": "/" + _pointer(ka)}])
     assert ka not in patched and patched.get(kb) == "2"
 
 
@@ -158,3 +162,21 @@ def test_plus_in_query_is_a_space(glance):
     assert r.status == 200 and [i["id"] for i in r.json()["images"]] == [spaced["id"]], r.text[:500]
     r = raw_request(c.cloud.base_url, "GET", f"{base}/v2/images?name=a%2Bb%2B{tag}", h)
     assert r.status == 200 and [i["id"] for i in r.json()["images"]] == [plus["id"]], r.text[:500]
+
+
+def test_double_encoded_path_is_decoded_once(glance):
+    """webob decodes the path once: `%252F` in a tag is the three characters `%2F`
+    (PUT /v2/images/{id}/tags/a%252Fb adds the tag `a%2Fb`, which DELETE with the same path
+    removes), and an image id followed by `%252F` is no image (404)."""
+    c = _client(glance)
+    img = c.create()
+    h = {"X-Auth-Token": c.token, "Accept": "application/json"}
+    base = "/" + c.url.split("//", 1)[1].split("/", 1)[1]
+    r = raw_request(c.cloud.base_url, "PUT", f"{base}/v2/images/{img['id']}/tags/a%252Fb", h)
+    assert r.status == 204, (r.status, r.text[:300])
+    assert c.get(img["id"])["tags"] == ["a%2Fb"]
+    r = raw_request(c.cloud.base_url, "GET", f"{base}/v2/images/{img['id']}%252F", h)
+    assert r.status == 404, (r.status, r.text[:300])
+    r = raw_request(c.cloud.base_url, "DELETE", f"{base}/v2/images/{img['id']}/tags/a%252Fb", h)
+    assert r.status == 204, (r.status, r.text[:300])
+    assert c.get(img["id"])["tags"] == []

@@ -1,7 +1,7 @@
 /// Reads typed fields out of a request body, failing with the 400 message OpenStack's schema
 /// validation gives ("Invalid input for field 'name': 1 is not of type 'string'").
 public struct JSONObjectReader: Sendable {
-    public let object: [String: JSONValue]
+    public let object: JSONObject
     public let path: String
 
     public init(_ value: JSONValue?, path: String) throws(NimbusError) {
@@ -14,7 +14,7 @@ public struct JSONObjectReader: Sendable {
     }
 
     public func has(_ key: String) -> Bool { object[key] != nil }
-    public var keys: Dictionary<String, JSONValue>.Keys { object.keys }
+    public var keys: [String] { object.keys }
 
     func invalid(_ key: String, _ reason: String) -> NimbusError {
         .badRequest("Invalid input for field '\(key)': \(reason)")
@@ -82,7 +82,7 @@ public struct JSONObjectReader: Sendable {
     }
 
     /// Keys not in `known`, for APIs that store unknown attributes as "extra" properties.
-    public func extras(excluding known: Set<String>) -> [String: JSONValue] {
+    public func extras(excluding known: Set<String>) -> JSONObject {
         object.filter { !known.contains($0.key) }
     }
 }

@@ -62,3 +62,24 @@ extension Request {
         return !["0", "false", "no", "off"].contains(v.lowercased())
     }
 }
+
+/// A request body streamed to a service (image data, staged uploads) whose transport failures —
+/// a client that half-closes before the declared length or the chunked end — are the client's
+/// error: a 400, never a 500.
+public struct ClientBody: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    let base: RequestBody
+
+    public init(_ base: RequestBody) { self.base = base }
+
+    public func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator()) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: RequestBody.AsyncIterator
+        public mutating func next() async throws -> ByteBuffer? {
+            do { return try await base.next() } catch let e as NimbusError { throw e } catch {
+                throw NimbusError.badRequest("The request body ended before it was complete.")
+            }
+        }
+    }
+}

@@ -16,7 +16,7 @@ import Testing
         await cleanup()
         let url = try #require(Bundle.module.url(forResource: "identity-schema", withExtension: "json"))
         let expected = try JSONValue.parse(Array(try Data(contentsOf: url)))
-        let expectedTables = try #require(expected.objectValue).mapValues { ($0.arrayValue ?? []).compactMap(\.stringValue) }
+        let expectedTables = Dictionary(uniqueKeysWithValues: try #require(expected.objectValue).map { ($0.key, ($0.value.arrayValue ?? []).compactMap(\.stringValue)) })
         #expect(actual == expectedTables)
     }
 }

@@ -53,4 +53,20 @@ import Testing
         let r = try JSONObjectReader(try JSONValue.parse(string: #"{"name": "n", "email": "e@x"}"#), path: "user")
         #expect(r.extras(excluding: ["name"]) == ["email": .string("e@x")])
     }
+
+    @Test func objectKeysAreBytes() throws {
+        // Two canonically equivalent keys are two members, as in Python's dict.
+        let v = try JSONValue.parse(Array(#"{"caf\u00e9": 1, "cafe\u0301": 2, "K": 3, "\u212a": 4}"#.utf8))
+        let o = try #require(v.objectValue)
+        #expect(o.count == 4)
+        #expect(o["caf\u{E9}"] == 1 && o["cafe\u{301}"] == 2 && o["K"] == 3 && o["\u{212A}"] == 4)
+        // Written back in byte order of the keys, both kept.
+        #expect(v.serializedString() == "{\"K\":3,\"cafe\u{301}\":2,\"caf\u{E9}\":1,\"\u{212A}\":4}")
+    }
+
+    @Test func stringsMustBeUTF8() {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0xFF, 0x22]) }
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(#""\ud800""#.utf8)) }
+        #expect((try? JSONValue.parse(Array("\"\u{E9}\"".utf8))) == .string("\u{E9}"))
+    }
 }

@@ -7,7 +7,7 @@ extension IdentityAPI {
     func view(_ g: EndpointGroup) -> JSONValue {
         [
             "id": .string(g.id), "name": .string(g.name), "description": .string(g.description),
-            "filters": .object(g.filters.mapValues { .string($0) }),
+            "filters": .object(JSONObject(g.filters.mapValues { JSONValue.string($0) })),
             "links": ["self": .string(v3 + "/OS-EP-FILTER/endpoint_groups/\(g.id)")],
         ]
     }

@@ -142,10 +142,10 @@ extension IdentityAPI {
 
     func assignmentView(_ a: RoleAssignment, includeNames: Bool, names: inout NameCache) async throws -> JSONValue {
         let g = a.grant
-        var o = [String: JSONValue]()
-        var role: [String: JSONValue] = ["id": .string(g.roleID)]
-        var actor: [String: JSONValue] = ["id": .string(g.actorID)]
-        var target: [String: JSONValue] = ["id": .string(g.targetID)]
+        var o = JSONObject()
+        var role: JSONObject = ["id": .string(g.roleID)]
+        var actor: JSONObject = ["id": .string(g.actorID)]
+        var target: JSONObject = ["id": .string(g.targetID)]
         if includeNames {
             if let r = try await names.role(g.roleID) {
                 role["name"] = .string(r.name)
@@ -165,7 +165,7 @@ extension IdentityAPI {
         }
         o["role"] = .object(role)
         o[g.actorType.rawValue] = .object(actor)
-        var scope: [String: JSONValue] = [:]
+        var scope: JSONObject = [:]
         switch g.targetType {
         case .system: scope["system"] = ["all": true]
         default: scope[g.targetType.rawValue] = .object(target)
@@ -173,7 +173,7 @@ extension IdentityAPI {
         if g.inherited { scope["OS-INHERIT:inherited_to"] = "projects" }
         o["scope"] = .object(scope)
         let origin = a.source ?? g
-        var links: [String: JSONValue] = ["assignment": .string(v3 + grantPath(a.viaGroup.map { group in
+        var links: JSONObject = ["assignment": .string(v3 + grantPath(a.viaGroup.map { group in
             var s = origin; s.actorType = .group; s.actorID = group; return s } ?? origin))]
         if let group = a.viaGroup { links["membership"] = .string(v3 + "/groups/\(group)/users/\(g.actorID)") }
         if let prior = a.priorRoleID { links["prior_role"] = .string(v3 + "/roles/\(prior)") }

@@ -70,7 +70,7 @@ extension IdentityAPI {
 
     /// The short role form used inside inference rules.
     func roleRef(_ r: Role) -> JSONValue {
-        var o: [String: JSONValue] = ["id": .string(r.id), "name": .string(r.name), "links": link("/roles/\(r.id)")]
+        var o: JSONObject = ["id": .string(r.id), "name": .string(r.name), "links": link("/roles/\(r.id)")]
         if let d = r.domainID { o["domain_id"] = .string(d) }
         return .object(o)
     }
@@ -122,7 +122,7 @@ extension IdentityAPI {
     }
 
     func view(_ a: ApplicationCredential) -> JSONValue {
-        var o: [String: JSONValue] = [
+        var o: JSONObject = [
             "id": .string(a.id), "name": .string(a.name), "description": JSONValue(a.description), "user_id": .string(a.userID),
             "project_id": JSONValue(a.projectID), "expires_at": JSONValue(a.expiresAt), "unrestricted": .bool(a.unrestricted),
             "roles": .array(a.roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": JSONValue($0.domainID)] }),
@@ -162,7 +162,7 @@ extension IdentityAPI {
 
     /// The token body of `POST`/`GET /v3/auth/tokens`.
     func tokenView(_ c: AuthContext, includeCatalog: Bool) async throws -> JSONValue {
-        var t: [String: JSONValue] = [
+        var t: JSONObject = [
             "methods": JSONValue(c.methods),
             "user": [
                 "id": .string(c.user.id), "name": .string(c.user.name),
@@ -194,7 +194,7 @@ extension IdentityAPI {
             ]
         }
         if let cred = c.applicationCredentialID, let record = try await service.appCredentialRecord(cred) {
-            var cred: [String: JSONValue] = ["id": .string(record.id), "name": .string(record.name), "restricted": .bool(!record.unrestricted)]
+            var cred: JSONObject = ["id": .string(record.id), "name": .string(record.name), "restricted": .bool(!record.unrestricted)]
             if !c.accessRules.isEmpty {
                 cred["access_rules"] = .array(c.accessRules.map { ["service": .string($0.service), "path": .string($0.path), "method": .string($0.method)] })
             }

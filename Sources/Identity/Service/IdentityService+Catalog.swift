@@ -6,14 +6,14 @@ public struct Region: Sendable {
     public var id: String
     public var description: String
     public var parentRegionID: String?
-    public var extra: [String: JSONValue]
+    public var extra: JSONObject
 }
 
 public struct CatalogService: Sendable {
     public var id: String
     public var type: String
     public var enabled: Bool
-    public var extra: [String: JSONValue]
+    public var extra: JSONObject
     public var name: String? { extra["name"]?.stringValue }
 }
 
@@ -24,7 +24,7 @@ public struct Endpoint: Sendable {
     public var url: String
     public var regionID: String?
     public var enabled: Bool
-    public var extra: [String: JSONValue]
+    public var extra: JSONObject
 }
 
 extension IdentityService {
@@ -50,7 +50,7 @@ extension IdentityService {
         return try await db.sql.records(RegionRecord.self, q).map(makeRegion)
     }
 
-    public func createRegion(id: String?, description: String?, parentRegionID: String?, extra: [String: JSONValue]) async throws -> Region {
+    public func createRegion(id: String?, description: String?, parentRegionID: String?, extra: JSONObject) async throws -> Region {
         if let p = parentRegionID, try await region(p) == nil { throw NimbusError.notFound("Could not find region: \(p).") }
         let r = RegionRecord(id: id ?? Identifiers.hex32(), description: description ?? "", parentRegionId: parentRegionID, extra: encodeJSONColumn(extra))
         do {
@@ -61,7 +61,7 @@ extension IdentityService {
         return makeRegion(r)
     }
 
-    public func updateRegion(_ id: String, description: String?, parentRegionID: String??, extra: [String: JSONValue]) async throws -> Region {
+    public func updateRegion(_ id: String, description: String?, parentRegionID: String??, extra: JSONObject) async throws -> Region {
         var r = try await requireRegion(id)
         if let d = description { r.description = d }
         if let p = parentRegionID {
@@ -116,13 +116,13 @@ extension IdentityService {
         return all.filter { name == nil || $0.name == name }.sorted { ($0.type, $0.id) < ($1.type, $1.id) }
     }
 
-    public func createService(type: String, enabled: Bool, extra: [String: JSONValue], explicitID: String? = nil) async throws -> CatalogService {
+    public func createService(type: String, enabled: Bool, extra: JSONObject, explicitID: String? = nil) async throws -> CatalogService {
         let r = ServiceRecord(id: explicitID ?? Identifiers.hex32(), type: type, enabled: enabled, extra: encodeJSONColumn(extra))
         try await write { db in try await db.insertRecord("identity_services", r) }
         return makeService(r)
     }
 
-    public func updateService(_ id: String, type: String?, enabled: Bool?, extra: [String: JSONValue]) async throws -> CatalogService {
+    public func updateService(_ id: String, type: String?, enabled: Bool?, extra: JSONObject) async throws -> CatalogService {
         var s = try await requireService(id)
         if let t = type { s.type = t }
         if let e = enabled { s.enabled = e }
@@ -167,7 +167,7 @@ extension IdentityService {
 
     static let interfaces: Set<String> = ["public", "internal", "admin"]
 
-    public func createEndpoint(serviceID: String, interface: String, url: String, regionID: String?, enabled: Bool, extra: [String: JSONValue],
+    public func createEndpoint(serviceID: String, interface: String, url: String, regionID: String?, enabled: Bool, extra: JSONObject,
                                explicitID: String? = nil) async throws -> Endpoint {
         guard Self.interfaces.contains(interface) else { throw NimbusError.badRequest("Invalid input for field 'interface': '\(interface)' is not one of ['admin', 'internal', 'public']") }
         _ = try await service(serviceID).map { $0 } ?? { throw NimbusError.badRequest("Could not find service: \(serviceID).") }()
@@ -179,7 +179,7 @@ extension IdentityService {
     }
 
     public func updateEndpoint(_ id: String, serviceID: String?, interface: String?, url: String?, regionID: String??, enabled: Bool?,
-                               extra: [String: JSONValue]) async throws -> Endpoint {
+                               extra: JSONObject) async throws -> Endpoint {
         var e = try await requireEndpoint(id)
         if let s = serviceID {
             guard try await service(s) != nil else { throw NimbusError.badRequest("Could not find service: \(s).") }

@@ -9,7 +9,7 @@ extension IdentityService {
 
     /// When a password set now expires: at once for an admin-set password that must be changed on
     /// first use, after `password_expires_days` otherwise, or never.
-    func passwordExpiry(selfService: Bool, options: [String: JSONValue]) -> String? {
+    func passwordExpiry(selfService: Bool, options: JSONObject) -> String? {
         if !selfService && security.changePasswordUponFirstUse && options["ignore_change_password_upon_first_use"] != .bool(true) {
             return Timestamps.micros(now)
         }

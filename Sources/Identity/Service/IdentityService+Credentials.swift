@@ -9,7 +9,7 @@ public struct Credential: Sendable {
     public var projectID: String?
     public var type: String
     public var blob: String
-    public var extra: [String: JSONValue]
+    public var extra: JSONObject
 }
 
 extension IdentityService {
@@ -34,7 +34,7 @@ extension IdentityService {
     }
 
     /// EC2 credentials get Keystone's deterministic id (sha256 of the access key) and need a project.
-    public func createCredential(userID: String, projectID: String?, type: String, blob: String, extra: [String: JSONValue]) async throws -> Credential {
+    public func createCredential(userID: String, projectID: String?, type: String, blob: String, extra: JSONObject) async throws -> Credential {
         _ = try await requireUser(userID)
         var id = Identifiers.hex32()
         if type == "ec2" {
@@ -52,7 +52,7 @@ extension IdentityService {
 
     /// Only the blob (and extra attributes) may change: owner, project and type are fixed at creation,
     /// as in current Keystone (reassigning an owner was CVE-2020-12691).
-    public func updateCredential(_ id: String, userID: String?, projectID: String?, type: String?, blob: String?, extra: [String: JSONValue]) async throws -> Credential {
+    public func updateCredential(_ id: String, userID: String?, projectID: String?, type: String?, blob: String?, extra: JSONObject) async throws -> Credential {
         var c = try await requireCredential(id)
         for (field, new, old) in [("user_id", userID, Optional(c.userID)), ("project_id", projectID, c.projectID), ("type", type, Optional(c.type))]
         where new != nil && new != old {

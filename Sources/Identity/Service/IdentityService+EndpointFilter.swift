@@ -27,7 +27,8 @@ extension IdentityService {
     static let endpointGroupFilterKeys: Set<String> = ["interface", "service_id", "region_id"]
 
     func makeEndpointGroup(_ r: EndpointGroupRecord) -> EndpointGroup {
-        let filters = decodeJSONColumn(r.filters).compactMapValues(\.stringValue)
+        // Filter keys are the three names above (ASCII), so String keys are byte keys.
+        let filters = Dictionary(decodeJSONColumn(r.filters).compactMapValues(\.stringValue).map { ($0.key.string, $0.value) }, uniquingKeysWith: { a, _ in a })
         return EndpointGroup(id: r.id, name: r.name, description: r.description, filters: filters)
     }
 
@@ -56,7 +57,7 @@ extension IdentityService {
     public func createEndpointGroup(name: String, description: String?, filters: [String: String]) async throws -> EndpointGroup {
         try Self.validateFilters(filters)
         let r = EndpointGroupRecord(id: Identifiers.hex32(), name: name, description: description ?? "",
-                                    filters: encodeJSONColumn(filters.mapValues { .string($0) }))
+                                    filters: encodeJSONColumn(JSONObject(filters.mapValues { JSONValue.string($0) })))
         try await write { db in try await db.insertRecord("identity_endpoint_groups", r) }
         return makeEndpointGroup(r)
     }
@@ -73,7 +74,7 @@ extension IdentityService {
         try await write { db in
             try await db.execute("""
                 UPDATE identity_endpoint_groups SET name = \(bind: u.name), description = \(bind: u.description),
-                filters = \(bind: encodeJSONColumn(u.filters.mapValues { .string($0) })) WHERE id = \(bind: id)
+                filters = \(bind: encodeJSONColumn(JSONObject(u.filters.mapValues { JSONValue.string($0) }))) WHERE id = \(bind: id)
                 """)
         }
         return u

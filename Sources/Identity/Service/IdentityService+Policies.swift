@@ -8,7 +8,7 @@ public struct PolicyBlob: Sendable {
     public var id: String
     public var type: String
     public var blob: String
-    public var extra: [String: JSONValue]
+    public var extra: JSONObject
 }
 
 extension IdentityService {
@@ -26,13 +26,13 @@ extension IdentityService {
             .filter { type == nil || $0.type == type }
     }
 
-    public func createPolicyBlob(type: String, blob: String, extra: [String: JSONValue]) async throws -> PolicyBlob {
+    public func createPolicyBlob(type: String, blob: String, extra: JSONObject) async throws -> PolicyBlob {
         let r = PolicyRecord(id: Identifiers.hex32(), type: type, blob: blob, extra: encodeJSONColumn(extra))
         try await write { db in try await db.insertRecord("identity_policies", r) }
         return makePolicy(r)
     }
 
-    public func updatePolicyBlob(_ id: String, type: String?, blob: String?, extra: [String: JSONValue]) async throws -> PolicyBlob {
+    public func updatePolicyBlob(_ id: String, type: String?, blob: String?, extra: JSONObject) async throws -> PolicyBlob {
         var p = try await policyBlob(id)
         if let t = type { p.type = t }
         if let b = blob { p.blob = b }

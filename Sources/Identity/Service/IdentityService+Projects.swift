@@ -10,8 +10,8 @@ public struct ProjectInput: Sendable {
     public var enabled: Bool?
     public var description: String?
     public var tags: [String]?
-    public var extra: [String: JSONValue] = [:]
-    public var options: [String: JSONValue]?
+    public var extra: JSONObject = [:]
+    public var options: JSONObject?
     public var explicitID: String?
     public init() {}
 }
@@ -40,8 +40,8 @@ public struct Project: Sendable {
     public var enabled: Bool
     public var description: String
     public var tags: [String]
-    public var extra: [String: JSONValue]
-    public var options: [String: JSONValue]
+    public var extra: JSONObject
+    public var options: JSONObject
 }
 
 extension IdentityService {

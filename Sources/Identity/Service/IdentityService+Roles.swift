@@ -7,8 +7,8 @@ public struct Role: Sendable, Equatable {
     public var name: String
     public var domainID: String?
     public var description: String
-    public var options: [String: JSONValue]
-    public var extra: [String: JSONValue]
+    public var options: JSONObject
+    public var extra: JSONObject
 }
 
 extension IdentityService {
@@ -44,7 +44,7 @@ extension IdentityService {
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.id, makeRole($0)) })
     }
 
-    public func createRole(name: String, domainID: String?, description: String?, options: [String: JSONValue], extra: [String: JSONValue],
+    public func createRole(name: String, domainID: String?, description: String?, options: JSONObject, extra: JSONObject,
                            explicitID: String? = nil) async throws -> Role {
         if let domainID, try await domain(domainID) == nil { throw NimbusError.notFound("Could not find domain: \(domainID).") }
         let r = RoleRecord(id: explicitID ?? Identifiers.hex32(), name: name, domainId: domainID ?? "", description: description ?? "",
@@ -57,7 +57,7 @@ extension IdentityService {
         return makeRole(r)
     }
 
-    public func updateRole(_ id: String, name: String?, description: String?, domainID: String??, options: [String: JSONValue]?, extra: [String: JSONValue]) async throws -> Role {
+    public func updateRole(_ id: String, name: String?, description: String?, domainID: String??, options: JSONObject?, extra: JSONObject) async throws -> Role {
         var role = try await requireRole(id)
         if let d = domainID, d != role.domainID { throw NimbusError.badRequest("Update of `domain_id` is not allowed.") }
         if let n = name { role.name = n }

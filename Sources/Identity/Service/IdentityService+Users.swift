@@ -8,8 +8,8 @@ public struct UserInput: Sendable {
     public var password: String??
     public var enabled: Bool?
     public var defaultProjectID: String??
-    public var extra: [String: JSONValue] = [:]
-    public var options: [String: JSONValue]?
+    public var extra: JSONObject = [:]
+    public var options: JSONObject?
     public init() {}
 }
 
@@ -20,8 +20,8 @@ public struct User: Sendable {
     public var enabled: Bool
     public var defaultProjectID: String?
     public var passwordExpiresAt: String?
-    public var extra: [String: JSONValue]
-    public var options: [String: JSONValue]
+    public var extra: JSONObject
+    public var options: JSONObject
     var passwordHash: String?
 }
 
@@ -30,7 +30,7 @@ public struct Group: Sendable {
     public var name: String
     public var domainID: String
     public var description: String
-    public var extra: [String: JSONValue]
+    public var extra: JSONObject
 }
 
 extension IdentityService {
@@ -204,7 +204,7 @@ extension IdentityService {
         return try await db.sql.records(GroupRecord.self, q).map(makeGroup)
     }
 
-    public func createGroup(name: String, domainID: String, description: String?, extra: [String: JSONValue]) async throws -> Group {
+    public func createGroup(name: String, domainID: String, description: String?, extra: JSONObject) async throws -> Group {
         guard try await domain(domainID) != nil else { throw NimbusError.notFound("Could not find domain: \(domainID).") }
         let r = GroupRecord(id: Identifiers.hex32(), domainId: domainID, name: name, description: description ?? "", extra: encodeJSONColumn(extra))
         do {
@@ -215,7 +215,7 @@ extension IdentityService {
         return makeGroup(r)
     }
 
-    public func updateGroup(_ id: String, name: String?, description: String?, domainID: String?, extra: [String: JSONValue]) async throws -> Group {
+    public func updateGroup(_ id: String, name: String?, description: String?, domainID: String?, extra: JSONObject) async throws -> Group {
         guard var g = try await group(id) else { throw NimbusError.notFound("Could not find group: \(id).") }
         if let d = domainID, d != g.domainID { throw NimbusError.badRequest("Cannot change the domain_id of a group.") }
         if let n = name { g.name = n }

@@ -94,8 +94,8 @@ public final class IdentityService: Sendable {
 }
 
 /// Parses a stored JSON column, tolerating an empty string.
-func decodeJSONColumn(_ text: String) -> [String: JSONValue] {
+func decodeJSONColumn(_ text: String) -> JSONObject {
     (try? JSONValue.parse(string: text))?.objectValue ?? [:]
 }
 
-func encodeJSONColumn(_ object: [String: JSONValue]) -> String { JSONValue.object(object).serializedString() }
+func encodeJSONColumn(_ object: JSONObject) -> String { JSONValue.object(object).serializedString() }

@@ -81,7 +81,7 @@ public struct ImageAPI: Sendable {
         if request.headers[.transferEncoding]?.lowercased().contains("chunked") == true { throw NimbusError.badRequest("A body is not expected with this request.") }
     }
 
-    static func jsonObject(_ request: Request, _ ctx: NimbusRequestContext) async throws -> [String: JSONValue] {
+    static func jsonObject(_ request: Request, _ ctx: NimbusRequestContext) async throws -> JSONObject {
         let buffer = try await request.collectBody(upTo: ctx.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw NimbusError.badRequest("Body expected in request.") }
         guard let value = try? JSONValue.parse(buffer.readableBytesView) else { throw NimbusError.badRequest("Malformed JSON in request body.") }
@@ -123,7 +123,7 @@ public struct ImageAPI: Sendable {
             let pairs = req.queryString.pairs
             let listing = try ImageListing(query: pairs)
             let (images, more) = try await self.service.list(listing, caller: c.image)
-            var body: [String: JSONValue] = ["images": .array(images.map(self.view)), "schema": "/v2/schemas/images"]
+            var body: JSONObject = ["images": .array(images.map(self.view)), "schema": "/v2/schemas/images"]
             let rest = pairs.filter { $0.0 != "marker" }
             body["first"] = .string("/v2/images" + Self.query(rest))
             if more, let last = images.last { body["next"] = .string("/v2/images" + Self.query(rest + [("marker", last.id)])) }
@@ -235,7 +235,7 @@ public struct ImageAPI: Sendable {
             let store = self.service.stores.multiple ? req.headers[Self.storeHeader] : nil
             if let store { _ = try self.service.stores.require(store) }
             let (image, _) = try await self.image(ctx, c, "upload_image")
-            _ = try await self.service.upload(image, body: req.body, declaredSize: declared, storeID: store)
+            _ = try await self.service.upload(image, body: ClientBody(req.body), declaredSize: declared, storeID: store)
             return .empty()
         }
         t.get("/v2/images/{image_id}/file") { req, ctx in
@@ -279,7 +279,7 @@ public struct ImageAPI: Sendable {
             }
             try Self.requireOctetStream(req)
             let (image, _) = try await self.image(ctx, c, "modify_image")
-            try await self.service.stage(image, body: req.body)
+            try await self.service.stage(image, body: ClientBody(req.body))
             return .empty()
         }
         t.post("/v2/images/{image_id}/import") { req, ctx in
@@ -383,7 +383,7 @@ public struct ImageAPI: Sendable {
         }
         t.post("/v2/images/{image_id}/members") { req, ctx in
             let c = try self.caller(ctx)
-            let body: [String: JSONValue]
+            let body: JSONObject
             do { body = try await Self.jsonObject(req, ctx) } catch let e as NimbusError where e.message.hasPrefix("Unexpected body type") {
                 throw NimbusError.badRequest("Expected a member in the form: {\"member\": \"image_id\"}")
             }
@@ -406,7 +406,7 @@ public struct ImageAPI: Sendable {
         t.put("/v2/images/{image_id}/members/{member_id}") { req, ctx in
             let c = try self.caller(ctx)
             let memberID = try Self.nonEmpty(ctx, "member_id")
-            let body: [String: JSONValue]
+            let body: JSONObject
             do { body = try await Self.jsonObject(req, ctx) } catch let e as NimbusError where e.message.hasPrefix("Unexpected body type") {
                 throw NimbusError.badRequest("Expected a status in the form: {\"status\": \"status\"}")
             }

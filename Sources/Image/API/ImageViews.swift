@@ -13,8 +13,8 @@ enum ImageViews {
 
     /// `showStores`: multi-store mode, where an image with data names its stores.
     static func image(_ i: Image, showStores: Bool) -> JSONValue {
-        var o = [String: JSONValue]()
-        for (k, v) in i.properties where !hidden.contains(k) { o[k] = .string(v) }
+        var o = JSONObject()
+        for (k, v) in i.properties where !hidden.contains(k.string) { o[k.string] = .string(v) }
         func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         func opt(_ n: Int64?) -> JSONValue { n.map { .int($0) } ?? .null }
         o["name"] = opt(i.name)
@@ -57,7 +57,7 @@ enum ImageViews {
 
     /// A store in `/v2/info/stores` (`detail`: as `/v2/info/stores/detail` shows it).
     static func store(_ e: ImageStores.Entry, isDefault: Bool, detail: Bool) -> JSONValue {
-        var o: [String: JSONValue] = ["id": .string(e.store.id)]
+        var o: JSONObject = ["id": .string(e.store.id)]
         if !e.description.isEmpty { o["description"] = .string(e.description) }
         if isDefault { o["default"] = "true" }
         if detail {

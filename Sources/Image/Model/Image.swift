@@ -25,7 +25,8 @@ public struct Image: Sendable, Equatable {
     public var updatedAt: Date
     /// Byte-distinct: `caf\u{E9}` and `cafe\u{301}` are two tags, as in Glance.
     public var tags: Set<Name> = []
-    public var properties: [String: String] = [:]
+    /// Extra properties, byte-keyed: `caf\u{E9}` and `cafe\u{301}` are two properties, as in Glance.
+    public var properties: [Name: String] = [:]
     public var locations: [ImageLocation] = []
 
     public init(id: String, owner: String?, now: Date) {

@@ -173,7 +173,7 @@ public struct ImageListing: Sendable {
             }
             if !ok { return false }
         }
-        for (k, v) in properties where !((Self.attribute(k, of: image) ?? image.properties[k]).map { $0.sameBytes(as: v) } ?? false) { return false }
+        for (k, v) in properties where !((Self.attribute(k, of: image) ?? image.properties[Name(k)]).map { $0.sameBytes(as: v) } ?? false) { return false }
         return true
     }
 

@@ -73,7 +73,7 @@ enum ImageSchema {
         default:
             guard key.scalarCount <= 255 else { throw .badRequest("Custom property should not be greater than 255 characters.") }
             guard case .string(let s) = value else { throw mismatch("\(value.rendered) is not of type 'string'") }
-            image.properties[key] = s
+            image.properties[Name(key)] = s
         }
     }
 
@@ -210,14 +210,14 @@ public struct ImagePatch: Sendable {
             let isCore = ImageSchema.core.contains(c.key)
             switch c.op {
             case .replace:
-                if !isCore && out.properties[c.key] == nil { throw .conflict("Property \(c.key) does not exist.") }
+                if !isCore && out.properties[Name(c.key)] == nil { throw .conflict("Property \(c.key) does not exist.") }
                 try ImageSchema.set(c.key, c.value!, on: &out, formats: formats)
             case .add:
-                if dialect == .v20 && (isCore || out.properties[c.key] != nil) { throw .conflict("Property \(c.key) already present.") }
+                if dialect == .v20 && (isCore || out.properties[Name(c.key)] != nil) { throw .conflict("Property \(c.key) already present.") }
                 try ImageSchema.set(c.key, c.value!, on: &out, formats: formats)
             case .remove:
                 if isCore { throw .forbidden("Property \(c.key) may not be removed.") }
-                guard out.properties.removeValue(forKey: c.key) != nil else { throw .conflict("Property \(c.key) does not exist.") }
+                guard out.properties.removeValue(forKey: Name(c.key)) != nil else { throw .conflict("Property \(c.key) does not exist.") }
             }
         }
         return out

@@ -35,7 +35,7 @@ extension ImageService {
         guard let source = limitSource, let project else { return ["usage": [:]] }
         let limits = try await source.limits(project: project)
         let used = try await usage(project: project)
-        var out = [String: JSONValue]()
+        var out = JSONObject()
         for q in ImageQuota.allCases { out[q.rawValue] = ["limit": .int(limits[q.rawValue] ?? 0), "usage": .int(used[q] ?? 0)] }
         return ["usage": .object(out)]
     }

@@ -41,7 +41,7 @@ public final class ImageService: Sendable {
     // MARK: create and read
 
     /// `POST /v2/images`. `owner` is the project the image will belong to.
-    public func create(_ body: [String: JSONValue], owner: String?, now: Date = Date()) async throws -> Image {
+    public func create(_ body: JSONObject, owner: String?, now: Date = Date()) async throws -> Image {
         for key in ["direct_url", "self", "file", "schema", "stores"] where body[key] != nil {
             throw NimbusError.forbidden("Attribute '\(key)' is read-only.")
         }
@@ -95,7 +95,7 @@ public final class ImageService: Sendable {
         if image.tags.count > tagLimit {
             throw NimbusError(.payloadTooLarge, "Image tag limit exceeded for image \(image.id): The limit has been exceeded on the number of allowed image tags. Attempted: \(image.tags.count), Maximum: \(tagLimit)")
         }
-        let props = image.properties.keys.filter { !$0.hasPrefix("os_glance") }.count
+        let props = image.properties.keys.filter { !$0.string.hasBytePrefix("os_glance") }.count
         if props > propertyLimit {
             throw NimbusError(.payloadTooLarge, "The limit has been exceeded on the number of allowed image properties. Attempted: \(props), Maximum: \(propertyLimit)")
         }
@@ -391,7 +391,7 @@ public final class ImageService: Sendable {
     /// The stores an import request names (Glance's `get_stores_from_request`): `all_stores`,
     /// else the `stores` list, else the `X-Image-Meta-Store` header, else the default store.
     /// In single-store mode, always the one store.
-    public func importTargets(body: [String: JSONValue], header: String?) throws(NimbusError) -> [String] {
+    public func importTargets(body: JSONObject, header: String?) throws(NimbusError) -> [String] {
         guard stores.multiple else { return [stores.defaultID] }
         var targets: [String]
         if body["all_stores"]?.boolValue == true {

@@ -105,7 +105,7 @@ public struct ImageRepository: Sendable {
     }
 
     static func propertiesJSON(_ i: Image) -> String {
-        String(decoding: JSONValue.object(i.properties.mapValues { .string($0) }).serialized(), as: UTF8.self)
+        String(decoding: JSONValue.object(JSONObject(i.properties.mapValues { JSONValue.string($0) })).serialized(), as: UTF8.self)
     }
 
     /// Inserts a new image; 409 if the id was ever used.
@@ -273,7 +273,7 @@ public struct ImageRepository: Sendable {
             let image = try Self.decode(row)
             if memoryFilters {
                 guard l.tags.allSatisfy({ image.tags.contains(Name($0)) }),
-                      l.properties.allSatisfy({ columnFilters.contains($0.key) || image.properties[$0.key] == $0.value }) else { continue }
+                      l.properties.allSatisfy({ columnFilters.contains($0.key) || image.properties[Name($0.key)]?.sameBytes(as: $0.value) == true }) else { continue }
             }
             out.append(image)
             if out.count >= l.limit { break }

@@ -29,7 +29,7 @@ struct SLOManifest: Sendable {
     var length: Int { range?.count ?? bytes }
 
     var json: JSONValue {
-        var o: [String: JSONValue] = ["name": .string(name), "hash": .string(hash), "bytes": .int(Int64(bytes)),
+        var o: JSONObject = ["name": .string(name), "hash": .string(hash), "bytes": .int(Int64(bytes)),
                                       "content_type": .string(contentType), "last_modified": .string(lastModified)]
         if let rangeText { o["range"] = .string(rangeText) }
         return .object(o)
@@ -148,7 +148,7 @@ extension SwiftRequest {
         let body: String
         if query("format") == "raw" {
             body = JSONValue.array(manifest.map { m in
-                var o: [String: JSONValue] = ["path": .string(m.name), "etag": .string(m.hash), "size_bytes": .int(Int64(m.bytes))]
+                var o: JSONObject = ["path": .string(m.name), "etag": .string(m.hash), "size_bytes": .int(Int64(m.bytes))]
                 if let r = m.rangeText { o["range"] = .string(r) }
                 return .object(o)
             }).serializedString()
@@ -190,7 +190,7 @@ extension SwiftRequest {
         let responseStatus = status ?? (errors.isEmpty ? (root == "delete" ? "200 OK" : "201 Created") : "400 Bad Request")
         let accept = query("format")?.lowercased() ?? headers[.accept]?.lowercased() ?? ""
         if accept.containsBytes("json") {
-            var json = [String: JSONValue]()
+            var json = JSONObject()
             for (k, n) in counts { json[k] = .int(Int64(n)) }
             json["Response Body"] = .string(body)
             json["Response Status"] = .string(responseStatus)

@@ -233,7 +233,7 @@ struct SwiftRequest {
             let fmt = try listingFormat()
             return listing(entries, format: fmt, headers: &h, root: ("container", name)) { o, fmt in
                 let etag = o.metadata["x-object-sysmeta-slo-etag"] ?? o.etag
-                var e: [String: JSONValue] = ["name": .string(o.name), "hash": .string(etag), "content_type": .string(o.contentType),
+                var e: JSONObject = ["name": .string(o.name), "hash": .string(etag), "content_type": .string(o.contentType),
                                               "last_modified": .string(HTTPDate.iso(o.lastModified))]
                 let bytes = Int(o.metadata["x-object-sysmeta-slo-size"] ?? "") ?? o.size
                 e["bytes"] = fmt == .json ? .int(Int64(bytes)) : .string(String(bytes))
@@ -373,7 +373,7 @@ struct SwiftRequest {
     }
 
     func listing<Row: Sendable>(_ entries: [ListingEntry<Row>], format: ListingFormat, headers h: inout HTTPFields, root: (String, String),
-                                _ fields: (Row, ListingFormat) -> [String: JSONValue]) -> Response {
+                                _ fields: (Row, ListingFormat) -> JSONObject) -> Response {
         switch format {
         case .plain:
             if entries.isEmpty { return .swift(.noContent, headers: h, contentType: "text/plain; charset=utf-8") }

@@ -16,7 +16,7 @@ public struct DiskMetadata: Sendable, Equatable {
     }
 
     func encoded() -> [UInt8] {
-        var h = [String: JSONValue]()
+        var h = JSONObject()
         for (k, v) in headers { h[k] = .string(v) }
         let json: JSONValue = ["name": .string(name), "timestamp": .string(timestamp), "size": .int(Int64(size)), "etag": .string(etag), "headers": .object(h)]
         return json.serialized()

@@ -54,13 +54,14 @@ public enum ListingEntry<Row: Sendable>: Sendable {
 }
 
 enum MetadataJSON {
+    // Keys are lower-cased HTTP header names: ASCII tokens, so `String` keys are byte keys here.
     static func encode(_ m: [String: String]) -> String {
-        JSONValue.object(m.mapValues { .string($0) }).serializedString()
+        JSONValue.object(JSONObject(m.map { ($0.key, JSONValue.string($0.value)) })).serializedString()
     }
 
     static func decode(_ s: String) -> [String: String] {
         guard let v = try? JSONValue.parse(string: s), case .object(let o) = v else { return [:] }
-        return o.compactMapValues(\.stringValue)
+        return Dictionary(o.compactMapValues(\.stringValue).map { ($0.key.string, $0.value) }, uniquingKeysWith: { _, b in b })
     }
 }
 

@@ -163,7 +163,8 @@ extension IdentityService: TokenValidator {
     public func validate(_ token: String, allowExpired: Bool) async throws -> AuthContext {
         let generation = self.generation
         // Hot path: a token validated since the last identity write needs no decryption and no query.
-        if let cached = validationCache.withLock({ $0[token] }), cached.generation == generation, now < cached.context.expiresAt {
+        let key = Name(token)
+        if let cached = validationCache.withLock({ $0[key] }), cached.generation == generation, now < cached.context.expiresAt {
             return cached.context
         }
         guard let payload = sealer.open(token) else { throw NimbusError.notFound("Could not recognize Fernet token") }
@@ -172,7 +173,7 @@ extension IdentityService: TokenValidator {
         let context = try await buildContext(token: token, payload: payload)
         validationCache.withLock { cache in
             if cache.count >= Self.validationCacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[token] = CachedValidation(generation: generation, context: context)
+            cache[key] = CachedValidation(generation: generation, context: context)
         }
         return context
     }

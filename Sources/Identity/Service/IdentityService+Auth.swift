@@ -28,14 +28,7 @@ extension IdentityService: TokenValidator {
         case .password(let userID, let name, let domainID, let domainName, let password):
             // The password is checked before anything else is revealed about the account.
             user = try await resolveUser(id: userID, name: name, domainID: domainID, domainName: domainName, checkEnabled: false)
-            let failuresOnRecord = try await checkNotLockedOut(user)
-            guard let hash = user.passwordHash, try await hasher.verify(password, against: hash) else {
-                try await recordAuthFailure(user)
-                throw NimbusError.unauthorized("The request you have made requires authentication.")
-            }
-            if failuresOnRecord { try await clearAuthFailures(user) }
-            try await checkEnabled(user)
-            try checkPasswordNotExpired(user)
+            try await authenticate(user, password: password, allowExpired: false)
         case .token(let token):
             // Keystone answers 404 (TokenNotFound) for an invalid or revoked token used to authenticate.
             let parent = try await validate(token, allowExpired: false)
@@ -83,6 +76,22 @@ extension IdentityService: TokenValidator {
         } catch let e as NimbusError where e.kind == .notFound || e.kind == .unauthorized {
             throw NimbusError.unauthorized(e.message)
         }
+    }
+
+    /// Checks a user's password as every password authentication does (tokens, the self-service
+    /// password change): refused while the account is locked out; a wrong password counts towards
+    /// the lockout; the right one clears the count; then the account must be enabled and, unless
+    /// `allowExpired`, the password unexpired. The password is checked before anything else is
+    /// revealed about the account.
+    func authenticate(_ user: User, password: String, allowExpired: Bool) async throws {
+        let failuresOnRecord = try await checkNotLockedOut(user)
+        guard let hash = user.passwordHash, try await hasher.verify(password, against: hash) else {
+            try await recordAuthFailure(user)
+            throw NimbusError.unauthorized("The request you have made requires authentication.")
+        }
+        if failuresOnRecord { try await clearAuthFailures(user) }
+        try await checkEnabled(user)
+        if !allowExpired { try checkPasswordNotExpired(user) }
     }
 
     func requireEnabledUser(_ id: String) async throws -> User {

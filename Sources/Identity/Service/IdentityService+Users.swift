@@ -151,14 +151,15 @@ extension IdentityService {
         return makeUser(updated)
     }
 
-    /// The self-service password change: the original password must match.
+    /// The self-service password change: the original password is authenticated as a login is
+    /// (Keystone's `change_password` calls `authenticate`), so a locked account is refused and a
+    /// wrong original password counts towards the lockout; an expired password may be changed.
     public func changePassword(userID: String, original: String, new: String) async throws {
-        guard let record = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: userID)"),
-              let hash = record.passwordHash, try await hasher.verify(original, against: hash) else {
+        guard let record = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: userID)") else {
             throw NimbusError.unauthorized("The request you have made requires authentication.")
         }
         let user = makeUser(record)
-        try await checkEnabled(user)
+        try await authenticate(user, password: original, allowExpired: true)
         try await checkSelfServiceChange(user, newPassword: new, passwordCreatedAt: record.passwordCreatedAt)
         var input = UserInput()
         input.password = .some(new)

@@ -213,13 +213,26 @@ extension IdentityService: TokenValidator {
             projectDomainID = did
             scope = .project(.init(id: project.id, name: project.name, domainID: did, domainName: domain.name))
         }
-        if revocations.isRevoked(payload, projectDomainID: projectDomainID, userDomainID: user.domainID) {
+        // Everyone the token stands for: a revocation of any of them ends it.
+        var parties = [payload.userID]
+        var trust: Trust?
+        if let trustID = payload.trustID {
+            guard let t = try? await memoized("trust:" + trustID, { try await self.trust(trustID) }) else { throw NimbusError.notFound("Failed to validate token") }
+            trust = t
+            parties += [t.trustorID, t.trusteeID]
+        }
+        var credential: AppCredentialRecord?
+        if let credID = payload.applicationCredentialID {
+            guard let cred = try await appCredentialRecord(credID) else { throw NimbusError.notFound("Failed to validate token") }
+            credential = cred
+            parties.append(cred.userId)
+        }
+        if revocations.isRevoked(payload, userIDs: parties, projectDomainID: projectDomainID, userDomainID: user.domainID) {
             throw NimbusError.notFound("Failed to validate token")
         }
         var roles = try await memoized("roles:\(user.id):\(payload.scope)") { try await self.effectiveRoles(userID: user.id, scope: payload.scope) }
         var accessRules = [AuthContext.AccessRule]()
-        if let credID = payload.applicationCredentialID {
-            guard let cred = try await appCredentialRecord(credID) else { throw NimbusError.notFound("Failed to validate token") }
+        if let cred = credential {
             let allowed = Set(Self.idList(fromColumn: cred.roles))
             roles = roles.filter { allowed.contains($0.id) }
             let ruleIDs = Self.idList(fromColumn: cred.accessRules)
@@ -229,8 +242,7 @@ extension IdentityService: TokenValidator {
             }
         }
         var trustInfo: AuthContext.Trust?
-        if let trustID = payload.trustID {
-            guard let t = try? await memoized("trust:" + trustID, { try await self.trust(trustID) }) else { throw NimbusError.notFound("Failed to validate token") }
+        if let t = trust {
             if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.notFound("Failed to validate token") }
             // Both ends must still be usable: an impersonating token names the trustor, but dies with the trustee too.
             for party in [t.trustorID, t.trusteeID] {

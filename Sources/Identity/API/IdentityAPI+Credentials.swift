@@ -62,7 +62,7 @@ extension IdentityAPI {
         t.post(base) { req, ctx in
             let target = try await self.ownerTarget(ctx)
             let caller = try self.authorize("identity:create_application_credential", ctx, target)
-            guard caller.user.id == target["user_id"] else { throw NimbusError.forbidden("Application credentials can only be created by their owner.") }
+            guard target["user_id"].sameBytes(as: caller.user.id) else { throw NimbusError.forbidden("Application credentials can only be created by their owner.") }
             let r = try await self.entity(req, ctx, "application_credential")
             var input = AppCredentialInput(name: try r.requireString("name", maxLength: 255, allowEmpty: false))
             input.secret = try r.string("secret", maxLength: 4096, nullable: true)

@@ -75,7 +75,7 @@ extension IdentityAPI {
             try self.authorize("identity:get_endpoint_group_in_project", ctx)
             let (g, p) = (try ctx.parameter("group_id"), try ctx.parameter("project_id"))
             let project = try await self.service.requireProject(p)
-            guard try await self.service.endpointGroupIDs(forProject: p).contains(g) else {
+            guard try await self.service.endpointGroupIDs(forProject: p).containsBytes(g) else {
                 throw NimbusError.notFound("Could not find Endpoint Group Project Association: \(g), \(p).")
             }
             return self.ok("project", self.view(project))
@@ -101,7 +101,7 @@ extension IdentityAPI {
             try self.authorize("identity:list_endpoints_for_project", ctx)
             let p = try await self.service.requireProject(try ctx.parameter("project_id"))
             let ids = try await self.service.filteredEndpointIDs(forProject: p.id) ?? []
-            let list = try await self.service.listEndpoints(interface: nil, serviceID: nil, regionID: nil).filter { ids.contains($0.id) }
+            let list = try await self.service.listEndpoints(interface: nil, serviceID: nil, regionID: nil).filter { ids.contains(Name($0.id)) }
             return self.collection("endpoints", list.map(self.view), request: req)
         }
         t.put(base + "/{endpoint_id}") { req, ctx in
@@ -132,7 +132,7 @@ extension IdentityAPI {
         let (p, e) = (try ctx.parameter("project_id"), try ctx.parameter("endpoint_id"))
         _ = try await service.requireProject(p)
         _ = try await service.requireEndpoint(e)
-        guard try await service.endpointIDs(forProject: p).contains(e) else {
+        guard try await service.endpointIDs(forProject: p).containsBytes(e) else {
             throw NimbusError.notFound("Could not find Endpoint Project Association: \(e), \(p).")
         }
         return .empty()

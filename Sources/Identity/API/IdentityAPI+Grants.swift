@@ -130,9 +130,9 @@ extension IdentityAPI {
         if let domain = try ctx.caller().domainID {
             var f = ProjectFilter()
             f.domainID = domain
-            let projects = Set(try await service.listProjects(f).map(\.id))
-            list = list.filter { ($0.grant.targetType == .domain && $0.grant.targetID == domain)
-                || ($0.grant.targetType == .project && projects.contains($0.grant.targetID)) }
+            let projects = Set(try await service.listProjects(f).map { Name($0.id) })
+            list = list.filter { ($0.grant.targetType == .domain && $0.grant.targetID.sameBytes(as: domain))
+                || ($0.grant.targetType == .project && projects.contains(Name($0.grant.targetID))) }
         }
         var names = NameCache(service: service)
         var items = [JSONValue]()

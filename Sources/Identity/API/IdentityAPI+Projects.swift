@@ -37,12 +37,14 @@ extension IdentityAPI {
             f.parentID = req.query("parent_id")
             f.enabled = try self.boolQuery(req, "enabled")
             f.isDomain = try self.boolQuery(req, "is_domain")
-            f.tags = req.query("tags")?.split(separator: ",").map(String.init)
-            f.tagsAny = req.query("tags-any")?.split(separator: ",").map(String.init)
-            f.notTags = req.query("not-tags")?.split(separator: ",").map(String.init)
-            f.notTagsAny = req.query("not-tags-any")?.split(separator: ",").map(String.init)
+            // Split on "," bytes and keep empty pieces, as Python's `str.split(',')` does.
+            func tagList(_ name: String) -> [String]? { req.query(name)?.splitBytes(",", omittingEmpty: false).map(String.init) }
+            f.tags = tagList("tags")
+            f.tagsAny = tagList("tags-any")
+            f.notTags = tagList("not-tags")
+            f.notTagsAny = tagList("not-tags-any")
             var projects = try await self.service.listProjects(f)
-            if let d = caller.domainID { projects = projects.filter { $0.domainID == d } }
+            if let d = caller.domainID { projects = projects.filter { $0.domainID.sameBytes(as: d) } }
             return self.collection("projects", projects.map(self.view), request: req)
         }
         t.post("/v3/projects") { req, ctx in
@@ -133,7 +135,7 @@ extension IdentityAPI {
             let p = try await self.service.requireProject(try ctx.parameter("project_id"))
             try self.authorize("identity:get_project_tag", ctx, self.projectTarget(p))
             let tag = try ctx.parameter("tag")
-            guard p.tags.contains(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
+            guard p.tags.containsBytes(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
             return .empty()
         }
         t.put("/v3/projects/{project_id}/tags/{tag}") { req, ctx in
@@ -149,9 +151,9 @@ extension IdentityAPI {
             let p = try await self.service.requireProject(try ctx.parameter("project_id"))
             try self.authorize("identity:delete_project_tag", ctx, self.projectTarget(p))
             let tag = try ctx.parameter("tag")
-            guard p.tags.contains(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
+            guard p.tags.containsBytes(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
             var input = ProjectInput()
-            input.tags = p.tags.filter { $0 != tag }
+            input.tags = p.tags.filter { !$0.sameBytes(as: tag) }
             _ = try await self.service.updateProject(p.id, input, isDomain: false)
             return .empty()
         }
@@ -162,7 +164,7 @@ extension IdentityAPI {
             let caller = try ctx.caller()
             try self.authorize("identity:list_domains", ctx, caller.domainID.map { ["target.domain.id": $0] } ?? [:])
             var domains = try await self.service.listDomains(name: req.query("name"), enabled: try self.boolQuery(req, "enabled"))
-            if let d = caller.domainID { domains = domains.filter { $0.id == d } }
+            if let d = caller.domainID { domains = domains.filter { $0.id.sameBytes(as: d) } }
             return self.collection("domains", domains.map(self.domainView), request: req)
         }
         t.post("/v3/domains") { req, ctx in

@@ -70,7 +70,7 @@ extension IdentityAPI {
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
             try self.authorize("identity:get_role_for_trust", ctx, self.trustTarget(trust))
             let roleID = try ctx.parameter("role_id")
-            guard let role = trust.roles.first(where: { $0.id == roleID }) else { throw NimbusError.notFound("Could not find role: \(roleID).") }
+            guard let role = trust.roles.first(where: { $0.id.sameBytes(as: roleID) }) else { throw NimbusError.notFound("Could not find role: \(roleID).") }
             return self.ok("role", self.view(role))
         }
     }

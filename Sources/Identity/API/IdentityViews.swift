@@ -150,12 +150,13 @@ extension IdentityAPI {
         })
     }
 
+    /// Placeholders are found by bytes, as Python's `%` formatting finds them.
     static func substitute(_ url: String, projectID: String?) -> String? {
-        guard url.contains("project_id)s") || url.contains("tenant_id)s") else { return url }
+        guard url.containsBytes("project_id)s") || url.containsBytes("tenant_id)s") else { return url }
         guard let projectID else { return nil }
         var u = url
         for key in ["%(project_id)s", "$(project_id)s", "%(tenant_id)s", "$(tenant_id)s"] {
-            u = u.replacingOccurrences(of: key, with: projectID)
+            u = u.replacingBytes(of: key, with: projectID)
         }
         return u
     }

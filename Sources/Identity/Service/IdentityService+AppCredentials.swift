@@ -55,6 +55,7 @@ extension IdentityService {
             accessRules: ruleIDs.compactMap { rules[$0] }, secret: nil)
     }
 
+    /// Keyed by id: access rule ids are hex we generated (a client-given id is only looked up).
     func accessRuleMap(userID: String) async throws -> [String: AccessRule] {
         let rows = try await db.sql.records(AccessRuleRecord.self, "SELECT id, user_id, service, path, method FROM identity_access_rules WHERE user_id = \(bind: userID)")
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.id, AccessRule(id: $0.id, service: $0.service, path: $0.path, method: $0.method)) })
@@ -64,12 +65,12 @@ extension IdentityService {
         let roles = try await allRoles()
         let rules = try await accessRuleMap(userID: userID)
         return try await db.sql.records(AppCredentialRecord.self, "SELECT \(unsafeRaw: Self.appCredColumns) FROM identity_app_credentials WHERE user_id = \(bind: userID) ORDER BY name")
-            .filter { name == nil || $0.name == name }
+            .filter { matchesFilter(name, $0.name) }
             .map { makeAppCredential($0, roles: roles, rules: rules) }
     }
 
     public func appCredential(userID: String, id: String) async throws -> ApplicationCredential {
-        guard let r = try await appCredentialRecord(id), r.userId == userID else {
+        guard let r = try await appCredentialRecord(id), r.userId.sameBytes(as: userID) else {
             throw NimbusError.notFound("Could not find Application Credential: \(id).")
         }
         return makeAppCredential(r, roles: try await allRoles(), rules: try await accessRuleMap(userID: userID))
@@ -100,7 +101,7 @@ extension IdentityService {
             chosen = held
         } else {
             for ref in input.roles {
-                guard let r = held.first(where: { $0.id == ref.id || $0.name == ref.name }) else {
+                guard let r = held.first(where: { ref.id.sameBytes(as: $0.id) || ref.name.sameBytes(as: $0.name) }) else {
                     throw NimbusError.badRequest("Invalid application credential: roles requested are not held by the user on the project.")
                 }
                 chosen.append(r)
@@ -123,7 +124,7 @@ extension IdentityService {
                 guard let service = rule.service, let path = rule.path, let method = rule.method else {
                     throw NimbusError.badRequest("Invalid input for field 'access_rules': each rule needs service, path and method.")
                 }
-                if let match = existing.values.first(where: { $0.service == service && $0.path == path && $0.method == method }) {
+                if let match = existing.values.first(where: { $0.service.sameBytes(as: service) && $0.path.sameBytes(as: path) && $0.method.sameBytes(as: method) }) {
                     ruleIDs.append(match.id)
                 } else {
                     let r = AccessRuleRecord(id: Identifiers.hex32(), userId: caller.user.id, service: service, path: path, method: method)
@@ -159,7 +160,7 @@ extension IdentityService {
     }
 
     public func listAccessRules(userID: String) async throws -> [AccessRule] {
-        try await accessRuleMap(userID: userID).values.sorted { $0.id < $1.id }
+        try await accessRuleMap(userID: userID).values.sortedByBytes(\.id)
     }
 
     public func accessRule(userID: String, id: String) async throws -> AccessRule {
@@ -170,7 +171,7 @@ extension IdentityService {
     public func deleteAccessRule(userID: String, id: String) async throws {
         _ = try await accessRule(userID: userID, id: id)
         let inUse = try await db.sql.records(AppCredentialRecord.self, "SELECT \(unsafeRaw: Self.appCredColumns) FROM identity_app_credentials WHERE user_id = \(bind: userID)")
-            .contains { $0.accessRules.contains(id) }
+            .contains { Self.idList(fromColumn: $0.accessRules).containsBytes(id) }
         if inUse { throw NimbusError.forbidden("Cannot delete access rule \(id): it is in use by an application credential.") }
         try await write { db in try await db.execute("DELETE FROM identity_access_rules WHERE id = \(bind: id)") }
     }

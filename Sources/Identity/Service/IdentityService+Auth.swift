@@ -43,7 +43,7 @@ extension IdentityService: TokenValidator {
             expires = parent.expiresAt
             audit.append(parent.auditIDs.first ?? "")
             // Keystone lists the parent's methods too: a rescoped password token says ["password", "token"].
-            methods = Array(Set(parent.methods + methods))
+            methods = Array(Set((parent.methods + methods).map(Name.init))).sorted().map(\.string)
         case .applicationCredential(let id, let name, let userID, let userName, let userDomainID, let userDomainName, let secret):
             let cred = try await resolveAppCredential(id: id, name: name, userID: userID, userName: userName, userDomainID: userDomainID, userDomainName: userDomainName)
             guard try await hasher.verify(secret, against: cred.secretHash) else { throw NimbusError.unauthorized() }

@@ -46,8 +46,8 @@ extension IdentityService {
     public func listRegions(parentRegionID: String?) async throws -> [Region] {
         var q = SQLQueryString("SELECT id, description, parent_region_id, extra FROM identity_regions")
         if let p = parentRegionID { q.appendInterpolation(unsafeRaw: " WHERE parent_region_id = "); q.appendInterpolation(bind: p) }
-        q.appendInterpolation(unsafeRaw: " ORDER BY id")
-        return try await db.sql.records(RegionRecord.self, q).map(makeRegion)
+        // Region ids are chosen by clients: sorted by bytes here, not by PostgreSQL's collation.
+        return try await db.sql.records(RegionRecord.self, q).map(makeRegion).sortedByBytes(\.id)
     }
 
     public func createRegion(id: String?, description: String?, parentRegionID: String?, extra: [String: JSONValue]) async throws -> Region {
@@ -69,7 +69,7 @@ extension IdentityService {
                 guard try await region(p) != nil else { throw NimbusError.notFound("Could not find region: \(p).") }
                 var cursor: String? = p
                 while let c = cursor {
-                    if c == id { throw NimbusError.badRequest("Circular reference or a repeated entry found in region tree - \(id).") }
+                    if c.sameBytes(as: id) { throw NimbusError.badRequest("Circular reference or a repeated entry found in region tree - \(id).") }
                     cursor = try await region(c)?.parentRegionID
                 }
             }
@@ -113,7 +113,9 @@ extension IdentityService {
         var q = SQLQueryString("SELECT id, type, enabled, extra FROM identity_services")
         if let t = type { q.appendInterpolation(unsafeRaw: " WHERE type = "); q.appendInterpolation(bind: t) }
         let all = try await db.sql.records(ServiceRecord.self, q).map(makeService)
-        return all.filter { name == nil || $0.name == name }.sorted { ($0.type, $0.id) < ($1.type, $1.id) }
+        return all.filter { matchesFilter(name, $0.name) }.sorted {
+            $0.type.sameBytes(as: $1.type) ? $0.id.bytesPrecede($1.id) : $0.type.bytesPrecede($1.type)
+        }
     }
 
     public func createService(type: String, enabled: Bool, extra: [String: JSONValue], explicitID: String? = nil) async throws -> CatalogService {
@@ -160,16 +162,16 @@ extension IdentityService {
     }
 
     public func listEndpoints(interface: String?, serviceID: String?, regionID: String?) async throws -> [Endpoint] {
-        try await db.sql.records(EndpointRecord.self, "SELECT \(unsafeRaw: Self.endpointColumns) FROM identity_endpoints ORDER BY id").map(makeEndpoint).filter {
-            (interface == nil || $0.interface == interface) && (serviceID == nil || $0.serviceID == serviceID) && (regionID == nil || $0.regionID == regionID)
-        }
+        try await db.sql.records(EndpointRecord.self, "SELECT \(unsafeRaw: Self.endpointColumns) FROM identity_endpoints").map(makeEndpoint).filter {
+            matchesFilter(interface, $0.interface) && matchesFilter(serviceID, $0.serviceID) && matchesFilter(regionID, $0.regionID)
+        }.sortedByBytes(\.id)
     }
 
-    static let interfaces: Set<String> = ["public", "internal", "admin"]
+    static let interfaces = ["public", "internal", "admin"]
 
     public func createEndpoint(serviceID: String, interface: String, url: String, regionID: String?, enabled: Bool, extra: [String: JSONValue],
                                explicitID: String? = nil) async throws -> Endpoint {
-        guard Self.interfaces.contains(interface) else { throw NimbusError.badRequest("Invalid input for field 'interface': '\(interface)' is not one of ['admin', 'internal', 'public']") }
+        guard Self.interfaces.containsBytes(interface) else { throw NimbusError.badRequest("Invalid input for field 'interface': '\(interface)' is not one of ['admin', 'internal', 'public']") }
         _ = try await service(serviceID).map { $0 } ?? { throw NimbusError.badRequest("Could not find service: \(serviceID).") }()
         if let r = regionID, try await region(r) == nil { throw NimbusError.badRequest("Could not find region: \(r).") }
         let r = EndpointRecord(id: explicitID ?? Identifiers.hex32(), serviceId: serviceID, interface: interface, url: url, regionId: regionID,
@@ -186,7 +188,7 @@ extension IdentityService {
             e.serviceID = s
         }
         if let i = interface {
-            guard Self.interfaces.contains(i) else { throw NimbusError.badRequest("Invalid input for field 'interface': '\(i)' is not one of ['admin', 'internal', 'public']") }
+            guard Self.interfaces.containsBytes(i) else { throw NimbusError.badRequest("Invalid input for field 'interface': '\(i)' is not one of ['admin', 'internal', 'public']") }
             e.interface = i
         }
         if let u = url { e.url = u }
@@ -214,6 +216,6 @@ extension IdentityService {
     /// The service catalog as tokens carry it: enabled services with their enabled endpoints.
     public func catalog() async throws -> [(CatalogService, [Endpoint])] {
         let endpoints = try await listEndpoints(interface: nil, serviceID: nil, regionID: nil).filter(\.enabled)
-        return try await listServices(type: nil, name: nil).filter(\.enabled).map { s in (s, endpoints.filter { $0.serviceID == s.id }) }
+        return try await listServices(type: nil, name: nil).filter(\.enabled).map { s in (s, endpoints.filter { $0.serviceID.sameBytes(as: s.id) }) }
     }
 }

@@ -23,7 +23,7 @@ extension IdentityService {
 
     public func listPolicyBlobs(type: String?) async throws -> [PolicyBlob] {
         try await db.sql.records(PolicyRecord.self, "SELECT id, type, blob, extra FROM identity_policies ORDER BY id").map(makePolicy)
-            .filter { type == nil || $0.type == type }
+            .filter { matchesFilter(type, $0.type) }
     }
 
     public func createPolicyBlob(type: String, blob: String, extra: [String: JSONValue]) async throws -> PolicyBlob {
@@ -65,7 +65,7 @@ extension IdentityService {
     }
 
     public func ec2Credential(userID: String, access: String) async throws -> Credential {
-        guard let c = try await ec2Credentials(userID: userID).first(where: { (try? JSONValue.parse(string: $0.blob))?["access"]?.stringValue == access }) else {
+        guard let c = try await ec2Credentials(userID: userID).first(where: { (try? JSONValue.parse(string: $0.blob))?["access"]?.stringValue.sameBytes(as: access) == true }) else {
             throw NimbusError.notFound("Could not find credential: \(access).")
         }
         return c

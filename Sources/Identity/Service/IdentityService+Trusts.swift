@@ -50,7 +50,7 @@ extension IdentityService {
     public func listTrusts(trustorID: String?, trusteeID: String?) async throws -> [Trust] {
         let roles = try await allRoles()
         return try await db.sql.records(TrustRecord.self, "SELECT \(unsafeRaw: Self.trustColumns) FROM identity_trusts ORDER BY created_at")
-            .filter { (trustorID == nil || $0.trustorUserId == trustorID) && (trusteeID == nil || $0.trusteeUserId == trusteeID) }
+            .filter { matchesFilter(trustorID, $0.trustorUserId) && matchesFilter(trusteeID, $0.trusteeUserId) }
             .map { makeTrust($0, roles: roles) }
     }
 
@@ -76,7 +76,7 @@ extension IdentityService {
             guard !input.roles.isEmpty else { throw NimbusError.badRequest("At least one role must be delegated on a project.") }
             let held = try await effectiveRoles(userID: input.trustorID, scope: .project(projectID))
             for ref in input.roles {
-                guard let r = held.first(where: { $0.id == ref.id || $0.name == ref.name }) else {
+                guard let r = held.first(where: { ref.id.sameBytes(as: $0.id) || ref.name.sameBytes(as: $0.name) }) else {
                     throw NimbusError.forbidden("At least one role should be specified and held by the trustor on the project.")
                 }
                 roleIDs.append(r.id)
@@ -101,7 +101,7 @@ extension IdentityService {
     /// decrement is one conditional UPDATE, so concurrent requests cannot overspend the uses.
     func consumeTrust(_ id: String, trusteeID: String) async throws -> Trust {
         let t = try await trust(id)
-        guard t.trusteeID == trusteeID else { throw NimbusError.forbidden("The user is not the trustee of this trust.") }
+        guard t.trusteeID.sameBytes(as: trusteeID) else { throw NimbusError.forbidden("The user is not the trustee of this trust.") }
         if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.unauthorized("The trust has expired.") }
         if t.remainingUses != nil {
             let consumed = try await write { db in

@@ -60,8 +60,8 @@ extension IdentityService {
         if let v = name { q.appendInterpolation(unsafeRaw: " AND name = "); q.appendInterpolation(bind: v) }
         if let v = domainID { q.appendInterpolation(unsafeRaw: " AND domain_id = "); q.appendInterpolation(bind: v) }
         if let v = enabled { q.appendInterpolation(unsafeRaw: " AND enabled = "); q.appendInterpolation(bind: v) }
-        q.appendInterpolation(unsafeRaw: " ORDER BY name")
-        return try await db.sql.records(UserRecord.self, q).map(makeUser)
+        // Sorted here: PostgreSQL would order by its collation, not by bytes.
+        return try await db.sql.records(UserRecord.self, q).map(makeUser).sortedByBytes(\.name)
     }
 
     public func createUser(_ input: UserInput, defaultDomainID: String) async throws -> User {
@@ -99,7 +99,7 @@ extension IdentityService {
         guard var r = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: id)") else {
             throw NimbusError.notFound("Could not find user: \(id).")
         }
-        if let d = input.domainID, d != r.domainId { throw NimbusError.badRequest("Cannot change the domain_id of a user.") }
+        if let d = input.domainID, !d.sameBytes(as: r.domainId) { throw NimbusError.badRequest("Cannot change the domain_id of a user.") }
         if let n = input.name {
             guard !n.isEmpty else { throw NimbusError.badRequest("Invalid input for field 'name': '' is too short") }
             r.name = n
@@ -201,8 +201,7 @@ extension IdentityService {
         var q = SQLQueryString("SELECT \(unsafeRaw: Self.groupColumns) FROM identity_groups WHERE 1 = 1")
         if let v = name { q.appendInterpolation(unsafeRaw: " AND name = "); q.appendInterpolation(bind: v) }
         if let v = domainID { q.appendInterpolation(unsafeRaw: " AND domain_id = "); q.appendInterpolation(bind: v) }
-        q.appendInterpolation(unsafeRaw: " ORDER BY name")
-        return try await db.sql.records(GroupRecord.self, q).map(makeGroup)
+        return try await db.sql.records(GroupRecord.self, q).map(makeGroup).sortedByBytes(\.name)
     }
 
     public func createGroup(name: String, domainID: String, description: String?, extra: [String: JSONValue]) async throws -> Group {
@@ -218,7 +217,7 @@ extension IdentityService {
 
     public func updateGroup(_ id: String, name: String?, description: String?, domainID: String?, extra: [String: JSONValue]) async throws -> Group {
         guard var g = try await group(id) else { throw NimbusError.notFound("Could not find group: \(id).") }
-        if let d = domainID, d != g.domainID { throw NimbusError.badRequest("Cannot change the domain_id of a group.") }
+        if let d = domainID, !d.sameBytes(as: g.domainID) { throw NimbusError.badRequest("Cannot change the domain_id of a group.") }
         if let n = name { g.name = n }
         if let d = description { g.description = d }
         g.extra.merge(extra) { $1 }
@@ -268,15 +267,15 @@ extension IdentityService {
     public func groups(ofUser userID: String) async throws -> [Group] {
         try await db.sql.records(GroupRecord.self, """
             SELECT g.id, g.domain_id, g.name, g.description, g.extra FROM identity_groups g
-            JOIN identity_memberships m ON m.group_id = g.id WHERE m.user_id = \(bind: userID) ORDER BY g.name
-            """).map(makeGroup)
+            JOIN identity_memberships m ON m.group_id = g.id WHERE m.user_id = \(bind: userID)
+            """).map(makeGroup).sortedByBytes(\.name)
     }
 
     public func users(inGroup groupID: String) async throws -> [User] {
         try await db.sql.records(UserRecord.self, """
             SELECT u.id, u.domain_id, u.name, u.enabled, u.default_project_id, u.password_hash, u.password_created_at,
             u.password_expires_at, u.extra, u.options, u.created_at, u.last_active_at FROM identity_users u
-            JOIN identity_memberships m ON m.user_id = u.id WHERE m.group_id = \(bind: groupID) ORDER BY u.name
-            """).map(makeUser)
+            JOIN identity_memberships m ON m.user_id = u.id WHERE m.group_id = \(bind: groupID)
+            """).map(makeUser).sortedByBytes(\.name)
     }
 }

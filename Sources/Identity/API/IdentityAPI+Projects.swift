@@ -119,7 +119,9 @@ extension IdentityAPI {
             try self.authorize("identity:update_project_tags", ctx, self.projectTarget(p))
             let body = try JSONObjectReader(try await req.jsonBody(context: ctx), path: "body")
             var input = ProjectInput()
-            input.tags = try body.stringArray("tags") ?? []
+            // Keystone validates `body.get('tags', {})` as an array: a body without tags is a 400, never "delete all".
+            guard let tags = try body.stringArray("tags") else { throw NimbusError.badRequest("Invalid input for field 'tags': {} is not of type 'array'") }
+            input.tags = tags
             let updated = try await self.service.updateProject(p.id, input, isDomain: false)
             return .json(["tags": JSONValue(updated.tags), "links": ["self": .string(self.v3 + "/projects/\(p.id)/tags"), "previous": nil, "next": nil]])
         }

@@ -40,7 +40,8 @@ extension IdentityAPI {
         o["name"] = .string(u.name)
         o["domain_id"] = .string(u.domainID)
         o["enabled"] = .bool(u.enabled)
-        o["password_expires_at"] = JSONValue(u.passwordExpiresAt)
+        // Keystone renders the stored datetime without a zone (oslo's PERFECT_TIME_FORMAT).
+        o["password_expires_at"] = JSONValue(u.passwordExpiresAt.map { ExactTime.parse($0)?.isoNoZone ?? $0 })
         o["options"] = .object(u.options)
         if let d = u.defaultProjectID { o["default_project_id"] = .string(d) }
         o["links"] = link("/users/\(u.id)")
@@ -124,7 +125,7 @@ extension IdentityAPI {
     func view(_ a: ApplicationCredential) -> JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(a.id), "name": .string(a.name), "description": JSONValue(a.description), "user_id": .string(a.userID),
-            "project_id": JSONValue(a.projectID), "expires_at": JSONValue(a.expiresAt), "unrestricted": .bool(a.unrestricted),
+            "project_id": JSONValue(a.projectID), "expires_at": JSONValue(a.expiresAt?.isoNoZone), "unrestricted": .bool(a.unrestricted),
             "roles": .array(a.roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": JSONValue($0.domainID)] }),
             "access_rules": .array(a.accessRules.map(view)),
             "links": link("/users/\(a.userID)/application_credentials/\(a.id)"),

@@ -16,7 +16,7 @@ public struct ApplicationCredential: Sendable {
     public var projectID: String?
     public var system: String?
     public var description: String?
-    public var expiresAt: String?
+    public var expiresAt: ExactTime?
     public var unrestricted: Bool
     public var roles: [Role]
     public var accessRules: [AccessRule]
@@ -51,7 +51,7 @@ extension IdentityService {
         let ruleIDs = ((try? JSONValue.parse(string: r.accessRules))?.arrayValue ?? []).compactMap(\.stringValue)
         return ApplicationCredential(
             id: r.id, name: r.name, userID: r.userId, projectID: r.projectId, system: r.system, description: r.description,
-            expiresAt: r.expiresAt, unrestricted: r.unrestricted, roles: Self.idList(fromColumn: r.roles).compactMap { roles[$0] },
+            expiresAt: r.expiresAt.flatMap(ExactTime.parse), unrestricted: r.unrestricted, roles: Self.idList(fromColumn: r.roles).compactMap { roles[$0] },
             accessRules: ruleIDs.compactMap { rules[$0] }, secret: nil)
     }
 
@@ -107,10 +107,7 @@ extension IdentityService {
                 chosen.append(r)
             }
         }
-        if let e = input.expiresAt {
-            guard let date = Timestamps.parse(e) else { throw NimbusError.badRequest("Invalid input for field 'expires_at': '\(e)' is not a valid date-time.") }
-            if date < now { throw NimbusError.badRequest("The expires_at time is in the past.") }
-        }
+        let expires = try Self.expiration(input.expiresAt)
         let secret = input.secret ?? Base64URL.encode((0..<48).map { _ in UInt8.random(in: 0...255) })
         let hash = try await hasher.hash(secret)
         var ruleIDs = [String]()
@@ -136,7 +133,7 @@ extension IdentityService {
         let record = AppCredentialRecord(
             id: Identifiers.hex32(), name: input.name, userId: caller.user.id, projectId: caller.projectID,
             system: caller.isSystemScoped ? "all" : nil, secretHash: hash, description: input.description,
-            expiresAt: input.expiresAt.flatMap(Timestamps.parse).map { String(Timestamps.micros($0).dropLast()) }, unrestricted: input.unrestricted,
+            expiresAt: expires?.isoNoZone, unrestricted: input.unrestricted,
             roles: JSONValue(chosen.map(\.id)).serializedString(), accessRules: JSONValue(ruleIDs).serializedString(), createdAt: nowString)
         let rulesToInsert = newRules
         do {

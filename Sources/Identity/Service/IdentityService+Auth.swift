@@ -47,13 +47,14 @@ extension IdentityService: TokenValidator {
         case .applicationCredential(let id, let name, let userID, let userName, let userDomainID, let userDomainName, let secret):
             let cred = try await resolveAppCredential(id: id, name: name, userID: userID, userName: userName, userDomainID: userDomainID, userDomainName: userDomainName)
             guard try await hasher.verify(secret, against: cred.secretHash) else { throw NimbusError.unauthorized() }
-            if let e = cred.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.unauthorized("The application credential has expired.") }
+            let credExpiry = cred.expiresAt.flatMap(ExactTime.parse)
+            if let e = credExpiry, e <= ExactTime(now) { throw NimbusError.unauthorized("The application credential has expired.") }
             if scope != .none { throw NimbusError.unauthorized("Application credentials cannot request a scope.") }
             if case .trust = scope { throw NimbusError.forbidden("Application credentials cannot use trusts.") }
             user = try await requireEnabledUser(cred.userId)
             appCredID = cred.id
             scope = cred.system != nil ? .system : .project(id: cred.projectId, name: nil, domainID: nil, domainName: nil)
-            if let e = cred.expiresAt.flatMap(Timestamps.parse), e < expires { expires = e }
+            if let e = credExpiry?.date, e < expires { expires = e }
         }
         var tokenUserID = user.id
         var trustID: String?
@@ -64,7 +65,7 @@ extension IdentityService: TokenValidator {
             resolved = .project(project)
             trustID = trust.id
             if trust.impersonation { tokenUserID = trust.trustorID }
-            if let e = trust.expiresAt.flatMap(Timestamps.parse), e < expires { expires = e }
+            if let e = trust.expiresAt?.date, e < expires { expires = e }
         } else {
             resolved = try await resolveScope(scope, user: user)
         }
@@ -243,7 +244,7 @@ extension IdentityService: TokenValidator {
         }
         var trustInfo: AuthContext.Trust?
         if let t = trust {
-            if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.notFound("Failed to validate token") }
+            if let e = t.expiresAt, e <= ExactTime(now) { throw NimbusError.notFound("Failed to validate token") }
             // Both ends must still be usable: an impersonating token names the trustor, but dies with the trustee too.
             for party in [t.trustorID, t.trusteeID] {
                 guard let u = try await memoized("user:" + party, { try await self.user(party) }), u.enabled else {

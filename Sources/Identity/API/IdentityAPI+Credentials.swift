@@ -11,27 +11,34 @@ extension IdentityAPI {
             let caller = try ctx.caller()
             try self.authorize("identity:list_credentials", ctx, caller.isSystemScoped ? [:] : ["target.credential.user_id": caller.user.id])
             var list = try await self.service.listCredentials(userID: req.query("user_id"), type: req.query("type"))
-            // Non-admins only see their own credentials, as Keystone filters per item.
-            list = list.filter { self.policy.enforce("identity:get_credential", credentials: caller.policyCredentials, target: ["target.credential.user_id": $0.userID]) }
+            // Non-admins only see their own credentials, and delegated tokens only their project's, as Keystone filters per item.
+            list = list.filter {
+                self.policy.enforce("identity:get_credential", credentials: caller.policyCredentials, target: ["target.credential.user_id": $0.userID])
+                    && self.service.isWithinDelegation(caller, credentialProject: $0.projectID)
+            }
             return self.collection("credentials", list.map(self.view), request: req)
         }
         t.post("/v3/credentials") { req, ctx in
             let r = try await self.entity(req, ctx, "credential")
             let userID = try r.requireString("user_id")
-            try self.authorize("identity:create_credential", ctx, ["target.credential.user_id": userID])
-            let c = try await self.service.createCredential(userID: userID, projectID: try r.string("project_id", nullable: true),
-                                                            type: try r.requireString("type"), blob: try r.requireString("blob", maxLength: 65535),
-                                                            extra: r.extras(excluding: known))
+            let caller = try self.authorize("identity:create_credential", ctx, ["target.credential.user_id": userID])
+            let type = try r.requireString("type"), projectID = try r.string("project_id", nullable: true)
+            if type.lowercased().sameBytes(as: "ec2") { try await self.service.requireUnrestricted(caller, "managing additional credentials") }
+            try self.service.requireWithinDelegation(caller, credentialProject: projectID)
+            let c = try await self.service.createCredential(userID: userID, projectID: projectID, type: type,
+                                                            blob: try r.requireString("blob", maxLength: 65535), extra: r.extras(excluding: known))
             return self.created("credential", self.view(c))
         }
         t.get("/v3/credentials/{credential_id}") { req, ctx in
             let c = try await self.service.requireCredential(try ctx.parameter("credential_id"))
-            try self.authorize("identity:get_credential", ctx, ["target.credential.user_id": c.userID])
+            let caller = try self.authorize("identity:get_credential", ctx, ["target.credential.user_id": c.userID])
+            try self.service.requireWithinDelegation(caller, credentialProject: c.projectID)
             return self.ok("credential", self.view(c))
         }
         t.patch("/v3/credentials/{credential_id}") { req, ctx in
             let c = try await self.service.requireCredential(try ctx.parameter("credential_id"))
-            try self.authorize("identity:update_credential", ctx, ["target.credential.user_id": c.userID])
+            let caller = try self.authorize("identity:update_credential", ctx, ["target.credential.user_id": c.userID])
+            try self.service.requireWithinDelegation(caller, credentialProject: c.projectID)
             let r = try await self.entity(req, ctx, "credential")
             let u = try await self.service.updateCredential(c.id, userID: try r.string("user_id"), projectID: try r.string("project_id"),
                                                             type: try r.string("type"), blob: try r.string("blob", maxLength: 65535), extra: r.extras(excluding: known))
@@ -39,7 +46,8 @@ extension IdentityAPI {
         }
         t.delete("/v3/credentials/{credential_id}") { req, ctx in
             let c = try await self.service.requireCredential(try ctx.parameter("credential_id"))
-            try self.authorize("identity:delete_credential", ctx, ["target.credential.user_id": c.userID])
+            let caller = try self.authorize("identity:delete_credential", ctx, ["target.credential.user_id": c.userID])
+            try self.service.requireWithinDelegation(caller, credentialProject: c.projectID)
             try await self.service.deleteCredential(c.id)
             return .empty()
         }
@@ -55,7 +63,7 @@ extension IdentityAPI {
         let base = "/v3/users/{user_id}/application_credentials"
         t.get(base) { req, ctx in
             let target = try await self.ownerTarget(ctx)
-            try self.authorize("identity:list_application_credentials", ctx, target)
+            try self.service.forbidTrustScoped(try self.authorize("identity:list_application_credentials", ctx, target))
             return self.collection("application_credentials",
                                    try await self.service.listAppCredentials(userID: target["user_id"]!, name: req.query("name")).map(self.view), request: req)
         }
@@ -81,7 +89,7 @@ extension IdentityAPI {
         }
         t.get(base + "/{credential_id}") { req, ctx in
             let target = try await self.ownerTarget(ctx)
-            try self.authorize("identity:get_application_credential", ctx, target)
+            try self.service.forbidTrustScoped(try self.authorize("identity:get_application_credential", ctx, target))
             return self.ok("application_credential", self.view(try await self.service.appCredential(userID: target["user_id"]!, id: try ctx.parameter("credential_id"))))
         }
         t.delete(base + "/{credential_id}") { req, ctx in
@@ -92,17 +100,17 @@ extension IdentityAPI {
         }
         t.get("/v3/users/{user_id}/access_rules") { req, ctx in
             let target = try await self.ownerTarget(ctx)
-            try self.authorize("identity:list_access_rules", ctx, target)
+            try self.service.forbidTrustScoped(try self.authorize("identity:list_access_rules", ctx, target))
             return self.collection("access_rules", try await self.service.listAccessRules(userID: target["user_id"]!).map(self.view), request: req)
         }
         t.get("/v3/users/{user_id}/access_rules/{rule_id}") { req, ctx in
             let target = try await self.ownerTarget(ctx)
-            try self.authorize("identity:get_access_rule", ctx, target)
+            try self.service.forbidTrustScoped(try self.authorize("identity:get_access_rule", ctx, target))
             return self.ok("access_rule", self.view(try await self.service.accessRule(userID: target["user_id"]!, id: try ctx.parameter("rule_id"))))
         }
         t.delete("/v3/users/{user_id}/access_rules/{rule_id}") { req, ctx in
             let target = try await self.ownerTarget(ctx)
-            try self.authorize("identity:delete_access_rule", ctx, target)
+            try self.service.forbidTrustScoped(try self.authorize("identity:delete_access_rule", ctx, target))
             try await self.service.deleteAccessRule(userID: target["user_id"]!, id: try ctx.parameter("rule_id"))
             return .empty()
         }

@@ -57,27 +57,32 @@ extension IdentityAPI {
         let base = "/v3/users/{user_id}/credentials/OS-EC2"
         t.get(base) { req, ctx in
             let target = try await self.ownerTarget(ctx)
-            try self.authorize("identity:ec2_list_credentials", ctx, target)
-            return self.collection("credentials", try await self.service.ec2Credentials(userID: target["user_id"]!).map(self.ec2View), request: req)
+            let caller = try self.authorize("identity:ec2_list_credentials", ctx, target)
+            let list = try await self.service.ec2Credentials(userID: target["user_id"]!).filter { self.service.isWithinDelegation(caller, credentialProject: $0.projectID) }
+            return self.collection("credentials", list.map(self.ec2View), request: req)
         }
         t.post(base) { req, ctx in
             let target = try await self.ownerTarget(ctx)
-            try self.authorize("identity:ec2_create_credential", ctx, target)
+            let caller = try self.authorize("identity:ec2_create_credential", ctx, target)
+            try await self.service.requireUnrestricted(caller, "managing additional application credentials")
             let body = try JSONObjectReader(try await req.jsonBody(context: ctx), path: "credential")
             let project = try body.requireString("tenant_id", maxLength: 64)
-            let (c, _, _) = try await self.service.createEC2Credential(userID: target["user_id"]!, projectID: project)
+            try self.service.requireWithinDelegation(caller, credentialProject: project)
+            let (c, _, _) = try await self.service.createEC2Credential(userID: target["user_id"]!, projectID: project, trustID: caller.trust?.id)
             return self.created("credential", self.ec2View(c))
         }
         t.get(base + "/{access}") { req, ctx in
             let target = try await self.ownerTarget(ctx)
             let c = try await self.service.ec2Credential(userID: target["user_id"]!, access: try ctx.parameter("access"))
-            try self.authorize("identity:ec2_get_credential", ctx, target.merging(["target.credential.user_id": c.userID]) { $1 })
+            let caller = try self.authorize("identity:ec2_get_credential", ctx, target.merging(["target.credential.user_id": c.userID]) { $1 })
+            try self.service.requireWithinDelegation(caller, credentialProject: c.projectID)
             return self.ok("credential", self.ec2View(c))
         }
         t.delete(base + "/{access}") { req, ctx in
             let target = try await self.ownerTarget(ctx)
             let c = try await self.service.ec2Credential(userID: target["user_id"]!, access: try ctx.parameter("access"))
-            try self.authorize("identity:ec2_delete_credential", ctx, target.merging(["target.credential.user_id": c.userID]) { $1 })
+            let caller = try self.authorize("identity:ec2_delete_credential", ctx, target.merging(["target.credential.user_id": c.userID]) { $1 })
+            try self.service.requireWithinDelegation(caller, credentialProject: c.projectID)
             try await self.service.deleteCredential(c.id)
             return .empty()
         }

@@ -24,7 +24,7 @@ extension IdentityAPI {
             let r = try await self.entity(req, ctx, "trust")
             let trustor = try r.requireString("trustor_user_id", maxLength: 64)
             let trustee = try r.requireString("trustee_user_id", maxLength: 64)
-            try self.authorize("identity:create_trust", ctx, ["target.trust.trustor_user_id": trustor, "target.trust.trustee_user_id": trustee])
+            try self.service.forbidApplicationCredential(try self.authorize("identity:create_trust", ctx, ["target.trust.trustor_user_id": trustor, "target.trust.trustee_user_id": trustee]))
             var input = TrustInput(trustorID: trustor, trusteeID: trustee, projectID: try r.string("project_id", maxLength: 64, nullable: true),
                                    impersonation: try r.bool("impersonation") ?? false)
             input.expiresAt = try r.string("expires_at", nullable: true)
@@ -48,27 +48,28 @@ extension IdentityAPI {
             } else {
                 try self.authorize("identity:list_trusts", ctx)
             }
+            try self.service.forbidApplicationCredential(try ctx.caller())
             return self.collection("trusts", try await self.service.listTrusts(trustorID: trustor, trusteeID: trustee).map(self.view), request: req)
         }
         t.get(base + "/{trust_id}") { req, ctx in
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
-            try self.authorize("identity:get_trust", ctx, self.trustTarget(trust))
+            try self.service.forbidApplicationCredential(try self.authorize("identity:get_trust", ctx, self.trustTarget(trust)))
             return self.ok("trust", self.view(trust))
         }
         t.delete(base + "/{trust_id}") { req, ctx in
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
-            try self.authorize("identity:delete_trust", ctx, self.trustTarget(trust))
+            try self.service.forbidApplicationCredential(try self.authorize("identity:delete_trust", ctx, self.trustTarget(trust)))
             try await self.service.deleteTrust(trust.id)
             return .empty()
         }
         t.get(base + "/{trust_id}/roles") { req, ctx in
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
-            try self.authorize("identity:list_roles_for_trust", ctx, self.trustTarget(trust))
+            try self.service.forbidApplicationCredential(try self.authorize("identity:list_roles_for_trust", ctx, self.trustTarget(trust)))
             return self.collection("roles", trust.roles.map(self.view), request: req)
         }
         t.get(base + "/{trust_id}/roles/{role_id}") { req, ctx in
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
-            try self.authorize("identity:get_role_for_trust", ctx, self.trustTarget(trust))
+            try self.service.forbidApplicationCredential(try self.authorize("identity:get_role_for_trust", ctx, self.trustTarget(trust)))
             let roleID = try ctx.parameter("role_id")
             guard let role = trust.roles.first(where: { $0.id.sameBytes(as: roleID) }) else { throw NimbusError.notFound("Could not find role: \(roleID).") }
             return self.ok("role", self.view(role))

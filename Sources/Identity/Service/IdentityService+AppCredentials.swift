@@ -93,8 +93,8 @@ extension IdentityService {
     /// Creates an application credential for the caller's current scope, limited to roles the
     /// caller holds there.
     public func createAppCredential(_ input: AppCredentialInput, caller: AuthContext) async throws -> ApplicationCredential {
+        try forbidTrustScoped(caller)
         try await requireUnrestricted(caller, "managing additional application credentials")
-        if caller.trust != nil { throw NimbusError.forbidden("Application credentials cannot be created with a trust-scoped token.") }
         let held = caller.roles
         var chosen = [AuthContext.Role]()
         if input.roles.isEmpty {
@@ -150,7 +150,10 @@ extension IdentityService {
     }
 
     public func deleteAppCredential(userID: String, id: String, caller: AuthContext? = nil) async throws {
-        if let caller { try await requireUnrestricted(caller, "managing additional application credentials") }
+        if let caller {
+            try forbidTrustScoped(caller)
+            try await requireUnrestricted(caller, "managing additional application credentials")
+        }
         _ = try await appCredential(userID: userID, id: id)
         try await write { db in try await db.execute("DELETE FROM identity_app_credentials WHERE id = \(bind: id)") }
         try await revoke(.appCredential, id)

@@ -51,11 +51,13 @@ extension IdentityService {
 
     // MARK: EC2 credentials (OS-EC2): credentials of type "ec2" whose blob holds access and secret.
 
-    public func createEC2Credential(userID: String, projectID: String) async throws -> (Credential, access: String, secret: String) {
+    /// `trustID`: the trust of a trust-scoped caller, recorded in the blob as Keystone does (so
+    /// that EC2 authentication with it gives trust-scoped tokens).
+    public func createEC2Credential(userID: String, projectID: String, trustID: String? = nil) async throws -> (Credential, access: String, secret: String) {
         _ = try await requireProject(projectID)
         let access = Identifiers.hex32()
         let secret = Identifiers.hex32()
-        let blob: JSONValue = ["access": .string(access), "secret": .string(secret), "trust_id": nil]
+        let blob: JSONValue = ["access": .string(access), "secret": .string(secret), "trust_id": JSONValue(trustID)]
         let c = try await createCredential(userID: userID, projectID: projectID, type: "ec2", blob: blob.serializedString(), extra: [:])
         return (c, access, secret)
     }

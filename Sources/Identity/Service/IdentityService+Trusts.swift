@@ -55,11 +55,11 @@ extension IdentityService {
     }
 
     /// `caller` is who asks: a trust-scoped token may not create trusts (redelegation is not
-    /// supported) and an application credential only if it is unrestricted.
+    /// supported) and no application credential token may (see `forbidApplicationCredential`).
     public func createTrust(_ input: TrustInput, caller: AuthContext? = nil) async throws -> Trust {
         if let caller {
+            try forbidApplicationCredential(caller)
             if caller.trust != nil { throw NimbusError.forbidden("Redelegation of trusts is not supported.") }
-            try await requireUnrestricted(caller, "creating trusts")
         }
         _ = try await requireEnabledUser(input.trustorID)
         guard try await user(input.trusteeID) != nil else { throw NimbusError.notFound("Could not find user: \(input.trusteeID).") }
@@ -118,13 +118,5 @@ extension IdentityService {
             throw NimbusError.badRequest("The 'expires_at' must not be before now. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
         }
         return t
-    }
-
-    /// Restricted application credentials may not manage credentials or trusts (Keystone's rule).
-    func requireUnrestricted(_ caller: AuthContext, _ what: String) async throws {
-        guard let credID = caller.applicationCredentialID else { return }
-        guard try await appCredentialRecord(credID)?.unrestricted == true else {
-            throw NimbusError.forbidden("Using method 'application_credential' is not allowed for \(what).")
-        }
     }
 }

@@ -6,7 +6,7 @@ import NimbusHTTP
 extension IdentityAPI {
     func addCredentialRoutes(_ t: inout RouteTable) {
         addApplicationCredentialRoutes(&t)
-        let known: Set<String> = ["id", "user_id", "project_id", "type", "blob", "links"]
+        let known = ["id", "user_id", "project_id", "type", "blob", "links"]
         t.get("/v3/credentials") { req, ctx in
             let caller = try ctx.caller()
             try self.authorize("identity:list_credentials", ctx, caller.isSystemScoped ? [:] : ["target.credential.user_id": caller.user.id])
@@ -19,14 +19,14 @@ extension IdentityAPI {
             return self.collection("credentials", list.map(self.view), request: req)
         }
         t.post("/v3/credentials") { req, ctx in
-            let r = try await self.entity(req, ctx, "credential")
-            let userID = try r.requireString("user_id")
+            let r = try await self.entity(req, ctx, KeystoneSchemas.credentialCreate)
+            let userID = r.string("user_id") ?? ""
             let caller = try self.authorize("identity:create_credential", ctx, ["target.credential.user_id": userID])
-            let type = try r.requireString("type"), projectID = try r.string("project_id", nullable: true)
+            let type = r.string("type") ?? "", projectID = r.string("project_id")
             if type.lowercased().sameBytes(as: "ec2") { try await self.service.requireUnrestricted(caller, "managing additional credentials") }
             try self.service.requireWithinDelegation(caller, credentialProject: projectID)
-            let c = try await self.service.createCredential(userID: userID, projectID: projectID, type: type,
-                                                            blob: try r.requireString("blob", maxLength: 65535), extra: r.extras(excluding: known))
+            let c = try await self.service.createCredential(userID: userID, projectID: projectID, type: type, blob: r.string("blob") ?? "",
+                                                            extra: r.extras(excluding: known))
             return self.created("credential", self.view(c))
         }
         t.get("/v3/credentials/{credential_id}") { req, ctx in
@@ -39,9 +39,10 @@ extension IdentityAPI {
             let c = try await self.service.requireCredential(try ctx.parameter("credential_id"))
             let caller = try self.authorize("identity:update_credential", ctx, ["target.credential.user_id": c.userID])
             try self.service.requireWithinDelegation(caller, credentialProject: c.projectID)
-            let r = try await self.entity(req, ctx, "credential")
-            let u = try await self.service.updateCredential(c.id, userID: try r.string("user_id"), projectID: try r.string("project_id"),
-                                                            type: try r.string("type"), blob: try r.string("blob", maxLength: 65535), extra: r.extras(excluding: known))
+            let r = try await self.entity(req, ctx, KeystoneSchemas.credentialUpdate)
+            try Self.requireMatchingID(r, c.id)
+            let u = try await self.service.updateCredential(c.id, userID: r.string("user_id"), projectID: r.string("project_id"),
+                                                            type: r.string("type"), blob: r.string("blob"), extra: r.extras(excluding: known))
             return self.ok("credential", self.view(u))
         }
         t.delete("/v3/credentials/{credential_id}") { req, ctx in
@@ -68,22 +69,19 @@ extension IdentityAPI {
                                    try await self.service.listAppCredentials(userID: target["user_id"]!, name: req.query("name")).map(self.view), request: req)
         }
         t.post(base) { req, ctx in
+            // As in Keystone, the body is validated before the policy check.
+            let r = try await self.entity(req, ctx, KeystoneSchemas.applicationCredentialCreate)
             let target = try await self.ownerTarget(ctx)
             let caller = try self.authorize("identity:create_application_credential", ctx, target)
             guard target["user_id"].sameBytes(as: caller.user.id) else { throw NimbusError.forbidden("Application credentials can only be created by their owner.") }
-            let r = try await self.entity(req, ctx, "application_credential")
-            var input = AppCredentialInput(name: try r.requireString("name", maxLength: 255, allowEmpty: false))
-            input.secret = try r.string("secret", maxLength: 4096, nullable: true)
-            input.description = try r.string("description", maxLength: 255, nullable: true)
-            input.expiresAt = try r.string("expires_at", nullable: true)
-            input.unrestricted = try r.bool("unrestricted") ?? false
-            for v in try r.array("roles") ?? [] {
-                let role = try JSONObjectReader(v, path: "roles")
-                input.roles.append((try role.string("id"), try role.string("name")))
-            }
-            for v in try r.array("access_rules") ?? [] {
-                let rule = try JSONObjectReader(v, path: "access_rules")
-                input.accessRules.append((try rule.string("id"), try rule.string("service"), try rule.string("path"), try rule.string("method")))
+            var input = AppCredentialInput(name: r.string("name") ?? "")
+            input.secret = r.string("secret")
+            input.description = r.string("description")
+            input.expiresAt = r.string("expires_at")
+            input.unrestricted = r.bool("unrestricted") ?? false
+            for v in r.array("roles") { input.roles.append((v["id"]?.stringValue, v["name"]?.stringValue)) }
+            for v in r.array("access_rules") {
+                input.accessRules.append((v["id"]?.stringValue, v["service"]?.stringValue, v["path"]?.stringValue, v["method"]?.stringValue))
             }
             return self.created("application_credential", self.view(try await self.service.createAppCredential(input, caller: caller)))
         }

@@ -23,16 +23,15 @@ extension IdentityAPI {
     }
 
     func addPolicyRoutes(_ t: inout RouteTable) {
-        let known: Set<String> = ["id", "type", "blob", "links"]
+        let known = ["id", "type", "blob", "links"]
         t.get("/v3/policies") { req, ctx in
             try self.authorize("identity:list_policies", ctx)
             return self.collection("policies", try await self.service.listPolicyBlobs(type: req.query("type")).map(self.view), request: req)
         }
         t.post("/v3/policies") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.policyCreate)
             try self.authorize("identity:create_policy", ctx)
-            let r = try await self.entity(req, ctx, "policy")
-            let p = try await self.service.createPolicyBlob(type: try r.requireString("type"), blob: try r.requireString("blob", maxLength: 1 << 20),
-                                                            extra: r.extras(excluding: known))
+            let p = try await self.service.createPolicyBlob(type: r.string("type") ?? "", blob: r.string("blob") ?? "", extra: r.extras(excluding: known))
             return self.created("policy", self.view(p))
         }
         t.get("/v3/policies/{policy_id}") { req, ctx in
@@ -40,10 +39,11 @@ extension IdentityAPI {
             return self.ok("policy", self.view(try await self.service.policyBlob(try ctx.parameter("policy_id"))))
         }
         t.patch("/v3/policies/{policy_id}") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.policyUpdate)
             try self.authorize("identity:update_policy", ctx)
-            let r = try await self.entity(req, ctx, "policy")
-            let p = try await self.service.updatePolicyBlob(try ctx.parameter("policy_id"), type: try r.string("type"),
-                                                            blob: try r.string("blob", maxLength: 1 << 20), extra: r.extras(excluding: known))
+            let id = try ctx.parameter("policy_id")
+            try Self.requireMatchingID(r, id)
+            let p = try await self.service.updatePolicyBlob(id, type: r.string("type"), blob: r.string("blob"), extra: r.extras(excluding: known))
             return self.ok("policy", self.view(p))
         }
         t.delete("/v3/policies/{policy_id}") { req, ctx in

@@ -21,21 +21,13 @@ extension IdentityAPI {
     func addTrustRoutes(_ t: inout RouteTable) {
         let base = "/v3/OS-TRUST/trusts"
         t.post(base) { req, ctx in
-            let r = try await self.entity(req, ctx, "trust")
-            let trustor = try r.requireString("trustor_user_id", maxLength: 64)
-            let trustee = try r.requireString("trustee_user_id", maxLength: 64)
+            let r = try await self.entity(req, ctx, KeystoneSchemas.trustCreate)
+            let trustor = r.string("trustor_user_id") ?? "", trustee = r.string("trustee_user_id") ?? ""
             try self.service.forbidApplicationCredential(try self.authorize("identity:create_trust", ctx, ["target.trust.trustor_user_id": trustor, "target.trust.trustee_user_id": trustee]))
-            var input = TrustInput(trustorID: trustor, trusteeID: trustee, projectID: try r.string("project_id", maxLength: 64, nullable: true),
-                                   impersonation: try r.bool("impersonation") ?? false)
-            input.expiresAt = try r.string("expires_at", nullable: true)
-            if let uses = try r.object["remaining_uses"].flatMap({ $0 == .null ? nil : $0 }) {
-                guard let n = uses.intValue else { throw NimbusError.badRequest("Invalid input for field 'remaining_uses': not an integer.") }
-                input.remainingUses = Int(n)
-            }
-            for v in try r.array("roles") ?? [] {
-                let role = try JSONObjectReader(v, path: "roles")
-                input.roles.append((try role.string("id"), try role.string("name")))
-            }
+            var input = TrustInput(trustorID: trustor, trusteeID: trustee, projectID: r.string("project_id"), impersonation: r.bool("impersonation") ?? false)
+            input.expiresAt = r.string("expires_at")
+            input.remainingUses = r.int("remaining_uses").map { Int($0) }
+            for v in r.array("roles") { input.roles.append((v["id"]?.stringValue, v["name"]?.stringValue)) }
             return self.created("trust", self.view(try await self.service.createTrust(input, caller: try ctx.caller())))
         }
         t.get(base) { req, ctx in

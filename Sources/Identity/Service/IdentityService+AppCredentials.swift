@@ -108,7 +108,8 @@ extension IdentityService {
             }
         }
         let expires = try Self.expiration(input.expiresAt)
-        let secret = input.secret ?? Base64URL.encode((0..<48).map { _ in UInt8.random(in: 0...255) })
+        // An empty secret is generated too (Keystone: `if not app_cred_data.get('secret')`).
+        let secret = input.secret.flatMap { $0.isEmpty ? nil : $0 } ?? Base64URL.encode((0..<48).map { _ in UInt8.random(in: 0...255) })
         let hash = try await hasher.hash(secret)
         var ruleIDs = [String]()
         var newRules = [AccessRuleRecord]()

@@ -169,6 +169,45 @@ extension IdentityService {
 
     static let interfaces = ["public", "internal", "admin"]
 
+    /// The substitutions an endpoint URL may hold (Keystone's `WHITELISTED_PROPERTIES`).
+    static let urlSubstitutions = ["tenant_id", "project_id", "user_id", "compute_host", "public_endpoint"]
+
+    /// Keystone's `check_endpoint_url`: the URL, with `$(` read as `%(`, must format with Python's
+    /// `%` operator against the allowed substitutions (all strings): every `%(key)` names one of
+    /// them and converts with `s`, `r` or `a`; `%%` is a percent sign; anything else is an error.
+    static func checkEndpointURL(_ url: String) throws {
+        let b = Array(url.replacingBytes(of: "$(", with: "%(").utf8)
+        var i = 0, bare = 0
+        func invalid() -> NimbusError { .badRequest("Cannot create an endpoint with an invalid URL: \(url).") }
+        while i < b.count {
+            guard b[i] == UInt8(ascii: "%") else { i += 1; continue }
+            i += 1
+            guard i < b.count else { throw invalid() }
+            if b[i] == UInt8(ascii: "%") { i += 1; continue }
+            var keyed = false
+            if b[i] == UInt8(ascii: "(") {
+                var depth = 1, j = i + 1
+                while j < b.count, depth > 0 {
+                    if b[j] == UInt8(ascii: "(") { depth += 1 } else if b[j] == UInt8(ascii: ")") { depth -= 1 }
+                    j += 1
+                }
+                guard depth == 0, let key = String(bytes: b[(i + 1)..<(j - 1)], encoding: .utf8), urlSubstitutions.containsBytes(key) else { throw invalid() }
+                keyed = true
+                i = j
+            }
+            // Flags, width and precision ("*" needs a positional argument, which a mapping lacks).
+            while i < b.count, "#0- +".utf8.contains(b[i]) { i += 1 }
+            while i < b.count, (48...57).contains(b[i]) { i += 1 }
+            if i < b.count, b[i] == UInt8(ascii: ".") { i += 1; while i < b.count, (48...57).contains(b[i]) { i += 1 } }
+            while i < b.count, "hlL".utf8.contains(b[i]) { i += 1 }
+            guard i < b.count, "sra".utf8.contains(b[i]) else { throw invalid() }
+            i += 1
+            if !keyed { bare += 1 }
+        }
+        // One bare `%s` formats the mapping itself; a second has no argument left.
+        if bare > 1 { throw invalid() }
+    }
+
     public func createEndpoint(serviceID: String, interface: String, url: String, regionID: String?, enabled: Bool, extra: [String: JSONValue],
                                explicitID: String? = nil) async throws -> Endpoint {
         guard Self.interfaces.containsBytes(interface) else { throw NimbusError.badRequest("Invalid input for field 'interface': '\(interface)' is not one of ['admin', 'internal', 'public']") }

@@ -43,8 +43,9 @@ extension IdentityService {
             .map(makeEndpointGroup).filter { matchesFilter(name, $0.name) }.sortedByBytes(\.name)
     }
 
-    static func validateFilters(_ filters: [String: String]) throws(NimbusError) {
-        guard !filters.isEmpty else { throw .badRequest("Invalid input for field 'filters': at least one filter is required.") }
+    /// A new group needs a filter; an update may empty them (Keystone checks only the keys then).
+    static func validateFilters(_ filters: [String: String], allowEmpty: Bool = false) throws(NimbusError) {
+        guard allowEmpty || !filters.isEmpty else { throw .badRequest("filters field is required and cannot be empty") }
         if let bad = filters.keys.first(where: { !endpointGroupFilterKeys.containsBytes($0) }) {
             throw .badRequest("Invalid input for field 'filters': '\(bad)' is not a valid filter (interface, service_id, region_id).")
         }
@@ -66,7 +67,7 @@ extension IdentityService {
         if let n = name { g.name = n }
         if let d = description { g.description = d }
         if let f = filters {
-            try Self.validateFilters(f)
+            try Self.validateFilters(f, allowEmpty: true)
             g.filters = f
         }
         let u = g

@@ -132,6 +132,24 @@ import Testing
         await f.close()
     }
 
+    /// An extra attribute named like a stored one but for its normalization cannot take the stored
+    /// one's place (a `[String: …]` merge would); it is refused and the stored value stays.
+    @Test func equivalentExtraAttributeNamesDoNotReplaceEachOther() async throws {
+        let h = try await APIHarness.make()
+        try await h.run { c in
+            let admin = try await c.token("admin", "admin-pw", project: "admin")
+            let p = try await c.call(.post, "/v3/projects", token: admin, json: ["project": ["name": "x", .init(stringLiteral: Self.composed): 1]])
+            let id = try #require(p["project"]?["id"]?.stringValue)
+            let r = try await c.call(.patch, "/v3/projects/\(id)", token: admin, json: ["project": [.init(stringLiteral: Self.decomposed): 2]])
+            #expect(r.status == 400)
+            let shown = try await c.call(.get, "/v3/projects/\(id)", token: admin)["project"]?.objectValue ?? [:]
+            let key = try #require(shown.keys.first { $0 == Self.composed })
+            #expect(key.sameBytes(as: Self.composed) && shown[key] == 1)
+            #expect(try await c.call(.patch, "/v3/projects/\(id)", token: admin, json: ["project": [.init(stringLiteral: Self.composed): 3]]).status == 200)
+        }
+        await h.close()
+    }
+
     @Test func catalogPlaceholdersAreFoundByBytes() {
         #expect(IdentityAPI.substitute("http://x/v1/AUTH_%(project_id)s", projectID: "p1") == "http://x/v1/AUTH_p1")
         // A combining mark after the placeholder leaves it a placeholder followed by that mark.

@@ -59,3 +59,20 @@ extension Sequence {
         sorted { key($0).bytesPrecede(key($1)) }
     }
 }
+
+extension IdentityService {
+    /// Extra attributes updated as Keystone updates them: given keys replace stored ones, the
+    /// others stay (with `nullRemoves`, a null removes the key). A `[String: …]` would let a key
+    /// equal to a stored one only by Unicode normalization take the stored key's place, where
+    /// Keystone keeps both; Nimbus cannot keep both, so it refuses.
+    static func mergingExtras(_ stored: [String: JSONValue], _ new: [String: JSONValue], nullRemoves: Bool = false) throws -> [String: JSONValue] {
+        var out = stored
+        for (key, value) in new {
+            if let i = out.index(forKey: key), !out[i].key.sameBytes(as: key) {
+                throw NimbusError.badRequest("Invalid input: the attribute name \(JSONValue.string(key).pythonRepr) differs from the stored \(JSONValue.string(out[i].key).pythonRepr) only in its Unicode normalization; Nimbus cannot keep both.")
+            }
+            out[key] = nullRemoves && value == .null ? nil : value
+        }
+        return out
+    }
+}

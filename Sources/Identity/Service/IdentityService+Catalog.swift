@@ -75,7 +75,7 @@ extension IdentityService {
             }
             r.parentRegionID = p
         }
-        r.extra.merge(extra) { $1 }
+        r.extra = try Self.mergingExtras(r.extra, extra)
         let u = r
         try await write { db in
             try await db.execute("UPDATE identity_regions SET description = \(bind: u.description), parent_region_id = \(bind: u.parentRegionID), extra = \(bind: encodeJSONColumn(u.extra)) WHERE id = \(bind: id)")
@@ -128,7 +128,7 @@ extension IdentityService {
         var s = try await requireService(id)
         if let t = type { s.type = t }
         if let e = enabled { s.enabled = e }
-        s.extra.merge(extra) { $1 }
+        s.extra = try Self.mergingExtras(s.extra, extra)
         let u = s
         try await write { db in
             try await db.execute("UPDATE identity_services SET type = \(bind: u.type), enabled = \(bind: u.enabled), extra = \(bind: encodeJSONColumn(u.extra)) WHERE id = \(bind: id)")
@@ -236,7 +236,7 @@ extension IdentityService {
             e.regionID = r
         }
         if let en = enabled { e.enabled = en }
-        e.extra.merge(extra) { $1 }
+        e.extra = try Self.mergingExtras(e.extra, extra)
         let u = e
         try await write { db in
             try await db.execute("""

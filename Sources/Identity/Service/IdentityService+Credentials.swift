@@ -60,7 +60,7 @@ extension IdentityService {
             throw NimbusError.badRequest("The credential's \(field) cannot be changed; create a new credential instead.")
         }
         if let b = blob { c.blob = b }
-        c.extra.merge(extra) { $1 }
+        c.extra = try Self.mergingExtras(c.extra, extra)
         let u = c
         try await write { db in
             try await db.execute("UPDATE identity_credentials SET blob = \(bind: u.blob), extra = \(bind: encodeJSONColumn(u.extra)) WHERE id = \(bind: id)")

@@ -36,7 +36,7 @@ extension IdentityService {
         var p = try await policyBlob(id)
         if let t = type { p.type = t }
         if let b = blob { p.blob = b }
-        p.extra.merge(extra) { $1 }
+        p.extra = try Self.mergingExtras(p.extra, extra)
         let u = p
         try await write { db in
             try await db.execute("UPDATE identity_policies SET type = \(bind: u.type), blob = \(bind: u.blob), extra = \(bind: encodeJSONColumn(u.extra)) WHERE id = \(bind: id)")

@@ -228,7 +228,7 @@ extension IdentityService {
         let disabling = input.enabled == false && r.enabled
         if let e = input.enabled { r.enabled = e }
         if let d = input.description { r.description = d }
-        if !input.extra.isEmpty { r.extra = encodeJSONColumn(decodeJSONColumn(r.extra).merging(input.extra) { $1 }) }
+        if !input.extra.isEmpty { r.extra = encodeJSONColumn(try Self.mergingExtras(decodeJSONColumn(r.extra), input.extra)) }
         if let o = input.options { r.options = encodeJSONColumn(decodeJSONColumn(r.options).merging(o) { $1 }) }
         let updated = r
         let tags = input.tags.map(Self.distinctTags)

@@ -63,7 +63,7 @@ extension IdentityService {
         if let n = name { role.name = n }
         if let d = description { role.description = d }
         if let o = options { role.options.merge(o) { $1 } }
-        role.extra.merge(extra) { $1 }
+        role.extra = try Self.mergingExtras(role.extra, extra)
         let r = role
         do {
             try await write { db in

@@ -124,9 +124,7 @@ extension IdentityService {
             passwordChanged = true
         }
         if !input.extra.isEmpty {
-            var extra = decodeJSONColumn(r.extra)
-            for (k, v) in input.extra { if v == .null { extra[k] = nil } else { extra[k] = v } }
-            r.extra = encodeJSONColumn(extra)
+            r.extra = encodeJSONColumn(try Self.mergingExtras(decodeJSONColumn(r.extra), input.extra, nullRemoves: true))
         }
         if let o = input.options { r.options = encodeJSONColumn(decodeJSONColumn(r.options).merging(o) { $1 }) }
         let updated = r
@@ -220,7 +218,7 @@ extension IdentityService {
         if let d = domainID, !d.sameBytes(as: g.domainID) { throw NimbusError.badRequest("Cannot change the domain_id of a group.") }
         if let n = name { g.name = n }
         if let d = description { g.description = d }
-        g.extra.merge(extra) { $1 }
+        g.extra = try Self.mergingExtras(g.extra, extra)
         let updated = g
         try await write { db in
             try await db.execute("UPDATE identity_groups SET name = \(bind: updated.name), description = \(bind: updated.description), extra = \(bind: encodeJSONColumn(updated.extra)) WHERE id = \(bind: id)")

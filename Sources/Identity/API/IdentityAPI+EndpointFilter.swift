@@ -6,7 +6,7 @@ import NimbusHTTP
 extension IdentityAPI {
     func view(_ g: EndpointGroup) -> JSONValue {
         [
-            "id": .string(g.id), "name": .string(g.name), "description": .string(g.description),
+            "id": .string(g.id), "name": .string(g.name), "description": JSONValue(g.description),
             "filters": .object(g.filters.mapValues { .string($0) }),
             "links": ["self": .string(v3 + "/OS-EP-FILTER/endpoint_groups/\(g.id)")],
         ]
@@ -48,7 +48,7 @@ extension IdentityAPI {
         t.patch(base + "/{group_id}") { req, ctx in
             let r = try await self.entity(req, ctx, KeystoneSchemas.endpointGroupUpdate)
             try self.authorize("identity:update_endpoint_group", ctx)
-            let g = try await self.service.updateEndpointGroup(try ctx.parameter("group_id"), name: r.string("name"), description: r.string("description"),
+            let g = try await self.service.updateEndpointGroup(try ctx.parameter("group_id"), name: r.string("name"), description: r.nullableString("description"),
                                                                filters: try self.filters(r))
             return self.ok("endpoint_group", self.view(g))
         }

@@ -176,7 +176,8 @@ extension IdentityAPI {
         var links: [String: JSONValue] = ["assignment": .string(v3 + grantPath(a.viaGroup.map { group in
             var s = origin; s.actorType = .group; s.actorID = group; return s } ?? origin))]
         if let group = a.viaGroup { links["membership"] = .string(v3 + "/groups/\(group)/users/\(g.actorID)") }
-        if let prior = a.priorRoleID { links["prior_role"] = .string(v3 + "/roles/\(prior)") }
+        // Keystone's link, parameter names and all: `/prior_role/<role>/implies/<prior role>`.
+        if let prior = a.priorRoleID { links["prior_role"] = .string(v3 + "/prior_role/\(g.roleID)/implies/\(prior)") }
         o["links"] = .object(links)
         return .object(o)
     }

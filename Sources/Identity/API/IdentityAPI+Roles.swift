@@ -41,7 +41,7 @@ extension IdentityAPI {
             let role = try await self.service.requireRole(try ctx.parameter("role_id"))
             try self.authorize(self.roleAction("update", role.domainID), ctx, self.roleTarget(role))
             let r = try await self.entity(req, ctx, KeystoneSchemas.roleUpdate)
-            let updated = try await self.service.updateRole(role.id, name: r.string("name"), description: r.string("description"), domainID: r.nullableString("domain_id"),
+            let updated = try await self.service.updateRole(role.id, name: r.string("name"), description: r.nullableString("description"), domainID: r.nullableString("domain_id"),
                                                             options: r.object("options"), extra: r.extras(excluding: Self.roleFields))
             return self.ok("role", self.view(updated))
         }

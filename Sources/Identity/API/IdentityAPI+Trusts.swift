@@ -9,7 +9,8 @@ extension IdentityAPI {
             "id": .string(t.id), "trustor_user_id": .string(t.trustorID), "trustee_user_id": .string(t.trusteeID),
             "project_id": JSONValue(t.projectID), "impersonation": .bool(t.impersonation), "expires_at": JSONValue(t.expiresAt?.iso),
             "remaining_uses": t.remainingUses.map { .int(Int64($0)) } ?? nil, "redelegation_count": .int(Int64(t.redelegationCount)),
-            "roles": .array(t.roles.map(roleRef)), "roles_links": ["self": .string(v3 + "/OS-TRUST/trusts/\(t.id)/roles"), "previous": nil, "next": nil],
+            "deleted_at": nil, "redelegated_trust_id": nil,
+            "roles": .array(t.roles.map(view)), "roles_links": ["self": .string(v3 + "/OS-TRUST/trusts/\(t.id)/roles"), "previous": nil, "next": nil],
             "links": ["self": .string(v3 + "/OS-TRUST/trusts/\(t.id)")],
         ]
     }

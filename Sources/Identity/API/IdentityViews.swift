@@ -63,17 +63,17 @@ extension IdentityAPI {
         o["id"] = .string(r.id)
         o["name"] = .string(r.name)
         o["domain_id"] = JSONValue(r.domainID)
-        o["description"] = .string(r.description)
+        // Keystone stores a missing description as NULL: null, not "".
+        o["description"] = JSONValue(r.description)
         o["options"] = .object(r.options)
         o["links"] = link("/roles/\(r.id)")
         return .object(o)
     }
 
-    /// The short role form used inside inference rules.
+    /// The short role form of inference rules: id, name and link only (Keystone's
+    /// `build_implied_role_response_data`).
     func roleRef(_ r: Role) -> JSONValue {
-        var o: [String: JSONValue] = ["id": .string(r.id), "name": .string(r.name), "links": link("/roles/\(r.id)")]
-        if let d = r.domainID { o["domain_id"] = .string(d) }
-        return .object(o)
+        ["id": .string(r.id), "name": .string(r.name), "links": link("/roles/\(r.id)")]
     }
 
     func view(_ r: Region) -> JSONValue {
@@ -122,15 +122,20 @@ extension IdentityAPI {
         ["id": .string(r.id), "service": .string(r.service), "path": .string(r.path), "method": .string(r.method)]
     }
 
+    /// As Keystone renders its row: every column (`system` and `description` null when unset),
+    /// the roles in full, and `access_rules` only when the credential has some.
     func view(_ a: ApplicationCredential) -> JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(a.id), "name": .string(a.name), "description": JSONValue(a.description), "user_id": .string(a.userID),
-            "project_id": JSONValue(a.projectID), "expires_at": JSONValue(a.expiresAt?.isoNoZone), "unrestricted": .bool(a.unrestricted),
-            "roles": .array(a.roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": JSONValue($0.domainID)] }),
-            "access_rules": .array(a.accessRules.map(view)),
+            "project_id": JSONValue(a.projectID), "system": JSONValue(a.system), "expires_at": JSONValue(a.expiresAt?.isoNoZone),
+            "unrestricted": .bool(a.unrestricted),
+            "roles": .array(a.roles.map {
+                ["id": .string($0.id), "name": .string($0.name), "domain_id": JSONValue($0.domainID), "description": JSONValue($0.description),
+                 "options": .object($0.options)]
+            }),
             "links": link("/users/\(a.userID)/application_credentials/\(a.id)"),
         ]
-        if let s = a.system { o["system"] = .string(s) }
+        if !a.accessRules.isEmpty { o["access_rules"] = .array(a.accessRules.map(view)) }
         if let secret = a.secret { o["secret"] = .string(secret) }
         return .object(o)
     }
@@ -169,7 +174,8 @@ extension IdentityAPI {
             "user": [
                 "id": .string(c.user.id), "name": .string(c.user.name),
                 "domain": ["id": .string(c.user.domainID), "name": .string(c.user.domainName)],
-                "password_expires_at": nil,
+                // The token's user's password expiry, rendered as Keystone renders the stored datetime.
+                "password_expires_at": JSONValue(try await service.user(c.user.id)?.passwordExpiresAt.map { ExactTime.parse($0)?.isoNoZone ?? $0 }),
             ],
             "audit_ids": JSONValue(c.auditIDs),
             "expires_at": .string(Timestamps.micros(c.expiresAt)),

@@ -71,7 +71,20 @@ extension IdentityService {
             if let i = out.index(forKey: key), !out[i].key.sameBytes(as: key) {
                 throw NimbusError.badRequest("Invalid input: the attribute name \(JSONValue.string(key).pythonRepr) differs from the stored \(JSONValue.string(out[i].key).pythonRepr) only in its Unicode normalization; Nimbus cannot keep both.")
             }
-            out[key] = nullRemoves && value == .null ? nil : value
+            // Not `out[key] = … ? nil : value`: JSONValue is ExpressibleByNilLiteral, so that `nil` would be `.null`.
+            if nullRemoves && value == .null { out.removeValue(forKey: key) } else { out[key] = value }
+        }
+        return out
+    }
+}
+
+extension IdentityService {
+    /// Resource options as Keystone keeps them: a null value resets (removes) the option, so it is
+    /// not shown; option names are fixed ASCII (the schema admits no others).
+    static func mergingOptions(_ stored: [String: JSONValue], _ new: [String: JSONValue]?) -> [String: JSONValue] {
+        var out = stored
+        for (key, value) in new ?? [:] {
+            if value == .null { out.removeValue(forKey: key) } else { out[key] = value }
         }
         return out
     }

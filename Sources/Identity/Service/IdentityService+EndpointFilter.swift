@@ -8,7 +8,7 @@ import SQLKit
 public struct EndpointGroup: Sendable {
     public var id: String
     public var name: String
-    public var description: String
+    public var description: String?
     public var filters: [String: String]
 
     func matches(_ e: Endpoint) -> Bool {
@@ -28,18 +28,18 @@ extension IdentityService {
 
     func makeEndpointGroup(_ r: EndpointGroupRecord) -> EndpointGroup {
         let filters = decodeJSONColumn(r.filters).compactMapValues(\.stringValue)
-        return EndpointGroup(id: r.id, name: r.name, description: r.description, filters: filters)
+        return EndpointGroup(id: r.id, name: r.name, description: r.hasDescription ? r.description : nil, filters: filters)
     }
 
     public func endpointGroup(_ id: String) async throws -> EndpointGroup {
-        guard let r = try await db.sql.record(EndpointGroupRecord.self, "SELECT id, name, description, filters FROM identity_endpoint_groups WHERE id = \(bind: id)") else {
+        guard let r = try await db.sql.record(EndpointGroupRecord.self, "SELECT id, name, description, has_description, filters FROM identity_endpoint_groups WHERE id = \(bind: id)") else {
             throw NimbusError.notFound("Could not find Endpoint Group: \(id).")
         }
         return makeEndpointGroup(r)
     }
 
     public func listEndpointGroups(name: String?) async throws -> [EndpointGroup] {
-        try await db.sql.records(EndpointGroupRecord.self, "SELECT id, name, description, filters FROM identity_endpoint_groups")
+        try await db.sql.records(EndpointGroupRecord.self, "SELECT id, name, description, has_description, filters FROM identity_endpoint_groups")
             .map(makeEndpointGroup).filter { matchesFilter(name, $0.name) }.sortedByBytes(\.name)
     }
 
@@ -56,13 +56,14 @@ extension IdentityService {
 
     public func createEndpointGroup(name: String, description: String?, filters: [String: String]) async throws -> EndpointGroup {
         try Self.validateFilters(filters)
-        let r = EndpointGroupRecord(id: Identifiers.hex32(), name: name, description: description ?? "",
+        let r = EndpointGroupRecord(id: Identifiers.hex32(), name: name, description: description ?? "", hasDescription: description != nil,
                                     filters: encodeJSONColumn(filters.mapValues { .string($0) }))
         try await write { db in try await db.insertRecord("identity_endpoint_groups", r) }
         return makeEndpointGroup(r)
     }
 
-    public func updateEndpointGroup(_ id: String, name: String?, description: String?, filters: [String: String]?) async throws -> EndpointGroup {
+    /// `description`: `.some(nil)` removes it.
+    public func updateEndpointGroup(_ id: String, name: String?, description: String??, filters: [String: String]?) async throws -> EndpointGroup {
         var g = try await endpointGroup(id)
         if let n = name { g.name = n }
         if let d = description { g.description = d }
@@ -73,7 +74,7 @@ extension IdentityService {
         let u = g
         try await write { db in
             try await db.execute("""
-                UPDATE identity_endpoint_groups SET name = \(bind: u.name), description = \(bind: u.description),
+                UPDATE identity_endpoint_groups SET name = \(bind: u.name), description = \(bind: u.description ?? ""), has_description = \(bind: u.description != nil),
                 filters = \(bind: encodeJSONColumn(u.filters.mapValues { .string($0) })) WHERE id = \(bind: id)
                 """)
         }

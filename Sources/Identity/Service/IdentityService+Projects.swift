@@ -180,7 +180,7 @@ extension IdentityService {
         let record = ProjectRecord(
             id: input.explicitID ?? Identifiers.hex32(), name: name, domainId: domainID, parentId: parentID, isDomain: isDomain,
             enabled: input.enabled ?? true, description: input.description ?? "", extra: encodeJSONColumn(input.extra),
-            options: encodeJSONColumn(input.options ?? [:]), createdAt: nowString)
+            options: encodeJSONColumn(Self.mergingOptions([:], input.options)), createdAt: nowString)
         let tags = Self.distinctTags(input.tags ?? [])
         // NULL domain ids are distinct to a unique index, so domain names are checked here.
         if isDomain, try await domain(named: name) != nil {
@@ -229,7 +229,7 @@ extension IdentityService {
         if let e = input.enabled { r.enabled = e }
         if let d = input.description { r.description = d }
         if !input.extra.isEmpty { r.extra = encodeJSONColumn(try Self.mergingExtras(decodeJSONColumn(r.extra), input.extra)) }
-        if let o = input.options { r.options = encodeJSONColumn(decodeJSONColumn(r.options).merging(o) { $1 }) }
+        if let o = input.options { r.options = encodeJSONColumn(Self.mergingOptions(decodeJSONColumn(r.options), o)) }
         let updated = r
         let tags = input.tags.map(Self.distinctTags)
         try await write { db in

@@ -6,16 +6,16 @@ public struct Role: Sendable, Equatable {
     public var id: String
     public var name: String
     public var domainID: String?
-    public var description: String
+    public var description: String?
     public var options: [String: JSONValue]
     public var extra: [String: JSONValue]
 }
 
 extension IdentityService {
-    static let roleColumns = "id, name, domain_id, description, options, extra"
+    static let roleColumns = "id, name, domain_id, description, has_description, options, extra"
 
     func makeRole(_ r: RoleRecord) -> Role {
-        Role(id: r.id, name: r.name, domainID: r.domainId.isEmpty ? nil : r.domainId, description: r.description,
+        Role(id: r.id, name: r.name, domainID: r.domainId.isEmpty ? nil : r.domainId, description: r.hasDescription ? r.description : nil,
              options: decodeJSONColumn(r.options), extra: decodeJSONColumn(r.extra))
     }
 
@@ -47,8 +47,8 @@ extension IdentityService {
     public func createRole(name: String, domainID: String?, description: String?, options: [String: JSONValue], extra: [String: JSONValue],
                            explicitID: String? = nil) async throws -> Role {
         if let domainID, try await domain(domainID) == nil { throw NimbusError.notFound("Could not find domain: \(domainID).") }
-        let r = RoleRecord(id: explicitID ?? Identifiers.hex32(), name: name, domainId: domainID ?? "", description: description ?? "",
-                           options: encodeJSONColumn(options), extra: encodeJSONColumn(extra))
+        let r = RoleRecord(id: explicitID ?? Identifiers.hex32(), name: name, domainId: domainID ?? "", description: description ?? "", hasDescription: description != nil,
+                           options: encodeJSONColumn(Self.mergingOptions([:], options)), extra: encodeJSONColumn(extra))
         do {
             try await write { db in try await db.insertRecord("identity_roles", r) }
         } catch let e as NimbusError where e.kind == .conflict {
@@ -57,18 +57,19 @@ extension IdentityService {
         return makeRole(r)
     }
 
-    public func updateRole(_ id: String, name: String?, description: String?, domainID: String??, options: [String: JSONValue]?, extra: [String: JSONValue]) async throws -> Role {
+    /// `description`: `.some(nil)` removes it.
+    public func updateRole(_ id: String, name: String?, description: String??, domainID: String??, options: [String: JSONValue]?, extra: [String: JSONValue]) async throws -> Role {
         var role = try await requireRole(id)
         if let d = domainID, !d.sameBytes(as: role.domainID) { throw NimbusError.badRequest("Update of `domain_id` is not allowed.") }
         if let n = name { role.name = n }
         if let d = description { role.description = d }
-        if let o = options { role.options.merge(o) { $1 } }
+        if let o = options { role.options = Self.mergingOptions(role.options, o) }
         role.extra = try Self.mergingExtras(role.extra, extra)
         let r = role
         do {
             try await write { db in
                 try await db.execute("""
-                    UPDATE identity_roles SET name = \(bind: r.name), description = \(bind: r.description),
+                    UPDATE identity_roles SET name = \(bind: r.name), description = \(bind: r.description ?? ""), has_description = \(bind: r.description != nil),
                     options = \(bind: encodeJSONColumn(r.options)), extra = \(bind: encodeJSONColumn(r.extra)) WHERE id = \(bind: id)
                     """)
             }

@@ -82,7 +82,7 @@ extension IdentityService {
             id: Identifiers.hex32(), domainId: domainID, name: name, enabled: input.enabled ?? true,
             defaultProjectId: input.defaultProjectID ?? nil, passwordHash: hash, passwordCreatedAt: hash == nil ? nil : nowString,
             passwordExpiresAt: hash == nil ? nil : passwordExpiry(selfService: false, options: input.options ?? [:]),
-            extra: encodeJSONColumn(input.extra), options: encodeJSONColumn(input.options ?? [:]),
+            extra: encodeJSONColumn(input.extra), options: encodeJSONColumn(Self.mergingOptions([:], input.options)),
             createdAt: nowString, lastActiveAt: nil)
         do {
             try await write { db in
@@ -115,7 +115,7 @@ extension IdentityService {
             if let pw {
                 if !selfService { try checkPasswordStrength(pw) }
                 r.passwordHash = try await hasher.hash(pw)
-                r.passwordExpiresAt = passwordExpiry(selfService: selfService, options: decodeJSONColumn(r.options).merging(input.options ?? [:]) { $1 })
+                r.passwordExpiresAt = passwordExpiry(selfService: selfService, options: Self.mergingOptions(decodeJSONColumn(r.options), input.options))
             } else {
                 r.passwordHash = nil
                 r.passwordExpiresAt = nil
@@ -126,7 +126,7 @@ extension IdentityService {
         if !input.extra.isEmpty {
             r.extra = encodeJSONColumn(try Self.mergingExtras(decodeJSONColumn(r.extra), input.extra, nullRemoves: true))
         }
-        if let o = input.options { r.options = encodeJSONColumn(decodeJSONColumn(r.options).merging(o) { $1 }) }
+        if let o = input.options { r.options = encodeJSONColumn(Self.mergingOptions(decodeJSONColumn(r.options), o)) }
         let updated = r
         let recordHistory = passwordChanged
         do {

@@ -42,6 +42,8 @@ struct RoleRecord: Codable, Sendable, Equatable {
     /// Empty for global roles (a unique index cannot treat NULLs as equal on both engines).
     var domainId: String
     var description: String
+    /// False when the role has no description (Keystone stores NULL and shows null).
+    var hasDescription: Bool
     var options: String
     var extra: String
 }
@@ -134,6 +136,8 @@ struct EndpointGroupRecord: Codable, Sendable {
     var id: String
     var name: String
     var description: String
+    /// False when the group has no description (Keystone stores NULL and shows null).
+    var hasDescription: Bool
     var filters: String
 }
 

@@ -70,6 +70,16 @@ import Testing
         await f.close()
     }
 
+    /// `password_regex` is applied with Python's `re.match`: anchored at the start, not the end.
+    @Test func strengthRegexMatchesAtTheStart() async throws {
+        var sc = SecurityCompliance()
+        sc.passwordRegex = "[a-z]"
+        let f = try await IdentityFixture.make(security: sc)
+        await #expect(throws: NimbusError.self) { try await makeUser(f.service, "late-letter", "-123abc") }
+        _ = try await makeUser(f.service, "early-letter", "abc-123")
+        await f.close()
+    }
+
     @Test func strengthRegexAndFirstUseChange() async throws {
         var sc = SecurityCompliance()
         sc.passwordRegex = "^.{6,}$"

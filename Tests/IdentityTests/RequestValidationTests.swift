@@ -179,6 +179,8 @@ import Testing
                 Case(.post, "/v3/registered_limits", #"{"registered_limits": [{"service_id": "\#(svc)", "resource_name": "r", "default_limit": 2147483648}]}"#, 400,
                      "is greater than the maximum of 2147483647"),
                 Case(.post, "/v3/registered_limits", #"{"registered_limits": [{"service_id": "\#(svc)", "resource_name": "r", "default_limit": 5, "x": 1}]}"#, 400, "Additional properties"),
+                Case(.post, "/v3/registered_limits", #"{"registered_limits": [{"service_id": "\#(svc)", "resource_name": "r", "default_limit": 3e9}]}"#, 400, "is greater than the maximum"),
+                Case(.post, "/v3/registered_limits", #"{"registered_limits": [{"service_id": "\#(svc)", "resource_name": "r", "default_limit": 1.5}]}"#, 400, "is not of type 'integer'"),
                 Case(.post, "/v3/registered_limits", #"{"registered_limits": [{"service_id": "\#(svc)", "resource_name": "r", "default_limit": 5}]}"#, 201),
                 Case(.post, "/v3/limits", #"{"limits": [{"service_id": "\#(svc)", "resource_name": "r", "resource_limit": 1, "project_id": "\#(project)", "domain_id": "default"}]}"#, 400,
                      "is valid under each of"),

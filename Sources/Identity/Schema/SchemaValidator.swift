@@ -32,6 +32,9 @@ extension Schema {
         case .int(let i):
             if let minimum, i < minimum { throw fail("\(i) is less than the minimum of \(minimum)") }
             if let maximum, i > maximum { throw fail("\(i) is greater than the maximum of \(maximum)") }
+        case .double(let d):
+            if let minimum, d < Double(minimum) { throw fail("\(value.pythonRepr) is less than the minimum of \(minimum)") }
+            if let maximum, d > Double(maximum) { throw fail("\(value.pythonRepr) is greater than the maximum of \(maximum)") }
         case .object(let o):
             try validateObject(o, value, at: path)
         case .array(let a):

@@ -1,3 +1,5 @@
+import NimbusCore
+
 /// Keystone's schemas for the catalog, credentials, delegation, limits and policies.
 extension KeystoneSchemas {
     // MARK: catalog/schema.py

@@ -1,3 +1,5 @@
+import NimbusCore
+
 /// A request body's schema and where its resource sits in it.
 struct RequestSchema: Sendable {
     /// The schema of the whole body.

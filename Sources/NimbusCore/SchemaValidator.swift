@@ -1,20 +1,24 @@
-import NimbusCore
-
 /// A validation failure: where (the path of keys and indexes from the validated value) and what
 /// (jsonschema's message).
-struct SchemaViolation: Error, Sendable {
-    var path: [String]
-    var message: String
+public struct SchemaViolation: Error, Sendable {
+    public var path: [String]
+    public var message: String
+    /// The value that failed (jsonschema's `instance`): Nova's messages show it.
+    public var instance: JSONValue
     /// For a missing required property, its name.
-    var missingProperty: String?
+    public var missingProperty: String?
+
+    public init(path: [String], message: String, instance: JSONValue, missingProperty: String? = nil) {
+        self.path = path; self.message = message; self.instance = instance; self.missingProperty = missingProperty
+    }
 }
 
 extension Schema {
     /// Checks `value` against the schema, failing on the first violation in the order jsonschema
     /// visits keywords: type, enum, string and number bounds, then properties in schema order,
     /// required, additional properties, property counts; array bounds and items.
-    func validate(_ value: JSONValue, at path: [String] = []) throws(SchemaViolation) {
-        func fail(_ message: String, _ at: [String] = path) -> SchemaViolation { SchemaViolation(path: at, message: message) }
+    public func validate(_ value: JSONValue, at path: [String] = []) throws(SchemaViolation) {
+        func fail(_ message: String, _ at: [String] = path) -> SchemaViolation { SchemaViolation(path: at, message: message, instance: value) }
         if let types, !types.contains(where: { Self.isInstance(value, of: $0) }) {
             throw fail("\(value.pythonRepr) is not of type \(types.map { "'\($0.rawValue)'" }.joined(separator: ", "))")
         }
@@ -32,9 +36,13 @@ extension Schema {
         case .int(let i):
             if let minimum, i < minimum { throw fail("\(i) is less than the minimum of \(minimum)") }
             if let maximum, i > maximum { throw fail("\(i) is greater than the maximum of \(maximum)") }
+            if let m = exclusiveMinimum, Double(i) <= m { throw fail("\(i) is less than or equal to the minimum of \(JSONValue.double(m).pythonRepr)") }
+            if let m = maximumNumber, Double(i) > m { throw fail("\(i) is greater than the maximum of \(JSONValue.double(m).pythonRepr)") }
         case .double(let d):
             if let minimum, d < Double(minimum) { throw fail("\(value.pythonRepr) is less than the minimum of \(minimum)") }
             if let maximum, d > Double(maximum) { throw fail("\(value.pythonRepr) is greater than the maximum of \(maximum)") }
+            if let m = exclusiveMinimum, d <= m { throw fail("\(value.pythonRepr) is less than or equal to the minimum of \(JSONValue.double(m).pythonRepr)") }
+            if let m = maximumNumber, d > m { throw fail("\(value.pythonRepr) is greater than the maximum of \(JSONValue.double(m).pythonRepr)") }
         case .object(let o):
             try validateObject(o, value, at: path)
         case .array(let a):
@@ -47,6 +55,11 @@ extension Schema {
         default:
             break
         }
+        if !oneOfSchemas.isEmpty {
+            let passing = oneOfSchemas.filter { (try? $0.validate(value, at: path)) != nil }.count
+            if passing == 0 { throw fail("\(value.pythonRepr) is not valid under any of the given schemas") }
+            if passing > 1 { throw fail("\(value.pythonRepr) is valid under each of the given schemas") }
+        }
     }
 
     private func validateObject(_ o: JSONObject, _ value: JSONValue, at path: [String]) throws(SchemaViolation) {
@@ -55,31 +68,38 @@ extension Schema {
                 try schema.validate(v, at: path + [name])
             }
         }
+        if !patternProperties.isEmpty {
+            for (name, v) in o.sortedMembers {
+                for (pattern, schema) in patternProperties where pattern.matches(name) { try schema.validate(v, at: path + [name]) }
+            }
+        }
         for name in required where !o.keys.containsBytes(name) {
-            throw SchemaViolation(path: path, message: "\(JSONValue.string(name).pythonRepr) is a required property", missingProperty: name)
+            throw SchemaViolation(path: path, message: "\(JSONValue.string(name).pythonRepr) is a required property", instance: value, missingProperty: name)
         }
         if let (field, equals, names) = requiredWhen, o[field]?.sameJSON(as: .string(equals)) == true {
             for name in names where !o.keys.containsBytes(name) {
-                throw SchemaViolation(path: path, message: "\(JSONValue.string(name).pythonRepr) is a required property", missingProperty: name)
+                throw SchemaViolation(path: path, message: "\(JSONValue.string(name).pythonRepr) is a required property", instance: value, missingProperty: name)
             }
         }
         if !additionalProperties {
-            let extra = o.keys.filter { !declares($0) }.sortedByBytes()
+            let extra = o.keys.filter { name in !declares(name) && !patternProperties.contains { $0.pattern.matches(name) } }.sortedByBytes()
             if !extra.isEmpty {
                 let list = extra.map { JSONValue.string($0).pythonRepr }.joined(separator: ", ")
-                throw SchemaViolation(path: path, message: "Additional properties are not allowed (\(list) \(extra.count == 1 ? "was" : "were") unexpected)")
+                throw SchemaViolation(path: path, message: "Additional properties are not allowed (\(list) \(extra.count == 1 ? "was" : "were") unexpected)", instance: value)
             }
         }
-        if let minProperties, o.count < minProperties { throw SchemaViolation(path: path, message: "\(value.pythonRepr) does not have enough properties") }
-        if let maxProperties, o.count > maxProperties { throw SchemaViolation(path: path, message: "\(value.pythonRepr) has too many properties") }
+        if let minProperties, o.count < minProperties { throw SchemaViolation(path: path, message: "\(value.pythonRepr) does not have enough properties", instance: value) }
+        if let maxProperties, o.count > maxProperties { throw SchemaViolation(path: path, message: "\(value.pythonRepr) has too many properties", instance: value) }
         if let names = exactlyOneOf {
             let present = names.filter { o.keys.containsBytes($0) }.count
-            if present == 0 { throw SchemaViolation(path: path, message: "\(value.pythonRepr) is not valid under any of the given schemas") }
-            if present > 1 { throw SchemaViolation(path: path, message: "\(value.pythonRepr) is valid under each of \(names.map { "{'required': ['\($0)']}" }.joined(separator: ", "))") }
+            if present == 0 { throw SchemaViolation(path: path, message: "\(value.pythonRepr) is not valid under any of the given schemas", instance: value) }
+            if present > 1 {
+                throw SchemaViolation(path: path, message: "\(value.pythonRepr) is valid under each of \(names.map { "{'required': ['\($0)']}" }.joined(separator: ", "))", instance: value)
+            }
         }
     }
 
-    static func isInstance(_ v: JSONValue, of kind: Kind) -> Bool {
+    public static func isInstance(_ v: JSONValue, of kind: Kind) -> Bool {
         switch (kind, v) {
         case (.string, .string), (.boolean, .bool), (.object, .object), (.array, .array), (.null, .null), (.integer, .int), (.number, .int), (.number, .double): true
         // jsonschema counts 1.0 as an integer.
@@ -89,7 +109,7 @@ extension Schema {
     }
 
     /// jsonschema's `uniqueItems`: Python equality, so strings by code points and 1 == 1.0 == True.
-    static func hasDuplicates(_ a: [JSONValue]) -> Bool {
+    public static func hasDuplicates(_ a: [JSONValue]) -> Bool {
         for i in a.indices { for j in a.indices where j > i && a[i].sameJSON(as: a[j]) { return true } }
         return false
     }
@@ -98,7 +118,7 @@ extension Schema {
 extension JSONValue {
     /// Equality as jsonschema's `enum` and `uniqueItems` compare decoded JSON: strings by code
     /// points (bytes), numbers by value (`1 == 1.0`), booleans apart from numbers.
-    func sameJSON(as other: JSONValue) -> Bool {
+    public func sameJSON(as other: JSONValue) -> Bool {
         switch (self, other) {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
@@ -114,7 +134,7 @@ extension JSONValue {
     }
 
     /// The value as Python's `repr()` shows it, cut short past 200 characters (messages echo it).
-    var pythonRepr: String {
+    public var pythonRepr: String {
         let full = pythonReprFull
         guard full.unicodeScalars.count > 200 else { return full }
         return String(String.UnicodeScalarView(full.unicodeScalars.prefix(200))) + "..."
@@ -133,7 +153,7 @@ extension JSONValue {
         }
     }
 
-    static func pythonStringRepr(_ s: String) -> String {
+    public static func pythonStringRepr(_ s: String) -> String {
         let quote: Character = s.containsByte("'") && !s.containsByte("\"") ? "\"" : "'"
         var out = String(quote)
         for u in s.unicodeScalars {

@@ -1,3 +1,4 @@
+import Compute
 import ArgumentParser
 import Foundation
 import Identity
@@ -8,7 +9,7 @@ import ObjectStorage
 
 /// Every service's migrations, in one list the `db` commands and `up` apply.
 enum AllMigrations {
-    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all
+    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + ComputeMigrations.all
 }
 
 struct DB: AsyncParsableCommand {

@@ -42,6 +42,7 @@ struct NimbusConfiguration {
         ConfigOption("image", "use_keystone_limits", default: "false", "Enforce Keystone unified limits (registered and project limits of the image service): image_size_total and image_stage_total (MiB), image_count_total, image_count_uploading."),
         ConfigOption("image", "policy_file", default: "", "YAML or JSON file of Glance policy rules overriding the defaults."),
         ConfigOption("image", "register_test_image", default: "true", "Register the built test guest image (nimbus-test) as a public image at start."),
+        ConfigOption("compute", "policy_file", default: "", "YAML or JSON file of Nova policy rules overriding the defaults."),
         ConfigOption("object_storage", "storage_key_file", default: "", "File with the secret shared with `nimbus storage` nodes (default: data_dir/object/storage-key, created on first start)."),
     ]
 

@@ -10,7 +10,10 @@ enum NovaSchemas {
         do {
             try schema.validate(body)
         } catch {
-            if error.message.hasBytePrefix(NovaText.invalidNamePrefix) { throw NimbusError.badRequest(error.message) }
+            // Nova's `name` format raises InvalidName, whose message replaces jsonschema's.
+            if error.message.hasByteSuffix("is not a 'name'") {
+                throw NimbusError.badRequest("\(NovaText.invalidNamePrefix) The name must be: printable characters. Can not start or end with whitespace.")
+            }
             if let field = error.path.last {
                 throw NimbusError.badRequest("Invalid input for field/attribute \(field). Value: \(error.instance.pythonStr). \(error.message)")
             }

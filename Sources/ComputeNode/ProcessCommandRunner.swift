@@ -26,20 +26,7 @@ public struct ProcessCommandRunner: CommandRunner {
         return pid
     }
 
-    public func reapDetached(_ pid: Int32) -> Int32? {
-        guard DetachedChildren.shared.contains(pid) else { return nil }
-        var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        if r == pid {
-            DetachedChildren.shared.remove(pid)
-            return Self.decode(status)
-        }
-        if r < 0 && errno == ECHILD {   // reaped elsewhere, or never ours
-            DetachedChildren.shared.remove(pid)
-            return -1
-        }
-        return nil
-    }
+    public func reapDetached(_ pid: Int32) -> Int32? { DetachedChildren.shared.reap(pid) }
 
     // MARK: - blocking core
 
@@ -143,13 +130,41 @@ public struct ProcessCommandRunner: CommandRunner {
     }
 }
 
-/// The pids of guest processes this process started. waitpid(2) is process-wide, so this set is
-/// too: only pids in it are ever reaped by `reapDetached`, so a stale pidfile can never make the
-/// driver reap (and steal the status of) an unrelated child that reused the pid.
+/// The guest processes this process started. waitpid(2) is process-wide, so this table is too:
+/// only pids in it are ever waited for, so a stale pidfile can never make the driver reap (and
+/// steal the status of) an unrelated child that reused the pid. Every `reap` call reaps every
+/// exited guest, not only the one asked about: a QEMU that exits while nobody looks at it (its
+/// pidfile overwritten by a restart) must not stay a zombie; its status is kept until asked for.
 final class DetachedChildren: Sendable {
     static let shared = DetachedChildren()
-    private let pids = Mutex(Set<Int32>())
-    func insert(_ pid: Int32) { _ = pids.withLock { $0.insert(pid) } }
-    func remove(_ pid: Int32) { _ = pids.withLock { $0.remove(pid) } }
-    func contains(_ pid: Int32) -> Bool { pids.withLock { $0.contains(pid) } }
+    static let maxKeptStatuses = 1024
+
+    private struct State {
+        var running: Set<Int32> = []
+        var exited: [Int32: Int32] = [:]
+    }
+    private let state = Mutex(State())
+
+    func insert(_ pid: Int32) {
+        state.withLock { s in
+            s.running.insert(pid)
+            s.exited[pid] = nil   // an old status of a reused pid
+        }
+    }
+
+    /// The exit status of `pid` if it was started here and has exited; nil while it runs or when
+    /// it was not started by this process.
+    func reap(_ pid: Int32) -> Int32? {
+        state.withLock { s in
+            for child in s.running {
+                var status: Int32 = 0
+                let r = waitpid(child, &status, WNOHANG)
+                guard r == child || (r < 0 && errno == ECHILD) else { continue }
+                s.running.remove(child)
+                if s.exited.count >= Self.maxKeptStatuses { s.exited.removeAll() }
+                s.exited[child] = r == child ? ProcessCommandRunner.decode(status) : -1
+            }
+            return s.exited.removeValue(forKey: pid)
+        }
+    }
 }

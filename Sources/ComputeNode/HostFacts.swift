@@ -21,7 +21,7 @@ enum HostFacts {
     static func diskGB(_ path: String) -> Int {
         var fs = statvfs()
         guard statvfs(path, &fs) == 0 else { return 0 }
-        return Int(UInt64(fs.f_blocks) * UInt64(fs.f_frsize) >> 30)
+        return Int((UInt64(fs.f_blocks) * UInt64(fs.f_frsize)) >> 30)
     }
 
     static func cpuModel() -> String {

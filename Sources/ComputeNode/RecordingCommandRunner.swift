@@ -19,7 +19,8 @@ public final class RecordingCommandRunner: CommandRunner {
 
     private struct State {
         var calls: [Call] = []
-        var nextPid: Int32 = 4_000_000
+        // Above any pid_max (at most 2^22), so a made-up pid can never name a real process.
+        var nextPid: Int32 = 1 << 30
     }
     private let state = Mutex(State())
     private let handler: Handler

@@ -135,11 +135,15 @@ enum TestGuest {
 
         try await d.powerOn(s.id)
         #expect(try await d.powerState(s.id) == .running)
-        try await waitForConsole(d, s.id, "Linux version", count: 2)
+        try await waitForConsole(d, s.id, TestGuest.banner + "cn-test-1 ", count: 2)
+
+        try await d.reboot(s.id, hard: false)   // soft, as Nova's libvirt: ACPI shutdown, then start
+        #expect(try await d.consoleLog(s.id, lines: nil).components(separatedBy: "reboot: Power down").count == 3)
+        try await waitForConsole(d, s.id, "Linux version", count: 3)
         let pid = try #require(qemuProcesses(dir).first)
 
         try await d.reboot(s.id, hard: true)   // system_reset: same process, a new boot
-        try await waitForConsole(d, s.id, "Linux version", count: 3)
+        try await waitForConsole(d, s.id, "Linux version", count: 4)
         #expect(qemuProcesses(dir) == [pid])
 
         try await d.destroy(s.id)
@@ -153,8 +157,15 @@ enum TestGuest {
     /// QEMU killed with SIGKILL as shut down. Concurrent calls on one instance stay consistent.
     @Test func readoptionConcurrencyAndKill9() async throws { try await withDriver { first, dir in
         let s = try spec("readopt-1", hostname: "cn-test-2", memoryMB: 96, imageID: "nimbus-test")
+        let canary = open(dir.path + "/canary", O_WRONLY | O_CREAT, 0o600)   // not close-on-exec
+        defer { close(canary) }
         try await first.spawn(s, image: try TestGuest.image())
         let pid = try #require(qemuProcesses(dir).first)
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+        }
+        #expect(!fds.contains(dir.path + "/canary"), "QEMU inherited a descriptor of Nimbus")
+        #expect(getsid(pid) == pid, "QEMU leads a session of its own")
 
         let second = try driver(dir)   // what a restarted Nimbus builds
         #expect(try await second.instances() == [s.id: .running])
@@ -181,7 +192,16 @@ enum TestGuest {
         #expect(try await second.powerState(s.id) == .running)
         #expect(qemuProcesses(dir) == [pid], "still one QEMU, the same")
 
-        kill(pid, SIGKILL)
+        // A paused guest cannot see the power button: power off does not wait for it.
+        try await second.pause(s.id)
+        let t0 = ContinuousClock.now
+        try await second.powerOff(s.id, timeout: .seconds(60))
+        #expect(t0.duration(to: .now) < .seconds(10))
+        #expect(try await first.powerState(s.id) == .shutdown && qemuProcesses(dir).isEmpty)
+        try await first.powerOn(s.id)
+        let pid2 = try #require(qemuProcesses(dir).first)
+
+        kill(pid2, SIGKILL)
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await second.instances() == [s.id: .shutdown])
         #expect(try await first.powerState(s.id) == .shutdown)

@@ -20,8 +20,10 @@ public struct ComputeNodeConfig: Sendable {
     public var vcpus: Int?
     public var memoryMB: Int?
     public var diskGB: Int?
-    /// The serial console log is trimmed back once larger than this.
+    /// The serial console log is trimmed back once larger than this, checked every
+    /// `consoleTrimInterval` (and at every console read): a soft cap.
     public var consoleLogMaxBytes = 1 << 20
+    public var consoleTrimInterval: Duration = .seconds(5)
     /// At most this much of the console's end is returned by `consoleLog` (Nova's libvirt: 100 KiB).
     public var consoleOutputMaxBytes = 100 << 10
     /// Images whose virtual size is above this are refused whatever the flavor (2 TiB).

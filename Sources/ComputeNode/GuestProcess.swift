@@ -51,6 +51,13 @@ struct GuestProcess: Sendable {
             if ContinuousClock.now >= deadline { return false }
             try? await Task.sleep(for: .milliseconds(50))
         }
+        // A QEMU whose main thread has exited shows as a zombie before its other threads are
+        // gone, and cannot be reaped until they are: give our own child a moment to become
+        // reapable (one that is not our child, after a restart, is its new parent's to reap).
+        for _ in 0..<50 where FileIO.exists("/proc/\(pid)") {
+            if runner.reapDetached(pid) != nil { break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         return true
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NimbusCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,9 @@ public final class QEMUDriver: VirtDriver {
     let accelerator: AcceleratorSelector
     let locks = KeyedLock<InstanceID>()
     let logger: Logger
+    /// Trims every console log every `consoleTrimInterval` while this driver exists (a guest
+    /// can write a few MB/s to its serial port).
+    private let trimmer = Mutex<Task<Void, Never>?>(nil)
 
     public init(config: ComputeNodeConfig, runner: any CommandRunner, logger: Logger) throws {
         guard config.dataDir.hasBytePrefix("/") else {
@@ -42,7 +46,19 @@ public final class QEMUDriver: VirtDriver {
         try FileIO.makeDirectory(layout.root)
         try FileIO.makeDirectory(layout.instancesDir)
         cache.sweep()
+        let interval = config.consoleTrimInterval
+        trimmer.withLock {
+            $0 = Task.detached { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    guard let self else { return }
+                    self.trimConsoleLogs()
+                }
+            }
+        }
     }
+
+    deinit { trimmer.withLock { $0?.cancel() } }
 
     /// The accelerator guests get (probing KVM the first time, see `AcceleratorSelector`).
     public func resolvedAccelerator() async throws -> ResolvedAccelerator { try await accelerator.choice() }

@@ -339,4 +339,44 @@ enum TestGuest {
         #expect(choice.accel == "kvm" ? choice.reason.contains("kernel booted") : choice.reason.contains("KVM probe failed"))
         #expect(qemuProcesses(dir).isEmpty)
     }
+
+    /// Defence in depth: even a base image whose header names a backing file (one the inspector
+    /// would refuse) makes the guest's QEMU open no other file, because the command line gives
+    /// the whole chain and `backing: null`.
+    @Test func commandLineNeverFollowsAHeaderReference() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let runner = ProcessCommandRunner()
+        let secret = dir.path + "/secret.raw"
+        try await runner.run(["qemu-img", "create", "-q", "-f", "raw", secret, "1M"], timeout: .seconds(30)).check()
+        let base = dir.path + "/base.qcow2"
+        try await runner.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", "raw", "-b", secret, base, "1M"],
+                             timeout: .seconds(30)).check()
+        #expect(throws: NimbusError.self) { try ImageInspector.inspect(path: base, claimedFormat: "qcow2", maxVirtualSize: 1 << 40) }
+        let paths = NodeLayout(dataDir: dir.path).instance(try InstanceID("probe-1"))
+        try FileIO.makeDirectory(dir.path + "/compute")
+        try FileIO.makeDirectory(dir.path + "/compute/instances")
+        try FileIO.makeDirectory(paths.dir)
+        try await runner.run(["qemu-img", "create", "-q", "-f", "qcow2", "-u", "-F", "qcow2", "-b", base, paths.rootDisk, "1M"],
+                             timeout: .seconds(30)).check()
+        let argv = QEMUSystem(binary: "qemu-system-x86_64", runner: runner).guestArguments(.init(
+            id: try InstanceID("probe-1"), vcpus: 1, memoryMB: 32, accelerator: .tcg(cpu: nil, reason: ""), paths: paths,
+            disks: [.init(node: "root", path: paths.rootDisk, format: .qcow2, backing: (base, .qcow2), bus: .virtio)],
+            incoming: true))
+        let pid = try runner.startDetached(argv, logPath: paths.qemuLog)
+        defer {
+            kill(pid, SIGKILL)
+            for _ in 0..<100 where runner.reapDetached(pid) == nil { usleep(20_000) }
+        }
+        var opened: [String] = []
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(50))
+            opened = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).compactMap {
+                try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+            }
+            if opened.contains(base) { break }
+        }
+        #expect(opened.contains(base) && opened.contains(paths.rootDisk), "\(opened)")
+        #expect(!opened.contains(secret), "QEMU opened the file a header named")
+    }
 }

@@ -46,7 +46,8 @@ actor AcceleratorSelector {
     let layout: NodeLayout
     let qemu: QEMUSystem
     let logger: Logger
-    private var resolved: ResolvedAccelerator?
+    /// The decision, made once: concurrent first callers share one probe.
+    private var decision: Task<ResolvedAccelerator, any Error>?
 
     init(wanted: Accelerator, cpuModel: String?, probeKernel: String?, probeTimeout: Duration, layout: NodeLayout,
          qemu: QEMUSystem, logger: Logger) {
@@ -55,11 +56,17 @@ actor AcceleratorSelector {
     }
 
     func choice() async throws -> ResolvedAccelerator {
-        if let resolved { return resolved }
-        let r = try await decide()
-        logger.info("compute node accelerator: \(r.accel), cpu \(r.cpu) (\(r.reason))")
-        resolved = r
-        return r
+        if let decision { return try await decision.value }
+        let task = Task { () async throws -> ResolvedAccelerator in
+            let r = try await decide()
+            logger.info("compute node accelerator: \(r.accel), cpu \(r.cpu) (\(r.reason))")
+            return r
+        }
+        decision = task
+        do { return try await task.value } catch {
+            decision = nil   // a failure (say, qemu --version) is not a verdict: try again next time
+            throw error
+        }
     }
 
     private func decide() async throws -> ResolvedAccelerator {

@@ -26,6 +26,7 @@ public final class QEMUDriver: VirtDriver {
     /// Trims every console log every `consoleTrimInterval` while this driver exists (a guest
     /// can write a few MB/s to its serial port).
     private let trimmer = Mutex<Task<Void, Never>?>(nil)
+    private let qemuVersion = Mutex<Int?>(nil)
 
     public init(config: ComputeNodeConfig, runner: any CommandRunner, logger: Logger) throws {
         guard config.dataDir.hasBytePrefix("/") else {
@@ -64,7 +65,11 @@ public final class QEMUDriver: VirtDriver {
     public func resolvedAccelerator() async throws -> ResolvedAccelerator { try await accelerator.choice() }
 
     public func hostResources() async throws -> HostResources {
-        let version = try await qemu.version().number
+        let version: Int
+        if let known = qemuVersion.withLock({ $0 }) { version = known } else {
+            version = try await qemu.version().number
+            qemuVersion.withLock { $0 = version }
+        }
         return HostResources(vcpus: config.vcpus ?? HostFacts.onlineCPUs(), memoryMB: config.memoryMB ?? HostFacts.memoryMB(),
                              diskGB: config.diskGB ?? HostFacts.diskGB(layout.root), cpuModel: HostFacts.cpuModel(),
                              hypervisorVersion: version)

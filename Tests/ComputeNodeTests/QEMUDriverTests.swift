@@ -142,7 +142,11 @@ import Testing
                 return CommandResult(argv: argv)
             }
             let config = { (c: inout ComputeNodeConfig) in c.accelerator = .auto; c.probeKernel = "/boot/vmlinuz-test" }
-            let choice = try await driver(dir, runner, configure: config).resolvedAccelerator()
+            let first = try driver(dir, runner, configure: config)
+            async let one = first.resolvedAccelerator()
+            async let two = first.resolvedAccelerator()   // concurrent first callers: one probe
+            let (choice, same) = try await (one, two)
+            #expect(choice == same)
             #expect(choice.accel == (works ? "kvm" : "tcg") && choice.cpu == (works ? "host" : "max"), "\(choice.reason)")
             let probes = runner.calls.filter { $0.argv.contains("-kernel") }
             #expect(probes.count == 1 && probes[0].argv.contains("/boot/vmlinuz-test") && probes[0].argv.contains("kvm"))

@@ -43,10 +43,15 @@ public protocol VirtDriver: Sendable {
     /// The power state of one instance (`.notFound` when the host has no such instance).
     func powerState(_ id: InstanceID) async throws -> PowerState
     /// The power state of every instance on this host, running or not: what a restarted agent
-    /// re-adopts and the periodic power-state sync compares.
+    /// re-adopts and the periodic power-state sync compares. A guest whose process died (`kill
+    /// -9`) reads `.shutdown` (Nova: SHUTOFF); a live process that does not answer its monitor
+    /// `.noState`. While an action runs the state can read as an intermediate one (a suspend
+    /// reads `.shutdown` between QEMU's exit and its saved memory being committed), so the
+    /// caller does not sync instances that have a task in flight, as Nova does not.
     func instances() async throws -> [InstanceID: PowerState]
 
-    /// The last `lines` lines (all that is kept when nil) of the guest's serial console.
+    /// The last `lines` lines (all that is kept when nil) of the guest's serial console, at most
+    /// the driver's output limit (QEMU: 100 KiB, as Nova's libvirt driver).
     func consoleLog(_ id: InstanceID, lines: Int?) async throws -> String
 }
 

@@ -15,6 +15,7 @@ public struct NimbusError: Error, Sendable, CustomStringConvertible {
         case rangeNotSatisfiable
         case requestTimeout
         case payloadTooLarge
+        case uriTooLong
         case unsupportedMediaType
         case notAcceptable
         case unprocessable
@@ -48,6 +49,7 @@ public struct NimbusError: Error, Sendable, CustomStringConvertible {
         case .rangeNotSatisfiable: 416
         case .requestTimeout: 408
         case .payloadTooLarge: 413
+        case .uriTooLong: 414
         case .unsupportedMediaType: 415
         case .unprocessable: 422
         case .internal: 500

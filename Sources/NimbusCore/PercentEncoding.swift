@@ -102,6 +102,12 @@ public struct QueryString: Sendable {
         items.first { $0.key.sameBytes(as: key) }.map { $0.value ?? "" }
     }
 
+    /// The last value of `key`: what swob's `params` dict and WebOb's `MultiDict[...]` give for
+    /// a repeated key (Flask's `args.get`, in Keystone, gives the first).
+    public func last(_ key: String) -> String? {
+        items.last { $0.key.sameBytes(as: key) }.map { $0.value ?? "" }
+    }
+
     /// Every value of `key`, in order.
     public func all(_ key: String) -> [String] {
         items.filter { $0.key.sameBytes(as: key) }.map { $0.value ?? "" }

@@ -12,6 +12,7 @@ public enum HTTPReason {
         case 410: "Gone"
         case 411: "Length Required"
         case 413: "Request Entity Too Large"
+        case 414: "Request-URI Too Long"
         case 415: "Unsupported Media Type"
         case 416: "Request Range Not Satisfiable"
         case 501: "Not Implemented"

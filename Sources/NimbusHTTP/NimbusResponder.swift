@@ -38,8 +38,16 @@ public struct NimbusResponder: HTTPResponder {
         return response
     }
 
+    /// eventlet's `url_length_limit` (Swift's MAX_REQUEST_LINE) and Apache's LimitRequestLine in
+    /// front of the other services: a longer request target is a 414 before any parsing.
+    static let maxRequestTargetBytes = 8192
+
     private func dispatch(_ request: Request, _ context: inout NimbusRequestContext) async -> Response {
         let path = request.uri.path
+        if request.uri.description.utf8.count > Self.maxRequestTargetBytes {
+            let table = tables.first(where: { path.sameBytes(as: $0.prefix) || path.hasBytePrefix($0.prefix + "/") })
+            return (table?.renderer ?? fallbackRenderer).render(NimbusError(.uriTooLong, "The request URL is too long."), request: request, context: context)
+        }
         if request.uri.description.containsBytes("%00") || request.uri.description.utf8.contains(0) {
             return fallbackRenderer.render(.badRequest("The request URL contains a NUL character."), request: request, context: context)
         }

@@ -49,6 +49,11 @@ import Testing
         defer { dir.cleanup() }
         let pid = try runner.startDetached(["sh", "-c", "echo started; exec sleep 30"], logPath: dir.path + "/log")
         #expect(runner.reapDetached(pid) == nil)
+        // The child runs setsid and the shell writes its line some time after the fork returns:
+        // wait for the line (a loaded machine may take a while) before looking at the session.
+        for _ in 0..<500 where (try? String(contentsOfFile: dir.path + "/log", encoding: .utf8)) != "started\n" {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(getsid(pid) == pid && getsid(pid) != getsid(0))
         kill(pid, SIGKILL)
         var status: Int32?

@@ -26,7 +26,8 @@ extension IdentityAPI {
             if type.lowercased().sameBytes(as: "ec2") { try await self.service.requireUnrestricted(caller, "managing additional credentials") }
             try self.service.requireWithinDelegation(caller, credentialProject: projectID)
             let c = try await self.service.createCredential(userID: userID, projectID: projectID, type: type, blob: r.string("blob") ?? "",
-                                                            extra: r.extras(excluding: known))
+                                                            extra: r.extras(excluding: known), trustID: caller.trust?.id,
+                                                            appCredentialID: caller.applicationCredentialID)
             return self.created("credential", self.view(c))
         }
         t.get("/v3/credentials/{credential_id}") { req, ctx in

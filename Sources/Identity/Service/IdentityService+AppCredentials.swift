@@ -160,6 +160,21 @@ extension IdentityService {
         try await revoke(.appCredential, id)
     }
 
+    /// Deletes (and revokes) a user's application credentials — all of them, with their access
+    /// rules, when the user is deleted or disabled; those of one project when a role the user
+    /// held there is deleted (Keystone's application credential callbacks).
+    func deleteAppCredentials(userID: String, projectID: String? = nil) async throws {
+        let creds = try await db.sql.records(AppCredentialRecord.self,
+                                             "SELECT \(unsafeRaw: Self.appCredColumns) FROM identity_app_credentials WHERE user_id = \(bind: userID)")
+            .filter { c in projectID.map { c.projectId.sameBytes(as: $0) } ?? true }
+        guard !creds.isEmpty || projectID == nil else { return }
+        try await write { db in
+            for c in creds { try await db.execute("DELETE FROM identity_app_credentials WHERE id = \(bind: c.id)") }
+            if projectID == nil { try await db.execute("DELETE FROM identity_access_rules WHERE user_id = \(bind: userID)") }
+        }
+        for c in creds { try await revoke(.appCredential, c.id) }
+    }
+
     public func listAccessRules(userID: String) async throws -> [AccessRule] {
         try await accessRuleMap(userID: userID).values.sortedByBytes(\.id)
     }

@@ -39,9 +39,18 @@ extension IdentityService: TokenValidator {
             if parent.scope != .unscoped && scope == .none {
                 throw NimbusError.forbidden("Rescoping a scoped token requires a scope.")
             }
+            // keystone/auth/plugins/token.py: a system token is not exchanged for a project or domain one.
+            if parent.scope == .system {
+                switch scope {
+                case .project, .domain:
+                    throw NimbusError.forbidden("Using a system-scoped token to create a project-scoped or domain-scoped token is not allowed.")
+                default: break
+                }
+            }
             user = try await requireEnabledUser(parent.user.id)
             expires = parent.expiresAt
-            audit.append(parent.auditIDs.first ?? "")
+            // The chain keeps the original token's audit id (`parent_audit_id or audit_id`).
+            audit.append(parent.auditIDs.last ?? "")
             // Keystone lists the parent's methods too: a rescoped password token says ["password", "token"].
             methods = Array(Set((parent.methods + methods).map(Name.init))).sorted().map(\.string)
         case .applicationCredential(let id, let name, let userID, let userName, let userDomainID, let userDomainName, let secret):

@@ -34,8 +34,12 @@ extension IdentityService {
     }
 
     /// EC2 credentials get Keystone's deterministic id (sha256 of the access key) and need a project.
-    public func createCredential(userID: String, projectID: String?, type: String, blob: String, extra: JSONObject) async throws -> Credential {
+    /// An ec2 blob records the trust or application credential of the token that made it, so an
+    /// ec2 token made from it is bound the same way (Keystone's `_assign_unique_id`).
+    public func createCredential(userID: String, projectID: String?, type: String, blob: String, extra: JSONObject,
+                                 trustID: String? = nil, appCredentialID: String? = nil) async throws -> Credential {
         _ = try await requireUser(userID)
+        var blob = blob
         var id = Identifiers.hex32()
         // Keystone compares `type.lower() == 'ec2'`.
         if type.lowercased().sameBytes(as: "ec2") {
@@ -45,6 +49,11 @@ extension IdentityService {
                 throw NimbusError.badRequest("Invalid blob in credential: the ec2 blob needs an 'access' key.")
             }
             id = Hex.encode(SHA256.hash(data: Data(access.utf8)))
+            if trustID != nil || appCredentialID != nil, var o = (try? JSONValue.parse(string: blob))?.objectValue {
+                if let trustID { o["trust_id"] = .string(trustID) }
+                if let appCredentialID { o["app_cred_id"] = .string(appCredentialID) }
+                blob = JSONValue.object(o).serializedString()
+            }
         }
         let r = CredentialRecord(id: id, userId: userID, projectId: projectID, type: type, blob: blob, extra: encodeJSONColumn(extra))
         try await write { db in try await db.insertRecord("identity_credentials", r) }
@@ -59,7 +68,19 @@ extension IdentityService {
         where new != nil && !new.sameBytes(as: old) {
             throw NimbusError.badRequest("The credential's \(field) cannot be changed; create a new credential instead.")
         }
-        if let b = blob { c.blob = b }
+        if let b = blob {
+            // Keystone's `_validate_blob_update_keys`: an ec2 credential's binding is fixed.
+            if c.type.lowercased().sameBytes(as: "ec2") {
+                guard let new = try? JSONValue.parse(string: b), case .object = new else {
+                    throw NimbusError.badRequest("Invalid blob in credential: the ec2 blob must be a JSON object.")
+                }
+                let old = try? JSONValue.parse(string: c.blob)
+                for key in ["trust_id", "app_cred_id", "access_token_id", "access_id"] where old?[key] != new[key] {
+                    throw NimbusError.badRequest("\(key) can not be updated for credential")
+                }
+            }
+            c.blob = b
+        }
         c.extra = try Self.mergingExtras(c.extra, extra)
         let u = c
         try await write { db in

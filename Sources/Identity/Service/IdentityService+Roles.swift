@@ -82,11 +82,18 @@ extension IdentityService {
     public func deleteRole(_ id: String) async throws {
         let role = try await requireRole(id)
         if role.options["immutable"] == .bool(true) { throw NimbusError.forbidden("Cannot delete role \(id): it is immutable.") }
+        // Keystone's `_send_app_cred_notification_for_role_removal`: the application credentials
+        // of every user holding the role on a project go with it.
+        struct Holder: Decodable { let actorId: String; let targetId: String }
+        let holders = try await db.sql.records(Holder.self, """
+            SELECT actor_id, target_id FROM identity_assignments WHERE role_id = \(bind: id) AND actor_type = 'user' AND target_type = 'project'
+            """)
         try await write { db in
             try await db.execute("DELETE FROM identity_assignments WHERE role_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_implied_roles WHERE prior_role_id = \(bind: id) OR implied_role_id = \(bind: id)")
             try await db.execute("DELETE FROM identity_roles WHERE id = \(bind: id)")
         }
+        for h in holders { try await deleteAppCredentials(userID: h.actorId, projectID: h.targetId) }
     }
 
     // MARK: Implied roles

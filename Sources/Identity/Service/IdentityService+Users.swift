@@ -147,6 +147,7 @@ extension IdentityService {
             throw NimbusError.conflict("Conflict occurred attempting to store user - Duplicate entry found with name \(updated.name) at domain ID \(updated.domainId).")
         }
         if disabling || passwordChanged { try await revoke(.user, id) }
+        if disabling { try await deleteAppCredentials(userID: id) }
         return makeUser(updated)
     }
 
@@ -177,6 +178,7 @@ extension IdentityService {
         }
         try await revoke(.user, id)
         for t in trusts { try await revoke(.trust, t.id) }
+        try await deleteAppCredentials(userID: id)
     }
 
     // MARK: Groups

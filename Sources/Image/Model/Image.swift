@@ -107,7 +107,8 @@ extension Image {
                                         "direct_url", "self", "file", "schema", "id", "stores"]
     /// Keys no extra property may use.
     static func isReserved(_ key: String) -> Bool {
-        ["location", "deleted", "deleted_at"].contains(key) || key.hasPrefix("os_glance")
+        // Python's `in` and `startswith`: code points (bytes), so `os_glance\u{301}…` is reserved too.
+        ["location", "deleted", "deleted_at"].containsBytes(key) || key.hasBytePrefix("os_glance")
     }
 
     /// Whether `caller` may see this image at all (`glance/db/utils.py is_image_visible`):

@@ -43,7 +43,7 @@ public struct ContainerACL: Sendable, Equatable {
             let negate = r.hasBytePrefix("-")
             if negate { r = String(r.droppingBytePrefix("-")!) }
             let match = r.sameBytes(as: "*")
-                || (r.hasBytePrefix(".") ? (host.hasByteSuffix(r) || host.sameBytes(as: r.droppingBytePrefix(".")!)) : host.sameBytes(as: r))
+                || (r.hasBytePrefix(".") ? host.hasByteSuffix(r) : host.sameBytes(as: r))
             if match { allowed = !negate }
         }
         return allowed

@@ -241,6 +241,11 @@ final class MultipartReader: @unchecked Sendable {
     var partDone = true
     var finished = false
     var begun = false
+    /// How far the buffer is known not to hold the start of the delimiter (or of the blank line
+    /// ending part headers): each search resumes there, so a body sent in tiny writes is scanned
+    /// once, not once per write.
+    var scannedDelimiter = 0
+    var scannedBlank = 0
 
     init(body: RequestBody, boundary: String) {
         self.iterator = body.makeAsyncIterator()
@@ -255,6 +260,8 @@ final class MultipartReader: @unchecked Sendable {
         guard let chunk = try await iterator.next() else { eof = true; return false }
         if start > 1 << 16 && start > buffer.count / 2 {
             buffer.removeFirst(start)
+            scannedDelimiter = max(0, scannedDelimiter - start)
+            scannedBlank = max(0, scannedBlank - start)
             start = 0
         }
         buffer.append(contentsOf: chunk.readableBytesView)
@@ -294,7 +301,8 @@ final class MultipartReader: @unchecked Sendable {
         // A part may have no headers at all: the blank line comes first.
         while true {
             if available >= 2, buffer[start] == 13, buffer[start + 1] == 10 { start += 2; return headers }
-            if let e = index(of: blank, from: start) { end = e; break }
+            if let e = index(of: blank, from: max(start, scannedBlank)) { end = e; break }
+            scannedBlank = max(start, buffer.count - blank.count + 1)
             if available > 65536 { throw SwiftAPI.FormInvalid(message: "part headers too long") }
             guard try await fill() else { throw SwiftAPI.FormInvalid(message: "incomplete form") }
         }
@@ -320,7 +328,7 @@ final class MultipartReader: @unchecked Sendable {
     func readContent() async throws -> ByteBuffer? {
         if partDone || finished { return nil }
         while true {
-            if let i = index(of: delimiter, from: start) {
+            if let i = index(of: delimiter, from: max(start, scannedDelimiter)) {
                 if i > start {
                     let out = ByteBuffer(bytes: buffer[start..<i])
                     start = i
@@ -331,6 +339,7 @@ final class MultipartReader: @unchecked Sendable {
                 try await afterDelimiter()
                 return nil
             }
+            scannedDelimiter = max(start, buffer.count - delimiter.count + 1)
             // Everything but a tail that could begin the delimiter is content.
             let safe = available - (delimiter.count - 1)
             if safe >= 65536 || (eof && safe > 0) {

@@ -16,7 +16,8 @@ enum ByteRanges {
 
     /// nil: no usable Range header (serve the whole object); []: nothing satisfiable (416).
     static func parse(_ header: String, size: Int) -> [Range<Int>]? {
-        let h = header.trimmingCharacters(in: .whitespaces)
+        // swob removes every space and tab before reading the header.
+        let h = String(String.UnicodeScalarView(header.unicodeScalars.filter { $0 != " " && $0 != "\t" }))
         guard let specsText = h.lowercased().droppingBytePrefix("bytes=") else { return nil }
         var out = [Range<Int>]()
         let specs = specsText.splitBytes(",", omittingEmpty: false)
@@ -71,8 +72,24 @@ struct ObjectBody: Sendable {
         case plain(ObjectRow)
         /// A static large object: the manifest's segment list is read when the body is.
         case manifest(ObjectRow)
-        /// A dynamic large object's segments, from one listing of its prefix.
-        case segments([ObjectRow])
+        /// A dynamic large object's segments: the first listing page of its prefix, and where the
+        /// next page starts when that one was full (the rest is listed as the body is read).
+        case segments([ObjectRow], more: DLOPage?)
+    }
+
+    /// The part of a DLO's listing not read yet.
+    struct DLOPage: Sendable {
+        var account: String
+        var container: String
+        var prefix: String
+        var marker: String
+    }
+
+    /// Unknown when a DLO has more segments than one listing page: then, as Swift's DLO
+    /// middleware, the answer has no Content-Length (chunked) and ranges are not served.
+    var knownLength: Int? {
+        if case .segments(_, let more?) = layout { _ = more; return nil }
+        return length
     }
 
     let layout: Layout
@@ -99,24 +116,35 @@ struct ObjectBody: Sendable {
             return ObjectBody(layout: .manifest(row), etag: etag, resolver: resolver, window: 0..<(size ?? 0))
         }
         if let manifest = row.metadata["x-object-manifest"] {
-            let decoded = PercentEncoding.decode(manifest) ?? manifest
-            guard let (container, prefix) = decoded.splitOnceBytes("/") else { return plain(row, request: request) }
+            guard let decoded = PercentEncoding.decode(manifest), let (container, prefix) = decoded.splitOnceBytes("/") else {
+                return plain(row, request: request)
+            }
             try await resolver.authorize(String(container))
             var q = ListingQuery()
             q.prefix = String(prefix)
             let now = Int(Date().timeIntervalSince1970)
-            // One listing page (10,000 segments), as Swift's DLO reads one page before answering.
-            let rows = try await request.index.listObjects(row.account, String(container), q).compactMap { e -> ObjectRow? in
-                if case .row(let r) = e, r.deleteAt.map({ $0 > now }) ?? true { return r }
-                return nil
-            }
+            // One listing page before answering, as Swift's DLO reads one.
+            let page = try await request.index.listObjects(row.account, String(container), q)
+            let rows = Self.live(page, now: now)
             var md5 = Insecure.MD5()
             for r in rows { md5.update(data: Array(r.etag.utf8)) }
             let segments = rows.filter { $0.size > 0 }
-            return ObjectBody(layout: .segments(segments), etag: "\"" + Hex.encode(md5.finalize()) + "\"", resolver: resolver,
-                              window: 0..<segments.reduce(0) { $0 + $1.size })
+            var more: DLOPage?
+            if page.count >= q.limit, case .row(let last)? = page.last {
+                more = DLOPage(account: row.account, container: String(container), prefix: String(prefix), marker: last.name)
+            }
+            return ObjectBody(layout: .segments(segments, more: more), etag: "\"" + Hex.encode(md5.finalize()) + "\"", resolver: resolver,
+                              window: 0..<(more == nil ? segments.reduce(0) { $0 + $1.size } : SegmentCursor.unknownLength))
         }
         return plain(row, request: request)
+    }
+
+    /// The rows of a listing page that are readable now (not past their X-Delete-At).
+    static func live(_ page: [ListingEntry<ObjectRow>], now: Int) -> [ObjectRow] {
+        page.compactMap { e -> ObjectRow? in
+            if case .row(let r) = e, r.deleteAt.map({ $0 > now }) ?? true { return r }
+            return nil
+        }
     }
 
     /// The part `range` of this body (a copy with a Range header).
@@ -127,15 +155,17 @@ struct ObjectBody: Sendable {
     }
 
     /// The pieces (segment rows and ranges within them) of `range` of this body, resolved lazily.
-    func cursor(_ range: Range<Int>) -> SegmentCursor {
+    func cursor(_ range: Range<Int>, budget: SegmentCursor.Budget = .init()) -> SegmentCursor {
         let whole = (window.lowerBound + range.lowerBound)..<(window.lowerBound + range.upperBound)
         switch layout {
         case .plain(let row):
-            return SegmentCursor(resolver: resolver, items: [.row(row, length: row.size, expand: false)], want: whole, limitEvery: false)
+            return SegmentCursor(resolver: resolver, items: [.row(row, length: row.size, expand: false)], want: whole, limitEvery: false, budget: budget)
         case .manifest(let row):
-            return SegmentCursor(resolver: resolver, items: [.row(row, length: window.upperBound, expand: true)], want: whole, limitEvery: false)
-        case .segments(let rows):
-            return SegmentCursor(resolver: resolver, items: rows.map { .row($0, length: $0.size, expand: false) }, want: whole, limitEvery: true)
+            return SegmentCursor(resolver: resolver, items: [.row(row, length: window.upperBound, expand: true)], want: whole, limitEvery: false,
+                                 budget: budget)
+        case .segments(let rows, let more):
+            let items = rows.map { SegmentCursor.Item.row($0, length: $0.size, expand: false) } + (more.map { [.page($0)] } ?? [])
+            return SegmentCursor(resolver: resolver, items: items, want: whole, limitEvery: true, budget: budget)
         }
     }
 
@@ -143,7 +173,8 @@ struct ObjectBody: Sendable {
     /// missing or changed first segment is a 409 before the response starts (Swift's
     /// `validate_first_segment`); later failures cut the response short, as in Swift.
     func reader(_ ranges: [Range<Int>]?) async throws -> BodyReader {
-        var cursors = (ranges ?? [0..<length]).map { cursor($0) }
+        let budget = SegmentCursor.Budget()
+        var cursors = (ranges ?? [0..<length]).map { cursor($0, budget: budget) }
         var first: (ObjectRow, Range<Int>)?
         if !cursors.isEmpty {
             do { first = try await cursors[0].next() } catch let e as SegmentError {
@@ -153,8 +184,8 @@ struct ObjectBody: Sendable {
         return BodyReader(cursors: cursors, first: first, service: resolver.request.service)
     }
 
-    func stream(_ reader: BodyReader, contentLength: Int, logger: Logger) -> ResponseBody {
-        ResponseBody(contentLength: contentLength) { writer in
+    func stream(_ reader: BodyReader, contentLength: Int?, logger: Logger) -> ResponseBody {
+        let write: @Sendable (inout any ResponseBodyWriter) async throws -> Void = { writer in
             var reader = reader
             do {
                 while let chunk = try await reader.next(part: 0) { try await writer.write(chunk) }
@@ -165,6 +196,7 @@ struct ObjectBody: Sendable {
                 throw error
             }
         }
+        return contentLength.map { ResponseBody(contentLength: $0, write) } ?? ResponseBody(write)
     }
 
     func multipart(_ reader: BodyReader, heads: [String], closing: String, logger: Logger) -> ResponseBody {

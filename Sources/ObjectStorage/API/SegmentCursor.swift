@@ -40,11 +40,14 @@ struct SegmentCursor {
         case row(ObjectRow, length: Int, expand: Bool)
         /// A manifest entry: looked up, checked against its recorded hash and size, then read.
         case entry(SLOManifest)
+        /// The rest of a DLO's listing, listed when the body reaches it.
+        case page(ObjectBody.DLOPage)
 
         var length: Int {
             switch self {
             case .row(_, let length, _): length
             case .entry(let m): m.length
+            case .page: SegmentCursor.unknownLength
             }
         }
     }
@@ -59,6 +62,8 @@ struct SegmentCursor {
     }
 
     static let maxDepth = 10
+    /// The length a body of unknown length (a DLO past one listing page) is read as.
+    static let unknownLength = Int.max / 4
     static let rateLimitAfter = 10
     static let rateLimitUnderSize = 1 << 20
     static let segmentInterval = Duration.seconds(1)
@@ -67,15 +72,27 @@ struct SegmentCursor {
     var stack: [Frame]
     /// Rate-limit every segment (DLO) rather than only small ones (SLO).
     let limitEvery: Bool
-    var limited = 0
-    var lastLimited: ContinuousClock.Instant?
-    /// Containers whose read access was checked, as bytes: `caf\u{E9}` and `cafe\u{301}` are two.
-    var checked = Set<Name>()
+    /// What the cursors of one request share: the rate limit (Swift counts per request, not per
+    /// range) and the manifests already read.
+    let budget: Budget
 
-    init(resolver: SegmentResolver, items: [Item], want: Range<Int>, limitEvery: Bool) {
+    final class Budget: @unchecked Sendable {
+        // Used by one task at a time: the response's writer.
+        var limited = 0
+        var lastLimited: ContinuousClock.Instant?
+        /// Containers whose read access was checked, as bytes: `caf\u{E9}` and `cafe\u{301}` are two.
+        var checked = Set<Name>()
+        /// Manifests read, by object hash and timestamp (at most `maxManifests`).
+        var manifests = [String: [SLOManifest]]()
+        static let maxManifests = 64
+        init() {}
+    }
+
+    init(resolver: SegmentResolver, items: [Item], want: Range<Int>, limitEvery: Bool, budget: Budget = Budget()) {
         self.resolver = resolver
         self.stack = [Frame(items: items, want: want, depth: 0)]
         self.limitEvery = limitEvery
+        self.budget = budget
     }
 
     mutating func next() async throws -> (ObjectRow, Range<Int>)? {
@@ -99,11 +116,13 @@ struct SegmentCursor {
                 row = try await segment(m)
                 expand = row.isStaticLargeObject
                 if let r = m.range { within = (within.lowerBound + r.lowerBound)..<(within.upperBound + r.lowerBound) }
+            case .page(let p):
+                stack.append(Frame(items: try await nextPage(p), want: 0..<Self.unknownLength, depth: f.depth))
+                continue
             }
             if expand {
                 guard f.depth < Self.maxDepth else { throw SegmentError(description: "max recursion depth exceeded on large object manifests") }
-                let manifest = try await SLOManifest.load(row, service: resolver.service)
-                stack.append(Frame(items: manifest.map { .entry($0) }, want: within, depth: f.depth + 1))
+                stack.append(Frame(items: try await manifest(row).map { .entry($0) }, want: within, depth: f.depth + 1))
                 continue
             }
             try await rateLimit(within.count)
@@ -112,15 +131,29 @@ struct SegmentCursor {
         return nil
     }
 
+    /// The next listing page of a DLO, followed by its continuation when the page was full.
+    func nextPage(_ p: ObjectBody.DLOPage) async throws -> [Item] {
+        var q = ListingQuery()
+        q.prefix = p.prefix
+        q.marker = p.marker
+        let page = try await resolver.request.index.listObjects(p.account, p.container, q)
+        var items = ObjectBody.live(page, now: Int(Date().timeIntervalSince1970)).filter { $0.size > 0 }
+            .map { Item.row($0, length: $0.size, expand: false) }
+        if page.count >= q.limit, case .row(let last)? = page.last {
+            items.append(.page(ObjectBody.DLOPage(account: p.account, container: p.container, prefix: p.prefix, marker: last.name)))
+        }
+        return items
+    }
+
     /// The object a manifest entry names, as the entry recorded it (hash and size).
     mutating func segment(_ m: SLOManifest) async throws -> ObjectRow {
         let (c, o) = m.container
-        if !checked.contains(Name(c)) {
+        if !budget.checked.contains(Name(c)) {
             do { try await resolver.authorize(c) } catch let e as NimbusError {
                 // Swift's SegmentedIterable: a segment the reader may not read is a failed segment.
                 throw SegmentError(description: "\(e.status) \(SwiftErrorRenderer.reason(e.status)) while retrieving \(m.name)")
             }
-            checked.insert(Name(c))
+            budget.checked.insert(Name(c))
         }
         guard let seg = try await resolver.lookup(c, o) else { throw SegmentError(description: "a segment is missing: \(m.name)") }
         let etag = seg.isStaticLargeObject ? (seg.metadata["x-object-sysmeta-slo-etag"] ?? seg.etag) : seg.etag
@@ -131,15 +164,24 @@ struct SegmentCursor {
         return seg
     }
 
-    mutating func rateLimit(_ bytes: Int) async throws {
+    /// A nested manifest's entries, read once per request.
+    func manifest(_ row: ObjectRow) async throws -> [SLOManifest] {
+        let key = row.hash + row.timestamp
+        if let cached = budget.manifests[key] { return cached }
+        let m = try await SLOManifest.load(row, service: resolver.service)
+        if budget.manifests.count < Budget.maxManifests { budget.manifests[key] = m }
+        return m
+    }
+
+    func rateLimit(_ bytes: Int) async throws {
         guard limitEvery || bytes < Self.rateLimitUnderSize else { return }
-        limited += 1
-        guard limited > Self.rateLimitAfter else { return }
+        budget.limited += 1
+        guard budget.limited > Self.rateLimitAfter else { return }
         let now = ContinuousClock.now
-        if let last = lastLimited, last + Self.segmentInterval > now {
+        if let last = budget.lastLimited, last + Self.segmentInterval > now {
             try await Task.sleep(until: last + Self.segmentInterval, clock: .continuous)
         }
-        lastLimited = ContinuousClock.now
+        budget.lastLimited = ContinuousClock.now
     }
 }
 

@@ -87,6 +87,7 @@ public struct SwiftErrorRenderer: ErrorRenderer {
         case 411: "Length Required"
         case 412: "Precondition Failed"
         case 413: "Request Entity Too Large"
+        case 414: "Request URI Too Long"
         case 416: "Requested Range Not Satisfiable"
         case 422: "Unprocessable Entity"
         case 499: "Client Disconnect"

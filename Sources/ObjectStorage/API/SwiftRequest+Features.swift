@@ -75,7 +75,7 @@ extension SwiftRequest {
             if obj.keys.contains("data") { errors.append("Index \(i): inline data segments are not supported"); continue }
             if let bad = obj.keys.first(where: { !allowed.contains(Name($0)) }) { errors.append("Index \(i): extraneous key \"\(bad)\""); continue }
             guard let path = obj["path"]?.stringValue else { errors.append("Index \(i): \"path\" must be a string"); continue }
-            let decoded = PercentEncoding.decode(path) ?? path
+            guard let decoded = PercentEncoding.decode(path) else { errors.append("Index \(i): invalid path"); continue }
             guard !decoded.utf8.contains(0), decoded.unicodeScalars.count <= 1300 else { errors.append("Index \(i): invalid path"); continue }
             guard let (cs, os) = (decoded.droppingBytePrefix("/") ?? decoded[...]).splitOnceBytes("/"), !cs.isEmpty, !os.isEmpty else {
                 errors.append("Index \(i): path does not refer to an object. Path must be of the form /container/object."); continue
@@ -213,6 +213,10 @@ extension SwiftRequest {
 
     // MARK: bulk upload (extract-archive)
 
+    /// bulk.py's defaults (also what `/info` advertises).
+    static let maxContainersPerExtraction = 10_000
+    static let maxFailedExtractions = 1_000
+
     /// `PUT ?extract-archive=tar`: every regular file of the archive becomes an object; at the
     /// account level the first path component names the container (created when missing).
     /// Archives are read whole, up to 1 GiB; compressed archives are not supported yet.
@@ -225,20 +229,25 @@ extension SwiftRequest {
         let bytes = Array(buffer.readableBytesView)
         let entries: [TarArchive.Entry]
         do { entries = try TarArchive.files(bytes) } catch { throw NimbusError.badRequest("Invalid Tar File: \(error)") }
-        var created = 0
+        var created = 0, createdContainers = 0
         var errors = [(String, String)]()
         var containers = Set<Name>()
         for e in entries {
-            var path = e.path[...]
+            // bulk.py: at most max_failed_extractions failures, then the rest is not tried.
+            if errors.count >= Self.maxFailedExtractions { break }
+            // The destination must be UTF-8 without NUL (`check_utf8`), else that file's 412.
+            guard let text = String(validating: e.path, as: UTF8.self), !text.utf8.contains(0) else {
+                errors.append(("/" + String(decoding: e.path, as: UTF8.self), "412 Precondition Failed")); continue
+            }
+            var path = text[...]
             while let rest = path.droppingBytePrefix("./") { path = rest }
             while let rest = path.droppingBytePrefix("/") { path = rest }
             let c: String, o: String
             if let tc = target.container {
                 (c, o) = (tc, String(path))
             } else {
-                guard let (head, tail) = path.splitOnceBytes("/"), !head.isEmpty, !tail.isEmpty else {
-                    errors.append(("/" + path, "400 Bad Request")); continue
-                }
+                // A file at the top of the archive names no container: Swift skips it.
+                guard let (head, tail) = path.splitOnceBytes("/"), !head.isEmpty, !tail.isEmpty else { continue }
                 (c, o) = (String(head), String(tail))
             }
             guard c.utf8.count <= api.limits.maxContainerNameLength, o.utf8.count <= api.limits.maxObjectNameLength else {
@@ -246,7 +255,13 @@ extension SwiftRequest {
             }
             do {
                 if !containers.contains(Name(c)) {
-                    _ = try await index.putContainer(target.account, c, timestamp: service.timestamp()) { _ in }
+                    if try await index.putContainer(target.account, c, timestamp: service.timestamp(), { _ in }) {
+                        createdContainers += 1
+                        if createdContainers > Self.maxContainersPerExtraction {
+                            return bulkReport(root: "extract", counts: [("Number Files Created", created)], errors: errors,
+                                              status: "400 Bad Request", body: "More than \(Self.maxContainersPerExtraction) containers to create from tar.")
+                        }
+                    }
                     containers.insert(Name(c))
                 }
                 guard let container = try await index.container(target.account, c) else { throw NimbusError.notFound("The resource could not be found.") }
@@ -282,7 +297,8 @@ extension SwiftRequest {
         var objects = [(String, String, String)]()
         var containers = [(String, String)]()
         for line in lines {
-            let decoded = PercentEncoding.decode(line) ?? line
+            // bulk.py: a line that is not UTF-8 once unquoted is that line's 412, nothing else.
+            guard let decoded = PercentEncoding.decode(line) else { errors.append((line, "412 Precondition Failed")); continue }
             guard !decoded.utf8.contains(0), decoded.unicodeScalars.count <= 1300 else { errors.append((line, "400 Bad Request")); continue }
             let path = decoded.droppingBytePrefix("/") ?? decoded[...]
             let parts = path.splitBytes("/", maxSplits: 1, omittingEmpty: false).map(String.init)
@@ -363,6 +379,14 @@ extension SwiftRequest {
         guard let given else { throw unauthorized }
         let messages = methods.flatMap { m in paths.map { p in "\(m)\n\(expires)\n\(p)" } }
         guard let key = Self.matchingKey(given, digestSize: algorithm, keys: keys, messages: messages) else { throw unauthorized }
+        // tempurl.py `_clean_disallowed_headers` (CVE-2015-5223): a temp URL that writes may not
+        // make the object a pointer to data the URL does not grant.
+        if method != .get && method != .head && method != .options {
+            for (name, title) in [("x-object-manifest", "X-Object-Manifest"), ("x-symlink-target", "X-Symlink-Target")]
+                where headers[HTTPField.Name(name)!] != nil {
+                throw NimbusError.badRequest("The header '\(title)' is not allowed in this tempurl")
+            }
+        }
         tempURL = true
         tempURLScope = key < accountKeys ? .account : .container
         tempURLExpires = expires

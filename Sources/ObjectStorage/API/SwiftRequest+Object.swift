@@ -83,6 +83,15 @@ extension SwiftRequest {
                 h[.contentDisposition] = Self.disposition("attachment", String(row.name.splitBytes("/").last ?? ""))
             }
         }
+        if body.knownLength == nil {
+            // A DLO of more than one listing page (dlo.py): no Content-Length or ETag, the body
+            // chunked, ranges not served.
+            h[.contentLength] = nil
+            h[.eTag] = nil
+            if method == .head { return Response(status: .ok, headers: h) }
+            let reader = try await body.reader(nil)
+            return Response(status: .ok, headers: h, body: body.stream(reader, contentLength: nil, logger: context.logger))
+        }
         if let r = try checkConditions(etag: body.etag, lastModified: row.lastModified, headers: h) { return r }
         // Ranges of an empty object are ignored (Swift answers 200 with the empty body).
         // swob: on an empty object only a suffix range (`-N`, N > 0) is satisfiable (200 with
@@ -175,7 +184,10 @@ extension SwiftRequest {
             if let cl = headers[.contentLength], cl != "0" { throw NimbusError.badRequest("Copy requests require a zero byte body") }
             if headers[.transferEncoding] != nil { throw NimbusError.badRequest("Copy requests require a zero byte body") }
             let (c, o) = try Self.splitCopyPath(copyFrom, header: "X-Copy-From")
-            let srcAccount = headers["x-copy-from-account"].flatMap { PercentEncoding.decode($0) } ?? target.account
+            let srcAccount = try headers["x-copy-from-account"].map { v throws(NimbusError) in
+                guard let d = PercentEncoding.decode(v) else { throw .preconditionFailed("X-Copy-From-Account header is invalid") }
+                return d
+            } ?? target.account
             return try await copy(from: (srcAccount, c, o), to: (target.account, target.container!, target.object!))
         }
         let container = try await authorizeObject(write: true)
@@ -308,13 +320,16 @@ extension SwiftRequest {
     mutating func copyObject() async throws -> Response {
         guard let dest = headers["destination"] else { throw NimbusError.preconditionFailed("Destination header required") }
         let (c, o) = try Self.splitCopyPath(dest, header: "Destination")
-        let destAccount = headers["destination-account"].flatMap { PercentEncoding.decode($0) } ?? target.account
+        let destAccount = try headers["destination-account"].map { v throws(NimbusError) in
+            guard let d = PercentEncoding.decode(v) else { throw .preconditionFailed("Destination-Account header is invalid") }
+            return d
+        } ?? target.account
         return try await copy(from: (target.account, target.container!, target.object!), to: (destAccount, c, o))
     }
 
     /// `container/object` (optionally with a leading slash, URL-encoded) from X-Copy-From or Destination.
     static func splitCopyPath(_ value: String, header: String) throws(NimbusError) -> (String, String) {
-        let v = PercentEncoding.decode(value) ?? value
+        guard let v = PercentEncoding.decode(value) else { throw .preconditionFailed("\(header) header is invalid") }
         guard !v.utf8.contains(0), v.unicodeScalars.count <= 1024 + 257 else { throw .preconditionFailed("\(header) header is invalid") }
         guard let (c, o) = (v.droppingBytePrefix("/") ?? v[...]).splitOnceBytes("/"), !c.isEmpty, !o.isEmpty else {
             throw .preconditionFailed("\(header) header must be of the form <container name>/<object name>")
@@ -330,7 +345,6 @@ extension SwiftRequest {
         dstReq.tempURL = tempURL && dst.0.sameBytes(as: target.account) && dst.1.sameBytes(as: target.container!) && dst.2.sameBytes(as: target.object!)
         guard let dstContainer = try await dstReq.authorizeObject(write: true) else { throw NimbusError.notFound("The resource could not be found.") }
         guard let source = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
-        if source.size > api.limits.maxFileSize { throw NimbusError(.payloadTooLarge, "Your request is too large.") }
         let fresh = headers["x-fresh-metadata"]?.lowercased() == "true"
         var base = fresh ? [:] : source.metadata.filter {
             !$0.key.hasBytePrefix("x-object-sysmeta-") && !$0.key.sameBytes(as: "x-static-large-object") && !$0.key.sameBytes(as: "x-object-manifest")
@@ -339,10 +353,16 @@ extension SwiftRequest {
             base = source.metadata
         }
         var meta = try dstReq.objectMetadata(base: base)
+        // The copy is a PUT: the merged metadata is checked as `check_object_creation` checks it.
+        try Self.checkMetadata(meta, prefix: "x-object-meta-", limits: api.limits)
         // copy.py: with multipart-manifest=get a DLO manifest stays a manifest.
         if query("multipart-manifest") == "get", let m = source.metadata["x-object-manifest"] { meta["x-object-manifest"] = m }
         let deleteAt = try deleteAtHeader()
         var body = query("multipart-manifest") == "get" ? ObjectBody.plain(source, request: srcReq) : try await ObjectBody.resolve(source, request: srcReq)
+        // copy.py `_get_source_object`: refused before a byte is read when the source (a large
+        // object's whole length, or an unknown one) is over the limit.
+        guard let total = body.knownLength, total <= api.limits.maxFileSize else { throw NimbusError(.payloadTooLarge, "Your request is too large.") }
+        _ = total
         // copy.py: the source GET keeps the request's Range, so a range copies part of the source
         // (an unsatisfiable one is the source's 416).
         if let rh = headers[.range], let ranges = ByteRanges.parse(rh, size: body.length) {

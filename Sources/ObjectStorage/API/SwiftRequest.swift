@@ -46,7 +46,7 @@ struct SwiftRequest {
     }
 
     /// A query value as swob reads it (`parse_qsl`: `+` is a space, names compare as bytes).
-    func query(_ name: String) -> String? { request.query(name) }
+    func query(_ name: String) -> String? { request.queryString.last(name) }
     /// Whether the query string names `name`, with or without a value (`?bulk-delete`).
     func hasQuery(_ name: String) -> Bool { request.queryString.contains(name) }
 
@@ -65,18 +65,31 @@ struct SwiftRequest {
             if name.hasPrefix(prefix) {
                 let key = String(name.dropFirst(prefix.count))
                 guard !key.isEmpty else { throw .badRequest("Metadata name cannot be empty") }
-                out[prefix + key] = field.value.isEmpty && !keepEmpty ? String?.none : field.value
+                let value = try Self.metadataText(field)
+                out[prefix + key] = value.isEmpty && !keepEmpty ? String?.none : value
             } else if name.hasPrefix(removePrefix) {
                 let key = String(name.dropFirst(removePrefix.count))
                 if !key.isEmpty, out[prefix + key] == nil { out[prefix + key] = String?.none }
             } else if extra.contains(name) {
-                out[name] = field.value.isEmpty ? String?.none : field.value
+                let value = try Self.metadataText(field)
+                out[name] = value.isEmpty ? String?.none : value
             } else if name.hasPrefix("x-remove-"), extra.contains("x-" + name.dropFirst("x-remove-".count)) {
                 out["x-" + String(name.dropFirst("x-remove-".count))] = String?.none
             }
         }
         try Self.checkMetadata(out.compactMapValues { $0 }, prefix: prefix, limits: api.limits)
         return out
+    }
+
+    /// A metadata header's value, which must be UTF-8. Swift refuses other bytes for accounts and
+    /// containers (`check_metadata`: "Metadata must be valid UTF-8") and keeps them for objects;
+    /// Nimbus cannot keep them: NIO's HTTP/1 parser has already turned each such byte into
+    /// U+FFFD. Storing that would answer success and give back other bytes, so a value carrying
+    /// U+FFFD is refused for objects too (a client that sends a real U+FFFD is refused as well).
+    static func metadataText(_ field: HTTPField) throws(NimbusError) -> String {
+        let value = field.value
+        if value.unicodeScalars.contains("\u{FFFD}") { throw .badRequest("Metadata must be valid UTF-8") }
+        return value
     }
 
     /// Swift's metadata limits, on the request's headers and again, for accounts and
@@ -87,9 +100,10 @@ struct SwiftRequest {
         for (k, v) in meta where k.hasBytePrefix(prefix) {
             let key = k.dropFirst(prefix.count)
             if key.utf8.count > l.maxMetaNameLength { throw .badRequest("Metadata name too long: \(k); max \(l.maxMetaNameLength)") }
-            if v.utf8.count > l.maxMetaValueLength { throw .badRequest("Metadata value longer than \(l.maxMetaValueLength): \(k)") }
+            let valueBytes = v.utf8.count
+            if valueBytes > l.maxMetaValueLength { throw .badRequest("Metadata value longer than \(l.maxMetaValueLength): \(k)") }
             count += 1
-            size += key.utf8.count + v.utf8.count
+            size += key.utf8.count + valueBytes
         }
         if count > l.maxMetaCount { throw .badRequest("Too many metadata items; max \(l.maxMetaCount)") }
         if size > l.maxMetaOverallSize { throw .badRequest("Total metadata too large; max \(l.maxMetaOverallSize)") }

@@ -4,7 +4,8 @@ import Foundation
 /// records), as Swift's bulk upload (`?extract-archive=tar`) accepts it.
 enum TarArchive {
     struct Entry {
-        var path: String
+        /// The member's name as bytes (it need not be UTF-8; the caller checks).
+        var path: [UInt8]
         var data: Range<Int>
     }
 
@@ -13,8 +14,8 @@ enum TarArchive {
     static func files(_ bytes: [UInt8]) throws(Failure) -> [Entry] {
         var out = [Entry]()
         var offset = 0
-        var longName: String?
-        var paxPath: String?
+        var longName: [UInt8]?
+        var paxPath: [UInt8]?
         while offset + 512 <= bytes.count {
             let header = bytes[offset..<(offset + 512)]
             if header.allSatisfy({ $0 == 0 }) { break }
@@ -22,15 +23,15 @@ enum TarArchive {
             let type = header[offset + 156]
             let start = offset + 512
             guard start + size <= bytes.count else { throw .malformed("truncated entry") }
-            var name = string(header[offset..<(offset + 100)])
+            var name = field(header[offset..<(offset + 100)])
             if String(decoding: header[(offset + 257)..<(offset + 262)], as: UTF8.self) == "ustar" {
-                let prefix = string(header[(offset + 345)..<(offset + 500)])
-                if !prefix.isEmpty { name = prefix + "/" + name }
+                let prefix = field(header[(offset + 345)..<(offset + 500)])
+                if !prefix.isEmpty { name = prefix + [UInt8(ascii: "/")] + name }
             }
             offset = start + (size + 511) / 512 * 512
             switch type {
             case UInt8(ascii: "L"):
-                longName = string(bytes[start..<(start + size)])
+                longName = field(bytes[start..<(start + size)])
             case UInt8(ascii: "x"):
                 paxPath = pax(bytes[start..<(start + size)])["path"]
             case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
@@ -48,6 +49,9 @@ enum TarArchive {
         return out
     }
 
+    /// A NUL-terminated header field's bytes.
+    static func field(_ b: ArraySlice<UInt8>) -> [UInt8] { Array(b.prefix { $0 != 0 }) }
+
     static func string(_ b: ArraySlice<UInt8>) -> String {
         String(decoding: b.prefix { $0 != 0 }, as: UTF8.self)
     }
@@ -60,8 +64,8 @@ enum TarArchive {
     }
 
     /// pax extended header records: `<length> <key>=<value>\n`.
-    static func pax(_ b: ArraySlice<UInt8>) -> [String: String] {
-        var out = [String: String]()
+    static func pax(_ b: ArraySlice<UInt8>) -> [String: [UInt8]] {
+        var out = [String: [UInt8]]()
         var i = b.startIndex
         while i < b.endIndex {
             guard let space = b[i...].firstIndex(of: UInt8(ascii: " ")), space - i <= 9,
@@ -69,7 +73,7 @@ enum TarArchive {
                   len > space - i + 1, len <= b.endIndex - i else { break }
             let record = b[(space + 1)..<(i + len - 1)]
             if let eq = record.firstIndex(of: UInt8(ascii: "=")) {
-                out[String(decoding: record[..<eq], as: UTF8.self)] = String(decoding: record[(eq + 1)...], as: UTF8.self)
+                out[String(decoding: record[..<eq], as: UTF8.self)] = Array(record[(eq + 1)...])
             }
             i += len
         }

@@ -120,6 +120,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Placement",
+            dependencies: [
+                "NimbusCore",
+                "NimbusStore",
+                "NimbusHTTP",
+                "NimbusPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "nimbus",
             dependencies: [
@@ -129,6 +144,7 @@ let package = Package(
                 "Identity",
                 "ObjectStorage",
                 "Image",
+                "Placement",
                 "NimbusPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -148,6 +164,9 @@ let package = Package(
                                                            .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "ImageTests", dependencies: ["Image", "NimbusStore", "NimbusTestSupport", .product(name: "Crypto", package: "swift-crypto"),
                                                    .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "NimbusStore", "NimbusTestSupport", "NimbusPolicy", "NimbusHTTP",
+                                                       .product(name: "HummingbirdTesting", package: "hummingbird")],
+                    resources: [.copy("placement-schema.json")], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]
 )

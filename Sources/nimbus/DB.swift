@@ -5,10 +5,11 @@ import Image
 import Logging
 import NimbusStore
 import ObjectStorage
+import Placement
 
 /// Every service's migrations, in one list the `db` commands and `up` apply.
 enum AllMigrations {
-    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all
+    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + PlacementMigrations.all
 }
 
 struct DB: AsyncParsableCommand {

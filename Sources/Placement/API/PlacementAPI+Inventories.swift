@@ -80,7 +80,7 @@ extension PlacementAPI {
                 o["resource_provider_generation"] = .int(s[s.provider(uuid: uuid)!].generation)
                 return JSONValue.object(o)
             }
-            return Self.json(view, status: .created, v: v, location: "\(self.providerURL(uuid))/inventories/\(rcName)")
+            return Self.json(view, status: .created, v: v, location: Self.absolute(req, "\(self.providerURL(uuid))/inventories/\(rcName)"))
         }
         route(&t, .get, base + "/{resource_class}") { req, ctx, v in
             try self.authorize("placement:resource_providers:inventories:show", ctx)

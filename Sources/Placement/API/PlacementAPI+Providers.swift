@@ -45,9 +45,9 @@ extension PlacementAPI {
             let view = try await self.service.write({ s in try s.createProvider(uuid: uuid, name: name, parentUUID: parent) }) { s in
                 self.providerView(s, s.provider(uuid: uuid)!, v)
             }
-            if v.atLeast(20) { return Self.json(view, v: v, location: self.providerURL(uuid)) }
+            if v.atLeast(20) { return Self.json(view, v: v, location: Self.absolute(req, self.providerURL(uuid))) }
             var h = HTTPFields()
-            h[.location] = self.providerURL(uuid)
+            h[.location] = Self.absolute(req, self.providerURL(uuid))
             return .empty(.created, headers: h)
         }
         route(&t, .get, "/resource_providers/{uuid}") { req, ctx, v in

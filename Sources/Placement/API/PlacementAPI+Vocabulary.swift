@@ -26,7 +26,7 @@ extension PlacementAPI {
             let name = body["name"]!.stringValue!
             try await self.service.write({ s in try s.createClass(name) }) { _ in () }
             var h = HTTPFields()
-            h[.location] = "\(self.prefix)/resource_classes/\(name)"
+            h[.location] = Self.absolute(req, "\(self.prefix)/resource_classes/\(name)")
             return .empty(.created, headers: h)
         }
         route(&t, .get, "/resource_classes/{name}", since: 2) { req, ctx, v in
@@ -53,7 +53,7 @@ extension PlacementAPI {
                     return try s.createClass(name)
                 }) { _ in () }
                 var h = HTTPFields()
-                h[.location] = "\(self.prefix)/resource_classes/\(name)"
+                h[.location] = Self.absolute(req, "\(self.prefix)/resource_classes/\(name)")
                 return .empty(created ? .created : .noContent, headers: h)
             }
             let body = try await Self.body(req, ctx, schema: PlacementSchemas.resourceClass)
@@ -125,7 +125,7 @@ extension PlacementAPI {
                 return w
             }) { s in s.traitCreatedAt(s.trait(name)!) }
             var h = HTTPFields()
-            h[.location] = "\(self.prefix)/traits/\(name)"
+            h[.location] = Self.absolute(req, "\(self.prefix)/traits/\(name)")
             if v.atLeast(15) { h[.lastModified] = Timestamps.httpDate(createdAt ?? Date()); h[.cacheControl] = "no-cache" }
             return .empty(created ? .created : .noContent, headers: h)
         }

@@ -115,6 +115,14 @@ public struct PlacementAPI: Sendable {
 
     static func noContent() -> Response { .empty(.noContent) }
 
+    /// WebOb makes a relative `Location` absolute from the request's host, and clients
+    /// (osc-placement) follow it as given.
+    static func absolute(_ req: Request, _ path: String) -> String {
+        guard let host = req.head.authority, !host.isEmpty,
+              host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x2F }) else { return path }
+        return "http://\(host)\(path)"
+    }
+
     /// `uuidutils.is_uuid_like`: 32 hex digits, dashes and braces anywhere, `urn:uuid:` allowed.
     static func isUUIDLike(_ s: String) -> Bool { canonicalUUID(s) != nil }
 

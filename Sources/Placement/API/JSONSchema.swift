@@ -119,7 +119,9 @@ final class JSONSchema: Sendable {
     static func matches(_ v: JSONValue, _ type: String) -> Bool {
         switch (type, v) {
         case ("object", .object), ("array", .array), ("string", .string), ("boolean", .bool), ("null", .null), ("integer", .int): true
-        case ("integer", .double(let d)): d == d.rounded() && d.isFinite
+        // Integral doubles too (1.0), as long as they fit the 64-bit integers handlers read:
+        // a larger number is refused here rather than trapping later.
+        case ("integer", .double): v.intValue != nil
         case ("number", .int), ("number", .double): true
         default: false
         }

@@ -39,7 +39,7 @@ extension PlacementAPI {
             let uuid = try ctx.parameter("uuid")
             _ = try self.service.read { s in try s.providerOrNotFound(uuid) }
             let body = try await Self.body(req, ctx, schema: PlacementSchemas.putInventories)
-            let generation = body["resource_provider_generation"]!.intValue!
+            let generation = try Self.field(body, "resource_provider_generation", \.intValue)
             let records = (body["inventories"]?.objectValue ?? [:]).sortedMembers.map { ($0.key, Self.inventory(from: $0.value)) }
             let view = try await self.service.write({ s in
                 try s.setInventories(try s.providerOrNotFound(uuid), records, generation: generation, reservedMayEqualTotal: v.atLeast(26))
@@ -60,7 +60,7 @@ extension PlacementAPI {
             let uuid = try ctx.parameter("uuid")
             _ = try self.service.read { s in try s.providerOrNotFound(uuid) }
             let body = try await Self.body(req, ctx, schema: PlacementSchemas.postInventory)
-            let rcName = body["resource_class"]!.stringValue!
+            let rcName = try Self.field(body, "resource_class", \.stringValue)
             let record = Self.inventory(from: body)
             let view = try await self.service.write({ s in
                 let p = try s.providerOrNotFound(uuid)
@@ -102,7 +102,7 @@ extension PlacementAPI {
             _ = try self.service.read { s in try s.providerOrNotFound(uuid) }
             let body = try await Self.body(req, ctx, schema: PlacementSchemas.baseInventory)
             let record = Self.inventory(from: body)
-            let generation = body["resource_provider_generation"]!.intValue!
+            let generation = try Self.field(body, "resource_provider_generation", \.intValue)
             let view = try await self.service.write({ s in
                 let p = try s.providerOrNotFound(uuid)
                 try s.checkGeneration(p, generation)

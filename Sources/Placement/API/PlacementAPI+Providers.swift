@@ -39,7 +39,7 @@ extension PlacementAPI {
         route(&t, .post, "/resource_providers") { req, ctx, v in
             try self.authorize("placement:resource_providers:create", ctx)
             let body = try await Self.body(req, ctx, schema: v.atLeast(14) ? PlacementSchemas.postProvider114 : PlacementSchemas.postProvider)
-            let name = body["name"]!.stringValue!
+            let name = try Self.field(body, "name", \.stringValue)
             let uuid = body["uuid"]?.stringValue.flatMap(Self.canonicalUUID) ?? Identifiers.uuid()
             let parent = body["parent_provider_uuid"]?.stringValue
             let view = try await self.service.write({ s in try s.createProvider(uuid: uuid, name: name, parentUUID: parent) }) { s in
@@ -64,7 +64,7 @@ extension PlacementAPI {
             let uuid = try ctx.parameter("uuid")
             _ = try self.service.read { s in try s.providerOrNotFound(uuid) }
             let body = try await Self.body(req, ctx, schema: v.atLeast(14) ? PlacementSchemas.putProvider114 : PlacementSchemas.putProvider)
-            let name = body["name"]!.stringValue!
+            let name = try Self.field(body, "name", \.stringValue)
             let parent: String?? = body["parent_provider_uuid"].map { $0.stringValue }
             let view = try await self.service.write({ s in
                 try s.updateProvider(try s.providerOrNotFound(uuid), name: name, parent: parent, allowReparenting: v.atLeast(37))

@@ -23,7 +23,7 @@ extension PlacementAPI {
         route(&t, .post, "/resource_classes", since: 2) { req, ctx, v in
             try self.authorize("placement:resource_classes:create", ctx)
             let body = try await Self.body(req, ctx, schema: PlacementSchemas.resourceClass)
-            let name = body["name"]!.stringValue!
+            let name = try Self.field(body, "name", \.stringValue)
             try await self.service.write({ s in try s.createClass(name) }) { _ in () }
             var h = HTTPFields()
             h[.location] = Self.absolute(req, "\(self.prefix)/resource_classes/\(name)")
@@ -57,7 +57,7 @@ extension PlacementAPI {
                 return .empty(created ? .created : .noContent, headers: h)
             }
             let body = try await Self.body(req, ctx, schema: PlacementSchemas.resourceClass)
-            let newName = body["name"]!.stringValue!
+            let newName = try Self.field(body, "name", \.stringValue)
             let view = try await self.service.write({ s in try s.renameClass(name, to: newName) }) { _ in self.classView(newName) }
             return Self.json(view, v: v)
         }
@@ -150,8 +150,8 @@ extension PlacementAPI {
             let uuid = try ctx.parameter("uuid")
             _ = try self.service.read { s in try s.providerOrNotFound(uuid) }
             let body = try await Self.body(req, ctx, schema: PlacementSchemas.providerTraits)
-            let names = body["traits"]!.arrayValue!.compactMap(\.stringValue)
-            let generation = body["resource_provider_generation"]!.intValue!
+            let names = try Self.field(body, "traits", \.arrayValue).compactMap(\.stringValue)
+            let generation = try Self.field(body, "resource_provider_generation", \.intValue)
             let view = try await self.service.write({ s in try s.setTraits(try s.providerOrNotFound(uuid), names, generation: generation) }) { s in
                 let p = s.provider(uuid: uuid)!
                 let o: JSONObject = ["traits": JSONValue(s.traitNames(of: p)), "resource_provider_generation": .int(s[p].generation)]

@@ -115,6 +115,12 @@ public struct PlacementAPI: Sendable {
 
     static func noContent() -> Response { .empty(.noContent) }
 
+    /// A member the schema made required, read without trapping if it somehow is not there.
+    static func field<T>(_ body: JSONValue, _ key: String, _ get: (JSONValue) -> T?) throws -> T {
+        guard let v = body[key], let t = get(v) else { throw NimbusError.badRequest("JSON does not validate: '\(key)' is a required property") }
+        return t
+    }
+
     /// WebOb makes a relative `Location` absolute from the request's host, and clients
     /// (osc-placement) follow it as given.
     static func absolute(_ req: Request, _ path: String) -> String {

@@ -29,9 +29,9 @@ extension CandidateSearch {
             if lists.contains(where: \.isEmpty) { continue }
             var index = [Int](repeating: 0, count: groupCount)
             while true {
-                budget -= max(1, groupCount)
-                if budget < 0 { break anchors }
                 let chosen = (0..<groupCount).map { lists[$0][index[$0]] }
+                budget -= groupCount + chosen.reduce(0) { $0 + $1.parts.count }
+                if budget < 0 { break anchors }
                 if let r = combine(chosen, anchor: anchor, granular: granular) {
                     let key = Key(parts: r.parts.sorted { ($0.provider, $0.rc) < ($1.provider, $1.rc) }, mappings: r.mappings)
                     if seen.insert(key).inserted {
@@ -66,11 +66,14 @@ extension CandidateSearch {
             if !inOneSubtree(ps) { return nil }
         }
         var parts = [Part]()
+        var slot = [Int: Int]()   // (provider, class) → index in parts
         for c in chosen {
             for p in c.parts {
-                if let i = parts.firstIndex(where: { $0.provider == p.provider && $0.rc == p.rc }) {
+                let key = p.provider << 24 | p.rc
+                if let i = slot[key] {
                     parts[i].amount += p.amount
                 } else {
+                    slot[key] = parts.count
                     parts.append(p)
                 }
             }

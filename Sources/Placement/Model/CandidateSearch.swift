@@ -12,6 +12,8 @@ public struct CandidateSearch {
     let maxCandidates: Int
     /// Most combinations examined in products (bounds the work a request can cause).
     var budget: Int
+    /// Providers with room for (class, amount, tree): many groups often ask the same.
+    var withRoom: [[Int64]: Set<Int>] = [:]
 
     public init(state: PlacementState, query: CandidateQuery, maxCandidates: Int, maxCombinations: Int) {
         self.state = state
@@ -114,11 +116,20 @@ public struct CandidateSearch {
         let treeRoot = g.inTree.map { state[$0].root }
         var withResource = [Int: Set<Int>]()
         for (rc, amount) in g.resources {
-            var ps = Set<Int>()
-            for p in state.providers(withClass: rc) {
-                let r = state[p]
-                if let treeRoot, r.root != treeRoot { continue }
-                if let inv = r.inventories[rc], inv.admits(amount, used: r.used(rc)) { ps.insert(p) }
+            let key: [Int64] = [Int64(rc), amount, Int64(treeRoot ?? -1)]
+            let ps: Set<Int>
+            if let known = withRoom[key] {
+                ps = known
+            } else {
+                var found = Set<Int>()
+                for p in state.providers(withClass: rc) {
+                    let r = state[p]
+                    if let treeRoot, r.root != treeRoot { continue }
+                    if let inv = r.inventories[rc], inv.admits(amount, used: r.used(rc)) { found.insert(p) }
+                }
+                budget -= state.providers(withClass: rc).count / 16
+                withRoom[key] = found
+                ps = found
             }
             if ps.isEmpty { return nil }
             withResource[rc] = ps
@@ -223,8 +234,11 @@ public struct CandidateSearch {
         for c in all { byAnchor[c.root, default: [:]][c.rc, default: []].append(c.provider) }
         let amounts = Dictionary(g.resources.map { ($0.rc, $0.amount) }, uniquingKeysWith: { a, _ in a })
         var out = [GroupRequest]()
-        var seen = Set<[Part]>()
         for anchor in byAnchor.keys.sorted() {
+            // Placement deduplicates these across anchors too (a set of requests whose equality
+            // ignores the anchor), keeping whichever anchor Python's hash order met first; a
+            // request kept under every anchor lets the merge find all valid combinations.
+            var seen = Set<[Part]>()
             let lists = byAnchor[anchor]!.sorted { $0.key < $1.key }.map { (rc: $0.key, providers: $0.value.sorted()) }
             var index = [Int](repeating: 0, count: lists.count)
             combos: while true {

@@ -53,7 +53,15 @@ public final class PlacementService: Sendable {
         let w = try state.withLock { s in try build(s) }
         if !w.isEmpty {
             let expected = state.withLock { $0.version } + 1
-            let version = try await store.commit(w)
+            let version: Int64
+            do {
+                version = try await store.commit(w)
+            } catch let e as NimbusError {
+                throw e
+            } catch where Self.isUniqueViolation(error) {
+                // Another controller created the same name or id between our check and commit.
+                throw NimbusError.concurrentUpdate("Another thread concurrently updated the data. Please retry your update")
+            }
             if version == expected {
                 state.withLock { $0.apply(w, version: version) }
             } else {
@@ -62,6 +70,11 @@ public final class PlacementService: Sendable {
             }
         }
         return try state.withLock { s in try then(s) }
+    }
+
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        let text = String(reflecting: error)
+        return text.contains("UNIQUE constraint") || text.contains("23505") || text.contains("duplicate key")
     }
 
     /// Reloads the state when the database moved on without us (another controller wrote).

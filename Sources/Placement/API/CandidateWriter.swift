@@ -9,10 +9,29 @@ struct CandidateWriter {
     let v: Microversion
     let suffixes: [String]
 
+    /// Each class name as a quoted JSON string, and its rank in byte order.
+    let classJSON: [[UInt8]]
+    let classRank: [Int]
+
     init(state: PlacementState, v: Microversion, suffixes: [String]) {
         self.s = state
         self.v = v
         self.suffixes = suffixes
+        classJSON = state.classNames.map { name in Array(("\"" + (name ?? "") + "\"").utf8) }
+        var rank = [Int](repeating: 0, count: state.classNames.count)
+        for (r, i) in state.classNames.indices.sorted(by: { (state.classNames[$0] ?? "").bytesPrecede(state.classNames[$1] ?? "") }).enumerated() {
+            rank[i] = r
+        }
+        classRank = rank
+    }
+
+    /// A string known to need no escaping (UUIDs, class and trait names, group suffixes: their
+    /// schemas allow only ASCII letters, digits, `_` and `-`), copied in one go.
+    mutating func plain(_ text: String) {
+        out.append(0x22)
+        var t = text
+        t.withUTF8 { out.append(contentsOf: $0) }
+        out.append(0x22)
     }
 
     mutating func raw(_ text: StaticString) {
@@ -37,11 +56,23 @@ struct CandidateWriter {
 
     mutating func int(_ value: Int64) {
         if value >= 0 && value < 10 { out.append(0x30 + UInt8(value)); return }
-        out.append(contentsOf: String(value).utf8)
+        if value < 0 { out.append(contentsOf: String(value).utf8); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = value, count = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while n > 0 {
+                buf[19 - count] = 0x30 + UInt8(n % 10)
+                n /= 10
+                count += 1
+            }
+            out.append(contentsOf: buf[(20 - count)...])
+        }
     }
 
     mutating func write(_ r: CandidateResult, requestedClasses: Set<Int>) -> [UInt8] {
-        out.reserveCapacity(256 + r.requests.count * 160 + r.summaries.count * 260)
+        out.reserveCapacity(1024 + r.requests.count * 220 + r.summaries.count * 320)
         raw("{\"allocation_requests\":[")
         for (i, req) in r.requests.enumerated() {
             if i > 0 { raw(",") }
@@ -56,20 +87,21 @@ struct CandidateWriter {
         return out
     }
 
-    /// The providers of a request in order of first use, each with its parts.
-    func byProvider(_ req: CandidateResult.Request) -> [(Int, [CandidateResult.Part])] {
-        var order = [(Int, [CandidateResult.Part])]()
-        for part in req.parts {
-            if let i = order.firstIndex(where: { $0.0 == part.provider }) { order[i].1.append(part) } else { order.append((part.provider, [part])) }
-        }
+    /// The providers of a request in order of first use.
+    func providerOrder(_ req: CandidateResult.Request) -> [Int] {
+        var order = [Int]()
+        for part in req.parts where !order.contains(part.provider) { order.append(part.provider) }
         return order
     }
 
-    mutating func resources(_ parts: [CandidateResult.Part]) {
+    /// `{"VCPU": 1, …}`: the parts of `provider`.
+    mutating func resources(_ parts: [CandidateResult.Part], of provider: Int) {
         raw("{")
-        for (j, part) in parts.enumerated() {
-            if j > 0 { raw(",") }
-            string(s.className(part.rc))
+        var first = true
+        for part in parts where part.provider == provider {
+            if !first { raw(",") }
+            first = false
+            out.append(contentsOf: classJSON[part.rc])
             raw(":")
             int(part.amount)
         }
@@ -78,11 +110,11 @@ struct CandidateWriter {
 
     mutating func request(_ req: CandidateResult.Request) {
         raw("{\"allocations\":{")
-        for (i, (p, parts)) in byProvider(req).enumerated() {
+        for (i, p) in providerOrder(req).enumerated() {
             if i > 0 { raw(",") }
-            string(s[p].uuid)
+            plain(s[p].uuid)
             raw(":{\"resources\":")
-            resources(parts)
+            resources(req.parts, of: p)
             raw("}")
         }
         raw("}")
@@ -96,7 +128,7 @@ struct CandidateWriter {
                 raw(":[")
                 for (k, p) in providers.enumerated() {
                     if k > 0 { raw(",") }
-                    string(s[p].uuid)
+                    plain(s[p].uuid)
                 }
                 raw("]")
             }
@@ -107,12 +139,12 @@ struct CandidateWriter {
 
     mutating func legacyRequest(_ req: CandidateResult.Request) {
         raw("{\"allocations\":[")
-        for (i, (p, parts)) in byProvider(req).enumerated() {
+        for (i, p) in providerOrder(req).enumerated() {
             if i > 0 { raw(",") }
             raw("{\"resource_provider\":{\"uuid\":")
-            string(s[p].uuid)
+            plain(s[p].uuid)
             raw("},\"resources\":")
-            resources(parts)
+            resources(req.parts, of: p)
             raw("}")
         }
         raw("]}")
@@ -120,13 +152,15 @@ struct CandidateWriter {
 
     mutating func summary(_ p: Int, requestedClasses: Set<Int>) {
         let r = s[p]
-        string(r.uuid)
+        plain(r.uuid)
         raw(":{\"resources\":{")
-        var classes = r.inventories.keys.filter { v.atLeast(27) || requestedClasses.contains($0) }
-        if classes.count > 1 { classes.sort { s.className($0).bytesPrecede(s.className($1)) } }
+        var classes = [Int]()
+        classes.reserveCapacity(r.inventories.count)
+        for rc in r.inventories.keys where v.atLeast(27) || requestedClasses.contains(rc) { classes.append(rc) }
+        if classes.count > 1 { classes.sort { classRank[$0] < classRank[$1] } }
         for (i, rc) in classes.enumerated() {
             if i > 0 { raw(",") }
-            string(s.className(rc))
+            out.append(contentsOf: classJSON[rc])
             raw(":{\"capacity\":")
             int(r.inventories[rc]!.capacity)
             raw(",\"used\":")
@@ -136,19 +170,21 @@ struct CandidateWriter {
         raw("}")
         if v.atLeast(17) {
             raw(",\"traits\":[")
-            var names = r.traits.map { s.traitName($0) }
-            if names.count > 1 { names = names.sortedByBytes() }
-            for (i, n) in names.enumerated() {
-                if i > 0 { raw(",") }
-                string(n)
+            if !r.traits.isEmpty {
+                var names = r.traits.map { s.traitName($0) }
+                if names.count > 1 { names = names.sortedByBytes() }
+                for (i, n) in names.enumerated() {
+                    if i > 0 { raw(",") }
+                    plain(n)
+                }
             }
             raw("]")
         }
         if v.atLeast(29) {
             raw(",\"parent_provider_uuid\":")
-            if let parent = r.parent { string(s[parent].uuid) } else { raw("null") }
+            if let parent = r.parent { plain(s[parent].uuid) } else { raw("null") }
             raw(",\"root_provider_uuid\":")
-            string(s[r.root].uuid)
+            plain(s[r.root].uuid)
         }
         raw("}")
     }

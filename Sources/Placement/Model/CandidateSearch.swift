@@ -61,13 +61,18 @@ public struct CandidateSearch {
             summaryProviders = Set(requests.flatMap { $0.parts.map(\.provider) })
         }
         if let limit = query.limit, limit < requests.count { requests = Array(requests.prefix(limit)) }
-        if summaryProviders == nil { summaryRoots = Set(requests.flatMap { $0.parts.map { state[$0.provider].root } }) }
+        if summaryProviders == nil {
+            var roots = Set<Int>()
+            roots.reserveCapacity(requests.count)
+            for r in requests { for part in r.parts { roots.insert(state[part.provider].root) } }
+            summaryRoots = roots
+        }
         var result = CandidateResult()
         result.requests = requests
         if let summaryProviders {
             result.summaries = summaryProviders.sorted()
         } else if let roots = summaryRoots, !roots.isEmpty {
-            result.summaries = roots.flatMap { state.subtree(of: $0) }.sorted()
+            result.summaries = state.hasTrees ? roots.flatMap { state.subtree(of: $0) }.sorted() : roots.sorted()
         }
         return result
     }
@@ -122,12 +127,18 @@ public struct CandidateSearch {
                 ps = known
             } else {
                 var found = Set<Int>()
-                for p in state.providers(withClass: rc) {
-                    let r = state[p]
-                    if let treeRoot, r.root != treeRoot { continue }
-                    if let inv = r.inventories[rc], inv.admits(amount, used: r.used(rc)) { found.insert(p) }
+                if let column = state.column(rc) {
+                    column.records.withUnsafeBufferPointer { records in
+                        column.used.withUnsafeBufferPointer { used in
+                            for i in 0..<records.count where records[i].admits(amount, used: used[i]) {
+                                let p = column.providers[i]
+                                if let treeRoot, state[p].root != treeRoot { continue }
+                                found.insert(p)
+                            }
+                        }
+                    }
+                    budget -= column.count / 16
                 }
-                budget -= state.providers(withClass: rc).count / 16
                 withRoom[key] = found
                 ps = found
             }

@@ -169,7 +169,7 @@ extension PlacementState {
     public func deleteClass(_ name: String) throws(NimbusError) -> WriteSet {
         guard let rc = resourceClass(name) else { throw .notFound("No such resource class \(name).") }
         if isStandardClass(rc) { throw .badRequest("Error in delete resource class: Cannot delete standard resource class \(name).") }
-        if !(providersByClass[rc] ?? []).isEmpty {
+        if !(columns[rc]?.isEmpty ?? true) {
             throw .conflict("Error in delete resource class: Cannot delete resource class \(name). Class is in use in inventory.")
         }
         var w = WriteSet()

@@ -47,6 +47,8 @@ public struct ProviderRecord: Sendable {
     public var aggregates: Set<Int> = []
     public var createdAt: Date
     public var updatedAt: Date
+    /// False once deleted: slots are never reused, so provider order stays creation order.
+    public var alive = true
 
     public func used(_ rc: Int) -> Int64 { usage[rc] ?? 0 }
 }
@@ -73,7 +75,7 @@ public struct Consumer: Sendable {
 /// committed database by applying each committed `WriteSet` (or reloading when another
 /// controller wrote). Resource classes, traits and aggregates are small integers here.
 public struct PlacementState: Sendable {
-    public internal(set) var providers: [ProviderRecord?] = []
+    public internal(set) var providers: [ProviderRecord] = []
     public internal(set) var providerByUUID: [Name: Int] = [:]
     var providerByName: [Name: Int] = [:]
     /// Resource class names by index; standard classes first, in os-resource-classes order.
@@ -89,7 +91,7 @@ public struct PlacementState: Sendable {
     var aggregateByUUID: [Name: Int] = [:]
     var providersByTrait: [Int: Set<Int>] = [:]
     var providersByAggregate: [Int: Set<Int>] = [:]
-    var providersByClass: [Int: Set<Int>] = [:]
+    var columns: [Int: ClassColumn] = [:]
     public internal(set) var consumers: [Name: Consumer] = [:]
     var consumersByProvider: [Int: Set<Name>] = [:]
     var nestedCount = 0
@@ -119,14 +121,18 @@ public struct PlacementState: Sendable {
     public func classCreated(_ index: Int) -> (created: Date, updated: Date?)? { classTimes[index] }
     public func traitCreatedAt(_ index: Int) -> Date? { traitCreated[index] }
 
-    public subscript(_ index: Int) -> ProviderRecord { providers[index]! }
+    /// The provider in slot `index`, borrowed (no copy of its collections on the hot paths).
+    public subscript(_ index: Int) -> ProviderRecord {
+        _read { yield providers[index] }
+    }
 
     /// Providers in creation order (their slots); the order lists and candidates come in.
-    public var providerIndexes: [Int] { providers.indices.filter { providers[$0] != nil } }
+    public var providerIndexes: [Int] { providers.indices.filter { providers[$0].alive } }
 
     public func providers(inTrait t: Int) -> Set<Int> { providersByTrait[t] ?? [] }
     public func providers(inAggregate a: Int) -> Set<Int> { providersByAggregate[a] ?? [] }
-    public func providers(withClass rc: Int) -> Set<Int> { providersByClass[rc] ?? [] }
+    public func providers(withClass rc: Int) -> [Int] { columns[rc]?.providers ?? [] }
+    func column(_ rc: Int) -> ClassColumn? { columns[rc] }
     public func consumers(of provider: Int) -> Set<Name> { consumersByProvider[provider] ?? [] }
 
     /// Trait names of a provider, sorted by bytes.

@@ -80,7 +80,7 @@ extension PlacementState {
         for name in w.newTraits { addTrait(name, created: w.time) }
         for row in w.newProviders { addProvider(row, generation: 0, time: w.time) }
         for row in w.updatedProviders { updateProvider(row, time: w.time) }
-        for b in w.bumps { if let p = provider(uuid: b.uuid) { providers[p]!.generation = b.expected + 1; providers[p]!.updatedAt = w.time } }
+        for b in w.bumps { if let p = provider(uuid: b.uuid) { providers[p].generation = b.expected + 1; providers[p].updatedAt = w.time } }
         for (uuid, records) in w.inventories { if let p = provider(uuid: uuid) { setInventories(p, records) } }
         for (uuid, names) in w.traits { if let p = provider(uuid: uuid) { setTraits(p, names.compactMap { trait($0) }) } }
         for (uuid, aggs) in w.aggregates { if let p = provider(uuid: uuid) { setAggregates(p, aggs) } }
@@ -105,7 +105,7 @@ extension PlacementState {
         classByName[Name(name)] = nil
         classNames[i] = nil
         classTimes[i] = nil
-        providersByClass[i] = nil
+        columns[i] = nil
     }
 
     mutating func addTrait(_ name: String, created: Date) {
@@ -133,14 +133,13 @@ extension PlacementState {
     mutating func addProvider(_ row: WriteSet.ProviderRow, generation: Int64, time: Date, created: Date? = nil) {
         let parent = row.parentUUID.flatMap { provider(uuid: $0) }
         let slot = providers.count
-        providers.append(nil)
         let root = row.rootUUID.sameBytes(as: row.uuid) ? slot : (provider(uuid: row.rootUUID) ?? slot)
-        providers[slot] = ProviderRecord(uuid: row.uuid, name: row.name, generation: generation, parent: parent, root: root,
-                                         createdAt: created ?? time, updatedAt: time)
+        providers.append(ProviderRecord(uuid: row.uuid, name: row.name, generation: generation, parent: parent, root: root,
+                                         createdAt: created ?? time, updatedAt: time))
         providerByUUID[Name(row.uuid)] = slot
         providerByName[Name(row.name)] = slot
         if let parent {
-            providers[parent]!.children.append(slot)
+            providers[parent].children.append(slot)
             nestedCount += 1
         }
     }
@@ -151,44 +150,45 @@ extension PlacementState {
         if !old.name.sameBytes(as: row.name) {
             providerByName[Name(old.name)] = nil
             providerByName[Name(row.name)] = p
-            providers[p]!.name = row.name
+            providers[p].name = row.name
         }
         let newParent = row.parentUUID.flatMap { provider(uuid: $0) }
         if newParent != old.parent {
-            if let op = old.parent { providers[op]!.children.removeAll { $0 == p }; nestedCount -= 1 }
-            if let np = newParent { providers[np]!.children.append(p); nestedCount += 1 }
-            providers[p]!.parent = newParent
+            if let op = old.parent { providers[op].children.removeAll { $0 == p }; nestedCount -= 1 }
+            if let np = newParent { providers[np].children.append(p); nestedCount += 1 }
+            providers[p].parent = newParent
         }
-        providers[p]!.root = provider(uuid: row.rootUUID) ?? p
-        providers[p]!.updatedAt = time
+        providers[p].root = provider(uuid: row.rootUUID) ?? p
+        providers[p].updatedAt = time
     }
 
     mutating func removeProvider(_ p: Int) {
         let r = self[p]
-        for rc in r.inventories.keys { providersByClass[rc]?.remove(p) }
+        for rc in r.inventories.keys { columns[rc]?.remove(p) }
         for t in r.traits { providersByTrait[t]?.remove(p) }
         for a in r.aggregates { providersByAggregate[a]?.remove(p) }
-        if let parent = r.parent, providers[parent] != nil { providers[parent]!.children.removeAll { $0 == p }; nestedCount -= 1 }
+        if let parent = r.parent, providers[parent].alive { providers[parent].children.removeAll { $0 == p }; nestedCount -= 1 }
         providerByUUID[Name(r.uuid)] = nil
         if providerByName[Name(r.name)] == p { providerByName[Name(r.name)] = nil }
         consumersByProvider[p] = nil
-        providers[p] = nil
+        providers[p] = ProviderRecord(uuid: r.uuid, name: r.name, generation: r.generation, parent: nil, root: p,
+                                      createdAt: r.createdAt, updatedAt: r.updatedAt, alive: false)
     }
 
     mutating func setInventories(_ p: Int, _ records: [(String, Inventory)]) {
-        for rc in self[p].inventories.keys { providersByClass[rc]?.remove(p) }
+        for rc in self[p].inventories.keys { columns[rc]?.remove(p) }
         var inv = [Int: Inventory]()
         for (name, record) in records {
             guard let rc = resourceClass(name) else { continue }
             inv[rc] = record
-            providersByClass[rc, default: []].insert(p)
+            columns[rc, default: ClassColumn()].set(p, record, used: self[p].used(rc))
         }
-        providers[p]!.inventories = inv
+        providers[p].inventories = inv
     }
 
     mutating func setTraits(_ p: Int, _ traits: [Int]) {
         for t in self[p].traits { providersByTrait[t]?.remove(p) }
-        providers[p]!.traits = Set(traits)
+        providers[p].traits = Set(traits)
         for t in traits { providersByTrait[t, default: []].insert(p) }
     }
 
@@ -200,7 +200,7 @@ extension PlacementState {
             set.insert(a)
             providersByAggregate[a, default: []].insert(p)
         }
-        providers[p]!.aggregates = set
+        providers[p].aggregates = set
     }
 
     /// Replaces a consumer's allocations (creating the consumer record when new, its
@@ -208,9 +208,10 @@ extension PlacementState {
     mutating func setAllocations(consumer uuid: String, _ rows: [WriteSet.AllocationRow], time: Date) {
         let key = Name(uuid)
         if let old = consumers[key] {
-            for a in old.allocations where providers[a.provider] != nil {
-                providers[a.provider]!.usage[a.resourceClass, default: 0] -= a.used
-                if providers[a.provider]!.usage[a.resourceClass] == 0 { providers[a.provider]!.usage[a.resourceClass] = nil }
+            for a in old.allocations where providers[a.provider].alive {
+                providers[a.provider].usage[a.resourceClass, default: 0] -= a.used
+                if providers[a.provider].usage[a.resourceClass] == 0 { providers[a.provider].usage[a.resourceClass] = nil }
+                columns[a.resourceClass]?.setUsed(a.provider, providers[a.provider].used(a.resourceClass))
                 consumersByProvider[a.provider]?.remove(key)
             }
         }
@@ -218,7 +219,8 @@ extension PlacementState {
         for row in rows {
             guard let p = provider(uuid: row.providerUUID), let rc = resourceClass(row.resourceClass) else { continue }
             allocations.append(.init(provider: p, resourceClass: rc, used: row.used))
-            providers[p]!.usage[rc, default: 0] += row.used
+            providers[p].usage[rc, default: 0] += row.used
+            columns[rc]?.setUsed(p, providers[p].used(rc))
             consumersByProvider[p, default: []].insert(key)
         }
         if consumers[key] == nil {

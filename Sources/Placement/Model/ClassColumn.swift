@@ -1,3 +1,5 @@
+import NimbusCore
+
 /// The inventories of one resource class, one entry per provider that has it, stored
 /// contiguously with the provider's usage of the class: the candidate search scans a column
 /// from start to end instead of chasing each provider's dictionaries (at 10,000 providers the
@@ -39,5 +41,32 @@ struct ClassColumn: Sendable {
 
     mutating func setUsed(_ p: Int, _ u: Int64) {
         if let i = position[p] { used[i] = u }
+    }
+}
+
+extension PlacementState {
+    /// Whether every index agrees with the providers' own records (tests call this after
+    /// random writes): class columns, trait and aggregate members, consumers per provider.
+    public func indexesAreConsistent() -> Bool {
+        var entries = 0
+        for p in providerIndexes {
+            let r = self[p]
+            for (rc, inv) in r.inventories {
+                guard let c = columns[rc], let i = c.providers.firstIndex(of: p), c.records[i] == inv, c.used[i] == r.used(rc) else { return false }
+                entries += 1
+            }
+            for t in r.traits where !(providersByTrait[t]?.contains(p) ?? false) { return false }
+            for a in r.aggregates where !(providersByAggregate[a]?.contains(p) ?? false) { return false }
+        }
+        if columns.values.reduce(0, { $0 + $1.count }) != entries { return false }
+        var usage = [Int: [Int: Int64]]()
+        for c in consumers.values {
+            for a in c.allocations {
+                usage[a.provider, default: [:]][a.resourceClass, default: 0] += a.used
+                if !(consumersByProvider[a.provider]?.contains(Name(c.uuid)) ?? false) { return false }
+            }
+        }
+        for p in providerIndexes where (usage[p] ?? [:]) != self[p].usage { return false }
+        return true
     }
 }

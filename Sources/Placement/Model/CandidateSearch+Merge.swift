@@ -54,7 +54,7 @@ extension CandidateSearch {
 
     /// One combination of group candidates as a single request, or nil when it breaks
     /// group_policy=isolate, same_subtree or capacity.
-    func combine(_ chosen: [GroupRequest], anchor: Int, granular: [Int]) -> CandidateResult.Request? {
+    mutating func combine(_ chosen: [GroupRequest], anchor: Int, granular: [Int]) -> CandidateResult.Request? {
         if query.isolate {
             var used = Set<Int>()
             for gi in granular { used.formUnion(chosen[gi].providers) }
@@ -87,11 +87,13 @@ extension CandidateSearch {
     }
 
     /// `_check_same_subtree`: one of the providers is an ancestor of (or is) all the others.
-    func inOneSubtree(_ providers: Set<Int>) -> Bool {
+    /// Walking up deep trees is charged to the work bound.
+    mutating func inOneSubtree(_ providers: Set<Int>) -> Bool {
         if providers.count <= 1 { return true }
         var common: Set<Int>?
         for p in providers {
             let a = Set(state.ancestors(of: p))
+            budget -= a.count
             common = common.map { $0.intersection(a) } ?? a
         }
         return !(common ?? []).isDisjoint(with: providers)

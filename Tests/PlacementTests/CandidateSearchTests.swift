@@ -132,4 +132,21 @@ import Testing
         #expect(clock.now - start < .seconds(2))
         await f.cleanup()
     }
+
+    @Test func deepTreesAreChargedToTheWorkBound() async throws {
+        var settings = PlacementSettings()
+        settings.maxCombinations = 50_000
+        let f = try await PlacementFixture.make("sqlite", settings: settings)
+        var parent: String?
+        for i in 0..<150 {
+            try await f.provider("d\(i)", parent: parent, inventory: ["SRIOV_NET_VF": .of(8)])
+            parent = "d\(i)"
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (requests, _) = try f.candidates("resources1=SRIOV_NET_VF:1&resources2=SRIOV_NET_VF:1&group_policy=none&same_subtree=1,2")
+        #expect(!requests.isEmpty)
+        #expect(clock.now - start < .seconds(2))
+        await f.cleanup()
+    }
 }

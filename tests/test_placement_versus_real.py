@@ -178,3 +178,166 @@ def test_candidates_equal_real_placement(cloud, real, version):
         assert checked >= {"1.39": len(QUERIES) - len(SUPERSET), "1.28": 12, "1.12": 5}[version]
     finally:
         nimbus.cleanup([ids[n] for n, *_ in FIXTURE])
+
+
+def _scrub(value):
+    """Error bodies without request ids and with python-jsonschema's schema dump cut off (Nimbus
+    sends the message, the part clients match); links without the mount point (the real
+    Placement here is served at the root, Nimbus at /placement); lists of names sorted."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k == "request_id":
+                continue
+            if k == "detail" and isinstance(v, str):
+                v = v.split("  Failed validating")[0].rstrip() + "  "
+            if k == "href" and isinstance(v, str) and v.startswith("/placement/"):
+                v = v[len("/placement"):]
+            out[k] = _scrub(v)
+        return out
+    if isinstance(value, list):
+        items = [_scrub(v) for v in value]
+        return sorted(items, key=lambda x: json.dumps(x, sort_keys=True)) if all(not isinstance(i, dict) or "name" in i for i in items) else items
+    return value
+
+
+def test_api_answers_equal_real_placement(cloud, real):
+    """The same sequence of writes and reads, status and body compared (errors' `detail` too)."""
+    nimbus = PlacementClient.login(cloud, "admin", cloud.admin_password, "admin")
+    run = uuid.uuid4().hex[:8]
+    u = {n: str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{run}-{n}")) for n in ("a", "b", "c", "agg", "c1", "c2", "c3", "missing")}
+    trait = f"CUSTOM_T{run.upper()}"
+    rc = f"CUSTOM_R{run.upper()}"
+    steps = [
+        ("POST", "/resource_providers", {"name": f"{run}-a", "uuid": u["a"]}, "1.39"),
+        ("POST", "/resource_providers", {"name": f"{run}-a"}, "1.39"),
+        ("POST", "/resource_providers", {"name": f"{run}-b", "uuid": u["b"], "parent_provider_uuid": u["a"]}, "1.39"),
+        ("POST", "/resource_providers", {"name": f"{run}-c", "uuid": u["c"], "parent_provider_uuid": u["missing"]}, "1.39"),
+        ("POST", "/resource_providers", {"name": f"{run}-c", "uuid": u["c"], "parent_provider_uuid": u["c"]}, "1.39"),
+        ("POST", "/resource_providers", {"name": 5}, "1.39"),
+        ("POST", "/resource_providers", {}, "1.39"),
+        ("POST", "/resource_providers", {"name": "x", "foo": 1}, "1.39"),
+        ("GET", f"/resource_providers/{u['b']}", None, "1.39"),
+        ("GET", f"/resource_providers/{u['b']}", None, "1.13"),
+        ("GET", f"/resource_providers/{u['missing']}", None, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/inventories", {"resource_provider_generation": 0, "inventories": {
+            "VCPU": {"total": 8, "allocation_ratio": 2.5, "reserved": 1}, "MEMORY_MB": {"total": 1024, "step_size": 64}}}, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/inventories", {"resource_provider_generation": 0, "inventories": {}}, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/inventories", {"resource_provider_generation": 1, "inventories": {"NOPE": {"total": 1}}}, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/inventories", {"resource_provider_generation": 1, "inventories": {"VCPU": {"total": 1, "reserved": 2}}}, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/inventories", {"resource_provider_generation": 1, "inventories": {"VCPU": {"total": 0}}}, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/inventories", None, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/inventories/VCPU", None, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/inventories/DISK_GB", None, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/inventories/DISK_GB", {"resource_provider_generation": 1, "total": 5}, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/inventories/VCPU", {"resource_provider_generation": 1, "total": 16, "allocation_ratio": 2.5}, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/usages", None, "1.39"),
+        ("PUT", f"/traits/{trait}", None, "1.39"),
+        ("PUT", "/traits/NOT_CUSTOM", None, "1.39"),
+        ("GET", f"/traits/{trait}", None, "1.39"),
+        ("GET", f"/traits?name=in:{trait},HW_CPU_X86_AVX2", None, "1.39"),
+        ("GET", "/traits?associated=maybe", None, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/traits", {"resource_provider_generation": 2, "traits": [trait, "HW_CPU_X86_AVX2"]}, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/traits", {"resource_provider_generation": 2, "traits": ["CUSTOM_NOPE_X"]}, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/traits", {"resource_provider_generation": 99, "traits": []}, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/traits", None, "1.39"),
+        ("DELETE", f"/traits/{trait}", None, "1.39"),
+        ("DELETE", "/traits/HW_CPU_X86_AVX2", None, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/aggregates", {"resource_provider_generation": 3, "aggregates": [u["agg"]]}, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/aggregates", {"resource_provider_generation": 3, "aggregates": [u["agg"]]}, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/aggregates", None, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/aggregates", None, "1.18"),
+        ("POST", "/resource_classes", {"name": rc}, "1.39"),
+        ("POST", "/resource_classes", {"name": rc}, "1.39"),
+        ("POST", "/resource_classes", {"name": "VCPU"}, "1.39"),
+        ("GET", f"/resource_classes/{rc}", None, "1.39"),
+        ("DELETE", "/resource_classes/VCPU", None, "1.39"),
+        ("PUT", f"/allocations/{u['c1']}", {"allocations": {u["a"]: {"resources": {"VCPU": 4, "MEMORY_MB": 128}}}, "project_id": "p1",
+                                            "user_id": "u1", "consumer_generation": None, "consumer_type": "INSTANCE"}, "1.39"),
+        ("PUT", f"/allocations/{u['c2']}", {"allocations": {u["a"]: {"resources": {"MEMORY_MB": 100}}}, "project_id": "p1",
+                                            "user_id": "u1", "consumer_generation": None, "consumer_type": "INSTANCE"}, "1.39"),
+        ("PUT", f"/allocations/{u['c2']}", {"allocations": {u["a"]: {"resources": {"VCPU": 100}}}, "project_id": "p1",
+                                            "user_id": "u1", "consumer_generation": None, "consumer_type": "INSTANCE"}, "1.39"),
+        ("PUT", f"/allocations/{u['c2']}", {"allocations": {u["b"]: {"resources": {"VCPU": 1}}}, "project_id": "p1",
+                                            "user_id": "u1", "consumer_generation": None, "consumer_type": "INSTANCE"}, "1.39"),
+        # (a consumer new to Placement that fails this way is left behind with generation 0 there,
+        # a known Placement quirk Nimbus does not copy; another consumer keeps it out of the way)
+        ("PUT", f"/allocations/{u['c3']}", {"allocations": {u["missing"]: {"resources": {"VCPU": 1}}}, "project_id": "p1",
+                                            "user_id": "u1", "consumer_generation": None, "consumer_type": "INSTANCE"}, "1.39"),
+        ("PUT", f"/allocations/{u['c1']}", {"allocations": {u["a"]: {"resources": {"VCPU": 4}}}, "project_id": "p1",
+                                            "user_id": "u1", "consumer_generation": 7, "consumer_type": "INSTANCE"}, "1.39"),
+        ("PUT", f"/allocations/{u['c1']}", {"allocations": {u["a"]: {"resources": {"VCPU": 4}}}, "project_id": "p1", "user_id": "u1"}, "1.39"),
+        ("GET", f"/allocations/{u['c1']}", None, "1.39"),
+        ("GET", f"/allocations/{u['c1']}", None, "1.27"),
+        ("GET", f"/allocations/{u['c1']}", None, "1.11"),
+        ("GET", f"/allocations/{u['missing']}", None, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/allocations", None, "1.39"),
+        ("GET", f"/resource_providers/{u['a']}/usages", None, "1.39"),
+        ("GET", "/usages?project_id=p1", None, "1.39"),
+        ("GET", "/usages?project_id=p1&user_id=u1", None, "1.37"),
+        ("GET", "/usages?project_id=p1&consumer_type=all", None, "1.39"),
+        ("GET", "/usages", None, "1.39"),
+        ("PUT", f"/resource_providers/{u['a']}/inventories", {"resource_provider_generation": 5, "inventories": {}}, "1.39"),
+        ("DELETE", f"/resource_providers/{u['a']}/inventories/VCPU", None, "1.39"),
+        ("DELETE", f"/resource_providers/{u['a']}", None, "1.39"),
+        ("DELETE", f"/allocations/{u['c1']}", None, "1.39"),
+        ("DELETE", f"/allocations/{u['c1']}", None, "1.39"),
+        ("GET", f"/resource_providers?in_tree={u['b']}&required=HW_CPU_X86_AVX2", None, "1.39"),
+        ("GET", f"/resource_providers?member_of=in:{u['agg']},{u['missing']}&resources=VCPU:1", None, "1.39"),
+        ("GET", "/resource_providers?resources=NOPE:1", None, "1.39"),
+        ("GET", "/resource_providers?required=CUSTOM_NOPE_Y", None, "1.39"),
+        ("GET", "/resource_providers?uuid=nope", None, "1.39"),
+        ("GET", "/resource_providers?in_tree=x", None, "1.13"),
+        ("GET", f"/resource_providers?member_of={u['agg']}&member_of={u['agg']}", None, "1.23"),
+        ("GET", f"/resource_providers?member_of=!{u['agg']}", None, "1.31"),
+        ("PUT", f"/resource_providers/{u['b']}", {"name": f"{run}-b2", "parent_provider_uuid": None}, "1.36"),
+        ("PUT", f"/resource_providers/{u['b']}", {"name": f"{run}-b2", "parent_provider_uuid": u["b"]}, "1.39"),
+        ("PUT", f"/resource_providers/{u['b']}", {"name": f"{run}-a"}, "1.39"),
+        ("PUT", f"/resource_providers/{u['b']}", {"name": f"{run}-b2", "parent_provider_uuid": None}, "1.39"),
+        ("GET", f"/resource_providers/{u['b']}", None, "1.39"),
+        ("POST", "/resource_providers", {"name": f"{run}-c", "uuid": u["c"], "parent_provider_uuid": u["b"]}, "1.19"),
+        ("DELETE", f"/resource_providers/{u['b']}", None, "1.39"),
+        ("PUT", f"/resource_providers/{u['b']}/inventories", {"resource_provider_generation": 0, "inventories": {"DISK_GB": {"total": 100}}}, "1.39"),
+        ("POST", "/allocations", {u["c1"]: {"allocations": {u["b"]: {"resources": {"DISK_GB": 10}}}, "project_id": "p2", "user_id": "u2",
+                                          "consumer_generation": None, "consumer_type": "MIGRATION"},
+                                  u["c2"]: {"allocations": {u["b"]: {"resources": {"DISK_GB": 95}}}, "project_id": "p2", "user_id": "u2",
+                                          "consumer_generation": None, "consumer_type": "INSTANCE"}}, "1.39"),
+        ("POST", "/allocations", {u["c1"]: {"allocations": {u["b"]: {"resources": {"DISK_GB": 10}}}, "project_id": "p2", "user_id": "u2",
+                                          "consumer_generation": None, "consumer_type": "MIGRATION"},
+                                  u["c2"]: {"allocations": {u["b"]: {"resources": {"DISK_GB": 90}}}, "project_id": "p2", "user_id": "u2",
+                                          "consumer_generation": None, "consumer_type": "INSTANCE"}}, "1.39"),
+        ("GET", "/usages?project_id=p2", None, "1.39"),
+        ("GET", f"/resource_providers/{u['b']}/allocations", None, "1.39"),
+        ("POST", "/allocations", {u["c1"]: {"allocations": {}, "project_id": "p2", "user_id": "u2", "consumer_generation": 1,
+                                          "consumer_type": "MIGRATION"}}, "1.39"),
+        ("GET", f"/allocations/{u['c1']}", None, "1.39"),
+        ("PUT", f"/allocations/{u['c2']}", {"allocations": {}, "project_id": "p2", "user_id": "u2", "consumer_generation": 1,
+                                            "consumer_type": "INSTANCE"}, "1.39"),
+        ("GET", f"/allocations/{u['c2']}", None, "1.39"),
+        ("POST", "/reshaper", {"inventories": {u["b"]: {"resource_provider_generation": 0, "inventories": {}}}, "allocations": {}}, "1.39"),
+        ("GET", "/traits?associated=true&name=startswith:HW_CPU_X86_AVX2", None, "1.39"),
+        ("PUT", f"/resource_classes/{rc}X", None, "1.39"),
+        ("PUT", f"/resource_classes/{rc}X", None, "1.39"),
+        ("PUT", f"/resource_classes/{rc}X", {"name": f"{rc}Y"}, "1.6"),
+        ("DELETE", f"/resource_classes/{rc}Y", None, "1.39"),
+        ("DELETE", f"/resource_classes/{rc}", None, "1.39"),
+        ("DELETE", f"/resource_providers/{u['b']}/inventories", None, "1.4"),
+        ("DELETE", f"/resource_providers/{u['b']}/inventories", None, "1.39"),
+        ("DELETE", f"/resource_providers/{u['b']}", None, "1.39"),
+    ]
+    mismatches = []
+    try:
+        for method, path, body, version in steps:
+            answers = []
+            for client in (real, nimbus):
+                r = client.req(method, path, json=body, version=version)
+                payload = _scrub(r.json()) if r.content else None
+                if method == "GET" and path.startswith("/resource_providers?") and payload and "resource_providers" in payload:
+                    payload["resource_providers"] = [p for p in payload["resource_providers"] if p["uuid"] in u.values()]
+                answers.append((r.status_code, payload))
+            if answers[0] != answers[1]:
+                mismatches.append((method, path, version, answers[0], answers[1]))
+    finally:
+        for client in (nimbus, real):
+            client.cleanup([u["a"], u["b"], u["c"]])
+    assert not mismatches, "\n".join(f"{m} {p} {v}\n  real:   {a}\n  nimbus: {b}" for m, p, v, a, b in mismatches)

@@ -57,7 +57,7 @@ public struct PlacementAPI: Sendable {
             }
             guard v >= Microversion(1, since) else {
                 throw missing == .notFound ? NimbusError.notFound("The resource could not be found.")
-                    : NimbusError(missing, "The method specified is not allowed for this resource.")
+                    : NimbusError(missing, "")
             }
             if let n = req.headers[.contentLength].flatMap(Int.init), n > 0, (req.headers[.contentType] ?? "").isEmpty {
                 throw NimbusError.badRequest("content-type header required when content-length > 0")

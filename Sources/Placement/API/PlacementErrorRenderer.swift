@@ -34,10 +34,18 @@ public struct PlacementErrorRenderer: ErrorRenderer {
                          status: .unauthorized, headers: h)
         }
         let choice = Microversion.negotiate(header: request.headers[PlacementAPI.versionHeader])
+        var detail = status == 406 || error.message.isEmpty ? error.message
+            : "\(Self.explanations[status] ?? HTTPReason.phrase(status))\n\n \(error.message)  "
+        if status == 405 {
+            // webob's HTTPMethodNotAllowed names the method; a route missing at this
+            // microversion (version_handler's 405) adds nothing else.
+            let head = "The method \(request.method.rawValue) is not allowed for this resource."
+            detail = error.message.isEmpty ? head + "  " : "\(head)\n\n \(error.message)  "
+        }
         var entry: JSONObject = [
             "status": .int(Int64(status)),
             "title": .string(HTTPReason.phrase(status)),
-            "detail": .string(status == 406 || error.message.isEmpty ? error.message : "\(Self.explanations[status] ?? HTTPReason.phrase(status))\n\n \(error.message)  "),
+            "detail": .string(detail),
             "request_id": .string(context.requestID),
         ]
         var headers = HTTPFields()

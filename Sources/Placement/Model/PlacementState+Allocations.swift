@@ -104,9 +104,12 @@ extension PlacementState {
         var w = WriteSet()
         for (uuid, generation, records) in inventories {
             guard let p = provider(uuid: uuid) else {
-                throw .badRequest("Resource provider \(uuid) in inventories not found")
+                throw .placement(.badRequest, "Resource provider \(uuid) in inventories not found: No resource provider with uuid \(uuid) found",
+                                 code: PlacementErrorCode.providerNotFound)
             }
-            try checkGeneration(p, generation)
+            if generation != self[p].generation {
+                throw .concurrentUpdate("resource provider generation conflict for provider \(uuid): actual: \(self[p].generation), given: \(generation)")
+            }
             var map = [Int: Inventory]()
             for (name, inv) in records {
                 guard let rc = resourceClass(name) else {
@@ -137,7 +140,7 @@ extension PlacementState {
             }
         }
         for (p, map) in overrides {
-            let inUse = (after[p] ?? [:]).filter { $0.value > 0 && map[$0.key] == nil }.map { className($0.key) }.sortedByBytes()
+            let inUse = (after[p] ?? [:]).filter { $0.value > 0 && map[$0.key] == nil }.map(\.key).sorted().map { className($0) }
             if !inUse.isEmpty {
                 throw .placement(.conflict, "update conflict: Inventory for '\(inUse.joined(separator: ", "))' on resource provider '\(self[p].uuid)' in use.",
                                  code: PlacementErrorCode.inventoryInUse)

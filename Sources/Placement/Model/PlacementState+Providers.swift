@@ -7,8 +7,7 @@ import NimbusCore
 extension PlacementState {
     public func providerOrNotFound(_ uuid: String, _ message: String? = nil) throws(NimbusError) -> Int {
         guard let p = provider(uuid: uuid) else {
-            throw .placement(.notFound, message ?? "No resource provider with uuid \(uuid) found",
-                             code: PlacementErrorCode.providerNotFound)
+            throw .notFound(message ?? "No resource provider with uuid \(uuid) found")
         }
         return p
     }
@@ -108,7 +107,7 @@ extension PlacementState {
                 throw .badRequest("Unable to update inventory for resource provider \(r.uuid): Invalid inventory for '\(name)' on resource provider '\(r.uuid)'. \(tail)")
             }
         }
-        let removedInUse = r.inventories.keys.filter { !seen.contains($0) && r.used($0) > 0 }.map { className($0) }.sortedByBytes()
+        let removedInUse = r.inventories.keys.filter { !seen.contains($0) && r.used($0) > 0 }.sorted().map { className($0) }
         if !removedInUse.isEmpty {
             throw .placement(.conflict, message("Inventory for '\(removedInUse.joined(separator: ", "))' on resource provider '\(r.uuid)' in use."),
                              code: PlacementErrorCode.inventoryInUse)
@@ -148,7 +147,7 @@ extension PlacementState {
 
     public func createClass(_ name: String) throws(NimbusError) -> WriteSet {
         if resourceClass(name) != nil {
-            throw .placement(.conflict, "Conflicting resource class already exists: \(name)", code: PlacementErrorCode.duplicateName)
+            throw .conflict("Conflicting resource class already exists: \(name)")
         }
         var w = WriteSet()
         w.newClasses = [name]

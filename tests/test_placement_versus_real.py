@@ -39,15 +39,20 @@ def real(tmp_path_factory):
                             env=dict(os.environ, OS_PLACEMENT_CONFIG_DIR=str(d)), stdout=open(d / "log", "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
-    while True:
-        try:
-            if requests.get(url, timeout=30).status_code == 200:
-                break
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError("real Placement did not start: " + (d / "log").read_text()[-2000:])
-        time.sleep(0.2)
+    try:
+        while True:
+            try:
+                if requests.get(url, timeout=30).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("real Placement did not start: " + (d / "log").read_text()[-2000:])
+            time.sleep(0.2)
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
     client = PlacementClient(None, "admin", url, "admin")
     yield client
     proc.terminate()

@@ -33,6 +33,7 @@ def test_oversized_and_malformed_bodies(admin, made):
     assert_error(admin.req("POST", "/resource_providers", data=deep, headers={"Content-Type": "application/json"}), 400, "Malformed JSON")
     assert_error(admin.req("POST", "/resource_providers", data=b"\xff\xfe", headers={"Content-Type": "application/json"}), 400)
     assert_error(admin.req("POST", "/resource_providers", json=["name"]), 400, "is not of type 'object'")
+    assert_error(admin.req("POST", "/resource_providers", json={"name": "a\u0000b"}), 400, "contains a NUL character")
     rp = admin.provider()
     made.append(rp)
     for total in (2 ** 31, 2 ** 63, 2 ** 70, -1, 1.5, "8", None):

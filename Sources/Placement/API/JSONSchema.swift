@@ -76,6 +76,8 @@ final class JSONSchema: Sendable {
             }
             if let items { for x in a { items.collect(x, depth: depth + 1, into: &errors) } }
         case .string(let s):
+            // PostgreSQL cannot store NUL in text; refuse it up front on every engine.
+            if s.utf8.contains(0) { errors.append((depth, "\(v.pythonRepr) contains a NUL character")) }
             if let minLength, s.scalarCount < minLength { errors.append((depth, "\(v.pythonRepr) is too short")) }
             if let maxLength, s.scalarCount > maxLength { errors.append((depth, "\(v.pythonRepr) is too long")) }
             if let (text, test) = pattern, !test(s) { errors.append((depth, "\(v.pythonRepr) does not match '\(text)'")) }

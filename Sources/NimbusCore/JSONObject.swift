@@ -1,6 +1,6 @@
 /// The members of a JSON object, keyed as Python's `dict` keys them: by the exact code points.
 ///
-/// A `JSONObject` would make `{"caf\u{E9}": 1, "cafe\u{301}": 2}` one member (Swift's
+/// A `[String: JSONValue]` would make `{"caf\u{E9}": 1, "cafe\u{301}": 2}` one member (Swift's
 /// `String` hashing is by canonical equivalence): an image with two such properties, or a
 /// Keystone resource with two such extra attributes, would lose one in memory while the database
 /// and OpenStack keep both. `JSONObject` reads and writes like a dictionary keyed by `String`
@@ -11,14 +11,14 @@ public struct JSONObject: Sendable, Equatable, Sequence, ExpressibleByDictionary
     public private(set) var storage: [Name: JSONValue]
 
     public init() { storage = [:] }
-    public init(_ members: [Name: JSONValue]) { storage = members }
+    public init(names members: [Name: JSONValue]) { storage = members }
     /// From (key, value) pairs; a later key with the same bytes wins.
-    public init<S: Sequence>(_ members: S) where S.Element == (String, JSONValue) {
+    public init<S: Sequence>(pairs members: S) where S.Element == (String, JSONValue) {
         storage = [:]
         for (k, v) in members { storage[Name(k)] = v }
     }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) { self.init(elements) }
-    public init(_ dictionary: [String: JSONValue]) { self.init(dictionary.map { ($0.key, $0.value) }) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self.init(pairs: elements) }
+    public init(_ dictionary: [String: JSONValue]) { self.init(pairs: dictionary.map { ($0.key, $0.value) }) }
 
     public subscript(key: String) -> JSONValue? {
         get { storage[Name(key)] }
@@ -44,11 +44,11 @@ public struct JSONObject: Sendable, Equatable, Sequence, ExpressibleByDictionary
     public mutating func removeValue(forKey key: String) -> JSONValue? { storage.removeValue(forKey: Name(key)) }
 
     public func filter(_ isIncluded: (Element) throws -> Bool) rethrows -> JSONObject {
-        JSONObject(try storage.filter { try isIncluded(($0.key.string, $0.value)) })
+        JSONObject(names: try storage.filter { try isIncluded(($0.key.string, $0.value)) })
     }
 
     public func mapValues(_ transform: (JSONValue) throws -> JSONValue) rethrows -> JSONObject {
-        JSONObject(try storage.mapValues(transform))
+        JSONObject(names: try storage.mapValues(transform))
     }
 
     public func compactMapValues<T>(_ transform: (JSONValue) throws -> T?) rethrows -> [Name: T] {
@@ -57,7 +57,7 @@ public struct JSONObject: Sendable, Equatable, Sequence, ExpressibleByDictionary
 
     /// `other`'s members added, replacing those with the same key.
     public func merging(_ other: JSONObject) -> JSONObject {
-        JSONObject(storage.merging(other.storage) { _, new in new })
+        JSONObject(names: storage.merging(other.storage) { _, new in new })
     }
 
     public mutating func merge(_ other: JSONObject) {
@@ -65,7 +65,7 @@ public struct JSONObject: Sendable, Equatable, Sequence, ExpressibleByDictionary
     }
 
     public func merging(_ other: JSONObject, uniquingKeysWith combine: (JSONValue, JSONValue) throws -> JSONValue) rethrows -> JSONObject {
-        JSONObject(try storage.merging(other.storage, uniquingKeysWith: combine))
+        JSONObject(names: try storage.merging(other.storage, uniquingKeysWith: combine))
     }
 
     public mutating func merge(_ other: JSONObject, uniquingKeysWith combine: (JSONValue, JSONValue) throws -> JSONValue) rethrows {

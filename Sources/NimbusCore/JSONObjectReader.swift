@@ -37,7 +37,7 @@ public struct JSONObjectReader: Sendable {
         if !allowEmpty && s.trimmingCharacters(in: .whitespaces).isEmpty { throw invalid(key, "'\(s)' is too short") }
         // No OpenStack field carries NUL, and PostgreSQL rejects it in text.
         if s.utf8.contains(0) { throw invalid(key, "the value contains a NUL character") }
-        if s.count > maxLength { throw invalid(key, "'\(s.prefix(40))...' is too long (maximum \(maxLength) characters)") }
+        if s.scalarCount > maxLength { throw invalid(key, "'\(s.prefix(40))...' is too long (maximum \(maxLength) characters)") }
         return s
     }
 
@@ -74,7 +74,7 @@ public struct JSONObjectReader: Sendable {
         var out = [String]()
         for v in a {
             guard case .string(let s) = v else { throw invalid(key, "\(v.serializedString()) is not of type 'string'") }
-            guard s.count <= maxLength else { throw invalid(key, "'\(s.prefix(40))...' is too long") }
+            guard s.scalarCount <= maxLength else { throw invalid(key, "'\(s.prefix(40))...' is too long") }
             guard !s.utf8.contains(0) else { throw invalid(key, "a value contains a NUL character") }
             out.append(s)
         }

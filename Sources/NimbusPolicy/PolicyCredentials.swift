@@ -44,7 +44,10 @@ public struct PolicyCredentials: Sendable {
 
 /// Case-insensitive equality that stays allocation-free for ASCII, which is
 /// what role names are in practice; anything else falls back to full Unicode
-/// lowercasing so the result matches Python's `str.lower()` comparison.
+/// lowercasing so the result matches Python's `str.lower()` comparison. The
+/// lowered strings are then compared by bytes, as Python compares code points:
+/// Swift's `==` would also equate canonically equivalent spellings
+/// (`caf\u{E9}` and `cafe\u{301}`), which are two different role names.
 func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
     var left = lhs.utf8.makeIterator()
     var right = rhs.utf8.makeIterator()
@@ -54,7 +57,7 @@ func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
             return true
         case let (l?, r?):
             if l >= 0x80 || r >= 0x80 {
-                return lhs.lowercased() == rhs.lowercased()
+                return lhs.lowercased().utf8.elementsEqual(rhs.lowercased().utf8)
             }
             if asciiLower(l) != asciiLower(r) {
                 return false
@@ -62,7 +65,7 @@ func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
         default:
             // Lengths differ; only non-ASCII case mappings can change length.
             if lhs.utf8.contains(where: { $0 >= 0x80 }) || rhs.utf8.contains(where: { $0 >= 0x80 }) {
-                return lhs.lowercased() == rhs.lowercased()
+                return lhs.lowercased().utf8.elementsEqual(rhs.lowercased().utf8)
             }
             return false
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Compute
 import Hummingbird
 import Identity
 import Image
@@ -69,6 +70,7 @@ struct CloudAssembly {
             catalog: [CatalogEntry(type: "identity", name: "keystone", url: identityURL),
                       CatalogEntry(type: "object-store", name: "swift", url: base + "/object/v1/AUTH_%(project_id)s"),
                       CatalogEntry(type: "image", name: "glance", url: base + "/image"),
+                      CatalogEntry(type: "compute", name: "nova", url: base + "/compute/v2.1"),
                       CatalogEntry(type: "placement", name: "placement", url: base + "/placement")],
             extraRoles: SwiftAccessPolicy.roleNames)
 
@@ -89,6 +91,8 @@ struct CloudAssembly {
         }
         let imageAPI = try await ImageAssembly.build(config: config, database: database, identity: identity, objects: objects.service, account: ObjectImageStore.account,
                                                      publicURL: base + "/image", identityURL: identityURL, logger: logger)
+        let computeAPI = try await ComputeAssembly.build(config: config, database: database, publicURL: base + "/compute",
+                                                         identityURL: identityURL, logger: logger)
         if config.values.bool("image", "register_test_image") {
             Task { await ImageAssembly.registerTestImage(api: imageAPI, owner: adminProject.id, logger: logger) }
         }
@@ -109,10 +113,11 @@ struct CloudAssembly {
             },
             "/": { _, _ in
                 .json(["services": ["identity": .string(identityURL), "object-store": .string(base + "/object"), "image": .string(base + "/image"),
-                                     "placement": .string(base + "/placement")], "version": .string(Nimbus.version)])
+                                    "compute": .string(base + "/compute"),
+                                    "placement": .string(base + "/placement")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, computeAPI.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
                              backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops)

@@ -1,3 +1,4 @@
+import Compute
 import ArgumentParser
 import Foundation
 import Identity
@@ -9,7 +10,7 @@ import Placement
 
 /// Every service's migrations, in one list the `db` commands and `up` apply.
 enum AllMigrations {
-    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + PlacementMigrations.all
+    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + ComputeMigrations.all + PlacementMigrations.all
 }
 
 struct DB: AsyncParsableCommand {

@@ -13,6 +13,21 @@ struct CheckEvaluationTests {
         #expect(try !allows("role:admin"))
     }
 
+    @Test("role names are compared by code points after lowercasing, as Python compares them")
+    func roleNamesAreBytes() throws {
+        // Canonically equivalent to the role name, but different code points: another role in Keystone.
+        #expect(try !allows("role:caf\u{E9}", roles("cafe\u{301}")))
+        #expect(try !allows("role:CAFE\u{301}", roles("caf\u{E9}")))
+        #expect(try allows("role:CAFE\u{301}", roles("cafe\u{301}")))
+        #expect(try !allows("role:%(target.role.name)s", roles("caf\u{E9}"), target: ["target.role.name": "cafe\u{301}"]))
+        #expect(try allows("role:%(target.role.name)s", roles("CAF\u{C9}"), target: ["target.role.name": "caf\u{E9}"]))
+        // Generic checks against the target: code points too.
+        #expect(try !allows("'caf\u{E9}':%(target.role.name)s", target: ["target.role.name": "cafe\u{301}"]))
+        let creds = PolicyCredentials(userID: "caf\u{E9}")
+        #expect(try !allows("user_id:%(target.user.id)s", creds, target: ["target.user.id": "cafe\u{301}"]))
+        #expect(try allows("user_id:%(target.user.id)s", creds, target: ["target.user.id": "caf\u{E9}"]))
+    }
+
     @Test("role values may be substituted from the target")
     func roleSubstitution() throws {
         let target = ["target.role.name": "Reader"]

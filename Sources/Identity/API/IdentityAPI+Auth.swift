@@ -75,14 +75,14 @@ extension IdentityAPI {
             throw NimbusError.badRequest("Invalid input for field 'identity': 'methods' is a required property")
         }
         let method: AuthMethod
-        if methods.contains("password") {
+        if methods.containsBytes("password") {
             let user = try identity.requireReader("password").requireReader("user")
             let domain = try user.reader("domain")
             method = .password(userID: try user.string("id"), name: try user.string("name"), domainID: try domain?.string("id"),
                                domainName: try domain?.string("name"), password: try user.requireString("password", maxLength: 4096, allowEmpty: true))
-        } else if methods.contains("token") {
+        } else if methods.containsBytes("token") {
             method = .token(try identity.requireReader("token").requireString("id", maxLength: 4096))
-        } else if methods.contains("application_credential") {
+        } else if methods.containsBytes("application_credential") {
             let a = try identity.requireReader("application_credential")
             let user = try a.reader("user")
             let domain = try user?.reader("domain")
@@ -92,7 +92,7 @@ extension IdentityAPI {
         } else {
             throw NimbusError.unauthorized("Attempted to authenticate with an unsupported method.")
         }
-        let context = try await service.issueToken(methods: methods.filter { ["password", "token", "application_credential"].contains($0) },
+        let context = try await service.issueToken(methods: methods.filter { ["password", "token", "application_credential"].containsBytes($0) },
                                                    method: method, scope: try parseScope(auth))
         let body = try await tokenView(context, includeCatalog: !req.queryFlag("nocatalog"))
         return .json(body, status: .created, headers: [.subjectToken: context.token])

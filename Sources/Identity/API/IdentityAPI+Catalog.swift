@@ -11,25 +11,29 @@ extension IdentityAPI {
     }
 
     func addRegionRoutes(_ t: inout RouteTable) {
-        let known: Set<String> = ["id", "description", "parent_region_id", "links"]
+        let known = ["id", "description", "parent_region_id", "links"]
         t.get("/v3/regions") { req, ctx in
             try self.authorize("identity:list_regions", ctx)
             return self.collection("regions", try await self.service.listRegions(parentRegionID: req.query("parent_region_id")).map(self.view), request: req)
         }
         t.post("/v3/regions") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.regionCreate)
             try self.authorize("identity:create_region", ctx)
-            let r = try await self.entity(req, ctx, "region")
-            let region = try await self.service.createRegion(id: try r.string("id", maxLength: 255), description: try r.string("description", maxLength: 255, nullable: true),
-                                                             parentRegionID: try r.string("parent_region_id", nullable: true), extra: r.extras(excluding: known))
+            // An empty or absent id is generated, as Keystone does (`if not region.get('id')`).
+            let id = r.string("id").flatMap { $0.isEmpty ? nil : $0 }
+            let region = try await self.service.createRegion(id: id, description: r.string("description"), parentRegionID: r.string("parent_region_id"),
+                                                             extra: r.extras(excluding: known))
             return self.created("region", self.view(region))
         }
         t.put("/v3/regions/{region_id}") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.regionCreate)
             try self.authorize("identity:create_region", ctx)
-            let r = try await self.entity(req, ctx, "region")
             let id = try ctx.parameter("region_id")
-            if let bodyID = try r.string("id"), bodyID != id { throw NimbusError.badRequest("Conflicting region IDs specified: \"\(id)\" != \"\(bodyID)\"") }
-            let region = try await self.service.createRegion(id: id, description: try r.string("description", maxLength: 255, nullable: true),
-                                                             parentRegionID: try r.string("parent_region_id", nullable: true), extra: r.extras(excluding: known))
+            if r.has("id"), !r.string("id").sameBytes(as: id) {
+                throw NimbusError.badRequest("Conflicting region IDs specified: \"\(id)\" != \"\(r.string("id") ?? "None")\"")
+            }
+            let region = try await self.service.createRegion(id: id, description: r.string("description"), parentRegionID: r.string("parent_region_id"),
+                                                             extra: r.extras(excluding: known))
             return self.created("region", self.view(region))
         }
         t.get("/v3/regions/{region_id}") { req, ctx in
@@ -37,11 +41,12 @@ extension IdentityAPI {
             return self.ok("region", self.view(try await self.service.requireRegion(try ctx.parameter("region_id"))))
         }
         t.patch("/v3/regions/{region_id}") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.regionUpdate)
             try self.authorize("identity:update_region", ctx)
-            let r = try await self.entity(req, ctx, "region")
-            let parent: String?? = r.has("parent_region_id") ? .some(try r.string("parent_region_id", nullable: true)) : .none
-            let region = try await self.service.updateRegion(try ctx.parameter("region_id"), description: try r.string("description", maxLength: 255, nullable: true),
-                                                             parentRegionID: parent, extra: r.extras(excluding: known))
+            let id = try ctx.parameter("region_id")
+            try Self.requireMatchingID(r, id)
+            let region = try await self.service.updateRegion(id, description: r.string("description"), parentRegionID: r.nullableString("parent_region_id"),
+                                                             extra: r.extras(excluding: known))
             return self.ok("region", self.view(region))
         }
         t.delete("/v3/regions/{region_id}") { req, ctx in
@@ -51,17 +56,21 @@ extension IdentityAPI {
         }
     }
 
+    /// Keystone's `_require_matching_id`: an id in an update body must be the resource's own.
+    static func requireMatchingID(_ e: Entity, _ id: String) throws {
+        if let given = e.string("id"), !given.sameBytes(as: id) { throw NimbusError.badRequest("Cannot change ID") }
+    }
+
     func addServiceRoutes(_ t: inout RouteTable) {
-        let known: Set<String> = ["id", "type", "enabled", "links"]
+        let known = ["id", "type", "enabled", "links"]
         t.get("/v3/services") { req, ctx in
             try self.authorize("identity:list_services", ctx)
             return self.collection("services", try await self.service.listServices(type: req.query("type"), name: req.query("name")).map(self.view), request: req)
         }
         t.post("/v3/services") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.serviceCreate)
             try self.authorize("identity:create_service", ctx)
-            let r = try await self.entity(req, ctx, "service")
-            let s = try await self.service.createService(type: try r.requireString("type", allowEmpty: false), enabled: try r.bool("enabled") ?? true,
-                                                         extra: r.extras(excluding: known))
+            let s = try await self.service.createService(type: r.string("type") ?? "", enabled: r.bool("enabled") ?? true, extra: r.extras(excluding: known))
             return self.created("service", self.view(s))
         }
         t.get("/v3/services/{service_id}") { req, ctx in
@@ -69,10 +78,11 @@ extension IdentityAPI {
             return self.ok("service", self.view(try await self.service.requireService(try ctx.parameter("service_id"))))
         }
         t.patch("/v3/services/{service_id}") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.serviceUpdate)
             try self.authorize("identity:update_service", ctx)
-            let r = try await self.entity(req, ctx, "service")
-            let s = try await self.service.updateService(try ctx.parameter("service_id"), type: try r.string("type", allowEmpty: false),
-                                                         enabled: try r.bool("enabled"), extra: r.extras(excluding: known))
+            let id = try ctx.parameter("service_id")
+            try Self.requireMatchingID(r, id)
+            let s = try await self.service.updateService(id, type: r.string("type"), enabled: r.bool("enabled"), extra: r.extras(excluding: known))
             return self.ok("service", self.view(s))
         }
         t.delete("/v3/services/{service_id}") { req, ctx in
@@ -83,20 +93,21 @@ extension IdentityAPI {
     }
 
     func addEndpointRoutes(_ t: inout RouteTable) {
-        let known: Set<String> = ["id", "service_id", "interface", "url", "region_id", "region", "enabled", "links"]
+        let known = ["id", "service_id", "interface", "url", "region_id", "region", "enabled", "links"]
         t.get("/v3/endpoints") { req, ctx in
             try self.authorize("identity:list_endpoints", ctx)
             let list = try await self.service.listEndpoints(interface: req.query("interface"), serviceID: req.query("service_id"), regionID: req.query("region_id"))
             return self.collection("endpoints", list.map(self.view), request: req)
         }
         t.post("/v3/endpoints") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.endpointCreate)
             try self.authorize("identity:create_endpoint", ctx)
-            let r = try await self.entity(req, ctx, "endpoint")
+            let url = r.string("url") ?? ""
+            try IdentityService.checkEndpointURL(url)
             try await self.autoCreateLegacyRegion(r)
             let e = try await self.service.createEndpoint(
-                serviceID: try r.requireString("service_id"), interface: try r.requireString("interface"), url: try self.validURL(r.requireString("url", maxLength: 2048)),
-                regionID: try r.string("region_id", nullable: true) ?? r.string("region", nullable: true), enabled: try r.bool("enabled") ?? true,
-                extra: r.extras(excluding: known))
+                serviceID: r.string("service_id") ?? "", interface: r.string("interface") ?? "", url: url,
+                regionID: r.string("region_id") ?? r.string("region"), enabled: r.bool("enabled") ?? true, extra: r.extras(excluding: known))
             return self.created("endpoint", self.view(e))
         }
         t.get("/v3/endpoints/{endpoint_id}") { req, ctx in
@@ -104,14 +115,14 @@ extension IdentityAPI {
             return self.ok("endpoint", self.view(try await self.service.requireEndpoint(try ctx.parameter("endpoint_id"))))
         }
         t.patch("/v3/endpoints/{endpoint_id}") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.endpointUpdate)
             try self.authorize("identity:update_endpoint", ctx)
-            let r = try await self.entity(req, ctx, "endpoint")
+            let id = try ctx.parameter("endpoint_id")
+            try Self.requireMatchingID(r, id)
             try await self.autoCreateLegacyRegion(r)
-            let region: String?? = r.has("region_id") ? .some(try r.string("region_id", nullable: true))
-                : (r.has("region") ? .some(try r.string("region", nullable: true)) : .none)
-            let e = try await self.service.updateEndpoint(
-                try ctx.parameter("endpoint_id"), serviceID: try r.string("service_id"), interface: try r.string("interface"),
-                url: try r.string("url", maxLength: 2048).map(self.validURL), regionID: region, enabled: try r.bool("enabled"), extra: r.extras(excluding: known))
+            let region: String?? = r.has("region_id") ? r.nullableString("region_id") : (r.has("region") ? r.nullableString("region") : .none)
+            let e = try await self.service.updateEndpoint(id, serviceID: r.string("service_id"), interface: r.string("interface"), url: r.string("url"),
+                                                          regionID: region, enabled: r.bool("enabled"), extra: r.extras(excluding: known))
             return self.ok("endpoint", self.view(e))
         }
         t.delete("/v3/endpoints/{endpoint_id}") { req, ctx in
@@ -122,16 +133,8 @@ extension IdentityAPI {
     }
 
     /// Keystone auto-creates a region named by the legacy `region` attribute, for old clients.
-    func autoCreateLegacyRegion(_ r: JSONObjectReader) async throws {
-        guard !r.has("region_id"), let name = try r.string("region", maxLength: 255, nullable: true),
-              try await service.region(name) == nil else { return }
+    func autoCreateLegacyRegion(_ r: Entity) async throws {
+        guard r.string("region_id") == nil, let name = r.string("region"), try await service.region(name) == nil else { return }
         _ = try await service.createRegion(id: name, description: "", parentRegionID: nil, extra: [:])
-    }
-
-    func validURL(_ url: String) throws -> String {
-        guard let u = URL(string: url), u.scheme != nil, u.host != nil || url.contains("$(") else {
-            throw NimbusError.badRequest("Invalid input for field 'url': '\(url)' is not a 'url'")
-        }
-        return url
     }
 }

@@ -6,19 +6,23 @@ import NimbusHTTP
 extension IdentityAPI {
     func view(_ g: EndpointGroup) -> JSONValue {
         [
-            "id": .string(g.id), "name": .string(g.name), "description": .string(g.description),
+            "id": .string(g.id), "name": .string(g.name), "description": JSONValue(g.description),
             "filters": .object(JSONObject(g.filters.mapValues { JSONValue.string($0) })),
             "links": ["self": .string(v3 + "/OS-EP-FILTER/endpoint_groups/\(g.id)")],
         ]
     }
 
-    func filters(_ r: JSONObjectReader, required: Bool) throws -> [String: String]? {
-        guard let f = try r.reader("filters") else {
-            if required { throw NimbusError.badRequest("Invalid input for field 'filters': 'filters' is a required property") }
-            return nil
-        }
+    /// The filters of a validated endpoint group body: the three Keystone applies, as text.
+    func filters(_ e: Entity) throws -> [String: String]? {
+        guard let f = e.object("filters") else { return nil }
         var out = [String: String]()
-        for key in f.keys { out[key] = try f.requireString(key) }
+        for (key, value) in f {
+            // Keystone's `_require_valid_filter`: only these keys (its schema also admits `enabled`).
+            guard IdentityService.endpointGroupFilterKeys.containsBytes(key) else {
+                throw NimbusError.badRequest("Expecting to find service_id or region_id or interface in endpoint_group. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+            }
+            if let s = value.stringValue { out[key] = s }
+        }
         return out
     }
 
@@ -29,11 +33,12 @@ extension IdentityAPI {
             return self.collection("endpoint_groups", try await self.service.listEndpointGroups(name: req.query("name")).map(self.view), request: req)
         }
         t.post(base) { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.endpointGroupCreate)
             try self.authorize("identity:create_endpoint_group", ctx)
-            let r = try await self.entity(req, ctx, "endpoint_group")
-            let g = try await self.service.createEndpointGroup(name: try r.requireString("name", allowEmpty: false),
-                                                               description: try r.string("description", nullable: true),
-                                                               filters: try self.filters(r, required: true)!)
+            guard let filters = try self.filters(r), !filters.isEmpty else {
+                throw NimbusError.badRequest("filters field is required and cannot be empty")
+            }
+            let g = try await self.service.createEndpointGroup(name: r.string("name") ?? "", description: r.string("description"), filters: filters)
             return self.created("endpoint_group", self.view(g))
         }
         t.get(base + "/{group_id}") { req, ctx in
@@ -41,10 +46,10 @@ extension IdentityAPI {
             return self.ok("endpoint_group", self.view(try await self.service.endpointGroup(try ctx.parameter("group_id"))))
         }
         t.patch(base + "/{group_id}") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.endpointGroupUpdate)
             try self.authorize("identity:update_endpoint_group", ctx)
-            let r = try await self.entity(req, ctx, "endpoint_group")
-            let g = try await self.service.updateEndpointGroup(try ctx.parameter("group_id"), name: try r.string("name", allowEmpty: false),
-                                                               description: try r.string("description", nullable: true), filters: try self.filters(r, required: false))
+            let g = try await self.service.updateEndpointGroup(try ctx.parameter("group_id"), name: r.string("name"), description: r.nullableString("description"),
+                                                               filters: try self.filters(r))
             return self.ok("endpoint_group", self.view(g))
         }
         t.delete(base + "/{group_id}") { req, ctx in
@@ -75,7 +80,7 @@ extension IdentityAPI {
             try self.authorize("identity:get_endpoint_group_in_project", ctx)
             let (g, p) = (try ctx.parameter("group_id"), try ctx.parameter("project_id"))
             let project = try await self.service.requireProject(p)
-            guard try await self.service.endpointGroupIDs(forProject: p).contains(g) else {
+            guard try await self.service.endpointGroupIDs(forProject: p).containsBytes(g) else {
                 throw NimbusError.notFound("Could not find Endpoint Group Project Association: \(g), \(p).")
             }
             return self.ok("project", self.view(project))
@@ -101,7 +106,7 @@ extension IdentityAPI {
             try self.authorize("identity:list_endpoints_for_project", ctx)
             let p = try await self.service.requireProject(try ctx.parameter("project_id"))
             let ids = try await self.service.filteredEndpointIDs(forProject: p.id) ?? []
-            let list = try await self.service.listEndpoints(interface: nil, serviceID: nil, regionID: nil).filter { ids.contains($0.id) }
+            let list = try await self.service.listEndpoints(interface: nil, serviceID: nil, regionID: nil).filter { ids.contains(Name($0.id)) }
             return self.collection("endpoints", list.map(self.view), request: req)
         }
         t.put(base + "/{endpoint_id}") { req, ctx in
@@ -132,7 +137,7 @@ extension IdentityAPI {
         let (p, e) = (try ctx.parameter("project_id"), try ctx.parameter("endpoint_id"))
         _ = try await service.requireProject(p)
         _ = try await service.requireEndpoint(e)
-        guard try await service.endpointIDs(forProject: p).contains(e) else {
+        guard try await service.endpointIDs(forProject: p).containsBytes(e) else {
             throw NimbusError.notFound("Could not find Endpoint Project Association: \(e), \(p).")
         }
         return .empty()

@@ -130,9 +130,9 @@ extension IdentityAPI {
         if let domain = try ctx.caller().domainID {
             var f = ProjectFilter()
             f.domainID = domain
-            let projects = Set(try await service.listProjects(f).map(\.id))
-            list = list.filter { ($0.grant.targetType == .domain && $0.grant.targetID == domain)
-                || ($0.grant.targetType == .project && projects.contains($0.grant.targetID)) }
+            let projects = Set(try await service.listProjects(f).map { Name($0.id) })
+            list = list.filter { ($0.grant.targetType == .domain && $0.grant.targetID.sameBytes(as: domain))
+                || ($0.grant.targetType == .project && projects.contains(Name($0.grant.targetID))) }
         }
         var names = NameCache(service: service)
         var items = [JSONValue]()
@@ -176,7 +176,8 @@ extension IdentityAPI {
         var links: JSONObject = ["assignment": .string(v3 + grantPath(a.viaGroup.map { group in
             var s = origin; s.actorType = .group; s.actorID = group; return s } ?? origin))]
         if let group = a.viaGroup { links["membership"] = .string(v3 + "/groups/\(group)/users/\(g.actorID)") }
-        if let prior = a.priorRoleID { links["prior_role"] = .string(v3 + "/roles/\(prior)") }
+        // Keystone's link, parameter names and all: `/prior_role/<role>/implies/<prior role>`.
+        if let prior = a.priorRoleID { links["prior_role"] = .string(v3 + "/prior_role/\(g.roleID)/implies/\(prior)") }
         o["links"] = .object(links)
         return .object(o)
     }

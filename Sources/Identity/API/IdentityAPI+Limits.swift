@@ -19,13 +19,10 @@ extension IdentityAPI {
         ]
     }
 
-    /// The items of a `{"<key>": [...]}` batch body, non-empty.
-    func batch(_ req: Request, _ ctx: NimbusRequestContext, _ key: String) async throws -> [JSONObjectReader] {
-        let body = try JSONObjectReader(try await req.jsonBody(context: ctx), path: "body")
-        guard let items = try body.array(key), !items.isEmpty else {
-            throw NimbusError.badRequest("Invalid input for field '\(key)': a non-empty list is required.")
-        }
-        return try items.map { try JSONObjectReader($0, path: key) }
+    /// The items of a `{"<key>": [...]}` batch body, validated.
+    func batch(_ req: Request, _ ctx: NimbusRequestContext, _ schema: RequestSchema, _ key: String) async throws -> [Entity] {
+        let body = try await validatedBody(req, ctx, schema)
+        return (body[key]?.arrayValue ?? []).map { Entity(object: $0.objectValue ?? [:], schema: schema) }
     }
 
     func limitTarget(_ l: ProjectLimit) async throws -> [String: String] {
@@ -47,11 +44,9 @@ extension IdentityAPI {
         }
         t.post("/v3/registered_limits") { req, ctx in
             try self.authorize("identity:create_registered_limits", ctx)
-            let items = try await self.batch(req, ctx, "registered_limits").map { r in
-                RegisteredLimit(id: "", serviceID: try r.requireString("service_id", maxLength: 64), regionID: try r.string("region_id", maxLength: 255, nullable: true),
-                                resourceName: try r.requireString("resource_name", maxLength: 255, allowEmpty: false),
-                                defaultLimit: try r.int("default_limit") ?? { throw NimbusError.badRequest("Invalid input for field 'default_limit': 'default_limit' is a required property") }(),
-                                description: try r.string("description", maxLength: 255, nullable: true))
+            let items = try await self.batch(req, ctx, KeystoneSchemas.registeredLimitsCreate, "registered_limits").map { r in
+                RegisteredLimit(id: "", serviceID: r.string("service_id") ?? "", regionID: r.string("region_id"), resourceName: r.string("resource_name") ?? "",
+                                defaultLimit: r.int("default_limit") ?? 0, description: r.string("description"))
             }
             return .json(["registered_limits": .array(try await self.service.createRegisteredLimits(items).map(self.view))], status: .created)
         }
@@ -60,14 +55,11 @@ extension IdentityAPI {
             return self.ok("registered_limit", self.view(try await self.service.registeredLimit(try ctx.parameter("limit_id"))))
         }
         t.patch("/v3/registered_limits/{limit_id}") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.registeredLimitUpdate)
             try self.authorize("identity:update_registered_limit", ctx)
-            let r = try await self.entity(req, ctx, "registered_limit")
             let updated = try await self.service.updateRegisteredLimit(
-                try ctx.parameter("limit_id"), defaultLimit: try r.int("default_limit"),
-                description: r.has("description") ? .some(try r.string("description", maxLength: 255, nullable: true)) : .none,
-                serviceID: try r.string("service_id", maxLength: 64),
-                regionID: r.has("region_id") ? .some(try r.string("region_id", maxLength: 255, nullable: true)) : .none,
-                resourceName: try r.string("resource_name", maxLength: 255, allowEmpty: false))
+                try ctx.parameter("limit_id"), defaultLimit: r.int("default_limit"), description: r.nullableString("description"),
+                serviceID: r.string("service_id"), regionID: r.nullableString("region_id"), resourceName: r.string("resource_name"))
             return self.ok("registered_limit", self.view(updated))
         }
         t.delete("/v3/registered_limits/{limit_id}") { req, ctx in
@@ -92,12 +84,10 @@ extension IdentityAPI {
         }
         t.post("/v3/limits") { req, ctx in
             try self.authorize("identity:create_limits", ctx)
-            let items = try await self.batch(req, ctx, "limits").map { r in
-                ProjectLimit(id: "", projectID: try r.string("project_id", maxLength: 64, nullable: true), domainID: try r.string("domain_id", maxLength: 64, nullable: true),
-                             serviceID: try r.requireString("service_id", maxLength: 64), regionID: try r.string("region_id", maxLength: 255, nullable: true),
-                             resourceName: try r.requireString("resource_name", maxLength: 255, allowEmpty: false),
-                             resourceLimit: try r.int("resource_limit") ?? { throw NimbusError.badRequest("Invalid input for field 'resource_limit': 'resource_limit' is a required property") }(),
-                             description: try r.string("description", maxLength: 255, nullable: true))
+            let items = try await self.batch(req, ctx, KeystoneSchemas.limitsCreate, "limits").map { r in
+                ProjectLimit(id: "", projectID: r.string("project_id"), domainID: r.string("domain_id"), serviceID: r.string("service_id") ?? "",
+                             regionID: r.string("region_id"), resourceName: r.string("resource_name") ?? "", resourceLimit: r.int("resource_limit") ?? 0,
+                             description: r.string("description"))
             }
             return .json(["limits": .array(try await self.service.createLimits(items).map(self.view))], status: .created)
         }
@@ -107,10 +97,10 @@ extension IdentityAPI {
             return self.ok("limit", self.view(l))
         }
         t.patch("/v3/limits/{limit_id}") { req, ctx in
+            let r = try await self.entity(req, ctx, KeystoneSchemas.limitUpdate)
             try self.authorize("identity:update_limit", ctx)
-            let r = try await self.entity(req, ctx, "limit")
-            let updated = try await self.service.updateLimit(try ctx.parameter("limit_id"), resourceLimit: try r.int("resource_limit"),
-                                                             description: r.has("description") ? .some(try r.string("description", maxLength: 255, nullable: true)) : .none)
+            let updated = try await self.service.updateLimit(try ctx.parameter("limit_id"), resourceLimit: r.int("resource_limit"),
+                                                             description: r.nullableString("description"))
             return self.ok("limit", self.view(updated))
         }
         t.delete("/v3/limits/{limit_id}") { req, ctx in

@@ -4,20 +4,22 @@ import NimbusCore
 import NimbusHTTP
 
 extension IdentityAPI {
-    static let projectFields: Set<String> = ["id", "name", "domain_id", "parent_id", "is_domain", "enabled", "description", "tags", "options", "links"]
+    static let projectFields = ["id", "name", "domain_id", "parent_id", "is_domain", "enabled", "description", "tags", "options", "links",
+                                "explicit_domain_id"]
 
-    func projectInput(_ r: JSONObjectReader) throws -> ProjectInput {
+    /// A project or domain from a body its schema has validated.
+    func projectInput(_ e: Entity) -> ProjectInput {
         var i = ProjectInput()
-        i.name = try r.string("name", maxLength: 64)
-        i.domainID = try r.string("domain_id", maxLength: 64, nullable: true)
-        i.parentID = try r.string("parent_id", maxLength: 64, nullable: true)
-        i.isDomain = try r.bool("is_domain")
-        i.enabled = try r.bool("enabled")
-        i.description = try r.string("description", maxLength: 65535, nullable: true)
-        i.tags = try r.stringArray("tags")
-        i.options = try r.reader("options")?.object
-        i.extra = r.extras(excluding: Self.projectFields)
-        if let n = i.name, n.trimmingCharacters(in: .whitespaces).isEmpty { throw NimbusError.badRequest("Invalid input for field 'name': '\(n)' is too short") }
+        // Keystone strips project and domain names.
+        i.name = e.string("name")?.pythonStripped
+        i.domainID = e.string("domain_id")
+        i.parentID = e.string("parent_id")
+        i.isDomain = e.bool("is_domain")
+        i.enabled = e.bool("enabled")
+        i.description = e.nullableString("description")
+        if e.has("tags") { i.tags = e.array("tags").compactMap(\.stringValue) }
+        i.options = e.object("options")
+        i.extra = e.extras(excluding: Self.projectFields)
         return i
     }
 
@@ -37,16 +39,18 @@ extension IdentityAPI {
             f.parentID = req.query("parent_id")
             f.enabled = try self.boolQuery(req, "enabled")
             f.isDomain = try self.boolQuery(req, "is_domain")
-            f.tags = req.query("tags")?.split(separator: ",").map(String.init)
-            f.tagsAny = req.query("tags-any")?.split(separator: ",").map(String.init)
-            f.notTags = req.query("not-tags")?.split(separator: ",").map(String.init)
-            f.notTagsAny = req.query("not-tags-any")?.split(separator: ",").map(String.init)
+            // Split on "," bytes and keep empty pieces, as Python's `str.split(',')` does.
+            func tagList(_ name: String) -> [String]? { req.query(name)?.splitBytes(",", omittingEmpty: false).map(String.init) }
+            f.tags = tagList("tags")
+            f.tagsAny = tagList("tags-any")
+            f.notTags = tagList("not-tags")
+            f.notTagsAny = tagList("not-tags-any")
             var projects = try await self.service.listProjects(f)
-            if let d = caller.domainID { projects = projects.filter { $0.domainID == d } }
+            if let d = caller.domainID { projects = projects.filter { $0.domainID.sameBytes(as: d) } }
             return self.collection("projects", projects.map(self.view), request: req)
         }
         t.post("/v3/projects") { req, ctx in
-            let input = try self.projectInput(try await self.entity(req, ctx, "project"))
+            let input = self.projectInput(try await self.entity(req, ctx, KeystoneSchemas.projectCreate))
             let caller = try ctx.caller()
             // Authorize against the domain the project will really land in: the parent's, if given.
             var domainID = input.domainID ?? self.defaultDomain(for: caller)
@@ -84,7 +88,7 @@ extension IdentityAPI {
         t.patch("/v3/projects/{project_id}") { req, ctx in
             let p = try await self.service.projectOrDomain(try ctx.parameter("project_id"))
             try self.authorize("identity:update_project", ctx, self.projectTarget(p))
-            let input = try self.projectInput(try await self.entity(req, ctx, "project"))
+            let input = self.projectInput(try await self.entity(req, ctx, KeystoneSchemas.projectUpdate))
             return self.ok("project", self.view(try await self.service.updateProject(p.id, input, isDomain: p.isDomain)))
         }
         t.delete("/v3/projects/{project_id}") { req, ctx in
@@ -115,9 +119,11 @@ extension IdentityAPI {
         t.put("/v3/projects/{project_id}/tags") { req, ctx in
             let p = try await self.service.requireProject(try ctx.parameter("project_id"))
             try self.authorize("identity:update_project_tags", ctx, self.projectTarget(p))
-            let body = try JSONObjectReader(try await req.jsonBody(context: ctx), path: "body")
+            // Keystone validates `body.get('tags', {})` as the list: a body without tags is a 400, never "delete all".
+            let body = try await self.entity(req, ctx, KeystoneSchemas.projectTagsUpdate)
             var input = ProjectInput()
-            input.tags = try body.stringArray("tags") ?? []
+            // Keystone strips each tag (`t.strip()`), as it strips a tag added alone.
+            input.tags = body.array("tags").compactMap { $0.stringValue?.pythonStripped }
             let updated = try await self.service.updateProject(p.id, input, isDomain: false)
             return .json(["tags": JSONValue(updated.tags), "links": ["self": .string(self.v3 + "/projects/\(p.id)/tags"), "previous": nil, "next": nil]])
         }
@@ -133,15 +139,18 @@ extension IdentityAPI {
             let p = try await self.service.requireProject(try ctx.parameter("project_id"))
             try self.authorize("identity:get_project_tag", ctx, self.projectTarget(p))
             let tag = try ctx.parameter("tag")
-            guard p.tags.contains(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
+            guard p.tags.containsBytes(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
             return .empty()
         }
         t.put("/v3/projects/{project_id}/tags/{tag}") { req, ctx in
             let p = try await self.service.requireProject(try ctx.parameter("project_id"))
             try self.authorize("identity:create_project_tag", ctx, self.projectTarget(p))
             let tag = try ctx.parameter("tag")
+            // Keystone validates the tag, then the list it would make (at most 80, no duplicate).
+            try Self.check(.string(tag), KeystoneSchemas.tag, field: "tag")
+            try Self.check(JSONValue(p.tags + [tag]), KeystoneSchemas.tags, field: "tags")
             var input = ProjectInput()
-            input.tags = p.tags + [tag]
+            input.tags = p.tags + [tag.pythonStripped]
             _ = try await self.service.updateProject(p.id, input, isDomain: false)
             return .empty(.created, headers: [.location: self.v3 + "/projects/\(p.id)/tags/\(tag)"])
         }
@@ -149,9 +158,9 @@ extension IdentityAPI {
             let p = try await self.service.requireProject(try ctx.parameter("project_id"))
             try self.authorize("identity:delete_project_tag", ctx, self.projectTarget(p))
             let tag = try ctx.parameter("tag")
-            guard p.tags.contains(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
+            guard p.tags.containsBytes(tag) else { throw NimbusError.notFound("Tag \(tag) not found for project \(p.id).") }
             var input = ProjectInput()
-            input.tags = p.tags.filter { $0 != tag }
+            input.tags = p.tags.filter { !$0.sameBytes(as: tag) }
             _ = try await self.service.updateProject(p.id, input, isDomain: false)
             return .empty()
         }
@@ -162,14 +171,15 @@ extension IdentityAPI {
             let caller = try ctx.caller()
             try self.authorize("identity:list_domains", ctx, caller.domainID.map { ["target.domain.id": $0] } ?? [:])
             var domains = try await self.service.listDomains(name: req.query("name"), enabled: try self.boolQuery(req, "enabled"))
-            if let d = caller.domainID { domains = domains.filter { $0.id == d } }
+            if let d = caller.domainID { domains = domains.filter { $0.id.sameBytes(as: d) } }
             return self.collection("domains", domains.map(self.domainView), request: req)
         }
         t.post("/v3/domains") { req, ctx in
             try self.authorize("identity:create_domain", ctx)
-            var input = try self.projectInput(try await self.entity(req, ctx, "domain"))
+            let e = try await self.entity(req, ctx, KeystoneSchemas.domainCreate)
+            var input = self.projectInput(e)
             input.isDomain = true
-            if let id = input.extra.removeValue(forKey: "explicit_domain_id")?.stringValue { input.explicitID = id }
+            input.explicitID = e.string("explicit_domain_id")
             let d = try await self.service.createProject(input, defaultDomainID: self.service.settings.defaultDomainID)
             return self.created("domain", self.domainView(d))
         }
@@ -181,7 +191,7 @@ extension IdentityAPI {
         t.patch("/v3/domains/{domain_id}") { req, ctx in
             let d = try await self.service.requireDomain(try ctx.parameter("domain_id"))
             try self.authorize("identity:update_domain", ctx, ["target.domain.id": d.id])
-            let input = try self.projectInput(try await self.entity(req, ctx, "domain"))
+            let input = self.projectInput(try await self.entity(req, ctx, KeystoneSchemas.domainUpdate))
             return self.ok("domain", self.domainView(try await self.service.updateProject(d.id, input, isDomain: true)))
         }
         t.delete("/v3/domains/{domain_id}") { req, ctx in

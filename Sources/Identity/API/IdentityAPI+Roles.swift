@@ -13,7 +13,7 @@ extension IdentityAPI {
         domainID == nil ? "identity:\(verb)_role" : "identity:\(verb)_domain_role"
     }
 
-    static let roleFields: Set<String> = ["id", "name", "domain_id", "description", "options", "links"]
+    static let roleFields = ["id", "name", "domain_id", "description", "options", "links"]
 
     func addRoleRoutes(_ t: inout RouteTable) {
         t.get("/v3/roles") { req, ctx in
@@ -24,12 +24,12 @@ extension IdentityAPI {
             return self.collection("roles", roles.map(self.view), request: req)
         }
         t.post("/v3/roles") { req, ctx in
-            let r = try await self.entity(req, ctx, "role")
-            let name = try r.requireString("name", maxLength: 255, allowEmpty: false)
-            let domainID = try r.string("domain_id", maxLength: 64, nullable: true)
+            let r = try await self.entity(req, ctx, KeystoneSchemas.roleCreate)
+            let name = r.string("name") ?? ""
+            let domainID = r.string("domain_id")
             try self.authorize(self.roleAction("create", domainID), ctx, ["target.role.domain_id": domainID.policyValue, "target.role.name": name])
-            let role = try await self.service.createRole(name: name, domainID: domainID, description: try r.string("description", maxLength: 255, nullable: true),
-                                                         options: try r.reader("options")?.object ?? [:], extra: r.extras(excluding: Self.roleFields))
+            let role = try await self.service.createRole(name: name, domainID: domainID, description: r.string("description"),
+                                                         options: r.object("options") ?? [:], extra: r.extras(excluding: Self.roleFields))
             return self.created("role", self.view(role))
         }
         t.get("/v3/roles/{role_id}") { req, ctx in
@@ -40,11 +40,9 @@ extension IdentityAPI {
         t.patch("/v3/roles/{role_id}") { req, ctx in
             let role = try await self.service.requireRole(try ctx.parameter("role_id"))
             try self.authorize(self.roleAction("update", role.domainID), ctx, self.roleTarget(role))
-            let r = try await self.entity(req, ctx, "role")
-            let domainID: String?? = r.has("domain_id") ? .some(try r.string("domain_id", nullable: true)) : .none
-            let updated = try await self.service.updateRole(role.id, name: try r.string("name", maxLength: 255, allowEmpty: false),
-                                                            description: try r.string("description", maxLength: 255, nullable: true), domainID: domainID,
-                                                            options: try r.reader("options")?.object, extra: r.extras(excluding: Self.roleFields))
+            let r = try await self.entity(req, ctx, KeystoneSchemas.roleUpdate)
+            let updated = try await self.service.updateRole(role.id, name: r.string("name"), description: r.nullableString("description"), domainID: r.nullableString("domain_id"),
+                                                            options: r.object("options"), extra: r.extras(excluding: Self.roleFields))
             return self.ok("role", self.view(updated))
         }
         t.delete("/v3/roles/{role_id}") { req, ctx in

@@ -7,9 +7,10 @@ extension IdentityAPI {
     func view(_ t: Trust) -> JSONValue {
         [
             "id": .string(t.id), "trustor_user_id": .string(t.trustorID), "trustee_user_id": .string(t.trusteeID),
-            "project_id": JSONValue(t.projectID), "impersonation": .bool(t.impersonation), "expires_at": JSONValue(t.expiresAt),
+            "project_id": JSONValue(t.projectID), "impersonation": .bool(t.impersonation), "expires_at": JSONValue(t.expiresAt?.iso),
             "remaining_uses": t.remainingUses.map { .int(Int64($0)) } ?? nil, "redelegation_count": .int(Int64(t.redelegationCount)),
-            "roles": .array(t.roles.map(roleRef)), "roles_links": ["self": .string(v3 + "/OS-TRUST/trusts/\(t.id)/roles"), "previous": nil, "next": nil],
+            "deleted_at": nil, "redelegated_trust_id": nil,
+            "roles": .array(t.roles.map(view)), "roles_links": ["self": .string(v3 + "/OS-TRUST/trusts/\(t.id)/roles"), "previous": nil, "next": nil],
             "links": ["self": .string(v3 + "/OS-TRUST/trusts/\(t.id)")],
         ]
     }
@@ -21,21 +22,13 @@ extension IdentityAPI {
     func addTrustRoutes(_ t: inout RouteTable) {
         let base = "/v3/OS-TRUST/trusts"
         t.post(base) { req, ctx in
-            let r = try await self.entity(req, ctx, "trust")
-            let trustor = try r.requireString("trustor_user_id", maxLength: 64)
-            let trustee = try r.requireString("trustee_user_id", maxLength: 64)
-            try self.authorize("identity:create_trust", ctx, ["target.trust.trustor_user_id": trustor, "target.trust.trustee_user_id": trustee])
-            var input = TrustInput(trustorID: trustor, trusteeID: trustee, projectID: try r.string("project_id", maxLength: 64, nullable: true),
-                                   impersonation: try r.bool("impersonation") ?? false)
-            input.expiresAt = try r.string("expires_at", nullable: true)
-            if let uses = try r.object["remaining_uses"].flatMap({ $0 == .null ? nil : $0 }) {
-                guard let n = uses.intValue else { throw NimbusError.badRequest("Invalid input for field 'remaining_uses': not an integer.") }
-                input.remainingUses = Int(n)
-            }
-            for v in try r.array("roles") ?? [] {
-                let role = try JSONObjectReader(v, path: "roles")
-                input.roles.append((try role.string("id"), try role.string("name")))
-            }
+            let r = try await self.entity(req, ctx, KeystoneSchemas.trustCreate)
+            let trustor = r.string("trustor_user_id") ?? "", trustee = r.string("trustee_user_id") ?? ""
+            try self.service.forbidApplicationCredential(try self.authorize("identity:create_trust", ctx, ["target.trust.trustor_user_id": trustor, "target.trust.trustee_user_id": trustee]))
+            var input = TrustInput(trustorID: trustor, trusteeID: trustee, projectID: r.string("project_id"), impersonation: r.bool("impersonation") ?? false)
+            input.expiresAt = r.string("expires_at")
+            input.remainingUses = r.int("remaining_uses").map { Int($0) }
+            for v in r.array("roles") { input.roles.append((v["id"]?.stringValue, v["name"]?.stringValue)) }
             return self.created("trust", self.view(try await self.service.createTrust(input, caller: try ctx.caller())))
         }
         t.get(base) { req, ctx in
@@ -48,29 +41,30 @@ extension IdentityAPI {
             } else {
                 try self.authorize("identity:list_trusts", ctx)
             }
+            try self.service.forbidApplicationCredential(try ctx.caller())
             return self.collection("trusts", try await self.service.listTrusts(trustorID: trustor, trusteeID: trustee).map(self.view), request: req)
         }
         t.get(base + "/{trust_id}") { req, ctx in
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
-            try self.authorize("identity:get_trust", ctx, self.trustTarget(trust))
+            try self.service.forbidApplicationCredential(try self.authorize("identity:get_trust", ctx, self.trustTarget(trust)))
             return self.ok("trust", self.view(trust))
         }
         t.delete(base + "/{trust_id}") { req, ctx in
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
-            try self.authorize("identity:delete_trust", ctx, self.trustTarget(trust))
+            try self.service.forbidApplicationCredential(try self.authorize("identity:delete_trust", ctx, self.trustTarget(trust)))
             try await self.service.deleteTrust(trust.id)
             return .empty()
         }
         t.get(base + "/{trust_id}/roles") { req, ctx in
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
-            try self.authorize("identity:list_roles_for_trust", ctx, self.trustTarget(trust))
+            try self.service.forbidApplicationCredential(try self.authorize("identity:list_roles_for_trust", ctx, self.trustTarget(trust)))
             return self.collection("roles", trust.roles.map(self.view), request: req)
         }
         t.get(base + "/{trust_id}/roles/{role_id}") { req, ctx in
             let trust = try await self.service.trust(try ctx.parameter("trust_id"))
-            try self.authorize("identity:get_role_for_trust", ctx, self.trustTarget(trust))
+            try self.service.forbidApplicationCredential(try self.authorize("identity:get_role_for_trust", ctx, self.trustTarget(trust)))
             let roleID = try ctx.parameter("role_id")
-            guard let role = trust.roles.first(where: { $0.id == roleID }) else { throw NimbusError.notFound("Could not find role: \(roleID).") }
+            guard let role = trust.roles.first(where: { $0.id.sameBytes(as: roleID) }) else { throw NimbusError.notFound("Could not find role: \(roleID).") }
             return self.ok("role", self.view(role))
         }
     }

@@ -4,18 +4,20 @@ import NimbusCore
 import NimbusHTTP
 
 extension IdentityAPI {
-    static let userFields: Set<String> = ["id", "name", "domain_id", "password", "enabled", "default_project_id", "options", "links",
-                                          "password_expires_at", "federated"]
+    static let userFields = ["id", "name", "domain_id", "password", "enabled", "default_project_id", "options", "links",
+                             "password_expires_at", "federated"]
+    static let groupFields = ["id", "name", "domain_id", "description", "links"]
 
-    func userInput(_ r: JSONObjectReader) throws -> UserInput {
+    /// A user from a body its schema has validated.
+    func userInput(_ e: Entity) -> UserInput {
         var i = UserInput()
-        i.name = try r.string("name", maxLength: 255)
-        i.domainID = try r.string("domain_id", maxLength: 64)
-        if r.has("password") { i.password = .some(try r.string("password", maxLength: 4096, nullable: true)) }
-        i.enabled = try r.bool("enabled")
-        if r.has("default_project_id") { i.defaultProjectID = .some(try r.string("default_project_id", maxLength: 64, nullable: true)) }
-        i.options = try r.reader("options")?.object
-        i.extra = r.extras(excluding: Self.userFields)
+        i.name = e.string("name")
+        i.domainID = e.string("domain_id")
+        if e.has("password") { i.password = .some(e.string("password")) }
+        i.enabled = e.bool("enabled")
+        if e.has("default_project_id") { i.defaultProjectID = .some(e.string("default_project_id")) }
+        i.options = e.object("options")
+        i.extra = e.extras(excluding: Self.userFields)
         return i
     }
 
@@ -32,7 +34,7 @@ extension IdentityAPI {
             return self.collection("users", users.map(self.view), request: req)
         }
         t.post("/v3/users") { req, ctx in
-            let input = try self.userInput(try await self.entity(req, ctx, "user"))
+            let input = self.userInput(try await self.entity(req, ctx, KeystoneSchemas.userCreate))
             let caller = try ctx.caller()
             let domainID = input.domainID ?? self.defaultDomain(for: caller)
             try self.authorize("identity:create_user", ctx, ["target.user.domain_id": domainID])
@@ -46,7 +48,7 @@ extension IdentityAPI {
         t.patch("/v3/users/{user_id}") { req, ctx in
             let u = try await self.service.requireUser(try ctx.parameter("user_id"))
             try self.authorize("identity:update_user", ctx, self.userTarget(u))
-            let input = try self.userInput(try await self.entity(req, ctx, "user"))
+            let input = self.userInput(try await self.entity(req, ctx, KeystoneSchemas.userUpdate))
             return self.ok("user", self.view(try await self.service.updateUser(u.id, input)))
         }
         t.delete("/v3/users/{user_id}") { req, ctx in
@@ -57,10 +59,9 @@ extension IdentityAPI {
         }
         // Keystone lets a user change their own password without a valid token (it may have expired).
         t.post("/v3/users/{user_id}/password", auth: .none) { req, ctx in
-            let r = try await self.entity(req, ctx, "user")
-            let original = try r.requireString("original_password", maxLength: 4096, allowEmpty: true)
-            let new = try r.requireString("password", maxLength: 4096, allowEmpty: true)
-            try await self.service.changePassword(userID: try ctx.parameter("user_id"), original: original, new: new)
+            let r = try await self.entity(req, ctx, KeystoneSchemas.passwordChange)
+            try await self.service.changePassword(userID: try ctx.parameter("user_id"), original: r.string("original_password") ?? "",
+                                                  new: r.string("password") ?? "")
             return .empty()
         }
         t.get("/v3/users/{user_id}/groups") { req, ctx in
@@ -87,13 +88,12 @@ extension IdentityAPI {
             return self.collection("groups", groups.map(self.view), request: req)
         }
         t.post("/v3/groups") { req, ctx in
-            let r = try await self.entity(req, ctx, "group")
+            let r = try await self.entity(req, ctx, KeystoneSchemas.groupCreate)
             let caller = try ctx.caller()
-            let name = try r.requireString("name", maxLength: 64, allowEmpty: false)
-            let domainID = try r.string("domain_id", maxLength: 64) ?? self.defaultDomain(for: caller)
+            let domainID = r.string("domain_id") ?? self.defaultDomain(for: caller)
             try self.authorize("identity:create_group", ctx, ["target.group.domain_id": domainID])
-            let g = try await self.service.createGroup(name: name, domainID: domainID, description: try r.string("description", maxLength: 65535, nullable: true),
-                                                       extra: r.extras(excluding: ["id", "name", "domain_id", "description", "links"]))
+            let g = try await self.service.createGroup(name: r.string("name") ?? "", domainID: domainID, description: r.nullableString("description"),
+                                                       extra: r.extras(excluding: Self.groupFields))
             return self.created("group", self.view(g))
         }
         t.get("/v3/groups/{group_id}") { req, ctx in
@@ -104,10 +104,9 @@ extension IdentityAPI {
         t.patch("/v3/groups/{group_id}") { req, ctx in
             let g = try await self.service.requireGroup(try ctx.parameter("group_id"))
             try self.authorize("identity:update_group", ctx, self.groupTarget(g))
-            let r = try await self.entity(req, ctx, "group")
-            let updated = try await self.service.updateGroup(g.id, name: try r.string("name", maxLength: 64, allowEmpty: false),
-                                                             description: try r.string("description", maxLength: 65535, nullable: true), domainID: try r.string("domain_id"),
-                                                             extra: r.extras(excluding: ["id", "name", "domain_id", "description", "links"]))
+            let r = try await self.entity(req, ctx, KeystoneSchemas.groupUpdate)
+            let updated = try await self.service.updateGroup(g.id, name: r.string("name"), description: r.nullableString("description"), domainID: r.string("domain_id"),
+                                                             extra: r.extras(excluding: Self.groupFields))
             return self.ok("group", self.view(updated))
         }
         t.delete("/v3/groups/{group_id}") { req, ctx in

@@ -10,7 +10,7 @@ extension IdentityAPI {
         var o = p.extra
         o["id"] = .string(p.id)
         o["name"] = .string(p.name)
-        o["description"] = .string(p.description)
+        o["description"] = JSONValue(p.description)
         o["enabled"] = .bool(p.enabled)
         o["tags"] = JSONValue(p.tags)
         o["options"] = .object(p.options)
@@ -26,7 +26,7 @@ extension IdentityAPI {
         var o = d.extra
         o["id"] = .string(d.id)
         o["name"] = .string(d.name)
-        o["description"] = .string(d.description)
+        o["description"] = JSONValue(d.description)
         o["enabled"] = .bool(d.enabled)
         o["tags"] = JSONValue(d.tags)
         o["options"] = .object(d.options)
@@ -40,7 +40,8 @@ extension IdentityAPI {
         o["name"] = .string(u.name)
         o["domain_id"] = .string(u.domainID)
         o["enabled"] = .bool(u.enabled)
-        o["password_expires_at"] = JSONValue(u.passwordExpiresAt)
+        // Keystone renders the stored datetime without a zone (oslo's PERFECT_TIME_FORMAT).
+        o["password_expires_at"] = JSONValue(u.passwordExpiresAt.map { ExactTime.parse($0)?.isoNoZone ?? $0 })
         o["options"] = .object(u.options)
         if let d = u.defaultProjectID { o["default_project_id"] = .string(d) }
         o["links"] = link("/users/\(u.id)")
@@ -52,7 +53,7 @@ extension IdentityAPI {
         o["id"] = .string(g.id)
         o["name"] = .string(g.name)
         o["domain_id"] = .string(g.domainID)
-        o["description"] = .string(g.description)
+        o["description"] = JSONValue(g.description)
         o["links"] = link("/groups/\(g.id)")
         return .object(o)
     }
@@ -62,17 +63,17 @@ extension IdentityAPI {
         o["id"] = .string(r.id)
         o["name"] = .string(r.name)
         o["domain_id"] = JSONValue(r.domainID)
-        o["description"] = .string(r.description)
+        // Keystone stores a missing description as NULL: null, not "".
+        o["description"] = JSONValue(r.description)
         o["options"] = .object(r.options)
         o["links"] = link("/roles/\(r.id)")
         return .object(o)
     }
 
-    /// The short role form used inside inference rules.
+    /// The short role form of inference rules: id, name and link only (Keystone's
+    /// `build_implied_role_response_data`).
     func roleRef(_ r: Role) -> JSONValue {
-        var o: JSONObject = ["id": .string(r.id), "name": .string(r.name), "links": link("/roles/\(r.id)")]
-        if let d = r.domainID { o["domain_id"] = .string(d) }
-        return .object(o)
+        ["id": .string(r.id), "name": .string(r.name), "links": link("/roles/\(r.id)")]
     }
 
     func view(_ r: Region) -> JSONValue {
@@ -121,15 +122,20 @@ extension IdentityAPI {
         ["id": .string(r.id), "service": .string(r.service), "path": .string(r.path), "method": .string(r.method)]
     }
 
+    /// As Keystone renders its row: every column (`system` and `description` null when unset),
+    /// the roles in full, and `access_rules` only when the credential has some.
     func view(_ a: ApplicationCredential) -> JSONValue {
         var o: JSONObject = [
             "id": .string(a.id), "name": .string(a.name), "description": JSONValue(a.description), "user_id": .string(a.userID),
-            "project_id": JSONValue(a.projectID), "expires_at": JSONValue(a.expiresAt), "unrestricted": .bool(a.unrestricted),
-            "roles": .array(a.roles.map { ["id": .string($0.id), "name": .string($0.name), "domain_id": JSONValue($0.domainID)] }),
-            "access_rules": .array(a.accessRules.map(view)),
+            "project_id": JSONValue(a.projectID), "system": JSONValue(a.system), "expires_at": JSONValue(a.expiresAt?.isoNoZone),
+            "unrestricted": .bool(a.unrestricted),
+            "roles": .array(a.roles.map {
+                ["id": .string($0.id), "name": .string($0.name), "domain_id": JSONValue($0.domainID), "description": JSONValue($0.description),
+                 "options": .object($0.options)]
+            }),
             "links": link("/users/\(a.userID)/application_credentials/\(a.id)"),
         ]
-        if let s = a.system { o["system"] = .string(s) }
+        if !a.accessRules.isEmpty { o["access_rules"] = .array(a.accessRules.map(view)) }
         if let secret = a.secret { o["secret"] = .string(secret) }
         return .object(o)
     }
@@ -150,12 +156,13 @@ extension IdentityAPI {
         })
     }
 
+    /// Placeholders are found by bytes, as Python's `%` formatting finds them.
     static func substitute(_ url: String, projectID: String?) -> String? {
-        guard url.contains("project_id)s") || url.contains("tenant_id)s") else { return url }
+        guard url.containsBytes("project_id)s") || url.containsBytes("tenant_id)s") else { return url }
         guard let projectID else { return nil }
         var u = url
         for key in ["%(project_id)s", "$(project_id)s", "%(tenant_id)s", "$(tenant_id)s"] {
-            u = u.replacingOccurrences(of: key, with: projectID)
+            u = u.replacingBytes(key, with: projectID)
         }
         return u
     }
@@ -167,7 +174,8 @@ extension IdentityAPI {
             "user": [
                 "id": .string(c.user.id), "name": .string(c.user.name),
                 "domain": ["id": .string(c.user.domainID), "name": .string(c.user.domainName)],
-                "password_expires_at": nil,
+                // The token's user's password expiry, rendered as Keystone renders the stored datetime.
+                "password_expires_at": JSONValue(try await service.user(c.user.id)?.passwordExpiresAt.map { ExactTime.parse($0)?.isoNoZone ?? $0 }),
             ],
             "audit_ids": JSONValue(c.auditIDs),
             "expires_at": .string(Timestamps.micros(c.expiresAt)),

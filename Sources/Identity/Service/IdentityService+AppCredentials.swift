@@ -16,7 +16,7 @@ public struct ApplicationCredential: Sendable {
     public var projectID: String?
     public var system: String?
     public var description: String?
-    public var expiresAt: String?
+    public var expiresAt: ExactTime?
     public var unrestricted: Bool
     public var roles: [Role]
     public var accessRules: [AccessRule]
@@ -51,10 +51,11 @@ extension IdentityService {
         let ruleIDs = ((try? JSONValue.parse(string: r.accessRules))?.arrayValue ?? []).compactMap(\.stringValue)
         return ApplicationCredential(
             id: r.id, name: r.name, userID: r.userId, projectID: r.projectId, system: r.system, description: r.description,
-            expiresAt: r.expiresAt, unrestricted: r.unrestricted, roles: Self.idList(fromColumn: r.roles).compactMap { roles[$0] },
+            expiresAt: r.expiresAt.flatMap(ExactTime.parse), unrestricted: r.unrestricted, roles: Self.idList(fromColumn: r.roles).compactMap { roles[$0] },
             accessRules: ruleIDs.compactMap { rules[$0] }, secret: nil)
     }
 
+    /// Keyed by id: access rule ids are hex we generated (a client-given id is only looked up).
     func accessRuleMap(userID: String) async throws -> [String: AccessRule] {
         let rows = try await db.sql.records(AccessRuleRecord.self, "SELECT id, user_id, service, path, method FROM identity_access_rules WHERE user_id = \(bind: userID)")
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.id, AccessRule(id: $0.id, service: $0.service, path: $0.path, method: $0.method)) })
@@ -64,12 +65,12 @@ extension IdentityService {
         let roles = try await allRoles()
         let rules = try await accessRuleMap(userID: userID)
         return try await db.sql.records(AppCredentialRecord.self, "SELECT \(unsafeRaw: Self.appCredColumns) FROM identity_app_credentials WHERE user_id = \(bind: userID) ORDER BY name")
-            .filter { name == nil || $0.name == name }
+            .filter { matchesFilter(name, $0.name) }
             .map { makeAppCredential($0, roles: roles, rules: rules) }
     }
 
     public func appCredential(userID: String, id: String) async throws -> ApplicationCredential {
-        guard let r = try await appCredentialRecord(id), r.userId == userID else {
+        guard let r = try await appCredentialRecord(id), r.userId.sameBytes(as: userID) else {
             throw NimbusError.notFound("Could not find Application Credential: \(id).")
         }
         return makeAppCredential(r, roles: try await allRoles(), rules: try await accessRuleMap(userID: userID))
@@ -92,25 +93,23 @@ extension IdentityService {
     /// Creates an application credential for the caller's current scope, limited to roles the
     /// caller holds there.
     public func createAppCredential(_ input: AppCredentialInput, caller: AuthContext) async throws -> ApplicationCredential {
+        try forbidTrustScoped(caller)
         try await requireUnrestricted(caller, "managing additional application credentials")
-        if caller.trust != nil { throw NimbusError.forbidden("Application credentials cannot be created with a trust-scoped token.") }
         let held = caller.roles
         var chosen = [AuthContext.Role]()
         if input.roles.isEmpty {
             chosen = held
         } else {
             for ref in input.roles {
-                guard let r = held.first(where: { $0.id == ref.id || $0.name == ref.name }) else {
+                guard let r = held.first(where: { ref.id.sameBytes(as: $0.id) || ref.name.sameBytes(as: $0.name) }) else {
                     throw NimbusError.badRequest("Invalid application credential: roles requested are not held by the user on the project.")
                 }
                 chosen.append(r)
             }
         }
-        if let e = input.expiresAt {
-            guard let date = Timestamps.parse(e) else { throw NimbusError.badRequest("Invalid input for field 'expires_at': '\(e)' is not a valid date-time.") }
-            if date < now { throw NimbusError.badRequest("The expires_at time is in the past.") }
-        }
-        let secret = input.secret ?? Base64URL.encode((0..<48).map { _ in UInt8.random(in: 0...255) })
+        let expires = try Self.expiration(input.expiresAt)
+        // An empty secret is generated too (Keystone: `if not app_cred_data.get('secret')`).
+        let secret = input.secret.flatMap { $0.isEmpty ? nil : $0 } ?? Base64URL.encode((0..<48).map { _ in UInt8.random(in: 0...255) })
         let hash = try await hasher.hash(secret)
         var ruleIDs = [String]()
         var newRules = [AccessRuleRecord]()
@@ -123,7 +122,7 @@ extension IdentityService {
                 guard let service = rule.service, let path = rule.path, let method = rule.method else {
                     throw NimbusError.badRequest("Invalid input for field 'access_rules': each rule needs service, path and method.")
                 }
-                if let match = existing.values.first(where: { $0.service == service && $0.path == path && $0.method == method }) {
+                if let match = existing.values.first(where: { $0.service.sameBytes(as: service) && $0.path.sameBytes(as: path) && $0.method.sameBytes(as: method) }) {
                     ruleIDs.append(match.id)
                 } else {
                     let r = AccessRuleRecord(id: Identifiers.hex32(), userId: caller.user.id, service: service, path: path, method: method)
@@ -135,7 +134,7 @@ extension IdentityService {
         let record = AppCredentialRecord(
             id: Identifiers.hex32(), name: input.name, userId: caller.user.id, projectId: caller.projectID,
             system: caller.isSystemScoped ? "all" : nil, secretHash: hash, description: input.description,
-            expiresAt: input.expiresAt.flatMap(Timestamps.parse).map { String(Timestamps.micros($0).dropLast()) }, unrestricted: input.unrestricted,
+            expiresAt: expires?.isoNoZone, unrestricted: input.unrestricted,
             roles: JSONValue(chosen.map(\.id)).serializedString(), accessRules: JSONValue(ruleIDs).serializedString(), createdAt: nowString)
         let rulesToInsert = newRules
         do {
@@ -152,14 +151,17 @@ extension IdentityService {
     }
 
     public func deleteAppCredential(userID: String, id: String, caller: AuthContext? = nil) async throws {
-        if let caller { try await requireUnrestricted(caller, "managing additional application credentials") }
+        if let caller {
+            try forbidTrustScoped(caller)
+            try await requireUnrestricted(caller, "managing additional application credentials")
+        }
         _ = try await appCredential(userID: userID, id: id)
         try await write { db in try await db.execute("DELETE FROM identity_app_credentials WHERE id = \(bind: id)") }
         try await revoke(.appCredential, id)
     }
 
     public func listAccessRules(userID: String) async throws -> [AccessRule] {
-        try await accessRuleMap(userID: userID).values.sorted { $0.id < $1.id }
+        try await accessRuleMap(userID: userID).values.sortedByBytes(\.id)
     }
 
     public func accessRule(userID: String, id: String) async throws -> AccessRule {
@@ -170,7 +172,7 @@ extension IdentityService {
     public func deleteAccessRule(userID: String, id: String) async throws {
         _ = try await accessRule(userID: userID, id: id)
         let inUse = try await db.sql.records(AppCredentialRecord.self, "SELECT \(unsafeRaw: Self.appCredColumns) FROM identity_app_credentials WHERE user_id = \(bind: userID)")
-            .contains { $0.accessRules.contains(id) }
+            .contains { Self.idList(fromColumn: $0.accessRules).containsBytes(id) }
         if inUse { throw NimbusError.forbidden("Cannot delete access rule \(id): it is in use by an application credential.") }
         try await write { db in try await db.execute("DELETE FROM identity_access_rules WHERE id = \(bind: id)") }
     }

@@ -12,22 +12,25 @@ extension IdentityService {
             base = try await expandInherited(base)
             base = try await expandImplied(base)
         }
-        var projectScope: Set<String>?
+        var projectScope: Set<Name>?
         if let p = f.projectID {
-            projectScope = [p]
-            if f.includeSubtree { projectScope!.formUnion(try await subtree(of: p).map(\.id)) }
+            projectScope = [Name(p)]
+            if f.includeSubtree { projectScope!.formUnion(try await subtree(of: p).map { Name($0.id) }) }
         }
         return base.filter { a in
             let g = a.grant
-            if let u = f.userID, !(g.actorType == .user && g.actorID == u) { return false }
-            if let gr = f.groupID, !(g.actorType == .group && g.actorID == gr) { return false }
-            if let r = f.roleID, g.roleID != r { return false }
-            if let scope = projectScope, !(g.targetType == .project && scope.contains(g.targetID)) { return false }
-            if let d = f.domainID, !(g.targetType == .domain && g.targetID == d) { return false }
+            if let u = f.userID, !(g.actorType == .user && g.actorID.sameBytes(as: u)) { return false }
+            if let gr = f.groupID, !(g.actorType == .group && g.actorID.sameBytes(as: gr)) { return false }
+            if let r = f.roleID, !g.roleID.sameBytes(as: r) { return false }
+            if let scope = projectScope, !(g.targetType == .project && scope.contains(Name(g.targetID))) { return false }
+            if let d = f.domainID, !(g.targetType == .domain && g.targetID.sameBytes(as: d)) { return false }
             if f.system && g.targetType != .system { return false }
             if f.inheritedOnly && !g.inherited { return false }
             return true
-        }.sorted { ($0.grant.actorID, $0.grant.targetID, $0.grant.roleID) < ($1.grant.actorID, $1.grant.targetID, $1.grant.roleID) }
+        }.sorted { a, b in
+            let x = [a.grant.actorID, a.grant.targetID, a.grant.roleID], y = [b.grant.actorID, b.grant.targetID, b.grant.roleID]
+            return x.lexicographicallyPrecedes(y) { $0.bytesPrecede($1) }
+        }
     }
 
     private func expandGroups(_ list: [RoleAssignment]) async throws -> [RoleAssignment] {

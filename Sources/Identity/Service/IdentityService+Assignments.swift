@@ -83,10 +83,10 @@ extension IdentityService {
         switch g.targetType {
         case .project:
             let p = try await requireProject(g.targetID)
-            if let d = role.domainID, d != p.domainID { throw NimbusError.forbidden("Domain-specific role \(role.id) cannot be assigned outside its domain.") }
+            if let d = role.domainID, !p.domainID.sameBytes(as: d) { throw NimbusError.forbidden("Domain-specific role \(role.id) cannot be assigned outside its domain.") }
         case .domain:
             _ = try await requireDomain(g.targetID)
-            if let d = role.domainID, d != g.targetID { throw NimbusError.forbidden("Domain-specific role \(role.id) cannot be assigned outside its domain.") }
+            if let d = role.domainID, !d.sameBytes(as: g.targetID) { throw NimbusError.forbidden("Domain-specific role \(role.id) cannot be assigned outside its domain.") }
         case .system: break
         }
     }
@@ -122,8 +122,9 @@ extension IdentityService {
     public func grantedRoles(actorType: ActorType, actorID: String, targetType: TargetType, targetID: String, inherited: Bool) async throws -> [Role] {
         let roles = try await allRoles()
         return try await grants(actorIDs: [actorID]).filter {
-            $0.actorType == actorType && $0.targetType == targetType && $0.targetID == targetID && $0.inherited == inherited
-        }.compactMap { roles[$0.roleID] }.sorted { $0.name < $1.name }
+            $0.actorType == actorType && $0.actorID.sameBytes(as: actorID) && $0.targetType == targetType && $0.targetID.sameBytes(as: targetID)
+                && $0.inherited == inherited
+        }.compactMap { roles[$0.roleID] }.sortedByBytes(\.name)
     }
 
     /// The roles a user holds on a scope once groups, inheritance and implied roles are applied.
@@ -138,35 +139,35 @@ extension IdentityService {
         case .system:
             roleIDs = grants.filter { $0.targetType == .system }.map(\.roleID)
         case .domain(let d):
-            roleIDs = grants.filter { $0.targetType == .domain && $0.targetID == d && !$0.inherited }.map(\.roleID)
+            roleIDs = grants.filter { $0.targetType == .domain && $0.targetID.sameBytes(as: d) && !$0.inherited }.map(\.roleID)
         case .project(let p):
             guard let project = try await project(p) else { return [] }
-            let ancestors = Set(try await parents(of: project).map(\.id))
+            let ancestors = Set(try await parents(of: project).map { Name($0.id) })
             roleIDs = grants.filter { g in
-                (g.targetType == .project && g.targetID == p && !g.inherited)
-                    || (g.targetType == .domain && g.targetID == project.domainID && g.inherited)
-                    || (g.targetType == .project && ancestors.contains(g.targetID) && g.inherited)
+                (g.targetType == .project && g.targetID.sameBytes(as: p) && !g.inherited)
+                    || (g.targetType == .domain && project.domainID.sameBytes(as: g.targetID) && g.inherited)
+                    || (g.targetType == .project && ancestors.contains(Name(g.targetID)) && g.inherited)
             }.map(\.roleID)
         }
         let roles = try await allRoles()
         let expanded = expandImplied(roleIDs, rules: try await impliedRules())
-        var seen = Set<String>()
-        return expanded.compactMap { roles[$0] }.filter { $0.domainID == nil && seen.insert($0.id).inserted }.sorted { $0.name < $1.name }
+        var seen = Set<Name>()
+        return expanded.compactMap { roles[$0] }.filter { $0.domainID == nil && seen.insert(Name($0.id)).inserted }.sortedByBytes(\.name)
     }
 
     /// Projects on which the user has any effective role (for `/v3/auth/projects` and `/v3/users/{id}/projects`).
     public func projectsForUser(_ userID: String) async throws -> [Project] {
         let groups = try await groupIDs(ofUser: userID)
         let grants = try await grants(actorIDs: [userID] + groups)
-        var ids = Set<String>()
+        var ids = Set<Name>()
         for g in grants {
             switch (g.targetType, g.inherited) {
-            case (.project, false): ids.insert(g.targetID)
-            case (.project, true): ids.formUnion(try await subtree(of: g.targetID).map(\.id))
+            case (.project, false): ids.insert(Name(g.targetID))
+            case (.project, true): ids.formUnion(try await subtree(of: g.targetID).map { Name($0.id) })
             case (.domain, true):
                 var f = ProjectFilter()
                 f.domainID = g.targetID
-                ids.formUnion(try await listProjects(f).map(\.id))
+                ids.formUnion(try await listProjects(f).map { Name($0.id) })
             default: break
             }
         }
@@ -177,7 +178,7 @@ extension IdentityService {
 
     public func domainsForUser(_ userID: String) async throws -> [Project] {
         let groups = try await groupIDs(ofUser: userID)
-        let ids = Set(try await grants(actorIDs: [userID] + groups).filter { $0.targetType == .domain && !$0.inherited }.map(\.targetID))
-        return try await listDomains(name: nil, enabled: nil).filter { ids.contains($0.id) }
+        let ids = Set(try await grants(actorIDs: [userID] + groups).filter { $0.targetType == .domain && !$0.inherited }.map { Name($0.targetID) })
+        return try await listDomains(name: nil, enabled: nil).filter { ids.contains(Name($0.id)) }
     }
 }

@@ -28,14 +28,7 @@ extension IdentityService: TokenValidator {
         case .password(let userID, let name, let domainID, let domainName, let password):
             // The password is checked before anything else is revealed about the account.
             user = try await resolveUser(id: userID, name: name, domainID: domainID, domainName: domainName, checkEnabled: false)
-            let failuresOnRecord = try await checkNotLockedOut(user)
-            guard let hash = user.passwordHash, try await hasher.verify(password, against: hash) else {
-                try await recordAuthFailure(user)
-                throw NimbusError.unauthorized("The request you have made requires authentication.")
-            }
-            if failuresOnRecord { try await clearAuthFailures(user) }
-            try await checkEnabled(user)
-            try checkPasswordNotExpired(user)
+            try await authenticate(user, password: password, allowExpired: false)
         case .token(let token):
             // Keystone answers 404 (TokenNotFound) for an invalid or revoked token used to authenticate.
             let parent = try await validate(token, allowExpired: false)
@@ -50,17 +43,18 @@ extension IdentityService: TokenValidator {
             expires = parent.expiresAt
             audit.append(parent.auditIDs.first ?? "")
             // Keystone lists the parent's methods too: a rescoped password token says ["password", "token"].
-            methods = Array(Set(parent.methods + methods))
+            methods = Array(Set((parent.methods + methods).map(Name.init))).sorted().map(\.string)
         case .applicationCredential(let id, let name, let userID, let userName, let userDomainID, let userDomainName, let secret):
             let cred = try await resolveAppCredential(id: id, name: name, userID: userID, userName: userName, userDomainID: userDomainID, userDomainName: userDomainName)
             guard try await hasher.verify(secret, against: cred.secretHash) else { throw NimbusError.unauthorized() }
-            if let e = cred.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.unauthorized("The application credential has expired.") }
+            let credExpiry = cred.expiresAt.flatMap(ExactTime.parse)
+            if let e = credExpiry, e <= ExactTime(now) { throw NimbusError.unauthorized("The application credential has expired.") }
             if scope != .none { throw NimbusError.unauthorized("Application credentials cannot request a scope.") }
             if case .trust = scope { throw NimbusError.forbidden("Application credentials cannot use trusts.") }
             user = try await requireEnabledUser(cred.userId)
             appCredID = cred.id
             scope = cred.system != nil ? .system : .project(id: cred.projectId, name: nil, domainID: nil, domainName: nil)
-            if let e = cred.expiresAt.flatMap(Timestamps.parse), e < expires { expires = e }
+            if let e = credExpiry?.date, e < expires { expires = e }
         }
         var tokenUserID = user.id
         var trustID: String?
@@ -71,7 +65,7 @@ extension IdentityService: TokenValidator {
             resolved = .project(project)
             trustID = trust.id
             if trust.impersonation { tokenUserID = trust.trustorID }
-            if let e = trust.expiresAt.flatMap(Timestamps.parse), e < expires { expires = e }
+            if let e = trust.expiresAt?.date, e < expires { expires = e }
         } else {
             resolved = try await resolveScope(scope, user: user)
         }
@@ -83,6 +77,22 @@ extension IdentityService: TokenValidator {
         } catch let e as NimbusError where e.kind == .notFound || e.kind == .unauthorized {
             throw NimbusError.unauthorized(e.message)
         }
+    }
+
+    /// Checks a user's password as every password authentication does (tokens, the self-service
+    /// password change): refused while the account is locked out; a wrong password counts towards
+    /// the lockout; the right one clears the count; then the account must be enabled and, unless
+    /// `allowExpired`, the password unexpired. The password is checked before anything else is
+    /// revealed about the account.
+    func authenticate(_ user: User, password: String, allowExpired: Bool) async throws {
+        let failuresOnRecord = try await checkNotLockedOut(user)
+        guard let hash = user.passwordHash, try await hasher.verify(password, against: hash) else {
+            try await recordAuthFailure(user)
+            throw NimbusError.unauthorized("The request you have made requires authentication.")
+        }
+        if failuresOnRecord { try await clearAuthFailures(user) }
+        try await checkEnabled(user)
+        if !allowExpired { try checkPasswordNotExpired(user) }
     }
 
     func requireEnabledUser(_ id: String) async throws -> User {
@@ -163,7 +173,8 @@ extension IdentityService: TokenValidator {
     public func validate(_ token: String, allowExpired: Bool) async throws -> AuthContext {
         let generation = self.generation
         // Hot path: a token validated since the last identity write needs no decryption and no query.
-        if let cached = validationCache.withLock({ $0[token] }), cached.generation == generation, now < cached.context.expiresAt {
+        let key = Name(token)
+        if let cached = validationCache.withLock({ $0[key] }), cached.generation == generation, now < cached.context.expiresAt {
             return cached.context
         }
         guard let payload = sealer.open(token) else { throw NimbusError.notFound("Could not recognize Fernet token") }
@@ -172,7 +183,7 @@ extension IdentityService: TokenValidator {
         let context = try await buildContext(token: token, payload: payload)
         validationCache.withLock { cache in
             if cache.count >= Self.validationCacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[token] = CachedValidation(generation: generation, context: context)
+            cache[key] = CachedValidation(generation: generation, context: context)
         }
         return context
     }
@@ -203,13 +214,26 @@ extension IdentityService: TokenValidator {
             projectDomainID = did
             scope = .project(.init(id: project.id, name: project.name, domainID: did, domainName: domain.name))
         }
-        if revocations.isRevoked(payload, projectDomainID: projectDomainID, userDomainID: user.domainID) {
+        // Everyone the token stands for: a revocation of any of them ends it.
+        var parties = [payload.userID]
+        var trust: Trust?
+        if let trustID = payload.trustID {
+            guard let t = try? await memoized("trust:" + trustID, { try await self.trust(trustID) }) else { throw NimbusError.notFound("Failed to validate token") }
+            trust = t
+            parties += [t.trustorID, t.trusteeID]
+        }
+        var credential: AppCredentialRecord?
+        if let credID = payload.applicationCredentialID {
+            guard let cred = try await appCredentialRecord(credID) else { throw NimbusError.notFound("Failed to validate token") }
+            credential = cred
+            parties.append(cred.userId)
+        }
+        if revocations.isRevoked(payload, userIDs: parties, projectDomainID: projectDomainID, userDomainID: user.domainID) {
             throw NimbusError.notFound("Failed to validate token")
         }
         var roles = try await memoized("roles:\(user.id):\(payload.scope)") { try await self.effectiveRoles(userID: user.id, scope: payload.scope) }
         var accessRules = [AuthContext.AccessRule]()
-        if let credID = payload.applicationCredentialID {
-            guard let cred = try await appCredentialRecord(credID) else { throw NimbusError.notFound("Failed to validate token") }
+        if let cred = credential {
             let allowed = Set(Self.idList(fromColumn: cred.roles))
             roles = roles.filter { allowed.contains($0.id) }
             let ruleIDs = Self.idList(fromColumn: cred.accessRules)
@@ -219,9 +243,8 @@ extension IdentityService: TokenValidator {
             }
         }
         var trustInfo: AuthContext.Trust?
-        if let trustID = payload.trustID {
-            guard let t = try? await memoized("trust:" + trustID, { try await self.trust(trustID) }) else { throw NimbusError.notFound("Failed to validate token") }
-            if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.notFound("Failed to validate token") }
+        if let t = trust {
+            if let e = t.expiresAt, e <= ExactTime(now) { throw NimbusError.notFound("Failed to validate token") }
             // Both ends must still be usable: an impersonating token names the trustor, but dies with the trustee too.
             for party in [t.trustorID, t.trusteeID] {
                 guard let u = try await memoized("user:" + party, { try await self.user(party) }), u.enabled else {

@@ -19,7 +19,9 @@ extension IdentityService {
 
     func checkPasswordStrength(_ password: String) throws {
         guard let pattern = security.passwordRegex, !pattern.isEmpty else { return }
-        guard password.range(of: pattern, options: .regularExpression) != nil else {
+        // Keystone uses `re.match`: the pattern must match at the start of the password.
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              regex.firstMatch(in: password, options: .anchored, range: NSRange(password.startIndex..., in: password)) != nil else {
             throw NimbusError.badRequest("The password does not meet the requirements: \(security.passwordRegexDescription ?? pattern)")
         }
     }

@@ -30,14 +30,15 @@ extension IdentityService {
 
     public func listCredentials(userID: String?, type: String?) async throws -> [Credential] {
         try await db.sql.records(CredentialRecord.self, "SELECT \(unsafeRaw: Self.credentialColumns) FROM identity_credentials ORDER BY id").map(makeCredential)
-            .filter { (userID == nil || $0.userID == userID) && (type == nil || $0.type == type) }
+            .filter { matchesFilter(userID, $0.userID) && matchesFilter(type, $0.type) }
     }
 
     /// EC2 credentials get Keystone's deterministic id (sha256 of the access key) and need a project.
     public func createCredential(userID: String, projectID: String?, type: String, blob: String, extra: JSONObject) async throws -> Credential {
         _ = try await requireUser(userID)
         var id = Identifiers.hex32()
-        if type == "ec2" {
+        // Keystone compares `type.lower() == 'ec2'`.
+        if type.lowercased().sameBytes(as: "ec2") {
             guard let projectID else { throw NimbusError.badRequest("Invalid blob in credential: project_id is required for ec2 credentials.") }
             _ = projectID
             guard let access = (try? JSONValue.parse(string: blob))?["access"]?.stringValue else {
@@ -55,11 +56,11 @@ extension IdentityService {
     public func updateCredential(_ id: String, userID: String?, projectID: String?, type: String?, blob: String?, extra: JSONObject) async throws -> Credential {
         var c = try await requireCredential(id)
         for (field, new, old) in [("user_id", userID, Optional(c.userID)), ("project_id", projectID, c.projectID), ("type", type, Optional(c.type))]
-        where new != nil && new != old {
+        where new != nil && !new.sameBytes(as: old) {
             throw NimbusError.badRequest("The credential's \(field) cannot be changed; create a new credential instead.")
         }
         if let b = blob { c.blob = b }
-        c.extra.merge(extra) { $1 }
+        c.extra = try Self.mergingExtras(c.extra, extra)
         let u = c
         try await write { db in
             try await db.execute("UPDATE identity_credentials SET blob = \(bind: u.blob), extra = \(bind: encodeJSONColumn(u.extra)) WHERE id = \(bind: id)")

@@ -42,7 +42,7 @@ extension IdentityService {
     public func listRegisteredLimits(serviceID: String?, regionID: String?, resourceName: String?) async throws -> [RegisteredLimit] {
         try await db.sql.records(RegisteredLimitRecord.self, "SELECT \(unsafeRaw: Self.registeredColumns) FROM identity_registered_limits ORDER BY id")
             .map(makeRegistered)
-            .filter { (serviceID == nil || $0.serviceID == serviceID) && (regionID == nil || $0.regionID == regionID) && (resourceName == nil || $0.resourceName == resourceName) }
+            .filter { matchesFilter(serviceID, $0.serviceID) && matchesFilter(regionID, $0.regionID) && matchesFilter(resourceName, $0.resourceName) }
     }
 
     public func registeredLimit(_ id: String) async throws -> RegisteredLimit {
@@ -103,7 +103,7 @@ extension IdentityService {
 
     func limits(referencing r: RegisteredLimit) async throws -> [ProjectLimit] {
         try await listLimits(serviceID: r.serviceID, regionID: r.regionID, resourceName: r.resourceName, projectID: nil, domainID: nil)
-            .filter { $0.regionID == r.regionID }
+            .filter { $0.regionID.sameBytes(as: r.regionID) }
     }
 
     public func deleteRegisteredLimit(_ id: String) async throws {
@@ -116,9 +116,8 @@ extension IdentityService {
 
     public func listLimits(serviceID: String?, regionID: String?, resourceName: String?, projectID: String?, domainID: String?) async throws -> [ProjectLimit] {
         try await db.sql.records(LimitRecord.self, "SELECT \(unsafeRaw: Self.limitColumns) FROM identity_limits ORDER BY id").map(makeLimit).filter {
-            (serviceID == nil || $0.serviceID == serviceID) && (regionID == nil || $0.regionID == regionID)
-                && (resourceName == nil || $0.resourceName == resourceName) && (projectID == nil || $0.projectID == projectID)
-                && (domainID == nil || $0.domainID == domainID)
+            matchesFilter(serviceID, $0.serviceID) && matchesFilter(regionID, $0.regionID) && matchesFilter(resourceName, $0.resourceName)
+                && matchesFilter(projectID, $0.projectID) && matchesFilter(domainID, $0.domainID)
         }
     }
 
@@ -137,7 +136,9 @@ extension IdentityService {
             if let p = i.projectID { _ = try await requireProject(p) }
             if let d = i.domainID { _ = try await requireDomain(d) }
             try await validateLimitReference(serviceID: i.serviceID, regionID: i.regionID, limit: i.resourceLimit)
-            guard registered.contains(where: { $0.serviceID == i.serviceID && $0.regionID == i.regionID && $0.resourceName == i.resourceName }) else {
+            guard registered.contains(where: {
+                $0.serviceID.sameBytes(as: i.serviceID) && $0.regionID.sameBytes(as: i.regionID) && $0.resourceName.sameBytes(as: i.resourceName)
+            }) else {
                 throw NimbusError.forbidden("No registered limit exists for service \(i.serviceID), resource \(i.resourceName)\(i.regionID.map { " in region \($0)" } ?? "").")
             }
             records.append(LimitRecord(id: Identifiers.hex32(), projectId: i.projectID ?? "", domainId: i.domainID ?? "", serviceId: i.serviceID,

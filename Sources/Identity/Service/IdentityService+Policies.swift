@@ -23,7 +23,7 @@ extension IdentityService {
 
     public func listPolicyBlobs(type: String?) async throws -> [PolicyBlob] {
         try await db.sql.records(PolicyRecord.self, "SELECT id, type, blob, extra FROM identity_policies ORDER BY id").map(makePolicy)
-            .filter { type == nil || $0.type == type }
+            .filter { matchesFilter(type, $0.type) }
     }
 
     public func createPolicyBlob(type: String, blob: String, extra: JSONObject) async throws -> PolicyBlob {
@@ -36,7 +36,7 @@ extension IdentityService {
         var p = try await policyBlob(id)
         if let t = type { p.type = t }
         if let b = blob { p.blob = b }
-        p.extra.merge(extra) { $1 }
+        p.extra = try Self.mergingExtras(p.extra, extra)
         let u = p
         try await write { db in
             try await db.execute("UPDATE identity_policies SET type = \(bind: u.type), blob = \(bind: u.blob), extra = \(bind: encodeJSONColumn(u.extra)) WHERE id = \(bind: id)")
@@ -51,11 +51,13 @@ extension IdentityService {
 
     // MARK: EC2 credentials (OS-EC2): credentials of type "ec2" whose blob holds access and secret.
 
-    public func createEC2Credential(userID: String, projectID: String) async throws -> (Credential, access: String, secret: String) {
+    /// `trustID`: the trust of a trust-scoped caller, recorded in the blob as Keystone does (so
+    /// that EC2 authentication with it gives trust-scoped tokens).
+    public func createEC2Credential(userID: String, projectID: String, trustID: String? = nil) async throws -> (Credential, access: String, secret: String) {
         _ = try await requireProject(projectID)
         let access = Identifiers.hex32()
         let secret = Identifiers.hex32()
-        let blob: JSONValue = ["access": .string(access), "secret": .string(secret), "trust_id": nil]
+        let blob: JSONValue = ["access": .string(access), "secret": .string(secret), "trust_id": JSONValue(trustID)]
         let c = try await createCredential(userID: userID, projectID: projectID, type: "ec2", blob: blob.serializedString(), extra: [:])
         return (c, access, secret)
     }
@@ -65,7 +67,7 @@ extension IdentityService {
     }
 
     public func ec2Credential(userID: String, access: String) async throws -> Credential {
-        guard let c = try await ec2Credentials(userID: userID).first(where: { (try? JSONValue.parse(string: $0.blob))?["access"]?.stringValue == access }) else {
+        guard let c = try await ec2Credentials(userID: userID).first(where: { (try? JSONValue.parse(string: $0.blob))?["access"]?.stringValue.sameBytes(as: access) == true }) else {
             throw NimbusError.notFound("Could not find credential: \(access).")
         }
         return c

@@ -8,7 +8,8 @@ public struct ProjectInput: Sendable {
     public var parentID: String?
     public var isDomain: Bool?
     public var enabled: Bool?
-    public var description: String?
+    /// nil: absent (a new project gets ""); `.some(nil)`: an explicit null, kept as null.
+    public var description: String??
     public var tags: [String]?
     public var extra: JSONObject = [:]
     public var options: JSONObject?
@@ -26,7 +27,7 @@ public struct ProjectFilter: Sendable {
     public var tagsAny: [String]?
     public var notTags: [String]?
     public var notTagsAny: [String]?
-    public var ids: Set<String>?
+    public var ids: Set<Name>?
     public init() {}
 }
 
@@ -38,14 +39,14 @@ public struct Project: Sendable {
     public var parentID: String?
     public var isDomain: Bool
     public var enabled: Bool
-    public var description: String
+    public var description: String?
     public var tags: [String]
     public var extra: JSONObject
     public var options: JSONObject
 }
 
 extension IdentityService {
-    static let projectColumns = "id, name, domain_id, parent_id, is_domain, enabled, description, extra, options, created_at"
+    static let projectColumns = "id, name, domain_id, parent_id, is_domain, enabled, description, has_description, extra, options, created_at"
 
     func projectRecord(_ id: String, on db: (any SQLDatabase)? = nil) async throws -> ProjectRecord? {
         try await (db ?? self.db.sql).record(ProjectRecord.self, "SELECT \(unsafeRaw: Self.projectColumns) FROM identity_projects WHERE id = \(bind: id)")
@@ -58,12 +59,12 @@ extension IdentityService {
         if projectIDs.count == 1 { q = "SELECT project_id, tag FROM identity_project_tags WHERE project_id = \(bind: projectIDs[0])" }
         var out = [String: [String]]()
         for r in try await db.sql.records(Row.self, q) { out[r.projectId, default: []].append(r.tag) }
-        return out.mapValues { $0.sorted() }
+        return out.mapValues { $0.sortedByBytes() }
     }
 
     func makeProject(_ r: ProjectRecord, tags: [String]) -> Project {
         Project(id: r.id, name: r.name, domainID: r.domainId, parentID: r.parentId, isDomain: r.isDomain, enabled: r.enabled,
-                description: r.description, tags: tags, extra: decodeJSONColumn(r.extra), options: decodeJSONColumn(r.options))
+                description: r.hasDescription ? r.description : nil, tags: tags, extra: decodeJSONColumn(r.extra), options: decodeJSONColumn(r.options))
     }
 
     public func project(_ id: String) async throws -> Project? {
@@ -114,15 +115,18 @@ extension IdentityService {
         if let v = f.domainID { q.appendInterpolation(unsafeRaw: " AND domain_id = "); q.appendInterpolation(bind: v) }
         if let v = f.parentID { q.appendInterpolation(unsafeRaw: " AND parent_id = "); q.appendInterpolation(bind: v) }
         if let v = f.enabled { q.appendInterpolation(unsafeRaw: " AND enabled = "); q.appendInterpolation(bind: v) }
-        q.appendInterpolation(unsafeRaw: " ORDER BY name")
-        let rows = try await db.sql.records(ProjectRecord.self, q).filter { f.ids?.contains($0.id) ?? true }
+        // Sorted here rather than by SQL: PostgreSQL orders text by its collation, not by bytes.
+        let rows = try await db.sql.records(ProjectRecord.self, q).filter { f.ids?.contains(Name($0.id)) ?? true }.sortedByBytes(\.name)
         let tagMap = try await tags(of: rows.map(\.id))
+        // Tags are compared as bytes: `café` and `cafe\u{301}` are two tags.
+        let all = f.tags.map { Set($0.map(Name.init)) }, any = f.tagsAny.map { Set($0.map(Name.init)) }
+        let notAll = f.notTags.map { Set($0.map(Name.init)) }, notAny = f.notTagsAny.map { Set($0.map(Name.init)) }
         return rows.map { makeProject($0, tags: tagMap[$0.id] ?? []) }.filter { p in
-            let t = Set(p.tags)
-            if let all = f.tags, !Set(all).isSubset(of: t) { return false }
-            if let any = f.tagsAny, t.isDisjoint(with: any) { return false }
-            if let notAll = f.notTags, !notAll.isEmpty, Set(notAll).isSubset(of: t) { return false }
-            if let notAny = f.notTagsAny, !t.isDisjoint(with: notAny) { return false }
+            let t = Set(p.tags.map(Name.init))
+            if let all, !all.isSubset(of: t) { return false }
+            if let any, t.isDisjoint(with: any) { return false }
+            if let notAll, !notAll.isEmpty, notAll.isSubset(of: t) { return false }
+            if let notAny, !t.isDisjoint(with: notAny) { return false }
             return true
         }
     }
@@ -137,9 +141,16 @@ extension IdentityService {
 
     static func validateTags(_ tags: [String]) throws(NimbusError) {
         guard tags.count <= 80 else { throw .badRequest("Invalid input for field 'tags': too many tags (maximum 80).") }
-        for t in tags where t.isEmpty || t.count > 255 || t.contains("/") || t.contains(",") {
+        // Lengths in code points, as Python's len(); "/" and "," found by bytes ("/" followed by a
+        // combining mark is one Character, which `contains("/")` would not see).
+        for t in tags where t.isEmpty || t.scalarCount > 255 || t.containsByte("/") || t.containsByte(",") {
             throw .badRequest("Invalid input for field 'tags': '\(t)' is not a valid tag (1-255 characters, no '/' or ',').")
         }
+    }
+
+    /// Tags once each by bytes, in byte order.
+    static func distinctTags(_ tags: [String]) -> [String] {
+        Array(Set(tags.map(Name.init))).sorted().map(\.string)
     }
 
     public func createProject(_ input: ProjectInput, defaultDomainID: String) async throws -> Project {
@@ -156,7 +167,7 @@ extension IdentityService {
             if let pid = parentID {
                 guard let parent = try await projectRecord(pid) else { throw NimbusError.notFound("Could not find project: \(pid).") }
                 let parentDomain = parent.isDomain ? parent.id : parent.domainId
-                if let d = domainID, d != parentDomain {
+                if let d = domainID, !parentDomain.sameBytes(as: d) {
                     throw NimbusError.badRequest("Cannot create project, the parent (\(pid)) is in a different domain.")
                 }
                 domainID = parentDomain
@@ -169,9 +180,10 @@ extension IdentityService {
         }
         let record = ProjectRecord(
             id: input.explicitID ?? Identifiers.hex32(), name: name, domainId: domainID, parentId: parentID, isDomain: isDomain,
-            enabled: input.enabled ?? true, description: input.description ?? "", extra: encodeJSONColumn(input.extra),
-            options: encodeJSONColumn(input.options ?? [:]), createdAt: nowString)
-        let tags = Array(Set(input.tags ?? [])).sorted()
+            enabled: input.enabled ?? true, description: (input.description ?? "") ?? "", hasDescription: input.description.map { $0 != nil } ?? true,
+            extra: encodeJSONColumn(input.extra),
+            options: encodeJSONColumn(Self.mergingOptions([:], input.options)), createdAt: nowString)
+        let tags = Self.distinctTags(input.tags ?? [])
         // NULL domain ids are distinct to a unique index, so domain names are checked here.
         if isDomain, try await domain(named: name) != nil {
             throw NimbusError.conflict("Conflict occurred attempting to store domain - Duplicate entry found with name \(name).")
@@ -192,7 +204,7 @@ extension IdentityService {
     private func checkDepth(parentID: String, domainID: String, maxDepth: Int = 5) async throws {
         var depth = 1
         var current = parentID
-        while current != domainID {
+        while !current.sameBytes(as: domainID) {
             guard let r = try await projectRecord(current), let p = r.parentId else { break }
             depth += 1
             current = p
@@ -204,27 +216,31 @@ extension IdentityService {
         guard var r = try await projectRecord(id), r.isDomain == isDomain else {
             throw NimbusError.notFound("Could not find \(isDomain ? "domain" : "project"): \(id).")
         }
-        if let d = input.domainID, d != r.domainId { throw NimbusError.badRequest("Cannot change the domain_id of a \(isDomain ? "domain" : "project").") }
-        if let p = input.parentID, p != r.parentId { throw NimbusError.forbidden("Update of `parent_id` is not allowed.") }
+        if let d = input.domainID, !r.domainId.sameBytes(as: d) { throw NimbusError.badRequest("Cannot change the domain_id of a \(isDomain ? "domain" : "project").") }
+        if let p = input.parentID, !r.parentId.sameBytes(as: p) { throw NimbusError.forbidden("Update of `parent_id` is not allowed.") }
         if let v = input.isDomain, v != r.isDomain { throw NimbusError.badRequest("Update of `is_domain` is not allowed.") }
         if let tags = input.tags { try Self.validateTags(tags) }
         if let name = input.name {
             guard !name.isEmpty else { throw NimbusError.badRequest("Invalid input for field 'name': '' is too short") }
-            if isDomain, name != r.name, try await domain(named: name) != nil {
+            if isDomain, !name.sameBytes(as: r.name), try await domain(named: name) != nil {
                 throw NimbusError.conflict("Conflict occurred attempting to store domain - Duplicate entry found with name \(name).")
             }
             r.name = name
         }
         let disabling = input.enabled == false && r.enabled
         if let e = input.enabled { r.enabled = e }
-        if let d = input.description { r.description = d }
-        if !input.extra.isEmpty { r.extra = encodeJSONColumn(decodeJSONColumn(r.extra).merging(input.extra) { $1 }) }
-        if let o = input.options { r.options = encodeJSONColumn(decodeJSONColumn(r.options).merging(o) { $1 }) }
+        if let d = input.description {
+            r.description = d ?? ""
+            r.hasDescription = d != nil
+        }
+        if !input.extra.isEmpty { r.extra = encodeJSONColumn(try Self.mergingExtras(decodeJSONColumn(r.extra), input.extra)) }
+        if let o = input.options { r.options = encodeJSONColumn(Self.mergingOptions(decodeJSONColumn(r.options), o)) }
         let updated = r
-        let tags = input.tags.map { Array(Set($0)).sorted() }
+        let tags = input.tags.map(Self.distinctTags)
         try await write { db in
             try await db.execute("""
                 UPDATE identity_projects SET name = \(bind: updated.name), enabled = \(bind: updated.enabled), description = \(bind: updated.description),
+                has_description = \(bind: updated.hasDescription),
                 extra = \(bind: updated.extra), options = \(bind: updated.options) WHERE id = \(bind: id)
                 """)
             if let tags {
@@ -284,7 +300,7 @@ extension IdentityService {
     public func parents(of project: Project) async throws -> [Project] {
         var out = [Project]()
         var current = project.parentID
-        while let id = current, id != project.domainID, let p = try await self.project(id) {
+        while let id = current, !project.domainID.sameBytes(as: id), let p = try await self.project(id) {
             out.append(p)
             current = p.parentID
         }

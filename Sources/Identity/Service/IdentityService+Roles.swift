@@ -6,16 +6,16 @@ public struct Role: Sendable, Equatable {
     public var id: String
     public var name: String
     public var domainID: String?
-    public var description: String
+    public var description: String?
     public var options: JSONObject
     public var extra: JSONObject
 }
 
 extension IdentityService {
-    static let roleColumns = "id, name, domain_id, description, options, extra"
+    static let roleColumns = "id, name, domain_id, description, has_description, options, extra"
 
     func makeRole(_ r: RoleRecord) -> Role {
-        Role(id: r.id, name: r.name, domainID: r.domainId.isEmpty ? nil : r.domainId, description: r.description,
+        Role(id: r.id, name: r.name, domainID: r.domainId.isEmpty ? nil : r.domainId, description: r.hasDescription ? r.description : nil,
              options: decodeJSONColumn(r.options), extra: decodeJSONColumn(r.extra))
     }
 
@@ -35,10 +35,10 @@ extension IdentityService {
     public func listRoles(name: String?, domainID: String?) async throws -> [Role] {
         var q = SQLQueryString("SELECT \(unsafeRaw: Self.roleColumns) FROM identity_roles WHERE domain_id = \(bind: domainID ?? "")")
         if let v = name { q.appendInterpolation(unsafeRaw: " AND name = "); q.appendInterpolation(bind: v) }
-        q.appendInterpolation(unsafeRaw: " ORDER BY name")
-        return try await db.sql.records(RoleRecord.self, q).map(makeRole)
+        return try await db.sql.records(RoleRecord.self, q).map(makeRole).sortedByBytes(\.name)
     }
 
+    /// Keyed by id: role ids are hex we generated, so `String` keys are exact here.
     func allRoles() async throws -> [String: Role] {
         let rows = try await db.sql.records(RoleRecord.self, "SELECT \(unsafeRaw: Self.roleColumns) FROM identity_roles")
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.id, makeRole($0)) })
@@ -47,8 +47,8 @@ extension IdentityService {
     public func createRole(name: String, domainID: String?, description: String?, options: JSONObject, extra: JSONObject,
                            explicitID: String? = nil) async throws -> Role {
         if let domainID, try await domain(domainID) == nil { throw NimbusError.notFound("Could not find domain: \(domainID).") }
-        let r = RoleRecord(id: explicitID ?? Identifiers.hex32(), name: name, domainId: domainID ?? "", description: description ?? "",
-                           options: encodeJSONColumn(options), extra: encodeJSONColumn(extra))
+        let r = RoleRecord(id: explicitID ?? Identifiers.hex32(), name: name, domainId: domainID ?? "", description: description ?? "", hasDescription: description != nil,
+                           options: encodeJSONColumn(Self.mergingOptions([:], options)), extra: encodeJSONColumn(extra))
         do {
             try await write { db in try await db.insertRecord("identity_roles", r) }
         } catch let e as NimbusError where e.kind == .conflict {
@@ -57,18 +57,19 @@ extension IdentityService {
         return makeRole(r)
     }
 
-    public func updateRole(_ id: String, name: String?, description: String?, domainID: String??, options: JSONObject?, extra: JSONObject) async throws -> Role {
+    /// `description`: `.some(nil)` removes it.
+    public func updateRole(_ id: String, name: String?, description: String??, domainID: String??, options: JSONObject?, extra: JSONObject) async throws -> Role {
         var role = try await requireRole(id)
-        if let d = domainID, d != role.domainID { throw NimbusError.badRequest("Update of `domain_id` is not allowed.") }
+        if let d = domainID, !d.sameBytes(as: role.domainID) { throw NimbusError.badRequest("Update of `domain_id` is not allowed.") }
         if let n = name { role.name = n }
         if let d = description { role.description = d }
-        if let o = options { role.options.merge(o) { $1 } }
-        role.extra.merge(extra) { $1 }
+        if let o = options { role.options = Self.mergingOptions(role.options, o) }
+        role.extra = try Self.mergingExtras(role.extra, extra)
         let r = role
         do {
             try await write { db in
                 try await db.execute("""
-                    UPDATE identity_roles SET name = \(bind: r.name), description = \(bind: r.description),
+                    UPDATE identity_roles SET name = \(bind: r.name), description = \(bind: r.description ?? ""), has_description = \(bind: r.description != nil),
                     options = \(bind: encodeJSONColumn(r.options)), extra = \(bind: encodeJSONColumn(r.extra)) WHERE id = \(bind: id)
                     """)
             }
@@ -96,14 +97,14 @@ extension IdentityService {
 
     public func implications(of priorID: String) async throws -> [Role] {
         let roles = try await allRoles()
-        return try await impliedRules().filter { $0.priorRoleId == priorID }.compactMap { roles[$0.impliedRoleId] }.sorted { $0.name < $1.name }
+        return try await impliedRules().filter { $0.priorRoleId.sameBytes(as: priorID) }.compactMap { roles[$0.impliedRoleId] }.sortedByBytes(\.name)
     }
 
     public func allImplications() async throws -> [(Role, [Role])] {
         let roles = try await allRoles()
         var grouped = [String: [Role]]()
         for rule in try await impliedRules() { if let r = roles[rule.impliedRoleId] { grouped[rule.priorRoleId, default: []].append(r) } }
-        return grouped.compactMap { prior, implied in roles[prior].map { ($0, implied.sorted { $0.name < $1.name }) } }.sorted { $0.0.name < $1.0.name }
+        return grouped.compactMap { prior, implied in roles[prior].map { ($0, implied.sortedByBytes(\.name)) } }.sortedByBytes(\.0.name)
     }
 
     public func hasImplication(prior: String, implied: String) async throws -> Bool {
@@ -118,7 +119,7 @@ extension IdentityService {
         }
         // Refuse cycles: the prior must not be reachable from the implied role.
         let rules = try await impliedRules()
-        if prior == implied || expandImplied([implied], rules: rules).contains(prior) {
+        if prior.sameBytes(as: implied) || expandImplied([implied], rules: rules).containsBytes(prior) {
             throw NimbusError.forbidden("Cannot create an implied role that would create a cycle.")
         }
         if !rules.contains(ImpliedRoleRecord(priorRoleId: prior, impliedRoleId: implied)) {
@@ -142,13 +143,13 @@ extension IdentityService {
 
     /// The closure of `roleIDs` under the implication rules (the inputs included).
     func expandImplied(_ roleIDs: [String], rules: [ImpliedRoleRecord]) -> [String] {
-        var seen = Set<String>()
+        var seen = Set<Name>()
         var order = [String]()
         var stack = roleIDs
         while let id = stack.popLast() {
-            guard seen.insert(id).inserted else { continue }
+            guard seen.insert(Name(id)).inserted else { continue }
             order.append(id)
-            for r in rules where r.priorRoleId == id { stack.append(r.impliedRoleId) }
+            for r in rules where r.priorRoleId.sameBytes(as: id) { stack.append(r.impliedRoleId) }
         }
         return order
     }

@@ -11,7 +11,7 @@ public struct Trust: Sendable {
     public var projectID: String?
     public var impersonation: Bool
     public var roles: [Role]
-    public var expiresAt: String?
+    public var expiresAt: ExactTime?
     public var remainingUses: Int?
     public var redelegationCount: Int
 }
@@ -34,7 +34,7 @@ extension IdentityService {
 
     func makeTrust(_ r: TrustRecord, roles: [String: Role]) -> Trust {
         Trust(id: r.id, trustorID: r.trustorUserId, trusteeID: r.trusteeUserId, projectID: r.projectId, impersonation: r.impersonation,
-              roles: Self.idList(fromColumn: r.roles).compactMap { roles[$0] }, expiresAt: r.expiresAt, remainingUses: r.remainingUses,
+              roles: Self.idList(fromColumn: r.roles).compactMap { roles[$0] }, expiresAt: r.expiresAt.flatMap(ExactTime.parse), remainingUses: r.remainingUses,
               redelegationCount: r.redelegationCount)
     }
 
@@ -50,25 +50,20 @@ extension IdentityService {
     public func listTrusts(trustorID: String?, trusteeID: String?) async throws -> [Trust] {
         let roles = try await allRoles()
         return try await db.sql.records(TrustRecord.self, "SELECT \(unsafeRaw: Self.trustColumns) FROM identity_trusts ORDER BY created_at")
-            .filter { (trustorID == nil || $0.trustorUserId == trustorID) && (trusteeID == nil || $0.trusteeUserId == trusteeID) }
+            .filter { matchesFilter(trustorID, $0.trustorUserId) && matchesFilter(trusteeID, $0.trusteeUserId) }
             .map { makeTrust($0, roles: roles) }
     }
 
     /// `caller` is who asks: a trust-scoped token may not create trusts (redelegation is not
-    /// supported) and an application credential only if it is unrestricted.
+    /// supported) and no application credential token may (see `forbidApplicationCredential`).
     public func createTrust(_ input: TrustInput, caller: AuthContext? = nil) async throws -> Trust {
         if let caller {
+            try forbidApplicationCredential(caller)
             if caller.trust != nil { throw NimbusError.forbidden("Redelegation of trusts is not supported.") }
-            try await requireUnrestricted(caller, "creating trusts")
         }
         _ = try await requireEnabledUser(input.trustorID)
         guard try await user(input.trusteeID) != nil else { throw NimbusError.notFound("Could not find user: \(input.trusteeID).") }
-        var expires: String?
-        if let e = input.expiresAt {
-            guard let date = Timestamps.parse(e) else { throw NimbusError.badRequest("Invalid input for field 'expires_at': '\(e)' is not a valid date-time.") }
-            guard date > now else { throw NimbusError.badRequest("The expires_at time is in the past.") }
-            expires = Timestamps.micros(date)
-        }
+        let expires = try Self.expiration(input.expiresAt)
         if let uses = input.remainingUses, uses <= 0 { throw NimbusError.badRequest("remaining_uses must be a positive integer or null.") }
         var roleIDs = [String]()
         if let projectID = input.projectID {
@@ -76,7 +71,7 @@ extension IdentityService {
             guard !input.roles.isEmpty else { throw NimbusError.badRequest("At least one role must be delegated on a project.") }
             let held = try await effectiveRoles(userID: input.trustorID, scope: .project(projectID))
             for ref in input.roles {
-                guard let r = held.first(where: { $0.id == ref.id || $0.name == ref.name }) else {
+                guard let r = held.first(where: { ref.id.sameBytes(as: $0.id) || ref.name.sameBytes(as: $0.name) }) else {
                     throw NimbusError.forbidden("At least one role should be specified and held by the trustor on the project.")
                 }
                 roleIDs.append(r.id)
@@ -85,7 +80,7 @@ extension IdentityService {
             throw NimbusError.forbidden("Roles can only be delegated on a project.")
         }
         let r = TrustRecord(id: Identifiers.hex32(), trustorUserId: input.trustorID, trusteeUserId: input.trusteeID, projectId: input.projectID,
-                            impersonation: input.impersonation, roles: JSONValue(roleIDs).serializedString(), expiresAt: expires,
+                            impersonation: input.impersonation, roles: JSONValue(roleIDs).serializedString(), expiresAt: expires?.iso,
                             remainingUses: input.remainingUses, redelegationCount: 0, createdAt: nowString)
         try await write { db in try await db.insertRecord("identity_trusts", r) }
         return makeTrust(r, roles: try await allRoles())
@@ -101,8 +96,8 @@ extension IdentityService {
     /// decrement is one conditional UPDATE, so concurrent requests cannot overspend the uses.
     func consumeTrust(_ id: String, trusteeID: String) async throws -> Trust {
         let t = try await trust(id)
-        guard t.trusteeID == trusteeID else { throw NimbusError.forbidden("The user is not the trustee of this trust.") }
-        if let e = t.expiresAt.flatMap(Timestamps.parse), e <= now { throw NimbusError.unauthorized("The trust has expired.") }
+        guard t.trusteeID.sameBytes(as: trusteeID) else { throw NimbusError.forbidden("The user is not the trustee of this trust.") }
+        if let e = t.expiresAt, e <= ExactTime(now) { throw NimbusError.unauthorized("The trust has expired.") }
         if t.remainingUses != nil {
             let consumed = try await write { db in
                 try await db.raw("UPDATE identity_trusts SET remaining_uses = remaining_uses - 1 WHERE id = \(bind: id) AND remaining_uses > 0 RETURNING id").all().count
@@ -112,11 +107,16 @@ extension IdentityService {
         return t
     }
 
-    /// Restricted application credentials may not manage credentials or trusts (Keystone's rule).
-    func requireUnrestricted(_ caller: AuthContext, _ what: String) async throws {
-        guard let credID = caller.applicationCredentialID else { return }
-        guard try await appCredentialRecord(credID)?.unrestricted == true else {
-            throw NimbusError.forbidden("Using method 'application_credential' is not allowed for \(what).")
+    /// A client's expiry time (trusts, application credentials), read as Keystone's
+    /// `parse_expiration_date` reads it: exactly, and not in the past.
+    static func expiration(_ text: String?) throws -> ExactTime? {
+        guard let text else { return nil }
+        guard let t = ExactTime.parseExpiration(text) else {
+            throw NimbusError.badRequest("Timestamp not in expected format. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
         }
+        guard t > ExactTime.now else {
+            throw NimbusError.badRequest("The 'expires_at' must not be before now. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+        }
+        return t
     }
 }

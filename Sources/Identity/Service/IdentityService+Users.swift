@@ -29,7 +29,8 @@ public struct Group: Sendable {
     public var id: String
     public var name: String
     public var domainID: String
-    public var description: String
+    /// nil for an explicit null (Keystone keeps it); a group created without one has "".
+    public var description: String?
     public var extra: JSONObject
 }
 
@@ -60,8 +61,8 @@ extension IdentityService {
         if let v = name { q.appendInterpolation(unsafeRaw: " AND name = "); q.appendInterpolation(bind: v) }
         if let v = domainID { q.appendInterpolation(unsafeRaw: " AND domain_id = "); q.appendInterpolation(bind: v) }
         if let v = enabled { q.appendInterpolation(unsafeRaw: " AND enabled = "); q.appendInterpolation(bind: v) }
-        q.appendInterpolation(unsafeRaw: " ORDER BY name")
-        return try await db.sql.records(UserRecord.self, q).map(makeUser)
+        // Sorted here: PostgreSQL would order by its collation, not by bytes.
+        return try await db.sql.records(UserRecord.self, q).map(makeUser).sortedByBytes(\.name)
     }
 
     public func createUser(_ input: UserInput, defaultDomainID: String) async throws -> User {
@@ -82,7 +83,7 @@ extension IdentityService {
             id: Identifiers.hex32(), domainId: domainID, name: name, enabled: input.enabled ?? true,
             defaultProjectId: input.defaultProjectID ?? nil, passwordHash: hash, passwordCreatedAt: hash == nil ? nil : nowString,
             passwordExpiresAt: hash == nil ? nil : passwordExpiry(selfService: false, options: input.options ?? [:]),
-            extra: encodeJSONColumn(input.extra), options: encodeJSONColumn(input.options ?? [:]),
+            extra: encodeJSONColumn(input.extra), options: encodeJSONColumn(Self.mergingOptions([:], input.options)),
             createdAt: nowString, lastActiveAt: nil)
         do {
             try await write { db in
@@ -99,7 +100,7 @@ extension IdentityService {
         guard var r = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: id)") else {
             throw NimbusError.notFound("Could not find user: \(id).")
         }
-        if let d = input.domainID, d != r.domainId { throw NimbusError.badRequest("Cannot change the domain_id of a user.") }
+        if let d = input.domainID, !d.sameBytes(as: r.domainId) { throw NimbusError.badRequest("Cannot change the domain_id of a user.") }
         if let n = input.name {
             guard !n.isEmpty else { throw NimbusError.badRequest("Invalid input for field 'name': '' is too short") }
             r.name = n
@@ -115,7 +116,7 @@ extension IdentityService {
             if let pw {
                 if !selfService { try checkPasswordStrength(pw) }
                 r.passwordHash = try await hasher.hash(pw)
-                r.passwordExpiresAt = passwordExpiry(selfService: selfService, options: decodeJSONColumn(r.options).merging(input.options ?? [:]) { $1 })
+                r.passwordExpiresAt = passwordExpiry(selfService: selfService, options: Self.mergingOptions(decodeJSONColumn(r.options), input.options))
             } else {
                 r.passwordHash = nil
                 r.passwordExpiresAt = nil
@@ -124,11 +125,9 @@ extension IdentityService {
             passwordChanged = true
         }
         if !input.extra.isEmpty {
-            var extra = decodeJSONColumn(r.extra)
-            for (k, v) in input.extra { if v == .null { extra[k] = nil } else { extra[k] = v } }
-            r.extra = encodeJSONColumn(extra)
+            r.extra = encodeJSONColumn(try Self.mergingExtras(decodeJSONColumn(r.extra), input.extra, nullRemoves: true))
         }
-        if let o = input.options { r.options = encodeJSONColumn(decodeJSONColumn(r.options).merging(o) { $1 }) }
+        if let o = input.options { r.options = encodeJSONColumn(Self.mergingOptions(decodeJSONColumn(r.options), o)) }
         let updated = r
         let recordHistory = passwordChanged
         do {
@@ -151,14 +150,15 @@ extension IdentityService {
         return makeUser(updated)
     }
 
-    /// The self-service password change: the original password must match.
+    /// The self-service password change: the original password is authenticated as a login is
+    /// (Keystone's `change_password` calls `authenticate`), so a locked account is refused and a
+    /// wrong original password counts towards the lockout; an expired password may be changed.
     public func changePassword(userID: String, original: String, new: String) async throws {
-        guard let record = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: userID)"),
-              let hash = record.passwordHash, try await hasher.verify(original, against: hash) else {
+        guard let record = try await db.sql.record(UserRecord.self, "SELECT \(unsafeRaw: Self.userColumns) FROM identity_users WHERE id = \(bind: userID)") else {
             throw NimbusError.unauthorized("The request you have made requires authentication.")
         }
         let user = makeUser(record)
-        try await checkEnabled(user)
+        try await authenticate(user, password: original, allowExpired: true)
         try await checkSelfServiceChange(user, newPassword: new, passwordCreatedAt: record.passwordCreatedAt)
         var input = UserInput()
         input.password = .some(new)
@@ -181,10 +181,10 @@ extension IdentityService {
 
     // MARK: Groups
 
-    static let groupColumns = "id, domain_id, name, description, extra"
+    static let groupColumns = "id, domain_id, name, description, has_description, extra"
 
     func makeGroup(_ r: GroupRecord) -> Group {
-        Group(id: r.id, name: r.name, domainID: r.domainId, description: r.description, extra: decodeJSONColumn(r.extra))
+        Group(id: r.id, name: r.name, domainID: r.domainId, description: r.hasDescription ? r.description : nil, extra: decodeJSONColumn(r.extra))
     }
 
     public func group(_ id: String) async throws -> Group? {
@@ -200,13 +200,14 @@ extension IdentityService {
         var q = SQLQueryString("SELECT \(unsafeRaw: Self.groupColumns) FROM identity_groups WHERE 1 = 1")
         if let v = name { q.appendInterpolation(unsafeRaw: " AND name = "); q.appendInterpolation(bind: v) }
         if let v = domainID { q.appendInterpolation(unsafeRaw: " AND domain_id = "); q.appendInterpolation(bind: v) }
-        q.appendInterpolation(unsafeRaw: " ORDER BY name")
-        return try await db.sql.records(GroupRecord.self, q).map(makeGroup)
+        return try await db.sql.records(GroupRecord.self, q).map(makeGroup).sortedByBytes(\.name)
     }
 
-    public func createGroup(name: String, domainID: String, description: String?, extra: JSONObject) async throws -> Group {
+    /// `description`: nil when absent (""), `.some(nil)` for an explicit null.
+    public func createGroup(name: String, domainID: String, description: String??, extra: JSONObject) async throws -> Group {
         guard try await domain(domainID) != nil else { throw NimbusError.notFound("Could not find domain: \(domainID).") }
-        let r = GroupRecord(id: Identifiers.hex32(), domainId: domainID, name: name, description: description ?? "", extra: encodeJSONColumn(extra))
+        let r = GroupRecord(id: Identifiers.hex32(), domainId: domainID, name: name, description: (description ?? "") ?? "",
+                            hasDescription: description.map { $0 != nil } ?? true, extra: encodeJSONColumn(extra))
         do {
             try await write { db in try await db.insertRecord("identity_groups", r) }
         } catch let e as NimbusError where e.kind == .conflict {
@@ -215,15 +216,18 @@ extension IdentityService {
         return makeGroup(r)
     }
 
-    public func updateGroup(_ id: String, name: String?, description: String?, domainID: String?, extra: JSONObject) async throws -> Group {
+    public func updateGroup(_ id: String, name: String?, description: String??, domainID: String?, extra: JSONObject) async throws -> Group {
         guard var g = try await group(id) else { throw NimbusError.notFound("Could not find group: \(id).") }
-        if let d = domainID, d != g.domainID { throw NimbusError.badRequest("Cannot change the domain_id of a group.") }
+        if let d = domainID, !d.sameBytes(as: g.domainID) { throw NimbusError.badRequest("Cannot change the domain_id of a group.") }
         if let n = name { g.name = n }
         if let d = description { g.description = d }
-        g.extra.merge(extra) { $1 }
+        g.extra = try Self.mergingExtras(g.extra, extra)
         let updated = g
         try await write { db in
-            try await db.execute("UPDATE identity_groups SET name = \(bind: updated.name), description = \(bind: updated.description), extra = \(bind: encodeJSONColumn(updated.extra)) WHERE id = \(bind: id)")
+            try await db.execute("""
+                UPDATE identity_groups SET name = \(bind: updated.name), description = \(bind: updated.description ?? ""),
+                has_description = \(bind: updated.description != nil), extra = \(bind: encodeJSONColumn(updated.extra)) WHERE id = \(bind: id)
+                """)
         }
         return updated
     }
@@ -266,16 +270,16 @@ extension IdentityService {
 
     public func groups(ofUser userID: String) async throws -> [Group] {
         try await db.sql.records(GroupRecord.self, """
-            SELECT g.id, g.domain_id, g.name, g.description, g.extra FROM identity_groups g
-            JOIN identity_memberships m ON m.group_id = g.id WHERE m.user_id = \(bind: userID) ORDER BY g.name
-            """).map(makeGroup)
+            SELECT g.id, g.domain_id, g.name, g.description, g.has_description, g.extra FROM identity_groups g
+            JOIN identity_memberships m ON m.group_id = g.id WHERE m.user_id = \(bind: userID)
+            """).map(makeGroup).sortedByBytes(\.name)
     }
 
     public func users(inGroup groupID: String) async throws -> [User] {
         try await db.sql.records(UserRecord.self, """
             SELECT u.id, u.domain_id, u.name, u.enabled, u.default_project_id, u.password_hash, u.password_created_at,
             u.password_expires_at, u.extra, u.options, u.created_at, u.last_active_at FROM identity_users u
-            JOIN identity_memberships m ON m.user_id = u.id WHERE m.group_id = \(bind: groupID) ORDER BY u.name
-            """).map(makeUser)
+            JOIN identity_memberships m ON m.user_id = u.id WHERE m.group_id = \(bind: groupID)
+            """).map(makeUser).sortedByBytes(\.name)
     }
 }

@@ -47,7 +47,9 @@ public final class IdentityService: Sendable {
     let logger: Logger
     let generationCounter = Atomic<UInt64>(1)
     let revocations: RevocationList
-    let validationCache = Mutex<[String: CachedValidation]>([:])
+    /// Keyed by the token's bytes: a `String` key would also answer for a canonically equivalent
+    /// spelling (a `K` replaced by KELVIN SIGN) without the token ever being opened.
+    let validationCache = Mutex<[Name: CachedValidation]>([:])
     let memo = GenerationMemo()
     static let validationCacheLimit = 50_000
 

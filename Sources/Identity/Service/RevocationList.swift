@@ -4,14 +4,19 @@ import SQLKit
 import Synchronization
 
 /// Revocation events held in memory (and persisted in `identity_revocations`): a token is revoked
-/// when its audit id is listed, or when its user, project, domain or application credential has an
-/// event newer than the token's issue time.
+/// when its audit id is listed, or when one of the users it stands for, its project, domain,
+/// trust or application credential has an event newer than the token's issue time.
+///
+/// The users a token stands for are, as in Keystone's revoke model (`ALTERNATIVES['user_id']` and
+/// the SQL driver's `_list_token_events`), its own user, and for a trust-scoped token both the
+/// trustor and the trustee: a password change or a disabled account on either end ends the
+/// delegation, whether or not the token impersonates the trustor.
 final class RevocationList: Sendable {
     enum Kind: String, Sendable { case audit, user, project, domain, appCredential = "app_credential", trust }
 
-    private let entries = Mutex<[String: Date]>([:])
+    private let entries = Mutex<[Name: Date]>([:])
 
-    private static func key(_ kind: Kind, _ value: String) -> String { kind.rawValue + ":" + value }
+    private static func key(_ kind: Kind, _ value: String) -> Name { Name(kind.rawValue + ":" + value) }
 
     func add(_ kind: Kind, _ value: String, issuedBefore: Date) {
         entries.withLock { e in
@@ -21,7 +26,9 @@ final class RevocationList: Sendable {
         }
     }
 
-    func isRevoked(_ payload: TokenPayload, projectDomainID: String?, userDomainID: String?) -> Bool {
+    /// `userIDs`: every user the token stands for (its user; a trust's trustor and trustee; an
+    /// application credential's owner).
+    func isRevoked(_ payload: TokenPayload, userIDs: [String], projectDomainID: String?, userDomainID: String?) -> Bool {
         let issued = payload.issuedDate
         return entries.withLock { e in
             func hit(_ kind: Kind, _ value: String?) -> Bool {
@@ -29,7 +36,8 @@ final class RevocationList: Sendable {
                 return issued <= before
             }
             if payload.auditIDs.contains(where: { e[Self.key(.audit, $0)] != nil }) { return true }
-            if hit(.user, payload.userID) || hit(.appCredential, payload.applicationCredentialID) || hit(.trust, payload.trustID) { return true }
+            if userIDs.contains(where: { hit(.user, $0) }) { return true }
+            if hit(.appCredential, payload.applicationCredentialID) || hit(.trust, payload.trustID) { return true }
             if hit(.domain, userDomainID) || hit(.domain, projectDomainID) { return true }
             switch payload.scope {
             case .project(let id): return hit(.project, id)

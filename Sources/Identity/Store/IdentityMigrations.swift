@@ -156,5 +156,22 @@ public enum IdentityMigrations {
                 "INSERT INTO identity_generation (name, value) VALUES ('identity', 0)",
             ]
         },
+        Migration(service: "identity", version: 9, name: "absent descriptions") { _ in
+            // Keystone keeps a role's or endpoint group's missing description as NULL and shows
+            // null. The columns stay NOT NULL (SQLite cannot relax that without rebuilding tables
+            // that others reference); a flag records whether there is a description at all.
+            [
+                "ALTER TABLE identity_roles ADD COLUMN has_description BOOLEAN NOT NULL DEFAULT TRUE",
+                "ALTER TABLE identity_endpoint_groups ADD COLUMN has_description BOOLEAN NOT NULL DEFAULT TRUE",
+            ]
+        },
+        Migration(service: "identity", version: 10, name: "null descriptions of projects and groups") { _ in
+            // Keystone defaults a missing description to '' but keeps an explicit null as NULL
+            // (projects, domains, groups): the same flag as for roles.
+            [
+                "ALTER TABLE identity_projects ADD COLUMN has_description BOOLEAN NOT NULL DEFAULT TRUE",
+                "ALTER TABLE identity_groups ADD COLUMN has_description BOOLEAN NOT NULL DEFAULT TRUE",
+            ]
+        },
     ]
 }

@@ -8,6 +8,7 @@ struct ProjectRecord: Codable, Sendable {
     var isDomain: Bool
     var enabled: Bool
     var description: String
+    var hasDescription: Bool
     var extra: String
     var options: String
     var createdAt: String
@@ -33,6 +34,7 @@ struct GroupRecord: Codable, Sendable {
     var domainId: String
     var name: String
     var description: String
+    var hasDescription: Bool
     var extra: String
 }
 
@@ -42,6 +44,8 @@ struct RoleRecord: Codable, Sendable, Equatable {
     /// Empty for global roles (a unique index cannot treat NULLs as equal on both engines).
     var domainId: String
     var description: String
+    /// False when the role has no description (Keystone stores NULL and shows null).
+    var hasDescription: Bool
     var options: String
     var extra: String
 }
@@ -134,6 +138,8 @@ struct EndpointGroupRecord: Codable, Sendable {
     var id: String
     var name: String
     var description: String
+    /// False when the group has no description (Keystone stores NULL and shows null).
+    var hasDescription: Bool
     var filters: String
 }
 

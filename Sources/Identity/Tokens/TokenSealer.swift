@@ -8,6 +8,8 @@ import NimbusCore
 /// they expire.
 public struct TokenSealer: Sendable {
     let keys: [SymmetricKey]
+    /// Far above any sealed payload (a few hundred bytes); longer input is not decoded at all.
+    static let maxTokenBytes = 2048
 
     public init(keys: [SymmetricKey]) {
         precondition(!keys.isEmpty)
@@ -36,8 +38,15 @@ public struct TokenSealer: Sendable {
     }
 
     /// nil when the token is malformed or was not sealed by one of our keys.
+    ///
+    /// A token has exactly one spelling: the unpadded URL-safe base64 that `seal` produced. A
+    /// decoder alone also accepts a trailing `=`, the standard alphabet's `+` and `/`, and a last
+    /// character whose unused low bits differ, all decoding to the same bytes; so the bytes are
+    /// re-encoded and must give the token back byte for byte.
     public func open(_ token: String) -> TokenPayload? {
-        guard token.count < 2048, let data = Base64URL.decode(token), let box = try? AES.GCM.SealedBox(combined: data) else { return nil }
+        guard token.utf8.count < Self.maxTokenBytes, let data = Base64URL.decode(token),
+              Base64URL.encode(data).utf8.elementsEqual(token.utf8),
+              let box = try? AES.GCM.SealedBox(combined: data) else { return nil }
         for key in keys {
             if let plain = try? AES.GCM.open(box, using: key) {
                 return try? JSONDecoder().decode(TokenPayload.self, from: plain)

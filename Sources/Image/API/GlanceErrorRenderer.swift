@@ -27,7 +27,7 @@ public struct GlanceErrorRenderer: ErrorRenderer {
                          status: .unauthorized, headers: h)
         }
         if status == 404, let versions, request.method == .get {
-            let first = request.uri.path.split(separator: "/").dropFirst().first ?? ""
+            let first = request.uri.path.splitBytes("/").dropFirst().first ?? ""
             if first.hasPrefix("v"), first.dropFirst().first?.isNumber == true, first != "v2", !first.hasPrefix("v2.") {
                 return .json(versions, status: .multipleChoices)
             }
@@ -36,10 +36,10 @@ public struct GlanceErrorRenderer: ErrorRenderer {
         let code = "\(status) \(title)"
         let accept = request.headers[.accept]?.lowercased() ?? ""
         let s = HTTPResponse.Status(code: status)
-        if accept.contains("application/json") {
+        if accept.containsBytes("application/json") {
             return .json(["message": .string(error.message + "<br /><br />\n\n\n"), "code": .string(code), "title": .string(title)], status: s)
         }
-        let (type, text) = accept.contains("text/html") || accept.contains("*/*")
+        let (type, text) = accept.containsBytes("text/html") || accept.containsBytes("*/*")
             ? ("text/html; charset=UTF-8", "<html>\n <head>\n  <title>\(code)</title>\n </head>\n <body>\n  <h1>\(code)</h1>\n  \(Self.escape(error.message))<br /><br />\n\n\n\n </body>\n</html>")
             : ("text/plain; charset=UTF-8", "\(code)\n\n\(error.message)\n\n   ")
         let bytes = ByteBuffer(string: text)

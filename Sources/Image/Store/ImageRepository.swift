@@ -105,7 +105,7 @@ public struct ImageRepository: Sendable {
     }
 
     static func propertiesJSON(_ i: Image) -> String {
-        String(decoding: JSONValue.object(JSONObject(i.properties.mapValues { JSONValue.string($0) })).serialized(), as: UTF8.self)
+        String(decoding: JSONValue.object(JSONObject(names: i.properties.mapValues { JSONValue.string($0) })).serialized(), as: UTF8.self)
     }
 
     /// Inserts a new image; 409 if the id was ever used.

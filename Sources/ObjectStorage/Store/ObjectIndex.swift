@@ -56,7 +56,7 @@ public enum ListingEntry<Row: Sendable>: Sendable {
 enum MetadataJSON {
     // Keys are lower-cased HTTP header names: ASCII tokens, so `String` keys are byte keys here.
     static func encode(_ m: [String: String]) -> String {
-        JSONValue.object(JSONObject(m.map { ($0.key, JSONValue.string($0.value)) })).serializedString()
+        JSONValue.object(JSONObject(pairs: m.map { ($0.key, JSONValue.string($0.value)) })).serializedString()
     }
 
     static func decode(_ s: String) -> [String: String] {

@@ -1,0 +1,45 @@
+import HTTPTypes
+import Hummingbird
+import NimbusCore
+import NimbusHTTP
+
+/// Nova's faults (`nova/api/openstack/wsgi.py` `Fault`): `{"<faultName>": {"code", "message"}}`
+/// with the fault name of the status, and the microversion headers of the request. A 401 is
+/// keystonemiddleware's, whatever the route.
+public struct NovaErrorRenderer: ErrorRenderer {
+    let identityURL: String
+
+    public init(identityURL: String) { self.identityURL = identityURL }
+
+    static func faultName(_ status: Int) -> String {
+        switch status {
+        case 400: "badRequest"
+        case 401: "unauthorized"
+        case 403: "forbidden"
+        case 404: "itemNotFound"
+        case 405: "badMethod"
+        case 409: "conflictingRequest"
+        case 413, 429: "overLimit"
+        case 415: "badMediaType"
+        case 501: "notImplemented"
+        case 503: "serviceUnavailable"
+        default: "computeFault"
+        }
+    }
+
+    public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
+        var h = HTTPFields()
+        if error.status == 401 {
+            h[.wwwAuthenticate] = "Keystone uri=\"\(identityURL)\""
+            return .json(["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]],
+                         status: .unauthorized, headers: h)
+        }
+        // A malformed or unsupported version header has no version to echo.
+        if let v = try? NovaVersion.requested(by: request) { v.apply(to: &h) }
+        let message = error.kind == .internal
+            ? "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible."
+            : error.message
+        return .json([Self.faultName(error.status): ["code": .int(Int64(error.status)), "message": .string(message)]],
+                     status: HTTPResponse.Status(code: error.status), headers: h)
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import NimbusCore
+
+/// Nova's request schemas (`nova/api/openstack/compute/schemas/*.py`, `nova/api/validation/
+/// parameter_types.py`) in the shared `Schema` form, and Nova's wording of a violation:
+/// "Invalid input for field/attribute <name>. Value: <value>. <jsonschema message>".
+enum NovaSchemas {
+    /// Validates a body; returns it for chaining.
+    static func validate(_ body: JSONValue, _ schema: Schema) throws -> JSONValue {
+        do {
+            try schema.validate(body)
+        } catch {
+            // Nova's `name` format raises InvalidName, whose message replaces jsonschema's.
+            if error.message.hasByteSuffix("is not a 'name'") {
+                throw NimbusError.badRequest("\(NovaText.invalidNamePrefix) The name must be: printable characters. Can not start or end with whitespace.")
+            }
+            if let field = error.path.last {
+                throw NimbusError.badRequest("Invalid input for field/attribute \(field). Value: \(error.instance.pythonStr). \(error.message)")
+            }
+            throw NimbusError.badRequest(error.message)
+        }
+        return body
+    }
+
+    // MARK: parameter types
+
+    /// `parameter_types.name`: 1–255 printable characters, no leading or trailing whitespace.
+    static let name: Schema = {
+        var s = Schema.string(minLength: 1, maxLength: 255)
+        s.format = NovaText.nameFormat
+        return s
+    }()
+
+    /// `parameter_types.description`: printable characters, up to 255, or null.
+    static let description: Schema = Schema.string(minLength: 0, maxLength: 255, pattern: NovaText.descriptionPattern).nullable
+
+    /// `parameter_types.boolean`: JSON booleans and oslo's spellings of them.
+    static let boolean: Schema = {
+        var s = Schema(types: [.boolean, .string])
+        s.enumValues = [true, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+                        false, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"]
+        return s
+    }()
+
+    /// `volume_size` and its flavor variants: an integer or a string of digits, bounded.
+    static func sizeParameter(minimum: Int64) -> Schema {
+        var s = Schema(types: [.integer, .string])
+        s.pattern = NovaText.digits
+        s.minimum = minimum
+        s.maximum = 0x7FFF_FFFF
+        return s
+    }
+
+    static let positiveInteger: Schema = {
+        var s = Schema(types: [.integer, .string])
+        s.pattern = NovaText.digitsOrEmpty
+        s.minimum = 1
+        s.minLength = 1
+        return s
+    }()
+
+    /// `parameter_types.metadata`: keys of 1–255 `[a-zA-Z0-9-_:. ]`, string values up to 255.
+    static func metadata(valueTypes: [Schema.Kind] = [.string]) -> Schema {
+        var s = Schema.object(additionalProperties: false)
+        var value = Schema(types: valueTypes)
+        value.maxLength = 255
+        s.patternProperties = [(NovaText.metadataKey, value)]
+        return s
+    }
+
+    // MARK: flavors
+
+    static func flavorCreate(_ v: NovaVersion) -> Schema {
+        var id = Schema(types: [.string, .number, .null])
+        id.minLength = 1
+        id.maxLength = 255
+        id.pattern = NovaText.flavorID
+        var rxtx = Schema(types: [.number, .string])
+        rxtx.pattern = NovaText.decimal
+        rxtx.exclusiveMinimum = 0
+        rxtx.maximumNumber = 3.40282e+38
+        var flavor = Schema.object([
+            "name": name, "id": id, "ram": sizeParameter(minimum: 1), "vcpus": sizeParameter(minimum: 1), "disk": sizeParameter(minimum: 0),
+            "OS-FLV-EXT-DATA:ephemeral": sizeParameter(minimum: 0), "swap": sizeParameter(minimum: 0), "rxtx_factor": rxtx,
+            "os-flavor-access:is_public": boolean,
+        ], required: ["name", "ram", "vcpus", "disk"], additionalProperties: false)
+        if v.atLeast(55) {
+            flavor = flavor.adding(["description": Schema.string(minLength: 0, maxLength: 65535, pattern: NovaText.descriptionPattern).nullable])
+        }
+        return .object(["flavor": flavor], required: ["flavor"], additionalProperties: false)
+    }
+
+    static let flavorUpdate = Schema.object([
+        "flavor": .object(["description": Schema.string(minLength: 0, maxLength: 65535, pattern: NovaText.descriptionPattern).nullable],
+                          required: ["description"], additionalProperties: false),
+    ], required: ["flavor"], additionalProperties: false)
+
+    static let extraSpecsCreate = Schema.object(["extra_specs": metadata(valueTypes: [.string, .number])], required: ["extra_specs"],
+                                                additionalProperties: false)
+    static let extraSpecUpdate = metadata(valueTypes: [.string, .number]).with { $0.minProperties = 1; $0.maxProperties = 1 }
+
+    static let flavorAction: Schema = {
+        let tenant = Schema.object(["tenant": .string(minLength: 1, maxLength: 255)], required: ["tenant"], additionalProperties: false)
+        var s = Schema.object()
+        s.oneOfSchemas = [
+            .object(["addTenantAccess": tenant], required: ["addTenantAccess"], additionalProperties: false),
+            .object(["removeTenantAccess": tenant], required: ["removeTenantAccess"], additionalProperties: false),
+        ]
+        return s
+    }()
+
+    // MARK: keypairs
+
+    static func keypairCreate(_ v: NovaVersion) -> Schema {
+        let keypairName = name.with { $0.pattern = v.atLeast(92) ? NovaText.keypairName292 : NovaText.keypairName }
+        var k = Schema.object(["name": keypairName, "public_key": .string()], required: v.atLeast(92) ? ["name", "public_key"] : ["name"],
+                              additionalProperties: false)
+        if v.atLeast(2) { k = k.adding(["type": .oneOf(["ssh", "x509"])]) }
+        if v.atLeast(10) { k = k.adding(["user_id": .string()]) }
+        return .object(["keypair": k], required: ["keypair"], additionalProperties: false)
+    }
+
+    // MARK: values
+
+    /// An integer-valued field (integer or numeric string, already validated).
+    static func integer(_ v: JSONValue) -> Int? {
+        switch v {
+        case .int(let i): Int(exactly: i)
+        case .double(let d): d.isFinite && d == d.rounded() && abs(d) < 9e15 ? Int(d) : nil
+        case .string(let s): Int(s)
+        default: nil
+        }
+    }
+
+    /// A `parameter_types.boolean` value.
+    static func bool(_ v: JSONValue) -> Bool? {
+        switch v {
+        case .bool(let b): b
+        case .string(let s): strictBool(s)
+        default: nil
+        }
+    }
+
+    /// oslo's `bool_from_string(strict=True)`.
+    static func strictBool(_ s: String) -> Bool? {
+        switch s.lowercased().trimmingCharacters(in: .whitespaces) {
+        case "1", "t", "true", "on", "y", "yes": true
+        case "0", "f", "false", "off", "n", "no": false
+        default: nil
+        }
+    }
+
+    /// An extra spec value: strings as given, numbers as Python's `str()` writes them.
+    static func extraSpecValue(_ v: JSONValue) -> String? {
+        switch v {
+        case .string(let s): s
+        case .int(let i): String(i)
+        case .double: v.pythonStr
+        default: nil
+        }
+    }
+
+    /// From 2.75 unknown query parameters are a 400 (`additionalProperties: False`).
+    static func checkQuery(_ q: QueryString, allowed: [String]?) throws {
+        guard let allowed else { return }
+        for item in q.items where !allowed.containsBytes(item.key) {
+            throw NimbusError.badRequest("Invalid input for query parameters \(item.key). Value: \(item.value ?? ""). Additional properties are not allowed ('\(item.key)' was unexpected)")
+        }
+    }
+
+    /// `common.get_limit_and_marker`: `limit` a non-negative integer capped at 1000.
+    static func limitAndMarker(_ q: QueryString) throws -> (Int?, String?) {
+        var limit: Int?
+        if let l = q["limit"] {
+            guard let n = Int(l), n >= 0 else { throw NimbusError.badRequest("limit param must be an integer") }
+            limit = min(n, 1000)
+        }
+        return (limit, q["marker"])
+    }
+}
+
+/// Nova's character classes and patterns, on code points as Python's `re` sees them.
+enum NovaText {
+    static let invalidNamePrefix = "An invalid 'name' value was provided."
+
+    /// `parameter_types._is_printable` over Nova's character range (`range(0xFFFF)`: code points
+    /// from U+FFFF on are outside every class built from it).
+    static func printable(_ u: Unicode.Scalar) -> Bool {
+        guard u.value < 0xFFFF else { return false }
+        switch u.properties.generalCategory {
+        case .control, .format, .surrogate, .privateUse, .unassigned: return false
+        case .lineSeparator, .paragraphSeparator: return false
+        default: return true
+        }
+    }
+
+    static func printableNonSpace(_ u: Unicode.Scalar) -> Bool {
+        printable(u) && u.properties.generalCategory != .spaceSeparator
+    }
+
+    /// `valid_name_regex`: printable, not starting or ending with whitespace.
+    static let nameFormat = Format("name") { s in
+        let scalars = Array(s.unicodeScalars)
+        guard scalars.allSatisfy(printable) else { return false }
+        if let f = scalars.first, !printableNonSpace(f) { return false }
+        if let l = scalars.last, !printableNonSpace(l) { return false }
+        return true
+    }
+
+    static let descriptionPattern = Pattern("^[printable]*$") { s in s.unicodeScalars.allSatisfy(printable) }
+    static let digits = Pattern.ascii("^[0-9]+$") { (48...57).contains($0) }
+    static let digitsOrEmpty = Pattern("^[0-9]*$") { s in Pattern.body(s).allSatisfy { (48...57).contains($0) } }
+    static let decimal = Pattern("^[0-9]+(\\.[0-9]+)?$") { s in
+        let parts = String(Pattern.body(s))!.splitBytes(".", omittingEmpty: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.utf8.allSatisfy { (48...57).contains($0) } }
+    }
+    /// `^(?! )[a-zA-Z0-9. _-]+(?<! )$` (flavor ids).
+    static let flavorID = Pattern("^(?! )[a-zA-Z0-9. _-]+(?<! )$") { s in
+        let b = Pattern.body(s)
+        return !b.isEmpty && b.first != 32 && b.last != 32
+            && b.allSatisfy { Pattern.isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == 32 || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+    static let metadataKey = Pattern("^[a-zA-Z0-9-_:. ]{1,255}$") { s in
+        let b = Pattern.body(s)
+        return (1...255).contains(b.count)
+            && b.allSatisfy { Pattern.isAlnum($0) || "-_:. ".utf8.contains($0) }
+    }
+    static let keypairName = Pattern.ascii("^[_\\- a-zA-Z0-9]+$") { Pattern.isAlnum($0) || "_- ".utf8.contains($0) }
+    static let keypairName292 = Pattern.ascii("^[_\\-\\@\\. a-zA-Z0-9]+$") { Pattern.isAlnum($0) || "_-@. ".utf8.contains($0) }
+}
+
+extension JSONValue {
+    /// The value as Python's `str()` writes it (a string bare, everything else as `repr`): what
+    /// Nova's messages interpolate.
+    var pythonStr: String {
+        if case .string(let s) = self { return s }
+        return pythonRepr
+    }
+}
+
+/// Nova's times: `2013-09-03T04:01:32Z` for resources, `…T…:…:….ffffff` for some fields.
+enum NovaTime {
+    static func format(_ d: Date) -> String { Timestamps.seconds(d) }
+    static func micros(_ d: Date) -> String {
+        let s = Timestamps.micros(d)
+        return s.hasByteSuffix("Z") ? String(s.dropLast()) : s
+    }
+}
+
+/// Flavor extra specs as Nova checks them before storing (`nova/api/validation/extra_specs`):
+/// keys and values of the metadata shape; the `resources*:`, `trait*:` and `hw:` namespaces
+/// Nimbus understands are checked for their values.
+enum ExtraSpecs {
+    static func validate(_ specs: [Name: String]) throws {
+        for (key, value) in specs {
+            let k = key.string
+            if let rc = k.droppingBytePrefix("resources") {
+                guard let (group, cls) = rc.splitOnceBytes(":"), group.utf8.allSatisfy({ Pattern.isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }),
+                      !cls.isEmpty, Int(value).map({ $0 >= 0 }) ?? false else {
+                    throw NimbusError.badRequest("Validation failed; \(value) is not a valid value for \(k).")
+                }
+            } else if k.hasBytePrefix("trait"), k.containsByte(":") {
+                guard value == "required" || value == "forbidden" else {
+                    throw NimbusError.badRequest("Validation failed; \(value) is not a valid value for \(k).")
+                }
+            }
+        }
+    }
+}

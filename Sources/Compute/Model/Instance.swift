@@ -1,0 +1,95 @@
+import Foundation
+import NimbusCore
+
+/// A server as Nova keeps it (`nova/objects/instance.py`): who owns it, what it was built from,
+/// where it runs and its states. `desired` is what the compute node converges to; actions change
+/// it and the agent reports back (`vmState`, `taskState`, `powerState`).
+public struct Instance: Sendable, Equatable {
+    public var id: String
+    public var projectID: String
+    public var userID: String
+    public var name: String
+    public var hostname: String
+    public var description: String?
+    public var imageID: String?
+    /// The flavor as it was at boot (Nova embeds a copy: later flavor changes do not move servers).
+    public var flavor: Flavor
+    public var keyName: String?
+    public var keyData: String?
+    public var userData: String?
+    public var configDrive: Bool
+    public var metadata: [Name: String]
+    public var tags: [String]
+    public var vmState: VMState
+    public var taskState: TaskState?
+    public var powerState: Int
+    public var host: String?
+    public var node: String?
+    public var availabilityZone: String?
+    public var locked: Bool
+    public var lockedReason: String?
+    public var launchedAt: Date?
+    public var terminatedAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var deletedAt: Date?
+    public var deleted: Bool
+    public var reservationID: String
+    public var launchIndex: Int
+    public var accessIPv4: String?
+    public var accessIPv6: String?
+    public var progress: Int
+    public var fault: Fault?
+    /// What the compute node converges to.
+    public var desired: Desired
+
+    public struct Fault: Sendable, Equatable, Codable {
+        public var code: Int
+        public var message: String
+        public var details: String?
+        public var created: Date
+        public init(code: Int, message: String, details: String? = nil, created: Date = Date()) {
+            self.code = code; self.message = message; self.details = details; self.created = created
+        }
+    }
+
+    /// The state a compute node is asked to reach. Reboots are a counter: each request raises it
+    /// and the node reboots when its last applied count is lower (level-triggered, repeatable).
+    public struct Desired: Sendable, Equatable, Codable {
+        public enum Power: String, Sendable, Codable { case running, stopped, paused, suspended, deleted }
+        public var power: Power = .running
+        public var rebootCount = 0
+        public var hardReboot = false
+        public init() {}
+    }
+
+    public init(id: String, projectID: String, userID: String, name: String, flavor: Flavor, now: Date = Date()) {
+        self.id = id; self.projectID = projectID; self.userID = userID; self.name = name
+        self.hostname = Instance.hostname(from: name)
+        self.flavor = flavor; self.configDrive = false; self.metadata = [:]; self.tags = []
+        self.vmState = .building; self.taskState = .scheduling; self.powerState = 0
+        self.locked = false; self.createdAt = now; self.updatedAt = now; self.deleted = false
+        self.reservationID = "r-" + String(Identifiers.hex32().prefix(8)); self.launchIndex = 0; self.progress = 0
+        self.desired = Desired()
+    }
+
+    /// Nova's `utils.sanitize_hostname`: lower-cased, `[a-z0-9-]` kept, spaces and underscores as
+    /// `-`, leading and trailing `.`/`-` trimmed, at most 63 characters; `Server-<id>` when empty.
+    public static func hostname(from name: String, fallback: String = "server") -> String {
+        var out = ""
+        for s in name.unicodeScalars {
+            switch s {
+            case "a"..."z", "0"..."9", "-", ".": out.unicodeScalars.append(s)
+            case "A"..."Z": out.unicodeScalars.append(Unicode.Scalar(s.value + 32)!)
+            case " ", "_": out.append("-")
+            default: continue
+            }
+        }
+        while out.hasBytePrefix(".") || out.hasBytePrefix("-") { out.removeFirst() }
+        out = String(out.prefix(63))
+        while out.hasByteSuffix(".") || out.hasByteSuffix("-") { out.removeLast() }
+        return out.isEmpty ? fallback : out
+    }
+
+    public var status: String { vmState.status(task: taskState) }
+}

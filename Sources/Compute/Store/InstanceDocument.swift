@@ -1,0 +1,61 @@
+import Foundation
+import NimbusCore
+
+/// The flavor copy an instance keeps, as JSON.
+enum FlavorDocument {
+    static func encode(_ f: Flavor) -> JSONValue {
+        ["id": .string(f.id), "name": .string(f.name), "memory_mb": .int(Int64(f.memoryMB)), "vcpus": .int(Int64(f.vcpus)),
+         "root_gb": .int(Int64(f.rootGB)), "ephemeral_gb": .int(Int64(f.ephemeralGB)), "swap": .int(Int64(f.swapMB)),
+         "rxtx_factor": .double(f.rxtxFactor), "is_public": .bool(f.isPublic), "description": JSONValue(f.description),
+         "extra_specs": .object(JSONObject(names: f.extraSpecs.mapValues { JSONValue.string($0) }))]
+    }
+
+    static func decode(_ v: JSONValue) -> Flavor {
+        func int(_ k: String) -> Int { Int(v[k]?.intValue ?? 0) }
+        var f = Flavor(id: v["id"]?.stringValue ?? "", name: v["name"]?.stringValue ?? "", memoryMB: int("memory_mb"), vcpus: int("vcpus"),
+                       rootGB: int("root_gb"), ephemeralGB: int("ephemeral_gb"), swapMB: int("swap"),
+                       rxtxFactor: v["rxtx_factor"].flatMap { if case .double(let d) = $0 { d } else { $0.intValue.map(Double.init) } } ?? 1,
+                       isPublic: v["is_public"]?.boolValue ?? true, description: v["description"]?.stringValue)
+        f.extraSpecs = v["extra_specs"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        return f
+    }
+}
+
+/// The instance attributes kept in the `doc` column.
+enum InstanceDocument {
+    static func encode(_ i: Instance) -> JSONValue {
+        var o: JSONObject = [
+            "metadata": .object(JSONObject(names: i.metadata.mapValues { JSONValue.string($0) })),
+            "tags": JSONValue(i.tags), "config_drive": .bool(i.configDrive), "progress": .int(Int64(i.progress)),
+            "key_data": JSONValue(i.keyData), "user_data": JSONValue(i.userData),
+            "access_ip_v4": JSONValue(i.accessIPv4), "access_ip_v6": JSONValue(i.accessIPv6),
+            "desired": ["power": .string(i.desired.power.rawValue), "reboot_count": .int(Int64(i.desired.rebootCount)),
+                        "hard_reboot": .bool(i.desired.hardReboot)],
+        ]
+        if let f = i.fault {
+            o["fault"] = ["code": .int(Int64(f.code)), "message": .string(f.message), "details": JSONValue(f.details),
+                          "created": .int(Micros.of(f.created))]
+        }
+        return .object(o)
+    }
+
+    static func apply(_ v: JSONValue, to i: inout Instance) {
+        i.metadata = v["metadata"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        i.tags = v["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        i.configDrive = v["config_drive"]?.boolValue ?? false
+        i.progress = Int(v["progress"]?.intValue ?? 0)
+        i.keyData = v["key_data"]?.stringValue
+        i.userData = v["user_data"]?.stringValue
+        i.accessIPv4 = v["access_ip_v4"]?.stringValue
+        i.accessIPv6 = v["access_ip_v6"]?.stringValue
+        if let d = v["desired"] {
+            i.desired.power = d["power"]?.stringValue.flatMap(Instance.Desired.Power.init) ?? .running
+            i.desired.rebootCount = Int(d["reboot_count"]?.intValue ?? 0)
+            i.desired.hardReboot = d["hard_reboot"]?.boolValue ?? false
+        }
+        if let f = v["fault"], let code = f["code"]?.intValue, let message = f["message"]?.stringValue {
+            i.fault = Instance.Fault(code: Int(code), message: message, details: f["details"]?.stringValue,
+                                     created: Micros.date(f["created"]?.intValue ?? 0))
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import NimbusCore
+import Synchronization
+
+/// A driver with no processes and no files: instances are entries in a dictionary and every
+/// action is the `PowerState.after(_:)` table applied at once. One fake node costs a dictionary
+/// and a lock, so one process can host a thousand (scale tests of the scheduler and agents).
+/// The console shows the test image's banner line with the instance's hostname, so tests that
+/// read console output work against it too. `failNext` makes the next call of an operation fail.
+public final class FakeDriver: VirtDriver {
+    public enum Operation: String, Sendable, CaseIterable {
+        case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume
+    }
+
+    struct Instance {
+        var spec: InstanceSpec
+        var state: PowerState
+        var boots: Int
+    }
+
+    private struct State {
+        var instances: [InstanceID: Instance] = [:]
+        var failures: [Operation: NimbusError] = [:]
+    }
+
+    public let hypervisorType = "fake"
+    private let resources: HostResources
+    private let state = Mutex(State())
+
+    public static let defaultResources = HostResources(vcpus: 64, memoryMB: 256 * 1024, diskGB: 4096, cpuModel: "Fake CPU",
+                                                       hypervisorVersion: 1000)
+
+    public init(resources: HostResources = FakeDriver.defaultResources) {
+        self.resources = resources
+    }
+
+    /// The next call of `operation` throws `error` (once).
+    public func failNext(_ operation: Operation, with error: NimbusError = NimbusError(.internal, "injected fake failure")) {
+        state.withLock { $0.failures[operation] = error }
+    }
+
+    public func hostResources() async throws -> HostResources { resources }
+
+    public func spawn(_ spec: InstanceSpec, image: any ImageSource) async throws {
+        try spec.validate(image: image)
+        try state.withLock { s throws(NimbusError) in
+            try Self.takeFailure(&s, .spawn)
+            if var existing = s.instances[spec.id] {   // a repeated build: make sure it runs
+                if existing.state == .shutdown || existing.state == .crashed { existing.state = .running; existing.boots += 1 }
+                s.instances[spec.id] = existing
+                return
+            }
+            s.instances[spec.id] = Instance(spec: spec, state: .running, boots: 1)
+        }
+    }
+
+    public func destroy(_ id: InstanceID) async throws {
+        try state.withLock { s throws(NimbusError) in
+            try Self.takeFailure(&s, .destroy)
+            s.instances[id] = nil
+        }
+    }
+
+    public func powerOff(_ id: InstanceID, timeout: Duration) async throws { try apply(.powerOff, .powerOff, id) }
+    public func powerOn(_ id: InstanceID) async throws { try apply(.powerOn, .powerOn, id) }
+    public func reboot(_ id: InstanceID, hard: Bool) async throws { try apply(hard ? .hardReboot : .softReboot, .reboot, id) }
+    public func pause(_ id: InstanceID) async throws { try apply(.pause, .pause, id) }
+    public func unpause(_ id: InstanceID) async throws { try apply(.unpause, .unpause, id) }
+    public func suspend(_ id: InstanceID) async throws { try apply(.suspend, .suspend, id) }
+    public func resume(_ id: InstanceID) async throws { try apply(.resume, .resume, id) }
+
+    public func powerState(_ id: InstanceID) async throws -> PowerState {
+        try state.withLock { s throws(NimbusError) in try Self.instance(s, id).state }
+    }
+
+    public func instances() async throws -> [InstanceID: PowerState] {
+        state.withLock { $0.instances.mapValues(\.state) }
+    }
+
+    public func consoleLog(_ id: InstanceID, lines: Int?) async throws -> String {
+        let (spec, boots) = try state.withLock { s throws(NimbusError) in
+            let i = try Self.instance(s, id)
+            return (i.spec, i.boots)
+        }
+        var out: [String] = []
+        for n in 0..<boots {
+            out += ["fake boot \(n + 1) of \(spec.id)", "=== nimbus-test ready: hostname=\(spec.hostname) ip=none ==="]
+        }
+        if let lines { out = Array(out.suffix(max(0, lines))) }
+        return out.map { $0 + "\n" }.joined()
+    }
+
+    /// Simulates the guest's process dying (`kill -9`): the instance reads as shut down.
+    public func simulateCrash(_ id: InstanceID) {
+        state.withLock { s in s.instances[id]?.state = .shutdown }
+    }
+
+    private func apply(_ action: PowerAction, _ operation: Operation, _ id: InstanceID) throws(NimbusError) {
+        try state.withLock { s throws(NimbusError) in
+            try Self.takeFailure(&s, operation)
+            var i = try Self.instance(s, id)
+            guard let next = try i.state.after(action) else { return }
+            let starts = next == .running && (i.state != .paused && i.state != .suspended || action == .hardReboot)
+            if starts || action == .softReboot { i.boots += 1 }
+            i.state = next
+            s.instances[id] = i
+        }
+    }
+
+    private static func instance(_ s: State, _ id: InstanceID) throws(NimbusError) -> Instance {
+        guard let i = s.instances[id] else { throw .notFound("Instance \(id) could not be found on this host.") }
+        return i
+    }
+
+    private static func takeFailure(_ s: inout State, _ op: Operation) throws(NimbusError) {
+        if let e = s.failures.removeValue(forKey: op) { throw e }
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+import NimbusCore
+
+/// What the driver keeps about an instance in `instance.json`, written once its disks exist: the
+/// spec and the base image, so the guest can be started again (power on, resume, reboot) by a
+/// driver that did not create it, e.g. after Nimbus restarted.
+struct InstanceRecord: Codable, Sendable, Equatable {
+    var spec: InstanceSpec
+    var basePath: String
+    var baseFormat: DiskImageFormat
+    var baseVirtualSize: UInt64
+    var rootDiskBytes: UInt64
+    var hasEphemeral: Bool
+    var hasSwap: Bool
+    var hasConfigDrive: Bool
+
+    static func load(_ path: String) throws -> InstanceRecord {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try JSONDecoder().decode(InstanceRecord.self, from: data)
+    }
+
+    func save(_ path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try FileIO.writeAtomically(path, Array(try encoder.encode(self)), mode: 0o600)
+    }
+}

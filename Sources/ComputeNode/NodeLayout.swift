@@ -1,0 +1,62 @@
+import NimbusCore
+
+/// Where a compute node keeps its files, under `<data dir>/compute/`:
+///
+///     _base/<sha256>           cached base images, read-only, keyed by image id and checksums
+///     accelerator.json         the KVM probe's verdict, keyed by QEMU version and host kernel
+///     instances/<id>/          one directory per instance (`InstancePaths`)
+struct NodeLayout: Sendable {
+    /// sun_path holds 108 bytes including the terminating NUL.
+    static let maxSocketPathBytes = 107
+
+    let root: String
+    var baseDir: String { root + "/_base" }
+    var instancesDir: String { root + "/instances" }
+    var acceleratorVerdict: String { root + "/accelerator.json" }
+    var acceleratorProbeLog: String { root + "/accelerator-probe.log" }
+
+    init(dataDir: String) { root = dataDir + "/compute" }
+
+    func instance(_ id: InstanceID) -> InstancePaths { InstancePaths(dir: instancesDir + "/" + id.rawValue) }
+
+    /// Throws unless a UUID-named instance's sockets fit in a unix socket address.
+    func checkSocketPaths() throws(NimbusError) {
+        let sample = instance(try InstanceID("00000000-0000-0000-0000-000000000000"))
+        let longest = max(sample.qmp.utf8.count, sample.statusQMP.utf8.count)
+        guard longest <= Self.maxSocketPathBytes else {
+            throw NimbusError(.internal, "compute data dir \(root) is too long: QEMU's sockets need paths of at most "
+                + "\(Self.maxSocketPathBytes) bytes, and an instance's would have \(longest)")
+        }
+    }
+}
+
+/// The files of one instance.
+struct InstancePaths: Sendable, Equatable {
+    let dir: String
+    /// `InstanceRecord` as JSON: what is needed to start the guest again after a restart.
+    var record: String { dir + "/instance.json" }
+    var rootDisk: String { dir + "/disk" }
+    var ephemeralDisk: String { dir + "/disk.eph0" }
+    var swapDisk: String { dir + "/disk.swap" }
+    var configDrive: String { dir + "/disk.config" }
+    var configDriveTree: String { dir + "/config-drive.tmp" }
+    /// The serial console, appended to by QEMU and trimmed by `ConsoleLog`.
+    var console: String { dir + "/console.log" }
+    /// QEMU's own stdout and stderr (start errors, warnings).
+    var qemuLog: String { dir + "/qemu.log" }
+    /// Control monitor (power actions, migration), used under the instance's lock.
+    var qmp: String { dir + "/qmp.sock" }
+    /// Second monitor for status queries, so a long action never blocks a power-state read.
+    var statusQMP: String { dir + "/status.sock" }
+    var pidfile: String { dir + "/qemu.pid" }
+    /// The guest's memory while suspended (written as `.partial`, renamed when complete).
+    var memoryState: String { dir + "/memory.state" }
+    var memoryStatePartial: String { dir + "/memory.state.partial" }
+
+    func checkSocketPaths() throws(NimbusError) {
+        let longest = max(qmp.utf8.count, statusQMP.utf8.count)
+        guard longest <= NodeLayout.maxSocketPathBytes else {
+            throw NimbusError(.badRequest, "instance id too long for this node's data dir: socket paths would have \(longest) bytes")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import NimbusCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension QEMUDriver {
+    static let gib: UInt64 = 1 << 30
+
+    /// The root disk's virtual size: the flavor's, or the image's when the flavor says 0.
+    static func rootDiskBytes(_ spec: InstanceSpec, image: InspectedImage) throws(NimbusError) -> UInt64 {
+        guard spec.rootGB > 0 else { return image.virtualSize }
+        let flavor = UInt64(spec.rootGB) * gib
+        guard image.virtualSize <= flavor else {
+            throw .badRequest("Flavor's disk is too small for requested image. Flavor disk is \(flavor) bytes, image is \(image.virtualSize) bytes.")
+        }
+        return flavor
+    }
+
+    func createDisks(_ r: InstanceRecord, _ paths: InstancePaths) async throws {
+        try await img.createOverlay(path: paths.rootDisk, base: r.basePath, baseFormat: r.baseFormat, sizeBytes: r.rootDiskBytes)
+        if r.hasEphemeral { try await img.createBlank(path: paths.ephemeralDisk, sizeBytes: UInt64(r.spec.ephemeralGB) * Self.gib) }
+        if r.hasSwap { try await img.createBlank(path: paths.swapDisk, sizeBytes: UInt64(r.spec.swapMB) << 20) }
+        if let drive = r.spec.configDrive {
+            try FileIO.removeTree(paths.configDriveTree)
+            try ConfigDriveLayout.write(try ConfigDriveLayout.files(drive), under: paths.configDriveTree)
+            defer { try? FileIO.removeTree(paths.configDriveTree) }
+            try await iso.build(output: paths.configDrive, tree: paths.configDriveTree)
+        }
+    }
+
+    func disks(_ r: InstanceRecord, _ paths: InstancePaths) -> [QEMUSystem.Disk] {
+        var d = [QEMUSystem.Disk(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat),
+                                 bus: .virtio, bootIndex: 0)]
+        if r.hasEphemeral { d.append(.init(node: "ephemeral0", path: paths.ephemeralDisk, format: .qcow2, bus: .virtio)) }
+        if r.hasSwap { d.append(.init(node: "swap", path: paths.swapDisk, format: .qcow2, bus: .virtio)) }
+        if r.hasConfigDrive { d.append(.init(node: "config", path: paths.configDrive, format: .raw, readOnly: true, bus: .ideCD)) }
+        return d
+    }
+
+    func launchArguments(_ r: InstanceRecord, _ paths: InstancePaths, incoming: Bool) async throws -> [String] {
+        let accel = try await accelerator.choice()
+        return qemu.guestArguments(.init(id: r.spec.id, vcpus: r.spec.vcpus, memoryMB: r.spec.memoryMB, accelerator: accel,
+                                         paths: paths, disks: disks(r, paths), incoming: incoming))
+    }
+
+    /// Starts the guest's QEMU and returns once its monitor answers. The base image is inspected
+    /// again first (every use, not only the download).
+    @discardableResult
+    func launch(_ r: InstanceRecord, _ paths: InstancePaths, incoming: Bool = false) async throws -> Int32 {
+        _ = try ImageInspector.inspect(path: r.basePath, claimedFormat: r.baseFormat.rawValue, maxVirtualSize: config.maxImageVirtualSize)
+        let argv = try await launchArguments(r, paths, incoming: incoming)
+        ConsoleLog(path: paths.console, maxBytes: config.consoleLogMaxBytes).trim()
+        unlink(paths.qmp)
+        unlink(paths.statusQMP)
+        let logStart = FileIO.size(paths.qemuLog) ?? 0
+        let started = ContinuousClock.now
+        let pid = try runner.startDetached(argv, logPath: paths.qemuLog)
+        try await waitUntilStarted(pid, argv: argv, paths: paths, logStart: logStart)
+        logger.info("started QEMU \(pid) for \(r.spec.id) in \(started.duration(to: .now))")
+        return pid
+    }
+
+    private func waitUntilStarted(_ pid: Int32, argv: [String], paths: InstancePaths, logStart: UInt64) async throws {
+        let deadline = ContinuousClock.now + config.startTimeout
+        func failure(_ status: Int32, _ reason: String) -> CommandError {
+            let size = FileIO.size(paths.qemuLog) ?? logStart
+            let log = (try? FileIO.read(paths.qemuLog, offset: logStart, count: Int(min(size - min(size, logStart), 64 << 10)))) ?? []
+            return CommandError(argv: argv, status: status, stderr: String(decoding: log, as: UTF8.self), reason: reason)
+        }
+        while true {
+            if let status = runner.reapDetached(pid) { throw failure(status, "exited with status \(status) while starting") }
+            let path = paths.statusQMP
+            let up = (try? await Blocking.run { _ = try QMPSession(socketPath: path, timeout: .seconds(2)); return true }) ?? false
+            if up { return }
+            if ContinuousClock.now >= deadline {
+                _ = Glibc.kill(pid, SIGKILL)
+                _ = await GuestProcess(paths: paths, runner: runner).waitForExit(pid, timeout: .seconds(5))
+                _ = runner.reapDetached(pid)
+                throw failure(-1, "did not answer on its monitor within \(config.startTimeout)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Stops the guest's QEMU if it runs: the ACPI power button first when `acpiTimeout` is not
+    /// zero, then QMP `quit`, then SIGKILL. Returns once the process is gone.
+    func stopGuest(_ paths: InstancePaths, acpiTimeout: Duration) async throws {
+        let process = GuestProcess(paths: paths, runner: runner)
+        guard let pid = process.pid() else { return }
+        let control = QMPClient(socketPath: paths.qmp, timeout: .seconds(5))
+        if acpiTimeout > .zero {
+            if (try? await control.execute("system_powerdown")) != nil, await process.waitForExit(pid, timeout: acpiTimeout) { return }
+            logger.info("guest of \(paths.dir) did not power off within \(acpiTimeout); stopping QEMU")
+        }
+        if (try? await control.execute("quit")) != nil, await process.waitForExit(pid, timeout: .seconds(5)) { return }
+        try await process.kill(pid)
+    }
+}

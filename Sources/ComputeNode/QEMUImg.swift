@@ -1,0 +1,26 @@
+/// `qemu-img` (qemu-utils): creates the instance's disks. Formats are always explicit: the
+/// overlay is qcow2 and names its base's format (`-F`), so qemu-img never probes a format.
+struct QEMUImg: Sendable {
+    static let timeout: Duration = .seconds(120)
+    let binary: String
+    let runner: any CommandRunner
+
+    /// A qcow2 overlay of `base` (already inspected), of `sizeBytes` virtual bytes.
+    func createOverlayArguments(path: String, base: String, baseFormat: DiskImageFormat, sizeBytes: UInt64) -> [String] {
+        [binary, "create", "-q", "-f", "qcow2", "-F", baseFormat.rawValue, "-b", base, path, String(sizeBytes)]
+    }
+
+    /// An empty qcow2 disk (ephemeral, swap).
+    func createBlankArguments(path: String, sizeBytes: UInt64) -> [String] {
+        [binary, "create", "-q", "-f", "qcow2", path, String(sizeBytes)]
+    }
+
+    func createOverlay(path: String, base: String, baseFormat: DiskImageFormat, sizeBytes: UInt64) async throws {
+        try await runner.run(createOverlayArguments(path: path, base: base, baseFormat: baseFormat, sizeBytes: sizeBytes),
+                             timeout: Self.timeout).check()
+    }
+
+    func createBlank(path: String, sizeBytes: UInt64) async throws {
+        try await runner.run(createBlankArguments(path: path, sizeBytes: sizeBytes), timeout: Self.timeout).check()
+    }
+}

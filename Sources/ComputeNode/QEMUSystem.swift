@@ -1,0 +1,117 @@
+import NimbusCore
+
+/// `qemu-system-x86_64`: the argv of a guest, of the KVM probe, and `--version`. Pure argv
+/// building here; starting and watching the process is `QEMUDriver`'s.
+struct QEMUSystem: Sendable {
+    static let versionTimeout: Duration = .seconds(30)
+    let binary: String
+    let runner: any CommandRunner
+
+    /// Everything that goes into one guest's command line.
+    struct Launch: Sendable, Equatable {
+        var id: InstanceID
+        var vcpus: Int
+        var memoryMB: Int
+        var accelerator: ResolvedAccelerator
+        var paths: InstancePaths
+        var disks: [Disk]
+        /// Start paused, waiting for `migrate-incoming` (resume of a suspended guest).
+        var incoming = false
+    }
+
+    /// One guest disk: a format node over a file, with its backing chain spelled out.
+    struct Disk: Sendable, Equatable {
+        enum Bus: Sendable, Equatable { case virtio, ideCD }
+        var node: String
+        var path: String
+        var format: DiskImageFormat
+        var readOnly = false
+        /// The base of an overlay (always opened read-only, never with a backing of its own).
+        var backing: (path: String, format: DiskImageFormat)?
+        var bus: Bus
+        var bootIndex: Int?
+
+        static func == (a: Disk, b: Disk) -> Bool {
+            a.node == b.node && a.path == b.path && a.format == b.format && a.readOnly == b.readOnly
+                && a.backing?.path == b.backing?.path && a.backing?.format == b.backing?.format
+                && a.bus == b.bus && a.bootIndex == b.bootIndex
+        }
+    }
+
+    func guestArguments(_ l: Launch) -> [String] {
+        var a = [binary,
+                 "-name", "guest=\(l.id.rawValue),debug-threads=on",
+                 "-machine", "pc", "-accel", l.accelerator.accel, "-cpu", l.accelerator.cpu,
+                 "-smp", String(l.vcpus), "-m", String(l.memoryMB),
+                 "-no-user-config", "-nodefaults", "-display", "none", "-msg", "timestamp=on",
+                 "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+                 "-pidfile", l.paths.pidfile,
+                 "-chardev", "file,id=console,append=on,path=\(Self.optionValue(l.paths.console))",
+                 "-serial", "chardev:console",
+                 "-chardev", "socket,id=qmp,server=on,wait=off,path=\(Self.optionValue(l.paths.qmp))",
+                 "-mon", "chardev=qmp,mode=control",
+                 "-chardev", "socket,id=status,server=on,wait=off,path=\(Self.optionValue(l.paths.statusQMP))",
+                 "-mon", "chardev=status,mode=control"]
+        if l.id.isUUID { a += ["-uuid", l.id.rawValue] }
+        for d in l.disks { a += Self.diskArguments(d) }
+        if l.incoming { a += ["-S", "-incoming", "defer"] }
+        return a
+    }
+
+    /// `-blockdev` as JSON (no option-string escaping to get wrong) with the whole chain given:
+    /// QEMU reads no file name and no format from any image header.
+    static func diskArguments(_ d: Disk) -> [String] {
+        func file(_ path: String, readOnly: Bool) -> JSONValue {
+            var f: JSONObject = ["driver": "file", "filename": .string(path)]
+            if readOnly { f["read-only"] = true }
+            return .object(f)
+        }
+        var node: JSONObject = ["driver": .string(d.format.rawValue), "node-name": .string(d.node),
+                                "file": file(d.path, readOnly: d.readOnly)]
+        if d.readOnly { node["read-only"] = true }
+        if d.format == .qcow2 {
+            if let b = d.backing {
+                var base: JSONObject = ["driver": .string(b.format.rawValue), "node-name": .string(d.node + "-base"),
+                                        "read-only": true, "file": file(b.path, readOnly: true)]
+                if b.format == .qcow2 { base["backing"] = .null }
+                node["backing"] = .object(base)
+            } else {
+                node["backing"] = .null
+            }
+        }
+        var device: String
+        switch d.bus {
+        case .virtio: device = "virtio-blk-pci,drive=\(d.node),id=\(d.node)-disk"
+        case .ideCD: device = "ide-cd,drive=\(d.node),id=\(d.node)-disk,bus=ide.1,unit=0"
+        }
+        if let i = d.bootIndex { device += ",bootindex=\(i)" }
+        return ["-blockdev", JSONValue.object(node).serializedString(), "-device", device]
+    }
+
+    /// The KVM probe: the host's own kernel, no initrd, straight to "Kernel panic … unable to
+    /// mount root fs", then `-no-reboot` makes QEMU exit. That runs every early boot step a real
+    /// guest runs (the hang this machine shows happens there), in about a second where KVM works.
+    func probeArguments(accelerator: ResolvedAccelerator, kernel: String, serialLog: String) -> [String] {
+        [binary, "-accel", accelerator.accel, "-cpu", accelerator.cpu, "-m", "128",
+         "-no-user-config", "-nodefaults", "-display", "none", "-no-reboot",
+         "-chardev", "file,id=console,path=\(Self.optionValue(serialLog))", "-serial", "chardev:console",
+         "-kernel", kernel, "-append", "console=ttyS0 panic=-1 quiet"]
+    }
+
+    /// `QEMU emulator version 7.2.22 (Debian …)` → (the line, 7002022).
+    func version() async throws -> (text: String, number: Int) {
+        let r = try await runner.run([binary, "--version"], timeout: Self.versionTimeout).check()
+        let line = r.stdoutText.split(separator: "\n").first.map(String.init) ?? ""
+        return (line, Self.versionNumber(line))
+    }
+
+    static func versionNumber(_ line: String) -> Int {
+        guard let range = line.range(of: "version ") else { return 0 }
+        let digits = line[range.upperBound...].prefix { $0.isNumber || $0 == "." }
+        let parts = digits.split(separator: ".").compactMap { Int($0) } + [0, 0, 0]
+        return parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
+    }
+
+    /// A value inside a QEMU option string: commas are doubled (`,,`), QEMU's escape.
+    static func optionValue(_ s: String) -> String { s.replacingBytes(",", with: ",,") }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import NimbusCore
+
+/// What a hypervisor driver does for a compute node: the contract between the controller's compute
+/// service (through a node agent) and the host. The real driver is `QEMUDriver`; `FakeDriver` keeps
+/// instances in memory (scale tests: one process can host a thousand fake nodes).
+///
+/// Every call is idempotent and converges: asking for the state an instance is already in does
+/// nothing, so a restarted agent can repeat any call. Calls on one instance are serialized by the
+/// driver; calls on different instances run in parallel. A transition the state machine does not
+/// allow (`PowerState.after(_:)`) throws a `.conflict` `NimbusError`; an unknown instance a
+/// `.notFound` one; an image that fails inspection a `.badRequest` one (Nova's ImageUnacceptable);
+/// a host tool that fails a `CommandError` with its argv, exit status, stdout and stderr.
+public protocol VirtDriver: Sendable {
+    /// `QEMU` or `fake`, as Nova's `hypervisor_type`.
+    var hypervisorType: String { get }
+
+    /// What this host offers (Placement inventory and `os-hypervisors`).
+    func hostResources() async throws -> HostResources
+
+    /// Creates and starts the instance: its disks (a copy-on-write overlay of the cached base image,
+    /// ephemeral and swap disks), its config drive when asked, and the guest. Returns when the guest
+    /// is started (not when it has booted). On an instance that exists already, starts it if it is
+    /// not running (a repeated build), and never changes its disks.
+    func spawn(_ spec: InstanceSpec, image: any ImageSource) async throws
+
+    /// Stops the guest and removes everything of the instance on this host. No-op if unknown.
+    func destroy(_ id: InstanceID) async throws
+
+    /// Clean shutdown (ACPI power button), forced after `timeout` (zero: at once).
+    func powerOff(_ id: InstanceID, timeout: Duration) async throws
+    /// Starts a stopped guest with the same disks; a suspended one is resumed.
+    func powerOn(_ id: InstanceID) async throws
+    /// Soft (as Nova's libvirt driver): ACPI shutdown, then start again; a hard reboot when the
+    /// guest is not running or does not stop in time. Hard: reset at once (started if not running).
+    func reboot(_ id: InstanceID, hard: Bool) async throws
+    func pause(_ id: InstanceID) async throws
+    func unpause(_ id: InstanceID) async throws
+    /// Saves the guest's memory to disk and stops its process; `resume` restores it.
+    func suspend(_ id: InstanceID) async throws
+    func resume(_ id: InstanceID) async throws
+
+    /// The power state of one instance (`.notFound` when the host has no such instance).
+    func powerState(_ id: InstanceID) async throws -> PowerState
+    /// The power state of every instance on this host, running or not: what a restarted agent
+    /// re-adopts and the periodic power-state sync compares. A guest whose process died (`kill
+    /// -9`) reads `.shutdown` (Nova: SHUTOFF); a live process that does not answer its monitor
+    /// `.noState`. While an action runs the state can read as an intermediate one (a suspend
+    /// reads `.shutdown` between QEMU's exit and its saved memory being committed), so the
+    /// caller does not sync instances that have a task in flight, as Nova does not.
+    func instances() async throws -> [InstanceID: PowerState]
+
+    /// The last `lines` lines (all that is kept when nil) of the guest's serial console, at most
+    /// the driver's output limit (QEMU: 100 KiB, as Nova's libvirt driver).
+    func consoleLog(_ id: InstanceID, lines: Int?) async throws -> String
+}
+
+/// Where an instance's base image comes from: the image service, streamed, with what it says the
+/// bytes are. The driver verifies the size and checksums and inspects the format before any use.
+public protocol ImageSource: Sendable {
+    /// The image id (any text: it is hashed into the cache key, never used as a path).
+    var id: String { get }
+    /// Glance's `disk_format` (`qcow2`, `raw`, …) as recorded; the inspector must agree.
+    var diskFormat: String { get }
+    /// Size in bytes as recorded.
+    var size: Int64 { get }
+    /// MD5 (`checksum`) and SHA-512 (`os_hash_value`) as the image service recorded them, in hex.
+    /// At least one must be present; every one present must match.
+    var md5: String? { get }
+    var sha512: String? { get }
+    func bytes() async throws -> any AsyncSequence<[UInt8], any Error>
+}
+
+public struct HostResources: Sendable, Equatable, Codable {
+    public var vcpus: Int
+    public var memoryMB: Int
+    public var diskGB: Int
+    /// `model name` of /proc/cpuinfo (or the fake's).
+    public var cpuModel: String
+    /// Nova's integer form: major * 1,000,000 + minor * 1,000 + micro (QEMU 7.2.22 → 7002022).
+    public var hypervisorVersion: Int
+
+    public init(vcpus: Int, memoryMB: Int, diskGB: Int, cpuModel: String, hypervisorVersion: Int) {
+        self.vcpus = vcpus; self.memoryMB = memoryMB; self.diskGB = diskGB; self.cpuModel = cpuModel
+        self.hypervisorVersion = hypervisorVersion
+    }
+}
+
+/// Nova's power states (`nova/compute/power_state.py`), with their wire values.
+public enum PowerState: Int, Sendable, Codable, CaseIterable {
+    case noState = 0
+    case running = 1
+    case paused = 3
+    case shutdown = 4
+    case crashed = 6
+    case suspended = 7
+}
+
+/// Everything a compute node needs to build one instance (the agent API's instance document).
+public struct InstanceSpec: Sendable, Codable, Equatable {
+    public var id: InstanceID
+    public var name: String
+    public var hostname: String
+    public var projectID: String
+    public var userID: String
+    public var vcpus: Int
+    public var memoryMB: Int
+    /// Root disk size; 0 means the image's virtual size (as Nova's `root_gb` 0).
+    public var rootGB: Int
+    public var ephemeralGB: Int
+    public var swapMB: Int
+    public var imageID: String
+    /// The config drive's content when one is wanted; nil otherwise.
+    public var configDrive: ConfigDrive?
+
+    public init(id: InstanceID, name: String, hostname: String, projectID: String, userID: String, vcpus: Int,
+                memoryMB: Int, rootGB: Int, ephemeralGB: Int, swapMB: Int, imageID: String, configDrive: ConfigDrive?) {
+        self.id = id; self.name = name; self.hostname = hostname; self.projectID = projectID; self.userID = userID
+        self.vcpus = vcpus; self.memoryMB = memoryMB; self.rootGB = rootGB; self.ephemeralGB = ephemeralGB
+        self.swapMB = swapMB; self.imageID = imageID; self.configDrive = configDrive
+    }
+}
+
+extension InstanceSpec {
+    /// Refuses sizes no driver should try, and an image that is not the one the spec names.
+    public func validate(image: any ImageSource) throws(NimbusError) {
+        guard (1...256).contains(vcpus) else { throw .badRequest("vcpus must be 1 to 256, not \(vcpus)") }
+        guard (16...(4 << 20)).contains(memoryMB) else { throw .badRequest("memory must be 16 MiB to 4 TiB, not \(memoryMB) MiB") }
+        guard (0...65536).contains(rootGB), (0...65536).contains(ephemeralGB), (0...(1 << 20)).contains(swapMB) else {
+            throw .badRequest("disk sizes out of range")
+        }
+        guard imageID.sameBytes(as: image.id) else {
+            throw .badRequest("instance \(id) wants image \(imageID) but was given image \(image.id)")
+        }
+    }
+}
+
+/// What Nova's metadata API serves, written by the driver to a config drive under every
+/// `openstack/<version>/` directory Nova writes (`ConfigDriveLayout`).
+public struct ConfigDrive: Sendable, Codable, Equatable {
+    /// The text of `meta_data.json` (the controller renders it, as Nova's `InstanceMetadata` does).
+    public var metaData: String
+    /// `user_data`, as bytes (it need not be text); absent when the server has none.
+    public var userData: Data?
+    /// `network_data.json`; `{"links": [], "networks": [], "services": []}` when nil.
+    public var networkData: String?
+    /// `vendor_data.json` and `vendor_data2.json`; `{}` when nil, as Nova writes them.
+    public var vendorData: String?
+    public var vendorData2: String?
+
+    public init(metaData: String, userData: Data? = nil, networkData: String? = nil, vendorData: String? = nil,
+                vendorData2: String? = nil) {
+        self.metaData = metaData; self.userData = userData; self.networkData = networkData
+        self.vendorData = vendorData; self.vendorData2 = vendorData2
+    }
+}

@@ -121,6 +121,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Placement",
+            dependencies: [
+                "NimbusCore",
+                "NimbusStore",
+                "NimbusHTTP",
+                "NimbusPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Compute",
             dependencies: [
                 "NimbusCore",
@@ -158,6 +173,7 @@ let package = Package(
                 "Identity",
                 "ObjectStorage",
                 "Image",
+                "Placement",
                 "Compute",
                 "ComputeNode",
                 "NimbusPolicy",
@@ -179,6 +195,9 @@ let package = Package(
                                                            .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "ImageTests", dependencies: ["Image", "NimbusStore", "NimbusTestSupport", .product(name: "Crypto", package: "swift-crypto"),
                                                    .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "NimbusStore", "NimbusTestSupport", "NimbusPolicy", "NimbusHTTP",
+                                                       .product(name: "HummingbirdTesting", package: "hummingbird")],
+                    resources: [.copy("placement-schema.json")], swiftSettings: swiftSettings),
         .testTarget(name: "ComputeNodeTests", dependencies: ["ComputeNode", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]

@@ -10,6 +10,7 @@ import NimbusHTTP
 import NimbusPolicy
 import NimbusStore
 import ObjectStorage
+import Placement
 import Prometheus
 import ServiceLifecycle
 
@@ -69,7 +70,8 @@ struct CloudAssembly {
             catalog: [CatalogEntry(type: "identity", name: "keystone", url: identityURL),
                       CatalogEntry(type: "object-store", name: "swift", url: base + "/object/v1/AUTH_%(project_id)s"),
                       CatalogEntry(type: "image", name: "glance", url: base + "/image"),
-                      CatalogEntry(type: "compute", name: "nova", url: base + "/compute/v2.1")],
+                      CatalogEntry(type: "compute", name: "nova", url: base + "/compute/v2.1"),
+                      CatalogEntry(type: "placement", name: "placement", url: base + "/placement")],
             extraRoles: SwiftAccessPolicy.roleNames)
 
         let cloudsYAML = dataDir + "/clouds.yaml"
@@ -95,6 +97,8 @@ struct CloudAssembly {
             Task { await ImageAssembly.registerTestImage(api: imageAPI, owner: adminProject.id, logger: logger) }
         }
 
+        let placement = try await PlacementAssembly.build(config: config, database: database, identityURL: identityURL, logger: logger)
+
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
             "/healthcheck": { _, _ in
@@ -109,13 +113,14 @@ struct CloudAssembly {
             },
             "/": { _, _ in
                 .json(["services": ["identity": .string(identityURL), "object-store": .string(base + "/object"), "image": .string(base + "/image"),
-                                    "compute": .string(base + "/compute")], "version": .string(Nimbus.version)])
+                                    "compute": .string(base + "/compute"),
+                                    "placement": .string(base + "/placement")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, computeAPI.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, computeAPI.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
-                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval)] + objects.loops)
+                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops)
     }
 }
 

@@ -6,10 +6,11 @@ import Image
 import Logging
 import NimbusStore
 import ObjectStorage
+import Placement
 
 /// Every service's migrations, in one list the `db` commands and `up` apply.
 enum AllMigrations {
-    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + ComputeMigrations.all
+    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + ComputeMigrations.all + PlacementMigrations.all
 }
 
 struct DB: AsyncParsableCommand {

@@ -91,13 +91,13 @@ struct CloudAssembly {
         }
         let imageAPI = try await ImageAssembly.build(config: config, database: database, identity: identity, objects: objects.service, account: ObjectImageStore.account,
                                                      publicURL: base + "/image", identityURL: identityURL, logger: logger)
-        let computeAPI = try await ComputeAssembly.build(config: config, database: database, publicURL: base + "/compute",
-                                                         identityURL: identityURL, logger: logger)
         if config.values.bool("image", "register_test_image") {
             Task { await ImageAssembly.registerTestImage(api: imageAPI, owner: adminProject.id, logger: logger) }
         }
 
         let placement = try await PlacementAssembly.build(config: config, database: database, identityURL: identityURL, logger: logger)
+        let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
+                                                      dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
 
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
@@ -117,10 +117,10 @@ struct CloudAssembly {
                                     "placement": .string(base + "/placement")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, computeAPI.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
-                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops)
+                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services)
     }
 }
 

@@ -1,20 +1,76 @@
 import Compute
+import ComputeNode
 import Foundation
+import Image
 import Logging
 import NimbusCore
 import NimbusPolicy
 import NimbusStore
+import Placement
+import ServiceLifecycle
 
-/// Builds the compute service (Nova's API) and creates the default flavors on first start.
+/// Builds the compute service (Nova's API, the conductor/scheduler over Placement) and, in
+/// `nimbus up`, the compute node running in this process.
 enum ComputeAssembly {
-    static func build(config: NimbusConfiguration, database: Database, publicURL: String, identityURL: String, logger: Logger) async throws -> ComputeAPI {
+    struct Built {
+        let api: ComputeAPI
+        let services: [any Service]
+    }
+
+    static let options: [ConfigOption] = [
+        ConfigOption("compute", "policy_file", default: "", "YAML or JSON file of Nova policy rules overriding the defaults."),
+        ConfigOption("compute", "local_node", default: "true", "Run a compute node in this process (its driver: [compute_node] driver)."),
+        ConfigOption("compute", "host", default: "", "Host name of the compute node in this process (default: this machine's host name)."),
+        ConfigOption("compute", "force_config_drive", default: "true", "Give every server a config drive (Nova's force_config_drive); the guest's metadata source until the network service exists."),
+        ConfigOption("compute", "max_build_attempts", default: "3", "Hosts a build may fail on before the server is ERROR (Nova's max_attempts)."),
+        ConfigOption("compute", "agent_interval_s", default: "10", "Seconds between a compute node's passes over its instances (it is also woken on every change)."),
+    ]
+
+    static func build(config: NimbusConfiguration, database: Database, images: ImageService, placement: PlacementService, dataDir: String,
+                      publicURL: String, identityURL: String, logger: Logger) async throws -> Built {
+        let v = config.values
         let log = { var l = logger; l[metadataKey: "service"] = "compute"; return l }()
-        let service = ComputeService(database: database, logger: log)
+        var settings = ComputeSettings()
+        settings.forceConfigDrive = v.bool("compute", "force_config_drive")
+        settings.maxBuildAttempts = max(1, v.int("compute", "max_build_attempts"))
+        let service = ComputeService(database: database, images: ComputeImageClient(images: images),
+                                     placement: ComputePlacementClient(placement: placement), settings: settings, logger: log)
         try await service.bootstrap()
         var overrides = [String: String]()
-        let policyFile = config.values.string("compute", "policy_file")
+        let policyFile = v.string("compute", "policy_file")
         if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
         let policy = try PolicyEnforcer(defaults: NovaPolicyDefaults.rules, overrides: overrides, scopeTypes: NovaPolicyDefaults.scopeTypes)
-        return ComputeAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
+        let api = ComputeAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
+
+        var services: [any Service] = [LoopService { await service.runConductor() }]
+        if v.bool("compute", "local_node") {
+            var nodeLog = logger
+            nodeLog[metadataKey: "service"] = "compute-node"
+            let nodeConfig = try ComputeNodeConfig(configuration: v, dataDir: dataDir)
+            let driver = try VirtDriverFactory.make(nodeConfig, logger: nodeLog)
+            let configured = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
+            let host = configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
+            let interval = Duration.seconds(max(1, v.int("compute", "agent_interval_s")))
+            let agent = ComputeAgent(host: host, driver: driver, control: ComputeNodeControl(service: service), interval: interval, logger: nodeLog)
+            service.nodes.add(host: host, LocalNode(agent: agent))
+            services.append(LoopService { await agent.run() })
+        }
+        return Built(api: api, services: services)
+    }
+}
+
+/// The in-process compute node as the controller reaches it.
+struct LocalNode: NodeEndpoint {
+    let agent: ComputeAgent
+    func poke() async { await agent.poke() }
+    func consoleLog(_ instance: String, lines: Int?) async throws -> String { try await agent.consoleLog(instance, lines: lines) }
+}
+
+/// A loop that runs for the life of the process and stops at graceful shutdown.
+struct LoopService: Service {
+    let body: @Sendable () async -> Void
+    init(_ body: @escaping @Sendable () async -> Void) { self.body = body }
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await body() }
     }
 }

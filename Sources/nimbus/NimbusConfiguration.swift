@@ -1,3 +1,4 @@
+import ComputeNode
 import Foundation
 import NimbusCore
 
@@ -42,13 +43,12 @@ struct NimbusConfiguration {
         ConfigOption("image", "use_keystone_limits", default: "false", "Enforce Keystone unified limits (registered and project limits of the image service): image_size_total and image_stage_total (MiB), image_count_total, image_count_uploading."),
         ConfigOption("image", "policy_file", default: "", "YAML or JSON file of Glance policy rules overriding the defaults."),
         ConfigOption("image", "register_test_image", default: "true", "Register the built test guest image (nimbus-test) as a public image at start."),
-        ConfigOption("compute", "policy_file", default: "", "YAML or JSON file of Nova policy rules overriding the defaults."),
         ConfigOption("placement", "policy_file", default: "", "YAML or JSON file of Placement policy rules overriding the defaults."),
         ConfigOption("placement", "max_allocation_candidates", default: "100000", "Most allocation requests one GET /allocation_candidates returns (Placement's option of the same name)."),
         ConfigOption("placement", "max_candidate_combinations", default: "2000000", "Work bound of one candidates query: combinations of request groups and tree providers examined, counted per group."),
         ConfigOption("placement", "change_poll_interval_ms", default: "1000", "How often to look for placement writes made by other controllers sharing the database."),
         ConfigOption("object_storage", "storage_key_file", default: "", "File with the secret shared with `nimbus storage` nodes (default: data_dir/object/storage-key, created on first start)."),
-    ]
+    ] + ComputeAssembly.options + ComputeNodeConfig.options
 
     static var sample: String { Configuration.sample(options) }
 

@@ -10,6 +10,7 @@ import ServiceLifecycle
 enum PlacementAssembly {
     struct Built {
         let api: PlacementAPI
+        let service: PlacementService
         let watcher: any Service
     }
 
@@ -25,7 +26,7 @@ enum PlacementAssembly {
         if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
         let policy = try PolicyEnforcer(defaults: PlacementPolicyDefaults.rules, overrides: overrides, scopeTypes: PlacementPolicyDefaults.scopeTypes)
         let interval = Duration.milliseconds(max(50, v.int("placement", "change_poll_interval_ms")))
-        return Built(api: PlacementAPI(service: service, policy: policy, identityURL: identityURL),
+        return Built(api: PlacementAPI(service: service, policy: policy, identityURL: identityURL), service: service,
                      watcher: PlacementWatcherService(service: service, interval: interval))
     }
 }

@@ -26,6 +26,7 @@ public struct ComputeAPI: Sendable {
         addVersionRoutes(&t)
         addFlavorRoutes(&t)
         addKeypairRoutes(&t)
+        addServerRoutes(&t)
         return t
     }
 

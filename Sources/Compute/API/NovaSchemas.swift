@@ -120,6 +120,65 @@ enum NovaSchemas {
         return .object(["keypair": k], required: ["keypair"], additionalProperties: false)
     }
 
+    // MARK: servers
+
+    static let uuidString = Schema.string(format: .uuid)
+    static let ipv4 = Schema.string(format: NovaText.ipv4)
+    static let ipv6 = Schema.string(format: NovaText.ipv6)
+    static let tag = Schema.string(minLength: 1, maxLength: 60, pattern: .tag)
+    static let hostname = Schema.string(minLength: 2, maxLength: 63, pattern: NovaText.hostname)
+    static let fqdn = Schema.string(minLength: 1, maxLength: 255, pattern: NovaText.fqdn)
+
+    static let blockDeviceMapping: Schema = .object([
+        "virtual_name": .string(maxLength: 255), "volume_id": uuidString, "snapshot_id": uuidString, "volume_size": sizeParameter(minimum: 1),
+        "device_name": .string(minLength: 1, maxLength: 255, pattern: NovaText.deviceName), "delete_on_termination": boolean, "no_device": .any,
+        "connection_info": .string(maxLength: 16_777_215), "source_type": .oneOf(["volume", "image", "snapshot", "blank"]),
+        "uuid": .string(minLength: 1, maxLength: 255, pattern: NovaText.bdmUUID), "image_id": uuidString,
+        "destination_type": .oneOf(["local", "volume"]), "guest_format": .string(maxLength: 255), "device_type": .string(maxLength: 255),
+        "disk_bus": .string(maxLength: 255), "boot_index": Schema(types: [.integer, .string, .null]).with { $0.pattern = NovaText.signedInteger },
+        "tag": tag, "volume_type": Schema.string(minLength: 0, maxLength: 255).nullable,
+    ], additionalProperties: false)
+
+    static func networks(_ v: NovaVersion) -> Schema {
+        var item = Schema.object(["fixed_ip": Schema.string().with { $0.oneOfSchemas = [.string(format: NovaText.ipv4), .string(format: NovaText.ipv6)] },
+                                  "port": Schema.string(format: .uuid).nullable, "uuid": v.atLeast(37) ? uuidString : .string()],
+                                 additionalProperties: false)
+        if v.atLeast(32) && (v.minor <= 32 || v.atLeast(42)) || v.minor == 33 { item = item.adding(["tag": tag]) }
+        let list = Schema.array(of: item)
+        guard v.atLeast(37) else { return list }
+        return Schema().with { $0.oneOfSchemas = [list, .oneOf(["none", "auto"])] }
+    }
+
+    static func serverCreate(_ v: NovaVersion) -> Schema {
+        var server = Schema.object([
+            "name": name, "imageRef": Schema().with { $0.oneOfSchemas = [uuidString, .string(maxLength: 0)] },
+            "flavorRef": Schema(types: [.string, .integer]).with { $0.minLength = 1 }, "adminPass": .string(), "metadata": metadata(),
+            "networks": networks(v), "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"]), "accessIPv4": ipv4, "accessIPv6": ipv6,
+            "availability_zone": name, "block_device_mapping": .array(of: blockDeviceMapping), "block_device_mapping_v2": .array(of: blockDeviceMapping),
+            "config_drive": boolean, "key_name": name, "min_count": positiveInteger, "max_count": positiveInteger, "return_reservation_id": boolean,
+            "security_groups": .array(of: .object(["name": name], additionalProperties: false)),
+            "user_data": Schema.string(maxLength: 65535, format: NovaText.base64),
+        ], required: v.atLeast(37) ? ["name", "flavorRef", "networks"] : ["name", "flavorRef"], additionalProperties: false)
+        if !v.atLeast(57) {
+            server = server.adding(["personality": .array(of: .object(["path": .string(), "contents": .string(format: NovaText.base64)], additionalProperties: false))])
+        }
+        if v.atLeast(19) { server = server.adding(["description": description]) }
+        if v.atLeast(52) { server = server.adding(["tags": .array(of: tag, maxItems: 50)]) }
+        if v.atLeast(63) { server = server.adding(["trusted_image_certificates": Schema.array(of: .string(minLength: 1), minItems: 1, maxItems: 50, uniqueItems: true).nullable]) }
+        if v.atLeast(74) { server = server.adding(["host": fqdn, "hypervisor_hostname": fqdn]) }
+        if v.atLeast(90) { server = server.adding(["hostname": v.atLeast(94) ? fqdn : hostname]) }
+        let hints = Schema.object()
+        return .object(["server": server, "os:scheduler_hints": hints, "OS-SCH-HNT:scheduler_hints": hints], required: ["server"], additionalProperties: false)
+    }
+
+    static func serverUpdate(_ v: NovaVersion) -> Schema {
+        var server = Schema.object(["name": name, "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"]), "accessIPv4": ipv4, "accessIPv6": ipv6],
+                                   additionalProperties: false)
+        if v.atLeast(19) { server = server.adding(["description": description]) }
+        if v.atLeast(90) { server = server.adding(["hostname": v.atLeast(94) ? fqdn : hostname]) }
+        return .object(["server": server], required: ["server"], additionalProperties: false)
+    }
+
     // MARK: values
 
     /// An integer-valued field (integer or numeric string, already validated).
@@ -224,6 +283,35 @@ enum NovaText {
         let b = Pattern.body(s)
         return (1...255).contains(b.count)
             && b.allSatisfy { Pattern.isAlnum($0) || "-_:. ".utf8.contains($0) }
+    }
+    static let hostname = Pattern("^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$") { s in
+        let b = Array(Pattern.body(s))
+        return b.count >= 2 && Pattern.isAlnum(b.first!) && Pattern.isAlnum(b.last!) && b.allSatisfy { Pattern.isAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+    static let fqdn = Pattern("^[a-zA-Z0-9-._]*$") { s in Pattern.body(s).allSatisfy { Pattern.isAlnum($0) || "-._".utf8.contains($0) } }
+    static let deviceName = Pattern("^[a-zA-Z0-9._/-]*$") { s in Pattern.body(s).allSatisfy { Pattern.isAlnum($0) || "._/-".utf8.contains($0) } }
+    static let bdmUUID = Pattern("^[a-zA-Z0-9._-]*$") { s in Pattern.body(s).allSatisfy { Pattern.isAlnum($0) || "._-".utf8.contains($0) } }
+    static let signedInteger = Pattern("^-?[0-9]+$") { s in
+        let b = Pattern.body(s)
+        let digits = b.first == UInt8(ascii: "-") ? b.dropFirst() : b[...]
+        return !digits.isEmpty && digits.allSatisfy { (48...57).contains($0) }
+    }
+    /// jsonschema's `ipv4` format (`ipaddress.IPv4Address`: four decimal octets, no leading zeros).
+    static let ipv4 = Format("ipv4") { s in
+        let parts = s.splitBytes(".", omittingEmpty: false)
+        return parts.count == 4 && parts.allSatisfy { p in
+            !p.isEmpty && p.utf8.count <= 3 && p.utf8.allSatisfy { (48...57).contains($0) } && (p.utf8.count == 1 || p.utf8.first != 48)
+                && Int(p)! <= 255
+        }
+    }
+    static let ipv6 = Format("ipv6") { s in
+        var addr = in6_addr()
+        return s.utf8.allSatisfy { $0 < 0x80 } && inet_pton(AF_INET6, s, &addr) == 1
+    }
+    /// oslo's `base64.decode_as_text` accepts padded standard base64.
+    static let base64 = Format("base64") { s in
+        let t = s.filter { !$0.isWhitespace }
+        return t.utf8.count % 4 == 0 && Data(base64Encoded: t) != nil
     }
     static let keypairName = Pattern.ascii("^[_\\- a-zA-Z0-9]+$") { Pattern.isAlnum($0) || "_- ".utf8.contains($0) }
     static let keypairName292 = Pattern.ascii("^[_\\-\\@\\. a-zA-Z0-9]+$") { Pattern.isAlnum($0) || "_-@. ".utf8.contains($0) }

@@ -28,6 +28,8 @@ public struct Instance: Sendable, Equatable {
     public var availabilityZone: String?
     public var locked: Bool
     public var lockedReason: String?
+    /// `owner` or `admin`: who locked it (an owner cannot unlock an admin's lock).
+    public var lockedBy: String?
     public var launchedAt: Date?
     public var terminatedAt: Date?
     public var createdAt: Date
@@ -42,6 +44,11 @@ public struct Instance: Sendable, Equatable {
     public var fault: Fault?
     /// What the compute node converges to.
     public var desired: Desired
+    /// Builds tried so far, and the hosts they failed on (the scheduler avoids them).
+    public var buildAttempts = 0
+    /// The availability zone the request named (Nova's pinned AZ, 2.96).
+    public var requestedZone: String?
+    public var failedHosts: [String] = []
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

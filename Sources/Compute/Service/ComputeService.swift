@@ -3,24 +3,62 @@ import Logging
 import NimbusCore
 import NimbusStore
 
-/// The compute service below HTTP: flavors, keypairs and servers, with Nova's rules.
+public struct ComputeSettings: Sendable {
+    public var quotas = ComputeQuotas()
+    /// Nova's `force_config_drive`: every server gets a config drive. On until the network
+    /// service exists, since the config drive is then the guest's only source of metadata.
+    public var forceConfigDrive = true
+    /// How many placement candidates the scheduler tries, and builds a server may fail before ERROR.
+    public var schedulerCandidates = 50
+    public var maxBuildAttempts = 3
+    public init() {}
+}
+
+/// The compute service below HTTP: flavors, keypairs and servers with Nova's rules, the
+/// scheduler's claims in Placement, and what compute nodes are told and report.
 public final class ComputeService: Sendable {
     public let database: Database
     public let flavors: FlavorRepository
     public let keypairs: KeypairRepository
+    public let instances: InstanceRepository
+    public let actions: ActionRepository
+    public let hosts: ComputeHostRepository
+    let images: any ImageClient
+    let placement: any PlacementClient
+    public let settings: ComputeSettings
+    var quotas: ComputeQuotas { settings.quotas }
     let logger: Logger
+    /// Wakes the conductor (scheduling) and the local compute agents after a change.
+    let wakeups: AsyncStream<Void>.Continuation
+    let wakeStream: AsyncStream<Void>
+    /// The compute nodes running in this process (poked after changes, asked for consoles).
+    public let nodes = NodeRegistry()
 
-    public init(database: Database, logger: Logger) {
+    public init(database: Database, images: any ImageClient, placement: any PlacementClient, settings: ComputeSettings = ComputeSettings(),
+                logger: Logger) {
         self.database = database
         self.flavors = FlavorRepository(database: database)
         self.keypairs = KeypairRepository(database: database)
+        self.instances = InstanceRepository(database: database)
+        self.actions = ActionRepository(database: database)
+        self.hosts = ComputeHostRepository(database: database)
+        self.images = images
+        self.placement = placement
+        self.settings = settings
         self.logger = logger
+        (wakeStream, wakeups) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Creates DevStack's default flavors when there are none yet (first start).
     public func bootstrap() async throws {
         guard try await flavors.list(FlavorRepository.Query())?.isEmpty ?? true else { return }
         for f in Flavor.defaults { _ = try await flavors.create(f) }
+    }
+
+    /// Schedules and pokes compute nodes soon.
+    func wake() {
+        wakeups.yield()
+        nodes.poke()
     }
 
     // MARK: flavors
@@ -49,17 +87,16 @@ public final class ComputeService: Sendable {
 
     // MARK: keypairs
 
+    /// Nova's `key_pairs` quota (per user).
+    public func checkKeypairQuota(user: String) async throws {
+        if try await keypairs.count(user: user) >= quotas.keyPairs {
+            throw NimbusError.forbidden("Quota exceeded, too many key pairs.")
+        }
+    }
+
     public func createKeypair(_ k: Keypair) async throws -> Keypair {
         guard try await keypairs.create(k) else { throw NimbusError.conflict("Key pair '\(k.name)' already exists.") }
         return k
-    }
-
-    /// Nova's `key_pairs` quota (100 per user by default).
-    public func checkKeypairQuota(user: String) async throws {
-        let limit = 100
-        if try await keypairs.count(user: user) >= limit {
-            throw NimbusError.forbidden("Quota exceeded, too many key pairs.")
-        }
     }
 
     public func keypair(user: String, name: String) async throws -> Keypair {
@@ -71,3 +108,23 @@ public final class ComputeService: Sendable {
         guard try await keypairs.delete(user: user, name: name) else { throw NimbusError.notFound("Keypair \(name) not found for user \(user)") }
     }
 }
+
+/// How the controller reaches a compute node for what is not desired state: a poke after a
+/// change (so it does not wait for its next pass), and on-demand reads such as the console.
+public protocol NodeEndpoint: Sendable {
+    func poke() async
+    func consoleLog(_ instance: String, lines: Int?) async throws -> String
+}
+
+/// The compute nodes the controller can reach, by host.
+public final class NodeRegistry: Sendable {
+    let endpoints = Mutex<[Name: any NodeEndpoint]>([:])
+    public init() {}
+    public func add(host: String, _ endpoint: any NodeEndpoint) { endpoints.withLock { $0[Name(host)] = endpoint } }
+    public func endpoint(host: String) -> (any NodeEndpoint)? { endpoints.withLock { $0[Name(host)] } }
+    func poke() {
+        for e in endpoints.withLock({ Array($0.values) }) { Task { await e.poke() } }
+    }
+}
+
+import Synchronization

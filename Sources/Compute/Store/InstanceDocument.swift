@@ -31,6 +31,8 @@ enum InstanceDocument {
             "access_ip_v4": JSONValue(i.accessIPv4), "access_ip_v6": JSONValue(i.accessIPv6),
             "desired": ["power": .string(i.desired.power.rawValue), "reboot_count": .int(Int64(i.desired.rebootCount)),
                         "hard_reboot": .bool(i.desired.hardReboot)],
+            "build_attempts": .int(Int64(i.buildAttempts)), "failed_hosts": JSONValue(i.failedHosts), "requested_zone": JSONValue(i.requestedZone),
+            "locked_by": JSONValue(i.lockedBy),
         ]
         if let f = i.fault {
             o["fault"] = ["code": .int(Int64(f.code)), "message": .string(f.message), "details": JSONValue(f.details),
@@ -53,6 +55,10 @@ enum InstanceDocument {
             i.desired.rebootCount = Int(d["reboot_count"]?.intValue ?? 0)
             i.desired.hardReboot = d["hard_reboot"]?.boolValue ?? false
         }
+        i.buildAttempts = Int(v["build_attempts"]?.intValue ?? 0)
+        i.requestedZone = v["requested_zone"]?.stringValue
+        i.lockedBy = v["locked_by"]?.stringValue
+        i.failedHosts = v["failed_hosts"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if let f = v["fault"], let code = f["code"]?.intValue, let message = f["message"]?.stringValue {
             i.fault = Instance.Fault(code: Int(code), message: message, details: f["details"]?.stringValue,
                                      created: Micros.date(f["created"]?.intValue ?? 0))

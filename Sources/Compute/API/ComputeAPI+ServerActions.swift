@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+import NimbusCore
+import NimbusHTTP
+
+/// `POST /servers/{id}/action` (power, pause, suspend, lock, console output), instance actions
+/// and server metadata.
+extension ComputeAPI {
+    func addServerActionRoutes(_ t: inout RouteTable) {
+        t.post("/v2.1/servers/{server_id}/action", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let body = try await Self.body(req, ctx)
+            guard case .object(let o) = body, o.count == 1, let (name, args) = o.sortedMembers.first else {
+                throw NimbusError.badRequest("There is no such action: \(body.pythonStr)")
+            }
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            let target = ["project_id": i.projectID, "user_id": i.userID]
+            switch name {
+            case "os-start", "os-stop", "pause", "unpause", "suspend", "resume", "reboot":
+                let (action, rule) = try Self.powerAction(name, args)
+                try self.authorize(rule, c, target: target)
+                _ = try await self.service.perform(action, on: i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "lock":
+                try self.authorize("os_compute_api:os-lock-server:lock", c, target: target)
+                let reason = v.atLeast(73) ? args["locked_reason"]?.stringValue : nil
+                if v.atLeast(73), let r = reason, r.scalarCount > 255 {
+                    throw NimbusError.badRequest("Invalid input for field/attribute locked_reason. Value: \(r). '\(r)' is too long")
+                }
+                try await self.service.setLock(i.id, locked: true, reason: reason, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "unlock":
+                try self.authorize("os_compute_api:os-lock-server:unlock", c, target: target)
+                if i.lockedBy == "admin", !c.isAdmin {
+                    try self.authorize("os_compute_api:os-lock-server:unlock:unlock_override", c, target: target)
+                }
+                try await self.service.setLock(i.id, locked: false, reason: nil, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "os-getConsoleOutput":
+                try self.authorize("os_compute_api:os-console-output", c, target: target)
+                let length = try Self.consoleLength(args["length"])
+                let text = try await self.service.consoleOutput(i, lines: length)
+                return .json(["output": .string(text)])
+            default:
+                throw NimbusError.badRequest("There is no such action: \(name)")
+            }
+        })
+        t.get("/v2.1/servers/{server_id}/os-instance-actions", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-instance-actions:list", c, target: ["project_id": i.projectID])
+            let list = try await self.service.actions.list(i.id)
+            return .json(["instanceActions": .array(list.map { self.actionView($0, v, c, events: false) })])
+        })
+        t.get("/v2.1/servers/{server_id}/os-instance-actions/{request_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-instance-actions:show", c, target: ["project_id": i.projectID])
+            let rid = try ctx.parameter("request_id")
+            guard let a = try await self.service.actions.list(i.id).first(where: { $0.requestID.sameBytes(as: rid) }) else {
+                throw NimbusError.notFound("Action \(rid) not found")
+            }
+            return .json(["instanceAction": self.actionView(a, v, c, events: true)])
+        })
+    }
+
+    static func powerAction(_ name: String, _ args: JSONValue) throws -> (ServerAction, String) {
+        switch name {
+        case "os-start": return (.start, "os_compute_api:servers:start")
+        case "os-stop": return (.stop, "os_compute_api:servers:stop")
+        case "pause": return (.pause, "os_compute_api:os-pause-server:pause")
+        case "unpause": return (.unpause, "os_compute_api:os-pause-server:unpause")
+        case "suspend": return (.suspend, "os_compute_api:os-suspend-server:suspend")
+        case "resume": return (.resume, "os_compute_api:os-suspend-server:resume")
+        default:
+            guard let type = args["type"]?.stringValue?.uppercased(), type == "SOFT" || type == "HARD" else {
+                throw NimbusError.badRequest("Invalid input for field/attribute type. Value: \(args["type"]?.pythonStr ?? "None"). 'type' is a required property")
+            }
+            return (.reboot(hard: type == "HARD"), "os_compute_api:servers:reboot")
+        }
+    }
+
+    /// `os-getConsoleOutput`'s `length`: an integer (or numeric string) of lines, -1 for all.
+    static func consoleLength(_ v: JSONValue?) throws -> Int? {
+        guard let v, v != .null else { return nil }
+        guard let n = NovaSchemas.integer(v), n >= -1 else {
+            throw NimbusError.badRequest("Invalid input for field/attribute length. Value: \(v.pythonStr). \(v.pythonRepr) is not of type 'integer', 'string'")
+        }
+        return n == -1 ? nil : n
+    }
+
+    func actionView(_ a: InstanceAction, _ v: NovaVersion, _ c: Caller, events: Bool) -> JSONValue {
+        var o: JSONObject = ["action": .string(a.action), "instance_uuid": .string(a.instanceID), "request_id": .string(a.requestID),
+                             "user_id": .string(a.userID), "project_id": .string(a.projectID), "start_time": .string(NovaTime.micros(a.start)),
+                             "message": JSONValue(a.message)]
+        if v.atLeast(58) { o["updated_at"] = .string(NovaTime.micros(a.updatedAt)) }
+        if events, allows("os_compute_api:os-instance-actions:events", c, target: ["project_id": a.projectID]) {
+            o["events"] = .array(a.events.map { e in
+                var ev: JSONObject = ["event": .string(e.name), "start_time": .string(NovaTime.micros(e.start)),
+                                      "finish_time": e.finish.map { .string(NovaTime.micros($0)) } ?? .null, "result": JSONValue(e.result)]
+                if c.isAdmin { ev["traceback"] = JSONValue(e.traceback) }
+                if v.atLeast(62), c.isAdmin { ev["host"] = JSONValue(e.host) }
+                if v.atLeast(62) { ev["hostId"] = .string(e.host.map { Hex.encode(SHA224.hash(Array((a.projectID + $0).utf8))) } ?? "") }
+                return .object(ev)
+            })
+        }
+        return .object(o)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Hummingbird
+import NimbusCore
+import NimbusHTTP
+
+/// Servers (`/servers`, `/servers/detail`, `/servers/{id}`), as Nova's `servers.py` answers.
+extension ComputeAPI {
+    func addServerRoutes(_ t: inout RouteTable) {
+        t.get("/v2.1/servers", versioned { req, ctx, v in try await self.listServers(req, ctx, v, detail: false) })
+        t.get("/v2.1/servers/detail", versioned { req, ctx, v in try await self.listServers(req, ctx, v, detail: true) })
+        t.get("/v2.1/servers/{server_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:servers:show", c, target: ["project_id": i.projectID])
+            return .json(["server": self.serverView(i, v, c, hosts: try await self.hostsByName())])
+        })
+        t.post("/v2.1/servers", versioned { req, ctx, v in try await self.createServer(req, ctx, v) })
+        t.put("/v2.1/servers/{server_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let current = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:servers:update", c, target: ["project_id": current.projectID])
+            let body = try NovaSchemas.validate(try await Self.body(req, ctx), NovaSchemas.serverUpdate(v))
+            let s = body["server"]!
+            let name = s["name"]?.stringValue
+            let description: String?? = v.atLeast(19) && s["description"] != nil ? .some(s["description"]!.stringValue) : .none
+            let hostname = v.atLeast(90) ? s["hostname"]?.stringValue : nil
+            let updated = try await self.service.updateServer(current.id, caller: c.auth, isAdmin: c.isAdmin) { i in
+                if let name { i.name = name }
+                if let description { i.description = description }
+                if let hostname { i.hostname = hostname }
+                if let ip = s["accessIPv4"]?.stringValue { i.accessIPv4 = ip }
+                if let ip = s["accessIPv6"]?.stringValue { i.accessIPv6 = ip }
+            }
+            return .json(["server": self.serverView(updated, v, c, hosts: try await self.hostsByName())])
+        })
+        t.delete("/v2.1/servers/{server_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let current = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:servers:delete", c, target: ["project_id": current.projectID])
+            try await self.service.deleteServer(current.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+            return .empty(.noContent)
+        })
+        addServerActionRoutes(&t)
+    }
+
+    func hostsByName() async throws -> [Name: ComputeHost] {
+        Dictionary(try await service.hosts.list().map { (Name($0.host), $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func createServer(_ req: Request, _ ctx: NimbusRequestContext, _ v: NovaVersion) async throws -> Response {
+        let c = try caller(ctx)
+        try authorize("os_compute_api:servers:create", c)
+        let body = try NovaSchemas.validate(try await Self.body(req, ctx), NovaSchemas.serverCreate(v))
+        let s = body["server"]!
+        var flavorID = ""
+        switch s["flavorRef"] {
+        case .string(let f)?: flavorID = Self.lastSegment(f)
+        case .int(let n)?: flavorID = String(n)
+        default: break
+        }
+        let image = s["imageRef"]?.stringValue.map(Self.lastSegment).flatMap { $0.isEmpty ? nil : $0 }
+        var r = ServerRequest(name: s["name"]!.stringValue!, imageID: image, flavorID: flavorID)
+        r.keyName = s["key_name"]?.stringValue
+        r.userData = s["user_data"]?.stringValue
+        r.configDrive = s["config_drive"].flatMap(NovaSchemas.bool) ?? false
+        r.metadata = s["metadata"]?.objectValue?.compactMapValues { $0.stringValue } ?? [:]
+        r.availabilityZone = s["availability_zone"]?.stringValue
+        r.minCount = s["min_count"].flatMap(NovaSchemas.integer) ?? 1
+        r.maxCount = s["max_count"].flatMap(NovaSchemas.integer) ?? r.minCount
+        guard r.minCount <= r.maxCount else { throw NimbusError.badRequest("min_count must be <= max_count") }
+        r.description = v.atLeast(19) ? s["description"]?.stringValue : nil
+        r.tags = v.atLeast(52) ? (s["tags"]?.arrayValue?.compactMap { $0.stringValue } ?? []) : []
+        r.hostname = v.atLeast(90) ? s["hostname"]?.stringValue : nil
+        if r.hostname != nil, r.maxCount > 1 { throw NimbusError.badRequest("Cannot provide a hostname when creating multiple servers.") }
+        r.accessIPv4 = s["accessIPv4"]?.stringValue
+        r.accessIPv6 = s["accessIPv6"]?.stringValue
+        if let networks = s["networks"], !(networks.stringValue == "none" || networks.stringValue == "auto" || networks.arrayValue?.isEmpty == true) {
+            throw NimbusError.badRequest("Networks are not available: Nimbus has no network service yet; boot with networks 'none' or 'auto'.")
+        }
+        let made = try await service.createServers(r, caller: c.auth, requestID: ctx.requestID)
+        if s["return_reservation_id"].flatMap(NovaSchemas.bool) == true {
+            return .json(["reservation_id": .string(made.first?.reservationID ?? "")], status: .accepted)
+        }
+        let first = made[0]
+        var view: JSONObject = ["id": .string(first.id), "links": links("servers", first.id), "OS-DCF:diskConfig": "MANUAL",
+                                "security_groups": [["name": "default"]]]
+        view["adminPass"] = .string(s["adminPass"]?.stringValue ?? Self.password())
+        var h = HTTPFields()
+        h[.location] = "\(publicURL)/v2.1/servers/\(first.id)"
+        return .json(["server": .object(view)], status: .accepted, headers: h)
+    }
+
+    /// A reference may be a bare id or a URL ending in one.
+    static func lastSegment(_ ref: String) -> String { String(ref.splitBytes("/").last ?? ref[...]) }
+
+    /// Nova's generated admin password: 12 characters, no look-alikes.
+    static func password() -> String {
+        let chars = Array("23456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ")
+        return String((0..<12).map { _ in chars.randomElement()! })
+    }
+
+    func listServers(_ req: Request, _ ctx: NimbusRequestContext, _ v: NovaVersion, detail: Bool) async throws -> Response {
+        let c = try caller(ctx)
+        let q = req.queryString
+        try authorize(detail ? "os_compute_api:servers:detail" : "os_compute_api:servers:index", c)
+        var query = InstanceRepository.Query()
+        let allTenants = q["all_tenants"].map { NovaSchemas.strictBool($0) ?? ($0.isEmpty ? true : false) } ?? false
+        if allTenants {
+            try authorize(detail ? "os_compute_api:servers:detail:get_all_tenants" : "os_compute_api:servers:index:get_all_tenants", c)
+            query.projectID = q["project_id"] ?? q["tenant_id"]
+        } else {
+            query.projectID = c.projectID ?? "\u{0}"
+        }
+        if c.isAdmin, let d = q["deleted"], NovaSchemas.strictBool(d) == true { query.onlyDeleted = true }
+        if let since = q["changes-since"] {
+            guard let d = Timestamps.parse(since) else { throw NimbusError.badRequest("Invalid input for query parameters changes-since. Value: \(since). '\(since)' is not a 'date-time'") }
+            query.changesSince = d
+            query.includeDeleted = true
+        }
+        if c.isAdmin { query.host = q["host"] }
+        query.reservationID = q["reservation_id"]
+        var list = try await service.instances.list(query)
+        if let status = q["status"] {
+            let up = status.uppercased()
+            list = list.filter { $0.status.sameBytes(as: up) }
+        }
+        if let name = q["name"] { list = try list.filter { try Self.matches(name, $0.name) } }
+        if let image = q["image"] { list = list.filter { $0.imageID.map { $0.sameBytes(as: Self.lastSegment(image)) } ?? false } }
+        if let flavor = q["flavor"] { list = list.filter { $0.flavor.id.sameBytes(as: Self.lastSegment(flavor)) } }
+        if let u = q["user_id"], c.isAdmin || v.atLeast(83) { list = list.filter { $0.userID.sameBytes(as: u) } }
+        let (limit, marker) = try NovaSchemas.limitAndMarker(q)
+        if let marker {
+            guard let idx = list.firstIndex(where: { $0.id.sameBytes(as: marker) }) else { throw NimbusError.badRequest("marker [\(marker)] not found") }
+            list = Array(list[(idx + 1)...])
+        }
+        let page = Array(list.prefix(limit ?? 1000))
+        let hosts = detail ? try await hostsByName() : [:]
+        var body: JSONObject = ["servers": .array(page.map { detail ? serverView($0, v, c, hosts: hosts) : serverSummary($0) })]
+        if page.count == (limit ?? 1000), list.count > page.count || limit != nil, let last = page.last {
+            body["servers_links"] = [["rel": "next", "href": .string(nextLink("servers" + (detail ? "/detail" : ""), req, marker: last.id))]]
+        }
+        return .json(.object(body))
+    }
+
+    /// Nova filters names with Python's `re.search`, on code points.
+    static func matches(_ pattern: String, _ name: String) throws -> Bool {
+        guard let regex = try? Regex(pattern).matchingSemantics(.unicodeScalar) else {
+            throw NimbusError.badRequest("Invalid input for query parameters name. Value: \(pattern). '\(pattern)' is not a 'regex'")
+        }
+        return (try? regex.firstMatch(in: name)) != nil
+    }
+}

@@ -1,0 +1,61 @@
+import ComputeNode
+import Foundation
+import NimbusCore
+
+/// What the compute service needs from the image service, through a protocol it owns; the
+/// composition root implements it over the image service in process (HTTP when split).
+public protocol ImageClient: Sendable {
+    /// The image as `caller` may see it (nil: none, or not visible to them).
+    func image(_ id: String, caller: AuthContext) async throws -> ImageInfo?
+    /// The image's bytes for a compute node (no caller: the node acts for the controller).
+    func source(_ id: String) async throws -> any ImageSource
+}
+
+public struct ImageInfo: Sendable, Equatable {
+    public var id: String
+    public var name: String?
+    public var status: String
+    public var diskFormat: String?
+    public var containerFormat: String?
+    public var size: Int64?
+    public var minDiskGB: Int
+    public var minRamMB: Int
+    public var md5: String?
+    public var sha512: String?
+    public var properties: [Name: String]
+
+    public init(id: String, name: String?, status: String, diskFormat: String?, containerFormat: String?, size: Int64?, minDiskGB: Int,
+                minRamMB: Int, md5: String?, sha512: String?, properties: [Name: String]) {
+        self.id = id; self.name = name; self.status = status; self.diskFormat = diskFormat; self.containerFormat = containerFormat
+        self.size = size; self.minDiskGB = minDiskGB; self.minRamMB = minRamMB; self.md5 = md5; self.sha512 = sha512; self.properties = properties
+    }
+}
+
+/// What the scheduler needs from Placement, through a protocol the compute service owns.
+public protocol PlacementClient: Sendable {
+    /// Compute nodes (resource provider uuid and name) that can hold `resources` (Placement's
+    /// `GET /allocation_candidates`), best first as Placement returns them, at most `limit`.
+    func candidates(_ resources: [String: Int], limit: Int) async throws -> [PlacementCandidate]
+    /// Claims `resources` on `provider` for `consumer` atomically (false: no longer fits).
+    func claim(consumer: String, provider: String, resources: [String: Int], project: String, user: String) async throws -> Bool
+    /// Releases every allocation of `consumer`.
+    func release(consumer: String) async throws
+    /// Creates or updates a compute node's provider and inventory.
+    func report(provider: String, name: String, inventory: [String: NodeInventory]) async throws
+}
+
+/// One resource class of a compute node as reported to Placement.
+public struct NodeInventory: Sendable, Equatable {
+    public var total: Int
+    public var reserved: Int
+    public var allocationRatio: Double
+    public init(total: Int, reserved: Int = 0, allocationRatio: Double = 1.0) {
+        self.total = total; self.reserved = reserved; self.allocationRatio = allocationRatio
+    }
+}
+
+public struct PlacementCandidate: Sendable, Equatable {
+    public var provider: String
+    public var name: String
+    public init(provider: String, name: String) { self.provider = provider; self.name = name }
+}

@@ -1,0 +1,125 @@
+import ComputeNode
+import Foundation
+import NimbusCore
+
+/// Server actions as `nova/compute/api.py` checks them: the vm_states and task_states each is
+/// allowed in (409 otherwise), the lock, then a task state the compute node acts on.
+public enum ServerAction: Sendable {
+    case start, stop, pause, unpause, suspend, resume
+    case reboot(hard: Bool)
+
+    var name: String {
+        switch self {
+        case .start: "start"
+        case .stop: "stop"
+        case .pause: "pause"
+        case .unpause: "unpause"
+        case .suspend: "suspend"
+        case .resume: "resume"
+        case .reboot: "reboot"
+        }
+    }
+
+    /// `check_instance_state(vm_state=…, task_state=…)`: nil task list means "no task".
+    var allowed: (vm: Set<VMState>, task: Set<TaskState?>) {
+        switch self {
+        case .start: ([.stopped], [nil])
+        case .stop: ([.active, .error], [nil])
+        case .pause: ([.active], [nil])
+        case .unpause: ([.paused], [nil])
+        case .suspend: ([.active], [nil])
+        case .resume: ([.suspended], [nil])
+        case .reboot(hard: false): ([.active], [nil, .rebooting, .rebootPending, .rebootStarted])
+        case .reboot(hard: true): ([.active, .stopped, .paused, .suspended, .error],
+                                   [nil, .rebooting, .rebootPending, .rebootStarted, .rebootingHard, .rebootPendingHard, .rebootStartedHard])
+        }
+    }
+
+    var task: TaskState {
+        switch self {
+        case .start: .poweringOn
+        case .stop: .poweringOff
+        case .pause: .pausing
+        case .unpause: .unpausing
+        case .suspend: .suspending
+        case .resume: .resuming
+        case .reboot(let hard): hard ? .rebootingHard : .rebooting
+        }
+    }
+}
+
+extension ComputeService {
+    /// Starts `action` on the server: state checks, the task state, the instance action record,
+    /// and a poke to its compute node. Answers when the task is recorded (Nova's cast).
+    public func perform(_ action: ServerAction, on id: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool,
+                        requestID: String) async throws -> Instance {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        let updated = try await instances.modify(current.id) { i in
+            try Self.checkLock(i, caller: caller, override: lockOverride)
+            let (vms, tasks) = action.allowed
+            guard vms.contains(i.vmState) else { throw Self.invalidState(i, "vm_state", i.vmState.rawValue, action.name) }
+            guard tasks.contains(i.taskState) else { throw Self.invalidState(i, "task_state", i.taskState?.rawValue ?? "None", action.name) }
+            guard i.host != nil else { throw Self.invalidState(i, "vm_state", i.vmState.rawValue, action.name) }
+            i.taskState = action.task
+        }
+        guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+        try await actions.start(updated, action: action.name, requestID: requestID, caller: caller)
+        nodes.poke()
+        return updated
+    }
+
+    /// `InstanceInvalidState` (409).
+    static func invalidState(_ i: Instance, _ attr: String, _ state: String, _ method: String) -> NimbusError {
+        .conflict("Cannot '\(method)' instance \(i.id) while it is in \(attr) \(state)")
+    }
+
+    /// Nova's `check_instance_lock`: a locked server refuses changes, except to admins allowed to override.
+    static func checkLock(_ i: Instance, caller: AuthContext, override: Bool) throws {
+        if i.locked && !override { throw NimbusError.conflict("Instance \(i.id) is locked") }
+    }
+
+    /// Deletes a server: at once when it never reached a host, else through its compute node.
+    public func deleteServer(_ id: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        let updated = try await instances.modify(current.id) { i in
+            try Self.checkLock(i, caller: caller, override: lockOverride)
+            if i.host != nil { i.taskState = .deleting }
+        }
+        guard let updated else { return }
+        try await actions.start(updated, action: "delete", requestID: requestID, caller: caller)
+        if updated.host == nil {
+            try await finishDelete(updated.id, host: nil)
+        } else {
+            nodes.poke()
+        }
+    }
+
+    /// lock / unlock (`os-lock-server`): no state checks, only who may unlock.
+    public func setLock(_ id: String, locked: Bool, reason: String?, caller: AuthContext, isAdmin: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        let updated = try await instances.modify(current.id) { i in
+            i.locked = locked
+            i.lockedReason = locked ? reason : nil
+            i.lockedBy = locked ? (isAdmin && !i.projectID.sameBytes(as: caller.projectID ?? "") ? "admin" : "owner") : nil
+        }
+        if let updated { try await actions.start(updated, action: locked ? "lock" : "unlock", requestID: requestID, caller: caller) }
+    }
+
+    /// The tail of the guest's serial console, read from its compute node.
+    public func consoleOutput(_ i: Instance, lines: Int?) async throws -> String {
+        guard let host = i.host, i.vmState != .building else {
+            throw NimbusError.conflict("Instance \(i.id) is not ready")
+        }
+        guard let node = nodes.endpoint(host: host) else {
+            throw NimbusError(.notImplemented, "Guest does not have a console available.")
+        }
+        return try await node.consoleLog(i.id, lines: lines)
+    }
+
+    /// Changes the user-settable attributes (`PUT /servers/{id}`).
+    public func updateServer(_ id: String, caller: AuthContext, isAdmin: Bool, _ change: @escaping @Sendable (inout Instance) throws -> Void) async throws -> Instance {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        guard let updated = try await instances.modify(current.id, change) else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+        return updated
+    }
+}

@@ -1,0 +1,169 @@
+import ComputeNode
+import Foundation
+import NimbusCore
+
+/// The controller's side of the agent API (`NodeControl`): what a node is told, and how its
+/// reports become Nova's states. Every report is applied as one read-modify-write of the
+/// instance; a report about a task that is no longer pending changes nothing.
+public struct ComputeNodeControl: NodeControl {
+    let service: ComputeService
+
+    public init(service: ComputeService) { self.service = service }
+
+    /// Nova's initial allocation ratios and reserved host memory (`nova/conf/compute.py`).
+    static let cpuAllocationRatio = 4.0
+    static let reservedHostMemoryMB = 512
+
+    public func register(_ node: NodeInfo) async throws -> String {
+        let doc: JSONValue = ["hypervisor_type": .string(node.hypervisorType), "hypervisor_version": .int(Int64(node.hypervisorVersion)),
+                              "vcpus": .int(Int64(node.vcpus)), "memory_mb": .int(Int64(node.memoryMB)), "local_gb": .int(Int64(node.diskGB)),
+                              "cpu_model": .string(node.cpuModel)]
+        let host = try await service.hosts.register(host: node.host, hypervisor: doc)
+        try await service.placement.report(provider: host.id, name: node.host, inventory: [
+            "VCPU": NodeInventory(total: node.vcpus, allocationRatio: Self.cpuAllocationRatio),
+            "MEMORY_MB": NodeInventory(total: node.memoryMB, reserved: min(Self.reservedHostMemoryMB, node.memoryMB / 2)),
+            "DISK_GB": NodeInventory(total: node.diskGB),
+        ])
+        service.wakeups.yield()
+        return host.id
+    }
+
+    public func desired(host: String) async throws -> [DesiredInstance] {
+        try await service.hosts.seen(host)
+        return try await service.instances.assigned(to: host).map { i in
+            DesiredInstance(spec: try service.spec(i), vmState: i.vmState.rawValue, task: i.taskState?.rawValue)
+        }
+    }
+
+    public func report(host: String, _ reports: [InstanceReport]) async throws {
+        try await service.hosts.seen(host)
+        for r in reports { try await service.apply(r, from: host) }
+    }
+
+    public func image(_ id: String) async throws -> any ImageSource {
+        try await service.images.source(id)
+    }
+}
+
+extension ComputeService {
+    /// The agent API's description of an instance.
+    func spec(_ i: Instance) throws -> InstanceSpec {
+        var drive: ConfigDrive?
+        if i.configDrive || settings.forceConfigDrive {
+            drive = ConfigDrive(metaData: InstanceMetadata.metaData(i).serializedString(), userData: i.userData.flatMap { Data(base64Encoded: $0) },
+                                networkData: nil, vendorData: nil, vendorData2: nil)
+        }
+        return InstanceSpec(id: try InstanceID(i.id), name: i.name, hostname: i.hostname, projectID: i.projectID, userID: i.userID, vcpus: i.flavor.vcpus,
+                            memoryMB: i.flavor.memoryMB, rootGB: i.flavor.rootGB, ephemeralGB: i.flavor.ephemeralGB, swapMB: i.flavor.swapMB,
+                            imageID: i.imageID ?? "", configDrive: drive)
+    }
+
+    /// Nova's states after a node's fact.
+    func apply(_ r: InstanceReport, from host: String) async throws {
+        let power = r.powerState.rawValue
+        switch r.event {
+        case .spawned:
+            let done = try await instances.modify(r.id.rawValue) { i in
+                guard i.vmState == .building, i.taskState == .spawning, i.host?.sameBytes(as: host) == true else { throw Superseded() }
+                i.vmState = .active
+                i.taskState = nil
+                i.powerState = power
+                i.launchedAt = Date()
+            }
+            if done != nil {
+                try await actions.event(r.id.rawValue, action: "create", name: "compute__do_build_and_run_instance", host: host, result: "Success", finishAction: true)
+            }
+        case .spawnFailed:
+            try await buildFailed(r.id.rawValue, host: host, message: r.message ?? "unknown error")
+        case .powerState:
+            _ = try? await instances.modify(r.id.rawValue) { i in
+                guard i.taskState == nil, !i.deleted, i.powerState != power else { throw Superseded() }
+                i.powerState = power
+                // Nova's power-state sync: a guest that went away while ACTIVE is STOPPED now.
+                if i.vmState == .active, r.powerState == .shutdown || r.powerState == .crashed || r.powerState == .noState {
+                    i.vmState = .stopped
+                }
+            }
+        case .taskDone, .taskFailed:
+            guard let task = r.task.flatMap(TaskState.init) else { return }
+            let updated = try? await instances.modify(r.id.rawValue) { i in
+                guard i.taskState == task else { throw Superseded() }
+                i.taskState = nil
+                i.powerState = power
+                if r.event == .taskDone, let next = Self.vmState(after: task) { i.vmState = next }
+                if r.event == .taskFailed { i.fault = Instance.Fault(code: 500, message: r.message ?? "\(task.rawValue) failed") }
+            }
+            if updated != nil, let name = Self.eventName(task) {
+                try await actions.event(r.id.rawValue, name: name, host: host, result: r.event == .taskDone ? "Success" : "Error", traceback: r.message,
+                                        finishAction: true)
+            }
+        case .destroyed:
+            try await finishDelete(r.id.rawValue, host: host)
+        }
+    }
+
+    static func vmState(after task: TaskState) -> VMState? {
+        switch task {
+        case .poweringOff: .stopped
+        case .poweringOn, .rebooting, .rebootPending, .rebootStarted, .rebootingHard, .rebootPendingHard, .rebootStartedHard,
+             .unpausing, .resuming: .active
+        case .pausing: .paused
+        case .suspending: .suspended
+        default: nil
+        }
+    }
+
+    /// The compute manager's event names (`compute_<method>`).
+    static func eventName(_ task: TaskState) -> String? {
+        switch task {
+        case .poweringOff: "compute_stop_instance"
+        case .poweringOn: "compute_start_instance"
+        case .rebooting, .rebootPending, .rebootStarted, .rebootingHard, .rebootPendingHard, .rebootStartedHard: "compute_reboot_instance"
+        case .pausing: "compute_pause_instance"
+        case .unpausing: "compute_unpause_instance"
+        case .suspending: "compute_suspend_instance"
+        case .resuming: "compute_resume_instance"
+        default: nil
+        }
+    }
+
+    /// A build that failed on `host`: rescheduled elsewhere while attempts remain (Nova's
+    /// alternates), else ERROR with the build's error as the fault.
+    func buildFailed(_ id: String, host: String, message: String) async throws {
+        try await placement.release(consumer: id)
+        try await actions.event(id, action: "create", name: "compute__do_build_and_run_instance", host: host, result: "Error", traceback: message)
+        let updated = try? await instances.modify(id) { i in
+            guard i.vmState == .building, i.host?.sameBytes(as: host) == true else { throw Superseded() }
+            i.buildAttempts += 1
+            i.failedHosts.append(host)
+            if i.buildAttempts >= self.settings.maxBuildAttempts {
+                i.vmState = .error
+                i.taskState = nil
+                i.fault = Instance.Fault(code: 500, message: "Build of instance \(id) aborted: \(message)", details: message)
+            } else {
+                i.host = nil
+                i.node = nil
+                i.taskState = .scheduling
+            }
+        }
+        if updated?.vmState == .error {
+            try await actions.event(id, action: "create", name: "compute__do_build_and_run_instance", host: host, result: "Error", finishAction: true)
+        }
+        wakeups.yield()
+    }
+
+    /// The node removed everything: the instance is deleted and its allocation released.
+    func finishDelete(_ id: String, host: String?) async throws {
+        let done = try? await instances.modify(id) { i in
+            guard !i.deleted else { throw Superseded() }
+            i.deleted = true
+            i.vmState = .deleted
+            i.taskState = nil
+            i.powerState = PowerState.noState.rawValue
+            i.deletedAt = Date()
+            i.terminatedAt = Date()
+        }
+        try await placement.release(consumer: id)
+        if done != nil { try await actions.event(id, action: "delete", name: "compute_terminate_instance", host: host, result: "Success", finishAction: true) }
+    }
+}

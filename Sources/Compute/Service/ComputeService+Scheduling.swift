@@ -1,0 +1,88 @@
+import ComputeNode
+import Foundation
+import NimbusCore
+
+/// The conductor and scheduler: instances waiting in `scheduling` get a host — Placement's
+/// allocation candidates, filtered by the compute service's own view (enabled, up, zone), claimed
+/// atomically in Placement (a lost race moves on to the next candidate) — then `spawning` on it.
+/// No candidate left: ERROR with Nova's NoValidHost fault.
+extension ComputeService {
+    /// Runs until cancelled: a pass on every wake-up and every `period`.
+    public func runConductor(period: Duration = .seconds(5)) async {
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: period)
+                wakeups.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        for await _ in wakeStream {
+            if Task.isCancelled { break }
+            do { try await schedulePending() } catch { logger.error("scheduling pass failed: \(error)") }
+        }
+    }
+
+    /// Every instance still to be placed, oldest first.
+    func schedulePending() async throws {
+        let pending = try await instances.unplaced()
+        guard !pending.isEmpty else { return }
+        let usable = Dictionary(try await hosts.list().filter { !$0.disabled && $0.isUp() }.map { (Name($0.id), $0) }, uniquingKeysWith: { a, _ in a })
+        for i in pending { try await schedule(i, usable: usable) }
+    }
+
+    /// Placement's resource amounts for a flavor (`nova/scheduler/utils.py` `resources_from_flavor`).
+    static func resources(_ f: Flavor) -> [String: Int] {
+        var r = ["VCPU": f.vcpus, "MEMORY_MB": f.memoryMB]
+        let disk = f.rootGB + f.ephemeralGB + (f.swapMB + 1023) / 1024
+        if disk > 0 { r["DISK_GB"] = disk }
+        return r
+    }
+
+    func schedule(_ i: Instance, usable: [Name: ComputeHost]) async throws {
+        let resources = Self.resources(i.flavor)
+        try await actions.event(i.id, action: "create", name: "conductor_schedule_and_build_instances", host: nil)
+        let candidates = try await placement.candidates(resources, limit: settings.schedulerCandidates)
+        for c in candidates {
+            guard let host = usable[Name(c.provider)], !i.failedHosts.containsBytes(host.host) else { continue }
+            if let zone = i.availabilityZone, !zone.sameBytes(as: host.zone) { continue }
+            guard try await placement.claim(consumer: i.id, provider: c.provider, resources: resources, project: i.projectID, user: i.userID) else { continue }
+            let placed = try await instances.modify(i.id) { cur in
+                guard cur.host == nil, cur.vmState == .building, !cur.deleted else { throw Superseded() }
+                cur.host = host.host
+                cur.node = host.host
+                cur.availabilityZone = cur.availabilityZone ?? host.zone
+                cur.taskState = .spawning
+            }
+            if placed == nil { try await placement.release(consumer: i.id) }
+            try await actions.event(i.id, action: "create", name: "conductor_schedule_and_build_instances", host: nil, result: "Success")
+            try await actions.event(i.id, action: "create", name: "compute__do_build_and_run_instance", host: host.host)
+            nodes.poke()
+            return
+        }
+        try await fail(i.id, code: 500, message: "No valid host was found. ", details: "There are not enough hosts available.",
+                       event: "conductor_schedule_and_build_instances")
+    }
+
+    /// ERROR with a fault, the action's event failed, and no allocation left behind.
+    func fail(_ id: String, code: Int, message: String, details: String?, event: String) async throws {
+        _ = try? await instances.modify(id) { cur in
+            cur.vmState = .error
+            cur.taskState = nil
+            cur.fault = Instance.Fault(code: code, message: message, details: details)
+        }
+        try await placement.release(consumer: id)
+        try await actions.event(id, action: "create", name: event, host: nil, result: "Error", traceback: details, finishAction: true)
+    }
+
+    struct Superseded: Error {}
+}
+
+extension InstanceRepository {
+    /// Instances waiting for a host.
+    func unplaced() async throws -> [Instance] {
+        try await database.sql.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM compute_instances WHERE deleted = \(bind: false) AND vm_state = 'building' AND host IS NULL
+            ORDER BY created_at
+            """).all().map(Self.decode)
+    }
+}

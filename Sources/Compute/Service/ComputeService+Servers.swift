@@ -1,0 +1,143 @@
+import Foundation
+import NimbusCore
+
+/// A validated server create request (the API has checked types and shapes).
+public struct ServerRequest: Sendable {
+    public var name: String
+    public var imageID: String?
+    public var flavorID: String
+    public var keyName: String?
+    public var userData: String?
+    public var configDrive = false
+    public var metadata: [Name: String] = [:]
+    public var availabilityZone: String?
+    public var minCount = 1
+    public var maxCount = 1
+    public var description: String?
+    public var tags: [String] = []
+    public var hostname: String?
+    public var accessIPv4: String?
+    public var accessIPv6: String?
+    public init(name: String, imageID: String?, flavorID: String) { self.name = name; self.imageID = imageID; self.flavorID = flavorID }
+}
+
+/// Nova's default quotas (`nova/conf/quota.py`), counted from live instances.
+public struct ComputeQuotas: Sendable {
+    public var instances = 10
+    public var cores = 20
+    public var ramMB = 51200
+    public var keyPairs = 100
+    public var metadataItems = 128
+    public init() {}
+}
+
+extension ComputeService {
+    /// The availability zone of every compute host unless an aggregate names another.
+    public static let defaultZone = "nova"
+
+    /// Creates `maxCount` instances (at least `minCount`, as many as quotas allow), records a
+    /// `create` action for each and wakes the scheduler. Answers before any host is chosen.
+    public func createServers(_ r: ServerRequest, caller: AuthContext, requestID: String) async throws -> [Instance] {
+        guard let project = caller.projectID else { throw NimbusError.forbidden("A project-scoped token is required.") }
+        guard let flavor = try await flavors.get(r.flavorID), try await flavors.visible(flavor, to: project) || callerIsAdmin(caller),
+              !flavor.disabled else {
+            throw NimbusError.badRequest("Flavor \(r.flavorID) could not be found.")
+        }
+        var image: ImageInfo?
+        if let id = r.imageID {
+            guard let found = try await images.image(id, caller: caller) else { throw NimbusError.badRequest("Image \(id) could not be found.") }
+            try Self.check(found, fits: flavor)
+            image = found
+        } else {
+            throw NimbusError.badRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.")
+        }
+        var keyData: String?
+        if let k = r.keyName {
+            guard let pair = try await keypairs.get(user: caller.user.id, name: k) else { throw NimbusError.badRequest("Invalid key_name provided.") }
+            keyData = pair.publicKey
+        }
+        if let az = r.availabilityZone, !az.sameBytes(as: Self.defaultZone) {
+            throw NimbusError.badRequest("The requested availability zone is not available")
+        }
+        if r.metadata.count > quotas.metadataItems {
+            throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(r.metadata.count), but already used 0 of \(quotas.metadataItems) metadata_items")
+        }
+        let count = try await allowedCount(r, flavor: flavor, project: project)
+        let reservation = "r-" + String(Identifiers.hex32().prefix(8))
+        let now = Date()
+        var made = [Instance]()
+        for index in 0..<count {
+            let name = r.maxCount > 1 ? "\(r.name)-\(index + 1)" : r.name
+            var i = Instance(id: Identifiers.uuid(), projectID: project, userID: caller.user.id, name: name, flavor: flavor, now: now)
+            i.hostname = r.hostname ?? Instance.hostname(from: name, fallback: "server-\(i.id)")
+            i.imageID = image?.id
+            i.keyName = r.keyName
+            i.keyData = keyData
+            i.userData = r.userData
+            i.configDrive = r.configDrive
+            i.metadata = r.metadata
+            i.description = r.description
+            i.tags = r.tags
+            i.availabilityZone = r.availabilityZone
+            i.requestedZone = r.availabilityZone
+            i.accessIPv4 = r.accessIPv4
+            i.accessIPv6 = r.accessIPv6
+            i.reservationID = reservation
+            i.launchIndex = index
+            made.append(i)
+        }
+        try await instances.insert(made)
+        for i in made { try await actions.start(i, action: "create", requestID: requestID, caller: caller) }
+        wake()
+        return made
+    }
+
+    /// Nova's checks of an image against the flavor it boots with.
+    static func check(_ image: ImageInfo, fits flavor: Flavor) throws {
+        guard image.status == "active" else { throw NimbusError.badRequest("Image \(image.id) is not active.") }
+        if flavor.rootGB > 0 {
+            let rootBytes = Int64(flavor.rootGB) << 30
+            if let size = image.size, size > rootBytes {
+                throw NimbusError.badRequest("Flavor's disk is too small for requested image. Flavor disk is \(rootBytes) bytes, image is \(size) bytes.")
+            }
+            if image.minDiskGB > flavor.rootGB {
+                throw NimbusError.badRequest("Flavor's disk is too small for requested image. Flavor disk is \(rootBytes) bytes, minimum disk is \(Int64(image.minDiskGB) << 30) bytes.")
+            }
+        }
+        if image.minRamMB > flavor.memoryMB { throw NimbusError.badRequest("Flavor's memory is too small for requested image.") }
+        if let f = image.containerFormat, !["bare", "ovf", "ami"].contains(f) || image.diskFormat == nil {
+            throw NimbusError.badRequest("Image \(image.id) is unacceptable: unsupported container format \(f).")
+        }
+    }
+
+    /// How many of `min…max` instances the project's quotas allow (403 below `min`), as Nova's
+    /// `count_as_resources` check reports it.
+    func allowedCount(_ r: ServerRequest, flavor: Flavor, project: String) async throws -> Int {
+        let used = try await instances.usage(project: project)
+        let limits = [("instances", quotas.instances, used.instances, 1), ("cores", quotas.cores, used.cores, flavor.vcpus),
+                      ("ram", quotas.ramMB, used.ramMB, flavor.memoryMB)]
+        var allowed = r.maxCount
+        for (_, limit, inUse, each) in limits where limit >= 0 && each > 0 {
+            allowed = min(allowed, max(0, (limit - inUse) / each))
+        }
+        if allowed < r.minCount {
+            let over = limits.filter { $0.1 >= 0 && $0.2 + $0.3 * r.minCount > $0.1 }
+            let names = over.map(\.0).joined(separator: ", ")
+            let requested = over.map { String($0.3 * r.minCount) }.joined(separator: ", ")
+            let usedText = over.map { String($0.2) }.joined(separator: ", ")
+            let limitText = over.map { String($0.1) }.joined(separator: ", ")
+            throw NimbusError.forbidden("Quota exceeded for \(names): Requested \(requested), but already used \(usedText) of \(limitText) \(names)")
+        }
+        return allowed
+    }
+
+    /// The instance as `caller` may see it: its own project's (or any, for admins); 404 otherwise.
+    public func server(_ id: String, caller: AuthContext, isAdmin: Bool) async throws -> Instance {
+        guard let i = try await instances.get(id), !i.deleted, isAdmin || caller.projectID.map({ i.projectID.sameBytes(as: $0) }) == true else {
+            throw NimbusError.notFound("Instance \(id) could not be found.")
+        }
+        return i
+    }
+
+    func callerIsAdmin(_ caller: AuthContext) -> Bool { caller.hasRole("admin") }
+}

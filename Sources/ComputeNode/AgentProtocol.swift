@@ -1,0 +1,74 @@
+import Foundation
+import NimbusCore
+
+/// The agent API between the controller and a compute node: the node registers, reads the
+/// instances it should run and how (desired state), and reports what it did. In-process in
+/// `nimbus up`; over HTTP for `nimbus compute`. Every report is a fact about the node; the
+/// controller turns facts into Nova's states.
+public protocol NodeControl: Sendable {
+    /// Registers (or re-registers) the node; returns its resource provider uuid.
+    func register(_ node: NodeInfo) async throws -> String
+    /// The instances placed on `host` and what each should be.
+    func desired(host: String) async throws -> [DesiredInstance]
+    /// What the node did or found.
+    func report(host: String, _ reports: [InstanceReport]) async throws
+    /// The base image of an instance, as the node fetches it.
+    func image(_ id: String) async throws -> any ImageSource
+}
+
+public struct NodeInfo: Sendable, Codable, Equatable {
+    public var host: String
+    public var hypervisorType: String
+    public var hypervisorVersion: Int
+    public var vcpus: Int
+    public var memoryMB: Int
+    public var diskGB: Int
+    public var cpuModel: String
+    public init(host: String, hypervisorType: String, hypervisorVersion: Int, vcpus: Int, memoryMB: Int, diskGB: Int, cpuModel: String) {
+        self.host = host; self.hypervisorType = hypervisorType; self.hypervisorVersion = hypervisorVersion
+        self.vcpus = vcpus; self.memoryMB = memoryMB; self.diskGB = diskGB; self.cpuModel = cpuModel
+    }
+}
+
+/// One instance placed on this node: what it is, and the operation Nova's task state asks for.
+/// The node acts on tasks (spawning, powering-off, rebooting, deleting …) until the controller
+/// clears them after the node's report, so a restarted agent repeats what was not reported; with
+/// no task it only observes and reports the power state (Nova's power-state sync).
+public struct DesiredInstance: Sendable, Codable, Equatable {
+    public var spec: InstanceSpec
+    /// Nova's `vm_state` (`active`, `stopped`, `building` …).
+    public var vmState: String
+    /// Nova's `task_state`, nil when no operation is pending.
+    public var task: String?
+    public init(spec: InstanceSpec, vmState: String, task: String?) {
+        self.spec = spec; self.vmState = vmState; self.task = task
+    }
+}
+
+/// A fact a node reports about one instance.
+public struct InstanceReport: Sendable, Codable, Equatable {
+    public enum Event: String, Sendable, Codable {
+        /// The guest was built and started.
+        case spawned
+        /// Building failed (`message` says why); the controller may reschedule.
+        case spawnFailed
+        /// The power state observed (periodic sync).
+        case powerState
+        /// The pending task (`task`) was done.
+        case taskDone
+        /// The pending task (`task`) failed (`message`).
+        case taskFailed
+        /// Everything of the instance is gone from the node.
+        case destroyed
+    }
+
+    public var id: InstanceID
+    public var event: Event
+    public var powerState: PowerState
+    public var task: String?
+    public var message: String?
+
+    public init(id: InstanceID, event: Event, powerState: PowerState, task: String? = nil, message: String? = nil) {
+        self.id = id; self.event = event; self.powerState = powerState; self.task = task; self.message = message
+    }
+}

@@ -1,0 +1,105 @@
+"""Shared helpers for the compute tests (tests/test_compute_*.py).
+
+`compute_cloud(driver=...)` starts a separate `nimbus up` whose in-process compute node uses the
+given virt driver: `fake` (instant, in memory: API behaviour, scheduling, quotas) or `qemu` (real
+guests under TCG, booting the project's test image, which the fixture builds first and nimbus
+registers as the public image `nimbus-test`). Its data dir is short, because QEMU's unix socket
+paths are limited to 107 bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from conftest import unique
+from nimbus_launcher import REPO, Nimbus, random_password
+from object_support import write_config
+
+OPENSTACK = str(REPO / ".venv" / "bin" / "openstack")
+
+
+def build_test_image(cache: Path) -> Path:
+    out = subprocess.run(["bash", str(REPO / "scripts" / "build-test-image.sh"), str(cache)], check=True, timeout=600,
+                         stdout=subprocess.PIPE, text=True).stdout.split()
+    return next(Path(p) for p in out if p.endswith(".qcow2"))
+
+
+class ComputeCloud:
+    """A running cloud with one compute node, driven through the openstack CLI and requests."""
+
+    def __init__(self, nimbus: Nimbus):
+        self.nimbus = nimbus
+        self.clouds_yaml = nimbus.clouds_yaml
+        self.base_url = nimbus.base_url
+        self.admin_password = nimbus.read_password("admin")
+
+    def cli(self, *args, cloud="nimbus", check=True, timeout=120):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
+        proc = subprocess.run([OPENSTACK, "--os-cloud", cloud, *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout)
+        if not check:
+            return proc
+        assert proc.returncode == 0, f"openstack {' '.join(map(str, args))}: {proc.stderr}"
+        if "-f" in args and "json" in args:
+            return json.loads(proc.stdout) if proc.stdout.strip() else None
+        return proc
+
+    def token(self, user="admin", password=None, project="admin"):
+        body = {"auth": {"identity": {"methods": ["password"], "password": {
+            "user": {"name": user, "domain": {"id": "default"}, "password": password or self.admin_password}}},
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+        r = requests.post(f"{self.base_url}/identity/v3/auth/tokens", json=body, timeout=30)
+        assert r.status_code == 201, r.text
+        return r.headers["X-Subject-Token"]
+
+    def nova(self, method, path, token=None, version="2.96", **kw):
+        headers = {"X-Auth-Token": token or self.token(), "OpenStack-API-Version": f"compute {version}"}
+        return requests.request(method, f"{self.base_url}/compute/v2.1{path}", headers=headers, timeout=60, **kw)
+
+    def wait_server(self, server_id, status, timeout=180, token=None):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            r = self.nova("GET", f"/servers/{server_id}", token=token)
+            if r.status_code == 404 and status == "DELETED":
+                return None
+            last = r.json().get("server", r.json())
+            if last.get("status") == status and last.get("OS-EXT-STS:task_state") is None:
+                return last
+            if last.get("status") == "ERROR" and status != "ERROR":
+                raise AssertionError(f"server {server_id} went to ERROR: {last.get('fault')}")
+            time.sleep(0.5)
+        raise AssertionError(f"server {server_id} not {status} after {timeout}s: {last}")
+
+
+def start_compute_cloud(tmp_path: Path, driver: str, extra: dict | None = None) -> tuple[ComputeCloud, Path]:
+    """A cloud on a short data dir (/tmp/nc-XXXX); the caller stops it and removes the dir."""
+    data = Path(tempfile.mkdtemp(prefix="nc-", dir="/tmp"))
+    config = {"compute_node": {"driver": driver, "accelerator": "tcg"}}
+    for section, values in (extra or {}).items():
+        config.setdefault(section, {}).update(values)
+    cfg = write_config(tmp_path / "compute.conf", config)
+    n = Nimbus(data, admin_password=random_password(), demo_password=random_password(), extra_args=["--config-file", str(cfg)])
+    n.start(timeout=60)
+    return ComputeCloud(n), data
+
+
+def stop_compute_cloud(cloud: ComputeCloud, data: Path):
+    """Deletes every server (so no guest outlives the test), stops nimbus, kills any QEMU left
+    under the data dir, and removes it."""
+    try:
+        listed = cloud.cli("server", "list", "--all-projects", "-f", "json", check=False)
+        for s in json.loads(listed.stdout or "[]") if listed.returncode == 0 else []:
+            cloud.cli("server", "delete", "--wait", s["ID"], check=False, timeout=180)
+    finally:
+        cloud.nimbus.stop(grace=15)
+        subprocess.run(["pkill", "-9", "-f", f"qemu-system.*{data}"], check=False)
+        shutil.rmtree(data, ignore_errors=True)

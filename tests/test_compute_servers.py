@@ -1,0 +1,146 @@
+"""Servers (Nova v2.1) through the openstack CLI and plain requests, on a cloud whose compute
+node runs the fake driver (instant guests): create/list/show/update/delete, the BUILD→ACTIVE
+path through the scheduler and Placement, power actions and their state checks, locks, instance
+actions, quotas, isolation between projects, and Nova's error bodies.
+
+Expected behaviour: nova/api/openstack/compute/servers.py, views/servers.py, nova/compute/api.py
+(check_instance_state), nova/api/openstack/common.py (_STATE_MAP)."""
+
+import time
+
+import pytest
+
+from compute_support import start_compute_cloud, stop_compute_cloud
+
+
+@pytest.fixture(scope="module")
+def fake_cloud(tmp_path_factory):
+    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("fake"), "fake")
+    try:
+        yield cloud
+    finally:
+        stop_compute_cloud(cloud, data)
+
+
+def image_id(cloud):
+    images = cloud.cli("image", "list", "-f", "json")
+    if not any(i["Name"] == "tiny-raw" for i in images):
+        import tempfile
+        with tempfile.NamedTemporaryFile(suffix=".raw") as f:
+            f.write(b"\0" * 1024 * 1024)
+            f.flush()
+            cloud.cli("image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", f.name, "tiny-raw")
+    return next(i["ID"] for i in cloud.cli("image", "list", "-f", "json") if i["Name"] == "tiny-raw")
+
+
+def boot(cloud, name, **kw):
+    body = {"server": {"name": name, "imageRef": image_id(cloud), "flavorRef": "42", "networks": "none", **kw}}
+    r = cloud.nova("POST", "/servers", json=body)
+    assert r.status_code == 202, r.text
+    return r.json()["server"]["id"]
+
+
+def test_hypervisor_registered_and_server_goes_active(fake_cloud):
+    sid = boot(fake_cloud, "s1")
+    server = fake_cloud.wait_server(sid, "ACTIVE", timeout=60)
+    assert server["OS-EXT-STS:vm_state"] == "active" and server["OS-EXT-STS:power_state"] == 1, server
+    assert server["flavor"]["original_name"] == "m1.nano" and server["flavor"]["ram"] == 128, server
+    assert server["OS-EXT-SRV-ATTR:host"], server
+    assert len(server["hostId"]) == 56, server          # sha224 hex
+    assert server["OS-SRV-USG:launched_at"], server
+    actions = fake_cloud.nova("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]
+    assert [a["action"] for a in actions] == ["create"], actions
+    detail = fake_cloud.nova("GET", f"/servers/{sid}/os-instance-actions/{actions[0]['request_id']}").json()["instanceAction"]
+    events = {e["event"]: e["result"] for e in detail["events"]}
+    assert events.get("compute__do_build_and_run_instance") == "Success", detail
+    fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_cli_server_lifecycle(fake_cloud):
+    img = image_id(fake_cloud)
+    s = fake_cloud.cli("server", "create", "--image", img, "--flavor", "m1.nano", "--no-network", "--wait", "cli-one", "-f", "json", timeout=120)
+    assert s["status"] == "ACTIVE", s
+    listed = fake_cloud.cli("server", "list", "-f", "json")
+    assert [x["Name"] for x in listed if x["ID"] == s["id"]] == ["cli-one"]
+    fake_cloud.cli("server", "set", "--name", "cli-renamed", "--description", "d", s["id"])
+    shown = fake_cloud.cli("server", "show", s["id"], "-f", "json")
+    assert shown["name"] == "cli-renamed" and shown["description"] == "d", shown
+    fake_cloud.cli("server", "stop", s["id"])
+    assert fake_cloud.wait_server(s["id"], "SHUTOFF")["OS-EXT-STS:power_state"] == 4
+    # stop again: 409 (check_instance_state)
+    r = fake_cloud.nova("POST", f"/servers/{s['id']}/action", json={"os-stop": None})
+    assert r.status_code == 409 and "conflictingRequest" in r.json(), r.text
+    fake_cloud.cli("server", "start", s["id"])
+    fake_cloud.wait_server(s["id"], "ACTIVE")
+    fake_cloud.cli("server", "reboot", "--hard", s["id"])
+    fake_cloud.wait_server(s["id"], "ACTIVE")
+    fake_cloud.cli("server", "pause", s["id"])
+    assert fake_cloud.wait_server(s["id"], "PAUSED")["OS-EXT-STS:power_state"] == 3
+    fake_cloud.cli("server", "unpause", s["id"])
+    fake_cloud.wait_server(s["id"], "ACTIVE")
+    fake_cloud.cli("server", "suspend", s["id"])
+    fake_cloud.wait_server(s["id"], "SUSPENDED")
+    fake_cloud.cli("server", "resume", s["id"])
+    fake_cloud.wait_server(s["id"], "ACTIVE")
+    actions = [a["Action"] for a in fake_cloud.cli("server", "event", "list", s["id"], "-f", "json")]
+    for a in ("create", "stop", "start", "reboot", "pause", "unpause", "suspend", "resume"):
+        assert a in actions, actions
+    fake_cloud.cli("server", "delete", "--wait", s["id"], timeout=120)
+    assert fake_cloud.nova("GET", f"/servers/{s['id']}").status_code == 404
+
+
+def test_locked_server_refuses_changes(fake_cloud):
+    sid = boot(fake_cloud, "locked")
+    fake_cloud.wait_server(sid, "ACTIVE")
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"lock": {"locked_reason": "maintenance"}}, version="2.73")
+    assert r.status_code == 202, r.text
+    shown = fake_cloud.nova("GET", f"/servers/{sid}", version="2.73").json()["server"]
+    assert shown["locked"] is True and shown["locked_reason"] == "maintenance", shown
+    fake_cloud.cli("server", "unlock", sid)
+    assert fake_cloud.nova("GET", f"/servers/{sid}").json()["server"]["locked"] is False
+    fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_bad_requests_are_novas_400s(fake_cloud):
+    img = image_id(fake_cloud)
+    cases = [
+        ({"server": {"name": "x", "imageRef": img, "flavorRef": "no-such", "networks": "none"}}, "Flavor no-such could not be found."),
+        ({"server": {"name": "x", "imageRef": "00000000-0000-0000-0000-000000000000", "flavorRef": "42", "networks": "none"}},
+         "Image 00000000-0000-0000-0000-000000000000 could not be found."),
+        ({"server": {"name": "x", "imageRef": img, "flavorRef": "42", "networks": "none", "key_name": "nope"}}, "Invalid key_name provided."),
+        ({"server": {"name": "x", "imageRef": img, "flavorRef": "42"}}, "'networks' is a required property"),
+        ({"server": {"name": "x", "imageRef": img, "flavorRef": "42", "networks": "none", "min_count": 2, "max_count": 1}},
+         "min_count must be <= max_count"),
+        ({"server": {"name": "", "imageRef": img, "flavorRef": "42", "networks": "none"}}, "is too short"),
+    ]
+    for body, message in cases:
+        r = fake_cloud.nova("POST", "/servers", json=body)
+        assert r.status_code == 400, (body, r.status_code, r.text)
+        assert message in r.json()["badRequest"]["message"], (body, r.text)
+
+
+def test_quota_and_multi_create(fake_cloud):
+    ids = []
+    r = fake_cloud.nova("POST", "/servers", json={"server": {"name": "many", "imageRef": image_id(fake_cloud), "flavorRef": "42",
+                                                             "networks": "none", "min_count": 3, "max_count": 3}})
+    assert r.status_code == 202, r.text
+    servers = [s for s in fake_cloud.nova("GET", "/servers?name=^many-").json()["servers"]]
+    assert sorted(s["name"] for s in servers) == ["many-1", "many-2", "many-3"], servers
+    ids = [s["id"] for s in servers]
+    # Nova's default quota: 10 instances per project
+    r = fake_cloud.nova("POST", "/servers", json={"server": {"name": "toomany", "imageRef": image_id(fake_cloud), "flavorRef": "42",
+                                                             "networks": "none", "min_count": 11}})
+    assert r.status_code == 403 and "Quota exceeded for instances" in r.json()["forbidden"]["message"], r.text
+    for sid in ids:
+        fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_projects_do_not_see_each_others_servers(fake_cloud):
+    sid = boot(fake_cloud, "private")
+    demo = fake_cloud.token("demo", fake_cloud.nimbus.read_password("demo"), "demo")
+    assert fake_cloud.nova("GET", f"/servers/{sid}", token=demo).status_code == 404
+    assert sid not in [s["id"] for s in fake_cloud.nova("GET", "/servers", token=demo).json()["servers"]]
+    assert fake_cloud.nova("DELETE", f"/servers/{sid}", token=demo).status_code == 404
+    r = fake_cloud.nova("GET", "/servers?all_tenants=1", token=demo)
+    assert r.status_code == 403, r.text
+    fake_cloud.cli("server", "delete", "--wait", sid)

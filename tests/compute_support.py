@@ -26,9 +26,11 @@ from object_support import write_config
 OPENSTACK = str(REPO / ".venv" / "bin" / "openstack")
 
 
-def build_test_image(cache: Path) -> Path:
-    out = subprocess.run(["bash", str(REPO / "scripts" / "build-test-image.sh"), str(cache)], check=True, timeout=600,
-                         stdout=subprocess.PIPE, text=True).stdout.split()
+def build_test_image(cache: Path | None = None) -> Path:
+    """Builds the test guest image (or finds it in the cache: `cache`, else the default one
+    that `make run` and a started nimbus use)."""
+    args = ["bash", str(REPO / "scripts" / "build-test-image.sh")] + ([str(cache)] if cache else [])
+    out = subprocess.run(args, check=True, timeout=900, stdout=subprocess.PIPE, text=True).stdout.split()
     return next(Path(p) for p in out if p.endswith(".qcow2"))
 
 

@@ -60,7 +60,9 @@ extension ComputeService {
 
     /// Nova's states after a node's fact.
     func apply(_ r: InstanceReport, from host: String) async throws {
-        let power = r.powerState.rawValue
+        // A suspended guest's memory is on disk and no QEMU runs: Nova's libvirt driver sees a
+        // shut-off domain and reports SHUTDOWN (4), not SUSPENDED (7).
+        let power = r.powerState == .suspended ? PowerState.shutdown.rawValue : r.powerState.rawValue
         switch r.event {
         case .spawned:
             let done = try await instances.modify(r.id.rawValue) { i in

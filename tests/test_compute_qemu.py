@@ -1,0 +1,147 @@
+"""Real servers: the test guest booted by the QEMU driver (TCG) through the openstack CLI, as a
+user would — its banner with the hostname and the injected key in `console log show`, power
+actions with their states and power states, and what survives a crash: `kill -9` of Nimbus
+leaves the guests running and re-adopted, `kill -9` of a QEMU makes the server SHUTOFF (Nova's
+power-state sync), and a deleted server leaves no QEMU behind.
+
+Expected behaviour: nova/compute/manager.py (power-state sync: _sync_instance_power_state),
+nova/api/openstack/compute/servers.py, the libvirt driver's console log."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from compute_support import build_test_image, start_compute_cloud, stop_compute_cloud
+from nimbus_launcher import REPO
+
+BANNER = re.compile(r"=== nimbus-test ready: hostname=(\S+) ")
+
+
+@pytest.fixture(scope="module")
+def qemu_cloud(tmp_path_factory):
+    # The default cache (what `make run` uses): built once per machine.
+    build_test_image()
+    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("qemu"), "qemu", {"compute": {"agent_interval_s": "2"}})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            rows = cloud.cli("image", "list", "-f", "json")
+            if any(r["Name"] == "nimbus-test" and r["Status"] == "active" for r in rows):
+                break
+            time.sleep(1)
+        else:
+            pytest.fail("nimbus-test was not registered")
+        cloud.data = data
+        yield cloud
+    finally:
+        stop_compute_cloud(cloud, data)
+
+
+def console(cloud, sid):
+    return cloud.cli("console", "log", "show", sid).stdout
+
+
+def wait_console(cloud, sid, pattern, count=1, timeout=180):
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = console(cloud, sid)
+        if len(re.findall(pattern, text)) >= count:
+            return text
+        time.sleep(2)
+    raise AssertionError(f"{pattern!r} ×{count} not on the console after {timeout}s:\n{text[-3000:]}")
+
+
+def qemu_pids(data):
+    out = subprocess.run(["pgrep", "-f", f"qemu-system.*{data}"], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def qemu_pid_of(data, sid):
+    out = subprocess.run(["pgrep", "-f", f"qemu-system.*-uuid {sid}"], capture_output=True, text=True).stdout.split()
+    pids = [int(p) for p in out if int(p) in qemu_pids(data)]
+    assert len(pids) == 1, (sid, out)
+    return pids[0]
+
+
+def test_boot_the_test_guest_to_its_banner_with_the_key(qemu_cloud, tmp_path):
+    cloud = qemu_cloud
+    key = tmp_path / "k.pem"
+    cloud.cli("keypair", "create", "--private-key", str(key), "k1")
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--key-name", "k1", "--no-network", "--wait",
+                  "guest-one", "-f", "json", timeout=240)
+    assert s["status"] == "ACTIVE" and s["OS-EXT-STS:power_state"] in ("Running", 1), s
+    text = wait_console(cloud, s["id"], r"=== nimbus-test ready: hostname=guest-one ")
+    assert "ssh keys for root: 1" in text, text[-2000:]
+    assert "metadata: config-drive" in text or "config" in text.split("metadata:")[1].split("\n")[0], text[-2000:]
+    assert s["id"] in text, "the guest logs the instance uuid from meta_data.json"
+    # `--lines`: the console's tail only
+    tail = cloud.cli("console", "log", "show", "--lines", "3", s["id"]).stdout
+    assert 1 <= len(tail.strip().splitlines()) <= 3, tail
+
+    # stop (ACPI shutdown) and start: a second boot, a second banner
+    cloud.cli("server", "stop", s["id"])
+    shown = cloud.wait_server(s["id"], "SHUTOFF", timeout=120)
+    assert shown["OS-EXT-STS:power_state"] == 4, shown
+    assert qemu_pids(cloud.data) == [], "a stopped server has no QEMU"
+    cloud.cli("server", "start", s["id"])
+    cloud.wait_server(s["id"], "ACTIVE", timeout=120)
+    wait_console(cloud, s["id"], BANNER.pattern, count=2)
+
+    # pause / unpause, suspend / resume: the same QEMU keeps the guest
+    pid = qemu_pid_of(cloud.data, s["id"])
+    cloud.cli("server", "pause", s["id"])
+    assert cloud.wait_server(s["id"], "PAUSED")["OS-EXT-STS:power_state"] == 3
+    cloud.cli("server", "unpause", s["id"])
+    assert cloud.wait_server(s["id"], "ACTIVE")["OS-EXT-STS:power_state"] == 1
+    assert qemu_pid_of(cloud.data, s["id"]) == pid
+    cloud.cli("server", "suspend", s["id"])
+    assert cloud.wait_server(s["id"], "SUSPENDED", timeout=120)["OS-EXT-STS:power_state"] == 4
+    cloud.cli("server", "resume", s["id"])
+    assert cloud.wait_server(s["id"], "ACTIVE", timeout=120)["OS-EXT-STS:power_state"] == 1
+
+    # hard reboot: a third boot
+    cloud.cli("server", "reboot", "--hard", s["id"])
+    cloud.wait_server(s["id"], "ACTIVE", timeout=120)
+    wait_console(cloud, s["id"], BANNER.pattern, count=3)
+
+    cloud.cli("server", "delete", "--wait", s["id"], timeout=180)
+    assert qemu_pids(cloud.data) == []
+    assert not (cloud.data / "compute" / "instances" / s["id"]).exists()
+
+
+def test_kill_9_of_nimbus_leaves_guests_running_and_readopted(qemu_cloud):
+    cloud = qemu_cloud
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "survivor",
+                  "-f", "json", timeout=240)
+    wait_console(cloud, s["id"], r"=== nimbus-test ready: hostname=survivor ")
+    pid = qemu_pid_of(cloud.data, s["id"])
+    cloud.nimbus.kill()
+    time.sleep(1)
+    assert os.path.exists(f"/proc/{pid}"), "the guest outlives Nimbus"
+    cloud.nimbus.start(timeout=60)
+    shown = cloud.wait_server(s["id"], "ACTIVE")
+    assert shown["OS-EXT-STS:power_state"] == 1, shown
+    assert qemu_pid_of(cloud.data, s["id"]) == pid, "the same QEMU, re-adopted, not a new boot"
+    # the adopted guest still obeys: stop works
+    cloud.cli("server", "stop", s["id"])
+    cloud.wait_server(s["id"], "SHUTOFF", timeout=120)
+    cloud.cli("server", "delete", "--wait", s["id"], timeout=180)
+
+
+def test_kill_9_of_qemu_makes_the_server_shutoff(qemu_cloud):
+    cloud = qemu_cloud
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "victim",
+                  "-f", "json", timeout=240)
+    pid = qemu_pid_of(cloud.data, s["id"])
+    os.kill(pid, signal.SIGKILL)
+    shown = cloud.wait_server(s["id"], "SHUTOFF", timeout=60)
+    assert shown["OS-EXT-STS:power_state"] == 4 and shown["OS-EXT-STS:vm_state"] == "stopped", shown
+    cloud.cli("server", "start", s["id"])
+    cloud.wait_server(s["id"], "ACTIVE", timeout=120)
+    wait_console(cloud, s["id"], r"=== nimbus-test ready: hostname=victim ")
+    cloud.cli("server", "delete", "--wait", s["id"], timeout=180)

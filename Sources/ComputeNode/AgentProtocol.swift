@@ -16,16 +16,27 @@ public protocol NodeControl: Sendable {
     func image(_ id: String) async throws -> any ImageSource
 }
 
+/// How the controller reaches a compute node for what is not desired state: a poke after a
+/// change (so it does not wait for its next pass), and on-demand reads such as the console.
+public protocol NodeEndpoint: Sendable {
+    func poke() async
+    func consoleLog(_ instance: String, lines: Int?) async throws -> String
+}
+
 public struct NodeInfo: Sendable, Codable, Equatable {
     public var host: String
+    /// Where the controller reaches the node's own API (`nimbus compute --listen`); nil for the
+    /// node running inside the controller.
+    public var endpoint: String?
     public var hypervisorType: String
     public var hypervisorVersion: Int
     public var vcpus: Int
     public var memoryMB: Int
     public var diskGB: Int
     public var cpuModel: String
-    public init(host: String, hypervisorType: String, hypervisorVersion: Int, vcpus: Int, memoryMB: Int, diskGB: Int, cpuModel: String) {
-        self.host = host; self.hypervisorType = hypervisorType; self.hypervisorVersion = hypervisorVersion
+    public init(host: String, endpoint: String? = nil, hypervisorType: String, hypervisorVersion: Int, vcpus: Int, memoryMB: Int, diskGB: Int,
+                cpuModel: String) {
+        self.host = host; self.endpoint = endpoint; self.hypervisorType = hypervisorType; self.hypervisorVersion = hypervisorVersion
         self.vcpus = vcpus; self.memoryMB = memoryMB; self.diskGB = diskGB; self.cpuModel = cpuModel
     }
 }

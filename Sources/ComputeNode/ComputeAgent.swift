@@ -20,8 +20,13 @@ public actor ComputeAgent {
     var wakeups: AsyncStream<Void>.Continuation?
     public private(set) var providerID: String?
 
-    public init(host: String, driver: any VirtDriver, control: any NodeControl, interval: Duration = .seconds(10), logger: Logger) {
+    /// The node's own API address, sent when it registers (nil: the node inside the controller).
+    let endpoint: String?
+
+    public init(host: String, endpoint: String? = nil, driver: any VirtDriver, control: any NodeControl, interval: Duration = .seconds(10),
+                logger: Logger) {
         self.host = host
+        self.endpoint = endpoint
         self.driver = driver
         self.control = control
         self.interval = interval
@@ -60,7 +65,7 @@ public actor ComputeAgent {
 
     func register() async throws {
         let r = try await driver.hostResources()
-        providerID = try await control.register(NodeInfo(host: host, hypervisorType: driver.hypervisorType, hypervisorVersion: r.hypervisorVersion,
+        providerID = try await control.register(NodeInfo(host: host, endpoint: endpoint, hypervisorType: driver.hypervisorType, hypervisorVersion: r.hypervisorVersion,
                                                          vcpus: r.vcpus, memoryMB: r.memoryMB, diskGB: r.diskGB, cpuModel: r.cpuModel))
     }
 

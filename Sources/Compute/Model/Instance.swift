@@ -49,6 +49,14 @@ public struct Instance: Sendable, Equatable {
     /// The availability zone the request named (Nova's pinned AZ, 2.96).
     public var requestedZone: String?
     public var failedHosts: [String] = []
+    /// The host an admin asked for (`availability_zone` `zone:host`, or `host` at 2.74+): the
+    /// scheduler considers no other.
+    public var requestedHost: String?
+    /// Scheduler hints `same_host` / `different_host`: instance ids whose hosts to use or avoid.
+    public var sameHost: [String] = []
+    public var differentHost: [String] = []
+    /// The server group (scheduler hint `group`) the instance was created in.
+    public var groupID: String?
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

@@ -57,5 +57,8 @@ public struct NodeInventory: Sendable, Equatable {
 public struct PlacementCandidate: Sendable, Equatable {
     public var provider: String
     public var name: String
-    public init(provider: String, name: String) { self.provider = provider; self.name = name }
+    /// What is left of each resource class on the provider (capacity × ratio − used), for the
+    /// weighers.
+    public var free: [String: Int]
+    public init(provider: String, name: String, free: [String: Int] = [:]) { self.provider = provider; self.name = name; self.free = free }
 }

@@ -18,6 +18,12 @@ public struct ServerRequest: Sendable {
     public var hostname: String?
     public var accessIPv4: String?
     public var accessIPv6: String?
+    /// An admin's choice of host (`availability_zone` `zone:host` or 2.74's `host`), already authorized.
+    public var requestedHost: String?
+    /// Scheduler hints.
+    public var sameHost: [String] = []
+    public var differentHost: [String] = []
+    public var groupID: String?
     public init(name: String, imageID: String?, flavorID: String) { self.name = name; self.imageID = imageID; self.flavorID = flavorID }
 }
 
@@ -56,8 +62,11 @@ extension ComputeService {
             guard let pair = try await keypairs.get(user: caller.user.id, name: k) else { throw NimbusError.badRequest("Invalid key_name provided.") }
             keyData = pair.publicKey
         }
-        if let az = r.availabilityZone, !az.sameBytes(as: Self.defaultZone) {
+        if let az = r.availabilityZone, !(try await hosts.list()).contains(where: { $0.zone.sameBytes(as: az) }) {
             throw NimbusError.badRequest("The requested availability zone is not available")
+        }
+        if let host = r.requestedHost, !(try await hosts.list()).contains(where: { $0.host.sameBytes(as: host) }) {
+            throw NimbusError.badRequest("Compute host \(host) could not be found.")
         }
         if r.metadata.count > quotas.metadataItems {
             throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(r.metadata.count), but already used 0 of \(quotas.metadataItems) metadata_items")
@@ -80,6 +89,10 @@ extension ComputeService {
             i.tags = r.tags
             i.availabilityZone = r.availabilityZone
             i.requestedZone = r.availabilityZone
+            i.requestedHost = r.requestedHost
+            i.sameHost = r.sameHost
+            i.differentHost = r.differentHost
+            i.groupID = r.groupID
             i.accessIPv4 = r.accessIPv4
             i.accessIPv6 = r.accessIPv6
             i.reservationID = reservation

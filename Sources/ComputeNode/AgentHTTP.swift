@@ -105,6 +105,17 @@ public struct AgentControlAPI: Sendable {
                                 try await writer.finish(nil)
                             })
         }
+        t.put("/v1/images/{id}/data", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            let q = req.queryString
+            guard let instance = q["instance"].flatMap({ try? InstanceID($0) }), let format = q["disk_format"],
+                  let size = req.headers[.contentLength].flatMap(Int64.init) else {
+                throw NimbusError.badRequest("instance, disk_format and a Content-Length are required")
+            }
+            try await api.control.uploadImage(try ctx.parameter("id"), instance: instance, host: try Self.host(req), diskFormat: format,
+                                              size: size, bytes: req.body)
+            return Response(status: .noContent)
+        }
         return t
     }
 
@@ -200,6 +211,18 @@ public struct RemoteNodeControl: NodeControl {
     public func image(_ id: String) async throws -> any ImageSource {
         let d = try AgentWire.decode(ImageDescription.self, try await call(request(.GET, "/images/" + PercentEncoding.encode(id))))
         return RemoteImage(description: d, control: self)
+    }
+
+    public func uploadImage(_ imageID: String, instance: InstanceID, host: String, diskFormat: String, size: Int64,
+                            bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws {
+        let query = Self.query(host) + "&instance=\(instance.rawValue)&disk_format=" + PercentEncoding.encode(diskFormat)
+        var r = request(.PUT, "/images/" + PercentEncoding.encode(imageID) + "/data" + query)
+        r.body = .stream(bytes, length: .known(size))
+        let response = try await client.execute(r, timeout: .hours(1))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard (200..<300).contains(response.status.code) else {
+            throw NimbusError(.serviceUnavailable, "the controller answered \(response.status.code): \(String(buffer: body))")
+        }
     }
 
     struct RemoteImage: ImageSource {

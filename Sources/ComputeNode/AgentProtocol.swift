@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NimbusCore
 
 /// The agent API between the controller and a compute node: the node registers, reads the
@@ -14,6 +15,10 @@ public protocol NodeControl: Sendable {
     func report(host: String, _ reports: [InstanceReport]) async throws
     /// The base image of an instance, as the node fetches it.
     func image(_ id: String) async throws -> any ImageSource
+    /// Uploads the data of the image a task asked for (a snapshot of `instance` on `host`); the
+    /// controller refuses an image that is not that instance's pending one.
+    func uploadImage(_ imageID: String, instance: InstanceID, host: String, diskFormat: String, size: Int64,
+                     bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws
 }
 
 /// How the controller reaches a compute node for what is not desired state: a poke after a
@@ -51,8 +56,10 @@ public struct DesiredInstance: Sendable, Codable, Equatable {
     public var vmState: String
     /// Nova's `task_state`, nil when no operation is pending.
     public var task: String?
-    public init(spec: InstanceSpec, vmState: String, task: String?) {
-        self.spec = spec; self.vmState = vmState; self.task = task
+    /// What the task needs beyond the spec (`image_id` of a snapshot, …).
+    public var taskArguments: [String: String]
+    public init(spec: InstanceSpec, vmState: String, task: String?, taskArguments: [String: String] = [:]) {
+        self.spec = spec; self.vmState = vmState; self.task = task; self.taskArguments = taskArguments
     }
 }
 

@@ -111,6 +111,9 @@ public actor ComputeAgent {
             case "scheduling", "networking", "block_device_mapping", "spawning":
                 if observed == .noState { try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID)) }
                 report = InstanceReport(id: id, event: .spawned, powerState: try await state(id))
+            case "image_snapshot", "image_snapshot_pending", "image_pending_upload", "image_uploading":
+                try await snapshot(d, task: task)
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "deleting", "soft-deleting":
                 try await driver.destroy(id)
                 lastPower[id] = nil
@@ -126,6 +129,16 @@ public actor ComputeAgent {
         }
         lastPower[id] = report.powerState
         await send([report])
+    }
+
+    /// createImage: the driver's snapshot file, uploaded as the image the task names.
+    func snapshot(_ d: DesiredInstance, task: String) async throws {
+        guard let imageID = d.taskArguments["image_id"] else { throw AgentError(message: "\(task) without an image_id") }
+        let snap = try await driver.snapshot(d.spec.id)
+        defer { try? FileManager.default.removeItem(atPath: snap.path) }
+        let size = Int64(FileIO.size(snap.path) ?? 0)
+        try await control.uploadImage(imageID, instance: d.spec.id, host: host, diskFormat: snap.diskFormat, size: size,
+                                      bytes: FileByteChunks(path: snap.path))
     }
 
     /// The power actions of Nova's task states.

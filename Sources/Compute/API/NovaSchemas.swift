@@ -175,6 +175,11 @@ enum NovaSchemas {
         return .object(["server": server, "os:scheduler_hints": hints, "OS-SCH-HNT:scheduler_hints": hints], required: ["server"], additionalProperties: false)
     }
 
+    /// `createImage` (schemas/servers.py create_image).
+    static let createImage = Schema.object(["createImage": .object(["name": name, "metadata": metadata()], required: ["name"],
+                                                                   additionalProperties: false)],
+                                           required: ["createImage"], additionalProperties: false)
+
     static func serverUpdate(_ v: NovaVersion) -> Schema {
         var server = Schema.object(["name": name, "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"]), "accessIPv4": ipv4, "accessIPv6": ipv6],
                                    additionalProperties: false)

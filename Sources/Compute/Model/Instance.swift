@@ -57,6 +57,11 @@ public struct Instance: Sendable, Equatable {
     public var differentHost: [String] = []
     /// The server group (scheduler hint `group`) the instance was created in.
     public var groupID: String?
+    /// What Nova keeps of the image in system metadata (`image_*`): its properties and
+    /// min_disk/min_ram, for snapshots and the image filters.
+    public var imageMeta: [Name: String] = [:]
+    /// What the pending task needs beyond the instance (`image_id` of a snapshot, …).
+    public var taskArguments: [String: String] = [:]
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

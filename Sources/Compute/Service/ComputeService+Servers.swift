@@ -80,6 +80,7 @@ extension ComputeService {
             var i = Instance(id: Identifiers.uuid(), projectID: project, userID: caller.user.id, name: name, flavor: flavor, now: now)
             i.hostname = r.hostname ?? Instance.hostname(from: name, fallback: "server-\(i.id)")
             i.imageID = image?.id
+            if let image { i.imageMeta = Self.systemMetadata(image, flavor: flavor) }
             i.keyName = r.keyName
             i.keyData = keyData
             i.userData = r.userData
@@ -103,6 +104,18 @@ extension ComputeService {
         for i in made { try await actions.start(i, action: "create", requestID: requestID, caller: caller) }
         wake()
         return made
+    }
+
+    /// What Nova keeps of the image in the instance's system metadata
+    /// (`utils.get_system_metadata_from_image`): its properties, min_disk at least the
+    /// flavor's root disk, min_ram, and the formats.
+    static func systemMetadata(_ image: ImageInfo, flavor: Flavor) -> [Name: String] {
+        var meta = image.properties
+        meta[Name("min_disk")] = String(max(image.minDiskGB, flavor.rootGB))
+        meta[Name("min_ram")] = String(image.minRamMB)
+        if let f = image.diskFormat { meta[Name("disk_format")] = f }
+        if let f = image.containerFormat { meta[Name("container_format")] = f }
+        return meta
     }
 
     /// Nova's checks of an image against the flavor it boots with.

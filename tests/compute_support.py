@@ -82,9 +82,14 @@ class ComputeCloud:
         raise AssertionError(f"server {server_id} not {status} after {timeout}s: {last}")
 
 
-def start_compute_cloud(tmp_path: Path, driver: str, extra: dict | None = None) -> tuple[ComputeCloud, Path]:
-    """A cloud on a short data dir (/tmp/nc-XXXX); the caller stops it and removes the dir."""
+def start_compute_cloud(tmp_path: Path, driver: str, extra: dict | None = None, long_data_dir: bool = False) -> tuple[ComputeCloud, Path]:
+    """A cloud on a fresh data dir; the caller stops it and removes the dir. `long_data_dir`
+    makes its path too long for QEMU's monitor sockets (over 107 bytes with an instance's), so
+    the driver must put them elsewhere."""
     data = Path(tempfile.mkdtemp(prefix="nc-", dir="/tmp"))
+    if long_data_dir:
+        data = data / ("a-data-dir-with-a-long-name-" * 3)
+        data.mkdir()
     config = {"compute_node": {"driver": driver, "accelerator": "tcg"}}
     for section, values in (extra or {}).items():
         config.setdefault(section, {}).update(values)
@@ -104,7 +109,8 @@ def stop_compute_cloud(cloud: ComputeCloud, data: Path):
     finally:
         cloud.nimbus.stop(grace=15)
         subprocess.run(["pkill", "-9", "-f", f"qemu-system.*{data}"], check=False)
-        shutil.rmtree(data, ignore_errors=True)
+        top = next((p for p in [data, *data.parents] if p.parent == Path("/tmp") and p.name.startswith("nc-")), data)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 class ComputeNodeProcess:

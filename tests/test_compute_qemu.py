@@ -25,7 +25,8 @@ BANNER = re.compile(r"=== nimbus-test ready: hostname=(\S+) ")
 def qemu_cloud(tmp_path_factory):
     # The default cache (what `make run` uses): built once per machine.
     build_test_image()
-    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("qemu"), "qemu", {"compute": {"agent_interval_s": "2"}})
+    # A long data dir: the monitor sockets cannot live next to the disks (107-byte limit).
+    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("qemu"), "qemu", {"compute": {"agent_interval_s": "2"}}, long_data_dir=True)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

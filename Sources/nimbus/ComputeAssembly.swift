@@ -57,7 +57,14 @@ enum ComputeAssembly {
             var nodeLog = logger
             nodeLog[metadataKey: "service"] = "compute-node"
             let nodeConfig = try ComputeNodeConfig(configuration: v, dataDir: dataDir)
-            let driver = try VirtDriverFactory.make(nodeConfig, logger: nodeLog)
+            let driver: any VirtDriver
+            do {
+                driver = try VirtDriverFactory.make(nodeConfig, logger: nodeLog)
+            } catch {
+                // The cloud still serves every API; servers find no host until a node registers.
+                nodeLog.error("the compute node in this process is not started: \(error)")
+                return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services)
+            }
             let configured = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
             let host = configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
             let interval = Duration.seconds(max(1, v.int("compute", "agent_interval_s")))

@@ -113,9 +113,18 @@ import Testing
         #expect(set.vcpus == 8 && set.memoryMB == 4096 && set.diskGB == 100)
     }
 
-    @Test func dataDirMustFitSocketPaths() throws {
+    /// A data dir too long for unix socket addresses keeps its sockets under a short directory
+    /// named by a hash of the node root (stable across restarts); a relative dir is refused.
+    @Test func longDataDirsKeepSocketsInAShortDirectory() throws {
         let runner = Self.runner()
-        #expect(throws: NimbusError.self) { try QEMUDriver(config: .init(dataDir: "/" + String(repeating: "d", count: 60)), runner: runner, logger: Logger(label: "t")) }
+        let long = "/" + String(repeating: "d", count: 60)
+        _ = try QEMUDriver(config: .init(dataDir: long), runner: runner, logger: Logger(label: "t"))
+        let id = try InstanceID("00000000-0000-0000-0000-000000000000")
+        let paths = NodeLayout(dataDir: long).instance(id)
+        #expect(paths.socketDir != nil && paths.qmp.utf8.count <= NodeLayout.maxSocketPathBytes)
+        #expect(paths.dir.hasPrefix(long + "/compute/instances/"))
+        #expect(NodeLayout(dataDir: long).socketRoot == NodeLayout(dataDir: long).socketRoot)
+        #expect(NodeLayout(dataDir: "/short").socketRoot == nil)
         #expect(throws: NimbusError.self) { try QEMUDriver(config: .init(dataDir: "relative/dir"), runner: runner, logger: Logger(label: "t")) }
     }
 

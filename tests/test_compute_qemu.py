@@ -57,6 +57,12 @@ def wait_console(cloud, sid, pattern, count=1, timeout=180):
     raise AssertionError(f"{pattern!r} ×{count} not on the console after {timeout}s:\n{text[-3000:]}")
 
 
+def _public_key(tmp_path):
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return tmp_path / "id_ed25519.pub"
+
+
 def qemu_pids(data):
     out = subprocess.run(["pgrep", "-f", f"qemu-system.*{data}"], capture_output=True, text=True).stdout.split()
     return [int(p) for p in out]
@@ -168,3 +174,42 @@ def test_snapshot_of_a_running_guest_boots_as_a_new_server(qemu_cloud):
     for sid in (s["id"], child["id"]):
         cloud.cli("server", "delete", "--wait", sid, timeout=180)
     cloud.cli("image", "delete", "origin-snap")
+
+
+def qemu_memory_of(data, sid):
+    cmdline = open(f"/proc/{qemu_pid_of(data, sid)}/cmdline", "rb").read().split(b"\0")
+    return int(cmdline[cmdline.index(b"-m") + 1])
+
+
+@pytest.mark.timeout(900)
+def test_resize_revert_confirm_and_rebuild_of_a_real_guest(qemu_cloud, tmp_path):
+    cloud = qemu_cloud
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "shape-shifter",
+                  "-f", "json", timeout=240)
+    wait_console(cloud, s["id"], BANNER.pattern)
+    assert qemu_memory_of(cloud.data, s["id"]) == 128
+    cloud.cli("server", "resize", "--flavor", "cirros256", s["id"])
+    cloud.wait_server(s["id"], "VERIFY_RESIZE", timeout=180)
+    assert qemu_memory_of(cloud.data, s["id"]) == 256
+    wait_console(cloud, s["id"], BANNER.pattern, count=2)
+    cloud.cli("server", "resize", "revert", s["id"])
+    cloud.wait_server(s["id"], "ACTIVE", timeout=180)
+    assert qemu_memory_of(cloud.data, s["id"]) == 128
+    wait_console(cloud, s["id"], BANNER.pattern, count=3)
+    cloud.cli("server", "resize", "--flavor", "m1.micro", s["id"])
+    cloud.wait_server(s["id"], "VERIFY_RESIZE", timeout=180)
+    cloud.cli("server", "resize", "confirm", s["id"])
+    shown = cloud.wait_server(s["id"], "ACTIVE", timeout=180)
+    assert shown["flavor"]["original_name"] == "m1.micro" and qemu_memory_of(cloud.data, s["id"]) == 192
+    assert not (cloud.data / "compute" / "instances" / s["id"] / "resize-backup").exists()
+    assert "ssh keys for root: 1" not in console(cloud, s["id"])
+    # rebuild (2.54: with a key pair): a new root disk from the image and a new config drive;
+    # as in Nova the display name changes and the hostname does not
+    cloud.cli("keypair", "create", "--public-key", str(_public_key(tmp_path)), "rebuild-key")
+    cloud.cli("--os-compute-api-version", "2.54", "server", "rebuild", "--image", "nimbus-test", "--name", "reborn",
+              "--key-name", "rebuild-key", s["id"])
+    shown = cloud.wait_server(s["id"], "ACTIVE", timeout=180)
+    assert shown["name"] == "reborn"
+    text = wait_console(cloud, s["id"], r"ssh keys for root: 1")
+    assert BANNER.findall(text)[-1] == "shape-shifter"
+    cloud.cli("server", "delete", "--wait", s["id"], timeout=180)

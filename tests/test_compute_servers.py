@@ -6,6 +6,7 @@ actions, quotas, isolation between projects, and Nova's error bodies.
 Expected behaviour: nova/api/openstack/compute/servers.py, views/servers.py, nova/compute/api.py
 (check_instance_state), nova/api/openstack/common.py (_STATE_MAP)."""
 
+import json
 import time
 
 import pytest
@@ -191,3 +192,56 @@ def test_create_image_snapshots_the_server(fake_cloud):
 
 def image_id_of(cloud):
     return image_id(cloud)
+
+
+def allocations(cloud, consumer):
+    r = cloud.cli("resource", "provider", "allocation", "show", consumer, "-f", "json", check=False)
+    return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else []
+
+
+def test_resize_confirm_and_revert(fake_cloud):
+    """resize → VERIFY_RESIZE with the new flavor; the old flavor held by the migration in
+    Placement until confirm (dropped) or revert (the instance gets it back)."""
+    sid = boot(fake_cloud, "resizable")
+    fake_cloud.wait_server(sid, "ACTIVE")
+    fake_cloud.cli("server", "resize", "--flavor", "m1.micro", sid)
+    shown = fake_cloud.wait_server(sid, "VERIFY_RESIZE")
+    assert shown["flavor"]["original_name"] == "m1.micro" and shown["OS-EXT-STS:vm_state"] == "resized", shown
+    mine = allocations(fake_cloud, sid)
+    assert [a["resources"]["MEMORY_MB"] for a in mine] == [192], mine
+    fake_cloud.cli("server", "resize", "confirm", sid)
+    shown = fake_cloud.wait_server(sid, "ACTIVE")
+    assert shown["flavor"]["original_name"] == "m1.micro", shown
+    # revert: back to m1.micro after a resize to cirros256
+    fake_cloud.cli("server", "resize", "--flavor", "cirros256", sid)
+    fake_cloud.wait_server(sid, "VERIFY_RESIZE")
+    fake_cloud.cli("server", "resize", "revert", sid)
+    shown = fake_cloud.wait_server(sid, "ACTIVE")
+    assert shown["flavor"]["original_name"] == "m1.micro", shown
+    assert [a["resources"]["MEMORY_MB"] for a in allocations(fake_cloud, sid)] == [192]
+    # Nova's refusals
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": "84"}})
+    assert r.status_code == 400 and "must change flavor" in r.text, r.text
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"confirmResize": None})
+    assert r.status_code == 409, r.text
+    actions = [a["action"] for a in fake_cloud.nova("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]]
+    for a in ("resize", "confirmResize", "revertResize"):
+        assert a in actions, actions
+    fake_cloud.cli("server", "delete", "--wait", sid)
+    assert allocations(fake_cloud, sid) == []
+
+
+def test_rebuild_with_a_new_image_and_name(fake_cloud):
+    sid = boot(fake_cloud, "rebuildable")
+    fake_cloud.wait_server(sid, "ACTIVE")
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"rebuild": {"imageRef": image_id(fake_cloud), "name": "rebuilt",
+                                                                            "metadata": {"k": "v"}}})
+    assert r.status_code == 202 and r.json()["server"]["adminPass"], r.text
+    shown = fake_cloud.wait_server(sid, "ACTIVE")
+    assert shown["name"] == "rebuilt" and shown["metadata"] == {"k": "v"}, shown
+    # a stopped server stays stopped after a rebuild (Nova)
+    fake_cloud.cli("server", "stop", sid)
+    fake_cloud.wait_server(sid, "SHUTOFF")
+    fake_cloud.cli("server", "rebuild", "--image", image_id(fake_cloud), sid)
+    assert fake_cloud.wait_server(sid, "SHUTOFF")["OS-EXT-STS:power_state"] == 4
+    fake_cloud.cli("server", "delete", "--wait", sid)

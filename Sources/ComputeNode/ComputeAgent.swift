@@ -114,6 +114,20 @@ public actor ComputeAgent {
             case "image_snapshot", "image_snapshot_pending", "image_pending_upload", "image_uploading":
                 try await snapshot(d, task: task)
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "rebuilding", "rebuild_block_device_mapping", "rebuild_spawning":
+                try await driver.rebuild(d.spec, image: try await control.image(d.spec.imageID),
+                                         preserveEphemeral: d.taskArguments["preserve_ephemeral"] == "true",
+                                         powerOn: d.taskArguments["power_on"] != "false")
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "resize_prep", "resize_migrating", "resize_migrated", "resize_finish":
+                try await driver.resize(d.spec, powerOn: d.taskArguments["power_on"] != "false")
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "resize_confirming":
+                try await driver.confirmResize(id)
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "resize_reverting":
+                try await driver.revertResize(id, powerOn: d.taskArguments["power_on"] != "false")
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "deleting", "soft-deleting":
                 try await driver.destroy(id)
                 lastPower[id] = nil

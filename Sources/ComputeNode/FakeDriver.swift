@@ -9,13 +9,15 @@ import Synchronization
 /// read console output work against it too. `failNext` makes the next call of an operation fail.
 public final class FakeDriver: VirtDriver {
     public enum Operation: String, Sendable, CaseIterable {
-        case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume, snapshot
+        case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume, snapshot, rebuild, resize, confirmResize, revertResize
     }
 
     struct Instance {
         var spec: InstanceSpec
         var state: PowerState
         var boots: Int
+        /// The spec before a resize, until it is confirmed or reverted.
+        var beforeResize: InstanceSpec?
     }
 
     private struct State {
@@ -50,7 +52,7 @@ public final class FakeDriver: VirtDriver {
                 s.instances[spec.id] = existing
                 return
             }
-            s.instances[spec.id] = Instance(spec: spec, state: .running, boots: 1)
+            s.instances[spec.id] = Instance(spec: spec, state: .running, boots: 1, beforeResize: nil)
         }
     }
 
@@ -88,6 +90,53 @@ public final class FakeDriver: VirtDriver {
         }
         if let lines { out = Array(out.suffix(max(0, lines))) }
         return out.map { $0 + "\n" }.joined()
+    }
+
+    public func rebuild(_ spec: InstanceSpec, image: any ImageSource, preserveEphemeral: Bool, powerOn: Bool) async throws {
+        try spec.validate(image: image)
+        try change(spec.id, .rebuild, powerOn: powerOn) { (i: inout Instance) throws(NimbusError) in
+            if i.spec != spec { i.spec = spec; i.boots += powerOn ? 1 : 0; i.state = powerOn ? .running : .shutdown }
+        }
+    }
+
+    public func resize(_ spec: InstanceSpec, powerOn: Bool) async throws {
+        try change(spec.id, .resize, powerOn: powerOn) { (i: inout Instance) throws(NimbusError) in
+            guard i.spec != spec else { return }
+            guard spec.rootGB == 0 || spec.rootGB >= i.spec.rootGB, spec.ephemeralGB >= i.spec.ephemeralGB else {
+                throw NimbusError.badRequest("Resize error: Unable to resize disk down.")
+            }
+            if i.beforeResize == nil { i.beforeResize = i.spec }
+            i.spec = spec
+            i.boots += powerOn ? 1 : 0
+            i.state = powerOn ? .running : .shutdown
+        }
+    }
+
+    public func confirmResize(_ id: InstanceID) async throws {
+        try change(id, .confirmResize, powerOn: nil) { (i: inout Instance) throws(NimbusError) in i.beforeResize = nil }
+    }
+
+    public func revertResize(_ id: InstanceID, powerOn: Bool) async throws {
+        try change(id, .revertResize, powerOn: powerOn) { (i: inout Instance) throws(NimbusError) in
+            guard let before = i.beforeResize else { return }
+            i.spec = before
+            i.beforeResize = nil
+            i.boots += powerOn ? 1 : 0
+            i.state = powerOn ? .running : .shutdown
+        }
+    }
+
+    private func change(_ id: InstanceID, _ op: Operation, powerOn: Bool?, _ body: (inout Instance) throws(NimbusError) -> Void) throws(NimbusError) {
+        try state.withLock { s throws(NimbusError) in
+            try Self.takeFailure(&s, op)
+            var i = try Self.instance(s, id)
+            try body(&i)
+            if let powerOn {
+                if powerOn, i.state != .running { i.state = .running; i.boots += 1 }
+                if !powerOn { i.state = .shutdown }
+            }
+            s.instances[id] = i
+        }
     }
 
     /// A small raw file standing for the root disk (the fake has no disks): its bytes name the

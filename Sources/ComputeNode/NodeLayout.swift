@@ -71,6 +71,10 @@ struct InstancePaths: Sendable, Equatable {
     /// Second monitor for status queries, so a long action never blocks a power-state read.
     var statusQMP: String { (socketDir ?? dir) + "/status.sock" }
     var pidfile: String { dir + "/qemu.pid" }
+    /// What a resize keeps until it is confirmed or reverted: the previous record and disks.
+    var resizeBackup: String { dir + "/resize-backup" }
+    /// Present while a rebuild replaces the disks (a rebuild cut short is done again).
+    var rebuildMarker: String { dir + "/rebuilding" }
     /// The guest's memory while suspended (written as `.partial`, renamed when complete).
     var memoryState: String { dir + "/memory.state" }
     var memoryStatePartial: String { dir + "/memory.state.partial" }

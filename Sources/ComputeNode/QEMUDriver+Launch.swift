@@ -17,10 +17,16 @@ extension QEMUDriver {
         return flavor
     }
 
-    func createDisks(_ r: InstanceRecord, _ paths: InstancePaths) async throws {
-        try await img.createOverlay(path: paths.rootDisk, base: r.basePath, baseFormat: r.baseFormat, sizeBytes: r.rootDiskBytes)
-        if r.hasEphemeral { try await img.createBlank(path: paths.ephemeralDisk, sizeBytes: UInt64(r.spec.ephemeralGB) * Self.gib) }
-        if r.hasSwap { try await img.createBlank(path: paths.swapDisk, sizeBytes: UInt64(r.spec.swapMB) << 20) }
+    /// Creates the instance's disks; `keepExisting` leaves disks that exist (rebuild, resize).
+    func createDisks(_ r: InstanceRecord, _ paths: InstancePaths, keepExisting: Bool = false) async throws {
+        func wanted(_ path: String) -> Bool { !(keepExisting && FileIO.exists(path)) }
+        if wanted(paths.rootDisk) {
+            try await img.createOverlay(path: paths.rootDisk, base: r.basePath, baseFormat: r.baseFormat, sizeBytes: r.rootDiskBytes)
+        }
+        if r.hasEphemeral, wanted(paths.ephemeralDisk) {
+            try await img.createBlank(path: paths.ephemeralDisk, sizeBytes: UInt64(r.spec.ephemeralGB) * Self.gib)
+        }
+        if r.hasSwap, wanted(paths.swapDisk) { try await img.createBlank(path: paths.swapDisk, sizeBytes: UInt64(r.spec.swapMB) << 20) }
         if let drive = r.spec.configDrive {
             try FileIO.removeTree(paths.configDriveTree)
             try ConfigDriveLayout.write(try ConfigDriveLayout.files(drive), under: paths.configDriveTree)

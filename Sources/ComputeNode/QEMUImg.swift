@@ -37,3 +37,11 @@ extension QEMUImg {
                              timeout: .seconds(3600)).check()
     }
 }
+
+extension QEMUImg {
+    /// Grows a qcow2 disk to `sizeBytes` virtual bytes (`qemu-img resize` refuses to shrink
+    /// without --shrink, which is never passed).
+    func resize(path: String, sizeBytes: UInt64) async throws {
+        try await runner.run([binary, "resize", "-q", "-f", "qcow2", path, String(sizeBytes)], timeout: Self.timeout).check()
+    }
+}

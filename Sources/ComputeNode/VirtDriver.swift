@@ -58,6 +58,18 @@ public protocol VirtDriver: Sendable {
     /// a file the caller uploads and then removes. A running or paused guest keeps running (QEMU
     /// copies the disk itself); a stopped or suspended one is read from its files.
     func snapshot(_ id: InstanceID) async throws -> SnapshotImage
+
+    /// Rebuild: the root disk replaced by a new overlay of `image` (the spec's image), the config
+    /// drive rewritten from `spec`, ephemeral disks kept when `preserveEphemeral` (else blank
+    /// again), and the guest started unless `powerOn` is false. Repeating it after it finished
+    /// (the record already names `spec`) only sets the power state.
+    func rebuild(_ spec: InstanceSpec, image: any ImageSource, preserveEphemeral: Bool, powerOn: Bool) async throws
+    /// Resize on this host to `spec`'s vCPUs, memory and disk sizes (disks only grow). The
+    /// previous disks and record are kept until `confirmResize` (dropped) or `revertResize`
+    /// (put back). Repeating it after it finished only sets the power state.
+    func resize(_ spec: InstanceSpec, powerOn: Bool) async throws
+    func confirmResize(_ id: InstanceID) async throws
+    func revertResize(_ id: InstanceID, powerOn: Bool) async throws
 }
 
 /// A snapshot's file and what it is.

@@ -50,6 +50,20 @@ struct ComputePlacementClient: PlacementClient {
         }
     }
 
+    func replace(_ claims: [ConsumerClaim], project: String, user: String) async throws -> Bool {
+        let requests = claims.map { c in
+            ConsumerAllocationRequest(
+                consumerUUID: c.consumer, projectID: project, userID: user, consumerGeneration: .none, consumerType: c.consumerType,
+                allocations: c.provider.map { p in [(p, c.resources.sorted(by: { $0.key.bytesPrecede($1.key) }).map { ($0.key, Int64($0.value)) })] } ?? [])
+        }
+        do {
+            try await placement.write({ s in try s.replaceAllocations(requests, checkConsumerGeneration: false) }, then: { _ in () })
+            return true
+        } catch let e as NimbusError where e.kind == .conflict {
+            return false
+        }
+    }
+
     func release(consumer: String) async throws {
         try await placement.write({ s in
             guard s.consumer(consumer) != nil else { return WriteSet() }

@@ -54,6 +54,47 @@ extension ComputeAPI {
                 var h = HTTPFields()
                 h[.location] = "\(self.imageURL)/images/\(imageID)"
                 return Response(status: .accepted, headers: h)
+            case "resize":
+                try self.authorize("os_compute_api:servers:resize", c, target: target)
+                let valid = try NovaSchemas.validate(body, NovaSchemas.resize)
+                let flavorID: String
+                switch valid["resize"]!["flavorRef"]! {
+                case .int(let n): flavorID = String(n)
+                case let other: flavorID = Self.lastSegment(other.stringValue ?? "")
+                }
+                try await self.service.resize(i.id, flavorID: flavorID, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
+                                              requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "confirmResize":
+                try self.authorize("os_compute_api:servers:confirm_resize", c, target: target)
+                try await self.service.confirmResize(i.id, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.noContent)
+            case "revertResize":
+                try self.authorize("os_compute_api:servers:revert_resize", c, target: target)
+                try await self.service.revertResize(i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "rebuild":
+                try self.authorize("os_compute_api:servers:rebuild", c, target: target)
+                let valid = try NovaSchemas.validate(body, NovaSchemas.rebuild(v))["rebuild"]!
+                var r = ComputeService.RebuildRequest(imageID: Self.lastSegment(valid["imageRef"]!.stringValue!))
+                r.name = valid["name"]?.stringValue
+                r.metadata = valid["metadata"]?.objectValue.map { o in
+                    Dictionary(o.sortedMembers.compactMap { k, v in v.stringValue.map { (Name(k), $0) } }, uniquingKeysWith: { a, _ in a })
+                }
+                if v.atLeast(19), let d = valid["description"] { r.description = .some(d.stringValue) }
+                if v.atLeast(54), let k = valid["key_name"] { r.keyName = .some(k.stringValue) }
+                if v.atLeast(57), let u = valid["user_data"] { r.userData = .some(u.stringValue) }
+                if v.atLeast(90) { r.hostname = valid["hostname"]?.stringValue }
+                r.accessIPv4 = valid["accessIPv4"]?.stringValue
+                r.accessIPv6 = valid["accessIPv6"]?.stringValue
+                r.preserveEphemeral = valid["preserve_ephemeral"].flatMap(NovaSchemas.bool) ?? false
+                let rebuilt = try await self.service.rebuild(i.id, r, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
+                                                             requestID: ctx.requestID)
+                guard case .object(var view) = self.serverView(rebuilt, v, c, hosts: try await self.hostsByName()) else {
+                    throw NimbusError(.internal, "server view")
+                }
+                view["adminPass"] = .string(valid["adminPass"]?.stringValue ?? Self.password())
+                return .json(["server": .object(view)], status: .accepted)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)
                 let length = try Self.consoleLength(args["length"])

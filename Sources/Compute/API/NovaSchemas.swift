@@ -180,6 +180,30 @@ enum NovaSchemas {
                                                                    additionalProperties: false)],
                                            required: ["createImage"], additionalProperties: false)
 
+    /// `resize` (schemas/servers.py): flavorRef and, optionally, the disk config.
+    static let resize = Schema.object(["resize": .object(["flavorRef": Schema(types: [.string, .integer]).with { $0.minLength = 1 },
+                                                          "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"])],
+                                                         required: ["flavorRef"], additionalProperties: false)],
+                                      required: ["resize"], additionalProperties: false)
+
+    /// `rebuild` by microversion (schemas/servers.py base_rebuild and its versions).
+    static func rebuild(_ v: NovaVersion) -> Schema {
+        var r = Schema.object([
+            "name": name, "imageRef": uuidString, "adminPass": .string(),
+            "metadata": metadata(), "preserve_ephemeral": boolean, "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"]),
+            "accessIPv4": ipv4, "accessIPv6": ipv6,
+        ], required: ["imageRef"], additionalProperties: false)
+        if !v.atLeast(57) {
+            r = r.adding(["personality": .array(of: .object(["path": .string(), "contents": .string(format: NovaText.base64)], additionalProperties: false))])
+        }
+        if v.atLeast(19) { r = r.adding(["description": description]) }
+        if v.atLeast(54) { r = r.adding(["key_name": name.nullable]) }
+        if v.atLeast(57) { r = r.adding(["user_data": Schema.string(maxLength: 65535, format: NovaText.base64).nullable]) }
+        if v.atLeast(63) { r = r.adding(["trusted_image_certificates": Schema.array(of: .string(minLength: 1), minItems: 1, maxItems: 50, uniqueItems: true).nullable]) }
+        if v.atLeast(90) { r = r.adding(["hostname": v.atLeast(94) ? fqdn : hostname]) }
+        return .object(["rebuild": r], required: ["rebuild"], additionalProperties: false)
+    }
+
     static func serverUpdate(_ v: NovaVersion) -> Schema {
         var server = Schema.object(["name": name, "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"]), "accessIPv4": ipv4, "accessIPv6": ipv6],
                                    additionalProperties: false)

@@ -62,6 +62,10 @@ public struct Instance: Sendable, Equatable {
     public var imageMeta: [Name: String] = [:]
     /// What the pending task needs beyond the instance (`image_id` of a snapshot, …).
     public var taskArguments: [String: String] = [:]
+    /// During a resize until it is confirmed or reverted: the flavor before it, and the
+    /// migration (its id is the Placement consumer holding the old flavor's resources).
+    public var oldFlavor: Flavor?
+    public var migrationID: String?
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

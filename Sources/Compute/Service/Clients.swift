@@ -61,6 +61,11 @@ public protocol PlacementClient: Sendable {
     func candidates(_ resources: [String: Int], limit: Int) async throws -> [PlacementCandidate]
     /// Claims `resources` on `provider` for `consumer` atomically (false: no longer fits).
     func claim(consumer: String, provider: String, resources: [String: Int], project: String, user: String) async throws -> Bool
+    /// Replaces the allocations of several consumers in one atomic write (Placement's
+    /// `POST /allocations`): a resize moves the old flavor to the migration and claims the new
+    /// one for the instance. A claim with no provider removes that consumer's allocations.
+    /// False when it no longer fits.
+    func replace(_ claims: [ConsumerClaim], project: String, user: String) async throws -> Bool
     /// Releases every allocation of `consumer`.
     func release(consumer: String) async throws
     /// Creates or updates a compute node's provider and inventory.
@@ -84,4 +89,15 @@ public struct PlacementCandidate: Sendable, Equatable {
     /// weighers.
     public var free: [String: Int]
     public init(provider: String, name: String, free: [String: Int] = [:]) { self.provider = provider; self.name = name; self.free = free }
+}
+
+public struct ConsumerClaim: Sendable, Equatable {
+    public var consumer: String
+    /// nil: the consumer's allocations are removed.
+    public var provider: String?
+    public var resources: [String: Int]
+    public var consumerType: String
+    public init(consumer: String, provider: String?, resources: [String: Int], consumerType: String = "INSTANCE") {
+        self.consumer = consumer; self.provider = provider; self.resources = resources; self.consumerType = consumerType
+    }
 }

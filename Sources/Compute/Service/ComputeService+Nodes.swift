@@ -101,25 +101,76 @@ extension ComputeService {
             }
         case .taskDone, .taskFailed:
             guard let task = r.task.flatMap(TaskState.init) else { return }
-            let pendingImage = task.isSnapshot ? try await instances.get(r.id.rawValue)?.taskArguments["image_id"] : nil
+            guard let before = try await instances.get(r.id.rawValue), before.taskState == task else { return }
+            let done = r.event == .taskDone
             let updated = try? await instances.modify(r.id.rawValue) { i in
                 guard i.taskState == task else { throw Superseded() }
-                i.taskState = nil
-                i.taskArguments = [:]
-                i.powerState = power
-                if r.event == .taskDone, let next = Self.vmState(after: task) { i.vmState = next }
-                if r.event == .taskFailed { i.fault = Instance.Fault(code: 500, message: r.message ?? "\(task.rawValue) failed") }
+                Self.finish(task, &i, done: done, powerState: power, message: r.message)
             }
-            if updated != nil, task.isSnapshot, r.event == .taskFailed, let imageID = pendingImage {
-                // Nova deletes the image of a snapshot that failed.
-                try? await images.deleteImage(imageID)
-            }
-            if updated != nil, let name = Self.eventName(task) {
-                try await actions.event(r.id.rawValue, name: name, host: host, result: r.event == .taskDone ? "Success" : "Error", traceback: r.message,
+            guard let updated else { return }
+            try await afterTask(task, done: done, before: before, after: updated, host: host)
+            if let name = Self.eventName(task) {
+                try await actions.event(r.id.rawValue, name: name, host: host, result: done ? "Success" : "Error", traceback: r.message,
                                         finishAction: true)
             }
         case .destroyed:
             try await finishDelete(r.id.rawValue, host: host)
+        }
+    }
+
+    static let rebuildTasks: Set<TaskState> = [.rebuilding, .rebuildBlockDeviceMapping, .rebuildSpawning]
+    static let resizeTasks: Set<TaskState> = [.resizePrep, .resizeMigrating, .resizeMigrated, .resizeFinish]
+
+    /// The instance after its node reported the task done or failed (Nova's compute manager).
+    static func finish(_ task: TaskState, _ i: inout Instance, done: Bool, powerState: Int, message: String?) {
+        let args = i.taskArguments
+        let powerOn = args["power_on"] != "false"
+        i.taskState = nil
+        i.taskArguments = [:]
+        i.powerState = powerState
+        if done {
+            if resizeTasks.contains(task) {
+                i.vmState = .resized
+                i.taskArguments = ["power_on": args["power_on"] ?? "true"]   // what confirm and revert restore
+            } else if task == .resizeConfirming {
+                i.vmState = powerOn ? .active : .stopped
+                i.oldFlavor = nil
+                i.migrationID = nil
+            } else if task == .resizeReverting || rebuildTasks.contains(task) {
+                i.vmState = powerOn ? .active : .stopped
+            } else if let next = vmState(after: task) {
+                i.vmState = next
+            }
+            return
+        }
+        i.fault = Instance.Fault(code: 500, message: message ?? "\(task.rawValue) failed")
+        if rebuildTasks.contains(task) {
+            i.vmState = .error
+        } else if resizeTasks.contains(task) {
+            // The resize is undone: the old flavor, the state before it.
+            if let old = i.oldFlavor { i.flavor = old }
+            i.oldFlavor = nil
+            i.migrationID = nil
+            i.vmState = VMState(rawValue: args["prior_vm_state"] ?? "") ?? .active
+        } else if task == .resizeConfirming || task == .resizeReverting {
+            i.vmState = .error
+        }
+    }
+
+    /// What a finished task leaves to do outside the instance row: a failed snapshot's image
+    /// deleted; a confirmed resize's migration allocation dropped; a failed resize's claims undone.
+    func afterTask(_ task: TaskState, done: Bool, before: Instance, after: Instance, host: String) async throws {
+        if task.isSnapshot, !done, let imageID = before.taskArguments["image_id"] {
+            try? await images.deleteImage(imageID)   // Nova deletes the image of a snapshot that failed
+        }
+        if task == .resizeConfirming, done, let migration = before.migrationID {
+            try await placement.release(consumer: migration)
+        }
+        if Self.resizeTasks.contains(task), !done, let migration = before.migrationID, let old = before.oldFlavor,
+           let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id {
+            _ = try await placement.replace([ConsumerClaim(consumer: before.id, provider: provider, resources: Self.resources(old)),
+                                             ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
+                                            project: before.projectID, user: before.userID)
         }
     }
 
@@ -145,6 +196,10 @@ extension ComputeService {
         case .suspending: "compute_suspend_instance"
         case .resuming: "compute_resume_instance"
         case .imageSnapshot, .imageSnapshotPending, .imagePendingUpload, .imageUploading: "compute_snapshot_instance"
+        case .rebuilding, .rebuildBlockDeviceMapping, .rebuildSpawning: "compute_rebuild_instance"
+        case .resizePrep, .resizeMigrating, .resizeMigrated, .resizeFinish: "compute_finish_resize"
+        case .resizeConfirming: "compute_confirm_resize"
+        case .resizeReverting: "compute_finish_revert_resize"
         default: nil
         }
     }

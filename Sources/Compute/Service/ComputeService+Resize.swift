@@ -1,0 +1,167 @@
+import Foundation
+import NimbusCore
+
+/// Rebuild, resize, confirm and revert, as `nova/compute/api.py` checks them. A resize stays on
+/// the instance's host (Nova's `allow_resize_to_same_host`, which DevStack turns on): the old
+/// flavor's resources move to the migration's Placement consumer and the new flavor is claimed
+/// for the instance in one write, so the host must hold both until the resize is confirmed
+/// (the migration's allocation is dropped) or reverted (the instance gets the old flavor back).
+extension ComputeService {
+    /// What a resize or rebuild leaves running: the guest is started again only if it ran.
+    static func powerOnAfter(_ i: Instance) -> String { i.vmState == .stopped ? "false" : "true" }
+
+    public func resize(_ id: String, flavorID: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
+        try Self.checkState(current, vm: [.active, .stopped], task: [nil], method: "resize")
+        guard let flavor = try await flavors.get(flavorID), !flavor.disabled,
+              try await flavors.visible(flavor, to: current.projectID) || isAdmin else {
+            throw NimbusError.badRequest("Flavor \(flavorID) could not be found.")
+        }
+        let old = current.flavor
+        if flavor.id.sameBytes(as: old.id) { throw NimbusError.badRequest("When resizing, instances must change flavor!") }
+        if flavor.rootGB < old.rootGB && flavor.rootGB != 0 || (flavor.rootGB == 0 && old.rootGB != 0) {
+            throw NimbusError.badRequest("Resize error: Unable to resize disk down.")
+        }
+        if flavor.ephemeralGB < old.ephemeralGB { throw NimbusError.badRequest("Resize error: Unable to resize disk down.") }
+        if let image = current.imageMeta[Name("min_ram")].flatMap(Int.init), image > flavor.memoryMB {
+            throw NimbusError.badRequest("Flavor's memory is too small for requested image.")
+        }
+        try await checkResizeQuota(current, to: flavor)
+        guard let host = current.host, let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id else {
+            throw NimbusError.conflict("Instance \(id) has no host")
+        }
+        let migration = Identifiers.uuid()
+        let claimed = try await placement.replace([
+            ConsumerClaim(consumer: migration, provider: provider, resources: Self.resources(old), consumerType: "MIGRATION"),
+            ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(flavor)),
+        ], project: current.projectID, user: current.userID)
+        guard claimed else { throw NimbusError.badRequest("No valid host was found. No valid host found for resize") }
+        do {
+            let updated = try await instances.modify(current.id) { i in
+                try Self.checkState(i, vm: [.active, .stopped], task: [nil], method: "resize")
+                i.taskArguments = ["power_on": Self.powerOnAfter(i), "prior_vm_state": i.vmState.rawValue]
+                i.oldFlavor = i.flavor
+                i.flavor = flavor
+                i.migrationID = migration
+                i.taskState = .resizePrep
+            }
+            guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+            try await actions.start(updated, action: "resize", requestID: requestID, caller: caller)
+        } catch {
+            _ = try? await placement.replace([ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(old)),
+                                              ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
+                                             project: current.projectID, user: current.userID)
+            throw error
+        }
+        nodes.poke()
+    }
+
+    /// Quotas count the larger of the two flavors while a resize is unconfirmed (Nova counts
+    /// the new flavor's cores and RAM on top of current usage when it grows).
+    func checkResizeQuota(_ i: Instance, to flavor: Flavor) async throws {
+        let used = try await instances.usage(project: i.projectID)
+        let deltas = [("cores", quotas.cores, used.cores, flavor.vcpus - i.flavor.vcpus), ("ram", quotas.ramMB, used.ramMB, flavor.memoryMB - i.flavor.memoryMB)]
+        let over = deltas.filter { $0.1 >= 0 && $0.3 > 0 && $0.2 + $0.3 > $0.1 }
+        guard over.isEmpty else {
+            let names = over.map(\.0).joined(separator: ", ")
+            throw NimbusError.forbidden("Quota exceeded for \(names): Requested \(over.map { String($0.3) }.joined(separator: ", ")), but already used "
+                + "\(over.map { String($0.2) }.joined(separator: ", ")) of \(over.map { String($0.1) }.joined(separator: ", ")) \(names)")
+        }
+    }
+
+    public func confirmResize(_ id: String, caller: AuthContext, isAdmin: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkState(current, vm: [.resized], task: [nil], method: "confirmResize")
+        guard current.migrationID != nil else { throw NimbusError.badRequest("Instance has not been resized.") }
+        let updated = try await instances.modify(current.id) { i in
+            try Self.checkState(i, vm: [.resized], task: [nil], method: "confirmResize")
+            i.taskState = .resizeConfirming
+        }
+        if let updated { try await actions.start(updated, action: "confirmResize", requestID: requestID, caller: caller) }
+        nodes.poke()
+    }
+
+    public func revertResize(_ id: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
+        try Self.checkState(current, vm: [.resized], task: [nil], method: "revertResize")
+        guard let old = current.oldFlavor, let migration = current.migrationID, let host = current.host,
+              let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id else {
+            throw NimbusError.badRequest("Instance has not been resized.")
+        }
+        _ = try await placement.replace([ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(old)),
+                                         ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
+                                        project: current.projectID, user: current.userID)
+        let updated = try await instances.modify(current.id) { i in
+            try Self.checkState(i, vm: [.resized], task: [nil], method: "revertResize")
+            i.flavor = old
+            i.oldFlavor = nil
+            i.migrationID = nil
+            i.taskState = .resizeReverting
+            i.taskArguments["power_on"] = i.taskArguments["power_on"] ?? "true"
+        }
+        if let updated { try await actions.start(updated, action: "revertResize", requestID: requestID, caller: caller) }
+        nodes.poke()
+    }
+
+    // MARK: rebuild
+
+    /// What a rebuild may change besides the image.
+    public struct RebuildRequest: Sendable {
+        public var imageID: String
+        public var name: String?
+        public var metadata: [Name: String]?
+        public var description: String??
+        public var keyName: String??
+        public var userData: String??
+        public var hostname: String?
+        public var accessIPv4: String?
+        public var accessIPv6: String?
+        public var preserveEphemeral = false
+        public init(imageID: String) { self.imageID = imageID }
+    }
+
+    public func rebuild(_ id: String, _ r: RebuildRequest, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws -> Instance {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
+        try Self.checkState(current, vm: [.active, .stopped, .error], task: [nil], method: "rebuild")
+        guard let image = try await images.image(r.imageID, caller: caller) else { throw NimbusError.badRequest("Image \(r.imageID) could not be found.") }
+        try Self.check(image, fits: current.flavor)
+        if let m = r.metadata, m.count > quotas.metadataItems {
+            throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(m.count), but already used 0 of \(quotas.metadataItems) metadata_items")
+        }
+        var keyData: String??
+        if let name = r.keyName {
+            if let name {
+                guard let pair = try await keypairs.get(user: caller.user.id, name: name) else { throw NimbusError.badRequest("Invalid key_name provided.") }
+                keyData = .some(pair.publicKey)
+            } else {
+                keyData = .some(nil)
+            }
+        }
+        let meta = Self.systemMetadata(image, flavor: current.flavor)
+        let newKeyData = keyData
+        guard current.host != nil else { throw Self.invalidState(current, "vm_state", current.vmState.rawValue, "rebuild") }
+        let updated = try await instances.modify(current.id) { i in
+            try Self.checkState(i, vm: [.active, .stopped, .error], task: [nil], method: "rebuild")
+            i.taskArguments = ["power_on": Self.powerOnAfter(i), "preserve_ephemeral": r.preserveEphemeral ? "true" : "false"]
+            i.imageID = image.id
+            i.imageMeta = meta
+            if let n = r.name { i.name = n }
+            if let m = r.metadata { i.metadata = m }
+            if let d = r.description { i.description = d }
+            if let k = r.keyName { i.keyName = k; i.keyData = newKeyData ?? nil }
+            if let u = r.userData { i.userData = u }
+            if let h = r.hostname { i.hostname = h }
+            if let ip = r.accessIPv4 { i.accessIPv4 = ip }
+            if let ip = r.accessIPv6 { i.accessIPv6 = ip }
+            i.fault = nil
+            i.taskState = .rebuilding
+        }
+        guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+        try await actions.start(updated, action: "rebuild", requestID: requestID, caller: caller)
+        nodes.poke()
+        return updated
+    }
+}

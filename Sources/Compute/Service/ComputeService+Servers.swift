@@ -21,13 +21,17 @@ public struct ServerRequest: Sendable {
     public init(name: String, imageID: String?, flavorID: String) { self.name = name; self.imageID = imageID; self.flavorID = flavorID }
 }
 
-/// Nova's default quotas (`nova/conf/quota.py`), counted from live instances.
+/// Nova's default quotas (`nova/conf/quota.py`), counted from live instances; -1 is unlimited.
+/// `ComputeService.effectiveQuotas(project:user:)` gives a project's (and user's) limits with
+/// the overrides of `os-quota-sets` and `os-quota-class-sets` applied.
 public struct ComputeQuotas: Sendable {
     public var instances = 10
     public var cores = 20
     public var ramMB = 51200
     public var keyPairs = 100
     public var metadataItems = 128
+    public var serverGroups = 10
+    public var serverGroupMembers = 10
     public init() {}
 }
 

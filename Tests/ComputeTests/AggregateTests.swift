@@ -22,6 +22,7 @@ import Testing
         #expect(try await f.service.hosts.get(host: "h2")?.zone == "nova")
         let zones = Dictionary(try await f.service.services().filter(\.isCompute).map { ($0.host, $0.zone) }, uniquingKeysWith: { a, _ in a })
         #expect(zones == ["h1": "az1", "h2": "nova"])
+        #expect(try await f.service.availableZones() == ["az1", "nova"])
         // a second aggregate may not put h1 in another zone, but may share its zone
         let b = try await f.service.createAggregate(name: "other", zone: "az2")
         #expect(await Self.message { _ = try await f.service.addAggregateHost(b.id, host: "h1") }

@@ -31,6 +31,14 @@ extension ComputeService {
         return out.sorted { $0.number < $1.number }
     }
 
+    /// The availability zones a server may be asked into: those of enabled compute services
+    /// (Nova's `get_availability_zones(get_only_available=True)`), sorted by bytes.
+    public func availableZones() async throws -> [String] {
+        let aggregates = try await aggregates.list()
+        return Set(try await hosts.list().filter { !$0.disabled }.map { Name(AggregateRepository.zone(of: $0.host, in: aggregates)) })
+            .sorted().map(\.string)
+    }
+
     /// The service with this uuid (2.53+) or integer id (before).
     public func service(id: String, numeric: Bool) async throws -> ServiceRecord? {
         let all = try await services()

@@ -30,11 +30,9 @@ public struct HypervisorState: Sendable {
 extension ComputeService {
     /// Every compute node with its service and instances, in service id order.
     public func hypervisors() async throws -> [HypervisorState] {
-        var out = [HypervisorState]()
-        for s in try await services() {
-            guard let h = s.compute else { continue }
-            out.append(HypervisorState(service: s, host: h, instances: try await instances.assigned(to: h.host)))
+        let byHost = try await instances.liveByHost()
+        return try await services().compactMap { s in
+            s.compute.map { HypervisorState(service: s, host: $0, instances: byHost[Name($0.host)] ?? []) }
         }
-        return out
     }
 }

@@ -21,3 +21,18 @@ extension InstanceRepository {
         return try await database.sql.raw(sql).all().map(Self.decode)
     }
 }
+
+extension InstanceRepository {
+    /// Every live instance that has a host, by host (one query for all compute nodes).
+    public func liveByHost() async throws -> [Name: [Instance]] {
+        var out = [Name: [Instance]]()
+        let rows = try await database.sql.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM compute_instances WHERE deleted = \(bind: false) AND host IS NOT NULL ORDER BY created_at, id
+            """).all()
+        for row in rows {
+            let i = try Self.decode(row)
+            if let h = i.host { out[Name(h), default: []].append(i) }
+        }
+        return out
+    }
+}

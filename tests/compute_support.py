@@ -82,9 +82,14 @@ class ComputeCloud:
         raise AssertionError(f"server {server_id} not {status} after {timeout}s: {last}")
 
 
-def start_compute_cloud(tmp_path: Path, driver: str, extra: dict | None = None) -> tuple[ComputeCloud, Path]:
-    """A cloud on a short data dir (/tmp/nc-XXXX); the caller stops it and removes the dir."""
+def start_compute_cloud(tmp_path: Path, driver: str, extra: dict | None = None, long_data_dir: bool = False) -> tuple[ComputeCloud, Path]:
+    """A cloud on a fresh data dir; the caller stops it and removes the dir. `long_data_dir`
+    makes its path too long for QEMU's monitor sockets (over 107 bytes with an instance's), so
+    the driver must put them elsewhere."""
     data = Path(tempfile.mkdtemp(prefix="nc-", dir="/tmp"))
+    if long_data_dir:
+        data = data / ("a-data-dir-with-a-long-name-" * 3)
+        data.mkdir()
     config = {"compute_node": {"driver": driver, "accelerator": "tcg"}}
     for section, values in (extra or {}).items():
         config.setdefault(section, {}).update(values)
@@ -104,4 +109,58 @@ def stop_compute_cloud(cloud: ComputeCloud, data: Path):
     finally:
         cloud.nimbus.stop(grace=15)
         subprocess.run(["pkill", "-9", "-f", f"qemu-system.*{data}"], check=False)
-        shutil.rmtree(data, ignore_errors=True)
+        top = next((p for p in [data, *data.parents] if p.parent == Path("/tmp") and p.name.startswith("nc-")), data)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+class ComputeNodeProcess:
+    """A `nimbus compute` node apart from the controller (same binary), on this machine."""
+
+    def __init__(self, cloud: ComputeCloud, host: str, data_dir: Path, driver: str = "fake", interval: int = 2):
+        from nimbus_launcher import free_port
+        self.cloud = cloud
+        self.host = host
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.driver = driver
+        self.interval = interval
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.data_dir / "compute.log"
+
+    def command(self) -> list[str]:
+        config = self.data_dir / "node.conf"
+        config.write_text(f"[compute_node]\ndriver = {self.driver}\naccelerator = tcg\n")
+        return [str(self.cloud.nimbus.binary), "compute", "--controller", self.cloud.base_url, "--host", self.host,
+                "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}",
+                "--key-file", str(self.cloud.nimbus.data_dir / "compute" / "agent-key"),
+                "--config-file", str(config), "--interval", str(self.interval)]
+
+    def start(self, timeout: float = 30.0):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"nimbus compute exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/healthcheck", timeout=0.5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"nimbus compute not up after {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()

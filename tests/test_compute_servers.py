@@ -144,3 +144,50 @@ def test_projects_do_not_see_each_others_servers(fake_cloud):
     r = fake_cloud.nova("GET", "/servers?all_tenants=1", token=demo)
     assert r.status_code == 403, r.text
     fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_create_image_snapshots_the_server(fake_cloud):
+    """createImage: a private image owned by the project with Nova's snapshot properties, filled
+    by the compute node; the server is ACTIVE again with no task; a server booted from it."""
+    sid = boot(fake_cloud, "snapme")
+    fake_cloud.wait_server(sid, "ACTIVE")
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"createImage": {"name": "snap-1", "metadata": {"purpose": "test"}}})
+    assert r.status_code == 202 and "image_id" in r.json(), r.text
+    image_id = r.json()["image_id"]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        image = fake_cloud.cli("image", "show", image_id, "-f", "json")
+        if image["status"] == "active":
+            break
+        time.sleep(0.5)
+    assert image["status"] == "active", image
+    props = image["properties"]
+    assert props["image_type"] == "snapshot" and props["instance_uuid"] == sid and props["purpose"] == "test", props
+    assert props["base_image_ref"] == image_id_of(fake_cloud), props
+    assert image["visibility"] == "private" and image["disk_format"] == "raw", image
+    shown = fake_cloud.wait_server(sid, "ACTIVE")
+    assert shown["OS-EXT-STS:task_state"] is None
+    actions = [a["action"] for a in fake_cloud.nova("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]]
+    assert "createImage" in actions, actions
+    # before 2.45: Location header, no body
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"createImage": {"name": "snap-2"}}, version="2.44")
+    assert r.status_code == 202 and r.headers["Location"].endswith("/image/images/" + r.headers["Location"].rsplit("/", 1)[1]), r.headers
+    fake_cloud.wait_server(sid, "ACTIVE")
+    # a second snapshot while one runs: 409
+    r1 = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"createImage": {"name": "snap-3"}})
+    r2 = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"createImage": {"name": "snap-4"}})
+    assert r1.status_code == 202 and r2.status_code in (202, 409), (r1.text, r2.text)
+    fake_cloud.wait_server(sid, "ACTIVE")
+    # boot from the snapshot
+    child = fake_cloud.nova("POST", "/servers", json={"server": {"name": "from-snap", "imageRef": image_id, "flavorRef": "42", "networks": "none"}})
+    assert child.status_code == 202, child.text
+    fake_cloud.wait_server(child.json()["server"]["id"], "ACTIVE")
+    # another project cannot snapshot this server
+    demo = fake_cloud.token("demo", fake_cloud.nimbus.read_password("demo"), "demo")
+    assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"createImage": {"name": "x"}}, token=demo).status_code == 404
+    for s in (sid, child.json()["server"]["id"]):
+        fake_cloud.cli("server", "delete", "--wait", s)
+
+
+def image_id_of(cloud):
+    return image_id(cloud)

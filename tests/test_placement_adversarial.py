@@ -56,10 +56,14 @@ def test_query_bounds(admin, made):
     made.append(rp)
     r = admin.req("GET", "/allocation_candidates?resources=VCPU:1&limit=" + "9" * 40)
     assert r.status_code == 200 and len(r.json()["allocation_requests"]) >= 1
-    # Thousands of parameters: refused at once.
+    # A request line over 8 KiB: 414 in Placement's format before any parsing (as Apache or
+    # uwsgi in front of real Placement answer).
     many = "&".join(f"resources{i}=VCPU:1" for i in range(1, 2001))
     t0 = time.monotonic()
-    assert_error(admin.req("GET", f"/allocation_candidates?{many}&group_policy=none"), 400, "too many parameters")
+    assert_error(admin.req("GET", f"/allocation_candidates?{many}&group_policy=none"), 414, "Request-URI Too Long")
+    # Over 1,000 parameters within 8 KiB: refused at once.
+    tiny = "&".join(["x="] * 1500)
+    assert_error(admin.req("GET", f"/allocation_candidates?resources=VCPU:1&{tiny}"), 400, "too many parameters")
     assert time.monotonic() - t0 < 5
     # Hundreds of granular groups: answered within the work bound.
     groups = "&".join(f"resources{i}=VCPU:1" for i in range(1, 301))
@@ -67,9 +71,9 @@ def test_query_bounds(admin, made):
     r = admin.req("GET", f"/allocation_candidates?{groups}&group_policy=none")
     assert r.status_code == 200 and time.monotonic() - t0 < 10
     # Thousands of traits and aggregates in one value.
-    traits = ",".join(f"CUSTOM_T{i}" for i in range(3000))
+    traits = ",".join(f"CUSTOM_T{i}" for i in range(500))
     assert_error(admin.req("GET", f"/allocation_candidates?resources=VCPU:1&required={traits}"), 400, "No such trait(s)")
-    aggs = ",".join(new_uuid() for _ in range(1000))
+    aggs = ",".join(new_uuid() for _ in range(200))
     r = admin.req("GET", f"/allocation_candidates?resources=VCPU:1&member_of=in:{aggs}")
     assert r.status_code == 200 and r.json()["allocation_requests"] == []
     assert_error(admin.req("GET", "/allocation_candidates?resources=VCPU:1&in_tree=life-is-beautiful"), 400,

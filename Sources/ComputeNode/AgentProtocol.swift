@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NimbusCore
 
 /// The agent API between the controller and a compute node: the node registers, reads the
@@ -14,18 +15,33 @@ public protocol NodeControl: Sendable {
     func report(host: String, _ reports: [InstanceReport]) async throws
     /// The base image of an instance, as the node fetches it.
     func image(_ id: String) async throws -> any ImageSource
+    /// Uploads the data of the image a task asked for (a snapshot of `instance` on `host`); the
+    /// controller refuses an image that is not that instance's pending one.
+    func uploadImage(_ imageID: String, instance: InstanceID, host: String, diskFormat: String, size: Int64,
+                     bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws
+}
+
+/// How the controller reaches a compute node for what is not desired state: a poke after a
+/// change (so it does not wait for its next pass), and on-demand reads such as the console.
+public protocol NodeEndpoint: Sendable {
+    func poke() async
+    func consoleLog(_ instance: String, lines: Int?) async throws -> String
 }
 
 public struct NodeInfo: Sendable, Codable, Equatable {
     public var host: String
+    /// Where the controller reaches the node's own API (`nimbus compute --listen`); nil for the
+    /// node running inside the controller.
+    public var endpoint: String?
     public var hypervisorType: String
     public var hypervisorVersion: Int
     public var vcpus: Int
     public var memoryMB: Int
     public var diskGB: Int
     public var cpuModel: String
-    public init(host: String, hypervisorType: String, hypervisorVersion: Int, vcpus: Int, memoryMB: Int, diskGB: Int, cpuModel: String) {
-        self.host = host; self.hypervisorType = hypervisorType; self.hypervisorVersion = hypervisorVersion
+    public init(host: String, endpoint: String? = nil, hypervisorType: String, hypervisorVersion: Int, vcpus: Int, memoryMB: Int, diskGB: Int,
+                cpuModel: String) {
+        self.host = host; self.endpoint = endpoint; self.hypervisorType = hypervisorType; self.hypervisorVersion = hypervisorVersion
         self.vcpus = vcpus; self.memoryMB = memoryMB; self.diskGB = diskGB; self.cpuModel = cpuModel
     }
 }
@@ -40,8 +56,10 @@ public struct DesiredInstance: Sendable, Codable, Equatable {
     public var vmState: String
     /// Nova's `task_state`, nil when no operation is pending.
     public var task: String?
-    public init(spec: InstanceSpec, vmState: String, task: String?) {
-        self.spec = spec; self.vmState = vmState; self.task = task
+    /// What the task needs beyond the spec (`image_id` of a snapshot, …).
+    public var taskArguments: [String: String]
+    public init(spec: InstanceSpec, vmState: String, task: String?, taskArguments: [String: String] = [:]) {
+        self.spec = spec; self.vmState = vmState; self.task = task; self.taskArguments = taskArguments
     }
 }
 

@@ -20,8 +20,13 @@ public actor ComputeAgent {
     var wakeups: AsyncStream<Void>.Continuation?
     public private(set) var providerID: String?
 
-    public init(host: String, driver: any VirtDriver, control: any NodeControl, interval: Duration = .seconds(10), logger: Logger) {
+    /// The node's own API address, sent when it registers (nil: the node inside the controller).
+    let endpoint: String?
+
+    public init(host: String, endpoint: String? = nil, driver: any VirtDriver, control: any NodeControl, interval: Duration = .seconds(10),
+                logger: Logger) {
         self.host = host
+        self.endpoint = endpoint
         self.driver = driver
         self.control = control
         self.interval = interval
@@ -60,7 +65,7 @@ public actor ComputeAgent {
 
     func register() async throws {
         let r = try await driver.hostResources()
-        providerID = try await control.register(NodeInfo(host: host, hypervisorType: driver.hypervisorType, hypervisorVersion: r.hypervisorVersion,
+        providerID = try await control.register(NodeInfo(host: host, endpoint: endpoint, hypervisorType: driver.hypervisorType, hypervisorVersion: r.hypervisorVersion,
                                                          vcpus: r.vcpus, memoryMB: r.memoryMB, diskGB: r.diskGB, cpuModel: r.cpuModel))
     }
 
@@ -106,6 +111,9 @@ public actor ComputeAgent {
             case "scheduling", "networking", "block_device_mapping", "spawning":
                 if observed == .noState { try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID)) }
                 report = InstanceReport(id: id, event: .spawned, powerState: try await state(id))
+            case "image_snapshot", "image_snapshot_pending", "image_pending_upload", "image_uploading":
+                try await snapshot(d, task: task)
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "deleting", "soft-deleting":
                 try await driver.destroy(id)
                 lastPower[id] = nil
@@ -121,6 +129,16 @@ public actor ComputeAgent {
         }
         lastPower[id] = report.powerState
         await send([report])
+    }
+
+    /// createImage: the driver's snapshot file, uploaded as the image the task names.
+    func snapshot(_ d: DesiredInstance, task: String) async throws {
+        guard let imageID = d.taskArguments["image_id"] else { throw AgentError(message: "\(task) without an image_id") }
+        let snap = try await driver.snapshot(d.spec.id)
+        defer { try? FileManager.default.removeItem(atPath: snap.path) }
+        let size = Int64(FileIO.size(snap.path) ?? 0)
+        try await control.uploadImage(imageID, instance: d.spec.id, host: host, diskFormat: snap.diskFormat, size: size,
+                                      bytes: FileByteChunks(path: snap.path))
     }
 
     /// The power actions of Nova's task states.

@@ -9,7 +9,7 @@ import Synchronization
 /// read console output work against it too. `failNext` makes the next call of an operation fail.
 public final class FakeDriver: VirtDriver {
     public enum Operation: String, Sendable, CaseIterable {
-        case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume
+        case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume, snapshot
     }
 
     struct Instance {
@@ -88,6 +88,21 @@ public final class FakeDriver: VirtDriver {
         }
         if let lines { out = Array(out.suffix(max(0, lines))) }
         return out.map { $0 + "\n" }.joined()
+    }
+
+    /// A small raw file standing for the root disk (the fake has no disks): its bytes name the
+    /// instance and its boot count, so a test can tell snapshots apart.
+    public func snapshot(_ id: InstanceID) async throws -> SnapshotImage {
+        let (spec, boots) = try state.withLock { s throws(NimbusError) in
+            try Self.takeFailure(&s, .snapshot)
+            let i = try Self.instance(s, id)
+            return (i.spec, i.boots)
+        }
+        var bytes = Array("fake root disk of \(spec.id) after \(boots) boots\n".utf8)
+        bytes += [UInt8](repeating: 0, count: 4096 - bytes.count % 4096)
+        let path = NSTemporaryDirectory() + "/nimbus-fake-snapshot-\(UUID().uuidString).raw"
+        try FileIO.writeAtomically(path, bytes, mode: 0o600)
+        return SnapshotImage(path: path, diskFormat: "raw", virtualSize: UInt64(bytes.count))
     }
 
     /// Simulates the guest's process dying (`kill -9`): the instance reads as shut down.

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import NimbusCore
 
 /// Where a compute node keeps its files, under `<data dir>/compute/`:
@@ -15,9 +17,27 @@ struct NodeLayout: Sendable {
     var acceleratorVerdict: String { root + "/accelerator.json" }
     var acceleratorProbeLog: String { root + "/accelerator-probe.log" }
 
-    init(dataDir: String) { root = dataDir + "/compute" }
+    /// Where instances' monitor sockets go: their own directory when the paths fit in a unix
+    /// socket address (107 bytes), else a short directory under `/run` (or the temporary
+    /// directory when not root) named by a hash of this node's root, so the same data dir finds
+    /// its guests' sockets again after a restart.
+    let socketRoot: String?
 
-    func instance(_ id: InstanceID) -> InstancePaths { InstancePaths(dir: instancesDir + "/" + id.rawValue) }
+    init(dataDir: String) {
+        root = dataDir + "/compute"
+        let sample = root + "/instances/00000000-0000-0000-0000-000000000000/status.sock"
+        if sample.utf8.count <= Self.maxSocketPathBytes {
+            socketRoot = nil
+        } else {
+            let digest = SHA256.hash(data: Array(root.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+            let base = getuid() == 0 ? "/run/nimbus-compute" : NSTemporaryDirectory() + "/nimbus-compute-\(getuid())"
+            socketRoot = base + "/" + digest
+        }
+    }
+
+    func instance(_ id: InstanceID) -> InstancePaths {
+        InstancePaths(dir: instancesDir + "/" + id.rawValue, socketDir: socketRoot.map { $0 + "/" + id.rawValue })
+    }
 
     /// Throws unless a UUID-named instance's sockets fit in a unix socket address.
     func checkSocketPaths() throws(NimbusError) {
@@ -33,6 +53,8 @@ struct NodeLayout: Sendable {
 /// The files of one instance.
 struct InstancePaths: Sendable, Equatable {
     let dir: String
+    /// The monitor sockets' directory when it is not `dir` (a data dir too long for them).
+    var socketDir: String? = nil
     /// `InstanceRecord` as JSON: what is needed to start the guest again after a restart.
     var record: String { dir + "/instance.json" }
     var rootDisk: String { dir + "/disk" }
@@ -45,9 +67,9 @@ struct InstancePaths: Sendable, Equatable {
     /// QEMU's own stdout and stderr (start errors, warnings).
     var qemuLog: String { dir + "/qemu.log" }
     /// Control monitor (power actions, migration), used under the instance's lock.
-    var qmp: String { dir + "/qmp.sock" }
+    var qmp: String { (socketDir ?? dir) + "/qmp.sock" }
     /// Second monitor for status queries, so a long action never blocks a power-state read.
-    var statusQMP: String { dir + "/status.sock" }
+    var statusQMP: String { (socketDir ?? dir) + "/status.sock" }
     var pidfile: String { dir + "/qemu.pid" }
     /// The guest's memory while suspended (written as `.partial`, renamed when complete).
     var memoryState: String { dir + "/memory.state" }

@@ -51,6 +51,9 @@ extension QEMUDriver {
         _ = try ImageInspector.inspect(path: r.basePath, claimedFormat: r.baseFormat.rawValue, maxVirtualSize: config.maxImageVirtualSize)
         let argv = try await launchArguments(r, paths, incoming: incoming)
         ConsoleLog(path: paths.console, maxBytes: config.consoleLogMaxBytes).trim()
+        if let sockets = paths.socketDir {   // under /run: gone after a host reboot
+            try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
         unlink(paths.qmp)
         unlink(paths.statusQMP)
         let logStart = FileIO.size(paths.qemuLog) ?? 0

@@ -114,6 +114,7 @@ public final class QEMUDriver: VirtDriver {
             guard FileIO.exists(paths.dir) else { return }
             try await stopGuest(paths, acpiTimeout: .zero)
             try FileIO.removeTree(paths.dir)
+            if let sockets = paths.socketDir { try? FileIO.removeTree(sockets) }
         }
     }
 

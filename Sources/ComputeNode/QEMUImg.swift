@@ -24,3 +24,16 @@ struct QEMUImg: Sendable {
         try await runner.run(createBlankArguments(path: path, sizeBytes: sizeBytes), timeout: Self.timeout).check()
     }
 }
+
+extension QEMUImg {
+    /// A standalone copy of `source` (its backing chain read through), zero clusters left out.
+    /// Both formats are named: nothing is probed.
+    func convertArguments(source: String, sourceFormat: DiskImageFormat, output: String, outputFormat: DiskImageFormat) -> [String] {
+        [binary, "convert", "-q", "-f", sourceFormat.rawValue, "-O", outputFormat.rawValue, source, output]
+    }
+
+    func convert(source: String, sourceFormat: DiskImageFormat, output: String, outputFormat: DiskImageFormat) async throws {
+        try await runner.run(convertArguments(source: source, sourceFormat: sourceFormat, output: output, outputFormat: outputFormat),
+                             timeout: .seconds(3600)).check()
+    }
+}

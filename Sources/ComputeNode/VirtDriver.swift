@@ -53,6 +53,22 @@ public protocol VirtDriver: Sendable {
     /// The last `lines` lines (all that is kept when nil) of the guest's serial console, at most
     /// the driver's output limit (QEMU: 100 KiB, as Nova's libvirt driver).
     func consoleLog(_ id: InstanceID, lines: Int?) async throws -> String
+
+    /// A point-in-time copy of the root disk as a standalone image (no backing file), written to
+    /// a file the caller uploads and then removes. A running or paused guest keeps running (QEMU
+    /// copies the disk itself); a stopped or suspended one is read from its files.
+    func snapshot(_ id: InstanceID) async throws -> SnapshotImage
+}
+
+/// A snapshot's file and what it is.
+public struct SnapshotImage: Sendable, Equatable {
+    public var path: String
+    /// Glance's `disk_format` of the file (`qcow2`, or `raw` from the fake driver).
+    public var diskFormat: String
+    public var virtualSize: UInt64
+    public init(path: String, diskFormat: String, virtualSize: UInt64) {
+        self.path = path; self.diskFormat = diskFormat; self.virtualSize = virtualSize
+    }
 }
 
 /// Where an instance's base image comes from: the image service, streamed, with what it says the

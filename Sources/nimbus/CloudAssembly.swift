@@ -117,7 +117,7 @@ struct CloudAssembly {
                                     "placement": .string(base + "/placement")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
                              backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services)

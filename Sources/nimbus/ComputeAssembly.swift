@@ -14,6 +14,8 @@ import ServiceLifecycle
 enum ComputeAssembly {
     struct Built {
         let api: ComputeAPI
+        /// The agent API `nimbus compute` nodes talk to (`/compute-agent`).
+        let agentAPI: AgentControlAPI
         let services: [any Service]
     }
 
@@ -23,6 +25,7 @@ enum ComputeAssembly {
         ConfigOption("compute", "host", default: "", "Host name of the compute node in this process (default: this machine's host name)."),
         ConfigOption("compute", "force_config_drive", default: "true", "Give every server a config drive (Nova's force_config_drive); the guest's metadata source until the network service exists."),
         ConfigOption("compute", "max_build_attempts", default: "3", "Hosts a build may fail on before the server is ERROR (Nova's max_attempts)."),
+        ConfigOption("compute", "agent_key_file", default: "", "File with the secret shared with `nimbus compute` nodes (default: data_dir/compute/agent-key, created on first start)."),
         ConfigOption("compute", "agent_interval_s", default: "10", "Seconds between a compute node's passes over its instances (it is also woken on every change)."),
     ]
 
@@ -41,21 +44,41 @@ enum ComputeAssembly {
         if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
         let policy = try PolicyEnforcer(defaults: NovaPolicyDefaults.rules, overrides: overrides, scopeTypes: NovaPolicyDefaults.scopeTypes)
         let api = ComputeAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
+        let key = try agentKey(config: config)
+        let control = ComputeNodeControl(service: service)
+        // Nodes that run apart are reached at the address they registered with.
+        service.nodes.setRemoteFactory { url in RemoteNodeEndpoint(url: url, key: key) }
+        for h in try await service.hosts.list() {
+            if let url = h.hypervisor["agent_endpoint"]?.stringValue { service.nodes.addRemote(host: h.host, url: url) }
+        }
 
         var services: [any Service] = [LoopService { await service.runConductor() }]
         if v.bool("compute", "local_node") {
             var nodeLog = logger
             nodeLog[metadataKey: "service"] = "compute-node"
             let nodeConfig = try ComputeNodeConfig(configuration: v, dataDir: dataDir)
-            let driver = try VirtDriverFactory.make(nodeConfig, logger: nodeLog)
+            let driver: any VirtDriver
+            do {
+                driver = try VirtDriverFactory.make(nodeConfig, logger: nodeLog)
+            } catch {
+                // The cloud still serves every API; servers find no host until a node registers.
+                nodeLog.error("the compute node in this process is not started: \(error)")
+                return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services)
+            }
             let configured = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
             let host = configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
             let interval = Duration.seconds(max(1, v.int("compute", "agent_interval_s")))
-            let agent = ComputeAgent(host: host, driver: driver, control: ComputeNodeControl(service: service), interval: interval, logger: nodeLog)
+            let agent = ComputeAgent(host: host, driver: driver, control: control, interval: interval, logger: nodeLog)
             service.nodes.add(host: host, LocalNode(agent: agent))
             services.append(LoopService { await agent.run() })
         }
-        return Built(api: api, services: services)
+        return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services)
+    }
+
+    /// The secret shared with compute nodes: `[compute] agent_key_file`, or data_dir/compute/agent-key.
+    static func agentKey(config: NimbusConfiguration) throws -> String {
+        try SharedKey.loadOrCreate(configured: config.values.string("compute", "agent_key_file"),
+                                   defaultPath: config.dataDir + "/compute/agent-key", what: "compute agent key")
     }
 }
 

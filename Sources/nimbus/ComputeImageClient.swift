@@ -26,6 +26,30 @@ struct ComputeImageClient: ImageClient {
         return Source(image: i, service: images)
     }
 
+    func createSnapshot(_ r: SnapshotRequest) async throws -> String {
+        let shared = !r.ownerProject.sameBytes(as: r.instanceProject)
+        let core: [(String, JSONValue)] = [("name", .string(r.name)), ("min_disk", .int(Int64(r.minDiskGB))), ("min_ram", .int(Int64(r.minRamMB))),
+                                           ("visibility", .string(shared ? "shared" : "private"))]
+        let coreNames = Set(core.map { Name($0.0) })
+        let properties = r.properties.filter { !coreNames.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key.string, JSONValue.string($0.value)) }
+        let image = try await images.create(JSONObject(pairs: core + properties), owner: r.ownerProject)
+        if shared { _ = try await images.addMember(image, member: r.instanceProject) }
+        return image.id
+    }
+
+    func uploadSnapshot(_ imageID: String, diskFormat: String, size: Int64, bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws {
+        guard var image = try await images.repository.get(imageID) else { throw NimbusError.notFound("Image \(imageID) could not be found.") }
+        let patch = try ImagePatch([["op": "replace", "path": "/disk_format", "value": .string(diskFormat)],
+                                    ["op": "replace", "path": "/container_format", "value": "bare"]], dialect: .v21)
+        image = try await images.update(image, patch: patch, isAdmin: true)
+        _ = try await images.upload(image, body: bytes, declaredSize: size)
+    }
+
+    func deleteImage(_ id: String) async throws {
+        guard let image = try await images.repository.get(id) else { return }
+        try await images.delete(image)
+    }
+
     struct Source: ImageSource {
         let image: Image
         let service: ImageService

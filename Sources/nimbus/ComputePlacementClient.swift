@@ -28,7 +28,11 @@ struct ComputePlacementClient: PlacementClient {
                 // is not something a compute node can claim alone.
                 guard r.parts.allSatisfy({ $0.provider == r.anchor }) else { return nil }
                 let p = s[r.anchor]
-                return PlacementCandidate(provider: p.uuid, name: p.name)
+                var free = [String: Int]()
+                for (rc, inventory) in p.inventories {
+                    free[s.className(rc)] = Int(clamping: inventory.capacity - p.used(rc))
+                }
+                return PlacementCandidate(provider: p.uuid, name: p.name, free: free)
             }
         })
     }

@@ -8,7 +8,7 @@ struct Nimbus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nimbus",
         abstract: "An OpenStack-compatible cloud in one binary.",
-        subcommands: [Up.self, StorageCommand.self, DB.self, RingCommand.self, Config.self, Version.self, BenchKDF.self]
+        subcommands: [Up.self, StorageCommand.self, ComputeCommand.self, DB.self, RingCommand.self, Config.self, Version.self, BenchKDF.self]
     )
 }
 

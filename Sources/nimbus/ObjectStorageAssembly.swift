@@ -48,23 +48,12 @@ enum ObjectStorageAssembly {
     /// The secret shared with storage nodes: `storage_key_file`, or data_dir/object/storage-key,
     /// created (mode 0600) the first time.
     static func storageKey(config: NimbusConfiguration) throws -> String {
-        let configured = config.values.string("object_storage", "storage_key_file")
-        let path = configured.isEmpty ? config.dataDir + "/object/storage-key" : configured
-        if let key = try readStorageKey(path: path) { return key }
-        guard configured.isEmpty else { throw NimbusError.badRequest("cannot read storage_key_file \(path)") }
-        try FileManager.default.createDirectory(atPath: config.dataDir + "/object", withIntermediateDirectories: true)
-        let key = Identifiers.hex32() + Identifiers.hex32()
-        try DurableFile.write(Data((key + "\n").utf8), to: path, mode: 0o600)
-        return key
+        try SharedKey.loadOrCreate(configured: config.values.string("object_storage", "storage_key_file"),
+                                   defaultPath: config.dataDir + "/object/storage-key", what: "storage key")
     }
 
     /// The key in `path` (nil if the file cannot be read); keys under 16 characters are refused.
-    static func readStorageKey(path: String) throws -> String? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard key.count >= 16 else { throw NimbusError.badRequest("the storage key in \(path) is shorter than 16 characters") }
-        return key
-    }
+    static func readStorageKey(path: String) throws -> String? { try SharedKey.read(path: path, what: "storage key") }
 
     static func devices(for ring: Ring, dataDir: String, storageKey: String) throws -> [any ObjectDevice] {
         var nodes = [String: StorageNodeClient]()

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NimbusCore
 import NimbusHTTP
@@ -36,6 +37,23 @@ extension ComputeAPI {
                 }
                 try await self.service.setLock(i.id, locked: false, reason: nil, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
                 return .empty(.accepted)
+            case "createImage":
+                try self.authorize("os_compute_api:servers:create_image", c, target: ["project_id": i.projectID])
+                let valid = try NovaSchemas.validate(body, NovaSchemas.createImage)
+                let entity = valid["createImage"]!
+                let metadata = entity["metadata"]?.objectValue.map { o in
+                    Dictionary(o.sortedMembers.compactMap { k, v in v.stringValue.map { (Name(k), $0) } }, uniquingKeysWith: { a, _ in a })
+                } ?? [:]
+                if !v.atLeast(39), metadata.count > self.service.settings.quotas.metadataItems {
+                    throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(metadata.count), but already used 0 of \(self.service.settings.quotas.metadataItems) metadata_items")
+                }
+                let name = entity["name"]!.stringValue!.trimmingCharacters(in: .whitespaces)
+                let imageID = try await self.service.createImage(i.id, name: name, metadata: metadata, caller: c.auth, isAdmin: c.isAdmin,
+                                                                 requestID: ctx.requestID)
+                if v.atLeast(45) { return .json(["image_id": .string(imageID)], status: .accepted) }
+                var h = HTTPFields()
+                h[.location] = "\(self.imageURL)/images/\(imageID)"
+                return Response(status: .accepted, headers: h)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)
                 let length = try Self.consoleLength(args["length"])

@@ -64,7 +64,31 @@ extension ComputeAPI {
         r.userData = s["user_data"]?.stringValue
         r.configDrive = s["config_drive"].flatMap(NovaSchemas.bool) ?? false
         r.metadata = s["metadata"]?.objectValue?.compactMapValues { $0.stringValue } ?? [:]
-        r.availabilityZone = s["availability_zone"]?.stringValue
+        if let az = s["availability_zone"]?.stringValue {
+            // nova.compute.api parse_availability_zone: `zone`, `zone:host`, `zone:host:node`, `:host`.
+            let parts = az.splitBytes(":", maxSplits: 2, omittingEmpty: false).map(String.init)
+            r.availabilityZone = parts[0].isEmpty ? nil : parts[0]
+            let host = parts.count > 1 && !parts[1].isEmpty ? parts[1] : (parts.count > 2 && !parts[2].isEmpty ? parts[2] : nil)
+            if let host {
+                try authorize("os_compute_api:servers:create:forced_host", c)
+                r.requestedHost = host
+            }
+        }
+        if v.atLeast(74), let host = s["host"]?.stringValue ?? s["hypervisor_hostname"]?.stringValue {
+            try authorize("compute:servers:create:requested_destination", c)
+            r.requestedHost = host
+        }
+        let hints = body["os:scheduler_hints"] ?? body["OS-SCH-HNT:scheduler_hints"]
+        func uuids(_ v: JSONValue?) -> [String] {
+            switch v {
+            case .string(let one)?: [one]
+            case .array(let many)?: many.compactMap(\.stringValue)
+            default: []
+            }
+        }
+        r.sameHost = uuids(hints?["same_host"])
+        r.differentHost = uuids(hints?["different_host"])
+        r.groupID = hints?["group"]?.stringValue
         r.minCount = s["min_count"].flatMap(NovaSchemas.integer) ?? 1
         r.maxCount = s["max_count"].flatMap(NovaSchemas.integer) ?? r.minCount
         guard r.minCount <= r.maxCount else { throw NimbusError.badRequest("min_count must be <= max_count") }

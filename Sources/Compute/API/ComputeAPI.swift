@@ -78,6 +78,11 @@ public struct ComputeAPI: Sendable {
         policy.enforce(rule, credentials: c.auth.policyCredentials, target: target ?? ["project_id": c.projectID ?? "None", "user_id": c.userID])
     }
 
+    /// The image service's URL next to this one (`<base>/image`), for createImage's Location.
+    var imageURL: String {
+        (publicURL.hasByteSuffix("/compute") ? String(publicURL.dropLast("/compute".count)) : publicURL) + "/image"
+    }
+
     /// `self` and `bookmark` links of a resource (`collection/id`), as Nova's view builders make them.
     func links(_ collection: String, _ id: String) -> JSONValue {
         let quoted = PercentEncoding.encode(id)

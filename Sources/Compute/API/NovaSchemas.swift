@@ -167,9 +167,18 @@ enum NovaSchemas {
         if v.atLeast(63) { server = server.adding(["trusted_image_certificates": Schema.array(of: .string(minLength: 1), minItems: 1, maxItems: 50, uniqueItems: true).nullable]) }
         if v.atLeast(74) { server = server.adding(["host": fqdn, "hypervisor_hostname": fqdn]) }
         if v.atLeast(90) { server = server.adding(["hostname": v.atLeast(94) ? fqdn : hostname]) }
-        let hints = Schema.object()
+        // scheduler_hints.py: known hints are typed, others pass (additionalProperties: True).
+        let uuidOrList = Schema().with { $0.oneOfSchemas = [uuidString, .array(of: uuidString, uniqueItems: true)] }
+        let hints = Schema.object(["group": uuidString, "same_host": uuidOrList, "different_host": uuidOrList,
+                                   "query": Schema(types: [.string, .object]), "target_cell": .string(maxLength: 255),
+                                   "build_near_host_ip": Schema.string(format: NovaText.ipv4), "cidr": Schema.string()])
         return .object(["server": server, "os:scheduler_hints": hints, "OS-SCH-HNT:scheduler_hints": hints], required: ["server"], additionalProperties: false)
     }
+
+    /// `createImage` (schemas/servers.py create_image).
+    static let createImage = Schema.object(["createImage": .object(["name": name, "metadata": metadata()], required: ["name"],
+                                                                   additionalProperties: false)],
+                                           required: ["createImage"], additionalProperties: false)
 
     static func serverUpdate(_ v: NovaVersion) -> Schema {
         var server = Schema.object(["name": name, "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"]), "accessIPv4": ipv4, "accessIPv6": ipv6],

@@ -49,6 +49,19 @@ public struct Instance: Sendable, Equatable {
     /// The availability zone the request named (Nova's pinned AZ, 2.96).
     public var requestedZone: String?
     public var failedHosts: [String] = []
+    /// The host an admin asked for (`availability_zone` `zone:host`, or `host` at 2.74+): the
+    /// scheduler considers no other.
+    public var requestedHost: String?
+    /// Scheduler hints `same_host` / `different_host`: instance ids whose hosts to use or avoid.
+    public var sameHost: [String] = []
+    public var differentHost: [String] = []
+    /// The server group (scheduler hint `group`) the instance was created in.
+    public var groupID: String?
+    /// What Nova keeps of the image in system metadata (`image_*`): its properties and
+    /// min_disk/min_ram, for snapshots and the image filters.
+    public var imageMeta: [Name: String] = [:]
+    /// What the pending task needs beyond the instance (`image_id` of a snapshot, …).
+    public var taskArguments: [String: String] = [:]
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

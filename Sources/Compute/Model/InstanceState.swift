@@ -95,3 +95,13 @@ extension VMState {
 }
 
 import NimbusCore
+
+extension TaskState {
+    /// The task states of createImage (Nova moves through all four; a node reports the first).
+    public var isSnapshot: Bool {
+        switch self {
+        case .imageSnapshot, .imageSnapshotPending, .imagePendingUpload, .imageUploading: true
+        default: false
+        }
+    }
+}

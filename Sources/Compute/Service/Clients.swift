@@ -1,5 +1,6 @@
 import ComputeNode
 import Foundation
+import NIOCore
 import NimbusCore
 
 /// What the compute service needs from the image service, through a protocol it owns; the
@@ -9,6 +10,28 @@ public protocol ImageClient: Sendable {
     func image(_ id: String, caller: AuthContext) async throws -> ImageInfo?
     /// The image's bytes for a compute node (no caller: the node acts for the controller).
     func source(_ id: String) async throws -> any ImageSource
+    /// Creates the queued image a snapshot fills (Nova's `compute_utils.create_image`).
+    func createSnapshot(_ snapshot: SnapshotRequest) async throws -> String
+    /// Sets the formats and uploads the data of a queued snapshot image.
+    func uploadSnapshot(_ imageID: String, diskFormat: String, size: Int64, bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws
+    /// Deletes an image (a snapshot that failed); no error when it is gone already.
+    func deleteImage(_ id: String) async throws
+}
+
+/// What a snapshot image is created with.
+public struct SnapshotRequest: Sendable {
+    public var name: String
+    /// The caller's project owns the image; when that is not the instance's project the image
+    /// is `shared` with the instance's project (as Nova does for an admin's snapshot).
+    public var ownerProject: String
+    public var instanceProject: String
+    public var properties: [Name: String]
+    public var minDiskGB: Int
+    public var minRamMB: Int
+    public init(name: String, ownerProject: String, instanceProject: String, properties: [Name: String], minDiskGB: Int, minRamMB: Int) {
+        self.name = name; self.ownerProject = ownerProject; self.instanceProject = instanceProject
+        self.properties = properties; self.minDiskGB = minDiskGB; self.minRamMB = minRamMB
+    }
 }
 
 public struct ImageInfo: Sendable, Equatable {
@@ -57,5 +80,8 @@ public struct NodeInventory: Sendable, Equatable {
 public struct PlacementCandidate: Sendable, Equatable {
     public var provider: String
     public var name: String
-    public init(provider: String, name: String) { self.provider = provider; self.name = name }
+    /// What is left of each resource class on the provider (capacity × ratio − used), for the
+    /// weighers.
+    public var free: [String: Int]
+    public init(provider: String, name: String, free: [String: Int] = [:]) { self.provider = provider; self.name = name; self.free = free }
 }

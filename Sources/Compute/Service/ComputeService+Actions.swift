@@ -122,4 +122,60 @@ extension ComputeService {
         guard let updated = try await instances.modify(current.id, change) else { throw NimbusError.notFound("Instance \(id) could not be found.") }
         return updated
     }
+
+    // MARK: createImage
+
+    /// Nova's non-inheritable image properties (compute/utils.py): never copied into a snapshot.
+    static let nonInheritableImageProperties: Set<Name> = Set(["cinder_encryption_key_id", "cinder_encryption_key_deletion_policy", "img_signature",
+                                                               "img_signature_hash_method", "img_signature_key_type",
+                                                               "img_signature_certificate_uuid"].map(Name.init))
+
+    /// createImage: a queued image in the image service, then the `image_snapshot` task the
+    /// compute node does (snapshot, upload). No lock check, as Nova (a lock protects against
+    /// change, a snapshot changes nothing). Returns the image id.
+    public func createImage(_ id: String, name: String, metadata: [Name: String], caller: AuthContext, isAdmin: Bool,
+                            requestID: String) async throws -> String {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkState(current, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createImage")
+        let core: Set<Name> = ["min_disk", "min_ram", "disk_format", "container_format", "size"]
+        var properties = current.imageMeta.filter { k, _ in
+            !core.contains(k) && !Self.nonInheritableImageProperties.contains(k) && !k.string.hasBytePrefix("os_glance")
+        }
+        properties[Name("instance_uuid")] = current.id
+        properties[Name("user_id")] = caller.user.id
+        properties[Name("image_type")] = "snapshot"
+        if let base = current.imageID { properties[Name("base_image_ref")] = base }
+        if let owner = caller.projectID, !owner.sameBytes(as: current.projectID) { properties[Name("instance_owner")] = current.projectID }
+        for (k, v) in metadata { properties[k] = v }
+        let minDisk = Int(current.imageMeta[Name("min_disk")] ?? "") ?? current.flavor.rootGB
+        let minRam = Int(current.imageMeta[Name("min_ram")] ?? "") ?? 0
+        let imageID = try await images.createSnapshot(SnapshotRequest(name: name, ownerProject: caller.projectID ?? current.projectID,
+                                                                      instanceProject: current.projectID, properties: properties,
+                                                                      minDiskGB: minDisk, minRamMB: minRam))
+        let updated: Instance?
+        do {
+            updated = try await instances.modify(current.id) { i in
+                try Self.checkState(i, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createImage")
+                i.taskState = .imageSnapshot
+                i.taskArguments = ["image_id": imageID]
+            }
+        } catch {
+            try? await images.deleteImage(imageID)
+            throw error
+        }
+        guard let updated else {
+            try? await images.deleteImage(imageID)
+            throw NimbusError.notFound("Instance \(id) could not be found.")
+        }
+        try await actions.start(updated, action: "createImage", requestID: requestID, caller: caller)
+        nodes.poke()
+        return imageID
+    }
+
+    /// `check_instance_state`: 409 InstanceInvalidState unless the instance is in one of `vm`
+    /// and (`task`: nil entries mean "no task") one of `task`.
+    static func checkState(_ i: Instance, vm: Set<VMState>, task: Set<TaskState?>, method: String) throws {
+        guard vm.contains(i.vmState) else { throw invalidState(i, "vm_state", i.vmState.rawValue, method) }
+        guard task.contains(i.taskState) else { throw invalidState(i, "task_state", i.taskState?.rawValue ?? "None", method) }
+    }
 }

@@ -1,5 +1,6 @@
 import ComputeNode
 import Foundation
+import NIOCore
 import NimbusCore
 
 /// The controller's side of the agent API (`NodeControl`): what a node is told, and how its
@@ -17,8 +18,9 @@ public struct ComputeNodeControl: NodeControl {
     public func register(_ node: NodeInfo) async throws -> String {
         let doc: JSONValue = ["hypervisor_type": .string(node.hypervisorType), "hypervisor_version": .int(Int64(node.hypervisorVersion)),
                               "vcpus": .int(Int64(node.vcpus)), "memory_mb": .int(Int64(node.memoryMB)), "local_gb": .int(Int64(node.diskGB)),
-                              "cpu_model": .string(node.cpuModel)]
+                              "cpu_model": .string(node.cpuModel), "agent_endpoint": JSONValue(node.endpoint)]
         let host = try await service.hosts.register(host: node.host, hypervisor: doc)
+        if let url = node.endpoint { service.nodes.addRemote(host: node.host, url: url) }
         try await service.placement.report(provider: host.id, name: node.host, inventory: [
             "VCPU": NodeInventory(total: node.vcpus, allocationRatio: Self.cpuAllocationRatio),
             "MEMORY_MB": NodeInventory(total: node.memoryMB, reserved: min(Self.reservedHostMemoryMB, node.memoryMB / 2)),
@@ -31,7 +33,7 @@ public struct ComputeNodeControl: NodeControl {
     public func desired(host: String) async throws -> [DesiredInstance] {
         try await service.hosts.seen(host)
         return try await service.instances.assigned(to: host).map { i in
-            DesiredInstance(spec: try service.spec(i), vmState: i.vmState.rawValue, task: i.taskState?.rawValue)
+            DesiredInstance(spec: try service.spec(i), vmState: i.vmState.rawValue, task: i.taskState?.rawValue, taskArguments: i.taskArguments)
         }
     }
 
@@ -42,6 +44,17 @@ public struct ComputeNodeControl: NodeControl {
 
     public func image(_ id: String) async throws -> any ImageSource {
         try await service.images.source(id)
+    }
+
+    public func uploadImage(_ imageID: String, instance: InstanceID, host: String, diskFormat: String, size: Int64,
+                            bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws {
+        // Only the image the instance's pending snapshot names, from the node the instance is on.
+        guard let i = try await service.instances.get(instance.rawValue), !i.deleted, i.host?.sameBytes(as: host) == true,
+              i.taskArguments["image_id"]?.sameBytes(as: imageID) == true, i.taskState?.isSnapshot == true else {
+            throw NimbusError.conflict("image \(imageID) is not a pending snapshot of instance \(instance) on \(host)")
+        }
+        guard ["qcow2", "raw"].contains(diskFormat) else { throw NimbusError.badRequest("disk format \(diskFormat) is not one a node writes") }
+        try await service.images.uploadSnapshot(imageID, diskFormat: diskFormat, size: size, bytes: bytes)
     }
 }
 
@@ -88,12 +101,18 @@ extension ComputeService {
             }
         case .taskDone, .taskFailed:
             guard let task = r.task.flatMap(TaskState.init) else { return }
+            let pendingImage = task.isSnapshot ? try await instances.get(r.id.rawValue)?.taskArguments["image_id"] : nil
             let updated = try? await instances.modify(r.id.rawValue) { i in
                 guard i.taskState == task else { throw Superseded() }
                 i.taskState = nil
+                i.taskArguments = [:]
                 i.powerState = power
                 if r.event == .taskDone, let next = Self.vmState(after: task) { i.vmState = next }
                 if r.event == .taskFailed { i.fault = Instance.Fault(code: 500, message: r.message ?? "\(task.rawValue) failed") }
+            }
+            if updated != nil, task.isSnapshot, r.event == .taskFailed, let imageID = pendingImage {
+                // Nova deletes the image of a snapshot that failed.
+                try? await images.deleteImage(imageID)
             }
             if updated != nil, let name = Self.eventName(task) {
                 try await actions.event(r.id.rawValue, name: name, host: host, result: r.event == .taskDone ? "Success" : "Error", traceback: r.message,
@@ -111,7 +130,7 @@ extension ComputeService {
              .unpausing, .resuming: .active
         case .pausing: .paused
         case .suspending: .suspended
-        default: nil
+        default: nil   // createImage and others leave vm_state as it was
         }
     }
 
@@ -125,6 +144,7 @@ extension ComputeService {
         case .unpausing: "compute_unpause_instance"
         case .suspending: "compute_suspend_instance"
         case .resuming: "compute_resume_instance"
+        case .imageSnapshot, .imageSnapshotPending, .imagePendingUpload, .imageUploading: "compute_snapshot_instance"
         default: nil
         }
     }

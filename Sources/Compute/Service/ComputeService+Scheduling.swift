@@ -42,18 +42,25 @@ extension ComputeService {
         let resources = Self.resources(i.flavor)
         try await actions.event(i.id, action: "create", name: "conductor_schedule_and_build_instances", host: nil)
         let candidates = try await placement.candidates(resources, limit: settings.schedulerCandidates)
-        for c in candidates {
-            guard let host = usable[Name(c.provider)], !i.failedHosts.containsBytes(host.host) else { continue }
-            if let zone = i.availabilityZone, !zone.sameBytes(as: host.zone) { continue }
+        let filters = try await HostFilters(for: i, service: self)
+        let passing = candidates.compactMap { c -> (PlacementCandidate, ComputeHost)? in
+            guard let host = usable[Name(c.provider)], filters.admit(host, instance: i) else { return nil }
+            return (c, host)
+        }
+        for (c, host) in Self.weigh(passing.map(\.0)).map({ idx in passing[idx] }) {
             guard try await placement.claim(consumer: i.id, provider: c.provider, resources: resources, project: i.projectID, user: i.userID) else { continue }
-            let placed = try await instances.modify(i.id) { cur in
+            let placed = try? await instances.modify(i.id) { cur in
                 guard cur.host == nil, cur.vmState == .building, !cur.deleted else { throw Superseded() }
                 cur.host = host.host
                 cur.node = host.host
                 cur.availabilityZone = cur.availabilityZone ?? host.zone
                 cur.taskState = .spawning
             }
-            if placed == nil { try await placement.release(consumer: i.id) }
+            if placed == nil {
+                // Deleted (or placed by another conductor) meanwhile: give the claim back.
+                try await placement.release(consumer: i.id)
+                return
+            }
             try await actions.event(i.id, action: "create", name: "conductor_schedule_and_build_instances", host: nil, result: "Success")
             try await actions.event(i.id, action: "create", name: "compute__do_build_and_run_instance", host: host.host)
             nodes.poke()
@@ -61,6 +68,19 @@ extension ComputeService {
         }
         try await fail(i.id, code: 500, message: "No valid host was found. ", details: "There are not enough hosts available.",
                        event: "conductor_schedule_and_build_instances")
+    }
+
+    /// Nova's default weighers (RAM, CPU, disk; multiplier 1.0 each): each measure normalised
+    /// to 0…1 across the candidates (all equal: 0), summed; the most free wins, which spreads
+    /// instances. Ties keep Placement's order. Returns indexes into `candidates`.
+    static func weigh(_ candidates: [PlacementCandidate]) -> [Int] {
+        var weights = [Double](repeating: 0, count: candidates.count)
+        for rc in ["MEMORY_MB", "VCPU", "DISK_GB"] {
+            let values = candidates.map { Double($0.free[rc] ?? 0) }
+            guard let lo = values.min(), let hi = values.max(), hi > lo else { continue }
+            for (k, v) in values.enumerated() { weights[k] += (v - lo) / (hi - lo) }
+        }
+        return candidates.indices.sorted { weights[$0] != weights[$1] ? weights[$0] > weights[$1] : $0 < $1 }
     }
 
     /// ERROR with a fault, the action's event failed, and no allocation left behind.
@@ -77,7 +97,43 @@ extension ComputeService {
     struct Superseded: Error {}
 }
 
+/// Nova's filters on what the compute service knows beyond Placement (Placement has already
+/// checked capacity): compute enabled and up (done by the caller), hosts a build failed on,
+/// availability zone, the admin's requested host, `same_host` / `different_host` hints.
+struct HostFilters {
+    var sameHosts: Set<Name>?
+    var differentHosts: Set<Name> = []
+
+    init(for i: Instance, service: ComputeService) async throws {
+        if !i.sameHost.isEmpty {
+            sameHosts = Set(try await service.instances.hosts(of: i.sameHost).map(Name.init))
+        }
+        if !i.differentHost.isEmpty {
+            differentHosts = Set(try await service.instances.hosts(of: i.differentHost).map(Name.init))
+        }
+    }
+
+    func admit(_ host: ComputeHost, instance i: Instance) -> Bool {
+        let name = Name(host.host)
+        if i.failedHosts.containsBytes(host.host) { return false }
+        if let zone = i.availabilityZone, !zone.sameBytes(as: host.zone) { return false }
+        if let requested = i.requestedHost, !requested.sameBytes(as: host.host) { return false }
+        if let same = sameHosts, !same.contains(name) { return false }
+        if differentHosts.contains(name) { return false }
+        return true
+    }
+}
+
 extension InstanceRepository {
+    /// The hosts of the given instances (those placed and not deleted).
+    func hosts(of ids: [String]) async throws -> [String] {
+        var out = [String]()
+        for id in ids {
+            if let i = try await get(id), !i.deleted, let h = i.host { out.append(h) }
+        }
+        return out
+    }
+
     /// Instances waiting for a host.
     func unplaced() async throws -> [Instance] {
         try await database.sql.raw("""

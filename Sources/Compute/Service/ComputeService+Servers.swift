@@ -18,6 +18,12 @@ public struct ServerRequest: Sendable {
     public var hostname: String?
     public var accessIPv4: String?
     public var accessIPv6: String?
+    /// An admin's choice of host (`availability_zone` `zone:host` or 2.74's `host`), already authorized.
+    public var requestedHost: String?
+    /// Scheduler hints.
+    public var sameHost: [String] = []
+    public var differentHost: [String] = []
+    public var groupID: String?
     public init(name: String, imageID: String?, flavorID: String) { self.name = name; self.imageID = imageID; self.flavorID = flavorID }
 }
 
@@ -60,8 +66,11 @@ extension ComputeService {
             guard let pair = try await keypairs.get(user: caller.user.id, name: k) else { throw NimbusError.badRequest("Invalid key_name provided.") }
             keyData = pair.publicKey
         }
-        if let az = r.availabilityZone, !az.sameBytes(as: Self.defaultZone) {
+        if let az = r.availabilityZone, !(try await hosts.list()).contains(where: { $0.zone.sameBytes(as: az) }) {
             throw NimbusError.badRequest("The requested availability zone is not available")
+        }
+        if let host = r.requestedHost, !(try await hosts.list()).contains(where: { $0.host.sameBytes(as: host) }) {
+            throw NimbusError.badRequest("Compute host \(host) could not be found.")
         }
         if r.metadata.count > quotas.metadataItems {
             throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(r.metadata.count), but already used 0 of \(quotas.metadataItems) metadata_items")
@@ -75,6 +84,7 @@ extension ComputeService {
             var i = Instance(id: Identifiers.uuid(), projectID: project, userID: caller.user.id, name: name, flavor: flavor, now: now)
             i.hostname = r.hostname ?? Instance.hostname(from: name, fallback: "server-\(i.id)")
             i.imageID = image?.id
+            if let image { i.imageMeta = Self.systemMetadata(image, flavor: flavor) }
             i.keyName = r.keyName
             i.keyData = keyData
             i.userData = r.userData
@@ -84,6 +94,10 @@ extension ComputeService {
             i.tags = r.tags
             i.availabilityZone = r.availabilityZone
             i.requestedZone = r.availabilityZone
+            i.requestedHost = r.requestedHost
+            i.sameHost = r.sameHost
+            i.differentHost = r.differentHost
+            i.groupID = r.groupID
             i.accessIPv4 = r.accessIPv4
             i.accessIPv6 = r.accessIPv6
             i.reservationID = reservation
@@ -94,6 +108,18 @@ extension ComputeService {
         for i in made { try await actions.start(i, action: "create", requestID: requestID, caller: caller) }
         wake()
         return made
+    }
+
+    /// What Nova keeps of the image in the instance's system metadata
+    /// (`utils.get_system_metadata_from_image`): its properties, min_disk at least the
+    /// flavor's root disk, min_ram, and the formats.
+    static func systemMetadata(_ image: ImageInfo, flavor: Flavor) -> [Name: String] {
+        var meta = image.properties
+        meta[Name("min_disk")] = String(max(image.minDiskGB, flavor.rootGB))
+        meta[Name("min_ram")] = String(image.minRamMB)
+        if let f = image.diskFormat { meta[Name("disk_format")] = f }
+        if let f = image.containerFormat { meta[Name("container_format")] = f }
+        return meta
     }
 
     /// Nova's checks of an image against the flavor it boots with.

@@ -8,8 +8,9 @@ public struct ComputeSettings: Sendable {
     /// Nova's `force_config_drive`: every server gets a config drive. On until the network
     /// service exists, since the config drive is then the guest's only source of metadata.
     public var forceConfigDrive = true
-    /// How many placement candidates the scheduler tries, and builds a server may fail before ERROR.
-    public var schedulerCandidates = 50
+    /// How many placement candidates the scheduler asks for (Nova's `max_placement_results`),
+    /// and builds a server may fail before ERROR.
+    public var schedulerCandidates = 1000
     public var maxBuildAttempts = 3
     public init() {}
 }
@@ -112,17 +113,18 @@ public final class ComputeService: Sendable {
     }
 }
 
-/// How the controller reaches a compute node for what is not desired state: a poke after a
-/// change (so it does not wait for its next pass), and on-demand reads such as the console.
-public protocol NodeEndpoint: Sendable {
-    func poke() async
-    func consoleLog(_ instance: String, lines: Int?) async throws -> String
-}
-
 /// The compute nodes the controller can reach, by host.
 public final class NodeRegistry: Sendable {
     let endpoints = Mutex<[Name: any NodeEndpoint]>([:])
+    /// Makes the endpoint of a node that registered with its own address (`nimbus compute`).
+    let remote = Mutex<(@Sendable (String) -> any NodeEndpoint)?>(nil)
     public init() {}
+    public func setRemoteFactory(_ make: @escaping @Sendable (String) -> any NodeEndpoint) { remote.withLock { $0 = make } }
+    /// A node that runs apart, reached at `url`.
+    public func addRemote(host: String, url: String) {
+        guard let make = remote.withLock({ $0 }) else { return }
+        add(host: host, make(url))
+    }
     public func add(host: String, _ endpoint: any NodeEndpoint) { endpoints.withLock { $0[Name(host)] = endpoint } }
     public func endpoint(host: String) -> (any NodeEndpoint)? { endpoints.withLock { $0[Name(host)] } }
     func poke() {
@@ -130,4 +132,5 @@ public final class NodeRegistry: Sendable {
     }
 }
 
+import ComputeNode
 import Synchronization

@@ -32,7 +32,10 @@ enum InstanceDocument {
             "desired": ["power": .string(i.desired.power.rawValue), "reboot_count": .int(Int64(i.desired.rebootCount)),
                         "hard_reboot": .bool(i.desired.hardReboot)],
             "build_attempts": .int(Int64(i.buildAttempts)), "failed_hosts": JSONValue(i.failedHosts), "requested_zone": JSONValue(i.requestedZone),
-            "locked_by": JSONValue(i.lockedBy),
+            "locked_by": JSONValue(i.lockedBy), "requested_host": JSONValue(i.requestedHost), "same_host": JSONValue(i.sameHost),
+            "different_host": JSONValue(i.differentHost), "group_id": JSONValue(i.groupID),
+            "image_meta": .object(JSONObject(names: i.imageMeta.mapValues { JSONValue.string($0) })),
+            "task_arguments": .object(JSONObject(i.taskArguments.mapValues { JSONValue.string($0) })),
         ]
         if let f = i.fault {
             o["fault"] = ["code": .int(Int64(f.code)), "message": .string(f.message), "details": JSONValue(f.details),
@@ -59,6 +62,14 @@ enum InstanceDocument {
         i.requestedZone = v["requested_zone"]?.stringValue
         i.lockedBy = v["locked_by"]?.stringValue
         i.failedHosts = v["failed_hosts"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        i.requestedHost = v["requested_host"]?.stringValue
+        i.sameHost = v["same_host"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        i.differentHost = v["different_host"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        i.groupID = v["group_id"]?.stringValue
+        i.imageMeta = Dictionary(v["image_meta"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (Name(k), $0) } } ?? [],
+                                 uniquingKeysWith: { a, _ in a })
+        i.taskArguments = Dictionary(v["task_arguments"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? [],
+                                     uniquingKeysWith: { a, _ in a })
         if let f = v["fault"], let code = f["code"]?.intValue, let message = f["message"]?.stringValue {
             i.fault = Instance.Fault(code: Int(code), message: message, details: f["details"]?.stringValue,
                                      created: Micros.date(f["created"]?.intValue ?? 0))

@@ -1,0 +1,290 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import NimbusCore
+import NimbusHTTP
+
+/// The agent API on the wire, both ends in one place. Every request carries the cluster's
+/// compute key (`X-Compute-Key`, compared in constant time); bodies are JSON of the Codable
+/// types in AgentProtocol.swift.
+///
+/// Served by the controller (under its one listener), called by `nimbus compute` nodes:
+///
+///     POST /compute-agent/v1/nodes                   NodeInfo → {"provider_id": …}
+///     GET  /compute-agent/v1/desired?host=H          [DesiredInstance]
+///     POST /compute-agent/v1/reports?host=H          [InstanceReport] → 204
+///     GET  /compute-agent/v1/images/<id>             ImageDescription
+///     GET  /compute-agent/v1/images/<id>/data        the image's bytes
+///
+/// Served by a node (its `--listen`), called by the controller:
+///
+///     POST /compute-node/v1/poke                     → 204 (reconcile now)
+///     GET  /compute-node/v1/console/<id>?lines=N     the console's tail (text)
+public enum AgentWire {
+    public static let keyHeader = "X-Compute-Key"
+    static var keyField: HTTPField.Name { HTTPField.Name(keyHeader)! }
+    /// The largest JSON body either side accepts (a node with many instances reports in one).
+    static let maxBody = 16 << 20
+
+    static func checkKey(_ headers: HTTPFields, _ key: [UInt8]) throws(NimbusError) {
+        guard let given = headers[keyField], ConstantTime.equal(Array(given.utf8), key) else {
+            throw .unauthorized("missing or wrong compute key")
+        }
+    }
+
+    static func encode(_ value: some Encodable) throws -> ByteBuffer {
+        ByteBuffer(bytes: try JSONEncoder().encode(value))
+    }
+
+    static func jsonResponse(_ value: some Encodable) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: try encode(value)))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ buffer: ByteBuffer) throws(NimbusError) -> T {
+        do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
+            throw .badRequest("malformed agent message: \(error)")
+        }
+    }
+}
+
+/// What a node learns about an image before fetching it.
+public struct ImageDescription: Sendable, Codable, Equatable {
+    public var id: String
+    public var diskFormat: String
+    public var size: Int64
+    public var md5: String?
+    public var sha512: String?
+}
+
+// MARK: controller side
+
+/// The agent API's routes in the controller, over its `NodeControl`.
+public struct AgentControlAPI: Sendable {
+    let control: any NodeControl
+    let key: [UInt8]
+
+    public init(control: any NodeControl, key: String) {
+        self.control = control
+        self.key = Array(key.utf8)
+    }
+
+    public var routes: RouteTable {
+        var t = RouteTable(service: "compute-agent", prefix: "/compute-agent", renderer: GenericErrorRenderer())
+        let api = self
+        t.post("/v1/nodes", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            let info = try AgentWire.decode(NodeInfo.self, try await req.collectBody(upTo: AgentWire.maxBody))
+            return try AgentWire.jsonResponse(["provider_id": try await api.control.register(info)])
+        }
+        t.get("/v1/desired", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            return try AgentWire.jsonResponse(try await api.control.desired(host: try Self.host(req)))
+        }
+        t.post("/v1/reports", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            let reports = try AgentWire.decode([InstanceReport].self, try await req.collectBody(upTo: AgentWire.maxBody))
+            try await api.control.report(host: try Self.host(req), reports)
+            return Response(status: .noContent)
+        }
+        t.get("/v1/images/{id}", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            let source = try await api.control.image(try ctx.parameter("id"))
+            return try AgentWire.jsonResponse(ImageDescription(id: source.id, diskFormat: source.diskFormat, size: source.size, md5: source.md5,
+                                                               sha512: source.sha512))
+        }
+        t.get("/v1/images/{id}/data", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            let source = try await api.control.image(try ctx.parameter("id"))
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
+                            body: ResponseBody(contentLength: Int(source.size)) { writer in
+                                for try await chunk in try await source.bytes() { try await writer.write(ByteBuffer(bytes: chunk)) }
+                                try await writer.finish(nil)
+                            })
+        }
+        t.put("/v1/images/{id}/data", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            let q = req.queryString
+            guard let instance = q["instance"].flatMap({ try? InstanceID($0) }), let format = q["disk_format"],
+                  let size = req.headers[.contentLength].flatMap(Int64.init) else {
+                throw NimbusError.badRequest("instance, disk_format and a Content-Length are required")
+            }
+            try await api.control.uploadImage(try ctx.parameter("id"), instance: instance, host: try Self.host(req), diskFormat: format,
+                                              size: size, bytes: req.body)
+            return Response(status: .noContent)
+        }
+        return t
+    }
+
+    static func host(_ req: Request) throws(NimbusError) -> String {
+        guard let h = req.queryString["host"], !h.isEmpty else { throw .badRequest("host is required") }
+        return h
+    }
+}
+
+/// The controller's way to a `nimbus compute` node: poke it, read a console.
+public struct RemoteNodeEndpoint: NodeEndpoint {
+    let url: String
+    let key: String
+    let client: HTTPClient
+
+    public init(url: String, key: String, client: HTTPClient = .shared) {
+        self.url = url
+        self.key = key
+        self.client = client
+    }
+
+    func request(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
+        var r = HTTPClientRequest(url: url + path)
+        r.method = method
+        r.headers.add(name: AgentWire.keyHeader, value: key)
+        return r
+    }
+
+    public func poke() async {
+        // Best effort: the node also reconciles on its own every few seconds.
+        _ = try? await client.execute(request(.POST, "/compute-node/v1/poke"), timeout: .seconds(5))
+    }
+
+    public func consoleLog(_ instance: String, lines: Int?) async throws -> String {
+        let path = "/compute-node/v1/console/\(PercentEncoding.encode(instance))" + (lines.map { "?lines=\($0)" } ?? "")
+        let response = try await client.execute(request(.GET, path), timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        guard response.status == .ok else { throw NimbusError(.conflict, "the compute node answered \(response.status.code): \(String(buffer: body))") }
+        return String(buffer: body)
+    }
+}
+
+// MARK: node side
+
+/// A node's way to the controller: `NodeControl` over the agent API.
+public struct RemoteNodeControl: NodeControl {
+    let controller: String
+    let key: String
+    let client: HTTPClient
+
+    /// `controller`: the controller's base URL (e.g. `http://127.0.0.1:5000`).
+    public init(controller: String, key: String, client: HTTPClient = .shared) {
+        self.controller = controller.hasByteSuffix("/") ? String(controller.dropLast()) : controller
+        self.key = key
+        self.client = client
+    }
+
+    func request(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil) -> HTTPClientRequest {
+        var r = HTTPClientRequest(url: controller + "/compute-agent/v1" + path)
+        r.method = method
+        r.headers.add(name: AgentWire.keyHeader, value: key)
+        if let body {
+            r.headers.add(name: "Content-Type", value: "application/json")
+            r.body = .bytes(body)
+        }
+        return r
+    }
+
+    func call(_ r: HTTPClientRequest) async throws -> ByteBuffer {
+        let response = try await client.execute(r, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: AgentWire.maxBody)
+        guard (200..<300).contains(response.status.code) else {
+            throw NimbusError(.serviceUnavailable, "the controller answered \(response.status.code): \(String(buffer: body))")
+        }
+        return body
+    }
+
+    static func query(_ host: String) -> String { "?host=" + PercentEncoding.encode(host) }
+
+    public func register(_ node: NodeInfo) async throws -> String {
+        let body = try await call(request(.POST, "/nodes", body: try AgentWire.encode(node)))
+        return try AgentWire.decode([String: String].self, body)["provider_id"] ?? ""
+    }
+
+    public func desired(host: String) async throws -> [DesiredInstance] {
+        try AgentWire.decode([DesiredInstance].self, try await call(request(.GET, "/desired" + Self.query(host))))
+    }
+
+    public func report(host: String, _ reports: [InstanceReport]) async throws {
+        _ = try await call(request(.POST, "/reports" + Self.query(host), body: try AgentWire.encode(reports)))
+    }
+
+    public func image(_ id: String) async throws -> any ImageSource {
+        let d = try AgentWire.decode(ImageDescription.self, try await call(request(.GET, "/images/" + PercentEncoding.encode(id))))
+        return RemoteImage(description: d, control: self)
+    }
+
+    public func uploadImage(_ imageID: String, instance: InstanceID, host: String, diskFormat: String, size: Int64,
+                            bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws {
+        let query = Self.query(host) + "&instance=\(instance.rawValue)&disk_format=" + PercentEncoding.encode(diskFormat)
+        var r = request(.PUT, "/images/" + PercentEncoding.encode(imageID) + "/data" + query)
+        r.body = .stream(bytes, length: .known(size))
+        let response = try await client.execute(r, timeout: .hours(1))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard (200..<300).contains(response.status.code) else {
+            throw NimbusError(.serviceUnavailable, "the controller answered \(response.status.code): \(String(buffer: body))")
+        }
+    }
+
+    struct RemoteImage: ImageSource {
+        let description: ImageDescription
+        let control: RemoteNodeControl
+        var id: String { description.id }
+        var diskFormat: String { description.diskFormat }
+        var size: Int64 { description.size }
+        var md5: String? { description.md5 }
+        var sha512: String? { description.sha512 }
+
+        func bytes() async throws -> any AsyncSequence<[UInt8], any Error> {
+            let r = control.request(.GET, "/images/" + PercentEncoding.encode(description.id) + "/data")
+            let response = try await control.client.execute(r, timeout: .hours(1))
+            guard response.status == .ok else {
+                throw NimbusError(.serviceUnavailable, "the controller answered \(response.status.code) for image \(description.id)")
+            }
+            return response.body.map { Array($0.readableBytesView) }
+        }
+    }
+}
+
+/// The HTTP API a `nimbus compute` node serves to the controller.
+public struct NodeAgentAPI: Sendable {
+    let agent: ComputeAgent
+    let key: [UInt8]
+
+    public init(agent: ComputeAgent, key: String) {
+        self.agent = agent
+        self.key = Array(key.utf8)
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/healthcheck") { _, _ in "OK" }
+        let api = self
+        router.post("/compute-node/v1/poke") { req, _ -> Response in
+            try api.check(req)
+            await api.agent.poke()
+            return Response(status: .noContent)
+        }
+        router.get("/compute-node/v1/console/:id") { req, ctx -> Response in
+            try api.check(req)
+            guard let id = ctx.parameters.get("id") else { throw HTTPError(.badRequest) }
+            var lines: Int?
+            if let l = req.uri.queryParameters.get("lines") {
+                guard let n = Int(l), n >= 0 else { throw HTTPError(.badRequest, message: "lines must be a number") }
+                lines = n
+            }
+            do {
+                let text = try await api.agent.consoleLog(id, lines: lines)
+                return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+            } catch let e as NimbusError {
+                throw HTTPError(e.kind == .notFound ? .notFound : .badRequest, message: e.message)
+            }
+        }
+        return router
+    }
+
+    func check(_ req: Request) throws {
+        guard let given = req.headers[AgentWire.keyField], ConstantTime.equal(Array(given.utf8), key) else {
+            throw HTTPError(.unauthorized, message: "missing or wrong compute key")
+        }
+    }
+}

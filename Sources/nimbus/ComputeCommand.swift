@@ -1,0 +1,77 @@
+import ArgumentParser
+import AsyncHTTPClient
+import ComputeNode
+import Foundation
+import Hummingbird
+import Logging
+import NimbusCore
+import ServiceLifecycle
+
+/// `nimbus compute`: a compute node apart from the controller. It registers with the controller
+/// over the agent API, converges the instances placed on it, and serves the controller's
+/// pokes and console reads on `--listen`. Its driver options are `[compute_node]` of the
+/// configuration file.
+struct ComputeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compute", abstract: "Run a compute node that takes its instances from a controller.")
+
+    @Option(help: "The controller's base URL (e.g. http://127.0.0.1:5000).")
+    var controller: String
+
+    @Option(help: "This node's host name, as the controller and `openstack hypervisor list` show it.")
+    var host: String
+
+    @Option(help: "Directory for the node's files (instances, base image cache) under <data-dir>/compute.")
+    var dataDir: String
+
+    @Option(help: "HOST:PORT the node's own API listens on (pokes and console reads from the controller).")
+    var listen: String = "127.0.0.1:6300"
+
+    @Option(help: "File with the key shared with the controller (the controller's data_dir/compute/agent-key).")
+    var keyFile: String
+
+    @Option(help: "Configuration file with a [compute_node] section (driver, accelerator, …).")
+    var configFile: String?
+
+    @Option(help: "Seconds between passes over the node's instances.")
+    var interval: Int = 10
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard !host.isEmpty, host.utf8.count <= 255, !host.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else {
+            throw ValidationError("--host: 1 to 255 printable characters without spaces")
+        }
+        guard controller.hasBytePrefix("http://") || controller.hasBytePrefix("https://") else {
+            throw ValidationError("--controller must be an http:// or https:// URL")
+        }
+    }
+
+    func run() async throws {
+        let logger = { var l = Up.bootstrapLogging(level: logLevel); l[metadataKey: "service"] = "compute-node"; return l }()
+        let (listenHost, port) = try NimbusConfiguration.hostPort(listen, what: "--listen")
+        guard let key = try SharedKey.read(path: keyFile, what: "compute agent key") else { throw ValidationError("cannot read --key-file \(keyFile)") }
+        let values = try Configuration(options: ComputeNodeConfig.options, file: configFile, overrides: [:])
+        let dir = dataDir.hasBytePrefix("/") ? dataDir : FileManager.default.currentDirectoryPath + "/" + dataDir
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let nodeConfig = try ComputeNodeConfig(configuration: values, dataDir: dir)
+        let driver = try VirtDriverFactory.make(nodeConfig, logger: logger)
+        let control = RemoteNodeControl(controller: controller, key: key)
+        let agent = ComputeAgent(host: host, endpoint: "http://\(listenHost):\(port)", driver: driver, control: control,
+                                 interval: .seconds(max(1, interval)), logger: logger)
+        let api = NodeAgentAPI(agent: agent, key: key)
+        let app = Application(
+            router: api.router(),
+            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            configuration: .init(address: .hostname(listenHost, port: port), serverName: "nimbus-compute"),
+            services: [LoopService { await agent.run() }],
+            onServerRunning: { _ in
+                print("Nimbus compute node \(host) is up at http://\(listenHost):\(port), controller \(controller)")
+                fflush(nil)
+            },
+            logger: logger
+        )
+        try await app.runService()
+    }
+}

@@ -1,0 +1,112 @@
+"""Several compute nodes: the node inside `nimbus up` and a `nimbus compute` process on the
+same machine, which talks to the controller only over the agent API (HTTP, shared key). The
+scheduler spreads servers (Nova's RAM/CPU/disk weighers), honours `different_host` /
+`same_host` hints and an admin's `zone:host`, the console of a server on the other node is read
+through that node's API, a node that was killed picks its work up again when it comes back,
+and the agent API refuses callers without the key.
+
+Expected behaviour: nova/scheduler/weights/ram.py (spreading), nova/scheduler/filters/affinity_filter.py
+(SameHostFilter, DifferentHostFilter), nova/compute/api.py (parse_availability_zone, forced_host policy)."""
+
+import time
+
+import pytest
+import requests
+
+from compute_support import ComputeNodeProcess, start_compute_cloud, stop_compute_cloud
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory):
+    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("nodes"), "fake", {"compute": {"host": "node-a", "agent_interval_s": "2"}})
+    node = ComputeNodeProcess(cloud, "node-b", data / "node-b")
+    try:
+        node.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            names = [p["name"] for p in cloud.cli("resource", "provider", "list", "-f", "json")]
+            if sorted(names) == ["node-a", "node-b"]:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"both nodes did not register: {names}\n{node.log_path.read_text()[-2000:]}")
+        cloud.node_b = node
+        yield cloud
+    finally:
+        stop_compute_cloud(cloud, data)
+        node.stop()
+
+
+def image_id(cloud):
+    from test_compute_servers import image_id as tiny
+    return tiny(cloud)
+
+
+def boot(cloud, name, hints=None, az=None, token=None, expect=202):
+    body = {"server": {"name": name, "imageRef": image_id(cloud), "flavorRef": "42", "networks": "none"}}
+    if az:
+        body["server"]["availability_zone"] = az
+    if hints:
+        body["os:scheduler_hints"] = hints
+    r = cloud.nova("POST", "/servers", json=body, token=token)
+    assert r.status_code == expect, r.text
+    return r.json()["server"]["id"] if expect == 202 else r
+
+
+def host_of(cloud, sid):
+    return cloud.wait_server(sid, "ACTIVE", timeout=60)["OS-EXT-SRV-ATTR:host"]
+
+
+def test_servers_spread_over_both_nodes_and_hints_are_honoured(two_nodes):
+    cloud = two_nodes
+    first = boot(cloud, "spread-1")
+    h1 = host_of(cloud, first)
+    second = boot(cloud, "spread-2")
+    h2 = host_of(cloud, second)
+    assert {h1, h2} == {"node-a", "node-b"}, (h1, h2)
+    apart = boot(cloud, "apart", hints={"different_host": [first]})
+    assert host_of(cloud, apart) != h1
+    together = boot(cloud, "together", hints={"same_host": first})
+    assert host_of(cloud, together) == h1
+    for sid in (first, second, apart, together):
+        cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_admin_forced_host_and_its_policy(two_nodes):
+    cloud = two_nodes
+    sid = boot(cloud, "forced", az="nova:node-b")
+    assert host_of(cloud, sid) == "node-b"
+    # the console of a server on the other node comes through that node's API
+    text = cloud.cli("console", "log", "show", sid).stdout
+    assert "=== nimbus-test ready: hostname=forced " in text, text
+    demo = cloud.token("demo", cloud.nimbus.read_password("demo"), "demo")
+    r = boot(cloud, "not-allowed", az="nova:node-b", token=demo, expect=403)
+    assert "os_compute_api:servers:create:forced_host" in r.text, r.text
+    r = boot(cloud, "no-such-host", az="nova:node-x", expect=400)
+    assert r.json()["badRequest"]["message"] == "Compute host node-x could not be found.", r.text
+    cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_a_killed_node_resumes_its_work_when_it_returns(two_nodes):
+    cloud = two_nodes
+    node = cloud.node_b
+    node.kill()
+    sid = boot(cloud, "waits", az="nova:node-b")
+    time.sleep(3)
+    shown = cloud.nova("GET", f"/servers/{sid}").json()["server"]
+    assert shown["status"] == "BUILD" and shown["OS-EXT-STS:task_state"] == "spawning", shown
+    node.start()
+    assert host_of(cloud, sid) == "node-b"
+    cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_agent_api_needs_the_key(two_nodes):
+    cloud = two_nodes
+    base = cloud.base_url + "/compute-agent/v1"
+    assert requests.get(f"{base}/desired?host=node-b", timeout=10).status_code == 401
+    assert requests.get(f"{base}/desired?host=node-b", headers={"X-Compute-Key": "x" * 64}, timeout=10).status_code == 401
+    r = requests.post(f"{base}/nodes", data=b"{}", headers={"X-Compute-Key": "wrong"}, timeout=10)
+    assert r.status_code == 401
+    # a node's own API too
+    node = cloud.node_b
+    assert requests.post(f"http://127.0.0.1:{node.port}/compute-node/v1/poke", timeout=10).status_code == 401

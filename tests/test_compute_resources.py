@@ -121,6 +121,10 @@ def test_quota_set_usage_and_delete(fake_cloud, demo):
                                                "and reserved 1.")
         r = fake_cloud.nova("PUT", f"/os-quota-sets/{demo_project}", json={"quota_set": {"instances": "0", "force": True}})
         assert r.status_code == 200 and r.json()["quota_set"]["instances"] == 0 and "id" not in r.json()["quota_set"], r.text
+        # server create enforces the project's limit
+        body = {"server": {"name": "one-too-many", "imageRef": image_id(fake_cloud), "flavorRef": "42", "networks": "none"}}
+        r = fake_cloud.nova("POST", "/servers", json=body, token=demo)
+        assert fault(r, "forbidden", 403) == "Quota exceeded for instances: Requested 1, but already used 1 of 0 instances"
         # the demo member reads its own quotas, not admin's, and changes none
         assert fake_cloud.nova("GET", f"/os-quota-sets/{demo_project}", token=demo).json()["quota_set"]["instances"] == 0
         admin = project_id(fake_cloud, "admin")

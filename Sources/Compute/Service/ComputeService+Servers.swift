@@ -72,8 +72,9 @@ extension ComputeService {
         if let host = r.requestedHost, !(try await hosts.list()).contains(where: { $0.host.sameBytes(as: host) }) {
             throw NimbusError.badRequest("Compute host \(host) could not be found.")
         }
-        if r.metadata.count > quotas.metadataItems {
-            throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(r.metadata.count), but already used 0 of \(quotas.metadataItems) metadata_items")
+        let metadataItems = try await effectiveQuotas(project: project, user: caller.user.id).metadataItems
+        if metadataItems >= 0, r.metadata.count > metadataItems {
+            throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(r.metadata.count), but already used 0 of \(metadataItems) metadata_items")
         }
         let count = try await allowedCount(r, flavor: flavor, project: project)
         let reservation = "r-" + String(Identifiers.hex32().prefix(8))
@@ -144,6 +145,7 @@ extension ComputeService {
     /// `count_as_resources` check reports it.
     func allowedCount(_ r: ServerRequest, flavor: Flavor, project: String) async throws -> Int {
         let used = try await instances.usage(project: project)
+        let quotas = try await effectiveQuotas(project: project, user: nil)
         let limits = [("instances", quotas.instances, used.instances, 1), ("cores", quotas.cores, used.cores, flavor.vcpus),
                       ("ram", quotas.ramMB, used.ramMB, flavor.memoryMB)]
         var allowed = r.maxCount

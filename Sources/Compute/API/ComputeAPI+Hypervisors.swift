@@ -38,7 +38,7 @@ extension ComputeAPI {
             let c = try self.caller(ctx)
             try self.authorize("os_compute_api:os-hypervisors:uptime", c, target: [:])
             let node = try await self.hypervisor(try ctx.parameter("id"), v)
-            guard let uptime = self.service.uptime(of: node.host.host) else {
+            guard let uptime = self.service.uptime(of: node.host) else {
                 throw NimbusError(.notImplemented, "The requested functionality is not supported.")
             }
             var view = self.hypervisorView(node, v, detail: false, servers: nil, withServers: false).objectValue!
@@ -181,7 +181,7 @@ extension ComputeAPI {
                 let cpu: JSONValue = ["model": .string(n.host.hypervisor["cpu_model"]?.stringValue ?? "")]
                 o["cpu_info"] = v.atLeast(28) ? cpu : .string(cpu.serializedString())
             } else {
-                o["uptime"] = JSONValue(service.uptime(of: n.host.host))
+                o["uptime"] = JSONValue(service.uptime(of: n.host))
             }
         }
         if let servers, !servers.isEmpty {

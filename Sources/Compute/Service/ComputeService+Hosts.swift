@@ -70,9 +70,10 @@ extension ComputeService {
     }
 
     /// The time since boot and load of this machine, as `uptime` prints them, when `host` is a
-    /// compute node running in this process (nil otherwise: Nimbus asks no remote node).
-    public func uptime(of host: String) -> String? {
-        guard nodes.endpoint(host: host) != nil,
+    /// compute node running in this process (nil otherwise: a node apart, registered with its own
+    /// `agent_endpoint`, is not asked).
+    public func uptime(of host: ComputeHost) -> String? {
+        guard host.hypervisor["agent_endpoint"] == nil, nodes.endpoint(host: host.host) != nil,
               let up = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8).splitBytes(" ").first.flatMap({ Double($0) }),
               let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8).splitBytes(" ").prefix(3) else { return nil }
         let f = DateFormatter()

@@ -204,6 +204,8 @@ let package = Package(
                                                        .product(name: "HummingbirdTesting", package: "hummingbird")],
                     resources: [.copy("placement-schema.json")], swiftSettings: swiftSettings),
         .testTarget(name: "ComputeNodeTests", dependencies: ["ComputeNode", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "ComputeNode", "NimbusStore", "NimbusTestSupport", "NimbusPolicy", "NimbusHTTP",
+                                                     .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]
 )

@@ -59,7 +59,7 @@ extension ComputeAPI {
             } catch {
                 throw NimbusError.badRequest("Keypair data is invalid: failed to generate fingerprint")
             }
-            try await self.service.checkKeypairQuota(user: user)
+            try await self.service.checkKeypairQuota(user: user, project: c.projectID)
             let created = try await self.service.createKeypair(Keypair(userID: user, name: name, type: type, publicKey: publicKey, fingerprint: fingerprint))
             var view = self.keypairView(created, v, detail: false).objectValue!
             view["user_id"] = .string(user)

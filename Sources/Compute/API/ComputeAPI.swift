@@ -27,6 +27,15 @@ public struct ComputeAPI: Sendable {
         addFlavorRoutes(&t)
         addKeypairRoutes(&t)
         addServerRoutes(&t)
+        addQuotaRoutes(&t)
+        addAvailabilityZoneRoutes(&t)
+        addHypervisorRoutes(&t)
+        addServiceRoutes(&t)
+        addAggregateRoutes(&t)
+        addServerGroupRoutes(&t)
+        addUsageRoutes(&t)
+        addMigrationRoutes(&t)
+        addServerMetadataRoutes(&t)
         return t
     }
 

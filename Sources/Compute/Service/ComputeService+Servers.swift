@@ -27,13 +27,17 @@ public struct ServerRequest: Sendable {
     public init(name: String, imageID: String?, flavorID: String) { self.name = name; self.imageID = imageID; self.flavorID = flavorID }
 }
 
-/// Nova's default quotas (`nova/conf/quota.py`), counted from live instances.
+/// Nova's default quotas (`nova/conf/quota.py`), counted from live instances; -1 is unlimited.
+/// `ComputeService.effectiveQuotas(project:user:)` gives a project's (and user's) limits with
+/// the overrides of `os-quota-sets` and `os-quota-class-sets` applied.
 public struct ComputeQuotas: Sendable {
     public var instances = 10
     public var cores = 20
     public var ramMB = 51200
     public var keyPairs = 100
     public var metadataItems = 128
+    public var serverGroups = 10
+    public var serverGroupMembers = 10
     public init() {}
 }
 
@@ -68,8 +72,9 @@ extension ComputeService {
         if let host = r.requestedHost, !(try await hosts.list()).contains(where: { $0.host.sameBytes(as: host) }) {
             throw NimbusError.badRequest("Compute host \(host) could not be found.")
         }
-        if r.metadata.count > quotas.metadataItems {
-            throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(r.metadata.count), but already used 0 of \(quotas.metadataItems) metadata_items")
+        let metadataItems = try await effectiveQuotas(project: project, user: caller.user.id).metadataItems
+        if metadataItems >= 0, r.metadata.count > metadataItems {
+            throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(r.metadata.count), but already used 0 of \(metadataItems) metadata_items")
         }
         let count = try await allowedCount(r, flavor: flavor, project: project)
         let reservation = "r-" + String(Identifiers.hex32().prefix(8))
@@ -140,6 +145,7 @@ extension ComputeService {
     /// `count_as_resources` check reports it.
     func allowedCount(_ r: ServerRequest, flavor: Flavor, project: String) async throws -> Int {
         let used = try await instances.usage(project: project)
+        let quotas = try await effectiveQuotas(project: project, user: nil)
         let limits = [("instances", quotas.instances, used.instances, 1), ("cores", quotas.cores, used.cores, flavor.vcpus),
                       ("ram", quotas.ramMB, used.ramMB, flavor.memoryMB)]
         var allowed = r.maxCount

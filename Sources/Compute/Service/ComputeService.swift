@@ -88,9 +88,12 @@ public final class ComputeService: Sendable {
 
     // MARK: keypairs
 
-    /// Nova's `key_pairs` quota (per user).
-    public func checkKeypairQuota(user: String) async throws {
-        if try await keypairs.count(user: user) >= quotas.keyPairs {
+    /// Nova's `key_pairs` quota (per user): the user's limit within `project` (the caller's, as
+    /// Nova's `check_deltas` takes it; the default limit without one).
+    public func checkKeypairQuota(user: String, project: String? = nil) async throws {
+        var limit = quotas.keyPairs
+        if let project { limit = try await effectiveQuotas(project: project, user: user).keyPairs }
+        if limit >= 0, try await keypairs.count(user: user) >= limit {
             throw NimbusError.forbidden("Quota exceeded, too many key pairs.")
         }
     }

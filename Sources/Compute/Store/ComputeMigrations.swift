@@ -51,5 +51,7 @@ public enum ComputeMigrations {
                 "CREATE UNIQUE INDEX compute_services_host ON compute_services (host, service_binary)",
             ]
         },
+        Migration(service: "compute", version: 2, name: "quotas, quota classes, service numbers, aggregates, server groups, migrations",
+                  statements: ComputeResourceTables.statements),
     ]
 }

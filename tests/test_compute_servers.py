@@ -227,6 +227,11 @@ def test_resize_confirm_and_revert(fake_cloud):
     actions = [a["action"] for a in fake_cloud.nova("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]]
     for a in ("resize", "confirmResize", "revertResize"):
         assert a in actions, actions
+    # os-migrations: one record per resize, newest first, by the microversion's view
+    migs = fake_cloud.nova("GET", f"/os-migrations?instance_uuid={sid}", version="2.59").json()["migrations"]
+    assert [(m["migration_type"], m["status"], m["old_instance_type_id"], m["new_instance_type_id"]) for m in migs] == \
+        [("resize", "reverted", 84, None), ("resize", "confirmed", 42, 84)], migs   # cirros256's id "c1" is not a number
+    assert all(m["source_compute"] == m["dest_compute"] == shown["OS-EXT-SRV-ATTR:host"] for m in migs), migs
     fake_cloud.cli("server", "delete", "--wait", sid)
     assert allocations(fake_cloud, sid) == []
 

@@ -109,11 +109,17 @@ struct FixedTokens: TokenValidator {
 struct NoImages: ImageClient {
     func image(_ id: String, caller: AuthContext) async throws -> ImageInfo? { nil }
     func source(_ id: String) async throws -> any ImageSource { throw NimbusError.notFound("no images in tests") }
+    func createSnapshot(_ snapshot: SnapshotRequest) async throws -> String { throw NimbusError.notFound("no images in tests") }
+    func uploadSnapshot(_ imageID: String, diskFormat: String, size: Int64, bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws {
+        throw NimbusError.notFound("no images in tests")
+    }
+    func deleteImage(_ id: String) async throws {}
 }
 
 struct NoPlacement: PlacementClient {
     func candidates(_ resources: [String: Int], limit: Int) async throws -> [PlacementCandidate] { [] }
     func claim(consumer: String, provider: String, resources: [String: Int], project: String, user: String) async throws -> Bool { false }
+    func replace(_ claims: [ConsumerClaim], project: String, user: String) async throws -> Bool { false }
     func release(consumer: String) async throws {}
     func report(provider: String, name: String, inventory: [String: NodeInventory]) async throws {}
 }

@@ -73,7 +73,7 @@ extension ComputeService {
     /// compute node running in this process (nil otherwise: a node apart, registered with its own
     /// `agent_endpoint`, is not asked).
     public func uptime(of host: ComputeHost) -> String? {
-        guard host.hypervisor["agent_endpoint"] == nil, nodes.endpoint(host: host.host) != nil,
+        guard host.hypervisor["agent_endpoint"]?.stringValue == nil, nodes.endpoint(host: host.host) != nil,
               let up = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8).splitBytes(" ").first.flatMap({ Double($0) }),
               let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8).splitBytes(" ").prefix(3) else { return nil }
         let f = DateFormatter()

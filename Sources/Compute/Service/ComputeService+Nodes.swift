@@ -165,6 +165,16 @@ extension ComputeService {
         }
         if task == .resizeConfirming, done, let migration = before.migrationID {
             try await placement.release(consumer: migration)
+            try await migrations.update(uuid: migration, status: "confirmed")
+        }
+        if task == .resizeConfirming, !done, let migration = before.migrationID {
+            try await migrations.update(uuid: migration, status: "error")
+        }
+        if Self.resizeTasks.contains(task), let migration = before.migrationID {
+            try await migrations.update(uuid: migration, status: done ? "finished" : "error")
+        }
+        if task == .resizeReverting, let migration = before.taskArguments["migration"] {
+            try await migrations.update(uuid: migration, status: done ? "reverted" : "error")
         }
         if Self.resizeTasks.contains(task), !done, let migration = before.migrationID, let old = before.oldFlavor,
            let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id {

@@ -47,6 +47,12 @@ extension ComputeService {
                 i.taskState = .resizePrep
             }
             guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+            var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .resize, status: "pre-migrating",
+                                          sourceCompute: host, destCompute: host, userID: caller.user.id, projectID: current.projectID)
+            record.destHost = host
+            record.oldFlavorID = Int(old.id)   // Nova shows its flavors' table ids; Nimbus has only the flavor ids
+            record.newFlavorID = Int(flavor.id)
+            try await migrations.record(record)
             try await actions.start(updated, action: "resize", requestID: requestID, caller: caller)
         } catch {
             _ = try? await placement.replace([ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(old)),
@@ -61,6 +67,7 @@ extension ComputeService {
     /// the new flavor's cores and RAM on top of current usage when it grows).
     func checkResizeQuota(_ i: Instance, to flavor: Flavor) async throws {
         let used = try await instances.usage(project: i.projectID)
+        let quotas = try await effectiveQuotas(project: i.projectID, user: nil)
         let deltas = [("cores", quotas.cores, used.cores, flavor.vcpus - i.flavor.vcpus), ("ram", quotas.ramMB, used.ramMB, flavor.memoryMB - i.flavor.memoryMB)]
         let over = deltas.filter { $0.1 >= 0 && $0.3 > 0 && $0.2 + $0.3 > $0.1 }
         guard over.isEmpty else {
@@ -78,7 +85,10 @@ extension ComputeService {
             try Self.checkState(i, vm: [.resized], task: [nil], method: "confirmResize")
             i.taskState = .resizeConfirming
         }
-        if let updated { try await actions.start(updated, action: "confirmResize", requestID: requestID, caller: caller) }
+        if let updated {
+            if let m = current.migrationID { try await migrations.update(uuid: m, status: "confirming") }
+            try await actions.start(updated, action: "confirmResize", requestID: requestID, caller: caller)
+        }
         nodes.poke()
     }
 
@@ -99,9 +109,13 @@ extension ComputeService {
             i.oldFlavor = nil
             i.migrationID = nil
             i.taskState = .resizeReverting
+            i.taskArguments["migration"] = migration   // for the migration record's status when the node is done
             i.taskArguments["power_on"] = i.taskArguments["power_on"] ?? "true"
         }
-        if let updated { try await actions.start(updated, action: "revertResize", requestID: requestID, caller: caller) }
+        if let updated {
+            try await migrations.update(uuid: migration, status: "reverting")
+            try await actions.start(updated, action: "revertResize", requestID: requestID, caller: caller)
+        }
         nodes.poke()
     }
 

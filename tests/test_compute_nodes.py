@@ -72,6 +72,65 @@ def test_servers_spread_over_both_nodes_and_hints_are_honoured(two_nodes):
         cloud.cli("server", "delete", "--wait", sid)
 
 
+def test_server_groups_place_members_by_policy(two_nodes):
+    """affinity: every member where the first went; anti-affinity: one per host, then no valid
+    host; max_server_per_host (2.64) allows more; soft-anti-affinity spreads but never refuses;
+    membership, its quota and the 2.71 server_groups field; another project's group is not found."""
+    cloud = two_nodes
+
+    def group(name, policy, rules=None):
+        body = {"server_group": {"name": name, "policy": policy, **({"rules": rules} if rules else {})}}
+        r = cloud.nova("POST", "/os-server-groups", json=body, version="2.64")
+        assert r.status_code == 200, r.text
+        return r.json()["server_group"]["id"]
+
+    made = []
+    together = group("together", "affinity")
+    project = cloud.nova("GET", f"/os-server-groups/{together}").json()["server_group"]["project_id"]
+    assert cloud.nova("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"instances": -1}}).status_code == 200
+    first = boot(cloud, "aff-1", hints={"group": together})
+    h = host_of(cloud, first)
+    for n in range(2, 4):
+        sid = boot(cloud, f"aff-{n}", hints={"group": together})
+        assert host_of(cloud, sid) == h
+        made.append(sid)
+    made.append(first)
+    shown = cloud.nova("GET", f"/servers/{first}", version="2.71").json()["server"]
+    assert shown["server_groups"] == [together], shown
+    assert "server_groups" not in cloud.nova("GET", f"/servers/{first}", version="2.70").json()["server"]
+    members = cloud.nova("GET", f"/os-server-groups/{together}").json()["server_group"]["members"]
+    assert sorted(members) == sorted(made), members
+
+    apart = group("apart", "anti-affinity")
+    a1, a2 = boot(cloud, "anti-1", hints={"group": apart}), boot(cloud, "anti-2", hints={"group": apart})
+    assert {host_of(cloud, a1), host_of(cloud, a2)} == {"node-a", "node-b"}
+    a3 = boot(cloud, "anti-3", hints={"group": apart})
+    failed = cloud.wait_server(a3, "ERROR", timeout=60)
+    assert failed["fault"]["message"].startswith("No valid host"), failed
+    made += [a1, a2, a3]
+
+    two_each = group("two-each", "anti-affinity", {"max_server_per_host": 2})
+    hosts = [host_of(cloud, boot(cloud, f"two-{n}", hints={"group": two_each})) for n in range(4)]
+    assert sorted(hosts) == ["node-a", "node-a", "node-b", "node-b"], hosts
+
+    soft = group("soft", "soft-anti-affinity")
+    # a preference weighed with RAM, CPU and disk (multipliers 1.0 as in Nova), never a refusal
+    soft_hosts = [host_of(cloud, boot(cloud, f"soft-{n}", hints={"group": soft})) for n in range(3)]
+    assert set(soft_hosts) <= {"node-a", "node-b"}, soft_hosts
+
+    # another project's group is not found (400, as Nova's InstanceGroupNotFound on create)
+    demo = cloud.token("demo", cloud.nimbus.demo_password, "demo")
+    r = boot(cloud, "intruder", hints={"group": together}, token=demo, expect=400)
+    assert "could not be found" in r.json()["badRequest"]["message"], r.text
+    # server_group_members quota: the admin's members of "together" are 3
+    assert cloud.nova("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"server_group_members": 3}}).status_code == 200
+    r = boot(cloud, "aff-4", hints={"group": together}, expect=403)
+    assert r.json()["forbidden"]["message"] == "Quota exceeded, too many servers in group", r.text
+    assert cloud.nova("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"server_group_members": 10, "instances": 10}}).status_code == 200
+    for s in cloud.cli("server", "list", "-f", "json"):
+        cloud.cli("server", "delete", "--wait", s["ID"])
+
+
 def test_admin_forced_host_and_its_policy(two_nodes):
     cloud = two_nodes
     sid = boot(cloud, "forced", az="nova:node-b")

@@ -250,3 +250,34 @@ def test_rebuild_with_a_new_image_and_name(fake_cloud):
     fake_cloud.cli("server", "rebuild", "--image", image_id(fake_cloud), sid)
     assert fake_cloud.wait_server(sid, "SHUTOFF")["OS-EXT-STS:power_state"] == 4
     fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_list_filters_sort_and_paging(fake_cloud):
+    """Nova's list: regex name filter, sort_key/sort_dir, limit/marker links in SQL and in
+    memory, invalid sort keys and filters refused (2.75), admin-only filters dropped for others."""
+    ids = [boot(fake_cloud, n, tags=["t"]) if n == "list-b" else boot(fake_cloud, n) for n in ("list-c", "list-a", "list-b")]
+    for sid in ids:
+        fake_cloud.wait_server(sid, "ACTIVE")
+    names = lambda r: [s["name"] for s in r.json()["servers"]]
+    r = fake_cloud.nova("GET", "/servers?name=^list-&sort_key=display_name&sort_dir=asc")
+    assert names(r) == ["list-a", "list-b", "list-c"], r.text
+    r = fake_cloud.nova("GET", "/servers?name=^list-[ab]$&sort_key=display_name&sort_dir=desc")
+    assert names(r) == ["list-b", "list-a"], r.text
+    assert names(fake_cloud.nova("GET", "/servers?tags=t")) == ["list-b"]
+    assert "list-b" not in names(fake_cloud.nova("GET", "/servers?not-tags=t"))
+    # default order (newest first), paged in SQL: limit 2 gives a next link whose marker continues
+    r = fake_cloud.nova("GET", "/servers?limit=2")
+    first = names(r)
+    link = r.json()["servers_links"][0]["href"]
+    marker = link.split("marker=")[1]
+    rest = names(fake_cloud.nova("GET", f"/servers?limit=1000&marker={marker}"))
+    assert first[:2] == ["list-b", "list-a"] and rest[0] == "list-c", (first, rest)
+    assert fake_cloud.nova("GET", "/servers?marker=00000000-0000-0000-0000-000000000000").status_code == 400
+    r = fake_cloud.nova("GET", "/servers?sort_key=nonsense")
+    assert r.status_code == 400 and "sort_key" in r.text, r.text
+    assert fake_cloud.nova("GET", "/servers?sort_key=vcpus", version="2.74").status_code == 200   # ignored before 2.75
+    assert fake_cloud.nova("GET", "/servers?sort_key=vcpus", version="2.75").status_code == 400
+    assert fake_cloud.nova("GET", "/servers?name=(unclosed").status_code == 400
+    assert fake_cloud.nova("GET", "/servers?block_device_mapping=x").status_code == 400
+    for sid in ids:
+        fake_cloud.cli("server", "delete", "--wait", sid)

@@ -98,7 +98,11 @@ public enum VirtDriverFactory {
     public static func make(_ config: ComputeNodeConfig, logger: Logger) throws -> any VirtDriver {
         switch config.driver {
         case .qemu: try QEMUDriver(config: config, runner: ProcessCommandRunner(), logger: logger)
-        case .fake: FakeDriver(resources: config.fakeResources)
+        case .fake:
+            // vcpus / memory_mb / disk_gb size the fake host too (scale tests with many servers).
+            FakeDriver(resources: { var r = config.fakeResources
+                r.vcpus = config.vcpus ?? r.vcpus; r.memoryMB = config.memoryMB ?? r.memoryMB; r.diskGB = config.diskGB ?? r.diskGB
+                return r }())
         }
     }
 }

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Run tempest's API tests for every area Nimbus serves (identity, object_storage, image)
-# against Nimbus, then check each area's must-pass-<area>.txt.
+# Run tempest's API tests for every area Nimbus serves (identity, object_storage, image,
+# compute) against Nimbus, then check each area's must-pass-<area>.txt.
 #
 #   tests/tempest/run.sh [--update] [-- extra `tempest run` args]
 #
 # By default it starts its own `nimbus up` (NIMBUS_BIN or .build/debug/nimbus).
 # To test a cloud that is already running, set NIMBUS_AUTH_URL
 # (http://HOST:PORT/identity/v3) and NIMBUS_ADMIN_PASSWORD.
-# Other knobs: TEMPEST_AREAS (default "identity object_storage image"), TEMPEST_REGEX
-# (default: the areas' tests),
+# Other knobs: TEMPEST_AREAS (default "identity object_storage image"; add compute to run
+# tempest.api.compute), TEMPEST_REGEX (default: the areas' tests),
 # TEMPEST_CONCURRENCY (2), TEMPEST_CONF_EXTRA (a file appended to tempest.conf).
-# Results: tests/.tempest-work/{results.subunit,results.txt,etc/tempest.conf,logs/}.
+# Compute: the cloud's own compute node uses TEMPEST_COMPUTE_DRIVER (default qemu: real
+# guests booting the test image scripts/build-test-image.sh builds; fake: in memory) with
+# TEMPEST_COMPUTE_ACCELERATOR (default auto); image_ref is the image nimbus-test,
+# image_ref_alt a copy of it (tests/tempest/compute_setup.py).
+# Results (TEMPEST_WORK, default tests/.tempest-work): {results.subunit,results.txt,etc/tempest.conf,logs/}.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-WORK=$REPO/tests/.tempest-work
+WORK=${TEMPEST_WORK:-$REPO/tests/.tempest-work}
 VENV=$REPO/.venv
 UPDATE=()
 if [[ ${1:-} == --update ]]; then UPDATE=(--update); shift; fi
@@ -23,8 +27,13 @@ if [[ ${1:-} == -- ]]; then shift; fi
 
 [[ -x $VENV/bin/tempest ]] || "$REPO/scripts/venv.sh"
 read -r -a AREAS <<< "${TEMPEST_AREAS:-identity object_storage image}"
+has_area() { [[ " ${AREAS[*]} " == *" $1 "* ]]; }
+NOVA=False; if has_area compute; then NOVA=True; fi
 # stestr starts its workers with ${PYTHON:-python}: make that the venv's.
 export PATH=$VENV/bin:$PATH PYTHON=$VENV/bin/python
+# Nimbus' tempest plugin (tests/tempest/plugin/nimbus_tempest_plugin.py): lets the compute
+# classes that tempest skips without Neutron run on Nimbus, which boots servers without one.
+export PYTHONPATH=$HERE/plugin${PYTHONPATH:+:$PYTHONPATH}
 
 rm -rf "$WORK"
 mkdir -p "$WORK/etc" "$WORK/logs" "$WORK/lock"
@@ -33,17 +42,39 @@ if [[ -z ${NIMBUS_AUTH_URL:-} ]]; then
     # Security compliance on, with the values tempest.conf below tells Tempest to expect.
     export NIMBUS_SECURITY_COMPLIANCE_LOCKOUT_FAILURE_ATTEMPTS=2 NIMBUS_SECURITY_COMPLIANCE_LOCKOUT_DURATION=5 \
         NIMBUS_SECURITY_COMPLIANCE_UNIQUE_LAST_PASSWORD_COUNT=2
+    # The compute node in `nimbus up`: its driver, and the test image it registers.
+    export NIMBUS_COMPUTE_NODE_DRIVER=${TEMPEST_COMPUTE_DRIVER:-qemu} \
+        NIMBUS_COMPUTE_NODE_ACCELERATOR=${TEMPEST_COMPUTE_ACCELERATOR:-auto}
+    if [[ $NOVA == True ]]; then "$REPO/scripts/build-test-image.sh" > /dev/null; fi
     python "$HERE/start_cloud.py" "$WORK/nimbus-data" > "$WORK/cloud.env"
     # shellcheck disable=SC1091
     source "$WORK/cloud.env"
-    stop_cloud() {
+    stop_nimbus() {
         kill -TERM "$NIMBUS_PID" 2>/dev/null || return 0
         for _ in $(seq 100); do kill -0 "$NIMBUS_PID" 2>/dev/null || return 0; sleep 0.1; done
         kill -KILL "$NIMBUS_PID" 2>/dev/null || true
     }
+    stop_cloud() {
+        stop_nimbus
+        # Guests outlive `nimbus up` (as under libvirt): stop those of this cloud's data dir.
+        local pids
+        pids=$(pgrep -f -- "qemu-system.*$WORK/nimbus-data/" || true)
+        if [[ -n $pids ]]; then
+            # shellcheck disable=SC2086
+            kill -TERM $pids 2>/dev/null || true
+            sleep 2
+            # shellcheck disable=SC2086
+            kill -KILL $pids 2>/dev/null || true
+        fi
+    }
     trap stop_cloud EXIT
 fi
 : "${NIMBUS_ADMIN_PASSWORD:?set NIMBUS_ADMIN_PASSWORD with NIMBUS_AUTH_URL}"
+if [[ $NOVA == True ]]; then
+    python "$HERE/compute_setup.py" "$NIMBUS_AUTH_URL" "$NIMBUS_ADMIN_PASSWORD" > "$WORK/compute.env"
+    # shellcheck disable=SC1091
+    source "$WORK/compute.env"
+fi
 
 cat > "$WORK/etc/tempest.conf" <<EOF
 [DEFAULT]
@@ -88,9 +119,10 @@ api_extensions = all
 [enforce_scope]
 keystone = False
 glance = True
+nova = True
 
 [service_available]
-nova = False
+nova = $NOVA
 glance = True
 neutron = False
 cinder = False
@@ -130,6 +162,73 @@ container_sync = False
 object_versioning = True
 discoverability = True
 tempurl_digest_hashlib = sha256
+
+[compute]
+catalog_type = compute
+region = RegionOne
+endpoint_type = public
+image_ref = ${NIMBUS_IMAGE_REF:-}
+image_ref_alt = ${NIMBUS_IMAGE_REF_ALT:-}
+flavor_ref = 42
+flavor_ref_alt = 84
+min_microversion = 2.1
+max_microversion = 2.96
+build_interval = 1
+build_timeout = ${TEMPEST_COMPUTE_BUILD_TIMEOUT:-180}
+min_compute_nodes = 1
+
+[compute-feature-enabled]
+# What Nimbus' Nova implements (no Neutron, Cinder or metadata service yet).
+resize = True
+snapshot = True
+console_output = True
+pause = True
+suspend = True
+disk_config = True
+config_drive = True
+enable_instance_password = True
+ide_bus = True
+unified_limits = False
+personality = False
+change_password = False
+shelve = False
+shelve_migrate = False
+rescue = False
+stable_rescue = False
+cold_migration = False
+live_migration = False
+live_migrate_back_and_forth = False
+block_migration_for_live_migration = False
+volume_backed_live_migration = False
+interface_attach = False
+attach_encrypted_volume = False
+swap_volume = False
+volume_multiattach = False
+serial_console = False
+vnc_console = False
+spice_console = False
+metadata_service = False
+hostname_fqdn_sanitization = False
+vtpm_live_migration = False
+scheduler_enabled_filters = ComputeFilter,AvailabilityZoneFilter,SameHostFilter,DifferentHostFilter
+nova_policy_roles = admin,manager,member,reader
+
+[placement]
+catalog_type = placement
+region = RegionOne
+endpoint_type = public
+
+[validation]
+run_validation = False
+
+[network]
+project_networks_reachable = False
+public_network_id =
+floating_network_name =
+
+[network-feature-enabled]
+floating_ips = False
+ipv6 = False
 EOF
 if [[ -n ${TEMPEST_CONF_EXTRA:-} ]]; then cat "$TEMPEST_CONF_EXTRA" >> "$WORK/etc/tempest.conf"; fi
 

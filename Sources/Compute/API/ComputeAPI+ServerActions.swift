@@ -25,8 +25,26 @@ extension ComputeAPI {
             case "lock":
                 try self.authorize("os_compute_api:os-lock-server:lock", c, target: target)
                 let reason = v.atLeast(73) ? args["locked_reason"]?.stringValue : nil
+                if v.atLeast(73) {
+                    // lock_v273: null or an object with at most locked_reason, a string of ≤ 255
+                    switch args {
+                    case .null: break
+                    case .object(let o):
+                        if let extra = o.sortedMembers.first(where: { $0.0 != "locked_reason" })?.0 {
+                            throw NimbusError.badRequest("Invalid input for field/attribute lock. Value: \(args.pythonStr). Additional properties are not allowed ('\(extra)' was unexpected)")
+                        }
+                        if let r = o["locked_reason"], r.stringValue == nil {
+                            throw NimbusError.badRequest("Invalid input for field/attribute locked_reason. Value: \(r.pythonStr). \(r.pythonStr) is not of type 'string'")
+                        }
+                    default:
+                        throw NimbusError.badRequest("Invalid input for field/attribute lock. Value: \(args.pythonStr). \(args.pythonStr) is not of type 'object', 'null'")
+                    }
+                }
                 if v.atLeast(73), let r = reason, r.scalarCount > 255 {
                     throw NimbusError.badRequest("Invalid input for field/attribute locked_reason. Value: \(r). '\(r)' is too long")
+                }
+                if v.atLeast(73), let r = reason, r.isEmpty {
+                    throw NimbusError.badRequest("Invalid input for field/attribute locked_reason. Value: . '' should be non-empty")
                 }
                 try await self.service.setLock(i.id, locked: true, reason: reason, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
                 return .empty(.accepted)
@@ -44,8 +62,8 @@ extension ComputeAPI {
                 let metadata = entity["metadata"]?.objectValue.map { o in
                     Dictionary(o.sortedMembers.compactMap { k, v in v.stringValue.map { (Name(k), $0) } }, uniquingKeysWith: { a, _ in a })
                 } ?? [:]
-                if !v.atLeast(39), metadata.count > self.service.settings.quotas.metadataItems {
-                    throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(metadata.count), but already used 0 of \(self.service.settings.quotas.metadataItems) metadata_items")
+                if !v.atLeast(39) {
+                    try await self.service.checkMetadataItems(metadata.count, project: c.auth.projectID ?? i.projectID, user: c.auth.user.id)
                 }
                 let name = entity["name"]!.stringValue!.trimmingCharacters(in: .whitespaces)
                 let imageID = try await self.service.createImage(i.id, name: name, metadata: metadata, caller: c.auth, isAdmin: c.isAdmin,
@@ -67,7 +85,7 @@ extension ComputeAPI {
                 return .empty(.accepted)
             case "confirmResize":
                 try self.authorize("os_compute_api:servers:confirm_resize", c, target: target)
-                try await self.service.confirmResize(i.id, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
+                try await self.service.confirmResize(i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
                 return .empty(.noContent)
             case "revertResize":
                 try self.authorize("os_compute_api:servers:revert_resize", c, target: target)
@@ -90,7 +108,7 @@ extension ComputeAPI {
                 r.preserveEphemeral = valid["preserve_ephemeral"].flatMap(NovaSchemas.bool) ?? false
                 let rebuilt = try await self.service.rebuild(i.id, r, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
                                                              requestID: ctx.requestID)
-                guard case .object(var view) = self.serverView(rebuilt, v, c, hosts: try await self.hostsByName()) else {
+                guard case .object(var view) = self.serverView(rebuilt, v, c, hosts: try await self.hostsByName(), single: true) else {
                     throw NimbusError(.internal, "server view")
                 }
                 view["adminPass"] = .string(valid["adminPass"]?.stringValue ?? Self.password())

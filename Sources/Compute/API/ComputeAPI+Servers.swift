@@ -12,7 +12,7 @@ extension ComputeAPI {
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:servers:show", c, target: ["project_id": i.projectID])
-            return .json(["server": self.serverView(i, v, c, hosts: try await self.hostsByName())])
+            return .json(["server": self.serverView(i, v, c, hosts: try await self.hostsByName(), single: true)])
         })
         t.post("/v2.1/servers", versioned { req, ctx, v in try await self.createServer(req, ctx, v) })
         t.put("/v2.1/servers/{server_id}", versioned { req, ctx, v in
@@ -31,7 +31,7 @@ extension ComputeAPI {
                 if let ip = s["accessIPv4"]?.stringValue { i.accessIPv4 = ip }
                 if let ip = s["accessIPv6"]?.stringValue { i.accessIPv6 = ip }
             }
-            return .json(["server": self.serverView(updated, v, c, hosts: try await self.hostsByName())])
+            return .json(["server": self.serverView(updated, v, c, hosts: try await self.hostsByName(), single: true)])
         })
         t.delete("/v2.1/servers/{server_id}", versioned { req, ctx, v in
             let c = try self.caller(ctx)
@@ -89,11 +89,13 @@ extension ComputeAPI {
         r.sameHost = uuids(hints?["same_host"])
         r.differentHost = uuids(hints?["different_host"])
         r.groupID = hints?["group"]?.stringValue
-        r.minCount = s["min_count"].flatMap(NovaSchemas.integer) ?? 1
-        r.maxCount = s["max_count"].flatMap(NovaSchemas.integer) ?? r.minCount
+        r.minCount = s["min_count"].flatMap(NovaSchemas.count) ?? 1
+        r.maxCount = s["max_count"].flatMap(NovaSchemas.count) ?? r.minCount
         guard r.minCount <= r.maxCount else { throw NimbusError.badRequest("min_count must be <= max_count") }
         r.description = v.atLeast(19) ? s["description"]?.stringValue : nil
-        r.tags = v.atLeast(52) ? (s["tags"]?.arrayValue?.compactMap { $0.stringValue } ?? []) : []
+        // Nova keeps tags as a set: each once (compared as bytes), first occurrence first
+        var seenTags = Set<Name>()
+        r.tags = v.atLeast(52) ? (s["tags"]?.arrayValue?.compactMap { $0.stringValue }.filter { seenTags.insert(Name($0)).inserted } ?? []) : []
         r.hostname = v.atLeast(90) ? s["hostname"]?.stringValue : nil
         if r.hostname != nil, r.maxCount > 1 { throw NimbusError.badRequest("Cannot provide a hostname when creating multiple servers.") }
         r.accessIPv4 = s["accessIPv4"]?.stringValue
@@ -127,50 +129,41 @@ extension ComputeAPI {
         let c = try caller(ctx)
         let q = req.queryString
         try authorize(detail ? "os_compute_api:servers:detail" : "os_compute_api:servers:index", c)
-        var query = InstanceRepository.Query()
         let allTenants = q["all_tenants"].map { NovaSchemas.strictBool($0) ?? ($0.isEmpty ? true : false) } ?? false
         if allTenants {
             try authorize(detail ? "os_compute_api:servers:detail:get_all_tenants" : "os_compute_api:servers:index:get_all_tenants", c)
-            query.projectID = q["project_id"] ?? q["tenant_id"]
+        }
+        let listing = try ServerListQuery(q, v, isAdmin: c.isAdmin, project: c.projectID)
+        var query = listing.repository
+        let pageSize = listing.limit ?? 1000
+        var marker: (createdAt: Date, id: String)?
+        if let m = listing.marker {
+            var find = query
+            find.id = m
+            guard let found = try await service.instances.list(find).first, listing.apply([found]).count == 1 else {
+                throw NimbusError.badRequest("marker [\(m)] not found")
+            }
+            marker = (found.createdAt, found.id)
+        }
+        let rows: [Instance]
+        if listing.needsMemory {
+            // Filters only the API applies, or another order: the whole (SQL-filtered) set.
+            var list = listing.apply(try await service.instances.list(query))
+            if let m = listing.marker, let idx = list.firstIndex(where: { $0.id.sameBytes(as: m) }) { list = Array(list[(idx + 1)...]) }
+            rows = Array(list.prefix(pageSize + 1))
         } else {
-            query.projectID = c.projectID ?? "\u{0}"
+            // The page is cut in SQL: one more row than the page tells whether there are more.
+            query.after = marker
+            query.limit = pageSize + 1
+            rows = try await service.instances.list(query)
         }
-        if c.isAdmin, let d = q["deleted"], NovaSchemas.strictBool(d) == true { query.onlyDeleted = true }
-        if let since = q["changes-since"] {
-            guard let d = Timestamps.parse(since) else { throw NimbusError.badRequest("Invalid input for query parameters changes-since. Value: \(since). '\(since)' is not a 'date-time'") }
-            query.changesSince = d
-            query.includeDeleted = true
-        }
-        if c.isAdmin { query.host = q["host"] }
-        query.reservationID = q["reservation_id"]
-        var list = try await service.instances.list(query)
-        if let status = q["status"] {
-            let up = status.uppercased()
-            list = list.filter { $0.status.sameBytes(as: up) }
-        }
-        if let name = q["name"] { list = try list.filter { try Self.matches(name, $0.name) } }
-        if let image = q["image"] { list = list.filter { $0.imageID.map { $0.sameBytes(as: Self.lastSegment(image)) } ?? false } }
-        if let flavor = q["flavor"] { list = list.filter { $0.flavor.id.sameBytes(as: Self.lastSegment(flavor)) } }
-        if let u = q["user_id"], c.isAdmin || v.atLeast(83) { list = list.filter { $0.userID.sameBytes(as: u) } }
-        let (limit, marker) = try NovaSchemas.limitAndMarker(q)
-        if let marker {
-            guard let idx = list.firstIndex(where: { $0.id.sameBytes(as: marker) }) else { throw NimbusError.badRequest("marker [\(marker)] not found") }
-            list = Array(list[(idx + 1)...])
-        }
-        let page = Array(list.prefix(limit ?? 1000))
+        let page = Array(rows.prefix(pageSize))
         let hosts = detail ? try await hostsByName() : [:]
         var body: JSONObject = ["servers": .array(page.map { detail ? serverView($0, v, c, hosts: hosts) : serverSummary($0) })]
-        if page.count == (limit ?? 1000), list.count > page.count || limit != nil, let last = page.last {
+        if page.count == pageSize, rows.count > page.count || listing.limit != nil, let last = page.last {
             body["servers_links"] = [["rel": "next", "href": .string(nextLink("servers" + (detail ? "/detail" : ""), req, marker: last.id))]]
         }
         return .json(.object(body))
     }
 
-    /// Nova filters names with Python's `re.search`, on code points.
-    static func matches(_ pattern: String, _ name: String) throws -> Bool {
-        guard let regex = try? Regex(pattern).matchingSemantics(.unicodeScalar) else {
-            throw NimbusError.badRequest("Invalid input for query parameters name. Value: \(pattern). '\(pattern)' is not a 'regex'")
-        }
-        return (try? regex.firstMatch(in: name)) != nil
-    }
 }

@@ -58,10 +58,10 @@ extension ComputeAPI {
 
     /// `PUT /os-services/{uuid}` (2.53+): status, disabled reason and forced_down of one service.
     func updateService(_ req: Request, _ ctx: NimbusRequestContext, _ v: NovaVersion) async throws -> Response {
-        let id = try ctx.parameter("id")
-        guard Format.uuid.accepts(id) else { throw NimbusError.badRequest("Invalid uuid \(id)") }
         let c = try caller(ctx)
         try authorize("os_compute_api:os-services:update", c, target: [:])
+        let id = try ctx.parameter("id")
+        guard Format.uuid.accepts(id) else { throw NimbusError.badRequest("Invalid uuid \(id)") }
         let body = try NovaSchemas.check(try await Self.body(req, ctx), NovaSchemas.serviceUpdate)
         guard let s = try await service.service(id: id.lowercased(), numeric: false) else {
             throw NimbusError.notFound("Service \(id) could not be found.")

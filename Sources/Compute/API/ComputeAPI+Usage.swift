@@ -50,7 +50,8 @@ extension ComputeAPI {
     static func usageWindow(_ q: QueryString, now: Date = Date()) throws -> (Date, Date) {
         let start = try q["start"].map(parseUsageTime) ?? now
         var stop = try q["end"].map(parseUsageTime) ?? now
-        guard start < stop else { throw NimbusError.badRequest("Invalid start time. The start time cannot occur after the end time.") }
+        // Nova reads "now" twice (start first), so two absent bounds make an empty window, not an error.
+        guard start < stop || (q["start"] == nil && q["end"] == nil) else { throw NimbusError.badRequest("Invalid start time. The start time cannot occur after the end time.") }
         if stop > now { stop = now }
         return (start, stop)
     }

@@ -215,6 +215,17 @@ enum NovaSchemas {
     // MARK: values
 
     /// An integer-valued field (integer or numeric string, already validated).
+    /// A count (min_count, max_count) the schema accepted: numbers past Int's range (Python's
+    /// are unbounded) read as a huge count, which the quota check then refuses.
+    static func count(_ v: JSONValue) -> Int? {
+        if let i = integer(v) { return i }
+        switch v {
+        case .string(let s) where !s.isEmpty && s.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }): return Int(Int32.max)
+        case .double(let d) where d.isFinite && d >= 9e15: return Int(Int32.max)
+        default: return nil
+        }
+    }
+
     static func integer(_ v: JSONValue) -> Int? {
         switch v {
         case .int(let i): Int(exactly: i)
@@ -264,8 +275,9 @@ enum NovaSchemas {
     static func limitAndMarker(_ q: QueryString) throws -> (Int?, String?) {
         var limit: Int?
         if let l = q["limit"] {
-            guard let n = Int(l), n >= 0 else { throw NimbusError.badRequest("limit param must be an integer") }
-            limit = min(n, 1000)
+            // any digit string, capped at max_limit (Python's ints have no bound)
+            guard !l.isEmpty, l.utf8.allSatisfy({ (48...57).contains($0) }) else { throw NimbusError.badRequest("limit param must be an integer") }
+            limit = min(Int(l) ?? 1000, 1000)
         }
         return (limit, q["marker"])
     }

@@ -29,18 +29,26 @@ public struct NovaVersion: Sendable, Comparable, CustomStringConvertible {
             // A comma-separated list of `<service> <version>`; the compute entry wins.
             for item in v.splitBytes(",") {
                 let parts = item.trimmingCharacters(in: .whitespaces).splitBytes(" ")
-                if parts.count == 2, parts[0].lowercased().sameBytes(as: "compute") { asked = String(parts[1]) }
+                guard let service = parts.first, service.lowercased().sameBytes(as: "compute") else { continue }
+                guard parts.count == 2 else {
+                    throw .badRequest("API Version String \(item.trimmingCharacters(in: .whitespaces)) is of invalid format. Must be of format MajorNum.MinorNum.")
+                }
+                asked = String(parts[1])
             }
         }
         if asked == nil, let legacy = request.headers[legacyHeader] { asked = legacy.trimmingCharacters(in: .whitespaces) }
         guard let asked else { return .minimum }
         if asked.lowercased().sameBytes(as: "latest") { return .maximum }
+        // Nova's pattern: ^([1-9]\d*)\.([1-9]\d*|0)$ (no leading zeros); any size of number.
         let parts = asked.splitBytes(".", omittingEmpty: false)
-        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]), major >= 0, minor >= 0,
-              parts.allSatisfy({ $0.utf8.allSatisfy { (48...57).contains($0) } && !$0.isEmpty }) else {
+        func wellFormed(_ p: Substring, zeroAllowed: Bool) -> Bool {
+            guard let first = p.utf8.first, p.utf8.allSatisfy({ (48...57).contains($0) }) else { return false }
+            return first != UInt8(ascii: "0") || (zeroAllowed && p.utf8.count == 1)
+        }
+        guard parts.count == 2, wellFormed(parts[0], zeroAllowed: false), wellFormed(parts[1], zeroAllowed: true) else {
             throw .badRequest("API Version String \(asked) is of invalid format. Must be of format MajorNum.MinorNum.")
         }
-        guard major == 2, minor >= minimum.minor, minor <= maximum.minor else {
+        guard let major = Int(parts[0]), let minor = Int(parts[1]), major == 2, minor >= minimum.minor, minor <= maximum.minor else {
             throw NimbusError(.notAcceptable, "Version \(asked) is not supported by the API. Minimum is \(minimum) and maximum is \(maximum).")
         }
         return NovaVersion(minor: minor)

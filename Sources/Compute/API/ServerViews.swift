@@ -16,7 +16,9 @@ extension ComputeAPI {
         return .string(NovaTime.micros(d).replacingBytes("T", with: " "))
     }
 
-    func serverView(_ i: Instance, _ v: NovaVersion, _ c: Caller, hosts: [Name: ComputeHost]) -> JSONValue {
+    /// `single`: a single server's view (show, update, rebuild), which at 2.71 and later lists
+    /// its server groups; listings do not.
+    func serverView(_ i: Instance, _ v: NovaVersion, _ c: Caller, hosts: [Name: ComputeHost], single: Bool = false) -> JSONValue {
         let target = ["project_id": i.projectID]
         var o: JSONObject = [
             "id": .string(i.id), "name": .string(i.name), "status": .string(i.status), "tenant_id": .string(i.projectID),
@@ -33,6 +35,7 @@ extension ComputeAPI {
             "os-extended-volumes:volumes_attached": [], "security_groups": [["name": "default"]],
         ]
         if ["BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"].contains(i.status) { o["progress"] = .int(Int64(i.progress)) }
+        if single, v.atLeast(71) { o["server_groups"] = .array(i.groupID.map { [.string($0)] } ?? []) }
         o["flavor"] = flavorSummary(i.flavor, v, c, target: target)
         if let fault = i.fault, ["ERROR", "DELETED"].contains(i.status) {
             var f: JSONObject = ["code": .int(Int64(fault.code)), "message": .string(fault.message), "created": .string(NovaTime.format(fault.created))]

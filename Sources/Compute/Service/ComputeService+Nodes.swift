@@ -251,6 +251,12 @@ extension ComputeService {
             i.terminatedAt = Date()
         }
         try await placement.release(consumer: id)
+        // A resize left unconfirmed is confirmed by the delete (Nova's _confirm_resize_on_deleting):
+        // the old flavor's allocation under the migration goes too.
+        if let migration = done?.migrationID {
+            try await placement.release(consumer: migration)
+            try await migrations.update(uuid: migration, status: "confirmed")
+        }
         if done != nil { try await actions.event(id, action: "delete", name: "compute_terminate_instance", host: host, result: "Success", finishAction: true) }
     }
 }

@@ -63,6 +63,14 @@ extension ComputeService {
         nodes.poke()
     }
 
+    /// Nova's `metadata_items` limit of the project (and user) for a metadata set of `count` items.
+    public func checkMetadataItems(_ count: Int, project: String, user: String) async throws {
+        let limit = try await effectiveQuotas(project: project, user: user).metadataItems
+        if limit >= 0, count > limit {
+            throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(count), but already used 0 of \(limit) metadata_items")
+        }
+    }
+
     /// Quotas count the larger of the two flavors while a resize is unconfirmed (Nova counts
     /// the new flavor's cores and RAM on top of current usage when it grows).
     func checkResizeQuota(_ i: Instance, to flavor: Flavor) async throws {
@@ -77,8 +85,9 @@ extension ComputeService {
         }
     }
 
-    public func confirmResize(_ id: String, caller: AuthContext, isAdmin: Bool, requestID: String) async throws {
+    public func confirmResize(_ id: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.resized], task: [nil], method: "confirmResize")
         guard current.migrationID != nil else { throw NimbusError.badRequest("Instance has not been resized.") }
         let updated = try await instances.modify(current.id) { i in
@@ -142,9 +151,7 @@ extension ComputeService {
         try Self.checkState(current, vm: [.active, .stopped, .error], task: [nil], method: "rebuild")
         guard let image = try await images.image(r.imageID, caller: caller) else { throw NimbusError.badRequest("Image \(r.imageID) could not be found.") }
         try Self.check(image, fits: current.flavor)
-        if let m = r.metadata, m.count > quotas.metadataItems {
-            throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(m.count), but already used 0 of \(quotas.metadataItems) metadata_items")
-        }
+        if let m = r.metadata { try await checkMetadataItems(m.count, project: current.projectID, user: caller.user.id) }
         var keyData: String??
         if let name = r.keyName {
             if let name {

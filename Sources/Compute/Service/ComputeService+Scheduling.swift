@@ -47,7 +47,8 @@ extension ComputeService {
             guard let host = usable[Name(c.provider)], filters.admit(host, instance: i) else { return nil }
             return (c, host)
         }
-        for (c, host) in Self.weigh(passing.map(\.0)).map({ idx in passing[idx] }) {
+        let groupCounts = passing.map { filters.groupMembers[Name($0.1.host)] ?? 0 }
+        for (c, host) in Self.weigh(passing.map(\.0), group: filters.group?.policy, members: groupCounts).map({ idx in passing[idx] }) {
             guard try await placement.claim(consumer: i.id, provider: c.provider, resources: resources, project: i.projectID, user: i.userID) else { continue }
             let placed = try? await instances.modify(i.id) { cur in
                 guard cur.host == nil, cur.vmState == .building, !cur.deleted else { throw Superseded() }
@@ -73,10 +74,14 @@ extension ComputeService {
     /// Nova's default weighers (RAM, CPU, disk; multiplier 1.0 each): each measure normalised
     /// to 0…1 across the candidates (all equal: 0), summed; the most free wins, which spreads
     /// instances. Ties keep Placement's order. Returns indexes into `candidates`.
-    static func weigh(_ candidates: [PlacementCandidate]) -> [Int] {
+    /// With a soft-(anti-)affinity group, Nova's `ServerGroupSoftAffinityWeigher` (members on
+    /// the host) or `ServerGroupSoftAntiAffinityWeigher` (minus them) joins, normalised alike.
+    static func weigh(_ candidates: [PlacementCandidate], group: ServerGroup.Policy? = nil, members: [Int] = []) -> [Int] {
         var weights = [Double](repeating: 0, count: candidates.count)
-        for rc in ["MEMORY_MB", "VCPU", "DISK_GB"] {
-            let values = candidates.map { Double($0.free[rc] ?? 0) }
+        var measures = ["MEMORY_MB", "VCPU", "DISK_GB"].map { rc in candidates.map { Double($0.free[rc] ?? 0) } }
+        if group == .softAffinity { measures.append(members.map(Double.init)) }
+        if group == .softAntiAffinity { measures.append(members.map { -Double($0) }) }
+        for values in measures where values.count == candidates.count {
             guard let lo = values.min(), let hi = values.max(), hi > lo else { continue }
             for (k, v) in values.enumerated() { weights[k] += (v - lo) / (hi - lo) }
         }
@@ -99,12 +104,21 @@ extension ComputeService {
 
 /// Nova's filters on what the compute service knows beyond Placement (Placement has already
 /// checked capacity): compute enabled and up (done by the caller), hosts a build failed on,
-/// availability zone, the admin's requested host, `same_host` / `different_host` hints.
+/// availability zone, the admin's requested host, `same_host` / `different_host` hints, and the
+/// server group's affinity or anti-affinity.
 struct HostFilters {
     var sameHosts: Set<Name>?
     var differentHosts: Set<Name> = []
+    /// The instance's server group and its live members per host (the instance itself is not
+    /// placed yet, so it is not counted).
+    var group: ServerGroup?
+    var groupMembers: [Name: Int] = [:]
 
     init(for i: Instance, service: ComputeService) async throws {
+        if let id = i.groupID, let g = try await service.serverGroups.group(id) {
+            group = g
+            groupMembers = try await service.serverGroups.hosts(of: id)
+        }
         if !i.sameHost.isEmpty {
             sameHosts = Set(try await service.instances.hosts(of: i.sameHost).map(Name.init))
         }
@@ -120,6 +134,15 @@ struct HostFilters {
         if let requested = i.requestedHost, !requested.sameBytes(as: host.host) { return false }
         if let same = sameHosts, !same.contains(name) { return false }
         if differentHosts.contains(name) { return false }
+        switch group?.policy {
+        case .affinity:
+            // ServerGroupAffinityFilter: once a member runs somewhere, only there.
+            if !groupMembers.isEmpty, groupMembers[name] == nil { return false }
+        case .antiAffinity:
+            // ServerGroupAntiAffinityFilter: fewer than max_server_per_host members (1 by default).
+            if (groupMembers[name] ?? 0) >= (group?.maxServerPerHost ?? 1) { return false }
+        default: break
+        }
         return true
     }
 }

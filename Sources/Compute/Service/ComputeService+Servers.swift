@@ -76,6 +76,15 @@ extension ComputeService {
         if metadataItems >= 0, r.metadata.count > metadataItems {
             throw NimbusError.forbidden("Quota exceeded for metadata_items: Requested \(r.metadata.count), but already used 0 of \(metadataItems) metadata_items")
         }
+        var join: InstanceRepository.GroupJoin?
+        if let groupID = r.groupID {
+            // Nova looks the group up in the caller's project: another project's is not found.
+            guard let g = try await serverGroups.group(groupID), g.projectID.sameBytes(as: project) else {
+                throw NimbusError.badRequest("Instance group \(groupID) could not be found.")
+            }
+            join = .init(groupID: g.id, user: caller.user.id,
+                         limit: try await userQuotas(project: project, user: caller.user.id)[.serverGroupMembers] ?? -1)
+        }
         let count = try await allowedCount(r, flavor: flavor, project: project)
         let reservation = "r-" + String(Identifiers.hex32().prefix(8))
         let now = Date()
@@ -105,7 +114,7 @@ extension ComputeService {
             i.launchIndex = index
             made.append(i)
         }
-        try await instances.insert(made)
+        try await instances.insert(made, group: join)
         for i in made { try await actions.start(i, action: "create", requestID: requestID, caller: caller) }
         wake()
         return made
@@ -152,6 +161,9 @@ extension ComputeService {
         for (_, limit, inUse, each) in limits where limit >= 0 && each > 0 {
             allowed = min(allowed, max(0, (limit - inUse) / each))
         }
+        if allowed >= r.minCount, r.minCount > Self.maxServersPerRequest {
+            throw NimbusError.forbidden("Quota exceeded for instances: Requested \(r.minCount), but one request may create at most \(Self.maxServersPerRequest) instances")
+        }
         if allowed < r.minCount {
             let over = limits.filter { $0.1 >= 0 && $0.2 + $0.3 * r.minCount > $0.1 }
             let names = over.map(\.0).joined(separator: ", ")
@@ -160,8 +172,12 @@ extension ComputeService {
             let limitText = over.map { String($0.1) }.joined(separator: ", ")
             throw NimbusError.forbidden("Quota exceeded for \(names): Requested \(requested), but already used \(usedText) of \(limitText) \(names)")
         }
-        return allowed
+        return min(allowed, Self.maxServersPerRequest)
     }
+
+    /// A bound Nova lacks: one request creates at most this many servers, even with unlimited
+    /// quotas (a `max_count` of 2³¹ would otherwise make the server write rows for minutes).
+    public static let maxServersPerRequest = 1000
 
     /// The instance as `caller` may see it: its own project's (or any, for admins); 404 otherwise.
     public func server(_ id: String, caller: AuthContext, isAdmin: Bool) async throws -> Instance {

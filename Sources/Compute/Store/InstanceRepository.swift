@@ -45,9 +45,29 @@ public struct InstanceRepository: Sendable {
         return i
     }
 
-    public func insert(_ instances: [Instance]) async throws {
+    /// A server group the new instances join, with the user's `server_group_members` limit.
+    public struct GroupJoin: Sendable {
+        public var groupID: String
+        public var user: String
+        public var limit: Int
+        public init(groupID: String, user: String, limit: Int) { self.groupID = groupID; self.user = user; self.limit = limit }
+    }
+
+    /// Inserts the instances and, with `group`, makes them members of it in the same
+    /// transaction: 403 when the user's live members of the group would pass the limit, 400
+    /// when the group is gone; nothing is written then.
+    public func insert(_ instances: [Instance], group: GroupJoin? = nil) async throws {
         try await database.transaction { db in
             for i in instances { try await Self.write(db, i, insert: true) }
+            guard let g = group else { return }
+            for i in instances {
+                if g.limit >= 0, try await ServerGroupRepository.memberCount(db, groupID: g.groupID, user: g.user) + 1 > g.limit {
+                    throw NimbusError.forbidden("Quota exceeded, too many servers in group")
+                }
+                guard try await ServerGroupRepository.insertMember(db, groupID: g.groupID, instanceID: i.id) else {
+                    throw NimbusError.badRequest("Instance group \(g.groupID) could not be found.")
+                }
+            }
         }
     }
 
@@ -107,6 +127,12 @@ public struct InstanceRepository: Sendable {
         public var onlyDeleted = false
         public var changesSince: Date?
         public var reservationID: String?
+        /// Only instances after this one in the listing order (a page's marker).
+        public var after: (createdAt: Date, id: String)?
+        /// At most this many rows.
+        public var limit: Int?
+        /// Only this instance (is it visible to the query?).
+        public var id: String?
         public init() {}
     }
 
@@ -119,7 +145,13 @@ public struct InstanceRepository: Sendable {
         if q.onlyDeleted { sql.appendInterpolation(" AND deleted = \(bind: true)" as SQLQueryString) }
         else if !q.includeDeleted { sql.appendInterpolation(" AND deleted = \(bind: false)" as SQLQueryString) }
         if let since = q.changesSince { sql.appendInterpolation(" AND updated_at >= \(bind: Micros.of(since))" as SQLQueryString) }
+        if let id = q.id { sql.appendInterpolation(" AND id = \(bind: id)" as SQLQueryString) }
+        if let a = q.after {
+            let t = Micros.of(a.createdAt)
+            sql.appendInterpolation(" AND (created_at < \(bind: t) OR (created_at = \(bind: t) AND id < \(bind: a.id)))" as SQLQueryString)
+        }
         sql.appendInterpolation(" ORDER BY created_at DESC, id DESC" as SQLQueryString)
+        if let l = q.limit { sql.appendInterpolation(" LIMIT \(bind: max(0, l))" as SQLQueryString) }
         return try await database.sql.raw(sql).all().map(Self.decode)
     }
 

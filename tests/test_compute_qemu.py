@@ -213,3 +213,25 @@ def test_resize_revert_confirm_and_rebuild_of_a_real_guest(qemu_cloud, tmp_path)
     text = wait_console(cloud, s["id"], r"ssh keys for root: 1")
     assert BANNER.findall(text)[-1] == "shape-shifter"
     cloud.cli("server", "delete", "--wait", s["id"], timeout=180)
+
+
+@pytest.mark.timeout(600)
+def test_shelve_and_unshelve_a_real_guest(qemu_cloud):
+    """The guest's disk goes into the `<name>-shelved` image, the QEMU process and the instance
+    directory go away (offloaded), and unshelve boots the guest again from that image."""
+    cloud = qemu_cloud
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "shelf-life",
+                  "-f", "json", timeout=240)
+    wait_console(cloud, s["id"], BANNER.pattern)
+    cloud.cli("server", "shelve", s["id"])
+    cloud.wait_server(s["id"], "SHELVED_OFFLOADED", timeout=240)
+    assert subprocess.run(["pgrep", "-f", f"qemu-system.*-uuid {s['id']}"], capture_output=True).returncode == 1   # no QEMU left
+    assert not (cloud.data / "compute" / "instances" / s["id"]).exists()
+    image = cloud.cli("image", "show", "shelf-life-shelved", "-f", "json")
+    assert image["status"] == "active" and image["size"] > 0, image
+    cloud.cli("server", "unshelve", s["id"])
+    cloud.wait_server(s["id"], "ACTIVE", timeout=240)
+    text = wait_console(cloud, s["id"], BANNER.pattern)
+    assert BANNER.findall(text)[-1] == "shelf-life"
+    assert cloud.cli("image", "list", "--name", "shelf-life-shelved", "-f", "json") == []
+    cloud.cli("server", "delete", "--wait", s["id"], timeout=180)

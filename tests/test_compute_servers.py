@@ -281,3 +281,47 @@ def test_list_filters_sort_and_paging(fake_cloud):
     assert fake_cloud.nova("GET", "/servers?block_device_mapping=x").status_code == 400
     for sid in ids:
         fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_shelve_offload_and_unshelve(fake_cloud):
+    """shelve: a snapshot `<name>-shelved`, then (shelved_offload_time 0) offloaded: no host, no
+    allocation; unshelve schedules it again from that image, which is then deleted."""
+    sid = boot(fake_cloud, "shelf")
+    fake_cloud.wait_server(sid, "ACTIVE")
+    fake_cloud.cli("server", "shelve", sid)
+    shown = fake_cloud.wait_server(sid, "SHELVED_OFFLOADED")
+    assert shown["OS-EXT-SRV-ATTR:host"] is None and shown["OS-EXT-STS:power_state"] == 0, shown
+    assert allocations(fake_cloud, sid) == []
+    images = fake_cloud.cli("image", "list", "--name", "shelf-shelved", "-f", "json")
+    assert len(images) == 1 and images[0]["Status"] == "active", images
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"shelve": None})
+    assert r.status_code == 409, r.text
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"unshelve": {"bogus": 1}}, version="2.77")
+    assert r.status_code == 400, r.text
+    fake_cloud.cli("server", "unshelve", sid)
+    shown = fake_cloud.wait_server(sid, "ACTIVE")
+    assert shown["OS-EXT-SRV-ATTR:host"] and shown["image"]["id"] == image_id(fake_cloud), shown
+    assert [a["resources"]["MEMORY_MB"] for a in allocations(fake_cloud, sid)] == [128]
+    assert fake_cloud.cli("image", "list", "--name", "shelf-shelved", "-f", "json") == []
+    actions = [a["action"] for a in fake_cloud.nova("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]]
+    assert "shelve" in actions and "unshelve" in actions, actions
+    fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_reset_state_force_delete_and_restore(fake_cloud):
+    sid = boot(fake_cloud, "resettable")
+    fake_cloud.wait_server(sid, "ACTIVE")
+    demo = fake_cloud.token("demo", fake_cloud.nimbus.demo_password, "demo")
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"os-resetState": {"state": "error"}}, token=demo)
+    assert r.status_code in (403, 404), r.text
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"os-resetState": {"state": "bogus"}})
+    assert r.status_code == 400, r.text
+    assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"os-resetState": {"state": "error"}}).status_code == 202
+    assert fake_cloud.wait_server(sid, "ERROR")["OS-EXT-STS:vm_state"] == "error"
+    assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"os-resetState": {"state": "active"}}).status_code == 202
+    fake_cloud.wait_server(sid, "ACTIVE")
+    # restore: nothing is ever soft-deleted here (reclaim_instance_interval 0)
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"restore": None})
+    assert r.status_code == 409, r.text
+    assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"forceDelete": None}).status_code == 202
+    fake_cloud.wait_server(sid, "DELETED", timeout=60)

@@ -128,6 +128,25 @@ public actor ComputeAgent {
             case "resize_reverting":
                 try await driver.revertResize(id, powerOn: d.taskArguments["power_on"] != "false")
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "shelving", "shelving_image_pending_upload", "shelving_image_uploading":
+                // the snapshot (uploaded as the shelved image), then the guest stopped
+                try await snapshot(d, task: task)
+                let now = try await state(id)
+                if now != .shutdown && now != .noState && now != .crashed { try await driver.powerOff(id, timeout: .seconds(60)) }
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "shelving_offloading":
+                try await driver.destroy(id)
+                lastPower[id] = nil
+                report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task)
+            case "unshelving":
+                // still here (shelved, not offloaded): start it; offloaded and placed here: build it
+                // from the shelved image (the spec names it)
+                if observed == .noState {
+                    try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID))
+                } else if observed != .running {
+                    try await driver.powerOn(id)
+                }
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "deleting", "soft-deleting":
                 try await driver.destroy(id)
                 lastPower[id] = nil

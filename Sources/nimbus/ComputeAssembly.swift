@@ -26,6 +26,7 @@ enum ComputeAssembly {
         ConfigOption("compute", "force_config_drive", default: "true", "Give every server a config drive (Nova's force_config_drive); the guest's metadata source until the network service exists."),
         ConfigOption("compute", "max_build_attempts", default: "3", "Hosts a build may fail on before the server is ERROR (Nova's max_attempts)."),
         ConfigOption("compute", "agent_key_file", default: "", "File with the secret shared with `nimbus compute` nodes (default: data_dir/compute/agent-key, created on first start)."),
+        ConfigOption("compute", "shelved_offload_time", default: "0", "Seconds a shelved server keeps its host before it is offloaded (Nova's shelved_offload_time; 0: at once, -1: never)."),
         ConfigOption("compute", "agent_interval_s", default: "10", "Seconds between a compute node's passes over its instances (it is also woken on every change)."),
     ]
 
@@ -36,6 +37,7 @@ enum ComputeAssembly {
         var settings = ComputeSettings()
         settings.forceConfigDrive = v.bool("compute", "force_config_drive")
         settings.maxBuildAttempts = max(1, v.int("compute", "max_build_attempts"))
+        settings.shelvedOffloadTime = max(-1, v.int("compute", "shelved_offload_time"))
         let service = ComputeService(database: database, images: ComputeImageClient(images: images),
                                      placement: ComputePlacementClient(placement: placement), settings: settings, logger: log)
         try await service.bootstrap()

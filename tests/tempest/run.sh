@@ -178,13 +178,14 @@ build_timeout = ${TEMPEST_COMPUTE_BUILD_TIMEOUT:-180}
 min_compute_nodes = 1
 
 [compute-feature-enabled]
-# What Nimbus' Nova implements (no Neutron, Cinder or metadata service yet).
+# What Nimbus' Nova implements (no Neutron, Cinder or metadata service yet; OS-DCF:diskConfig
+# is always MANUAL, so disk_config is off).
 resize = True
 snapshot = True
 console_output = True
 pause = True
 suspend = True
-disk_config = True
+disk_config = False
 config_drive = True
 enable_instance_password = True
 ide_bus = True

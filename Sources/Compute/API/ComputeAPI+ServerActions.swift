@@ -113,6 +113,58 @@ extension ComputeAPI {
                 }
                 view["adminPass"] = .string(valid["adminPass"]?.stringValue ?? Self.password())
                 return .json(["server": .object(view)], status: .accepted)
+            case "shelve":
+                try self.authorize("os_compute_api:os-shelve:shelve", c, target: target)
+                try await self.service.shelve(i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "shelveOffload":
+                try self.authorize("os_compute_api:os-shelve:shelve_offload", c, target: target)
+                try await self.service.shelveOffload(i.id, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "unshelve":
+                try self.authorize("os_compute_api:os-shelve:unshelve", c, target: target)
+                var zone: String??
+                var host: String?
+                if v.atLeast(77), case .object(let o) = args {
+                    let allowed: Set<String> = v.atLeast(91) ? ["availability_zone", "host"] : ["availability_zone"]
+                    if let extra = o.sortedMembers.first(where: { !allowed.contains($0.0) })?.0 {
+                        throw NimbusError.badRequest("Invalid input for field/attribute unshelve. Value: \(args.pythonStr). Additional properties are not allowed ('\(extra)' was unexpected)")
+                    }
+                    if let z = o["availability_zone"] {
+                        if z == .null, v.atLeast(91) { zone = .some(nil) }
+                        else if let s = z.stringValue, !s.isEmpty, s.scalarCount <= 255 { zone = .some(s) }
+                        else { throw NimbusError.badRequest("Invalid input for field/attribute availability_zone. Value: \(z.pythonStr).") }
+                    }
+                    if let h = o["host"] {
+                        guard let s = h.stringValue, !s.isEmpty, s.scalarCount <= 255 else {
+                            throw NimbusError.badRequest("Invalid input for field/attribute host. Value: \(h.pythonStr).")
+                        }
+                        try self.authorize("os_compute_api:os-shelve:unshelve_to_host", c, target: target)
+                        host = s
+                    }
+                } else if v.atLeast(77), args != .null {
+                    throw NimbusError.badRequest("Invalid input for field/attribute unshelve. Value: \(args.pythonStr). \(args.pythonStr) is not of type 'object', 'null'")
+                }
+                try await self.service.unshelve(i.id, zone: zone, host: host, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
+                                                requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "os-resetState":
+                try self.authorize("os_compute_api:os-admin-actions:reset_state", c, target: target)
+                guard case .object(let o) = args, o.count == 1, let state = o["state"]?.stringValue, ["active", "error"].contains(state) else {
+                    throw NimbusError.badRequest("Invalid input for field/attribute os-resetState. Value: \(args.pythonStr). 'state' must be one of ['active', 'error']")
+                }
+                try await self.service.resetState(i.id, to: state == "active" ? .active : .error, caller: c.auth, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "forceDelete":
+                try self.authorize("os_compute_api:os-deferred-delete:force", c, target: target)
+                try await self.service.forceDelete(i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "restore":
+                try self.authorize("os_compute_api:os-deferred-delete:restore", c, target: target)
+                // Deletes are never deferred here (Nova's reclaim_instance_interval = 0): nothing
+                // is ever SOFT_DELETED, so restore finds no server in that state.
+                try ComputeService.checkState(i, vm: [.softDeleted], task: [nil], method: "restore")
+                return .empty(.accepted)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)
                 let length = try Self.consoleLength(args["length"])

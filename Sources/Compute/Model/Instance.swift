@@ -66,6 +66,8 @@ public struct Instance: Sendable, Equatable {
     /// migration (its id is the Placement consumer holding the old flavor's resources).
     public var oldFlavor: Flavor?
     public var migrationID: String?
+    /// Nova's `shelved_at`, `shelved_image_id`, `shelved_host` (system metadata) while shelved.
+    public var shelved: [String: String] = [:]
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

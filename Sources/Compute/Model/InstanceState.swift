@@ -101,6 +101,7 @@ extension TaskState {
     public var isSnapshot: Bool {
         switch self {
         case .imageSnapshot, .imageSnapshotPending, .imagePendingUpload, .imageUploading: true
+        case .shelving, .shelvingImagePendingUpload, .shelvingImageUploading: true
         default: false
         }
     }

@@ -137,21 +137,7 @@ extension ComputeService {
                             requestID: String) async throws -> String {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkState(current, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createImage")
-        let core: Set<Name> = ["min_disk", "min_ram", "disk_format", "container_format", "size"]
-        var properties = current.imageMeta.filter { k, _ in
-            !core.contains(k) && !Self.nonInheritableImageProperties.contains(k) && !k.string.hasBytePrefix("os_glance")
-        }
-        properties[Name("instance_uuid")] = current.id
-        properties[Name("user_id")] = caller.user.id
-        properties[Name("image_type")] = "snapshot"
-        if let base = current.imageID { properties[Name("base_image_ref")] = base }
-        if let owner = caller.projectID, !owner.sameBytes(as: current.projectID) { properties[Name("instance_owner")] = current.projectID }
-        for (k, v) in metadata { properties[k] = v }
-        let minDisk = Int(current.imageMeta[Name("min_disk")] ?? "") ?? current.flavor.rootGB
-        let minRam = Int(current.imageMeta[Name("min_ram")] ?? "") ?? 0
-        let imageID = try await images.createSnapshot(SnapshotRequest(name: name, ownerProject: caller.projectID ?? current.projectID,
-                                                                      instanceProject: current.projectID, properties: properties,
-                                                                      minDiskGB: minDisk, minRamMB: minRam))
+        let imageID = try await queueSnapshot(of: current, name: name, metadata: metadata, caller: caller)
         let updated: Instance?
         do {
             updated = try await instances.modify(current.id) { i in
@@ -170,6 +156,25 @@ extension ComputeService {
         try await actions.start(updated, action: "createImage", requestID: requestID, caller: caller)
         nodes.poke()
         return imageID
+    }
+
+    /// A queued image with Nova's snapshot properties for `current` (createImage, shelve).
+    func queueSnapshot(of current: Instance, name: String, metadata: [Name: String], caller: AuthContext) async throws -> String {
+        let core: Set<Name> = ["min_disk", "min_ram", "disk_format", "container_format", "size"]
+        var properties = current.imageMeta.filter { k, _ in
+            !core.contains(k) && !Self.nonInheritableImageProperties.contains(k) && !k.string.hasBytePrefix("os_glance")
+        }
+        properties[Name("instance_uuid")] = current.id
+        properties[Name("user_id")] = caller.user.id
+        properties[Name("image_type")] = "snapshot"
+        if let base = current.imageID { properties[Name("base_image_ref")] = base }
+        if let owner = caller.projectID, !owner.sameBytes(as: current.projectID) { properties[Name("instance_owner")] = current.projectID }
+        for (k, v) in metadata { properties[k] = v }
+        let minDisk = Int(current.imageMeta[Name("min_disk")] ?? "") ?? current.flavor.rootGB
+        let minRam = Int(current.imageMeta[Name("min_ram")] ?? "") ?? 0
+        return try await images.createSnapshot(SnapshotRequest(name: name, ownerProject: caller.projectID ?? current.projectID,
+                                                               instanceProject: current.projectID, properties: properties,
+                                                               minDiskGB: minDisk, minRamMB: minRam))
     }
 
     /// `check_instance_state`: 409 InstanceInvalidState unless the instance is in one of `vm`

@@ -68,7 +68,8 @@ extension ComputeService {
         }
         return InstanceSpec(id: try InstanceID(i.id), name: i.name, hostname: i.hostname, projectID: i.projectID, userID: i.userID, vcpus: i.flavor.vcpus,
                             memoryMB: i.flavor.memoryMB, rootGB: i.flavor.rootGB, ephemeralGB: i.flavor.ephemeralGB, swapMB: i.flavor.swapMB,
-                            imageID: i.imageID ?? "", configDrive: drive)
+                            imageID: i.taskState == .unshelving ? (i.taskArguments["image_id"] ?? i.imageID ?? "") : (i.imageID ?? ""),
+                            configDrive: drive)
     }
 
     /// Nova's states after a node's fact.
@@ -119,6 +120,7 @@ extension ComputeService {
     }
 
     static let rebuildTasks: Set<TaskState> = [.rebuilding, .rebuildBlockDeviceMapping, .rebuildSpawning]
+    static let shelveTasks: Set<TaskState> = [.shelving, .shelvingImagePendingUpload, .shelvingImageUploading]
     static let resizeTasks: Set<TaskState> = [.resizePrep, .resizeMigrating, .resizeMigrated, .resizeFinish]
 
     /// The instance after its node reported the task done or failed (Nova's compute manager).
@@ -138,6 +140,19 @@ extension ComputeService {
                 i.migrationID = nil
             } else if task == .resizeReverting || rebuildTasks.contains(task) {
                 i.vmState = powerOn ? .active : .stopped
+            } else if shelveTasks.contains(task) {
+                i.vmState = .shelved
+                i.shelved = ["shelved_at": Timestamps.micros(Date()), "shelved_image_id": args["image_id"] ?? "", "shelved_host": i.host ?? ""]
+                if args["offload"] == "true" { i.taskState = .shelvingOffloading }
+            } else if task == .shelvingOffloading {
+                i.vmState = .shelvedOffloaded
+                i.host = nil
+                i.node = nil
+                i.powerState = PowerState.noState.rawValue
+            } else if task == .unshelving {
+                i.vmState = .active
+                i.shelved = [:]
+                if i.launchedAt == nil { i.launchedAt = Date() }
             } else if let next = vmState(after: task) {
                 i.vmState = next
             }
@@ -154,12 +169,29 @@ extension ComputeService {
             i.vmState = VMState(rawValue: args["prior_vm_state"] ?? "") ?? .active
         } else if task == .resizeConfirming || task == .resizeReverting {
             i.vmState = .error
+        } else if shelveTasks.contains(task) {
+            i.vmState = VMState(rawValue: args["prior_vm_state"] ?? "") ?? .active   // the guest was not shelved
+        } else if task == .unshelving {
+            // Nova: a failed spawn leaves the server offloaded (and its host's claim dropped).
+            i.vmState = .shelvedOffloaded
+            i.host = nil
+            i.node = nil
         }
     }
 
     /// What a finished task leaves to do outside the instance row: a failed snapshot's image
     /// deleted; a confirmed resize's migration allocation dropped; a failed resize's claims undone.
     func afterTask(_ task: TaskState, done: Bool, before: Instance, after: Instance, host: String) async throws {
+        if task == .shelvingOffloading, done {
+            try await placement.release(consumer: before.id)
+        }
+        if shelveTasksNeedingPoke(task, after) { nodes.poke() }
+        if task == .unshelving, done, let image = before.taskArguments["image_id"], !image.isEmpty {
+            try? await images.deleteImage(image)   // Nova deletes the shelved image once the server is back
+        }
+        if task == .unshelving, !done, before.vmState == .shelvedOffloaded {
+            try await placement.release(consumer: before.id)
+        }
         if task.isSnapshot, !done, let imageID = before.taskArguments["image_id"] {
             try? await images.deleteImage(imageID)   // Nova deletes the image of a snapshot that failed
         }
@@ -182,6 +214,11 @@ extension ComputeService {
                                              ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
                                             project: before.projectID, user: before.userID)
         }
+    }
+
+    /// A finished shelve that goes on to offloading needs the node again.
+    func shelveTasksNeedingPoke(_ task: TaskState, _ after: Instance) -> Bool {
+        Self.shelveTasks.contains(task) && after.taskState == .shelvingOffloading
     }
 
     static func vmState(after task: TaskState) -> VMState? {
@@ -208,6 +245,9 @@ extension ComputeService {
         case .imageSnapshot, .imageSnapshotPending, .imagePendingUpload, .imageUploading: "compute_snapshot_instance"
         case .rebuilding, .rebuildBlockDeviceMapping, .rebuildSpawning: "compute_rebuild_instance"
         case .resizePrep, .resizeMigrating, .resizeMigrated, .resizeFinish: "compute_finish_resize"
+        case .shelving, .shelvingImagePendingUpload, .shelvingImageUploading: "compute_shelve_instance"
+        case .shelvingOffloading: "compute_shelve_offload_instance"
+        case .unshelving: "compute_unshelve_instance"
         case .resizeConfirming: "compute_confirm_resize"
         case .resizeReverting: "compute_finish_revert_resize"
         default: nil
@@ -253,6 +293,9 @@ extension ComputeService {
         try await placement.release(consumer: id)
         // A resize left unconfirmed is confirmed by the delete (Nova's _confirm_resize_on_deleting):
         // the old flavor's allocation under the migration goes too.
+        if let image = done?.shelved["shelved_image_id"], !image.isEmpty {
+            try? await images.deleteImage(image)   // Nova deletes a shelved server's image with it
+        }
         if let migration = done?.migrationID {
             try await placement.release(consumer: migration)
             try await migrations.update(uuid: migration, status: "confirmed")

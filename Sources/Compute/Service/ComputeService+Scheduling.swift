@@ -19,6 +19,7 @@ extension ComputeService {
         for await _ in wakeStream {
             if Task.isCancelled { break }
             do { try await schedulePending() } catch { logger.error("scheduling pass failed: \(error)") }
+            do { try await offloadExpiredShelves() } catch { logger.error("shelve offload pass failed: \(error)") }
         }
     }
 
@@ -40,7 +41,10 @@ extension ComputeService {
 
     func schedule(_ i: Instance, usable: [Name: ComputeHost]) async throws {
         let resources = Self.resources(i.flavor)
-        try await actions.event(i.id, action: "create", name: "conductor_schedule_and_build_instances", host: nil)
+        let unshelving = i.vmState == .shelvedOffloaded
+        let action = unshelving ? "unshelve" : "create"
+        let conductorEvent = unshelving ? "schedule_instances" : "conductor_schedule_and_build_instances"
+        try await actions.event(i.id, action: action, name: conductorEvent, host: nil)
         let candidates = try await placement.candidates(resources, limit: settings.schedulerCandidates)
         let filters = try await HostFilters(for: i, service: self)
         let passing = candidates.compactMap { c -> (PlacementCandidate, ComputeHost)? in
@@ -51,20 +55,34 @@ extension ComputeService {
         for (c, host) in Self.weigh(passing.map(\.0), group: filters.group?.policy, members: groupCounts).map({ idx in passing[idx] }) {
             guard try await placement.claim(consumer: i.id, provider: c.provider, resources: resources, project: i.projectID, user: i.userID) else { continue }
             let placed = try? await instances.modify(i.id) { cur in
-                guard cur.host == nil, cur.vmState == .building, !cur.deleted else { throw Superseded() }
+                guard cur.host == nil, !cur.deleted, cur.vmState == .building || (cur.vmState == .shelvedOffloaded && cur.taskState == .unshelving) else {
+                    throw Superseded()
+                }
                 cur.host = host.host
                 cur.node = host.host
                 cur.availabilityZone = cur.availabilityZone ?? host.zone
-                cur.taskState = .spawning
+                if cur.vmState == .building { cur.taskState = .spawning }
             }
             if placed == nil {
                 // Deleted (or placed by another conductor) meanwhile: give the claim back.
                 try await placement.release(consumer: i.id)
                 return
             }
-            try await actions.event(i.id, action: "create", name: "conductor_schedule_and_build_instances", host: nil, result: "Success")
-            try await actions.event(i.id, action: "create", name: "compute__do_build_and_run_instance", host: host.host)
+            try await actions.event(i.id, action: action, name: conductorEvent, host: nil, result: "Success")
+            if !unshelving { try await actions.event(i.id, action: "create", name: "compute__do_build_and_run_instance", host: host.host) }
             nodes.poke()
+            return
+        }
+        if unshelving {
+            // Nova: the server stays offloaded, the action's event failed.
+            _ = try? await instances.modify(i.id) { cur in
+                guard cur.taskState == .unshelving, cur.host == nil else { throw Superseded() }
+                cur.taskState = nil
+                cur.taskArguments = [:]
+                cur.fault = Instance.Fault(code: 500, message: "No valid host was found. ", details: "There are not enough hosts available.")
+            }
+            try await actions.event(i.id, action: action, name: conductorEvent, host: nil, result: "Error",
+                                    traceback: "There are not enough hosts available.", finishAction: true)
             return
         }
         try await fail(i.id, code: 500, message: "No valid host was found. ", details: "There are not enough hosts available.",
@@ -160,7 +178,8 @@ extension InstanceRepository {
     /// Instances waiting for a host.
     func unplaced() async throws -> [Instance] {
         try await database.sql.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM compute_instances WHERE deleted = \(bind: false) AND vm_state = 'building' AND host IS NULL
+            SELECT \(unsafeRaw: Self.columns) FROM compute_instances WHERE deleted = \(bind: false) AND host IS NULL
+            AND (vm_state = 'building' OR (vm_state = 'shelved_offloaded' AND task_state = 'unshelving'))
             ORDER BY created_at
             """).all().map(Self.decode)
     }

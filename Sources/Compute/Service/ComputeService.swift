@@ -12,6 +12,9 @@ public struct ComputeSettings: Sendable {
     /// and builds a server may fail before ERROR.
     public var schedulerCandidates = 1000
     public var maxBuildAttempts = 3
+    /// Nova's `shelved_offload_time`: seconds a shelved server keeps its host before it is
+    /// offloaded (0: at once, -1: never).
+    public var shelvedOffloadTime = 0
     public init() {}
 }
 

@@ -37,6 +37,7 @@ enum InstanceDocument {
             "image_meta": .object(JSONObject(names: i.imageMeta.mapValues { JSONValue.string($0) })),
             "task_arguments": .object(JSONObject(i.taskArguments.mapValues { JSONValue.string($0) })),
             "old_flavor": i.oldFlavor.map(FlavorDocument.encode) ?? .null, "migration_id": JSONValue(i.migrationID),
+            "shelved": .object(JSONObject(i.shelved.mapValues { JSONValue.string($0) })),
         ]
         if let f = i.fault {
             o["fault"] = ["code": .int(Int64(f.code)), "message": .string(f.message), "details": JSONValue(f.details),
@@ -71,6 +72,8 @@ enum InstanceDocument {
                                  uniquingKeysWith: { a, _ in a })
         i.oldFlavor = v["old_flavor"].flatMap { $0 == .null ? nil : FlavorDocument.decode($0) }
         i.migrationID = v["migration_id"]?.stringValue
+        i.shelved = Dictionary(v["shelved"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? [],
+                               uniquingKeysWith: { a, _ in a })
         i.taskArguments = Dictionary(v["task_arguments"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? [],
                                      uniquingKeysWith: { a, _ in a })
         if let f = v["fault"], let code = f["code"]?.intValue, let message = f["message"]?.stringValue {

@@ -235,3 +235,23 @@ def test_shelve_and_unshelve_a_real_guest(qemu_cloud):
     assert BANNER.findall(text)[-1] == "shelf-life"
     assert cloud.cli("image", "list", "--name", "shelf-life-shelved", "-f", "json") == []
     cloud.cli("server", "delete", "--wait", s["id"], timeout=180)
+
+
+@pytest.mark.timeout(600)
+def test_rescue_boots_the_rescue_disk_with_the_guest_disk_second(qemu_cloud):
+    cloud = qemu_cloud
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "rescue-me",
+                  "-f", "json", timeout=240)
+    wait_console(cloud, s["id"], BANNER.pattern)
+    cloud.cli("server", "rescue", s["id"])
+    cloud.wait_server(s["id"], "RESCUE", timeout=240)
+    wait_console(cloud, s["id"], BANNER.pattern, count=2)
+    cmdline = open(f"/proc/{qemu_pid_of(cloud.data, s['id'])}/cmdline", "rb").read().split(b"\0")
+    drives = [a for a in cmdline if a.startswith(b"{") and b'"node-name"' in a]
+    assert b"disk.rescue" in drives[0] and b"/disk\"" in drives[1], drives   # rescue boots, own disk second
+    cloud.cli("server", "unrescue", s["id"])
+    cloud.wait_server(s["id"], "ACTIVE", timeout=240)
+    wait_console(cloud, s["id"], BANNER.pattern, count=3)
+    assert b"disk.rescue" not in open(f"/proc/{qemu_pid_of(cloud.data, s['id'])}/cmdline", "rb").read()
+    assert not (cloud.data / "compute" / "instances" / s["id"] / "disk.rescue").exists()
+    cloud.cli("server", "delete", "--wait", s["id"], timeout=180)

@@ -325,3 +325,21 @@ def test_reset_state_force_delete_and_restore(fake_cloud):
     assert r.status_code == 409, r.text
     assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"forceDelete": None}).status_code == 202
     fake_cloud.wait_server(sid, "DELETED", timeout=60)
+
+
+def test_rescue_and_unrescue(fake_cloud):
+    sid = boot(fake_cloud, "rescuable")
+    fake_cloud.wait_server(sid, "ACTIVE")
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"rescue": {"rescue_image_ref": "not-a-uuid"}})
+    assert r.status_code == 400, r.text
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"rescue": {"rescue_image_ref": "00000000-0000-0000-0000-000000000000"}})
+    assert r.status_code == 400, r.text
+    r = fake_cloud.nova("POST", f"/servers/{sid}/action", json={"rescue": {"adminPass": "s3cret"}})
+    assert r.status_code == 200 and r.json() == {"adminPass": "s3cret"}, r.text
+    assert fake_cloud.wait_server(sid, "RESCUE")["OS-EXT-STS:vm_state"] == "rescued"
+    assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"rescue": None}).status_code == 409
+    assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"os-stop": None}).status_code == 409
+    fake_cloud.cli("server", "unrescue", sid)
+    fake_cloud.wait_server(sid, "ACTIVE")
+    assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"unrescue": None}).status_code == 409
+    fake_cloud.cli("server", "delete", "--wait", sid)

@@ -147,6 +147,13 @@ public actor ComputeAgent {
                     try await driver.powerOn(id)
                 }
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "rescuing":
+                guard let image = d.taskArguments["rescue_image"] else { throw AgentError(message: "rescue without a rescue image") }
+                try await driver.rescue(id, image: try await control.image(image))
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "unrescuing":
+                try await driver.unrescue(id)
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "deleting", "soft-deleting":
                 try await driver.destroy(id)
                 lastPower[id] = nil

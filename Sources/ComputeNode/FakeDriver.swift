@@ -10,6 +10,7 @@ import Synchronization
 public final class FakeDriver: VirtDriver {
     public enum Operation: String, Sendable, CaseIterable {
         case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume, snapshot, rebuild, resize, confirmResize, revertResize
+        case rescue, unrescue
     }
 
     struct Instance {
@@ -18,6 +19,8 @@ public final class FakeDriver: VirtDriver {
         var boots: Int
         /// The spec before a resize, until it is confirmed or reverted.
         var beforeResize: InstanceSpec?
+        /// The rescue image's id while rescued.
+        var rescueImage: String?
     }
 
     private struct State {
@@ -125,6 +128,21 @@ public final class FakeDriver: VirtDriver {
             i.state = powerOn ? .running : .shutdown
         }
     }
+
+    public func rescue(_ id: InstanceID, image: any ImageSource) async throws {
+        try change(id, .rescue, powerOn: true) { (i: inout Instance) throws(NimbusError) in
+            if i.rescueImage == nil { i.rescueImage = image.id; i.boots += 1 }
+        }
+    }
+
+    public func unrescue(_ id: InstanceID) async throws {
+        try change(id, .unrescue, powerOn: true) { (i: inout Instance) throws(NimbusError) in
+            if i.rescueImage != nil { i.rescueImage = nil; i.boots += 1 }
+        }
+    }
+
+    /// The rescue image of a rescued instance (tests).
+    public func rescueImage(of id: InstanceID) -> String? { state.withLock { $0.instances[id]?.rescueImage } }
 
     private func change(_ id: InstanceID, _ op: Operation, powerOn: Bool?, _ body: (inout Instance) throws(NimbusError) -> Void) throws(NimbusError) {
         try state.withLock { s throws(NimbusError) in

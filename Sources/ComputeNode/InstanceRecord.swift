@@ -13,6 +13,14 @@ struct InstanceRecord: Codable, Sendable, Equatable {
     var hasEphemeral: Bool
     var hasSwap: Bool
     var hasConfigDrive: Bool
+    /// While rescued: the rescue image's cached base, which `disk.rescue` overlays.
+    var rescue: RescueBase? = nil
+
+    struct RescueBase: Codable, Sendable, Equatable {
+        var basePath: String
+        var baseFormat: DiskImageFormat
+        var virtualSize: UInt64
+    }
 
     static func load(_ path: String) throws -> InstanceRecord {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -75,6 +75,8 @@ struct InstancePaths: Sendable, Equatable {
     var resizeBackup: String { dir + "/resize-backup" }
     /// Present while a rebuild replaces the disks (a rebuild cut short is done again).
     var rebuildMarker: String { dir + "/rebuilding" }
+    /// The rescue boot disk (an overlay of the rescue image) while rescued.
+    var rescueDisk: String { dir + "/disk.rescue" }
     /// The guest's memory while suspended (written as `.partial`, renamed when complete).
     var memoryState: String { dir + "/memory.state" }
     var memoryStatePartial: String { dir + "/memory.state.partial" }

@@ -36,8 +36,15 @@ extension QEMUDriver {
     }
 
     func disks(_ r: InstanceRecord, _ paths: InstancePaths) -> [QEMUSystem.Disk] {
-        var d = [QEMUSystem.Disk(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat),
-                                 bus: .virtio, bootIndex: 0)]
+        var d = [QEMUSystem.Disk]()
+        if let rescue = r.rescue {
+            // Rescued: the rescue disk boots; the guest's own root disk is the second disk.
+            d.append(.init(node: "rescue", path: paths.rescueDisk, format: .qcow2, backing: (rescue.basePath, rescue.baseFormat),
+                           bus: .virtio, bootIndex: 0))
+            d.append(.init(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat), bus: .virtio))
+        } else {
+            d.append(.init(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat), bus: .virtio, bootIndex: 0))
+        }
         if r.hasEphemeral { d.append(.init(node: "ephemeral0", path: paths.ephemeralDisk, format: .qcow2, bus: .virtio)) }
         if r.hasSwap { d.append(.init(node: "swap", path: paths.swapDisk, format: .qcow2, bus: .virtio)) }
         if r.hasConfigDrive { d.append(.init(node: "config", path: paths.configDrive, format: .raw, readOnly: true, bus: .ideCD)) }

@@ -112,6 +112,38 @@ extension QEMUDriver {
     }
 
     /// Starts a stopped guest or stops a running one, so the instance ends as the task asks.
+    public func rescue(_ id: InstanceID, image: any ImageSource) async throws {
+        let paths = try existing(id)
+        try await locks.withLock(id) {
+            var r = try InstanceRecord.load(paths.record)
+            if r.rescue == nil {
+                try await stopGuest(paths, acpiTimeout: await actualState(paths) == .running ? Self.cleanShutdown : .zero)
+                unlink(paths.memoryState)
+                let base = try await cache.fetch(image)
+                unlink(paths.rescueDisk)
+                try await img.createOverlay(path: paths.rescueDisk, base: base.path, baseFormat: base.image.format,
+                                            sizeBytes: base.image.virtualSize)
+                r.rescue = .init(basePath: base.path, baseFormat: base.image.format, virtualSize: base.image.virtualSize)
+                try r.save(paths.record)
+            }
+            try await setPower(r, paths, on: true)
+        }
+    }
+
+    public func unrescue(_ id: InstanceID) async throws {
+        let paths = try existing(id)
+        try await locks.withLock(id) {
+            var r = try InstanceRecord.load(paths.record)
+            if r.rescue != nil {
+                try await stopGuest(paths, acpiTimeout: .zero)   // Nova destroys the rescued guest
+                r.rescue = nil
+                try r.save(paths.record)
+            }
+            unlink(paths.rescueDisk)
+            try await setPower(r, paths, on: true)
+        }
+    }
+
     func setPower(_ r: InstanceRecord, _ paths: InstancePaths, on: Bool) async throws {
         let state = await actualState(paths)
         if on, state == .shutdown || state == .crashed || state == .noState {

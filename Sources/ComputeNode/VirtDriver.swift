@@ -70,6 +70,12 @@ public protocol VirtDriver: Sendable {
     func resize(_ spec: InstanceSpec, powerOn: Bool) async throws
     func confirmResize(_ id: InstanceID) async throws
     func revertResize(_ id: InstanceID, powerOn: Bool) async throws
+    /// Rescue: the guest stopped and started again from a fresh overlay of `image` as its boot
+    /// disk, with its own root disk attached second (as Nova's libvirt driver does). Repeating
+    /// it while rescued does nothing.
+    func rescue(_ id: InstanceID, image: any ImageSource) async throws
+    /// The rescue disk dropped and the guest started from its own disks again.
+    func unrescue(_ id: InstanceID) async throws
 }
 
 /// A snapshot's file and what it is.

@@ -148,6 +148,37 @@ extension ComputeAPI {
                 try await self.service.unshelve(i.id, zone: zone, host: host, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
                                                 requestID: ctx.requestID)
                 return .empty(.accepted)
+            case "rescue":
+                try self.authorize("os_compute_api:os-rescue", c, target: target)
+                var password: String?
+                var image: String?
+                switch args {
+                case .null: break
+                case .object(let o):
+                    if let extra = o.sortedMembers.first(where: { !["adminPass", "rescue_image_ref"].contains($0.0) })?.0 {
+                        throw NimbusError.badRequest("Invalid input for field/attribute rescue. Value: \(args.pythonStr). Additional properties are not allowed ('\(extra)' was unexpected)")
+                    }
+                    if let p = o["adminPass"] {
+                        guard let s = p.stringValue else { throw NimbusError.badRequest("Invalid input for field/attribute adminPass. Value: \(p.pythonStr). \(p.pythonStr) is not of type 'string'") }
+                        password = s
+                    }
+                    if let r = o["rescue_image_ref"] {
+                        guard let s = r.stringValue, Format.uuid.accepts(s) else {
+                            throw NimbusError.badRequest("Invalid input for field/attribute rescue_image_ref. Value: \(r.pythonStr). \(r.pythonStr) is not a 'uuid'")
+                        }
+                        image = s
+                    }
+                default:
+                    throw NimbusError.badRequest("Invalid input for field/attribute rescue. Value: \(args.pythonStr). \(args.pythonStr) is not of type 'object', 'null'")
+                }
+                try await self.service.rescue(i.id, rescueImage: image, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
+                                              requestID: ctx.requestID)
+                // The guest's password is not set (no agent in the guest); Nova returns the one given or made.
+                return .json(["adminPass": .string(password ?? Self.password())])
+            case "unrescue":
+                try self.authorize("os_compute_api:os-unrescue", c, target: target)
+                try await self.service.unrescue(i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
             case "os-resetState":
                 try self.authorize("os_compute_api:os-admin-actions:reset_state", c, target: target)
                 guard case .object(let o) = args, o.count == 1, let state = o["state"]?.stringValue, ["active", "error"].contains(state) else {

@@ -228,6 +228,8 @@ extension ComputeService {
              .unpausing, .resuming: .active
         case .pausing: .paused
         case .suspending: .suspended
+        case .rescuing: .rescued
+        case .unrescuing: .active
         default: nil   // createImage and others leave vm_state as it was
         }
     }
@@ -248,6 +250,8 @@ extension ComputeService {
         case .shelving, .shelvingImagePendingUpload, .shelvingImageUploading: "compute_shelve_instance"
         case .shelvingOffloading: "compute_shelve_offload_instance"
         case .unshelving: "compute_unshelve_instance"
+        case .rescuing: "compute_rescue_instance"
+        case .unrescuing: "compute_unrescue_instance"
         case .resizeConfirming: "compute_confirm_resize"
         case .resizeReverting: "compute_finish_revert_resize"
         default: nil

@@ -74,6 +74,39 @@ extension ComputeService {
         if updated.vmState == .shelvedOffloaded { wake() } else { nodes.poke() }
     }
 
+    /// rescue: the guest restarted from `rescueImage` (else its own image) with its disk second.
+    public func rescue(_ id: String, rescueImage: String?, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
+        let states: Set<VMState> = [.active, .stopped, .error]
+        try Self.checkState(current, vm: states, task: [nil], method: "rescue")
+        guard let imageID = rescueImage ?? current.imageID else {
+            throw NimbusError.badRequest("Cannot rescue a volume-backed instance")
+        }
+        guard let image = try await images.image(imageID, caller: caller), image.status == "active" else {
+            throw NimbusError.badRequest("Image \(imageID) could not be found.")
+        }
+        guard let updated = try await instances.modify(current.id, { i in
+            try Self.checkState(i, vm: states, task: [nil], method: "rescue")
+            i.taskState = .rescuing
+            i.taskArguments = ["rescue_image": image.id]
+        }) else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+        try await actions.start(updated, action: "rescue", requestID: requestID, caller: caller)
+        nodes.poke()
+    }
+
+    public func unrescue(_ id: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
+        try Self.checkState(current, vm: [.rescued], task: [nil], method: "unrescue")
+        guard let updated = try await instances.modify(current.id, { i in
+            try Self.checkState(i, vm: [.rescued], task: [nil], method: "unrescue")
+            i.taskState = .unrescuing
+        }) else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+        try await actions.start(updated, action: "unrescue", requestID: requestID, caller: caller)
+        nodes.poke()
+    }
+
     /// `os-resetState` (admins): the vm_state set, the task cleared, nothing else touched.
     public func resetState(_ id: String, to state: VMState, caller: AuthContext, requestID: String) async throws {
         guard let updated = try await instances.modify(id, { i in

@@ -343,3 +343,19 @@ def test_rescue_and_unrescue(fake_cloud):
     fake_cloud.wait_server(sid, "ACTIVE")
     assert fake_cloud.nova("POST", f"/servers/{sid}/action", json={"unrescue": None}).status_code == 409
     fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_ips_password_and_topology_of_a_server_without_networks(fake_cloud):
+    sid = boot(fake_cloud, "plain")
+    fake_cloud.wait_server(sid, "ACTIVE")
+    assert fake_cloud.nova("GET", f"/servers/{sid}/ips").json() == {"addresses": {}}
+    r = fake_cloud.nova("GET", f"/servers/{sid}/ips/private")
+    assert r.status_code == 404 and r.json()["itemNotFound"]["message"] == "Instance is not a member of specified network", r.text
+    assert fake_cloud.nova("GET", f"/servers/{sid}/os-server-password").json() == {"password": ""}
+    assert fake_cloud.nova("DELETE", f"/servers/{sid}/os-server-password").status_code == 204
+    assert fake_cloud.nova("GET", f"/servers/{sid}/topology", version="2.78").json() == {"nodes": [], "pagesize_kb": None}
+    assert fake_cloud.nova("GET", f"/servers/{sid}/topology", version="2.77").status_code == 404
+    demo = fake_cloud.token("demo", fake_cloud.nimbus.demo_password, "demo")
+    for path in ("ips", "os-server-password", "topology"):
+        assert fake_cloud.nova("GET", f"/servers/{sid}/{path}", token=demo).status_code == 404   # another project's server
+    fake_cloud.cli("server", "delete", "--wait", sid)

@@ -99,6 +99,8 @@ extension QEMUDriver {
         }
     }
 
+    static let acpiRetryInterval: Duration = .seconds(10)
+
     /// Stops the guest's QEMU if it runs: the ACPI power button first when `acpiTimeout` is not
     /// zero, then QMP `quit`, then SIGKILL. Returns once the process is gone.
     func stopGuest(_ paths: InstancePaths, acpiTimeout: Duration) async throws {
@@ -106,7 +108,14 @@ extension QEMUDriver {
         guard let pid = process.pid() else { return }
         let control = QMPClient(socketPath: paths.qmp, timeout: .seconds(5))
         if acpiTimeout > .zero {
-            if (try? await control.execute("system_powerdown")) != nil, await process.waitForExit(pid, timeout: acpiTimeout) { return }
+            // The power button again every 10 s, as Nova's libvirt driver retries the shutdown:
+            // a guest still booting may not have its ACPI handler yet and ignores the first press.
+            let deadline = ContinuousClock.now + acpiTimeout
+            while ContinuousClock.now < deadline {
+                guard (try? await control.execute("system_powerdown")) != nil else { break }
+                let wait = min(Self.acpiRetryInterval, deadline - ContinuousClock.now)
+                if await process.waitForExit(pid, timeout: wait) { return }
+            }
             logger.info("guest of \(paths.dir) did not power off within \(acpiTimeout); stopping QEMU")
         }
         if (try? await control.execute("quit")) != nil, await process.waitForExit(pid, timeout: .seconds(5)) { return }

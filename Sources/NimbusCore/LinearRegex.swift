@@ -35,9 +35,29 @@ public struct LinearRegex: Sendable {
         var ranges: [ClosedRange<UInt32>] = []
         var classes: [(kind: Character, negated: Bool)] = []
         func contains(_ s: Unicode.Scalar) -> Bool {
-            var hit = ranges.contains { $0.contains(s.value) }
+            // ranges are sorted and disjoint (normalized()): a binary search
+            var lo = 0, hi = ranges.count
+            var hit = false
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if ranges[mid].upperBound < s.value { lo = mid + 1 } else if ranges[mid].lowerBound > s.value { hi = mid } else { hit = true; break }
+            }
             if !hit { hit = classes.contains { LinearRegex.inClass(s, $0.kind) != $0.negated } }
             return hit != negated
+        }
+
+        /// Sorted, merged ranges and at most one entry per class kind.
+        func normalized() -> CharSet {
+            var out = CharSet(negated: negated)
+            for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+                if let last = out.ranges.last, r.lowerBound <= last.upperBound &+ 1 {
+                    out.ranges[out.ranges.count - 1] = last.lowerBound...max(last.upperBound, r.upperBound)
+                } else {
+                    out.ranges.append(r)
+                }
+            }
+            for c in classes where !out.classes.contains(where: { $0.kind == c.kind && $0.negated == c.negated }) { out.classes.append(c) }
+            return out
         }
     }
 
@@ -168,12 +188,18 @@ public struct LinearRegex: Sendable {
             var items = [Node]()
             while let c = peek, c != "|", c != ")" {
                 var atom = try parseAtom()
-                while let q = peek, "*+?{".unicodeScalars.contains(q) {
-                    guard let (lo, hi) = try parseQuantifier() else { break }
+                if let q = peek, "*+?{".unicodeScalars.contains(q), let (lo, hi) = try parseQuantifier() {
                     if case .anchor = atom { throw Error(description: "nothing to repeat") }
                     if case .empty = atom { throw Error(description: "nothing to repeat") }
                     atom = .repeatNode(atom, min: lo, max: hi)
                     if peek == "?" || peek == "+" { position += 1 }   // lazy / possessive: same answer to "does it match"
+                    // Python: a quantifier on a quantifier is an error ("multiple repeat")
+                    if let q2 = peek, "*+?".unicodeScalars.contains(q2) { throw Error(description: "multiple repeat") }
+                    if peek == "{" {
+                        let save = position
+                        if try parseQuantifier() != nil { throw Error(description: "multiple repeat") }
+                        position = save
+                    }
                 }
                 items.append(atom)
             }
@@ -308,7 +334,7 @@ public struct LinearRegex: Sendable {
                     set.ranges.append(low...low)
                 }
             }
-            return set
+            return set.normalized()
         }
     }
 
@@ -321,7 +347,13 @@ public struct LinearRegex: Sendable {
             program.append(i)
         }
 
+        /// Work spent compiling (every node visited, empty ones too): `(?:){999999}` emits
+        /// nothing but must not loop a million times.
+        var steps = 0
+
         mutating func emit(_ node: Node) throws(Error) {
+            steps += 1
+            guard steps <= limit * 4 else { throw Error(description: "pattern too large") }
             switch node {
             case .empty: break
             case .scalar(let s): try append(.scalar(s))

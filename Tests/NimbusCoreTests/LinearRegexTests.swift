@@ -23,9 +23,22 @@ import Testing
         #expect(try Self.search(c.0, c.1) == c.2, "\(c.0) on \(c.1)")
     }
 
-    @Test(arguments: ["(a", "a)", "[a", "*a", "a{3,2}", "(?=a)", "(?i)a", "\\1", "(a)\\1", "\\q", "[z-a]", "a{1000}{1000}"])
+    @Test(arguments: ["(a", "a)", "[a", "*a", "a{3,2}", "(?=a)", "(?i)a", "\\1", "(a)\\1", "\\q", "[z-a]", "a{1000}{1000}",
+                      "a**", "a+*", "a{2}{3}", "(?:){9}{9}", "(?:){999999999}", "((?:){99999}){99999}"])
     func refused(_ p: String) {
         #expect(throws: LinearRegex.Error.self) { try LinearRegex(p) }
+    }
+
+    @Test func largeClassesAndEmptyRepeatsAreCheap() throws {
+        let clock = ContinuousClock()
+        let name = String(repeating: "z", count: 255)
+        let took = try clock.measure {
+            let big = try LinearRegex("[" + String(repeating: "b", count: 4000) + "a]{999}")
+            #expect(!big.search(name))
+            #expect(throws: LinearRegex.Error.self) { try LinearRegex("(?:){99999999}") }
+        }
+        #expect(took < .seconds(2))
+        #expect(try LinearRegex("^[a-cx-z0-9_]+$").search("abz09_") && !LinearRegex("^[a-cx-z]+$").search("abd"))
     }
 
     @Test func catastrophicPatternsStayLinear() throws {

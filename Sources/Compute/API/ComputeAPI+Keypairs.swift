@@ -50,6 +50,8 @@ extension ComputeAPI {
             let publicKey: String
             if let given = k["public_key"]?.stringValue {
                 publicKey = given
+            } else if type == "x509" {
+                (privateKey, publicKey) = try PublicKey.generateX509(commonName: "\(user)-\(c.projectID ?? "")")
             } else {
                 (privateKey, publicKey) = try PublicKey.generateRSA(comment: "Generated-by-Nova")
             }

@@ -104,14 +104,13 @@ extension ComputeAPI {
                 if v.atLeast(57), let u = valid["user_data"] { r.userData = .some(u.stringValue) }
                 if v.atLeast(90) { r.hostname = valid["hostname"]?.stringValue }
                 r.accessIPv4 = valid["accessIPv4"]?.stringValue
-                r.accessIPv6 = valid["accessIPv6"]?.stringValue
+                r.accessIPv6 = valid["accessIPv6"]?.stringValue.map(NovaText.normalizedIPv6)
                 r.preserveEphemeral = valid["preserve_ephemeral"].flatMap(NovaSchemas.bool) ?? false
                 let rebuilt = try await self.service.rebuild(i.id, r, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
                                                              requestID: ctx.requestID)
-                guard case .object(var view) = self.serverView(rebuilt, v, c, hosts: try await self.hostsByName(), single: true) else {
-                    throw NimbusError(.internal, "server view")
-                }
+                var view = self.updateView(rebuilt, v, c, hosts: try await self.hostsByName())
                 view["adminPass"] = .string(valid["adminPass"]?.stringValue ?? Self.password())
+                if v.atLeast(57) { view["user_data"] = JSONValue(rebuilt.userData) }
                 return .json(["server": .object(view)], status: .accepted)
             case "shelve":
                 try self.authorize("os_compute_api:os-shelve:shelve", c, target: target)
@@ -129,6 +128,9 @@ extension ComputeAPI {
                     let allowed: Set<String> = v.atLeast(91) ? ["availability_zone", "host"] : ["availability_zone"]
                     if let extra = o.sortedMembers.first(where: { !allowed.contains($0.0) })?.0 {
                         throw NimbusError.badRequest("Invalid input for field/attribute unshelve. Value: \(args.pythonStr). Additional properties are not allowed ('\(extra)' was unexpected)")
+                    }
+                    if !v.atLeast(91), o["availability_zone"] == nil {   // unshelve_v277 requires it
+                        throw NimbusError.badRequest("Invalid input for field/attribute unshelve. Value: \(args.pythonStr). 'availability_zone' is a required property")
                     }
                     if let z = o["availability_zone"] {
                         if z == .null, v.atLeast(91) { zone = .some(nil) }
@@ -205,16 +207,52 @@ extension ComputeAPI {
                 throw NimbusError.badRequest("There is no such action: \(name)")
             }
         })
-        t.get("/v2.1/servers/{server_id}/os-instance-actions", versioned { req, ctx, v in
+        // Addresses: none until the network service gives servers ports (Nova answers the same
+        // for a server without networks).
+        t.get("/v2.1/servers/{server_id}/ips", versioned { req, ctx, v in
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:ips:index", c, target: ["project_id": i.projectID])
+            return .json(["addresses": [:]])
+        })
+        t.get("/v2.1/servers/{server_id}/ips/{network}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:ips:show", c, target: ["project_id": i.projectID])
+            throw NimbusError.notFound("Instance is not a member of specified network")
+        })
+        // The password a guest agent posts to the metadata service: no such agent or service
+        // yet, so it is always empty (what Nova shows before a guest sets one).
+        t.get("/v2.1/servers/{server_id}/os-server-password", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-server-password:show", c, target: ["project_id": i.projectID])
+            return .json(["password": ""])
+        })
+        t.delete("/v2.1/servers/{server_id}/os-server-password", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-server-password:clear", c, target: ["project_id": i.projectID])
+            return .empty(.noContent)
+        })
+        // 2.78: servers have no NUMA topology (no flavor asks for one), which Nova shows so.
+        t.get("/v2.1/servers/{server_id}/topology", versioned { req, ctx, v in
+            guard v.atLeast(78) else { throw NimbusError.notFound("The resource could not be found.") }
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("compute:server:topology:index", c, target: ["project_id": i.projectID])
+            return .json(["nodes": [], "pagesize_kb": .null])
+        })
+        t.get("/v2.1/servers/{server_id}/os-instance-actions", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin, deleted: v.atLeast(21))
             try self.authorize("os_compute_api:os-instance-actions:list", c, target: ["project_id": i.projectID])
             let list = try await self.service.actions.list(i.id)
             return .json(["instanceActions": .array(list.map { self.actionView($0, v, c, events: false) })])
         })
         t.get("/v2.1/servers/{server_id}/os-instance-actions/{request_id}", versioned { req, ctx, v in
             let c = try self.caller(ctx)
-            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin, deleted: v.atLeast(21))
             try self.authorize("os_compute_api:os-instance-actions:show", c, target: ["project_id": i.projectID])
             let rid = try ctx.parameter("request_id")
             guard let a = try await self.service.actions.list(i.id).first(where: { $0.requestID.sameBytes(as: rid) }) else {

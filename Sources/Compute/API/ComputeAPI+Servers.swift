@@ -29,9 +29,9 @@ extension ComputeAPI {
                 if let description { i.description = description }
                 if let hostname { i.hostname = hostname }
                 if let ip = s["accessIPv4"]?.stringValue { i.accessIPv4 = ip }
-                if let ip = s["accessIPv6"]?.stringValue { i.accessIPv6 = ip }
+                if let ip = s["accessIPv6"]?.stringValue { i.accessIPv6 = NovaText.normalizedIPv6(ip) }
             }
-            return .json(["server": self.serverView(updated, v, c, hosts: try await self.hostsByName(), single: true)])
+            return .json(["server": .object(self.updateView(updated, v, c, hosts: try await self.hostsByName()))])
         })
         t.delete("/v2.1/servers/{server_id}", versioned { req, ctx, v in
             let c = try self.caller(ctx)
@@ -99,7 +99,7 @@ extension ComputeAPI {
         r.hostname = v.atLeast(90) ? s["hostname"]?.stringValue : nil
         if r.hostname != nil, r.maxCount > 1 { throw NimbusError.badRequest("Cannot provide a hostname when creating multiple servers.") }
         r.accessIPv4 = s["accessIPv4"]?.stringValue
-        r.accessIPv6 = s["accessIPv6"]?.stringValue
+        r.accessIPv6 = s["accessIPv6"]?.stringValue.map(NovaText.normalizedIPv6)
         if let networks = s["networks"], !(networks.stringValue == "none" || networks.stringValue == "auto" || networks.arrayValue?.isEmpty == true) {
             throw NimbusError.badRequest("Networks are not available: Nimbus has no network service yet; boot with networks 'none' or 'auto'.")
         }
@@ -136,24 +136,25 @@ extension ComputeAPI {
         let listing = try ServerListQuery(q, v, isAdmin: c.isAdmin, project: c.projectID)
         var query = listing.repository
         let pageSize = listing.limit ?? 1000
-        var marker: (createdAt: Date, id: String)?
+        // The marker is a position only (Nova's get_marker_record): found even when deleted or
+        // no longer matching the filters, but only among servers the caller may list.
+        var markerRow: Instance?
         if let m = listing.marker {
-            var find = query
-            find.id = m
-            guard let found = try await service.instances.list(find).first, listing.apply([found]).count == 1 else {
+            guard let found = try await service.instances.get(m),
+                  query.projectID.map({ found.projectID.sameBytes(as: $0) }) ?? true else {
                 throw NimbusError.badRequest("marker [\(m)] not found")
             }
-            marker = (found.createdAt, found.id)
+            markerRow = found
         }
         let rows: [Instance]
         if listing.needsMemory {
             // Filters only the API applies, or another order: the whole (SQL-filtered) set.
             var list = listing.apply(try await service.instances.list(query))
-            if let m = listing.marker, let idx = list.firstIndex(where: { $0.id.sameBytes(as: m) }) { list = Array(list[(idx + 1)...]) }
+            if let markerRow { list = list.filter { listing.precedes(markerRow, $0) } }
             rows = Array(list.prefix(pageSize + 1))
         } else {
             // The page is cut in SQL: one more row than the page tells whether there are more.
-            query.after = marker
+            query.after = markerRow.map { ($0.createdAt, $0.id) }
             query.limit = pageSize + 1
             rows = try await service.instances.list(query)
         }

@@ -9,6 +9,8 @@ import NimbusHTTP
 extension ComputeAPI {
     func addUsageRoutes(_ t: inout RouteTable) {
         t.get("/v2.1/os-simple-tenant-usage", versioned { req, ctx, v in
+            // `/os-simple-tenant-usage/` is the show route with an empty tenant id in Nova: 404.
+            if req.uri.path.utf8.last == UInt8(ascii: "/") { throw NimbusError.notFound("The resource could not be found.") }
             let c = try self.caller(ctx)
             try self.authorize("os_compute_api:os-simple-tenant-usage:list", c)
             let q = req.queryString

@@ -27,5 +27,9 @@ extension ComputeAPI {
         let current: JSONValue = ["version": versionDocument("v2.1", detail: true)]
         t.get("/", auth: .none) { _, _ in .json(all) }
         t.get("/v2.1", auth: .none, versioned { _, _, _ in .json(current) })
+        // The deprecated v2.0 is listed, so its document is served; its API (v2.1 without
+        // microversions, Nova's legacy_v2 mode) is not.
+        let legacy: JSONValue = ["version": versionDocument("v2.0", detail: true)]
+        t.get("/v2", auth: .none) { _, _ in .json(legacy) }
     }
 }

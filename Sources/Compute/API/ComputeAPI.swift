@@ -48,6 +48,7 @@ public struct ComputeAPI: Sendable {
             let version = try NovaVersion.requested(by: req)
             var response = try await handler(req, ctx, version)
             version.apply(to: &response.headers)
+            response.headers[NovaVersion.computeRequestID] = ctx.requestID   // Nova sends both request id headers
             return response
         }
     }

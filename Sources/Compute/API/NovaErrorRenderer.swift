@@ -29,6 +29,7 @@ public struct NovaErrorRenderer: ErrorRenderer {
 
     public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
         var h = HTTPFields()
+        h[NovaVersion.computeRequestID] = context.requestID
         if error.status == 401 {
             h[.wwwAuthenticate] = "Keystone uri=\"\(identityURL)\""
             return .json(["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]],

@@ -353,6 +353,15 @@ enum NovaText {
         var addr = in6_addr()
         return s.utf8.allSatisfy { $0 < 0x80 } && inet_pton(AF_INET6, s, &addr) == 1
     }
+    /// An IPv6 address in the compact form Nova stores (`netaddr.IPAddress(…, 6)`): `::babe:220.12.22.2`
+    /// is kept as `::babe:dc0c:1602`.
+    static func normalizedIPv6(_ s: String) -> String {
+        var addr = in6_addr()
+        guard inet_pton(AF_INET6, s, &addr) == 1 else { return s }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count)) != nil else { return s }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
     /// oslo's `base64.decode_as_text` accepts padded standard base64.
     static let base64 = Format("base64") { s in
         let t = s.filter { !$0.isWhitespace }

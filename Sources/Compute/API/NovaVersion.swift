@@ -21,6 +21,7 @@ public struct NovaVersion: Sendable, Comparable, CustomStringConvertible {
 
     static let header = HTTPField.Name("OpenStack-API-Version")!
     static let legacyHeader = HTTPField.Name("X-OpenStack-Nova-API-Version")!
+    static let computeRequestID = HTTPField.Name("x-compute-request-id")!
 
     /// The version a request asks for; 400 for a malformed one, 406 outside the range.
     public static func requested(by request: Request) throws(NimbusError) -> NovaVersion {

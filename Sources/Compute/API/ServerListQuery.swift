@@ -109,16 +109,22 @@ struct ServerListQuery {
             let id = Self.lastSegment(image)
             predicates.append { $0.imageID.map { $0.sameBytes(as: id) } ?? false }
         }
-        if let status = value("status") {
-            let up = status.uppercased()
-            predicates.append { $0.status.sameBytes(as: up) }
+        // status: every value given (Nova's getall), 400 for an unknown one from 2.38; DELETED
+        // lists deleted servers, for admins only
+        let statuses = (allowed?.contains("status") ?? true) ? q.all("status").map { $0.uppercased() } : []
+        if !statuses.isEmpty {
+            for st in statuses where VMState.matching(status: st).isEmpty {
+                if v.atLeast(38) { throw NimbusError.badRequest("Invalid status value") }
+            }
+            if statuses.contains("DELETED") {
+                guard isAdmin else { throw NimbusError.forbidden("Only administrators may list deleted instances") }
+                repository.includeDeleted = true
+            }
+            predicates.append { i in statuses.contains { i.status.sameBytes(as: $0) } }
         }
         if let s = value("vm_state") { predicates.append { $0.vmState.rawValue.sameBytes(as: s) } }
         if let s = value("task_state") { predicates.append { ($0.taskState?.rawValue ?? "").sameBytes(as: s) } }
-        if let s = value("power_state") {
-            guard let n = Int(s) else { throw NimbusError.badRequest("Invalid input for query parameters power_state. Value: \(s).") }
-            predicates.append { $0.powerState == n }
-        }
+
         if let s = value("progress") {
             guard let n = Int(s) else { throw NimbusError.badRequest("Invalid input for query parameters progress. Value: \(s).") }
             predicates.append { $0.progress == n }
@@ -157,6 +163,7 @@ struct ServerListQuery {
         try regex("key_name") { $0.keyName }
         try regex("availability_zone") { $0.availabilityZone }
         try regex("node") { $0.node }
+        try regex("power_state") { String($0.powerState) }   // a regex filter in Nova, on the number
         try regex("config_drive") { $0.configDrive ? "True" : "" }
         try regex("access_ip_v4") { $0.accessIPv4 }
         try regex("access_ip_v6") { $0.accessIPv6 }
@@ -213,19 +220,30 @@ struct ServerListQuery {
         s.splitBytes("/").last.map(String.init) ?? s
     }
 
-    /// Applies the predicates and the sort (the listing arrives newest first).
+    /// The listing order: the sort keys, then (Nova's `process_sort_params`) created_at and id
+    /// in the first key's direction; newest first without keys.
+    var order: [(key: String, ascending: Bool)] {
+        let first = sort.first?.ascending ?? false
+        var keys = sort
+        for k in ["created_at", "uuid"] where !keys.contains(where: { $0.key == k }) { keys.append((k, first)) }
+        return keys
+    }
+
+    /// Whether `a` comes before `b` in the listing.
+    func precedes(_ a: Instance, _ b: Instance) -> Bool {
+        for (key, ascending) in order {
+            let x = Self.sortValue(a, key), y = Self.sortValue(b, key)
+            if x == y { continue }
+            return ascending ? x.lexicographicallyPrecedes(y) : y.lexicographicallyPrecedes(x)
+        }
+        return false
+    }
+
+    /// Applies the predicates and the order.
     func apply(_ list: [Instance]) -> [Instance] {
-        var out = list.filter { i in predicates.allSatisfy { $0(i) } }
-        guard !sort.isEmpty else { return out }
-        out = out.enumerated().sorted { a, b in
-            for (key, ascending) in sort {
-                let x = Self.sortValue(a.element, key), y = Self.sortValue(b.element, key)
-                if x == y { continue }
-                return ascending ? x.lexicographicallyPrecedes(y) : y.lexicographicallyPrecedes(x)
-            }
-            return a.offset < b.offset
-        }.map(\.element)
-        return out
+        let out = list.filter { i in predicates.allSatisfy { $0(i) } }
+        guard !sort.isEmpty else { return out }   // SQL's order already: created_at desc, id desc
+        return out.sorted(by: precedes)
     }
 
     /// A sortable form of one field: bytes for text, zero-padded numbers and times.

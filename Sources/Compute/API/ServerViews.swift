@@ -72,6 +72,19 @@ extension ComputeAPI {
         return .object(o)
     }
 
+    /// The update and rebuild answers before 2.75: Nova's view without the extended attributes
+    /// (zone, config drive, key name, extended status and server attributes, usage times,
+    /// volumes, security groups, host status), which `GET` shows.
+    func updateView(_ i: Instance, _ v: NovaVersion, _ c: Caller, hosts: [Name: ComputeHost]) -> JSONObject {
+        guard case .object(var o) = serverView(i, v, c, hosts: hosts, single: true) else { return [:] }
+        guard !v.atLeast(75) else { return o }
+        for key in o.keys where key.hasBytePrefix("OS-EXT-") || key.hasBytePrefix("OS-SRV-USG:") {
+            o[key] = nil
+        }
+        for key in ["config_drive", "key_name", "os-extended-volumes:volumes_attached", "security_groups", "host_status"] { o[key] = nil }
+        return o
+    }
+
     /// `flavor`: a link before 2.47, the embedded copy (extra specs by policy) from then on.
     func flavorSummary(_ f: Flavor, _ v: NovaVersion, _ c: Caller, target: [String: String]) -> JSONValue {
         guard v.atLeast(47) else {

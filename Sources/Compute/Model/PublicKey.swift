@@ -66,6 +66,47 @@ public enum PublicKey {
         return (key.pemRepresentation, "ssh-rsa \(Data(blob).base64EncodedString()) \(comment)")
     }
 
+    /// A new x509 keypair as Nova's `crypto.generate_x509_cert` makes one: a 2048-bit RSA key and
+    /// a self-signed certificate for it (sha256WithRSAEncryption, ten years), both in PEM.
+    public static func generateX509(commonName: String, now: Date = Date()) throws -> (privateKey: String, certificate: String) {
+        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        func tlv(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
+            var length: [UInt8]
+            if content.count < 0x80 {
+                length = [UInt8(content.count)]
+            } else {
+                var n = content.count
+                var bytes = [UInt8]()
+                while n > 0 { bytes.insert(UInt8(n & 0xFF), at: 0); n >>= 8 }
+                length = [0x80 | UInt8(bytes.count)] + bytes
+            }
+            return [tag] + length + content
+        }
+        func utcTime(_ d: Date) -> [UInt8] {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.timeZone = TimeZone(identifier: "UTC")
+            f.dateFormat = "yyMMddHHmmss'Z'"
+            return tlv(0x17, Array(f.string(from: d).utf8))
+        }
+        let sha256WithRSA = tlv(0x30, tlv(0x06, [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B]) + [0x05, 0x00])
+        func attribute(_ oid: [UInt8], _ value: String) -> [UInt8] {
+            tlv(0x31, tlv(0x30, tlv(0x06, oid) + tlv(0x0C, Array(value.utf8))))
+        }
+        let name = tlv(0x30, attribute([0x55, 0x04, 0x06], "US") + attribute([0x55, 0x04, 0x0A], "OpenStack")
+                       + attribute([0x55, 0x04, 0x0B], "NovaDev") + attribute([0x55, 0x04, 0x03], commonName))
+        var serial = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        serial[0] &= 0x7F
+        serial[0] |= 0x01
+        let tbs = tlv(0x30, tlv(0xA0, tlv(0x02, [0x02])) + tlv(0x02, serial) + sha256WithRSA + name
+                      + tlv(0x30, utcTime(now) + utcTime(now.addingTimeInterval(10 * 365 * 86_400))) + name
+                      + Array(key.publicKey.derRepresentation))
+        let signature = try key.signature(for: Data(tbs), padding: .insecurePKCS1v1_5)
+        let der = tlv(0x30, tbs + sha256WithRSA + tlv(0x03, [0x00] + Array(signature.rawRepresentation)))
+        let base64 = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        return (key.pemRepresentation, "-----BEGIN CERTIFICATE-----\n\(base64)\n-----END CERTIFICATE-----\n")
+    }
+
     static func colonHex(_ bytes: [UInt8]) -> String {
         bytes.map { b in
             let h = String(b, radix: 16)

@@ -300,6 +300,11 @@ extension ComputeService {
         if let image = done?.shelved["shelved_image_id"], !image.isEmpty {
             try? await images.deleteImage(image)   // Nova deletes a shelved server's image with it
         }
+        // A snapshot or shelve that the delete interrupted (or an unshelve's image): its image goes
+        // too, as Nova's "instance disappeared during snapshot" cleanup does.
+        if let image = done?.taskArguments["image_id"], !image.isEmpty {
+            try? await images.deleteImage(image)
+        }
         if let migration = done?.migrationID {
             try await placement.release(consumer: migration)
             try await migrations.update(uuid: migration, status: "confirmed")

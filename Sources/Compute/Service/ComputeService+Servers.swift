@@ -180,8 +180,9 @@ extension ComputeService {
     public static let maxServersPerRequest = 1000
 
     /// The instance as `caller` may see it: its own project's (or any, for admins); 404 otherwise.
-    public func server(_ id: String, caller: AuthContext, isAdmin: Bool) async throws -> Instance {
-        guard let i = try await instances.get(id), !i.deleted, isAdmin || caller.projectID.map({ i.projectID.sameBytes(as: $0) }) == true else {
+    /// `deleted`: a deleted instance is found too (instance actions from 2.21, read_deleted='yes').
+    public func server(_ id: String, caller: AuthContext, isAdmin: Bool, deleted: Bool = false) async throws -> Instance {
+        guard let i = try await instances.get(id), deleted || !i.deleted, isAdmin || caller.projectID.map({ i.projectID.sameBytes(as: $0) }) == true else {
             throw NimbusError.notFound("Instance \(id) could not be found.")
         }
         return i

@@ -259,6 +259,13 @@ public struct LinearRegex: Sendable {
             case "^": return .anchor(.lineStart)
             case "$": return .anchor(.end)
             case "*", "+", "?": throw Error(description: "nothing to repeat")
+            case "{":
+                // a valid count with nothing before it is Python's "nothing to repeat"; else a literal
+                let after = position
+                position -= 1
+                if try parseQuantifier() != nil { throw Error(description: "nothing to repeat") }
+                position = after
+                return .scalar(c)
             case "\\": return try parseEscape(inClass: false)
             default: return .scalar(c)
             }

@@ -108,7 +108,7 @@ extension ComputeAPI {
                 r.preserveEphemeral = valid["preserve_ephemeral"].flatMap(NovaSchemas.bool) ?? false
                 let rebuilt = try await self.service.rebuild(i.id, r, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
                                                              requestID: ctx.requestID)
-                var view = self.updateView(rebuilt, v, c, hosts: try await self.hostsByName())
+                var view = self.updateView(rebuilt, v, c, hosts: try await self.hostsByName(), rebuild: true)
                 view["adminPass"] = .string(valid["adminPass"]?.stringValue ?? Self.password())
                 if v.atLeast(57) { view["user_data"] = JSONValue(rebuilt.userData) }
                 return .json(["server": .object(view)], status: .accepted)

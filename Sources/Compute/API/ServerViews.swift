@@ -75,13 +75,17 @@ extension ComputeAPI {
     /// The update and rebuild answers before 2.75: Nova's view without the extended attributes
     /// (zone, config drive, key name, extended status and server attributes, usage times,
     /// volumes, security groups, host status), which `GET` shows.
-    func updateView(_ i: Instance, _ v: NovaVersion, _ c: Caller, hosts: [Name: ComputeHost]) -> JSONObject {
+    /// Rebuild's answer keeps `key_name` from 2.54 and never shows `OS-EXT-SRV-ATTR:user_data`
+    /// (`user_data` is added by the caller from 2.57).
+    func updateView(_ i: Instance, _ v: NovaVersion, _ c: Caller, hosts: [Name: ComputeHost], rebuild: Bool = false) -> JSONObject {
         guard case .object(var o) = serverView(i, v, c, hosts: hosts, single: true) else { return [:] }
+        if rebuild { o["OS-EXT-SRV-ATTR:user_data"] = nil }
         guard !v.atLeast(75) else { return o }
         for key in o.keys where key.hasBytePrefix("OS-EXT-") || key.hasBytePrefix("OS-SRV-USG:") {
             o[key] = nil
         }
-        for key in ["config_drive", "key_name", "os-extended-volumes:volumes_attached", "security_groups", "host_status"] { o[key] = nil }
+        for key in ["config_drive", "os-extended-volumes:volumes_attached", "security_groups", "host_status"] { o[key] = nil }
+        if !(rebuild && v.atLeast(54)) { o["key_name"] = nil }
         return o
     }
 

@@ -175,7 +175,9 @@ extension IdentityAPI {
                 "id": .string(c.user.id), "name": .string(c.user.name),
                 "domain": ["id": .string(c.user.domainID), "name": .string(c.user.domainName)],
                 // The token's user's password expiry, rendered as Keystone renders the stored datetime.
-                "password_expires_at": JSONValue(try await service.user(c.user.id)?.passwordExpiresAt.map { ExactTime.parse($0)?.isoNoZone ?? $0 }),
+                // (from the generation memo that token validation fills: no query per validation)
+                "password_expires_at": JSONValue(try await service.memoized("user:" + c.user.id, { try await service.user(c.user.id) })?
+                    .passwordExpiresAt.map { ExactTime.parse($0)?.isoNoZone ?? $0 }),
             ],
             "audit_ids": JSONValue(c.auditIDs),
             "expires_at": .string(Timestamps.micros(c.expiresAt)),

@@ -20,8 +20,8 @@ public struct PageRequest: Sendable, Equatable {
             self.limit = nil
         }
         self.marker = marker
-        let keys = sortKeys.flatMap { $0.split(separator: ",").map(String.init) }
-        let dirs = sortDirs.flatMap { $0.split(separator: ",").map(String.init) }
+        let keys = sortKeys.flatMap { $0.splitBytes(",").map(String.init) }
+        let dirs = sortDirs.flatMap { $0.splitBytes(",").map(String.init) }
         var out = [(key: String, ascending: Bool)]()
         for (i, key) in keys.enumerated() {
             guard allowedSortKeys.contains(key) else { throw .badRequest("Invalid sort key '\(key)'.") }

@@ -39,7 +39,7 @@ public enum Timestamps {
         case 5 where f[3].contains(":"): (day, month, year, time) = (f[2], f[1], f[4], f[3])                    // asctime
         default: return nil
         }
-        let t = time.split(separator: ":").map { Int($0) }
+        let t = time.splitBytes(":", omittingEmpty: false).map { Int($0) }
         guard var y = Int(year), let d = Int(day), let m = months.firstIndex(of: month), t.count == 3,
               let hh = t[0], let mm = t[1], let ss = t[2] else { return nil }
         if year.count == 2 { y += y < 70 ? 2000 : 1900 }

@@ -25,27 +25,7 @@ extension ComputeAPI {
             case "lock":
                 try self.authorize("os_compute_api:os-lock-server:lock", c, target: target)
                 let reason = v.atLeast(73) ? args["locked_reason"]?.stringValue : nil
-                if v.atLeast(73) {
-                    // lock_v273: null or an object with at most locked_reason, a string of ≤ 255
-                    switch args {
-                    case .null: break
-                    case .object(let o):
-                        if let extra = o.sortedMembers.first(where: { $0.0 != "locked_reason" })?.0 {
-                            throw NimbusError.badRequest("Invalid input for field/attribute lock. Value: \(args.pythonStr). Additional properties are not allowed ('\(extra)' was unexpected)")
-                        }
-                        if let r = o["locked_reason"], r.stringValue == nil {
-                            throw NimbusError.badRequest("Invalid input for field/attribute locked_reason. Value: \(r.pythonStr). \(r.pythonStr) is not of type 'string'")
-                        }
-                    default:
-                        throw NimbusError.badRequest("Invalid input for field/attribute lock. Value: \(args.pythonStr). \(args.pythonStr) is not of type 'object', 'null'")
-                    }
-                }
-                if v.atLeast(73), let r = reason, r.scalarCount > 255 {
-                    throw NimbusError.badRequest("Invalid input for field/attribute locked_reason. Value: \(r). '\(r)' is too long")
-                }
-                if v.atLeast(73), let r = reason, r.isEmpty {
-                    throw NimbusError.badRequest("Invalid input for field/attribute locked_reason. Value: . '' should be non-empty")
-                }
+                if v.atLeast(73) { _ = try NovaSchemas.validate(body, NovaSchemas.lockV273) }
                 try await self.service.setLock(i.id, locked: true, reason: reason, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
                 return .empty(.accepted)
             case "unlock":
@@ -118,61 +98,27 @@ extension ComputeAPI {
                 return .empty(.accepted)
             case "shelveOffload":
                 try self.authorize("os_compute_api:os-shelve:shelve_offload", c, target: target)
-                try await self.service.shelveOffload(i.id, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
+                try await self.service.shelveOffload(i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
                 return .empty(.accepted)
             case "unshelve":
                 try self.authorize("os_compute_api:os-shelve:unshelve", c, target: target)
                 var zone: String??
                 var host: String?
-                if v.atLeast(77), case .object(let o) = args {
-                    let allowed: Set<String> = v.atLeast(91) ? ["availability_zone", "host"] : ["availability_zone"]
-                    if let extra = o.sortedMembers.first(where: { !allowed.contains($0.0) })?.0 {
-                        throw NimbusError.badRequest("Invalid input for field/attribute unshelve. Value: \(args.pythonStr). Additional properties are not allowed ('\(extra)' was unexpected)")
-                    }
-                    if !v.atLeast(91), o["availability_zone"] == nil {   // unshelve_v277 requires it
-                        throw NimbusError.badRequest("Invalid input for field/attribute unshelve. Value: \(args.pythonStr). 'availability_zone' is a required property")
-                    }
-                    if let z = o["availability_zone"] {
-                        if z == .null, v.atLeast(91) { zone = .some(nil) }
-                        else if let s = z.stringValue, !s.isEmpty, s.scalarCount <= 255 { zone = .some(s) }
-                        else { throw NimbusError.badRequest("Invalid input for field/attribute availability_zone. Value: \(z.pythonStr).") }
-                    }
-                    if let h = o["host"] {
-                        guard let s = h.stringValue, !s.isEmpty, s.scalarCount <= 255 else {
-                            throw NimbusError.badRequest("Invalid input for field/attribute host. Value: \(h.pythonStr).")
-                        }
+                if v.atLeast(77), case .object(let o) = try NovaSchemas.validate(body, NovaSchemas.unshelve(v))["unshelve"]! {
+                    if let z = o["availability_zone"] { zone = .some(z.stringValue) }
+                    if let h = o["host"]?.stringValue {
                         try self.authorize("os_compute_api:os-shelve:unshelve_to_host", c, target: target)
-                        host = s
+                        host = h
                     }
-                } else if v.atLeast(77), args != .null {
-                    throw NimbusError.badRequest("Invalid input for field/attribute unshelve. Value: \(args.pythonStr). \(args.pythonStr) is not of type 'object', 'null'")
                 }
                 try await self.service.unshelve(i.id, zone: zone, host: host, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
                                                 requestID: ctx.requestID)
                 return .empty(.accepted)
             case "rescue":
                 try self.authorize("os_compute_api:os-rescue", c, target: target)
-                var password: String?
-                var image: String?
-                switch args {
-                case .null: break
-                case .object(let o):
-                    if let extra = o.sortedMembers.first(where: { !["adminPass", "rescue_image_ref"].contains($0.0) })?.0 {
-                        throw NimbusError.badRequest("Invalid input for field/attribute rescue. Value: \(args.pythonStr). Additional properties are not allowed ('\(extra)' was unexpected)")
-                    }
-                    if let p = o["adminPass"] {
-                        guard let s = p.stringValue else { throw NimbusError.badRequest("Invalid input for field/attribute adminPass. Value: \(p.pythonStr). \(p.pythonStr) is not of type 'string'") }
-                        password = s
-                    }
-                    if let r = o["rescue_image_ref"] {
-                        guard let s = r.stringValue, Format.uuid.accepts(s) else {
-                            throw NimbusError.badRequest("Invalid input for field/attribute rescue_image_ref. Value: \(r.pythonStr). \(r.pythonStr) is not a 'uuid'")
-                        }
-                        image = s
-                    }
-                default:
-                    throw NimbusError.badRequest("Invalid input for field/attribute rescue. Value: \(args.pythonStr). \(args.pythonStr) is not of type 'object', 'null'")
-                }
+                let entity = try NovaSchemas.validate(body, NovaSchemas.rescue)["rescue"]!
+                let password = entity["adminPass"]?.stringValue
+                let image = entity["rescue_image_ref"]?.stringValue
                 try await self.service.rescue(i.id, rescueImage: image, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
                                               requestID: ctx.requestID)
                 // The guest's password is not set (no agent in the guest); Nova returns the one given or made.
@@ -183,9 +129,7 @@ extension ComputeAPI {
                 return .empty(.accepted)
             case "os-resetState":
                 try self.authorize("os_compute_api:os-admin-actions:reset_state", c, target: target)
-                guard case .object(let o) = args, o.count == 1, let state = o["state"]?.stringValue, ["active", "error"].contains(state) else {
-                    throw NimbusError.badRequest("Invalid input for field/attribute os-resetState. Value: \(args.pythonStr). 'state' must be one of ['active', 'error']")
-                }
+                let state = try NovaSchemas.validate(body, NovaSchemas.resetState)["os-resetState"]!["state"]!.stringValue!
                 try await self.service.resetState(i.id, to: state == "active" ? .active : .error, caller: c.auth, requestID: ctx.requestID)
                 return .empty(.accepted)
             case "forceDelete":

@@ -180,6 +180,33 @@ enum NovaSchemas {
                                                                    additionalProperties: false)],
                                            required: ["createImage"], additionalProperties: false)
 
+    /// `lock` from 2.73 (schemas/lock_server.py lock_v273): null or an optional reason.
+    static let lockV273 = Schema.object(["lock": Schema.object(["locked_reason": .string(minLength: 1, maxLength: 255)],
+                                                               additionalProperties: false).nullable],
+                                        required: ["lock"], additionalProperties: false)
+
+    /// `unshelve` (schemas/shelve.py): anything before 2.77; then an availability zone
+    /// (required until 2.91, which adds `host` and allows a null zone).
+    static func unshelve(_ v: NovaVersion) -> Schema {
+        let body: Schema
+        if v.atLeast(91) {
+            body = Schema.object(["availability_zone": name.nullable, "host": fqdn], additionalProperties: false).nullable
+        } else {
+            body = Schema.object(["availability_zone": name], required: ["availability_zone"], additionalProperties: false).nullable
+        }
+        return Schema.object(["unshelve": body], required: ["unshelve"], additionalProperties: false)
+    }
+
+    /// `rescue` (schemas/rescue.py): null, or an admin password and a rescue image.
+    static let rescue = Schema.object(["rescue": Schema.object(["adminPass": .string(), "rescue_image_ref": uuidString],
+                                                               additionalProperties: false).nullable],
+                                      required: ["rescue"], additionalProperties: false)
+
+    /// `os-resetState` (schemas/reset_server_state.py).
+    static let resetState = Schema.object(["os-resetState": .object(["state": .oneOf(["active", "error"])], required: ["state"],
+                                                                     additionalProperties: false)],
+                                          required: ["os-resetState"], additionalProperties: false)
+
     /// `resize` (schemas/servers.py): flavorRef and, optionally, the disk config.
     static let resize = Schema.object(["resize": .object(["flavorRef": Schema(types: [.string, .integer]).with { $0.minLength = 1 },
                                                           "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"])],

@@ -248,8 +248,9 @@ struct ServerListQuery {
 
     /// A sortable form of one field: bytes for text, zero-padded numbers and times.
     static func sortValue(_ i: Instance, _ key: String) -> [UInt8] {
-        func num(_ n: Int) -> [UInt8] { Array(String(format: "%020d", n + Int(Int32.max)).utf8) }
-        func time(_ d: Date?) -> [UInt8] { d.map { num(Int($0.timeIntervalSince1970 * 1_000_000) - Int(Int32.max)) } ?? [] }
+        // Numbers as big-endian bytes with the sign bit flipped: byte order is numeric order.
+        func num(_ n: Int) -> [UInt8] { withUnsafeBytes(of: (UInt64(bitPattern: Int64(n)) ^ (1 << 63)).bigEndian, Array.init) }
+        func time(_ d: Date?) -> [UInt8] { d.map { num(Int($0.timeIntervalSince1970 * 1_000_000)) } ?? [] }
         switch key {
         case "created_at": return time(i.createdAt)
         case "updated_at": return time(i.updatedAt)

@@ -34,8 +34,9 @@ extension ComputeService {
         nodes.poke()
     }
 
-    public func shelveOffload(_ id: String, caller: AuthContext, isAdmin: Bool, requestID: String) async throws {
+    public func shelveOffload(_ id: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.shelved], task: [nil], method: "shelve_offload")
         guard let updated = try await instances.modify(current.id, { i in
             try Self.checkState(i, vm: [.shelved], task: [nil], method: "shelve_offload")

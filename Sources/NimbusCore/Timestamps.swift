@@ -62,21 +62,21 @@ public enum Timestamps {
             offset = TimeInterval(hh * 3600 + mm * 60) * (s[signIndex] == "+" ? 1 : -1)
             s = String(s[..<signIndex])
         }
-        let parts = s.split(separator: "T", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        let dateParts = parts[0].split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        let parts = s.splitBytes("T", maxSplits: 1, omittingEmpty: false).map(String.init)
+        let dateParts = parts[0].splitBytes("-", omittingEmpty: false).map { Int($0) }
         guard dateParts.count == 3, let year = dateParts[0], let month = dateParts[1], let day = dateParts[2],
-              (1...9999).contains(year), parts[0].count == 10 else { return nil }
+              (1...9999).contains(year), parts[0].utf8.count == 10 else { return nil }
         var hour = 0, minute = 0, second = 0
         var fraction = 0.0
         if parts.count == 2 {
-            let timeAndFrac = parts[1].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            let timeAndFrac = parts[1].splitBytes(".", maxSplits: 1, omittingEmpty: false)
             guard let timePart = timeAndFrac.first else { return nil }
-            let t = timePart.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+            let t = timePart.splitBytes(":", omittingEmpty: false).map { Int($0) }
             guard (2...3).contains(t.count), t.allSatisfy({ $0 != nil }) else { return nil }
             hour = t[0]!; minute = t[1]!; second = t.count > 2 ? t[2]! : 0
             if timeAndFrac.count == 2 {
                 let digits = timeAndFrac[1]
-                guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isNumber), let f = Double("0." + digits) else { return nil }
+                guard !digits.isEmpty, digits.utf8.count <= 9, digits.utf8.allSatisfy({ (48...57).contains($0) }), let f = Double("0." + digits) else { return nil }
                 fraction = f
             }
         }

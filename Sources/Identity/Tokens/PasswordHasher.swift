@@ -32,7 +32,7 @@ public struct PasswordHasher: Sendable {
     }
 
     public func verify(_ password: String, against stored: String) async throws -> Bool {
-        let parts = stored.split(separator: "$")
+        let parts = stored.splitBytes("$")
         guard parts.count == 4, parts[0] == "pbkdf2-sha512", let rounds = Int(parts[1]),
               let salt = Self.unab64(String(parts[2])), let expected = Self.unab64(String(parts[3])) else { return false }
         return try await Self.pool.runIfActive {

@@ -108,7 +108,7 @@ struct QEMUSystem: Sendable {
     static func versionNumber(_ line: String) -> Int {
         guard let range = line.range(of: "version ") else { return 0 }
         let digits = line[range.upperBound...].prefix { $0.isNumber || $0 == "." }
-        let parts = digits.split(separator: ".").compactMap { Int($0) } + [0, 0, 0]
+        let parts = digits.splitBytes(".").compactMap { Int($0) } + [0, 0, 0]
         return parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
     }
 

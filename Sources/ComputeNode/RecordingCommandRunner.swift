@@ -33,7 +33,7 @@ public final class RecordingCommandRunner: CommandRunner {
 
     /// Every argv run whose program (argv[0]'s last path component) is `program`.
     public func argvs(of program: String) -> [[String]] {
-        calls.map(\.argv).filter { ($0.first ?? "").split(separator: "/").last.map(String.init) == program }
+        calls.map(\.argv).filter { ($0.first ?? "").splitBytes("/").last.map(String.init) == program }
     }
 
     public func run(_ argv: [String], timeout: Duration) async throws -> CommandResult {

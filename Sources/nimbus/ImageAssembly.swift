@@ -18,7 +18,7 @@ enum ImageAssembly {
                       publicURL: String, identityURL: String, logger: Logger) async throws -> ImageAPI {
         let v = config.values
         var settings = ImageSettings()
-        let list = { (key: String) -> [String] in v.string("image", key).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        let list = { (key: String) -> [String] in v.string("image", key).splitBytes(",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         settings.formats = ImageFormats(disk: list("disk_formats"), container: list("container_formats"))
         settings.sizeCap = Int64(max(1, v.int("image", "image_size_cap")))
         let root = config.dataDir + "/image"

@@ -246,7 +246,7 @@ public struct ImageAPI: Sendable {
             }
             try self.authorize("download_image", c, self.target(image, c))
             // `?prefer=s1,s2`: read from those stores first (falling back to the others).
-            let prefer = (req.query("prefer") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let prefer = (req.query("prefer") ?? "").splitBytes(",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             if !prefer.isEmpty {
                 try self.authorize("download_from_store", c, self.target(image, c))
                 guard self.service.stores.multiple else {
@@ -331,7 +331,7 @@ public struct ImageAPI: Sendable {
     static let storeHeader = HTTPField.Name("X-Image-Meta-Store")!
 
     static func requireOctetStream(_ req: Request) throws {
-        let type = req.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let type = req.headers[.contentType]?.splitBytes(";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard type == "application/octet-stream" else {
             throw NimbusError(.unsupportedMediaType, "Invalid content type \(req.headers[.contentType] ?? "None")")
         }
@@ -352,9 +352,9 @@ public struct ImageAPI: Sendable {
         if h.contains(",") {
             throw NimbusError.badRequest("Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.")
         }
-        if h.hasPrefix("bytes ") { h = String(h.dropFirst(6)).split(separator: "/").first.map(String.init) ?? "" }  // Content-Range form
+        if h.hasPrefix("bytes ") { h = String(h.dropFirst(6)).splitBytes("/").first.map(String.init) ?? "" }  // Content-Range form
         else if h.hasPrefix("bytes=") { h = String(h.dropFirst(6)) } else { throw NimbusError(.rangeNotSatisfiable, "Invalid Range header.") }
-        let parts = h.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = h.splitBytes("-", maxSplits: 1, omittingEmpty: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard parts.count == 2 else { throw NimbusError(.rangeNotSatisfiable, "Invalid Range header.") }
         if parts[0].isEmpty {
             guard let n = Int64(parts[1]), n > 0 else { throw NimbusError(.rangeNotSatisfiable, "Invalid Range header.") }

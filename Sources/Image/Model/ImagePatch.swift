@@ -113,7 +113,7 @@ public struct ImagePatch: Sendable {
 
     /// The dialect of a Content-Type, nil when it is not a JSON-patch type Glance takes.
     public static func dialect(contentType: String?) -> Dialect? {
-        let base = contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let base = contentType?.splitBytes(";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         switch base {
         case "application/openstack-images-v2.1-json-patch": return .v21
         case "application/openstack-images-v2.0-json-patch": return .v20

@@ -83,7 +83,7 @@ public final class ImageService: Sendable {
     }
 
     static func isUUID(_ s: String) -> Bool {
-        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+        let parts = s.splitBytes("-", omittingEmpty: false)
         return parts.map(\.count) == [8, 4, 4, 4, 12] && parts.allSatisfy { $0.allSatisfy(\.isHexDigit) }
     }
 
@@ -486,7 +486,7 @@ public final class ImageService: Sendable {
                     guard current.status == .active else { throw NimbusError.conflict("Only images with status active can be targeted for copying") }
                 }
                 current.properties["os_glance_import_task"] = task.id
-                let failed = Set((current.properties["os_glance_failed_import"] ?? "").split(separator: ",").map(String.init)).subtracting(importing)
+                let failed = Set((current.properties["os_glance_failed_import"] ?? "").splitBytes(",").map(String.init)).subtracting(importing)
                 current.properties["os_glance_importing_to_stores"] = multiple ? importing.sorted().joined(separator: ",") : ""
                 current.properties["os_glance_failed_import"] = failed.sorted().joined(separator: ",")
                 current.updatedAt = Date()
@@ -563,7 +563,7 @@ public final class ImageService: Sendable {
                 _ = try? await modify(id) { current in
                     Self.dropTarget(storeID, from: &current)
                     if request.allStoresMustSucceed || request.stores.count == 1 { current.properties["os_glance_importing_to_stores"] = "" }
-                    var failed = Set((current.properties["os_glance_failed_import"] ?? "").split(separator: ",").map(String.init))
+                    var failed = Set((current.properties["os_glance_failed_import"] ?? "").splitBytes(",").map(String.init))
                     if self.stores.multiple { failed.insert(storeID) }
                     current.properties["os_glance_failed_import"] = failed.sorted().joined(separator: ",")
                     current.updatedAt = Date()
@@ -598,7 +598,7 @@ public final class ImageService: Sendable {
     }
 
     static func dropTarget(_ store: String, from image: inout Image) {
-        let left = (image.properties["os_glance_importing_to_stores"] ?? "").split(separator: ",").map(String.init).filter { $0 != store }
+        let left = (image.properties["os_glance_importing_to_stores"] ?? "").splitBytes(",").map(String.init).filter { $0 != store }
         image.properties["os_glance_importing_to_stores"] = left.joined(separator: ",")
     }
 

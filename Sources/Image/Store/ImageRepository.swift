@@ -88,7 +88,7 @@ public struct ImageRepository: Sendable {
                 return ImageLocation(store: store, url: url)
             }
         }
-        let scheme = text.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+        let scheme = text.splitBytes(":", maxSplits: 1).first.map(String.init) ?? ""
         return [ImageLocation(store: scheme, url: text)]
     }
 

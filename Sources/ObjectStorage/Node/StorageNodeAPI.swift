@@ -184,7 +184,7 @@ public struct StorageNodeAPI: Sendable {
 
     static func parseRange(_ s: String) -> Range<Int>? {
         guard s.hasPrefix("bytes=") else { return nil }
-        let parts = s.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false)
+        let parts = s.dropFirst(6).splitBytes("-", omittingEmpty: false)
         guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, b >= a else { return nil }
         return a..<(b + 1)
     }

@@ -81,8 +81,8 @@ public struct PlacementAPI: Sendable {
     /// `util.check_accept('application/json')`.
     static func checkAccept(_ req: Request) throws {
         guard let accept = req.headers[.accept], !accept.isEmpty else { return }
-        let ok = accept.split(separator: ",").contains { part in
-            let media = part.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let ok = accept.splitBytes(",").contains { part in
+            let media = part.splitBytes(";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             return media == "application/json" || media == "application/*" || media == "*/*"
         }
         if !ok { throw NimbusError(.notAcceptable, "Only application/json is provided") }
@@ -90,7 +90,7 @@ public struct PlacementAPI: Sendable {
 
     /// `util.require_content` + `util.extract_json`: the body as JSON valid under `schema`.
     static func body(_ req: Request, _ ctx: NimbusRequestContext, schema: JSONSchema) async throws -> JSONValue {
-        let type = req.headers[.contentType].map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let type = req.headers[.contentType].map { String($0.splitBytes(";").first ?? "").trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         guard type == "application/json" else {
             throw NimbusError(.unsupportedMediaType, "The media type \(type.isEmpty ? "None" : type) is not supported, use application/json")
         }

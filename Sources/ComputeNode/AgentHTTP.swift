@@ -24,6 +24,12 @@ import NimbusHTTP
 ///
 ///     POST /compute-node/v1/poke                     → 204 (reconcile now)
 ///     GET  /compute-node/v1/console/<id>?lines=N     the console's tail (text)
+///
+/// and by the source of a cold move to its destination node (the node inside the controller
+/// serves the same under `/compute-agent/v1/node`):
+///
+///     GET  /compute-node/v1/migrations/<m>/instances/<id>/disks          [MigrationDisk]
+///     GET  /compute-node/v1/migrations/<m>/instances/<id>/disks/<name>   the disk's bytes
 public enum AgentWire {
     public static let keyHeader = "X-Compute-Key"
     static var keyField: HTTPField.Name { HTTPField.Name(keyHeader)! }
@@ -42,6 +48,17 @@ public enum AgentWire {
 
     static func jsonResponse(_ value: some Encodable) throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: try encode(value)))
+    }
+
+    /// One outgoing disk, streamed from its file.
+    static func diskResponse(_ agent: ComputeAgent, id: String, migration: String, disk: String) async throws -> Response {
+        let path = try await agent.outgoingDiskPath(id, migration: migration, disk: disk)
+        guard let size = FileIO.size(path) else { throw NimbusError.notFound("disk \(disk) is gone") }
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
+                        body: ResponseBody(contentLength: Int(size)) { writer in
+                            for try await chunk in FileByteChunks(path: path) { try await writer.write(chunk) }
+                            try await writer.finish(nil)
+                        })
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ buffer: ByteBuffer) throws(NimbusError) -> T {
@@ -66,10 +83,13 @@ public struct ImageDescription: Sendable, Codable, Equatable {
 public struct AgentControlAPI: Sendable {
     let control: any NodeControl
     let key: [UInt8]
+    /// The compute node in the controller's process, whose outgoing disks are served here.
+    let localAgent: ComputeAgent?
 
-    public init(control: any NodeControl, key: String) {
+    public init(control: any NodeControl, key: String, localAgent: ComputeAgent? = nil) {
         self.control = control
         self.key = Array(key.utf8)
+        self.localAgent = localAgent
     }
 
     public var routes: RouteTable {
@@ -115,6 +135,17 @@ public struct AgentControlAPI: Sendable {
             try await api.control.uploadImage(try ctx.parameter("id"), instance: instance, host: try Self.host(req), diskFormat: format,
                                               size: size, bytes: req.body)
             return Response(status: .noContent)
+        }
+        t.get("/v1/node/migrations/{migration}/instances/{id}/disks", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            guard let agent = api.localAgent else { throw NimbusError.notFound("this controller runs no compute node") }
+            return try AgentWire.jsonResponse(try await agent.outgoingDisks(try ctx.parameter("id"), migration: try ctx.parameter("migration")))
+        }
+        t.get("/v1/node/migrations/{migration}/instances/{id}/disks/{disk}", auth: .none) { req, ctx in
+            try AgentWire.checkKey(req.headers, api.key)
+            guard let agent = api.localAgent else { throw NimbusError.notFound("this controller runs no compute node") }
+            return try await AgentWire.diskResponse(agent, id: try ctx.parameter("id"), migration: try ctx.parameter("migration"),
+                                                    disk: try ctx.parameter("disk"))
         }
         return t
     }
@@ -225,6 +256,10 @@ public struct RemoteNodeControl: NodeControl {
         }
     }
 
+    public func migrationSource(base: String?, instance: InstanceID, migration: String) throws -> any MigrationSource {
+        RemoteMigrationSource(base: base ?? controller + "/compute-agent/v1/node", key: key, instance: instance, migration: migration, client: client)
+    }
+
     struct RemoteImage: ImageSource {
         let description: ImageDescription
         let control: RemoteNodeControl
@@ -279,6 +314,22 @@ public struct NodeAgentAPI: Sendable {
                 throw HTTPError(e.kind == .notFound ? .notFound : .badRequest, message: e.message)
             }
         }
+        router.get("/compute-node/v1/migrations/:migration/instances/:id/disks") { req, ctx -> Response in
+            try api.check(req)
+            guard let id = ctx.parameters.get("id"), let m = ctx.parameters.get("migration") else { throw HTTPError(.badRequest) }
+            do { return try AgentWire.jsonResponse(try await api.agent.outgoingDisks(id, migration: m)) } catch let e as NimbusError {
+                throw HTTPError(e.kind == .notFound ? .notFound : .badRequest, message: e.message)
+            }
+        }
+        router.get("/compute-node/v1/migrations/:migration/instances/:id/disks/:disk") { req, ctx -> Response in
+            try api.check(req)
+            guard let id = ctx.parameters.get("id"), let m = ctx.parameters.get("migration"), let disk = ctx.parameters.get("disk") else {
+                throw HTTPError(.badRequest)
+            }
+            do { return try await AgentWire.diskResponse(api.agent, id: id, migration: m, disk: disk) } catch let e as NimbusError {
+                throw HTTPError(e.kind == .notFound ? .notFound : .badRequest, message: e.message)
+            }
+        }
         return router
     }
 
@@ -286,5 +337,53 @@ public struct NodeAgentAPI: Sendable {
         guard let given = req.headers[AgentWire.keyField], ConstantTime.equal(Array(given.utf8), key) else {
             throw HTTPError(.unauthorized, message: "missing or wrong compute key")
         }
+    }
+}
+
+/// The disks of an outgoing instance, read from the source node's API by the destination node.
+public struct RemoteMigrationSource: MigrationSource {
+    let base: String
+    let key: String
+    let instance: InstanceID
+    let migration: String
+    let client: HTTPClient
+
+    public init(base: String, key: String, instance: InstanceID, migration: String, client: HTTPClient = .shared) {
+        self.base = base.hasByteSuffix("/") ? String(base.dropLast()) : base
+        self.key = key
+        self.instance = instance
+        self.migration = migration
+        self.client = client
+    }
+
+    var url: String { base + "/migrations/" + PercentEncoding.encode(migration) + "/instances/" + instance.rawValue + "/disks" }
+
+    func request(_ url: String) -> HTTPClientRequest {
+        var r = HTTPClientRequest(url: url)
+        r.headers.add(name: AgentWire.keyHeader, value: key)
+        return r
+    }
+
+    public func disks() async throws -> [MigrationDisk] {
+        let response = try await client.execute(request(url), timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else {
+            throw NimbusError(.serviceUnavailable, "the source node answered \(response.status.code) for the disks of \(instance): \(String(buffer: body))")
+        }
+        return try AgentWire.decode([MigrationDisk].self, body)
+    }
+
+    public func download(_ disk: String, to path: String) async throws {
+        let response = try await client.execute(request(url + "/" + PercentEncoding.encode(disk)), timeout: .hours(6))
+        guard response.status == .ok else {
+            throw NimbusError(.serviceUnavailable, "the source node answered \(response.status.code) for disk \(disk) of \(instance)")
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FileIO.Failure(what: "cannot create", path: path, code: errno) }
+        defer { close(fd) }
+        for try await chunk in response.body {
+            try FileIO.writeAll(fd, Array(chunk.readableBytesView), path: path)
+        }
+        guard fsync(fd) == 0 else { throw FileIO.Failure(what: "cannot fsync", path: path, code: errno) }
     }
 }

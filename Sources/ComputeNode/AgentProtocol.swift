@@ -19,6 +19,25 @@ public protocol NodeControl: Sendable {
     /// controller refuses an image that is not that instance's pending one.
     func uploadImage(_ imageID: String, instance: InstanceID, host: String, diskFormat: String, size: Int64,
                      bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws
+    /// Where a node moving an instance in (cold migration, resize to another host) copies its
+    /// disks from: the source node's API at `base` (`<endpoint>/compute-node/v1`), or, when
+    /// `base` is nil, the node inside the controller.
+    func migrationSource(base: String?, instance: InstanceID, migration: String) throws -> any MigrationSource
+}
+
+/// The disks a source node offers for one move: read by the destination node, straight from
+/// the source (the controller does not relay them, except for the node that runs inside it).
+public protocol MigrationSource: Sendable {
+    func disks() async throws -> [MigrationDisk]
+    /// Writes the disk's bytes to `path` (created, fsynced); throws if they are not all there.
+    func download(_ disk: String, to path: String) async throws
+}
+
+/// One disk file an outgoing instance offers (`disk`, `disk.eph0`), and its size in bytes.
+public struct MigrationDisk: Sendable, Codable, Equatable {
+    public var name: String
+    public var size: Int64
+    public init(name: String, size: Int64) { self.name = name; self.size = size }
 }
 
 /// How the controller reaches a compute node for what is not desired state: a poke after a
@@ -58,8 +77,43 @@ public struct DesiredInstance: Sendable, Codable, Equatable {
     public var task: String?
     /// What the task needs beyond the spec (`image_id` of a snapshot, …).
     public var taskArguments: [String: String]
-    public init(spec: InstanceSpec, vmState: String, task: String?, taskArguments: [String: String] = [:]) {
-        self.spec = spec; self.vmState = vmState; self.task = task; self.taskArguments = taskArguments
+    /// Nil for an instance placed on this node. For a move, the end this node is while the
+    /// instance is placed on the other: `source` (clean up after a confirmed move or an
+    /// evacuation; task `migration_cleanup`) or `dest` (prepare or roll back a live migration).
+    public var role: Role?
+
+    public enum Role: String, Sendable, Codable { case source, dest }
+
+    public init(spec: InstanceSpec, vmState: String, task: String?, taskArguments: [String: String] = [:], role: Role? = nil) {
+        self.spec = spec; self.vmState = vmState; self.task = task; self.taskArguments = taskArguments; self.role = role
+    }
+}
+
+/// The tasks and task arguments of moves between nodes, shared by the controller and agents.
+public enum MoveTask {
+    /// What a move's source end does once the instance runs elsewhere for good (not a Nova task state).
+    public static let cleanup = "migration_cleanup"
+    /// `taskArguments` keys: the migration's uuid; "true" for a resize or migration to another
+    /// host; the step of a live migration or revert (`Phase`); where the source's disks are
+    /// (`base` of `migrationSource`); the URI a live migration streams to.
+    public static let migration = "migration"
+    public static let move = "move"
+    public static let phase = "phase"
+    public static let sourceBase = "source_base"
+    public static let uri = "uri"
+    public static let evacuate = "evacuate"
+
+    public enum Phase: String, Sendable {
+        /// live: the destination starts a QEMU waiting for the stream
+        case prepare
+        /// live: the source streams memory and disks
+        case migrate
+        /// live: the destination runs the guest (the source is gone)
+        case finish
+        /// live: the source failed; the destination removes its waiting guest
+        case rollback
+        /// revert of a move: the destination removes its copy, then the source starts its own again
+        case dest, source
     }
 }
 
@@ -78,6 +132,8 @@ public struct InstanceReport: Sendable, Codable, Equatable {
         case taskFailed
         /// Everything of the instance is gone from the node.
         case destroyed
+        /// A live migration's destination waits for the stream at `detail` (a QEMU URI).
+        case migrationPrepared
     }
 
     public var id: InstanceID
@@ -85,8 +141,13 @@ public struct InstanceReport: Sendable, Codable, Equatable {
     public var powerState: PowerState
     public var task: String?
     public var message: String?
+    /// The move a report of a `source` or `dest` role is about.
+    public var migration: String?
+    public var detail: String?
 
-    public init(id: InstanceID, event: Event, powerState: PowerState, task: String? = nil, message: String? = nil) {
+    public init(id: InstanceID, event: Event, powerState: PowerState, task: String? = nil, message: String? = nil,
+                migration: String? = nil, detail: String? = nil) {
         self.id = id; self.event = event; self.powerState = powerState; self.task = task; self.message = message
+        self.migration = migration; self.detail = detail
     }
 }

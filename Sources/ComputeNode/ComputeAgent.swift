@@ -22,11 +22,14 @@ public actor ComputeAgent {
 
     /// The node's own API address, sent when it registers (nil: the node inside the controller).
     let endpoint: String?
+    /// The address live migrations into this node stream to (Nova's `live_migration_inbound_addr`).
+    let migrationAddress: String
 
-    public init(host: String, endpoint: String? = nil, driver: any VirtDriver, control: any NodeControl, interval: Duration = .seconds(10),
-                logger: Logger) {
+    public init(host: String, endpoint: String? = nil, migrationAddress: String = "127.0.0.1", driver: any VirtDriver, control: any NodeControl,
+                interval: Duration = .seconds(10), logger: Logger) {
         self.host = host
         self.endpoint = endpoint
+        self.migrationAddress = migrationAddress
         self.driver = driver
         self.control = control
         self.interval = interval
@@ -83,6 +86,15 @@ public actor ComputeAgent {
         var reports = [InstanceReport]()
         for d in desired where !busy.contains(d.spec.id) {
             let observed = actual[d.spec.id] ?? .noState
+            if d.role != nil || Self.waitsForOtherEnd(d) {
+                // One end of a move while the other acts (or the instance is placed elsewhere):
+                // act only on this end's step, and report no power state.
+                if let task = d.task, Self.actsHere(d) {
+                    busy.insert(d.spec.id)
+                    Task { await self.work(d, task: task, observed: observed) }
+                }
+                continue
+            }
             if let task = d.task {
                 busy.insert(d.spec.id)
                 Task { await self.work(d, task: task, observed: observed) }
@@ -102,12 +114,78 @@ public actor ComputeAgent {
         }
     }
 
+    /// Steps of a move the node the instance is placed on does not do: a live migration's
+    /// prepare and rollback (the destination's, while the source holds the instance) and the
+    /// confirmation of a cold move (the source's clean-up, while the destination holds it).
+    static func waitsForOtherEnd(_ d: DesiredInstance) -> Bool {
+        guard d.role == nil, let task = d.task else { return false }
+        let phase = d.taskArguments[MoveTask.phase]
+        if task == "migrating" { return phase != MoveTask.Phase.migrate.rawValue && phase != MoveTask.Phase.finish.rawValue }
+        if task == "resize_confirming", d.taskArguments[MoveTask.move] == "true" { return true }
+        return false
+    }
+
+    /// Whether this node acts on a move entry: the source cleans up; the destination of a live
+    /// migration prepares or rolls back.
+    static func actsHere(_ d: DesiredInstance) -> Bool {
+        switch d.role {
+        case .source?: return d.task == MoveTask.cleanup
+        case .dest?:
+            let phase = d.taskArguments[MoveTask.phase]
+            return d.task == "migrating" && (phase == MoveTask.Phase.prepare.rawValue || phase == MoveTask.Phase.rollback.rawValue)
+        case nil: return false
+        }
+    }
+
     func work(_ d: DesiredInstance, task: String, observed: PowerState) async {
         defer { busy.remove(d.spec.id) }
         let id = d.spec.id
         let report: InstanceReport
+        let migration = d.taskArguments[MoveTask.migration]
+        let phase = d.taskArguments[MoveTask.phase]
+        let moving = d.taskArguments[MoveTask.move] == "true"
         do {
             switch task {
+            case MoveTask.cleanup:
+                try await driver.destroy(id)
+                report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task, migration: migration)
+            case "migrating" where phase == MoveTask.Phase.prepare.rawValue:
+                let target = try await driver.prepareIncoming(d.spec, image: try await control.image(d.spec.imageID), address: migrationAddress)
+                report = InstanceReport(id: id, event: .migrationPrepared, powerState: try await state(id), task: task, migration: migration,
+                                        detail: target)
+            case "migrating" where phase == MoveTask.Phase.rollback.rawValue:
+                try await driver.destroy(id)
+                report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task, migration: migration)
+            case "migrating" where phase == MoveTask.Phase.migrate.rawValue:
+                guard let uri = d.taskArguments[MoveTask.uri] else { throw AgentError(message: "live migration without a destination") }
+                try await driver.liveMigrate(id, to: uri)
+                lastPower[id] = nil
+                report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task, migration: migration)
+            case "migrating" where phase == MoveTask.Phase.finish.rawValue:
+                try await driver.finishIncoming(id, run: d.vmState != "paused")
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task, migration: migration)
+            case "resize_migrating" where moving, "resize_prep" where moving:
+                guard let migration else { throw AgentError(message: "a move without a migration") }
+                try await driver.migrateOut(id, migration: migration)
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task, migration: migration)
+            case "resize_finish" where moving, "resize_migrated" where moving:
+                guard let migration else { throw AgentError(message: "a move without a migration") }
+                let source = try control.migrationSource(base: d.taskArguments[MoveTask.sourceBase], instance: id, migration: migration)
+                try await driver.migrateIn(d.spec, image: try await control.image(d.spec.imageID), from: source,
+                                           powerOn: d.taskArguments["power_on"] != "false")
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task, migration: migration)
+            case "resize_reverting" where moving && phase == MoveTask.Phase.dest.rawValue:
+                try await driver.destroy(id)
+                lastPower[id] = nil
+                report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task, migration: migration)
+            case "resize_reverting" where moving:
+                try await driver.revertMigrateOut(id, powerOn: d.taskArguments["power_on"] != "false")
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task, migration: migration)
+            case "rebuilding" where d.taskArguments[MoveTask.evacuate] == "true", "rebuild_spawning" where d.taskArguments[MoveTask.evacuate] == "true":
+                // Evacuated here: built anew from the image (no storage is shared with the dead host).
+                if observed == .noState { try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID)) }
+                if d.taskArguments["power_on"] == "false", try await state(id) != .shutdown { try await driver.powerOff(id, timeout: .seconds(60)) }
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task, migration: migration)
             case "scheduling", "networking", "block_device_mapping", "spawning":
                 if observed == .noState { try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID)) }
                 report = InstanceReport(id: id, event: .spawned, powerState: try await state(id))
@@ -164,8 +242,9 @@ public actor ComputeAgent {
             }
         } catch {
             logger.error("compute node \(host): \(task) of \(id) failed: \(error)")
-            let event: InstanceReport.Event = d.vmState == "building" ? .spawnFailed : .taskFailed
-            report = InstanceReport(id: id, event: event, powerState: (try? await state(id)) ?? .noState, task: task, message: String(describing: error))
+            let event: InstanceReport.Event = d.vmState == "building" && d.role == nil ? .spawnFailed : .taskFailed
+            report = InstanceReport(id: id, event: event, powerState: (try? await state(id)) ?? .noState, task: task, message: String(describing: error),
+                                    migration: migration)
         }
         lastPower[id] = report.powerState
         await send([report])
@@ -197,6 +276,15 @@ public actor ComputeAgent {
     }
 
     func state(_ id: InstanceID) async throws -> PowerState { try await driver.instances()[id] ?? .noState }
+
+    /// What an outgoing instance offers the destination of `migration` (the agent API serves it).
+    public func outgoingDisks(_ id: String, migration: String) async throws -> [MigrationDisk] {
+        try await driver.outgoingDisks(try InstanceID(id), migration: migration)
+    }
+
+    public func outgoingDiskPath(_ id: String, migration: String, disk: String) async throws -> String {
+        try await driver.outgoingDiskPath(try InstanceID(id), migration: migration, disk: disk)
+    }
 
     /// The tail of an instance's serial console (the controller's `os-getConsoleOutput`).
     public func consoleLog(_ id: String, lines: Int?) async throws -> String { try await driver.consoleLog(try InstanceID(id), lines: lines) }

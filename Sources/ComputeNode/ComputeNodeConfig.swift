@@ -36,6 +36,9 @@ public struct ComputeNodeConfig: Sendable {
     public var qemuSystemBinary = "qemu-system-x86_64"
     public var qemuImgBinary = "qemu-img"
     public var genisoimageBinary = "genisoimage"
+    /// The numeric address live migrations into this node stream to (Nova's
+    /// `[libvirt] live_migration_inbound_addr`); nil: the address of the node's own API.
+    public var liveMigrationInboundAddress: String?
     /// What the fake driver reports.
     public var fakeResources = FakeDriver.defaultResources
 
@@ -57,7 +60,16 @@ public struct ComputeNodeConfig: Sendable {
         ConfigOption(section, "qemu_system", default: "qemu-system-x86_64", "The qemu-system binary"),
         ConfigOption(section, "qemu_img", default: "qemu-img", "The qemu-img binary"),
         ConfigOption(section, "genisoimage", default: "genisoimage", "The genisoimage binary (config drives)"),
+        ConfigOption(section, "live_migration_inbound_addr", default: "",
+                     "Numeric address live migrations into this node stream to (unencrypted, as libvirt's default); empty: the node API's address"),
     ]
+
+    /// The address a live migration streams to: the configured one, else `listenHost` (the
+    /// loopback address when that is a wildcard).
+    public func migrationAddress(listenHost: String) -> String {
+        if let a = liveMigrationInboundAddress { return a }
+        return listenHost == "0.0.0.0" || listenHost == "::" || listenHost.isEmpty ? "127.0.0.1" : listenHost
+    }
 
     /// Reads `[compute_node]`; `dataDir` is the node's `--data-dir`.
     public init(configuration c: Configuration, dataDir: String) throws(NimbusError) {
@@ -90,6 +102,7 @@ public struct ComputeNodeConfig: Sendable {
         qemuSystemBinary = value("qemu_system") ?? qemuSystemBinary
         qemuImgBinary = value("qemu_img") ?? qemuImgBinary
         genisoimageBinary = value("genisoimage") ?? genisoimageBinary
+        liveMigrationInboundAddress = value("live_migration_inbound_addr")
     }
 }
 

@@ -10,7 +10,7 @@ import Synchronization
 public final class FakeDriver: VirtDriver {
     public enum Operation: String, Sendable, CaseIterable {
         case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume, snapshot, rebuild, resize, confirmResize, revertResize
-        case rescue, unrescue
+        case rescue, unrescue, migrateOut, migrateIn, prepareIncoming, liveMigrate, finishIncoming
     }
 
     struct Instance {
@@ -21,11 +21,16 @@ public final class FakeDriver: VirtDriver {
         var beforeResize: InstanceSpec?
         /// The rescue image's id while rescued.
         var rescueImage: String?
+        /// The migration it is moving out for (cold), or whether it waits for a live migration.
+        var outgoing: String? = nil
+        var incoming = false
     }
 
     private struct State {
         var instances: [InstanceID: Instance] = [:]
         var failures: [Operation: NimbusError] = [:]
+        /// Instances that left by live migration, by the target they left for.
+        var migrated: [InstanceID: String] = [:]
     }
 
     public let hypervisorType = "fake"
@@ -170,6 +175,91 @@ public final class FakeDriver: VirtDriver {
         let path = NSTemporaryDirectory() + "/nimbus-fake-snapshot-\(UUID().uuidString).raw"
         try FileIO.writeAtomically(path, bytes, mode: 0o600)
         return SnapshotImage(path: path, diskFormat: "raw", virtualSize: UInt64(bytes.count))
+    }
+
+    // MARK: moves. The fake's "disk" is one line naming the instance and its boot count, copied
+    // by the destination through the agent API like a real disk, so a move keeps the count.
+
+    public func migrateOut(_ id: InstanceID, migration: String) async throws {
+        try change(id, .migrateOut, powerOn: false) { (i: inout Instance) throws(NimbusError) in i.outgoing = migration }
+    }
+
+    public func outgoingDisks(_ id: InstanceID, migration: String) async throws -> [MigrationDisk] {
+        [MigrationDisk(name: "disk", size: Int64(try outgoingDisk(id, migration: migration).count))]
+    }
+
+    public func outgoingDiskPath(_ id: InstanceID, migration: String, disk: String) async throws -> String {
+        let bytes = try outgoingDisk(id, migration: migration)
+        guard disk == "disk" else { throw NimbusError.notFound("Instance \(id) has no disk \(disk)") }
+        let dir = NSTemporaryDirectory() + "/nimbus-fake-disks-\(getpid())"
+        try FileIO.makeDirectory(dir)
+        let path = dir + "/" + id.rawValue
+        try FileIO.writeAtomically(path, bytes, mode: 0o600)
+        return path
+    }
+
+    private func outgoingDisk(_ id: InstanceID, migration: String) throws(NimbusError) -> [UInt8] {
+        try state.withLock { s throws(NimbusError) in
+            let i = try Self.instance(s, id)
+            guard i.outgoing == migration else { throw .notFound("Instance \(id) is not moving out for migration \(migration)") }
+            return Array("fake root disk of \(id) after \(i.boots) boots\n".utf8)
+        }
+    }
+
+    public func migrateIn(_ spec: InstanceSpec, image: any ImageSource, from source: any MigrationSource, powerOn: Bool) async throws {
+        try spec.validate(image: image)
+        if state.withLock({ $0.instances[spec.id] != nil }) {
+            try change(spec.id, .migrateIn, powerOn: powerOn) { (_: inout Instance) throws(NimbusError) in }
+            return
+        }
+        let disks = try await source.disks()
+        guard disks.contains(where: { $0.name == "disk" }) else { throw NimbusError(.internal, "the source offers no root disk") }
+        let path = NSTemporaryDirectory() + "/nimbus-fake-in-\(UUID().uuidString)"
+        defer { unlink(path) }
+        try await source.download("disk", to: path)
+        let line = String(decoding: try FileIO.read(path, count: 4096), as: UTF8.self)
+        let prefix = "fake root disk of \(spec.id) after "
+        guard line.hasBytePrefix(prefix), let boots = Int(line.dropFirst(prefix.utf8.count).prefix { $0.isNumber }) else {
+            throw NimbusError(.internal, "the disk copied from the source is not \(spec.id)'s: \(line)")
+        }
+        try state.withLock { s throws(NimbusError) in
+            try Self.takeFailure(&s, .migrateIn)
+            s.instances[spec.id] = Instance(spec: spec, state: powerOn ? .running : .shutdown, boots: boots + (powerOn ? 1 : 0), beforeResize: nil)
+        }
+    }
+
+    public func revertMigrateOut(_ id: InstanceID, powerOn: Bool) async throws {
+        try change(id, .migrateOut, powerOn: powerOn) { (i: inout Instance) throws(NimbusError) in i.outgoing = nil }
+    }
+
+    public func prepareIncoming(_ spec: InstanceSpec, image: any ImageSource, address: String) async throws -> String {
+        try spec.validate(image: image)
+        return try state.withLock { s throws(NimbusError) in
+            try Self.takeFailure(&s, .prepareIncoming)
+            if s.instances[spec.id]?.incoming != true {
+                s.instances[spec.id] = Instance(spec: spec, state: .paused, boots: 0, beforeResize: nil, incoming: true)
+            }
+            return "fake:\(address)/\(spec.id)"
+        }
+    }
+
+    public func liveMigrate(_ id: InstanceID, to uri: String) async throws {
+        try state.withLock { s throws(NimbusError) in
+            if s.migrated[id] == uri { return }
+            try Self.takeFailure(&s, .liveMigrate)
+            let i = try Self.instance(s, id)
+            guard i.state == .running || i.state == .paused else { throw .conflict("Instance \(id) has no running guest to migrate") }
+            s.instances[id] = nil
+            s.migrated[id] = uri
+        }
+    }
+
+    public func finishIncoming(_ id: InstanceID, run: Bool) async throws {
+        try change(id, .finishIncoming, powerOn: nil) { (i: inout Instance) throws(NimbusError) in
+            i.incoming = false
+            i.state = run ? .running : .paused
+            if i.boots == 0 { i.boots = 1 }
+        }
     }
 
     /// Simulates the guest's process dying (`kill -9`): the instance reads as shut down.

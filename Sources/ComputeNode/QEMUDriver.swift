@@ -47,6 +47,7 @@ public final class QEMUDriver: VirtDriver {
         try FileIO.makeDirectory(layout.root)
         try FileIO.makeDirectory(layout.instancesDir)
         cache.sweep()
+        sweepMigratedMarkers()
         let interval = config.consoleTrimInterval
         trimmer.withLock {
             $0 = Task.detached { [weak self] in

@@ -45,3 +45,13 @@ extension QEMUImg {
         try await runner.run([binary, "resize", "-q", "-f", "qcow2", path, String(sizeBytes)], timeout: Self.timeout).check()
     }
 }
+
+extension QEMUImg {
+    /// Rewrites the backing file named in a qcow2 header without touching data (`rebase -u`):
+    /// `base` nil removes it. A disk copied from another node names that node's base path.
+    func setBacking(path: String, base: (path: String, format: DiskImageFormat)?) async throws {
+        var argv = [binary, "rebase", "-q", "-u", "-f", "qcow2"]
+        if let base { argv += ["-F", base.format.rawValue, "-b", base.path] } else { argv += ["-b", ""] }
+        try await runner.run(argv + [path], timeout: Self.timeout).check()
+    }
+}

@@ -76,6 +76,34 @@ public protocol VirtDriver: Sendable {
     func rescue(_ id: InstanceID, image: any ImageSource) async throws
     /// The rescue disk dropped and the guest started from its own disks again.
     func unrescue(_ id: InstanceID) async throws
+
+    // MARK: moves between hosts (cold migration, resize elsewhere, live migration)
+
+    /// The source of a cold move: the guest stopped and its disks kept, offered to the
+    /// destination for `migration` (`outgoingDisks`) until the move is confirmed (`destroy`) or
+    /// reverted (`revertMigrateOut`). Repeating it does nothing.
+    func migrateOut(_ id: InstanceID, migration: String) async throws
+    /// The disks an instance moving out for `migration` offers; `.notFound` for any other.
+    func outgoingDisks(_ id: InstanceID, migration: String) async throws -> [MigrationDisk]
+    /// The file of one of them (the agent API streams it).
+    func outgoingDiskPath(_ id: InstanceID, migration: String, disk: String) async throws -> String
+    /// The destination of a cold move: the instance built from the source's disks (copied from
+    /// `source`) over the same base image, grown to `spec`'s sizes, started if `powerOn`. An
+    /// instance already moved in only gets its power state set.
+    func migrateIn(_ spec: InstanceSpec, image: any ImageSource, from source: any MigrationSource, powerOn: Bool) async throws
+    /// A reverted move, at the source: the kept disks used again, the guest started if `powerOn`.
+    func revertMigrateOut(_ id: InstanceID, powerOn: Bool) async throws
+
+    /// Live migration, destination: the instance's disks created empty over the same base
+    /// image and a guest started waiting for the stream on `address`; returns the URI the
+    /// source streams to. Repeating it while it waits returns the same URI.
+    func prepareIncoming(_ spec: InstanceSpec, image: any ImageSource, address: String) async throws -> String
+    /// Live migration, source: memory, device state and disk writes streamed to `uri` while
+    /// the guest runs; returns when the destination has it all, and the source's copy is gone.
+    /// Repeating it after it succeeded does nothing.
+    func liveMigrate(_ id: InstanceID, to uri: String) async throws
+    /// Live migration, destination, after the source finished: the guest runs (`run`) or stays paused.
+    func finishIncoming(_ id: InstanceID, run: Bool) async throws
 }
 
 /// A snapshot's file and what it is.

@@ -47,7 +47,7 @@ enum ComputeAssembly {
         let policy = try PolicyEnforcer(defaults: NovaPolicyDefaults.rules, overrides: overrides, scopeTypes: NovaPolicyDefaults.scopeTypes)
         let api = ComputeAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
         let key = try agentKey(config: config)
-        let control = ComputeNodeControl(service: service)
+        let control = ComputeNodeControl(service: service, key: key)
         // Nodes that run apart are reached at the address they registered with.
         service.nodes.setRemoteFactory { url in RemoteNodeEndpoint(url: url, key: key) }
         for h in try await service.hosts.list() {
@@ -67,12 +67,15 @@ enum ComputeAssembly {
                 nodeLog.error("the compute node in this process is not started: \(error)")
                 return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services)
             }
+            let listenHost = URL(string: publicURL)?.host ?? "127.0.0.1"
             let configured = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
             let host = configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
             let interval = Duration.seconds(max(1, v.int("compute", "agent_interval_s")))
-            let agent = ComputeAgent(host: host, driver: driver, control: control, interval: interval, logger: nodeLog)
+            let agent = ComputeAgent(host: host, migrationAddress: nodeConfig.migrationAddress(listenHost: listenHost), driver: driver, control: control,
+                                     interval: interval, logger: nodeLog)
             service.nodes.add(host: host, LocalNode(agent: agent))
             services.append(LoopService { await agent.run() })
+            return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key, localAgent: agent), services: services)
         }
         return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services)
     }

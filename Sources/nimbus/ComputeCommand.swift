@@ -58,7 +58,8 @@ struct ComputeCommand: AsyncParsableCommand {
         let nodeConfig = try ComputeNodeConfig(configuration: values, dataDir: dir)
         let driver = try VirtDriverFactory.make(nodeConfig, logger: logger)
         let control = RemoteNodeControl(controller: controller, key: key)
-        let agent = ComputeAgent(host: host, endpoint: "http://\(listenHost):\(port)", driver: driver, control: control,
+        let agent = ComputeAgent(host: host, endpoint: "http://\(listenHost):\(port)", migrationAddress: nodeConfig.migrationAddress(listenHost: listenHost),
+                                 driver: driver, control: control,
                                  interval: .seconds(max(1, interval)), logger: logger)
         let api = NodeAgentAPI(agent: agent, key: key)
         let app = Application(

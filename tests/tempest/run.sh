@@ -73,6 +73,40 @@ if [[ -z ${NIMBUS_AUTH_URL:-} ]]; then
     trap stop_cloud EXIT
 fi
 : "${NIMBUS_ADMIN_PASSWORD:?set NIMBUS_ADMIN_PASSWORD with NIMBUS_AUTH_URL}"
+# A second compute node (`nimbus compute`, same driver) so the multi-host tests run: cold and
+# live migration, evacuation's checks, different-host scheduling.
+COMPUTE_NODES=1
+if [[ $NOVA == True && -n ${NIMBUS_PID:-} ]]; then
+    NODE_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -p "$WORK/node-b"
+    printf '[compute_node]\ndriver = %s\naccelerator = %s\n' "$COMPUTE_DRIVER" "${TEMPEST_COMPUTE_ACCELERATOR:-auto}" > "$WORK/node-b/node.conf"
+    "${NIMBUS_BIN:-$REPO/.build/debug/nimbus}" compute --controller "${NIMBUS_AUTH_URL%/identity/v3}" --host tempest-node-b \
+        --data-dir "$WORK/node-b" --listen "127.0.0.1:$NODE_PORT" --key-file "$WORK/nimbus-data/compute/agent-key" \
+        --config-file "$WORK/node-b/node.conf" --interval 2 > "$WORK/logs/node-b.log" 2>&1 &
+    NODE_PID=$!
+    stop_node() {
+        kill -TERM "$NODE_PID" 2>/dev/null || return 0
+        for _ in $(seq 100); do kill -0 "$NODE_PID" 2>/dev/null || return 0; sleep 0.1; done
+        kill -KILL "$NODE_PID" 2>/dev/null || true
+    }
+    stop_all() {
+        stop_node
+        stop_cloud
+        local pids
+        pids=$(pgrep -f -- "qemu-system.*$WORK/node-b/" || true)
+        # shellcheck disable=SC2086
+        if [[ -n $pids ]]; then kill -KILL $pids 2>/dev/null || true; fi
+    }
+    trap stop_all EXIT
+    for _ in $(seq 300); do
+        if python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+            "http://127.0.0.1:$NODE_PORT/healthcheck" 2> /dev/null; then COMPUTE_NODES=2; break; fi
+        kill -0 "$NODE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [[ $COMPUTE_NODES == 2 ]] || { echo "the second compute node did not start:"; tail -20 "$WORK/logs/node-b.log"; exit 1; }
+fi
+MOVES=False; if [[ $COMPUTE_NODES == 2 ]]; then MOVES=True; fi
 if [[ $NOVA == True ]]; then
     python "$HERE/compute_setup.py" "$NIMBUS_AUTH_URL" "$NIMBUS_ADMIN_PASSWORD" > "$WORK/compute.env"
     # shellcheck disable=SC1091
@@ -178,7 +212,7 @@ min_microversion = 2.1
 max_microversion = 2.96
 build_interval = 1
 build_timeout = ${TEMPEST_COMPUTE_BUILD_TIMEOUT:-180}
-min_compute_nodes = 1
+min_compute_nodes = $COMPUTE_NODES
 
 [compute-feature-enabled]
 # What Nimbus' Nova implements (no Neutron, Cinder or metadata service yet; OS-DCF:diskConfig
@@ -199,10 +233,10 @@ shelve = True
 shelve_migrate = False
 rescue = True
 stable_rescue = False
-cold_migration = False
-live_migration = False
-live_migrate_back_and_forth = False
-block_migration_for_live_migration = False
+cold_migration = $MOVES
+live_migration = $MOVES
+live_migrate_back_and_forth = $MOVES
+block_migration_for_live_migration = $MOVES
 volume_backed_live_migration = False
 interface_attach = False
 attach_encrypted_volume = False

@@ -6,7 +6,7 @@ import NimbusHTTP
 /// `GET /os-migrations` as Nova's `migrations.py` answers: filters `hidden`, `host`,
 /// `instance_uuid`, `source_compute`, `status`, `migration_type`; `migration_type` and links
 /// from 2.23; paging, `uuid` and `changes-since` from 2.59; `changes-before` from 2.66;
-/// `user_id`/`project_id` filters and fields from 2.80. Empty until resize and migrate exist.
+/// `user_id`/`project_id` filters and fields from 2.80.
 extension ComputeAPI {
     func addMigrationRoutes(_ t: inout RouteTable) {
         t.get("/v2.1/os-migrations", versioned { req, ctx, v in
@@ -57,6 +57,58 @@ extension ComputeAPI {
             body["migrations"] = .array(list.map { self.migrationView($0, v, showHosts: showHosts) })
             return .json(.object(body))
         })
+    }
+
+    /// `GET /servers/{id}/migrations[/{mid}]` (2.23+): the server's live migrations in progress
+    /// (`server_migrations.py`). Hosts show to those `index:host` allows (2.80's rule).
+    func addServerMigrationRoutes(_ t: inout RouteTable) {
+        t.get("/v2.1/servers/{server_id}/migrations", versioned { req, ctx, v in
+            guard v.atLeast(23) else { throw NimbusError.notFound("The resource could not be found.") }
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:servers:migrations:index", c, target: ["project_id": i.projectID])
+            let showHosts = self.allows("os_compute_api:servers:migrations:index:host", c, target: ["project_id": i.projectID])
+            let list = try await self.serverMigrations(i.id)
+            return .json(["migrations": .array(list.map { self.serverMigrationView($0, v, showHosts: showHosts) })])
+        })
+        t.get("/v2.1/servers/{server_id}/migrations/{migration_id}", versioned { req, ctx, v in
+            guard v.atLeast(23) else { throw NimbusError.notFound("The resource could not be found.") }
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:servers:migrations:show", c, target: ["project_id": i.projectID])
+            let mid = try ctx.parameter("migration_id")
+            guard let m = try await self.serverMigrations(i.id).first(where: { String($0.id) == mid }) else {
+                throw NimbusError.notFound("In-progress live migration \(mid) is not found for server \(i.id).")
+            }
+            return .json(["migration": self.serverMigrationView(m, v, showHosts: true)])
+        })
+    }
+
+    func serverMigrations(_ instance: String) async throws -> [ComputeMigration] {
+        var f = MigrationRepository.Filter()
+        f.instanceID = instance
+        f.migrationType = ComputeMigration.Kind.liveMigration.rawValue
+        return try await service.migrations.list(f).filter { m in m.status.map { ComputeMigration.liveInProgress.containsBytes($0) } ?? false }
+    }
+
+    func serverMigrationView(_ m: ComputeMigration, _ v: NovaVersion, showHosts: Bool) -> JSONValue {
+        func host(_ s: String?) -> JSONValue { showHosts ? JSONValue(s) : .null }
+        func bytes(_ n: Int64?) -> JSONValue { n.map { .int($0) } ?? .null }
+        var o: JSONObject = [
+            "id": .int(Int64(m.id)), "created_at": .string(NovaTime.micros(m.createdAt)),
+            "updated_at": m.updatedAt.map { .string(NovaTime.micros($0)) } ?? .null, "server_uuid": JSONValue(m.instanceID),
+            "status": JSONValue(m.status), "source_compute": host(m.sourceCompute), "source_node": host(m.sourceNode),
+            "dest_compute": host(m.destCompute), "dest_node": host(m.destNode), "dest_host": host(m.destHost),
+            "memory_total_bytes": bytes(m.memoryTotal), "memory_processed_bytes": bytes(m.memoryProcessed),
+            "memory_remaining_bytes": bytes(m.memoryRemaining), "disk_total_bytes": bytes(m.diskTotal),
+            "disk_processed_bytes": bytes(m.diskProcessed), "disk_remaining_bytes": bytes(m.diskRemaining),
+        ]
+        if v.atLeast(59) { o["uuid"] = .string(m.uuid) }
+        if v.atLeast(80) {
+            o["user_id"] = JSONValue(m.userID)
+            o["project_id"] = JSONValue(m.projectID)
+        }
+        return .object(o)
     }
 
     static func migrationTime(_ q: QueryString, _ name: String) throws -> Date? {

@@ -142,6 +142,42 @@ extension ComputeAPI {
                 // is ever SOFT_DELETED, so restore finds no server in that state.
                 try ComputeService.checkState(i, vm: [.softDeleted], task: [nil], method: "restore")
                 return .empty(.accepted)
+            case "migrate":
+                let valid = try NovaSchemas.validate(body, v.atLeast(56) ? NovaSchemas.migrate : .object(["migrate": .any]))
+                let host = v.atLeast(56) ? valid["migrate"]?["host"]?.stringValue : nil
+                try self.authorize(host == nil ? "os_compute_api:os-migrate-server:migrate" : "os_compute_api:os-migrate-server:migrate:host", c,
+                                   target: ["project_id": i.projectID])
+                try await self.service.migrate(i.id, host: host, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "os-migrateLive":
+                let entity = try NovaSchemas.validate(body, NovaSchemas.migrateLive(v))["os-migrateLive"]!
+                let host = entity["host"]?.stringValue
+                try self.authorize(host == nil ? "os_compute_api:os-migrate-server:migrate_live" : "os_compute_api:os-migrate-server:migrate_live:host", c,
+                                   target: ["project_id": i.projectID])
+                let block = entity["block_migration"]!
+                let blockMigration: Bool? = block == .string("auto") ? nil : NovaSchemas.bool(block)
+                let force = entity["force"].flatMap(NovaSchemas.bool) ?? false
+                if force, host == nil { throw NimbusError.badRequest("Can't force to a non-provided destination") }
+                try await self.service.liveMigrate(i.id, host: host, blockMigration: blockMigration, force: force, async: v.atLeast(34),
+                                                   caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
+            case "evacuate":
+                let entity = try NovaSchemas.validate(body, NovaSchemas.evacuate(v))["evacuate"]!
+                try self.authorize("os_compute_api:os-evacuate", c, target: target)
+                let host = entity["host"]?.stringValue
+                let force = v.atLeast(29) ? entity["force"].flatMap(NovaSchemas.bool) ?? false : false
+                if force, host == nil { throw NimbusError.badRequest("Can't force to a non-provided destination") }
+                if !v.atLeast(14), entity["onSharedStorage"].flatMap(NovaSchemas.bool) == true {
+                    if entity["adminPass"] != nil { throw NimbusError.badRequest("admin password can't be changed on existing disk") }
+                }
+                if let host, !(try await self.service.hosts.list().contains { $0.host.sameBytes(as: host) }) {
+                    throw NimbusError.notFound("Compute host \(host) not found.")
+                }
+                if let host, i.host?.sameBytes(as: host) == true { throw NimbusError.badRequest("The target host can't be the same one.") }
+                try await self.service.evacuate(i.id, host: host, force: force, targetStopped: v.atLeast(95), caller: c.auth, requestID: ctx.requestID)
+                // The guest's password is not set (no agent in the guest); before 2.14 Nova returns one.
+                if !v.atLeast(14) { return .json(["adminPass": .string(entity["adminPass"]?.stringValue ?? Self.password())]) }
+                return .empty(.ok)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)
                 let length = try Self.consoleLength(args["length"])

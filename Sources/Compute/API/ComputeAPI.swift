@@ -35,6 +35,7 @@ public struct ComputeAPI: Sendable {
         addServerGroupRoutes(&t)
         addUsageRoutes(&t)
         addMigrationRoutes(&t)
+        addServerMigrationRoutes(&t)
         addServerMetadataRoutes(&t)
         return t
     }

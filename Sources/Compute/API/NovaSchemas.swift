@@ -202,6 +202,41 @@ enum NovaSchemas {
                                                                additionalProperties: false).nullable],
                                       required: ["rescue"], additionalProperties: false)
 
+    /// `migrate` (schemas/migrate_server.py): null before 2.56, then an optional host.
+    static let migrate: Schema = {
+        let host = fqdn.nullable
+        return .object(["migrate": Schema.object(["host": host], additionalProperties: false).nullable], required: ["migrate"],
+                       additionalProperties: false)
+    }()
+
+    /// `os-migrateLive` per microversion (schemas/migrate_server.py).
+    static func migrateLive(_ v: NovaVersion) -> Schema {
+        let host = fqdn.nullable
+        var body: Schema
+        if v.atLeast(25) {
+            var block = Schema(types: [.boolean, .string])
+            block.enumValues = (boolean.enumValues ?? []) + ["auto"]
+            body = .object(["block_migration": block, "host": host], required: ["block_migration", "host"], additionalProperties: false)
+            if v.atLeast(30) && !v.atLeast(68) { body = body.adding(["force": boolean]) }
+        } else {
+            body = .object(["block_migration": boolean, "disk_over_commit": boolean, "host": host],
+                           required: ["block_migration", "disk_over_commit", "host"], additionalProperties: false)
+        }
+        return .object(["os-migrateLive": body], required: ["os-migrateLive"], additionalProperties: false)
+    }
+
+    /// `evacuate` per microversion (schemas/evacuate.py).
+    static func evacuate(_ v: NovaVersion) -> Schema {
+        var body: Schema = .object(["host": fqdn, "adminPass": .string(maxLength: 255)], additionalProperties: false)
+        if !v.atLeast(14) {
+            body = .object(["host": fqdn, "adminPass": .string(maxLength: 255), "onSharedStorage": boolean], required: ["onSharedStorage"],
+                           additionalProperties: false)
+        } else if v.atLeast(29) && !v.atLeast(68) {
+            body = body.adding(["force": boolean])
+        }
+        return .object(["evacuate": body], required: ["evacuate"], additionalProperties: false)
+    }
+
     /// `os-resetState` (schemas/reset_server_state.py).
     static let resetState = Schema.object(["os-resetState": .object(["state": .oneOf(["active", "error"])], required: ["state"],
                                                                      additionalProperties: false)],

@@ -8,8 +8,10 @@ import NimbusCore
 /// instance; a report about a task that is no longer pending changes nothing.
 public struct ComputeNodeControl: NodeControl {
     let service: ComputeService
+    /// The cluster's compute key, for reading a `nimbus compute` node's outgoing disks.
+    let key: String
 
-    public init(service: ComputeService) { self.service = service }
+    public init(service: ComputeService, key: String = "") { self.service = service; self.key = key }
 
     /// Nova's initial allocation ratios and reserved host memory (`nova/conf/compute.py`).
     static let cpuAllocationRatio = 4.0
@@ -32,9 +34,22 @@ public struct ComputeNodeControl: NodeControl {
 
     public func desired(host: String) async throws -> [DesiredInstance] {
         try await service.hosts.seen(host)
-        return try await service.instances.assigned(to: host).map { i in
-            DesiredInstance(spec: try service.spec(i), vmState: i.vmState.rawValue, task: i.taskState?.rawValue, taskArguments: i.taskArguments)
+        var out = [DesiredInstance]()
+        for i in try await service.instances.assigned(to: host) {
+            var args = i.taskArguments
+            if args[MoveTask.move] == "true", i.taskState == .resizeFinish || i.taskState == .resizeMigrated,
+               let source = args[ComputeService.sourceHost], let base = try await service.sourceBase(of: source) {
+                args[MoveTask.sourceBase] = base
+            }
+            out.append(DesiredInstance(spec: try service.spec(i), vmState: i.vmState.rawValue, task: i.taskState?.rawValue, taskArguments: args))
         }
+        return out + (try await service.moveEntries(host: host))
+    }
+
+    public func migrationSource(base: String?, instance: InstanceID, migration: String) throws -> any MigrationSource {
+        // The node inside the controller reads a `nimbus compute` source's disks from its API.
+        guard let base else { throw NimbusError(.internal, "instance \(instance) would move from this node to itself") }
+        return RemoteMigrationSource(base: base, key: key, instance: instance, migration: migration)
     }
 
     public func report(host: String, _ reports: [InstanceReport]) async throws {
@@ -100,9 +115,13 @@ extension ComputeService {
                     i.vmState = .stopped
                 }
             }
+        case .migrationPrepared:
+            try await migrationPrepared(r, host: host)
         case .taskDone, .taskFailed:
+            if r.task == MoveTask.cleanup { return try await migrationCleanedUp(r, host: host) }
             guard let task = r.task.flatMap(TaskState.init) else { return }
             guard let before = try await instances.get(r.id.rawValue), before.taskState == task else { return }
+            if Self.isMove(before), task != .resizeConfirming { return try await applyMove(r, task: task, before: before, host: host) }
             let done = r.event == .taskDone
             let updated = try? await instances.modify(r.id.rawValue) { i in
                 guard i.taskState == task else { throw Superseded() }
@@ -306,8 +325,14 @@ extension ComputeService {
             try? await images.deleteImage(image)
         }
         if let migration = done?.migrationID {
-            try await placement.release(consumer: migration)
-            try await migrations.update(uuid: migration, status: "confirmed")
+            if done?.taskArguments[MoveTask.move] == "true", let source = done?.taskArguments[ComputeService.sourceHost],
+               done?.host.map({ !$0.sameBytes(as: source) }) ?? false {
+                // Its source still has a copy: it removes it (and the allocation goes) as on confirm.
+                try await migrations.update(uuid: migration, status: "confirming")
+            } else {
+                try await placement.release(consumer: migration)
+                try await migrations.update(uuid: migration, status: "confirmed")
+            }
         }
         if done != nil { try await actions.event(id, action: "delete", name: "compute_terminate_instance", host: host, result: "Success", finishAction: true) }
     }

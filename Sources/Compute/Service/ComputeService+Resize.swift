@@ -1,3 +1,4 @@
+import ComputeNode
 import Foundation
 import NimbusCore
 
@@ -36,7 +37,13 @@ extension ComputeService {
             ConsumerClaim(consumer: migration, provider: provider, resources: Self.resources(old), consumerType: "MIGRATION"),
             ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(flavor)),
         ], project: current.projectID, user: current.userID)
-        guard claimed else { throw NimbusError.badRequest("No valid host was found. No valid host found for resize") }
+        guard claimed else {
+            // Not on its own host: the scheduler picks another, and the disks move there.
+            let candidates = try await moveCandidates(current, flavor: flavor, requested: nil, force: false, sameHostError: "")
+            try await startColdMove(current, flavor: flavor, kind: .resize, candidates: candidates, action: "resize", caller: caller,
+                                    requestID: requestID, noHost: "No valid host was found. No valid host found for resize")
+            return
+        }
         do {
             let updated = try await instances.modify(current.id) { i in
                 try Self.checkState(i, vm: [.active, .stopped], task: [nil], method: "resize")
@@ -105,7 +112,9 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.resized], task: [nil], method: "revertResize")
-        guard let old = current.oldFlavor, let migration = current.migrationID, let host = current.host,
+        let moved = current.taskArguments[MoveTask.move] == "true"
+        guard let old = current.oldFlavor, let migration = current.migrationID,
+              let host = moved ? current.taskArguments[Self.sourceHost] : current.host,
               let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id else {
             throw NimbusError.badRequest("Instance has not been resized.")
         }
@@ -120,6 +129,8 @@ extension ComputeService {
             i.taskState = .resizeReverting
             i.taskArguments["migration"] = migration   // for the migration record's status when the node is done
             i.taskArguments["power_on"] = i.taskArguments["power_on"] ?? "true"
+            // A move: the destination removes its copy first, then the source starts its own.
+            if moved { i.taskArguments[MoveTask.phase] = MoveTask.Phase.dest.rawValue }
         }
         if let updated {
             try await migrations.update(uuid: migration, status: "reverting")

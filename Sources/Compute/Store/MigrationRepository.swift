@@ -114,6 +114,21 @@ public struct MigrationRepository: Sendable {
         return try await database.sql.raw(sql).all().map(Self.decode)
     }
 
+    public func get(uuid: String) async throws -> ComputeMigration? {
+        try await database.sql.raw("SELECT \(unsafeRaw: Self.columns) FROM compute_migrations WHERE uuid = \(bind: uuid)").first().map(Self.decode)
+    }
+
+    /// Moves in which `host` has a step to do while the instance is placed on the other end:
+    /// the source of a confirmed move or a finished evacuation (to clean up), the destination
+    /// of a live migration being prepared or rolled back.
+    public func acting(host: String) async throws -> [ComputeMigration] {
+        try await database.sql.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM compute_migrations WHERE deleted = \(bind: false) AND source_compute <> dest_compute
+            AND ((source_compute = \(bind: host) AND status IN ('confirming', 'done'))
+                 OR (dest_compute = \(bind: host) AND migration_type = 'live-migration' AND status IN ('preparing', 'running')))
+            """).all().map(Self.decode)
+    }
+
     /// Migrations still moving the instances of `host` (what a service delete must wait for).
     public func inProgress(host: String) async throws -> [ComputeMigration] {
         var f = Filter()

@@ -1,0 +1,437 @@
+import ComputeNode
+import Foundation
+import NimbusCore
+
+/// Moves between hosts: cold migration (and a resize that does not fit on its host), live
+/// migration and evacuation, as `nova/compute/api.py` checks them and its conductor and
+/// compute managers carry them out.
+///
+/// A move is a migration record plus the instance's task; each step has one acting node,
+/// named by the instance's host or, while the instance is placed on the other end, by the
+/// migration record (`MigrationRepository.acting`). The source's resources move to the
+/// migration's Placement consumer and the destination's are claimed for the instance in one
+/// write, so both hosts hold the instance until the move is confirmed, reverted or rolled back.
+///
+///     cold:   resize_prep (source stops, offers disks) → resize_finish (destination copies,
+///             starts) → VERIFY_RESIZE → confirm: the source removes its copy (cleanup)
+///                                     → revert: resize_reverting at the destination (removes),
+///                                       then at the source (starts its copy again)
+///     live:   migrating/prepare (destination waits) → migrate (source streams) → finish
+///             (destination runs the guest); a failed stream → rollback (destination removes)
+///     evacuate: rebuilding on the destination from the image; the source, once back, cleans up
+extension ComputeService {
+    static let sourceHost = "source_host"
+    static let destHost = "dest_host"
+
+    func provider(of host: String) async throws -> String? {
+        try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id
+    }
+
+    /// Hosts a move of `i` (at `flavor`) may go to, best first: Placement's candidates, the
+    /// scheduler's filters (without the instance's own host), Nova's weighers. `requested`: an
+    /// admin's named host, which must exist and differ from the current one.
+    func moveCandidates(_ i: Instance, flavor: Flavor, requested: String?, force: Bool, sameHostError: String) async throws -> [(provider: String, host: String)] {
+        guard let current = i.host else { throw NimbusError.conflict("Instance \(i.id) has no host") }
+        let all = try await hosts.list()
+        if let requested {
+            guard all.contains(where: { $0.host.sameBytes(as: requested) }) else {
+                throw NimbusError.badRequest("Compute host \(requested) could not be found.")
+            }
+            if requested.sameBytes(as: current) { throw NimbusError.badRequest(sameHostError) }
+        }
+        let usable = Dictionary(all.filter { !$0.disabled && $0.isUp() && !$0.host.sameBytes(as: current) }.map { (Name($0.id), $0) },
+                                uniquingKeysWith: { a, _ in a })
+        var probe = i
+        probe.requestedHost = requested
+        probe.failedHosts = []
+        probe.flavor = flavor
+        let candidates = try await placement.candidates(Self.resources(flavor), limit: settings.schedulerCandidates)
+        // A forced host skips the scheduler's filters (Nova's `force`), never Placement's capacity.
+        let filters = try await HostFilters(for: probe, service: self)
+        let passing = candidates.compactMap { c -> (PlacementCandidate, ComputeHost)? in
+            guard let host = usable[Name(c.provider)] else { return nil }
+            if force, let requested { return host.host.sameBytes(as: requested) ? (c, host) : nil }
+            return filters.admit(host, instance: probe) ? (c, host) : nil
+        }
+        let counts = passing.map { filters.groupMembers[Name($0.1.host)] ?? 0 }
+        return Self.weigh(passing.map(\.0), group: filters.group?.policy, members: counts).map { (passing[$0].0.provider, passing[$0].1.host) }
+    }
+
+    /// Claims the first candidate that still fits: the instance's source allocation (at
+    /// `oldFlavor`) moves to the migration's consumer, `flavor` is claimed on the destination.
+    func claimMove(_ i: Instance, flavor: Flavor, oldFlavor: Flavor, migration: String, candidates: [(provider: String, host: String)]) async throws -> String? {
+        guard let source = i.host, let sourceProvider = try await provider(of: source) else { return nil }
+        for c in candidates {
+            let claimed = try await placement.replace([
+                ConsumerClaim(consumer: migration, provider: sourceProvider, resources: Self.resources(oldFlavor), consumerType: "MIGRATION"),
+                ConsumerClaim(consumer: i.id, provider: c.provider, resources: Self.resources(flavor)),
+            ], project: i.projectID, user: i.userID)
+            if claimed { return c.host }
+        }
+        return nil
+    }
+
+    /// Puts a move's claims back: the instance on its source at `flavor`, no migration consumer.
+    func undoMoveClaims(_ i: Instance, source: String, flavor: Flavor, migration: String) async throws {
+        guard let sourceProvider = try await provider(of: source) else { return }
+        _ = try await placement.replace([ConsumerClaim(consumer: i.id, provider: sourceProvider, resources: Self.resources(flavor)),
+                                         ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
+                                        project: i.projectID, user: i.userID)
+    }
+
+    // MARK: cold migration
+
+    /// `migrate` (admin): the instance moved to another host, as a resize to the same flavor.
+    public func migrate(_ id: String, host requested: String?, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
+        try Self.checkState(current, vm: [.active, .stopped], task: [nil], method: "migrate")
+        let candidates = try await moveCandidates(current, flavor: current.flavor, requested: requested, force: false,
+                                                  sameHostError: "Cannot migrate to the same host")
+        try await startColdMove(current, flavor: current.flavor, kind: .migration, candidates: candidates, action: "migrate", caller: caller,
+                                requestID: requestID, noHost: "No valid host was found. No valid host found for cold migrate")
+    }
+
+    /// Claims a destination and starts a cold move of `current` to `flavor` (a migration keeps
+    /// its flavor; a resize that did not fit on its host changes it).
+    func startColdMove(_ current: Instance, flavor: Flavor, kind: ComputeMigration.Kind, candidates: [(provider: String, host: String)], action: String,
+                       caller: AuthContext, requestID: String, noHost: String) async throws {
+        guard let source = current.host else { throw NimbusError.conflict("Instance \(current.id) has no host") }
+        let migration = Identifiers.uuid()
+        guard let dest = try await claimMove(current, flavor: flavor, oldFlavor: current.flavor, migration: migration, candidates: candidates) else {
+            throw NimbusError.badRequest(noHost)
+        }
+        do {
+            let updated = try await instances.modify(current.id) { i in
+                try Self.checkState(i, vm: [.active, .stopped], task: [nil], method: action)
+                i.taskArguments = ["power_on": Self.powerOnAfter(i), "prior_vm_state": i.vmState.rawValue, MoveTask.move: "true",
+                                   MoveTask.migration: migration, Self.sourceHost: source, Self.destHost: dest]
+                i.oldFlavor = i.flavor
+                i.flavor = flavor
+                i.migrationID = migration
+                i.taskState = .resizePrep
+            }
+            guard let updated else { throw NimbusError.notFound("Instance \(current.id) could not be found.") }
+            var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: kind, status: "pre-migrating", sourceCompute: source,
+                                          destCompute: dest, userID: caller.user.id, projectID: current.projectID)
+            record.destHost = dest
+            record.oldFlavorID = Int(current.flavor.id)
+            record.newFlavorID = Int(flavor.id)
+            try await migrations.record(record)
+            try await actions.start(updated, action: action, requestID: requestID, caller: caller)
+        } catch {
+            try? await undoMoveClaims(current, source: source, flavor: current.flavor, migration: migration)
+            throw error
+        }
+        nodes.poke()
+    }
+
+    // MARK: live migration
+
+    /// `os-migrateLive` (admin): the running (or paused) guest moved with its memory. Nova
+    /// refuses `block_migration: false` without shared storage; Nimbus has none, so every
+    /// live migration copies the disks (as `auto` chooses). From 2.34 a scheduling failure is
+    /// reported by the migration record, not the response.
+    public func liveMigrate(_ id: String, host requested: String?, blockMigration: Bool?, force: Bool, async: Bool, caller: AuthContext,
+                            isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(current, caller: caller, override: lockOverride)
+        try Self.checkState(current, vm: [.active, .paused], task: [nil], method: "os-migrateLive")
+        guard let source = current.host else { throw NimbusError.conflict("Instance \(id) has no host") }
+        if blockMigration == false {
+            throw NimbusError.badRequest("Migration pre-check error: Live migration can not be used without shared storage except a booted from volume VM which does not have a local disk.")
+        }
+        let migration = Identifiers.uuid()
+        var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .liveMigration, status: "accepted", sourceCompute: source,
+                                      destCompute: requested, userID: caller.user.id, projectID: current.projectID)
+        record.destHost = requested
+        record.oldFlavorID = Int(current.flavor.id)
+        record.newFlavorID = Int(current.flavor.id)
+        let candidates: [(provider: String, host: String)]
+        do {
+            candidates = try await moveCandidates(current, flavor: current.flavor, requested: requested, force: force,
+                                                  sameHostError: "Unable to migrate instance (\(id)) to current host (\(source)).")
+        } catch let e as NimbusError where e.message.hasBytePrefix("Unable to migrate") {
+            throw e
+        }
+        guard let dest = try await claimMove(current, flavor: current.flavor, oldFlavor: current.flavor, migration: migration, candidates: candidates) else {
+            guard async else { throw NimbusError.badRequest("No valid host was found. ") }
+            record.status = "error"
+            try await migrations.record(record)
+            let started = try await actions.start(current, action: "live-migration", requestID: requestID, caller: caller)
+            _ = started
+            try await actions.event(current.id, action: "live-migration", name: "conductor_live_migrate_instance", host: nil, result: "Error",
+                                    traceback: "No valid host was found. ", finishAction: true)
+            return
+        }
+        do {
+            let updated = try await instances.modify(current.id) { i in
+                try Self.checkState(i, vm: [.active, .paused], task: [nil], method: "os-migrateLive")
+                i.taskArguments = ["prior_vm_state": i.vmState.rawValue, MoveTask.migration: migration, MoveTask.phase: MoveTask.Phase.prepare.rawValue,
+                                   Self.sourceHost: source, Self.destHost: dest]
+                i.migrationID = nil
+                i.taskState = .migrating
+            }
+            guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+            record.status = "preparing"
+            record.destCompute = dest
+            record.destNode = dest
+            record.destHost = dest
+            try await migrations.record(record)
+            try await actions.start(updated, action: "live-migration", requestID: requestID, caller: caller)
+            try await actions.event(current.id, action: "live-migration", name: "conductor_live_migrate_instance", host: nil, result: "Success")
+        } catch {
+            try? await undoMoveClaims(current, source: source, flavor: current.flavor, migration: migration)
+            throw error
+        }
+        nodes.poke()
+    }
+
+    // MARK: evacuation
+
+    /// `evacuate` (admin): an instance of a host that is down rebuilt on another from its image
+    /// (no storage is shared, so its disks stay behind). From 2.95 it ends stopped.
+    public func evacuate(_ id: String, host requested: String?, force: Bool, targetStopped: Bool, caller: AuthContext, requestID: String) async throws {
+        let current = try await server(id, caller: caller, isAdmin: true)
+        try Self.checkState(current, vm: [.active, .stopped, .error], task: [nil], method: "evacuate")
+        guard let source = current.host else { throw NimbusError.conflict("Instance \(id) has no host") }
+        guard let sourceHost = try await hosts.list().first(where: { $0.host.sameBytes(as: source) }) else {
+            throw NimbusError.badRequest("Compute host \(source) could not be found.")
+        }
+        if sourceHost.isUp() { throw NimbusError.badRequest("Compute service of \(source) is still in use.") }
+        let candidates = try await moveCandidates(current, flavor: current.flavor, requested: requested, force: force,
+                                                  sameHostError: "The target host can't be the same one.")
+        let migration = Identifiers.uuid()
+        guard let dest = try await claimMove(current, flavor: current.flavor, oldFlavor: current.flavor, migration: migration, candidates: candidates) else {
+            throw NimbusError.badRequest("No valid host was found. ")
+        }
+        do {
+            let updated = try await instances.modify(current.id) { i in
+                try Self.checkState(i, vm: [.active, .stopped, .error], task: [nil], method: "evacuate")
+                let powerOn = !targetStopped && i.vmState != .stopped
+                i.taskArguments = ["power_on": powerOn ? "true" : "false", "prior_vm_state": i.vmState.rawValue, MoveTask.evacuate: "true",
+                                   MoveTask.migration: migration, Self.sourceHost: source, Self.destHost: dest]
+                i.host = dest
+                i.node = dest
+                i.fault = nil
+                i.taskState = .rebuilding
+            }
+            guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
+            var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .evacuation, status: "pre-migrating", sourceCompute: source,
+                                          destCompute: dest, userID: caller.user.id, projectID: current.projectID)
+            record.destHost = dest
+            record.oldFlavorID = Int(current.flavor.id)
+            record.newFlavorID = Int(current.flavor.id)
+            try await migrations.record(record)
+            try await actions.start(updated, action: "evacuate", requestID: requestID, caller: caller)
+        } catch {
+            try? await undoMoveClaims(current, source: source, flavor: current.flavor, migration: migration)
+            throw error
+        }
+        nodes.poke()
+    }
+
+    // MARK: the nodes' reports
+
+    /// Whether a report about `before`'s task belongs to a move (handled by `applyMove`).
+    static func isMove(_ i: Instance) -> Bool {
+        i.taskArguments[MoveTask.move] == "true" || i.taskState == .migrating || i.taskArguments[MoveTask.evacuate] == "true"
+    }
+
+    /// A move's step reported done or failed by its acting node: the next step, or the end.
+    func applyMove(_ r: InstanceReport, task: TaskState, before: Instance, host: String) async throws {
+        let args = before.taskArguments
+        let done = r.event == .taskDone
+        let power = r.powerState == .suspended ? PowerState.shutdown.rawValue : r.powerState.rawValue
+        guard let migration = args[MoveTask.migration], let source = args[Self.sourceHost], let dest = args[Self.destHost] else { return }
+        let phase = args[MoveTask.phase].flatMap(MoveTask.Phase.init)
+        func step(_ change: @escaping @Sendable (inout Instance) -> Void) async throws -> Instance? {
+            try? await instances.modify(before.id) { i in
+                guard i.taskState == task, i.taskArguments[MoveTask.migration] == migration, i.taskArguments[MoveTask.phase] == args[MoveTask.phase] else {
+                    throw Superseded()
+                }
+                change(&i)
+            }
+        }
+        let fault = Instance.Fault(code: 500, message: r.message ?? "\(task.rawValue) failed")
+        let prior = VMState(rawValue: args["prior_vm_state"] ?? "") ?? .active
+        switch task {
+        case .resizePrep, .resizeMigrating:
+            guard host.sameBytes(as: source) else { return }
+            if done {
+                guard try await step({ i in
+                    i.host = dest; i.node = dest; i.taskState = .resizeFinish; i.powerState = power
+                }) != nil else { return }
+                try await migrations.update(uuid: migration, status: "post-migrating")
+                nodes.poke()
+            } else {
+                guard try await step({ i in
+                    if let old = i.oldFlavor { i.flavor = old }
+                    i.oldFlavor = nil; i.migrationID = nil; i.taskState = nil; i.taskArguments = [:]; i.vmState = prior; i.powerState = power; i.fault = fault
+                }) != nil else { return }
+                try await undoMoveClaims(before, source: source, flavor: before.oldFlavor ?? before.flavor, migration: migration)
+                try await migrations.update(uuid: migration, status: "error")
+                try await actions.event(before.id, name: "compute_resize_instance", host: host, result: "Error", traceback: r.message, finishAction: true)
+            }
+        case .resizeFinish, .resizeMigrated:
+            guard host.sameBytes(as: dest) else { return }
+            if done {
+                guard try await step({ i in i.vmState = .resized; i.taskState = nil; i.powerState = power }) != nil else { return }
+                try await migrations.update(uuid: migration, status: "finished")
+                try await actions.event(before.id, name: "compute_finish_resize", host: host, result: "Success", finishAction: true)
+            } else {
+                // The destination could not build it: the source starts its own copy again.
+                guard try await step({ i in
+                    if let old = i.oldFlavor { i.flavor = old }
+                    i.oldFlavor = nil; i.migrationID = nil; i.host = source; i.node = source; i.fault = fault
+                    i.taskState = .resizeReverting
+                    i.taskArguments[MoveTask.phase] = MoveTask.Phase.source.rawValue
+                    i.taskArguments["failed"] = "true"
+                }) != nil else { return }
+                try await undoMoveClaims(before, source: source, flavor: before.oldFlavor ?? before.flavor, migration: migration)
+                try await migrations.update(uuid: migration, status: "error")
+                try await actions.event(before.id, name: "compute_finish_resize", host: host, result: "Error", traceback: r.message)
+                nodes.poke()
+            }
+        case .resizeReverting where phase == .dest:
+            guard host.sameBytes(as: dest) else { return }
+            if done {
+                guard try await step({ i in
+                    i.host = source; i.node = source; i.taskArguments[MoveTask.phase] = MoveTask.Phase.source.rawValue
+                }) != nil else { return }
+                nodes.poke()
+            } else {
+                guard try await step({ i in i.vmState = .error; i.taskState = nil; i.fault = fault }) != nil else { return }
+                try await migrations.update(uuid: migration, status: "error")
+                try await actions.event(before.id, name: "compute_revert_resize", host: host, result: "Error", traceback: r.message, finishAction: true)
+            }
+        case .resizeReverting:
+            guard host.sameBytes(as: source) else { return }
+            let failedMove = args["failed"] == "true"
+            guard try await step({ i in
+                i.taskState = nil; i.taskArguments = [:]; i.powerState = power
+                if done { i.vmState = failedMove ? prior : (args["power_on"] == "false" ? .stopped : .active) } else { i.vmState = .error; i.fault = fault }
+            }) != nil else { return }
+            if !failedMove { try await migrations.update(uuid: migration, status: done ? "reverted" : "error") }
+            try await actions.event(before.id, name: "compute_finish_revert_resize", host: host, result: done ? "Success" : "Error",
+                                    traceback: r.message, finishAction: true)
+        case .migrating where phase == .migrate:
+            guard host.sameBytes(as: source) else { return }
+            if done {
+                guard try await step({ i in
+                    i.host = dest; i.node = dest; i.taskArguments[MoveTask.phase] = MoveTask.Phase.finish.rawValue
+                }) != nil else { return }
+                try await migrations.update(uuid: migration, status: "post-migrating")
+            } else {
+                guard try await step({ i in
+                    i.taskArguments[MoveTask.phase] = MoveTask.Phase.rollback.rawValue
+                    i.taskArguments["failure"] = r.message ?? "the live migration failed"
+                    i.powerState = power
+                }) != nil else { return }
+            }
+            nodes.poke()
+        case .migrating where phase == .finish:
+            guard host.sameBytes(as: dest) else { return }
+            guard try await step({ i in
+                i.taskState = nil; i.taskArguments = [:]; i.powerState = power
+                if done { i.vmState = prior } else { i.vmState = .error; i.fault = fault }
+            }) != nil else { return }
+            try await placement.release(consumer: migration)
+            try await migrations.update(uuid: migration, status: done ? "completed" : "error")
+            try await actions.event(before.id, action: "live-migration", name: "compute_live_migration", host: host, result: done ? "Success" : "Error",
+                                    traceback: r.message, finishAction: true)
+        case .migrating:
+            // prepare failed, or the rollback after a failed stream is done: the guest stays on the source
+            guard host.sameBytes(as: dest), phase == .rollback || (phase == .prepare && !done) else { return }
+            let message = args["failure"] ?? r.message
+            guard try await step({ i in i.taskState = nil; i.taskArguments = [:]; i.vmState = prior }) != nil else { return }
+            try await undoMoveClaims(before, source: source, flavor: before.flavor, migration: migration)
+            try await migrations.update(uuid: migration, status: "error")
+            try await actions.event(before.id, action: "live-migration", name: "compute_live_migration", host: host, result: "Error",
+                                    traceback: message, finishAction: true)
+        case .rebuilding, .rebuildSpawning, .rebuildBlockDeviceMapping:
+            guard host.sameBytes(as: dest) else { return }
+            guard try await step({ i in
+                i.taskState = nil; i.taskArguments = [:]; i.powerState = power
+                if done { i.vmState = args["power_on"] == "false" ? .stopped : .active } else { i.vmState = .error; i.fault = fault }
+            }) != nil else { return }
+            // Done: the source's copy (and the migration's allocation there) goes when it is back.
+            try await migrations.update(uuid: migration, status: done ? "done" : "failed")
+            try await actions.event(before.id, action: "evacuate", name: "compute_rebuild_instance", host: host, result: done ? "Success" : "Error",
+                                    traceback: r.message, finishAction: true)
+        default:
+            return
+        }
+    }
+
+    /// A live migration's destination is waiting: the source may stream now.
+    func migrationPrepared(_ r: InstanceReport, host: String) async throws {
+        guard let migration = r.migration, let target = r.detail else { return }
+        let updated = try? await instances.modify(r.id.rawValue) { i in
+            guard i.taskState == .migrating, i.taskArguments[MoveTask.migration] == migration,
+                  i.taskArguments[MoveTask.phase] == MoveTask.Phase.prepare.rawValue,
+                  i.taskArguments[Self.destHost]?.sameBytes(as: host) == true else { throw Superseded() }
+            i.taskArguments[MoveTask.phase] = MoveTask.Phase.migrate.rawValue
+            i.taskArguments[MoveTask.uri] = target
+        }
+        guard updated != nil else { return }
+        try await migrations.update(uuid: migration, status: "running")
+        nodes.poke()
+    }
+
+    /// The source of a confirmed move or of an evacuation removed its copy.
+    func migrationCleanedUp(_ r: InstanceReport, host: String) async throws {
+        guard let uuid = r.migration, let m = try await migrations.get(uuid: uuid), m.sourceCompute?.sameBytes(as: host) == true else { return }
+        let done = r.event == .taskDone
+        guard done else {
+            logger.error("compute node \(host) could not remove instance \(r.id) after migration \(uuid): \(r.message ?? "")")
+            return
+        }
+        switch m.status {
+        case "confirming":
+            let updated = try? await instances.modify(r.id.rawValue) { i in
+                guard i.taskState == .resizeConfirming, i.migrationID == uuid else { throw Superseded() }
+                i.vmState = i.taskArguments["power_on"] == "false" ? .stopped : .active
+                i.taskState = nil
+                i.taskArguments = [:]
+                i.oldFlavor = nil
+                i.migrationID = nil
+            }
+            try await placement.release(consumer: uuid)
+            try await migrations.update(uuid: uuid, status: "confirmed")
+            if updated != nil {
+                try await actions.event(r.id.rawValue, name: "compute_confirm_resize", host: host, result: "Success", finishAction: true)
+            }
+        case "done":
+            try await placement.release(consumer: uuid)
+            try await migrations.update(uuid: uuid, status: "completed")
+        default:
+            return
+        }
+    }
+
+    /// What a node does while it is one end of a move the instance is not placed on.
+    func moveEntries(host: String) async throws -> [DesiredInstance] {
+        var out = [DesiredInstance]()
+        for m in try await migrations.acting(host: host) {
+            guard let instanceID = m.instanceID, let i = try await instances.get(instanceID) else { continue }
+            if m.sourceCompute?.sameBytes(as: host) == true {
+                guard i.host.map({ !$0.sameBytes(as: host) }) ?? true else { continue }
+                out.append(DesiredInstance(spec: try spec(i), vmState: i.vmState.rawValue, task: MoveTask.cleanup,
+                                           taskArguments: [MoveTask.migration: m.uuid], role: .source))
+            } else if i.taskState == .migrating, i.taskArguments[MoveTask.migration] == m.uuid, !i.deleted {
+                out.append(DesiredInstance(spec: try spec(i), vmState: i.vmState.rawValue, task: TaskState.migrating.rawValue,
+                                           taskArguments: i.taskArguments, role: .dest))
+            }
+        }
+        return out
+    }
+
+    /// Where a destination reads the source's disks: the source node's own API, or (nil) the
+    /// node inside the controller.
+    func sourceBase(of host: String) async throws -> String? {
+        guard let h = try await hosts.list().first(where: { $0.host.sameBytes(as: host) }),
+              let url = h.hypervisor["agent_endpoint"]?.stringValue else { return nil }
+        return url + "/compute-node/v1"
+    }
+}

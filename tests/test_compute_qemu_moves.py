@@ -100,6 +100,11 @@ def test_live_migration_keeps_the_guest_running(qemu_nodes):
     sid = boot_on(cloud, "live-guest", "node-a")
     before = [float(u) for _, u in ALIVE.findall(wait_console(cloud, sid, ALIVE.pattern))]
     assert len(qemu_of(sid)) == 1 and str(cloud.data) in qemu_of(sid)[0]
+    # diagnostics measured from the running QEMU (2.48)
+    d = cloud.nova("GET", f"/servers/{sid}/diagnostics", version="2.48").json()
+    assert d["state"] == "running" and d["driver"] == "libvirt" and d["hypervisor"] in ("qemu", "kvm") and d["uptime"] > 0, d
+    assert len(d["cpu_details"]) == 1 and d["cpu_details"][0]["time"] > 0, d
+    assert d["disk_details"][0]["read_bytes"] > 0 and d["memory_details"]["used"] > 0, d
     cloud.cli("server", "migrate", "--live-migration", "--host", "node-b", "--os-compute-api-version", "2.30", sid)
     shown = wait_host(cloud, sid, "node-b")
     assert shown["status"] == "ACTIVE" and shown["OS-EXT-STS:power_state"] == 1, shown
@@ -153,4 +158,8 @@ def test_cold_migration_copies_the_disk(qemu_nodes):
     wait_console(cloud, sid, r"=== nimbus-test ready")
     procs = qemu_of(sid)
     assert len(procs) == 1 and str(cloud.data / "node-b") in procs[0], procs
+    # a crash dump is an NMI, which the guest's kernel reports on its console
+    r = cloud.nova("POST", f"/servers/{sid}/action", json={"trigger_crash_dump": None}, version="2.17")
+    assert r.status_code == 202, r.text
+    wait_console(cloud, sid, r"NMI received", timeout=60)
     cloud.cli("server", "delete", "--wait", sid, timeout=180)

@@ -359,3 +359,86 @@ def test_ips_password_and_topology_of_a_server_without_networks(fake_cloud):
     for path in ("ips", "os-server-password", "topology"):
         assert fake_cloud.nova("GET", f"/servers/{sid}/{path}", token=demo).status_code == 404   # another project's server
     fake_cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_diagnostics_and_crash_dump(fake_cloud):
+    """GET /servers/{id}/diagnostics (admin): 2.48's standard keys, the libvirt driver's own
+    before it; 409 unless the guest runs. trigger_crash_dump (2.17): an NMI, recorded as an
+    instance action; 409 for a stopped server (Nova's ALLOW_TRIGGER_CRASH_DUMP)."""
+    cloud = fake_cloud
+    sid = boot(cloud, "diag")
+    cloud.wait_server(sid, "ACTIVE")
+    r = cloud.nova("GET", f"/servers/{sid}/diagnostics", version="2.48")
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert set(d) == {"state", "driver", "hypervisor", "hypervisor_os", "uptime", "config_drive", "num_cpus", "num_nics", "num_disks",
+                      "memory_details", "cpu_details", "nic_details", "disk_details"}, d
+    assert d["state"] == "running" and d["num_cpus"] == len(d["cpu_details"]) == 1 and d["memory_details"]["maximum"] == 128, d
+    assert set(d["disk_details"][0]) == {"read_bytes", "read_requests", "write_bytes", "write_requests", "errors_count"}, d
+    old = cloud.nova("GET", f"/servers/{sid}/diagnostics", version="2.47").json()
+    assert "memory" in old and "cpu0_time" in old and "vda_read" in old, old
+    demo = cloud.token("demo", cloud.nimbus.read_password("demo"), "demo")
+    assert cloud.nova("GET", f"/servers/{sid}/diagnostics", token=demo).status_code in (403, 404)
+
+    r = cloud.nova("POST", f"/servers/{sid}/action", json={"trigger_crash_dump": None}, version="2.17")
+    assert r.status_code == 202, r.text
+    r = cloud.nova("POST", f"/servers/{sid}/action", json={"trigger_crash_dump": None}, version="2.16")
+    assert r.status_code == 400, r.text
+    r = cloud.nova("POST", f"/servers/{sid}/action", json={"trigger_crash_dump": {}}, version="2.17")
+    assert r.status_code == 400, r.text
+    actions = [a["action"] for a in cloud.nova("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]]
+    assert "trigger_crash_dump" in actions, actions
+
+    cloud.cli("server", "stop", sid)
+    cloud.wait_server(sid, "SHUTOFF")
+    r = cloud.nova("GET", f"/servers/{sid}/diagnostics", version="2.48")
+    assert r.status_code == 409 and "power state shutdown" in r.json()["conflictingRequest"]["message"], r.text
+    r = cloud.nova("POST", f"/servers/{sid}/action", json={"trigger_crash_dump": None}, version="2.17")
+    assert r.status_code == 409, r.text
+    cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_create_backup_rotates_old_backups(fake_cloud):
+    """createBackup: a snapshot image with image_type backup and the backup_type; the server's
+    backups of that type beyond `rotation` are deleted, oldest first (Nova's _rotate_backups),
+    rotation 0 deleting all, this one too."""
+    cloud = fake_cloud
+    sid = boot(cloud, "backed-up")
+    cloud.wait_server(sid, "ACTIVE")
+
+    def backup(name, rotation, backup_type="daily", version="2.45"):
+        r = cloud.nova("POST", f"/servers/{sid}/action", version=version,
+                       json={"createBackup": {"name": name, "backup_type": backup_type, "rotation": rotation}})
+        assert r.status_code == 202, r.text
+        cloud.wait_server(sid, "ACTIVE")
+        return r.json()["image_id"] if version >= "2.45" else r.headers.get("Location")
+
+    def backups(backup_type="daily"):
+        out = []
+        for i in cloud.cli("image", "list", "--long", "--property", f"instance_uuid={sid}", "-f", "json"):
+            shown = cloud.cli("image", "show", i["ID"], "-f", "json")
+            props = shown.get("properties") or {}
+            if props.get("image_type") == "backup" and props.get("backup_type") == backup_type:
+                out.append(i["ID"])
+        return sorted(out)
+
+    first = backup("b1", 2)
+    shown = cloud.cli("image", "show", first, "-f", "json")
+    assert shown["status"] == "active" and shown["properties"]["image_type"] == "backup", shown
+    second = backup("b2", 2)
+    weekly = backup("w1", 5, backup_type="weekly")
+    third = backup("b3", 2)
+    assert backups() == sorted([second, third])
+    assert backups("weekly") == [weekly]
+    location = backup("b4", 1, version="2.44")
+    assert location and location.endswith(backups()[0]), location
+    assert len(backups()) == 1
+    backup("b5", 0)
+    assert backups() == []
+    for bad in (-1, "x", "1.5", None):
+        r = cloud.nova("POST", f"/servers/{sid}/action", json={"createBackup": {"name": "bad", "backup_type": "daily", "rotation": bad}})
+        assert r.status_code == 400, (bad, r.text)
+    r = cloud.nova("POST", f"/servers/{sid}/action", json={"createBackup": {"name": "bad", "rotation": 1}})
+    assert r.status_code == 400, r.text
+    cloud.cli("image", "delete", weekly)
+    cloud.cli("server", "delete", "--wait", sid)

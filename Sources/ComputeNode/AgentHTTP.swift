@@ -24,6 +24,9 @@ import NimbusHTTP
 ///
 ///     POST /compute-node/v1/poke                     → 204 (reconcile now)
 ///     GET  /compute-node/v1/console/<id>?lines=N     the console's tail (text)
+///     GET  /compute-node/v1/diagnostics/<id>         GuestDiagnostics
+///     POST /compute-node/v1/nmi/<id>                 → 204 (crash dump)
+///     POST /compute-node/v1/migration-control/<id>?action=force_complete|abort  → 204
 ///
 /// and by the source of a cold move to its destination node (the node inside the controller
 /// serves the same under `/compute-agent/v1/node`):
@@ -187,6 +190,30 @@ public struct RemoteNodeEndpoint: NodeEndpoint {
         guard response.status == .ok else { throw NimbusError(.conflict, "the compute node answered \(response.status.code): \(String(buffer: body))") }
         return String(buffer: body)
     }
+
+    /// A node's answer, its error kept (404 and 409 stay what they are).
+    func call(_ method: HTTPMethod, _ path: String) async throws -> ByteBuffer {
+        let response = try await client.execute(request(method, path), timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        switch response.status.code {
+        case 200..<300: return body
+        case 404: throw NimbusError(.notFound, String(buffer: body))
+        case 409: throw NimbusError(.conflict, String(buffer: body))
+        default: throw NimbusError(.conflict, "the compute node answered \(response.status.code): \(String(buffer: body))")
+        }
+    }
+
+    public func diagnostics(_ instance: String) async throws -> GuestDiagnostics {
+        try AgentWire.decode(GuestDiagnostics.self, try await call(.GET, "/compute-node/v1/diagnostics/\(PercentEncoding.encode(instance))"))
+    }
+
+    public func injectNMI(_ instance: String) async throws {
+        _ = try await call(.POST, "/compute-node/v1/nmi/\(PercentEncoding.encode(instance))")
+    }
+
+    public func controlMigration(_ instance: String, _ action: MigrationControl) async throws {
+        _ = try await call(.POST, "/compute-node/v1/migration-control/\(PercentEncoding.encode(instance))?action=\(action.rawValue)")
+    }
 }
 
 // MARK: node side
@@ -313,6 +340,31 @@ public struct NodeAgentAPI: Sendable {
             } catch let e as NimbusError {
                 throw HTTPError(e.kind == .notFound ? .notFound : .badRequest, message: e.message)
             }
+        }
+        router.get("/compute-node/v1/diagnostics/:id") { req, ctx -> Response in
+            try api.check(req)
+            guard let id = ctx.parameters.get("id") else { throw HTTPError(.badRequest) }
+            do { return try AgentWire.jsonResponse(try await api.agent.diagnostics(id)) } catch let e as NimbusError {
+                throw HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
+            }
+        }
+        router.post("/compute-node/v1/nmi/:id") { req, ctx -> Response in
+            try api.check(req)
+            guard let id = ctx.parameters.get("id") else { throw HTTPError(.badRequest) }
+            do { try await api.agent.injectNMI(id) } catch let e as NimbusError {
+                throw HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
+            }
+            return Response(status: .noContent)
+        }
+        router.post("/compute-node/v1/migration-control/:id") { req, ctx -> Response in
+            try api.check(req)
+            guard let id = ctx.parameters.get("id"), let action = req.uri.queryParameters.get("action").flatMap({ MigrationControl(rawValue: String($0)) }) else {
+                throw HTTPError(.badRequest, message: "an instance and action=force_complete|abort are required")
+            }
+            do { try await api.agent.controlMigration(id, action) } catch let e as NimbusError {
+                throw HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
+            }
+            return Response(status: .noContent)
         }
         router.get("/compute-node/v1/migrations/:migration/instances/:id/disks") { req, ctx -> Response in
             try api.check(req)

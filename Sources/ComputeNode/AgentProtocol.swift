@@ -45,6 +45,9 @@ public struct MigrationDisk: Sendable, Codable, Equatable {
 public protocol NodeEndpoint: Sendable {
     func poke() async
     func consoleLog(_ instance: String, lines: Int?) async throws -> String
+    func diagnostics(_ instance: String) async throws -> GuestDiagnostics
+    func injectNMI(_ instance: String) async throws
+    func controlMigration(_ instance: String, _ action: MigrationControl) async throws
 }
 
 public struct NodeInfo: Sendable, Codable, Equatable {

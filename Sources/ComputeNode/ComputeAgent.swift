@@ -189,7 +189,7 @@ public actor ComputeAgent {
             case "scheduling", "networking", "block_device_mapping", "spawning":
                 if observed == .noState { try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID)) }
                 report = InstanceReport(id: id, event: .spawned, powerState: try await state(id))
-            case "image_snapshot", "image_snapshot_pending", "image_pending_upload", "image_uploading":
+            case "image_snapshot", "image_snapshot_pending", "image_pending_upload", "image_uploading", "image_backup":
                 try await snapshot(d, task: task)
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "rebuilding", "rebuild_block_device_mapping", "rebuild_spawning":
@@ -276,6 +276,10 @@ public actor ComputeAgent {
     }
 
     func state(_ id: InstanceID) async throws -> PowerState { try await driver.instances()[id] ?? .noState }
+
+    public func diagnostics(_ id: String) async throws -> GuestDiagnostics { try await driver.diagnostics(try InstanceID(id)) }
+    public func injectNMI(_ id: String) async throws { try await driver.injectNMI(try InstanceID(id)) }
+    public func controlMigration(_ id: String, _ action: MigrationControl) async throws { try await driver.controlMigration(try InstanceID(id), action) }
 
     /// What an outgoing instance offers the destination of `migration` (the agent API serves it).
     public func outgoingDisks(_ id: String, migration: String) async throws -> [MigrationDisk] {

@@ -10,7 +10,7 @@ import Synchronization
 public final class FakeDriver: VirtDriver {
     public enum Operation: String, Sendable, CaseIterable {
         case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume, snapshot, rebuild, resize, confirmResize, revertResize
-        case rescue, unrescue, migrateOut, migrateIn, prepareIncoming, liveMigrate, finishIncoming
+        case rescue, unrescue, injectNMI, migrateOut, migrateIn, prepareIncoming, liveMigrate, finishIncoming
     }
 
     struct Instance {
@@ -24,6 +24,8 @@ public final class FakeDriver: VirtDriver {
         /// The migration it is moving out for (cold), or whether it waits for a live migration.
         var outgoing: String? = nil
         var incoming = false
+        /// NMIs injected (crash dumps asked for).
+        var nmis = 0
     }
 
     private struct State {
@@ -177,6 +179,27 @@ public final class FakeDriver: VirtDriver {
         return SnapshotImage(path: path, diskFormat: "raw", virtualSize: UInt64(bytes.count))
     }
 
+    /// The fake's diagnostics: its state and spec, and made-up counters that grow with its boots
+    /// (the fake has no guest to measure; Nova's fake driver returns constants).
+    public func diagnostics(_ id: InstanceID) async throws -> GuestDiagnostics {
+        let i = try state.withLock { s throws(NimbusError) in try Self.instance(s, id) }
+        let n = Int64(i.boots)
+        return GuestDiagnostics(state: i.state, hypervisor: "fake", uptimeSeconds: 0, configDrive: i.spec.configDrive != nil,
+                                cpuTimes: Array(repeating: 1_000_000_000 * n, count: i.spec.vcpus), memoryMaxMB: i.spec.memoryMB,
+                                memoryUsedMB: i.spec.memoryMB / 2,
+                                disks: [.init(name: "vda", readBytes: 4096 * n, readRequests: n, writeBytes: 0, writeRequests: 0, errors: 0)], nics: 0)
+    }
+
+    public func injectNMI(_ id: InstanceID) async throws {
+        try change(id, .injectNMI, powerOn: nil) { (i: inout Instance) throws(NimbusError) in
+            guard i.state == .running || i.state == .paused else { throw .conflict("Instance \(id) is not running.") }
+            i.nmis += 1
+        }
+    }
+
+    /// NMIs injected into an instance (tests).
+    public func nmiCount(of id: InstanceID) -> Int { state.withLock { $0.instances[id]?.nmis ?? 0 } }
+
     // MARK: moves. The fake's "disk" is one line naming the instance and its boot count, copied
     // by the destination through the agent API like a real disk, so a move keeps the count.
 
@@ -261,6 +284,9 @@ public final class FakeDriver: VirtDriver {
             if i.boots == 0 { i.boots = 1 }
         }
     }
+
+    /// The fake's live migration is over before it could be forced or aborted.
+    public func controlMigration(_ id: InstanceID, _ action: MigrationControl) async throws {}
 
     /// Simulates the guest's process dying (`kill -9`): the instance reads as shut down.
     public func simulateCrash(_ id: InstanceID) {

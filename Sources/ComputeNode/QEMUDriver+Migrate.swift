@@ -236,6 +236,30 @@ extension QEMUDriver {
         }
     }
 
+    /// Through the status monitor: the control monitor is held by `liveMigrate`'s session (and
+    /// the instance's lock by `liveMigrate` itself) while the stream runs.
+    public func controlMigration(_ id: InstanceID, _ action: MigrationControl) async throws {
+        let paths = try existing(id)
+        let status = QMPClient(socketPath: paths.statusQMP, timeout: .seconds(5))
+        let streaming = try await status.execute("query-migrate")["status"]?.stringValue.map {
+            ["setup", "active", "pre-switchover", "device"].contains($0)
+        } ?? false
+        switch action {
+        case .forceComplete:
+            if streaming { _ = try await status.execute("stop") }
+        case .abort:
+            if streaming { _ = try await status.execute("migrate_cancel") }
+            // still mirroring the disks: ending a mirror fails the migration as well
+            if case .array(let jobs) = try await status.execute("query-block-jobs") {
+                for job in jobs {
+                    if let device = job["device"]?.stringValue, device.hasBytePrefix("mig-") {
+                        _ = try? await status.execute("block-job-cancel", ["device": .string(device), "force": true])
+                    }
+                }
+            }
+        }
+    }
+
     /// Polls `query-block-jobs` until every mirror is ready (in sync, mirroring new writes).
     static func waitForMirrors(_ s: QMPSession, _ jobs: [String]) throws {
         let deadline = ContinuousClock.now + migrationTimeout

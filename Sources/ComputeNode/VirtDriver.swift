@@ -77,6 +77,12 @@ public protocol VirtDriver: Sendable {
     /// The rescue disk dropped and the guest started from its own disks again.
     func unrescue(_ id: InstanceID) async throws
 
+    /// Nova's instance diagnostics (`get_instance_diagnostics`) of a guest whose QEMU runs.
+    func diagnostics(_ id: InstanceID) async throws -> GuestDiagnostics
+    /// Nova's `trigger_crash_dump`: a non-maskable interrupt, answered by the guest kernel's
+    /// crash handler (kdump, or a panic). `.conflict` when the guest does not run.
+    func injectNMI(_ id: InstanceID) async throws
+
     // MARK: moves between hosts (cold migration, resize elsewhere, live migration)
 
     /// The source of a cold move: the guest stopped and its disks kept, offered to the
@@ -104,6 +110,46 @@ public protocol VirtDriver: Sendable {
     func liveMigrate(_ id: InstanceID, to uri: String) async throws
     /// Live migration, destination, after the source finished: the guest runs (`run`) or stays paused.
     func finishIncoming(_ id: InstanceID, run: Bool) async throws
+    /// Live migration, source, while it streams: `forceComplete` pauses the guest so the
+    /// stream converges (libvirt's way; the destination runs it again); `abort` cancels the
+    /// stream, so `liveMigrate` fails and the guest stays here. Nothing when no stream runs.
+    func controlMigration(_ id: InstanceID, _ action: MigrationControl) async throws
+}
+
+public enum MigrationControl: String, Sendable, Codable { case forceComplete = "force_complete", abort }
+
+/// What a driver measures of a running guest (Nova's `Diagnostics` object).
+public struct GuestDiagnostics: Sendable, Codable, Equatable {
+    public struct Disk: Sendable, Codable, Equatable {
+        /// The guest's device name (`vda`, `vdb`, …, `hdc` for the config drive), as libvirt names them.
+        public var name: String
+        public var readBytes: Int64
+        public var readRequests: Int64
+        public var writeBytes: Int64
+        public var writeRequests: Int64
+        public var errors: Int64
+        public init(name: String, readBytes: Int64, readRequests: Int64, writeBytes: Int64, writeRequests: Int64, errors: Int64) {
+            self.name = name; self.readBytes = readBytes; self.readRequests = readRequests; self.writeBytes = writeBytes
+            self.writeRequests = writeRequests; self.errors = errors
+        }
+    }
+    public var state: PowerState
+    /// `qemu`, `kvm` or `fake` (Nova's `hypervisor`).
+    public var hypervisor: String
+    public var uptimeSeconds: Int
+    public var configDrive: Bool
+    /// CPU time of each vCPU, in nanoseconds.
+    public var cpuTimes: [Int64]
+    public var memoryMaxMB: Int
+    public var memoryUsedMB: Int?
+    public var disks: [Disk]
+    public var nics: Int
+
+    public init(state: PowerState, hypervisor: String, uptimeSeconds: Int, configDrive: Bool, cpuTimes: [Int64], memoryMaxMB: Int,
+                memoryUsedMB: Int?, disks: [Disk], nics: Int) {
+        self.state = state; self.hypervisor = hypervisor; self.uptimeSeconds = uptimeSeconds; self.configDrive = configDrive
+        self.cpuTimes = cpuTimes; self.memoryMaxMB = memoryMaxMB; self.memoryUsedMB = memoryUsedMB; self.disks = disks; self.nics = nics
+    }
 }
 
 /// A snapshot's file and what it is.

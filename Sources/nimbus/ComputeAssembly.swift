@@ -92,6 +92,9 @@ struct LocalNode: NodeEndpoint {
     let agent: ComputeAgent
     func poke() async { await agent.poke() }
     func consoleLog(_ instance: String, lines: Int?) async throws -> String { try await agent.consoleLog(instance, lines: lines) }
+    func diagnostics(_ instance: String) async throws -> GuestDiagnostics { try await agent.diagnostics(instance) }
+    func injectNMI(_ instance: String) async throws { try await agent.injectNMI(instance) }
+    func controlMigration(_ instance: String, _ action: MigrationControl) async throws { try await agent.controlMigration(instance, action) }
 }
 
 /// A loop that runs for the life of the process and stops at graceful shutdown.

@@ -50,6 +50,64 @@ struct ComputeImageClient: ImageClient {
         try await images.delete(image)
     }
 
+    func backups(instance: String, backupType: String) async throws -> [String] {
+        var listing = try ImageListing(query: [("instance_uuid", instance), ("image_type", "backup"), ("backup_type", backupType),
+                                               ("sort_key", "created_at"), ("sort_dir", "desc")])
+        listing.limit = ImageListing.maxLimit
+        return try await images.list(listing, caller: ImageCaller(projectID: nil, isAdmin: true)).images.map(\.id)
+    }
+
+    static func caller(_ c: AuthContext) -> ImageCaller { ImageCaller(projectID: c.projectID, isAdmin: c.hasRole("admin")) }
+
+    static func proxied(_ i: Image) -> ProxiedImage {
+        ProxiedImage(id: i.id, name: i.name, status: i.status.rawValue, minDiskGB: Int(i.minDisk), minRamMB: Int(i.minRam), size: i.size,
+                     createdAt: i.createdAt, updatedAt: i.updatedAt, properties: i.properties)
+    }
+
+    func list(caller: AuthContext, query: [(String, String)], limit: Int, marker: String?) async throws -> [ProxiedImage] {
+        var listing = try ImageListing(query: query)
+        listing.limit = min(limit, ImageListing.maxLimit)
+        listing.marker = marker
+        return try await images.list(listing, caller: Self.caller(caller)).images.map(Self.proxied)
+    }
+
+    func proxied(_ id: String, caller: AuthContext) async throws -> ProxiedImage? {
+        guard let (i, _) = try? await images.visible(id, caller: Self.caller(caller)) else { return nil }
+        return Self.proxied(i)
+    }
+
+    /// Glance's `modify_image` / `delete_image` default: admin, or a member of the owning project.
+    static func mayChange(_ i: Image, _ c: AuthContext) -> Bool {
+        c.hasRole("admin") || (c.hasRole("member") && c.projectID != nil && i.owner == c.projectID)
+    }
+
+    func delete(_ id: String, caller: AuthContext) async throws {
+        let (image, _) = try await images.visible(id, caller: Self.caller(caller))
+        guard Self.mayChange(image, caller) else { throw NimbusError.forbidden("You are not allowed to delete the image.") }
+        do { try await images.delete(image) } catch let e as NimbusError where e.kind == .forbidden {
+            throw NimbusError.forbidden("You are not allowed to delete the image.")
+        }
+    }
+
+    func replaceProperties(_ id: String, caller: AuthContext, _ properties: [Name: String]) async throws -> [Name: String] {
+        let (image, _) = try await images.visible(id, caller: Self.caller(caller))
+        guard Self.mayChange(image, caller) else { throw NimbusError.forbidden("You are not authorized to access image \(id).") }
+        // Nova's glance client sends the difference as a v2 patch (purge_props).
+        var ops = [JSONValue]()
+        for key in image.properties.keys.sorted() where properties[key] == nil {
+            ops.append(["op": "remove", "path": .string("/" + Self.pointer(key.string))])
+        }
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) where image.properties[key] != value {
+            ops.append(["op": "add", "path": .string("/" + Self.pointer(key.string)), "value": .string(value)])
+        }
+        guard !ops.isEmpty else { return image.properties }
+        let updated = try await images.update(image, patch: try ImagePatch(.array(ops), dialect: .v21), isAdmin: caller.hasRole("admin"))
+        return updated.properties
+    }
+
+    /// A JSON pointer segment (`~` → `~0`, `/` → `~1`).
+    static func pointer(_ key: String) -> String { key.replacingBytes("~", with: "~0").replacingBytes("/", with: "~1") }
+
     struct Source: ImageSource {
         let image: Image
         let service: ImageService

@@ -84,6 +84,29 @@ extension ComputeAPI {
         })
     }
 
+    func addServerMigrationActionRoutes(_ t: inout RouteTable) {
+        t.post("/v2.1/servers/{server_id}/migrations/{migration_id}/action", versioned { req, ctx, v in
+            guard v.atLeast(22) else { throw NimbusError.notFound("The resource could not be found.") }
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:servers:migrations:force_complete", c, target: ["project_id": i.projectID])
+            _ = try NovaSchemas.validate(try await Self.body(req, ctx), .object(["force_complete": Schema(types: [.null])], required: ["force_complete"],
+                                                                               additionalProperties: false))
+            try ComputeService.checkLock(i, caller: c.auth, override: c.isAdmin)
+            try await self.service.controlLiveMigration(i, migrationID: try ctx.parameter("migration_id"), action: .forceComplete, abortBeforeRunning: false)
+            return .empty(.accepted)
+        })
+        t.delete("/v2.1/servers/{server_id}/migrations/{migration_id}", versioned { req, ctx, v in
+            guard v.atLeast(24) else { throw NimbusError.notFound("The resource could not be found.") }
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:servers:migrations:delete", c, target: ["project_id": i.projectID])
+            try ComputeService.checkLock(i, caller: c.auth, override: c.isAdmin)
+            try await self.service.controlLiveMigration(i, migrationID: try ctx.parameter("migration_id"), action: .abort, abortBeforeRunning: v.atLeast(65))
+            return .empty(.accepted)
+        })
+    }
+
     func serverMigrations(_ instance: String) async throws -> [ComputeMigration] {
         var f = MigrationRepository.Filter()
         f.instanceID = instance

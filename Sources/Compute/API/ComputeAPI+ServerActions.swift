@@ -1,3 +1,4 @@
+import ComputeNode
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -51,6 +52,24 @@ extension ComputeAPI {
                 if v.atLeast(45) { return .json(["image_id": .string(imageID)], status: .accepted) }
                 var h = HTTPFields()
                 h[.location] = "\(self.imageURL)/images/\(imageID)"
+                return Response(status: .accepted, headers: h)
+            case "createBackup":
+                try self.authorize("os_compute_api:os-create-backup", c, target: ["project_id": i.projectID])
+                let entity = try NovaSchemas.validate(body, NovaSchemas.createBackup(v))["createBackup"]!
+                let metadata = entity["metadata"]?.objectValue.map { o in
+                    Dictionary(o.sortedMembers.compactMap { k, v in v.stringValue.map { (Name(k), $0) } }, uniquingKeysWith: { a, _ in a })
+                } ?? [:]
+                if !v.atLeast(39) {
+                    try await self.service.checkMetadataItems(metadata.count, project: c.auth.projectID ?? i.projectID, user: c.auth.user.id)
+                }
+                // digits past Int's range (Python's ints have none) keep every backup
+                let rotation = NovaSchemas.integer(entity["rotation"]!) ?? Int.max
+                let name = entity["name"]!.stringValue!.trimmingCharacters(in: .whitespaces)
+                let imageID = try await self.service.createBackup(i.id, name: name, backupType: entity["backup_type"]!.stringValue!, rotation: rotation,
+                                                                  metadata: metadata, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
+                if v.atLeast(45) { return .json(["image_id": .string(imageID)], status: .accepted) }
+                var h = HTTPFields()
+                if rotation > 0 { h[.location] = "\(self.imageURL)/images/\(imageID)" }
                 return Response(status: .accepted, headers: h)
             case "resize":
                 try self.authorize("os_compute_api:servers:resize", c, target: target)
@@ -178,6 +197,12 @@ extension ComputeAPI {
                 // The guest's password is not set (no agent in the guest); before 2.14 Nova returns one.
                 if !v.atLeast(14) { return .json(["adminPass": .string(entity["adminPass"]?.stringValue ?? Self.password())]) }
                 return .empty(.ok)
+            case "trigger_crash_dump" where v.atLeast(17):
+                try self.authorize("os_compute_api:servers:trigger_crash_dump", c, target: target)
+                _ = try NovaSchemas.validate(body, .object(["trigger_crash_dump": Schema(types: [.null])], required: ["trigger_crash_dump"],
+                                                           additionalProperties: false))
+                try await self.service.triggerCrashDump(i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                return .empty(.accepted)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)
                 let length = try Self.consoleLength(args["length"])
@@ -186,6 +211,12 @@ extension ComputeAPI {
             default:
                 throw NimbusError.badRequest("There is no such action: \(name)")
             }
+        })
+        t.get("/v2.1/servers/{server_id}/diagnostics", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-server-diagnostics", c, target: ["project_id": i.projectID])
+            return .json(Self.diagnosticsView(try await self.service.diagnostics(i), v))
         })
         // Addresses: none until the network service gives servers ports (Nova answers the same
         // for a server without networks).
@@ -240,6 +271,48 @@ extension ComputeAPI {
             }
             return .json(["instanceAction": self.actionView(a, v, c, events: true)])
         })
+    }
+
+    /// Nova's diagnostics views: 2.48's standard form, before it the libvirt driver's own keys
+    /// (`cpu0_time`, `vda_read`, …, `memory` in KiB).
+    static func diagnosticsView(_ d: GuestDiagnostics, _ v: NovaVersion) -> JSONValue {
+        if v.atLeast(48) {
+            var o = JSONObject()
+            o["state"] = .string(ComputeService.powerStateName(d.state))
+            o["driver"] = .string(d.hypervisor == "fake" ? "fake" : "libvirt")
+            o["hypervisor"] = .string(d.hypervisor)
+            o["hypervisor_os"] = .string(d.hypervisor == "fake" ? "fake-os" : "linux")
+            o["uptime"] = .int(Int64(d.uptimeSeconds))
+            o["config_drive"] = .bool(d.configDrive)
+            o["num_cpus"] = .int(Int64(d.cpuTimes.count))
+            o["num_nics"] = .int(Int64(d.nics))
+            o["num_disks"] = .int(Int64(d.disks.count))
+            let used: JSONValue = d.memoryUsedMB.map { .int(Int64($0)) } ?? .null
+            o["memory_details"] = .object(["maximum": .int(Int64(d.memoryMaxMB)), "used": used])
+            var cpus = [JSONValue]()
+            for (k, t) in d.cpuTimes.enumerated() { cpus.append(.object(["id": .int(Int64(k)), "time": .int(t), "utilisation": .null])) }
+            o["cpu_details"] = .array(cpus)
+            o["nic_details"] = .array([])
+            var disks = [JSONValue]()
+            for disk in d.disks {
+                disks.append(.object(["read_bytes": .int(disk.readBytes), "read_requests": .int(disk.readRequests), "write_bytes": .int(disk.writeBytes),
+                                      "write_requests": .int(disk.writeRequests), "errors_count": .int(disk.errors)]))
+            }
+            o["disk_details"] = .array(disks)
+            return .object(o)
+        }
+        var o = JSONObject()
+        for (k, t) in d.cpuTimes.enumerated() { o["cpu\(k)_time"] = .int(t) }
+        for disk in d.disks {
+            o[disk.name + "_read_req"] = .int(disk.readRequests)
+            o[disk.name + "_read"] = .int(disk.readBytes)
+            o[disk.name + "_write_req"] = .int(disk.writeRequests)
+            o[disk.name + "_write"] = .int(disk.writeBytes)
+            o[disk.name + "_errors"] = .int(disk.errors)
+        }
+        o["memory"] = .int(Int64(d.memoryMaxMB) * 1024)
+        if let used = d.memoryUsedMB { o["memory-rss"] = .int(Int64(used) * 1024) }
+        return .object(o)
     }
 
     static func powerAction(_ name: String, _ args: JSONValue) throws -> (ServerAction, String) {

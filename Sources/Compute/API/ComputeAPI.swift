@@ -36,6 +36,8 @@ public struct ComputeAPI: Sendable {
         addUsageRoutes(&t)
         addMigrationRoutes(&t)
         addServerMigrationRoutes(&t)
+        addServerMigrationActionRoutes(&t)
+        addImageProxyRoutes(&t)
         addServerMetadataRoutes(&t)
         return t
     }

@@ -180,6 +180,17 @@ enum NovaSchemas {
                                                                    additionalProperties: false)],
                                            required: ["createImage"], additionalProperties: false)
 
+    /// `createBackup` (schemas/create_backup.py): name, backup type and a non-negative rotation.
+    static func createBackup(_ v: NovaVersion) -> Schema {
+        var rotation = Schema(types: [.integer, .string])
+        rotation.pattern = NovaText.digits
+        rotation.minimum = 0
+        rotation.minLength = 1
+        return .object(["createBackup": .object(["name": name, "backup_type": .string(), "rotation": rotation, "metadata": metadata()],
+                                                required: ["name", "backup_type", "rotation"], additionalProperties: false)],
+                       required: ["createBackup"], additionalProperties: false)
+    }
+
     /// `lock` from 2.73 (schemas/lock_server.py lock_v273): null or an optional reason.
     static let lockV273 = Schema.object(["lock": Schema.object(["locked_reason": .string(minLength: 1, maxLength: 255)],
                                                                additionalProperties: false).nullable],

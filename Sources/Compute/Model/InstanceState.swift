@@ -16,6 +16,7 @@ public enum TaskState: String, Sendable, Codable, CaseIterable {
     case imageSnapshotPending = "image_snapshot_pending"
     case imagePendingUpload = "image_pending_upload"
     case imageUploading = "image_uploading"
+    case imageBackup = "image_backup"
     case updatingPassword = "updating_password"
     case resizePrep = "resize_prep"
     case resizeMigrating = "resize_migrating"
@@ -100,7 +101,7 @@ extension TaskState {
     /// The task states of createImage (Nova moves through all four; a node reports the first).
     public var isSnapshot: Bool {
         switch self {
-        case .imageSnapshot, .imageSnapshotPending, .imagePendingUpload, .imageUploading: true
+        case .imageSnapshot, .imageSnapshotPending, .imagePendingUpload, .imageUploading, .imageBackup: true
         case .shelving, .shelvingImagePendingUpload, .shelvingImageUploading: true
         default: false
         }

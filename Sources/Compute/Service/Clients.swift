@@ -16,6 +16,38 @@ public protocol ImageClient: Sendable {
     func uploadSnapshot(_ imageID: String, diskFormat: String, size: Int64, bytes: any AsyncSequence<ByteBuffer, any Error> & Sendable) async throws
     /// Deletes an image (a snapshot that failed); no error when it is gone already.
     func deleteImage(_ id: String) async throws
+    /// The ids of an instance's backups of `backupType` (images with `image_type` backup),
+    /// newest first: what createBackup's rotation counts.
+    func backups(instance: String, backupType: String) async throws -> [String]
+
+    // Nova's `/images` proxy (up to 2.35), as the caller: Glance's visibility and policy apply.
+    /// One page of the images the caller sees, filtered with Glance v2's query (`name`,
+    /// `status`, `updated_at=gte:…`, properties), and whether the page is full.
+    func list(caller: AuthContext, query: [(String, String)], limit: Int, marker: String?) async throws -> [ProxiedImage]
+    /// The image if the caller sees it.
+    func proxied(_ id: String, caller: AuthContext) async throws -> ProxiedImage?
+    /// Deletes it as the caller (owner's member or admin; a protected image is refused).
+    func delete(_ id: String, caller: AuthContext) async throws
+    /// Sets the image's properties to `properties` as the caller; returns them as stored.
+    func replaceProperties(_ id: String, caller: AuthContext, _ properties: [Name: String]) async throws -> [Name: String]
+}
+
+/// An image as Nova's `/images` proxy shows it.
+public struct ProxiedImage: Sendable, Equatable {
+    public var id: String
+    public var name: String?
+    public var status: String
+    public var minDiskGB: Int
+    public var minRamMB: Int
+    public var size: Int64?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var properties: [Name: String]
+    public init(id: String, name: String?, status: String, minDiskGB: Int, minRamMB: Int, size: Int64?, createdAt: Date, updatedAt: Date,
+                properties: [Name: String]) {
+        self.id = id; self.name = name; self.status = status; self.minDiskGB = minDiskGB; self.minRamMB = minRamMB; self.size = size
+        self.createdAt = createdAt; self.updatedAt = updatedAt; self.properties = properties
+    }
 }
 
 /// What a snapshot image is created with.

@@ -118,6 +118,50 @@ extension ComputeService {
         return try await node.consoleLog(i.id, lines: lines)
     }
 
+    /// Nova's diagnostics of a running guest, measured by its node (`get_instance_diagnostics`).
+    public func diagnostics(_ i: Instance) async throws -> GuestDiagnostics {
+        guard let host = i.host else { throw NimbusError.conflict("Instance \(i.id) is not ready.") }
+        guard let node = nodes.endpoint(host: host) else { throw NimbusError(.notImplemented, "Unable to get diagnostics, functionality not implemented") }
+        let d = try await node.diagnostics(i.id)
+        guard d.state == .running else {
+            throw NimbusError.conflict("Cannot 'get_diagnostics' instance \(i.id) while it is in power state \(Self.powerStateName(d.state))")
+        }
+        return d
+    }
+
+    /// `power_state.STATE_MAP`.
+    static func powerStateName(_ p: PowerState) -> String {
+        switch p {
+        case .noState: "pending"
+        case .running: "running"
+        case .paused: "paused"
+        case .shutdown: "shutdown"
+        case .crashed: "crashed"
+        case .suspended: "suspended"
+        }
+    }
+
+    /// `trigger_crash_dump` (2.17): an NMI to the guest, recorded as an instance action.
+    public func triggerCrashDump(_ id: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+        let i = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkLock(i, caller: caller, override: lockOverride)
+        guard let host = i.host else { throw NimbusError.conflict("Instance \(i.id) is not ready.") }
+        try Self.checkState(i, vm: [.active, .paused, .rescued, .resized, .error], task: [nil], method: "trigger_crash_dump")
+        guard i.powerState == PowerState.running.rawValue || i.powerState == PowerState.paused.rawValue else {
+            throw NimbusError.conflict("Instance \(i.id) is not running.")
+        }
+        try await actions.start(i, action: "trigger_crash_dump", requestID: requestID, caller: caller)
+        guard let node = nodes.endpoint(host: host) else { throw NimbusError.conflict("Instance \(i.id) is not ready.") }
+        do {
+            try await node.injectNMI(i.id)
+            try await actions.event(i.id, action: "trigger_crash_dump", name: "compute_trigger_crash_dump", host: host, result: "Success", finishAction: true)
+        } catch {
+            try await actions.event(i.id, action: "trigger_crash_dump", name: "compute_trigger_crash_dump", host: host, result: "Error",
+                                    traceback: String(describing: error), finishAction: true)
+            throw error
+        }
+    }
+
     /// Changes the user-settable attributes (`PUT /servers/{id}`).
     public func updateServer(_ id: String, caller: AuthContext, isAdmin: Bool, _ change: @escaping @Sendable (inout Instance) throws -> Void) async throws -> Instance {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
@@ -160,15 +204,45 @@ extension ComputeService {
         return imageID
     }
 
-    /// A queued image with Nova's snapshot properties for `current` (createImage, shelve).
-    func queueSnapshot(of current: Instance, name: String, metadata: [Name: String], caller: AuthContext) async throws -> String {
+    /// createBackup: a snapshot with `image_type` backup and `backup_type`, after which the
+    /// instance's backups of that type beyond `rotation` are deleted, oldest first. No lock
+    /// check (as Nova's). Returns the image id.
+    public func createBackup(_ id: String, name: String, backupType: String, rotation: Int, metadata: [Name: String], caller: AuthContext,
+                             isAdmin: Bool, requestID: String) async throws -> String {
+        let current = try await server(id, caller: caller, isAdmin: isAdmin)
+        try Self.checkState(current, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createBackup")
+        var properties = metadata
+        properties[Name("backup_type")] = backupType
+        let imageID = try await queueSnapshot(of: current, name: name, metadata: properties, caller: caller, imageType: "backup")
+        let updated: Instance?
+        do {
+            updated = try await instances.modify(current.id) { i in
+                try Self.checkState(i, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createBackup")
+                i.taskState = .imageBackup
+                i.taskArguments = ["image_id": imageID, "backup_type": backupType, "rotation": String(rotation)]
+            }
+        } catch {
+            try? await images.deleteImage(imageID)
+            throw error
+        }
+        guard let updated else {
+            try? await images.deleteImage(imageID)
+            throw NimbusError.notFound("Instance \(id) could not be found.")
+        }
+        try await actions.start(updated, action: "createBackup", requestID: requestID, caller: caller)
+        nodes.poke()
+        return imageID
+    }
+
+    /// A queued image with Nova's snapshot properties for `current` (createImage, createBackup, shelve).
+    func queueSnapshot(of current: Instance, name: String, metadata: [Name: String], caller: AuthContext, imageType: String = "snapshot") async throws -> String {
         let core: Set<Name> = ["min_disk", "min_ram", "disk_format", "container_format", "size"]
         var properties = current.imageMeta.filter { k, _ in
             !core.contains(k) && !Self.nonInheritableImageProperties.contains(k) && !k.string.hasBytePrefix("os_glance")
         }
         properties[Name("instance_uuid")] = current.id
         properties[Name("user_id")] = caller.user.id
-        properties[Name("image_type")] = "snapshot"
+        properties[Name("image_type")] = imageType
         if let base = current.imageID { properties[Name("base_image_ref")] = base }
         if let owner = caller.projectID, !owner.sameBytes(as: current.projectID) { properties[Name("instance_owner")] = current.projectID }
         for (k, v) in metadata { properties[k] = v }

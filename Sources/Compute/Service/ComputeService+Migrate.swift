@@ -187,6 +187,48 @@ extension ComputeService {
         nodes.poke()
     }
 
+    /// `force_complete` (2.22) and abort (`DELETE`, 2.24; queued and preparing from 2.65) of a
+    /// server's live migration, by the migration's integer id.
+    public func controlLiveMigration(_ i: Instance, migrationID: String, action: MigrationControl, abortBeforeRunning: Bool) async throws {
+        let method = action == .abort ? "abort live migration" : "force complete"
+        guard i.taskState == .migrating else {
+            throw Self.invalidState(i, "task_state", i.taskState?.rawValue ?? "None", action == .abort ? "live_migrate_abort" : "live_migrate_force_complete")
+        }
+        var f = MigrationRepository.Filter()
+        f.instanceID = i.id
+        let mine = try await migrations.list(f)
+        if action == .forceComplete {
+            guard let m = mine.first(where: { String($0.id) == migrationID }), m.status == "running" else {
+                if let m = mine.first(where: { String($0.id) == migrationID }) {
+                    throw NimbusError.badRequest("Migration \(migrationID) state of instance \(i.id) is \(m.status ?? "None"). Cannot \(method) while the migration is in this state.")
+                }
+                throw NimbusError.badRequest("Migration not found for instance \(i.id) with status running.")
+            }
+        }
+        guard let m = mine.first(where: { String($0.id) == migrationID }), m.kind == .liveMigration else {
+            throw NimbusError.notFound("Migration \(migrationID) not found for instance \(i.id)")
+        }
+        let allowed = action == .abort && abortBeforeRunning ? ["queued", "preparing", "running"] : ["running"]
+        guard let status = m.status, allowed.contains(status), i.taskArguments[MoveTask.migration] == m.uuid else {
+            throw NimbusError.badRequest("Migration \(migrationID) state of instance \(i.id) is \(m.status ?? "None"). Cannot \(method) while the migration is in this state.")
+        }
+        if status != "running" {
+            // Not streaming yet: the destination removes what it prepared, the guest stays.
+            _ = try? await instances.modify(i.id) { cur in
+                guard cur.taskState == .migrating, cur.taskArguments[MoveTask.migration] == m.uuid,
+                      cur.taskArguments[MoveTask.phase] == MoveTask.Phase.prepare.rawValue else { throw Superseded() }
+                cur.taskArguments[MoveTask.phase] = MoveTask.Phase.rollback.rawValue
+                cur.taskArguments["failure"] = "aborted"
+            }
+            nodes.poke()
+            return
+        }
+        guard let source = i.taskArguments[Self.sourceHost], let node = nodes.endpoint(host: source) else {
+            throw NimbusError.conflict("Instance \(i.id) is not ready.")
+        }
+        try await node.controlMigration(i.id, action)
+    }
+
     // MARK: evacuation
 
     /// `evacuate` (admin): an instance of a host that is down rebuilt on another from its image

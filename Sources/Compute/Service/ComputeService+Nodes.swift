@@ -214,6 +214,12 @@ extension ComputeService {
         if task.isSnapshot, !done, let imageID = before.taskArguments["image_id"] {
             try? await images.deleteImage(imageID)   // Nova deletes the image of a snapshot that failed
         }
+        if task == .imageBackup, done, let type = before.taskArguments["backup_type"], let rotation = Int(before.taskArguments["rotation"] ?? "") {
+            // Nova's _rotate_backups: the oldest beyond `rotation` go (with 0, every one, this one too).
+            for old in try await images.backups(instance: before.id, backupType: type).dropFirst(max(0, rotation)) {
+                try? await images.deleteImage(old)
+            }
+        }
         if task == .resizeConfirming, done, let migration = before.migrationID {
             try await placement.release(consumer: migration)
             try await migrations.update(uuid: migration, status: "confirmed")
@@ -264,6 +270,7 @@ extension ComputeService {
         case .suspending: "compute_suspend_instance"
         case .resuming: "compute_resume_instance"
         case .imageSnapshot, .imageSnapshotPending, .imagePendingUpload, .imageUploading: "compute_snapshot_instance"
+        case .imageBackup: "compute_backup_instance"
         case .rebuilding, .rebuildBlockDeviceMapping, .rebuildSpawning: "compute_rebuild_instance"
         case .resizePrep, .resizeMigrating, .resizeMigrated, .resizeFinish: "compute_finish_resize"
         case .shelving, .shelvingImagePendingUpload, .shelvingImageUploading: "compute_shelve_instance"

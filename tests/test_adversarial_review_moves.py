@@ -575,3 +575,26 @@ def test_held_disk_endpoints_check_key_migration_and_names(env):
     finally:
         env.delete(a)
         env.delete(b)
+
+
+def test_held_delete_during_a_cold_move_releases_everything(env):
+    """The source (node-b) dies with the move at resize_prep; the server is deleted, the
+    source comes back: no allocation is left under the instance or the migration, and the
+    migration is no longer in progress."""
+    sid = env.boot("held-del-cold", "node-b")
+    env.node_b.kill()
+    try:
+        r = env.action(sid, {"migrate": None})
+        assert r.status_code == 202, r.text
+        assert env.show(sid)["OS-EXT-STS:task_state"] == "resize_prep"
+        m = env.migrations(sid)[0]
+        assert env.nova("DELETE", f"/servers/{sid}").status_code == 204
+    finally:
+        env.node_b.start()
+    env.delete(sid)
+    assert env.nova("GET", f"/servers/{sid}").status_code == 404
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (env.alloc_hosts(sid) or env.alloc_hosts(m["uuid"])):
+        time.sleep(0.5)
+    assert env.alloc_hosts(sid) == [] and env.alloc_hosts(m["uuid"]) == []
+    assert env.migrations(sid)[0]["status"] not in ("pre-migrating", "migrating", "post-migrating"), env.migrations(sid)

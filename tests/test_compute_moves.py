@@ -161,8 +161,13 @@ def test_migrate_checks_and_errors(nodes):
     demo = cloud.token("demo", cloud.nimbus.read_password("demo"), "demo")
     r = action(cloud, sid, {"migrate": None}, token=demo)
     assert r.status_code in (403, 404), r.text
-    r = action(cloud, sid, {"os-migrateLive": {"host": None, "block_migration": False}})
+    r = action(cloud, sid, {"os-migrateLive": {"host": None, "block_migration": False}}, version="2.33")
     assert r.status_code == 400 and "shared storage" in r.json()["badRequest"]["message"], r.text
+    # from 2.34 the conductor's checks are asynchronous: 202, the migration record in error
+    r = action(cloud, sid, {"os-migrateLive": {"host": None, "block_migration": False}})
+    assert r.status_code == 202, r.text
+    assert migrations_of(cloud, sid)[0]["status"] == "error"
+    assert cloud.wait_server(sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "node-b"   # where the migrate above left it
     r = action(cloud, sid, {"os-migrateLive": {"host": None, "block_migration": "sometimes"}})
     assert r.status_code == 400, r.text
     r = action(cloud, sid, {"os-migrateLive": {"host": None, "block_migration": "auto", "force": True}}, version="2.30")

@@ -105,6 +105,8 @@ public enum MoveTask {
     public static let sourceBase = "source_base"
     public static let uri = "uri"
     public static let evacuate = "evacuate"
+    /// Set while the controller is still choosing the destination: no node acts yet.
+    public static let scheduling = "scheduling"
 
     public enum Phase: String, Sendable {
         /// live: the destination starts a QEMU waiting for the stream

@@ -119,6 +119,7 @@ public actor ComputeAgent {
     /// confirmation of a cold move (the source's clean-up, while the destination holds it).
     static func waitsForOtherEnd(_ d: DesiredInstance) -> Bool {
         guard d.role == nil, let task = d.task else { return false }
+        if d.taskArguments[MoveTask.scheduling] == "true" { return true }
         let phase = d.taskArguments[MoveTask.phase]
         if task == "migrating" { return phase != MoveTask.Phase.migrate.rawValue && phase != MoveTask.Phase.finish.rawValue }
         if task == "resize_confirming", d.taskArguments[MoveTask.move] == "true" { return true }
@@ -131,6 +132,7 @@ public actor ComputeAgent {
         switch d.role {
         case .source?: return d.task == MoveTask.cleanup
         case .dest?:
+            if d.task == MoveTask.cleanup { return true }
             let phase = d.taskArguments[MoveTask.phase]
             return d.task == "migrating" && (phase == MoveTask.Phase.prepare.rawValue || phase == MoveTask.Phase.rollback.rawValue)
         case nil: return false

@@ -46,6 +46,12 @@ extension ComputeAPI {
             }
             return .empty(.noContent)
         })
+        // `DELETE /images/` (an empty id): Nova's router finds no image
+        t.delete("/v2.1/images/", versioned { req, ctx, v in
+            try Self.checkProxy(v)
+            _ = try self.caller(ctx)
+            throw NimbusError.notFound("Image not found.")
+        })
         t.get("/v2.1/images/{image_id}/metadata", versioned { req, ctx, v in
             try Self.checkProxy(v)
             let c = try self.caller(ctx)

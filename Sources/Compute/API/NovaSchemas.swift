@@ -238,9 +238,10 @@ enum NovaSchemas {
 
     /// `evacuate` per microversion (schemas/evacuate.py).
     static func evacuate(_ v: NovaVersion) -> Schema {
-        var body: Schema = .object(["host": fqdn, "adminPass": .string(maxLength: 255)], additionalProperties: false)
+        // adminPass: `parameter_types.admin_password`, deliberately of any length
+        var body: Schema = .object(["host": fqdn, "adminPass": .string()], additionalProperties: false)
         if !v.atLeast(14) {
-            body = .object(["host": fqdn, "adminPass": .string(maxLength: 255), "onSharedStorage": boolean], required: ["onSharedStorage"],
+            body = .object(["host": fqdn, "adminPass": .string(), "onSharedStorage": boolean], required: ["onSharedStorage"],
                            additionalProperties: false)
         } else if v.atLeast(29) && !v.atLeast(68) {
             body = body.adding(["force": boolean])

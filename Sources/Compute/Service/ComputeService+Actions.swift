@@ -83,8 +83,6 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         let updated = try await instances.modify(current.id) { i in
             try Self.checkLock(i, caller: caller, override: lockOverride)
-            // Two nodes hold a live-migrating guest: it is deleted once it is on one of them.
-            if i.taskState == .migrating { throw Self.invalidState(i, "task_state", TaskState.migrating.rawValue, "delete") }
             if i.host != nil { i.taskState = .deleting }
         }
         guard let updated else { return }

@@ -39,8 +39,10 @@ extension ComputeService {
             }
             if requested.sameBytes(as: current) { throw NimbusError.badRequest(sameHostError) }
         }
-        let usable = Dictionary(all.filter { !$0.disabled && $0.isUp() && !$0.host.sameBytes(as: current) }.map { (Name($0.id), $0) },
-                                uniquingKeysWith: { a, _ in a })
+        // A forced host may be disabled (Nova skips the scheduler then), never down.
+        let usable = Dictionary(all.filter { h in
+            (!h.disabled || (force && requested.map { h.host.sameBytes(as: $0) } == true)) && h.isUp() && !h.host.sameBytes(as: current)
+        }.map { (Name($0.id), $0) }, uniquingKeysWith: { a, _ in a })
         var probe = i
         probe.requestedHost = requested
         probe.failedHosts = []
@@ -79,6 +81,50 @@ extension ComputeService {
                                         project: i.projectID, user: i.userID)
     }
 
+    // MARK: reserving an instance for a move
+
+    /// Takes the instance for a move before anything is claimed (Nova's API sets the task state
+    /// with `expected_task_state=None` before the conductor schedules): a second request fails
+    /// here with 409 and changes nothing. Nodes leave a reserved instance alone
+    /// (`MoveTask.scheduling`) until `commitMove` or `releaseMove`.
+    func reserveMove(_ current: Instance, task: TaskState, vm: Set<VMState>, method: String, migration: String,
+                     arguments: [String: String]) async throws -> Instance {
+        guard let reserved = try await instances.modify(current.id, { i in
+            try Self.checkState(i, vm: vm, task: [nil], method: method)
+            i.taskState = task
+            i.taskArguments = arguments.merging([MoveTask.migration: migration, MoveTask.scheduling: "true"], uniquingKeysWith: { _, b in b })
+        }) else { throw NimbusError.notFound("Instance \(current.id) could not be found.") }
+        return reserved
+    }
+
+    /// The reservation given up (nothing was claimed, or the claims were undone).
+    func releaseMove(_ id: String, migration: String) async {
+        _ = try? await instances.modify(id) { i in
+            guard i.taskArguments[MoveTask.migration] == migration, i.taskArguments[MoveTask.scheduling] == "true" else { throw Superseded() }
+            i.taskState = nil
+            i.taskArguments = [:]
+        }
+    }
+
+    /// The move starts: `change` applied to the reserved instance; nil when a delete took it
+    /// meanwhile (the caller undoes its claims).
+    func commitMove(_ id: String, migration: String, _ change: @escaping @Sendable (inout Instance) -> Void) async throws -> Instance? {
+        try? await instances.modify(id) { i in
+            guard i.taskArguments[MoveTask.migration] == migration, i.taskArguments[MoveTask.scheduling] == "true", !i.deleted else {
+                throw Superseded()
+            }
+            i.taskArguments[MoveTask.scheduling] = nil
+            change(&i)
+        }
+    }
+
+    /// Claims undone after a delete won the race with a move: the instance's own allocation goes
+    /// too once it is deleted (its delete may have released it before the undo put it back).
+    func abandonMove(_ current: Instance, source: String, migration: String) async throws {
+        try await undoMoveClaims(current, source: source, flavor: current.flavor, migration: migration)
+        if let now = try await instances.get(current.id), now.deleted { try await placement.release(consumer: current.id) }
+    }
+
     // MARK: cold migration
 
     /// `migrate` (admin): the instance moved to another host, as a resize to the same flavor.
@@ -86,43 +132,56 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.active, .stopped], task: [nil], method: "migrate")
-        let candidates = try await moveCandidates(current, flavor: current.flavor, requested: requested, force: false,
-                                                  sameHostError: "Cannot migrate to the same host")
-        try await startColdMove(current, flavor: current.flavor, kind: .migration, candidates: candidates, action: "migrate", caller: caller,
+        try await startColdMove(current, flavor: current.flavor, kind: .migration, requested: requested, action: "migrate", caller: caller,
                                 requestID: requestID, noHost: "No valid host was found. No valid host found for cold migrate")
     }
 
-    /// Claims a destination and starts a cold move of `current` to `flavor` (a migration keeps
-    /// its flavor; a resize that did not fit on its host changes it).
-    func startColdMove(_ current: Instance, flavor: Flavor, kind: ComputeMigration.Kind, candidates: [(provider: String, host: String)], action: String,
+    /// Reserves `current`, claims a destination and starts a cold move to `flavor` (a migration
+    /// keeps its flavor; a resize that did not fit on its host changes it).
+    func startColdMove(_ current: Instance, flavor: Flavor, kind: ComputeMigration.Kind, requested: String?, action: String,
                        caller: AuthContext, requestID: String, noHost: String) async throws {
         guard let source = current.host else { throw NimbusError.conflict("Instance \(current.id) has no host") }
         let migration = Identifiers.uuid()
-        guard let dest = try await claimMove(current, flavor: flavor, oldFlavor: current.flavor, migration: migration, candidates: candidates) else {
-            throw NimbusError.badRequest(noHost)
-        }
+        let reserved = try await reserveMove(current, task: .resizePrep, vm: [.active, .stopped], method: action, migration: migration,
+                                             arguments: [Self.sourceHost: source])
+        try await continueColdMove(current, reserved: reserved, migration: migration, flavor: flavor, kind: kind, requested: requested,
+                                   action: action, caller: caller, requestID: requestID, noHost: noHost)
+    }
+
+    /// A reserved instance (`reserveMove` with `migration`) sent to another host.
+    func continueColdMove(_ current: Instance, reserved: Instance, migration: String, flavor: Flavor, kind: ComputeMigration.Kind, requested: String?,
+                          action: String, caller: AuthContext, requestID: String, noHost: String) async throws {
+        guard let source = current.host else { throw NimbusError.conflict("Instance \(current.id) has no host") }
+        let dest: String
         do {
-            let updated = try await instances.modify(current.id) { i in
-                try Self.checkState(i, vm: [.active, .stopped], task: [nil], method: action)
-                i.taskArguments = ["power_on": Self.powerOnAfter(i), "prior_vm_state": i.vmState.rawValue, MoveTask.move: "true",
-                                   MoveTask.migration: migration, Self.sourceHost: source, Self.destHost: dest]
-                i.oldFlavor = i.flavor
-                i.flavor = flavor
-                i.migrationID = migration
-                i.taskState = .resizePrep
+            let candidates = try await moveCandidates(reserved, flavor: flavor, requested: requested, force: false,
+                                                      sameHostError: "Cannot migrate to the same host")
+            guard let claimed = try await claimMove(reserved, flavor: flavor, oldFlavor: current.flavor, migration: migration, candidates: candidates) else {
+                throw NimbusError.badRequest(noHost)
             }
-            guard let updated else { throw NimbusError.notFound("Instance \(current.id) could not be found.") }
-            var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: kind, status: "pre-migrating", sourceCompute: source,
-                                          destCompute: dest, userID: caller.user.id, projectID: current.projectID)
-            record.destHost = dest
-            record.oldFlavorID = Int(current.flavor.id)
-            record.newFlavorID = Int(flavor.id)
-            try await migrations.record(record)
-            try await actions.start(updated, action: action, requestID: requestID, caller: caller)
+            dest = claimed
         } catch {
-            try? await undoMoveClaims(current, source: source, flavor: current.flavor, migration: migration)
+            await releaseMove(current.id, migration: migration)
             throw error
         }
+        let updated = try await commitMove(current.id, migration: migration) { i in
+            i.taskArguments = ["power_on": Self.powerOnAfter(i), "prior_vm_state": i.vmState.rawValue, MoveTask.move: "true",
+                               MoveTask.migration: migration, Self.sourceHost: source, Self.destHost: dest]
+            i.oldFlavor = i.flavor
+            i.flavor = flavor
+            i.migrationID = migration
+        }
+        guard let updated else {
+            try await abandonMove(current, source: source, migration: migration)
+            throw NimbusError.conflict("Instance \(current.id) was deleted while it was being moved")
+        }
+        var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: kind, status: "pre-migrating", sourceCompute: source,
+                                      destCompute: dest, userID: caller.user.id, projectID: current.projectID)
+        record.destHost = dest
+        record.oldFlavorID = Int(current.flavor.id)
+        record.newFlavorID = Int(flavor.id)
+        try await migrations.record(record)
+        try await actions.start(updated, action: action, requestID: requestID, caller: caller)
         nodes.poke()
     }
 
@@ -130,16 +189,17 @@ extension ComputeService {
 
     /// `os-migrateLive` (admin): the running (or paused) guest moved with its memory. Nova
     /// refuses `block_migration: false` without shared storage; Nimbus has none, so every
-    /// live migration copies the disks (as `auto` chooses). From 2.34 a scheduling failure is
-    /// reported by the migration record, not the response.
+    /// live migration copies the disks (as `auto` chooses). From 2.34 the conductor's checks
+    /// (source up, shared storage, the target not the source, a host found) are reported by
+    /// the migration record and the instance action, not the response.
     public func liveMigrate(_ id: String, host requested: String?, blockMigration: Bool?, force: Bool, async: Bool, caller: AuthContext,
                             isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.active, .paused], task: [nil], method: "os-migrateLive")
         guard let source = current.host else { throw NimbusError.conflict("Instance \(id) has no host") }
-        if blockMigration == false {
-            throw NimbusError.badRequest("Migration pre-check error: Live migration can not be used without shared storage except a booted from volume VM which does not have a local disk.")
+        if let requested, !(try await hosts.list().contains { $0.host.sameBytes(as: requested) }) {
+            throw NimbusError.badRequest("Compute host \(requested) could not be found.")
         }
         let migration = Identifiers.uuid()
         var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .liveMigration, status: "accepted", sourceCompute: source,
@@ -147,43 +207,53 @@ extension ComputeService {
         record.destHost = requested
         record.oldFlavorID = Int(current.flavor.id)
         record.newFlavorID = Int(current.flavor.id)
-        let candidates: [(provider: String, host: String)]
+        let reserved = try await reserveMove(current, task: .migrating, vm: [.active, .paused], method: "os-migrateLive", migration: migration,
+                                             arguments: [Self.sourceHost: source, "prior_vm_state": current.vmState.rawValue])
+        let dest: String
         do {
-            candidates = try await moveCandidates(current, flavor: current.flavor, requested: requested, force: force,
-                                                  sameHostError: "Unable to migrate instance (\(id)) to current host (\(source)).")
-        } catch let e as NimbusError where e.message.hasBytePrefix("Unable to migrate") {
-            throw e
-        }
-        guard let dest = try await claimMove(current, flavor: current.flavor, oldFlavor: current.flavor, migration: migration, candidates: candidates) else {
-            guard async else { throw NimbusError.badRequest("No valid host was found. ") }
+            // the conductor's checks (nova/conductor/tasks/live_migrate.py)
+            guard let sourceHost = try await hosts.list().first(where: { $0.host.sameBytes(as: source) }), sourceHost.isUp() else {
+                throw NimbusError.badRequest("Compute service of \(source) is unavailable at this time.")
+            }
+            if blockMigration == false {
+                throw NimbusError.badRequest("Migration pre-check error: Live migration can not be used without shared storage except a booted from volume VM which does not have a local disk.")
+            }
+            let candidates = try await moveCandidates(reserved, flavor: current.flavor, requested: requested, force: force,
+                                                      sameHostError: "Unable to migrate instance (\(id)) to current host (\(source)).")
+            guard let claimed = try await claimMove(reserved, flavor: current.flavor, oldFlavor: current.flavor, migration: migration,
+                                                    candidates: candidates) else {
+                throw NimbusError.badRequest("No valid host was found. ")
+            }
+            dest = claimed
+        } catch let e as NimbusError where e.kind == .badRequest {
+            await releaseMove(current.id, migration: migration)
+            guard async else { throw e }
             record.status = "error"
             try await migrations.record(record)
-            let started = try await actions.start(current, action: "live-migration", requestID: requestID, caller: caller)
-            _ = started
+            try await actions.start(current, action: "live-migration", requestID: requestID, caller: caller)
             try await actions.event(current.id, action: "live-migration", name: "conductor_live_migrate_instance", host: nil, result: "Error",
-                                    traceback: "No valid host was found. ", finishAction: true)
+                                    traceback: e.message, finishAction: true)
             return
-        }
-        do {
-            let updated = try await instances.modify(current.id) { i in
-                try Self.checkState(i, vm: [.active, .paused], task: [nil], method: "os-migrateLive")
-                i.taskArguments = ["prior_vm_state": i.vmState.rawValue, MoveTask.migration: migration, MoveTask.phase: MoveTask.Phase.prepare.rawValue,
-                                   Self.sourceHost: source, Self.destHost: dest]
-                i.migrationID = nil
-                i.taskState = .migrating
-            }
-            guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
-            record.status = "preparing"
-            record.destCompute = dest
-            record.destNode = dest
-            record.destHost = dest
-            try await migrations.record(record)
-            try await actions.start(updated, action: "live-migration", requestID: requestID, caller: caller)
-            try await actions.event(current.id, action: "live-migration", name: "conductor_live_migrate_instance", host: nil, result: "Success")
         } catch {
-            try? await undoMoveClaims(current, source: source, flavor: current.flavor, migration: migration)
+            await releaseMove(current.id, migration: migration)
             throw error
         }
+        let updated = try await commitMove(current.id, migration: migration) { i in
+            i.taskArguments = ["prior_vm_state": i.vmState.rawValue, MoveTask.migration: migration, MoveTask.phase: MoveTask.Phase.prepare.rawValue,
+                               Self.sourceHost: source, Self.destHost: dest]
+            i.migrationID = nil
+        }
+        guard let updated else {
+            try await abandonMove(current, source: source, migration: migration)
+            throw NimbusError.conflict("Instance \(id) was deleted while it was being moved")
+        }
+        record.status = "preparing"
+        record.destCompute = dest
+        record.destNode = dest
+        record.destHost = dest
+        try await migrations.record(record)
+        try await actions.start(updated, action: "live-migration", requestID: requestID, caller: caller)
+        try await actions.event(current.id, action: "live-migration", name: "conductor_live_migrate_instance", host: nil, result: "Success")
         nodes.poke()
     }
 
@@ -241,35 +311,41 @@ extension ComputeService {
             throw NimbusError.badRequest("Compute host \(source) could not be found.")
         }
         if sourceHost.isUp() { throw NimbusError.badRequest("Compute service of \(source) is still in use.") }
-        let candidates = try await moveCandidates(current, flavor: current.flavor, requested: requested, force: force,
-                                                  sameHostError: "The target host can't be the same one.")
         let migration = Identifiers.uuid()
-        guard let dest = try await claimMove(current, flavor: current.flavor, oldFlavor: current.flavor, migration: migration, candidates: candidates) else {
-            throw NimbusError.badRequest("No valid host was found. ")
-        }
+        let reserved = try await reserveMove(current, task: .rebuilding, vm: [.active, .stopped, .error], method: "evacuate", migration: migration,
+                                             arguments: [Self.sourceHost: source, MoveTask.evacuate: "true"])
+        let dest: String
         do {
-            let updated = try await instances.modify(current.id) { i in
-                try Self.checkState(i, vm: [.active, .stopped, .error], task: [nil], method: "evacuate")
-                let powerOn = !targetStopped && i.vmState != .stopped
-                i.taskArguments = ["power_on": powerOn ? "true" : "false", "prior_vm_state": i.vmState.rawValue, MoveTask.evacuate: "true",
-                                   MoveTask.migration: migration, Self.sourceHost: source, Self.destHost: dest]
-                i.host = dest
-                i.node = dest
-                i.fault = nil
-                i.taskState = .rebuilding
+            let candidates = try await moveCandidates(reserved, flavor: current.flavor, requested: requested, force: force,
+                                                      sameHostError: "The target host can't be the same one.")
+            guard let claimed = try await claimMove(reserved, flavor: current.flavor, oldFlavor: current.flavor, migration: migration,
+                                                    candidates: candidates) else {
+                throw NimbusError.badRequest("No valid host was found. ")
             }
-            guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
-            var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .evacuation, status: "pre-migrating", sourceCompute: source,
-                                          destCompute: dest, userID: caller.user.id, projectID: current.projectID)
-            record.destHost = dest
-            record.oldFlavorID = Int(current.flavor.id)
-            record.newFlavorID = Int(current.flavor.id)
-            try await migrations.record(record)
-            try await actions.start(updated, action: "evacuate", requestID: requestID, caller: caller)
+            dest = claimed
         } catch {
-            try? await undoMoveClaims(current, source: source, flavor: current.flavor, migration: migration)
+            await releaseMove(current.id, migration: migration)
             throw error
         }
+        let updated = try await commitMove(current.id, migration: migration) { i in
+            let powerOn = !targetStopped && i.vmState != .stopped
+            i.taskArguments = ["power_on": powerOn ? "true" : "false", "prior_vm_state": i.vmState.rawValue, MoveTask.evacuate: "true",
+                               MoveTask.migration: migration, Self.sourceHost: source, Self.destHost: dest]
+            i.host = dest
+            i.node = dest
+            i.fault = nil
+        }
+        guard let updated else {
+            try await abandonMove(current, source: source, migration: migration)
+            throw NimbusError.conflict("Instance \(id) was deleted while it was being moved")
+        }
+        var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .evacuation, status: "pre-migrating", sourceCompute: source,
+                                      destCompute: dest, userID: caller.user.id, projectID: current.projectID)
+        record.destHost = dest
+        record.oldFlavorID = Int(current.flavor.id)
+        record.newFlavorID = Int(current.flavor.id)
+        try await migrations.record(record)
+        try await actions.start(updated, action: "evacuate", requestID: requestID, caller: caller)
         nodes.poke()
     }
 
@@ -423,8 +499,16 @@ extension ComputeService {
 
     /// The source of a confirmed move or of an evacuation removed its copy.
     func migrationCleanedUp(_ r: InstanceReport, host: String) async throws {
-        guard let uuid = r.migration, let m = try await migrations.get(uuid: uuid), m.sourceCompute?.sameBytes(as: host) == true else { return }
+        guard let uuid = r.migration, let m = try await migrations.get(uuid: uuid) else { return }
         let done = r.event == .taskDone
+        if m.kind == .liveMigration, m.destCompute?.sameBytes(as: host) == true, m.status == "preparing" || m.status == "running" {
+            // the destination of a live migration whose server was deleted removed its copy
+            guard done else { return }
+            try await placement.release(consumer: uuid)
+            try await migrations.update(uuid: uuid, status: "error")
+            return
+        }
+        guard m.sourceCompute?.sameBytes(as: host) == true else { return }
         guard done else {
             logger.error("compute node \(host) could not remove instance \(r.id) after migration \(uuid): \(r.message ?? "")")
             return
@@ -461,7 +545,12 @@ extension ComputeService {
                 guard i.host.map({ !$0.sameBytes(as: host) }) ?? true else { continue }
                 out.append(DesiredInstance(spec: try spec(i), vmState: i.vmState.rawValue, task: MoveTask.cleanup,
                                            taskArguments: [MoveTask.migration: m.uuid], role: .source))
-            } else if i.taskState == .migrating, i.taskArguments[MoveTask.migration] == m.uuid, !i.deleted {
+            } else if i.deleted {
+                // deleted while a live migration was being prepared or streamed: what this
+                // destination prepared or received goes
+                out.append(DesiredInstance(spec: try spec(i), vmState: i.vmState.rawValue, task: MoveTask.cleanup,
+                                           taskArguments: [MoveTask.migration: m.uuid], role: .dest))
+            } else if i.taskState == .migrating, i.taskArguments[MoveTask.migration] == m.uuid {
                 out.append(DesiredInstance(spec: try spec(i), vmState: i.vmState.rawValue, task: TaskState.migrating.rawValue,
                                            taskArguments: i.taskArguments, role: .dest))
             }

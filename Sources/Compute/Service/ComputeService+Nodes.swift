@@ -331,6 +331,17 @@ extension ComputeService {
         if let image = done?.taskArguments["image_id"], !image.isEmpty {
             try? await images.deleteImage(image)
         }
+        if let done, let migration = done.taskArguments[MoveTask.migration], done.taskArguments[MoveTask.scheduling] == nil {
+            if done.taskArguments[MoveTask.phase] != nil {
+                // a live migration: the source's claim goes now; the destination, which finds the
+                // record still preparing or running, removes its copy and ends the record
+                try await placement.release(consumer: migration)
+                if done.taskArguments[MoveTask.phase] == MoveTask.Phase.finish.rawValue { try await migrations.update(uuid: migration, status: "error") }
+            } else if done.taskArguments[MoveTask.evacuate] == "true" {
+                // an evacuation: the source removes its copy (and its claim goes) when it is back
+                try await migrations.update(uuid: migration, status: "done")
+            }
+        }
         if let migration = done?.migrationID {
             if done?.taskArguments[MoveTask.move] == "true", let source = done?.taskArguments[ComputeService.sourceHost],
                done?.host.map({ !$0.sameBytes(as: source) }) ?? false {

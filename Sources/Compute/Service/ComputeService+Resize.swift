@@ -32,41 +32,44 @@ extension ComputeService {
         guard let host = current.host, let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id else {
             throw NimbusError.conflict("Instance \(id) has no host")
         }
+        // Taken first, so a second request fails before any claim (see `reserveMove`).
         let migration = Identifiers.uuid()
-        let claimed = try await placement.replace([
-            ConsumerClaim(consumer: migration, provider: provider, resources: Self.resources(old), consumerType: "MIGRATION"),
-            ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(flavor)),
-        ], project: current.projectID, user: current.userID)
-        guard claimed else {
-            // Not on its own host: the scheduler picks another, and the disks move there.
-            let candidates = try await moveCandidates(current, flavor: flavor, requested: nil, force: false, sameHostError: "")
-            try await startColdMove(current, flavor: flavor, kind: .resize, candidates: candidates, action: "resize", caller: caller,
-                                    requestID: requestID, noHost: "No valid host was found. No valid host found for resize")
-            return
-        }
+        let reserved = try await reserveMove(current, task: .resizePrep, vm: [.active, .stopped], method: "resize", migration: migration,
+                                             arguments: [Self.sourceHost: host])
+        let claimed: Bool
         do {
-            let updated = try await instances.modify(current.id) { i in
-                try Self.checkState(i, vm: [.active, .stopped], task: [nil], method: "resize")
-                i.taskArguments = ["power_on": Self.powerOnAfter(i), "prior_vm_state": i.vmState.rawValue]
-                i.oldFlavor = i.flavor
-                i.flavor = flavor
-                i.migrationID = migration
-                i.taskState = .resizePrep
-            }
-            guard let updated else { throw NimbusError.notFound("Instance \(id) could not be found.") }
-            var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .resize, status: "pre-migrating",
-                                          sourceCompute: host, destCompute: host, userID: caller.user.id, projectID: current.projectID)
-            record.destHost = host
-            record.oldFlavorID = Int(old.id)   // Nova shows its flavors' table ids; Nimbus has only the flavor ids
-            record.newFlavorID = Int(flavor.id)
-            try await migrations.record(record)
-            try await actions.start(updated, action: "resize", requestID: requestID, caller: caller)
+            claimed = try await placement.replace([
+                ConsumerClaim(consumer: migration, provider: provider, resources: Self.resources(old), consumerType: "MIGRATION"),
+                ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(flavor)),
+            ], project: current.projectID, user: current.userID)
         } catch {
-            _ = try? await placement.replace([ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(old)),
-                                              ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
-                                             project: current.projectID, user: current.userID)
+            await releaseMove(current.id, migration: migration)
             throw error
         }
+        guard claimed else {
+            // Not on its own host: the scheduler picks another, and the disks move there.
+            try await continueColdMove(current, reserved: reserved, migration: migration, flavor: flavor, kind: .resize, requested: nil,
+                                       action: "resize", caller: caller, requestID: requestID,
+                                       noHost: "No valid host was found. No valid host found for resize")
+            return
+        }
+        let updated = try await commitMove(current.id, migration: migration) { i in
+            i.taskArguments = ["power_on": Self.powerOnAfter(i), "prior_vm_state": i.vmState.rawValue]
+            i.oldFlavor = i.flavor
+            i.flavor = flavor
+            i.migrationID = migration
+        }
+        guard let updated else {
+            try await abandonMove(current, source: host, migration: migration)
+            throw NimbusError.conflict("Instance \(id) was deleted while it was being resized")
+        }
+        var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .resize, status: "pre-migrating",
+                                      sourceCompute: host, destCompute: host, userID: caller.user.id, projectID: current.projectID)
+        record.destHost = host
+        record.oldFlavorID = Int(old.id)   // Nova shows its flavors' table ids; Nimbus has only the flavor ids
+        record.newFlavorID = Int(flavor.id)
+        try await migrations.record(record)
+        try await actions.start(updated, action: "resize", requestID: requestID, caller: caller)
         nodes.poke()
     }
 
@@ -118,11 +121,10 @@ extension ComputeService {
               let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id else {
             throw NimbusError.badRequest("Instance has not been resized.")
         }
-        _ = try await placement.replace([ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(old)),
-                                         ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
-                                        project: current.projectID, user: current.userID)
+        // The state first: a confirm that won the race leaves the claims alone.
         let updated = try await instances.modify(current.id) { i in
             try Self.checkState(i, vm: [.resized], task: [nil], method: "revertResize")
+            guard i.migrationID == migration else { throw Self.invalidState(i, "task_state", "None", "revertResize") }
             i.flavor = old
             i.oldFlavor = nil
             i.migrationID = nil
@@ -131,6 +133,11 @@ extension ComputeService {
             i.taskArguments["power_on"] = i.taskArguments["power_on"] ?? "true"
             // A move: the destination removes its copy first, then the source starts its own.
             if moved { i.taskArguments[MoveTask.phase] = MoveTask.Phase.dest.rawValue }
+        }
+        if updated != nil {
+            _ = try await placement.replace([ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(old)),
+                                             ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
+                                            project: current.projectID, user: current.userID)
         }
         if let updated {
             try await migrations.update(uuid: migration, status: "reverting")

@@ -249,10 +249,12 @@ def test_evacuation_rebuilds_elsewhere_and_the_source_cleans_up_when_back(nodes)
         # node-b still holds its allocation under the migration until it is back and cleans up
         assert providers_of(cloud, m["uuid"]) == ["node-b"]
     finally:
-        services = cloud.nova("GET", "/os-services?binary=nova-compute", version="2.53").json()["services"]
-        sid_b = next(s["id"] for s in services if s["host"] == "node-b")
-        cloud.nova("PUT", f"/os-services/{sid_b}", json={"forced_down": False}, version="2.53")
         node.start()
+    # back, node-b removes its copy; only then may its service be forced up again (Nova's rule)
     wait_migration(cloud, sid, "completed", timeout=60)
     assert providers_of(cloud, m["uuid"]) == []
+    services = cloud.nova("GET", "/os-services?binary=nova-compute", version="2.53").json()["services"]
+    sid_b = next(s["id"] for s in services if s["host"] == "node-b")
+    r = cloud.nova("PUT", f"/os-services/{sid_b}", json={"forced_down": False}, version="2.53")
+    assert r.status_code == 200, r.text
     cloud.cli("server", "delete", "--wait", sid)

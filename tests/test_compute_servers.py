@@ -10,6 +10,7 @@ import json
 import time
 
 import pytest
+import requests
 
 from compute_support import start_compute_cloud, stop_compute_cloud
 
@@ -383,7 +384,7 @@ def test_diagnostics_and_crash_dump(fake_cloud):
     r = cloud.nova("POST", f"/servers/{sid}/action", json={"trigger_crash_dump": None}, version="2.17")
     assert r.status_code == 202, r.text
     r = cloud.nova("POST", f"/servers/{sid}/action", json={"trigger_crash_dump": None}, version="2.16")
-    assert r.status_code == 400, r.text
+    assert r.status_code == 404, r.text   # a versioned action below its version (VersionNotFoundForAPIMethod)
     r = cloud.nova("POST", f"/servers/{sid}/action", json={"trigger_crash_dump": {}}, version="2.17")
     assert r.status_code == 400, r.text
     actions = [a["action"] for a in cloud.nova("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]]
@@ -442,3 +443,50 @@ def test_create_backup_rotates_old_backups(fake_cloud):
     assert r.status_code == 400, r.text
     cloud.cli("image", "delete", weekly)
     cloud.cli("server", "delete", "--wait", sid)
+
+
+def test_backup_rotation_and_image_metadata_proxy_stay_within_the_callers_rights(fake_cloud):
+    """Review findings: rotation counts and deletes only the requesting project's own backups
+    (another project can forge images with the same properties; Nova rotates with the
+    requester's rights), and the /images metadata proxy cannot set core attributes such as
+    visibility (Glance's publicize_image rule)."""
+    cloud = fake_cloud
+    demo = cloud.token("demo", cloud.nimbus.read_password("demo"), "demo")
+    admin = cloud.token()
+    body = {"server": {"name": "victim", "imageRef": image_id(cloud), "flavorRef": "42", "networks": "none"}}
+    r = cloud.nova("POST", "/servers", json=body, token=demo)
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    cloud.wait_server(sid, "ACTIVE", token=demo)
+    r = cloud.nova("POST", f"/servers/{sid}/action", token=demo, version="2.45",
+                   json={"createBackup": {"name": "mine", "backup_type": "daily", "rotation": 1}})
+    assert r.status_code == 202, r.text
+    mine = r.json()["image_id"]
+    cloud.wait_server(sid, "ACTIVE", token=demo)
+    # the admin project forges a newer "backup" of the demo server
+    glance = f"{cloud.base_url}/image/v2/images"
+    forged = requests.post(glance, headers={"X-Auth-Token": admin}, timeout=30,
+                           json={"name": "forged", "instance_uuid": sid, "image_type": "backup", "backup_type": "daily"}).json()["id"]
+    r = cloud.nova("POST", f"/servers/{sid}/action", token=demo, version="2.45",
+                   json={"createBackup": {"name": "mine-2", "backup_type": "daily", "rotation": 1}})
+    assert r.status_code == 202, r.text
+    newest = r.json()["image_id"]
+    cloud.wait_server(sid, "ACTIVE", token=demo)
+    assert requests.get(f"{glance}/{forged}", headers={"X-Auth-Token": admin}, timeout=30).status_code == 200, "another project's image was rotated away"
+    assert requests.get(f"{glance}/{mine}", headers={"X-Auth-Token": admin}, timeout=30).status_code == 404
+    assert requests.get(f"{glance}/{newest}", headers={"X-Auth-Token": admin}, timeout=30).status_code == 200
+    # the metadata proxy: properties yes, core attributes no
+    r = cloud.nova("PUT", f"/images/{newest}/metadata/visibility", json={"meta": {"visibility": "public"}}, token=demo, version="2.35")
+    assert r.status_code == 403, r.text
+    r = cloud.nova("POST", f"/images/{newest}/metadata", json={"metadata": {" visibility": "public"}}, token=demo, version="2.35")
+    assert r.status_code == 403, r.text
+    r = cloud.nova("POST", f"/images/{newest}/metadata", json={"metadata": {"colour": "blue"}}, token=demo, version="2.38")
+    assert r.status_code == 200 and r.json()["metadata"]["colour"] == "blue", r.text
+    assert cloud.nova("GET", f"/images/{newest}/metadata", token=demo, version="2.39").status_code == 404
+    shown = requests.get(f"{glance}/{newest}", headers={"X-Auth-Token": admin}, timeout=30).json()
+    assert shown["visibility"] != "public" and shown["colour"] == "blue", shown
+    # another project's image: not found through the proxy
+    assert cloud.nova("DELETE", f"/images/{forged}", token=demo, version="2.35").status_code == 404
+    for image in (forged, newest):
+        requests.delete(f"{glance}/{image}", headers={"X-Auth-Token": admin}, timeout=30)
+    cloud.nova("DELETE", f"/servers/{sid}", token=demo)

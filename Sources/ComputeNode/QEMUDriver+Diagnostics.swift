@@ -74,7 +74,9 @@ extension QEMUDriver {
     /// utime + stime of one vCPU thread, in nanoseconds.
     static func cpuNanoseconds(pid: Int32, thread: Int) -> Int64? {
         guard let f = statFields("/proc/\(pid)/task/\(thread)/stat"), f.count > 12, let user = Int64(f[11]), let system = Int64(f[12]) else { return nil }
-        return (user + system) * 1_000_000_000 / clockTicks
+        let ticks = user.addingReportingOverflow(system)
+        let (ns, overflow) = ticks.partialValue.multipliedReportingOverflow(by: 1_000_000_000 / clockTicks)
+        return ticks.overflow || overflow ? Int64.max : ns
     }
 
     static func uptimeSeconds(pid: Int32) -> Int? {

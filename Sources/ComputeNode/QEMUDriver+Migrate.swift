@@ -196,7 +196,14 @@ extension QEMUDriver {
             let process = GuestProcess(paths: paths, runner: runner)
             guard let pid = process.pid() else { throw NimbusError(.conflict, "Instance \(id) has no running guest to migrate") }
             let control = QMPClient(socketPath: paths.qmp)
+            // Continued after a failure only if it ran before (a paused guest stays paused).
+            let wasRunning = (try? await control.execute("query-status")["status"]?.stringValue) == "running"
+            defer { migrationControls.withLock { $0[id] = nil } }
+            let aborted: @Sendable () throws -> Void = { [self] in
+                if migrationControls.withLock({ $0[id] }) == .abort { throw NimbusError(.conflict, "the live migration was aborted") }
+            }
             do {
+                try aborted()
                 try await control.session { s in
                     for node in nodes {
                         try s.execute("blockdev-add", ["driver": "nbd", "node-name": .string("mig-" + node), "export": .string(node),
@@ -205,10 +212,13 @@ extension QEMUDriver {
                         try s.execute("blockdev-mirror", ["job-id": .string("mig-" + node), "device": .string(node),
                                                           "target": .string("mig-" + node), "sync": "top"])
                     }
-                    try Self.waitForMirrors(s, nodes.map { "mig-" + $0 })
+                    try Self.waitForMirrors(s, nodes.map { "mig-" + $0 }, check: aborted)
+                    try aborted()
                     try s.execute("migrate-set-parameters", ["max-bandwidth": .int(Self.migrationBandwidth)])
                     try s.execute("migrate", ["uri": .string(target.migrateURI)])
-                    try Self.waitForMigration(s)
+                    // force_complete asked before the stream started: pause now (the stream converges)
+                    if self.migrationControls.withLock({ $0[id] }) == .forceComplete { _ = try s.execute("stop") }
+                    try Self.waitForMigration(s, check: aborted)
                     // The guest is stopped here: ending the mirrors flushes the last writes.
                     for node in nodes { try s.execute("block-job-cancel", ["device": .string("mig-" + node)]) }
                     try Self.waitForJobsGone(s, nodes.map { "mig-" + $0 })
@@ -221,7 +231,8 @@ extension QEMUDriver {
                 }
                 try? await Task.sleep(for: .milliseconds(200))
                 for node in nodes { _ = try? await control.execute("blockdev-del", ["node-name": .string("mig-" + node)]) }
-                if let status = try? await control.execute("query-status")["status"]?.stringValue, status == "postmigrate" || status == "paused" {
+                if wasRunning, let status = try? await control.execute("query-status")["status"]?.stringValue,
+                   status == "postmigrate" || status == "paused" {
                     _ = try? await control.execute("cont")
                 }
                 throw error
@@ -240,6 +251,7 @@ extension QEMUDriver {
     /// the instance's lock by `liveMigrate` itself) while the stream runs.
     public func controlMigration(_ id: InstanceID, _ action: MigrationControl) async throws {
         let paths = try existing(id)
+        migrationControls.withLock { $0[id] = action }
         let status = QMPClient(socketPath: paths.statusQMP, timeout: .seconds(5))
         let streaming = try await status.execute("query-migrate")["status"]?.stringValue.map {
             ["setup", "active", "pre-switchover", "device"].contains($0)
@@ -261,9 +273,10 @@ extension QEMUDriver {
     }
 
     /// Polls `query-block-jobs` until every mirror is ready (in sync, mirroring new writes).
-    static func waitForMirrors(_ s: QMPSession, _ jobs: [String]) throws {
+    static func waitForMirrors(_ s: QMPSession, _ jobs: [String], check: () throws -> Void = {}) throws {
         let deadline = ContinuousClock.now + migrationTimeout
         while true {
+            try check()
             guard case .array(let list) = try s.execute("query-block-jobs") else { throw NimbusError(.internal, "query-block-jobs answered no list") }
             var ready = 0
             for job in jobs {

@@ -83,9 +83,10 @@ extension QEMUDriver {
     }
 
     /// Polls `query-migrate` until the migration completed; throws if it failed or took too long.
-    static func waitForMigration(_ s: QMPSession) throws {
+    static func waitForMigration(_ s: QMPSession, check: () throws -> Void = {}) throws {
         let deadline = ContinuousClock.now + migrationTimeout
         while true {
+            try check()
             let status = try s.execute("query-migrate")["status"]?.stringValue ?? ""
             switch status {
             case "completed": return

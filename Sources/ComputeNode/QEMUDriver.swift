@@ -27,6 +27,9 @@ public final class QEMUDriver: VirtDriver {
     /// can write a few MB/s to its serial port).
     private let trimmer = Mutex<Task<Void, Never>?>(nil)
     private let qemuVersion = Mutex<Int?>(nil)
+    /// force_complete or abort asked for an instance's live migration, read by `liveMigrate`
+    /// at each of its steps (it may come before the stream starts).
+    let migrationControls = Mutex<[InstanceID: MigrationControl]>([:])
 
     public init(config: ComputeNodeConfig, runner: any CommandRunner, logger: Logger) throws {
         guard config.dataDir.hasBytePrefix("/") else {

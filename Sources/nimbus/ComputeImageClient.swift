@@ -50,11 +50,14 @@ struct ComputeImageClient: ImageClient {
         try await images.delete(image)
     }
 
-    func backups(instance: String, backupType: String) async throws -> [String] {
+    func backups(instance: String, backupType: String, owner: String) async throws -> [String] {
+        // Only the backups the requesting project owns: another project could forge images with
+        // these properties, and Nova deletes with the requester's rights.
         var listing = try ImageListing(query: [("instance_uuid", instance), ("image_type", "backup"), ("backup_type", backupType),
-                                               ("sort_key", "created_at"), ("sort_dir", "desc")])
+                                               ("owner", owner), ("sort_key", "created_at"), ("sort_dir", "desc")])
         listing.limit = ImageListing.maxLimit
-        return try await images.list(listing, caller: ImageCaller(projectID: nil, isAdmin: true)).images.map(\.id)
+        return try await images.list(listing, caller: ImageCaller(projectID: owner, isAdmin: false)).images
+            .filter { $0.owner?.sameBytes(as: owner) == true }.map(\.id)
     }
 
     static func caller(_ c: AuthContext) -> ImageCaller { ImageCaller(projectID: c.projectID, isAdmin: c.hasRole("admin")) }
@@ -78,7 +81,7 @@ struct ComputeImageClient: ImageClient {
 
     /// Glance's `modify_image` / `delete_image` default: admin, or a member of the owning project.
     static func mayChange(_ i: Image, _ c: AuthContext) -> Bool {
-        c.hasRole("admin") || (c.hasRole("member") && c.projectID != nil && i.owner == c.projectID)
+        c.hasRole("admin") || (c.hasRole("member") && c.projectID.map { p in i.owner?.sameBytes(as: p) == true } == true)
     }
 
     func delete(_ id: String, caller: AuthContext) async throws {
@@ -92,12 +95,17 @@ struct ComputeImageClient: ImageClient {
     func replaceProperties(_ id: String, caller: AuthContext, _ properties: [Name: String]) async throws -> [Name: String] {
         let (image, _) = try await images.visible(id, caller: Self.caller(caller))
         guard Self.mayChange(image, caller) else { throw NimbusError.forbidden("You are not authorized to access image \(id).") }
+        // Keys are written as patch paths: none may name a core, read-only or reserved attribute
+        // (Glance refuses those, or checks `publicize_image` for visibility).
+        for (key, value) in properties where image.properties[key].map({ !$0.sameBytes(as: value) }) ?? true {
+            guard Image.isSettableProperty(key.string) else { throw NimbusError.forbidden("Attribute '\(key.string)' cannot be set as image metadata.") }
+        }
         // Nova's glance client sends the difference as a v2 patch (purge_props).
         var ops = [JSONValue]()
         for key in image.properties.keys.sorted() where properties[key] == nil {
             ops.append(["op": "remove", "path": .string("/" + Self.pointer(key.string))])
         }
-        for (key, value) in properties.sorted(by: { $0.key < $1.key }) where image.properties[key] != value {
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) where image.properties[key].map({ !$0.sameBytes(as: value) }) ?? true {
             ops.append(["op": "add", "path": .string("/" + Self.pointer(key.string)), "value": .string(value)])
         }
         guard !ops.isEmpty else { return image.properties }

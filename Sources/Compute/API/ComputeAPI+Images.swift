@@ -18,7 +18,7 @@ extension ComputeAPI {
             var body: JSONObject = ["images": .array(images.map { i in
                 .object(["id": .string(i.id), "name": JSONValue(i.name), "links": self.imageLinks(i.id)])
             })]
-            if limit > 0, images.count == limit, let last = images.last {
+            if images.count == min(limit > 0 ? limit : 1000, 1000), let last = images.last {
                 body["images_links"] = [["rel": "next", "href": .string(self.nextLink("images", req, marker: last.id))]]
             }
             return .json(.object(body))
@@ -28,7 +28,7 @@ extension ComputeAPI {
             let c = try self.caller(ctx)
             let (images, limit) = try await self.proxyList(req, c)
             var body: JSONObject = ["images": .array(images.map(self.imageView))]
-            if limit > 0, images.count == limit, let last = images.last {
+            if images.count == min(limit > 0 ? limit : 1000, 1000), let last = images.last {
                 body["images_links"] = [["rel": "next", "href": .string(self.nextLink("images/detail", req, marker: last.id))]]
             }
             return .json(.object(body))
@@ -53,12 +53,12 @@ extension ComputeAPI {
             throw NimbusError.notFound("Image not found.")
         })
         t.get("/v2.1/images/{image_id}/metadata", versioned { req, ctx, v in
-            try Self.checkProxy(v)
+            try Self.checkMetadataProxy(v)
             let c = try self.caller(ctx)
             return .json(["metadata": Self.properties(try await self.proxiedImage(ctx, c).properties)])
         })
         t.post("/v2.1/images/{image_id}/metadata", versioned { req, ctx, v in
-            try Self.checkProxy(v)
+            try Self.checkMetadataProxy(v)
             let c = try self.caller(ctx)
             let body = try NovaSchemas.validate(try await Self.body(req, ctx), Self.imageMetadataSchema("metadata"))
             var props = try await self.proxiedImage(ctx, c).properties
@@ -68,7 +68,7 @@ extension ComputeAPI {
             return .json(["metadata": Self.properties(stored)])
         })
         t.put("/v2.1/images/{image_id}/metadata", versioned { req, ctx, v in
-            try Self.checkProxy(v)
+            try Self.checkMetadataProxy(v)
             let c = try self.caller(ctx)
             let body = try NovaSchemas.validate(try await Self.body(req, ctx), Self.imageMetadataSchema("metadata"))
             _ = try await self.proxiedImage(ctx, c)
@@ -78,14 +78,14 @@ extension ComputeAPI {
             return .json(["metadata": Self.properties(props)])
         })
         t.get("/v2.1/images/{image_id}/metadata/{key}", versioned { req, ctx, v in
-            try Self.checkProxy(v)
+            try Self.checkMetadataProxy(v)
             let c = try self.caller(ctx)
             let key = Name(try ctx.parameter("key"))
             guard let value = try await self.proxiedImage(ctx, c).properties[key] else { throw NimbusError.notFound("Image metadata key not found") }
             return .json(["meta": .object(JSONObject(pairs: [(key.string, .string(value))]))])
         })
         t.put("/v2.1/images/{image_id}/metadata/{key}", versioned { req, ctx, v in
-            try Self.checkProxy(v)
+            try Self.checkMetadataProxy(v)
             let c = try self.caller(ctx)
             let key = try ctx.parameter("key")
             var one = NovaSchemas.metadata()
@@ -101,13 +101,18 @@ extension ComputeAPI {
             return .json(["meta": .object(JSONObject(pairs: [(key, .string(value))]))])
         })
         t.delete("/v2.1/images/{image_id}/metadata/{key}", versioned { req, ctx, v in
-            try Self.checkProxy(v)
+            try Self.checkMetadataProxy(v)
             let c = try self.caller(ctx)
             var props = try await self.proxiedImage(ctx, c).properties
             guard props.removeValue(forKey: Name(try ctx.parameter("key"))) != nil else { throw NimbusError.notFound("Invalid metadata key") }
             _ = try await self.service.images.replaceProperties(try ctx.parameter("image_id"), caller: c.auth, props)
             return .empty(.noContent)
         })
+    }
+
+    /// `image_metadata.py` is served up to 2.38 (`images.py` only to 2.35).
+    static func checkMetadataProxy(_ v: NovaVersion) throws {
+        guard !v.atLeast(39) else { throw NimbusError.notFound("The resource could not be found.") }
     }
 
     static func checkProxy(_ v: NovaVersion) throws {
@@ -139,10 +144,11 @@ extension ComputeAPI {
         }
         var limit = 0
         if let l = q.last("limit") {
-            guard let n = Int(l), n >= 0 else { throw NimbusError.badRequest("limit param must be an integer") }
+            guard let n = Int(l) else { throw NimbusError.badRequest("limit param must be an integer") }
+            guard n >= 0 else { throw NimbusError.badRequest("limit param must be positive") }
             limit = n
         }
-        let images = try await service.images.list(caller: c.auth, query: query, limit: limit > 0 ? limit : 1000, marker: q.last("marker"))
+        let images = try await service.images.list(caller: c.auth, query: query, limit: limit > 0 ? min(limit, 1000) : 1000, marker: q.last("marker"))
         return (images, limit)
     }
 

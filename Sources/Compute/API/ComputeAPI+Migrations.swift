@@ -93,7 +93,8 @@ extension ComputeAPI {
             _ = try NovaSchemas.validate(try await Self.body(req, ctx), .object(["force_complete": Schema(types: [.null])], required: ["force_complete"],
                                                                                additionalProperties: false))
             try ComputeService.checkLock(i, caller: c.auth, override: c.isAdmin)
-            try await self.service.controlLiveMigration(i, migrationID: try ctx.parameter("migration_id"), action: .forceComplete, abortBeforeRunning: false)
+            try await self.service.controlLiveMigration(i, migrationID: try ctx.parameter("migration_id"), action: .forceComplete, abortBeforeRunning: false,
+                                                      caller: c.auth, requestID: ctx.requestID)
             return .empty(.accepted)
         })
         t.delete("/v2.1/servers/{server_id}/migrations/{migration_id}", versioned { req, ctx, v in
@@ -102,7 +103,8 @@ extension ComputeAPI {
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:servers:migrations:delete", c, target: ["project_id": i.projectID])
             try ComputeService.checkLock(i, caller: c.auth, override: c.isAdmin)
-            try await self.service.controlLiveMigration(i, migrationID: try ctx.parameter("migration_id"), action: .abort, abortBeforeRunning: v.atLeast(65))
+            try await self.service.controlLiveMigration(i, migrationID: try ctx.parameter("migration_id"), action: .abort, abortBeforeRunning: v.atLeast(65),
+                                                      caller: c.auth, requestID: ctx.requestID)
             return .empty(.accepted)
         })
     }

@@ -69,7 +69,8 @@ extension ComputeAPI {
                                                                   metadata: metadata, caller: c.auth, isAdmin: c.isAdmin, requestID: ctx.requestID)
                 if v.atLeast(45) { return .json(["image_id": .string(imageID)], status: .accepted) }
                 var h = HTTPFields()
-                if rotation > 0 { h[.location] = "\(self.imageURL)/images/\(imageID)" }
+                // create_backup.py: url_join(application_url, 'images', id), Nova's own proxy URL
+                if rotation > 0 { h[.location] = "\(self.publicURL)/v2.1/images/\(imageID)" }
                 return Response(status: .accepted, headers: h)
             case "resize":
                 try self.authorize("os_compute_api:servers:resize", c, target: target)
@@ -197,7 +198,9 @@ extension ComputeAPI {
                 // The guest's password is not set (no agent in the guest); before 2.14 Nova returns one.
                 if !v.atLeast(14) { return .json(["adminPass": .string(entity["adminPass"]?.stringValue ?? Self.password())]) }
                 return .empty(.ok)
-            case "trigger_crash_dump" where v.atLeast(17):
+            case "trigger_crash_dump":
+                // a versioned action below its version: Nova's VersionNotFoundForAPIMethod (404)
+                guard v.atLeast(17) else { throw NimbusError.notFound("The resource could not be found.") }
                 try self.authorize("os_compute_api:servers:trigger_crash_dump", c, target: target)
                 _ = try NovaSchemas.validate(body, .object(["trigger_crash_dump": Schema(types: [.null])], required: ["trigger_crash_dump"],
                                                            additionalProperties: false))

@@ -38,6 +38,8 @@ public struct ComputeAPI: Sendable {
         addServerMigrationRoutes(&t)
         addServerMigrationActionRoutes(&t)
         addImageProxyRoutes(&t)
+        addOSHostRoutes(&t)
+        addAuditLogRoutes(&t)
         addServerMetadataRoutes(&t)
         return t
     }

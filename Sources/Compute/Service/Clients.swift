@@ -18,7 +18,7 @@ public protocol ImageClient: Sendable {
     func deleteImage(_ id: String) async throws
     /// The ids of an instance's backups of `backupType` (images with `image_type` backup),
     /// newest first: what createBackup's rotation counts.
-    func backups(instance: String, backupType: String) async throws -> [String]
+    func backups(instance: String, backupType: String, owner: String) async throws -> [String]
 
     // Nova's `/images` proxy (up to 2.35), as the caller: Glance's visibility and policy apply.
     /// One page of the images the caller sees, filtered with Glance v2's query (`name`,

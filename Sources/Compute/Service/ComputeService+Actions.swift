@@ -148,8 +148,8 @@ extension ComputeService {
         guard i.powerState == PowerState.running.rawValue || i.powerState == PowerState.paused.rawValue else {
             throw NimbusError.conflict("Instance \(i.id) is not running.")
         }
-        try await actions.start(i, action: "trigger_crash_dump", requestID: requestID, caller: caller)
         guard let node = nodes.endpoint(host: host) else { throw NimbusError.conflict("Instance \(i.id) is not ready.") }
+        try await actions.start(i, action: "trigger_crash_dump", requestID: requestID, caller: caller)
         do {
             try await node.injectNMI(i.id)
             try await actions.event(i.id, action: "trigger_crash_dump", name: "compute_trigger_crash_dump", host: host, result: "Success", finishAction: true)
@@ -217,7 +217,8 @@ extension ComputeService {
             updated = try await instances.modify(current.id) { i in
                 try Self.checkState(i, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createBackup")
                 i.taskState = .imageBackup
-                i.taskArguments = ["image_id": imageID, "backup_type": backupType, "rotation": String(rotation)]
+                i.taskArguments = ["image_id": imageID, "backup_type": backupType, "rotation": String(rotation),
+                                   "owner": caller.projectID ?? current.projectID]
             }
         } catch {
             try? await images.deleteImage(imageID)

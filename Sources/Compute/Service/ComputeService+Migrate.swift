@@ -259,8 +259,10 @@ extension ComputeService {
 
     /// `force_complete` (2.22) and abort (`DELETE`, 2.24; queued and preparing from 2.65) of a
     /// server's live migration, by the migration's integer id.
-    public func controlLiveMigration(_ i: Instance, migrationID: String, action: MigrationControl, abortBeforeRunning: Bool) async throws {
+    public func controlLiveMigration(_ i: Instance, migrationID: String, action: MigrationControl, abortBeforeRunning: Bool, caller: AuthContext,
+                                     requestID: String) async throws {
         let method = action == .abort ? "abort live migration" : "force complete"
+        if action == .forceComplete { try Self.checkState(i, vm: [.active], task: [.migrating], method: "live_migrate_force_complete") }
         guard i.taskState == .migrating else {
             throw Self.invalidState(i, "task_state", i.taskState?.rawValue ?? "None", action == .abort ? "live_migrate_abort" : "live_migrate_force_complete")
         }
@@ -276,22 +278,27 @@ extension ComputeService {
             }
         }
         guard let m = mine.first(where: { String($0.id) == migrationID }), m.kind == .liveMigration else {
-            throw NimbusError.notFound("Migration \(migrationID) not found for instance \(i.id)")
+            throw NimbusError.notFound("Migration \(migrationID) not found for instance \(i.id).")
         }
         let allowed = action == .abort && abortBeforeRunning ? ["queued", "preparing", "running"] : ["running"]
         guard let status = m.status, allowed.contains(status), i.taskArguments[MoveTask.migration] == m.uuid else {
             throw NimbusError.badRequest("Migration \(migrationID) state of instance \(i.id) is \(m.status ?? "None"). Cannot \(method) while the migration is in this state.")
         }
+        try await actions.start(i, action: action == .abort ? "live_migration_cancel" : "live_migration_force_complete", requestID: requestID,
+                                caller: caller)
         if status != "running" {
             // Not streaming yet: the destination removes what it prepared, the guest stays.
-            _ = try? await instances.modify(i.id) { cur in
+            let rolledBack = try? await instances.modify(i.id) { cur in
                 guard cur.taskState == .migrating, cur.taskArguments[MoveTask.migration] == m.uuid,
                       cur.taskArguments[MoveTask.phase] == MoveTask.Phase.prepare.rawValue else { throw Superseded() }
                 cur.taskArguments[MoveTask.phase] = MoveTask.Phase.rollback.rawValue
                 cur.taskArguments["failure"] = "aborted"
             }
-            nodes.poke()
-            return
+            if rolledBack != nil {
+                nodes.poke()
+                return
+            }
+            // the destination was ready meanwhile: the source is told, as for a running one
         }
         guard let source = i.taskArguments[Self.sourceHost], let node = nodes.endpoint(host: source) else {
             throw NimbusError.conflict("Instance \(i.id) is not ready.")

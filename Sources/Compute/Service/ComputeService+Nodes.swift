@@ -214,9 +214,11 @@ extension ComputeService {
         if task.isSnapshot, !done, let imageID = before.taskArguments["image_id"] {
             try? await images.deleteImage(imageID)   // Nova deletes the image of a snapshot that failed
         }
-        if task == .imageBackup, done, let type = before.taskArguments["backup_type"], let rotation = Int(before.taskArguments["rotation"] ?? "") {
-            // Nova's _rotate_backups: the oldest beyond `rotation` go (with 0, every one, this one too).
-            for old in try await images.backups(instance: before.id, backupType: type).dropFirst(max(0, rotation)) {
+        if task == .imageBackup, done, let type = before.taskArguments["backup_type"], let rotation = Int(before.taskArguments["rotation"] ?? ""),
+           let owner = before.taskArguments["owner"] {
+            // Nova's _rotate_backups: the oldest beyond `rotation` go (with 0, every one, this one
+            // too), among the backups of the project that asked (which may delete them).
+            for old in try await images.backups(instance: before.id, backupType: type, owner: owner).dropFirst(max(0, rotation)) {
                 try? await images.deleteImage(old)
             }
         }

@@ -105,6 +105,15 @@ extension Image {
     /// Core attributes a request may never set (`glance/domain` read-only list).
     static let readOnly: Set<String> = ["created_at", "updated_at", "status", "checksum", "size", "virtual_size", "os_hash_algo", "os_hash_value",
                                         "direct_url", "self", "file", "schema", "id", "stores"]
+    /// Whether `key` names an extra property a client may set through a patch path: not a
+    /// core, read-only or reserved attribute, also after the whitespace trimming that JSON
+    /// pointer tokens get here (Nova's `/images/{id}/metadata` proxy writes keys as paths).
+    public static func isSettableProperty(_ key: String) -> Bool {
+        let trimmed = key.trimmingCharacters(in: .whitespaces)
+        guard trimmed.utf8.elementsEqual(key.utf8), !trimmed.isEmpty else { return false }
+        return !ImageSchema.core.containsBytes(trimmed) && !readOnly.containsBytes(trimmed) && !isReserved(trimmed)
+    }
+
     /// Keys no extra property may use.
     static func isReserved(_ key: String) -> Bool {
         // Python's `in` and `startswith`: code points (bytes), so `os_glance\u{301}…` is reserved too.

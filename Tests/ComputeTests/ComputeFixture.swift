@@ -114,6 +114,13 @@ struct NoImages: ImageClient {
         throw NimbusError.notFound("no images in tests")
     }
     func deleteImage(_ id: String) async throws {}
+    func backups(instance: String, backupType: String, owner: String) async throws -> [String] { [] }
+    func list(caller: AuthContext, query: [(String, String)], limit: Int, marker: String?) async throws -> [ProxiedImage] { [] }
+    func proxied(_ id: String, caller: AuthContext) async throws -> ProxiedImage? { nil }
+    func delete(_ id: String, caller: AuthContext) async throws { throw NimbusError.notFound("no images in tests") }
+    func replaceProperties(_ id: String, caller: AuthContext, _ properties: [Name: String]) async throws -> [Name: String] {
+        throw NimbusError.notFound("no images in tests")
+    }
 }
 
 struct NoPlacement: PlacementClient {

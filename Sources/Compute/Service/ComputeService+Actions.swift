@@ -182,23 +182,8 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkState(current, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createImage")
         let imageID = try await queueSnapshot(of: current, name: name, metadata: metadata, caller: caller)
-        let updated: Instance?
-        do {
-            updated = try await instances.modify(current.id) { i in
-                try Self.checkState(i, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createImage")
-                i.taskState = .imageSnapshot
-                i.taskArguments = ["image_id": imageID]
-            }
-        } catch {
-            try? await images.deleteImage(imageID)
-            throw error
-        }
-        guard let updated else {
-            try? await images.deleteImage(imageID)
-            throw NimbusError.notFound("Instance \(id) could not be found.")
-        }
-        try await actions.start(updated, action: "createImage", requestID: requestID, caller: caller)
-        nodes.poke()
+        try await startSnapshotTask(current, imageID: imageID, task: .imageSnapshot, arguments: ["image_id": imageID], action: "createImage",
+                                    caller: caller, requestID: requestID)
         return imageID
     }
 
@@ -212,13 +197,23 @@ extension ComputeService {
         var properties = metadata
         properties[Name("backup_type")] = backupType
         let imageID = try await queueSnapshot(of: current, name: name, metadata: properties, caller: caller, imageType: "backup")
+        try await startSnapshotTask(current, imageID: imageID, task: .imageBackup,
+                                    arguments: ["image_id": imageID, "backup_type": backupType, "rotation": String(rotation),
+                                                "owner": caller.projectID ?? current.projectID],
+                                    action: "createBackup", caller: caller, requestID: requestID)
+        return imageID
+    }
+
+    /// The node's snapshot task for a queued image (createImage, createBackup); the image is
+    /// deleted again when the instance cannot take the task.
+    func startSnapshotTask(_ current: Instance, imageID: String, task: TaskState, arguments: [String: String], action: String,
+                           caller: AuthContext, requestID: String) async throws {
         let updated: Instance?
         do {
             updated = try await instances.modify(current.id) { i in
-                try Self.checkState(i, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createBackup")
-                i.taskState = .imageBackup
-                i.taskArguments = ["image_id": imageID, "backup_type": backupType, "rotation": String(rotation),
-                                   "owner": caller.projectID ?? current.projectID]
+                try Self.checkState(i, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: action)
+                i.taskState = task
+                i.taskArguments = arguments
             }
         } catch {
             try? await images.deleteImage(imageID)
@@ -226,11 +221,10 @@ extension ComputeService {
         }
         guard let updated else {
             try? await images.deleteImage(imageID)
-            throw NimbusError.notFound("Instance \(id) could not be found.")
+            throw NimbusError.notFound("Instance \(current.id) could not be found.")
         }
-        try await actions.start(updated, action: "createBackup", requestID: requestID, caller: caller)
+        try await actions.start(updated, action: action, requestID: requestID, caller: caller)
         nodes.poke()
-        return imageID
     }
 
     /// A queued image with Nova's snapshot properties for `current` (createImage, createBackup, shelve).

@@ -164,3 +164,32 @@ class ComputeNodeProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def wait_registered(cloud: ComputeCloud, node: ComputeNodeProcess, names: list[str], timeout: float = 60.0):
+    """Waits until exactly `names` are resource providers (every node registered)."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        seen = sorted(p["name"] for p in cloud.cli("resource", "provider", "list", "-f", "json"))
+        if seen == sorted(names):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"nodes did not register: {seen}\n{node.log_path.read_text()[-2000:]}")
+
+
+def console(cloud: ComputeCloud, sid: str) -> str:
+    return cloud.cli("console", "log", "show", sid).stdout
+
+
+def wait_console(cloud: ComputeCloud, sid: str, pattern: str, count: int = 1, timeout: float = 180) -> str:
+    """The console once `pattern` (a regex) appears on it `count` times."""
+    import re
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = console(cloud, sid)
+        if len(re.findall(pattern, text)) >= count:
+            return text
+        time.sleep(2)
+    raise AssertionError(f"{pattern!r} x{count} not on the console after {timeout}s:\n{text[-3000:]}")

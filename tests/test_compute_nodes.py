@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from compute_support import ComputeNodeProcess, start_compute_cloud, stop_compute_cloud
+from compute_support import ComputeNodeProcess, start_compute_cloud, stop_compute_cloud, wait_registered
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,7 @@ def two_nodes(tmp_path_factory):
     node = ComputeNodeProcess(cloud, "node-b", data / "node-b")
     try:
         node.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            names = [p["name"] for p in cloud.cli("resource", "provider", "list", "-f", "json")]
-            if sorted(names) == ["node-a", "node-b"]:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"both nodes did not register: {names}\n{node.log_path.read_text()[-2000:]}")
+        wait_registered(cloud, node, ["node-a", "node-b"])
         cloud.node_b = node
         yield cloud
     finally:

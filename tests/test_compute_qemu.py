@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from compute_support import build_test_image, start_compute_cloud, stop_compute_cloud
+from compute_support import console, wait_console, build_test_image, start_compute_cloud, stop_compute_cloud
 from nimbus_launcher import REPO
 
 BANNER = re.compile(r"=== nimbus-test ready: hostname=(\S+) ")
@@ -41,20 +41,6 @@ def qemu_cloud(tmp_path_factory):
     finally:
         stop_compute_cloud(cloud, data)
 
-
-def console(cloud, sid):
-    return cloud.cli("console", "log", "show", sid).stdout
-
-
-def wait_console(cloud, sid, pattern, count=1, timeout=180):
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = console(cloud, sid)
-        if len(re.findall(pattern, text)) >= count:
-            return text
-        time.sleep(2)
-    raise AssertionError(f"{pattern!r} ×{count} not on the console after {timeout}s:\n{text[-3000:]}")
 
 
 def _public_key(tmp_path):

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from compute_support import ComputeNodeProcess, build_test_image, start_compute_cloud, stop_compute_cloud
+from compute_support import console, wait_console, ComputeNodeProcess, build_test_image, start_compute_cloud, stop_compute_cloud
 
 ALIVE = re.compile(r"nimbus-test alive (\d+) uptime ([\d.]+)")
 
@@ -48,20 +48,6 @@ def qemu_nodes(tmp_path_factory):
             node.stop()
             subprocess.run(["pkill", "-9", "-f", f"qemu-system.*{data}"], check=False)
 
-
-def console(cloud, sid):
-    return cloud.cli("console", "log", "show", sid).stdout
-
-
-def wait_console(cloud, sid, pattern, count=1, timeout=180):
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = console(cloud, sid)
-        if len(re.findall(pattern, text)) >= count:
-            return text
-        time.sleep(2)
-    raise AssertionError(f"{pattern!r} x{count} not on the console after {timeout}s:\n{text[-3000:]}")
 
 
 def boot_on(cloud, name, host):

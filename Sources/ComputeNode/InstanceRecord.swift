@@ -33,3 +33,13 @@ struct InstanceRecord: Codable, Sendable, Equatable {
         try FileIO.writeAtomically(path, Array(try encoder.encode(self)), mode: 0o600)
     }
 }
+
+extension InstanceRecord {
+    /// The record of an instance built fresh from `spec` over `base` (spawn, a live migration's
+    /// destination, a cold move's destination once its disks are in).
+    init(spec: InstanceSpec, base: BaseImageCache.Entry, rootDiskBytes: UInt64) {
+        self.init(spec: spec, basePath: base.path, baseFormat: base.image.format, baseVirtualSize: base.image.virtualSize,
+                  rootDiskBytes: rootDiskBytes, hasEphemeral: spec.ephemeralGB > 0, hasSwap: spec.swapMB > 0,
+                  hasConfigDrive: spec.configDrive != nil)
+    }
+}

@@ -105,10 +105,7 @@ extension QEMUDriver {
                     let wanted = UInt64(spec.ephemeralGB) * Self.gib
                     if wanted > virtualSizes["disk.eph0"] ?? 0 { try await img.resize(path: paths.ephemeralDisk, sizeBytes: wanted) }
                 }
-                let record = InstanceRecord(spec: spec, basePath: base.path, baseFormat: base.image.format,
-                                            baseVirtualSize: base.image.virtualSize, rootDiskBytes: rootBytes,
-                                            hasEphemeral: spec.ephemeralGB > 0, hasSwap: spec.swapMB > 0,
-                                            hasConfigDrive: spec.configDrive != nil)
+                let record = InstanceRecord(spec: spec, base: base, rootDiskBytes: rootBytes)
                 try await createDisks(record, paths, keepExisting: true)
                 try record.save(paths.record)
                 try await setPower(record, paths, on: powerOn)
@@ -144,10 +141,7 @@ extension QEMUDriver {
             let rootBytes = try Self.rootDiskBytes(spec, image: base.image)
             try FileIO.makeDirectory(paths.dir)
             do {
-                let record = InstanceRecord(spec: spec, basePath: base.path, baseFormat: base.image.format,
-                                            baseVirtualSize: base.image.virtualSize, rootDiskBytes: rootBytes,
-                                            hasEphemeral: spec.ephemeralGB > 0, hasSwap: spec.swapMB > 0,
-                                            hasConfigDrive: spec.configDrive != nil)
+                let record = InstanceRecord(spec: spec, base: base, rootDiskBytes: rootBytes)
                 try await createDisks(record, paths)
                 try record.save(paths.record)
                 try await launch(record, paths, incoming: true)

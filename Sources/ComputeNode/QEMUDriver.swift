@@ -96,10 +96,7 @@ public final class QEMUDriver: VirtDriver {
             let rootBytes = try Self.rootDiskBytes(spec, image: base.image)
             try FileIO.makeDirectory(paths.dir)
             do {
-                let record = InstanceRecord(spec: spec, basePath: base.path, baseFormat: base.image.format,
-                                            baseVirtualSize: base.image.virtualSize, rootDiskBytes: rootBytes,
-                                            hasEphemeral: spec.ephemeralGB > 0, hasSwap: spec.swapMB > 0,
-                                            hasConfigDrive: spec.configDrive != nil)
+                let record = InstanceRecord(spec: spec, base: base, rootDiskBytes: rootBytes)
                 try await createDisks(record, paths)
                 try record.save(paths.record)
                 try await launch(record, paths)

@@ -44,6 +44,18 @@ public struct ComputeMigration: Sendable, Equatable {
         self.hidden = false; self.crossCellMove = false; self.userID = userID; self.projectID = projectID; self.createdAt = createdAt
     }
 
+    /// A move's record: source and destination (nil: not chosen yet) and the two flavors
+    /// (Nova shows its flavors' table ids; Nimbus has only the flavor ids).
+    static func move(_ uuid: String, instance: Instance, kind: Kind, status: String, source: String, dest: String?, newFlavor: Flavor,
+                     oldFlavor: Flavor? = nil, caller: String) -> ComputeMigration {
+        var m = ComputeMigration(uuid: uuid, instanceID: instance.id, kind: kind, status: status, sourceCompute: source, destCompute: dest,
+                                 userID: caller, projectID: instance.projectID)
+        m.destHost = dest
+        m.oldFlavorID = Int((oldFlavor ?? instance.flavor).id)
+        m.newFlavorID = Int(newFlavor.id)
+        return m
+    }
+
     /// Statuses of a live migration still running (Nova's `live_migration_in_progress`).
     static let liveInProgress = ["queued", "preparing", "running", "post-migrating"]
 }

@@ -175,12 +175,8 @@ extension ComputeService {
             try await abandonMove(current, source: source, migration: migration)
             throw NimbusError.conflict("Instance \(current.id) was deleted while it was being moved")
         }
-        var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: kind, status: "pre-migrating", sourceCompute: source,
-                                      destCompute: dest, userID: caller.user.id, projectID: current.projectID)
-        record.destHost = dest
-        record.oldFlavorID = Int(current.flavor.id)
-        record.newFlavorID = Int(flavor.id)
-        try await migrations.record(record)
+        try await migrations.record(.move(migration, instance: current, kind: kind, status: "pre-migrating", source: source, dest: dest,
+                                          newFlavor: flavor, caller: caller.user.id))
         try await actions.start(updated, action: action, requestID: requestID, caller: caller)
         nodes.poke()
     }
@@ -202,11 +198,8 @@ extension ComputeService {
             throw NimbusError.badRequest("Compute host \(requested) could not be found.")
         }
         let migration = Identifiers.uuid()
-        var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .liveMigration, status: "accepted", sourceCompute: source,
-                                      destCompute: requested, userID: caller.user.id, projectID: current.projectID)
-        record.destHost = requested
-        record.oldFlavorID = Int(current.flavor.id)
-        record.newFlavorID = Int(current.flavor.id)
+        var record = ComputeMigration.move(migration, instance: current, kind: .liveMigration, status: "accepted", source: source, dest: requested,
+                                           newFlavor: current.flavor, caller: caller.user.id)
         let reserved = try await reserveMove(current, task: .migrating, vm: [.active, .paused], method: "os-migrateLive", migration: migration,
                                              arguments: [Self.sourceHost: source, "prior_vm_state": current.vmState.rawValue])
         let dest: String
@@ -346,12 +339,8 @@ extension ComputeService {
             try await abandonMove(current, source: source, migration: migration)
             throw NimbusError.conflict("Instance \(id) was deleted while it was being moved")
         }
-        var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .evacuation, status: "pre-migrating", sourceCompute: source,
-                                      destCompute: dest, userID: caller.user.id, projectID: current.projectID)
-        record.destHost = dest
-        record.oldFlavorID = Int(current.flavor.id)
-        record.newFlavorID = Int(current.flavor.id)
-        try await migrations.record(record)
+        try await migrations.record(.move(migration, instance: current, kind: .evacuation, status: "pre-migrating", source: source, dest: dest,
+                                          newFlavor: current.flavor, caller: caller.user.id))
         try await actions.start(updated, action: "evacuate", requestID: requestID, caller: caller)
         nodes.poke()
     }

@@ -63,12 +63,8 @@ extension ComputeService {
             try await abandonMove(current, source: host, migration: migration)
             throw NimbusError.conflict("Instance \(id) was deleted while it was being resized")
         }
-        var record = ComputeMigration(uuid: migration, instanceID: current.id, kind: .resize, status: "pre-migrating",
-                                      sourceCompute: host, destCompute: host, userID: caller.user.id, projectID: current.projectID)
-        record.destHost = host
-        record.oldFlavorID = Int(old.id)   // Nova shows its flavors' table ids; Nimbus has only the flavor ids
-        record.newFlavorID = Int(flavor.id)
-        try await migrations.record(record)
+        try await migrations.record(.move(migration, instance: current, kind: .resize, status: "pre-migrating", source: host, dest: host,
+                                          newFlavor: flavor, oldFlavor: old, caller: caller.user.id))
         try await actions.start(updated, action: "resize", requestID: requestID, caller: caller)
         nodes.poke()
     }

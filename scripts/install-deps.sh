@@ -31,3 +31,21 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# noVNC's page and scripts, served by the console proxy (/compute-console/vnc_lite.html). Only
+# the files of Debian's novnc package: its dependencies (nodejs, websockify, numpy …) are for
+# its own proxy, which Nimbus replaces.
+if [[ ! -f /usr/share/novnc/vnc_lite.html && ! -f /usr/local/share/novnc/vnc_lite.html ]]; then
+    echo "install-deps.sh: unpacking noVNC into /usr/local/share/novnc" >&2
+    SUDO=; ((EUID == 0)) || SUDO=sudo
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    chmod 755 "$tmp"
+    if ! (cd "$tmp" && apt-get download -qq novnc 2>/dev/null); then
+        $SUDO apt-get update -qq
+        (cd "$tmp" && apt-get download -qq novnc)
+    fi
+    dpkg-deb -x "$tmp"/novnc_*.deb "$tmp/root"
+    $SUDO mkdir -p /usr/local/share
+    $SUDO cp -a "$tmp/root/usr/share/novnc" /usr/local/share/novnc
+fi

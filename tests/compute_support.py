@@ -193,3 +193,99 @@ def wait_console(cloud: ComputeCloud, sid: str, pattern: str, count: int = 1, ti
             return text
         time.sleep(2)
     raise AssertionError(f"{pattern!r} x{count} not on the console after {timeout}s:\n{text[-3000:]}")
+
+
+class ConsoleSocket:
+    """A minimal websocket client for the console proxy, as noVNC and Tempest's use it: an
+    HTTP/1.1 upgrade (subprotocol `binary`), masked frames out, whole frames in."""
+
+    def __init__(self, url: str, origin: str | None = None, protocol: str | None = "binary", timeout: float = 30):
+        import base64
+        import socket
+        from urllib.parse import parse_qs, urlparse
+        u = urlparse(url)
+        q = parse_qs(u.query)
+        # noVNC's page URL carries the websocket path in `path`; a serial URL is the websocket itself.
+        target = "/" + q["path"][0] if "path" in q else (u.path or "/") + (f"?{u.query}" if u.query else "")
+        self.sock = socket.create_connection((u.hostname, u.port or 80), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [f"GET {target} HTTP/1.1", f"Host: {u.hostname}:{u.port}", "Upgrade: websocket", "Connection: Upgrade",
+                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        if protocol:
+            lines.append(f"Sec-WebSocket-Protocol: {protocol}")
+        if origin:
+            lines.append(f"Origin: {origin}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head, _, self.buffer = data.partition(b"\r\n\r\n")
+        self.response = head.decode("latin-1")
+        self.status = int(self.response.split(" ")[1]) if self.response else 0
+
+    def _read(self, n: int) -> bytes | None:
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def receive(self) -> tuple[int, bytes] | None:
+        """(opcode, payload) of the next frame, None once the connection is closed."""
+        head = self._read(2)
+        if head is None:
+            return None
+        opcode, length = head[0] & 0x0F, head[1] & 0x7F
+        assert not head[1] & 0x80, "a server's frames are not masked"
+        if length == 126:
+            length = int.from_bytes(self._read(2), "big")
+        elif length == 127:
+            length = int.from_bytes(self._read(8), "big")
+        payload = self._read(length) if length else b""
+        return opcode, payload
+
+    def receive_data(self) -> bytes | None:
+        """The next binary or text message's bytes (pings skipped), None when closed."""
+        while True:
+            frame = self.receive()
+            if frame is None or frame[0] == 8:
+                return None
+            if frame[0] in (0, 1, 2):
+                return frame[1]
+
+    def send(self, data: bytes, opcode: int = 2):
+        mask = os.urandom(4)
+        n = len(data)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def rfb_handshake(self) -> bytes:
+        """RFB 3.8 as Tempest's NoVNCValidateMixin does it; returns the ServerInit message."""
+        version = self.receive_data()
+        assert version and version.startswith(b"RFB 003.00"), version
+        self.send(version)
+        types = self.receive_data()
+        assert types and 1 in types[1:1 + types[0]], types
+        self.send(bytes([1]))
+        assert self.receive_data() == b"\x00\x00\x00\x00"
+        self.send(bytes([1]))   # shared
+        init = self.receive_data()
+        assert init and len(init) > 24 and len(init) == 24 + int.from_bytes(init[20:24], "big"), init
+        return init
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from compute_support import console, wait_console, build_test_image, start_compute_cloud, stop_compute_cloud
+from compute_support import ConsoleSocket, console, wait_console, build_test_image, start_compute_cloud, stop_compute_cloud
 from nimbus_launcher import REPO
 
 BANNER = re.compile(r"=== nimbus-test ready: hostname=(\S+) ")
@@ -241,3 +241,38 @@ def test_rescue_boots_the_rescue_disk_with_the_guest_disk_second(qemu_cloud):
     assert b"disk.rescue" not in open(f"/proc/{qemu_pid_of(cloud.data, s['id'])}/cmdline", "rb").read()
     assert not (cloud.data / "compute" / "instances" / s["id"] / "disk.rescue").exists()
     cloud.cli("server", "delete", "--wait", s["id"], timeout=180)
+
+
+def test_serial_and_vnc_consoles_of_a_real_guest(qemu_cloud):
+    """The interactive consoles through the proxy: the guest's root shell on its serial port
+    answers a command (and the console log keeps recording meanwhile), and QEMU's VNC server
+    completes the RFB handshake Tempest's test_novnc makes."""
+    cloud = qemu_cloud
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "consoles",
+                  "-f", "json", timeout=240)
+    wait_console(cloud, s["id"], BANNER.pattern)
+    url = cloud.cli("console", "url", "show", "--serial", s["id"], "-f", "json")["url"]
+    ws = ConsoleSocket(url, protocol=None)
+    try:
+        assert ws.status == 101, ws.response
+        ws.send(b"echo $((6*7))-from-the-websocket\n")
+        got = b""
+        deadline = time.monotonic() + 60
+        while b"42-from-the-websocket" not in got and time.monotonic() < deadline:
+            data = ws.receive_data()
+            assert data is not None, got
+            got += data
+        assert b"42-from-the-websocket" in got, got
+    finally:
+        ws.close()
+    assert "42-from-the-websocket" in console(cloud, s["id"]), "the log records while a client is connected"
+    url = cloud.cli("console", "url", "show", "--novnc", s["id"], "-f", "json")["url"]
+    ws = ConsoleSocket(url)
+    try:
+        assert ws.status == 101, ws.response
+        init = ws.rfb_handshake()
+        assert b"QEMU" in init and s["id"].encode() in init, init
+    finally:
+        ws.close()
+    cloud.cli("server", "delete", "--wait", s["id"], timeout=180)
+

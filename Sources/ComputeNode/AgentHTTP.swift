@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWSClient
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -214,6 +216,21 @@ public struct RemoteNodeEndpoint: NodeEndpoint {
     public func controlMigration(_ instance: String, _ action: MigrationControl) async throws {
         _ = try await call(.POST, "/compute-node/v1/migration-control/\(PercentEncoding.encode(instance))?action=\(action.rawValue)")
     }
+
+    public func checkConsole(_ instance: String, _ kind: ConsoleKind) async throws {
+        _ = try await call(.GET, "/compute-node/v1/consoles/\(PercentEncoding.encode(instance))?kind=\(kind.rawValue)")
+    }
+
+    /// A websocket to the node's console stream, relayed message for message.
+    public func withConsole(_ instance: String, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
+        let ws = url.droppingBytePrefix("https://").map { "wss://" + $0 } ?? url.droppingBytePrefix("http://").map { "ws://" + $0 } ?? url
+        var config = WebSocketClientConfiguration(maxFrameSize: ConsoleRelay.maxMessage)
+        config.additionalHeaders[AgentWire.keyField] = key
+        try await WebSocketClient.connect(url: ws + "/compute-node/v1/consoles/\(PercentEncoding.encode(instance))/stream?kind=\(kind.rawValue)",
+                                          configuration: config, logger: Logger(label: "nimbus.console")) { inbound, outbound, _ in
+            try await body(ConsoleIO(inbound: ConsoleRelay.bytes(inbound), send: { try await outbound.write(.binary($0)) }))
+        }
+    }
 }
 
 // MARK: node side
@@ -366,6 +383,16 @@ public struct NodeAgentAPI: Sendable {
             }
             return Response(status: .noContent)
         }
+        router.get("/compute-node/v1/consoles/:id") { req, ctx -> Response in
+            try api.check(req)
+            guard let id = ctx.parameters.get("id"), let kind = req.uri.queryParameters.get("kind").flatMap({ ConsoleKind(rawValue: String($0)) }) else {
+                throw HTTPError(.badRequest, message: "an instance and kind=vnc|serial are required")
+            }
+            do { try await api.agent.checkConsole(id, kind) } catch let e as NimbusError {
+                throw HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
+            }
+            return Response(status: .noContent)
+        }
         router.get("/compute-node/v1/migrations/:migration/instances/:id/disks") { req, ctx -> Response in
             try api.check(req)
             guard let id = ctx.parameters.get("id"), let m = ctx.parameters.get("migration") else { throw HTTPError(.badRequest) }
@@ -383,6 +410,25 @@ public struct NodeAgentAPI: Sendable {
             }
         }
         return router
+    }
+
+    /// The websocket upgrade of `GET /compute-node/v1/consoles/<id>/stream?kind=`: the
+    /// controller's console proxy relays a user's console through it. Nil: not this route, or
+    /// refused (wrong key, unknown kind), so the request is answered as plain HTTP.
+    public func consoleUpgrade(_ head: HTTPRequest) -> (@Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void)? {
+        guard let target = head.path, target.hasBytePrefix("/compute-node/v1/consoles/") else { return nil }
+        guard let given = head.headerFields[AgentWire.keyField], ConstantTime.equal(Array(given.utf8), key) else { return nil }
+        let (path, query) = target.splitOnceBytes("?") ?? (Substring(target), "")
+        let parts = path.splitBytes("/", omittingEmpty: false)
+        // "", "compute-node", "v1", "consoles", <id>, "stream"
+        guard parts.count == 6, parts[5].sameBytes(as: "stream"), let id = PercentEncoding.decode(parts[4]),
+              let kind = QueryString(query)["kind"].flatMap({ ConsoleKind(rawValue: $0) }) else { return nil }
+        let agent = self.agent
+        return { inbound, outbound in
+            try await agent.withConsole(id, kind) { console in
+                try await ConsoleRelay.relay(inbound: inbound, outbound: outbound, console: console)
+            }
+        }
     }
 
     func check(_ req: Request) throws {

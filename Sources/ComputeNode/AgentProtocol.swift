@@ -48,6 +48,11 @@ public protocol NodeEndpoint: Sendable {
     func diagnostics(_ instance: String) async throws -> GuestDiagnostics
     func injectNMI(_ instance: String) async throws
     func controlMigration(_ instance: String, _ action: MigrationControl) async throws
+    /// Throws unless the instance's interactive console of that kind can be opened now.
+    func checkConsole(_ instance: String, _ kind: ConsoleKind) async throws
+    /// Runs `body` with the instance's interactive console open: the console proxy's way to a
+    /// guest's VNC server or serial port (over a websocket to a `nimbus compute` node).
+    func withConsole(_ instance: String, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws
 }
 
 public struct NodeInfo: Sendable, Codable, Equatable {

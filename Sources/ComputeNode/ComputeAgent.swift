@@ -295,5 +295,12 @@ public actor ComputeAgent {
     /// The tail of an instance's serial console (the controller's `os-getConsoleOutput`).
     public func consoleLog(_ id: String, lines: Int?) async throws -> String { try await driver.consoleLog(try InstanceID(id), lines: lines) }
 
+    /// Throws unless the instance's interactive console of that kind can be opened now.
+    public func checkConsole(_ id: String, _ kind: ConsoleKind) async throws { try await driver.checkConsole(try InstanceID(id), kind) }
+    /// Runs `body` with the instance's interactive console open (the console proxy's end).
+    public func withConsole(_ id: String, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
+        try await driver.withConsole(try InstanceID(id), kind, body)
+    }
+
     struct AgentError: Error, CustomStringConvertible { let message: String; var description: String { message } }
 }

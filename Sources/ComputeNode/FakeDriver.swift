@@ -102,6 +102,16 @@ public final class FakeDriver: VirtDriver {
         return out.map { $0 + "\n" }.joined()
     }
 
+    public func checkConsole(_ id: InstanceID, _ kind: ConsoleKind) async throws {
+        let running = try state.withLock { s throws(NimbusError) in try Self.instance(s, id).state }
+        guard running == .running || running == .paused else { throw NimbusError.conflict("Instance \(id) is not running, so its console is not available.") }
+    }
+
+    public func withConsole(_ id: InstanceID, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
+        try await checkConsole(id, kind)
+        try await FakeConsole.run(kind, name: "fake \(id)", body)
+    }
+
     public func rebuild(_ spec: InstanceSpec, image: any ImageSource, preserveEphemeral: Bool, powerOn: Bool) async throws {
         try spec.validate(image: image)
         try change(spec.id, .rebuild, powerOn: powerOn) { (i: inout Instance) throws(NimbusError) in

@@ -42,7 +42,7 @@ struct NodeLayout: Sendable {
     /// Throws unless a UUID-named instance's sockets fit in a unix socket address.
     func checkSocketPaths() throws(NimbusError) {
         let sample = instance(try InstanceID("00000000-0000-0000-0000-000000000000"))
-        let longest = max(sample.qmp.utf8.count, sample.statusQMP.utf8.count)
+        let longest = [sample.qmp, sample.statusQMP, sample.serial, sample.vnc].map(\.utf8.count).max()!
         guard longest <= Self.maxSocketPathBytes else {
             throw NimbusError(.internal, "compute data dir \(root) is too long: QEMU's sockets need paths of at most "
                 + "\(Self.maxSocketPathBytes) bytes, and an instance's would have \(longest)")
@@ -70,6 +70,10 @@ struct InstancePaths: Sendable, Equatable {
     var qmp: String { (socketDir ?? dir) + "/qmp.sock" }
     /// Second monitor for status queries, so a long action never blocks a power-state read.
     var statusQMP: String { (socketDir ?? dir) + "/status.sock" }
+    /// The serial port's interactive end (QEMU's socket server; the log is `console`).
+    var serial: String { (socketDir ?? dir) + "/serial.sock" }
+    /// QEMU's VNC server.
+    var vnc: String { (socketDir ?? dir) + "/vnc.sock" }
     var pidfile: String { dir + "/qemu.pid" }
     /// What a resize keeps until it is confirmed or reverted: the previous record and disks.
     var resizeBackup: String { dir + "/resize-backup" }
@@ -82,7 +86,7 @@ struct InstancePaths: Sendable, Equatable {
     var memoryStatePartial: String { dir + "/memory.state.partial" }
 
     func checkSocketPaths() throws(NimbusError) {
-        let longest = max(qmp.utf8.count, statusQMP.utf8.count)
+        let longest = [qmp, statusQMP, serial, vnc].map(\.utf8.count).max()!
         guard longest <= NodeLayout.maxSocketPathBytes else {
             throw NimbusError(.badRequest, "instance id too long for this node's data dir: socket paths would have \(longest) bytes")
         }

@@ -143,6 +143,16 @@ public final class QEMUDriver: VirtDriver {
         return log.tail(lines: lines, maxReadBytes: config.consoleOutputMaxBytes)
     }
 
+    public func checkConsole(_ id: InstanceID, _ kind: ConsoleKind) async throws {
+        let state = await actualState(try existing(id))
+        guard state == .running || state == .paused else { throw NimbusError.conflict("Instance \(id) is not running, so its console is not available.") }
+    }
+
+    public func withConsole(_ id: InstanceID, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
+        let paths = try existing(id)
+        try await UnixConsole.with(path: kind == .vnc ? paths.vnc : paths.serial, body)
+    }
+
     /// Trims every instance's console log to its cap; the agent calls this periodically.
     public func trimConsoleLogs() {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.instancesDir)) ?? [] {

@@ -46,8 +46,14 @@ struct QEMUSystem: Sendable {
                  "-no-user-config", "-nodefaults", "-display", "none", "-msg", "timestamp=on",
                  "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
                  "-pidfile", l.paths.pidfile,
-                 "-chardev", "file,id=console,append=on,path=\(Self.optionValue(l.paths.console))",
+                 // The serial port: a socket for the interactive console (one client at a
+                 // time), with everything the guest writes also appended to the log, connected
+                 // or not (as libvirt's <log file> does for Nova's serial console).
+                 "-chardev", "socket,id=console,server=on,wait=off,path=\(Self.optionValue(l.paths.serial)),"
+                     + "logfile=\(Self.optionValue(l.paths.console)),logappend=on",
                  "-serial", "chardev:console",
+                 // A VGA display behind a VNC server on a unix socket: only the node reaches it.
+                 "-device", "VGA", "-vnc", "unix:\(Self.optionValue(l.paths.vnc))",
                  "-chardev", "socket,id=qmp,server=on,wait=off,path=\(Self.optionValue(l.paths.qmp))",
                  "-mon", "chardev=qmp,mode=control",
                  "-chardev", "socket,id=status,server=on,wait=off,path=\(Self.optionValue(l.paths.statusQMP))",

@@ -54,6 +54,13 @@ public protocol VirtDriver: Sendable {
     /// the driver's output limit (QEMU: 100 KiB, as Nova's libvirt driver).
     func consoleLog(_ id: InstanceID, lines: Int?) async throws -> String
 
+    /// Throws (`.conflict`) unless the guest's console of that kind can be opened now: the
+    /// guest runs or is paused.
+    func checkConsole(_ id: InstanceID, _ kind: ConsoleKind) async throws
+    /// Opens the guest's interactive console and runs `body` with it; closes it when `body`
+    /// returns. QEMU serves one client per console at a time.
+    func withConsole(_ id: InstanceID, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws
+
     /// A point-in-time copy of the root disk as a standalone image (no backing file), written to
     /// a file the caller uploads and then removes. A running or paused guest keeps running (QEMU
     /// copies the disk itself); a stopped or suspended one is read from its files.

@@ -17,6 +17,8 @@ enum ComputeAssembly {
         /// The agent API `nimbus compute` nodes talk to (`/compute-agent`).
         let agentAPI: AgentControlAPI
         let services: [any Service]
+        /// The console proxy (`/compute-console`: noVNC's files and the console websockets).
+        let consoles: ConsoleProxy
     }
 
     static let options: [ConfigOption] = [
@@ -28,6 +30,12 @@ enum ComputeAssembly {
         ConfigOption("compute", "agent_key_file", default: "", "File with the secret shared with `nimbus compute` nodes (default: data_dir/compute/agent-key, created on first start)."),
         ConfigOption("compute", "shelved_offload_time", default: "0", "Seconds a shelved server keeps its host before it is offloaded (Nova's shelved_offload_time; 0: at once, -1: never)."),
         ConfigOption("compute", "agent_interval_s", default: "10", "Seconds between a compute node's passes over its instances (it is also woken on every change)."),
+        ConfigOption("vnc", "enabled", default: "true", "Serve VNC consoles (noVNC) through the console proxy (Nova's [vnc] enabled)."),
+        ConfigOption("vnc", "novncproxy_base_url", default: "", "The noVNC page console URLs point at (default: <public URL>/compute-console/vnc_lite.html)."),
+        ConfigOption("vnc", "novnc_dir", default: "", "Directory of noVNC's files, served under /compute-console/ (default: /usr/share/novnc or /usr/local/share/novnc)."),
+        ConfigOption("serial_console", "enabled", default: "true", "Serve interactive serial consoles over websockets (Nova's [serial_console] enabled)."),
+        ConfigOption("serial_console", "base_url", default: "", "The websocket serial console URLs point at (default: ws://<public host>/compute-console/websockify)."),
+        ConfigOption("consoleauth", "token_ttl", default: "600", "Seconds a console URL's token stays valid (Nova's [consoleauth] token_ttl)."),
     ]
 
     static func build(config: NimbusConfiguration, database: Database, images: ImageService, placement: PlacementService, dataDir: String,
@@ -38,6 +46,11 @@ enum ComputeAssembly {
         settings.forceConfigDrive = v.bool("compute", "force_config_drive")
         settings.maxBuildAttempts = max(1, v.int("compute", "max_build_attempts"))
         settings.shelvedOffloadTime = max(-1, v.int("compute", "shelved_offload_time"))
+        settings.consoles.vncEnabled = v.bool("vnc", "enabled")
+        settings.consoles.serialEnabled = v.bool("serial_console", "enabled")
+        settings.consoles.novncBaseURL = v.string("vnc", "novncproxy_base_url")
+        settings.consoles.serialBaseURL = v.string("serial_console", "base_url")
+        settings.consoles.tokenTTL = TimeInterval(max(1, v.int("consoleauth", "token_ttl")))
         let service = ComputeService(database: database, images: ComputeImageClient(images: images),
                                      placement: ComputePlacementClient(placement: placement), settings: settings, logger: log)
         try await service.bootstrap()
@@ -46,6 +59,7 @@ enum ComputeAssembly {
         if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
         let policy = try PolicyEnforcer(defaults: NovaPolicyDefaults.rules, overrides: overrides, scopeTypes: NovaPolicyDefaults.scopeTypes)
         let api = ComputeAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
+        let consoles = ConsoleProxy(service: service, novncDir: ConsoleProxy.novncDirectory(configured: v.string("vnc", "novnc_dir")), logger: log)
         let key = try agentKey(config: config)
         let control = ComputeNodeControl(service: service, key: key)
         // Nodes that run apart are reached at the address they registered with.
@@ -65,7 +79,7 @@ enum ComputeAssembly {
             } catch {
                 // The cloud still serves every API; servers find no host until a node registers.
                 nodeLog.error("the compute node in this process is not started: \(error)")
-                return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services)
+                return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services, consoles: consoles)
             }
             let listenHost = URL(string: publicURL)?.host ?? "127.0.0.1"
             let configured = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
@@ -75,9 +89,9 @@ enum ComputeAssembly {
                                      interval: interval, logger: nodeLog)
             service.nodes.add(host: host, LocalNode(agent: agent))
             services.append(LoopService { await agent.run() })
-            return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key, localAgent: agent), services: services)
+            return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key, localAgent: agent), services: services, consoles: consoles)
         }
-        return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services)
+        return Built(api: api, agentAPI: AgentControlAPI(control: control, key: key), services: services, consoles: consoles)
     }
 
     /// The secret shared with compute nodes: `[compute] agent_key_file`, or data_dir/compute/agent-key.
@@ -95,6 +109,10 @@ struct LocalNode: NodeEndpoint {
     func diagnostics(_ instance: String) async throws -> GuestDiagnostics { try await agent.diagnostics(instance) }
     func injectNMI(_ instance: String) async throws { try await agent.injectNMI(instance) }
     func controlMigration(_ instance: String, _ action: MigrationControl) async throws { try await agent.controlMigration(instance, action) }
+    func checkConsole(_ instance: String, _ kind: ConsoleKind) async throws { try await agent.checkConsole(instance, kind) }
+    func withConsole(_ instance: String, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
+        try await agent.withConsole(instance, kind, body)
+    }
 }
 
 /// A loop that runs for the life of the process and stops at graceful shutdown.

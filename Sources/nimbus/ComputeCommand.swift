@@ -64,7 +64,10 @@ struct ComputeCommand: AsyncParsableCommand {
         let api = NodeAgentAPI(agent: agent, key: key)
         let app = Application(
             router: api.router(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
+            server: NimbusServer.http1 { head in
+                guard let stream = api.consoleUpgrade(head) else { return .dontUpgrade }
+                return .upgrade([:]) { inbound, outbound, _ in try await stream(inbound, outbound) }
+            },
             configuration: .init(address: .hostname(listenHost, port: port), serverName: "nimbus-compute"),
             services: [LoopService { await agent.run() }],
             onServerRunning: { _ in

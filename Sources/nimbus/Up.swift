@@ -36,7 +36,7 @@ struct Up: AsyncParsableCommand {
         let (host, port) = try config.listen
         let app = Application(
             responder: cloud.responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(120))),
+            server: NimbusServer.http1(additionalChannelHandlers: [ExpectContinueHandler()]) { [consoles = cloud.consoles] head in await consoles.upgrade(head) },
             configuration: .init(address: .hostname(host, port: port), serverName: "nimbus"),
             services: cloud.backgroundServices,
             onServerRunning: { _ in

@@ -30,7 +30,7 @@ import Testing
         #expect(values(argv, "-accel") == ["tcg"] && values(argv, "-cpu") == ["max"])
         #expect(values(argv, "-m") == ["256"] && values(argv, "-smp") == ["2"] && values(argv, "-uuid") == [id.rawValue])
         #expect(values(argv, "-pidfile") == [dir + "/qemu.pid"])
-        #expect(values(argv, "-chardev") == ["file,id=console,append=on,path=\(dir)/console.log",
+        #expect(values(argv, "-chardev") == ["socket,id=console,server=on,wait=off,path=\(dir)/serial.sock,logfile=\(dir)/console.log,logappend=on",
                                              "socket,id=qmp,server=on,wait=off,path=\(dir)/qmp.sock",
                                              "socket,id=status,server=on,wait=off,path=\(dir)/status.sock"])
         #expect(values(argv, "-mon") == ["chardev=qmp,mode=control", "chardev=status,mode=control"])
@@ -38,7 +38,8 @@ import Testing
         #expect(argv.contains("-nodefaults") && argv.contains("-no-user-config"))
         #expect(!argv.contains("-daemonize") && !argv.contains("-incoming") && !argv.contains("-S"))
         #expect(!argv.contains("-drive"), "disks only as -blockdev with explicit formats")
-        #expect(values(argv, "-device") == ["virtio-blk-pci,drive=root,id=root-disk,bootindex=0",
+        #expect(values(argv, "-serial") == ["chardev:console"] && values(argv, "-vnc") == ["unix:\(dir)/vnc.sock"])
+        #expect(values(argv, "-device") == ["VGA", "virtio-blk-pci,drive=root,id=root-disk,bootindex=0",
                                             "virtio-blk-pci,drive=ephemeral0,id=ephemeral0-disk",
                                             "ide-cd,drive=config,id=config-disk,bus=ide.1,unit=0"])
     }
@@ -67,7 +68,9 @@ import Testing
     /// Commas in option strings are QEMU's separators: doubled. The JSON needs no escaping.
     @Test func commasInPathsAreEscaped() throws {
         let argv = QEMUSystem(binary: "q", runner: runner).guestArguments(launch(dataDir: "/srv/a,b=c"))
-        #expect(values(argv, "-chardev")[0] == "file,id=console,append=on,path=/srv/a,,b=c/compute/instances/\(id)/console.log")
+        #expect(values(argv, "-chardev")[0] == "socket,id=console,server=on,wait=off,path=/srv/a,,b=c/compute/instances/\(id)/serial.sock,"
+                + "logfile=/srv/a,,b=c/compute/instances/\(id)/console.log,logappend=on")
+        #expect(values(argv, "-vnc") == ["unix:/srv/a,,b=c/compute/instances/\(id)/vnc.sock"])
         let root = try JSONValue.parse(string: values(argv, "-blockdev")[0])
         #expect(root["file"]?["filename"] == .string("/srv/a,b=c/compute/instances/\(id)/disk"))
         #expect(values(argv, "-pidfile") == ["/srv/a,b=c/compute/instances/\(id)/qemu.pid"])

@@ -206,6 +206,8 @@ extension ComputeAPI {
                                                            additionalProperties: false))
                 try await self.service.triggerCrashDump(i.id, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin, requestID: ctx.requestID)
                 return .empty(.accepted)
+            case "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole":
+                return try await self.legacyConsoleAction(name, body, i, c, v)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)
                 let length = try Self.consoleLength(args["length"])

@@ -40,6 +40,7 @@ public struct ComputeAPI: Sendable {
         addImageProxyRoutes(&t)
         addOSHostRoutes(&t)
         addAuditLogRoutes(&t)
+        addConsoleRoutes(&t)
         addServerMetadataRoutes(&t)
         return t
     }

@@ -218,7 +218,13 @@ extension ComputeService {
            let owner = before.taskArguments["owner"] {
             // Nova's _rotate_backups: the oldest beyond `rotation` go (with 0, every one, this one
             // too), among the backups of the project that asked (which may delete them).
-            for old in try await images.backups(instance: before.id, backupType: type, owner: owner).dropFirst(max(0, rotation)) {
+            // This backup counts as the newest even when another has the same created_at second
+            // (Glance's timestamps have second resolution, and its tie-break is the id).
+            var listed = try await images.backups(instance: before.id, backupType: type, owner: owner)
+            if let current = before.taskArguments["image_id"], let at = listed.firstIndex(of: current) {
+                listed.insert(listed.remove(at: at), at: 0)
+            }
+            for old in listed.dropFirst(max(0, rotation)) {
                 try? await images.deleteImage(old)
             }
         }
@@ -323,6 +329,7 @@ extension ComputeService {
             i.terminatedAt = Date()
         }
         try await placement.release(consumer: id)
+        try? await consoleTokens.delete(instance: id)
         // A resize left unconfirmed is confirmed by the delete (Nova's _confirm_resize_on_deleting):
         // the old flavor's allocation under the migration goes too.
         if let image = done?.shelved["shelved_image_id"], !image.isEmpty {

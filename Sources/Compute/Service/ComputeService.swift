@@ -15,6 +15,8 @@ public struct ComputeSettings: Sendable {
     /// Nova's `shelved_offload_time`: seconds a shelved server keeps its host before it is
     /// offloaded (0: at once, -1: never).
     public var shelvedOffloadTime = 0
+    /// Remote consoles: which are on, their proxy's URLs, and the token lifetime.
+    public var consoles = ConsoleSettings()
     public init() {}
 }
 
@@ -27,6 +29,7 @@ public final class ComputeService: Sendable {
     public let instances: InstanceRepository
     public let actions: ActionRepository
     public let hosts: ComputeHostRepository
+    let consoleTokens: ConsoleTokenRepository
     let images: any ImageClient
     let placement: any PlacementClient
     public let settings: ComputeSettings
@@ -46,6 +49,7 @@ public final class ComputeService: Sendable {
         self.instances = InstanceRepository(database: database)
         self.actions = ActionRepository(database: database)
         self.hosts = ComputeHostRepository(database: database)
+        self.consoleTokens = ConsoleTokenRepository(database: database)
         self.images = images
         self.placement = placement
         self.settings = settings

@@ -53,5 +53,17 @@ public enum ComputeMigrations {
         },
         Migration(service: "compute", version: 2, name: "quotas, quota classes, service numbers, aggregates, server groups, migrations",
                   statements: ComputeResourceTables.statements),
+        Migration(service: "compute", version: 3, name: "console tokens") { engine in
+            let text = engine == .postgres ? "TEXT COLLATE \"C\"" : "TEXT"
+            return [
+                """
+                CREATE TABLE compute_console_tokens (
+                    token_hash TEXT PRIMARY KEY, instance_id \(text) NOT NULL, console_type TEXT NOT NULL, host \(text) NOT NULL,
+                    expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX compute_console_tokens_instance ON compute_console_tokens (instance_id)",
+                "CREATE INDEX compute_console_tokens_expires ON compute_console_tokens (expires_at)",
+            ]
+        },
     ]
 }

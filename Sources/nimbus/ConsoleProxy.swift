@@ -1,0 +1,164 @@
+import Compute
+import ComputeNode
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NimbusCore
+import NimbusHTTP
+
+/// The console proxy, Nova's novncproxy and serialproxy in one, under `/compute-console` on
+/// the controller's listener:
+///
+///     GET /compute-console/<noVNC file>              noVNC's page and scripts (vnc_lite.html …)
+///     GET /compute-console/websockify?token=T        websocket upgrade → the token's console
+///
+/// The websocket carries the console's bytes as binary messages: RFB for a VNC console, the
+/// guest's serial port for a serial one. A token (from `remote-consoles`) is checked before the
+/// upgrade: an unknown or expired one, one whose instance is gone or moved, or an `Origin` of
+/// another host gets a bare 400 and the connection closed. The proxy reaches the console
+/// through the instance's node (in process, or a websocket to `nimbus compute`).
+struct ConsoleProxy: Sendable {
+    static let prefix = "/compute-console"
+    let service: ComputeService
+    /// noVNC's files; nil when noVNC is not installed (the page is then a 404).
+    let novncDir: String?
+    let logger: Logger
+
+    /// `[vnc] novnc_dir`, else Debian's package's directory, else where install-deps.sh unpacks it.
+    static func novncDirectory(configured: String) -> String? {
+        let candidates = configured.isEmpty ? ["/usr/share/novnc", "/usr/local/share/novnc"] : [configured]
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/vnc_lite.html") }
+    }
+
+    typealias Upgrade = ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
+
+    /// The websocket upgrade of `GET /compute-console/websockify`; `.dontUpgrade` for any other
+    /// request that asks for one, and for a refused token.
+    func upgrade(_ head: HTTPRequest) async -> Upgrade {
+        guard let target = head.path else { return .dontUpgrade }
+        let (path, query) = target.splitOnceBytes("?").map { (String($0.head), String($0.tail)) } ?? (target, "")
+        guard path.sameBytes(as: Self.prefix + "/websockify") || path.sameBytes(as: Self.prefix + "/websockify/") else { return .dontUpgrade }
+        guard Self.originAllowed(head) else {
+            logger.info("console proxy: refused a websocket from another origin")
+            return .dontUpgrade
+        }
+        // noVNC before 1.1 sent the token as a cookie.
+        let token = QueryString(query)["token"] ?? Self.cookieToken(head.headerFields)
+        guard let token, let grant = try? await service.consoleGrant(token: token) else {
+            logger.info("console proxy: refused a websocket with an invalid or expired token")
+            return .dontUpgrade
+        }
+        var headers = HTTPFields()
+        if let offered = head.headerFields[.secWebSocketProtocol] {
+            // As websockify: the binary subprotocol, or nothing this proxy can speak.
+            guard offered.splitBytes(",").contains(where: { $0.trimmingCharacters(in: .whitespaces).sameBytes(as: "binary") }) else {
+                return .dontUpgrade
+            }
+            headers[.secWebSocketProtocol] = "binary"
+        }
+        let service = self.service, logger = self.logger
+        return .upgrade(headers) { inbound, outbound, _ in
+            logger.info("console proxy: \(grant.consoleType) console of \(grant.instanceID) on \(grant.host) opened")
+            do {
+                try await service.withConsole(grant) { console in
+                    try await ConsoleRelay.relay(inbound: inbound, outbound: outbound, console: console)
+                }
+            } catch {
+                logger.info("console proxy: console of \(grant.instanceID) failed: \(error)")
+            }
+        }
+    }
+
+    /// Nova's check (NovaProxyRequestHandler): an `Origin`, when sent, names this host.
+    static func originAllowed(_ head: HTTPRequest) -> Bool {
+        guard let origin = head.headerFields[.origin] else { return true }
+        guard let host = head.authority else { return false }
+        func hostname(_ s: Substring) -> Substring {
+            if s.hasBytePrefix("[") { return s.splitOnceBytes("]").map { $0.head + "]" } ?? s }
+            return s.splitOnceBytes(":")?.head ?? s
+        }
+        let originAuthority = (origin.droppingBytePrefix("https://") ?? origin.droppingBytePrefix("http://")) ?? Substring(origin)
+        let originHost = hostname(originAuthority.splitOnceBytes("/")?.head ?? originAuthority)
+        return originHost.lowercased().sameBytes(as: hostname(Substring(host)).lowercased())
+    }
+
+    static func cookieToken(_ headers: HTTPFields) -> String? {
+        for cookie in headers[values: .cookie] {
+            for pair in cookie.splitBytes(";") {
+                let kv = pair.trimmingCharacters(in: .whitespaces)
+                if let value = kv.droppingBytePrefix("token=") { return String(value) }
+            }
+        }
+        return nil
+    }
+
+    /// noVNC's files, and a plain request to the websocket path.
+    var routes: RouteTable {
+        var t = RouteTable(service: "compute-console", prefix: Self.prefix, renderer: GenericErrorRenderer())
+        let dir = novncDir
+        t.rawHandler = { req, ctx in
+            guard req.method == .get || req.method == .head else { throw NimbusError(.methodNotAllowed, "Only GET is served here.") }
+            let segments = ctx.rawPath.splitBytes("/")
+            if segments.count == 1, segments[0].sameBytes(as: "websockify") {
+                throw NimbusError.badRequest("This is the console proxy's websocket: connect with a websocket client and a console URL's token.")
+            }
+            guard let dir else { throw NimbusError.notFound("noVNC is not installed on this host.") }
+            var path = dir
+            for raw in segments {
+                guard let s = PercentEncoding.decode(raw), !s.isEmpty, !s.hasBytePrefix("."), !s.containsByte("/") else {
+                    throw NimbusError.notFound("The resource could not be found.")
+                }
+                path += "/" + s
+            }
+            if segments.isEmpty { path += "/vnc_lite.html" }
+            // Inside noVNC's directory once links are resolved (Debian's vnc_auto.html is one).
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            let root = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
+            var isDir: ObjCBool = false
+            guard resolved.hasBytePrefix(root + "/"), FileManager.default.fileExists(atPath: resolved, isDirectory: &isDir), !isDir.boolValue,
+                  let data = FileManager.default.contents(atPath: resolved), data.count <= 16 << 20 else {
+                throw NimbusError.notFound("The resource could not be found.")
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = Self.contentType(resolved)
+            headers[.contentLength] = String(data.count)
+            return Response(status: .ok, headers: headers, body: req.method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        return t
+    }
+
+    static func contentType(_ path: String) -> String {
+        let ext = path.splitOnceBytes(".", last: true).map { String($0.tail).lowercased() } ?? ""
+        switch ext {
+        case "html": return "text/html; charset=utf-8"
+        case "js": return "text/javascript; charset=utf-8"
+        case "css": return "text/css; charset=utf-8"
+        case "json": return "application/json"
+        case "svg": return "image/svg+xml"
+        case "png": return "image/png"
+        case "ico": return "image/x-icon"
+        case "ttf": return "font/ttf"
+        case "woff": return "font/woff"
+        case "woff2": return "font/woff2"
+        case "ogg", "oga": return "audio/ogg"
+        case "mp3": return "audio/mpeg"
+        default: return "application/octet-stream"
+        }
+    }
+}
+
+/// The HTTP/1.1 server of both commands: Hummingbird's, with websocket upgrades for the
+/// console streams (the controller's proxy; a node's stream to the controller).
+enum NimbusServer {
+    static func http1(additionalChannelHandlers: @escaping @autoclosure @Sendable () -> [any RemovableChannelHandler] = [],
+                      upgrade: @escaping @Sendable (HTTPRequest) async -> ConsoleProxy.Upgrade) -> HTTPServerBuilder {
+        .http1WebSocketUpgrade(configuration: .init(http1: .init(additionalChannelHandlers: additionalChannelHandlers(), idleTimeout: .seconds(120)),
+                                                    ws: .init(maxFrameSize: ConsoleRelay.maxMessage))) { head, _, _ in
+            await upgrade(head)
+        }
+    }
+}

@@ -661,3 +661,19 @@ def test_new_routes_need_a_token(fake_cloud):
                  "/os-server-groups", "/os-simple-tenant-usage", "/os-migrations", "/servers/x/metadata", "/servers/x/tags"):
         r = requests.get(f"{fake_cloud.base_url}/compute/v2.1{path}", timeout=30)
         assert r.status_code == 401, (path, r.status_code, r.text)
+
+
+def test_extensions_list_and_show_as_nova(fake_cloud, demo):
+    """`GET /extensions` (extension_info.py): Nova's fixed list, for any project user; an
+    unknown alias is 404; the CLI's `extension list --compute` reads it."""
+    r = fake_cloud.nova("GET", "/extensions", token=demo, version="2.1")
+    assert r.status_code == 200, r.text
+    exts = r.json()["extensions"]
+    assert len(exts) == 99 and "Hosts" in [e["name"] for e in exts]
+    assert all(set(e) == {"alias", "description", "links", "name", "namespace", "updated"} for e in exts)
+    r = fake_cloud.nova("GET", "/extensions/os-consoles", token=demo)
+    assert r.status_code == 200 and r.json()["extension"]["alias"] == "os-consoles", r.text
+    assert fake_cloud.nova("GET", "/extensions/os-nope", token=demo).status_code == 404
+    assert fake_cloud.nova("GET", "/extensions/OS-CONSOLES", token=demo).status_code == 404, "aliases compare by bytes"
+    listed = fake_cloud.cli("extension", "list", "--compute", "-f", "json")
+    assert any(e["Alias"] == "os-hosts" for e in listed), listed[:3]

@@ -41,6 +41,7 @@ public struct ComputeAPI: Sendable {
         addOSHostRoutes(&t)
         addAuditLogRoutes(&t)
         addConsoleRoutes(&t)
+        addExtensionRoutes(&t)
         addServerMetadataRoutes(&t)
         return t
     }

@@ -164,3 +164,35 @@ def test_agent_api_needs_the_key(two_nodes):
     # a node's own API too
     node = cloud.node_b
     assert requests.post(f"http://127.0.0.1:{node.port}/compute-node/v1/poke", timeout=10).status_code == 401
+
+
+def test_delete_while_the_host_is_down_is_local_and_the_host_reaps_the_guest(two_nodes):
+    """Nova's local delete: a server whose host is down (here forced down) is deleted at once,
+    its allocation freed; the host destroys the guest when it acts again (the deleted row keeps
+    task `deleting` until then)."""
+    cloud = two_nodes
+    sid = boot(cloud, "down-delete", az="nova:node-b")
+    assert host_of(cloud, sid) == "node-b"
+    services = cloud.nova("GET", "/os-services?binary=nova-compute", version="2.53").json()["services"]
+    svc = next(s["id"] for s in services if s["host"] == "node-b")
+    # the node does not act while forced down in this test: stopped first, so the row is seen
+    cloud.node_b.stop()
+    assert cloud.nova("PUT", f"/os-services/{svc}", json={"forced_down": True}, version="2.53").status_code == 200
+    try:
+        assert cloud.nova("DELETE", f"/servers/{sid}").status_code == 204
+        assert cloud.nova("GET", f"/servers/{sid}").status_code == 404, "deleted at once, not waiting for the host"
+        allocs = requests.get(f"{cloud.base_url}/placement/allocations/{sid}",
+                              headers={"X-Auth-Token": cloud.token(), "OpenStack-API-Version": "placement 1.28"}, timeout=10).json()
+        assert allocs["allocations"] == {}, allocs
+        gone = cloud.nova("GET", f"/servers/detail?deleted=true&uuid={sid}").json()["servers"]
+        assert gone and gone[0]["OS-EXT-STS:task_state"] == "deleting", gone
+    finally:
+        assert cloud.nova("PUT", f"/os-services/{svc}", json={"forced_down": False}, version="2.53").status_code == 200
+        cloud.node_b.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        gone = cloud.nova("GET", f"/servers/detail?deleted=true&uuid={sid}").json()["servers"]
+        if gone and gone[0]["OS-EXT-STS:task_state"] is None:
+            break
+        time.sleep(0.5)
+    assert gone and gone[0]["OS-EXT-STS:task_state"] is None, ("the host reaped the guest", gone)

@@ -89,6 +89,13 @@ extension ComputeService {
         try await actions.start(updated, action: "delete", requestID: requestID, caller: caller)
         if updated.host == nil {
             try await finishDelete(updated.id, host: nil)
+        } else if let host = updated.host, updated.migrationID == nil, updated.taskArguments[MoveTask.migration] == nil,
+                  try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.isUp() == false {
+            // Nova's local delete: the host is down, so the server is deleted now (its resources
+            // freed); the host destroys the guest when it is back. Not during a move, whose other
+            // end still acts.
+            logger.warning("deleting \(updated.id) locally: its host \(host) is down")
+            try await finishDelete(updated.id, host: host, local: true)
         } else {
             nodes.poke()
         }

@@ -43,6 +43,10 @@ public struct ComputeNodeControl: NodeControl {
             }
             out.append(DesiredInstance(spec: try service.spec(i), vmState: i.vmState.rawValue, task: i.taskState?.rawValue, taskArguments: args))
         }
+        // Servers deleted while this host was down: their guests go now.
+        for i in try await service.instances.deletedWhileDown(host: host) {
+            out.append(DesiredInstance(spec: try service.spec(i), vmState: i.vmState.rawValue, task: TaskState.deleting.rawValue))
+        }
         return out + (try await service.moveEntries(host: host))
     }
 
@@ -134,6 +138,14 @@ extension ComputeService {
                                         finishAction: true)
             }
         case .destroyed:
+            if let i = try await instances.get(r.id.rawValue), i.deleted {
+                // a guest of a server deleted while its host was down is gone now
+                _ = try? await instances.modify(i.id) { i in
+                    guard i.deleted, i.taskState == .deleting, i.host?.sameBytes(as: host) == true else { throw Superseded() }
+                    i.taskState = nil
+                }
+                return
+            }
             try await finishDelete(r.id.rawValue, host: host)
         }
     }
@@ -318,12 +330,14 @@ extension ComputeService {
     }
 
     /// The node removed everything: the instance is deleted and its allocation released.
-    func finishDelete(_ id: String, host: String?) async throws {
+    /// `local`: Nova's local delete of a server whose host is down: the row is deleted with its
+    /// task left `deleting`, so the host destroys the guest when it is back (`desired`).
+    func finishDelete(_ id: String, host: String?, local: Bool = false) async throws {
         let done = try? await instances.modify(id) { i in
             guard !i.deleted else { throw Superseded() }
             i.deleted = true
             i.vmState = .deleted
-            i.taskState = nil
+            i.taskState = local ? .deleting : nil
             i.powerState = PowerState.noState.rawValue
             i.deletedAt = Date()
             i.terminatedAt = Date()

@@ -161,6 +161,15 @@ public struct InstanceRepository: Sendable {
             .all().map(Self.decode)
     }
 
+    /// Deleted instances whose host has not destroyed their guest yet (a local delete while the
+    /// host was down leaves the task `deleting`).
+    public func deletedWhileDown(host: String) async throws -> [Instance] {
+        try await database.sql.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM compute_instances
+            WHERE host = \(bind: host) AND deleted = \(bind: true) AND task_state = \(bind: TaskState.deleting.rawValue)
+            """).all().map(Self.decode)
+    }
+
     /// Live instances, cores and RAM a project (and user) holds: what quotas count.
     public func usage(project: String, user: String? = nil) async throws -> (instances: Int, cores: Int, ramMB: Int) {
         var q = Query()

@@ -122,6 +122,7 @@ class ComputeNodeProcess:
         self.host = host
         self.data_dir = Path(data_dir)
         self.port = free_port()
+        self.console_port = free_port()
         self.driver = driver
         self.interval = interval
         self.proc: subprocess.Popen | None = None
@@ -131,7 +132,7 @@ class ComputeNodeProcess:
         config = self.data_dir / "node.conf"
         config.write_text(f"[compute_node]\ndriver = {self.driver}\naccelerator = tcg\n")
         return [str(self.cloud.nimbus.binary), "compute", "--controller", self.cloud.base_url, "--host", self.host,
-                "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}",
+                "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}", "--console-listen", f"127.0.0.1:{self.console_port}",
                 "--key-file", str(self.cloud.nimbus.data_dir / "compute" / "agent-key"),
                 "--config-file", str(config), "--interval", str(self.interval)]
 

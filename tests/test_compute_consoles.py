@@ -1,5 +1,5 @@
 """Remote consoles: `POST /servers/{id}/remote-consoles` (2.6+), the `os-get*Console` actions
-(up to 2.5), `os-console-auth-tokens`, and the console proxy at `/compute-console` (noVNC's page
+(up to 2.5), `os-console-auth-tokens`, and the console proxy on its own listener (noVNC's page
 and the websocket) — on the fake driver, whose consoles are an RFB 3.8 handshake and an echoing
 serial port, on the node inside `nimbus up` (node-a) and on a `nimbus compute` node (node-b,
 relayed by the controller over a websocket). The real QEMU consoles are in test_compute_qemu.py.
@@ -49,7 +49,8 @@ def vnc_url(cloud, sid):
 def test_novnc_page_and_rfb_handshake_through_the_proxy(cloud, host):
     sid = boot(cloud, f"vnc-{host}", host)
     url = vnc_url(cloud, sid)
-    assert url.startswith(cloud.base_url + "/compute-console/vnc_lite.html?path="), url
+    proxy = url.split("/vnc_lite.html")[0]
+    assert url.startswith("http://127.0.0.1:") and proxy != cloud.base_url and url.startswith(proxy + "/vnc_lite.html?path=websockify%3Ftoken%3D"), url
     # the page: noVNC's html with its scripts, as Tempest's validate_novnc_html checks
     page = requests.get(url, timeout=30)
     assert page.status_code == 200 and "noVNC" in page.text and "<script" in page.text and "</html>" in page.text, page.text[:300]
@@ -77,7 +78,7 @@ def test_serial_console_echoes_through_the_proxy_and_the_cli_shows_urls(cloud):
         r = remote_console(cloud, sid, "serial", "serial")
         assert r.status_code == 200, r.text
         url = r.json()["remote_console"]["url"]
-        assert url.startswith("ws://") and "/compute-console/websockify?token=" in url, url
+        assert url.startswith("ws://") and "/websockify?token=" in url, url
         ws = ConsoleSocket(url, protocol=None)
         try:
             assert ws.status == 101, ws.response
@@ -91,7 +92,7 @@ def test_serial_console_echoes_through_the_proxy_and_the_cli_shows_urls(cloud):
             ws.close()
     # the CLI (python-openstackclient's `console url show`)
     shown = cloud.cli("console", "url", "show", "--novnc", sid, "-f", "json")
-    assert shown["type"] == "novnc" and "/compute-console/vnc_lite.html?path=" in shown["url"], shown
+    assert shown["type"] == "novnc" and "/vnc_lite.html?path=" in shown["url"], shown
     shown = cloud.cli("console", "url", "show", "--serial", sid, "-f", "json")
     assert shown["type"] == "serial" and shown["url"].startswith("ws://"), shown
 
@@ -110,22 +111,24 @@ def test_bad_tokens_origins_and_protocols_are_refused_before_the_upgrade(cloud):
         finally:
             ws.close()
     # the same host as Origin is fine (noVNC in a browser)
-    ws = ConsoleSocket(url, origin=cloud.base_url)
+    proxy = url.split("/vnc_lite.html")[0]
+    ws = ConsoleSocket(url, origin=proxy)
     try:
         assert ws.status == 101, ws.response
     finally:
         ws.close()
     # a plain GET of the websocket path is a 400, not a hang
-    r = requests.get(cloud.base_url + "/compute-console/websockify", timeout=10)
+    r = requests.get(proxy + "/websockify", timeout=10)
     assert r.status_code == 400, r.text
     # noVNC's files only: no way out of its directory
-    for path in ("/compute-console/../etc/passwd", "/compute-console/%2e%2e/%2e%2e/etc/passwd", "/compute-console/.hidden",
-                 "/compute-console/app/%2F..%2F..%2Fetc%2Fpasswd"):
-        r = requests.get(cloud.base_url + path, timeout=10)
+    for path in ("/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/.hidden", "/app/%2F..%2F..%2Fetc%2Fpasswd"):
+        r = requests.get(proxy + path, timeout=10)
         assert r.status_code in (400, 404), (path, r.status_code)
         assert "root:" not in r.text
-    r = requests.post(cloud.base_url + "/compute-console/vnc_lite.html", timeout=10)
+    r = requests.post(proxy + "/vnc_lite.html", timeout=10)
     assert r.status_code == 405, r.text
+    # the API's own listener has no console routes
+    assert requests.get(cloud.base_url + "/vnc_lite.html", timeout=10).status_code == 404
 
 
 def test_tokens_expire_and_die_with_their_server(cloud):

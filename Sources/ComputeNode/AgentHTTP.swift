@@ -164,11 +164,13 @@ public struct AgentControlAPI: Sendable {
 /// The controller's way to a `nimbus compute` node: poke it, read a console.
 public struct RemoteNodeEndpoint: NodeEndpoint {
     let url: String
+    let consoleURL: String?
     let key: String
     let client: HTTPClient
 
-    public init(url: String, key: String, client: HTTPClient = .shared) {
+    public init(url: String, consoleURL: String? = nil, key: String, client: HTTPClient = .shared) {
         self.url = url
+        self.consoleURL = consoleURL
         self.key = key
         self.client = client
     }
@@ -223,7 +225,8 @@ public struct RemoteNodeEndpoint: NodeEndpoint {
 
     /// A websocket to the node's console stream, relayed message for message.
     public func withConsole(_ instance: String, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
-        let ws = url.droppingBytePrefix("https://").map { "wss://" + $0 } ?? url.droppingBytePrefix("http://").map { "ws://" + $0 } ?? url
+        guard let base = consoleURL else { throw NimbusError.conflict("the compute node did not register a console listener") }
+        let ws = base.droppingBytePrefix("https://").map { "wss://" + $0 } ?? base.droppingBytePrefix("http://").map { "ws://" + $0 } ?? base
         var config = WebSocketClientConfiguration(maxFrameSize: ConsoleRelay.maxMessage)
         config.additionalHeaders[AgentWire.keyField] = key
         try await WebSocketClient.connect(url: ws + "/compute-node/v1/consoles/\(PercentEncoding.encode(instance))/stream?kind=\(kind.rawValue)",
@@ -415,8 +418,8 @@ public struct NodeAgentAPI: Sendable {
     /// The websocket upgrade of `GET /compute-node/v1/consoles/<id>/stream?kind=`: the
     /// controller's console proxy relays a user's console through it. Nil: not this route, or
     /// refused (wrong key, unknown kind), so the request is answered as plain HTTP.
-    public func consoleUpgrade(_ head: HTTPRequest) -> (@Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void)? {
-        guard let target = head.path, target.hasBytePrefix("/compute-node/v1/consoles/") else { return nil }
+    public func consoleUpgrade(_ head: HTTPRequest) async -> (@Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void)? {
+        guard head.method == .get, let target = head.path, target.hasBytePrefix("/compute-node/v1/consoles/") else { return nil }
         guard let given = head.headerFields[AgentWire.keyField], ConstantTime.equal(Array(given.utf8), key) else { return nil }
         let (path, query) = target.splitOnceBytes("?") ?? (Substring(target), "")
         let parts = path.splitBytes("/", omittingEmpty: false)
@@ -424,6 +427,8 @@ public struct NodeAgentAPI: Sendable {
         guard parts.count == 6, parts[5].sameBytes(as: "stream"), let id = PercentEncoding.decode(parts[4]),
               let kind = QueryString(query)["kind"].flatMap({ ConsoleKind(rawValue: $0) }) else { return nil }
         let agent = self.agent
+        // An instance this node does not have, or whose guest is not running: refused before the upgrade.
+        guard (try? await agent.checkConsole(id, kind)) != nil else { return nil }
         return { inbound, outbound in
             try await agent.withConsole(id, kind) { console in
                 try await ConsoleRelay.relay(inbound: inbound, outbound: outbound, console: console)

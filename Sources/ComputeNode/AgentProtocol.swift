@@ -60,15 +60,18 @@ public struct NodeInfo: Sendable, Codable, Equatable {
     /// Where the controller reaches the node's own API (`nimbus compute --listen`); nil for the
     /// node running inside the controller.
     public var endpoint: String?
+    /// Where the controller's console proxy opens this node's console streams (a websocket
+    /// listener apart from the node's API); nil for the node inside the controller.
+    public var consoleEndpoint: String?
     public var hypervisorType: String
     public var hypervisorVersion: Int
     public var vcpus: Int
     public var memoryMB: Int
     public var diskGB: Int
     public var cpuModel: String
-    public init(host: String, endpoint: String? = nil, hypervisorType: String, hypervisorVersion: Int, vcpus: Int, memoryMB: Int, diskGB: Int,
+    public init(host: String, endpoint: String? = nil, consoleEndpoint: String? = nil, hypervisorType: String, hypervisorVersion: Int, vcpus: Int, memoryMB: Int, diskGB: Int,
                 cpuModel: String) {
-        self.host = host; self.endpoint = endpoint; self.hypervisorType = hypervisorType; self.hypervisorVersion = hypervisorVersion
+        self.host = host; self.endpoint = endpoint; self.consoleEndpoint = consoleEndpoint; self.hypervisorType = hypervisorType; self.hypervisorVersion = hypervisorVersion
         self.vcpus = vcpus; self.memoryMB = memoryMB; self.diskGB = diskGB; self.cpuModel = cpuModel
     }
 }

@@ -22,13 +22,16 @@ public actor ComputeAgent {
 
     /// The node's own API address, sent when it registers (nil: the node inside the controller).
     let endpoint: String?
+    /// Where this node's console streams are served (`nimbus compute`'s console listener).
+    let consoleEndpoint: String?
     /// The address live migrations into this node stream to (Nova's `live_migration_inbound_addr`).
     let migrationAddress: String
 
-    public init(host: String, endpoint: String? = nil, migrationAddress: String = "127.0.0.1", driver: any VirtDriver, control: any NodeControl,
+    public init(host: String, endpoint: String? = nil, consoleEndpoint: String? = nil, migrationAddress: String = "127.0.0.1", driver: any VirtDriver, control: any NodeControl,
                 interval: Duration = .seconds(10), logger: Logger) {
         self.host = host
         self.endpoint = endpoint
+        self.consoleEndpoint = consoleEndpoint
         self.migrationAddress = migrationAddress
         self.driver = driver
         self.control = control
@@ -68,7 +71,7 @@ public actor ComputeAgent {
 
     func register() async throws {
         let r = try await driver.hostResources()
-        providerID = try await control.register(NodeInfo(host: host, endpoint: endpoint, hypervisorType: driver.hypervisorType, hypervisorVersion: r.hypervisorVersion,
+        providerID = try await control.register(NodeInfo(host: host, endpoint: endpoint, consoleEndpoint: consoleEndpoint, hypervisorType: driver.hypervisorType, hypervisorVersion: r.hypervisorVersion,
                                                          vcpus: r.vcpus, memoryMB: r.memoryMB, diskGB: r.diskGB, cpuModel: r.cpuModel))
     }
 

@@ -8,7 +8,9 @@ import Synchronization
 /// after the instance, then ignores what the client sends.
 enum FakeConsole {
     static func run(_ kind: ConsoleKind, name: String, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
-        let (stream, out) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        // Bounded like a real serial port's buffer: a client that writes without reading loses
+        // the oldest echoes beyond it instead of growing the process.
+        let (stream, out) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream(bufferingPolicy: .bufferingOldest(256))
         defer { out.finish() }
         switch kind {
         case .serial:

@@ -109,7 +109,15 @@ public final class FakeDriver: VirtDriver {
 
     public func withConsole(_ id: InstanceID, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
         try await checkConsole(id, kind)
-        try await FakeConsole.run(kind, name: "fake \(id)", body)
+        // The console ends with its instance (as QEMU's socket goes with the guest).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await FakeConsole.run(kind, name: "fake \(id)", body) }
+            group.addTask {
+                while !Task.isCancelled, self.state.withLock({ $0.instances[id] != nil }) { try await Task.sleep(for: .milliseconds(500)) }
+            }
+            _ = try await group.next()
+            group.cancelAll()
+        }
     }
 
     public func rebuild(_ spec: InstanceSpec, image: any ImageSource, preserveEphemeral: Bool, powerOn: Bool) async throws {

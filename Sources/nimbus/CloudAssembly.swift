@@ -22,6 +22,8 @@ struct CloudAssembly {
     let backgroundServices: [any Service]
     /// The console proxy, whose websockets the server upgrades to.
     let consoles: ConsoleProxy
+    /// What the console proxy's listener answers besides upgrades (noVNC's files).
+    let consoleResponder: NimbusResponder
 
     static func build(config: NimbusConfiguration, logger: Logger) async throws -> CloudAssembly {
         let dataDir = config.dataDir
@@ -119,11 +121,13 @@ struct CloudAssembly {
                                     "placement": .string(base + "/placement")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, compute.consoles.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
                              backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services,
-                             consoles: compute.consoles)
+                             consoles: compute.consoles,
+                             consoleResponder: NimbusResponder(tables: [compute.consoles.routes], validator: identity, rootHandlers: [:],
+                                                               fallbackRenderer: GenericErrorRenderer()))
     }
 }
 

@@ -17,7 +17,7 @@ enum ComputeAssembly {
         /// The agent API `nimbus compute` nodes talk to (`/compute-agent`).
         let agentAPI: AgentControlAPI
         let services: [any Service]
-        /// The console proxy (`/compute-console`: noVNC's files and the console websockets).
+        /// The console proxy (noVNC's files and the console websockets, on `[console] listen`).
         let consoles: ConsoleProxy
     }
 
@@ -30,11 +30,12 @@ enum ComputeAssembly {
         ConfigOption("compute", "agent_key_file", default: "", "File with the secret shared with `nimbus compute` nodes (default: data_dir/compute/agent-key, created on first start)."),
         ConfigOption("compute", "shelved_offload_time", default: "0", "Seconds a shelved server keeps its host before it is offloaded (Nova's shelved_offload_time; 0: at once, -1: never)."),
         ConfigOption("compute", "agent_interval_s", default: "10", "Seconds between a compute node's passes over its instances (it is also woken on every change)."),
+        ConfigOption("console", "listen", default: "", "HOST:PORT of the console proxy (noVNC's page, console websockets); default the API's host on a free port."),
         ConfigOption("vnc", "enabled", default: "true", "Serve VNC consoles (noVNC) through the console proxy (Nova's [vnc] enabled)."),
-        ConfigOption("vnc", "novncproxy_base_url", default: "", "The noVNC page console URLs point at (default: <public URL>/compute-console/vnc_lite.html)."),
-        ConfigOption("vnc", "novnc_dir", default: "", "Directory of noVNC's files, served under /compute-console/ (default: /usr/share/novnc or /usr/local/share/novnc)."),
+        ConfigOption("vnc", "novncproxy_base_url", default: "", "The noVNC page console URLs point at (default: the console proxy's /vnc_lite.html)."),
+        ConfigOption("vnc", "novnc_dir", default: "", "Directory of noVNC's files, served by the console proxy (default: /usr/share/novnc or /usr/local/share/novnc)."),
         ConfigOption("serial_console", "enabled", default: "true", "Serve interactive serial consoles over websockets (Nova's [serial_console] enabled)."),
-        ConfigOption("serial_console", "base_url", default: "", "The websocket serial console URLs point at (default: ws://<public host>/compute-console/websockify)."),
+        ConfigOption("serial_console", "base_url", default: "", "The websocket serial console URLs point at (default: the console proxy's ws://…/websockify)."),
         ConfigOption("consoleauth", "token_ttl", default: "600", "Seconds a console URL's token stays valid (Nova's [consoleauth] token_ttl)."),
     ]
 
@@ -63,9 +64,11 @@ enum ComputeAssembly {
         let key = try agentKey(config: config)
         let control = ComputeNodeControl(service: service, key: key)
         // Nodes that run apart are reached at the address they registered with.
-        service.nodes.setRemoteFactory { url in RemoteNodeEndpoint(url: url, key: key) }
+        service.nodes.setRemoteFactory { url, consoleURL in RemoteNodeEndpoint(url: url, consoleURL: consoleURL, key: key) }
         for h in try await service.hosts.list() {
-            if let url = h.hypervisor["agent_endpoint"]?.stringValue { service.nodes.addRemote(host: h.host, url: url) }
+            if let url = h.hypervisor["agent_endpoint"]?.stringValue {
+                service.nodes.addRemote(host: h.host, url: url, consoleURL: h.hypervisor["console_endpoint"]?.stringValue)
+            }
         }
 
         var services: [any Service] = [LoopService { await service.runConductor() }]

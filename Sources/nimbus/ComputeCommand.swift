@@ -27,6 +27,9 @@ struct ComputeCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT the node's own API listens on (pokes and console reads from the controller).")
     var listen: String = "127.0.0.1:6300"
 
+    @Option(help: "HOST:PORT of the node's console streams, a websocket listener the controller's console proxy opens (default: --listen's host, its port + 1).")
+    var consoleListen: String?
+
     @Option(help: "File with the key shared with the controller (the controller's data_dir/compute/agent-key).")
     var keyFile: String
 
@@ -58,20 +61,29 @@ struct ComputeCommand: AsyncParsableCommand {
         let nodeConfig = try ComputeNodeConfig(configuration: values, dataDir: dir)
         let driver = try VirtDriverFactory.make(nodeConfig, logger: logger)
         let control = RemoteNodeControl(controller: controller, key: key)
-        let agent = ComputeAgent(host: host, endpoint: "http://\(listenHost):\(port)", migrationAddress: nodeConfig.migrationAddress(listenHost: listenHost),
+        let (consoleHost, consolePort) = try consoleListen.map { try NimbusConfiguration.hostPort($0, what: "--console-listen") } ?? (listenHost, port + 1)
+        let agent = ComputeAgent(host: host, endpoint: "http://\(listenHost):\(port)", consoleEndpoint: "http://\(consoleHost):\(consolePort)",
+                                 migrationAddress: nodeConfig.migrationAddress(listenHost: listenHost),
                                  driver: driver, control: control,
                                  interval: .seconds(max(1, interval)), logger: logger)
         let api = NodeAgentAPI(agent: agent, key: key)
-        let app = Application(
-            router: api.router(),
-            server: NimbusServer.http1 { head in
-                guard let stream = api.consoleUpgrade(head) else { return .dontUpgrade }
+        // Console streams on their own listener (websocket upgrades only; see ConsoleListener).
+        let consoleApp = Application(
+            router: Router(),
+            server: ConsoleListener.server { head in
+                guard let stream = await api.consoleUpgrade(head) else { return .dontUpgrade }
                 return .upgrade([:]) { inbound, outbound, _ in try await stream(inbound, outbound) }
             },
+            configuration: .init(address: .hostname(consoleHost, port: consolePort), serverName: "nimbus-compute-console"),
+            logger: logger
+        )
+        let app = Application(
+            router: api.router(),
+            server: .http1(configuration: .init(idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(listenHost, port: port), serverName: "nimbus-compute"),
-            services: [LoopService { await agent.run() }],
+            services: [LoopService { await agent.run() }, consoleApp],
             onServerRunning: { _ in
-                print("Nimbus compute node \(host) is up at http://\(listenHost):\(port), controller \(controller)")
+                print("Nimbus compute node \(host) is up at http://\(listenHost):\(port) (consoles on \(consoleHost):\(consolePort)), controller \(controller)")
                 fflush(nil)
             },
             logger: logger

@@ -5,16 +5,18 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
+import NIOHTTP1
+import NIOPosix
 import Logging
 import NIOCore
 import NimbusCore
 import NimbusHTTP
 
-/// The console proxy, Nova's novncproxy and serialproxy in one, under `/compute-console` on
-/// the controller's listener:
+/// The console proxy, Nova's novncproxy and serialproxy in one, on a listener of its own
+/// (`[console] listen`):
 ///
-///     GET /compute-console/<noVNC file>              noVNC's page and scripts (vnc_lite.html …)
-///     GET /compute-console/websockify?token=T        websocket upgrade → the token's console
+///     GET /<noVNC file>                  noVNC's page and scripts (vnc_lite.html …)
+///     GET /websockify?token=T            websocket upgrade → the token's console (also `/?token=T`)
 ///
 /// The websocket carries the console's bytes as binary messages: RFB for a VNC console, the
 /// guest's serial port for a serial one. A token (from `remote-consoles`) is checked before the
@@ -22,7 +24,6 @@ import NimbusHTTP
 /// another host gets a bare 400 and the connection closed. The proxy reaches the console
 /// through the instance's node (in process, or a websocket to `nimbus compute`).
 struct ConsoleProxy: Sendable {
-    static let prefix = "/compute-console"
     let service: ComputeService
     /// noVNC's files; nil when noVNC is not installed (the page is then a 404).
     let novncDir: String?
@@ -36,12 +37,12 @@ struct ConsoleProxy: Sendable {
 
     typealias Upgrade = ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
 
-    /// The websocket upgrade of `GET /compute-console/websockify`; `.dontUpgrade` for any other
+    /// The websocket upgrade of `GET /websockify` (or `/`); `.dontUpgrade` for any other
     /// request that asks for one, and for a refused token.
     func upgrade(_ head: HTTPRequest) async -> Upgrade {
         guard let target = head.path else { return .dontUpgrade }
         let (path, query) = target.splitOnceBytes("?").map { (String($0.head), String($0.tail)) } ?? (target, "")
-        guard path.sameBytes(as: Self.prefix + "/websockify") || path.sameBytes(as: Self.prefix + "/websockify/") else { return .dontUpgrade }
+        guard head.method == .get, ["/", "/websockify", "/websockify/"].contains(where: { path.sameBytes(as: $0) }) else { return .dontUpgrade }
         guard Self.originAllowed(head) else {
             logger.info("console proxy: refused a websocket from another origin")
             return .dontUpgrade
@@ -73,17 +74,27 @@ struct ConsoleProxy: Sendable {
         }
     }
 
-    /// Nova's check (NovaProxyRequestHandler): an `Origin`, when sent, names this host.
+    /// Nova's check (NovaProxyRequestHandler): an `Origin`, when sent, is one http(s) URL
+    /// whose host is this request's host.
     static func originAllowed(_ head: HTTPRequest) -> Bool {
-        guard let origin = head.headerFields[.origin] else { return true }
-        guard let host = head.authority else { return false }
-        func hostname(_ s: Substring) -> Substring {
-            if s.hasBytePrefix("[") { return s.splitOnceBytes("]").map { $0.head + "]" } ?? s }
-            return s.splitOnceBytes(":")?.head ?? s
+        let origins = head.headerFields[values: .origin]
+        guard let origin = origins.first else { return true }
+        guard origins.count == 1, let host = head.authority,
+              let rest = origin.droppingBytePrefix("https://") ?? origin.droppingBytePrefix("http://"),
+              let originHost = hostname(rest.splitOnceBytes("/")?.head ?? rest), let ownHost = hostname(Substring(host)) else { return false }
+        return originHost.lowercased().sameBytes(as: ownHost.lowercased())
+    }
+
+    /// The host of an authority (`host`, `host:port`, `[v6]`, `[v6]:port`); nil when malformed.
+    static func hostname(_ authority: Substring) -> Substring? {
+        if authority.hasBytePrefix("[") {
+            guard let (inside, after) = authority.splitOnceBytes("]"), after.isEmpty || after.hasBytePrefix(":") else { return nil }
+            guard after.isEmpty || Int(after.dropFirst()) != nil else { return nil }
+            return inside + "]"
         }
-        let originAuthority = (origin.droppingBytePrefix("https://") ?? origin.droppingBytePrefix("http://")) ?? Substring(origin)
-        let originHost = hostname(originAuthority.splitOnceBytes("/")?.head ?? originAuthority)
-        return originHost.lowercased().sameBytes(as: hostname(Substring(host)).lowercased())
+        let (name, port) = authority.splitOnceBytes(":", last: true) ?? (authority, "")
+        guard !name.isEmpty, !name.containsByte(":"), !name.containsByte("@"), port.isEmpty || Int(port) != nil else { return nil }
+        return name
     }
 
     static func cookieToken(_ headers: HTTPFields) -> String? {
@@ -98,7 +109,7 @@ struct ConsoleProxy: Sendable {
 
     /// noVNC's files, and a plain request to the websocket path.
     var routes: RouteTable {
-        var t = RouteTable(service: "compute-console", prefix: Self.prefix, renderer: GenericErrorRenderer())
+        var t = RouteTable(service: "compute-console", prefix: "", renderer: GenericErrorRenderer())
         let dir = novncDir
         t.rawHandler = { req, ctx in
             guard req.method == .get || req.method == .head else { throw NimbusError(.methodNotAllowed, "Only GET is served here.") }
@@ -151,14 +162,60 @@ struct ConsoleProxy: Sendable {
     }
 }
 
-/// The HTTP/1.1 server of both commands: Hummingbird's, with websocket upgrades for the
-/// console streams (the controller's proxy; a node's stream to the controller).
-enum NimbusServer {
-    static func http1(additionalChannelHandlers: @escaping @autoclosure @Sendable () -> [any RemovableChannelHandler] = [],
-                      upgrade: @escaping @Sendable (HTTPRequest) async -> ConsoleProxy.Upgrade) -> HTTPServerBuilder {
-        .http1WebSocketUpgrade(configuration: .init(http1: .init(additionalChannelHandlers: additionalChannelHandlers(), idleTimeout: .seconds(120)),
-                                                    ws: .init(maxFrameSize: ConsoleRelay.maxMessage))) { head, _, _ in
-            await upgrade(head)
+/// The console listeners (the controller's proxy, a node's console streams): Hummingbird's
+/// HTTP/1.1 with websocket upgrades, on a port of their own so that the API's listener keeps
+/// Hummingbird's plain HTTP/1.1 (the upgrade pipeline treats requests differently before their
+/// first head; an adversarial review found API requests with `Upgrade: h2c` unanswered there).
+/// Hardened: a connection that is idle, or sends what the HTTP decoder cannot parse, is closed.
+enum ConsoleListener {
+    static let idleTimeout: TimeAmount = .seconds(60)
+
+    static func server(upgrade: @escaping @Sendable (HTTPRequest) async -> ConsoleProxy.Upgrade) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            Hardened(inner: HTTP1WebSocketUpgradeChannel(
+                responder: responder,
+                configuration: .init(http1: .init(idleTimeout: .seconds(60)), ws: .init(maxFrameSize: ConsoleRelay.maxMessage)),
+                shouldUpgrade: { head, _, _ in await upgrade(head) }))
+        }
+    }
+
+    struct Hardened<Inner: ServerChildChannel>: ServerChildChannel {
+        typealias Value = Inner.Value
+        let inner: Inner
+
+        func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+            inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+                // Reads only: websocket clients answer the server's pings, so an open console is never idle this long.
+                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: ConsoleListener.idleTimeout), position: .first)
+                // Last, so the HTTP decoder's errors and the idle event pass through it.
+                try channel.pipeline.syncOperations.addHandler(CloseOnIdleOrError(), position: .last)
+                return value
+            }
+        }
+
+        func handle(value: Value, logger: Logger) async { await inner.handle(value: value, logger: logger) }
+    }
+
+    /// Closes the connection on a read timeout or on an error nothing else handled (a request
+    /// the HTTP decoder refused).
+    final class CloseOnIdleOrError: ChannelDuplexHandler, RemovableChannelHandler, Sendable {
+        typealias InboundIn = NIOAny
+        typealias OutboundIn = NIOAny
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if event is IdleStateHandler.IdleStateEvent {
+                context.close(promise: nil)
+                return
+            }
+            context.fireUserInboundEventTriggered(event)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            if error is HTTPParserError || error is ByteToMessageDecoderError {
+                context.close(promise: nil)
+                return
+            }
+            context.fireErrorCaught(error)
         }
     }
 }

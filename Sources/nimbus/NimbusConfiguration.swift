@@ -67,6 +67,16 @@ struct NimbusConfiguration {
         get throws { try Self.hostPort(values.string("DEFAULT", "listen"), what: "listen") }
     }
 
+    /// `[console] listen`: the console proxy's own listener; default the API's host on a port
+    /// the system picks (0).
+    var consoleListen: (host: String, port: Int) {
+        get throws {
+            let text = values.string("console", "listen")
+            if text.isEmpty { return (try listen.host, 0) }
+            return try Self.hostPort(text, what: "[console] listen")
+        }
+    }
+
     static func hostPort(_ text: String, what: String) throws -> (host: String, port: Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
             throw NimbusError.badRequest("\(what) must be HOST:PORT with a port from 1 to 65535, not '\(text)'")

@@ -34,11 +34,26 @@ struct Up: AsyncParsableCommand {
         let logger = Self.bootstrapLogging(level: config.logLevel)
         let cloud = try await CloudAssembly.build(config: config, logger: logger)
         let (host, port) = try config.listen
+        let (consoleHost, consolePort) = try config.consoleListen
+        let publicHost = config.publicHost
+        let consoles = cloud.consoles
+        let consoleApp = Application(
+            responder: cloud.consoleResponder,
+            server: ConsoleListener.server { head in await consoles.upgrade(head) },
+            configuration: .init(address: .hostname(consoleHost, port: consolePort), serverName: "nimbus-console"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? consolePort
+                consoles.service.consoleProxyBase.withLock { $0 = "http://\(publicHost):\(bound)" }
+                print("Nimbus console proxy at http://\(publicHost):\(bound)")
+                fflush(nil)
+            },
+            logger: logger
+        )
         let app = Application(
             responder: cloud.responder,
-            server: NimbusServer.http1(additionalChannelHandlers: [ExpectContinueHandler()]) { [consoles = cloud.consoles] head in await consoles.upgrade(head) },
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(host, port: port), serverName: "nimbus"),
-            services: cloud.backgroundServices,
+            services: cloud.backgroundServices + [consoleApp],
             onServerRunning: { _ in
                 let ms = (ContinuousClock.now - started).components
                 print("Nimbus is up at http://\(host):\(port) (\(ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000) ms). "

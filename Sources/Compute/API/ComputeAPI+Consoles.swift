@@ -6,8 +6,8 @@ import NimbusHTTP
 
 /// Remote consoles (`remote_consoles.py`, `console_auth_tokens.py`): `POST
 /// /servers/{id}/remote-consoles` from 2.6, the `os-get*Console` actions up to 2.5 (in the
-/// action route), and the admin's token lookup. The URLs point at the console proxy
-/// (`/compute-console/`, served by the controller; see `ConsoleProxy` in the nimbus target).
+/// action route), and the admin's token lookup. The URLs point at the console proxy (its own
+/// listener on the controller; see `ConsoleProxy` in the nimbus target).
 extension ComputeAPI {
     func addConsoleRoutes(_ t: inout RouteTable) {
         t.post("/v2.1/servers/{server_id}/remote-consoles", versioned { req, ctx, v in
@@ -67,20 +67,19 @@ extension ComputeAPI {
     }
 
     func consoleURL(_ i: Instance, protocol proto: String, type: String, method: String) async throws -> String {
-        let (token, kind) = try await service.authorizeConsole(i, protocol: proto, type: type, method: method)
         let settings = service.settings.consoles
+        let proxy = service.consoleProxyBase.withLock { $0 }
+        guard !proxy.isEmpty || (!settings.novncBaseURL.isEmpty && !settings.serialBaseURL.isEmpty) else {
+            throw NimbusError(.serviceUnavailable, "The console proxy is not running.")
+        }
+        let (token, kind) = try await service.authorizeConsole(i, protocol: proto, type: type, method: method)
         switch kind {
         case .vnc:
-            return Self.novncURL(base: settings.novncBaseURL.isEmpty ? consoleProxyURL + "/vnc_lite.html" : settings.novncBaseURL, token: token)
+            return Self.novncURL(base: settings.novncBaseURL.isEmpty ? proxy + "/vnc_lite.html" : settings.novncBaseURL, token: token)
         case .serial:
-            let base = settings.serialBaseURL.isEmpty ? Self.websocketURL(consoleProxyURL) + "/websockify" : settings.serialBaseURL
+            let base = settings.serialBaseURL.isEmpty ? Self.websocketURL(proxy) + "/websockify" : settings.serialBaseURL
             return base + (base.containsByte("?") ? "&" : "?") + "token=" + token
         }
-    }
-
-    /// The console proxy next to this service (`<base>/compute-console`).
-    var consoleProxyURL: String {
-        (publicURL.hasByteSuffix("/compute") ? String(publicURL.dropLast("/compute".count)) : publicURL) + "/compute-console"
     }
 
     static func websocketURL(_ http: String) -> String {

@@ -11,10 +11,10 @@ public struct ConsoleSettings: Sendable {
     public var vncEnabled = true
     public var serialEnabled = true
     /// Nova's `[vnc] novncproxy_base_url`: the noVNC page; its URLs add `?path=<websocket path
-    /// and token>`. Empty: the controller's own `/compute-console/vnc_lite.html`.
+    /// and token>`. Empty: the console proxy's own `/vnc_lite.html`.
     public var novncBaseURL = ""
     /// Nova's `[serial_console] base_url`: the websocket a serial client connects to, plus
-    /// `?token=`. Empty: the controller's own `/compute-console/websockify`.
+    /// `?token=`. Empty: the console proxy's own `/websockify`.
     public var serialBaseURL = ""
     /// Nova's `[consoleauth] token_ttl`.
     public var tokenTTL: TimeInterval = 600

@@ -20,9 +20,10 @@ public struct ComputeNodeControl: NodeControl {
     public func register(_ node: NodeInfo) async throws -> String {
         let doc: JSONValue = ["hypervisor_type": .string(node.hypervisorType), "hypervisor_version": .int(Int64(node.hypervisorVersion)),
                               "vcpus": .int(Int64(node.vcpus)), "memory_mb": .int(Int64(node.memoryMB)), "local_gb": .int(Int64(node.diskGB)),
-                              "cpu_model": .string(node.cpuModel), "agent_endpoint": JSONValue(node.endpoint)]
+                              "cpu_model": .string(node.cpuModel), "agent_endpoint": JSONValue(node.endpoint),
+                              "console_endpoint": JSONValue(node.consoleEndpoint)]
         let host = try await service.hosts.register(host: node.host, hypervisor: doc)
-        if let url = node.endpoint { service.nodes.addRemote(host: node.host, url: url) }
+        if let url = node.endpoint { service.nodes.addRemote(host: node.host, url: url, consoleURL: node.consoleEndpoint) }
         try await service.placement.report(provider: host.id, name: node.host, inventory: [
             "VCPU": NodeInventory(total: node.vcpus, allocationRatio: Self.cpuAllocationRatio),
             "MEMORY_MB": NodeInventory(total: node.memoryMB, reserved: min(Self.reservedHostMemoryMB, node.memoryMB / 2)),

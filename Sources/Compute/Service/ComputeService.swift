@@ -40,6 +40,8 @@ public final class ComputeService: Sendable {
     let wakeStream: AsyncStream<Void>
     /// The compute nodes running in this process (poked after changes, asked for consoles).
     public let nodes = NodeRegistry()
+    /// The console proxy's URL (`http://host:port`), set once its listener runs.
+    public let consoleProxyBase = Mutex<String>("")
 
     public init(database: Database, images: any ImageClient, placement: any PlacementClient, settings: ComputeSettings = ComputeSettings(),
                 logger: Logger) {
@@ -124,13 +126,13 @@ public final class ComputeService: Sendable {
 public final class NodeRegistry: Sendable {
     let endpoints = Mutex<[Name: any NodeEndpoint]>([:])
     /// Makes the endpoint of a node that registered with its own address (`nimbus compute`).
-    let remote = Mutex<(@Sendable (String) -> any NodeEndpoint)?>(nil)
+    let remote = Mutex<(@Sendable (String, String?) -> any NodeEndpoint)?>(nil)
     public init() {}
-    public func setRemoteFactory(_ make: @escaping @Sendable (String) -> any NodeEndpoint) { remote.withLock { $0 = make } }
-    /// A node that runs apart, reached at `url`.
-    public func addRemote(host: String, url: String) {
+    public func setRemoteFactory(_ make: @escaping @Sendable (_ url: String, _ consoleURL: String?) -> any NodeEndpoint) { remote.withLock { $0 = make } }
+    /// A node that runs apart, reached at `url` (its consoles at `consoleURL`).
+    public func addRemote(host: String, url: String, consoleURL: String?) {
         guard let make = remote.withLock({ $0 }) else { return }
-        add(host: host, make(url))
+        add(host: host, make(url, consoleURL))
     }
     public func add(host: String, _ endpoint: any NodeEndpoint) { endpoints.withLock { $0[Name(host)] = endpoint } }
     public func endpoint(host: String) -> (any NodeEndpoint)? { endpoints.withLock { $0[Name(host)] } }

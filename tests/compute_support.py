@@ -9,6 +9,7 @@ paths are limited to 107 bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -177,6 +178,25 @@ def wait_registered(cloud: ComputeCloud, node: ComputeNodeProcess, names: list[s
             return
         time.sleep(0.5)
     raise AssertionError(f"nodes did not register: {seen}\n{node.log_path.read_text()[-2000:]}")
+
+
+@contextlib.contextmanager
+def two_node_cloud(tmp_path_factory, name: str, extra: dict | None = None):
+    """A fake-driver cloud with two compute nodes: `node-a` inside `nimbus up` and `node-b`, a
+    `nimbus compute` process (as `cloud.node_b`); `extra` adds configuration sections."""
+    config = {"compute": {"host": "node-a", "agent_interval_s": "2"}}
+    for section, values in (extra or {}).items():
+        config.setdefault(section, {}).update(values)
+    cloud, data = start_compute_cloud(tmp_path_factory.mktemp(name), "fake", config)
+    node = ComputeNodeProcess(cloud, "node-b", data / "node-b")
+    try:
+        node.start()
+        wait_registered(cloud, node, ["node-a", "node-b"])
+        cloud.node_b = node
+        yield cloud
+    finally:
+        stop_compute_cloud(cloud, data)
+        node.stop()
 
 
 def console(cloud: ComputeCloud, sid: str) -> str:

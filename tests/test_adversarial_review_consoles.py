@@ -26,7 +26,7 @@ import os
 import select
 import socket
 import time
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -121,6 +121,11 @@ def env(tmp_path_factory):
             s = socket.create_connection(("127.0.0.1", e.port), timeout=10)
             if data_:
                 s.sendall(data_)
+            e.idle_socks[name] = s
+        # the same on the console listeners (their idle timeout is 60 s)
+        for name, port in [("console proxy", e.cport), ("node console streams", node.console_port)]:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /websockify?token=x HTTP/1.1\r\nUpgrade: websocket\r\n")
             e.idle_socks[name] = s
         yield e
     finally:
@@ -473,10 +478,13 @@ def test_held_static_files_stay_inside_novnc(env):
                  "/vnc_lite.html%00.png", "//etc/passwd", "/%2fetc%2fpasswd",
                  "/%c0%ae%c0%ae/etc/passwd", "/app", "/" + "a/" * 3000 + "x"):
         out, _ = exchange(env.cport, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode(), wait=5)
-        assert status_of(out) in (400, 404, 414) and b"root:" not in out, (path[:60], out[:200])
+        # (a directory of noVNC's, `/app`, is redirected to `/app/`, which lists nothing)
+        assert status_of(out) in (400, 404, 414) or (path == "/app" and status_of(out) == 301), (path[:60], out[:200])
+        assert b"root:" not in out, (path[:60], out[:200])
     for method in ("OPTIONS", "DELETE", "PUT", "TRACE"):
         out, _ = exchange(env.cport, f"{method} /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode(), wait=5)
-        assert status_of(out) == 405, (method, out[:200])
+        # refused, never served: Hummingbird's FileMiddleware serves GET and HEAD only
+        assert status_of(out) in (404, 405) and b"noVNC" not in out, (method, out[:200])
 
 
 def test_held_protocol_violations_close_with_the_right_codes(env):

@@ -17,7 +17,7 @@ import uuid
 import pytest
 import requests
 
-from compute_support import ComputeNodeProcess, start_compute_cloud, stop_compute_cloud
+from compute_support import ComputeNodeProcess, start_compute_cloud, stop_compute_cloud, wait_registered
 from test_compute_servers import image_id
 
 TIMEOUT = 30
@@ -122,14 +122,7 @@ def env(tmp_path_factory):
     node = ComputeNodeProcess(cloud, "node-b", data / "node-b")
     try:
         node.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            names = sorted(p["name"] for p in cloud.cli("resource", "provider", "list", "-f", "json"))
-            if names == ["node-a", "node-b"]:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"both nodes did not register: {names}")
+        wait_registered(cloud, node, ["node-a", "node-b"])
         yield Env(cloud, node)
     finally:
         node.kill()

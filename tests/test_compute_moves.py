@@ -13,24 +13,15 @@ import time
 
 import pytest
 
-from compute_support import ComputeNodeProcess, start_compute_cloud, stop_compute_cloud, wait_registered
+from compute_support import two_node_cloud
 from test_compute_servers import allocations, image_id
 
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory):
     # node-a is small (2 vCPUs, 8 with Nova's 4.0 ratio), so a big resize must move to node-b
-    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("moves"), "fake",
-                                      {"compute": {"host": "node-a", "agent_interval_s": "2"}, "compute_node": {"vcpus": "2"}})
-    node = ComputeNodeProcess(cloud, "node-b", data / "node-b")
-    try:
-        node.start()
-        wait_registered(cloud, node, ["node-a", "node-b"])
-        cloud.node_b = node
+    with two_node_cloud(tmp_path_factory, "moves", {"compute_node": {"vcpus": "2"}}) as cloud:
         yield cloud
-    finally:
-        stop_compute_cloud(cloud, data)
-        node.stop()
 
 
 def boot(cloud, name, host, flavor="42"):

@@ -13,21 +13,13 @@ import time
 import pytest
 import requests
 
-from compute_support import ComputeNodeProcess, start_compute_cloud, stop_compute_cloud, wait_registered
+from compute_support import two_node_cloud
 
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory):
-    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("nodes"), "fake", {"compute": {"host": "node-a", "agent_interval_s": "2"}})
-    node = ComputeNodeProcess(cloud, "node-b", data / "node-b")
-    try:
-        node.start()
-        wait_registered(cloud, node, ["node-a", "node-b"])
-        cloud.node_b = node
+    with two_node_cloud(tmp_path_factory, "nodes") as cloud:
         yield cloud
-    finally:
-        stop_compute_cloud(cloud, data)
-        node.stop()
 
 
 def image_id(cloud):

@@ -226,7 +226,7 @@ public struct RemoteNodeEndpoint: NodeEndpoint {
     /// A websocket to the node's console stream, relayed message for message.
     public func withConsole(_ instance: String, _ kind: ConsoleKind, _ body: @escaping @Sendable (ConsoleIO) async throws -> Void) async throws {
         guard let base = consoleURL else { throw NimbusError.conflict("the compute node did not register a console listener") }
-        let ws = base.droppingBytePrefix("https://").map { "wss://" + $0 } ?? base.droppingBytePrefix("http://").map { "ws://" + $0 } ?? base
+        let ws = ConsoleRelay.websocketURL(base)
         var config = WebSocketClientConfiguration(maxFrameSize: ConsoleRelay.maxMessage)
         config.additionalHeaders[AgentWire.keyField] = key
         try await WebSocketClient.connect(url: ws + "/compute-node/v1/consoles/\(PercentEncoding.encode(instance))/stream?kind=\(kind.rawValue)",
@@ -365,14 +365,14 @@ public struct NodeAgentAPI: Sendable {
             try api.check(req)
             guard let id = ctx.parameters.get("id") else { throw HTTPError(.badRequest) }
             do { return try AgentWire.jsonResponse(try await api.agent.diagnostics(id)) } catch let e as NimbusError {
-                throw HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
+                throw Self.httpError(e)
             }
         }
         router.post("/compute-node/v1/nmi/:id") { req, ctx -> Response in
             try api.check(req)
             guard let id = ctx.parameters.get("id") else { throw HTTPError(.badRequest) }
             do { try await api.agent.injectNMI(id) } catch let e as NimbusError {
-                throw HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
+                throw Self.httpError(e)
             }
             return Response(status: .noContent)
         }
@@ -382,7 +382,7 @@ public struct NodeAgentAPI: Sendable {
                 throw HTTPError(.badRequest, message: "an instance and action=force_complete|abort are required")
             }
             do { try await api.agent.controlMigration(id, action) } catch let e as NimbusError {
-                throw HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
+                throw Self.httpError(e)
             }
             return Response(status: .noContent)
         }
@@ -392,7 +392,7 @@ public struct NodeAgentAPI: Sendable {
                 throw HTTPError(.badRequest, message: "an instance and kind=vnc|serial are required")
             }
             do { try await api.agent.checkConsole(id, kind) } catch let e as NimbusError {
-                throw HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
+                throw Self.httpError(e)
             }
             return Response(status: .noContent)
         }
@@ -420,7 +420,7 @@ public struct NodeAgentAPI: Sendable {
     /// refused (wrong key, unknown kind), so the request is answered as plain HTTP.
     public func consoleUpgrade(_ head: HTTPRequest) async -> (@Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void)? {
         guard head.method == .get, let target = head.path, target.hasBytePrefix("/compute-node/v1/consoles/") else { return nil }
-        guard let given = head.headerFields[AgentWire.keyField], ConstantTime.equal(Array(given.utf8), key) else { return nil }
+        guard (try? AgentWire.checkKey(head.headerFields, key)) != nil else { return nil }
         let (path, query) = target.splitOnceBytes("?") ?? (Substring(target), "")
         let parts = path.splitBytes("/", omittingEmpty: false)
         // "", "compute-node", "v1", "consoles", <id>, "stream"
@@ -434,6 +434,12 @@ public struct NodeAgentAPI: Sendable {
                 try await ConsoleRelay.relay(inbound: inbound, outbound: outbound, console: console)
             }
         }
+    }
+
+    /// A node's error as the controller reads it back (`RemoteNodeEndpoint.call`): 404 and 409
+    /// kept, anything else 400.
+    static func httpError(_ e: NimbusError) -> HTTPError {
+        HTTPError(e.kind == .notFound ? .notFound : e.kind == .conflict ? .conflict : .badRequest, message: e.message)
     }
 
     func check(_ req: Request) throws {

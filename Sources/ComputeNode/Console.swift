@@ -62,14 +62,17 @@ public enum ConsoleRelay {
                 }
             }
             group.addTask {
-                for try await frame in inbound where frame.opcode == .binary || frame.opcode == .text || frame.opcode == .continuation {
-                    if frame.data.readableBytes > 0 { try await console.send(frame.data) }
-                }
+                for try await data in bytes(inbound) where data.readableBytes > 0 { try await console.send(data) }
             }
             // Either side ending ends both.
             _ = try? await group.next()
             group.cancelAll()
         }
+    }
+
+    /// `ws://` for `http://`, `wss://` for `https://`.
+    public static func websocketURL(_ http: String) -> String {
+        http.droppingBytePrefix("https://").map { "wss://" + $0 } ?? http.droppingBytePrefix("http://").map { "ws://" + $0 } ?? http
     }
 
     /// Messages of an inbound websocket as console bytes (the controller's side of a relay

@@ -22,8 +22,6 @@ struct CloudAssembly {
     let backgroundServices: [any Service]
     /// The console proxy, whose websockets the server upgrades to.
     let consoles: ConsoleProxy
-    /// What the console proxy's listener answers besides upgrades (noVNC's files).
-    let consoleResponder: NimbusResponder
 
     static func build(config: NimbusConfiguration, logger: Logger) async throws -> CloudAssembly {
         let dataDir = config.dataDir
@@ -125,9 +123,7 @@ struct CloudAssembly {
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
                              backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services,
-                             consoles: compute.consoles,
-                             consoleResponder: NimbusResponder(tables: [compute.consoles.routes], validator: identity, rootHandlers: [:],
-                                                               fallbackRenderer: GenericErrorRenderer()))
+                             consoles: compute.consoles)
     }
 }
 

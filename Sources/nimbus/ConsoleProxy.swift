@@ -107,57 +107,28 @@ struct ConsoleProxy: Sendable {
         return nil
     }
 
-    /// noVNC's files, and a plain request to the websocket path.
-    var routes: RouteTable {
-        var t = RouteTable(service: "compute-console", prefix: "", renderer: GenericErrorRenderer())
-        let dir = novncDir
-        t.rawHandler = { req, ctx in
-            guard req.method == .get || req.method == .head else { throw NimbusError(.methodNotAllowed, "Only GET is served here.") }
-            let segments = ctx.rawPath.splitBytes("/")
-            if segments.count == 1, segments[0].sameBytes(as: "websockify") {
-                throw NimbusError.badRequest("This is the console proxy's websocket: connect with a websocket client and a console URL's token.")
-            }
-            guard let dir else { throw NimbusError.notFound("noVNC is not installed on this host.") }
-            var path = dir
-            for raw in segments {
-                guard let s = PercentEncoding.decode(raw), !s.isEmpty, !s.hasBytePrefix("."), !s.containsByte("/") else {
-                    throw NimbusError.notFound("The resource could not be found.")
-                }
-                path += "/" + s
-            }
-            if segments.isEmpty { path += "/vnc_lite.html" }
-            // Inside noVNC's directory once links are resolved (Debian's vnc_auto.html is one).
-            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-            let root = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
-            var isDir: ObjCBool = false
-            guard resolved.hasBytePrefix(root + "/"), FileManager.default.fileExists(atPath: resolved, isDirectory: &isDir), !isDir.boolValue,
-                  let data = FileManager.default.contents(atPath: resolved), data.count <= 16 << 20 else {
-                throw NimbusError.notFound("The resource could not be found.")
-            }
-            var headers = HTTPFields()
-            headers[.contentType] = Self.contentType(resolved)
-            headers[.contentLength] = String(data.count)
-            return Response(status: .ok, headers: headers, body: req.method == .head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    /// What the listener answers besides upgrades: noVNC's files (Hummingbird's FileMiddleware:
+    /// GET and HEAD, no `..`, streamed), and a plain request to the websocket path.
+    var router: Router<BasicRequestContext> {
+        let router = Router()
+        let refusal = "This is the console proxy's websocket: connect with a websocket client and a console URL's token."
+        router.get("/") { _, _ -> Response in throw HTTPError(.badRequest, message: refusal) }
+        router.get("/websockify") { _, _ -> Response in throw HTTPError(.badRequest, message: refusal) }
+        if let novncDir {
+            router.add(middleware: RefuseNUL())
+            router.add(middleware: FileMiddleware(novncDir, logger: logger))
         }
-        return t
+        return router
     }
 
-    static func contentType(_ path: String) -> String {
-        let ext = path.splitOnceBytes(".", last: true).map { String($0.tail).lowercased() } ?? ""
-        switch ext {
-        case "html": return "text/html; charset=utf-8"
-        case "js": return "text/javascript; charset=utf-8"
-        case "css": return "text/css; charset=utf-8"
-        case "json": return "application/json"
-        case "svg": return "image/svg+xml"
-        case "png": return "image/png"
-        case "ico": return "image/x-icon"
-        case "ttf": return "font/ttf"
-        case "woff": return "font/woff"
-        case "woff2": return "font/woff2"
-        case "ogg", "oga": return "audio/ogg"
-        case "mp3": return "audio/mpeg"
-        default: return "application/octet-stream"
+    /// A NUL in the path is a 400 (as on the API's listener): the file system would cut the name
+    /// there (`vnc_lite.html%00.png` would be `vnc_lite.html`).
+    struct RefuseNUL: RouterMiddleware {
+        func handle(_ request: Request, context: BasicRequestContext,
+                    next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
+            let path = request.uri.path
+            guard !path.containsBytes("%00"), !path.utf8.contains(0) else { throw HTTPError(.badRequest, message: "The request URL contains a NUL character.") }
+            return try await next(request, context)
         }
     }
 }
@@ -168,13 +139,13 @@ struct ConsoleProxy: Sendable {
 /// first head; an adversarial review found API requests with `Upgrade: h2c` unanswered there).
 /// Hardened: a connection that is idle, or sends what the HTTP decoder cannot parse, is closed.
 enum ConsoleListener {
-    static let idleTimeout: TimeAmount = .seconds(60)
+    static let idleSeconds: Int64 = 60
 
     static func server(upgrade: @escaping @Sendable (HTTPRequest) async -> ConsoleProxy.Upgrade) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             Hardened(inner: HTTP1WebSocketUpgradeChannel(
                 responder: responder,
-                configuration: .init(http1: .init(idleTimeout: .seconds(60)), ws: .init(maxFrameSize: ConsoleRelay.maxMessage)),
+                configuration: .init(http1: .init(idleTimeout: .seconds(idleSeconds)), ws: .init(maxFrameSize: ConsoleRelay.maxMessage)),
                 shouldUpgrade: { head, _, _ in await upgrade(head) }))
         }
     }
@@ -186,7 +157,7 @@ enum ConsoleListener {
         func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
             inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
                 // Reads only: websocket clients answer the server's pings, so an open console is never idle this long.
-                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: ConsoleListener.idleTimeout), position: .first)
+                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(ConsoleListener.idleSeconds)), position: .first)
                 // Last, so the HTTP decoder's errors and the idle event pass through it.
                 try channel.pipeline.syncOperations.addHandler(CloseOnIdleOrError(), position: .last)
                 return value

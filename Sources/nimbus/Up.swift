@@ -38,7 +38,7 @@ struct Up: AsyncParsableCommand {
         let publicHost = config.publicHost
         let consoles = cloud.consoles
         let consoleApp = Application(
-            responder: cloud.consoleResponder,
+            router: consoles.router,
             server: ConsoleListener.server { head in await consoles.upgrade(head) },
             configuration: .init(address: .hostname(consoleHost, port: consolePort), serverName: "nimbus-console"),
             onServerRunning: { channel in

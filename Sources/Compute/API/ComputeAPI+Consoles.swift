@@ -77,13 +77,9 @@ extension ComputeAPI {
         case .vnc:
             return Self.novncURL(base: settings.novncBaseURL.isEmpty ? proxy + "/vnc_lite.html" : settings.novncBaseURL, token: token)
         case .serial:
-            let base = settings.serialBaseURL.isEmpty ? Self.websocketURL(proxy) + "/websockify" : settings.serialBaseURL
+            let base = settings.serialBaseURL.isEmpty ? ConsoleRelay.websocketURL(proxy) + "/websockify" : settings.serialBaseURL
             return base + (base.containsByte("?") ? "&" : "?") + "token=" + token
         }
-    }
-
-    static func websocketURL(_ http: String) -> String {
-        http.droppingBytePrefix("https://").map { "wss://" + $0 } ?? http.droppingBytePrefix("http://").map { "ws://" + $0 } ?? http
     }
 
     /// noVNC's page with `path=<websocket path>?token=…` (noVNC 1.1+ reads the token there; Nova

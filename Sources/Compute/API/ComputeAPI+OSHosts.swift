@@ -25,7 +25,7 @@ extension ComputeAPI {
             let c = try self.caller(ctx)
             try self.authorize("os_compute_api:os-hosts:show", c, target: [:])
             let name = try ctx.parameter("host")
-            guard let host = try await self.service.hosts.list().first(where: { $0.host.sameBytes(as: name) }) else {
+            guard let host = try await self.service.hosts.get(host: name) else {
                 throw NimbusError.notFound("Compute host \(name) could not be found.")
             }
             let instances = try await self.service.instances.assigned(to: host.host)

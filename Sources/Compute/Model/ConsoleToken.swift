@@ -38,11 +38,11 @@ public struct ConsoleAuthorization: Sendable, Equatable {
 
     /// A new token: 32 random bytes, hex.
     static func newToken() -> String {
-        (0..<32).map { _ in UInt8.random(in: 0...255) }.map { String(format: "%02x", $0) }.joined()
+        Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255) })
     }
 
     /// What is stored and looked up: the token's SHA-256, hex.
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Array(token.utf8)))
     }
 }

@@ -90,7 +90,7 @@ extension ComputeService {
         if updated.host == nil {
             try await finishDelete(updated.id, host: nil)
         } else if let host = updated.host, updated.migrationID == nil, updated.taskArguments[MoveTask.migration] == nil,
-                  try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.isUp() == false {
+                  try await hosts.get(host: host)?.isUp() == false {
             // Nova's local delete: the host is down, so the server is deleted now (its resources
             // freed); the host destroys the guest when it is back. Not during a move, whose other
             // end still acts.

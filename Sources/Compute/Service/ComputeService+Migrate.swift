@@ -24,7 +24,7 @@ extension ComputeService {
     static let destHost = "dest_host"
 
     func provider(of host: String) async throws -> String? {
-        try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id
+        try await hosts.get(host: host)?.id
     }
 
     /// Hosts a move of `i` (at `flavor`) may go to, best first: Placement's candidates, the
@@ -71,6 +71,17 @@ extension ComputeService {
             if claimed { return c.host }
         }
         return nil
+    }
+
+    /// The scheduler's pick for a reserved move: the first candidate whose claim succeeds, else
+    /// `noHost` (400, Nova's NoValidHost).
+    func scheduleMove(_ reserved: Instance, flavor: Flavor, oldFlavor: Flavor, migration: String, requested: String?, force: Bool,
+                      sameHostError: String, noHost: String = "No valid host was found. ") async throws -> String {
+        let candidates = try await moveCandidates(reserved, flavor: flavor, requested: requested, force: force, sameHostError: sameHostError)
+        guard let claimed = try await claimMove(reserved, flavor: flavor, oldFlavor: oldFlavor, migration: migration, candidates: candidates) else {
+            throw NimbusError.badRequest(noHost)
+        }
+        return claimed
     }
 
     /// Puts a move's claims back: the instance on its source at `flavor`, no migration consumer.
@@ -154,12 +165,8 @@ extension ComputeService {
         guard let source = current.host else { throw NimbusError.conflict("Instance \(current.id) has no host") }
         let dest: String
         do {
-            let candidates = try await moveCandidates(reserved, flavor: flavor, requested: requested, force: false,
-                                                      sameHostError: "Cannot migrate to the same host")
-            guard let claimed = try await claimMove(reserved, flavor: flavor, oldFlavor: current.flavor, migration: migration, candidates: candidates) else {
-                throw NimbusError.badRequest(noHost)
-            }
-            dest = claimed
+            dest = try await scheduleMove(reserved, flavor: flavor, oldFlavor: current.flavor, migration: migration, requested: requested, force: false,
+                                          sameHostError: "Cannot migrate to the same host", noHost: noHost)
         } catch {
             await releaseMove(current.id, migration: migration)
             throw error
@@ -205,19 +212,14 @@ extension ComputeService {
         let dest: String
         do {
             // the conductor's checks (nova/conductor/tasks/live_migrate.py)
-            guard let sourceHost = try await hosts.list().first(where: { $0.host.sameBytes(as: source) }), sourceHost.isUp() else {
+            guard let sourceHost = try await hosts.get(host: source), sourceHost.isUp() else {
                 throw NimbusError.badRequest("Compute service of \(source) is unavailable at this time.")
             }
             if blockMigration == false {
                 throw NimbusError.badRequest("Migration pre-check error: Live migration can not be used without shared storage except a booted from volume VM which does not have a local disk.")
             }
-            let candidates = try await moveCandidates(reserved, flavor: current.flavor, requested: requested, force: force,
-                                                      sameHostError: "Unable to migrate instance (\(id)) to current host (\(source)).")
-            guard let claimed = try await claimMove(reserved, flavor: current.flavor, oldFlavor: current.flavor, migration: migration,
-                                                    candidates: candidates) else {
-                throw NimbusError.badRequest("No valid host was found. ")
-            }
-            dest = claimed
+            dest = try await scheduleMove(reserved, flavor: current.flavor, oldFlavor: current.flavor, migration: migration, requested: requested,
+                                          force: force, sameHostError: "Unable to migrate instance (\(id)) to current host (\(source)).")
         } catch let e as NimbusError where e.kind == .badRequest {
             await releaseMove(current.id, migration: migration)
             guard async else { throw e }
@@ -307,7 +309,7 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: true)
         try Self.checkState(current, vm: [.active, .stopped, .error], task: [nil], method: "evacuate")
         guard let source = current.host else { throw NimbusError.conflict("Instance \(id) has no host") }
-        guard let sourceHost = try await hosts.list().first(where: { $0.host.sameBytes(as: source) }) else {
+        guard let sourceHost = try await hosts.get(host: source) else {
             throw NimbusError.badRequest("Compute host \(source) could not be found.")
         }
         if sourceHost.isUp() { throw NimbusError.badRequest("Compute service of \(source) is still in use.") }
@@ -316,13 +318,8 @@ extension ComputeService {
                                              arguments: [Self.sourceHost: source, MoveTask.evacuate: "true"])
         let dest: String
         do {
-            let candidates = try await moveCandidates(reserved, flavor: current.flavor, requested: requested, force: force,
-                                                      sameHostError: "The target host can't be the same one.")
-            guard let claimed = try await claimMove(reserved, flavor: current.flavor, oldFlavor: current.flavor, migration: migration,
-                                                    candidates: candidates) else {
-                throw NimbusError.badRequest("No valid host was found. ")
-            }
-            dest = claimed
+            dest = try await scheduleMove(reserved, flavor: current.flavor, oldFlavor: current.flavor, migration: migration, requested: requested,
+                                          force: force, sameHostError: "The target host can't be the same one.")
         } catch {
             await releaseMove(current.id, migration: migration)
             throw error
@@ -557,7 +554,7 @@ extension ComputeService {
     /// Where a destination reads the source's disks: the source node's own API, or (nil) the
     /// node inside the controller.
     func sourceBase(of host: String) async throws -> String? {
-        guard let h = try await hosts.list().first(where: { $0.host.sameBytes(as: host) }),
+        guard let h = try await hosts.get(host: host),
               let url = h.hypervisor["agent_endpoint"]?.stringValue else { return nil }
         return url + "/compute-node/v1"
     }

@@ -255,7 +255,7 @@ extension ComputeService {
             try await migrations.update(uuid: migration, status: done ? "reverted" : "error")
         }
         if Self.resizeTasks.contains(task), !done, let migration = before.migrationID, let old = before.oldFlavor,
-           let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id {
+           let provider = try await provider(of: host) {
             _ = try await placement.replace([ConsumerClaim(consumer: before.id, provider: provider, resources: Self.resources(old)),
                                              ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
                                             project: before.projectID, user: before.userID)

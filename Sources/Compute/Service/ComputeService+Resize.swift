@@ -29,7 +29,7 @@ extension ComputeService {
             throw NimbusError.badRequest("Flavor's memory is too small for requested image.")
         }
         try await checkResizeQuota(current, to: flavor)
-        guard let host = current.host, let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id else {
+        guard let host = current.host, let provider = try await provider(of: host) else {
             throw NimbusError.conflict("Instance \(id) has no host")
         }
         // Taken first, so a second request fails before any claim (see `reserveMove`).
@@ -114,7 +114,7 @@ extension ComputeService {
         let moved = current.taskArguments[MoveTask.move] == "true"
         guard let old = current.oldFlavor, let migration = current.migrationID,
               let host = moved ? current.taskArguments[Self.sourceHost] : current.host,
-              let provider = try await hosts.list().first(where: { $0.host.sameBytes(as: host) })?.id else {
+              let provider = try await provider(of: host) else {
             throw NimbusError.badRequest("Instance has not been resized.")
         }
         // The state first: a confirm that won the race leaves the claims alone.

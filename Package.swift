@@ -172,6 +172,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Networking",
+            dependencies: [
+                "NimbusCore",
+                "NimbusStore",
+                "NimbusHTTP",
+                "NimbusPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "nimbus",
             dependencies: [
@@ -184,6 +199,7 @@ let package = Package(
                 "Placement",
                 "Compute",
                 "ComputeNode",
+                "Networking",
                 "NimbusPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -214,6 +230,7 @@ let package = Package(
         .testTarget(name: "ComputeNodeTests", dependencies: ["ComputeNode", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "ComputeNode", "NimbusStore", "NimbusTestSupport", "NimbusPolicy", "NimbusHTTP",
                                                      .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "NimbusStore", "NimbusTestSupport", "NimbusPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]
 )

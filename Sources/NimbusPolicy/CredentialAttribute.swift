@@ -27,7 +27,7 @@ enum CredentialAttribute: Sendable, Equatable {
         switch name {
         case "user_id": self = .userID
         case "user_domain_id": self = .userDomainID
-        case "project_id": self = .projectID
+        case "project_id", "tenant_id": self = .projectID
         case "project_domain_id": self = .projectDomainID
         case "domain_id": self = .domainID
         case "system_scope": self = .systemScope

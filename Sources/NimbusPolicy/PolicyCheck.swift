@@ -15,6 +15,10 @@ indirect enum PolicyCheck: Sendable, Equatable {
     case credential(CredentialAttribute, SubstitutionTemplate)
     /// `'member':%(target.role.name)s`: a Python literal compared with the target.
     case literal(String, SubstitutionTemplate)
+    /// Neutron's `field:RESOURCE:FIELD=VALUE`: the target's FIELD equals VALUE (booleans as
+    /// Python prints them, `True`/`False`), or starts with a prefix (`=~^network:`).
+    case field(String, String)
+    case fieldPrefix(String, String)
 
     func evaluate(rules: [PolicyCheck], credentials: PolicyCredentials, target: [String: String]) -> Bool {
         switch self {
@@ -52,13 +56,19 @@ indirect enum PolicyCheck: Sendable, Equatable {
             }
         case let .literal(value, template):
             return template.matches(value, in: target)
+        case let .field(key, value):
+            guard let actual = target[key] else { return false }
+            return actual.utf8.elementsEqual(value.utf8)
+        case let .fieldPrefix(key, prefix):
+            guard let actual = target[key] else { return false }
+            return actual.utf8.starts(with: prefix.utf8)
         }
     }
 
     /// Indices of rules this check refers to directly, for cycle detection.
     func collectReferences(into references: inout [Int]) {
         switch self {
-        case .allow, .deny, .roleConstant, .roleTemplate, .credential, .literal:
+        case .allow, .deny, .roleConstant, .roleTemplate, .credential, .literal, .field, .fieldPrefix:
             break
         case let .not(inner):
             inner.collectReferences(into: &references)

@@ -100,6 +100,23 @@ struct RuleParser {
             return .roleTemplate(template)
         case "http", "https":
             throw syntax("'\(kind):' checks (remote policy servers) are not supported")
+        case "field":
+            // Neutron's FieldCheck: `field:<collection>:<attribute>=<value>`; the collection ends
+            // at the first colon, the value after the first `=` (`field:networks:router:external=True`).
+            // A value starting with `~` is a regular expression; only `~^literal` (a prefix) is supported.
+            guard let colon2 = match.firstIndex(of: ":"), let eq = match[colon2...].firstIndex(of: "=") else {
+                throw syntax("'\(text)' is not a field check (expected field:RESOURCE:FIELD=VALUE)")
+            }
+            let field = String(match[match.index(after: colon2)..<eq])
+            let value = String(match[match.index(after: eq)...])
+            if value.hasPrefix("~") {
+                let pattern = value.dropFirst()
+                guard pattern.hasPrefix("^"), !pattern.dropFirst().contains(where: { "\\.[]()*+?{}|$^".contains($0) }) else {
+                    throw syntax("only prefix patterns (~^text) are supported in field checks: '\(text)'")
+                }
+                return .fieldPrefix(field, String(pattern.dropFirst()))
+            }
+            return .field(field, value)
         default:
             if let literal = pythonLiteral(kind) {
                 return .literal(literal, try rightHandSide(match))

@@ -5,6 +5,7 @@ import Identity
 import Image
 import Logging
 import Metrics
+import Networking
 import NimbusCore
 import NimbusHTTP
 import NimbusPolicy
@@ -73,7 +74,8 @@ struct CloudAssembly {
                       CatalogEntry(type: "object-store", name: "swift", url: base + "/object/v1/AUTH_%(project_id)s"),
                       CatalogEntry(type: "image", name: "glance", url: base + "/image"),
                       CatalogEntry(type: "compute", name: "nova", url: base + "/compute/v2.1"),
-                      CatalogEntry(type: "placement", name: "placement", url: base + "/placement")],
+                      CatalogEntry(type: "placement", name: "placement", url: base + "/placement"),
+                      CatalogEntry(type: "network", name: "neutron", url: base + "/network")],
             extraRoles: SwiftAccessPolicy.roleNames)
 
         let cloudsYAML = dataDir + "/clouds.yaml"
@@ -101,6 +103,10 @@ struct CloudAssembly {
         let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
                                                       dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
 
+        let demoProject = try await identity.project(named: "demo", domainID: "default")
+        let network = try await NetworkAssembly.build(config: config, database: database, publicURL: base + "/network", identityURL: identityURL,
+                                                      adminProject: adminProject.id, demoProject: demoProject?.id, logger: logger)
+
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
             "/healthcheck": { _, _ in
@@ -116,10 +122,10 @@ struct CloudAssembly {
             "/": { _, _ in
                 .json(["services": ["identity": .string(identityURL), "object-store": .string(base + "/object"), "image": .string(base + "/image"),
                                     "compute": .string(base + "/compute"),
-                                    "placement": .string(base + "/placement")], "version": .string(Nimbus.version)])
+                                    "placement": .string(base + "/placement"), "network": .string(base + "/network")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, placement.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, placement.api.routes, network.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
                              backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services,

@@ -4,13 +4,14 @@ import Foundation
 import Identity
 import Image
 import Logging
+import Networking
 import NimbusStore
 import ObjectStorage
 import Placement
 
 /// Every service's migrations, in one list the `db` commands and `up` apply.
 enum AllMigrations {
-    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + ComputeMigrations.all + PlacementMigrations.all
+    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + ComputeMigrations.all + PlacementMigrations.all + NetworkMigrations.all
 }
 
 struct DB: AsyncParsableCommand {

@@ -1,0 +1,198 @@
+import NimbusCore
+
+/// Ports: addresses, MACs, security groups, port security, allowed address pairs, bindings.
+extension NetworkService {
+    public func createPort(_ attrs: JSONObject, actor: NetworkActor) async throws -> JSONObject {
+        try await write { s in try createPort(attrs, actor: actor, &s) }
+    }
+
+    func createPort(_ attrs: JSONObject, actor: NetworkActor, _ s: inout NetworkState) throws -> JSONObject {
+        let networkID = attrs["network_id"]!.stringValue!
+        let network = try usableNetwork(networkID, actor, s)
+        let project = try Self.owner(attrs, actor)
+        let deviceOwner = attrs["device_owner"]?.stringValue ?? ""
+        let isInternal = deviceOwner.hasBytePrefix("network:")
+        if !project.isEmpty { try checkQuota(.port, project: project, s) }
+        var d = Self.standard(attrs, project: project)
+        let id = d["id"]!.stringValue!
+        let mac: MACAddress
+        if let given = Self.given(attrs["mac_address"]), let m = MACAddress(given.stringValue ?? "") {
+            if s.port(withMAC: m, network: networkID) != nil {
+                throw NeutronFault.conflict("MacAddressInUse", "Unable to complete operation for network \(networkID). The mac address \(m) is in use.")
+            }
+            mac = m
+        } else {
+            var m = MACAddress.random()
+            var tries = 0
+            while s.port(withMAC: m, network: networkID) != nil {
+                tries += 1
+                guard tries < 16 else { throw NeutronFault.conflict("MacAddressGenerationFailure", "Unable to generate unique mac on network \(networkID).") }
+                m = MACAddress.random()
+            }
+            mac = m
+        }
+        d["mac_address"] = .string(mac.description)
+        let requested = Self.given(attrs["fixed_ips"])?.arrayValue
+        d["fixed_ips"] = .array(try allocate(network: network, requested: requested, mac: mac, portID: id, deviceOwner: deviceOwner, s))
+        let portSecurity = Self.given(attrs["port_security_enabled"])?.boolValue ?? (network["port_security_enabled"]?.boolValue ?? true)
+        d["port_security_enabled"] = .bool(portSecurity)
+        var groups: [String]
+        if let given = Self.given(attrs["security_groups"])?.arrayValue {
+            groups = given.compactMap(\.stringValue)
+            if !portSecurity && !groups.isEmpty {
+                throw NeutronFault.badRequest("Port security must be enabled and port must have an IP address in order to use security groups.",
+                                              type: "PortSecurityAndIPRequiredForSecurityGroups")
+            }
+            for g in groups { try checkGroupUsable(g, project: project, actor: actor, s) }
+        } else if portSecurity && !isInternal && !project.isEmpty {
+            groups = [ensureDefaultSecurityGroup(project: project, &s)]
+        } else {
+            groups = []
+        }
+        d["security_groups"] = JSONValue(groups)
+        if !portSecurity, let pairs = attrs["allowed_address_pairs"]?.arrayValue, !pairs.isEmpty {
+            throw NeutronFault.conflict("AddressPairAndPortSecurityRequired", "Port Security must be enabled in order to have allowed address pairs on a port.")
+        }
+        d["allowed_address_pairs"] = Self.normalizedPairs(attrs["allowed_address_pairs"], mac: mac)
+        d["extra_dhcp_opts"] = try Self.dhcpOptions(attrs["extra_dhcp_opts"])
+        d["status"] = "DOWN"
+        d["ip_allocation"] = "immediate"
+        Self.setBinding(&d, host: attrs["binding:host_id"]?.stringValue ?? "")
+        s.put(.port, d)
+        return d
+    }
+
+    /// A binding is "bound" to a host's Linux bridge once a host is named.
+    static func setBinding(_ d: inout JSONObject, host: String) {
+        d["binding:host_id"] = .string(host)
+        if host.isEmpty {
+            d["binding:vif_type"] = "unbound"
+            d["binding:vif_details"] = [:]
+        } else {
+            d["binding:vif_type"] = "bridge"
+            d["binding:vif_details"] = ["port_filter": true, "connectivity": "l2"]
+        }
+        if d["binding:profile"] == nil || d["binding:profile"] == .null { d["binding:profile"] = [:] }
+        if d["binding:vnic_type"] == nil { d["binding:vnic_type"] = "normal" }
+    }
+
+    static func normalizedPairs(_ v: JSONValue?, mac: MACAddress) -> JSONValue {
+        .array((v?.arrayValue ?? []).map { p in
+            var o = p.objectValue ?? [:]
+            if let ip = o["ip_address"]?.stringValue {
+                if let n = IPNetwork(ip) { o["ip_address"] = .string(n.prefixLength == n.address.bits ? n.address.description : ip) }
+            }
+            o["mac_address"] = .string(o["mac_address"]?.stringValue.flatMap { MACAddress($0) }?.description ?? mac.description)
+            return .object(o)
+        })
+    }
+
+    static func dhcpOptions(_ v: JSONValue?) throws -> JSONValue {
+        var out = [JSONValue]()
+        for o in v?.arrayValue ?? [] {
+            guard case .object(var opt) = o, let name = opt["opt_name"]?.stringValue, !name.isEmpty else {
+                throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: each option needs an opt_name.")
+            }
+            for (k, _) in opt where !["opt_name", "opt_value", "ip_version"].contains(k) {
+                throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: '\(k)' is not an allowed key.")
+            }
+            guard let value = opt["opt_value"], value == .null || value.stringValue != nil else {
+                throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: opt_value must be a string.")
+            }
+            let version = Validators.toInt(opt["ip_version"] ?? 4) ?? 0
+            guard version == 4 || version == 6 else { throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: ip_version must be 4 or 6.") }
+            opt["ip_version"] = .int(version)
+            _ = name
+            out.append(.object(opt))
+        }
+        return .array(out)
+    }
+
+    func checkGroupUsable(_ g: String, project: String, actor: NetworkActor, _ s: NetworkState) throws {
+        guard let sg = s[.securityGroup, g], actor.isAdmin || Self.owns(sg, project) || Self.owns(sg, actor.projectID) else {
+            throw ResourceKind.securityGroup.notFound(g)
+        }
+    }
+
+    public func updatePort(_ id: String, _ changes: JSONObject, actor: NetworkActor) async throws -> JSONObject {
+        try await write { s in try updatePort(id, changes, actor: actor, &s) }
+    }
+
+    func updatePort(_ id: String, _ changes: JSONObject, actor: NetworkActor, _ s: inout NetworkState) throws -> JSONObject {
+        guard var p = s[.port, id], let networkID = p["network_id"]?.stringValue, let network = s[.network, networkID] else {
+            throw ResourceKind.port.notFound(id)
+        }
+        var c = changes
+        let project = p["project_id"]?.stringValue ?? ""
+        var mac = MACAddress(p["mac_address"]?.stringValue ?? "") ?? MACAddress.random()
+        if let m = changes["mac_address"]?.stringValue.flatMap({ MACAddress($0) }), m != mac {
+            if p["binding:vif_type"]?.stringValue != "unbound", !(p["binding:host_id"]?.stringValue ?? "").isEmpty {
+                throw NeutronFault.conflict("PortBound", "Unable to complete operation on port \(id), port is already bound, port type: \(p["binding:vif_type"]?.stringValue ?? ""), old_mac \(mac), new_mac \(m).")
+            }
+            if s.port(withMAC: m, network: networkID) != nil {
+                throw NeutronFault.conflict("MacAddressInUse", "Unable to complete operation for network \(networkID). The mac address \(m) is in use.")
+            }
+            mac = m
+            c["mac_address"] = .string(m.description)
+        }
+        let deviceOwner = c["device_owner"]?.stringValue ?? p["device_owner"]?.stringValue ?? ""
+        if let requested = changes["fixed_ips"]?.arrayValue {
+            c["fixed_ips"] = .array(try allocate(network: network, requested: requested, mac: mac, portID: id, deviceOwner: deviceOwner,
+                                                 keeping: NetworkState.fixedIPs(p), s))
+        }
+        let portSecurity = c["port_security_enabled"]?.boolValue ?? (p["port_security_enabled"]?.boolValue ?? true)
+        let groups = (c["security_groups"] ?? p["security_groups"])?.arrayValue?.compactMap(\.stringValue) ?? []
+        if let given = changes["security_groups"]?.arrayValue {
+            for g in given.compactMap(\.stringValue) { try checkGroupUsable(g, project: project, actor: actor, s) }
+        }
+        if !portSecurity {
+            if !groups.isEmpty {
+                throw NeutronFault.conflict("PortSecurityPortHasSecurityGroup", "Port has security group associated. Cannot disable port security or IP address until security group is removed")
+            }
+            let pairs = (c["allowed_address_pairs"] ?? p["allowed_address_pairs"])?.arrayValue ?? []
+            if !pairs.isEmpty {
+                throw NeutronFault.conflict("AddressPairAndPortSecurityRequired", "Port Security must be enabled in order to have allowed address pairs on a port.")
+            }
+        }
+        if let pairs = changes["allowed_address_pairs"] { c["allowed_address_pairs"] = Self.normalizedPairs(pairs, mac: mac) }
+        if let opts = changes["extra_dhcp_opts"] {
+            // Neutron merges by name; a null value removes the option.
+            var merged = p["extra_dhcp_opts"]?.arrayValue ?? []
+            for o in try Self.dhcpOptions(opts).arrayValue ?? [] {
+                merged.removeAll { $0["opt_name"] == o["opt_name"] && $0["ip_version"] == o["ip_version"] }
+                if o["opt_value"] != .null { merged.append(o) }
+            }
+            c["extra_dhcp_opts"] = .array(merged)
+        }
+        c["tenant_id"] = nil
+        p = Self.touched(p, c)
+        if let host = changes["binding:host_id"]?.stringValue { Self.setBinding(&p, host: host) }
+        s.put(.port, p)
+        return p
+    }
+
+    public func deletePort(_ id: String, actor: NetworkActor, force: Bool = false) async throws {
+        try await write { s in
+            guard let p = s[.port, id] else { throw ResourceKind.port.notFound(id) }
+            let owner = p["device_owner"]?.stringValue ?? ""
+            if !force && (owner == "network:router_interface" || owner == "network:router_gateway" || owner == "network:floatingip"
+                || owner == "network:router_interface_distributed" || owner == "network:ha_router_replicated_interface") {
+                throw NeutronFault.conflict("ServicePortInUse", "Port \(id) cannot be deleted directly via the port API: has device owner \(owner).")
+            }
+            deletePort(id, &s)
+        }
+    }
+
+    /// Removes a port and what hangs on it (floating IP associations).
+    func deletePort(_ id: String, _ s: inout NetworkState) {
+        for var f in s.all(.floatingIP) where f["port_id"]?.stringValue == id {
+            f["port_id"] = .null
+            f["fixed_ip_address"] = .null
+            f["router_id"] = .null
+            f["status"] = "DOWN"
+            f["port_details"] = .null
+            s.put(.floatingIP, Self.touched(f))
+        }
+        s.remove(.port, id)
+    }
+}

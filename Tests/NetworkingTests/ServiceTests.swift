@@ -1,0 +1,133 @@
+import Logging
+import Networking
+import NimbusCore
+import NimbusStore
+import NimbusTestSupport
+import Testing
+
+/// The network service's rules without HTTP, on each store engine.
+@Suite struct ServiceTests {
+    static let alice = NetworkActor(projectID: "alice", isAdmin: false)
+    static let bob = NetworkActor(projectID: "bob", isAdmin: false)
+
+    func withService(_ body: (NetworkService, Database) async throws -> Void) async throws {
+        for engine in Engines.available {
+            let (db, close) = try await Engines.open(engine)
+            do {
+                try await Migrator(database: db).migrate(NetworkMigrations.all)
+                let service = try await NetworkService(store: NetworkStore(database: db), logger: Logger(label: "test"))
+                try await body(service, db)
+            } catch {
+                await close()
+                throw error
+            }
+            await close()
+        }
+    }
+
+    func network(_ s: NetworkService, _ actor: NetworkActor, _ cidr: String) async throws -> (String, String) {
+        let n = try await s.createNetwork(try ResourceSpecs.prepareCreate(.network, ["name": "n"]), actor: actor)
+        let id = n["id"]!.stringValue!
+        let sub = try await s.createSubnet(try ResourceSpecs.prepareCreate(.subnet, ["network_id": .string(id), "ip_version": 4, "cidr": .string(cidr)]), actor: actor)
+        return (id, sub["id"]!.stringValue!)
+    }
+
+    @Test func subnetDefaultsAndAllocation() async throws {
+        try await withService { s, _ in
+            let (net, subnet) = try await network(s, Self.alice, "10.0.0.0/29")
+            let sub = s.state[.subnet, subnet]!
+            #expect(sub["gateway_ip"] == .string("10.0.0.1"))
+            #expect(sub["allocation_pools"] == [["start": "10.0.0.2", "end": "10.0.0.6"]])
+            var addresses = [String]()
+            for _ in 0..<5 {
+                let p = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net)]), actor: Self.alice)
+                addresses.append(p["fixed_ips"]!.arrayValue![0]["ip_address"]!.stringValue!)
+            }
+            #expect(addresses == ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"])
+            await #expect(throws: NimbusError.self) {
+                _ = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net)]), actor: Self.alice)
+            }
+            // A freed address is handed out again.
+            let first = s.state.all(.port).first { $0["fixed_ips"]?.arrayValue?.first?["ip_address"] == .string("10.0.0.4") }!
+            try await s.deletePort(first["id"]!.stringValue!, actor: Self.alice)
+            let again = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net)]), actor: Self.alice)
+            #expect(again["fixed_ips"]!.arrayValue![0]["ip_address"] == .string("10.0.0.4"))
+        }
+    }
+
+    @Test func hugeSubnetsAreNotEnumerated() async throws {
+        try await withService { s, _ in
+            let (net, _) = try await network(s, Self.alice, "10.0.0.0/8")
+            let clock = ContinuousClock()
+            let t = try await clock.measure {
+                for _ in 0..<20 { _ = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net)]), actor: Self.alice) }
+            }
+            #expect(t < .seconds(5))
+        }
+    }
+
+    @Test func duplicateAddressAndOverlap() async throws {
+        try await withService { s, _ in
+            let (net, subnet) = try await network(s, Self.alice, "10.0.0.0/24")
+            _ = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net), "fixed_ips": [["ip_address": "10.0.0.50"]]]), actor: Self.alice)
+            await #expect(throws: NimbusError.self) {
+                _ = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net), "fixed_ips": [["subnet_id": .string(subnet), "ip_address": "10.0.0.50"]]]), actor: Self.alice)
+            }
+            await #expect(throws: NimbusError.self) {
+                _ = try await s.createSubnet(try ResourceSpecs.prepareCreate(.subnet, ["network_id": .string(net), "ip_version": 4, "cidr": "10.0.0.128/25"]), actor: Self.alice)
+            }
+            // Another project's network with the same CIDR is its own address space.
+            let (other, _) = try await network(s, Self.bob, "10.0.0.0/24")
+            let p = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(other), "fixed_ips": [["ip_address": "10.0.0.50"]]]), actor: Self.bob)
+            #expect(p["fixed_ips"]!.arrayValue![0]["ip_address"] == .string("10.0.0.50"))
+            // … but it cannot use Alice's network.
+            await #expect(throws: NimbusError.self) {
+                _ = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net)]), actor: Self.bob)
+            }
+        }
+    }
+
+    @Test func stateSurvivesReload() async throws {
+        try await withService { s, db in
+            let (net, _) = try await network(s, Self.alice, "192.168.0.0/24")
+            let p = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net)]), actor: Self.alice)
+            let reloaded = try await NetworkService(store: NetworkStore(database: db), logger: Logger(label: "test"))
+            #expect(reloaded.state[.port, p["id"]!.stringValue!] == p)
+            #expect(reloaded.state.isAllocated(IPAddress(p["fixed_ips"]!.arrayValue![0]["ip_address"]!.stringValue!)!, subnet: p["fixed_ips"]!.arrayValue![0]["subnet_id"]!.stringValue!))
+            // Each project got its default security group with Neutron's four rules.
+            let group = reloaded.state.all(.securityGroup).first { $0["project_id"] == "alice" }!
+            #expect(reloaded.state.rules(ofGroup: group["id"]!.stringValue!).count == 4)
+            #expect(p["security_groups"] == [group["id"]!])
+        }
+    }
+
+    @Test func routerGatewayInterfaceAndFloatingIP() async throws {
+        try await withService { s, _ in
+            let admin = NetworkActor(projectID: "admin", isAdmin: true)
+            let ext = try await s.createNetwork(try ResourceSpecs.prepareCreate(.network, ["name": "public", "router:external": true]), actor: admin)
+            let extID = ext["id"]!.stringValue!
+            _ = try await s.createSubnet(try ResourceSpecs.prepareCreate(.subnet, ["network_id": .string(extID), "ip_version": 4, "cidr": "172.24.4.0/24"]), actor: admin)
+            let (net, subnet) = try await network(s, Self.alice, "10.0.0.0/24")
+            let port = try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net)]), actor: Self.alice)
+            let fip = try await s.createFloatingIP(try ResourceSpecs.prepareCreate(.floatingIP, ["floating_network_id": .string(extID)]), actor: Self.alice)
+            let fipID = fip["id"]!.stringValue!
+            // No router yet: the network cannot be reached.
+            await #expect(throws: NimbusError.self) { _ = try await s.updateFloatingIP(fipID, ["port_id": port["id"]!], actor: Self.alice) }
+            let router = try await s.createRouter(try ResourceSpecs.prepareCreate(.router, ["name": "r", "external_gateway_info": ["network_id": .string(extID)]]), actor: Self.alice)
+            let rid = router["id"]!.stringValue!
+            _ = try await s.addRouterInterface(rid, subnetID: subnet, portID: nil, actor: Self.alice)
+            let associated = try await s.updateFloatingIP(fipID, ["port_id": port["id"]!], actor: Self.alice)
+            #expect(associated["router_id"] == .string(rid))
+            #expect(associated["fixed_ip_address"] == port["fixed_ips"]!.arrayValue![0]["ip_address"]!)
+            await #expect(throws: NimbusError.self) { try await s.deleteRouter(rid) }
+            await #expect(throws: NimbusError.self) { _ = try await s.removeRouterInterface(rid, subnetID: subnet, portID: nil, actor: Self.alice) }
+            try await s.deletePort(port["id"]!.stringValue!, actor: Self.alice)
+            #expect(s.state[.floatingIP, fipID]?["port_id"] == .null)
+            _ = try await s.removeRouterInterface(rid, subnetID: subnet, portID: nil, actor: Self.alice)
+            try await s.deleteFloatingIP(fipID)
+            try await s.deleteRouter(rid)
+            try await s.deleteNetwork(net)
+            #expect(s.state.all(.port).isEmpty)
+        }
+    }
+}

@@ -257,6 +257,7 @@ extension NeutronAPI {
         ("standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."),
         ("standard-attr-tag", "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", "Enables to set tag on resources with standard attribute."),
         ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
+        ("subnet-external-network", "Subnet External Network", "Informs if the subnet is associated to an external network."),
         ("stateful-security-group", "Stateful security group", "Indicates if the security group is stateful or not"),
     ]
 

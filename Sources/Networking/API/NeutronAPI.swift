@@ -143,7 +143,10 @@ public struct NeutronAPI: Sendable {
         case .network:
             d["shared"] = .bool(service.isShared(doc, with: c.projectID, in: s))
         case .subnet:
-            if let n = doc["network_id"]?.stringValue, let network = s[.network, n] { d["shared"] = .bool(service.isShared(network, with: c.projectID, in: s)) }
+            if let n = doc["network_id"]?.stringValue, let network = s[.network, n] {
+                d["shared"] = .bool(service.isShared(network, with: c.projectID, in: s))
+                d["router:external"] = .bool(network["router:external"]?.boolValue == true)
+            }
         case .securityGroup:
             d = service.groupWithRules(doc, s)
             if !c.isAdmin {

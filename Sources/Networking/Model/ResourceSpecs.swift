@@ -59,6 +59,7 @@ public enum ResourceSpecs {
         AttributeSpec("service_types", post: true, put: true, default: [], validate: Validators.listOf(Validators.string(max: 255)), sort: false),
         AttributeSpec("segment_id", post: true, default: .null, validate: Validators.uuidOrNone),
         AttributeSpec("shared", filter: false),
+        AttributeSpec("router:external", sort: false),
     ]
 
     public static let port: [AttributeSpec] = standard + [
@@ -114,7 +115,7 @@ public enum ResourceSpecs {
             guard case .string(let s) = v, IPNetwork(s) != nil || IPAddress(s) != nil else { return "'\(Validators.repr(v))' is not a valid IP subnet" }
             return nil
         }),
-        AttributeSpec("remote_group_id", post: true, default: .null, validate: Validators.uuidOrNone),
+        AttributeSpec("remote_group_id", post: true, default: .null, validate: Validators.stringOrNone),
         AttributeSpec("remote_address_group_id", post: true, default: .null, validate: Validators.uuidOrNone),
         AttributeSpec("description", post: true, default: "", validate: Validators.string(max: 255)),
         AttributeSpec("normalized_cidr"), AttributeSpec("belongs_to_default_sg"),

@@ -153,13 +153,13 @@ extension NetworkService {
             if let a = pmin, let b = pmax, a > b {
                 throw NeutronFault.badRequest("For TCP/UDP protocols, port_range_min must be <= port_range_max", type: "SecurityGroupInvalidPortRange")
             }
-            if (pmin == nil) != (pmax == nil) {
-                // Neutron fills the other end: a single port.
+            if pmin == nil && pmax != nil {
+                throw NeutronFault.badRequest("For TCP/UDP protocols, port_range_min must be <= port_range_max", type: "SecurityGroupInvalidPortRange")
             }
         } else if let n = number, n == 1 || n == 58 {
             for (field, v) in [("port_range_min", pmin), ("port_range_max", pmax)] {
                 if let v, !(0...255).contains(v) {
-                    throw NeutronFault.badRequest("Invalid value for ICMP \(field) (\(field == "port_range_min" ? "type" : "code")): \(v). It must be 0 to 255.", type: "SecurityGroupInvalidIcmpValue")
+                    throw NeutronFault.badRequest("Invalid value for ICMP \(field == "port_range_min" ? "type" : "code") (\(field)): \(v). It must be 0 to 255.", type: "SecurityGroupInvalidIcmpValue")
                 }
             }
             if pmin == nil, let b = pmax {

@@ -202,7 +202,7 @@ public final class NetworkService: Sendable {
         try checkQuota(.network, project: project, s)
         var d = Self.standard(attrs, project: project)
         let external = attrs["router:external"]?.boolValue == true
-        var type = Self.given(attrs["provider:network_type"])?.stringValue ?? (external ? "flat" : "vxlan")
+        var type = Self.given(attrs["provider:network_type"])?.stringValue ?? "vxlan"
         var physnet = Self.given(attrs["provider:physical_network"])?.stringValue
         var segment = Self.given(attrs["provider:segmentation_id"])?.intValue
         if Self.given(attrs["provider:network_type"]) == nil && (physnet != nil || segment != nil) {
@@ -345,6 +345,15 @@ public final class NetworkService: Sendable {
     public func deleteNetwork(_ id: String) async throws {
         try await write { s in
             guard let n = s[.network, id] else { throw ResourceKind.network.notFound(id) }
+            // Floating IPs that point nowhere go with their external network (Neutron's L3 plugin).
+            let floating = s.all(.floatingIP).filter { $0["floating_network_id"]?.stringValue == id }
+            if floating.allSatisfy({ $0["port_id"] == nil || $0["port_id"] == .null }) {
+                for f in floating {
+                    let fid = f["id"]!.stringValue!
+                    for p in s.ports(ofDevice: fid) where p["device_owner"]?.stringValue == "network:floatingip" { s.remove(.port, p["id"]!.stringValue!) }
+                    s.remove(.floatingIP, fid)
+                }
+            }
             for p in s.ports(ofNetwork: id) {
                 let owner = p["device_owner"]?.stringValue ?? ""
                 // Only the service's own DHCP ports go with the network; anything else is in use.

@@ -212,6 +212,22 @@ public enum PowerState: Int, Sendable, Codable, CaseIterable {
 }
 
 /// Everything a compute node needs to build one instance (the agent API's instance document).
+/// One network interface of a guest: a port of the network service, plugged as a tap device
+/// that the host's network agent attaches to the port's network.
+public struct GuestNIC: Sendable, Codable, Equatable {
+    public var portID: String
+    public var networkID: String
+    public var mac: String
+    public var mtu: Int
+    /// The tap device (`tap` + the port id's first 11 characters, as Neutron names it).
+    public var device: String
+    public init(portID: String, networkID: String, mac: String, mtu: Int) {
+        self.portID = portID; self.networkID = networkID; self.mac = mac; self.mtu = mtu
+        self.device = GuestNIC.device(forPort: portID)
+    }
+    public static func device(forPort id: String) -> String { "tap" + String(id.unicodeScalars.prefix(11)) }
+}
+
 public struct InstanceSpec: Sendable, Codable, Equatable {
     public var id: InstanceID
     public var name: String
@@ -227,12 +243,14 @@ public struct InstanceSpec: Sendable, Codable, Equatable {
     public var imageID: String
     /// The config drive's content when one is wanted; nil otherwise.
     public var configDrive: ConfigDrive?
+    /// The network interfaces, in order (nil in records written before networks existed).
+    public var nics: [GuestNIC]?
 
     public init(id: InstanceID, name: String, hostname: String, projectID: String, userID: String, vcpus: Int,
-                memoryMB: Int, rootGB: Int, ephemeralGB: Int, swapMB: Int, imageID: String, configDrive: ConfigDrive?) {
+                memoryMB: Int, rootGB: Int, ephemeralGB: Int, swapMB: Int, imageID: String, configDrive: ConfigDrive?, nics: [GuestNIC]? = nil) {
         self.id = id; self.name = name; self.hostname = hostname; self.projectID = projectID; self.userID = userID
         self.vcpus = vcpus; self.memoryMB = memoryMB; self.rootGB = rootGB; self.ephemeralGB = ephemeralGB
-        self.swapMB = swapMB; self.imageID = imageID; self.configDrive = configDrive
+        self.swapMB = swapMB; self.imageID = imageID; self.configDrive = configDrive; self.nics = nics
     }
 }
 

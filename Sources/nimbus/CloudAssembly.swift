@@ -99,13 +99,13 @@ struct CloudAssembly {
             Task { await ImageAssembly.registerTestImage(api: imageAPI, owner: adminProject.id, logger: logger) }
         }
 
-        let placement = try await PlacementAssembly.build(config: config, database: database, identityURL: identityURL, logger: logger)
-        let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
-                                                      dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
-
         let demoProject = try await identity.project(named: "demo", domainID: "default")
         let network = try await NetworkAssembly.build(config: config, database: database, publicURL: base + "/network", identityURL: identityURL,
                                                       adminProject: adminProject.id, demoProject: demoProject?.id, logger: logger)
+
+        let placement = try await PlacementAssembly.build(config: config, database: database, identityURL: identityURL, logger: logger)
+        let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
+                                                      network: network.service, dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
 
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,

@@ -3,6 +3,7 @@ import ComputeNode
 import Foundation
 import Image
 import Logging
+import Networking
 import NimbusCore
 import NimbusPolicy
 import NimbusStore
@@ -39,7 +40,7 @@ enum ComputeAssembly {
         ConfigOption("consoleauth", "token_ttl", default: "600", "Seconds a console URL's token stays valid (Nova's [consoleauth] token_ttl)."),
     ]
 
-    static func build(config: NimbusConfiguration, database: Database, images: ImageService, placement: PlacementService, dataDir: String,
+    static func build(config: NimbusConfiguration, database: Database, images: ImageService, placement: PlacementService, network: NetworkService?, dataDir: String,
                       publicURL: String, identityURL: String, logger: Logger) async throws -> Built {
         let v = config.values
         let log = { var l = logger; l[metadataKey: "service"] = "compute"; return l }()
@@ -53,7 +54,8 @@ enum ComputeAssembly {
         settings.consoles.serialBaseURL = v.string("serial_console", "base_url")
         settings.consoles.tokenTTL = TimeInterval(max(1, v.int("consoleauth", "token_ttl")))
         let service = ComputeService(database: database, images: ComputeImageClient(images: images),
-                                     placement: ComputePlacementClient(placement: placement), settings: settings, logger: log)
+                                     placement: ComputePlacementClient(placement: placement),
+                                     network: network.map { ComputeNetworkClient(network: $0) }, settings: settings, logger: log)
         try await service.bootstrap()
         var overrides = [String: String]()
         let policyFile = v.string("compute", "policy_file")

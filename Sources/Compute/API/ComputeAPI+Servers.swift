@@ -100,9 +100,25 @@ extension ComputeAPI {
         if r.hostname != nil, r.maxCount > 1 { throw NimbusError.badRequest("Cannot provide a hostname when creating multiple servers.") }
         r.accessIPv4 = s["accessIPv4"]?.stringValue
         r.accessIPv6 = s["accessIPv6"]?.stringValue.map(NovaText.normalizedIPv6)
-        if let networks = s["networks"], !(networks.stringValue == "none" || networks.stringValue == "auto" || networks.arrayValue?.isEmpty == true) {
-            throw NimbusError.badRequest("Networks are not available: Nimbus has no network service yet; boot with networks 'none' or 'auto'.")
+        switch s["networks"] {
+        case .string("none")?: r.networks = []
+        case .string("auto")?, nil: r.networks = nil
+        case .array(let list)?:
+            r.networks = try list.map { n in
+                let uuid = n["uuid"]?.stringValue, port = n["port"]?.stringValue
+                if uuid == nil && port == nil {
+                    throw NimbusError.badRequest("Bad networks format: network uuid is not in proper format (None)")
+                }
+                return RequestedNIC(networkID: port == nil ? uuid : nil, portID: port, fixedIP: n["fixed_ip"]?.stringValue, tag: n["tag"]?.stringValue)
+            }
+            if list.isEmpty { r.networks = nil }
+        default: break
         }
+        var groupNames = [String]()
+        for g in s["security_groups"]?.arrayValue ?? [] {
+            if let n = g["name"]?.stringValue, !groupNames.contains(where: { $0.sameBytes(as: n) }) { groupNames.append(n) }
+        }
+        r.securityGroups = groupNames
         let made = try await service.createServers(r, caller: c.auth, requestID: ctx.requestID)
         if s["return_reservation_id"].flatMap(NovaSchemas.bool) == true {
             return .json(["reservation_id": .string(made.first?.reservationID ?? "")], status: .accepted)

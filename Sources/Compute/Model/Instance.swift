@@ -68,6 +68,9 @@ public struct Instance: Sendable, Equatable {
     public var migrationID: String?
     /// Nova's `shelved_at`, `shelved_image_id`, `shelved_host` (system metadata) while shelved.
     public var shelved: [String: String] = [:]
+    /// The ports the compute service created for the instance (deleted with it); ports the
+    /// user gave are only released.
+    public var createdPorts: [String] = []
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

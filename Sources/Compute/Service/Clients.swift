@@ -133,3 +133,40 @@ public struct ConsumerClaim: Sendable, Equatable {
         self.consumer = consumer; self.provider = provider; self.resources = resources; self.consumerType = consumerType
     }
 }
+
+/// A network a server create asks for (`networks` in Nova's request): a network, a port, and
+/// optionally the fixed address on the network.
+public struct RequestedNIC: Sendable, Equatable {
+    public var networkID: String?
+    public var portID: String?
+    public var fixedIP: String?
+    public var tag: String?
+    public init(networkID: String? = nil, portID: String? = nil, fixedIP: String? = nil, tag: String? = nil) {
+        self.networkID = networkID; self.portID = portID; self.fixedIP = fixedIP; self.tag = tag
+    }
+}
+
+/// What the compute service needs from the network service (Nova's `network.neutron.API`),
+/// through a protocol it owns; the composition root implements it over the network service.
+public protocol NetworkClient: Sendable {
+    /// The NICs a create gets: the requested ones checked (networks the caller may use, ports
+    /// of the caller's project that are free), or, when nothing was asked for (`auto`), the
+    /// one network the project can use (none: no NIC; several: Nova's NetworkAmbiguous 409).
+    func resolve(_ requested: [RequestedNIC]?, caller: AuthContext) async throws -> [RequestedNIC]
+    /// Creates (or takes) the instance's ports; returns the ids of the ports it created, which
+    /// go with the server, while ports the user gave are only released.
+    func allocate(instance: String, project: String, zone: String?, _ nics: [RequestedNIC], securityGroups: [String],
+                  caller: AuthContext) async throws -> [String]
+    /// Binds the instance's ports to its host (idempotent; the host's network agent wires them).
+    func bind(instance: String, host: String) async throws
+    /// The instance's NICs in port creation order, for its compute node.
+    func nics(instance: String, order: [String]) -> [GuestNIC]
+    /// Nova's `addresses` of the instance (fixed and floating, per network name).
+    func addresses(instance: String) -> JSONObject
+    /// The names of the security groups on the instance's ports.
+    func securityGroups(instance: String) -> [String]
+    /// `network_data.json` for the config drive and the metadata service.
+    func networkData(instance: String) -> String
+    /// Deletes the ports in `created`, and releases the instance's other ports.
+    func deallocate(instance: String, created: [String]) async throws
+}

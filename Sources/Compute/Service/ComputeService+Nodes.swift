@@ -37,6 +37,8 @@ public struct ComputeNodeControl: NodeControl {
         try await service.hosts.seen(host)
         var out = [DesiredInstance]()
         for i in try await service.instances.assigned(to: host) {
+            // The host's network agent wires the ports bound to it (level-triggered, idempotent).
+            try await service.network?.bind(instance: i.id, host: host)
             var args = i.taskArguments
             if args[MoveTask.move] == "true", i.taskState == .resizeFinish || i.taskState == .resizeMigrated,
                let source = args[ComputeService.sourceHost], let base = try await service.sourceBase(of: source) {
@@ -84,12 +86,12 @@ extension ComputeService {
         var drive: ConfigDrive?
         if i.configDrive || settings.forceConfigDrive {
             drive = ConfigDrive(metaData: InstanceMetadata.metaData(i).serializedString(), userData: i.userData.flatMap { Data(base64Encoded: $0) },
-                                networkData: nil, vendorData: nil, vendorData2: nil)
+                                networkData: network?.networkData(instance: i.id), vendorData: nil, vendorData2: nil)
         }
         return InstanceSpec(id: try InstanceID(i.id), name: i.name, hostname: i.hostname, projectID: i.projectID, userID: i.userID, vcpus: i.flavor.vcpus,
                             memoryMB: i.flavor.memoryMB, rootGB: i.flavor.rootGB, ephemeralGB: i.flavor.ephemeralGB, swapMB: i.flavor.swapMB,
                             imageID: i.taskState == .unshelving ? (i.taskArguments["image_id"] ?? i.imageID ?? "") : (i.imageID ?? ""),
-                            configDrive: drive)
+                            configDrive: drive, nics: network?.nics(instance: i.id, order: i.createdPorts))
     }
 
     /// Nova's states after a node's fact.
@@ -345,6 +347,11 @@ extension ComputeService {
         }
         try await placement.release(consumer: id)
         try? await consoleTokens.delete(instance: id)
+        if let done, let network {
+            do { try await network.deallocate(instance: id, created: done.createdPorts) } catch {
+                logger.error("could not release the ports of deleted instance \(id): \(error)")
+            }
+        }
         // A resize left unconfirmed is confirmed by the delete (Nova's _confirm_resize_on_deleting):
         // the old flavor's allocation under the migration goes too.
         if let image = done?.shelved["shelved_image_id"], !image.isEmpty {

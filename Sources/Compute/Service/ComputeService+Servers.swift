@@ -24,6 +24,9 @@ public struct ServerRequest: Sendable {
     public var sameHost: [String] = []
     public var differentHost: [String] = []
     public var groupID: String?
+    /// `networks`: nil for auto (or absent), [] for none.
+    public var networks: [RequestedNIC]?
+    public var securityGroups: [String] = []
     public init(name: String, imageID: String?, flavorID: String) { self.name = name; self.imageID = imageID; self.flavorID = flavorID }
 }
 
@@ -86,6 +89,15 @@ extension ComputeService {
                          limit: try await userQuotas(project: project, user: caller.user.id)[.serverGroupMembers] ?? -1)
         }
         let count = try await allowedCount(r, flavor: flavor, project: project)
+        var nics = [RequestedNIC]()
+        if let network {
+            nics = try await network.resolve(r.networks, caller: caller)
+            if count > 1, nics.contains(where: { $0.portID != nil }) {
+                throw NimbusError.badRequest("Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.")
+            }
+        } else if let requested = r.networks, !requested.isEmpty {
+            throw NimbusError.badRequest("Networks are not available: this cloud has no network service.")
+        }
         let reservation = "r-" + String(Identifiers.hex32().prefix(8))
         let now = Date()
         var made = [Instance]()
@@ -114,7 +126,18 @@ extension ComputeService {
             i.launchIndex = index
             made.append(i)
         }
-        try await instances.insert(made, group: join)
+        if let network, !nics.isEmpty {
+            for index in made.indices {
+                made[index].createdPorts = try await network.allocate(instance: made[index].id, project: project, zone: r.availabilityZone,
+                                                                       nics, securityGroups: r.securityGroups, caller: caller)
+            }
+        }
+        do {
+            try await instances.insert(made, group: join)
+        } catch {
+            if let network { for i in made { try? await network.deallocate(instance: i.id, created: i.createdPorts) } }
+            throw error
+        }
         for i in made { try await actions.start(i, action: "create", requestID: requestID, caller: caller) }
         wake()
         return made

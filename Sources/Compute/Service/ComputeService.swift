@@ -32,6 +32,8 @@ public final class ComputeService: Sendable {
     let consoleTokens: ConsoleTokenRepository
     let images: any ImageClient
     let placement: any PlacementClient
+    /// The network service (nil: servers boot without networks).
+    public let network: (any NetworkClient)?
     public let settings: ComputeSettings
     var quotas: ComputeQuotas { settings.quotas }
     let logger: Logger
@@ -43,8 +45,9 @@ public final class ComputeService: Sendable {
     /// The console proxy's URL (`http://host:port`), set once its listener runs.
     public let consoleProxyBase = Mutex<String>("")
 
-    public init(database: Database, images: any ImageClient, placement: any PlacementClient, settings: ComputeSettings = ComputeSettings(),
-                logger: Logger) {
+    public init(database: Database, images: any ImageClient, placement: any PlacementClient, network: (any NetworkClient)? = nil,
+                settings: ComputeSettings = ComputeSettings(), logger: Logger) {
+        self.network = network
         self.database = database
         self.flavors = FlavorRepository(database: database)
         self.keypairs = KeypairRepository(database: database)

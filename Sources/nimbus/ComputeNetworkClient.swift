@@ -1,0 +1,214 @@
+import Compute
+import ComputeNode
+import Foundation
+import Networking
+import NimbusCore
+
+/// The compute service's view of the network service in this process (Nova's
+/// `network.neutron.API`): ports for servers, bound to their hosts, shown as `addresses`.
+struct ComputeNetworkClient: NetworkClient {
+    let network: NetworkService
+
+    static func actor(_ caller: AuthContext) -> NetworkActor {
+        NetworkActor(projectID: caller.projectID ?? "", isAdmin: caller.hasRole("admin"))
+    }
+
+    /// Neutron's errors as Nova passes them on: what the user asked for is wrong (400), or a
+    /// port is taken (409).
+    static func translate(_ e: Error) -> Error {
+        guard let n = e as? NimbusError, let type = NeutronFault.type(of: n) else { return e }
+        switch type {
+        case "PortInUse": return NimbusError.conflict(n.message)
+        case "OverQuota": return NimbusError.forbidden("Maximum number of ports exceeded")
+        default: return n.status >= 500 ? n : NimbusError.badRequest(n.message)
+        }
+    }
+
+    func usable(_ n: JSONObject, _ a: NetworkActor, _ s: NetworkState) -> Bool {
+        a.isAdmin || n["project_id"]?.stringValue?.sameBytes(as: a.projectID) == true || network.isShared(n, with: a.projectID, in: s)
+    }
+
+    func resolve(_ requested: [RequestedNIC]?, caller: AuthContext) async throws -> [RequestedNIC] {
+        let a = Self.actor(caller)
+        if a.projectID.isEmpty { return [] }
+        try await network.ensureDefaultSecurityGroup(project: a.projectID)
+        let s = network.state
+        guard let requested else {
+            // Nova with no networks asked for: the one network the project can use.
+            let candidates = s.all(.network).filter { n in
+                n["router:external"]?.boolValue != true
+                    && (n["project_id"]?.stringValue?.sameBytes(as: a.projectID) == true || network.isShared(n, with: a.projectID, in: s))
+            }
+            if candidates.count > 1 {
+                throw NimbusError.conflict("Multiple possible networks found, use a Network ID to be more specific.")
+            }
+            return candidates.map { RequestedNIC(networkID: $0["id"]?.stringValue) }
+        }
+        for r in requested {
+            if let p = r.portID {
+                guard let port = s[.port, p], a.isAdmin || port["project_id"]?.stringValue?.sameBytes(as: a.projectID) == true else {
+                    throw NimbusError.badRequest("Port id \(p) could not be found.")
+                }
+                if !(port["device_id"]?.stringValue ?? "").isEmpty { throw NimbusError.conflict("Port \(p) is still in use.") }
+            } else if let id = r.networkID {
+                guard let n = s[.network, id], usable(n, a, s) || (n["router:external"]?.boolValue == true && a.isAdmin) else {
+                    throw NimbusError.badRequest("Network \(id) could not be found.")
+                }
+                if n["router:external"]?.boolValue == true && !a.isAdmin {
+                    throw NimbusError.forbidden("It is not allowed to create an interface on external network \(id)")
+                }
+                if s.subnets(ofNetwork: id).isEmpty {
+                    throw NimbusError.badRequest("Network \(id) requires a subnet in order to boot instances on.")
+                }
+            }
+            if let ip = r.fixedIP, IPAddress(ip) == nil { throw NimbusError.badRequest("Invalid fixed IP address (\(ip))") }
+        }
+        return requested
+    }
+
+    func allocate(instance: String, project: String, zone: String?, _ nics: [RequestedNIC], securityGroups: [String],
+                  caller: AuthContext) async throws -> [String] {
+        let a = NetworkActor(projectID: project, isAdmin: caller.hasRole("admin"))
+        let owner = "compute:" + (zone ?? "nova")
+        let s = network.state
+        var groupIDs: [JSONValue]?
+        if !securityGroups.isEmpty {
+            groupIDs = try securityGroups.map { name in
+                let matches = s.all(.securityGroup).filter { g in
+                    g["project_id"]?.stringValue?.sameBytes(as: project) == true
+                        && (g["name"]?.stringValue?.sameBytes(as: name) == true || g["id"]?.stringValue == name)
+                }
+                guard let g = matches.first else { throw NimbusError.badRequest("Security group \(name) not found for project \(project).") }
+                if matches.count > 1 { throw NimbusError.conflict("Multiple security groups found matching '\(name)'. Use an ID to be more specific.") }
+                return g["id"]!
+            }
+        }
+        var created = [String]()
+        do {
+            for nic in nics {
+                if let portID = nic.portID {
+                    _ = try await network.updatePort(portID, ["device_id": .string(instance), "device_owner": .string(owner)], actor: a)
+                    continue
+                }
+                var body: JSONObject = ["network_id": .string(nic.networkID ?? ""), "project_id": .string(project),
+                                        "device_id": .string(instance), "device_owner": .string(owner)]
+                if let ip = nic.fixedIP { body["fixed_ips"] = [["ip_address": .string(ip)]] }
+                if let groupIDs { body["security_groups"] = .array(groupIDs) }
+                let port = try await network.createPort(try ResourceSpecs.prepareCreate(.port, body), actor: a)
+                created.append(port["id"]!.stringValue!)
+            }
+        } catch {
+            try? await deallocate(instance: instance, created: created)
+            throw Self.translate(error)
+        }
+        return created
+    }
+
+    func ports(_ instance: String, _ s: NetworkState, order: [String] = []) -> [JSONObject] {
+        s.all(.port).filter { $0["device_id"]?.stringValue == instance && ($0["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:") }
+            .sorted { a, b in
+                let ia = order.firstIndex(of: a["id"]?.stringValue ?? "") ?? Int.max, ib = order.firstIndex(of: b["id"]?.stringValue ?? "") ?? Int.max
+                if ia != ib { return ia < ib }
+                let ca = a["created_at"]?.stringValue ?? "", cb = b["created_at"]?.stringValue ?? ""
+                return ca != cb ? ca < cb : (a["id"]?.stringValue ?? "") < (b["id"]?.stringValue ?? "")
+            }
+    }
+
+    func bind(instance: String, host: String) async throws {
+        for p in ports(instance, network.state) where p["binding:host_id"]?.stringValue?.sameBytes(as: host) != true {
+            _ = try await network.updatePort(p["id"]!.stringValue!, ["binding:host_id": .string(host)], actor: NetworkActor(projectID: "", isAdmin: true))
+        }
+    }
+
+    func nics(instance: String, order: [String]) -> [GuestNIC] {
+        let s = network.state
+        return ports(instance, s, order: order).compactMap { p in
+            guard let id = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let mac = p["mac_address"]?.stringValue else { return nil }
+            return GuestNIC(portID: id, networkID: n, mac: mac, mtu: Int(s[.network, n]?["mtu"]?.intValue ?? 1500))
+        }
+    }
+
+    func addresses(instance: String) -> JSONObject {
+        let s = network.state
+        var out = JSONObject()
+        for p in ports(instance, s) {
+            let name = s[.network, p["network_id"]?.stringValue ?? ""]?["name"]?.stringValue ?? ""
+            let mac = p["mac_address"] ?? .null
+            var list = out[name]?.arrayValue ?? []
+            for ip in NetworkState.fixedIPs(p) {
+                list.append(["version": .int(Int64(ip.address.version)), "addr": .string(ip.address.description),
+                             "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac])
+                for f in s.all(.floatingIP) where f["port_id"]?.stringValue == p["id"]?.stringValue
+                    && f["fixed_ip_address"]?.stringValue == ip.address.description {
+                    list.append(["version": 4, "addr": f["floating_ip_address"] ?? .null, "OS-EXT-IPS:type": "floating", "OS-EXT-IPS-MAC:mac_addr": mac])
+                }
+            }
+            out[name] = .array(list)
+        }
+        return out
+    }
+
+    func securityGroups(instance: String) -> [String] {
+        let s = network.state
+        var names = [String]()
+        for p in ports(instance, s) {
+            for g in p["security_groups"]?.arrayValue ?? [] {
+                if let n = g.stringValue.flatMap({ s[.securityGroup, $0]?["name"]?.stringValue }), !names.contains(where: { $0.sameBytes(as: n) }) {
+                    names.append(n)
+                }
+            }
+        }
+        return names
+    }
+
+    /// Nova's `network_data.json` (`nova/virt/netutils.py`): a link per port, a network per
+    /// fixed address (DHCP or static), DNS servers as services.
+    func networkData(instance: String) -> String {
+        let s = network.state
+        var links = [JSONValue](), networks = [JSONValue](), services = [JSONValue]()
+        for (index, p) in ports(instance, s).enumerated() {
+            guard let id = p["id"]?.stringValue else { continue }
+            let device = GuestNIC.device(forPort: id)
+            let mtu = s[.network, p["network_id"]?.stringValue ?? ""]?["mtu"] ?? 1500
+            links.append(["id": .string(device), "vif_id": .string(id), "type": "bridge", "mtu": mtu, "ethernet_mac_address": p["mac_address"] ?? .null])
+            for (n, ip) in NetworkState.fixedIPs(p).enumerated() {
+                guard let sub = s[.subnet, ip.subnet], let cidr = IPNetwork(sub["cidr"]?.stringValue ?? "") else { continue }
+                let v6 = ip.address.version == 6
+                var o: JSONObject = ["id": .string("network\(index * 8 + n)"), "link": .string(device), "network_id": p["network_id"] ?? .null]
+                if sub["enable_dhcp"]?.boolValue == true && !v6 {
+                    o["type"] = "ipv4_dhcp"
+                } else {
+                    let mode = sub["ipv6_address_mode"]?.stringValue
+                    o["type"] = .string(v6 ? (mode == "slaac" ? "ipv6_slaac" : mode == "dhcpv6-stateful" ? "ipv6_dhcpv6-stateful" : mode == "dhcpv6-stateless" ? "ipv6_dhcpv6-stateless" : "ipv6") : "ipv4")
+                    o["ip_address"] = .string(ip.address.description)
+                    o["netmask"] = .string(v6 ? String(cidr.prefixLength) : IPAddress(version: 4, value: ~(UInt128(1) << UInt128(32 - cidr.prefixLength) - 1)).description)
+                    var routes = [JSONValue]()
+                    if let gw = sub["gateway_ip"]?.stringValue {
+                        routes.append(["network": v6 ? "::" : "0.0.0.0", "netmask": v6 ? "::" : "0.0.0.0", "gateway": .string(gw)])
+                    }
+                    o["routes"] = .array(routes)
+                    o["services"] = .array((sub["dns_nameservers"]?.arrayValue ?? []).map { ["type": "dns", "address": $0] })
+                }
+                networks.append(.object(o))
+                for d in sub["dns_nameservers"]?.arrayValue ?? [] where !services.contains(["type": "dns", "address": d]) {
+                    services.append(["type": "dns", "address": d])
+                }
+            }
+        }
+        return JSONValue.object(["links": .array(links), "networks": .array(networks), "services": .array(services)]).serializedString()
+    }
+
+    func deallocate(instance: String, created: [String]) async throws {
+        let admin = NetworkActor(projectID: "", isAdmin: true)
+        for p in ports(instance, network.state) {
+            guard let id = p["id"]?.stringValue else { continue }
+            if created.contains(id) {
+                try await network.deletePort(id, actor: admin, force: true)
+            } else {
+                _ = try await network.updatePort(id, ["device_id": "", "device_owner": "", "binding:host_id": ""], actor: admin)
+            }
+        }
+        // A port created but never given the device (a failed allocate) goes too.
+        for id in created where network.state[.port, id] != nil { try? await network.deletePort(id, actor: admin, force: true) }
+    }
+}

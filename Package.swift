@@ -173,9 +173,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "NetworkNode",
+            dependencies: [
+                "NimbusCore",
+                "ComputeNode",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Networking",
             dependencies: [
                 "NimbusCore",
+                "NetworkNode",
                 "NimbusStore",
                 "NimbusHTTP",
                 "NimbusPolicy",
@@ -200,6 +210,7 @@ let package = Package(
                 "Compute",
                 "ComputeNode",
                 "Networking",
+                "NetworkNode",
                 "NimbusPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -230,7 +241,7 @@ let package = Package(
         .testTarget(name: "ComputeNodeTests", dependencies: ["ComputeNode", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "ComputeNode", "NimbusStore", "NimbusTestSupport", "NimbusPolicy", "NimbusHTTP",
                                                      .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
-        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "NimbusStore", "NimbusTestSupport", "NimbusPolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "NetworkNode", "NimbusStore", "NimbusTestSupport", "NimbusPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]
 )

@@ -12,6 +12,8 @@ PKGS=(
     linux-image-amd64 kmod busybox-static dropbear-bin cpio
     syslinux syslinux-common mtools dosfstools genisoimage
     qemu-system-x86 qemu-utils
+    # the network datapath: bridges and namespaces (ip), DHCP (dnsmasq), security groups and NAT (nft)
+    iproute2 dnsmasq-base nftables
 )
 
 missing=()

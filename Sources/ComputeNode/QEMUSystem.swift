@@ -17,6 +17,8 @@ struct QEMUSystem: Sendable {
         var disks: [Disk]
         /// Start paused, waiting for `migrate-incoming` (resume of a suspended guest).
         var incoming = false
+        /// Network interfaces: tap devices the host's network agent plugs into their networks.
+        var nics: [GuestNIC] = []
     }
 
     /// One guest disk: a format node over a file, with its backing chain spelled out.
@@ -60,6 +62,12 @@ struct QEMUSystem: Sendable {
                  "-mon", "chardev=status,mode=control"]
         if l.id.isUUID { a += ["-uuid", l.id.rawValue] }
         for d in l.disks { a += Self.diskArguments(d) }
+        for (n, nic) in l.nics.enumerated() {
+            // QEMU opens the tap by name (the agent may have made it already, persistent) and
+            // runs no script: the network agent wires it.
+            a += ["-netdev", "tap,id=net\(n),ifname=\(Self.optionValue(nic.device)),script=no,downscript=no",
+                  "-device", "virtio-net-pci,netdev=net\(n),id=nic\(n),mac=\(Self.optionValue(nic.mac)),host_mtu=\(nic.mtu)"]
+        }
         if l.incoming { a += ["-S", "-incoming", "defer"] }
         return a
     }

@@ -105,7 +105,7 @@ struct CloudAssembly {
 
         let placement = try await PlacementAssembly.build(config: config, database: database, identityURL: identityURL, logger: logger)
         let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
-                                                      network: network.service, dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
+                                                      network: network.api.service, dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
 
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
@@ -125,10 +125,10 @@ struct CloudAssembly {
                                     "placement": .string(base + "/placement"), "network": .string(base + "/network")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, placement.api.routes, network.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, placement.api.routes, network.api.routes], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
-                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services,
+                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services + network.services,
                              consoles: compute.consoles)
     }
 }

@@ -15,7 +15,7 @@ struct ComputeNetworkClient: NetworkClient {
 
     /// Neutron's errors as Nova passes them on: what the user asked for is wrong (400), or a
     /// port is taken (409).
-    static func translate(_ e: Error) -> Error {
+    static func translate(_ e: any Error) -> any Error {
         guard let n = e as? NimbusError, let type = NeutronFault.type(of: n) else { return e }
         switch type {
         case "PortInUse": return NimbusError.conflict(n.message)

@@ -1,6 +1,10 @@
 import Foundation
+import ComputeNode
+import Crypto
 import Logging
+import NetworkNode
 import Networking
+import ServiceLifecycle
 import NimbusCore
 import NimbusPolicy
 import NimbusStore
@@ -14,10 +18,58 @@ enum NetworkAssembly {
         ConfigOption("network", "public_cidr", default: "172.24.4.0/24", "CIDR of the `public` network's subnet made at first start (DevStack's FLOATING_RANGE)."),
         ConfigOption("network", "private_cidr", default: "10.0.0.0/26", "CIDR of the demo project's `private` subnet made at first start (DevStack's FIXED_RANGE)."),
         ConfigOption("network", "create_default_networks", default: "true", "Create `public`, `private` and `router1` at first start, as DevStack does."),
+        ConfigOption("network", "datapath", default: "linux", "The datapath of the network agent in this process: linux (bridges, namespaces, dnsmasq, nftables), fake (nothing touches the kernel; scale tests) or none (no agent)."),
+        ConfigOption("network", "outside_namespace", default: "nimbus-public", "The namespace that plays the outside of the `public` network on one machine (its address: the public subnet's gateway)."),
+        ConfigOption("network", "outside_interface", default: "", "A host interface or bridge to attach the `public` network to instead of the outside namespace (a real deployment)."),
     ]
 
+    struct Built {
+        let api: NeutronAPI
+        let services: [any Service]
+    }
+
+    /// The agent's view of the network service in this process, as the network node.
+    struct LocalSource: TopologySource {
+        let service: NetworkService
+        func topology(host: String) async throws -> HostTopology { service.topology(host: host, networkNode: true) }
+        func reportWired(host: String, ports: Set<String>) async throws { try await service.reportWired(host: host, networkNode: true, ports: ports) }
+    }
+
+    /// The in-process network agent (the whole network node in `nimbus up`), on the compute host's name.
+    static func agent(config: NimbusConfiguration, service: NetworkService, logger: Logger) -> NetworkAgent? {
+        let v = config.values
+        let kind = v.string("network", "datapath")
+        let datapath: any Datapath
+        switch kind {
+        case "none": return nil
+        case "fake": datapath = FakeDatapath()
+        default:
+            for tool in ["/usr/sbin/dnsmasq", "/usr/sbin/nft"] where !FileManager.default.isExecutableFile(atPath: tool) && !FileManager.default.isExecutableFile(atPath: "/sbin/" + (tool as NSString).lastPathComponent) {
+                logger.error("network datapath not started: \(tool) is missing (scripts/install-deps.sh installs it)")
+                return nil
+            }
+            guard geteuid() == 0 else {
+                logger.error("network datapath not started: it needs root (CAP_NET_ADMIN) for bridges, namespaces and nftables")
+                return nil
+            }
+            var attachments = [String: PhysicalAttachment]()
+            let outside = v.string("network", "outside_interface")
+            if !outside.isEmpty {
+                attachments["public"] = .interface(outside)
+            } else if let net = IPNetwork(v.string("network", "public_cidr")) {
+                attachments["public"] = .namespace(name: v.string("network", "outside_namespace"), address: "\(net.network.adding(1))/\(net.prefixLength)")
+            }
+            // Files dnsmasq reads after dropping its privileges: a world-readable place per data dir.
+            let digest = SHA256.hash(data: Data(config.dataDir.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+            datapath = LinuxDatapath(runner: ProcessCommandRunner(), runDir: "/run/nimbus-network-" + digest, attachments: attachments, logger: logger)
+        }
+        let configured = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
+        let host = configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
+        return NetworkAgent(host: host, source: LocalSource(service: service), datapath: datapath, logger: logger)
+    }
+
     static func build(config: NimbusConfiguration, database: Database, publicURL: String, identityURL: String, adminProject: String,
-                      demoProject: String?, logger: Logger) async throws -> NeutronAPI {
+                      demoProject: String?, logger: Logger) async throws -> Built {
         var log = logger
         log[metadataKey: "service"] = "network"
         let service = try await NetworkService(store: NetworkStore(database: database), logger: log)
@@ -29,7 +81,10 @@ enum NetworkAssembly {
             try await createDefaults(service, publicCIDR: config.values.string("network", "public_cidr"),
                                      privateCIDR: config.values.string("network", "private_cidr"), admin: adminProject, demo: demoProject, logger: log)
         }
-        return NeutronAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
+        let api = NeutronAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
+        guard let agent = agent(config: config, service: service, logger: log) else { return Built(api: api, services: []) }
+        service.onCommit { _ in agent.poke() }
+        return Built(api: api, services: [LoopService { await agent.run() }])
     }
 
     static func createDefaults(_ service: NetworkService, publicCIDR: String, privateCIDR: String, admin: String, demo: String?, logger: Logger) async throws {

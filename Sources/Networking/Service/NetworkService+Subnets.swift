@@ -186,7 +186,8 @@ extension NetworkService {
                 s.put(.port, Self.touched(p))
             }
         }
-        return d
+        try syncDHCPPort(network: networkID, &s)
+        return s[.subnet, id] ?? d
     }
 
     public func updateSubnet(_ id: String, _ changes: JSONObject) async throws -> JSONObject {
@@ -225,6 +226,7 @@ extension NetworkService {
             if c["gateway_ip"] == nil { c["gateway_ip"] = nil }
             sub = Self.touched(sub, c)
             s.put(.subnet, sub)
+            try syncDHCPPort(network: sub["network_id"]?.stringValue ?? "", &s)
             return sub
         }
     }
@@ -249,6 +251,7 @@ extension NetworkService {
                 s.put(.network, n)
             }
             s.remove(.subnet, id)
+            try syncDHCPPort(network: networkID, &s)
         }
     }
 

@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import NimbusCore
+import Synchronization
+
+/// Makes a host's kernel match a `HostTopology`. Level-triggered and idempotent: each call
+/// looks at what exists, adds what is missing, fixes what differs and removes what nothing
+/// wants any more, so a restart (or `kill -9`) of Nimbus leaves traffic flowing and the next
+/// call reconciles without duplicates.
+public protocol Datapath: Sendable {
+    /// Converges; returns the ids of the ports that are wired (Neutron's ACTIVE).
+    func converge(_ t: HostTopology) async throws -> Set<String>
+    /// Removes everything this datapath made.
+    func teardown() async throws
+}
+
+/// The scale-test datapath: remembers the last topology and calls every port wired. Nothing
+/// touches the kernel.
+public final class FakeDatapath: Datapath {
+    private let last = Mutex<HostTopology?>(nil)
+    public init() {}
+    public var topology: HostTopology? { last.withLock { $0 } }
+    public func converge(_ t: HostTopology) async throws -> Set<String> {
+        last.withLock { $0 = t }
+        return Set(t.ports.map(\.id) + t.dhcp.map(\.portID) + t.routers.flatMap { r in r.interfaces.map(\.portID) + (r.gateway.map { [$0.portID] } ?? []) })
+    }
+    public func teardown() async throws { last.withLock { $0 = nil } }
+}
+
+/// Where the agent gets its topology from and reports port states to: the network service in
+/// this process, or the controller's agent API for a `nimbus compute` node.
+public protocol TopologySource: Sendable {
+    func topology(host: String) async throws -> HostTopology
+    func reportWired(host: String, ports: Set<String>) async throws
+}
+
+/// The network agent of one host: converges its datapath whenever the topology may have
+/// changed (woken by the service) and at least every `interval`.
+public actor NetworkAgent {
+    let host: String
+    let source: any TopologySource
+    let datapath: any Datapath
+    let interval: Duration
+    let logger: Logger
+    private var wake: AsyncStream<Void>.Continuation
+    private let stream: AsyncStream<Void>
+    private var lastWired: Set<String>?
+
+    public init(host: String, source: any TopologySource, datapath: any Datapath, interval: Duration = .seconds(10), logger: Logger) {
+        self.host = host
+        self.source = source
+        self.datapath = datapath
+        self.interval = interval
+        self.logger = logger
+        (stream, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Asks for a pass soon (coalesced).
+    public nonisolated func poke() { Task { await self.yield() } }
+    private func yield() { wake.yield() }
+
+    /// One pass: topology, converge, report.
+    public func pass() async {
+        do {
+            let t = try await source.topology(host: host)
+            let wired = try await datapath.converge(t)
+            if wired != lastWired {
+                try await source.reportWired(host: host, ports: wired)
+                lastWired = wired
+            }
+        } catch {
+            logger.error("network agent pass failed: \(error)")
+        }
+    }
+
+    public func run() async {
+        let ticker = Task { [interval] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                self.poke()
+            }
+        }
+        defer { ticker.cancel() }
+        await pass()
+        for await _ in stream {
+            if Task.isCancelled { break }
+            await pass()
+        }
+    }
+}

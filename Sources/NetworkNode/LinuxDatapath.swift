@@ -1,0 +1,343 @@
+import ComputeNode
+import Foundation
+import Logging
+import NimbusCore
+import Synchronization
+
+/// The datapath on Linux: a bridge per network (`brq…`), guests' tap devices in them, DHCP as
+/// dnsmasq in `qdhcp-<network>` namespaces, routers as `qrouter-<router>` namespaces with
+/// nftables SNAT/DNAT, security groups as nftables rules (`Firewall`). Every program is started
+/// from an argument array (`CommandRunner`), never through a shell.
+public final class LinuxDatapath: Datapath {
+    let runner: any CommandRunner
+    /// Files dnsmasq and nft read (world-readable: dnsmasq drops its privileges).
+    let runDir: String
+    let attachments: [String: PhysicalAttachment]
+    let logger: Logger
+    private let applied = Mutex<[String: String]>([:])
+    static let timeout = Duration.seconds(20)
+
+    public init(runner: any CommandRunner, runDir: String, attachments: [String: PhysicalAttachment], logger: Logger) {
+        self.runner = runner
+        self.runDir = runDir
+        self.attachments = attachments
+        self.logger = logger
+    }
+
+    // MARK: running ip, nft, dnsmasq
+
+    @discardableResult
+    func run(_ argv: [String]) async throws -> CommandResult {
+        try await runner.run(argv, timeout: Self.timeout).check()
+    }
+
+    func tryRun(_ argv: [String]) async -> Bool {
+        (try? await runner.run(argv, timeout: Self.timeout))?.status == 0
+    }
+
+    struct Link { var name: String; var kind: String?; var master: String?; var mtu: Int; var up: Bool; var mac: String? }
+
+    func links(namespace: String? = nil) async throws -> [String: Link] {
+        var argv = ["ip"]
+        if let namespace { argv += ["-n", namespace] }
+        argv += ["-j", "-d", "link", "show"]
+        let out = try await run(argv).stdout
+        guard case .array(let items)? = try? JSONValue.parse(out) else { return [:] }
+        var result = [String: Link]()
+        for i in items {
+            guard let name = i["ifname"]?.stringValue else { continue }
+            result[name] = Link(name: name, kind: i["linkinfo"]?["info_kind"]?.stringValue, master: i["master"]?.stringValue,
+                                mtu: Int(i["mtu"]?.intValue ?? 0), up: (i["flags"]?.arrayValue ?? []).contains("UP"), mac: i["address"]?.stringValue)
+        }
+        return result
+    }
+
+    func namespaces() async throws -> Set<String> {
+        let out = try await run(["ip", "-j", "netns", "list"]).stdout
+        guard case .array(let items)? = try? JSONValue.parse(out) else { return [] }
+        return Set(items.compactMap { $0["name"]?.stringValue })
+    }
+
+    func addresses(namespace: String, device: String) async throws -> Set<String> {
+        let out = try await run(["ip", "-n", namespace, "-j", "addr", "show", "dev", device]).stdout
+        guard case .array(let items)? = try? JSONValue.parse(out) else { return [] }
+        var set = Set<String>()
+        for i in items {
+            for a in i["addr_info"]?.arrayValue ?? [] {
+                guard let local = a["local"]?.stringValue, let p = a["prefixlen"]?.intValue, a["scope"]?.stringValue != "link" else { continue }
+                set.insert("\(local)/\(p)")
+            }
+        }
+        return set
+    }
+
+    func ensureNamespace(_ name: String, _ existing: inout Set<String>) async throws {
+        if !existing.contains(name) {
+            try await run(["ip", "netns", "add", name])
+            existing.insert(name)
+        }
+        try await run(["ip", "-n", name, "link", "set", "lo", "up"])
+    }
+
+    func ensureBridge(_ n: NetworkWiring, _ links: inout [String: Link]) async throws {
+        if links[n.bridge] == nil {
+            try await run(["ip", "link", "add", n.bridge, "type", "bridge", "nf_call_iptables", "1", "nf_call_ip6tables", "1", "stp_state", "0"])
+            links[n.bridge] = Link(name: n.bridge, kind: "bridge", master: nil, mtu: 1500, up: false, mac: nil)
+        }
+        if links[n.bridge]?.up != true { try await run(["ip", "link", "set", n.bridge, "up"]) }
+    }
+
+    /// A device in a bridge, with its MTU, up.
+    func plug(_ device: String, bridge: String, mtu: Int, _ links: [String: Link]) async throws {
+        let l = links[device]
+        if l?.master != bridge { try await run(["ip", "link", "set", device, "master", bridge]) }
+        if l?.mtu != mtu { try await run(["ip", "link", "set", device, "mtu", String(mtu)]) }
+        if l?.up != true { try await run(["ip", "link", "set", device, "up"]) }
+    }
+
+    /// A veth pair: `outer` in the root namespace (to be plugged into a bridge), `inner` in
+    /// `namespace` with `mac`, `mtu` and exactly `addresses`.
+    func veth(outer: String, inner: String, namespace: String, mac: String?, mtu: Int, addresses: [String], _ links: inout [String: Link]) async throws {
+        if links[outer] == nil {
+            try await run(["ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", namespace])
+            links[outer] = Link(name: outer, kind: "veth", master: nil, mtu: 1500, up: false, mac: nil)
+        }
+        var inside = ["ip", "-n", namespace, "link", "set", inner, "mtu", String(mtu)]
+        if let mac { inside += ["address", mac] }
+        try await run(inside + ["up"])
+        let have = try await self.addresses(namespace: namespace, device: inner)
+        for a in have where !addresses.contains(a) { try await run(["ip", "-n", namespace, "addr", "del", a, "dev", inner]) }
+        for a in addresses where !have.contains(a) { try await run(["ip", "-n", namespace, "addr", "add", a, "dev", inner]) }
+    }
+
+    /// Writes `text` to `path` (0644) when it differs; true when it changed.
+    func write(_ text: String, to path: String) throws -> Bool {
+        if let old = try? String(contentsOfFile: path, encoding: .utf8), old == text { return false }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
+            throw NimbusError(.internal, "cannot write \(tmp)")
+        }
+        _ = rename(tmp, path)
+        return true
+    }
+
+    /// Loads an nft ruleset (in `namespace` when given) unless it is what was loaded last.
+    func nft(_ ruleset: String, key: String, namespace: String? = nil) async throws {
+        if applied.withLock({ $0[key] }) == ruleset { return }
+        let path = runDir + "/nft/\(key).nft"
+        _ = try write(ruleset, to: path)
+        try await run((namespace.map { ["ip", "netns", "exec", $0] } ?? []) + ["nft", "-f", path])
+        applied.withLock { $0[key] = ruleset }
+    }
+
+    // MARK: converge
+
+    public func converge(_ t: HostTopology) async throws -> Set<String> {
+        var links = try await links()
+        var spaces = try await namespaces()
+        var wired = Set<String>()
+        let networks = Dictionary(t.networks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+
+        for n in t.networks {
+            try await ensureBridge(n, &links)
+            if let physnet = n.physicalNetwork, let attachment = attachments[physnet] {
+                switch attachment {
+                case .interface(let device):
+                    if links[device] != nil { try await plug(device, bridge: n.bridge, mtu: n.mtu, links) }
+                case .namespace(let name, let address):
+                    try await ensureNamespace(name, &spaces)
+                    let outer = "ext" + String(n.id.unicodeScalars.prefix(11))
+                    try await veth(outer: outer, inner: "eth0", namespace: name, mac: nil, mtu: n.mtu, addresses: [address], &links)
+                    try await plug(outer, bridge: n.bridge, mtu: n.mtu, links)
+                }
+            }
+        }
+
+        for p in t.ports {
+            guard let n = networks[p.networkID] else { continue }
+            if links[p.device] == nil {
+                try await run(["ip", "tuntap", "add", "dev", p.device, "mode", "tap"])
+                links[p.device] = Link(name: p.device, kind: "tun", master: nil, mtu: 1500, up: false, mac: nil)
+            }
+            try await plug(p.device, bridge: n.bridge, mtu: n.mtu, links)
+            wired.insert(p.id)
+        }
+
+        for d in t.dhcp {
+            guard let n = networks[d.networkID] else { continue }
+            try await ensureNamespace(d.namespace, &spaces)
+            var addrs = d.addresses.map(\.cidr)
+            if d.subnets.contains(where: { $0.version == 4 }) { addrs.append(Metadata.address + "/32") }
+            try await veth(outer: d.bridgeDevice, inner: d.device, namespace: d.namespace, mac: d.mac, mtu: d.mtu, addresses: addrs, &links)
+            try await plug(d.bridgeDevice, bridge: n.bridge, mtu: n.mtu, links)
+            try await dnsmasq(d)
+            wired.insert(d.portID)
+        }
+
+        for r in t.routers {
+            try await ensureNamespace(r.namespace, &spaces)
+            try await run(["ip", "netns", "exec", r.namespace, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            for i in r.interfaces {
+                guard let n = networks[i.networkID] else { continue }
+                try await veth(outer: i.bridgeDevice, inner: RouterWiring.device("qr-", i.portID), namespace: r.namespace, mac: i.mac, mtu: i.mtu,
+                               addresses: i.addresses.map(\.cidr), &links)
+                try await plug(i.bridgeDevice, bridge: n.bridge, mtu: n.mtu, links)
+                wired.insert(i.portID)
+            }
+            if let g = r.gateway, let n = networks[g.networkID] {
+                let qg = RouterWiring.device("qg-", g.portID)
+                try await veth(outer: g.bridgeDevice, inner: qg, namespace: r.namespace, mac: g.mac, mtu: g.mtu,
+                               addresses: g.addresses.map(\.cidr) + r.floatingIPs.map { $0.floating + "/32" }, &links)
+                try await plug(g.bridgeDevice, bridge: n.bridge, mtu: n.mtu, links)
+                if let via = r.defaultRoute {
+                    try await run(["ip", "-n", r.namespace, "route", "replace", "default", "via", via, "dev", qg])
+                }
+                wired.insert(g.portID)
+            }
+            for route in r.routes {
+                _ = await tryRun(["ip", "-n", r.namespace, "route", "replace", route.destination, "via", route.nexthop])
+            }
+            try await nft(Self.natRuleset(r), key: "router-" + r.id, namespace: r.namespace)
+        }
+
+        try await nft(Firewall.ruleset(t), key: "firewall")
+        try await cleanup(t, links: links, spaces: spaces)
+        return wired
+    }
+
+    /// The router's NAT: floating IPs both ways, then SNAT of everything else leaving through
+    /// the gateway to the gateway's address.
+    static func natRuleset(_ r: RouterWiring) -> String {
+        var s = "table ip nimbus-nat\ndelete table ip nimbus-nat\ntable ip nimbus-nat {\n"
+        s += "  chain prerouting {\n    type nat hook prerouting priority -100; policy accept;\n"
+        for f in r.floatingIPs { s += "    ip daddr \(f.floating) dnat to \(f.fixed)\n" }
+        s += "  }\n  chain output {\n    type nat hook output priority -100; policy accept;\n"
+        for f in r.floatingIPs { s += "    ip daddr \(f.floating) dnat to \(f.fixed)\n" }
+        s += "  }\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n"
+        if let g = r.gateway {
+            let qg = RouterWiring.device("qg-", g.portID)
+            for f in r.floatingIPs { s += "    oifname \"\(qg)\" ip saddr \(f.fixed) snat to \(f.floating)\n" }
+            if r.snat, let gw = g.addresses.first(where: { $0.version == 4 }) {
+                s += "    oifname \"\(qg)\" ip saddr != \(gw.address) snat to \(gw.address)\n"
+            }
+        }
+        s += "  }\n}\n"
+        return s
+    }
+
+    // MARK: dnsmasq
+
+    func dhcpDir(_ d: DHCPService) -> String { runDir + "/dhcp/" + d.networkID }
+
+    static func netmask(_ prefix: Int) -> String {
+        let m: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << UInt32(32 - prefix)
+        return "\(m >> 24).\((m >> 16) & 255).\((m >> 8) & 255).\(m & 255)"
+    }
+
+    /// dnsmasq's files for one network: static leases from the ports, options per subnet
+    /// (router, DNS, classless routes with the metadata route, MTU).
+    static func dhcpFiles(_ d: DHCPService) -> (hosts: String, opts: String, ranges: [String]) {
+        var hosts = "", opts = "", ranges = [String]()
+        let v4 = d.subnets.filter { $0.version == 4 }
+        let metadataVia = d.addresses.first { $0.version == 4 }?.address
+        for (n, s) in v4.enumerated() {
+            let parts = s.cidr.splitBytes("/")
+            guard parts.count == 2, let prefix = Int(parts[1]) else { continue }
+            let tag = "s\(n)"
+            ranges.append("set:\(tag),\(parts[0]),static,\(netmask(prefix)),86400s")
+            var routes = [String]()
+            if let via = metadataVia { routes.append("169.254.169.254/32,\(via)") }
+            for r in s.hostRoutes { routes.append("\(r.destination),\(r.nexthop)") }
+            if let gw = s.gateway {
+                opts += "tag:\(tag),option:router,\(gw)\n"
+                routes.append("0.0.0.0/0,\(gw)")
+            } else {
+                opts += "tag:\(tag),option:router\n"
+            }
+            opts += "tag:\(tag),option:classless-static-route,\(routes.joined(separator: ","))\n"
+            if !s.dnsServers.isEmpty { opts += "tag:\(tag),option:dns-server,\(s.dnsServers.joined(separator: ","))\n" }
+        }
+        for h in d.hosts where v4.contains(where: { $0.id == h.subnetID }) {
+            hosts += "\(h.mac),\(h.hostname),\(h.address)\n"
+        }
+        return (hosts, opts, ranges)
+    }
+
+    func dnsmasqPID(_ d: DHCPService) -> Int32? {
+        guard let text = try? String(contentsOfFile: dhcpDir(d) + "/pid", encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
+        // Only a dnsmasq of this network (the pid may have been reused).
+        guard let cmd = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")),
+              String(decoding: cmd, as: UTF8.self).contains(dhcpDir(d) + "/pid") else { return nil }
+        return pid
+    }
+
+    func dnsmasq(_ d: DHCPService) async throws {
+        let dir = dhcpDir(d)
+        let (hosts, opts, ranges) = Self.dhcpFiles(d)
+        let hostsChanged = try write(hosts, to: dir + "/host")
+        let optsChanged = try write(opts, to: dir + "/opts")
+        var argv = ["ip", "netns", "exec", d.namespace, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
+                    "--pid-file=\(dir)/pid", "--dhcp-hostsfile=\(dir)/host", "--dhcp-optsfile=\(dir)/opts", "--leasefile-ro",
+                    "--dhcp-authoritative", "--interface=\(d.device)", "--bind-interfaces", "--except-interface=lo",
+                    "--dhcp-option-force=option:mtu,\(d.mtu)", "--log-facility=\(dir)/log", "--dhcp-lease-max=16777216"]
+        argv += ranges.map { "--dhcp-range=" + $0 }
+        let argsChanged = try write(argv.joined(separator: "\n"), to: dir + "/args")
+        if let pid = dnsmasqPID(d) {
+            if !argsChanged {
+                if hostsChanged || optsChanged { kill(pid, SIGHUP) }
+                return
+            }
+            kill(pid, SIGTERM)
+            for _ in 0..<50 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        if ranges.isEmpty { return }
+        // dnsmasq daemonizes: it outlives Nimbus, so DHCP keeps working across restarts.
+        try await run(argv)
+    }
+
+    // MARK: cleanup
+
+    static func isOurs(_ name: String, prefix: String) -> Bool {
+        guard name.hasBytePrefix(prefix) else { return false }
+        let rest = name.utf8.dropFirst(prefix.utf8.count)
+        return rest.count == 11 && rest.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || $0 == 45 }
+    }
+
+    func cleanup(_ t: HostTopology, links: [String: Link], spaces: Set<String>) async throws {
+        let bridges = Set(t.networks.map(\.bridge))
+        var devices = Set(t.ports.map(\.device) + t.dhcp.map(\.bridgeDevice))
+        for r in t.routers { devices.formUnion(r.interfaces.map(\.bridgeDevice) + (r.gateway.map { [$0.bridgeDevice] } ?? [])) }
+        devices.formUnion(t.networks.map { "ext" + String($0.id.unicodeScalars.prefix(11)) })
+        for (name, _) in links where (Self.isOurs(name, prefix: "tap") || Self.isOurs(name, prefix: "ext")) && !devices.contains(name) {
+            _ = await tryRun(["ip", "link", "del", name])
+        }
+        let wantedSpaces = Set(t.dhcp.map(\.namespace) + t.routers.map(\.namespace))
+        for ns in spaces where (ns.hasBytePrefix("qdhcp-") || ns.hasBytePrefix("qrouter-")) && !wantedSpaces.contains(ns) {
+            if ns.hasBytePrefix("qdhcp-") {
+                let net = String(ns.utf8.dropFirst(6)).map { $0 } ?? ""
+                let stub = DHCPService(networkID: net, portID: "", mac: "", addresses: [], mtu: 0, subnets: [], hosts: [])
+                if let pid = dnsmasqPID(stub) { kill(pid, SIGTERM) }
+                try? FileManager.default.removeItem(atPath: dhcpDir(stub))
+            } else {
+                applied.withLock { $0["router-" + String(ns.utf8.dropFirst(8))!] = nil }
+            }
+            _ = await tryRun(["ip", "netns", "del", ns])
+        }
+        for (name, l) in links where Self.isOurs(name, prefix: "brq") && l.kind == "bridge" && !bridges.contains(name) {
+            _ = await tryRun(["ip", "link", "del", name])
+        }
+    }
+
+    public func teardown() async throws {
+        _ = try await converge(HostTopology())
+        for case .namespace(let name, _) in attachments.values { _ = await tryRun(["ip", "netns", "del", name]) }
+    }
+}
+
+/// The metadata service's address, as Nova and cloud-init know it.
+public enum Metadata {
+    public static let address = "169.254.169.254"
+}

@@ -1,0 +1,186 @@
+import NetworkNode
+import NimbusCore
+
+/// What each host's datapath should be (`HostTopology`), the DHCP ports Neutron's DHCP agent
+/// would own, and the port states the agents report.
+extension NetworkService {
+    static func dhcpDeviceID(_ network: String) -> String { "dhcp-" + network }
+
+    /// Keeps one DHCP port on a network with DHCP-enabled subnets, with an address on each of
+    /// them (the address dnsmasq serves from), and none otherwise.
+    func syncDHCPPort(network networkID: String, _ s: inout NetworkState) throws {
+        guard let network = s[.network, networkID] else { return }
+        let subnets = s.subnets(ofNetwork: networkID).filter { $0["enable_dhcp"]?.boolValue == true && $0["ip_version"]?.intValue == 4 }
+        let existing = s.ports(ofNetwork: networkID).first { $0["device_owner"]?.stringValue == "network:dhcp" }
+        if subnets.isEmpty {
+            if let existing { s.remove(.port, existing["id"]!.stringValue!) }
+            return
+        }
+        let want = Set(subnets.compactMap { $0["id"]?.stringValue })
+        if let existing {
+            let have = Set(NetworkState.fixedIPs(existing).map(\.subnet))
+            if have == want { return }
+            var requested = NetworkState.fixedIPs(existing).filter { want.contains($0.subnet) }
+                .map { JSONValue.object(["subnet_id": .string($0.subnet), "ip_address": .string($0.address.description)]) }
+            for id in want.subtracting(have).sorted() { requested.append(["subnet_id": .string(id)]) }
+            _ = try updatePort(existing["id"]!.stringValue!, ["fixed_ips": .array(requested)], actor: NetworkActor(projectID: "", isAdmin: true), &s)
+            return
+        }
+        let owner = network["project_id"]?.stringValue ?? ""
+        _ = try createPort(["network_id": .string(networkID), "device_owner": "network:dhcp", "device_id": .string(Self.dhcpDeviceID(networkID)),
+                            "project_id": .string(owner), "name": "", "admin_state_up": true, "description": "",
+                            "fixed_ips": .array(want.sorted().map { ["subnet_id": .string($0)] }), "security_groups": [],
+                            "port_security_enabled": false, "allowed_address_pairs": [], "binding:host_id": ""],
+                           actor: NetworkActor(projectID: owner, isAdmin: true), &s)
+    }
+
+    static func addresses(_ p: JSONObject, _ s: NetworkState) -> [InterfaceAddress] {
+        NetworkState.fixedIPs(p).compactMap { ip in
+            guard let net = s[.subnet, ip.subnet].flatMap(Self.cidr) else { return nil }
+            return InterfaceAddress(address: ip.address.description, prefixLength: net.prefixLength, version: ip.address.version)
+        }
+    }
+
+    static func routes(_ v: JSONValue?) -> [(destination: String, nexthop: String)] {
+        (v?.arrayValue ?? []).compactMap { r in
+            guard let d = r["destination"]?.stringValue, let n = r["nexthop"]?.stringValue else { return nil }
+            return (d, n)
+        }
+    }
+
+    /// The datapath of `host`. A network node (the controller's host in `nimbus up`) also
+    /// serves every network's DHCP and every router.
+    public func topology(host: String, networkNode: Bool) -> HostTopology {
+        let s = state
+        var t = HostTopology()
+        var networkIDs = Set<String>()
+        var groupIDs = Set<String>()
+        for p in s.all(.port) where (p["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:")
+            && p["binding:host_id"]?.stringValue?.sameBytes(as: host) == true {
+            guard let id = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let mac = p["mac_address"]?.stringValue else { continue }
+            let groups = (p["security_groups"]?.arrayValue ?? []).compactMap(\.stringValue)
+            groupIDs.formUnion(groups)
+            let pairs = (p["allowed_address_pairs"]?.arrayValue ?? []).compactMap { a -> (address: String, mac: String)? in
+                guard let ip = a["ip_address"]?.stringValue else { return nil }
+                return (ip, a["mac_address"]?.stringValue ?? mac)
+            }
+            t.ports.append(PortWiring(id: id, networkID: n, mac: mac, addresses: Self.addresses(p, s), portSecurity: p["port_security_enabled"]?.boolValue ?? true,
+                                      groups: groups, allowedPairs: pairs, adminUp: p["admin_state_up"]?.boolValue ?? true))
+            networkIDs.insert(n)
+        }
+        if networkNode {
+            for p in s.all(.port) where p["device_owner"]?.stringValue == "network:dhcp" {
+                guard let id = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let network = s[.network, n] else { continue }
+                let subnets = s.subnets(ofNetwork: n).filter { $0["enable_dhcp"]?.boolValue == true }
+                let dhcpSubnets = subnets.compactMap { sub -> DHCPSubnet? in
+                    guard let sid = sub["id"]?.stringValue, let cidr = sub["cidr"]?.stringValue else { return nil }
+                    return DHCPSubnet(id: sid, cidr: cidr, version: Int(sub["ip_version"]?.intValue ?? 4), gateway: sub["gateway_ip"]?.stringValue,
+                                      dnsServers: (sub["dns_nameservers"]?.arrayValue ?? []).compactMap(\.stringValue),
+                                      hostRoutes: Self.routes(sub["host_routes"]), ipv6AddressMode: sub["ipv6_address_mode"]?.stringValue)
+                }
+                var hosts = [DHCPHost]()
+                for q in s.ports(ofNetwork: n) where !(q["device_owner"]?.stringValue ?? "").hasBytePrefix("network:") {
+                    guard let mac = q["mac_address"]?.stringValue else { continue }
+                    for ip in NetworkState.fixedIPs(q) where ip.address.version == 4 {
+                        hosts.append(DHCPHost(mac: mac, address: ip.address.description,
+                                              hostname: "host-" + ip.address.description.replacingBytes(".", with: "-"), subnetID: ip.subnet))
+                    }
+                }
+                hosts.sort { $0.address < $1.address }
+                t.dhcp.append(DHCPService(networkID: n, portID: id, mac: p["mac_address"]?.stringValue ?? "", addresses: Self.addresses(p, s),
+                                          mtu: Int(network["mtu"]?.intValue ?? 1500), subnets: dhcpSubnets, hosts: hosts))
+                networkIDs.insert(n)
+            }
+            for r in s.all(.router) {
+                guard let rid = r["id"]?.stringValue else { continue }
+                func iface(_ p: JSONObject) -> RouterInterface? {
+                    guard let pid = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let mac = p["mac_address"]?.stringValue else { return nil }
+                    networkIDs.insert(n)
+                    return RouterInterface(portID: pid, networkID: n, mac: mac, addresses: Self.addresses(p, s), mtu: Int(s[.network, n]?["mtu"]?.intValue ?? 1500))
+                }
+                let ports = s.ports(ofDevice: rid)
+                let interfaces = ports.filter { $0["device_owner"]?.stringValue == "network:router_interface" }
+                    .sorted { ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "") }.compactMap(iface)
+                let gatewayPort = ports.first { $0["device_owner"]?.stringValue == "network:router_gateway" }
+                let gateway = gatewayPort.flatMap(iface)
+                let defaultRoute = gatewayPort.flatMap { g in
+                    NetworkState.fixedIPs(g).lazy.compactMap { s[.subnet, $0.subnet]?["gateway_ip"]?.stringValue }.first { IPAddress($0)?.version == 4 }
+                }
+                let fips = s.all(.floatingIP).filter { $0["router_id"]?.stringValue == rid }.compactMap { f -> (floating: String, fixed: String)? in
+                    guard let a = f["floating_ip_address"]?.stringValue, let b = f["fixed_ip_address"]?.stringValue else { return nil }
+                    return (a, b)
+                }.sorted { $0.floating < $1.floating }
+                if interfaces.isEmpty && gateway == nil { continue }
+                t.routers.append(RouterWiring(id: rid, interfaces: interfaces, gateway: gateway, defaultRoute: defaultRoute,
+                                              snat: r["external_gateway_info"]?["enable_snat"]?.boolValue ?? true,
+                                              routes: Self.routes(r["routes"]), floatingIPs: fips))
+            }
+        }
+        for id in networkIDs.sorted() {
+            guard let n = s[.network, id] else { continue }
+            t.networks.append(NetworkWiring(id: id, type: n["provider:network_type"]?.stringValue ?? "vxlan",
+                                            segmentationID: n["provider:segmentation_id"]?.intValue, physicalNetwork: n["provider:physical_network"]?.stringValue,
+                                            mtu: Int(n["mtu"]?.intValue ?? 1500)))
+        }
+        t.ports.sort { $0.id < $1.id }
+        t.dhcp.sort { $0.networkID < $1.networkID }
+        t.routers.sort { $0.id < $1.id }
+        // The groups of the ports here, and the members of the groups their rules name.
+        var remote = Set<String>()
+        for g in groupIDs {
+            for r in s.rules(ofGroup: g) { if let rg = r["remote_group_id"]?.stringValue { remote.insert(rg) } }
+        }
+        for g in groupIDs.union(remote) {
+            guard let group = s[.securityGroup, g] else { continue }
+            let rules = s.rules(ofGroup: g).map { r in
+                SecurityGroupRule(direction: r["direction"]?.stringValue ?? "ingress", ethertype: r["ethertype"]?.stringValue ?? "IPv4",
+                                  proto: r["protocol"]?.stringValue.flatMap { Self.protocolNumbers[$0].map(Int.init) ?? Int($0) },
+                                  portMin: r["port_range_min"]?.intValue.map(Int.init), portMax: r["port_range_max"]?.intValue.map(Int.init),
+                                  remoteCIDR: r["normalized_cidr"]?.stringValue, remoteGroup: r["remote_group_id"]?.stringValue)
+            }
+            var members = [String]()
+            if remote.contains(g) {
+                for p in s.all(.port) where (p["security_groups"]?.arrayValue ?? []).contains(.string(g)) {
+                    members += NetworkState.fixedIPs(p).map { $0.address.description }
+                }
+            }
+            t.groups[g] = SecurityGroupRules(rules: rules, stateful: group["stateful"]?.boolValue ?? true, memberAddresses: members.sorted())
+        }
+        return t
+    }
+
+    /// An agent's report: the ports of its topology that are wired are ACTIVE, the others DOWN;
+    /// floating IPs are ACTIVE when associated through a wired gateway.
+    public func reportWired(host: String, networkNode: Bool, ports wired: Set<String>) async throws {
+        let t = topology(host: host, networkNode: networkNode)
+        var mine = Set(t.ports.map(\.id) + t.dhcp.map(\.portID))
+        for r in t.routers { mine.formUnion(r.interfaces.map(\.portID) + (r.gateway.map { [$0.portID] } ?? [])) }
+        let s = state
+        let changes = mine.filter { id in
+            let want = wired.contains(id) ? "ACTIVE" : "DOWN"
+            return s[.port, id]?["status"]?.stringValue != want
+        }
+        let fipChanges = networkNode ? s.all(.floatingIP).filter { f in
+            let want = Self.fipActive(f, wired: wired, s) ? "ACTIVE" : "DOWN"
+            return f["status"]?.stringValue != want
+        } : []
+        if changes.isEmpty && fipChanges.isEmpty { return }
+        try await write { s in
+            for id in changes {
+                guard var p = s[.port, id] else { continue }
+                p["status"] = .string(wired.contains(id) ? "ACTIVE" : "DOWN")
+                s.put(.port, Self.touched(p))
+            }
+            for f in fipChanges {
+                guard var cur = s[.floatingIP, f["id"]?.stringValue ?? ""] else { continue }
+                cur["status"] = .string(Self.fipActive(cur, wired: wired, s) ? "ACTIVE" : "DOWN")
+                s.put(.floatingIP, Self.touched(cur))
+            }
+        }
+    }
+
+    static func fipActive(_ f: JSONObject, wired: Set<String>, _ s: NetworkState) -> Bool {
+        guard let r = f["router_id"]?.stringValue, f["port_id"]?.stringValue != nil else { return false }
+        return s.ports(ofDevice: r).contains { $0["device_owner"]?.stringValue == "network:router_gateway" && wired.contains($0["id"]?.stringValue ?? "") }
+    }
+}

@@ -62,13 +62,16 @@ class Nimbus:
 
     def __init__(self, data_dir: Path, port: int | None = None,
                  admin_password: str | None = None, demo_password: str | None = None,
-                 extra_args: list[str] | None = None, binary: Path | None = None):
+                 extra_args: list[str] | None = None, binary: Path | None = None, env: dict[str, str] | None = None):
         self.binary = binary or find_binary()
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.admin_password = admin_password
         self.demo_password = demo_password
         self.extra_args = list(extra_args or [])
+        # Test clouds use the fake network datapath (nothing in the kernel) unless a test asks for
+        # the Linux one (tests/test_network_datapath.py), which then removes what it made.
+        self.env = {"NIMBUS_NETWORK_DATAPATH": os.environ.get("NIMBUS_NETWORK_DATAPATH", "fake"), **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / "nimbus.log"
 
@@ -104,7 +107,7 @@ class Nimbus:
         log.flush()
         started = time.monotonic()
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=detach)
+                                     stdin=subprocess.DEVNULL, start_new_session=detach, env={**os.environ, **self.env})
         log.close()
         deadline = started + timeout
         while time.monotonic() < deadline:

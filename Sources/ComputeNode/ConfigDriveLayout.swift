@@ -61,3 +61,10 @@ enum ConfigDriveLayout {
         }
     }
 }
+
+/// The config drive's files (path, bytes), for the metadata service, which serves the same tree.
+public enum ConfigDriveFiles {
+    public static func list(_ drive: ConfigDrive) throws -> [(path: String, bytes: [UInt8])] {
+        try ConfigDriveLayout.files(drive).map { ($0.path, $0.bytes) }
+    }
+}

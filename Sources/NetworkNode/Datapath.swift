@@ -14,6 +14,12 @@ public protocol Datapath: Sendable {
     func teardown() async throws
 }
 
+/// The metadata service's listeners: one at 169.254.169.254:80 inside each namespace named
+/// (namespace → the network it serves); listeners of namespaces no longer named are closed.
+public protocol MetadataEndpoints: Sendable {
+    func serve(namespaces: [String: String]) async
+}
+
 /// The scale-test datapath: remembers the last topology and calls every port wired. Nothing
 /// touches the kernel.
 public final class FakeDatapath: Datapath {

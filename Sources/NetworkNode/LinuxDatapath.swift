@@ -14,10 +14,14 @@ public final class LinuxDatapath: Datapath {
     let runDir: String
     let attachments: [String: PhysicalAttachment]
     let logger: Logger
+    /// Serves the metadata service inside each DHCP namespace (nil: none).
+    let metadata: (any MetadataEndpoints)?
     private let applied = Mutex<[String: String]>([:])
     static let timeout = Duration.seconds(20)
 
-    public init(runner: any CommandRunner, runDir: String, attachments: [String: PhysicalAttachment], logger: Logger) {
+    public init(runner: any CommandRunner, runDir: String, attachments: [String: PhysicalAttachment], metadata: (any MetadataEndpoints)? = nil,
+                logger: Logger) {
+        self.metadata = metadata
         self.runner = runner
         self.runDir = runDir
         self.attachments = attachments
@@ -204,6 +208,8 @@ public final class LinuxDatapath: Datapath {
 
         try await nft(Firewall.ruleset(t), key: "firewall")
         try await cleanup(t, links: links, spaces: spaces)
+        await metadata?.serve(namespaces: Dictionary(t.dhcp.filter { $0.subnets.contains { $0.version == 4 } }.map { ($0.namespace, $0.networkID) },
+                                                     uniquingKeysWith: { a, _ in a }))
         return wired
     }
 
@@ -238,8 +244,8 @@ public final class LinuxDatapath: Datapath {
 
     /// dnsmasq's files for one network: static leases from the ports, options per subnet
     /// (router, DNS, classless routes with the metadata route, MTU).
-    static func dhcpFiles(_ d: DHCPService) -> (hosts: String, opts: String, ranges: [String]) {
-        var hosts = "", opts = "", ranges = [String]()
+    static func dhcpFiles(_ d: DHCPService) -> (hosts: String, opts: String, ranges: [String], forced: [String]) {
+        var hosts = "", opts = "", ranges = [String](), forced = [String]()
         let v4 = d.subnets.filter { $0.version == 4 }
         let metadataVia = d.addresses.first { $0.version == 4 }?.address
         for (n, s) in v4.enumerated() {
@@ -256,13 +262,14 @@ public final class LinuxDatapath: Datapath {
             } else {
                 opts += "tag:\(tag),option:router\n"
             }
-            opts += "tag:\(tag),option:classless-static-route,\(routes.joined(separator: ","))\n"
+            // Sent whether or not the client asks (busybox's udhcpc does not ask for option 121).
+            forced.append("tag:\(tag),option:classless-static-route,\(routes.joined(separator: ","))")
             if !s.dnsServers.isEmpty { opts += "tag:\(tag),option:dns-server,\(s.dnsServers.joined(separator: ","))\n" }
         }
         for h in d.hosts where v4.contains(where: { $0.id == h.subnetID }) {
             hosts += "\(h.mac),\(h.hostname),\(h.address)\n"
         }
-        return (hosts, opts, ranges)
+        return (hosts, opts, ranges, forced)
     }
 
     func dnsmasqPID(_ d: DHCPService) -> Int32? {
@@ -276,14 +283,14 @@ public final class LinuxDatapath: Datapath {
 
     func dnsmasq(_ d: DHCPService) async throws {
         let dir = dhcpDir(d)
-        let (hosts, opts, ranges) = Self.dhcpFiles(d)
+        let (hosts, opts, ranges, forced) = Self.dhcpFiles(d)
         let hostsChanged = try write(hosts, to: dir + "/host")
         let optsChanged = try write(opts, to: dir + "/opts")
         var argv = ["ip", "netns", "exec", d.namespace, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
                     "--pid-file=\(dir)/pid", "--dhcp-hostsfile=\(dir)/host", "--dhcp-optsfile=\(dir)/opts", "--leasefile-ro",
                     "--dhcp-authoritative", "--interface=\(d.device)", "--bind-interfaces", "--except-interface=lo",
                     "--dhcp-option-force=option:mtu,\(d.mtu)", "--log-facility=\(dir)/log", "--dhcp-lease-max=16777216"]
-        argv += ranges.map { "--dhcp-range=" + $0 }
+        argv += ranges.map { "--dhcp-range=" + $0 } + forced.map { "--dhcp-option-force=" + $0 }
         let argsChanged = try write(argv.joined(separator: "\n"), to: dir + "/args")
         if let pid = dnsmasqPID(d) {
             if !argsChanged {

@@ -107,6 +107,8 @@ struct CloudAssembly {
         let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
                                                       network: network.api.service, dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
 
+        network.metadata?.attach(compute: compute.api.service)
+
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
             "/healthcheck": { _, _ in

@@ -26,6 +26,8 @@ enum NetworkAssembly {
     struct Built {
         let api: NeutronAPI
         let services: [any Service]
+        /// The metadata service of the Linux datapath (nil with another datapath).
+        let metadata: MetadataServer?
     }
 
     /// The agent's view of the network service in this process, as the network node.
@@ -36,7 +38,7 @@ enum NetworkAssembly {
     }
 
     /// The in-process network agent (the whole network node in `nimbus up`), on the compute host's name.
-    static func agent(config: NimbusConfiguration, service: NetworkService, logger: Logger) -> NetworkAgent? {
+    static func agent(config: NimbusConfiguration, service: NetworkService, metadata: MetadataServer, logger: Logger) -> NetworkAgent? {
         let v = config.values
         let kind = v.string("network", "datapath")
         let datapath: any Datapath
@@ -61,7 +63,8 @@ enum NetworkAssembly {
             }
             // Files dnsmasq reads after dropping its privileges: a world-readable place per data dir.
             let digest = SHA256.hash(data: Data(config.dataDir.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
-            datapath = LinuxDatapath(runner: ProcessCommandRunner(), runDir: "/run/nimbus-network-" + digest, attachments: attachments, logger: logger)
+            datapath = LinuxDatapath(runner: ProcessCommandRunner(), runDir: "/run/nimbus-network-" + digest, attachments: attachments,
+                                     metadata: metadata, logger: logger)
         }
         let configured = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
         let host = configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
@@ -82,9 +85,10 @@ enum NetworkAssembly {
                                      privateCIDR: config.values.string("network", "private_cidr"), admin: adminProject, demo: demoProject, logger: log)
         }
         let api = NeutronAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
-        guard let agent = agent(config: config, service: service, logger: log) else { return Built(api: api, services: []) }
+        let metadata = MetadataServer(network: service, logger: log)
+        guard let agent = agent(config: config, service: service, metadata: metadata, logger: log) else { return Built(api: api, services: [], metadata: nil) }
         service.onCommit { _ in agent.poke() }
-        return Built(api: api, services: [LoopService { await agent.run() }])
+        return Built(api: api, services: [LoopService { await agent.run() }], metadata: metadata)
     }
 
     static func createDefaults(_ service: NetworkService, publicCIDR: String, privateCIDR: String, admin: String, demo: String?, logger: Logger) async throws {

@@ -81,6 +81,15 @@ public struct ComputeNodeControl: NodeControl {
 }
 
 extension ComputeService {
+    /// What the metadata service serves a live instance (the config drive's documents, made
+    /// whether or not the instance has a drive); nil when there is no such instance.
+    public func metadataDocuments(instance id: String) async throws -> (instance: Instance, drive: ConfigDrive)? {
+        guard let i = try await instances.get(id), !i.deleted else { return nil }
+        let drive = ConfigDrive(metaData: InstanceMetadata.metaData(i).serializedString(), userData: i.userData.flatMap { Data(base64Encoded: $0) },
+                                networkData: network?.networkData(instance: i.id), vendorData: nil, vendorData2: nil)
+        return (i, drive)
+    }
+
     /// The agent API's description of an instance.
     func spec(_ i: Instance) throws -> InstanceSpec {
         var drive: ConfigDrive?

@@ -179,6 +179,19 @@ extension NetworkService {
         }
     }
 
+    /// The instance whose port on `network` has `address` (the metadata service's caller: the
+    /// guest's source address, which anti-spoofing ties to its port).
+    public func instance(network: String, address: String) -> (instance: String, floatingIP: String?)? {
+        guard let a = IPAddress(address) else { return nil }
+        let s = state
+        for p in s.ports(ofNetwork: network) where (p["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:") {
+            guard NetworkState.fixedIPs(p).contains(where: { $0.address == a }), let device = p["device_id"]?.stringValue, !device.isEmpty else { continue }
+            let fip = s.all(.floatingIP).first { $0["port_id"] == p["id"] && $0["fixed_ip_address"]?.stringValue == a.description }?["floating_ip_address"]?.stringValue
+            return (device, fip)
+        }
+        return nil
+    }
+
     static func fipActive(_ f: JSONObject, wired: Set<String>, _ s: NetworkState) -> Bool {
         guard let r = f["router_id"]?.stringValue, f["port_id"]?.stringValue != nil else { return false }
         return s.ports(ofDevice: r).contains { $0["device_owner"]?.stringValue == "network:router_gateway" && wired.contains($0["id"]?.stringValue ?? "") }

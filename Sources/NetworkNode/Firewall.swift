@@ -11,13 +11,14 @@ import NimbusCore
 ///
 /// Ports without port security get no chain (all traffic passes), as in Neutron.
 public enum Firewall {
-    public static let bridgeTable = "nimbus-ports"
-    public static let inetTable = "nimbus-sg"
+    /// The tables of one cloud (`suffix`: which one, when several share a host).
+    public static func tables(_ suffix: String) -> (bridge: String, inet: String) { ("nimbus-ports-" + suffix, "nimbus-sg-" + suffix) }
 
     static func quote(_ s: String) -> String { "\"" + s + "\"" }
 
     /// The whole ruleset (replacing the previous one atomically when loaded with `nft -f`).
-    public static func ruleset(_ t: HostTopology) -> String {
+    public static func ruleset(_ t: HostTopology, suffix: String) -> String {
+        let (bridgeTable, inetTable) = tables(suffix)
         let ports = t.ports.filter(\.portSecurity).sorted { $0.id < $1.id }
         var out = "table bridge \(bridgeTable)\ndelete table bridge \(bridgeTable)\n"
         out += "table inet \(inetTable)\ndelete table inet \(inetTable)\n"
@@ -44,11 +45,12 @@ public enum Firewall {
             b += "  chain from_\(short(p)) {\n"
             b += "    ether saddr != { \(macs.joined(separator: ", ")) } drop\n"
             b += "    ether type arp arp saddr ip != { \(v4.isEmpty ? "0.0.0.0" : (v4 + ["0.0.0.0"]).joined(separator: ", ")) } drop\n"
-            b += "    ether type ip udp sport 68 udp dport 67 accept\n"
+            b += "    ether type ip ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept\n"
             b += "    ether type ip ip saddr != { \(v4.isEmpty ? "255.255.255.255" : v4.joined(separator: ", ")) } drop\n"
             b += "    ether type ip6 ip6 saddr != { ::, \(v6.joined(separator: ", ")) } drop\n"
             b += "    ether type ip6 icmpv6 type nd-router-advert drop\n"
             b += "    ether type ip udp sport 67 drop\n"
+            b += "    ether type ip6 udp sport 547 udp dport 546 drop\n"
             b += "  }\n"
         }
         b += "}\n"

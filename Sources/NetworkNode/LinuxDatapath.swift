@@ -17,7 +17,33 @@ public final class LinuxDatapath: Datapath {
     /// Serves the metadata service inside each DHCP namespace (nil: none).
     let metadata: (any MetadataEndpoints)?
     private let applied = Mutex<[String: String]>([:])
+    /// The namespaces and devices this datapath made (kept in `runDir/owned`): cleanup only ever
+    /// removes these, never another cloud's or program's objects that look alike.
+    private let owned = Mutex<Set<String>?>(nil)
+
+    func own(_ name: String) {
+        owned.withLock { set in
+            var s = set ?? []
+            s.insert(name)
+            set = s
+        }
+    }
+    func ownedNames() -> Set<String> {
+        owned.withLock { set in
+            if set == nil {
+                let text = (try? String(contentsOfFile: runDir + "/owned", encoding: .utf8)) ?? ""
+                set = Set(text.splitBytes("\n").map(String.init))
+            }
+            return set ?? []
+        }
+    }
+    func saveOwned() {
+        let names = ownedNames().sorted().joined(separator: "\n")
+        _ = try? write(names, to: runDir + "/owned")
+    }
     static let timeout = Duration.seconds(20)
+    /// Names this cloud's host-wide nftables tables apart from another's: the run dir's last part.
+    var tableSuffix: String { String((runDir as NSString).lastPathComponent.utf8.suffix(12))! }
 
     public init(runner: any CommandRunner, runDir: String, attachments: [String: PhysicalAttachment], metadata: (any MetadataEndpoints)? = nil,
                 logger: Logger) {
@@ -77,6 +103,7 @@ public final class LinuxDatapath: Datapath {
 
     func ensureNamespace(_ name: String, _ existing: inout Set<String>) async throws {
         if !existing.contains(name) {
+            own(name)
             try await run(["ip", "netns", "add", name])
             existing.insert(name)
         }
@@ -85,6 +112,7 @@ public final class LinuxDatapath: Datapath {
 
     func ensureBridge(_ n: NetworkWiring, _ links: inout [String: Link]) async throws {
         if links[n.bridge] == nil {
+            own(n.bridge)
             try await run(["ip", "link", "add", n.bridge, "type", "bridge", "nf_call_iptables", "1", "nf_call_ip6tables", "1", "stp_state", "0"])
             links[n.bridge] = Link(name: n.bridge, kind: "bridge", master: nil, mtu: 1500, up: false, mac: nil)
         }
@@ -103,6 +131,7 @@ public final class LinuxDatapath: Datapath {
     /// `namespace` with `mac`, `mtu` and exactly `addresses`.
     func veth(outer: String, inner: String, namespace: String, mac: String?, mtu: Int, addresses: [String], _ links: inout [String: Link]) async throws {
         if links[outer] == nil {
+            own(outer)
             try await run(["ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", namespace])
             links[outer] = Link(name: outer, kind: "veth", master: nil, mtu: 1500, up: false, mac: nil)
         }
@@ -162,6 +191,7 @@ public final class LinuxDatapath: Datapath {
         for p in t.ports {
             guard let n = networks[p.networkID] else { continue }
             if links[p.device] == nil {
+                own(p.device)
                 try await run(["ip", "tuntap", "add", "dev", p.device, "mode", "tap"])
                 links[p.device] = Link(name: p.device, kind: "tun", master: nil, mtu: 1500, up: false, mac: nil)
             }
@@ -169,8 +199,11 @@ public final class LinuxDatapath: Datapath {
             wired.insert(p.id)
         }
 
+        // One broken item (a DHCP server, a router) is logged and skipped: the others, the
+        // firewall and the cleanup still converge.
         for d in t.dhcp {
             guard let n = networks[d.networkID] else { continue }
+            do {
             try await ensureNamespace(d.namespace, &spaces)
             var addrs = d.addresses.map(\.cidr)
             if d.subnets.contains(where: { $0.version == 4 }) { addrs.append(Metadata.address + "/32") }
@@ -178,9 +211,13 @@ public final class LinuxDatapath: Datapath {
             try await plug(d.bridgeDevice, bridge: n.bridge, mtu: n.mtu, links)
             try await dnsmasq(d)
             wired.insert(d.portID)
+            } catch {
+                logger.error("DHCP of network \(d.networkID) not converged: \(error)")
+            }
         }
 
         for r in t.routers {
+            do {
             try await ensureNamespace(r.namespace, &spaces)
             try await run(["ip", "netns", "exec", r.namespace, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
             for i in r.interfaces {
@@ -204,9 +241,12 @@ public final class LinuxDatapath: Datapath {
                 _ = await tryRun(["ip", "-n", r.namespace, "route", "replace", route.destination, "via", route.nexthop])
             }
             try await nft(Self.natRuleset(r), key: "router-" + r.id, namespace: r.namespace)
+            } catch {
+                logger.error("router \(r.id) not converged: \(error)")
+            }
         }
 
-        try await nft(Firewall.ruleset(t), key: "firewall")
+        try await nft(Firewall.ruleset(t, suffix: tableSuffix), key: "firewall")
         try await cleanup(t, links: links, spaces: spaces)
         await metadata?.serve(namespaces: Dictionary(t.dhcp.filter { $0.subnets.contains { $0.version == 4 } }.map { ($0.namespace, $0.networkID) },
                                                      uniquingKeysWith: { a, _ in a }))
@@ -314,15 +354,28 @@ public final class LinuxDatapath: Datapath {
     }
 
     func cleanup(_ t: HostTopology, links: [String: Link], spaces: Set<String>) async throws {
+        _ = ownedNames()
+        saveOwned()
+        let mine = ownedNames()
+        var removed = Set<String>()
+        defer {
+            if !removed.isEmpty {
+                owned.withLock { $0?.subtract(removed) }
+                saveOwned()
+            }
+        }
         let bridges = Set(t.networks.map(\.bridge))
         var devices = Set(t.ports.map(\.device) + t.dhcp.map(\.bridgeDevice))
         for r in t.routers { devices.formUnion(r.interfaces.map(\.bridgeDevice) + (r.gateway.map { [$0.bridgeDevice] } ?? [])) }
         devices.formUnion(t.networks.map { "ext" + String($0.id.unicodeScalars.prefix(11)) })
-        for (name, _) in links where (Self.isOurs(name, prefix: "tap") || Self.isOurs(name, prefix: "ext")) && !devices.contains(name) {
-            _ = await tryRun(["ip", "link", "del", name])
+        for name in mine where (Self.isOurs(name, prefix: "tap") || Self.isOurs(name, prefix: "ext")) && !devices.contains(name) {
+            if links[name] != nil { _ = await tryRun(["ip", "link", "del", name]) }
+            removed.insert(name)
         }
         let wantedSpaces = Set(t.dhcp.map(\.namespace) + t.routers.map(\.namespace))
-        for ns in spaces where (ns.hasBytePrefix("qdhcp-") || ns.hasBytePrefix("qrouter-")) && !wantedSpaces.contains(ns) {
+        for ns in mine where (ns.hasBytePrefix("qdhcp-") || ns.hasBytePrefix("qrouter-")) && !wantedSpaces.contains(ns) {
+            removed.insert(ns)
+            guard spaces.contains(ns) else { continue }
             if ns.hasBytePrefix("qdhcp-") {
                 let net = String(ns.utf8.dropFirst(6)).map { $0 } ?? ""
                 let stub = DHCPService(networkID: net, portID: "", mac: "", addresses: [], mtu: 0, subnets: [], hosts: [])
@@ -333,13 +386,17 @@ public final class LinuxDatapath: Datapath {
             }
             _ = await tryRun(["ip", "netns", "del", ns])
         }
-        for (name, l) in links where Self.isOurs(name, prefix: "brq") && l.kind == "bridge" && !bridges.contains(name) {
-            _ = await tryRun(["ip", "link", "del", name])
+        for name in mine where Self.isOurs(name, prefix: "brq") && !bridges.contains(name) {
+            if links[name]?.kind == "bridge" { _ = await tryRun(["ip", "link", "del", name]) }
+            removed.insert(name)
         }
     }
 
     public func teardown() async throws {
         _ = try await converge(HostTopology())
+        let (b, i) = Firewall.tables(tableSuffix)
+        _ = await tryRun(["nft", "delete", "table", "bridge", b])
+        _ = await tryRun(["nft", "delete", "table", "inet", i])
         for case .namespace(let name, _) in attachments.values { _ = await tryRun(["ip", "netns", "del", name]) }
     }
 }

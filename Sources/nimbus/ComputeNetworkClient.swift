@@ -62,6 +62,12 @@ struct ComputeNetworkClient: NetworkClient {
                 }
             }
             if let ip = r.fixedIP, IPAddress(ip) == nil { throw NimbusError.badRequest("Invalid fixed IP address (\(ip))") }
+            // Nova creates ports with the user's token: a fixed address on a network the user
+            // does not own is refused by Neutron's policy (create_port:fixed_ips:ip_address).
+            if r.fixedIP != nil, let id = r.networkID, let n = s[.network, id], !a.isAdmin,
+               n["project_id"]?.stringValue?.sameBytes(as: a.projectID) != true {
+                throw NimbusError.forbidden("Policy doesn't allow create_port:fixed_ips:ip_address to be performed on network \(id).")
+            }
         }
         return requested
     }
@@ -98,14 +104,15 @@ struct ComputeNetworkClient: NetworkClient {
                 created.append(port["id"]!.stringValue!)
             }
         } catch {
-            try? await deallocate(instance: instance, created: created)
+            try? await deallocate(instance: instance, project: project, created: created)
             throw Self.translate(error)
         }
         return created
     }
 
-    func ports(_ instance: String, _ s: NetworkState, order: [String] = []) -> [JSONObject] {
-        s.all(.port).filter { $0["device_id"]?.stringValue == instance && ($0["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:") }
+    func ports(_ instance: String, project: String, _ s: NetworkState, order: [String] = []) -> [JSONObject] {
+        s.all(.port).filter { $0["device_id"]?.stringValue == instance && ($0["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:")
+            && $0["project_id"]?.stringValue?.sameBytes(as: project) == true }
             .sorted { a, b in
                 let ia = order.firstIndex(of: a["id"]?.stringValue ?? "") ?? Int.max, ib = order.firstIndex(of: b["id"]?.stringValue ?? "") ?? Int.max
                 if ia != ib { return ia < ib }
@@ -114,24 +121,24 @@ struct ComputeNetworkClient: NetworkClient {
             }
     }
 
-    func bind(instance: String, host: String) async throws {
-        for p in ports(instance, network.state) where p["binding:host_id"]?.stringValue?.sameBytes(as: host) != true {
+    func bind(instance: String, project: String, host: String) async throws {
+        for p in ports(instance, project: project, network.state) where p["binding:host_id"]?.stringValue?.sameBytes(as: host) != true {
             _ = try await network.updatePort(p["id"]!.stringValue!, ["binding:host_id": .string(host)], actor: NetworkActor(projectID: "", isAdmin: true))
         }
     }
 
-    func nics(instance: String, order: [String]) -> [GuestNIC] {
+    func nics(instance: String, project: String, order: [String]) -> [GuestNIC] {
         let s = network.state
-        return ports(instance, s, order: order).compactMap { p in
+        return ports(instance, project: project, s, order: order).compactMap { p in
             guard let id = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let mac = p["mac_address"]?.stringValue else { return nil }
             return GuestNIC(portID: id, networkID: n, mac: mac, mtu: Int(s[.network, n]?["mtu"]?.intValue ?? 1500))
         }
     }
 
-    func addresses(instance: String) -> JSONObject {
+    func addresses(instance: String, project: String) -> JSONObject {
         let s = network.state
         var out = JSONObject()
-        for p in ports(instance, s) {
+        for p in ports(instance, project: project, s) {
             let name = s[.network, p["network_id"]?.stringValue ?? ""]?["name"]?.stringValue ?? ""
             let mac = p["mac_address"] ?? .null
             var list = out[name]?.arrayValue ?? []
@@ -148,10 +155,10 @@ struct ComputeNetworkClient: NetworkClient {
         return out
     }
 
-    func securityGroups(instance: String) -> [String] {
+    func securityGroups(instance: String, project: String) -> [String] {
         let s = network.state
         var names = [String]()
-        for p in ports(instance, s) {
+        for p in ports(instance, project: project, s) {
             for g in p["security_groups"]?.arrayValue ?? [] {
                 if let n = g.stringValue.flatMap({ s[.securityGroup, $0]?["name"]?.stringValue }), !names.contains(where: { $0.sameBytes(as: n) }) {
                     names.append(n)
@@ -163,10 +170,10 @@ struct ComputeNetworkClient: NetworkClient {
 
     /// Nova's `network_data.json` (`nova/virt/netutils.py`): a link per port, a network per
     /// fixed address (DHCP or static), DNS servers as services.
-    func networkData(instance: String) -> String {
+    func networkData(instance: String, project: String) -> String {
         let s = network.state
         var links = [JSONValue](), networks = [JSONValue](), services = [JSONValue]()
-        for (index, p) in ports(instance, s).enumerated() {
+        for (index, p) in ports(instance, project: project, s).enumerated() {
             guard let id = p["id"]?.stringValue else { continue }
             let device = GuestNIC.device(forPort: id)
             let mtu = s[.network, p["network_id"]?.stringValue ?? ""]?["mtu"] ?? 1500
@@ -198,9 +205,9 @@ struct ComputeNetworkClient: NetworkClient {
         return JSONValue.object(["links": .array(links), "networks": .array(networks), "services": .array(services)]).serializedString()
     }
 
-    func deallocate(instance: String, created: [String]) async throws {
+    func deallocate(instance: String, project: String, created: [String]) async throws {
         let admin = NetworkActor(projectID: "", isAdmin: true)
-        for p in ports(instance, network.state) {
+        for p in ports(instance, project: project, network.state) {
             guard let id = p["id"]?.stringValue else { continue }
             if created.contains(id) {
                 try await network.deletePort(id, actor: admin, force: true)

@@ -60,7 +60,13 @@ final class MetadataServer: MetadataEndpoints {
     /// The response to `path` for the guest at `source` on `networkID`.
     func respond(networkID: String, source: String, path: String) async -> (HTTPResponseStatus, String, String) {
         guard let compute = computeService.withLock({ $0 }), let (instanceID, floatingIP) = network.instance(network: networkID, address: source),
-              let docs = try? await compute.metadataDocuments(instance: instanceID) else {
+              let docs = try? await compute.metadataDocuments(instance: instanceID),
+              // The port the request came from (this network, this address) must be the
+              // instance's own: another project's port naming the instance is not.
+              network.state.ports(ofNetwork: networkID).contains(where: { p in
+                  p["device_id"]?.stringValue == instanceID && p["project_id"]?.stringValue?.sameBytes(as: docs.instance.projectID) == true
+                      && NetworkState.fixedIPs(p).contains { $0.address.description == source }
+              }) else {
             return (.notFound, "text/plain", "404 Not Found\n")
         }
         let parts = path.splitBytes("/").map(String.init)

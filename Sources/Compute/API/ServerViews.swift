@@ -24,7 +24,7 @@ extension ComputeAPI {
             "id": .string(i.id), "name": .string(i.name), "status": .string(i.status), "tenant_id": .string(i.projectID),
             "user_id": .string(i.userID), "metadata": .object(JSONObject(names: i.metadata.mapValues { JSONValue.string($0) })),
             "hostId": .string(Self.hostID(i)), "created": .string(NovaTime.format(i.createdAt)), "updated": .string(NovaTime.format(i.updatedAt)),
-            "addresses": .object(i.deleted ? [:] : service.network?.addresses(instance: i.id) ?? [:]), "accessIPv4": .string(i.accessIPv4 ?? ""), "accessIPv6": .string(i.accessIPv6 ?? ""),
+            "addresses": .object(i.deleted ? [:] : service.network?.addresses(instance: i.id, project: i.projectID) ?? [:]), "accessIPv4": .string(i.accessIPv4 ?? ""), "accessIPv6": .string(i.accessIPv6 ?? ""),
             "links": links("servers", i.id), "OS-DCF:diskConfig": "MANUAL",
             "image": i.imageID.map { ["id": .string($0), "links": [["rel": "bookmark", "href": .string("\(publicURL)/images/\($0)")]]] } ?? "",
             "key_name": JSONValue(i.keyName), "config_drive": (i.configDrive || service.settings.forceConfigDrive) ? "True" : "",
@@ -34,7 +34,7 @@ extension ComputeAPI {
             "OS-SRV-USG:launched_at": Self.naive(i.launchedAt), "OS-SRV-USG:terminated_at": Self.naive(i.terminatedAt),
             "os-extended-volumes:volumes_attached": [],
         ]
-        if let groups = service.network?.securityGroups(instance: i.id), !i.deleted {
+        if let groups = service.network?.securityGroups(instance: i.id, project: i.projectID), !i.deleted {
             if !groups.isEmpty { o["security_groups"] = .array(groups.map { ["name": .string($0)] }) }
         } else {
             o["security_groups"] = [["name": "default"]]

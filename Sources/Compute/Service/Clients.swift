@@ -157,16 +157,18 @@ public protocol NetworkClient: Sendable {
     /// go with the server, while ports the user gave are only released.
     func allocate(instance: String, project: String, zone: String?, _ nics: [RequestedNIC], securityGroups: [String],
                   caller: AuthContext) async throws -> [String]
+    /// Only ports of the instance's own project count as its (Nova's `_build_network_info_model`):
+    /// another project's port naming the instance as its device is not the instance's.
     /// Binds the instance's ports to its host (idempotent; the host's network agent wires them).
-    func bind(instance: String, host: String) async throws
+    func bind(instance: String, project: String, host: String) async throws
     /// The instance's NICs in port creation order, for its compute node.
-    func nics(instance: String, order: [String]) -> [GuestNIC]
+    func nics(instance: String, project: String, order: [String]) -> [GuestNIC]
     /// Nova's `addresses` of the instance (fixed and floating, per network name).
-    func addresses(instance: String) -> JSONObject
+    func addresses(instance: String, project: String) -> JSONObject
     /// The names of the security groups on the instance's ports.
-    func securityGroups(instance: String) -> [String]
+    func securityGroups(instance: String, project: String) -> [String]
     /// `network_data.json` for the config drive and the metadata service.
-    func networkData(instance: String) -> String
+    func networkData(instance: String, project: String) -> String
     /// Deletes the ports in `created`, and releases the instance's other ports.
-    func deallocate(instance: String, created: [String]) async throws
+    func deallocate(instance: String, project: String, created: [String]) async throws
 }

@@ -38,7 +38,7 @@ public struct ComputeNodeControl: NodeControl {
         var out = [DesiredInstance]()
         for i in try await service.instances.assigned(to: host) {
             // The host's network agent wires the ports bound to it (level-triggered, idempotent).
-            try await service.network?.bind(instance: i.id, host: host)
+            try await service.network?.bind(instance: i.id, project: i.projectID, host: host)
             var args = i.taskArguments
             if args[MoveTask.move] == "true", i.taskState == .resizeFinish || i.taskState == .resizeMigrated,
                let source = args[ComputeService.sourceHost], let base = try await service.sourceBase(of: source) {
@@ -86,7 +86,7 @@ extension ComputeService {
     public func metadataDocuments(instance id: String) async throws -> (instance: Instance, drive: ConfigDrive)? {
         guard let i = try await instances.get(id), !i.deleted else { return nil }
         let drive = ConfigDrive(metaData: InstanceMetadata.metaData(i).serializedString(), userData: i.userData.flatMap { Data(base64Encoded: $0) },
-                                networkData: network?.networkData(instance: i.id), vendorData: nil, vendorData2: nil)
+                                networkData: network?.networkData(instance: i.id, project: i.projectID), vendorData: nil, vendorData2: nil)
         return (i, drive)
     }
 
@@ -95,12 +95,12 @@ extension ComputeService {
         var drive: ConfigDrive?
         if i.configDrive || settings.forceConfigDrive {
             drive = ConfigDrive(metaData: InstanceMetadata.metaData(i).serializedString(), userData: i.userData.flatMap { Data(base64Encoded: $0) },
-                                networkData: network?.networkData(instance: i.id), vendorData: nil, vendorData2: nil)
+                                networkData: network?.networkData(instance: i.id, project: i.projectID), vendorData: nil, vendorData2: nil)
         }
         return InstanceSpec(id: try InstanceID(i.id), name: i.name, hostname: i.hostname, projectID: i.projectID, userID: i.userID, vcpus: i.flavor.vcpus,
                             memoryMB: i.flavor.memoryMB, rootGB: i.flavor.rootGB, ephemeralGB: i.flavor.ephemeralGB, swapMB: i.flavor.swapMB,
                             imageID: i.taskState == .unshelving ? (i.taskArguments["image_id"] ?? i.imageID ?? "") : (i.imageID ?? ""),
-                            configDrive: drive, nics: network?.nics(instance: i.id, order: i.createdPorts))
+                            configDrive: drive, nics: network?.nics(instance: i.id, project: i.projectID, order: i.createdPorts))
     }
 
     /// Nova's states after a node's fact.
@@ -357,7 +357,7 @@ extension ComputeService {
         try await placement.release(consumer: id)
         try? await consoleTokens.delete(instance: id)
         if let done, let network {
-            do { try await network.deallocate(instance: id, created: done.createdPorts) } catch {
+            do { try await network.deallocate(instance: id, project: done.projectID, created: done.createdPorts) } catch {
                 logger.error("could not release the ports of deleted instance \(id): \(error)")
             }
         }

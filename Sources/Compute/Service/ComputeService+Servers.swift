@@ -135,7 +135,7 @@ extension ComputeService {
         do {
             try await instances.insert(made, group: join)
         } catch {
-            if let network { for i in made { try? await network.deallocate(instance: i.id, created: i.createdPorts) } }
+            if let network { for i in made { try? await network.deallocate(instance: i.id, project: i.projectID, created: i.createdPorts) } }
             throw error
         }
         for i in made { try await actions.start(i, action: "create", requestID: requestID, caller: caller) }

@@ -72,6 +72,7 @@ extension NeutronAPI {
                 let body = try await Self.body(req, ctx)
                 guard case .array(let items)? = body["tags"] else { throw NeutronFault.badRequest("Invalid input for tags. Reason: tags must be a list.") }
                 var list = [String]()
+                if items.count > 50 { throw NeutronFault.badRequest("The number of tags exceeds the maximum 50", type: "TagResourceLimitExceeded") }
                 for i in items {
                     guard let s = i.stringValue else { throw NeutronFault.badRequest("Invalid input for tags. Reason: '\(Validators.repr(i))' is not a valid string.") }
                     try checkTag(s)
@@ -84,6 +85,9 @@ extension NeutronAPI {
                 let (_, d) = try owned(ctx, true)
                 let tag = try ctx.parameter("tag")
                 try checkTag(tag)
+                if tags(d).count >= 50 && !tags(d).contains(where: { $0.sameBytes(as: tag) }) {
+                    throw NeutronFault.badRequest("The number of tags exceeds the maximum 50", type: "TagResourceLimitExceeded")
+                }
                 _ = try await self.service.setTags(kind, d["id"]!.stringValue!, tags(d) + [tag])
                 return .empty(.created)
             }
@@ -126,7 +130,7 @@ extension NeutronAPI {
         t.get("/v2.0/quotas/{project}/details") { _, ctx in
             let c = try self.caller(ctx)
             let project = try ctx.parameter("project")
-            try self.authorize("get_quota", c, ["project_id": project, "tenant_id": project])
+            if !project.sameBytes(as: c.projectID) { try self.authorize("get_quota", c, ["project_id": project, "tenant_id": project]) }
             let s = self.service.state
             var o = JSONObject()
             for (k, limit) in self.service.quotaLimits(project, in: s) {
@@ -140,7 +144,9 @@ extension NeutronAPI {
             if project == "tenant" || project == "project" {
                 return .json([project: ["tenant_id": .string(c.projectID), "project_id": .string(c.projectID)]])
             }
-            try self.authorize("get_quota", c, ["project_id": project, "tenant_id": project])
+            // A project's own quota is readable by its members (Neutron's quota controller checks
+            // the policy only for another project).
+            if !project.sameBytes(as: c.projectID) { try self.authorize("get_quota", c, ["project_id": project, "tenant_id": project]) }
             return .json(["quota": .object(self.quotaBody(self.service.quotaLimits(project, in: self.service.state)))])
         }
         t.put("/v2.0/quotas/{project}") { req, ctx in
@@ -150,15 +156,20 @@ extension NeutronAPI {
             let body = try await Self.body(req, ctx)
             guard case .object(let q)? = body["quota"] else { throw NeutronFault.badRequest("Unable to find 'quota' in request body") }
             var limits = [String: Int64]()
+            let force = q["force"].flatMap { Validators.toBoolean($0) } ?? false
             for (k, v) in q {
                 guard NetworkService.quotaDefaults.contains(where: { $0.0.sameBytes(as: k) }) else {
                     if k == "force" || k == "check_limit" { continue }
                     throw NeutronFault.badRequest("Unrecognized attribute(s) '\(k)'")
                 }
-                guard let n = Validators.toInt(v), n >= -1 else {
+                guard let n = Validators.toInt(v), n >= -1, n <= Int64(Int32.max) else {
                     throw NeutronFault.badRequest("Invalid input for \(k). Reason: '\(Validators.repr(v))' is not an integer or is smaller than -1.")
                 }
                 limits[k] = n
+                let used = self.service.usage(k, project: project, in: self.service.state)
+                if !force && n >= 0 && n < used {
+                    throw NeutronFault.badRequest("Quota limit \(n) for \(k) must be greater than or equal to already used and reserved \(used).")
+                }
             }
             let set = try await self.service.setQuota(project: project, limits)
             return .json(["quota": .object(self.quotaBody(set))])
@@ -207,7 +218,7 @@ extension NeutronAPI {
                 if let v = q["ip_version"], !(a["subnet_ip_availability"]?.arrayValue ?? []).contains(where: { $0["ip_version"]?.intValue == Int64(v) }) { continue }
                 items.append(.object(a))
             }
-            return .json(["network_ip_availabilities": .array(items)])
+            return Self.bigJSON(["network_ip_availabilities": .array(items)])
         }
         t.get("/v2.0/network-ip-availabilities/{id}") { _, ctx in
             let c = try self.caller(ctx)
@@ -216,12 +227,26 @@ extension NeutronAPI {
             guard let n = s[.network, id], self.allows("get_network_ip_availability", c, self.target(.network, n, c, s)) else {
                 throw ResourceKind.network.notFound(id)
             }
-            return .json(["network_ip_availability": .object(availability(n, s))])
+            return Self.bigJSON(["network_ip_availability": .object(availability(n, s))])
         }
     }
 
-    /// Neutron counts IPv6 pools as Python integers; past Int64 they are shown saturated.
-    static func count(_ n: UInt128) -> JSONValue { .int(n > UInt128(Int64.max) ? Int64.max : Int64(n)) }
+    /// Neutron counts IPv6 pools as Python integers (2^64 - 2 for a /64): past Int64 the number
+    /// is carried as a marked string and written as a bare JSON integer (`bigJSON`).
+    static let bigMark = "\u{1}uint128:"
+    static func count(_ n: UInt128) -> JSONValue { n > UInt128(Int64.max) ? .string(bigMark + String(n)) : .int(Int64(n)) }
+
+    /// JSON with the marked big integers unquoted.
+    static func bigJSON(_ v: JSONValue) -> Response {
+        var text = v.serializedString()
+        while let r = text.range(of: "\"\\u0001uint128:") {
+            guard let end = text[r.upperBound...].firstIndex(of: "\"") else { break }
+            text.replaceSubrange(r.lowerBound...end, with: text[r.upperBound..<end])
+        }
+        var h = HTTPFields()
+        h[.contentType] = "application/json"
+        return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
 
     /// The extensions this service implements, and only those.
     static let extensions: [(alias: String, name: String, description: String)] = [

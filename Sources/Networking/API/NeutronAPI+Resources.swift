@@ -14,9 +14,12 @@ extension NeutronAPI {
             if kind == .securityGroup { try await self.service.ensureDefaultSecurityGroup(project: c.projectID) }
             let s = self.service.state
             let query = try ListQuery(req.queryString, kind: kind)
-            var docs = s.all(kind).filter { self.visible(kind, $0, c, s) }
-            docs = docs.filter { query.matches(self.view(kind, $0, c, s)) }
-            let (page, links) = try query.page(docs, url: "\(self.publicURL)\(base)", rawQuery: req.queryString)
+            let needsView = kind == .network || kind == .subnet
+            // Filters and visibility are checked lazily, in page order: a page of `limit` costs a
+            // sort and `limit` checks, not a policy evaluation per resource.
+            let (page, links) = try query.page(Array(s.all(kind)), url: "\(self.publicURL)\(base)", rawQuery: req.queryString) { d in
+                query.matches(needsView ? self.view(kind, d, c, s) : d) && (c.isAdmin || self.visible(kind, d, c, s))
+            }
             var body: JSONObject = [kind.collection: .array(page.map { .object(self.view(kind, $0, c, s, fields: query.fields)) })]
             if !links.isEmpty { body["\(kind.collection)_links"] = .array(links) }
             return .json(.object(body))
@@ -33,9 +36,19 @@ extension NeutronAPI {
             if let bulk = body[kind.collection] {
                 guard case .array(let items) = bulk, !items.isEmpty else { throw NeutronFault.badRequest("Resources required") }
                 var created = [JSONObject]()
+                var bodies = [JSONObject]()
                 for item in items {
                     guard case .object(let o) = item else { throw NeutronFault.badRequest("Invalid format: \(Validators.repr(item))") }
-                    created.append(try await self.create(kind, o, c))
+                    bodies.append(o)
+                }
+                // All or nothing: what was made before a failure is removed again.
+                do {
+                    for o in bodies { created.append(try await self.create(kind, o, c)) }
+                } catch {
+                    for d in created.reversed() {
+                        if let id = d["id"]?.stringValue { try? await self.delete(kind, id, c) }
+                    }
+                    throw error
                 }
                 let s = self.service.state
                 return .json([kind.collection: .array(created.map { .object(self.view(kind, $0, c, s)) })], status: .created)
@@ -60,6 +73,9 @@ extension NeutronAPI {
         }
         t.delete(base + "/{id}") { req, ctx in
             let c = try self.caller(ctx)
+            if (try await req.collectBody(upTo: ctx.maxUploadSize)).readableBytes > 0 {
+                throw NeutronFault.badRequest("Request body is not supported in DELETE.")
+            }
             let id = try ctx.parameter("id")
             let s = self.service.state
             let current = try self.load(kind, id, c, s)
@@ -76,17 +92,24 @@ extension NeutronAPI {
         // The target: the request's attributes with the owner filled in, and the parents.
         var doc = attrs
         let owner = NetworkService.given(attrs["project_id"])?.stringValue ?? NetworkService.given(attrs["tenant_id"])?.stringValue ?? c.projectID
+        if !c.isAdmin && !owner.sameBytes(as: c.projectID) {
+            throw NeutronFault.badRequest("Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges")
+        }
         doc["project_id"] = .string(owner)
         doc["tenant_id"] = .string(owner)
         var t = target(kind, doc, c, s)
         switch kind {
-        case .subnet, .port:
+        case .subnet:
+            // Another project's network: the policy (network owner) refuses it, with a 403.
             let n = attrs["network_id"]?.stringValue ?? ""
+            guard s[.network, n] != nil else { throw ResourceKind.network.notFound(n) }
+        case .port:
             // A network the caller cannot see is a 404, before any policy on it.
+            let n = attrs["network_id"]?.stringValue ?? ""
             guard let network = s[.network, n], visible(.network, network, c, s) else { throw ResourceKind.network.notFound(n) }
         case .securityGroupRule:
             let g = attrs["security_group_id"]?.stringValue ?? ""
-            guard let group = s[.securityGroup, g], visible(.securityGroup, group, c, s) else { throw ResourceKind.securityGroup.notFound(g) }
+            guard let group = s[.securityGroup, g] else { throw ResourceKind.securityGroup.notFound(g) }
             if NetworkService.given(attrs["project_id"]) == nil && NetworkService.given(attrs["tenant_id"]) == nil {
                 attrs["project_id"] = group["project_id"]
                 t["project_id"] = group["project_id"]?.stringValue
@@ -167,7 +190,7 @@ struct ListQuery {
             case "sort_key": keys.append(v)
             case "sort_dir": dirs.append(v)
             case "limit":
-                guard let n = Int(v), n >= 0 else { throw NeutronFault.badRequest("Limit must be an integer 0 or greater and not '\(v)'") }
+                guard let n = Int(v), n >= 0 else { throw NeutronFault.badRequest("Limit must be an integer 0 or greater and not '\(v)'", type: "BadRequest") }
                 limit = n == 0 ? nil : n
             case "marker": marker = v
             case "page_reverse": pageReverse = Validators.toBoolean(.string(v)) ?? false
@@ -180,11 +203,14 @@ struct ListQuery {
                     || (kind == .network && ["shared", "router:external", "subnets"].contains(where: { $0.sameBytes(as: k) }))
                     || (kind == .port && ["fixed_ips", "security_groups", "binding:vif_type", "status"].contains(where: { $0.sameBytes(as: k) }))
                 guard known else { throw NeutronFault.badRequest("\(k) is invalid attribute for filtering") }
+                if let spec = specs.first(where: { $0.name.sameBytes(as: k) }), spec.isBoolean, Validators.toBoolean(.string(v)) == nil {
+                    throw NeutronFault.invalidInput("'\(v)' cannot be converted to boolean")
+                }
                 if let i = grouped.firstIndex(where: { $0.0.sameBytes(as: k) }) { grouped[i].1.append(v) } else { grouped.append((k, [v])) }
             }
         }
         filters = grouped
-        if !dirs.isEmpty && dirs.count != keys.count {
+        if dirs.count != keys.count {
             throw NeutronFault.badRequest("The number of sort_keys and sort_dirs must be same")
         }
         for (i, k) in keys.enumerated() {
@@ -254,7 +280,7 @@ struct ListQuery {
 
     /// Sorts (by the keys, then id), pages from the marker, and builds Neutron's `next` and
     /// `previous` links.
-    func page(_ docs: [JSONObject], url: String, rawQuery: QueryString) throws -> ([JSONObject], [JSONValue]) {
+    func page(_ docs: [JSONObject], url: String, rawQuery: QueryString, include: (JSONObject) -> Bool) throws -> ([JSONObject], [JSONValue]) {
         let keys = sortKeys + [("id", sortKeys.first?.1 ?? true)]
         var sorted = docs.sorted { a, b in
             for (k, asc) in keys {
@@ -266,30 +292,35 @@ struct ListQuery {
         if pageReverse { sorted.reverse() }
         var start = 0
         if let marker {
-            guard let i = sorted.firstIndex(where: { $0["id"]?.stringValue == marker }) else {
+            guard let i = sorted.firstIndex(where: { $0["id"]?.stringValue == marker }), include(sorted[i]) else {
                 throw kind.notFound(marker)
             }
             start = i + 1
         }
-        guard let limit else { return (Array(sorted[start...]), []) }
-        let end = min(sorted.count, start + limit)
-        var page = Array(sorted[start..<end])
+        guard let limit else { return (sorted[start...].filter(include), []) }
+        var page = [JSONObject]()
+        var i = start
+        while page.count < limit && i < sorted.count {
+            if include(sorted[i]) { page.append(sorted[i]) }
+            i += 1
+        }
         var links = [JSONValue]()
-        let kept = rawQuery.pairs.filter { !["marker", "page_reverse"].contains($0.0) }
-        func link(_ rel: String, marker: String, reverse: Bool) -> JSONValue {
-            var q = kept
-            q.append(("marker", marker))
-            if reverse { q.append(("page_reverse", "True")) }
+        func link(_ rel: String, marker: String?, reverse: Bool?) -> JSONValue {
+            var q = rawQuery.pairs.filter { $0.0 != "marker" && (reverse == nil || $0.0 != "page_reverse") }
+            if let marker { q.append(("marker", marker)) }
+            if reverse == true { q.append(("page_reverse", "True")) }
             let query = q.map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&")
             return ["rel": .string(rel), "href": .string(url + "?" + query)]
         }
-        if end < sorted.count || (page.count == limit && end == sorted.count && false), let last = page.last?["id"]?.stringValue {
-            links.append(link(pageReverse ? "previous" : "next", marker: last, reverse: pageReverse))
-        }
-        if marker != nil, let first = page.first?["id"]?.stringValue {
-            links.append(link(pageReverse ? "next" : "previous", marker: first, reverse: !pageReverse))
-        }
         if pageReverse { page.reverse() }
+        // neutron/api/api_common.py get_pagination_links: `next` unless a short forward page,
+        // `previous` unless a short reverse page.
+        if !(page.count < limit && !pageReverse) {
+            links.append(link("next", marker: page.last?["id"]?.stringValue, reverse: nil))
+        }
+        if !(page.count < limit && pageReverse) {
+            links.append(link("previous", marker: page.first?["id"]?.stringValue, reverse: true))
+        }
         return (page, links)
     }
 }

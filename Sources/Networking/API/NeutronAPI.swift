@@ -195,15 +195,16 @@ public struct NeutronAPI: Sendable {
     /// `If-Match: revision_number=N` (Neutron's revision-if-match).
     static func checkRevision(_ req: Request, _ doc: JSONObject) throws {
         guard let header = req.headers[.ifMatch] else { return }
-        for part in header.splitBytes(",") {
-            let p = part.trimmingCharacters(in: .whitespaces)
-            guard p.hasBytePrefix("revision_number=") else { continue }
-            let want = p.droppingBytePrefix("revision_number=").flatMap { Int64($0) }
-            guard let want else { throw NeutronFault.badRequest("Invalid input for operation: Invalid If-Match revision_number.", type: "InvalidInput") }
-            let have = doc["revision_number"]?.intValue ?? 0
-            if want != have {
-                throw NeutronFault.error(.preconditionFailed, "RevisionNumberConstraintFailed", "Constrained to \(want), but current revision is \(have)")
-            }
+        let parts = header.splitBytes(",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasBytePrefix("revision_number=") }
+        if parts.count > 1 { throw NeutronFault.badRequest("Multiple revision_number If-Match constraints are not supported.", type: "BadRequest") }
+        guard let p = parts.first, let digits = p.droppingBytePrefix("revision_number=") else { return }
+        let t = digits.hasBytePrefix("-") ? digits.dropFirst() : digits[...]
+        guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw NeutronFault.badRequest("Could not parse If-Match revision_number \(digits).", type: "BadRequest")
+        }
+        let have = doc["revision_number"]?.intValue ?? 0
+        if Int64(digits) != have {
+            throw NeutronFault.error(.preconditionFailed, "RevisionNumberConstraintFailed", "Constrained to \(digits), but current revision is \(have)")
         }
     }
 }

@@ -37,6 +37,15 @@ public struct AttributeSpec: Sendable {
     }
 
     public var required: Bool { allowPost && defaultValue == nil }
+
+    /// neutron-lib's converters raise InvalidInput with their own message when they fail.
+    public var conversionFailure: String? {
+        if isBoolean { return "cannot be converted to boolean" }
+        if isInteger { return "is not an integer" }
+        return nil
+    }
+    public var isBoolean = false
+    public var isInteger = false
 }
 
 /// The kinds of resource the network service keeps, with their names on the wire.
@@ -130,6 +139,27 @@ public enum Validators {
             return nil
         }
     }
+    /// neutron-lib's `name_string`: printable Basic Multilingual Plane characters (no control,
+    /// format, private-use, unassigned or line/paragraph separator), spaces only inside.
+    public static func nameString(max: Int) -> AttributeSpec.Validator {
+        { v in
+            if let m = string(max: max)(v) { return m }
+            guard case .string(let s) = v else { return nil }
+            func printable(_ c: Unicode.Scalar) -> Bool {
+                guard c.value <= 0xFFFF else { return false }
+                switch c.properties.generalCategory {
+                case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator: return false
+                default: return true
+                }
+            }
+            let scalars = Array(s.unicodeScalars)
+            let ok = scalars.allSatisfy(printable)
+                && (scalars.first.map { $0.properties.generalCategory != .spaceSeparator } ?? true)
+                && (scalars.last.map { $0.properties.generalCategory != .spaceSeparator } ?? true)
+            return ok ? nil : "'\(s)' is not a valid string"
+        }
+    }
+
     public static let stringOrNone: AttributeSpec.Validator = { v in v == .null ? nil : string(max: nil)(v) }
     public static func stringOrNone(max: Int) -> AttributeSpec.Validator { { v in v == .null ? nil : string(max: max)(v) } }
 
@@ -214,6 +244,7 @@ public enum Validators {
     }
     public static let allocationPools: AttributeSpec.Validator = { v in
         guard case .array(let a) = v else { return "Invalid data format for IP pool: '\(repr(v))'" }
+        // (An address that is not one is a plain 400; only the shape is InvalidInput.)
         for e in a {
             guard case .object(let o) = e, o.count == 2, let s = o["start"], let en = o["end"] else {
                 return "Invalid data format for IP pool: '\(repr(e))'"
@@ -235,6 +266,7 @@ public enum Validators {
     }
     public static let addressPairs: AttributeSpec.Validator = { v in
         guard case .array(let a) = v else { return "Allowed address pairs must be a list." }
+        if a.count > 10 { return "The number of allowed address pair exceeds the maximum 10." }
         var seen = Set<String>()
         for e in a {
             guard case .object(let o) = e else { return "Allowed address pairs must be a list." }

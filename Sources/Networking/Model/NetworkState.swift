@@ -13,6 +13,8 @@ public struct NetworkState: Sendable {
     public private(set) var allocated: [String: Set<IPAddress>] = [:]
     /// MAC address → port, per network.
     public private(set) var macs: [String: [MACAddress: String]] = [:]
+    /// RBAC policies per object (every visibility check of a network reads them).
+    private var rbacByObject: [String: [String: JSONObject]] = [:]
     /// What changed since `beginChanges()`: documents to write (nil: delete).
     public private(set) var changes: [ResourceKind: [String: JSONObject?]] = [:]
     public private(set) var quotaChanges: Set<Name> = []
@@ -34,8 +36,10 @@ public struct NetworkState: Sendable {
     public mutating func put(_ kind: ResourceKind, _ doc: JSONObject) {
         guard let id = doc["id"]?.stringValue else { return }
         if kind == .port, let old = docs[.port]?[id] { unindexPort(old) }
+        if kind == .rbacPolicy, let old = docs[.rbacPolicy]?[id], let o = old["object_id"]?.stringValue { rbacByObject[o]?[id] = nil }
         docs[kind, default: [:]][id] = doc
         if kind == .port { indexPort(doc) }
+        if kind == .rbacPolicy, let o = doc["object_id"]?.stringValue { rbacByObject[o, default: [:]][id] = doc }
         changes[kind, default: [:]][id] = .some(doc)
     }
 
@@ -44,11 +48,13 @@ public struct NetworkState: Sendable {
         guard let id = doc["id"]?.stringValue else { return }
         docs[kind, default: [:]][id] = doc
         if kind == .port { indexPort(doc) }
+        if kind == .rbacPolicy, let o = doc["object_id"]?.stringValue { rbacByObject[o, default: [:]][id] = doc }
     }
 
     public mutating func remove(_ kind: ResourceKind, _ id: String) {
         guard let old = docs[kind]?.removeValue(forKey: id) else { return }
         if kind == .port { unindexPort(old) }
+        if kind == .rbacPolicy, let o = old["object_id"]?.stringValue { rbacByObject[o]?[id] = nil }
         changes[kind, default: [:]][id] = .some(nil)
     }
 
@@ -89,7 +95,7 @@ public struct NetworkState: Sendable {
         all(.securityGroupRule).filter { $0["security_group_id"]?.stringValue == g }
             .sorted { ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "") }
     }
-    public func rbac(object: String) -> [JSONObject] { all(.rbacPolicy).filter { $0["object_id"]?.stringValue == object } }
+    public func rbac(object: String) -> [JSONObject] { Array((rbacByObject[object] ?? [:]).values) }
     public func ownedCount(_ kind: ResourceKind, project: String) -> Int {
         all(kind).reduce(0) { $0 + ($1["project_id"]?.stringValue?.sameBytes(as: project) == true ? 1 : 0) }
     }

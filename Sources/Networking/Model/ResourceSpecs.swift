@@ -7,17 +7,27 @@ public enum ResourceSpecs {
     /// (neutron-lib's `ATTR_NOT_SPECIFIED`).
     public static let unspecified: JSONValue = .string("\u{1}ATTR_NOT_SPECIFIED")
 
-    static let name = AttributeSpec("name", post: true, put: true, default: "", validate: Validators.string(max: 255))
+    static let name = AttributeSpec("name", post: true, put: true, default: "", validate: Validators.nameString(max: 255))
     static let description = AttributeSpec("description", post: true, put: true, default: "", validate: Validators.string(max: 255))
     static let project = AttributeSpec("project_id", post: true, default: unspecified, validate: Validators.string(max: 255))
     static let tenant = AttributeSpec("tenant_id", post: true, default: unspecified, validate: Validators.string(max: 255))
     static let standard: [AttributeSpec] = [
         AttributeSpec("id"), project, tenant,
-        AttributeSpec("tags", post: true, default: unspecified, validate: Validators.listOf(Validators.string(max: 255)), filter: false, sort: false),
+        AttributeSpec("tags", post: true, default: unspecified, validate: { v in
+            if let a = v.arrayValue, a.count > 50 { return "The number of tags exceeds the maximum 50" }
+            return Validators.listOf(Validators.string(max: 255))(v)
+        }, filter: false, sort: false),
         AttributeSpec("revision_number"), AttributeSpec("created_at"), AttributeSpec("updated_at"),
     ]
     static func bool(_ n: String, post: Bool = true, put: Bool = true, default d: JSONValue = true, policy: Bool = false) -> AttributeSpec {
-        AttributeSpec(n, post: post, put: put, default: d, validate: Validators.boolean, convert: Validators.toBooleanConverter, policy: policy)
+        var a = AttributeSpec(n, post: post, put: put, default: d, validate: Validators.boolean, convert: Validators.toBooleanConverter, policy: policy)
+        a.isBoolean = true
+        return a
+    }
+    static func integer(_ a: AttributeSpec) -> AttributeSpec {
+        var a = a
+        a.isInteger = true
+        return a
     }
 
     public static let network: [AttributeSpec] = standard + [
@@ -28,10 +38,10 @@ public enum ResourceSpecs {
         bool("router:external", default: false, policy: true),
         AttributeSpec("mtu", post: true, put: true, default: unspecified, validate: Validators.integer(68...65535), convert: Validators.toIntConverter),
         bool("port_security_enabled"),
-        AttributeSpec("provider:network_type", post: true, put: true, default: unspecified, validate: Validators.values(["flat", "vlan", "vxlan", "local"]), policy: true),
-        AttributeSpec("provider:physical_network", post: true, put: true, default: unspecified, validate: Validators.stringOrNone(max: 64), policy: true),
+        AttributeSpec("provider:network_type", post: true, put: true, default: unspecified, validate: Validators.values(["flat", "vlan", "vxlan", "local"]), policy: true, sort: false),
+        AttributeSpec("provider:physical_network", post: true, put: true, default: unspecified, validate: Validators.stringOrNone(max: 64), policy: true, sort: false),
         AttributeSpec("provider:segmentation_id", post: true, put: true, default: unspecified, validate: { v in v == .null ? nil : Validators.integer(0...16_777_215)(v) },
-                      convert: { v in v == .null ? .null : Validators.toIntConverter(v) }, policy: true),
+                      convert: { v in v == .null ? .null : Validators.toIntConverter(v) }, policy: true, sort: false),
         AttributeSpec("availability_zone_hints", post: true, default: [], validate: Validators.listOf(Validators.string(max: 255)), filter: false, sort: false),
         AttributeSpec("availability_zones", filter: false, sort: false),
         bool("is_default", default: false, policy: true),
@@ -41,12 +51,16 @@ public enum ResourceSpecs {
     public static let subnet: [AttributeSpec] = standard + [
         name, description,
         AttributeSpec("network_id", post: true, validate: Validators.uuid),
-        AttributeSpec("ip_version", post: true, validate: { v in v == .int(4) || v == .int(6) ? nil : "'\(Validators.repr(v))' is not in [4, 6]" },
-                      convert: Validators.toIntConverter),
-        AttributeSpec("cidr", post: true, default: unspecified, validate: Validators.subnetCIDROrNone),
+        integer(AttributeSpec("ip_version", post: true, validate: { v in v == .int(4) || v == .int(6) ? nil : "'\(Validators.repr(v))' is not in [4, 6]" },
+                      convert: Validators.toIntConverter)),
+        AttributeSpec("cidr", post: true, default: unspecified, validate: { v in
+            guard v != .null else { return nil }
+            guard case .string(let s) = v, IPNetwork(s) != nil else { return "'\(Validators.repr(v))' is not a valid IP subnet" }
+            return nil
+        }),
         AttributeSpec("prefixlen", post: true, default: unspecified, validate: Validators.integer(0...128), convert: Validators.toIntConverter, filter: false),
         AttributeSpec("subnetpool_id", post: true, default: unspecified, validate: Validators.uuidOrNone),
-        AttributeSpec("use_default_subnetpool", post: true, default: false, validate: Validators.boolean, convert: Validators.toBooleanConverter, filter: false),
+        bool("use_default_subnetpool", put: false, default: false),
         AttributeSpec("gateway_ip", post: true, put: true, default: unspecified, validate: Validators.ipAddressOrNone),
         AttributeSpec("allocation_pools", post: true, put: true, default: unspecified, validate: Validators.allocationPools, filter: false, sort: false),
         AttributeSpec("dns_nameservers", post: true, put: true, default: [], validate: Validators.nameservers, sort: false),
@@ -72,17 +86,16 @@ public enum ResourceSpecs {
         AttributeSpec("device_owner", post: true, put: true, default: "", validate: Validators.string(max: 255), policy: true),
         AttributeSpec("status"),
         AttributeSpec("security_groups", post: true, put: true, default: unspecified, validate: Validators.uuidList, sort: false),
-        AttributeSpec("port_security_enabled", post: true, put: true, default: unspecified, validate: Validators.boolean,
-                      convert: Validators.toBooleanConverter, policy: true),
+        bool("port_security_enabled", default: unspecified, policy: true),
         AttributeSpec("allowed_address_pairs", post: true, put: true, default: [], validate: Validators.addressPairs, policy: true, filter: false, sort: false),
         AttributeSpec("extra_dhcp_opts", post: true, put: true, default: [], validate: Validators.listOf(Validators.dict), filter: false, sort: false),
-        AttributeSpec("binding:host_id", post: true, put: true, default: "", validate: Validators.string(max: 255), policy: true),
+        AttributeSpec("binding:host_id", post: true, put: true, default: "", validate: Validators.string(max: 255), policy: true, sort: false),
         AttributeSpec("binding:profile", post: true, put: true, default: [:], validate: Validators.dictOrNone, policy: true, filter: false, sort: false),
         AttributeSpec("binding:vnic_type", post: true, put: true, default: "normal",
                       validate: Validators.values(["normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic",
                                                    "accelerator-direct", "accelerator-direct-physical", "remote-managed", "vdpa"]), policy: true),
-        AttributeSpec("binding:vif_type", policy: true), AttributeSpec("binding:vif_details", policy: true, filter: false, sort: false),
-        AttributeSpec("propagate_uplink_status", post: true, put: true, default: false, validate: Validators.boolean, convert: Validators.toBooleanConverter),
+        AttributeSpec("binding:vif_type", policy: true, sort: false), AttributeSpec("binding:vif_details", policy: true, filter: false, sort: false),
+        bool("propagate_uplink_status", default: false),
         AttributeSpec("ip_allocation"),
     ]
 
@@ -216,12 +229,26 @@ public enum ResourceSpecs {
     static func check(_ spec: AttributeSpec, _ value: JSONValue) throws -> JSONValue {
         var v = value
         if let convert = spec.convert, v != .null || !spec.nullable {
-            if let c = convert(v) { v = c } else if spec.validate == nil {
-                throw NeutronFault.badRequest("Invalid input for \(spec.name). Reason: '\(Validators.repr(value))' cannot be converted.")
+            if let c = convert(v) {
+                v = c
+            } else if let failure = spec.conversionFailure {
+                throw NeutronFault.invalidInput("'\(Validators.repr(value))' \(failure)")
             }
         }
         if let validate = spec.validate, let message = validate(v) {
-            throw NeutronFault.badRequest("Invalid input for \(spec.name). Reason: \(message).")
+            switch spec.name {
+            case "cidr": throw NeutronFault.invalidInput(message)
+            case "allocation_pools" where value.arrayValue == nil: throw NeutronFault.invalidInput(message)
+            case "allowed_address_pairs" where message.hasBytePrefix("The number of allowed address pair"):
+                throw NeutronFault.badRequest(message, type: "AllowedAddressPairExhausted")
+            case "remote_ip_prefix": throw NeutronFault.badRequest("Invalid CIDR \(Validators.repr(value)) for IP protocol.", type: "InvalidCIDR")
+            case "protocol": throw NeutronFault.badRequest(message, type: "SecurityGroupRuleInvalidProtocol")
+            case "allowed_address_pairs" where message.contains("must contain ip_address"):
+                throw NeutronFault.badRequest("AllowedAddressPair must contain ip_address", type: "AllowedAddressPairsMissingIP")
+            case "ethertype": throw NeutronFault.badRequest("Invalid ethertype \(Validators.repr(value)) for protocol. Only IPv4 and IPv6 are supported.", type: "SecurityGroupRuleInvalidEtherType")
+            case "port_range_min", "port_range_max": throw NeutronFault.badRequest("Invalid value for port \(Validators.repr(value)).", type: "SecurityGroupInvalidPortValue")
+            default: throw NeutronFault.badRequest("Invalid input for \(spec.name). Reason: \(message).")
+            }
         }
         return v
     }

@@ -13,6 +13,7 @@ extension NetworkService {
         let deviceOwner = attrs["device_owner"]?.stringValue ?? ""
         let isInternal = deviceOwner.hasBytePrefix("network:")
         if !project.isEmpty { try checkQuota(.port, project: project, s) }
+        try checkDeviceOwner(deviceOwner, deviceID: attrs["device_id"]?.stringValue ?? "", project: project, actor: actor, s)
         var d = Self.standard(attrs, project: project)
         let id = d["id"]!.stringValue!
         let mac: MACAddress
@@ -34,7 +35,8 @@ extension NetworkService {
         d["mac_address"] = .string(mac.description)
         let requested = Self.given(attrs["fixed_ips"])?.arrayValue
         d["fixed_ips"] = .array(try allocate(network: network, requested: requested, mac: mac, portID: id, deviceOwner: deviceOwner, s))
-        let portSecurity = Self.given(attrs["port_security_enabled"])?.boolValue ?? (network["port_security_enabled"]?.boolValue ?? true)
+        // The service's own ports (DHCP, routers, floating IPs) are trusted: no port security.
+        let portSecurity = Self.given(attrs["port_security_enabled"])?.boolValue ?? (isInternal ? false : (network["port_security_enabled"]?.boolValue ?? true))
         d["port_security_enabled"] = .bool(portSecurity)
         var groups: [String]
         if let given = Self.given(attrs["security_groups"])?.arrayValue {
@@ -60,6 +62,14 @@ extension NetworkService {
         Self.setBinding(&d, host: attrs["binding:host_id"]?.stringValue ?? "")
         s.put(.port, d)
         return d
+    }
+
+    /// A port may only claim to be an interface or gateway of a router its project owns
+    /// (Neutron's DeviceIDNotOwnedByTenant), else it would join another project's router.
+    func checkDeviceOwner(_ owner: String, deviceID: String, project: String, actor: NetworkActor, _ s: NetworkState) throws {
+        guard owner.hasBytePrefix("network:router"), !deviceID.isEmpty, !actor.isAdmin else { return }
+        if let r = s[.router, deviceID], Self.owns(r, project) { return }
+        throw NeutronFault.conflict("DeviceIDNotOwnedByTenant", "The following device_id \(deviceID) is not owned by your tenant or matches another tenants router.")
     }
 
     /// A binding is "bound" to a host's Linux bridge once a host is named.
@@ -99,6 +109,13 @@ extension NetworkService {
             guard let value = opt["opt_value"], value == .null || value.stringValue != nil else {
                 throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: opt_value must be a string.")
             }
+            // One line each, bounded (CVE-2021-40085: a newline would add dnsmasq options).
+            func oneLine(_ s: String, max: Int) -> Bool {
+                s.unicodeScalars.count <= max && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "\u{2028}" || $0 == "\u{2029}" }
+            }
+            if !oneLine(name, max: 64) || !oneLine(value.stringValue ?? "", max: 255) {
+                throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: options are one line, names up to 64 and values up to 255 characters.")
+            }
             let version = Validators.toInt(opt["ip_version"] ?? 4) ?? 0
             guard version == 4 || version == 6 else { throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: ip_version must be 4 or 6.") }
             opt["ip_version"] = .int(version)
@@ -136,7 +153,29 @@ extension NetworkService {
             c["mac_address"] = .string(m.description)
         }
         let deviceOwner = c["device_owner"]?.stringValue ?? p["device_owner"]?.stringValue ?? ""
-        if let requested = changes["fixed_ips"]?.arrayValue {
+        if changes["device_owner"] != nil || changes["device_id"] != nil {
+            try checkDeviceOwner(deviceOwner, deviceID: c["device_id"]?.stringValue ?? p["device_id"]?.stringValue ?? "", project: project, actor: actor, s)
+        }
+        var macChanged = false
+        if let m = c["mac_address"]?.stringValue.flatMap({ MACAddress($0) }), m.description != p["mac_address"]?.stringValue { macChanged = true }
+        var requestedIPs = changes["fixed_ips"]?.arrayValue
+        if macChanged && requestedIPs == nil {
+            // SLAAC addresses follow the MAC (Neutron recomputes them).
+            requestedIPs = NetworkState.fixedIPs(p).map { ip in
+                s[.subnet, ip.subnet].map(Self.isAutoAddress) == true ? ["subnet_id": .string(ip.subnet)]
+                    : ["subnet_id": .string(ip.subnet), "ip_address": .string(ip.address.description)]
+            }
+        }
+        if let requested = requestedIPs {
+            // An address a floating IP points at cannot go (prevent_internal_ip_change_for_fip).
+            for f in s.all(.floatingIP) where f["port_id"]?.stringValue == id {
+                if let fixed = f["fixed_ip_address"]?.stringValue,
+                   !requested.contains(where: { $0["ip_address"]?.stringValue.flatMap { IPAddress($0) }?.description == fixed }) {
+                    throw NeutronFault.badRequest("Cannot update the fixed_ips of port \(id): floating IP \(f["floating_ip_address"]?.stringValue ?? "") uses \(fixed).", type: "BadRequest")
+                }
+            }
+        }
+        if let requested = requestedIPs {
             c["fixed_ips"] = .array(try allocate(network: network, requested: requested, mac: mac, portID: id, deviceOwner: deviceOwner,
                                                  keeping: NetworkState.fixedIPs(p), s))
         }
@@ -146,6 +185,10 @@ extension NetworkService {
             for g in given.compactMap(\.stringValue) { try checkGroupUsable(g, project: project, actor: actor, s) }
         }
         if !portSecurity {
+            if let given = changes["security_groups"]?.arrayValue, !given.isEmpty {
+                throw NeutronFault.badRequest("Port security must be enabled and port must have an IP address in order to use security groups.",
+                                              type: "PortSecurityAndIPRequiredForSecurityGroups")
+            }
             if !groups.isEmpty {
                 throw NeutronFault.conflict("PortSecurityPortHasSecurityGroup", "Port has security group associated. Cannot disable port security or IP address until security group is removed")
             }

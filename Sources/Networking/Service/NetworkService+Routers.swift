@@ -277,9 +277,18 @@ extension NetworkService {
             let project = try Self.owner(attrs, actor)
             try checkQuota(.floatingIP, project: project, s)
             let networkID = attrs["floating_network_id"]!.stringValue!
-            guard let network = s[.network, networkID] else { throw ResourceKind.network.notFound(networkID) }
+            // The network as the caller sees it (an external network shared with others only is not found).
+            guard let network = s[.network, networkID],
+                  actor.isAdmin || Self.owns(network, actor.projectID) || isShared(network, with: actor.projectID, in: s)
+                    || isExternal(network, for: actor.projectID, in: s) else { throw ResourceKind.network.notFound(networkID) }
             guard network["router:external"]?.boolValue == true else {
                 throw NeutronFault.badRequest("Bad floatingip request: Network \(networkID) is not a valid external network.", type: "BadRequest")
+            }
+            if let a = attrs["floating_ip_address"]?.stringValue.flatMap({ IPAddress($0) }), a.version != 4 {
+                throw NeutronFault.badRequest("Bad floatingip request: floating IPs are IPv4 addresses.", type: "BadRequest")
+            }
+            if let sid = attrs["subnet_id"]?.stringValue, s[.subnet, sid]?["ip_version"]?.intValue == 6 {
+                throw NeutronFault.badRequest("Unable to find any IP address on external network \(networkID).", type: "ExternalIpAddressExhausted")
             }
             var f = Self.standard(attrs, project: project)
             let id = f["id"]!.stringValue!
@@ -335,6 +344,9 @@ extension NetworkService {
         var f = fip
         let id = f["id"]!.stringValue!
         guard let port = s[.port, portID], actor.isAdmin || Self.owns(port, actor.projectID) else { throw ResourceKind.port.notFound(portID) }
+        if (port["device_owner"]?.stringValue ?? "").hasBytePrefix("network:") {
+            throw NeutronFault.badRequest("Bad floatingip request: Port \(portID) has owner \(port["device_owner"]?.stringValue ?? "") and therefore cannot be assigned to a floating IP.", type: "BadRequest")
+        }
         let v4 = NetworkState.fixedIPs(port).filter { $0.address.version == 4 }
         let chosen: (subnet: String, address: IPAddress)
         if let fixed {
@@ -423,6 +435,9 @@ extension NetworkService {
                 throw NeutronFault.badRequest("Invalid input for object_type. Reason: only 'network' objects can be shared by this cloud.")
             }
             let objectID = attrs["object_id"]!.stringValue!
+            if let network = s[.network, objectID], !actor.isAdmin, !Self.owns(network, actor.projectID), isShared(network, with: actor.projectID, in: s) {
+                throw NeutronFault.invalidInput("Only the owner of network \(objectID) can share it")
+            }
             guard let network = s[.network, objectID], actor.isAdmin || Self.owns(network, actor.projectID) else {
                 throw NeutronFault.error(.notFound, "RbacPolicyNotFound"/* Neutron: object not found */, "network \(objectID) could not be found.")
             }
@@ -463,7 +478,7 @@ extension NetworkService {
         try await write { s in
             guard var r = s[.rbacPolicy, id] else { throw ResourceKind.rbacPolicy.notFound(id) }
             if let object = r["object_id"]?.stringValue, r["action"]?.stringValue == "access_as_shared", let old = r["target_tenant"]?.stringValue {
-                try checkUnshare(network: object, owner: s[.network, object]?["project_id"]?.stringValue ?? "", removingTarget: old, s)
+                try checkUnshare(network: object, owner: s[.network, object]?["project_id"]?.stringValue ?? "", removingTarget: old, s, type: "RbacPolicyInUse")
             }
             r["target_tenant"] = .string(target)
             r["target_project"] = .string(target)
@@ -479,7 +494,7 @@ extension NetworkService {
             let target = r["target_tenant"]?.stringValue ?? ""
             if var n = s[.network, object] {
                 if r["action"]?.stringValue == "access_as_shared" {
-                    try checkUnshare(network: object, owner: n["project_id"]?.stringValue ?? "", removingTarget: target, s)
+                    try checkUnshare(network: object, owner: n["project_id"]?.stringValue ?? "", removingTarget: target, s, type: "RbacPolicyInUse")
                     if target == "*" { n["shared"] = false; s.put(.network, Self.touched(n)) }
                 } else if r["action"]?.stringValue == "access_as_external" {
                     let others = s.rbac(object: object).filter { $0["id"]?.stringValue != id && $0["action"]?.stringValue == "access_as_external" }

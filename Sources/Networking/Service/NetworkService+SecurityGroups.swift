@@ -63,7 +63,7 @@ extension NetworkService {
         try await write { s in
             let project = try Self.owner(attrs, actor)
             ensureDefaultSecurityGroup(project: project, &s)
-            if attrs["name"]?.stringValue == "default" {
+            if attrs["name"]?.stringValue?.lowercased() == "default" {
                 throw NeutronFault.conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists.")
             }
             try checkQuota(.securityGroup, project: project, s)
@@ -121,9 +121,7 @@ extension NetworkService {
 
     func createSecurityGroupRule(_ attrs: JSONObject, actor: NetworkActor, _ s: inout NetworkState) throws -> JSONObject {
         let groupID = attrs["security_group_id"]!.stringValue!
-        guard let group = s[.securityGroup, groupID], actor.isAdmin || Self.owns(group, actor.projectID) else {
-            throw ResourceKind.securityGroup.notFound(groupID)
-        }
+        guard let group = s[.securityGroup, groupID] else { throw ResourceKind.securityGroup.notFound(groupID) }
         let project = Self.given(attrs["project_id"])?.stringValue ?? Self.given(attrs["tenant_id"])?.stringValue ?? group["project_id"]?.stringValue ?? actor.projectID
         try checkQuota(.securityGroupRule, project: project, s)
         let ethertype = attrs["ethertype"]?.stringValue ?? "IPv4"
@@ -132,6 +130,8 @@ extension NetworkService {
         var number: Int64?
         switch attrs["protocol"] {
         case .int(let n)?: proto = String(n); number = n
+        case .string(let t)? where t.lowercased() == "any":
+            break
         case .string(let t)?:
             let lower = t.lowercased()
             if let n = Self.protocolNumbers[lower] { proto = lower; number = n } else if let n = Int64(t), (0...255).contains(n) {
@@ -169,18 +169,21 @@ extension NetworkService {
             if proto == nil {
                 throw NeutronFault.badRequest("Must also specify protocol if port range is given.", type: "SecurityGroupProtocolRequiredWithPorts")
             }
-            throw NeutronFault.badRequest("Invalid protocol \(proto!) for port range, only supported for TCP, UDP, UDPLITE, SCTP and DCCP.", type: "SecurityGroupInvalidProtocolForPortRange")
+            throw NeutronFault.badRequest("Invalid protocol \(proto!) for port range, only supported for TCP, UDP, UDPLITE, SCTP and DCCP.", type: "SecurityGroupInvalidProtocolForPort")
         }
         var finalMin = pmin, finalMax = pmax
         if let n = number, Self.portProtocols.contains(n) {
-            if finalMin == nil, let b = finalMax { finalMin = b }
-            if finalMax == nil, let a = finalMin { finalMax = a }
+            if pmin != nil && pmax == nil {
+                throw NeutronFault.badRequest("For TCP/UDP protocols, port_range_min must be <= port_range_max", type: "SecurityGroupInvalidPortRange")
+            }
+            // The whole range is no range (Neutron stores it as null).
+            if finalMin == 1 && finalMax == 65535 { finalMin = nil; finalMax = nil }
         }
         var prefix: String?
         var normalized: String?
         if let p = attrs["remote_ip_prefix"]?.stringValue {
             let net = IPNetwork(p) ?? IPAddress(p).map { IPNetwork(address: $0, prefixLength: $0.bits) }
-            guard let net else { throw NeutronFault.badRequest("Invalid input for remote_ip_prefix. Reason: '\(p)' is not a valid IP subnet.") }
+            guard let net else { throw NeutronFault.badRequest("Invalid CIDR \(p) for IP protocol \(ethertype).", type: "InvalidCIDR") }
             if (net.version == 4) != (ethertype == "IPv4") {
                 throw NeutronFault.badRequest("Conflicting value ethertype \(ethertype) for CIDR \(p)", type: "SecurityGroupRuleParameterConflict")
             }
@@ -189,17 +192,27 @@ extension NetworkService {
         }
         let remoteGroup = attrs["remote_group_id"]?.stringValue
         if prefix != nil && remoteGroup != nil {
-            throw NeutronFault.badRequest("Only remote_ip_prefix or remote_group_id may be provided.", type: "SecurityGroupRemoteGroupAndRemoteIpPrefix")
+            throw NeutronFault.badRequest("Only remote_ip_prefix or remote_group_id may be provided.", type: "SecurityGroupMultipleRemoteEntites")
         }
-        if let rg = remoteGroup, s[.securityGroup, rg] == nil { throw ResourceKind.securityGroup.notFound(rg) }
+        if let rg = remoteGroup {
+            guard let remote = s[.securityGroup, rg], actor.isAdmin || Self.owns(remote, project) || Self.owns(remote, actor.projectID) else {
+                throw ResourceKind.securityGroup.notFound(rg)
+            }
+        }
+        // For duplicates, 0.0.0.0/0 and ::/0 are the same as no prefix, a protocol's number the
+        // same as its name.
+        func anyPrefix(_ p: String?) -> String? { p == "0.0.0.0/0" || p == "::/0" ? nil : p }
         if let ag = attrs["remote_address_group_id"]?.stringValue {
             throw NeutronFault.error(.notFound, "AddressGroupNotFound", "Address group \(ag) could not be found.")
         }
         let direction = attrs["direction"]?.stringValue ?? "ingress"
+        func protoNumber(_ p: String?) -> Int64? { p.flatMap { Self.protocolNumbers[$0] ?? Int64($0) } }
         for r in s.rules(ofGroup: groupID) {
-            if r["direction"]?.stringValue == direction, r["ethertype"]?.stringValue == ethertype, r["protocol"]?.stringValue == proto,
+            let rn = protoNumber(r["protocol"]?.stringValue)
+            let sameProto = rn == nil && number == nil ? r["protocol"]?.stringValue == proto : rn == number
+            if r["direction"]?.stringValue == direction, r["ethertype"]?.stringValue == ethertype, sameProto,
                r["port_range_min"]?.intValue == finalMin, r["port_range_max"]?.intValue == finalMax,
-               r["normalized_cidr"]?.stringValue == normalized, r["remote_group_id"]?.stringValue == remoteGroup {
+               anyPrefix(r["normalized_cidr"]?.stringValue) == anyPrefix(normalized), r["remote_group_id"]?.stringValue == remoteGroup {
                 throw NeutronFault.conflict("SecurityGroupRuleExists", "Security group rule already exists. Rule id is \(r["id"]!.stringValue!).")
             }
         }

@@ -48,7 +48,7 @@ extension NetworkService {
         let highest = net.version == 4 && net.prefixLength <= 30 ? IPAddress(version: 4, value: net.last.value - 1) : net.last
         for p in pools {
             guard p.start.version == net.version, p.end.version == net.version else {
-                throw NeutronFault.badRequest("Invalid input for operation: IP allocation pool \(p.start)-\(p.end) does not match the subnet's IP version.", type: "InvalidInput")
+                throw NeutronFault.badRequest("The allocation pool \(p.start)-\(p.end) is not valid.", type: "InvalidAllocationPool")
             }
             if p.start.value > p.end.value {
                 throw NeutronFault.badRequest("The allocation pool \(p.start)-\(p.end) is not valid.", type: "InvalidAllocationPool")
@@ -57,10 +57,9 @@ extension NetworkService {
                 throw NeutronFault.badRequest("The allocation pool \(p.start)-\(p.end) spans beyond the subnet cidr \(net).", type: "OutOfBoundsAllocationPool")
             }
         }
-        for (i, a) in pools.enumerated() {
-            for b in pools[(i + 1)...] where a.overlaps(b) {
-                throw NeutronFault.badRequest("Found overlapping allocation pools: \(a.start)-\(a.end) and \(b.start)-\(b.end) for subnet \(net).", type: "OverlappingAllocationPools")
-            }
+        let ordered = pools.sorted { $0.start.value < $1.start.value }
+        for (a, b) in zip(ordered, ordered.dropFirst()) where a.overlaps(b) {
+            throw NeutronFault.conflict("OverlappingAllocationPools", "Found overlapping allocation pools: \(a.start)-\(a.end) and \(b.start)-\(b.end) for subnet \(net).")
         }
         if let g = gateway, let p = pools.first(where: { $0.contains(g) }) {
             throw NeutronFault.conflict("GatewayConflictWithAllocationPools", "Gateway ip \(g) conflicts with allocation pool \(p.start)-\(p.end).")
@@ -108,12 +107,14 @@ extension NetworkService {
         if Self.given(attrs["subnetpool_id"]) != nil || attrs["use_default_subnetpool"]?.boolValue == true {
             throw NeutronFault.badRequest("Bad subnets request: subnet pools are not supported by this cloud.", type: "BadRequest")
         }
-        guard let cidrValue = Self.given(attrs["cidr"]), cidrValue != .null, let net = IPNetwork(cidrValue.stringValue ?? "") else {
+        guard let cidrValue = Self.given(attrs["cidr"]), cidrValue != .null, let given = IPNetwork(cidrValue.stringValue ?? "") else {
             throw NeutronFault.badRequest("Bad subnets request: a cidr must be specified in the absence of a subnet pool.", type: "BadRequest")
         }
         if Self.given(attrs["prefixlen"]) != nil {
             throw NeutronFault.badRequest("Bad subnets request: cidr and prefixlen must not be supplied together.", type: "BadRequest")
         }
+        // Host bits are dropped, as Neutron stores the network (`10.1.2.77/24` → `10.1.2.0/24`).
+        let net = IPNetwork(address: given.network, prefixLength: given.prefixLength)
         guard net.version == version else {
             throw NeutronFault.invalidInput("Cidr \(net) does not match ip_version \(version)")
         }
@@ -130,6 +131,13 @@ extension NetworkService {
             throw NeutronFault.invalidInput("ipv6_ra_mode set to '\(ra)' with ipv6_address_mode set to '\(am)' is not valid. If both attributes are set, they must be the same value")
         }
         let enableDHCP = attrs["enable_dhcp"]?.boolValue ?? true
+        let first = net.network.value
+        if version == 4 && ((first >> 28) == 0xE || (first >> 24) == 127) || version == 6 && ((first >> 120) == 0xFF || net.prefixLength == 128 && first <= 1) {
+            throw NeutronFault.invalidInput("Subnet \(net) cannot be a multicast or loopback network")
+        }
+        if enableDHCP && version == 4 && net.prefixLength >= 31 {
+            throw NeutronFault.invalidInput("Invalid CIDR \(net) for DHCP subnet: the prefix length must be 30 or shorter")
+        }
         if !enableDHCP && (ra != nil || am != nil) {
             throw NeutronFault.invalidInput("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False")
         }
@@ -284,7 +292,7 @@ extension NetworkService {
         func add(_ subnet: String, _ a: IPAddress) throws {
             let key = subnet + "|" + a.description
             if !taken.insert(key).inserted {
-                throw NeutronFault.badRequest("Invalid input for operation: Duplicate IP address '\(a)'.", type: "InvalidInput")
+                throw NeutronFault.badRequest("Invalid input for operation: Duplicate IP address '\(a)'.")
             }
             out.append(["subnet_id": .string(subnet), "ip_address": .string(a.description)])
         }
@@ -309,6 +317,12 @@ extension NetworkService {
                 throw NeutronFault.conflict("IpAddressGenerationFailure", "No more IP addresses available on network \(networkID).")
             }
             return out
+        }
+        if requested.count > 5 {
+            throw NeutronFault.badRequest("Exceeded maximum amount of fixed ips per port.", type: "InvalidInput")
+        }
+        if subnets.isEmpty && !requested.isEmpty {
+            throw NeutronFault.invalidInput("Failed to create port on network \(networkID), because fixed_ips included invalid subnet; the network has no subnets")
         }
         for r in requested {
             let subnetID = r["subnet_id"]?.stringValue
@@ -336,7 +350,7 @@ extension NetworkService {
                     throw NeutronFault.badRequest("IP address \(address) is not a valid IP for the specified subnet.", type: "InvalidIpForSubnet")
                 }
                 if Self.isAutoAddress(sub) && !isRouter && address != IPAddress.eui64(prefix: net, mac: mac) {
-                    throw NeutronFault.invalidInput("IPv6 address \(address) cannot be directly assigned to a port on subnet \(id) with \(sub["ipv6_address_mode"]?.stringValue ?? "") address mode")
+                    throw NeutronFault.badRequest("IPv6 address \(address) cannot be directly assigned to a port on subnet \(id) since the subnet is configured for automatic addresses", type: "AllocationOnAutoAddressSubnet")
                 }
                 if s.isAllocated(address, subnet: id) && !existing.contains(where: { $0.subnet == id && $0.address == address }) {
                     throw NeutronFault.conflict("IpAddressAlreadyAllocated", "IP address \(address) already allocated in subnet \(id)")

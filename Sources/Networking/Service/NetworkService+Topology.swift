@@ -107,7 +107,8 @@ extension NetworkService {
                     NetworkState.fixedIPs(g).lazy.compactMap { s[.subnet, $0.subnet]?["gateway_ip"]?.stringValue }.first { IPAddress($0)?.version == 4 }
                 }
                 let fips = s.all(.floatingIP).filter { $0["router_id"]?.stringValue == rid }.compactMap { f -> (floating: String, fixed: String)? in
-                    guard let a = f["floating_ip_address"]?.stringValue, let b = f["fixed_ip_address"]?.stringValue else { return nil }
+                    guard let a = f["floating_ip_address"]?.stringValue, let b = f["fixed_ip_address"]?.stringValue,
+                          IPAddress(a)?.version == 4, IPAddress(b)?.version == 4 else { return nil }
                     return (a, b)
                 }.sorted { $0.floating < $1.floating }
                 if interfaces.isEmpty && gateway == nil { continue }
@@ -184,6 +185,8 @@ extension NetworkService {
     public func instance(network: String, address: String) -> (instance: String, floatingIP: String?)? {
         guard let a = IPAddress(address) else { return nil }
         let s = state
+        // Several ports may claim one address on a network only if one of them is not the
+        // instance's own (the metadata service checks the project); any claimant is returned.
         for p in s.ports(ofNetwork: network) where (p["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:") {
             guard NetworkState.fixedIPs(p).contains(where: { $0.address == a }), let device = p["device_id"]?.stringValue, !device.isEmpty else { continue }
             let fip = s.all(.floatingIP).first { $0["port_id"] == p["id"] && $0["fixed_ip_address"]?.stringValue == a.description }?["floating_ip_address"]?.stringValue

@@ -326,7 +326,7 @@ public final class NetworkService: Sendable {
     }
 
     /// Removing sharing while other projects' ports use the network is Neutron's 409.
-    func checkUnshare(network id: String, owner: String, removingTarget target: String, _ s: NetworkState) throws {
+    func checkUnshare(network id: String, owner: String, removingTarget target: String, _ s: NetworkState, type: String = "InvalidSharedSetting") throws {
         let remaining = s.rbac(object: id).filter { r in
             r["action"]?.stringValue == "access_as_shared" && r["target_tenant"]?.stringValue.map { !$0.sameBytes(as: target) } == true
         }
@@ -336,7 +336,9 @@ public final class NetworkService: Sendable {
             if (p["device_owner"]?.stringValue ?? "").hasBytePrefix("network:") { continue }
             if target == "*" || pp.sameBytes(as: target) {
                 if !remaining.contains(where: { Self.targets($0, pp) }) {
-                    throw NeutronFault.conflict("InvalidSharedSetting", "Unable to reconfigure sharing settings for network \(id). Multiple tenants are using it.")
+                    throw type == "RbacPolicyInUse"
+                        ? NeutronFault.conflict(type, "RBAC policy on object \(id) cannot be removed because other objects depend on it.")
+                        : NeutronFault.conflict(type, "Unable to reconfigure sharing settings for network \(id). Multiple tenants are using it.")
                 }
             }
         }

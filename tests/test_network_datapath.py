@@ -1,0 +1,245 @@
+"""The network datapath on Linux, with real packets: QEMU guests (the project's test image, TCG)
+on Nimbus' networks, reached with SSH from an "outside" namespace through floating IPs.
+
+One `nimbus up` with the Linux datapath (`[network] datapath = linux`) and a namespace of its
+own playing the outside of `public`; guests read their key and hostname from the metadata
+service (no config drive). Packets only go between namespaces Nimbus or this test created.
+The last test deletes everything and checks that no bridge, tap, namespace, dnsmasq or nftables
+table of this cloud is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from compute_support import ComputeCloud, build_test_image
+from nimbus_launcher import Nimbus, random_password
+from object_support import write_config
+
+pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None or shutil.which("nft") is None,
+                                reason="the Linux datapath needs dnsmasq and nft (scripts/install-deps.sh)")
+
+SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=4",
+            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
+
+
+def netns_list() -> set[str]:
+    out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True).stdout
+    return {n["name"] for n in json.loads(out or "[]")}
+
+
+def links() -> dict[str, dict]:
+    out = subprocess.run(["ip", "-j", "-d", "link", "show"], capture_output=True, text=True, check=True).stdout
+    return {l["ifname"]: l for l in json.loads(out)}
+
+
+@pytest.fixture(scope="module")
+def net_cloud(tmp_path_factory):
+    build_test_image()
+    tmp = tmp_path_factory.mktemp("netdp")
+    outside = "nimbus-t" + uuid.uuid4().hex[:6]
+    data = Path(tempfile.mkdtemp(prefix="nd-", dir="/tmp"))
+    cfg = write_config(tmp / "net.conf", {
+        "compute_node": {"driver": "qemu", "accelerator": "tcg"},
+        "compute": {"agent_interval_s": "2", "force_config_drive": "false"},
+        "network": {"datapath": "linux", "outside_namespace": outside},
+    })
+    n = Nimbus(data, admin_password=random_password(), demo_password=random_password(), extra_args=["--config-file", str(cfg)],
+               env={"NIMBUS_NETWORK_DATAPATH": "linux"})
+    n.start(timeout=60)
+    cloud = ComputeCloud(n)
+    cloud.outside = outside
+    cloud.data = data
+    key = tmp / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    cloud.key = key
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if any(r["Name"] == "nimbus-test" and r["Status"] == "active" for r in cloud.cli("image", "list", "-f", "json")):
+                break
+            time.sleep(1)
+        yield cloud
+    finally:
+        # Whatever a failed test left: servers, then nimbus, then the kernel objects this cloud's
+        # datapath recorded as its own (runDir/owned), its dnsmasq and its nftables tables.
+        for s in json.loads(cloud.cli("server", "list", "--all-projects", "-f", "json", check=False).stdout or "[]"):
+            cloud.cli("server", "delete", "--wait", s["ID"], check=False, timeout=180)
+        n.stop(grace=15)
+        subprocess.run(["pkill", "-9", "-f", f"qemu-system.*{data}"], check=False)
+        scrub_datapath(data, outside)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def run_dir(data: Path) -> str:
+    return "/run/nimbus-network-" + hashlib.sha256(str(data).encode()).hexdigest()[:12]
+
+
+def scrub_datapath(data: Path, outside: str) -> None:
+    rd = run_dir(data)
+    subprocess.run(["pkill", "-f", f"dnsmasq.*{rd}/"], check=False)
+    owned = Path(rd, "owned").read_text().split() if Path(rd, "owned").exists() else []
+    spaces = netns_list()
+    for name in owned + [outside]:
+        if name in spaces:
+            subprocess.run(["ip", "netns", "del", name], check=False)
+    present = links()
+    for name in owned:
+        if name in present:
+            subprocess.run(["ip", "link", "del", name], check=False)
+    digest = rd[-12:]
+    for family, table in (("bridge", f"nimbus-ports-{digest}"), ("inet", f"nimbus-sg-{digest}")):
+        subprocess.run(["nft", "delete", "table", family, table], check=False, capture_output=True)
+    shutil.rmtree(rd, ignore_errors=True)
+
+
+def ssh(cloud, ip: str, command: str, timeout: float = 25, check: bool = True) -> subprocess.CompletedProcess:
+    argv = ["ip", "netns", "exec", cloud.outside, "ssh", *SSH_OPTS, "-i", str(cloud.key), f"root@{ip}", command]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert p.returncode == 0, f"ssh {ip} {command!r}: {p.returncode} {p.stderr}"
+    return p
+
+
+def wait_ssh(cloud, ip: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = ssh(cloud, ip, "true", timeout=10, check=False)
+            if last.returncode == 0:
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(1)
+    pytest.fail(f"no ssh to {ip} within {timeout} s: {last.stderr if last else ''}")
+
+
+def wait_banner(cloud, server: str, cloud_name: str = "nimbus-demo", timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    log = ""
+    while time.monotonic() < deadline:
+        log = cloud.cli("console", "log", "show", server, cloud=cloud_name, check=False).stdout
+        if "=== nimbus-test ready" in log:
+            return log
+        time.sleep(1)
+    pytest.fail(f"{server} did not reach its banner:\n{log[-2000:]}")
+
+
+def boot(cloud, name: str, cloud_name: str = "nimbus-demo", extra: tuple = ()) -> dict:
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--key-name", "k", *extra, "--wait",
+                  name, "-f", "json", cloud=cloud_name, timeout=240)
+    assert s["status"] == "ACTIVE", s
+    return s
+
+
+def fixed_ip(cloud, server: str, cloud_name: str = "nimbus-demo") -> str:
+    s = cloud.cli("server", "show", server, "-f", "json", cloud=cloud_name)
+    return next(a for addrs in s["addresses"].values() for a in addrs if a.startswith("10."))
+
+
+def test_ssh_through_a_floating_ip_with_the_key_from_the_metadata_service(net_cloud):
+    """DHCP gives the guest its address, the metadata service its hostname and key, the router
+    the floating IP's DNAT; the security group blocks SSH until a rule opens it, and again
+    once the rule is gone."""
+    c = net_cloud
+    c.cli("keypair", "create", "--public-key", str(c.key) + ".pub", "k", cloud="nimbus-demo")
+    c.cli("security", "group", "rule", "create", "default", "--protocol", "icmp", cloud="nimbus-demo")
+    boot(c, "g1")
+    log = wait_banner(c, "g1")
+    assert "metadata service" in log and "hostname=g1" in log, log[-1500:]
+    ip = fixed_ip(c, "g1")
+    assert f"ip={ip}" in log
+    fip = c.cli("floating", "ip", "create", "public", "-f", "json", cloud="nimbus-demo")["floating_ip_address"]
+    c.cli("server", "add", "floating", "ip", "g1", fip, cloud="nimbus-demo")
+    # Reachable (ICMP allowed), but SSH is not open yet.
+    ping = subprocess.run(["ip", "netns", "exec", c.outside, "busybox", "ping", "-c", "3", "-W", "2", fip], capture_output=True, text=True)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert ssh(c, fip, "true", timeout=15, check=False).returncode != 0
+    rule = c.cli("security", "group", "rule", "create", "default", "--protocol", "tcp", "--dst-port", "22", "-f", "json", cloud="nimbus-demo")
+    wait_ssh(c, fip, timeout=30)
+    out = ssh(c, fip, "hostname; ip -4 -o addr show eth0; wget -q -O - http://169.254.169.254/openstack/latest/meta_data.json").stdout
+    assert out.splitlines()[0] == "g1"
+    assert f"inet {ip}/" in out
+    server_id = c.cli("server", "show", "g1", "-f", "json", cloud="nimbus-demo")["id"]
+    assert json.loads(out.splitlines()[-1])["uuid"] == server_id
+    c.cli("security", "group", "rule", "delete", rule["id"], cloud="nimbus-demo")
+    time.sleep(2)
+    assert ssh(c, fip, "true", timeout=15, check=False).returncode != 0
+    c.cli("security", "group", "rule", "create", "default", "--protocol", "tcp", "--dst-port", "22", cloud="nimbus-demo")
+    wait_ssh(c, fip, timeout=30)
+    c.fip = fip
+    # SNAT: the guest reaches the outside (the public subnet's gateway lives in the outside namespace).
+    assert "0% packet loss" in ssh(c, fip, "ping -c 2 -W 2 172.24.4.1").stdout
+
+
+def test_guests_on_one_network_reach_each_other_and_other_projects_do_not(net_cloud):
+    c = net_cloud
+    boot(c, "g2")
+    wait_banner(c, "g2")
+    g2 = fixed_ip(c, "g2")
+    # The default group lets its members in.
+    assert "0% packet loss" in ssh(c, c.fip, f"ping -c 2 -W 2 {g2}").stdout
+    # Another project, the same CIDR on its own network: not reachable, even at an address
+    # that is free on the demo network.
+    project = c.cli("project", "create", "other-" + uuid.uuid4().hex[:6], "-f", "json")
+    user = c.cli("user", "create", "--project", project["id"], "--password", "pw-" + uuid.uuid4().hex, "u-" + uuid.uuid4().hex[:6], "-f", "json")
+    c.cli("role", "add", "--project", project["id"], "--user", user["id"], "member")
+    net = c.cli("network", "create", "--project", project["id"], "isolated", "-f", "json")
+    c.cli("subnet", "create", "--project", project["id"], "--network", net["id"], "--subnet-range", "10.0.0.0/26", "iso-subnet", "-f", "json")
+    c.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--nic", f"net-id={net['id']},v4-fixed-ip=10.0.0.50",
+          "--wait", "g3", "-f", "json", timeout=240)
+    # Its guest answers ping from anywhere: only the separate network keeps g1 out.
+    admin_project = c.cli("project", "show", "admin", "-f", "json")["id"]
+    group = next(g for g in c.cli("security", "group", "list", "--project", admin_project, "-f", "json") if g["Name"] == "default")
+    c.cli("security", "group", "rule", "create", group["ID"], "--protocol", "icmp")
+    wait_banner(c, "g3", cloud_name="nimbus")
+    out = ssh(c, c.fip, "ping -c 2 -W 2 10.0.0.50", check=False).stdout
+    assert "100% packet loss" in out, out
+    c.cli("server", "delete", "--wait", "g3", timeout=180)
+    c.cli("subnet", "delete", "iso-subnet")
+    c.cli("network", "delete", net["id"])
+
+
+def test_deleting_everything_leaves_no_trace(net_cloud):
+    c = net_cloud
+    demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731
+    rd = run_dir(c.data)
+    digest = rd[-12:]
+    router = demo("router", "show", "router1", "-f", "json")["id"]
+    private = demo("network", "show", "private", "-f", "json")["id"]
+    assert f"qrouter-{router}" in netns_list() and f"qdhcp-{private}" in netns_list()
+    for s in ("g1", "g2"):
+        demo("server", "delete", "--wait", s, timeout=180)
+    for f in demo("floating", "ip", "list", "-f", "json"):
+        demo("floating", "ip", "delete", f["ID"])
+    demo("router", "remove", "subnet", "router1", "private-subnet")
+    demo("router", "delete", "router1")
+    demo("network", "delete", "private")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        spaces = netns_list()
+        dnsmasq = subprocess.run(["pgrep", "-f", f"dnsmasq.*{rd}/"], capture_output=True, text=True).stdout.strip()
+        if f"qrouter-{router}" not in spaces and f"qdhcp-{private}" not in spaces and not dnsmasq:
+            break
+        time.sleep(1)
+    assert f"qrouter-{router}" not in netns_list()
+    assert f"qdhcp-{private}" not in netns_list()
+    assert not subprocess.run(["pgrep", "-f", f"dnsmasq.*{rd}/"], capture_output=True, text=True).stdout.strip()
+    names = links()
+    assert f"brq{private[:11]}" not in names
+    # Nothing of ours is plugged into a bridge of this cloud's networks any more (the external
+    # network has no port left either, so its bridge and the outside veth went too).
+    public = c.cli("network", "show", "public", "-f", "json")["id"]
+    assert f"brq{public[:11]}" not in names and f"ext{public[:11]}" not in names
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert f"nimbus-ports-{digest}" not in tables and f"nimbus-sg-{digest}" not in tables, tables

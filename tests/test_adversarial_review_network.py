@@ -427,7 +427,6 @@ def test_allowed_address_pairs_are_bounded(env):
     assert_error(r, 400, "AllowedAddressPairExhausted")
 
 
-@pytest.mark.xfail(strict=True, reason="tags are unbounded per resource (Neutron: 50)")
 def test_tags_per_resource_are_bounded(env):
     """LOW. `PUT /v2.0/networks/{id}/tags {"tags": [500 tags]}` is 200 and `PUT
     /networks/{id}/tags/{tag}` keeps adding past 50. Neutron: neutron/extensions/tagging.py
@@ -483,8 +482,6 @@ def test_nul_in_the_url_is_a_neutron_error(env):
 
 # ---- cost ---------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a port with a few hundred subnet-only fixed_ips costs seconds (quadratic: a "
-                                       "copy of the state per entry) inside the global write lock")
 def test_many_fixed_ips_in_one_request_are_cheap_and_do_not_stall_other_writes(env):
     """HIGH (cost, any member). `POST /v2.0/ports {"port": {"network_id": N, "fixed_ips":
     [{"subnet_id": S}] * 500}}` (25 kB) takes seconds: for each entry, allocate() copies the

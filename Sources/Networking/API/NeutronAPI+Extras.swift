@@ -72,7 +72,7 @@ extension NeutronAPI {
                 let body = try await Self.body(req, ctx)
                 guard case .array(let items)? = body["tags"] else { throw NeutronFault.badRequest("Invalid input for tags. Reason: tags must be a list.") }
                 var list = [String]()
-                if items.count > 50 { throw NeutronFault.badRequest("The number of tags exceeds the maximum 50", type: "TagResourceLimitExceeded") }
+                if items.count > 50 { throw NeutronFault.badRequest("The number of tags exceed the per-resource limit of 50", type: "BadRequest") }
                 for i in items {
                     guard let s = i.stringValue else { throw NeutronFault.badRequest("Invalid input for tags. Reason: '\(Validators.repr(i))' is not a valid string.") }
                     try checkTag(s)
@@ -86,7 +86,7 @@ extension NeutronAPI {
                 let tag = try ctx.parameter("tag")
                 try checkTag(tag)
                 if tags(d).count >= 50 && !tags(d).contains(where: { $0.sameBytes(as: tag) }) {
-                    throw NeutronFault.badRequest("The number of tags exceeds the maximum 50", type: "TagResourceLimitExceeded")
+                    throw NeutronFault.badRequest("The number of tags exceed the per-resource limit of 50", type: "BadRequest")
                 }
                 _ = try await self.service.setTags(kind, d["id"]!.stringValue!, tags(d) + [tag])
                 return .empty(.created)

@@ -265,15 +265,16 @@ extension NetworkService {
 
     // MARK: addresses
 
-    /// The first free address of `subnet`'s pools.
-    func nextFree(_ subnet: JSONObject, _ s: NetworkState) -> IPAddress? {
+    /// The first free address of `subnet`'s pools (not in `excluding`, from `after` on).
+    func nextFree(_ subnet: JSONObject, _ s: NetworkState, excluding: Set<IPAddress> = [], after: IPAddress? = nil) -> IPAddress? {
         let id = subnet["id"]?.stringValue ?? ""
         for pool in Self.pools(subnet) {
-            var a = pool.start
-            // Skips at most as many addresses as are allocated in the subnet: never enumerates the pool.
-            var budget = s.allocatedCount(subnet: id) + 1
+            if let after, after.value >= pool.end.value { continue }
+            var a = after.map { $0.value >= pool.start.value ? $0.adding(1) : pool.start } ?? pool.start
+            // Skips at most as many addresses as are taken: never enumerates the pool.
+            var budget = s.allocatedCount(subnet: id) + excluding.count + 1
             while budget > 0 {
-                if !s.isAllocated(a, subnet: id) { return a }
+                if !s.isAllocated(a, subnet: id) && !excluding.contains(a) { return a }
                 if a.value >= pool.end.value { break }
                 a = a.adding(1)
                 budget -= 1
@@ -288,10 +289,9 @@ extension NetworkService {
         let networkID = network["id"]?.stringValue ?? ""
         let subnets = s.subnets(ofNetwork: networkID)
         var out = [JSONValue]()
-        var taken = Set<String>()
+        var taken = [String: Set<IPAddress>]()
         func add(_ subnet: String, _ a: IPAddress) throws {
-            let key = subnet + "|" + a.description
-            if !taken.insert(key).inserted {
+            if !taken[subnet, default: []].insert(a).inserted {
                 throw NeutronFault.badRequest("Invalid input for operation: Duplicate IP address '\(a)'.")
             }
             out.append(["subnet_id": .string(subnet), "ip_address": .string(a.description)])
@@ -318,9 +318,7 @@ extension NetworkService {
             }
             return out
         }
-        if requested.count > 5 {
-            throw NeutronFault.badRequest("Exceeded maximum amount of fixed ips per port.", type: "InvalidInput")
-        }
+        var cursor = [String: IPAddress]()
         if subnets.isEmpty && !requested.isEmpty {
             throw NeutronFault.invalidInput("Failed to create port on network \(networkID), because fixed_ips included invalid subnet; the network has no subnets")
         }
@@ -361,13 +359,13 @@ extension NetworkService {
             } else if let keep = existing.first(where: { $0.subnet == id }), !out.contains(where: { $0["subnet_id"]?.stringValue == id }) {
                 try add(id, keep.address)
             } else {
-                var probe = s
-                for e in out { if let sid = e["subnet_id"]?.stringValue, let a = e["ip_address"]?.stringValue.flatMap({ IPAddress($0) }) {
-                    probe.put(.port, ["id": .string("probe-\(sid)-\(a)"), "fixed_ips": [["subnet_id": .string(sid), "ip_address": .string(a.description)]]])
-                } }
-                guard let a = nextFree(sub, probe) else {
+                // Addresses this request took already, and where the last search stopped: each
+                // entry costs a step, not a copy of the state.
+                let chosen = taken[id] ?? []
+                guard let a = nextFree(sub, s, excluding: chosen, after: cursor[id]) ?? nextFree(sub, s, excluding: chosen) else {
                     throw NeutronFault.conflict("IpAddressGenerationFailure", "No more IP addresses available on network \(networkID).")
                 }
+                cursor[id] = a
                 try add(id, a)
             }
         }

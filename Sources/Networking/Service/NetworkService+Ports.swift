@@ -34,7 +34,7 @@ extension NetworkService {
         }
         d["mac_address"] = .string(mac.description)
         let requested = Self.given(attrs["fixed_ips"])?.arrayValue
-        d["fixed_ips"] = .array(try allocate(network: network, requested: requested, mac: mac, portID: id, deviceOwner: deviceOwner, s))
+        d["fixed_ips"] = .array(try allocate(network: network, requested: requested, mac: mac, portID: id, deviceOwner: deviceOwner, actor: actor, s))
         // The service's own ports (DHCP, routers, floating IPs) are trusted: no port security.
         let portSecurity = Self.given(attrs["port_security_enabled"])?.boolValue ?? (isInternal ? false : (network["port_security_enabled"]?.boolValue ?? true))
         d["port_security_enabled"] = .bool(portSecurity)
@@ -176,7 +176,7 @@ extension NetworkService {
             }
         }
         if let requested = requestedIPs {
-            c["fixed_ips"] = .array(try allocate(network: network, requested: requested, mac: mac, portID: id, deviceOwner: deviceOwner,
+            c["fixed_ips"] = .array(try allocate(network: network, requested: requested, mac: mac, portID: id, deviceOwner: deviceOwner, actor: actor,
                                                  keeping: NetworkState.fixedIPs(p), s))
         }
         let portSecurity = c["port_security_enabled"]?.boolValue ?? (p["port_security_enabled"]?.boolValue ?? true)

@@ -284,7 +284,7 @@ extension NetworkService {
     }
 
     /// Resolves a port's requested `fixed_ips` (or the default when nil) to addresses.
-    func allocate(network: JSONObject, requested: [JSONValue]?, mac: MACAddress, portID: String, deviceOwner: String,
+    func allocate(network: JSONObject, requested: [JSONValue]?, mac: MACAddress, portID: String, deviceOwner: String, actor: NetworkActor? = nil,
                   keeping existing: [(subnet: String, address: IPAddress)] = [], _ s: NetworkState) throws -> [JSONValue] {
         let networkID = network["id"]?.stringValue ?? ""
         let subnets = s.subnets(ofNetwork: networkID)
@@ -328,7 +328,11 @@ extension NetworkService {
             let sub: JSONObject
             if let subnetID {
                 guard let found = subnets.first(where: { $0["id"]?.stringValue == subnetID }) else {
-                    if s[.subnet, subnetID] == nil { throw ResourceKind.subnet.notFound(subnetID) }
+                    // A subnet the caller cannot see is not found (its existence is not revealed).
+                    guard let other = s[.subnet, subnetID] else { throw ResourceKind.subnet.notFound(subnetID) }
+                    if let actor, !actor.isAdmin, (try? usableNetwork(other["network_id"]?.stringValue ?? "", actor, s)) == nil {
+                        throw ResourceKind.subnet.notFound(subnetID)
+                    }
                     throw NeutronFault.invalidInput("Failed to create port on network \(networkID), because fixed_ips included invalid subnet \(subnetID)")
                 }
                 sub = found

@@ -11,7 +11,10 @@ extension NetworkService {
     func syncDHCPPort(network networkID: String, _ s: inout NetworkState) throws {
         guard let network = s[.network, networkID] else { return }
         let subnets = s.subnets(ofNetwork: networkID).filter { $0["enable_dhcp"]?.boolValue == true && $0["ip_version"]?.intValue == 4 }
-        let existing = s.ports(ofNetwork: networkID).first { $0["device_owner"]?.stringValue == "network:dhcp" }
+        // The service's own DHCP port (a user's port with that owner is just a port).
+        let existing = s.ports(ofNetwork: networkID).first {
+            $0["device_owner"]?.stringValue == "network:dhcp" && $0["device_id"]?.stringValue == Self.dhcpDeviceID(networkID)
+        }
         if subnets.isEmpty {
             if let existing { s.remove(.port, existing["id"]!.stringValue!) }
             return
@@ -70,7 +73,8 @@ extension NetworkService {
         }
         if networkNode {
             for p in s.all(.port) where p["device_owner"]?.stringValue == "network:dhcp" {
-                guard let id = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let network = s[.network, n] else { continue }
+                guard let id = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let network = s[.network, n],
+                      p["device_id"]?.stringValue == Self.dhcpDeviceID(n) else { continue }
                 let subnets = s.subnets(ofNetwork: n).filter { $0["enable_dhcp"]?.boolValue == true }
                 let dhcpSubnets = subnets.compactMap { sub -> DHCPSubnet? in
                     guard let sid = sub["id"]?.stringValue, let cidr = sub["cidr"]?.stringValue else { return nil }

@@ -132,8 +132,8 @@ extension NetworkService {
         }
         let enableDHCP = attrs["enable_dhcp"]?.boolValue ?? true
         let first = net.network.value
-        if version == 4 && ((first >> 28) == 0xE || (first >> 24) == 127) || version == 6 && ((first >> 120) == 0xFF || net.prefixLength == 128 && first <= 1) {
-            throw NeutronFault.invalidInput("Subnet \(net) cannot be a multicast or loopback network")
+        if version == 4 && ((first >> 28) == 0xE || (first >> 24) == 127) || version == 6 && ((first >> 120) == 0xFF || first == 0) {
+            throw NeutronFault.invalidInput("Subnet \(net) cannot be a multicast, loopback or unspecified network")
         }
         if enableDHCP && version == 4 && net.prefixLength >= 31 {
             throw NeutronFault.invalidInput("Invalid CIDR \(net) for DHCP subnet: the prefix length must be 30 or shorter")

@@ -29,6 +29,17 @@ from nimbus_launcher import REPO, Nimbus, NimbusError, find_binary, random_passw
 CLI_TIMEOUT = 90
 
 
+def catalog_endpoint(token_body: dict, service_type: str) -> str:
+    """The public endpoint of `service_type` in a v3 token's catalog (no trailing slash)."""
+    for service in token_body["token"].get("catalog", []):
+        if service["type"] == service_type:
+            for ep in service["endpoints"]:
+                if ep["interface"] == "public":
+                    return ep["url"].rstrip("/")
+    raise AssertionError(f"no public {service_type} endpoint in the catalog: "
+                         f"{[s['type'] for s in token_body['token'].get('catalog', [])]}")
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from conftest import TestUser, unique
+from conftest import catalog_endpoint, TestUser, unique
 from nimbus_launcher import random_password
 import object_support
 
@@ -106,14 +106,7 @@ def pattern(size: int, seed: int = 0) -> bytes:
 # ---- catalog -------------------------------------------------------------------
 
 def image_endpoint(token_body: dict) -> str:
-    """The public `image` endpoint in a v3 token's catalog (no trailing slash)."""
-    for service in token_body["token"].get("catalog", []):
-        if service["type"] == "image":
-            for ep in service["endpoints"]:
-                if ep["interface"] == "public":
-                    return ep["url"].rstrip("/")
-    raise AssertionError(f"no public image endpoint in the catalog: "
-                         f"{[s['type'] for s in token_body['token'].get('catalog', [])]}")
+    return catalog_endpoint(token_body, "image")
 
 
 # ---- errors ----------------------------------------------------------------------

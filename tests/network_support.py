@@ -37,6 +37,8 @@ from typing import Any
 import pytest
 import requests
 
+from conftest import catalog_endpoint
+
 TIMEOUT = 30
 
 # Neutron's standard-attr timestamps: whole seconds, UTC, "Z"
@@ -142,12 +144,7 @@ def assert_forbidden_cli(proc) -> None:
 # ---- catalog ------------------------------------------------------------------------------
 
 def network_endpoint(token_body: dict) -> str:
-    for service in token_body["token"].get("catalog", []):
-        if service["type"] == "network":
-            for ep in service["endpoints"]:
-                if ep["interface"] == "public":
-                    return ep["url"].rstrip("/")
-    raise AssertionError("no public network endpoint in the catalog")
+    return catalog_endpoint(token_body, "network")
 
 
 # ---- the client ---------------------------------------------------------------------------

@@ -17,17 +17,14 @@ import uuid
 
 import requests
 
+from conftest import catalog_endpoint
+
 TIMEOUT = 30
 LATEST = "1.39"
 
 
 def placement_endpoint(token_body: dict) -> str:
-    for service in token_body["token"].get("catalog", []):
-        if service["type"] == "placement":
-            for ep in service["endpoints"]:
-                if ep["interface"] == "public":
-                    return ep["url"].rstrip("/")
-    raise AssertionError("no public placement endpoint in the catalog")
+    return catalog_endpoint(token_body, "placement")
 
 
 def new_uuid() -> str:

@@ -181,6 +181,37 @@ def test_ssh_through_a_floating_ip_with_the_key_from_the_metadata_service(net_cl
     # SNAT: the guest reaches the outside (the public subnet's gateway lives in the outside namespace).
     assert "0% packet loss" in ssh(c, fip, "ping -c 2 -W 2 172.24.4.1").stdout
 
+    # kill -9 of Nimbus: the datapath stays (traffic keeps flowing), and the restarted agent
+    # reconciles without duplicating a namespace or a rule.
+    table = f"nimbus-sg-{run_dir(c.data)[-12:]}"
+
+    def ruleset():
+        return subprocess.run(["nft", "list", "table", "inet", table], capture_output=True, text=True).stdout
+
+    before, spaces = ruleset(), netns_list()
+    assert "ct state established,related" in before
+    c.nimbus.kill()
+    assert ssh(c, fip, "hostname").stdout.strip() == "g1"
+    c.nimbus.start(timeout=60)
+
+    def settles(want, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if want(ruleset()):
+                return True
+            time.sleep(0.2)
+        return False
+
+    # A change after the restart shows the new agent at work; taking it back must give exactly
+    # the ruleset from before the kill (nothing added twice).
+    extra = c.cli("security", "group", "rule", "create", "default", "--protocol", "udp", "--dst-port", "5353", "-f", "json",
+                  cloud="nimbus-demo")
+    assert settles(lambda r: "udp dport 5353" in r)
+    c.cli("security", "group", "rule", "delete", extra["id"], cloud="nimbus-demo")
+    assert settles(lambda r: r == before), ruleset()
+    assert netns_list() == spaces
+    wait_ssh(c, fip, timeout=30)
+
 
 def test_guests_on_one_network_reach_each_other_and_other_projects_do_not(net_cloud):
     c = net_cloud

@@ -37,7 +37,8 @@ public final class FakeDatapath: Datapath {
 /// this process, or the controller's agent API for a `nimbus compute` node.
 public protocol TopologySource: Sendable {
     func topology(host: String) async throws -> HostTopology
-    func reportWired(host: String, ports: Set<String>) async throws
+    /// The ports of `topology` (the one just converged) that are wired.
+    func reportWired(host: String, topology: HostTopology, wired: Set<String>) async throws
 }
 
 /// The network agent of one host: converges its datapath whenever the topology may have
@@ -71,7 +72,7 @@ public actor NetworkAgent {
             let t = try await source.topology(host: host)
             let wired = try await datapath.converge(t)
             if wired != lastWired {
-                try await source.reportWired(host: host, ports: wired)
+                try await source.reportWired(host: host, topology: t, wired: wired)
                 lastWired = wired
             }
         } catch {

@@ -39,8 +39,8 @@ public enum Firewall {
         b += "  }\n"
         for p in ports {
             let macs = Set([p.mac] + p.allowedPairs.map(\.mac)).sorted()
-            let v4 = p.addresses.filter { $0.version == 4 }.map(\.address) + p.allowedPairs.map(\.address).filter { !$0.contains(":") }
-            let v6 = p.addresses.filter { $0.version == 6 }.map(\.address) + p.allowedPairs.map(\.address).filter { $0.contains(":") }
+            let v4 = p.addresses.filter { $0.version == 4 }.map(\.address) + p.allowedPairs.map(\.address).filter { !$0.containsByte(":") }
+            let v6 = p.addresses.filter { $0.version == 6 }.map(\.address) + p.allowedPairs.map(\.address).filter { $0.containsByte(":") }
                 + [linkLocal(p.mac)].compactMap { $0 }
             b += "  chain from_\(short(p)) {\n"
             b += "    ether saddr != { \(macs.joined(separator: ", ")) } drop\n"
@@ -60,7 +60,7 @@ public enum Firewall {
         let remoteGroups = Set(ports.flatMap { p in p.groups.flatMap { t.groups[$0]?.rules.compactMap(\.remoteGroup) ?? [] } })
         for g in remoteGroups.sorted() {
             let members = t.groups[g]?.memberAddresses ?? []
-            let v4 = members.filter { !$0.contains(":") }, v6 = members.filter { $0.contains(":") }
+            let v4 = members.filter { !$0.containsByte(":") }, v6 = members.filter { $0.containsByte(":") }
             i += "  set g\(shortID(g))_4 { type ipv4_addr; flags interval;\(v4.isEmpty ? "" : " elements = { \(v4.joined(separator: ", ")) };") }\n"
             i += "  set g\(shortID(g))_6 { type ipv6_addr; flags interval;\(v6.isEmpty ? "" : " elements = { \(v6.joined(separator: ", ")) };") }\n"
         }

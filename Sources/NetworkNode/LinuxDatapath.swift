@@ -181,7 +181,7 @@ public final class LinuxDatapath: Datapath {
                     if links[device] != nil { try await plug(device, bridge: n.bridge, mtu: n.mtu, links) }
                 case .namespace(let name, let address):
                     try await ensureNamespace(name, &spaces)
-                    let outer = "ext" + String(n.id.unicodeScalars.prefix(11))
+                    let outer = n.outsideDevice
                     try await veth(outer: outer, inner: "eth0", namespace: name, mac: nil, mtu: n.mtu, addresses: [address], &links)
                     try await plug(outer, bridge: n.bridge, mtu: n.mtu, links)
                 }
@@ -367,7 +367,7 @@ public final class LinuxDatapath: Datapath {
         let bridges = Set(t.networks.map(\.bridge))
         var devices = Set(t.ports.map(\.device) + t.dhcp.map(\.bridgeDevice))
         for r in t.routers { devices.formUnion(r.interfaces.map(\.bridgeDevice) + (r.gateway.map { [$0.bridgeDevice] } ?? [])) }
-        devices.formUnion(t.networks.map { "ext" + String($0.id.unicodeScalars.prefix(11)) })
+        devices.formUnion(t.networks.map(\.outsideDevice))
         for name in mine where (Self.isOurs(name, prefix: "tap") || Self.isOurs(name, prefix: "ext")) && !devices.contains(name) {
             if links[name] != nil { _ = await tryRun(["ip", "link", "del", name]) }
             removed.insert(name)
@@ -377,12 +377,12 @@ public final class LinuxDatapath: Datapath {
             removed.insert(ns)
             guard spaces.contains(ns) else { continue }
             if ns.hasBytePrefix("qdhcp-") {
-                let net = String(ns.utf8.dropFirst(6)).map { $0 } ?? ""
+                let net = String(ns.droppingBytePrefix("qdhcp-") ?? "")
                 let stub = DHCPService(networkID: net, portID: "", mac: "", addresses: [], mtu: 0, subnets: [], hosts: [])
                 if let pid = dnsmasqPID(stub) { kill(pid, SIGTERM) }
                 try? FileManager.default.removeItem(atPath: dhcpDir(stub))
             } else {
-                applied.withLock { $0["router-" + String(ns.utf8.dropFirst(8))!] = nil }
+                applied.withLock { $0["router-" + String(ns.droppingBytePrefix("qrouter-") ?? "")] = nil }
             }
             _ = await tryRun(["ip", "netns", "del", ns])
         }

@@ -25,6 +25,8 @@ public struct NetworkWiring: Sendable, Equatable {
     /// The Linux bridge of the network (`brq` + 11 characters of its id, as Neutron's
     /// linuxbridge agent names it).
     public var bridge: String { "brq" + String(id.unicodeScalars.prefix(11)) }
+    /// The veth from the bridge to the physical network's outside (a namespace on one machine).
+    public var outsideDevice: String { "ext" + String(id.unicodeScalars.prefix(11)) }
 }
 
 /// An address with its prefix length (`10.0.0.5/24`).

@@ -12,6 +12,15 @@ extension Response {
         return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// keystonemiddleware's 401, which every service behind it answers alike: its body and a
+    /// `WWW-Authenticate` naming the identity service.
+    public static func keystoneUnauthorized(identityURL: String, headers: HTTPFields = [:]) -> Response {
+        var h = headers
+        h[.wwwAuthenticate] = "Keystone uri=\"\(identityURL)\""
+        return .json(["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]],
+                     status: .unauthorized, headers: h)
+    }
+
     public static func empty(_ status: HTTPResponse.Status = .noContent, headers: HTTPFields = [:]) -> Response {
         var h = headers
         if status != .noContent && status != .notModified { h[.contentLength] = "0" }

@@ -24,10 +24,6 @@ struct ComputeNetworkClient: NetworkClient {
         }
     }
 
-    func usable(_ n: JSONObject, _ a: NetworkActor, _ s: NetworkState) -> Bool {
-        a.isAdmin || n["project_id"]?.stringValue?.sameBytes(as: a.projectID) == true || network.isShared(n, with: a.projectID, in: s)
-    }
-
     func resolve(_ requested: [RequestedNIC]?, caller: AuthContext) async throws -> [RequestedNIC] {
         let a = Self.actor(caller)
         if a.projectID.isEmpty { return [] }
@@ -51,7 +47,7 @@ struct ComputeNetworkClient: NetworkClient {
                 }
                 if !(port["device_id"]?.stringValue ?? "").isEmpty { throw NimbusError.conflict("Port \(p) is still in use.") }
             } else if let id = r.networkID {
-                guard let n = s[.network, id], usable(n, a, s) || (n["router:external"]?.boolValue == true && a.isAdmin) else {
+                guard let n = s[.network, id], network.canUse(n, a, in: s) || (n["router:external"]?.boolValue == true && a.isAdmin) else {
                     throw NimbusError.badRequest("Network \(id) could not be found.")
                 }
                 if n["router:external"]?.boolValue == true && !a.isAdmin {
@@ -111,7 +107,7 @@ struct ComputeNetworkClient: NetworkClient {
     }
 
     func ports(_ instance: String, project: String, _ s: NetworkState, order: [String] = []) -> [JSONObject] {
-        s.all(.port).filter { $0["device_id"]?.stringValue == instance && ($0["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:")
+        s.ports(ofDevice: instance).filter { ($0["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:")
             && $0["project_id"]?.stringValue?.sameBytes(as: project) == true }
             .sorted { a, b in
                 let ia = order.firstIndex(of: a["id"]?.stringValue ?? "") ?? Int.max, ib = order.firstIndex(of: b["id"]?.stringValue ?? "") ?? Int.max
@@ -145,8 +141,7 @@ struct ComputeNetworkClient: NetworkClient {
             for ip in NetworkState.fixedIPs(p) {
                 list.append(["version": .int(Int64(ip.address.version)), "addr": .string(ip.address.description),
                              "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac])
-                for f in s.all(.floatingIP) where f["port_id"]?.stringValue == p["id"]?.stringValue
-                    && f["fixed_ip_address"]?.stringValue == ip.address.description {
+                for f in s.floatingIPs(ofPort: p["id"]?.stringValue ?? "") where f["fixed_ip_address"]?.stringValue == ip.address.description {
                     list.append(["version": 4, "addr": f["floating_ip_address"] ?? .null, "OS-EXT-IPS:type": "floating", "OS-EXT-IPS-MAC:mac_addr": mac])
                 }
             }

@@ -59,14 +59,11 @@ final class MetadataServer: MetadataEndpoints {
 
     /// The response to `path` for the guest at `source` on `networkID`.
     func respond(networkID: String, source: String, path: String) async -> (HTTPResponseStatus, String, String) {
-        guard let compute = computeService.withLock({ $0 }), let (instanceID, floatingIP) = network.instance(network: networkID, address: source),
-              let docs = try? await compute.metadataDocuments(instance: instanceID),
-              // The port the request came from (this network, this address) must be the
-              // instance's own: another project's port naming the instance is not.
-              network.state.ports(ofNetwork: networkID).contains(where: { p in
-                  p["device_id"]?.stringValue == instanceID && p["project_id"]?.stringValue?.sameBytes(as: docs.instance.projectID) == true
-                      && NetworkState.fixedIPs(p).contains { $0.address.description == source }
-              }) else {
+        // The port the request came from must be the instance's own: another project's port
+        // naming the instance as its device is not.
+        guard let compute = computeService.withLock({ $0 }), let caller = network.metadataCaller(network: networkID, address: source),
+              let docs = try? await compute.metadataDocuments(instance: caller.instance),
+              docs.instance.projectID.sameBytes(as: caller.portProject) else {
             return (.notFound, "text/plain", "404 Not Found\n")
         }
         let parts = path.splitBytes("/").map(String.init)
@@ -77,7 +74,7 @@ final class MetadataServer: MetadataEndpoints {
         if parts[0] == "openstack" {
             let versions = ["2012-08-10", "2013-04-04", "2013-10-17", "2015-10-15", "2016-06-30", "2016-10-06", "2017-02-22", "2018-08-27", "2020-10-14", "latest"]
             if parts.count == 1 { return (.ok, text, versions.joined(separator: "\n")) }
-            guard let files = try? MetadataFiles.files(docs.drive) else { return (.internalServerError, text, "") }
+            guard let files = try? ConfigDriveFiles.list(docs.drive) else { return (.internalServerError, text, "") }
             let prefix = "openstack/\(parts[1])/"
             let here = files.filter { $0.path.hasBytePrefix(prefix) }
             if here.isEmpty { return (.notFound, text, "404 Not Found\n") }
@@ -94,15 +91,13 @@ final class MetadataServer: MetadataEndpoints {
         }
         guard parts[1] == "meta-data" else { return (.notFound, text, "404 Not Found\n") }
         let i = docs.instance
-        let fixed = network.state.all(.port).first { $0["device_id"]?.stringValue == i.id }
-            .flatMap { NetworkState.fixedIPs($0).first { $0.address.version == 4 }?.address.description } ?? ""
         var meta: [(String, String)] = [
-            ("ami-id", "ami-" + String(i.imageID?.unicodeScalars.prefix(8).map(String.init).joined() ?? "00000000")),
-            ("ami-launch-index", String(i.launchIndex)), ("hostname", i.hostname), ("instance-id", "i-" + String(i.id.unicodeScalars.prefix(8).map(String.init).joined())),
-            ("instance-type", i.flavor.name), ("local-hostname", i.hostname), ("local-ipv4", fixed), ("public-hostname", i.hostname),
-            ("public-ipv4", floatingIP ?? ""), ("reservation-id", i.reservationID), ("placement/availability-zone", i.availabilityZone ?? "nova"),
+            ("ami-id", "ami-" + String(String.UnicodeScalarView((i.imageID ?? "00000000").unicodeScalars.prefix(8)))),
+            ("ami-launch-index", String(i.launchIndex)), ("hostname", i.hostname), ("instance-id", "i-" + String(String.UnicodeScalarView(i.id.unicodeScalars.prefix(8)))),
+            ("instance-type", i.flavor.name), ("local-hostname", i.hostname), ("local-ipv4", caller.fixedIP), ("public-hostname", i.hostname),
+            ("public-ipv4", caller.floatingIP ?? ""), ("reservation-id", i.reservationID), ("placement/availability-zone", i.availabilityZone ?? "nova"),
         ]
-        if let k = i.keyName, let data = i.keyData { meta.append(("public-keys/0/openssh-key", data)); _ = k }
+        if let data = i.keyData { meta.append(("public-keys/0/openssh-key", data)) }
         let rest = parts.dropFirst(2).joined(separator: "/")
         if rest.isEmpty {
             var keys = Set<String>()
@@ -121,13 +116,6 @@ final class MetadataServer: MetadataEndpoints {
     }
 
     static let ec2Versions = ["1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15", "2008-02-01", "2008-09-01", "2009-04-04"]
-}
-
-/// The config drive's file tree, which the metadata service serves too.
-enum MetadataFiles {
-    static func files(_ drive: ConfigDrive) throws -> [(path: String, bytes: [UInt8])] {
-        try ConfigDriveFiles.list(drive)
-    }
 }
 
 /// One metadata request per connection (HTTP/1.1, GET or HEAD, no body), answered and closed.

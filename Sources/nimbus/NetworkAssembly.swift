@@ -20,6 +20,7 @@ enum NetworkAssembly {
         ConfigOption("network", "create_default_networks", default: "true", "Create `public`, `private` and `router1` at first start, as DevStack does."),
         ConfigOption("network", "datapath", default: "linux", "The datapath of the network agent in this process: linux (bridges, namespaces, dnsmasq, nftables), fake (nothing touches the kernel; scale tests) or none (no agent)."),
         ConfigOption("network", "outside_namespace", default: "nimbus-public", "The namespace that plays the outside of the `public` network on one machine (its address: the public subnet's gateway)."),
+        ConfigOption("network", "change_poll_interval_ms", default: "1000", "Milliseconds between checks for another controller's network changes (several controllers on one PostgreSQL)."),
         ConfigOption("network", "outside_interface", default: "", "A host interface or bridge to attach the `public` network to instead of the outside namespace (a real deployment)."),
     ]
 
@@ -34,7 +35,9 @@ enum NetworkAssembly {
     struct LocalSource: TopologySource {
         let service: NetworkService
         func topology(host: String) async throws -> HostTopology { service.topology(host: host, networkNode: true) }
-        func reportWired(host: String, ports: Set<String>) async throws { try await service.reportWired(host: host, networkNode: true, ports: ports) }
+        func reportWired(host: String, topology: HostTopology, wired: Set<String>) async throws {
+            try await service.reportWired(topology, wired: wired, networkNode: true)
+        }
     }
 
     /// The in-process network agent (the whole network node in `nimbus up`), on the compute host's name.
@@ -46,7 +49,9 @@ enum NetworkAssembly {
         case "none": return nil
         case "fake": datapath = FakeDatapath()
         default:
-            for tool in ["/usr/sbin/dnsmasq", "/usr/sbin/nft"] where !FileManager.default.isExecutableFile(atPath: tool) && !FileManager.default.isExecutableFile(atPath: "/sbin/" + (tool as NSString).lastPathComponent) {
+            for tool in ["dnsmasq", "nft", "ip"] where !["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].contains(where: {
+                FileManager.default.isExecutableFile(atPath: $0 + tool)
+            }) {
                 logger.error("network datapath not started: \(tool) is missing (scripts/install-deps.sh installs it)")
                 return nil
             }
@@ -85,10 +90,14 @@ enum NetworkAssembly {
                                      privateCIDR: config.values.string("network", "private_cidr"), admin: adminProject, demo: demoProject, logger: log)
         }
         let api = NeutronAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL)
+        let poll = Duration.milliseconds(max(50, config.values.int("network", "change_poll_interval_ms")))
+        let watcher = LoopService { await service.watchChanges(every: poll) }
         let metadata = MetadataServer(network: service, logger: log)
-        guard let agent = agent(config: config, service: service, metadata: metadata, logger: log) else { return Built(api: api, services: [], metadata: nil) }
+        guard let agent = agent(config: config, service: service, metadata: metadata, logger: log) else {
+            return Built(api: api, services: [watcher], metadata: nil)
+        }
         service.onCommit { _ in agent.poke() }
-        return Built(api: api, services: [LoopService { await agent.run() }], metadata: metadata)
+        return Built(api: api, services: [watcher, LoopService { await agent.run() }], metadata: metadata)
     }
 
     static func createDefaults(_ service: NetworkService, publicCIDR: String, privateCIDR: String, admin: String, demo: String?, logger: Logger) async throws {

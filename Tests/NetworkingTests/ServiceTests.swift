@@ -141,4 +141,25 @@ import Testing
             #expect(s.state.all(.port).allSatisfy { $0["device_owner"] == "network:dhcp" && $0["network_id"] == .string(extID) })
         }
     }
+
+    /// The indices follow every change: id order, ports per device (after a device change), owner counts.
+    @Test func indicesFollowChanges() async throws {
+        try await withService { s, _ in
+            let (net, _) = try await network(s, Self.alice, "10.9.0.0/24")
+            var ids = [String]()
+            for _ in 0..<5 {
+                ids.append(try await s.createPort(try ResourceSpecs.prepareCreate(.port, ["network_id": .string(net)]), actor: Self.alice)["id"]!.stringValue!)
+            }
+            let ordered = s.state.inIDOrder(.port).compactMap { $0["id"]?.stringValue }
+            #expect(ordered == ordered.sorted() && Set(ids).isSubset(of: Set(ordered)))
+            _ = try await s.updatePort(ids[0], ["device_id": "vm-1"], actor: Self.alice)
+            #expect(s.state.ports(ofDevice: "vm-1").map { $0["id"]!.stringValue! } == [ids[0]])
+            _ = try await s.updatePort(ids[0], ["device_id": "vm-2"], actor: Self.alice)
+            #expect(s.state.ports(ofDevice: "vm-1").isEmpty)
+            let before = s.state.ownedCount(.port, project: "alice")
+            try await s.deletePort(ids[1], actor: Self.alice)
+            #expect(s.state.ownedCount(.port, project: "alice") == before - 1)
+            #expect(!s.state.inIDOrder(.port).contains { $0["id"]?.stringValue == ids[1] })
+        }
+    }
 }

@@ -30,11 +30,7 @@ public struct NovaErrorRenderer: ErrorRenderer {
     public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
         var h = HTTPFields()
         h[NovaVersion.computeRequestID] = context.requestID
-        if error.status == 401 {
-            h[.wwwAuthenticate] = "Keystone uri=\"\(identityURL)\""
-            return .json(["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]],
-                         status: .unauthorized, headers: h)
-        }
+        if error.status == 401 { return .keystoneUnauthorized(identityURL: identityURL, headers: h) }
         // A malformed or unsupported version header has no version to echo.
         if let v = try? NovaVersion.requested(by: request) { v.apply(to: &h) }
         let message = error.kind == .internal

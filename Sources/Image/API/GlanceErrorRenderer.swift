@@ -20,12 +20,7 @@ public struct GlanceErrorRenderer: ErrorRenderer {
 
     public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
         let status = error.status
-        if status == 401 {
-            var h = HTTPFields()
-            h[.wwwAuthenticate] = "Keystone uri=\"\(identityURL)\""
-            return .json(["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]],
-                         status: .unauthorized, headers: h)
-        }
+        if status == 401 { return .keystoneUnauthorized(identityURL: identityURL) }
         if status == 404, let versions, request.method == .get {
             let first = request.uri.path.splitBytes("/").dropFirst().first ?? ""
             if first.hasPrefix("v"), first.dropFirst().first?.isNumber == true, first != "v2", !first.hasPrefix("v2.") {

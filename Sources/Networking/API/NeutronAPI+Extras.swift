@@ -47,14 +47,6 @@ extension NeutronAPI {
                 return (c, d)
             }
             @Sendable func tags(_ d: JSONObject) -> [String] { (d["tags"]?.arrayValue ?? []).compactMap(\.stringValue) }
-            @Sendable func checkTag(_ tag: String) throws {
-                if tag.unicodeScalars.count > 255 || tag.isEmpty {
-                    throw NeutronFault.badRequest("Invalid input for operation: '\(tag)' exceeds maximum length of 255.", type: "InvalidInput")
-                }
-                if tag.utf8.contains(UInt8(ascii: ",")) {
-                    throw NeutronFault.badRequest("Invalid input for operation: '\(tag)' contains a comma.", type: "InvalidInput")
-                }
-            }
             t.get(base) { _, ctx in
                 let (_, d) = try owned(ctx, false)
                 return .json(["tags": JSONValue(tags(d))])
@@ -71,38 +63,25 @@ extension NeutronAPI {
                 let (_, d) = try owned(ctx, true)
                 let body = try await Self.body(req, ctx)
                 guard case .array(let items)? = body["tags"] else { throw NeutronFault.badRequest("Invalid input for tags. Reason: tags must be a list.") }
-                var list = [String]()
-                if items.count > 50 { throw NeutronFault.badRequest("The number of tags exceed the per-resource limit of 50", type: "BadRequest") }
-                for i in items {
+                let list = try items.map { i in
                     guard let s = i.stringValue else { throw NeutronFault.badRequest("Invalid input for tags. Reason: '\(Validators.repr(i))' is not a valid string.") }
-                    try checkTag(s)
-                    list.append(s)
+                    return s
                 }
-                let set = try await self.service.setTags(kind, d["id"]!.stringValue!, list)
-                return .json(["tags": JSONValue(set)])
+                return .json(["tags": JSONValue(try await self.service.changeTags(kind, d["id"]!.stringValue!, .replace(list)))])
             }
             t.put(base + "/{tag}") { _, ctx in
                 let (_, d) = try owned(ctx, true)
-                let tag = try ctx.parameter("tag")
-                try checkTag(tag)
-                if tags(d).count >= 50 && !tags(d).contains(where: { $0.sameBytes(as: tag) }) {
-                    throw NeutronFault.badRequest("The number of tags exceed the per-resource limit of 50", type: "BadRequest")
-                }
-                _ = try await self.service.setTags(kind, d["id"]!.stringValue!, tags(d) + [tag])
+                _ = try await self.service.changeTags(kind, d["id"]!.stringValue!, .add(try ctx.parameter("tag")))
                 return .empty(.created)
             }
             t.delete(base) { _, ctx in
                 let (_, d) = try owned(ctx, true)
-                _ = try await self.service.setTags(kind, d["id"]!.stringValue!, [])
+                _ = try await self.service.changeTags(kind, d["id"]!.stringValue!, .replace([]))
                 return .empty(.noContent)
             }
             t.delete(base + "/{tag}") { _, ctx in
                 let (_, d) = try owned(ctx, true)
-                let tag = try ctx.parameter("tag")
-                guard tags(d).contains(where: { $0.sameBytes(as: tag) }) else {
-                    throw NeutronFault.error(.notFound, "TagNotFound", "Tag \(tag) could not be found for \(kind.member) \(d["id"]!.stringValue!).")
-                }
-                _ = try await self.service.setTags(kind, d["id"]!.stringValue!, tags(d).filter { !$0.sameBytes(as: tag) })
+                _ = try await self.service.changeTags(kind, d["id"]!.stringValue!, .remove(try ctx.parameter("tag")))
                 return .empty(.noContent)
             }
         }
@@ -166,12 +145,8 @@ extension NeutronAPI {
                     throw NeutronFault.badRequest("Invalid input for \(k). Reason: '\(Validators.repr(v))' is not an integer or is smaller than -1.")
                 }
                 limits[k] = n
-                let used = self.service.usage(k, project: project, in: self.service.state)
-                if !force && n >= 0 && n < used {
-                    throw NeutronFault.badRequest("Quota limit \(n) for \(k) must be greater than or equal to already used and reserved \(used).")
-                }
             }
-            let set = try await self.service.setQuota(project: project, limits)
+            let set = try await self.service.setQuota(project: project, limits, force: force)
             return .json(["quota": .object(self.quotaBody(set))])
         }
         t.delete("/v2.0/quotas/{project}") { _, ctx in
@@ -185,7 +160,8 @@ extension NeutronAPI {
 
     func addAvailabilityRoutes(_ t: inout RouteTable) {
         t.get("/v2.0/availability_zones") { _, ctx in
-            _ = try self.caller(ctx)
+            let c = try self.caller(ctx)
+            try self.authorize("get_availability_zone", c, ["project_id": c.projectID, "tenant_id": c.projectID])
             let zone = JSONValue.string(self.service.settings.availabilityZone)
             return .json(["availability_zones": [["name": zone, "resource": "network", "state": "available"],
                                                  ["name": zone, "resource": "router", "state": "available"]]])

@@ -17,7 +17,7 @@ extension NeutronAPI {
             let needsView = kind == .network || kind == .subnet
             // Filters and visibility are checked lazily, in page order: a page of `limit` costs a
             // sort and `limit` checks, not a policy evaluation per resource.
-            let (page, links) = try query.page(Array(s.all(kind)), url: "\(self.publicURL)\(base)", rawQuery: req.queryString) { d in
+            let (page, links) = try query.page(s.inIDOrder(kind), url: "\(self.publicURL)\(base)", rawQuery: req.queryString) { d in
                 query.matches(needsView ? self.view(kind, d, c, s) : d) && (c.isAdmin || self.visible(kind, d, c, s))
             }
             var body: JSONObject = [kind.collection: .array(page.map { .object(self.view(kind, $0, c, s, fields: query.fields)) })]
@@ -203,8 +203,10 @@ struct ListQuery {
                     || (kind == .network && ["shared", "router:external", "subnets"].contains(where: { $0.sameBytes(as: k) }))
                     || (kind == .port && ["fixed_ips", "security_groups", "binding:vif_type", "status"].contains(where: { $0.sameBytes(as: k) }))
                 guard known else { throw NeutronFault.badRequest("\(k) is invalid attribute for filtering") }
-                if let spec = specs.first(where: { $0.name.sameBytes(as: k) }), spec.isBoolean, Validators.toBoolean(.string(v)) == nil {
-                    throw NeutronFault.invalidInput("'\(v)' cannot be converted to boolean")
+                // A filter value goes through the attribute's converter (`admin_state_up=maybe` is 400).
+                if let spec = specs.first(where: { $0.name.sameBytes(as: k) }), let failure = spec.conversionFailure,
+                   spec.convert?(.string(v)) == nil {
+                    throw NeutronFault.invalidInput("'\(v)' \(failure)")
                 }
                 if let i = grouped.firstIndex(where: { $0.0.sameBytes(as: k) }) { grouped[i].1.append(v) } else { grouped.append((k, [v])) }
             }
@@ -280,9 +282,10 @@ struct ListQuery {
 
     /// Sorts (by the keys, then id), pages from the marker, and builds Neutron's `next` and
     /// `previous` links.
+    /// `docs` come in id order (the default sort, which then costs nothing).
     func page(_ docs: [JSONObject], url: String, rawQuery: QueryString, include: (JSONObject) -> Bool) throws -> ([JSONObject], [JSONValue]) {
         let keys = sortKeys + [("id", sortKeys.first?.1 ?? true)]
-        var sorted = docs.sorted { a, b in
+        var sorted = sortKeys.isEmpty ? docs : docs.sorted { a, b in
             for (k, asc) in keys {
                 let r = Self.compare(a[k], b[k])
                 if r != 0 { return asc ? r < 0 : r > 0 }

@@ -237,15 +237,10 @@ public struct NeutronErrorRenderer: ErrorRenderer {
     }
 
     public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
-        var h = HTTPFields()
-        if error.status == 401 {
-            h[.wwwAuthenticate] = "Keystone uri=\"\(identityURL)\""
-            return .json(["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]],
-                         status: .unauthorized, headers: h)
-        }
+        if error.status == 401 { return .keystoneUnauthorized(identityURL: identityURL) }
         let type = NeutronFault.type(of: error) ?? Self.defaultType(error.status)
         let message = error.kind == .internal ? "Request Failed: internal server error while processing your request." : error.message
         return .json(["NeutronError": ["type": .string(type), "message": .string(message), "detail": ""]],
-                     status: HTTPResponse.Status(code: error.status), headers: h)
+                     status: HTTPResponse.Status(code: error.status))
     }
 }

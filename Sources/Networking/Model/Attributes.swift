@@ -4,8 +4,20 @@ import NimbusCore
 /// whether a POST or PUT may set it, its default (none: required on POST), its validator and
 /// converter, whether policy is enforced on it per attribute (`create_network:shared`), and
 /// whether it may be used as a list filter and sort key.
+/// Why a value is refused: a reason (neutron-lib's validator message, written as a string), or
+/// one with an exception type of its own (`AllowedAddressPairExhausted`).
+public struct ValidationFailure: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
+    public var message: String
+    /// Neutron's exception type; nil: the attribute's own way of failing (`AttributeSpec.Failure`).
+    public var type: String?
+    public init(stringLiteral value: String) { message = value }
+    public init(stringInterpolation: DefaultStringInterpolation) { message = String(stringInterpolation: stringInterpolation) }
+    public init(_ message: String, type: String) { self.message = message; self.type = type }
+    public var description: String { message }
+}
+
 public struct AttributeSpec: Sendable {
-    public typealias Validator = @Sendable (JSONValue) -> String?
+    public typealias Validator = @Sendable (JSONValue) -> ValidationFailure?
     public typealias Converter = @Sendable (JSONValue) -> JSONValue?
 
     public let name: String
@@ -20,6 +32,17 @@ public struct AttributeSpec: Sendable {
     public let isSortKey: Bool
     /// Whether a `null` value is accepted as is (neutron-lib's `*_or_none` validators).
     public let nullable: Bool
+    /// How a refused value is reported: Neutron's 400 "Invalid input for <name>. Reason: …" by
+    /// default; an InvalidInput (converters, CIDRs); or an exception of the attribute's own.
+    public enum Failure: Sendable {
+        case reason
+        case invalidInput
+        case fault(type: String, message: @Sendable (JSONValue) -> String)
+    }
+    public var failure: Failure = .reason
+    /// What a failed conversion says (neutron-lib's converters raise InvalidInput): nil when a
+    /// failed conversion is left to the validator.
+    public var conversionFailure: String?
 
     public init(_ name: String, post: Bool = false, put: Bool = false, default defaultValue: JSONValue? = nil,
                 validate: Validator? = nil, convert: Converter? = nil, policy: Bool = false, filter: Bool = true, sort: Bool = true,
@@ -38,14 +61,30 @@ public struct AttributeSpec: Sendable {
 
     public var required: Bool { allowPost && defaultValue == nil }
 
-    /// neutron-lib's converters raise InvalidInput with their own message when they fail.
-    public var conversionFailure: String? {
-        if isBoolean { return "cannot be converted to boolean" }
-        if isInteger { return "is not an integer" }
-        return nil
+    public func failing(_ f: Failure) -> AttributeSpec {
+        var a = self
+        a.failure = f
+        return a
     }
-    public var isBoolean = false
-    public var isInteger = false
+
+    /// The value converted and validated, or Neutron's 400 for it.
+    public func check(_ value: JSONValue) throws -> JSONValue {
+        var v = value
+        if let convert, v != .null || !nullable {
+            if let c = convert(v) {
+                v = c
+            } else if let conversionFailure {
+                throw NeutronFault.invalidInput("'\(Validators.repr(value))' \(conversionFailure)")
+            }
+        }
+        guard let validate, let f = validate(v) else { return v }
+        if let type = f.type { throw NeutronFault.badRequest(f.message, type: type) }
+        switch failure {
+        case .reason: throw NeutronFault.badRequest("Invalid input for \(name). Reason: \(f.message).")
+        case .invalidInput: throw NeutronFault.invalidInput(f.message)
+        case .fault(let type, let message): throw NeutronFault.badRequest(message(value), type: type)
+        }
+    }
 }
 
 /// The kinds of resource the network service keeps, with their names on the wire.
@@ -243,8 +282,8 @@ public enum Validators {
         return nil
     }
     public static let allocationPools: AttributeSpec.Validator = { v in
-        guard case .array(let a) = v else { return "Invalid data format for IP pool: '\(repr(v))'" }
-        // (An address that is not one is a plain 400; only the shape is InvalidInput.)
+        // Not a list is InvalidInput (neutron-lib's converter); a bad member a plain 400.
+        guard case .array(let a) = v else { return ValidationFailure("Invalid input for operation: Invalid data format for IP pool: '\(repr(v))'.", type: "InvalidInput") }
         for e in a {
             guard case .object(let o) = e, o.count == 2, let s = o["start"], let en = o["end"] else {
                 return "Invalid data format for IP pool: '\(repr(e))'"
@@ -266,11 +305,11 @@ public enum Validators {
     }
     public static let addressPairs: AttributeSpec.Validator = { v in
         guard case .array(let a) = v else { return "Allowed address pairs must be a list." }
-        if a.count > 10 { return "The number of allowed address pair exceeds the maximum 10." }
+        if a.count > 10 { return ValidationFailure("The number of allowed address pair exceeds the maximum 10.", type: "AllowedAddressPairExhausted") }
         var seen = Set<String>()
         for e in a {
             guard case .object(let o) = e else { return "Allowed address pairs must be a list." }
-            guard let ip = o["ip_address"] else { return "AllowedAddressPair must contain ip_address" }
+            guard let ip = o["ip_address"] else { return ValidationFailure("AllowedAddressPair must contain ip_address", type: "AllowedAddressPairsMissingIP") }
             for (k, _) in o where !(k == "ip_address" || k == "mac_address") { return "Unrecognized attribute(s) '\(k)'" }
             guard case .string(let s) = ip, IPAddress(s) != nil || IPNetwork(s) != nil else {
                 return "'\(repr(ip))' is not a valid IP address"
@@ -319,7 +358,7 @@ public enum Validators {
     public static func isUUID(_ s: String) -> Bool {
         // oslo's is_uuid_like: what uuid.UUID() accepts, compared in lower case without dashes.
         let hex = s.utf8.filter { $0 != UInt8(ascii: "-") }
-        guard hex.count == 32, s.utf8.count <= 36, hex.allSatisfy({ PercentEncodingHex.value($0) != nil }) else { return false }
+        guard hex.count == 32, s.utf8.count <= 36, hex.allSatisfy({ PercentEncoding.hexValue($0) != nil }) else { return false }
         return s.utf8.count == 32 || (s.utf8.count == 36 && Array(s.utf8).enumerated().allSatisfy { i, b in [8, 13, 18, 23].contains(i) == (b == UInt8(ascii: "-")) })
     }
 

@@ -135,18 +135,13 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible {
         var out = [UInt8]()
         for i in 0..<6 {
             if i > 0 { guard u[i * 3 - 1] == UInt8(ascii: ":") || u[i * 3 - 1] == UInt8(ascii: "-") else { return nil } }
-            guard let h = PercentEncodingHex.value(u[i * 3]), let l = PercentEncodingHex.value(u[i * 3 + 1]) else { return nil }
+            guard let h = PercentEncoding.hexValue(u[i * 3]), let l = PercentEncoding.hexValue(u[i * 3 + 1]) else { return nil }
             out.append(h << 4 | l)
         }
         bytes = out
     }
 
-    public var description: String {
-        bytes.map { b in
-            let h = "0123456789abcdef".utf8
-            return String(decoding: [h[h.index(h.startIndex, offsetBy: Int(b >> 4))], h[h.index(h.startIndex, offsetBy: Int(b & 15))]], as: UTF8.self)
-        }.joined(separator: ":")
-    }
+    public var description: String { bytes.map { Hex.encode([$0]) }.joined(separator: ":") }
 
     public var isMulticast: Bool { bytes[0] & 1 == 1 }
     public var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
@@ -154,16 +149,5 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible {
     /// A random address under Neutron's default base `fa:16:3e:00:00:00`.
     public static func random() -> MACAddress {
         MACAddress(bytes: [0xFA, 0x16, 0x3E, UInt8.random(in: 0...255), UInt8.random(in: 0...255), UInt8.random(in: 0...255)])
-    }
-}
-
-enum PercentEncodingHex {
-    static func value(_ b: UInt8) -> UInt8? {
-        switch b {
-        case 48...57: b - 48
-        case 97...102: b - 87
-        case 65...70: b - 55
-        default: nil
-        }
     }
 }

@@ -13,8 +13,35 @@ public struct NetworkState: Sendable {
     public private(set) var allocated: [String: Set<IPAddress>] = [:]
     /// MAC address → port, per network.
     public private(set) var macs: [String: [MACAddress: String]] = [:]
-    /// RBAC policies per object (every visibility check of a network reads them).
-    private var rbacByObject: [String: [String: JSONObject]] = [:]
+    /// Children per parent for every relation the rules and views walk (ports of a network or
+    /// device, subnets of a network, rules of a group, RBAC of an object, floating IPs of a
+    /// port), and documents per owner: no lookup scans a whole kind.
+    private var children: [Relation: [String: Set<String>]] = [:]
+    private var owned: [ResourceKind: [Name: Int]] = [:]
+    /// Ids per kind in ascending order: a list in Neutron's default order (by id) needs no sort.
+    private var ordered: [ResourceKind: [String]] = [:]
+
+    enum Relation: CaseIterable {
+        case portsOfNetwork, portsOfDevice, subnetsOfNetwork, rulesOfGroup, rbacOfObject, floatingIPsOfPort
+        var kind: ResourceKind {
+            switch self {
+            case .portsOfNetwork, .portsOfDevice: .port
+            case .subnetsOfNetwork: .subnet
+            case .rulesOfGroup: .securityGroupRule
+            case .rbacOfObject: .rbacPolicy
+            case .floatingIPsOfPort: .floatingIP
+            }
+        }
+        var parentField: String {
+            switch self {
+            case .portsOfNetwork, .subnetsOfNetwork: "network_id"
+            case .portsOfDevice: "device_id"
+            case .rulesOfGroup: "security_group_id"
+            case .rbacOfObject: "object_id"
+            case .floatingIPsOfPort: "port_id"
+            }
+        }
+    }
     /// What changed since `beginChanges()`: documents to write (nil: delete).
     public private(set) var changes: [ResourceKind: [String: JSONObject?]] = [:]
     public private(set) var quotaChanges: Set<Name> = []
@@ -35,40 +62,44 @@ public struct NetworkState: Sendable {
     /// Inserts or replaces a document (keyed by its `id`), keeping the indices.
     public mutating func put(_ kind: ResourceKind, _ doc: JSONObject) {
         guard let id = doc["id"]?.stringValue else { return }
-        if kind == .port, let old = docs[.port]?[id] { unindexPort(old) }
-        if kind == .rbacPolicy, let old = docs[.rbacPolicy]?[id], let o = old["object_id"]?.stringValue { rbacByObject[o]?[id] = nil }
-        docs[kind, default: [:]][id] = doc
-        if kind == .port { indexPort(doc) }
-        if kind == .rbacPolicy, let o = doc["object_id"]?.stringValue { rbacByObject[o, default: [:]][id] = doc }
+        load(kind, doc)
         changes[kind, default: [:]][id] = .some(doc)
     }
 
     /// Loads a stored document without recording a change.
     mutating func load(_ kind: ResourceKind, _ doc: JSONObject) {
         guard let id = doc["id"]?.stringValue else { return }
+        if let old = docs[kind]?[id] {
+            index(kind, old, id, adding: false)
+        } else {
+            ordered[kind, default: []].insert(id, at: Self.position(of: id, in: ordered[kind] ?? []))
+        }
         docs[kind, default: [:]][id] = doc
-        if kind == .port { indexPort(doc) }
-        if kind == .rbacPolicy, let o = doc["object_id"]?.stringValue { rbacByObject[o, default: [:]][id] = doc }
+        index(kind, doc, id, adding: true)
     }
 
     public mutating func remove(_ kind: ResourceKind, _ id: String) {
         guard let old = docs[kind]?.removeValue(forKey: id) else { return }
-        if kind == .port { unindexPort(old) }
-        if kind == .rbacPolicy, let o = old["object_id"]?.stringValue { rbacByObject[o]?[id] = nil }
+        index(kind, old, id, adding: false)
+        let i = Self.position(of: id, in: ordered[kind] ?? [])
+        if ordered[kind]?.indices.contains(i) == true, ordered[kind]?[i] == id { ordered[kind]?.remove(at: i) }
         changes[kind, default: [:]][id] = .some(nil)
     }
 
-    private mutating func indexPort(_ p: JSONObject) {
-        for ip in Self.fixedIPs(p) { allocated[ip.subnet, default: []].insert(ip.address) }
-        if let n = p["network_id"]?.stringValue, let m = p["mac_address"]?.stringValue.flatMap({ MACAddress($0) }), let id = p["id"]?.stringValue {
-            macs[n, default: [:]][m] = id
+    private mutating func index(_ kind: ResourceKind, _ d: JSONObject, _ id: String, adding: Bool) {
+        for r in Relation.allCases where r.kind == kind {
+            guard let parent = d[r.parentField]?.stringValue, !parent.isEmpty else { continue }
+            if adding { children[r, default: [:]][parent, default: []].insert(id) } else { children[r]?[parent]?.remove(id) }
         }
-    }
-
-    private mutating func unindexPort(_ p: JSONObject) {
-        for ip in Self.fixedIPs(p) { allocated[ip.subnet]?.remove(ip.address) }
-        if let n = p["network_id"]?.stringValue, let m = p["mac_address"]?.stringValue.flatMap({ MACAddress($0) }) {
-            macs[n]?.removeValue(forKey: m)
+        if let project = d["project_id"]?.stringValue {
+            owned[kind, default: [:]][Name(project), default: 0] += adding ? 1 : -1
+        }
+        guard kind == .port else { return }
+        for ip in Self.fixedIPs(d) {
+            if adding { allocated[ip.subnet, default: []].insert(ip.address) } else { allocated[ip.subnet]?.remove(ip.address) }
+        }
+        if let n = d["network_id"]?.stringValue, let m = d["mac_address"]?.stringValue.flatMap({ MACAddress($0) }) {
+            if adding { macs[n, default: [:]][m] = id } else if macs[n]?[m] == id { macs[n]?.removeValue(forKey: m) }
         }
     }
 
@@ -86,17 +117,28 @@ public struct NetworkState: Sendable {
 
     // MARK: relations
 
-    public func subnets(ofNetwork n: String) -> [JSONObject] {
-        all(.subnet).filter { $0["network_id"]?.stringValue == n }.sorted { ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "") }
+    /// Where `id` is or would go in an ascending list (binary search by bytes).
+    static func position(of id: String, in ids: [String]) -> Int {
+        var lo = 0, hi = ids.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ids[mid].bytesPrecede(id) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
-    public func ports(ofNetwork n: String) -> [JSONObject] { all(.port).filter { $0["network_id"]?.stringValue == n } }
-    public func ports(ofDevice d: String) -> [JSONObject] { all(.port).filter { $0["device_id"]?.stringValue == d } }
-    public func rules(ofGroup g: String) -> [JSONObject] {
-        all(.securityGroupRule).filter { $0["security_group_id"]?.stringValue == g }
-            .sorted { ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "") }
+
+    /// Every document of `kind` in ascending id order.
+    public func inIDOrder(_ kind: ResourceKind) -> [JSONObject] { (ordered[kind] ?? []).compactMap { docs[kind]?[$0] } }
+
+    func related(_ r: Relation, _ parent: String) -> [JSONObject] {
+        (children[r]?[parent] ?? []).sorted().compactMap { docs[r.kind]?[$0] }
     }
-    public func rbac(object: String) -> [JSONObject] { Array((rbacByObject[object] ?? [:]).values) }
-    public func ownedCount(_ kind: ResourceKind, project: String) -> Int {
-        all(kind).reduce(0) { $0 + ($1["project_id"]?.stringValue?.sameBytes(as: project) == true ? 1 : 0) }
-    }
+    /// In id order, as the rest.
+    public func subnets(ofNetwork n: String) -> [JSONObject] { related(.subnetsOfNetwork, n) }
+    public func ports(ofNetwork n: String) -> [JSONObject] { related(.portsOfNetwork, n) }
+    public func ports(ofDevice d: String) -> [JSONObject] { related(.portsOfDevice, d) }
+    public func rules(ofGroup g: String) -> [JSONObject] { related(.rulesOfGroup, g) }
+    public func rbac(object: String) -> [JSONObject] { related(.rbacOfObject, object) }
+    public func floatingIPs(ofPort p: String) -> [JSONObject] { related(.floatingIPsOfPort, p) }
+    public func ownedCount(_ kind: ResourceKind, project: String) -> Int { owned[kind]?[Name(project)] ?? 0 }
 }

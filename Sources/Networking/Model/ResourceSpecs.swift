@@ -21,12 +21,18 @@ public enum ResourceSpecs {
     ]
     static func bool(_ n: String, post: Bool = true, put: Bool = true, default d: JSONValue = true, policy: Bool = false) -> AttributeSpec {
         var a = AttributeSpec(n, post: post, put: put, default: d, validate: Validators.boolean, convert: Validators.toBooleanConverter, policy: policy)
-        a.isBoolean = true
+        a.conversionFailure = "cannot be converted to boolean"
         return a
+    }
+    /// A security group rule's port bound: Neutron's convert_validate_port_value.
+    static func portValue(_ n: String) -> AttributeSpec {
+        AttributeSpec(n, post: true, default: .null, validate: { v in v == .null ? nil : Validators.integer()(v) },
+                      convert: { v in v == .null ? .null : Validators.toIntConverter(v) })
+            .failing(.fault(type: "SecurityGroupInvalidPortValue", message: { v in "Invalid value for port \(Validators.repr(v))." }))
     }
     static func integer(_ a: AttributeSpec) -> AttributeSpec {
         var a = a
-        a.isInteger = true
+        a.conversionFailure = "is not an integer"
         return a
     }
 
@@ -57,7 +63,7 @@ public enum ResourceSpecs {
             guard v != .null else { return nil }
             guard case .string(let s) = v, IPNetwork(s) != nil else { return "'\(Validators.repr(v))' is not a valid IP subnet" }
             return nil
-        }),
+        }).failing(.invalidInput),
         AttributeSpec("prefixlen", post: true, default: unspecified, validate: Validators.integer(0...128), convert: Validators.toIntConverter, filter: false),
         AttributeSpec("subnetpool_id", post: true, default: unspecified, validate: Validators.uuidOrNone),
         bool("use_default_subnetpool", put: false, default: false),
@@ -114,20 +120,21 @@ public enum ResourceSpecs {
             if case .int(let n) = v { return (0...255).contains(n) ? nil : "Security group rule protocol \(n) not supported. Only protocol values [None, ah, dccp, egp, esp, gre, hopopt, icmp, igmp, ip, ipip, ipv6-encap, ipv6-frag, ipv6-icmp, icmpv6, ipv6-nonxt, ipv6-opts, ipv6-route, ospf, pgm, rsvp, sctp, tcp, udp, udplite, vrrp] and integer representations [0 to 255] are supported." }
             guard case .string = v else { return "'\(Validators.repr(v))' is not a valid string" }
             return nil
-        }),
-        AttributeSpec("port_range_min", post: true, default: .null, validate: { v in v == .null ? nil : Validators.integer()(v) },
-                      convert: { v in v == .null ? .null : Validators.toIntConverter(v) }),
-        AttributeSpec("port_range_max", post: true, default: .null, validate: { v in v == .null ? nil : Validators.integer()(v) },
-                      convert: { v in v == .null ? .null : Validators.toIntConverter(v) }),
+        }).failing(.fault(type: "SecurityGroupRuleInvalidProtocol", message: { v in
+            "Security group rule protocol \(Validators.repr(v)) not supported. Only protocol values [None, ah, dccp, egp, esp, gre, hopopt, icmp, igmp, ip, ipip, ipv6-encap, ipv6-frag, ipv6-icmp, icmpv6, ipv6-nonxt, ipv6-opts, ipv6-route, ospf, pgm, rsvp, sctp, tcp, udp, udplite, vrrp] and integer representations [0 to 255] are supported."
+        })),
+        portValue("port_range_min"), portValue("port_range_max"),
         AttributeSpec("ethertype", post: true, default: "IPv4", validate: Validators.values(["IPv4", "IPv6"]), convert: { v in
             if case .string(let s) = v { switch s.lowercased() { case "ipv4": return "IPv4"; case "ipv6": return "IPv6"; default: break } }
             return v
-        }),
+        }).failing(.fault(type: "SecurityGroupRuleInvalidEtherType", message: { v in
+            "Invalid ethertype \(Validators.repr(v)) for protocol. Only IPv4 and IPv6 are supported."
+        })),
         AttributeSpec("remote_ip_prefix", post: true, default: .null, validate: { v in
             guard v != .null else { return nil }
             guard case .string(let s) = v, IPNetwork(s) != nil || IPAddress(s) != nil else { return "'\(Validators.repr(v))' is not a valid IP subnet" }
             return nil
-        }),
+        }).failing(.fault(type: "InvalidCIDR", message: { v in "Invalid CIDR \(Validators.repr(v)) for IP protocol." })),
         AttributeSpec("remote_group_id", post: true, default: .null, validate: Validators.stringOrNone),
         AttributeSpec("remote_address_group_id", post: true, default: .null, validate: Validators.uuidOrNone),
         AttributeSpec("description", post: true, default: "", validate: Validators.string(max: 255)),
@@ -207,7 +214,7 @@ public enum ResourceSpecs {
             guard spec.allowPost else {
                 throw NeutronFault.badRequest("Attribute '\(spec.name)' not allowed in POST")
             }
-            out[spec.name] = try check(spec, given)
+            out[spec.name] = try spec.check(given)
         }
         return out
     }
@@ -221,35 +228,8 @@ public enum ResourceSpecs {
                 throw NeutronFault.badRequest("Unrecognized attribute(s) '\(k)'")
             }
             guard spec.allowPut else { throw NeutronFault.badRequest("Cannot update read-only attribute \(k)") }
-            out[k] = try check(spec, v)
+            out[k] = try spec.check(v)
         }
         return out
-    }
-
-    static func check(_ spec: AttributeSpec, _ value: JSONValue) throws -> JSONValue {
-        var v = value
-        if let convert = spec.convert, v != .null || !spec.nullable {
-            if let c = convert(v) {
-                v = c
-            } else if let failure = spec.conversionFailure {
-                throw NeutronFault.invalidInput("'\(Validators.repr(value))' \(failure)")
-            }
-        }
-        if let validate = spec.validate, let message = validate(v) {
-            switch spec.name {
-            case "cidr": throw NeutronFault.invalidInput(message)
-            case "allocation_pools" where value.arrayValue == nil: throw NeutronFault.invalidInput(message)
-            case "allowed_address_pairs" where message.hasBytePrefix("The number of allowed address pair"):
-                throw NeutronFault.badRequest(message, type: "AllowedAddressPairExhausted")
-            case "remote_ip_prefix": throw NeutronFault.badRequest("Invalid CIDR \(Validators.repr(value)) for IP protocol.", type: "InvalidCIDR")
-            case "protocol": throw NeutronFault.badRequest(message, type: "SecurityGroupRuleInvalidProtocol")
-            case "allowed_address_pairs" where message.contains("must contain ip_address"):
-                throw NeutronFault.badRequest("AllowedAddressPair must contain ip_address", type: "AllowedAddressPairsMissingIP")
-            case "ethertype": throw NeutronFault.badRequest("Invalid ethertype \(Validators.repr(value)) for protocol. Only IPv4 and IPv6 are supported.", type: "SecurityGroupRuleInvalidEtherType")
-            case "port_range_min", "port_range_max": throw NeutronFault.badRequest("Invalid value for port \(Validators.repr(value)).", type: "SecurityGroupInvalidPortValue")
-            default: throw NeutronFault.badRequest("Invalid input for \(spec.name). Reason: \(message).")
-            }
-        }
-        return v
     }
 }

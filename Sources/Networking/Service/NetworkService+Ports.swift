@@ -168,7 +168,7 @@ extension NetworkService {
         }
         if let requested = requestedIPs {
             // An address a floating IP points at cannot go (prevent_internal_ip_change_for_fip).
-            for f in s.all(.floatingIP) where f["port_id"]?.stringValue == id {
+            for f in s.floatingIPs(ofPort: id) {
                 if let fixed = f["fixed_ip_address"]?.stringValue,
                    !requested.contains(where: { $0["ip_address"]?.stringValue.flatMap { IPAddress($0) }?.description == fixed }) {
                     throw NeutronFault.badRequest("Cannot update the fixed_ips of port \(id): floating IP \(f["floating_ip_address"]?.stringValue ?? "") uses \(fixed).", type: "BadRequest")
@@ -228,7 +228,7 @@ extension NetworkService {
 
     /// Removes a port and what hangs on it (floating IP associations).
     func deletePort(_ id: String, _ s: inout NetworkState) {
-        for var f in s.all(.floatingIP) where f["port_id"]?.stringValue == id {
+        for var f in s.floatingIPs(ofPort: id) {
             f["port_id"] = .null
             f["fixed_ip_address"] = .null
             f["router_id"] = .null

@@ -68,7 +68,7 @@ extension NetworkService {
         }
         let requested = info["external_fixed_ips"]
         if let requested, let m = Validators.fixedIPs(requested) {
-            throw NeutronFault.badRequest("Invalid input for external_gateway_info. Reason: \(m).")
+            throw NeutronFault.badRequest("Invalid input for external_gateway_info. Reason: \(m.message).")
         }
         var gatewayPort: JSONObject
         if let current, current["network_id"]?.stringValue == networkID {
@@ -370,7 +370,7 @@ extension NetworkService {
         if port["network_id"]?.stringValue == external {
             throw NeutronFault.badRequest("Bad floatingip request: Port \(portID) is on the external network \(external).", type: "BadRequest")
         }
-        for other in s.all(.floatingIP) where other["id"]?.stringValue != id && other["port_id"]?.stringValue == portID
+        for other in s.floatingIPs(ofPort: portID) where other["id"]?.stringValue != id
             && other["fixed_ip_address"]?.stringValue == chosen.address.description {
             throw NeutronFault.conflict("FloatingIPPortAlreadyAssociated", "Cannot associate floating IP \(f["floating_ip_address"]?.stringValue ?? "") (\(id)) with port \(portID) using fixed IP \(chosen.address), as that fixed IP already has a floating IP on external network \(external).")
         }
@@ -499,7 +499,7 @@ extension NetworkService {
                 } else if r["action"]?.stringValue == "access_as_external" {
                     let others = s.rbac(object: object).filter { $0["id"]?.stringValue != id && $0["action"]?.stringValue == "access_as_external" }
                     if others.isEmpty {
-                        if s.all(.port).contains(where: { $0["network_id"]?.stringValue == object && ($0["device_owner"]?.stringValue == "network:router_gateway" || $0["device_owner"]?.stringValue == "network:floatingip") }) {
+                        if s.ports(ofNetwork: object).contains(where: { ($0["device_owner"]?.stringValue == "network:router_gateway" || $0["device_owner"]?.stringValue == "network:floatingip") }) {
                             throw NeutronFault.conflict("RbacPolicyInUse", "RBAC policy on object \(object) cannot be removed because other objects depend on it.")
                         }
                         n["router:external"] = false
@@ -513,21 +513,61 @@ extension NetworkService {
 
     // MARK: tags and quotas
 
-    public func setTags(_ kind: ResourceKind, _ id: String, _ tags: [String]) async throws -> [String] {
-        try await write { s in
+    public enum TagChange: Sendable {
+        case replace([String]), add(String), remove(String)
+    }
+    static let maxTags = 50
+
+    /// Neutron's tagging extension: tags are unique (as bytes), at most 50 per resource, one to
+    /// 255 characters without a comma; each change is made on the current tags.
+    public func changeTags(_ kind: ResourceKind, _ id: String, _ change: TagChange) async throws -> [String] {
+        func check(_ tag: String) throws {
+            if tag.isEmpty || tag.unicodeScalars.count > 255 {
+                throw NeutronFault.invalidInput("'\(tag)' exceeds maximum length of 255")
+            }
+            if tag.utf8.contains(UInt8(ascii: ",")) { throw NeutronFault.invalidInput("'\(tag)' contains a comma") }
+        }
+        return try await write { s in
             guard var d = s[kind, id] else { throw kind.notFound(id) }
-            var unique = [String]()
-            for t in tags where !unique.contains(where: { $0.sameBytes(as: t) }) { unique.append(t) }
-            d["tags"] = JSONValue(unique)
+            var tags = (d["tags"]?.arrayValue ?? []).compactMap(\.stringValue)
+            switch change {
+            case .replace(let new):
+                tags = []
+                for t in new {
+                    try check(t)
+                    if !tags.contains(where: { $0.sameBytes(as: t) }) { tags.append(t) }
+                }
+            case .add(let t):
+                try check(t)
+                if tags.contains(where: { $0.sameBytes(as: t) }) { return tags }
+                tags.append(t)
+            case .remove(let t):
+                guard tags.contains(where: { $0.sameBytes(as: t) }) else {
+                    throw NeutronFault.error(.notFound, "TagNotFound", "Tag \(t) could not be found for \(kind.member) \(id).")
+                }
+                tags.removeAll { $0.sameBytes(as: t) }
+            }
+            if tags.count > Self.maxTags {
+                throw NeutronFault.badRequest("The number of tags exceed the per-resource limit of \(Self.maxTags)", type: "BadRequest")
+            }
+            d["tags"] = JSONValue(tags)
             s.put(kind, Self.touched(d))
-            return unique
+            return tags
         }
     }
 
-    public func setQuota(project: String, _ limits: [String: Int64]) async throws -> [(String, Int64)] {
+    /// Sets limits; one below what the project uses is refused unless `force` (Neutron's
+    /// check_limit).
+    public func setQuota(project: String, _ limits: [String: Int64], force: Bool = false) async throws -> [(String, Int64)] {
         try await write { s in
             var current = s.quotas[Name(project)] ?? [:]
-            for (k, v) in limits { current[k] = v }
+            for (k, v) in limits {
+                let used = usage(k, project: project, in: s)
+                if !force && v >= 0 && v < used {
+                    throw NeutronFault.badRequest("Quota limit \(v) for \(k) must be greater than or equal to already used and reserved \(used).")
+                }
+                current[k] = v
+            }
             s.setQuota(project: project, current)
             return quotaLimits(project, in: s)
         }

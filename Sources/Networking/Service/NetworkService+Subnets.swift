@@ -206,14 +206,14 @@ extension NetworkService {
                 gateway = g == .null ? nil : IPAddress(g.stringValue ?? "")
                 if let gateway {
                     try checkGateway(gateway, net)
-                    if s.isAllocated(gateway, subnet: id), !s.all(.port).contains(where: { p in
+                    if s.isAllocated(gateway, subnet: id), !s.ports(ofNetwork: sub["network_id"]?.stringValue ?? "").contains(where: { p in
                         (p["device_owner"]?.stringValue ?? "").hasBytePrefix("network:router")
                             && NetworkState.fixedIPs(p).contains { $0.subnet == id && $0.address == gateway }
                     }) {
                         throw NeutronFault.conflict("IpAddressAlreadyAllocated", "IP address \(gateway) already allocated in subnet \(id)")
                     }
                 }
-                if s.all(.port).contains(where: { p in
+                if s.ports(ofNetwork: sub["network_id"]?.stringValue ?? "").contains(where: { p in
                     p["device_owner"]?.stringValue == "network:router_interface"
                         && NetworkState.fixedIPs(p).contains { $0.subnet == id && $0.address.description == sub["gateway_ip"]?.stringValue }
                 }) {

@@ -156,8 +156,7 @@ extension NetworkService {
 
     /// An agent's report: the ports of its topology that are wired are ACTIVE, the others DOWN;
     /// floating IPs are ACTIVE when associated through a wired gateway.
-    public func reportWired(host: String, networkNode: Bool, ports wired: Set<String>) async throws {
-        let t = topology(host: host, networkNode: networkNode)
+    public func reportWired(_ t: HostTopology, wired: Set<String>, networkNode: Bool) async throws {
         var mine = Set(t.ports.map(\.id) + t.dhcp.map(\.portID))
         for r in t.routers { mine.formUnion(r.interfaces.map(\.portID) + (r.gateway.map { [$0.portID] } ?? [])) }
         let s = state
@@ -184,17 +183,17 @@ extension NetworkService {
         }
     }
 
-    /// The instance whose port on `network` has `address` (the metadata service's caller: the
-    /// guest's source address, which anti-spoofing ties to its port).
-    public func instance(network: String, address: String) -> (instance: String, floatingIP: String?)? {
+    /// Who asks the metadata service: the compute port on `network` with `address` (one at
+    /// most: addresses are unique on a network; anti-spoofing ties the guest's source address to
+    /// it), the instance it names, the project that owns the port, and its floating IP.
+    public func metadataCaller(network: String, address: String) -> (instance: String, portProject: String, fixedIP: String, floatingIP: String?)? {
         guard let a = IPAddress(address) else { return nil }
         let s = state
-        // Several ports may claim one address on a network only if one of them is not the
-        // instance's own (the metadata service checks the project); any claimant is returned.
         for p in s.ports(ofNetwork: network) where (p["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:") {
-            guard NetworkState.fixedIPs(p).contains(where: { $0.address == a }), let device = p["device_id"]?.stringValue, !device.isEmpty else { continue }
-            let fip = s.all(.floatingIP).first { $0["port_id"] == p["id"] && $0["fixed_ip_address"]?.stringValue == a.description }?["floating_ip_address"]?.stringValue
-            return (device, fip)
+            guard NetworkState.fixedIPs(p).contains(where: { $0.address == a }), let device = p["device_id"]?.stringValue, !device.isEmpty,
+                  let id = p["id"]?.stringValue else { continue }
+            let fip = s.floatingIPs(ofPort: id).first { $0["fixed_ip_address"]?.stringValue == a.description }?["floating_ip_address"]?.stringValue
+            return (device, p["project_id"]?.stringValue ?? "", a.description, fip)
         }
         return nil
     }

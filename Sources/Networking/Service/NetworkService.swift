@@ -53,13 +53,21 @@ public final class NetworkService: Sendable {
 
     public func onCommit(_ f: @escaping @Sendable (Int64) -> Void) { listeners.withLock { $0.append(f) } }
 
-    /// Reloads when another controller committed (called by the change watcher).
-    public func refreshIfChanged() async throws {
-        let v = try await store.version()
-        if v != state.version {
-            try await writeLock.withLock {
-                let s = try await store.load()
-                current.withLock { $0 = s }
+    /// Reloads whenever another controller committed (several controllers on one PostgreSQL),
+    /// checking every `interval`; the agents are woken after a reload.
+    public func watchChanges(every interval: Duration) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            do {
+                guard try await store.version() != state.version else { continue }
+                let version = try await writeLock.withLock {
+                    let s = try await store.load()
+                    current.withLock { $0 = s }
+                    return s.version
+                }
+                for f in listeners.withLock({ $0 }) { f(version) }
+            } catch {
+                logger.warning("could not read network changes: \(error)")
             }
         }
     }
@@ -150,10 +158,13 @@ public final class NetworkService: Sendable {
     /// A network the actor may attach to: its own, shared with it, external (for gateways and
     /// floating IPs), or any for an admin.
     func usableNetwork(_ id: String, _ actor: NetworkActor, _ s: NetworkState, external: Bool = false) throws -> JSONObject {
-        guard let n = s[.network, id] else { throw ResourceKind.network.notFound(id) }
-        if actor.isAdmin || Self.owns(n, actor.projectID) || isShared(n, with: actor.projectID, in: s)
-            || (external && isExternal(n, for: actor.projectID, in: s)) { return n }
-        throw ResourceKind.network.notFound(id)
+        guard let n = s[.network, id], canUse(n, actor, in: s, external: external) else { throw ResourceKind.network.notFound(id) }
+        return n
+    }
+
+    public func canUse(_ n: JSONObject, _ actor: NetworkActor, in s: NetworkState, external: Bool = false) -> Bool {
+        actor.isAdmin || Self.owns(n, actor.projectID) || isShared(n, with: actor.projectID, in: s)
+            || (external && isExternal(n, for: actor.projectID, in: s))
     }
 
     // MARK: quotas
@@ -311,7 +322,7 @@ public final class NetworkService: Sendable {
                 if ext {
                     addRBAC(object: id, owner: owner, target: "*", action: "access_as_external", &s)
                 } else {
-                    if s.all(.port).contains(where: { $0["network_id"]?.stringValue == id && ($0["device_owner"]?.stringValue == "network:router_gateway"
+                    if s.ports(ofNetwork: id).contains(where: { ($0["device_owner"]?.stringValue == "network:router_gateway"
                         || $0["device_owner"]?.stringValue == "network:floatingip") }) {
                         throw NeutronFault.conflict("ExternalNetworkInUse", "External network \(id) cannot be updated to be made non-external, since it has existing gateway ports.")
                     }

@@ -27,12 +27,7 @@ public struct PlacementErrorRenderer: ErrorRenderer {
 
     public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
         let status = error.status
-        if status == 401 {
-            var h = HTTPFields()
-            h[.wwwAuthenticate] = "Keystone uri=\"\(identityURL)\""
-            return .json(["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]],
-                         status: .unauthorized, headers: h)
-        }
+        if status == 401 { return .keystoneUnauthorized(identityURL: identityURL) }
         let choice = Microversion.negotiate(header: request.headers[PlacementAPI.versionHeader])
         var detail = status == 406 || error.message.isEmpty ? error.message
             : "\(Self.explanations[status] ?? HTTPReason.phrase(status))\n\n \(error.message)  "

@@ -67,6 +67,10 @@ class ComputeCloud:
         headers = {"X-Auth-Token": token or self.token(), "OpenStack-API-Version": f"compute {version}"}
         return requests.request(method, f"{self.base_url}/compute/v2.1{path}", headers=headers, timeout=60, **kw)
 
+    def neutron(self, method, path, token=None, **kw):
+        headers = {"X-Auth-Token": token or self.token()}
+        return requests.request(method, f"{self.base_url}/network/v2.0{path}", headers=headers, timeout=60, **kw)
+
     def wait_server(self, server_id, status, timeout=180, token=None):
         deadline = time.monotonic() + timeout
         last = None
@@ -117,7 +121,8 @@ def stop_compute_cloud(cloud: ComputeCloud, data: Path):
 class ComputeNodeProcess:
     """A `nimbus compute` node apart from the controller (same binary), on this machine."""
 
-    def __init__(self, cloud: ComputeCloud, host: str, data_dir: Path, driver: str = "fake", interval: int = 2):
+    def __init__(self, cloud: ComputeCloud, host: str, data_dir: Path, driver: str = "fake", interval: int = 2,
+                 network: dict | None = None):
         from nimbus_launcher import free_port
         self.cloud = cloud
         self.host = host
@@ -126,12 +131,15 @@ class ComputeNodeProcess:
         self.console_port = free_port()
         self.driver = driver
         self.interval = interval
+        # The node's network agent: the fake datapath unless a test wants the kernel touched.
+        self.network = network or {"datapath": "fake"}
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / "compute.log"
 
     def command(self) -> list[str]:
         config = self.data_dir / "node.conf"
-        config.write_text(f"[compute_node]\ndriver = {self.driver}\naccelerator = tcg\n")
+        network = "".join(f"{k} = {v}\n" for k, v in self.network.items())
+        config.write_text(f"[compute_node]\ndriver = {self.driver}\naccelerator = tcg\n[network]\n{network}")
         return [str(self.cloud.nimbus.binary), "compute", "--controller", self.cloud.base_url, "--host", self.host,
                 "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}", "--console-listen", f"127.0.0.1:{self.console_port}",
                 "--key-file", str(self.cloud.nimbus.data_dir / "compute" / "agent-key"),

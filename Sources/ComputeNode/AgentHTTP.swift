@@ -37,21 +37,21 @@ import NimbusHTTP
 ///     GET  /compute-node/v1/migrations/<m>/instances/<id>/disks/<name>   the disk's bytes
 public enum AgentWire {
     public static let keyHeader = "X-Compute-Key"
-    static var keyField: HTTPField.Name { HTTPField.Name(keyHeader)! }
+    public static var keyField: HTTPField.Name { HTTPField.Name(keyHeader)! }
     /// The largest JSON body either side accepts (a node with many instances reports in one).
-    static let maxBody = 16 << 20
+    public static let maxBody = 16 << 20
 
-    static func checkKey(_ headers: HTTPFields, _ key: [UInt8]) throws(NimbusError) {
+    public static func checkKey(_ headers: HTTPFields, _ key: [UInt8]) throws(NimbusError) {
         guard let given = headers[keyField], ConstantTime.equal(Array(given.utf8), key) else {
             throw .unauthorized("missing or wrong compute key")
         }
     }
 
-    static func encode(_ value: some Encodable) throws -> ByteBuffer {
+    public static func encode(_ value: some Encodable) throws -> ByteBuffer {
         ByteBuffer(bytes: try JSONEncoder().encode(value))
     }
 
-    static func jsonResponse(_ value: some Encodable) throws -> Response {
+    public static func jsonResponse(_ value: some Encodable) throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: try encode(value)))
     }
 
@@ -66,7 +66,7 @@ public enum AgentWire {
                         })
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ buffer: ByteBuffer) throws(NimbusError) -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, _ buffer: ByteBuffer) throws(NimbusError) -> T {
         do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
             throw .badRequest("malformed agent message: \(error)")
         }

@@ -39,6 +39,9 @@ public struct ComputeNodeConfig: Sendable {
     /// The numeric address live migrations into this node stream to (Nova's
     /// `[libvirt] live_migration_inbound_addr`); nil: the address of the node's own API.
     public var liveMigrationInboundAddress: String?
+    /// The network namespace that is the host's network stack (`[network] host_namespace`):
+    /// guests start in it, so their taps are made there. nil: the process's own.
+    public var networkNamespace: String?
     /// What the fake driver reports.
     public var fakeResources = FakeDriver.defaultResources
 
@@ -103,6 +106,13 @@ public struct ComputeNodeConfig: Sendable {
         qemuImgBinary = value("qemu_img") ?? qemuImgBinary
         genisoimageBinary = value("genisoimage") ?? genisoimageBinary
         liveMigrationInboundAddress = value("live_migration_inbound_addr")
+        let ns = c.string("network", "host_namespace").trimmingCharacters(in: .whitespaces)
+        if !ns.isEmpty {
+            guard ns.utf8.count <= 64, !ns.hasBytePrefix("."), ns.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x2F }) else {
+                throw .badRequest("[network] host_namespace: not a namespace name: \(ns)")
+            }
+            networkNamespace = ns
+        }
     }
 }
 

@@ -62,7 +62,9 @@ extension QEMUDriver {
     @discardableResult
     func launch(_ r: InstanceRecord, _ paths: InstancePaths, incoming: Bool = false) async throws -> Int32 {
         _ = try ImageInspector.inspect(path: r.basePath, claimedFormat: r.baseFormat.rawValue, maxVirtualSize: config.maxImageVirtualSize)
-        let argv = try await launchArguments(r, paths, incoming: incoming)
+        // In the host's network namespace when it has one (its taps are there); `ip netns exec`
+        // execs QEMU, so the pid is QEMU's.
+        let argv = (config.networkNamespace.map { ["ip", "netns", "exec", $0] } ?? []) + (try await launchArguments(r, paths, incoming: incoming))
         ConsoleLog(path: paths.console, maxBytes: config.consoleLogMaxBytes).trim()
         if let sockets = paths.socketDir {   // under /run: gone after a host reboot
             try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

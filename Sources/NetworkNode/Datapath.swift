@@ -36,15 +36,17 @@ public final class FakeDatapath: Datapath {
 /// Where the agent gets its topology from and reports port states to: the network service in
 /// this process, or the controller's agent API for a `nimbus compute` node.
 public protocol TopologySource: Sendable {
-    func topology(host: String) async throws -> HostTopology
-    /// The ports of `topology` (the one just converged) that are wired.
-    func reportWired(host: String, topology: HostTopology, wired: Set<String>) async throws
+    /// The host's topology; the request is also the agent's heartbeat.
+    func topology(_ agent: AgentHello) async throws -> HostTopology
+    /// Of the ports in `considered` (those of the topology just converged), the `wired` ones.
+    func reportWired(host: String, considered: Set<String>, wired: Set<String>) async throws
 }
 
 /// The network agent of one host: converges its datapath whenever the topology may have
 /// changed (woken by the service) and at least every `interval`.
 public actor NetworkAgent {
     let host: String
+    let tunnelIP: String?
     let source: any TopologySource
     let datapath: any Datapath
     let interval: Duration
@@ -53,8 +55,10 @@ public actor NetworkAgent {
     private let stream: AsyncStream<Void>
     private var lastWired: Set<String>?
 
-    public init(host: String, source: any TopologySource, datapath: any Datapath, interval: Duration = .seconds(10), logger: Logger) {
+    public init(host: String, tunnelIP: String? = nil, source: any TopologySource, datapath: any Datapath, interval: Duration = .seconds(10),
+                logger: Logger) {
         self.host = host
+        self.tunnelIP = tunnelIP
         self.source = source
         self.datapath = datapath
         self.interval = interval
@@ -66,17 +70,28 @@ public actor NetworkAgent {
     public nonisolated func poke() { Task { await self.yield() } }
     private func yield() { wake.yield() }
 
-    /// One pass: topology, converge, report.
-    public func pass() async {
+    /// One pass: topology, converge, report; false when it failed.
+    @discardableResult
+    public func pass() async -> Bool {
         do {
-            let t = try await source.topology(host: host)
+            let t = try await source.topology(AgentHello(host: host, tunnelIP: tunnelIP))
             let wired = try await datapath.converge(t)
             if wired != lastWired {
-                try await source.reportWired(host: host, topology: t, wired: wired)
+                try await source.reportWired(host: host, considered: t.portIDs, wired: wired)
                 lastWired = wired
             }
         } catch {
             logger.error("network agent pass failed: \(error)")
+            return false
+        }
+        return true
+    }
+
+    /// Pass after pass, for a source whose `topology` waits until something changed (the
+    /// controller's long poll); a failed pass waits `retry` before the next.
+    public func runBackToBack(retry: Duration = .seconds(2)) async {
+        while !Task.isCancelled {
+            if await !pass() { try? await Task.sleep(for: retry) }
         }
     }
 

@@ -13,6 +13,13 @@ public final class LinuxDatapath: Datapath {
     /// Files dnsmasq and nft read (world-readable: dnsmasq drops its privileges).
     let runDir: String
     let attachments: [String: PhysicalAttachment]
+    /// The namespace that is this host's network stack (its bridges, taps, VXLAN devices and
+    /// firewall); nil: the process's own. Several "hosts" on one machine each get one (tests).
+    let hostNamespace: String?
+    /// This host's VXLAN endpoint address (Neutron's `[vxlan] local_ip`); nil: no tunnels (one host).
+    let tunnelIP: String?
+    /// The underlay device VXLAN sends through (nil: chosen by route).
+    let tunnelDevice: String?
     let logger: Logger
     /// Serves the metadata service inside each DHCP namespace (nil: none).
     let metadata: (any MetadataEndpoints)?
@@ -46,8 +53,11 @@ public final class LinuxDatapath: Datapath {
     var tableSuffix: String { String((runDir as NSString).lastPathComponent.utf8.suffix(12))! }
 
     public init(runner: any CommandRunner, runDir: String, attachments: [String: PhysicalAttachment], metadata: (any MetadataEndpoints)? = nil,
-                logger: Logger) {
+                hostNamespace: String? = nil, tunnelIP: String? = nil, tunnelDevice: String? = nil, logger: Logger) {
         self.metadata = metadata
+        self.hostNamespace = hostNamespace
+        self.tunnelIP = tunnelIP
+        self.tunnelDevice = tunnelDevice
         self.runner = runner
         self.runDir = runDir
         self.attachments = attachments
@@ -61,6 +71,9 @@ public final class LinuxDatapath: Datapath {
         try await runner.run(argv, timeout: Self.timeout).check()
     }
 
+    /// `ip` acting on this host's own stack (its namespace when it has one).
+    func ip(_ args: [String]) -> [String] { ["ip"] + (hostNamespace.map { ["-n", $0] } ?? []) + args }
+
     func tryRun(_ argv: [String]) async -> Bool {
         (try? await runner.run(argv, timeout: Self.timeout))?.status == 0
     }
@@ -69,7 +82,7 @@ public final class LinuxDatapath: Datapath {
 
     func links(namespace: String? = nil) async throws -> [String: Link] {
         var argv = ["ip"]
-        if let namespace { argv += ["-n", namespace] }
+        if let ns = namespace ?? hostNamespace { argv += ["-n", ns] }
         argv += ["-j", "-d", "link", "show"]
         let out = try await run(argv).stdout
         guard case .array(let items)? = try? JSONValue.parse(out) else { return [:] }
@@ -113,26 +126,26 @@ public final class LinuxDatapath: Datapath {
     func ensureBridge(_ n: NetworkWiring, _ links: inout [String: Link]) async throws {
         if links[n.bridge] == nil {
             own(n.bridge)
-            try await run(["ip", "link", "add", n.bridge, "type", "bridge", "nf_call_iptables", "1", "nf_call_ip6tables", "1", "stp_state", "0"])
+            try await run(ip(["link", "add", n.bridge, "type", "bridge", "nf_call_iptables", "1", "nf_call_ip6tables", "1", "stp_state", "0"]))
             links[n.bridge] = Link(name: n.bridge, kind: "bridge", master: nil, mtu: 1500, up: false, mac: nil)
         }
-        if links[n.bridge]?.up != true { try await run(["ip", "link", "set", n.bridge, "up"]) }
+        if links[n.bridge]?.up != true { try await run(ip(["link", "set", n.bridge, "up"])) }
     }
 
     /// A device in a bridge, with its MTU, up.
     func plug(_ device: String, bridge: String, mtu: Int, _ links: [String: Link]) async throws {
         let l = links[device]
-        if l?.master != bridge { try await run(["ip", "link", "set", device, "master", bridge]) }
-        if l?.mtu != mtu { try await run(["ip", "link", "set", device, "mtu", String(mtu)]) }
-        if l?.up != true { try await run(["ip", "link", "set", device, "up"]) }
+        if l?.master != bridge { try await run(ip(["link", "set", device, "master", bridge])) }
+        if l?.mtu != mtu { try await run(ip(["link", "set", device, "mtu", String(mtu)])) }
+        if l?.up != true { try await run(ip(["link", "set", device, "up"])) }
     }
 
-    /// A veth pair: `outer` in the root namespace (to be plugged into a bridge), `inner` in
+    /// A veth pair: `outer` in the host's namespace (to be plugged into a bridge), `inner` in
     /// `namespace` with `mac`, `mtu` and exactly `addresses`.
     func veth(outer: String, inner: String, namespace: String, mac: String?, mtu: Int, addresses: [String], _ links: inout [String: Link]) async throws {
         if links[outer] == nil {
             own(outer)
-            try await run(["ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", namespace])
+            try await run(ip(["link", "add", outer, "type", "veth", "peer", "name", inner, "netns", namespace]))
             links[outer] = Link(name: outer, kind: "veth", master: nil, mtu: 1500, up: false, mac: nil)
         }
         var inside = ["ip", "-n", namespace, "link", "set", inner, "mtu", String(mtu)]
@@ -186,13 +199,20 @@ public final class LinuxDatapath: Datapath {
                     try await plug(outer, bridge: n.bridge, mtu: n.mtu, links)
                 }
             }
+            if let device = n.vxlanDevice, let local = tunnelIP {
+                do {
+                    try await vxlan(device, network: n, local: local, &links)
+                } catch {
+                    logger.error("VXLAN of network \(n.id) not converged: \(error)")
+                }
+            }
         }
 
         for p in t.ports {
             guard let n = networks[p.networkID] else { continue }
             if links[p.device] == nil {
                 own(p.device)
-                try await run(["ip", "tuntap", "add", "dev", p.device, "mode", "tap"])
+                try await run(ip(["tuntap", "add", "dev", p.device, "mode", "tap"]))
                 links[p.device] = Link(name: p.device, kind: "tun", master: nil, mtu: 1500, up: false, mac: nil)
             }
             try await plug(p.device, bridge: n.bridge, mtu: n.mtu, links)
@@ -246,7 +266,7 @@ public final class LinuxDatapath: Datapath {
             }
         }
 
-        try await nft(Firewall.ruleset(t, suffix: tableSuffix), key: "firewall")
+        try await nft(Firewall.ruleset(t, suffix: tableSuffix), key: "firewall", namespace: hostNamespace)
         try await cleanup(t, links: links, spaces: spaces)
         await metadata?.serve(namespaces: Dictionary(t.dhcp.filter { $0.subnets.contains { $0.version == 4 } }.map { ($0.namespace, $0.networkID) },
                                                      uniquingKeysWith: { a, _ in a }))
@@ -271,6 +291,45 @@ public final class LinuxDatapath: Datapath {
         }
         s += "  }\n}\n"
         return s
+    }
+
+    // MARK: VXLAN
+
+    /// True for a literal IPv4 or IPv6 address (nothing else reaches `bridge fdb`).
+    public static func isAddress(_ text: String) -> Bool {
+        var buf = [UInt8](repeating: 0, count: 16)
+        return text.utf8.count <= 45 && (inet_pton(AF_INET, text, &buf) == 1 || inet_pton(AF_INET6, text, &buf) == 1)
+    }
+
+    static func isVXLAN(_ name: String) -> Bool {
+        guard let rest = name.droppingBytePrefix("vxlan-") else { return false }
+        return (1...8).contains(rest.utf8.count) && rest.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
+    }
+
+    /// The network's VXLAN device in its bridge, with one all-zero forwarding entry per peer:
+    /// broadcast and unknown unicast go to every other host with ports on the network (head-end
+    /// replication, no multicast in the underlay), and the device learns where each MAC lives.
+    func vxlan(_ device: String, network n: NetworkWiring, local: String, _ links: inout [String: Link]) async throws {
+        guard let vni = n.segmentationID else { return }
+        if links[device] == nil {
+            own(device)
+            var argv = ["link", "add", device, "type", "vxlan", "id", String(vni), "local", local, "dstport", "4789"]
+            if let dev = tunnelDevice { argv += ["dev", dev] }
+            try await run(ip(argv))
+            links[device] = Link(name: device, kind: "vxlan", master: nil, mtu: 1500, up: false, mac: nil)
+        }
+        try await plug(device, bridge: n.bridge, mtu: n.mtu, links)
+        let zero = "00:00:00:00:00:00"
+        var show = ["bridge"]
+        if let ns = hostNamespace { show += ["-n", ns] }
+        let out = try await run(show + ["-j", "fdb", "show", "dev", device]).stdout
+        var have = Set<String>()
+        if case .array(let items)? = try? JSONValue.parse(out) {
+            for i in items where i["mac"]?.stringValue == zero { if let d = i["dst"]?.stringValue { have.insert(d) } }
+        }
+        let want = Set(n.peers.filter { Self.isAddress($0) && $0 != local })
+        for p in have.subtracting(want) { _ = await tryRun(show + ["fdb", "del", zero, "dev", device, "dst", p]) }
+        for p in want.subtracting(have).sorted() { try await run(show + ["fdb", "append", zero, "dev", device, "dst", p]) }
     }
 
     // MARK: dnsmasq
@@ -369,7 +428,12 @@ public final class LinuxDatapath: Datapath {
         for r in t.routers { devices.formUnion(r.interfaces.map(\.bridgeDevice) + (r.gateway.map { [$0.bridgeDevice] } ?? [])) }
         devices.formUnion(t.networks.map(\.outsideDevice))
         for name in mine where (Self.isOurs(name, prefix: "tap") || Self.isOurs(name, prefix: "ext")) && !devices.contains(name) {
-            if links[name] != nil { _ = await tryRun(["ip", "link", "del", name]) }
+            if links[name] != nil { _ = await tryRun(ip(["link", "del", name])) }
+            removed.insert(name)
+        }
+        let tunnels = Set(t.networks.compactMap { tunnelIP == nil ? nil : $0.vxlanDevice })
+        for name in mine where Self.isVXLAN(name) && !tunnels.contains(name) {
+            if links[name]?.kind == "vxlan" { _ = await tryRun(ip(["link", "del", name])) }
             removed.insert(name)
         }
         let wantedSpaces = Set(t.dhcp.map(\.namespace) + t.routers.map(\.namespace))
@@ -387,7 +451,7 @@ public final class LinuxDatapath: Datapath {
             _ = await tryRun(["ip", "netns", "del", ns])
         }
         for name in mine where Self.isOurs(name, prefix: "brq") && !bridges.contains(name) {
-            if links[name]?.kind == "bridge" { _ = await tryRun(["ip", "link", "del", name]) }
+            if links[name]?.kind == "bridge" { _ = await tryRun(ip(["link", "del", name])) }
             removed.insert(name)
         }
     }
@@ -395,8 +459,9 @@ public final class LinuxDatapath: Datapath {
     public func teardown() async throws {
         _ = try await converge(HostTopology())
         let (b, i) = Firewall.tables(tableSuffix)
-        _ = await tryRun(["nft", "delete", "table", "bridge", b])
-        _ = await tryRun(["nft", "delete", "table", "inet", i])
+        let inHost = hostNamespace.map { ["ip", "netns", "exec", $0] } ?? []
+        _ = await tryRun(inHost + ["nft", "delete", "table", "bridge", b])
+        _ = await tryRun(inHost + ["nft", "delete", "table", "inet", i])
         for case .namespace(let name, _) in attachments.values { _ = await tryRun(["ip", "netns", "del", name]) }
     }
 }

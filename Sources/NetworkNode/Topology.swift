@@ -4,7 +4,7 @@ import NimbusCore
 /// the DHCP servers and routers it hosts, and the security groups of its ports. The network
 /// service computes it (`NetworkService.topology(host:)`); a host's agent converges the kernel
 /// to it. Plain values, so the fake and the Linux datapath, and tests, share them.
-public struct HostTopology: Sendable, Equatable {
+public struct HostTopology: Sendable, Equatable, Codable {
     public var networks: [NetworkWiring] = []
     public var ports: [PortWiring] = []
     public var dhcp: [DHCPService] = []
@@ -13,24 +13,71 @@ public struct HostTopology: Sendable, Equatable {
     public init() {}
 }
 
-public struct NetworkWiring: Sendable, Equatable {
+extension HostTopology {
+    /// Every port this topology wires (guests, DHCP servers, router interfaces and gateways).
+    public var portIDs: Set<String> {
+        var ids = Set(ports.map(\.id) + dhcp.map(\.portID))
+        for r in routers { ids.formUnion(r.interfaces.map(\.portID) + (r.gateway.map { [$0.portID] } ?? [])) }
+        return ids
+    }
+}
+
+/// What a host's network agent says of itself with each topology request.
+public struct AgentHello: Sendable, Equatable, Codable {
+    public var host: String
+    /// The host's VXLAN endpoint (nil: it has no tunnels).
+    public var tunnelIP: String?
+    public init(host: String, tunnelIP: String?) { self.host = host; self.tunnelIP = tunnelIP }
+}
+
+public struct NetworkWiring: Sendable, Equatable, Codable {
     public var id: String
     public var type: String
     public var segmentationID: Int64?
     public var physicalNetwork: String?
     public var mtu: Int
-    public init(id: String, type: String, segmentationID: Int64?, physicalNetwork: String?, mtu: Int) {
+    /// For a VXLAN network: the tunnel addresses of the other hosts with ports on it (head-end
+    /// replication, as Neutron's l2population fills the linuxbridge agent's forwarding table).
+    public var peers: [String]
+    public init(id: String, type: String, segmentationID: Int64?, physicalNetwork: String?, mtu: Int, peers: [String] = []) {
         self.id = id; self.type = type; self.segmentationID = segmentationID; self.physicalNetwork = physicalNetwork; self.mtu = mtu
+        self.peers = peers
     }
     /// The Linux bridge of the network (`brq` + 11 characters of its id, as Neutron's
     /// linuxbridge agent names it).
     public var bridge: String { "brq" + String(id.unicodeScalars.prefix(11)) }
     /// The veth from the bridge to the physical network's outside (a namespace on one machine).
     public var outsideDevice: String { "ext" + String(id.unicodeScalars.prefix(11)) }
+    /// The VXLAN device of the network (`vxlan-<vni>`, as the linuxbridge agent names it).
+    public var vxlanDevice: String? {
+        guard type == "vxlan", let vni = segmentationID, (1...16_777_215).contains(vni) else { return nil }
+        return "vxlan-\(vni)"
+    }
+}
+
+/// A route (`destination` via `nexthop`).
+public struct Route: Sendable, Equatable, Codable {
+    public var destination: String
+    public var nexthop: String
+    public init(destination: String, nexthop: String) { self.destination = destination; self.nexthop = nexthop }
+}
+
+/// An allowed address pair: an address or CIDR and the MAC it may come from.
+public struct AddressPair: Sendable, Equatable, Codable {
+    public var address: String
+    public var mac: String
+    public init(address: String, mac: String) { self.address = address; self.mac = mac }
+}
+
+/// A floating IP and the fixed address it maps to.
+public struct FloatingMapping: Sendable, Equatable, Codable {
+    public var floating: String
+    public var fixed: String
+    public init(floating: String, fixed: String) { self.floating = floating; self.fixed = fixed }
 }
 
 /// An address with its prefix length (`10.0.0.5/24`).
-public struct InterfaceAddress: Sendable, Equatable, Hashable {
+public struct InterfaceAddress: Sendable, Equatable, Codable, Hashable {
     public var address: String
     public var prefixLength: Int
     public var version: Int
@@ -39,7 +86,7 @@ public struct InterfaceAddress: Sendable, Equatable, Hashable {
 }
 
 /// A guest's port on this host: a tap device in its network's bridge, filtered by its groups.
-public struct PortWiring: Sendable, Equatable {
+public struct PortWiring: Sendable, Equatable, Codable {
     public var id: String
     public var networkID: String
     public var mac: String
@@ -47,44 +94,34 @@ public struct PortWiring: Sendable, Equatable {
     public var portSecurity: Bool
     public var groups: [String]
     /// Allowed address pairs: an address or CIDR, and the MAC it may come from.
-    public var allowedPairs: [(address: String, mac: String)]
+    public var allowedPairs: [AddressPair]
     public var adminUp: Bool
     public init(id: String, networkID: String, mac: String, addresses: [InterfaceAddress], portSecurity: Bool, groups: [String],
-                allowedPairs: [(address: String, mac: String)], adminUp: Bool) {
+                allowedPairs: [AddressPair], adminUp: Bool) {
         self.id = id; self.networkID = networkID; self.mac = mac; self.addresses = addresses; self.portSecurity = portSecurity
         self.groups = groups; self.allowedPairs = allowedPairs; self.adminUp = adminUp
     }
     public var device: String { "tap" + String(id.unicodeScalars.prefix(11)) }
 
-    public static func == (a: PortWiring, b: PortWiring) -> Bool {
-        a.id == b.id && a.networkID == b.networkID && a.mac == b.mac && a.addresses == b.addresses && a.portSecurity == b.portSecurity
-            && a.groups == b.groups && a.adminUp == b.adminUp
-            && a.allowedPairs.map { $0.address + "|" + $0.mac } == b.allowedPairs.map { $0.address + "|" + $0.mac }
-    }
 }
 
-public struct DHCPSubnet: Sendable, Equatable {
+public struct DHCPSubnet: Sendable, Equatable, Codable {
     public var id: String
     public var cidr: String
     public var version: Int
     public var gateway: String?
     public var dnsServers: [String]
-    public var hostRoutes: [(destination: String, nexthop: String)]
+    public var hostRoutes: [Route]
     public var ipv6AddressMode: String?
-    public init(id: String, cidr: String, version: Int, gateway: String?, dnsServers: [String], hostRoutes: [(destination: String, nexthop: String)],
+    public init(id: String, cidr: String, version: Int, gateway: String?, dnsServers: [String], hostRoutes: [Route],
                 ipv6AddressMode: String?) {
         self.id = id; self.cidr = cidr; self.version = version; self.gateway = gateway; self.dnsServers = dnsServers
         self.hostRoutes = hostRoutes; self.ipv6AddressMode = ipv6AddressMode
     }
-    public static func == (a: DHCPSubnet, b: DHCPSubnet) -> Bool {
-        a.id == b.id && a.cidr == b.cidr && a.version == b.version && a.gateway == b.gateway && a.dnsServers == b.dnsServers
-            && a.ipv6AddressMode == b.ipv6AddressMode
-            && a.hostRoutes.map { $0.destination + ">" + $0.nexthop } == b.hostRoutes.map { $0.destination + ">" + $0.nexthop }
-    }
 }
 
 /// A DHCP lease dnsmasq hands out: the port's MAC, address and host name.
-public struct DHCPHost: Sendable, Equatable {
+public struct DHCPHost: Sendable, Equatable, Codable {
     public var mac: String
     public var address: String
     public var hostname: String
@@ -95,7 +132,7 @@ public struct DHCPHost: Sendable, Equatable {
 }
 
 /// The DHCP server (and metadata address) of one network, in namespace `qdhcp-<network>`.
-public struct DHCPService: Sendable, Equatable {
+public struct DHCPService: Sendable, Equatable, Codable {
     public var networkID: String
     public var portID: String
     public var mac: String
@@ -113,7 +150,7 @@ public struct DHCPService: Sendable, Equatable {
     public var device: String { "ns-" + String(portID.unicodeScalars.prefix(11)) }
 }
 
-public struct RouterInterface: Sendable, Equatable {
+public struct RouterInterface: Sendable, Equatable, Codable {
     public var portID: String
     public var networkID: String
     public var mac: String
@@ -127,30 +164,25 @@ public struct RouterInterface: Sendable, Equatable {
 
 /// A router: namespace `qrouter-<id>` with `qr-` interfaces on its subnets, a `qg-` gateway on
 /// the external network with SNAT, and floating IPs as DNAT/SNAT pairs.
-public struct RouterWiring: Sendable, Equatable {
+public struct RouterWiring: Sendable, Equatable, Codable {
     public var id: String
     public var interfaces: [RouterInterface]
     public var gateway: RouterInterface?
     /// The external subnet's gateway: the router's default route.
     public var defaultRoute: String?
     public var snat: Bool
-    public var routes: [(destination: String, nexthop: String)]
-    public var floatingIPs: [(floating: String, fixed: String)]
+    public var routes: [Route]
+    public var floatingIPs: [FloatingMapping]
     public init(id: String, interfaces: [RouterInterface], gateway: RouterInterface?, defaultRoute: String?, snat: Bool,
-                routes: [(destination: String, nexthop: String)], floatingIPs: [(floating: String, fixed: String)]) {
+                routes: [Route], floatingIPs: [FloatingMapping]) {
         self.id = id; self.interfaces = interfaces; self.gateway = gateway; self.defaultRoute = defaultRoute; self.snat = snat
         self.routes = routes; self.floatingIPs = floatingIPs
     }
     public var namespace: String { "qrouter-" + id }
-    public static func == (a: RouterWiring, b: RouterWiring) -> Bool {
-        a.id == b.id && a.interfaces == b.interfaces && a.gateway == b.gateway && a.defaultRoute == b.defaultRoute && a.snat == b.snat
-            && a.routes.map { $0.destination + ">" + $0.nexthop } == b.routes.map { $0.destination + ">" + $0.nexthop }
-            && a.floatingIPs.map { $0.floating + ">" + $0.fixed } == b.floatingIPs.map { $0.floating + ">" + $0.fixed }
-    }
     public static func device(_ prefix: String, _ portID: String) -> String { prefix + String(portID.unicodeScalars.prefix(11)) }
 }
 
-public struct SecurityGroupRule: Sendable, Equatable {
+public struct SecurityGroupRule: Sendable, Equatable, Codable {
     public var direction: String
     public var ethertype: String
     /// The IP protocol number; nil: any.
@@ -165,7 +197,7 @@ public struct SecurityGroupRule: Sendable, Equatable {
     }
 }
 
-public struct SecurityGroupRules: Sendable, Equatable {
+public struct SecurityGroupRules: Sendable, Equatable, Codable {
     public var rules: [SecurityGroupRule]
     public var stateful: Bool
     /// Addresses of the group's ports (anywhere in the cloud), for rules naming it as remote.

@@ -4,6 +4,7 @@ import ComputeNode
 import Foundation
 import Hummingbird
 import Logging
+import NetworkNode
 import NimbusCore
 import ServiceLifecycle
 
@@ -55,7 +56,7 @@ struct ComputeCommand: AsyncParsableCommand {
         let logger = { var l = Up.bootstrapLogging(level: logLevel); l[metadataKey: "service"] = "compute-node"; return l }()
         let (listenHost, port) = try NimbusConfiguration.hostPort(listen, what: "--listen")
         guard let key = try SharedKey.read(path: keyFile, what: "compute agent key") else { throw ValidationError("cannot read --key-file \(keyFile)") }
-        let values = try Configuration(options: ComputeNodeConfig.options, file: configFile, overrides: [:])
+        let values = try Configuration(options: ComputeNodeConfig.options + Self.networkOptions, file: configFile, overrides: [:])
         let dir = dataDir.hasBytePrefix("/") ? dataDir : FileManager.default.currentDirectoryPath + "/" + dataDir
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let nodeConfig = try ComputeNodeConfig(configuration: values, dataDir: dir)
@@ -67,6 +68,10 @@ struct ComputeCommand: AsyncParsableCommand {
                                  driver: driver, control: control,
                                  interval: .seconds(max(1, interval)), logger: logger)
         let api = NodeAgentAPI(agent: agent, key: key)
+        var services: [any Service] = [LoopService { await agent.run() }]
+        if let networkAgent = Self.networkAgent(values, host: host, controller: controller, key: key, dataDir: dir, logger: logger) {
+            services.append(LoopService { await networkAgent.runBackToBack() })
+        }
         // Console streams on their own listener (websocket upgrades only; see ConsoleListener).
         let consoleApp = Application(
             router: Router(),
@@ -81,7 +86,7 @@ struct ComputeCommand: AsyncParsableCommand {
             router: api.router(),
             server: .http1(configuration: .init(idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(listenHost, port: port), serverName: "nimbus-compute"),
-            services: [LoopService { await agent.run() }, consoleApp],
+            services: services + [consoleApp],
             onServerRunning: { _ in
                 print("Nimbus compute node \(host) is up at http://\(listenHost):\(port) (consoles on \(consoleHost):\(consolePort)), controller \(controller)")
                 fflush(nil)
@@ -89,5 +94,28 @@ struct ComputeCommand: AsyncParsableCommand {
             logger: logger
         )
         try await app.runService()
+    }
+
+    static let networkOptions: [ConfigOption] = [
+        ConfigOption("network", "datapath", default: "linux", "The node's network agent: linux (bridges, taps, VXLAN, nftables for its guests' ports), fake (nothing touches the kernel) or none."),
+    ] + NetworkAssembly.hostOptions
+
+    /// The node's network agent: wires the ports bound to this host, taking its topology from
+    /// the controller (a long poll) and joining the other hosts over VXLAN.
+    static func networkAgent(_ v: Configuration, host: String, controller: String, key: String, dataDir: String, logger: Logger) -> NetworkAgent? {
+        var log = logger
+        log[metadataKey: "service"] = "network-agent"
+        let datapath: any Datapath
+        switch v.string("network", "datapath") {
+        case "none": return nil
+        case "fake": datapath = FakeDatapath()
+        default:
+            guard let linux = NetworkAssembly.linuxDatapath(values: v, runDir: NetworkAssembly.runDir(dataDir: dataDir), attachments: [:],
+                                                            metadata: nil, logger: log) else { return nil }
+            datapath = linux
+        }
+        let tunnel = v.string("network", "tunnel_ip").trimmingCharacters(in: .whitespaces)
+        return NetworkAgent(host: host, tunnelIP: tunnel.isEmpty ? nil : tunnel, source: RemoteTopologySource(controller: controller, key: key),
+                            datapath: datapath, logger: log)
     }
 }

@@ -213,4 +213,98 @@ struct ComputeNetworkClient: NetworkClient {
         // A port created but never given the device (a failed allocate) goes too.
         for id in created where network.state[.port, id] != nil { try? await network.deletePort(id, actor: admin, force: true) }
     }
+
+    /// The group `name` names for `caller`, as neutronclient's `find_resourceid_by_name_or_id`:
+    /// an id the caller may see, else a name among the project's groups.
+    func findGroup(_ name: String, project: String, caller: AuthContext, _ s: NetworkState) throws -> JSONObject {
+        let admin = caller.hasRole("admin")
+        if let g = s[.securityGroup, name], admin || g["project_id"]?.stringValue?.sameBytes(as: project) == true { return g }
+        let matches = s.all(.securityGroup).filter {
+            $0["project_id"]?.stringValue?.sameBytes(as: project) == true && $0["name"]?.stringValue?.sameBytes(as: name) == true
+        }
+        if matches.count > 1 { throw NimbusError.conflict("Multiple security_group matches found for name '\(name)', use an ID to be more specific.") }
+        guard let g = matches.first else { throw NimbusError.notFound("Security group \(name) is not found for project \(project)") }
+        return g
+    }
+
+    func addSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws {
+        let s = network.state
+        let g = try findGroup(group, project: project, caller: caller, s)
+        let gid = g["id"]!
+        let ports = ports(instance, project: project, s)
+        if ports.isEmpty { throw NimbusError.notFound("instance_id \(instance) could not be found as device id on any ports") }
+        let a = NetworkActor(projectID: project, isAdmin: caller.hasRole("admin"))
+        for p in ports {
+            guard p["port_security_enabled"]?.boolValue != false, !NetworkState.fixedIPs(p).isEmpty else {
+                throw NimbusError.badRequest("Network requires port_security_enabled and subnet associated in order to apply security groups.")
+            }
+            var groups = p["security_groups"]?.arrayValue ?? []
+            if groups.contains(gid) { continue }
+            groups.append(gid)
+            do {
+                _ = try await network.updatePort(p["id"]!.stringValue!, ["security_groups": .array(groups)], actor: a)
+            } catch {
+                throw Self.translate(error)
+            }
+        }
+    }
+
+    func removeSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws {
+        let s = network.state
+        let g = try findGroup(group, project: project, caller: caller, s)
+        let gid = g["id"]!
+        let ports = ports(instance, project: project, s)
+        if ports.isEmpty { throw NimbusError.notFound("instance_id \(instance) could not be found as device id on any ports") }
+        let a = NetworkActor(projectID: project, isAdmin: caller.hasRole("admin"))
+        var found = false
+        for p in ports {
+            var groups = p["security_groups"]?.arrayValue ?? []
+            guard groups.contains(gid) else { continue }
+            groups.removeAll { $0 == gid }
+            do {
+                _ = try await network.updatePort(p["id"]!.stringValue!, ["security_groups": .array(groups)], actor: a)
+            } catch {
+                throw Self.translate(error)
+            }
+            found = true
+        }
+        if !found {
+            throw NimbusError.notFound("Security group \(group) not associated with the instance \(instance)")
+        }
+    }
+
+    /// Nova's `_format_security_group` and `_format_security_group_rule` (the proxy's view).
+    func securityGroupDetails(instance: String, project: String) -> [JSONValue] {
+        let s = network.state
+        var ids = [String]()
+        for p in ports(instance, project: project, s) {
+            for g in p["security_groups"]?.arrayValue ?? [] { if let id = g.stringValue, !ids.contains(id) { ids.append(id) } }
+        }
+        return ids.compactMap { id in s[.securityGroup, id].map { .object(Self.novaGroup($0, s)) } }
+    }
+
+    static func novaGroup(_ g: JSONObject, _ s: NetworkState) -> JSONObject {
+        let id = g["id"]?.stringValue ?? ""
+        let rules = s.rules(ofGroup: id).filter { $0["direction"]?.stringValue == "ingress" }.map { r -> JSONValue in
+            var group = JSONObject(), range = JSONObject()
+            if let rg = r["remote_group_id"]?.stringValue, let other = s[.securityGroup, rg] {
+                group = ["name": other["name"] ?? .null, "tenant_id": other["project_id"] ?? .null]
+            } else {
+                range = ["cidr": r["remote_ip_prefix"]?.stringValue.map(JSONValue.string) ?? (r["ethertype"]?.stringValue == "IPv6" ? "::/0" : "0.0.0.0/0")]
+            }
+            let proto = r["protocol"]?.stringValue
+            var from = r["port_range_min"] ?? .null, to = r["port_range_max"] ?? .null
+            if proto == nil || proto == "icmp" || proto == "1" {
+                if from == .null { from = proto == nil ? .null : -1 }
+                if to == .null { to = proto == nil ? .null : -1 }
+            } else {
+                if from == .null { from = 1 }
+                if to == .null { to = 65535 }
+            }
+            return .object(["id": r["id"] ?? .null, "parent_group_id": .string(id), "ip_protocol": proto.map(JSONValue.string) ?? .null,
+                            "from_port": from, "to_port": to, "group": .object(group), "ip_range": .object(range)])
+        }
+        return ["id": .string(id), "name": g["name"] ?? "", "description": g["description"] ?? "", "tenant_id": g["project_id"] ?? .null,
+                "rules": .array(rules)]
+    }
 }

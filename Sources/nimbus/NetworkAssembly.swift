@@ -22,7 +22,51 @@ enum NetworkAssembly {
         ConfigOption("network", "outside_namespace", default: "nimbus-public", "The namespace that plays the outside of the `public` network on one machine (its address: the public subnet's gateway)."),
         ConfigOption("network", "change_poll_interval_ms", default: "1000", "Milliseconds between checks for another controller's network changes (several controllers on one PostgreSQL)."),
         ConfigOption("network", "outside_interface", default: "", "A host interface or bridge to attach the `public` network to instead of the outside namespace (a real deployment)."),
+    ] + hostOptions
+
+    /// What every host's network agent reads (`nimbus up` and `nimbus compute`).
+    static let hostOptions: [ConfigOption] = [
+        ConfigOption("network", "host_namespace", default: "", "A network namespace that is this host's network stack: its bridges, taps, VXLAN devices, firewall and guests (empty: the process's own). Lets several hosts share one machine."),
+        ConfigOption("network", "tunnel_ip", default: "", "This host's VXLAN endpoint address (Neutron's [vxlan] local_ip); empty: no tunnels (a single host)."),
+        ConfigOption("network", "tunnel_interface", default: "", "The underlay device VXLAN packets leave through (empty: by route)."),
     ]
+
+    /// The Linux datapath of this host, or nil (with the reason logged) when it cannot run here.
+    static func linuxDatapath(values v: Configuration, runDir: String, attachments: [String: PhysicalAttachment], metadata: MetadataServer?,
+                              logger: Logger) -> LinuxDatapath? {
+        for tool in ["dnsmasq", "nft", "ip", "bridge"] where !["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].contains(where: {
+            FileManager.default.isExecutableFile(atPath: $0 + tool)
+        }) {
+            logger.error("network datapath not started: \(tool) is missing (scripts/install-deps.sh installs it)")
+            return nil
+        }
+        guard geteuid() == 0 else {
+            logger.error("network datapath not started: it needs root (CAP_NET_ADMIN) for bridges, namespaces and nftables")
+            return nil
+        }
+        func value(_ key: String) -> String? {
+            let s = v.string("network", key).trimmingCharacters(in: .whitespaces)
+            return s.isEmpty ? nil : s
+        }
+        let namespace = value("host_namespace")
+        if let namespace, !FileManager.default.fileExists(atPath: "/run/netns/" + namespace) {
+            logger.error("network datapath not started: [network] host_namespace \(namespace) does not exist (ip netns add)")
+            return nil
+        }
+        let tunnel = value("tunnel_ip")
+        if let tunnel, !LinuxDatapath.isAddress(tunnel) {
+            logger.error("network datapath not started: [network] tunnel_ip \(tunnel) is not an IP address")
+            return nil
+        }
+        return LinuxDatapath(runner: ProcessCommandRunner(), runDir: runDir, attachments: attachments, metadata: metadata,
+                             hostNamespace: namespace, tunnelIP: tunnel, tunnelDevice: value("tunnel_interface"), logger: logger)
+    }
+
+    /// The run directory of a data dir's datapath: a world-readable place (dnsmasq reads its
+    /// files after dropping its privileges) named after the data dir.
+    static func runDir(dataDir: String) -> String {
+        "/run/nimbus-network-" + SHA256.hash(data: Data(dataDir.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+    }
 
     struct Built {
         let api: NeutronAPI
@@ -34,9 +78,12 @@ enum NetworkAssembly {
     /// The agent's view of the network service in this process, as the network node.
     struct LocalSource: TopologySource {
         let service: NetworkService
-        func topology(host: String) async throws -> HostTopology { service.topology(host: host, networkNode: true) }
-        func reportWired(host: String, topology: HostTopology, wired: Set<String>) async throws {
-            try await service.reportWired(topology, wired: wired, networkNode: true)
+        func topology(_ agent: AgentHello) async throws -> HostTopology {
+            try await service.agentHello(agent, networkNode: true)
+            return service.topology(host: agent.host, networkNode: true)
+        }
+        func reportWired(host: String, considered: Set<String>, wired: Set<String>) async throws {
+            try await service.reportWired(host: host, considered: considered, wired: wired, networkNode: true)
         }
     }
 
@@ -49,16 +96,6 @@ enum NetworkAssembly {
         case "none": return nil
         case "fake": datapath = FakeDatapath()
         default:
-            for tool in ["dnsmasq", "nft", "ip"] where !["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].contains(where: {
-                FileManager.default.isExecutableFile(atPath: $0 + tool)
-            }) {
-                logger.error("network datapath not started: \(tool) is missing (scripts/install-deps.sh installs it)")
-                return nil
-            }
-            guard geteuid() == 0 else {
-                logger.error("network datapath not started: it needs root (CAP_NET_ADMIN) for bridges, namespaces and nftables")
-                return nil
-            }
             var attachments = [String: PhysicalAttachment]()
             let outside = v.string("network", "outside_interface")
             if !outside.isEmpty {
@@ -66,14 +103,14 @@ enum NetworkAssembly {
             } else if let net = IPNetwork(v.string("network", "public_cidr")) {
                 attachments["public"] = .namespace(name: v.string("network", "outside_namespace"), address: "\(net.network.adding(1))/\(net.prefixLength)")
             }
-            // Files dnsmasq reads after dropping its privileges: a world-readable place per data dir.
-            let digest = SHA256.hash(data: Data(config.dataDir.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
-            datapath = LinuxDatapath(runner: ProcessCommandRunner(), runDir: "/run/nimbus-network-" + digest, attachments: attachments,
-                                     metadata: metadata, logger: logger)
+            guard let linux = linuxDatapath(values: v, runDir: runDir(dataDir: config.dataDir), attachments: attachments, metadata: metadata,
+                                            logger: logger) else { return nil }
+            datapath = linux
         }
         let configured = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
         let host = configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
-        return NetworkAgent(host: host, source: LocalSource(service: service), datapath: datapath, logger: logger)
+        let tunnel = v.string("network", "tunnel_ip").trimmingCharacters(in: .whitespaces)
+        return NetworkAgent(host: host, tunnelIP: tunnel.isEmpty ? nil : tunnel, source: LocalSource(service: service), datapath: datapath, logger: logger)
     }
 
     static func build(config: NimbusConfiguration, database: Database, publicURL: String, identityURL: String, adminProject: String,

@@ -208,6 +208,25 @@ extension ComputeAPI {
                 return .empty(.accepted)
             case "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole":
                 return try await self.legacyConsoleAction(name, body, i, c, v)
+            case "addSecurityGroup", "removeSecurityGroup":
+                let add = name == "addSecurityGroup"
+                try self.authorize("os_compute_api:os-security-groups:\(add ? "add" : "remove")", c, target: ["project_id": i.projectID])
+                guard case .object(let o) = args else { throw NimbusError.badRequest("Missing parameter dict") }
+                if let extra = o.keys.first(where: { $0 != "name" }) {
+                    throw NimbusError.badRequest("Invalid input for field/attribute \(name). Value: \(args.pythonStr). Additional properties are not allowed ('\(extra)' was unexpected)")
+                }
+                guard let given = o["name"] else { throw NimbusError.badRequest("Security group not specified") }
+                guard let group = given.stringValue else {
+                    throw NimbusError.badRequest("Invalid input for field/attribute name. Value: \(given.pythonStr). \(given.pythonStr) is not of type 'string'")
+                }
+                if group.trimmingCharacters(in: .whitespaces).isEmpty { throw NimbusError.badRequest("Security group name cannot be empty") }
+                guard let network = self.service.network else { throw NimbusError.notFound("Security group \(group) is not found for project \(i.projectID)") }
+                if add {
+                    try await network.addSecurityGroup(group, instance: i.id, project: i.projectID, caller: c.auth)
+                } else {
+                    try await network.removeSecurityGroup(group, instance: i.id, project: i.projectID, caller: c.auth)
+                }
+                return .empty(.accepted)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)
                 let length = try Self.consoleLength(args["length"])
@@ -223,19 +242,35 @@ extension ComputeAPI {
             try self.authorize("os_compute_api:os-server-diagnostics", c, target: ["project_id": i.projectID])
             return .json(Self.diagnosticsView(try await self.service.diagnostics(i), v))
         })
-        // Addresses: none until the network service gives servers ports (Nova answers the same
-        // for a server without networks).
+        // Addresses per network, as Nova's ips views show them (version and address only).
+        @Sendable func ips(_ i: Instance) -> JSONObject {
+            var out = JSONObject()
+            for (net, list) in (self.service.network?.addresses(instance: i.id, project: i.projectID) ?? [:]).sortedMembers {
+                out[net] = .array((list.arrayValue ?? []).map { a in ["version": a["version"] ?? .null, "addr": a["addr"] ?? .null] })
+            }
+            return out
+        }
         t.get("/v2.1/servers/{server_id}/ips", versioned { req, ctx, v in
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:ips:index", c, target: ["project_id": i.projectID])
-            return .json(["addresses": [:]])
+            return .json(["addresses": .object(ips(i))])
         })
         t.get("/v2.1/servers/{server_id}/ips/{network}", versioned { req, ctx, v in
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:ips:show", c, target: ["project_id": i.projectID])
-            throw NimbusError.notFound("Instance is not a member of specified network")
+            let label = try ctx.parameter("network")
+            guard let list = ips(i).first(where: { $0.key.sameBytes(as: label) }) else {
+                throw NimbusError.notFound("Instance is not a member of specified network")
+            }
+            return .json(.object([list.key: list.value]))
+        })
+        t.get("/v2.1/servers/{server_id}/os-security-groups", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-security-groups:list", c, target: ["project_id": i.projectID])
+            return .json(["security_groups": .array(self.service.network?.securityGroupDetails(instance: i.id, project: i.projectID) ?? [])])
         })
         // The password a guest agent posts to the metadata service: no such agent or service
         // yet, so it is always empty (what Nova shows before a guest sets one).

@@ -171,4 +171,12 @@ public protocol NetworkClient: Sendable {
     func networkData(instance: String, project: String) -> String
     /// Deletes the ports in `created`, and releases the instance's other ports.
     func deallocate(instance: String, project: String, created: [String]) async throws
+    /// Nova's addSecurityGroup: the group (a name or id the caller sees) on every port of the
+    /// instance. Errors: `.notFound` (no such group, no ports), `.conflict` (ambiguous name),
+    /// `.badRequest` (a port without port security or addresses).
+    func addSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws
+    /// Nova's removeSecurityGroup: off every port that has it; `.notFound` when none has it.
+    func removeSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws
+    /// The groups on the instance's ports with their rules, as Nova's `os-security-groups` shows them.
+    func securityGroupDetails(instance: String, project: String) -> [JSONValue]
 }

@@ -158,6 +158,45 @@ extension NeutronAPI {
         }
     }
 
+    /// Neutron's agents: each host's L2 agent and the network node's DHCP, L3 and metadata
+    /// agents, as their reports recorded them (admin only by Neutron's default policy).
+    func addAgentRoutes(_ t: inout RouteTable) {
+        t.get("/v2.0/agents") { req, ctx in
+            let c = try self.caller(ctx)
+            let s = self.service.state
+            let query = try ListQuery(req.queryString, kind: .agent)
+            let (page, links) = try query.page(s.inIDOrder(.agent), url: "\(self.publicURL)/v2.0/agents", rawQuery: req.queryString) { d in
+                self.visible(.agent, d, c, s) && query.matches(self.service.agentView(d))
+            }
+            var body: JSONObject = ["agents": .array(page.map { .object(self.view(.agent, $0, c, s, fields: query.fields)) })]
+            if !links.isEmpty { body["agents_links"] = .array(links) }
+            return .json(.object(body))
+        }
+        t.get("/v2.0/agents/{id}") { req, ctx in
+            let c = try self.caller(ctx)
+            let s = self.service.state
+            let d = try self.load(.agent, try ctx.parameter("id"), c, s)
+            return .json(["agent": .object(self.view(.agent, d, c, s, fields: req.queryString.all("fields")))])
+        }
+        t.put("/v2.0/agents/{id}") { req, ctx in
+            let c = try self.caller(ctx)
+            let changes = try ResourceSpecs.prepareUpdate(.agent, try Self.member(try await Self.body(req, ctx), .agent))
+            let s = self.service.state
+            let current = try self.load(.agent, try ctx.parameter("id"), c, s)
+            try self.authorize("update_agent", c, self.target(.agent, current, c, s))
+            let updated = try await self.service.updateAgent(current["id"]!.stringValue!, changes)
+            return .json(["agent": .object(self.view(.agent, updated, c, self.service.state))])
+        }
+        t.delete("/v2.0/agents/{id}") { _, ctx in
+            let c = try self.caller(ctx)
+            let s = self.service.state
+            let current = try self.load(.agent, try ctx.parameter("id"), c, s)
+            try self.authorize("delete_agent", c, self.target(.agent, current, c, s))
+            try await self.service.deleteAgent(current["id"]!.stringValue!)
+            return .empty(.noContent)
+        }
+    }
+
     func addAvailabilityRoutes(_ t: inout RouteTable) {
         t.get("/v2.0/availability_zones") { _, ctx in
             let c = try self.caller(ctx)
@@ -240,6 +279,7 @@ extension NeutronAPI {
         ("l2_adjacency", "L2 Adjacency", "Display numbers of l2 adjacency in network"),
         ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
         ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
+        ("agent", "agent", "The agent management extension."),
         ("network-ip-availability", "Network IP Availability", "Provides IP availability data for each network and subnet."),
         ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
         ("port-security", "Port Security", "Provides port security"),

@@ -40,6 +40,7 @@ public struct NeutronAPI: Sendable {
         addTagRoutes(&t)
         addQuotaRoutes(&t)
         addAvailabilityRoutes(&t)
+        addAgentRoutes(&t)
         return t
     }
 
@@ -147,6 +148,8 @@ public struct NeutronAPI: Sendable {
                 d["shared"] = .bool(service.isShared(network, with: c.projectID, in: s))
                 d["router:external"] = .bool(network["router:external"]?.boolValue == true)
             }
+        case .agent:
+            d = service.agentView(doc)
         case .securityGroup:
             d = service.groupWithRules(doc, s)
             if !c.isAdmin {

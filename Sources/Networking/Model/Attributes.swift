@@ -92,6 +92,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable {
     case network, subnet, port, securityGroup = "security_group", securityGroupRule = "security_group_rule", router
     case floatingIP = "floatingip", rbacPolicy = "rbac_policy", subnetPool = "subnetpool", addressScope = "address_scope"
     case portForwarding = "port_forwarding"
+    case agent
 
     /// The JSON member and collection names (`network`/`networks`).
     public var member: String { rawValue }
@@ -128,6 +129,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable {
         case .subnetPool: "SubnetPoolNotFound"
         case .addressScope: "AddressScopeNotFound"
         case .portForwarding: "PortForwardingNotFound"
+        case .agent: "AgentNotFound"
         }
     }
     public func notFound(_ id: String) -> NimbusError {
@@ -144,6 +146,7 @@ public enum ResourceKind: String, Sendable, CaseIterable, Hashable {
         case .subnetPool: what = "Subnet pool \(id) could not be found."
         case .addressScope: what = "Address scope \(id) could not be found"
         case .portForwarding: what = "Port Forwarding \(id) could not be found"
+        case .agent: what = "Agent \(id) could not be found."
         }
         return NeutronFault.error(.notFound, notFoundType, what)
     }

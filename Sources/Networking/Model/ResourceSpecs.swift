@@ -178,6 +178,15 @@ public enum ResourceSpecs {
         AttributeSpec("action", post: true, validate: Validators.values(["access_as_shared", "access_as_external"])),
     ]
 
+    /// Neutron's agents (`agent` extension): written by the agents' reports, not by POST.
+    public static let agent: [AttributeSpec] = [
+        AttributeSpec("id"), AttributeSpec("agent_type"), AttributeSpec("binary"), AttributeSpec("topic"), AttributeSpec("host"),
+        bool("admin_state_up", post: false), AttributeSpec("created_at"), AttributeSpec("started_at"), AttributeSpec("heartbeat_timestamp"),
+        AttributeSpec("alive", sort: false), AttributeSpec("configurations", filter: false, sort: false),
+        AttributeSpec("description", put: true, default: .null, validate: Validators.stringOrNone(max: 255)),
+        AttributeSpec("availability_zone"), AttributeSpec("resources_synced"), AttributeSpec("resource_versions", filter: false, sort: false),
+    ]
+
     public static func attributes(_ kind: ResourceKind) -> [AttributeSpec] {
         switch kind {
         case .network: network
@@ -189,6 +198,7 @@ public enum ResourceSpecs {
         case .floatingIP: floatingIP
         case .rbacPolicy: rbacPolicy
         case .subnetPool, .addressScope, .portForwarding: standard
+        case .agent: agent
         }
     }
 

@@ -44,28 +44,40 @@ extension NetworkService {
         }
     }
 
-    static func routes(_ v: JSONValue?) -> [(destination: String, nexthop: String)] {
+    static func routes(_ v: JSONValue?) -> [Route] {
         (v?.arrayValue ?? []).compactMap { r in
             guard let d = r["destination"]?.stringValue, let n = r["nexthop"]?.stringValue else { return nil }
-            return (d, n)
+            return Route(destination: d, nexthop: n)
         }
     }
 
     /// The datapath of `host`. A network node (the controller's host in `nimbus up`) also
-    /// serves every network's DHCP and every router.
+    /// serves every network's DHCP and every router. VXLAN networks carry the tunnel
+    /// addresses of the other hosts with ports on them.
     public func topology(host: String, networkNode: Bool) -> HostTopology {
         let s = state
         var t = HostTopology()
         var networkIDs = Set<String>()
         var groupIDs = Set<String>()
-        for p in s.all(.port) where (p["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:")
-            && p["binding:host_id"]?.stringValue?.sameBytes(as: host) == true {
-            guard let id = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let mac = p["mac_address"]?.stringValue else { continue }
+        // Where each network has ports: the hosts of its guests, and the network nodes for its
+        // DHCP servers and router interfaces.
+        let networkNodes = Self.networkNodes(s)
+        var hostsOf = [String: Set<String>]()
+        for p in s.all(.port) {
+            let owner = p["device_owner"]?.stringValue ?? ""
+            guard let n = p["network_id"]?.stringValue else { continue }
+            if owner.hasBytePrefix("compute:") {
+                if let h = p["binding:host_id"]?.stringValue, !h.isEmpty { hostsOf[n, default: []].insert(h) }
+            } else if owner == "network:dhcp" || owner.hasBytePrefix("network:router_") || owner == "network:ha_router_replicated_interface" {
+                hostsOf[n, default: []].formUnion(networkNodes)
+            }
+            guard owner.hasBytePrefix("compute:"), p["binding:host_id"]?.stringValue?.sameBytes(as: host) == true else { continue }
+            guard let id = p["id"]?.stringValue, let mac = p["mac_address"]?.stringValue else { continue }
             let groups = (p["security_groups"]?.arrayValue ?? []).compactMap(\.stringValue)
             groupIDs.formUnion(groups)
-            let pairs = (p["allowed_address_pairs"]?.arrayValue ?? []).compactMap { a -> (address: String, mac: String)? in
+            let pairs = (p["allowed_address_pairs"]?.arrayValue ?? []).compactMap { a -> AddressPair? in
                 guard let ip = a["ip_address"]?.stringValue else { return nil }
-                return (ip, a["mac_address"]?.stringValue ?? mac)
+                return AddressPair(address: ip, mac: a["mac_address"]?.stringValue ?? mac)
             }
             t.ports.append(PortWiring(id: id, networkID: n, mac: mac, addresses: Self.addresses(p, s), portSecurity: p["port_security_enabled"]?.boolValue ?? true,
                                       groups: groups, allowedPairs: pairs, adminUp: p["admin_state_up"]?.boolValue ?? true))
@@ -110,10 +122,10 @@ extension NetworkService {
                 let defaultRoute = gatewayPort.flatMap { g in
                     NetworkState.fixedIPs(g).lazy.compactMap { s[.subnet, $0.subnet]?["gateway_ip"]?.stringValue }.first { IPAddress($0)?.version == 4 }
                 }
-                let fips = s.all(.floatingIP).filter { $0["router_id"]?.stringValue == rid }.compactMap { f -> (floating: String, fixed: String)? in
+                let fips = s.all(.floatingIP).filter { $0["router_id"]?.stringValue == rid }.compactMap { f -> FloatingMapping? in
                     guard let a = f["floating_ip_address"]?.stringValue, let b = f["fixed_ip_address"]?.stringValue,
                           IPAddress(a)?.version == 4, IPAddress(b)?.version == 4 else { return nil }
-                    return (a, b)
+                    return FloatingMapping(floating: a, fixed: b)
                 }.sorted { $0.floating < $1.floating }
                 if interfaces.isEmpty && gateway == nil { continue }
                 t.routers.append(RouterWiring(id: rid, interfaces: interfaces, gateway: gateway, defaultRoute: defaultRoute,
@@ -121,11 +133,14 @@ extension NetworkService {
                                               routes: Self.routes(r["routes"]), floatingIPs: fips))
             }
         }
+        let tunnels = Self.tunnelEndpoints(s)
         for id in networkIDs.sorted() {
             guard let n = s[.network, id] else { continue }
-            t.networks.append(NetworkWiring(id: id, type: n["provider:network_type"]?.stringValue ?? "vxlan",
+            let type = n["provider:network_type"]?.stringValue ?? "vxlan"
+            let peers = type == "vxlan" ? Set((hostsOf[id] ?? []).filter { !$0.sameBytes(as: host) }.compactMap { tunnels[$0] }).sorted() : []
+            t.networks.append(NetworkWiring(id: id, type: type,
                                             segmentationID: n["provider:segmentation_id"]?.intValue, physicalNetwork: n["provider:physical_network"]?.stringValue,
-                                            mtu: Int(n["mtu"]?.intValue ?? 1500)))
+                                            mtu: Int(n["mtu"]?.intValue ?? 1500), peers: peers))
         }
         t.ports.sort { $0.id < $1.id }
         t.dhcp.sort { $0.networkID < $1.networkID }
@@ -154,12 +169,15 @@ extension NetworkService {
         return t
     }
 
-    /// An agent's report: the ports of its topology that are wired are ACTIVE, the others DOWN;
-    /// floating IPs are ACTIVE when associated through a wired gateway.
-    public func reportWired(_ t: HostTopology, wired: Set<String>, networkNode: Bool) async throws {
-        var mine = Set(t.ports.map(\.id) + t.dhcp.map(\.portID))
-        for r in t.routers { mine.formUnion(r.interfaces.map(\.portID) + (r.gateway.map { [$0.portID] } ?? [])) }
+    /// An agent's report: the ports of its topology (`considered`) that are wired are ACTIVE,
+    /// the others DOWN; floating IPs are ACTIVE when associated through a wired gateway. A host
+    /// that is not the network node speaks only for the guest ports bound to it.
+    public func reportWired(host: String, considered: Set<String>, wired: Set<String>, networkNode: Bool) async throws {
         let s = state
+        let mine = networkNode ? considered : considered.filter { id in
+            guard let p = s[.port, id] else { return false }
+            return (p["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:") && p["binding:host_id"]?.stringValue?.sameBytes(as: host) == true
+        }
         let changes = mine.filter { id in
             let want = wired.contains(id) ? "ACTIVE" : "DOWN"
             return s[.port, id]?["status"]?.stringValue != want

@@ -36,6 +36,8 @@ public final class NetworkService: Sendable {
     private let writeLock = AsyncLock()
     /// Woken after every commit (the datapath agents converge to the new state).
     private let listeners = Mutex<[@Sendable (Int64) -> Void]>([])
+    /// The agents' last reports (agent id → time), in memory only.
+    let heartbeats = Mutex<[String: Date]>([:])
 
     public static let quotaDefaults: [(String, Int64)] = [
         ("network", 100), ("subnet", 100), ("port", 500), ("router", 10), ("floatingip", 50),

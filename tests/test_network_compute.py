@@ -1,0 +1,185 @@
+"""Servers and the network service together, on the fake driver and the fake datapath: a
+server's addresses (`/ips`), Nova's add/remove security group actions and the server's
+`os-security-groups`, interface attach/detach (`os-interface`), and Neutron's agents API.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from compute_support import start_compute_cloud, stop_compute_cloud
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    c, data = start_compute_cloud(tmp_path_factory.mktemp("netcomp"), "fake", {"compute": {"host": "nc-host", "agent_interval_s": "1"}})
+    try:
+        with tempfile.NamedTemporaryFile(suffix=".raw") as f:
+            f.write(b"\0" * 1024 * 1024)
+            f.flush()
+            c.cli("image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", f.name, "tiny-raw")
+        c.image = next(i["ID"] for i in c.cli("image", "list", "-f", "json") if i["Name"] == "tiny-raw")
+        yield c
+    finally:
+        stop_compute_cloud(c, data)
+
+
+def demo(c, *args, **kw):
+    return c.cli(*args, cloud="nimbus-demo", **kw)
+
+
+def demo_token(c):
+    return c.token(user="demo", password=c.nimbus.demo_password, project="demo")
+
+
+def boot(c, name, nics="auto", token=None, groups=None):
+    server = {"name": name, "imageRef": c.image, "flavorRef": "42", "networks": nics}
+    if groups:
+        server["security_groups"] = [{"name": g} for g in groups]
+    r = c.nova("POST", "/servers", json={"server": server}, token=token or demo_token(c))
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    c.wait_server(sid, "ACTIVE", timeout=60, token=token or demo_token(c))
+    return sid
+
+
+def action(c, sid, body, token=None):
+    return c.nova("POST", f"/servers/{sid}/action", json=body, token=token or demo_token(c))
+
+
+def port_groups(c, sid):
+    return [sorted(p["security_groups"]) for p in c.neutron("GET", f"/ports?device_id={sid}").json()["ports"]]
+
+
+def test_ips_show_the_servers_addresses(cloud):
+    c = cloud
+    sid = boot(c, "ips-" + uuid.uuid4().hex[:6])
+    r = c.nova("GET", f"/servers/{sid}/ips", token=demo_token(c))
+    assert r.status_code == 200, r.text
+    addrs = r.json()["addresses"]
+    assert list(addrs) == ["private"]
+    [a] = addrs["private"]
+    assert set(a) == {"version", "addr"} and a["version"] == 4 and a["addr"].startswith("10.0.0.")
+    r = c.nova("GET", f"/servers/{sid}/ips/private", token=demo_token(c))
+    assert r.status_code == 200 and r.json() == {"private": addrs["private"]}
+    r = c.nova("GET", f"/servers/{sid}/ips/public", token=demo_token(c))
+    assert r.status_code == 404, r.text
+
+
+def test_add_and_remove_security_group(cloud):
+    c = cloud
+    name = "web-" + uuid.uuid4().hex[:6]
+    group = demo(c, "security", "group", "create", name, "-f", "json")
+    demo(c, "security", "group", "rule", "create", name, "--protocol", "tcp", "--dst-port", "80")
+    default = next(g for g in demo(c, "security", "group", "list", "-f", "json") if g["Name"] == "default")
+    sid = boot(c, "sg-" + uuid.uuid4().hex[:6])
+    assert port_groups(c, sid) == [[default["ID"]]]
+    # By name with the CLI, then by id through the API; adding twice changes nothing.
+    demo(c, "server", "add", "security", "group", sid, name)
+    assert port_groups(c, sid) == [sorted([default["ID"], group["id"]])]
+    r = action(c, sid, {"addSecurityGroup": {"name": group["id"]}})
+    assert r.status_code == 202, r.text
+    assert port_groups(c, sid) == [sorted([default["ID"], group["id"]])]
+    shown = demo(c, "server", "show", sid, "-f", "json")
+    assert sorted(g["name"] for g in shown["security_groups"]) == sorted(["default", name])
+    r = c.nova("GET", f"/servers/{sid}/os-security-groups", token=demo_token(c))
+    assert r.status_code == 200, r.text
+    groups = {g["name"]: g for g in r.json()["security_groups"]}
+    assert set(groups) == {"default", name}
+    [rule] = groups[name]["rules"]
+    assert rule["ip_protocol"] == "tcp" and rule["from_port"] == 80 and rule["to_port"] == 80
+    assert rule["parent_group_id"] == group["id"] and rule["ip_range"] == {"cidr": "0.0.0.0/0"}
+    demo(c, "server", "remove", "security", "group", sid, name)
+    assert port_groups(c, sid) == [[default["ID"]]]
+    # Removing what is not there: Nova's 404.
+    r = action(c, sid, {"removeSecurityGroup": {"name": name}})
+    assert r.status_code == 404 and "not associated" in r.json()["itemNotFound"]["message"], r.text
+
+
+def test_security_group_action_errors(cloud):
+    c = cloud
+    sid = boot(c, "sgerr-" + uuid.uuid4().hex[:6])
+    for body, status in [({"addSecurityGroup": {"name": "no-such-group"}}, 404),
+                         ({"addSecurityGroup": {"name": ""}}, 400),
+                         ({"addSecurityGroup": {"name": "   "}}, 400),
+                         ({"addSecurityGroup": {}}, 400),
+                         ({"addSecurityGroup": "default"}, 400),
+                         ({"addSecurityGroup": {"name": 5}}, 400),
+                         ({"addSecurityGroup": {"name": "default", "x": 1}}, 400),
+                         ({"removeSecurityGroup": {"name": "no-such-group"}}, 404)]:
+        r = action(c, sid, body)
+        assert r.status_code == status, (body, r.status_code, r.text)
+    # Two groups with one name: ambiguous (409); another project's group, by name or id: not found.
+    dup = "dup-" + uuid.uuid4().hex[:6]
+    demo(c, "security", "group", "create", dup)
+    demo(c, "security", "group", "create", dup)
+    r = action(c, sid, {"addSecurityGroup": {"name": dup}})
+    assert r.status_code == 409, r.text
+    other = c.cli("security", "group", "create", "admins-" + uuid.uuid4().hex[:6], "-f", "json")
+    for ref in (other["id"], other["name"]):
+        r = action(c, sid, {"addSecurityGroup": {"name": ref}})
+        assert r.status_code == 404, r.text
+    # A server without ports.
+    bare = boot(c, "bare-" + uuid.uuid4().hex[:6], nics="none")
+    r = action(c, bare, {"addSecurityGroup": {"name": "default"}})
+    assert r.status_code == 404, r.text
+    # Port security off on the server's port: Nova's SecurityGroupCannotBeApplied (400).
+    net = demo(c, "network", "create", "--disable-port-security", "nops-" + uuid.uuid4().hex[:6], "-f", "json")
+    demo(c, "subnet", "create", "--network", net["id"], "--subnet-range", "10.77.0.0/24", "nops-sub")
+    nops = boot(c, "nops-" + uuid.uuid4().hex[:6], nics=[{"uuid": net["id"]}])
+    r = action(c, nops, {"addSecurityGroup": {"name": "default"}})
+    assert r.status_code == 400 and "port_security_enabled" in r.text, r.text
+
+
+def test_another_projects_server_is_not_found(cloud):
+    c = cloud
+    sid = boot(c, "mine-" + uuid.uuid4().hex[:6], token=c.token())
+    token = demo_token(c)
+    for method, path, body in [("POST", f"/servers/{sid}/action", {"addSecurityGroup": {"name": "default"}}),
+                               ("GET", f"/servers/{sid}/os-security-groups", None), ("GET", f"/servers/{sid}/ips", None)]:
+        r = c.nova(method, path, json=body, token=token)
+        assert r.status_code == 404, (path, r.text)
+
+
+def test_agents_api(cloud):
+    c = cloud
+    deadline = time.monotonic() + 20
+    agents = []
+    while time.monotonic() < deadline:
+        agents = c.cli("network", "agent", "list", "-f", "json")
+        if len(agents) == 4:
+            break
+        time.sleep(0.5)
+    assert sorted(a["Agent Type"] for a in agents) == ["DHCP agent", "L3 agent", "Linux bridge agent", "Metadata agent"], agents
+    assert all(a["Host"] == "nc-host" and a["Alive"] in (True, ":-)") and a["State"] in (True, "UP") for a in agents), agents
+    l2 = next(a for a in agents if a["Agent Type"] == "Linux bridge agent")
+    shown = c.cli("network", "agent", "show", l2["ID"], "-f", "json")
+    assert shown["binary"] == "neutron-linuxbridge-agent" and shown["host"] == "nc-host"
+    c.cli("network", "agent", "set", "--description", "the bridge agent", l2["ID"])
+    assert c.cli("network", "agent", "show", l2["ID"], "-f", "json")["description"] == "the bridge agent"
+    # Filters, and admin only: a member sees none and cannot show, change or delete one.
+    assert [a["id"] for a in c.neutron("GET", "/agents?agent_type=L3%20agent").json()["agents"]] == \
+        [a["ID"] for a in agents if a["Agent Type"] == "L3 agent"]
+    token = demo_token(c)
+    assert c.neutron("GET", "/agents", token=token).json() == {"agents": []}
+    assert c.neutron("GET", f"/agents/{l2['ID']}", token=token).status_code == 404
+    assert c.neutron("PUT", f"/agents/{l2['ID']}", json={"agent": {"description": "x"}}, token=token).status_code == 404
+    assert c.neutron("DELETE", f"/agents/{l2['ID']}", token=token).status_code == 404
+    for body in ({"agent": {"host": "elsewhere"}}, {"agent": {"admin_state_up": "maybe"}}, {"agent": {"description": "x" * 256}}, {"x": 1}):
+        r = c.neutron("PUT", f"/agents/{l2['ID']}", json=body)
+        assert r.status_code == 400 and "NeutronError" in r.json(), (body, r.text)
+    r = c.neutron("GET", f"/agents/{uuid.uuid4()}")
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "AgentNotFound"
+    # A deleted agent's record comes back with its next report.
+    c.cli("network", "agent", "delete", l2["ID"])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        back = [a for a in c.cli("network", "agent", "list", "-f", "json") if a["Agent Type"] == "Linux bridge agent"]
+        if back:
+            break
+        time.sleep(0.5)
+    assert back and back[0]["ID"] != l2["ID"]

@@ -1,0 +1,204 @@
+"""Three hosts on one machine, joined by VXLAN: a network node (the controller, `nimbus up`
+without a compute node of its own) and two `nimbus compute` nodes, each host's network stack a
+namespace this test creates (`[network] host_namespace`), their underlay a bridge in a fourth
+namespace. Guests on different hosts get DHCP and metadata from the network node across the
+tunnels and reach each other; a guest is reached with SSH through its floating IP from the
+outside namespace. Packets only go between namespaces this test or Nimbus created.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from compute_support import ComputeCloud, ComputeNodeProcess, build_test_image, wait_registered
+from nimbus_launcher import Nimbus, random_password
+from object_support import write_config
+from test_network_datapath import SSH_OPTS, netns_list, run_dir, scrub_datapath
+
+pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None or shutil.which("nft") is None,
+                                reason="the Linux datapath needs dnsmasq and nft (scripts/install-deps.sh)")
+
+HOSTS = {"net": "192.0.2.1", "a": "192.0.2.2", "b": "192.0.2.3"}
+
+
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(list(argv), capture_output=True, text=True, check=check)
+
+
+def host_links(ns: str) -> dict[str, dict]:
+    return {l["ifname"]: l for l in json.loads(sh("ip", "-n", ns, "-j", "-d", "link", "show").stdout)}
+
+
+def make_underlay(tag: str) -> dict[str, str]:
+    """The hosts' namespaces, each with eth0 on one underlay bridge; returns role → namespace."""
+    under = f"nmh{tag}-u"
+    spaces = {role: f"nmh{tag}-{role}" for role in HOSTS}
+    sh("ip", "netns", "add", under)
+    sh("ip", "-n", under, "link", "add", "ul", "type", "bridge")
+    sh("ip", "-n", under, "link", "set", "ul", "up")
+    for role, ns in spaces.items():
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", under, "link", "add", f"v{role}", "type", "veth", "peer", "name", "eth0", "netns", ns)
+        sh("ip", "-n", under, "link", "set", f"v{role}", "master", "ul", "up")
+        sh("ip", "-n", ns, "addr", "add", HOSTS[role] + "/24", "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    spaces["under"] = under
+    return spaces
+
+
+@pytest.fixture(scope="module")
+def hosts_cloud(tmp_path_factory):
+    build_test_image()
+    tmp = tmp_path_factory.mktemp("netmh")
+    tag = uuid.uuid4().hex[:5]
+    spaces = make_underlay(tag)
+    outside = "nimbus-m" + tag
+    data = Path(tempfile.mkdtemp(prefix="nm-", dir="/tmp"))
+    cfg = write_config(tmp / "net.conf", {
+        "compute": {"local_node": "false", "host": "netnode", "agent_interval_s": "2", "force_config_drive": "false"},
+        "network": {"datapath": "linux", "outside_namespace": outside, "host_namespace": spaces["net"], "tunnel_ip": HOSTS["net"]},
+    })
+    n = Nimbus(data, admin_password=random_password(), demo_password=random_password(), extra_args=["--config-file", str(cfg)],
+               env={"NIMBUS_NETWORK_DATAPATH": "linux"})
+    nodes: list[ComputeNodeProcess] = []
+    cloud = None
+    try:
+        n.start(timeout=60)
+        cloud = ComputeCloud(n)
+        cloud.outside, cloud.data, cloud.spaces = outside, data, spaces
+        for role in ("a", "b"):
+            node = ComputeNodeProcess(cloud, f"host-{role}", data / f"node-{role}", driver="qemu",
+                                      network={"datapath": "linux", "host_namespace": spaces[role], "tunnel_ip": HOSTS[role]})
+            node.start()
+            nodes.append(node)
+        wait_registered(cloud, nodes[-1], ["host-a", "host-b"])
+        key = tmp / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        cloud.key = key
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if any(r["Name"] == "nimbus-test" and r["Status"] == "active" for r in cloud.cli("image", "list", "-f", "json")):
+                break
+            time.sleep(1)
+        yield cloud
+    finally:
+        if cloud is not None:
+            for s in json.loads(cloud.cli("server", "list", "--all-projects", "-f", "json", check=False).stdout or "[]"):
+                cloud.cli("server", "delete", "--wait", s["ID"], check=False, timeout=180)
+        for node in nodes:
+            node.stop()
+        n.stop(grace=15)
+        subprocess.run(["pkill", "-9", "-f", f"qemu-system.*{data}"], check=False)
+        scrub_datapath(data, outside)
+        for role in ("a", "b"):
+            shutil.rmtree(run_dir(data / f"node-{role}"), ignore_errors=True)
+        # Deleting a host's namespace deletes every device in it (bridges, taps, VXLAN).
+        for ns in spaces.values():
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def wait_banner(cloud, server: str, timeout: float = 180) -> str:
+    deadline = time.monotonic() + timeout
+    log = ""
+    while time.monotonic() < deadline:
+        log = cloud.cli("console", "log", "show", server, check=False).stdout
+        if "=== nimbus-test ready" in log:
+            return log
+        time.sleep(1)
+    pytest.fail(f"{server} did not reach its banner:\n{log[-2000:]}")
+
+
+def ssh(cloud, ip: str, command: str, timeout: float = 25, check: bool = True) -> subprocess.CompletedProcess:
+    argv = ["ip", "netns", "exec", cloud.outside, "ssh", *SSH_OPTS, "-i", str(cloud.key), f"root@{ip}", command]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert p.returncode == 0, f"ssh {ip} {command!r}: {p.returncode} {p.stderr}"
+    return p
+
+
+def wait_ssh(cloud, ip: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = ssh(cloud, ip, "true", timeout=10, check=False)
+            if last.returncode == 0:
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(1)
+    pytest.fail(f"no ssh to {ip} within {timeout} s: {last.stderr if last else ''}")
+
+
+def test_guests_on_two_hosts_reach_each_other_over_vxlan(hosts_cloud):
+    c = hosts_cloud
+    c.cli("keypair", "create", "--public-key", str(c.key) + ".pub", "k")
+    net = c.cli("network", "create", "mh-net", "-f", "json")
+    assert net["provider:network_type"] == "vxlan"
+    vni = net["provider:segmentation_id"]
+    c.cli("subnet", "create", "--network", "mh-net", "--subnet-range", "10.9.0.0/24", "mh-subnet")
+    c.cli("router", "create", "mh-router", "--external-gateway", "public")
+    c.cli("router", "add", "subnet", "mh-router", "mh-subnet")
+    admin_project = c.cli("project", "show", "admin", "-f", "json")["id"]
+    group = next(g for g in c.cli("security", "group", "list", "--project", admin_project, "-f", "json") if g["Name"] == "default")
+    c.cli("security", "group", "rule", "create", group["ID"], "--protocol", "icmp")
+    c.cli("security", "group", "rule", "create", group["ID"], "--protocol", "tcp", "--dst-port", "22")
+    servers = {}
+    for role in ("a", "b"):
+        # Admins place servers on a host with the zone's host form (`nova:<host>`).
+        s = c.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--key-name", "k", "--network", "mh-net",
+                  "--availability-zone", f"nova:host-{role}", f"g-{role}", "-f", "json", timeout=120)
+        servers[role] = s["id"]
+    for role, sid in servers.items():
+        s = c.wait_server(sid, "ACTIVE", timeout=240)
+        assert s["OS-EXT-SRV-ATTR:host"] == f"host-{role}", s
+    # DHCP and the metadata service live on the network node: the guests' leases and their
+    # hostnames crossed the tunnels.
+    ips = {}
+    for role in ("a", "b"):
+        log = wait_banner(c, f"g-{role}")
+        assert "metadata service" in log and f"hostname=g-{role}" in log, log[-1500:]
+        ips[role] = next(a for addrs in c.cli("server", "show", f"g-{role}", "-f", "json")["addresses"].values() for a in addrs)
+        assert f"ip={ips[role]}" in log, log[-1500:]
+    # Each compute host tunnels to the network node and to the other compute host; the
+    # network node to both.
+    want = {"net": {HOSTS["a"], HOSTS["b"]}, "a": {HOSTS["net"], HOSTS["b"]}, "b": {HOSTS["net"], HOSTS["a"]}}
+    for role, peers in want.items():
+        fdb = json.loads(sh("bridge", "-n", c.spaces[role], "-j", "fdb", "show", "dev", f"vxlan-{vni}").stdout)
+        assert {e["dst"] for e in fdb if e["mac"] == "00:00:00:00:00:00"} == peers, (role, fdb)
+        assert host_links(c.spaces[role])[f"vxlan-{vni}"]["master"].startswith("brq")
+    fip = c.cli("floating", "ip", "create", "public", "-f", "json")["floating_ip_address"]
+    c.cli("server", "add", "floating", "ip", "g-a", fip)
+    wait_ssh(c, fip)
+    assert ssh(c, fip, "hostname").stdout.strip() == "g-a"
+    out = ssh(c, fip, f"ping -c 3 -W 2 {ips['b']}").stdout
+    assert " 0% packet loss" in out, out
+    # The agents API shows each host's L2 agent with its tunnel address, and the network node's.
+    agents = c.cli("network", "agent", "list", "--long", "-f", "json")
+    l2 = {a["Host"]: a for a in agents if a["Agent Type"] == "Linux bridge agent"}
+    assert set(l2) == {"netnode", "host-a", "host-b"} and all(a["Alive"] in (True, ":-)") for a in l2.values()), agents
+    assert {a["Agent Type"] for a in agents if a["Host"] == "netnode"} >= {"DHCP agent", "L3 agent", "Metadata agent"}
+
+    # The last guest of a host gone: its tap, bridge and VXLAN device go too, and the others
+    # stop flooding to it.
+    c.cli("server", "delete", "--wait", "g-b", timeout=180)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = [n for n in host_links(c.spaces["b"]) if n.startswith(("tap", "brq", "vxlan-"))]
+        fdb = json.loads(sh("bridge", "-n", c.spaces["a"], "-j", "fdb", "show", "dev", f"vxlan-{vni}").stdout)
+        if not left and {e["dst"] for e in fdb if e["mac"] == "00:00:00:00:00:00"} == {HOSTS["net"]}:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"host b keeps {left}; host a floods to {fdb}")
+    assert ssh(c, fip, "hostname").stdout.strip() == "g-a"

@@ -36,7 +36,11 @@ def demo_token(c):
     return c.token(user="demo", password=c.nimbus.demo_password, project="demo")
 
 
-def boot(c, name, nics="auto", token=None, groups=None):
+def boot(c, name, nics=None, token=None, groups=None):
+    """A server on `nics`; by default on the demo project's `private` network (admins: none)."""
+    if nics is None:
+        private = c.neutron("GET", "/networks?name=private").json()["networks"][0]["id"]
+        nics = "none" if token else [{"uuid": private}]
     server = {"name": name, "imageRef": c.image, "flavorRef": "42", "networks": nics}
     if groups:
         server["security_groups"] = [{"name": g} for g in groups]
@@ -183,3 +187,100 @@ def test_agents_api(cloud):
             break
         time.sleep(0.5)
     assert back and back[0]["ID"] != l2["ID"]
+
+
+def interfaces(c, sid, token=None):
+    r = c.nova("GET", f"/servers/{sid}/os-interface", token=token or demo_token(c))
+    assert r.status_code == 200, r.text
+    return r.json()["interfaceAttachments"]
+
+
+def test_interface_attach_and_detach(cloud):
+    c = cloud
+    sid = boot(c, "if-" + uuid.uuid4().hex[:6])
+    [first] = interfaces(c, sid)
+    assert set(first) == {"port_state", "fixed_ips", "port_id", "net_id", "mac_addr", "tag"} and first["tag"] is None
+    private = demo(c, "network", "show", "private", "-f", "json")["id"]
+    assert first["net_id"] == private and first["fixed_ips"][0]["ip_address"].startswith("10.0.0.")
+    r = c.nova("GET", f"/servers/{sid}/os-interface/{first['port_id']}", token=demo_token(c))
+    assert r.status_code == 200 and r.json()["interfaceAttachment"]["port_id"] == first["port_id"]
+    # A new port on a network, with an address; the node's guest gets it and the port turns ACTIVE.
+    net = demo(c, "network", "create", "if-net-" + uuid.uuid4().hex[:6], "-f", "json")
+    demo(c, "subnet", "create", "--network", net["id"], "--subnet-range", "10.88.0.0/24", "if-sub-" + uuid.uuid4().hex[:6])
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"net_id": net["id"], "fixed_ips": [{"ip_address": "10.88.0.50"}]}},
+               token=demo_token(c), version="2.70")
+    assert r.status_code == 200, r.text
+    made = r.json()["interfaceAttachment"]
+    assert made["net_id"] == net["id"] and made["fixed_ips"][0]["ip_address"] == "10.88.0.50" and made["tag"] is None
+    port = c.neutron("GET", f"/ports/{made['port_id']}").json()["port"]
+    assert port["device_id"] == sid and port["device_owner"].startswith("compute:") and port["binding:host_id"] == "nc-host"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and c.neutron("GET", f"/ports/{made['port_id']}").json()["port"]["status"] != "ACTIVE":
+        time.sleep(0.3)
+    assert c.neutron("GET", f"/ports/{made['port_id']}").json()["port"]["status"] == "ACTIVE"
+    # A port of one's own, by id; the CLI lists both.
+    own = demo(c, "port", "create", "--network", "private", "own-" + uuid.uuid4().hex[:6], "-f", "json")
+    demo(c, "server", "add", "port", sid, own["id"])
+    assert {i["port_id"] for i in interfaces(c, sid)} == {first["port_id"], made["port_id"], own["id"]}
+    assert sorted(demo(c, "server", "show", sid, "-f", "json")["addresses"]) == sorted(["private", net["name"]])
+    # Detach: the port the compute service made is deleted, the user's own port released.
+    r = c.nova("DELETE", f"/servers/{sid}/os-interface/{made['port_id']}", token=demo_token(c))
+    assert r.status_code == 202, r.text
+    assert c.neutron("GET", f"/ports/{made['port_id']}").status_code == 404
+    demo(c, "server", "remove", "port", sid, own["id"])
+    released = c.neutron("GET", f"/ports/{own['id']}").json()["port"]
+    assert released["device_id"] == "" and released["binding:host_id"] == ""
+    assert [i["port_id"] for i in interfaces(c, sid)] == [first["port_id"]]
+    # Deleting the server deletes the port it was booted with (and none of the others).
+    c.cli("server", "delete", "--wait", sid, timeout=60)
+    assert c.neutron("GET", f"/ports/{first['port_id']}").status_code == 404
+    assert c.neutron("GET", f"/ports/{own['id']}").status_code == 200
+
+
+def test_interface_errors(cloud):
+    c = cloud
+    sid = boot(c, "iferr-" + uuid.uuid4().hex[:6])
+    private = demo(c, "network", "show", "private", "-f", "json")["id"]
+    port = demo(c, "port", "create", "--network", "private", "p-" + uuid.uuid4().hex[:6], "-f", "json")
+    for body, status in [({"interfaceAttachment": {"net_id": private, "port_id": port["id"]}}, 400),
+                         ({"interfaceAttachment": {"fixed_ips": [{"ip_address": "10.0.0.9"}]}}, 400),
+                         ({"interfaceAttachment": {"net_id": "not-a-uuid"}}, 400),
+                         ({"interfaceAttachment": {"net_id": private, "fixed_ips": [{"ip_address": "999.1.1.1"}]}}, 400),
+                         ({"interfaceAttachment": {"net_id": private, "fixed_ips": []}}, 400),
+                         ({"interfaceAttachment": {"net_id": private, "bogus": 1}}, 400),
+                         ({"interfaceAttachment": "x"}, 400),
+                         ({"interfaceAttachment": {"net_id": str(uuid.uuid4())}}, 400)]:
+        r = c.nova("POST", f"/servers/{sid}/os-interface", json=body, token=demo_token(c))
+        assert r.status_code == status, (body, r.status_code, r.text)
+    # Another project's port, a port in use, an address taken.
+    admins = c.cli("port", "create", "--network", "public", "adm-" + uuid.uuid4().hex[:6], "-f", "json")
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"port_id": admins["id"]}}, token=demo_token(c))
+    assert r.status_code in (400, 404), r.text
+    other = boot(c, "iferr2-" + uuid.uuid4().hex[:6])
+    used = interfaces(c, other)[0]["port_id"]
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"port_id": used}}, token=demo_token(c))
+    assert r.status_code == 409, r.text
+    taken = interfaces(c, other)[0]["fixed_ips"][0]["ip_address"]
+    r = c.nova("POST", f"/servers/{sid}/os-interface",
+               json={"interfaceAttachment": {"net_id": private, "fixed_ips": [{"ip_address": taken}]}}, token=demo_token(c))
+    assert r.status_code in (400, 409), r.text
+    # Detach of a port that is not the server's (another server's): 404, and it stays put.
+    r = c.nova("DELETE", f"/servers/{sid}/os-interface/{used}", token=demo_token(c))
+    assert r.status_code == 404, r.text
+    assert c.neutron("GET", f"/ports/{used}").json()["port"]["device_id"] == other
+    r = c.nova("GET", f"/servers/{sid}/os-interface/{used}", token=demo_token(c))
+    assert r.status_code == 404, r.text
+    # Another project's server.
+    mine = boot(c, "ifadm-" + uuid.uuid4().hex[:6], token=c.token())
+    for method, path in [("GET", f"/servers/{mine}/os-interface"), ("POST", f"/servers/{mine}/os-interface")]:
+        r = c.nova(method, path, json={} if method == "POST" else None, token=demo_token(c))
+        assert r.status_code == 404, (path, r.text)
+    # A locked server (by its owner) and a suspended one refuse both.
+    demo(c, "server", "lock", sid)
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={}, token=demo_token(c))
+    assert r.status_code == 409, r.text
+    demo(c, "server", "unlock", sid)
+    demo(c, "server", "suspend", sid)
+    c.wait_server(sid, "SUSPENDED", timeout=30, token=demo_token(c))
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={}, token=demo_token(c))
+    assert r.status_code == 409 and "vm_state suspended" in r.text, r.text

@@ -241,6 +241,34 @@ def test_guests_on_one_network_reach_each_other_and_other_projects_do_not(net_cl
     c.cli("network", "delete", net["id"])
 
 
+def test_interface_hot_plug_and_unplug(net_cloud):
+    """os-interface on a running guest: QEMU hot-plugs a virtio NIC on its tap (the guest sees
+    a new device, the port turns ACTIVE once the agent wired the tap) and unplugs it again."""
+    c = net_cloud
+    demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731
+
+    def nics():
+        return set(ssh(c, c.fip, "ls /sys/class/net").stdout.split())
+
+    assert nics() == {"lo", "eth0"}
+    port = demo("port", "create", "--network", "private", "hot", "-f", "json")
+    demo("server", "add", "port", "g1", port["id"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not ("eth1" in nics() and demo("port", "show", port["id"], "-f", "json")["status"] == "ACTIVE"):
+        time.sleep(1)
+    assert "eth1" in nics(), nics()
+    assert demo("port", "show", port["id"], "-f", "json")["status"] == "ACTIVE"
+    mac = ssh(c, c.fip, "cat /sys/class/net/eth1/address").stdout.strip()
+    assert mac == port["mac_address"]
+    demo("server", "remove", "port", "g1", port["id"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "eth1" in nics():
+        time.sleep(1)
+    assert nics() == {"lo", "eth0"}
+    assert demo("port", "show", port["id"], "-f", "json")["device_id"] == ""
+    demo("port", "delete", port["id"])
+
+
 def test_deleting_everything_leaves_no_trace(net_cloud):
     c = net_cloud
     demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731

@@ -101,11 +101,28 @@ public actor ComputeAgent {
             if let task = d.task {
                 busy.insert(d.spec.id)
                 Task { await self.work(d, task: task, observed: observed) }
-            } else if lastPower[d.spec.id] != observed {
+                continue
+            }
+            if lastPower[d.spec.id] != observed {
                 reports.append(InstanceReport(id: d.spec.id, event: .powerState, powerState: observed))
+            }
+            // Interfaces attached or detached since the guest was built: hot-plugged.
+            if observed != .noState, let wanted = d.spec.nics,
+               let have = try? await driver.interfaces(d.spec.id), Set(have.map(\.portID)) != Set(wanted.map(\.portID)) {
+                busy.insert(d.spec.id)
+                Task { await self.syncInterfaces(d.spec.id, wanted) }
             }
         }
         if !reports.isEmpty { await send(reports) }
+    }
+
+    func syncInterfaces(_ id: InstanceID, _ nics: [GuestNIC]) async {
+        defer { busy.remove(id) }
+        do {
+            try await driver.setInterfaces(id, nics)
+        } catch {
+            logger.warning("compute node \(host): interfaces of \(id) not in place yet: \(error)")
+        }
     }
 
     func send(_ reports: [InstanceReport]) async {

@@ -184,6 +184,20 @@ public final class FakeDriver: VirtDriver {
 
     /// A small raw file standing for the root disk (the fake has no disks): its bytes name the
     /// instance and its boot count, so a test can tell snapshots apart.
+    public func interfaces(_ id: InstanceID) async throws -> [GuestNIC] {
+        try state.withLock { s throws(NimbusError) in try Self.instance(s, id).spec.nics ?? [] }
+    }
+
+    public func setInterfaces(_ id: InstanceID, _ nics: [GuestNIC]) async throws {
+        try state.withLock { s throws(NimbusError) in
+            var i = try Self.instance(s, id)
+            if i.state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
+            let have = i.spec.nics ?? [], wanted = Set(nics.map(\.portID)), present = Set(have.map(\.portID))
+            i.spec.nics = have.filter { wanted.contains($0.portID) } + nics.filter { !present.contains($0.portID) }
+            s.instances[id] = i
+        }
+    }
+
     public func snapshot(_ id: InstanceID) async throws -> SnapshotImage {
         let (spec, boots) = try state.withLock { s throws(NimbusError) in
             try Self.takeFailure(&s, .snapshot)

@@ -62,11 +62,11 @@ struct QEMUSystem: Sendable {
                  "-mon", "chardev=status,mode=control"]
         if l.id.isUUID { a += ["-uuid", l.id.rawValue] }
         for d in l.disks { a += Self.diskArguments(d) }
-        for (n, nic) in l.nics.enumerated() {
+        for nic in l.nics {
             // QEMU opens the tap by name (the agent may have made it already, persistent) and
-            // runs no script: the network agent wires it.
-            a += ["-netdev", "tap,id=net\(n),ifname=\(Self.optionValue(nic.device)),script=no,downscript=no",
-                  "-device", "virtio-net-pci,netdev=net\(n),id=nic\(n),mac=\(Self.optionValue(nic.mac)),host_mtu=\(nic.mtu)"]
+            // runs no script: the network agent wires it. Ids by port, so a hot unplug finds them.
+            a += ["-netdev", "tap,id=\(nic.netdevID),ifname=\(Self.optionValue(nic.device)),script=no,downscript=no",
+                  "-device", "virtio-net-pci,netdev=\(nic.netdevID),id=\(nic.deviceID),mac=\(Self.optionValue(nic.mac)),host_mtu=\(nic.mtu)"]
         }
         if l.incoming { a += ["-S", "-incoming", "defer"] }
         return a

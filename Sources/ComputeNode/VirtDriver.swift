@@ -66,6 +66,13 @@ public protocol VirtDriver: Sendable {
     /// copies the disk itself); a stopped or suspended one is read from its files.
     func snapshot(_ id: InstanceID) async throws -> SnapshotImage
 
+    /// The guest's network interfaces as the driver has them (its record's, in order).
+    func interfaces(_ id: InstanceID) async throws -> [GuestNIC]
+    /// Makes the guest's interfaces `nics` (by port): hot-plugs the new ones into a running or
+    /// paused guest and unplugs the gone ones; a stopped guest gets them at its next start. A
+    /// suspended guest is left alone (its saved state holds its devices): `.conflict`.
+    func setInterfaces(_ id: InstanceID, _ nics: [GuestNIC]) async throws
+
     /// Rebuild: the root disk replaced by a new overlay of `image` (the spec's image), the config
     /// drive rewritten from `spec`, ephemeral disks kept when `preserveEphemeral` (else blank
     /// again), and the guest started unless `powerOn` is false. Repeating it after it finished
@@ -226,6 +233,14 @@ public struct GuestNIC: Sendable, Codable, Equatable {
         self.device = GuestNIC.device(forPort: portID)
     }
     public static func device(forPort id: String) -> String { "tap" + String(id.unicodeScalars.prefix(11)) }
+    /// QEMU's ids of the NIC's backend and device (ids take letters, digits, `-`, `.` and `_`).
+    var netdevID: String { "net-" + Self.qemuID(portID) }
+    var deviceID: String { "nic-" + Self.qemuID(portID) }
+    static func qemuID(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.prefix(64).map { c in
+            (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "_")) ? c : "_"
+        }))
+    }
 }
 
 public struct InstanceSpec: Sendable, Codable, Equatable {

@@ -307,4 +307,26 @@ struct ComputeNetworkClient: NetworkClient {
         return ["id": .string(id), "name": g["name"] ?? "", "description": g["description"] ?? "", "tenant_id": g["project_id"] ?? .null,
                 "rules": .array(rules)]
     }
+
+    /// Nova's `_show_interface`/`interfaceAttachment` view of a port.
+    static func interfaceView(_ p: JSONObject) -> JSONObject {
+        ["port_state": p["status"] ?? .null, "port_id": p["id"] ?? .null, "net_id": p["network_id"] ?? .null, "mac_addr": p["mac_address"] ?? .null,
+         "fixed_ips": .array(NetworkState.fixedIPs(p).map { ["subnet_id": .string($0.subnet), "ip_address": .string($0.address.description)] })]
+    }
+
+    func interfaces(instance: String, project: String) -> [JSONObject] {
+        ports(instance, project: project, network.state).map(Self.interfaceView)
+    }
+
+    func release(port: String, instance: String, project: String, delete: Bool) async throws {
+        guard ports(instance, project: project, network.state).contains(where: { $0["id"]?.stringValue == port }) else {
+            throw NimbusError.notFound("Port \(port) could not be found.")
+        }
+        let admin = NetworkActor(projectID: "", isAdmin: true)
+        if delete {
+            try await network.deletePort(port, actor: admin, force: true)
+        } else {
+            _ = try await network.updatePort(port, ["device_id": "", "device_owner": "", "binding:host_id": ""], actor: admin)
+        }
+    }
 }

@@ -266,6 +266,56 @@ extension ComputeAPI {
             }
             return .json(.object([list.key: list.value]))
         })
+        // Interfaces (os-interface): the instance's ports; attach and detach converge on its node.
+        @Sendable func interfaceView(_ o: JSONObject, _ v: NovaVersion) -> JSONValue {
+            var o = o
+            if v.atLeast(70) { o["tag"] = .null }
+            return .object(o)
+        }
+        t.get("/v2.1/servers/{server_id}/os-interface", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-attach-interfaces:list", c, target: ["project_id": i.projectID])
+            let list = self.service.network?.interfaces(instance: i.id, project: i.projectID) ?? []
+            return .json(["interfaceAttachments": .array(list.map { interfaceView($0, v) })])
+        })
+        t.get("/v2.1/servers/{server_id}/os-interface/{port_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-attach-interfaces:show", c, target: ["project_id": i.projectID])
+            let port = try ctx.parameter("port_id")
+            guard let o = self.service.network?.interfaces(instance: i.id, project: i.projectID).first(where: { $0["port_id"]?.stringValue == port }) else {
+                throw NimbusError.notFound("Instance \(i.id) does not have a port with id \(port)")
+            }
+            return .json(["interfaceAttachment": interfaceView(o, v)])
+        })
+        t.post("/v2.1/servers/{server_id}/os-interface", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let body = try await Self.body(req, ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-attach-interfaces:create", c, target: ["project_id": i.projectID])
+            let valid = try NovaSchemas.validate(body, NovaSchemas.interfaceAttach(v))
+            let a = valid["interfaceAttachment"]
+            let net = a?["net_id"]?.stringValue, port = a?["port_id"]?.stringValue
+            let ip = a?["fixed_ips"]?.arrayValue?.first?["ip_address"]?.stringValue
+            if net != nil && port != nil { throw NimbusError.badRequest("Must not input both network_id and port_id") }
+            if ip != nil && net == nil { throw NimbusError.badRequest("Must input network_id when request IP address") }
+            let id = try await self.service.attachInterface(i, RequestedNIC(networkID: net, portID: port, fixedIP: ip, tag: a?["tag"]?.stringValue),
+                                                            caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID)
+            guard let o = self.service.network?.interfaces(instance: i.id, project: i.projectID).first(where: { $0["port_id"]?.stringValue == id }) else {
+                throw NimbusError.badRequest("Failed to attach network adapter device to \(i.id)")
+            }
+            var view = o
+            if v.atLeast(70) { view["tag"] = a?["tag"] ?? .null }
+            return .json(["interfaceAttachment": .object(view)])
+        })
+        t.delete("/v2.1/servers/{server_id}/os-interface/{port_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-attach-interfaces:delete", c, target: ["project_id": i.projectID])
+            try await self.service.detachInterface(i, port: try ctx.parameter("port_id"), caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID)
+            return .empty(.accepted)
+        })
         t.get("/v2.1/servers/{server_id}/os-security-groups", versioned { req, ctx, v in
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)

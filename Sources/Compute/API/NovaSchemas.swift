@@ -149,6 +149,16 @@ enum NovaSchemas {
         return Schema().with { $0.oneOfSchemas = [list, .oneOf(["none", "auto"])] }
     }
 
+    /// `POST /servers/{id}/os-interface` (Nova's attach_interfaces schema; `tag` from 2.49).
+    static func interfaceAttach(_ v: NovaVersion) -> Schema {
+        let ip = Schema.string().with { $0.oneOfSchemas = [.string(format: NovaText.ipv4), .string(format: NovaText.ipv6)] }
+        var a = Schema.object(["net_id": uuidString, "port_id": uuidString,
+                               "fixed_ips": Schema.array(of: .object(["ip_address": ip], required: ["ip_address"], additionalProperties: false))
+                                   .with { $0.minItems = 1; $0.maxItems = 1 }], additionalProperties: false)
+        if v.atLeast(49) { a = a.adding(["tag": tag]) }
+        return .object(["interfaceAttachment": a], additionalProperties: false)
+    }
+
     static func serverCreate(_ v: NovaVersion) -> Schema {
         var server = Schema.object([
             "name": name, "imageRef": Schema().with { $0.oneOfSchemas = [uuidString, .string(maxLength: 0)] },

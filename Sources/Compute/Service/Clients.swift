@@ -179,4 +179,9 @@ public protocol NetworkClient: Sendable {
     func removeSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws
     /// The groups on the instance's ports with their rules, as Nova's `os-security-groups` shows them.
     func securityGroupDetails(instance: String, project: String) -> [JSONValue]
+    /// The instance's ports as Nova's `os-interface` shows them (`interfaceAttachment`s).
+    func interfaces(instance: String, project: String) -> [JSONObject]
+    /// Takes one port off the instance: deleted when `delete` (the compute service made it),
+    /// else released (no device, no host). `.notFound` when the port is not the instance's.
+    func release(port: String, instance: String, project: String, delete: Bool) async throws
 }

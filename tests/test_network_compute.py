@@ -284,3 +284,91 @@ def test_interface_errors(cloud):
     c.wait_server(sid, "SUSPENDED", timeout=30, token=demo_token(c))
     r = c.nova("POST", f"/servers/{sid}/os-interface", json={}, token=demo_token(c))
     assert r.status_code == 409 and "vm_state suspended" in r.text, r.text
+
+
+def test_nova_security_group_proxy(cloud):
+    c = cloud
+    token = demo_token(c)
+
+    def nova(method, path, version="2.1", **kw):
+        return c.nova(method, path, token=token, version=version, **kw)
+
+    name = "proxy-" + uuid.uuid4().hex[:6]
+    r = nova("POST", "/os-security-groups", json={"security_group": {"name": name, "description": "via nova"}})
+    assert r.status_code == 200, r.text
+    g = r.json()["security_group"]
+    assert set(g) == {"id", "name", "description", "tenant_id", "rules"} and g["rules"] == [] and g["description"] == "via nova"
+    # The network service has it, with Neutron's default egress rules (Nova shows ingress only).
+    assert c.neutron("GET", f"/security-groups/{g['id']}", token=token).json()["security_group"]["name"] == name
+    listed = nova("GET", "/os-security-groups").json()["security_groups"]
+    assert name in [x["name"] for x in listed] and "default" in [x["name"] for x in listed]
+    assert [(x["tenant_id"], x["name"]) for x in listed] == sorted((x["tenant_id"], x["name"]) for x in listed)
+    assert len(nova("GET", "/os-security-groups?limit=1").json()["security_groups"]) == 1
+    r = nova("PUT", f"/os-security-groups/{g['id']}", json={"security_group": {"name": name + "-2", "description": "d2"}})
+    assert r.status_code == 200 and r.json()["security_group"]["name"] == name + "-2", r.text
+    # Rules: a CIDR rule, a group rule (all TCP ports when none given), the same rule twice.
+    rule = {"parent_group_id": g["id"], "ip_protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8"}
+    r = nova("POST", "/os-security-group-rules", json={"security_group_rule": rule})
+    assert r.status_code == 200, r.text
+    made = r.json()["security_group_rule"]
+    assert made["ip_range"] == {"cidr": "10.0.0.0/8"} and made["group"] == {} and (made["from_port"], made["to_port"]) == (22, 22)
+    assert nova("POST", "/os-security-group-rules", json={"security_group_rule": rule}).status_code == 400
+    r = nova("POST", "/os-security-group-rules", json={"security_group_rule": {"parent_group_id": g["id"], "group_id": g["id"], "ip_protocol": "tcp"}})
+    assert r.status_code == 200, r.text
+    by_group = r.json()["security_group_rule"]
+    assert by_group["group"]["name"] == name + "-2" and (by_group["from_port"], by_group["to_port"]) == (1, 65535)
+    shown = nova("GET", f"/os-security-groups/{g['id']}").json()["security_group"]
+    assert {x["id"] for x in shown["rules"]} == {made["id"], by_group["id"]}
+    for bad in [{"ip_protocol": "tcp", "from_port": 30, "to_port": 20}, {"ip_protocol": "tcp", "from_port": 0, "to_port": 20},
+                {"ip_protocol": "gre", "from_port": 1, "to_port": 2}, {"ip_protocol": "icmp", "from_port": 256, "to_port": 0},
+                {"ip_protocol": "tcp", "from_port": "a", "to_port": 2}, {"cidr": "10.0.0.0/8"},
+                {"ip_protocol": "tcp", "from_port": 1, "to_port": 2, "cidr": "not-a-cidr"},
+                {"ip_protocol": "tcp", "from_port": 1, "to_port": 2, "cidr": "10.0.0.0/0"}]:
+        r = nova("POST", "/os-security-group-rules", json={"security_group_rule": {"parent_group_id": g["id"], **bad}})
+        assert r.status_code == 400 and "badRequest" in r.json(), (bad, r.text)
+    for bad_body in [{}, {"security_group_rule": {}}, {"security_group_rule": {"parent_group_id": "x"}}]:
+        assert nova("POST", "/os-security-group-rules", json=bad_body).status_code == 400
+    assert nova("POST", "/os-security-group-rules",
+                json={"security_group_rule": {**rule, "parent_group_id": str(uuid.uuid4())}}).status_code == 404
+    assert nova("DELETE", f"/os-security-group-rules/{made['id']}").status_code == 202
+    assert nova("DELETE", f"/os-security-group-rules/{made['id']}").status_code == 404
+    assert nova("DELETE", "/os-security-group-rules/not-a-uuid").status_code == 400
+    # Errors: not a uuid, not found, another project's group, the default group, gone at 2.36.
+    assert nova("GET", "/os-security-groups/not-a-uuid").status_code == 400
+    assert nova("GET", f"/os-security-groups/{uuid.uuid4()}").status_code == 404
+    other = c.cli("security", "group", "create", "adm-" + uuid.uuid4().hex[:6], "-f", "json")
+    assert nova("GET", f"/os-security-groups/{other['id']}").status_code == 404
+    assert nova("DELETE", f"/os-security-groups/{other['id']}").status_code == 404
+    assert nova("POST", "/os-security-group-rules", json={"security_group_rule": {**rule, "parent_group_id": other["id"]}}).status_code == 404
+    default = next(x for x in listed if x["name"] == "default")
+    assert nova("DELETE", f"/os-security-groups/{default['id']}").status_code == 400
+    for bad_body in [{}, {"security_group": {"name": "x"}}, {"security_group": {"name": 1, "description": ""}},
+                     {"security_group": {"name": "x" * 256, "description": ""}}]:
+        assert nova("POST", "/os-security-groups", json=bad_body).status_code == 400, bad_body
+    assert nova("GET", "/os-security-groups", version="2.36").status_code == 404
+    assert nova("DELETE", f"/os-security-groups/{g['id']}").status_code == 202
+    assert nova("GET", f"/os-security-groups/{g['id']}").status_code == 404
+
+
+def test_server_external_events(cloud):
+    c = cloud
+    sid = boot(c, "ev-" + uuid.uuid4().hex[:6])
+    missing = str(uuid.uuid4())
+    r = c.nova("POST", "/os-server-external-events", json={"events": [{"name": "network-vif-plugged", "server_uuid": sid, "tag": "p"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["events"] == [{"name": "network-vif-plugged", "server_uuid": sid, "tag": "p", "status": "completed", "code": 200}]
+    r = c.nova("POST", "/os-server-external-events", json={"events": [
+        {"name": "network-changed", "server_uuid": sid}, {"name": "network-changed", "server_uuid": missing},
+        {"name": "power-update", "server_uuid": sid}]})
+    assert r.status_code == 207, r.text
+    assert [(e["code"], e["status"]) for e in r.json()["events"]] == [(200, "completed"), (404, "failed"), (400, "failed")]
+    for body in [{}, {"events": []}, {"events": [{"name": "bogus", "server_uuid": sid}]}, {"events": [{"name": "network-changed"}]},
+                 {"events": [{"name": "network-changed", "server_uuid": "x"}]},
+                 {"events": [{"name": "network-changed", "server_uuid": sid, "extra": 1}]},
+                 {"events": [{"name": "network-changed", "server_uuid": sid, "status": "done"}]}]:
+        assert c.nova("POST", "/os-server-external-events", json=body).status_code == 400, body
+    # power-update exists from 2.76 only; members may not send events.
+    assert c.nova("POST", "/os-server-external-events", version="2.75",
+                  json={"events": [{"name": "power-update", "server_uuid": sid, "tag": "POWER_ON"}]}).status_code == 400
+    r = c.nova("POST", "/os-server-external-events", token=demo_token(c), json={"events": [{"name": "network-changed", "server_uuid": sid}]})
+    assert r.status_code == 403, r.text

@@ -78,7 +78,12 @@ public final class LinuxDatapath: Datapath {
         (try? await runner.run(argv, timeout: Self.timeout))?.status == 0
     }
 
-    struct Link { var name: String; var kind: String?; var master: String?; var mtu: Int; var up: Bool; var mac: String? }
+    struct Link {
+        var name: String; var kind: String?; var master: String?; var mtu: Int; var up: Bool; var mac: String?
+        /// A VXLAN device's VNI and local address.
+        var vxlanID: Int64? = nil
+        var vxlanLocal: String? = nil
+    }
 
     func links(namespace: String? = nil) async throws -> [String: Link] {
         var argv = ["ip"]
@@ -89,8 +94,10 @@ public final class LinuxDatapath: Datapath {
         var result = [String: Link]()
         for i in items {
             guard let name = i["ifname"]?.stringValue else { continue }
+            let data = i["linkinfo"]?["info_data"]
             result[name] = Link(name: name, kind: i["linkinfo"]?["info_kind"]?.stringValue, master: i["master"]?.stringValue,
-                                mtu: Int(i["mtu"]?.intValue ?? 0), up: (i["flags"]?.arrayValue ?? []).contains("UP"), mac: i["address"]?.stringValue)
+                                mtu: Int(i["mtu"]?.intValue ?? 0), up: (i["flags"]?.arrayValue ?? []).contains("UP"), mac: i["address"]?.stringValue,
+                                vxlanID: data?["id"]?.intValue, vxlanLocal: (data?["local"] ?? data?["local6"])?.stringValue)
         }
         return result
     }
@@ -296,10 +303,7 @@ public final class LinuxDatapath: Datapath {
     // MARK: VXLAN
 
     /// True for a literal IPv4 or IPv6 address (nothing else reaches `bridge fdb`).
-    public static func isAddress(_ text: String) -> Bool {
-        var buf = [UInt8](repeating: 0, count: 16)
-        return text.utf8.count <= 45 && (inet_pton(AF_INET, text, &buf) == 1 || inet_pton(AF_INET6, text, &buf) == 1)
-    }
+    public static func isAddress(_ text: String) -> Bool { canonical(text) != nil }
 
     static func isVXLAN(_ name: String) -> Bool {
         guard let rest = name.droppingBytePrefix("vxlan-") else { return false }
@@ -310,26 +314,55 @@ public final class LinuxDatapath: Datapath {
     /// broadcast and unknown unicast go to every other host with ports on the network (head-end
     /// replication, no multicast in the underlay), and the device learns where each MAC lives.
     func vxlan(_ device: String, network n: NetworkWiring, local: String, _ links: inout [String: Link]) async throws {
-        guard let vni = n.segmentationID else { return }
+        guard let vni = n.segmentationID, let local = Self.canonical(local) else { return }
+        if let l = links[device] {
+            // Another program's or cloud's device of that name is never adopted: joining it to
+            // this bridge would join two clouds' networks.
+            guard ownedNames().contains(device), l.kind == "vxlan" else {
+                logger.error("\(device) exists and is not this datapath's: network \(n.id) gets no tunnel on this host")
+                return
+            }
+            if l.vxlanID != vni || l.vxlanLocal.flatMap(Self.canonical) != local {   // the endpoint changed
+                try await run(ip(["link", "del", device]))
+                links[device] = nil
+            }
+        }
         if links[device] == nil {
             own(device)
             var argv = ["link", "add", device, "type", "vxlan", "id", String(vni), "local", local, "dstport", "4789"]
             if let dev = tunnelDevice { argv += ["dev", dev] }
             try await run(ip(argv))
-            links[device] = Link(name: device, kind: "vxlan", master: nil, mtu: 1500, up: false, mac: nil)
+            links[device] = Link(name: device, kind: "vxlan", master: nil, mtu: 1500, up: false, mac: nil, vxlanID: vni, vxlanLocal: local)
         }
         try await plug(device, bridge: n.bridge, mtu: n.mtu, links)
         let zero = "00:00:00:00:00:00"
-        var show = ["bridge"]
-        if let ns = hostNamespace { show += ["-n", ns] }
-        let out = try await run(show + ["-j", "fdb", "show", "dev", device]).stdout
+        var bridge = ["bridge"]
+        if let ns = hostNamespace { bridge += ["-n", ns] }
+        let out = try await run(bridge + ["-j", "fdb", "show", "dev", device]).stdout
         var have = Set<String>()
         if case .array(let items)? = try? JSONValue.parse(out) {
-            for i in items where i["mac"]?.stringValue == zero { if let d = i["dst"]?.stringValue { have.insert(d) } }
+            for i in items where i["mac"]?.stringValue == zero { if let d = i["dst"]?.stringValue.flatMap(Self.canonical) { have.insert(d) } }
         }
-        let want = Set(n.peers.filter { Self.isAddress($0) && $0 != local })
-        for p in have.subtracting(want) { _ = await tryRun(show + ["fdb", "del", zero, "dev", device, "dst", p]) }
-        for p in want.subtracting(have).sorted() { try await run(show + ["fdb", "append", zero, "dev", device, "dst", p]) }
+        // Peers of the local address's family, canonical (the kernel lists them so).
+        let v6 = local.containsByte(":")
+        let want = Set(n.peers.compactMap(Self.canonical).filter { $0 != local && $0.containsByte(":") == v6 })
+        for p in have.subtracting(want) { _ = await tryRun(bridge + ["fdb", "del", zero, "dev", device, "dst", p]) }
+        // One refused entry must not keep the other hosts out.
+        for p in want.subtracting(have).sorted() where await !tryRun(bridge + ["fdb", "append", zero, "dev", device, "dst", p]) {
+            logger.error("\(device): no flood entry to \(p)")
+        }
+    }
+
+    /// The canonical text of an IPv4 or IPv6 address (`FD00:0::3` → `fd00::3`); nil for anything else.
+    public static func canonical(_ text: String) -> String? {
+        guard text.utf8.count <= 45 else { return nil }
+        var buf = [UInt8](repeating: 0, count: 16)
+        var out = [CChar](repeating: 0, count: 64)
+        for family in [AF_INET, AF_INET6] where inet_pton(family, text, &buf) == 1 {
+            guard inet_ntop(family, buf, &out, socklen_t(out.count)) != nil else { return nil }
+            return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return nil
     }
 
     // MARK: dnsmasq
@@ -365,10 +398,29 @@ public final class LinuxDatapath: Datapath {
             forced.append("tag:\(tag),option:classless-static-route,\(routes.joined(separator: ","))")
             if !s.dnsServers.isEmpty { opts += "tag:\(tag),option:dns-server,\(s.dnsServers.joined(separator: ","))\n" }
         }
+        var tagged = Set<String>()
         for h in d.hosts where v4.contains(where: { $0.id == h.subnetID }) {
-            hosts += "\(h.mac),\(h.hostname),\(h.address)\n"
+            let options = h.options.filter { Self.isOptionName($0.name) }
+            let idIsPlain = h.portID.utf8.count == 36 && h.portID.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || $0 == 45 }
+            if options.isEmpty || !idIsPlain {
+                hosts += "\(h.mac),\(h.hostname),\(h.address)\n"
+                continue
+            }
+            // The port's own options, as Neutron's dnsmasq driver writes them (`set:port-<id>`).
+            let tag = "port-" + h.portID
+            hosts += "\(h.mac),\(h.hostname),\(h.address),set:\(tag)\n"
+            guard tagged.insert(tag).inserted else { continue }
+            for o in options {
+                let option = o.name.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) ? o.name : "option:" + o.name
+                opts += "tag:\(tag),\(option),\(o.value)\n"
+            }
         }
         return (hosts, opts, ranges, forced)
+    }
+
+    /// An option name dnsmasq reads as one (`tftp-server`, `bootfile-name`, `150`); others are left out.
+    static func isOptionName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 }
     }
 
     func dnsmasqPID(_ d: DHCPService) -> Int32? {

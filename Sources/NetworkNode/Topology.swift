@@ -126,9 +126,20 @@ public struct DHCPHost: Sendable, Equatable, Codable {
     public var address: String
     public var hostname: String
     public var subnetID: String
-    public init(mac: String, address: String, hostname: String, subnetID: String) {
+    /// The port's own IPv4 DHCP options (`extra_dhcp_opts`), tagged with the port.
+    public var portID: String
+    public var options: [DHCPOption]
+    public init(mac: String, address: String, hostname: String, subnetID: String, portID: String = "", options: [DHCPOption] = []) {
         self.mac = mac; self.address = address; self.hostname = hostname; self.subnetID = subnetID
+        self.portID = portID; self.options = options
     }
+}
+
+/// One `extra_dhcp_opts` entry: an option name or number and its value.
+public struct DHCPOption: Sendable, Equatable, Codable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) { self.name = name; self.value = value }
 }
 
 /// The DHCP server (and metadata address) of one network, in namespace `qdhcp-<network>`.

@@ -17,6 +17,14 @@ public enum Timestamps {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", v.tm_year + 1900, v.tm_mon + 1, v.tm_mday, v.tm_hour, v.tm_min, v.tm_sec)
     }
 
+    /// Seconds with a space and no zone, as Neutron renders its agents' times: `2025-01-02 03:04:05`.
+    public static func spaced(_ date: Date) -> String {
+        var t = time_t(floor(date.timeIntervalSince1970))
+        var v = tm()
+        gmtime_r(&t, &v)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d", v.tm_year + 1900, v.tm_mon + 1, v.tm_mday, v.tm_hour, v.tm_min, v.tm_sec)
+    }
+
     static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 

@@ -214,11 +214,12 @@ struct ComputeNetworkClient: NetworkClient {
         for id in created where network.state[.port, id] != nil { try? await network.deletePort(id, actor: admin, force: true) }
     }
 
-    /// The group `name` names for `caller`, as neutronclient's `find_resourceid_by_name_or_id`:
-    /// an id the caller may see, else a name among the project's groups.
-    func findGroup(_ name: String, project: String, caller: AuthContext, _ s: NetworkState) throws -> JSONObject {
-        let admin = caller.hasRole("admin")
-        if let g = s[.securityGroup, name], admin || g["project_id"]?.stringValue?.sameBytes(as: project) == true { return g }
+    /// The group `name` names for `caller`, as neutronclient's `find_resourceid_by_name_or_id`
+    /// with the caller's project: an id the caller may see, else a name among the caller's
+    /// project's groups.
+    func findGroup(_ name: String, caller: AuthContext, _ s: NetworkState) throws -> JSONObject {
+        let project = caller.projectID ?? ""
+        if let g = s[.securityGroup, name], caller.hasRole("admin") || g["project_id"]?.stringValue?.sameBytes(as: project) == true { return g }
         let matches = s.all(.securityGroup).filter {
             $0["project_id"]?.stringValue?.sameBytes(as: project) == true && $0["name"]?.stringValue?.sameBytes(as: name) == true
         }
@@ -229,83 +230,90 @@ struct ComputeNetworkClient: NetworkClient {
 
     func addSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws {
         let s = network.state
-        let g = try findGroup(group, project: project, caller: caller, s)
-        let gid = g["id"]!
+        let gid = try findGroup(group, caller: caller, s)["id"]!.stringValue!
         let ports = ports(instance, project: project, s)
         if ports.isEmpty { throw NimbusError.notFound("instance_id \(instance) could not be found as device id on any ports") }
-        let a = NetworkActor(projectID: project, isAdmin: caller.hasRole("admin"))
-        for p in ports {
-            guard p["port_security_enabled"]?.boolValue != false, !NetworkState.fixedIPs(p).isEmpty else {
-                throw NimbusError.badRequest("Network requires port_security_enabled and subnet associated in order to apply security groups.")
-            }
-            var groups = p["security_groups"]?.arrayValue ?? []
-            if groups.contains(gid) { continue }
-            groups.append(gid)
-            do {
-                _ = try await network.updatePort(p["id"]!.stringValue!, ["security_groups": .array(groups)], actor: a)
-            } catch {
-                throw Self.translate(error)
-            }
+        for p in ports where p["port_security_enabled"]?.boolValue == false || NetworkState.fixedIPs(p).isEmpty {
+            throw NimbusError.badRequest("Network requires port_security_enabled and subnet associated in order to apply security groups.")
+        }
+        do {
+            _ = try await network.changePortGroups(ports.compactMap { $0["id"]?.stringValue }, adding: gid,
+                                                   actor: NetworkActor(projectID: project, isAdmin: caller.hasRole("admin")))
+        } catch let e as NimbusError where e.kind == .conflict {
+            throw e   // Nova's SecurityGroupConnectionStateConflict (409)
+        } catch {
+            throw Self.translate(error)
         }
     }
 
     func removeSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws {
         let s = network.state
-        let g = try findGroup(group, project: project, caller: caller, s)
-        let gid = g["id"]!
+        let gid = try findGroup(group, caller: caller, s)["id"]!.stringValue!
         let ports = ports(instance, project: project, s)
         if ports.isEmpty { throw NimbusError.notFound("instance_id \(instance) could not be found as device id on any ports") }
-        let a = NetworkActor(projectID: project, isAdmin: caller.hasRole("admin"))
-        var found = false
-        for p in ports {
-            var groups = p["security_groups"]?.arrayValue ?? []
-            guard groups.contains(gid) else { continue }
-            groups.removeAll { $0 == gid }
-            do {
-                _ = try await network.updatePort(p["id"]!.stringValue!, ["security_groups": .array(groups)], actor: a)
-            } catch {
-                throw Self.translate(error)
-            }
-            found = true
+        let changed: Int
+        do {
+            changed = try await network.changePortGroups(ports.compactMap { $0["id"]?.stringValue }, removing: gid,
+                                                         actor: NetworkActor(projectID: project, isAdmin: caller.hasRole("admin")))
+        } catch {
+            throw Self.translate(error)
         }
-        if !found {
+        if changed == 0 {
             throw NimbusError.notFound("Security group \(group) not associated with the instance \(instance)")
         }
     }
 
     /// Nova's `_format_security_group` and `_format_security_group_rule` (the proxy's view).
-    func securityGroupDetails(instance: String, project: String) -> [JSONValue] {
+    func securityGroupDetails(instance: String, project: String, caller: AuthContext) -> [JSONValue] {
         let s = network.state
         var ids = [String]()
         for p in ports(instance, project: project, s) {
             for g in p["security_groups"]?.arrayValue ?? [] { if let id = g.stringValue, !ids.contains(id) { ids.append(id) } }
         }
-        return ids.compactMap { id in s[.securityGroup, id].map { .object(Self.novaGroup($0, s)) } }
+        // Only groups the caller may see (Nova reads them with the caller's token).
+        let admin = caller.hasRole("admin"), mine = caller.projectID ?? ""
+        ids = ids.filter { id in admin || s[.securityGroup, id]?["project_id"]?.stringValue?.sameBytes(as: mine) == true }
+        // Sorted by project and name, as Nova sorts them.
+        return ids.compactMap { id in s[.securityGroup, id].map { Self.novaGroup($0, s) } }.sorted { a, b in
+            let ta = a["tenant_id"]?.stringValue ?? "", tb = b["tenant_id"]?.stringValue ?? ""
+            if !ta.sameBytes(as: tb) { return ta.bytesPrecede(tb) }
+            return (a["name"]?.stringValue ?? "").bytesPrecede(b["name"]?.stringValue ?? "")
+        }.map { .object($0) }
     }
 
     static func novaGroup(_ g: JSONObject, _ s: NetworkState) -> JSONObject {
         let id = g["id"]?.stringValue ?? ""
-        let rules = s.rules(ofGroup: id).filter { $0["direction"]?.stringValue == "ingress" }.map { r -> JSONValue in
-            var group = JSONObject(), range = JSONObject()
-            if let rg = r["remote_group_id"]?.stringValue, let other = s[.securityGroup, rg] {
-                group = ["name": other["name"] ?? .null, "tenant_id": other["project_id"] ?? .null]
-            } else {
-                range = ["cidr": r["remote_ip_prefix"]?.stringValue.map(JSONValue.string) ?? (r["ethertype"]?.stringValue == "IPv6" ? "::/0" : "0.0.0.0/0")]
-            }
-            let proto = r["protocol"]?.stringValue
-            var from = r["port_range_min"] ?? .null, to = r["port_range_max"] ?? .null
-            if proto == nil || proto == "icmp" || proto == "1" {
-                if from == .null { from = proto == nil ? .null : -1 }
-                if to == .null { to = proto == nil ? .null : -1 }
-            } else {
-                if from == .null { from = 1 }
-                if to == .null { to = 65535 }
-            }
-            return .object(["id": r["id"] ?? .null, "parent_group_id": .string(id), "ip_protocol": proto.map(JSONValue.string) ?? .null,
-                            "from_port": from, "to_port": to, "group": .object(group), "ip_range": .object(range)])
-        }
+        let rules = s.rules(ofGroup: id).filter { $0["direction"]?.stringValue == "ingress" }.map { JSONValue.object(novaRule($0, s)) }
         return ["id": .string(id), "name": g["name"] ?? "", "description": g["description"] ?? "", "tenant_id": g["project_id"] ?? .null,
                 "rules": .array(rules)]
+    }
+
+    /// Nova's `_convert_to_nova_security_group_rule_format`: a Neutron rule's protocol, ports
+    /// (a protocol without ports: 1-65535 for TCP and UDP, -1 otherwise), remote group and CIDR
+    /// (`0.0.0.0/0` when none).
+    static func novaRuleFields(_ r: JSONObject) -> (proto: String?, from: JSONValue, to: JSONValue, group: String?, cidr: String) {
+        let proto = r["protocol"]?.stringValue
+        var from = r["port_range_min"] ?? .null, to = r["port_range_max"] ?? .null
+        if let p = proto, from == .null, to == .null {
+            let tcpUDP = ["TCP", "UDP"].contains(p.uppercased())
+            from = tcpUDP ? 1 : -1
+            to = tcpUDP ? 65535 : -1
+        }
+        return (proto, from, to, r["remote_group_id"]?.stringValue, r["remote_ip_prefix"]?.stringValue ?? "0.0.0.0/0")
+    }
+
+    /// Nova's `_format_security_group_rule`.
+    static func novaRule(_ r: JSONObject, _ s: NetworkState) -> JSONObject {
+        let f = novaRuleFields(r)
+        var group = JSONObject(), range = JSONObject()
+        if let rg = f.group {
+            let other = s[.securityGroup, rg]
+            group = ["name": other?["name"] ?? .null, "tenant_id": other?["project_id"] ?? .null]
+        } else {
+            range = ["cidr": .string(f.cidr)]
+        }
+        return ["id": r["id"] ?? .null, "parent_group_id": r["security_group_id"] ?? .null, "ip_protocol": f.proto.map(JSONValue.string) ?? .null,
+                "from_port": f.from, "to_port": f.to, "group": .object(group), "ip_range": .object(range)]
     }
 
     /// Nova's `_show_interface`/`interfaceAttachment` view of a port.

@@ -219,7 +219,7 @@ extension ComputeAPI {
                 guard let group = given.stringValue else {
                     throw NimbusError.badRequest("Invalid input for field/attribute name. Value: \(given.pythonStr). \(given.pythonStr) is not of type 'string'")
                 }
-                if group.trimmingCharacters(in: .whitespaces).isEmpty { throw NimbusError.badRequest("Security group name cannot be empty") }
+                if group.unicodeScalars.allSatisfy(Pattern.pythonSpace) { throw NimbusError.badRequest("Security group name cannot be empty") }
                 guard let network = self.service.network else { throw NimbusError.notFound("Security group \(group) is not found for project \(i.projectID)") }
                 if add {
                     try await network.addSecurityGroup(group, instance: i.id, project: i.projectID, caller: c.auth)
@@ -320,7 +320,7 @@ extension ComputeAPI {
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:os-security-groups:list", c, target: ["project_id": i.projectID])
-            return .json(["security_groups": .array(self.service.network?.securityGroupDetails(instance: i.id, project: i.projectID) ?? [])])
+            return .json(["security_groups": .array(self.service.network?.securityGroupDetails(instance: i.id, project: i.projectID, caller: c.auth) ?? [])])
         })
         // The password a guest agent posts to the metadata service: no such agent or service
         // yet, so it is always empty (what Nova shows before a guest sets one).

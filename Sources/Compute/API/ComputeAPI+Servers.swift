@@ -41,6 +41,8 @@ extension ComputeAPI {
             return .empty(.noContent)
         })
         addServerActionRoutes(&t)
+        addSecurityGroupProxyRoutes(&t)
+        addExternalEventRoutes(&t)
     }
 
     func hostsByName() async throws -> [Name: ComputeHost] {

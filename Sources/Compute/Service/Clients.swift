@@ -146,6 +146,20 @@ public struct RequestedNIC: Sendable, Equatable {
     }
 }
 
+/// Nova's security group proxy (`os-security-groups`, `os-security-group-rules`, up to 2.35):
+/// the caller's requests passed to the network service as Nova passes them to Neutron, views
+/// in Nova's format. Errors are Nova's (400, 403, 404).
+public protocol NovaSecurityGroupProxy: Sendable {
+    func listGroups(caller: AuthContext, allProjects: Bool) -> [JSONObject]
+    func showGroup(_ id: String, caller: AuthContext) throws -> JSONObject
+    func createGroup(name: String, description: String, caller: AuthContext) async throws -> JSONObject
+    func updateGroup(_ id: String, name: String, description: String, caller: AuthContext) async throws -> JSONObject
+    func deleteGroup(_ id: String, caller: AuthContext) async throws
+    /// `rule`: the request's `security_group_rule` (parent_group_id, group_id, ip_protocol, from_port, to_port, cidr).
+    func createRule(_ rule: JSONObject, caller: AuthContext) async throws -> JSONObject
+    func deleteRule(_ id: String, caller: AuthContext) async throws
+}
+
 /// What the compute service needs from the network service (Nova's `network.neutron.API`),
 /// through a protocol it owns; the composition root implements it over the network service.
 public protocol NetworkClient: Sendable {
@@ -178,7 +192,7 @@ public protocol NetworkClient: Sendable {
     /// Nova's removeSecurityGroup: off every port that has it; `.notFound` when none has it.
     func removeSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws
     /// The groups on the instance's ports with their rules, as Nova's `os-security-groups` shows them.
-    func securityGroupDetails(instance: String, project: String) -> [JSONValue]
+    func securityGroupDetails(instance: String, project: String, caller: AuthContext) -> [JSONValue]
     /// The instance's ports as Nova's `os-interface` shows them (`interfaceAttachment`s).
     func interfaces(instance: String, project: String) -> [JSONObject]
     /// Takes one port off the instance: deleted when `delete` (the compute service made it),

@@ -30,6 +30,9 @@ public enum ResourceSpecs {
                       convert: { v in v == .null ? .null : Validators.toIntConverter(v) })
             .failing(.fault(type: "SecurityGroupInvalidPortValue", message: { v in "Invalid value for port \(Validators.repr(v))." }))
     }
+    /// neutron-lib's `convert_none_to_empty_list`.
+    static let noneToEmpty: @Sendable (JSONValue) -> JSONValue? = { $0 == .null ? [] : $0 }
+
     static func integer(_ a: AttributeSpec) -> AttributeSpec {
         var a = a
         a.conversionFailure = "is not an integer"
@@ -69,8 +72,8 @@ public enum ResourceSpecs {
         bool("use_default_subnetpool", put: false, default: false),
         AttributeSpec("gateway_ip", post: true, put: true, default: unspecified, validate: Validators.ipAddressOrNone),
         AttributeSpec("allocation_pools", post: true, put: true, default: unspecified, validate: Validators.allocationPools, filter: false, sort: false),
-        AttributeSpec("dns_nameservers", post: true, put: true, default: [], validate: Validators.nameservers, sort: false),
-        AttributeSpec("host_routes", post: true, put: true, default: [], validate: Validators.hostRoutes, filter: false, sort: false),
+        AttributeSpec("dns_nameservers", post: true, put: true, default: [], validate: Validators.nameservers, convert: noneToEmpty, sort: false),
+        AttributeSpec("host_routes", post: true, put: true, default: [], validate: Validators.hostRoutes, convert: noneToEmpty, filter: false, sort: false),
         bool("enable_dhcp"),
         AttributeSpec("ipv6_ra_mode", post: true, default: .null,
                       validate: { v in v == .null ? nil : Validators.values(["dhcpv6-stateful", "dhcpv6-stateless", "slaac"])(v) }),
@@ -93,7 +96,7 @@ public enum ResourceSpecs {
         AttributeSpec("status"),
         AttributeSpec("security_groups", post: true, put: true, default: unspecified, validate: Validators.uuidList, sort: false),
         bool("port_security_enabled", default: unspecified, policy: true),
-        AttributeSpec("allowed_address_pairs", post: true, put: true, default: [], validate: Validators.addressPairs, policy: true, filter: false, sort: false),
+        AttributeSpec("allowed_address_pairs", post: true, put: true, default: [], validate: Validators.addressPairs, convert: noneToEmpty, policy: true, filter: false, sort: false),
         AttributeSpec("extra_dhcp_opts", post: true, put: true, default: [], validate: Validators.listOf(Validators.dict), filter: false, sort: false),
         AttributeSpec("binding:host_id", post: true, put: true, default: "", validate: Validators.string(max: 255), policy: true, sort: false),
         AttributeSpec("binding:profile", post: true, put: true, default: [:], validate: Validators.dictOrNone, policy: true, filter: false, sort: false),
@@ -146,7 +149,7 @@ public enum ResourceSpecs {
         bool("admin_state_up"),
         AttributeSpec("status"),
         AttributeSpec("external_gateway_info", post: true, put: true, default: .null, validate: Validators.dictOrNone, policy: true, filter: false, sort: false),
-        AttributeSpec("routes", put: true, default: [], validate: Validators.hostRoutes, filter: false, sort: false),
+        AttributeSpec("routes", put: true, default: [], validate: Validators.hostRoutes, convert: noneToEmpty, filter: false, sort: false),
         bool("distributed", default: unspecified, policy: true),
         bool("ha", default: unspecified, policy: true),
         AttributeSpec("availability_zone_hints", post: true, default: [], validate: Validators.listOf(Validators.string(max: 255)), filter: false, sort: false),
@@ -182,7 +185,7 @@ public enum ResourceSpecs {
     public static let agent: [AttributeSpec] = [
         AttributeSpec("id"), AttributeSpec("agent_type"), AttributeSpec("binary"), AttributeSpec("topic"), AttributeSpec("host"),
         bool("admin_state_up", post: false), AttributeSpec("created_at"), AttributeSpec("started_at"), AttributeSpec("heartbeat_timestamp"),
-        AttributeSpec("alive", sort: false), AttributeSpec("configurations", filter: false, sort: false),
+        bool("alive", post: false, put: false), AttributeSpec("configurations", filter: false, sort: false),
         AttributeSpec("description", put: true, default: .null, validate: Validators.stringOrNone(max: 255)),
         AttributeSpec("availability_zone"), AttributeSpec("resources_synced"), AttributeSpec("resource_versions", filter: false, sort: false),
     ]

@@ -9,6 +9,8 @@ import NimbusCore
 extension NetworkService {
     /// Neutron's `agent_down_time`.
     public static let agentDownTime: TimeInterval = 75
+    /// The least time between two rewrites of one host's agent records (Neutron's agents report every 30 s).
+    public static let agentRewriteInterval: TimeInterval = 30
     static let l2Agent = (type: "Linux bridge agent", binary: "neutron-linuxbridge-agent", topic: "N/A")
     static let networkNodeAgents = [(type: "DHCP agent", binary: "neutron-dhcp-agent", topic: "dhcp_agent"),
                                     (type: "L3 agent", binary: "neutron-l3-agent", topic: "l3_agent"),
@@ -27,10 +29,30 @@ extension NetworkService {
         }
     }
 
-    /// Records the agents of `hello.host` and their heartbeat; writes only what changed. The
+    /// A tunnel endpoint an agent may report: a unicast address (not unspecified, multicast or
+    /// the broadcast address), in its canonical form.
+    public static func tunnelEndpoint(_ text: String) throws -> String {
+        guard let a = IPAddress(text) else { throw NimbusError.badRequest("tunnel address \(text) is not an IP address") }
+        let s = a.description
+        let multicast = a.version == 4 ? (a.value >> 28) == 0xE : (a.value >> 120) == 0xFF
+        guard a.value != 0, !multicast, !(a.version == 4 && a.value == 0xFFFF_FFFF) else {
+            throw NimbusError.badRequest("tunnel address \(s) is not a unicast address")
+        }
+        return s
+    }
+
+    /// Whether `host` is a network node (its L3 agent is recorded): remote agents may not speak for it.
+    public func isNetworkNode(_ host: String) -> Bool {
+        agents(host: host)["L3 agent"] != nil
+    }
+
+    /// Records the agents of `hello.host` and their heartbeat; writes only what changed, and a
+    /// host's records at most every `agentRewriteInterval` once they exist (two agents that
+    /// disagree about one host must not turn into a stream of commits waking every agent). The
     /// caller says whether the host is the network node (a remote node never is).
     public func agentHello(_ hello: AgentHello, networkNode: Bool) async throws {
-        if let ip = hello.tunnelIP, IPAddress(ip) == nil { throw NimbusError.badRequest("tunnel address \(ip) is not an IP address") }
+        var hello = hello
+        if let ip = hello.tunnelIP { hello.tunnelIP = try Self.tunnelEndpoint(ip) }
         var types = [Self.l2Agent]
         if networkNode { types += Self.networkNodeAgents }
         let existing = agents(host: hello.host)
@@ -39,7 +61,10 @@ extension NetworkService {
             guard let a = existing[t.type] else { return true }
             return a["configurations"]?.objectValue != Self.configurations(type: t.type, hello, networkNode: networkNode)
         }
-        if stale {
+        let recent = agentWrites.withLock { w in w[hello.host].map { now.timeIntervalSince($0) < Self.agentRewriteInterval } ?? false }
+        let missing = types.contains { existing[$0.type] == nil }
+        if stale && (missing || !recent) {
+            agentWrites.withLock { $0[hello.host] = now }
             try await write { s in
                 for t in types {
                     let found = s.all(.agent).first { $0["host"]?.stringValue?.sameBytes(as: hello.host) == true && $0["agent_type"]?.stringValue == t.type }
@@ -47,12 +72,12 @@ extension NetworkService {
                     if var a = found {
                         guard a["configurations"]?.objectValue != config else { continue }
                         a["configurations"] = .object(config)
-                        a["started_at"] = .string(Self.now())
+                        a["started_at"] = .string(Timestamps.spaced(now))
                         s.put(.agent, a)
                     } else {
                         s.put(.agent, ["id": .string(Identifiers.uuid()), "agent_type": .string(t.type), "binary": .string(t.binary),
                                        "topic": .string(t.topic), "host": .string(hello.host), "admin_state_up": true,
-                                       "created_at": .string(Self.now()), "started_at": .string(Self.now()), "configurations": .object(config),
+                                       "created_at": .string(Timestamps.spaced(now)), "started_at": .string(Timestamps.spaced(now)), "configurations": .object(config),
                                        "description": .null, "availability_zone": t.type == Self.l2Agent.type ? .null : .string(settings.availabilityZone),
                                        "resources_synced": .null, "resource_versions": [:], "project_id": ""])
                     }
@@ -77,7 +102,7 @@ extension NetworkService {
         var v = a
         v["project_id"] = nil
         let beat = a["id"]?.stringValue.flatMap { id in heartbeats.withLock { $0[id] } }
-        v["heartbeat_timestamp"] = beat.map { .string(Timestamps.seconds($0)) } ?? a["started_at"] ?? .null
+        v["heartbeat_timestamp"] = beat.map { .string(Timestamps.spaced($0)) } ?? a["started_at"] ?? .null
         v["alive"] = .bool(beat.map { Date().timeIntervalSince($0) < Self.agentDownTime } ?? false)
         return v
     }

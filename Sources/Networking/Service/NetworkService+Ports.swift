@@ -46,6 +46,7 @@ extension NetworkService {
                                               type: "PortSecurityAndIPRequiredForSecurityGroups")
             }
             for g in groups { try checkGroupUsable(g, project: project, actor: actor, s) }
+            try Self.checkStatefulness(groups, s)
         } else if portSecurity && !isInternal && !project.isEmpty {
             groups = [ensureDefaultSecurityGroup(project: project, &s)]
         } else {
@@ -125,6 +126,34 @@ extension NetworkService {
         return .array(out)
     }
 
+    /// Adds `adding` to, or takes `removing` off, each of `ports` in one commit (Nova's add and
+    /// remove security group actions: concurrent actions must not lose each other's groups).
+    /// Returns how many ports changed.
+    public func changePortGroups(_ ports: [String], adding: String? = nil, removing: String? = nil, actor: NetworkActor) async throws -> Int {
+        try await write { s in
+            var changed = 0
+            for id in ports {
+                guard let p = s[.port, id] else { continue }
+                var groups = p["security_groups"]?.arrayValue ?? []
+                if let g = adding, !groups.contains(.string(g)) { groups.append(.string(g)) }
+                if let g = removing { groups.removeAll { $0 == .string(g) } }
+                if groups == (p["security_groups"]?.arrayValue ?? []) { continue }
+                _ = try updatePort(id, ["security_groups": .array(groups)], actor: actor, &s)
+                changed += 1
+            }
+            return changed
+        }
+    }
+
+    /// Neutron's `_validate_sgs_for_port`: a port's groups are all stateful or all stateless.
+    static func checkStatefulness(_ groups: [String], _ s: NetworkState) throws {
+        let kinds = Set(groups.compactMap { s[.securityGroup, $0]?["stateful"]?.boolValue ?? true })
+        if kinds.count > 1 {
+            throw NeutronFault.conflict("SecurityGroupConflict",
+                                        "Error Cannot apply both stateful and stateless security groups on the same port at the same time while attempting the operation.")
+        }
+    }
+
     func checkGroupUsable(_ g: String, project: String, actor: NetworkActor, _ s: NetworkState) throws {
         guard let sg = s[.securityGroup, g], actor.isAdmin || Self.owns(sg, project) || Self.owns(sg, actor.projectID) else {
             throw ResourceKind.securityGroup.notFound(g)
@@ -183,6 +212,7 @@ extension NetworkService {
         let groups = (c["security_groups"] ?? p["security_groups"])?.arrayValue?.compactMap(\.stringValue) ?? []
         if let given = changes["security_groups"]?.arrayValue {
             for g in given.compactMap(\.stringValue) { try checkGroupUsable(g, project: project, actor: actor, s) }
+            try Self.checkStatefulness(given.compactMap(\.stringValue), s)
         }
         if !portSecurity {
             if let given = changes["security_groups"]?.arrayValue, !given.isEmpty {

@@ -97,9 +97,16 @@ extension NetworkService {
                 var hosts = [DHCPHost]()
                 for q in s.ports(ofNetwork: n) where !(q["device_owner"]?.stringValue ?? "").hasBytePrefix("network:") {
                     guard let mac = q["mac_address"]?.stringValue else { continue }
+                    // Neutron leaves the client id to the client; the rest go to dnsmasq.
+                    let options = (q["extra_dhcp_opts"]?.arrayValue ?? []).compactMap { o -> DHCPOption? in
+                        guard o["ip_version"]?.intValue ?? 4 == 4, let name = o["opt_name"]?.stringValue,
+                              !["client-id", "61"].contains(name) else { return nil }
+                        return DHCPOption(name: name, value: o["opt_value"]?.stringValue ?? "")
+                    }
                     for ip in NetworkState.fixedIPs(q) where ip.address.version == 4 {
                         hosts.append(DHCPHost(mac: mac, address: ip.address.description,
-                                              hostname: "host-" + ip.address.description.replacingBytes(".", with: "-"), subnetID: ip.subnet))
+                                              hostname: "host-" + ip.address.description.replacingBytes(".", with: "-"), subnetID: ip.subnet,
+                                              portID: q["id"]?.stringValue ?? "", options: options))
                     }
                 }
                 hosts.sort { $0.address < $1.address }

@@ -38,6 +38,11 @@ public final class NetworkService: Sendable {
     private let listeners = Mutex<[@Sendable (Int64) -> Void]>([])
     /// The agents' last reports (agent id → time), in memory only.
     let heartbeats = Mutex<[String: Date]>([:])
+    /// When each host's agent records were last written (in memory).
+    let agentWrites = Mutex<[String: Date]>([:])
+    /// Long polls waiting for the next commit (`waitForChange`).
+    let waiters = Mutex<[UInt64: CheckedContinuation<Void, Never>]>([:])
+    let nextWaiter = Atomic<UInt64>(0)
 
     public static let quotaDefaults: [(String, Int64)] = [
         ("network", 100), ("subnet", 100), ("port", 500), ("router", 10), ("floatingip", 50),
@@ -49,6 +54,41 @@ public final class NetworkService: Sendable {
         self.settings = settings
         self.logger = logger
         self.current = Mutex(try await store.load())
+        listeners.withLock { $0.append({ [weak self] _ in self?.wakeWaiters() }) }
+    }
+
+    /// Returns once the state's version is no longer `since` (a commit here or a reload of
+    /// another controller's), or after `timeout`. A waiting call is a suspended task, not a loop.
+    public func waitForChange(since: Int64, timeout: Duration) async {
+        if state.version != since { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.nextCommit(since: since) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func nextCommit(since: Int64) async {
+        let id = nextWaiter.add(1, ordering: .relaxed).newValue
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                waiters.withLock { $0[id] = c }
+                // A commit between the caller's check and this registration, or a cancellation
+                // before it, must not leave the wait hanging.
+                if state.version != since || Task.isCancelled, let c = waiters.withLock({ $0.removeValue(forKey: id) }) { c.resume() }
+            }
+        } onCancel: {
+            if let c = waiters.withLock({ $0.removeValue(forKey: id) }) { c.resume() }
+        }
+    }
+
+    private func wakeWaiters() {
+        let all = waiters.withLock { w in
+            defer { w = [:] }
+            return Array(w.values)
+        }
+        for c in all { c.resume() }
     }
 
     public var state: NetworkState { current.withLock { $0 } }

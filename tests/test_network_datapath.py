@@ -269,6 +269,41 @@ def test_interface_hot_plug_and_unplug(net_cloud):
     demo("port", "delete", port["id"])
 
 
+def test_ipv6_slaac_from_the_routers_advertisements(net_cloud):
+    """A SLAAC subnet on a router interface: the router advertises the prefix (dnsmasq's RA in
+    its namespace), the guest's kernel configures exactly the address Neutron computed for
+    its port from the MAC, and reaches the router over IPv6."""
+    c = net_cloud
+    demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731
+    demo("network", "create", "v6net")
+    demo("subnet", "create", "--network", "v6net", "--subnet-range", "10.20.0.0/24", "v6net-v4")
+    demo("subnet", "create", "--network", "v6net", "--ip-version", "6", "--subnet-range", "2001:db8:20::/64",
+         "--ipv6-ra-mode", "slaac", "--ipv6-address-mode", "slaac", "v6net-v6")
+    demo("router", "add", "subnet", "router1", "v6net-v4")
+    demo("router", "add", "subnet", "router1", "v6net-v6")
+    boot(c, "g6", extra=("--network", "v6net"))
+    wait_banner(c, "g6")
+    v6 = next(a for addrs in demo("server", "show", "g6", "-f", "json")["addresses"].values() for a in addrs if ":" in a)
+    fip = demo("floating", "ip", "create", "public", "-f", "json")["floating_ip_address"]
+    demo("server", "add", "floating", "ip", "g6", fip)
+    wait_ssh(c, fip, timeout=60)
+    deadline = time.monotonic() + 40
+    out = ""
+    while time.monotonic() < deadline:
+        out = ssh(c, fip, "ip -6 addr show dev eth0").stdout
+        if f"inet6 {v6}/64" in out and "tentative" not in out:
+            break
+        time.sleep(1)
+    assert f"inet6 {v6}/64" in out, out
+    ping = ssh(c, fip, "ping -6 -c 2 -W 2 2001:db8:20::1 || ping6 -c 2 -W 2 2001:db8:20::1", check=False).stdout
+    assert " 0% packet loss" in ping, ping
+    demo("server", "delete", "--wait", "g6", timeout=180)
+    demo("floating", "ip", "delete", fip)
+    demo("router", "remove", "subnet", "router1", "v6net-v6")
+    demo("router", "remove", "subnet", "router1", "v6net-v4")
+    demo("network", "delete", "v6net")
+
+
 def test_deleting_everything_leaves_no_trace(net_cloud):
     c = net_cloud
     demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731

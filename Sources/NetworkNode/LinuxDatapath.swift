@@ -268,6 +268,7 @@ public final class LinuxDatapath: Datapath {
                 _ = await tryRun(["ip", "-n", r.namespace, "route", "replace", route.destination, "via", route.nexthop])
             }
             try await nft(Self.natRuleset(r), key: "router-" + r.id, namespace: r.namespace)
+            try await advertise(r)
             } catch {
                 logger.error("router \(r.id) not converged: \(error)")
             }
@@ -363,6 +364,58 @@ public final class LinuxDatapath: Datapath {
             return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         return nil
+    }
+
+    // MARK: router advertisements
+
+    func raDir(_ router: String) -> String { runDir + "/ra/" + router }
+
+    func raPID(_ router: String) -> Int32? {
+        guard let text = try? String(contentsOfFile: raDir(router) + "/pid", encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
+              let cmd = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")),
+              String(decoding: cmd, as: UTF8.self).contains(raDir(router) + "/pid") else { return nil }
+        return pid
+    }
+
+    /// The router's IPv6 advertisements (Neutron runs radvd in the router's namespace; here it
+    /// is dnsmasq's RA): each interface's `slaac` and `dhcpv6-stateless` prefixes for address
+    /// autoconfiguration, the other flag for stateless DHCPv6, the router as default route.
+    /// `dhcpv6-stateful` prefixes are not advertised yet (no DHCPv6 server).
+    static func raArguments(_ r: RouterWiring, dir: String) -> [String]? {
+        var ranges = [String](), interfaces = [String]()
+        for i in r.interfaces {
+            var any = false
+            for p in i.advertised {
+                let parts = p.cidr.splitBytes("/")
+                guard parts.count == 2, canonical(String(parts[0])) != nil, let len = Int(parts[1]), len == 64 else { continue }
+                switch p.mode {
+                case "slaac": ranges.append("--dhcp-range=\(parts[0]),ra-only,\(len)")
+                case "dhcpv6-stateless": ranges.append("--dhcp-range=\(parts[0]),ra-stateless,\(len)")
+                default: continue
+                }
+                any = true
+            }
+            if any { interfaces.append("--interface=" + RouterWiring.device("qr-", i.portID)) }
+        }
+        if ranges.isEmpty { return nil }
+        return ["ip", "netns", "exec", r.namespace, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
+                "--pid-file=\(dir)/pid", "--enable-ra", "--bind-interfaces", "--except-interface=lo", "--log-facility=\(dir)/log"]
+            + interfaces + ranges
+    }
+
+    func advertise(_ r: RouterWiring) async throws {
+        let dir = raDir(r.id)
+        let argv = Self.raArguments(r, dir: dir)
+        let changed = try write((argv ?? []).joined(separator: "\n"), to: dir + "/args")
+        if let pid = raPID(r.id) {
+            if !changed && argv != nil { return }
+            kill(pid, SIGTERM)
+            for _ in 0..<50 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        guard let argv else { return }
+        try await run(["ip", "netns", "exec", r.namespace, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
+        try await run(argv)
     }
 
     // MARK: dnsmasq
@@ -498,7 +551,10 @@ public final class LinuxDatapath: Datapath {
                 if let pid = dnsmasqPID(stub) { kill(pid, SIGTERM) }
                 try? FileManager.default.removeItem(atPath: dhcpDir(stub))
             } else {
-                applied.withLock { $0["router-" + String(ns.droppingBytePrefix("qrouter-") ?? "")] = nil }
+                let router = String(ns.droppingBytePrefix("qrouter-") ?? "")
+                applied.withLock { $0["router-" + router] = nil }
+                if let pid = raPID(router) { kill(pid, SIGTERM) }
+                try? FileManager.default.removeItem(atPath: raDir(router))
             }
             _ = await tryRun(["ip", "netns", "del", ns])
         }

@@ -167,10 +167,21 @@ public struct RouterInterface: Sendable, Equatable, Codable {
     public var mac: String
     public var addresses: [InterfaceAddress]
     public var mtu: Int
-    public init(portID: String, networkID: String, mac: String, addresses: [InterfaceAddress], mtu: Int) {
+    /// The IPv6 prefixes the router advertises on this interface (subnets with an `ipv6_ra_mode`).
+    public var advertised: [RAPrefix]
+    public init(portID: String, networkID: String, mac: String, addresses: [InterfaceAddress], mtu: Int, advertised: [RAPrefix] = []) {
         self.portID = portID; self.networkID = networkID; self.mac = mac; self.addresses = addresses; self.mtu = mtu
+        self.advertised = advertised
     }
     public var bridgeDevice: String { "tap" + String(portID.unicodeScalars.prefix(11)) }
+}
+
+/// An IPv6 prefix in the router's advertisements and its mode (Neutron's `ipv6_ra_mode`:
+/// `slaac`, `dhcpv6-stateless` or `dhcpv6-stateful`).
+public struct RAPrefix: Sendable, Equatable, Codable {
+    public var cidr: String
+    public var mode: String
+    public init(cidr: String, mode: String) { self.cidr = cidr; self.mode = mode }
 }
 
 /// A router: namespace `qrouter-<id>` with `qr-` interfaces on its subnets, a `qg-` gateway on

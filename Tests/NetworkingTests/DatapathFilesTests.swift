@@ -30,3 +30,27 @@ import Testing
         #expect(LinuxDatapath.dhcpFiles(service([])).hosts == "fa:16:3e:00:00:05,host-10-0-0-5,10.0.0.5\n")
     }
 }
+
+@Suite struct RouterAdvertisementTests {
+    func router(_ prefixes: [RAPrefix]) -> RouterWiring {
+        RouterWiring(id: "r", interfaces: [RouterInterface(portID: "1234567890abcdef", networkID: "n", mac: "fa:16:3e:00:00:01",
+                                                           addresses: [InterfaceAddress(address: "2001:db8::1", prefixLength: 64, version: 6)],
+                                                           mtu: 1450, advertised: prefixes)],
+                     gateway: nil, defaultRoute: nil, snat: true, routes: [], floatingIPs: [])
+    }
+
+    @Test func slaacAndStatelessPrefixesAreAdvertisedOnTheirInterface() throws {
+        let argv = try #require(LinuxDatapath.raArguments(router([RAPrefix(cidr: "2001:db8::/64", mode: "slaac"),
+                                                                  RAPrefix(cidr: "2001:db8:1::/64", mode: "dhcpv6-stateless")]), dir: "/d"))
+        #expect(argv.prefix(4) == ["ip", "netns", "exec", "qrouter-r"])
+        #expect(argv.contains("--enable-ra") && argv.contains("--interface=qr-1234567890a"))
+        #expect(argv.contains("--dhcp-range=2001:db8::,ra-only,64") && argv.contains("--dhcp-range=2001:db8:1::,ra-stateless,64"))
+    }
+
+    @Test func nothingToAdvertiseRunsNothing() {
+        #expect(LinuxDatapath.raArguments(router([]), dir: "/d") == nil)
+        #expect(LinuxDatapath.raArguments(router([RAPrefix(cidr: "2001:db8::/64", mode: "dhcpv6-stateful")]), dir: "/d") == nil)
+        #expect(LinuxDatapath.raArguments(router([RAPrefix(cidr: "2001:db8::/56", mode: "slaac")]), dir: "/d") == nil)
+        #expect(LinuxDatapath.raArguments(router([RAPrefix(cidr: "--x/64", mode: "slaac")]), dir: "/d") == nil)
+    }
+}

@@ -61,6 +61,11 @@ extension ComputeAPI {
             let (name, description) = try nameAndDescription(body)
             return .json(["security_group": .object(try await p.updateGroup(id, name: name, description: description, caller: c.auth))])
         })
+        // No id (`DELETE /os-security-groups/`): Nova's router finds no such resource.
+        t.delete("/v2.1/os-security-groups", versioned { _, _, v in
+            _ = try proxy(v)
+            throw NimbusError.notFound("The resource could not be found.")
+        })
         t.delete("/v2.1/os-security-groups/{id}", versioned { _, ctx, v in
             let p = try proxy(v)
             let c = try self.caller(ctx)

@@ -119,7 +119,13 @@ extension NetworkService {
                 func iface(_ p: JSONObject) -> RouterInterface? {
                     guard let pid = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let mac = p["mac_address"]?.stringValue else { return nil }
                     networkIDs.insert(n)
-                    return RouterInterface(portID: pid, networkID: n, mac: mac, addresses: Self.addresses(p, s), mtu: Int(s[.network, n]?["mtu"]?.intValue ?? 1500))
+                    let advertised = NetworkState.fixedIPs(p).compactMap { ip -> RAPrefix? in
+                        guard ip.address.version == 6, let sub = s[.subnet, ip.subnet], let mode = sub["ipv6_ra_mode"]?.stringValue,
+                              let cidr = sub["cidr"]?.stringValue else { return nil }
+                        return RAPrefix(cidr: cidr, mode: mode)
+                    }
+                    return RouterInterface(portID: pid, networkID: n, mac: mac, addresses: Self.addresses(p, s), mtu: Int(s[.network, n]?["mtu"]?.intValue ?? 1500),
+                                           advertised: advertised)
                 }
                 let ports = s.ports(ofDevice: rid)
                 let interfaces = ports.filter { $0["device_owner"]?.stringValue == "network:router_interface" }

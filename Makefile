@@ -51,7 +51,7 @@ swift-test: deps
 
 integration: venv
 	[ -n "$${NIMBUS_BIN:-}" ] || swift build
-	$(VENV)/bin/pytest -q tests/ --ignore=tests/tempest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q tests/ --ignore=tests/tempest --timeout=$(PYTEST_TIMEOUT) --durations=25 $(PYTEST_ARGS)
 
 tempest: venv
 	[ -n "$${NIMBUS_BIN:-}" ] || swift build

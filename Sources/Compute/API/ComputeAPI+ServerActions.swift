@@ -208,6 +208,13 @@ extension ComputeAPI {
                 return .empty(.accepted)
             case "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole":
                 return try await self.legacyConsoleAction(name, body, i, c, v)
+            case "injectNetworkInfo":
+                // Nova's libvirt driver injects nothing (the base driver's no-op); guests here read
+                // their network from DHCP and the metadata service, which always show the ports.
+                try self.authorize("os_compute_api:os-admin-actions:inject_network_info", c, target: ["project_id": i.projectID])
+                _ = try NovaSchemas.validate(body, .object(["injectNetworkInfo": .any], required: ["injectNetworkInfo"], additionalProperties: false))
+                if i.locked && !c.isAdmin { throw NimbusError.conflict("Instance \(i.id) is locked") }
+                return .empty(.accepted)
             case "addSecurityGroup", "removeSecurityGroup":
                 let add = name == "addSecurityGroup"
                 try self.authorize("os_compute_api:os-security-groups:\(add ? "add" : "remove")", c, target: ["project_id": i.projectID])

@@ -249,13 +249,23 @@ def test_interface_errors(cloud):
                          ({"interfaceAttachment": {"net_id": private, "fixed_ips": []}}, 400),
                          ({"interfaceAttachment": {"net_id": private, "bogus": 1}}, 400),
                          ({"interfaceAttachment": "x"}, 400),
-                         ({"interfaceAttachment": {"net_id": str(uuid.uuid4())}}, 400)]:
+                         ({"interfaceAttachment": {"net_id": str(uuid.uuid4())}}, 404),
+                         ({"interfaceAttachment": {"port_id": str(uuid.uuid4())}}, 404)]:
         r = c.nova("POST", f"/servers/{sid}/os-interface", json=body, token=demo_token(c))
         assert r.status_code == status, (body, r.status_code, r.text)
     # Another project's port, a port in use, an address taken.
     admins = c.cli("port", "create", "--network", "public", "adm-" + uuid.uuid4().hex[:6], "-f", "json")
     r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"port_id": admins["id"]}}, token=demo_token(c))
-    assert r.status_code in (400, 404), r.text
+    assert r.status_code == 404, r.text
+    # Not even an admin makes another project's port a server's interface (Nova's PortNotUsable),
+    # and the port is left as it was.
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"port_id": admins["id"]}})
+    assert r.status_code == 400 and "not usable" in r.text, r.text
+    assert c.neutron("GET", f"/ports/{admins['id']}").json()["port"]["device_id"] == ""
+    # An admin attaching with no network chooses among the server's project's networks (the
+    # admin project has none of its own; the demo project has several by now: Nova's 400).
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={})
+    assert r.status_code == 400 and "Multiple possible networks" in r.text, r.text
     other = boot(c, "iferr2-" + uuid.uuid4().hex[:6])
     used = interfaces(c, other)[0]["port_id"]
     r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"port_id": used}}, token=demo_token(c))
@@ -263,7 +273,7 @@ def test_interface_errors(cloud):
     taken = interfaces(c, other)[0]["fixed_ips"][0]["ip_address"]
     r = c.nova("POST", f"/servers/{sid}/os-interface",
                json={"interfaceAttachment": {"net_id": private, "fixed_ips": [{"ip_address": taken}]}}, token=demo_token(c))
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 409, r.text
     # Detach of a port that is not the server's (another server's): 404, and it stays put.
     r = c.nova("DELETE", f"/servers/{sid}/os-interface/{used}", token=demo_token(c))
     assert r.status_code == 404, r.text
@@ -317,13 +327,19 @@ def test_nova_security_group_proxy(cloud):
     assert r.status_code == 200, r.text
     by_group = r.json()["security_group_rule"]
     assert by_group["group"]["name"] == name + "-2" and (by_group["from_port"], by_group["to_port"]) == (1, 65535)
+    # A group rule without both ports is any protocol (Nova's `_new_ingress_rule`).
+    r = nova("POST", "/os-security-group-rules", json={"security_group_rule": {"parent_group_id": g["id"], "group_id": g["id"],
+                                                                              "ip_protocol": "gre", "from_port": 5}})
+    assert r.status_code == 200 and r.json()["security_group_rule"]["ip_protocol"] is None, r.text
+    assert nova("DELETE", f"/os-security-group-rules/{r.json()['security_group_rule']['id']}").status_code == 202
     shown = nova("GET", f"/os-security-groups/{g['id']}").json()["security_group"]
     assert {x["id"] for x in shown["rules"]} == {made["id"], by_group["id"]}
     for bad in [{"ip_protocol": "tcp", "from_port": 30, "to_port": 20}, {"ip_protocol": "tcp", "from_port": 0, "to_port": 20},
                 {"ip_protocol": "gre", "from_port": 1, "to_port": 2}, {"ip_protocol": "icmp", "from_port": 256, "to_port": 0},
                 {"ip_protocol": "tcp", "from_port": "a", "to_port": 2}, {"cidr": "10.0.0.0/8"},
                 {"ip_protocol": "tcp", "from_port": 1, "to_port": 2, "cidr": "not-a-cidr"},
-                {"ip_protocol": "tcp", "from_port": 1, "to_port": 2, "cidr": "10.0.0.0/0"}]:
+                {"ip_protocol": "tcp", "from_port": 1, "to_port": 2, "cidr": "10.0.0.0/0"},
+                {"ip_protocol": "tcp", "from_port": 1, "to_port": 2, "cidr": "10.0.0.1"}]:
         r = nova("POST", "/os-security-group-rules", json={"security_group_rule": {"parent_group_id": g["id"], **bad}})
         assert r.status_code == 400 and "badRequest" in r.json(), (bad, r.text)
     for bad_body in [{}, {"security_group_rule": {}}, {"security_group_rule": {"parent_group_id": "x"}}]:
@@ -372,3 +388,16 @@ def test_server_external_events(cloud):
                   json={"events": [{"name": "power-update", "server_uuid": sid, "tag": "POWER_ON"}]}).status_code == 400
     r = c.nova("POST", "/os-server-external-events", token=demo_token(c), json={"events": [{"name": "network-changed", "server_uuid": sid}]})
     assert r.status_code == 403, r.text
+
+
+def test_dhcp_option_values_are_bounded_in_bytes(cloud):
+    """dnsmasq splits a file line after 1,024 bytes: 255 characters of four-byte UTF-8 would end
+    in an option without the port's tag, served to every guest of the network."""
+    c = cloud
+    net = c.neutron("GET", "/networks?name=private").json()["networks"][0]["id"]
+    long = "\U0001F600" * 100
+    r = c.neutron("POST", "/ports", json={"port": {"network_id": net, "extra_dhcp_opts": [{"opt_name": "domain-search", "opt_value": long}]}})
+    assert r.status_code == 400 and "bytes" in r.json()["NeutronError"]["message"], r.text
+    r = c.neutron("POST", "/ports", json={"port": {"network_id": net, "extra_dhcp_opts": [{"opt_name": "domain-search", "opt_value": "a" * 255}]}})
+    assert r.status_code == 201, r.text
+    c.neutron("DELETE", f"/ports/{r.json()['port']['id']}")

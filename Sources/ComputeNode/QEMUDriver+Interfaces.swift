@@ -21,17 +21,28 @@ extension QEMUDriver {
             if state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
             if state == .running || state == .paused, GuestProcess(paths: paths, runner: runner).pid() != nil {
                 let qmp = QMPClient(socketPath: paths.qmp, timeout: .seconds(10))
+                // Each NIC on its own: a guest that holds on to one does not keep the others out.
+                var failure: (any Error)?
                 for nic in have where !wanted.contains(nic.portID) {
-                    try await unplug(nic, qmp)
-                    record.spec.nics = (record.spec.nics ?? []).filter { $0.portID != nic.portID }
-                    try record.save(paths.record)
+                    do {
+                        try await unplug(nic, qmp)
+                        record.spec.nics = (record.spec.nics ?? []).filter { $0.portID != nic.portID }
+                        try record.save(paths.record)
+                    } catch {
+                        failure = failure ?? error
+                    }
                 }
                 for nic in nics where !present.contains(nic.portID) {
-                    try await plug(nic, qmp)
-                    record.spec.nics = (record.spec.nics ?? []) + [nic]
-                    try record.save(paths.record)
+                    do {
+                        try await plug(nic, qmp)
+                        record.spec.nics = (record.spec.nics ?? []) + [nic]
+                        try record.save(paths.record)
+                    } catch {
+                        failure = failure ?? error
+                    }
                 }
                 logger.info("interfaces of \(id) now \(record.spec.nics?.map(\.portID) ?? [])")
+                if let failure { throw failure }
                 return
             }
             // Stopped: the next start has them.

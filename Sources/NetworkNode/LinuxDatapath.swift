@@ -217,8 +217,11 @@ public final class LinuxDatapath: Datapath {
 
         for p in t.ports {
             guard let n = networks[p.networkID] else { continue }
+            // The tap is this port's whoever made it (QEMU opens it by name, and may be first):
+            // once the port leaves this host the tap goes, so a guest that keeps a released
+            // NIC is cut off.
+            own(p.device)
             if links[p.device] == nil {
-                own(p.device)
                 try await run(ip(["tuntap", "add", "dev", p.device, "mode", "tap"]))
                 links[p.device] = Link(name: p.device, kind: "tun", master: nil, mtu: 1500, up: false, mac: nil)
             }
@@ -274,8 +277,9 @@ public final class LinuxDatapath: Datapath {
             }
         }
 
-        try await nft(Firewall.ruleset(t, suffix: tableSuffix), key: "firewall", namespace: hostNamespace)
+        // Devices that left go before their filters do (a tap without chains is unfiltered).
         try await cleanup(t, links: links, spaces: spaces)
+        try await nft(Firewall.ruleset(t, suffix: tableSuffix), key: "firewall", namespace: hostNamespace)
         await metadata?.serve(namespaces: Dictionary(t.dhcp.filter { $0.subnets.contains { $0.version == 4 } }.map { ($0.namespace, $0.networkID) },
                                                      uniquingKeysWith: { a, _ in a }))
         return wired
@@ -400,7 +404,8 @@ public final class LinuxDatapath: Datapath {
         }
         if ranges.isEmpty { return nil }
         return ["ip", "netns", "exec", r.namespace, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
-                "--pid-file=\(dir)/pid", "--enable-ra", "--bind-interfaces", "--except-interface=lo", "--log-facility=\(dir)/log"]
+                "--pid-file=\(dir)/pid", "--enable-ra", "--bind-interfaces", "--except-interface=lo", "--log-facility=\(dir)/log",
+                "--leasefile-ro", "--quiet-ra", "--quiet-dhcp6"]
             + interfaces + ranges
     }
 
@@ -453,7 +458,9 @@ public final class LinuxDatapath: Datapath {
         }
         var tagged = Set<String>()
         for h in d.hosts where v4.contains(where: { $0.id == h.subnetID }) {
-            let options = h.options.filter { Self.isOptionName($0.name) }
+            let options = h.options.filter { o in
+                Self.isOptionName(o.name) && o.value.utf8.count <= 255 && !o.value.utf8.contains { $0 < 0x20 || $0 == 0x7F }
+            }
             let idIsPlain = h.portID.utf8.count == 36 && h.portID.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || $0 == 45 }
             if options.isEmpty || !idIsPlain {
                 hosts += "\(h.mac),\(h.hostname),\(h.address)\n"
@@ -493,7 +500,7 @@ public final class LinuxDatapath: Datapath {
         var argv = ["ip", "netns", "exec", d.namespace, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
                     "--pid-file=\(dir)/pid", "--dhcp-hostsfile=\(dir)/host", "--dhcp-optsfile=\(dir)/opts", "--leasefile-ro",
                     "--dhcp-authoritative", "--interface=\(d.device)", "--bind-interfaces", "--except-interface=lo",
-                    "--dhcp-option-force=option:mtu,\(d.mtu)", "--log-facility=\(dir)/log", "--dhcp-lease-max=16777216"]
+                    "--dhcp-option-force=option:mtu,\(d.mtu)", "--log-facility=\(dir)/log", "--dhcp-lease-max=16777216", "--quiet-dhcp"]
         argv += ranges.map { "--dhcp-range=" + $0 } + forced.map { "--dhcp-option-force=" + $0 }
         let argsChanged = try write(argv.joined(separator: "\n"), to: dir + "/args")
         if let pid = dnsmasqPID(d) {

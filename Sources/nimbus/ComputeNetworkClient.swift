@@ -19,14 +19,17 @@ struct ComputeNetworkClient: NetworkClient {
         guard let n = e as? NimbusError, let type = NeutronFault.type(of: n) else { return e }
         switch type {
         case "PortInUse": return NimbusError.conflict(n.message)
+        // Nova's FixedIpAlreadyInUse: a 400 at create, a 409 at interface attach.
+        case "IpAddressAlreadyAllocated", "IpAddressInUse": return NimbusError(.badRequest, n.message, detail: NetworkClientErrors.addressInUse)
         case "OverQuota": return NimbusError.forbidden("Maximum number of ports exceeded")
         default: return n.status >= 500 ? n : NimbusError.badRequest(n.message)
         }
     }
 
-    func resolve(_ requested: [RequestedNIC]?, caller: AuthContext) async throws -> [RequestedNIC] {
-        let a = Self.actor(caller)
-        if a.projectID.isEmpty { return [] }
+    func resolve(_ requested: [RequestedNIC]?, project: String, caller: AuthContext) async throws -> [RequestedNIC] {
+        var a = Self.actor(caller)
+        if a.projectID.isEmpty && project.isEmpty { return [] }
+        if !project.isEmpty { a = NetworkActor(projectID: project, isAdmin: a.isAdmin) }
         try await network.ensureDefaultSecurityGroup(project: a.projectID)
         let s = network.state
         guard let requested else {
@@ -44,6 +47,10 @@ struct ComputeNetworkClient: NetworkClient {
             if let p = r.portID {
                 guard let port = s[.port, p], a.isAdmin || port["project_id"]?.stringValue?.sameBytes(as: a.projectID) == true else {
                     throw NimbusError.badRequest("Port id \(p) could not be found.")
+                }
+                // Only the instance's project's ports become its interfaces (Nova's PortNotUsable).
+                guard port["project_id"]?.stringValue?.sameBytes(as: a.projectID) == true else {
+                    throw NimbusError.badRequest("Port \(p) not usable for instance.")
                 }
                 if !(port["device_id"]?.stringValue ?? "").isEmpty { throw NimbusError.conflict("Port \(p) is still in use.") }
             } else if let id = r.networkID {

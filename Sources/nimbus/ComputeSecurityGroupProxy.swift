@@ -39,13 +39,9 @@ extension ComputeNetworkClient: NovaSecurityGroupProxy {
         let s = network.state
         let project = caller.projectID ?? ""
         let all = allProjects && caller.hasRole("admin")
+        // In the network service's order; the API pages, then sorts as Nova does.
         return s.inIDOrder(.securityGroup).filter { all || $0["project_id"]?.stringValue?.sameBytes(as: project) == true }
             .map { Self.novaGroup($0, s) }
-            .sorted { a, b in
-                let ta = a["tenant_id"]?.stringValue ?? "", tb = b["tenant_id"]?.stringValue ?? ""
-                if !ta.sameBytes(as: tb) { return ta.bytesPrecede(tb) }
-                return (a["name"]?.stringValue ?? "").bytesPrecede(b["name"]?.stringValue ?? "")
-            }
     }
 
     func showGroup(_ id: String, caller: AuthContext) throws -> JSONObject {
@@ -112,7 +108,8 @@ extension ComputeNetworkClient: NovaSecurityGroupProxy {
         } else {
             let raw = text(rule["cidr"]) ?? ""
             cidr = raw.isEmpty ? "0.0.0.0/0" : (raw.removingPercentEncoding ?? raw)
-            guard let c = cidr, IPNetwork(c) != nil, c.containsByte("/") || IPAddress(c) != nil else {
+            // oslo's `is_valid_cidr`: an address with a prefix length.
+            guard let c = cidr, IPNetwork(c) != nil, c.containsByte("/") else {
                 throw NimbusError.badRequest("\(raw) is not a valid IP network.")
             }
         }
@@ -141,7 +138,7 @@ extension ComputeNetworkClient: NovaSecurityGroupProxy {
         } else if remote == nil {
             throw NimbusError.badRequest("Not enough parameters to build a valid rule.")
         } else {
-            proto = proto.flatMap { $0.isEmpty ? nil : $0 }
+            proto = nil   // Nova's `_new_ingress_rule`: a group rule without both ports is any protocol
         }
         if let c = cidr, let net = IPNetwork(c), net.prefixLength == 0, !(c.hasBytePrefix("0.0.0.0") || c.hasBytePrefix("::")) {
             throw NimbusError.badRequest("Bad prefix for network in cidr \(c)")

@@ -35,7 +35,11 @@ extension ComputeAPI {
                 return n
             }
             let offset = try count("offset") ?? 0, limit = min(try count("limit") ?? 1000, 1000)
-            groups = Array(groups.dropFirst(offset).prefix(limit == 0 ? 1000 : limit))
+            groups = Array(groups.dropFirst(offset).prefix(limit == 0 ? 1000 : limit)).sorted { a, b in
+                let ta = a["tenant_id"]?.stringValue ?? "", tb = b["tenant_id"]?.stringValue ?? ""
+                if !ta.sameBytes(as: tb) { return ta.bytesPrecede(tb) }
+                return (a["name"]?.stringValue ?? "").bytesPrecede(b["name"]?.stringValue ?? "")
+            }
             return .json(["security_groups": .array(groups.map { .object($0) })])
         })
         t.get("/v2.1/os-security-groups/{id}", versioned { _, ctx, v in

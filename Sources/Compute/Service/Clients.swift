@@ -160,13 +160,20 @@ public protocol NovaSecurityGroupProxy: Sendable {
     func deleteRule(_ id: String, caller: AuthContext) async throws
 }
 
+/// Details a `NetworkClient` puts on its errors where Nova's status depends on the call.
+public enum NetworkClientErrors {
+    public static let addressInUse = "fixed-ip-already-in-use"
+}
+
 /// What the compute service needs from the network service (Nova's `network.neutron.API`),
 /// through a protocol it owns; the composition root implements it over the network service.
 public protocol NetworkClient: Sendable {
     /// The NICs a create gets: the requested ones checked (networks the caller may use, ports
     /// of the caller's project that are free), or, when nothing was asked for (`auto`), the
     /// one network the project can use (none: no NIC; several: Nova's NetworkAmbiguous 409).
-    func resolve(_ requested: [RequestedNIC]?, caller: AuthContext) async throws -> [RequestedNIC]
+    /// `project` is the instance's: a port must be that project's (Nova's PortNotUsable) and
+    /// `auto` picks among that project's networks.
+    func resolve(_ requested: [RequestedNIC]?, project: String, caller: AuthContext) async throws -> [RequestedNIC]
     /// Creates (or takes) the instance's ports; returns the ids of the ports it created, which
     /// go with the server, while ports the user gave are only released.
     func allocate(instance: String, project: String, zone: String?, _ nics: [RequestedNIC], securityGroups: [String],

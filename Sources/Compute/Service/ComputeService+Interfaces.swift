@@ -7,6 +7,8 @@ import NimbusCore
 /// (hot-plugged into a running or paused guest, recorded for a stopped one).
 extension ComputeService {
     static let interfaceStates: Set<VMState> = [.active, .paused, .stopped]
+    /// The most interfaces a server may have.
+    public static let maxInterfaces = 16
 
     /// Attaches the port `nic` names, or a new port on its network (the one network the project
     /// can use when it names neither); returns the port's id.
@@ -14,11 +16,30 @@ extension ComputeService {
         guard let network else { throw NimbusError.badRequest("Network service is not available.") }
         try Self.checkLock(i, caller: caller, override: lockOverride)
         try Self.checkState(i, vm: Self.interfaceStates, task: [nil], method: "attach_interface")
-        let requested = try await network.resolve(nic.networkID == nil && nic.portID == nil ? nil : [nic], caller: caller)
+        let existing = network.interfaces(instance: i.id, project: i.projectID)
+        if existing.count >= Self.maxInterfaces {
+            // The `pc` machine's bus has about 28 free slots; a bound keeps hot-plug from failing.
+            throw NimbusError.badRequest("Failed to attach network adapter device to \(i.id): at most \(Self.maxInterfaces) interfaces per server.")
+        }
+        // Nova's attach controller: a missing port or network is 404, an ambiguous choice 400,
+        // an address or port in use 409.
+        let requested: [RequestedNIC]
+        do {
+            requested = try await network.resolve(nic.networkID == nil && nic.portID == nil ? nil : [nic], project: i.projectID, caller: caller)
+        } catch let e as NimbusError where e.kind == .badRequest && e.message.hasByteSuffix("could not be found.") {
+            throw NimbusError.notFound(e.message)
+        } catch let e as NimbusError where e.kind == .conflict && e.message.hasBytePrefix("Multiple possible networks") {
+            throw NimbusError.badRequest(e.message)
+        }
         guard let one = requested.first else { throw NimbusError.badRequest("No networks are available to attach the interface to.") }
-        let before = Set(network.interfaces(instance: i.id, project: i.projectID).compactMap { $0["port_id"]?.stringValue })
-        let created = try await network.allocate(instance: i.id, project: i.projectID, zone: i.availabilityZone, [one], securityGroups: [],
+        let before = Set(existing.compactMap { $0["port_id"]?.stringValue })
+        let created: [String]
+        do {
+            created = try await network.allocate(instance: i.id, project: i.projectID, zone: i.availabilityZone, [one], securityGroups: [],
                                                  caller: caller)
+        } catch let e as NimbusError where e.detail == NetworkClientErrors.addressInUse {
+            throw NimbusError.conflict(e.message)
+        }
         let port = created.first ?? one.portID ?? network.interfaces(instance: i.id, project: i.projectID)
             .compactMap { $0["port_id"]?.stringValue }.first { !before.contains($0) } ?? ""
         if !created.isEmpty {

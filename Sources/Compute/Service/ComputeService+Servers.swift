@@ -91,7 +91,7 @@ extension ComputeService {
         let count = try await allowedCount(r, flavor: flavor, project: project)
         var nics = [RequestedNIC]()
         if let network {
-            nics = try await network.resolve(r.networks, caller: caller)
+            nics = try await network.resolve(r.networks, project: project, caller: caller)
             if count > 1, nics.contains(where: { $0.portID != nil }) {
                 throw NimbusError.badRequest("Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.")
             }

@@ -110,12 +110,14 @@ extension NetworkService {
             guard let value = opt["opt_value"], value == .null || value.stringValue != nil else {
                 throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: opt_value must be a string.")
             }
-            // One line each, bounded (CVE-2021-40085: a newline would add dnsmasq options).
+            // One line each, bounded in bytes (CVE-2021-40085: a newline would add dnsmasq
+            // options; dnsmasq also splits a file line after 1,024 bytes, so a long line of
+            // multi-byte characters would end in an option without the port's tag).
             func oneLine(_ s: String, max: Int) -> Bool {
-                s.unicodeScalars.count <= max && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "\u{2028}" || $0 == "\u{2029}" }
+                s.utf8.count <= max && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "\u{2028}" || $0 == "\u{2029}" }
             }
             if !oneLine(name, max: 64) || !oneLine(value.stringValue ?? "", max: 255) {
-                throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: options are one line, names up to 64 and values up to 255 characters.")
+                throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: options are one line, names up to 64 and values up to 255 bytes.")
             }
             let version = Validators.toInt(opt["ip_version"] ?? 4) ?? 0
             guard version == 4 || version == 6 else { throw NeutronFault.badRequest("Invalid input for extra_dhcp_opts. Reason: ip_version must be 4 or 6.") }

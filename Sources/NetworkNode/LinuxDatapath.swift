@@ -28,21 +28,24 @@ public final class LinuxDatapath: Datapath {
     /// removes these, never another cloud's or program's objects that look alike.
     private let owned = Mutex<Set<String>?>(nil)
 
+    /// The registry, read from `runDir/owned` the first time (a restarted process must add to
+    /// what the previous one recorded, never start a fresh set over it).
+    private func loaded(_ set: inout Set<String>?) -> Set<String> {
+        if set == nil {
+            let text = (try? String(contentsOfFile: runDir + "/owned", encoding: .utf8)) ?? ""
+            set = Set(text.splitBytes("\n").map(String.init).filter { !$0.isEmpty })
+        }
+        return set ?? []
+    }
     func own(_ name: String) {
         owned.withLock { set in
-            var s = set ?? []
+            var s = loaded(&set)
             s.insert(name)
             set = s
         }
     }
     func ownedNames() -> Set<String> {
-        owned.withLock { set in
-            if set == nil {
-                let text = (try? String(contentsOfFile: runDir + "/owned", encoding: .utf8)) ?? ""
-                set = Set(text.splitBytes("\n").map(String.init))
-            }
-            return set ?? []
-        }
+        owned.withLock { set in loaded(&set) }
     }
     func saveOwned() {
         let names = ownedNames().sorted().joined(separator: "\n")

@@ -21,7 +21,7 @@ import pytest
 from compute_support import ComputeCloud, ComputeNodeProcess, build_test_image, wait_registered
 from nimbus_launcher import Nimbus, random_password
 from object_support import write_config
-from test_network_datapath import SSH_OPTS, netns_list, run_dir, scrub_datapath
+from test_network_datapath import run_dir, scrub_datapath, ssh, wait_ssh
 
 pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None or shutil.which("nft") is None,
                                 reason="the Linux datapath needs dnsmasq and nft (scripts/install-deps.sh)")
@@ -116,28 +116,6 @@ def wait_banner(cloud, server: str, timeout: float = 180) -> str:
             return log
         time.sleep(1)
     pytest.fail(f"{server} did not reach its banner:\n{log[-2000:]}")
-
-
-def ssh(cloud, ip: str, command: str, timeout: float = 25, check: bool = True) -> subprocess.CompletedProcess:
-    argv = ["ip", "netns", "exec", cloud.outside, "ssh", *SSH_OPTS, "-i", str(cloud.key), f"root@{ip}", command]
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check:
-        assert p.returncode == 0, f"ssh {ip} {command!r}: {p.returncode} {p.stderr}"
-    return p
-
-
-def wait_ssh(cloud, ip: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = ssh(cloud, ip, "true", timeout=10, check=False)
-            if last.returncode == 0:
-                return
-        except subprocess.TimeoutExpired:
-            pass
-        time.sleep(1)
-    pytest.fail(f"no ssh to {ip} within {timeout} s: {last.stderr if last else ''}")
 
 
 def test_guests_on_two_hosts_reach_each_other_over_vxlan(hosts_cloud):

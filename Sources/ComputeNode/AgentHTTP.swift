@@ -66,6 +66,16 @@ public enum AgentWire {
                         })
     }
 
+    /// One call to the controller's agent APIs: the body, or the controller's refusal (503).
+    public static func execute(_ r: HTTPClientRequest, client: HTTPClient) async throws -> (ByteBuffer, HTTPClientResponse) {
+        let response = try await client.execute(r, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: maxBody)
+        guard (200..<300).contains(response.status.code) else {
+            throw NimbusError(.serviceUnavailable, "the controller answered \(response.status.code): \(String(buffer: body))")
+        }
+        return (body, response)
+    }
+
     public static func decode<T: Decodable>(_ type: T.Type, _ buffer: ByteBuffer) throws(NimbusError) -> T {
         do { return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
             throw .badRequest("malformed agent message: \(error)")
@@ -263,12 +273,7 @@ public struct RemoteNodeControl: NodeControl {
     }
 
     func call(_ r: HTTPClientRequest) async throws -> ByteBuffer {
-        let response = try await client.execute(r, timeout: .seconds(60))
-        let body = try await response.body.collect(upTo: AgentWire.maxBody)
-        guard (200..<300).contains(response.status.code) else {
-            throw NimbusError(.serviceUnavailable, "the controller answered \(response.status.code): \(String(buffer: body))")
-        }
-        return body
+        try await AgentWire.execute(r, client: client).0
     }
 
     static func query(_ host: String) -> String { "?host=" + PercentEncoding.encode(host) }

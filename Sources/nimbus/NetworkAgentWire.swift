@@ -79,12 +79,7 @@ final class RemoteTopologySource: TopologySource {
             r.headers.add(name: "Content-Type", value: "application/json")
             r.body = .bytes(body)
         }
-        let response = try await client.execute(r, timeout: .seconds(60))
-        let data = try await response.body.collect(upTo: AgentWire.maxBody)
-        guard (200..<300).contains(response.status.code) else {
-            throw NimbusError(.serviceUnavailable, "the controller answered \(response.status.code): \(String(buffer: data))")
-        }
-        return (data, response)
+        return try await AgentWire.execute(r, client: client)
     }
 
     func topology(_ agent: AgentHello) async throws -> HostTopology {

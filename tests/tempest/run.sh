@@ -80,7 +80,8 @@ if [[ $NOVA == True && -n ${NIMBUS_PID:-} ]]; then
     NODE_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     NODE_CONSOLE_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     mkdir -p "$WORK/node-b"
-    printf '[compute_node]\ndriver = %s\naccelerator = %s\n' "$COMPUTE_DRIVER" "${TEMPEST_COMPUTE_ACCELERATOR:-auto}" > "$WORK/node-b/node.conf"
+    # The cloud's network datapath is the fake one (nothing in the kernel); so is this node's agent.
+    printf '[compute_node]\ndriver = %s\naccelerator = %s\n[network]\ndatapath = fake\n' "$COMPUTE_DRIVER" "${TEMPEST_COMPUTE_ACCELERATOR:-auto}" > "$WORK/node-b/node.conf"
     "${NIMBUS_BIN:-$REPO/.build/debug/nimbus}" compute --controller "${NIMBUS_AUTH_URL%/identity/v3}" --host tempest-node-b \
         --data-dir "$WORK/node-b" --listen "127.0.0.1:$NODE_PORT" --console-listen "127.0.0.1:$NODE_CONSOLE_PORT" --key-file "$WORK/nimbus-data/compute/agent-key" \
         --config-file "$WORK/node-b/node.conf" --interval 2 > "$WORK/logs/node-b.log" 2>&1 &

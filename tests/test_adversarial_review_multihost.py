@@ -213,14 +213,9 @@ def test_idle_long_polls_cost_no_cpu(env):
     800 (debug build), growing linearly with the number of compute nodes, all spent doing
     nothing. A long poll should cost nothing until the version changes."""
     v = _version(env.wire("GET", "/topology?host=lp-idle"))
-    host, port = env.base.split("//")[1].split(":")
     socks = []
     try:
-        for _ in range(500):
-            s = socket.create_connection((host, int(port)), timeout=10)
-            s.sendall(f"GET /network-agent/v1/topology?host=lp-idle&since={v} HTTP/1.1\r\nHost: x\r\n"
-                      f"X-Compute-Key: {env.key}\r\n\r\n".encode())
-            socks.append(s)
+        socks = open_long_polls(env, "lp-idle", v, 500)
         time.sleep(1.5)
         idle0 = env.cpu_seconds()
         time.sleep(4)
@@ -232,19 +227,25 @@ def test_idle_long_polls_cost_no_cpu(env):
     assert used < 0.15, f"500 idle long polls used {used:.2f} s of CPU in 4 s"
 
 
+def open_long_polls(env, host: str, since: int, count: int) -> list:
+    """`count` raw connections, each with a topology long poll waiting on `since`."""
+    address, port = env.base.split("//")[1].split(":")
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection((address, int(port)), timeout=10)
+        s.sendall(f"GET /network-agent/v1/topology?host={host}&since={since} HTTP/1.1\r\nHost: x\r\n"
+                  f"X-Compute-Key: {env.key}\r\n\r\n".encode())
+        socks.append(s)
+    return socks
+
+
 def test_abandoned_long_polls_stop(env):
     """A long poll whose client has gone keeps looping until its 20 s are up: 800 polls
     opened and closed at once still used 22% of a core for the next 5 s. A client (or an
     agent that retries on its own timeout) can so pile up server-side loops faster than they
     expire. The wait should end when the connection does."""
     v = _version(env.wire("GET", "/topology?host=lp-gone"))
-    host, port = env.base.split("//")[1].split(":")
-    socks = []
-    for _ in range(500):
-        s = socket.create_connection((host, int(port)), timeout=10)
-        s.sendall(f"GET /network-agent/v1/topology?host=lp-gone&since={v} HTTP/1.1\r\nHost: x\r\n"
-                  f"X-Compute-Key: {env.key}\r\n\r\n".encode())
-        socks.append(s)
+    socks = open_long_polls(env, "lp-gone", v, 500)
     time.sleep(1)
     for s in socks:
         s.close()

@@ -401,3 +401,18 @@ def test_dhcp_option_values_are_bounded_in_bytes(cloud):
     r = c.neutron("POST", "/ports", json={"port": {"network_id": net, "extra_dhcp_opts": [{"opt_name": "domain-search", "opt_value": "a" * 255}]}})
     assert r.status_code == 201, r.text
     c.neutron("DELETE", f"/ports/{r.json()['port']['id']}")
+
+
+def test_at_most_sixteen_interfaces(cloud):
+    """The `pc` machine's bus has room for about 28 devices: attach stops at 16 NICs (a bound Nova lacks)."""
+    c = cloud
+    net = demo(c, "network", "create", "many-" + uuid.uuid4().hex[:6], "-f", "json")["id"]
+    demo(c, "subnet", "create", "--network", net, "--subnet-range", "10.66.0.0/24", "many-sub-" + uuid.uuid4().hex[:6])
+    sid = boot(c, "many-" + uuid.uuid4().hex[:6], nics=[{"uuid": net}])
+    for _ in range(15):
+        r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"net_id": net}}, token=demo_token(c))
+        assert r.status_code == 200, r.text
+    assert len(interfaces(c, sid)) == 16
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"net_id": net}}, token=demo_token(c))
+    assert r.status_code == 400 and "at most 16" in r.text, r.text
+    assert len(interfaces(c, sid)) == 16

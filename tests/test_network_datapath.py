@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from compute_support import ComputeCloud, build_test_image
+from compute_support import ComputeCloud, build_test_image, delete_all_servers
 from nimbus_launcher import Nimbus, random_password
 from object_support import write_config
 
@@ -59,25 +59,28 @@ def net_cloud(tmp_path_factory):
     cloud = ComputeCloud(n)
     cloud.outside = outside
     cloud.data = data
-    key = tmp / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    cloud.key = key
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if any(r["Name"] == "nimbus-test" and r["Status"] == "active" for r in cloud.cli("image", "list", "-f", "json")):
-                break
-            time.sleep(1)
+        ready_for_guests(cloud, tmp)
         yield cloud
     finally:
         # Whatever a failed test left: servers, then nimbus, then the kernel objects this cloud's
         # datapath recorded as its own (runDir/owned), its dnsmasq and its nftables tables.
-        for s in json.loads(cloud.cli("server", "list", "--all-projects", "-f", "json", check=False).stdout or "[]"):
-            cloud.cli("server", "delete", "--wait", s["ID"], check=False, timeout=180)
+        delete_all_servers(cloud)
         n.stop(grace=15)
         subprocess.run(["pkill", "-9", "-f", f"qemu-system.*{data}"], check=False)
         scrub_datapath(data, outside)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def ready_for_guests(cloud, tmp: Path) -> None:
+    """An SSH key for the guests (`cloud.key`), and the test image active."""
+    cloud.key = tmp / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(cloud.key)], check=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if any(r["Name"] == "nimbus-test" and r["Status"] == "active" for r in cloud.cli("image", "list", "-f", "json")):
+            return
+        time.sleep(1)
 
 
 def run_dir(data: Path) -> str:
@@ -261,6 +264,12 @@ def test_interface_hot_plug_and_unplug(net_cloud):
     mac = ssh(c, c.fip, "cat /sys/class/net/eth1/address").stdout.strip()
     assert mac == port["mac_address"]
     demo("server", "remove", "port", "g1", port["id"])
+    # The released port's tap leaves the host whether or not the guest ejected the NIC yet.
+    tap = "tap" + port["id"][:11]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and tap in links():
+        time.sleep(0.2)
+    assert tap not in links()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and "eth1" in nics():
         time.sleep(1)

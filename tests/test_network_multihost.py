@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from compute_support import ComputeCloud, ComputeNodeProcess, build_test_image, wait_registered
+from compute_support import ComputeCloud, ComputeNodeProcess, build_test_image, delete_all_servers, wait_registered
 from nimbus_launcher import Nimbus, random_password
 from object_support import write_config
-from test_network_datapath import run_dir, scrub_datapath, ssh, wait_ssh
+from test_network_datapath import ready_for_guests, run_dir, scrub_datapath, ssh, wait_ssh
 
 pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None or shutil.which("nft") is None,
                                 reason="the Linux datapath needs dnsmasq and nft (scripts/install-deps.sh)")
@@ -81,19 +81,11 @@ def hosts_cloud(tmp_path_factory):
             node.start()
             nodes.append(node)
         wait_registered(cloud, nodes[-1], ["host-a", "host-b"])
-        key = tmp / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-        cloud.key = key
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if any(r["Name"] == "nimbus-test" and r["Status"] == "active" for r in cloud.cli("image", "list", "-f", "json")):
-                break
-            time.sleep(1)
+        ready_for_guests(cloud, tmp)
         yield cloud
     finally:
         if cloud is not None:
-            for s in json.loads(cloud.cli("server", "list", "--all-projects", "-f", "json", check=False).stdout or "[]"):
-                cloud.cli("server", "delete", "--wait", s["ID"], check=False, timeout=180)
+            delete_all_servers(cloud)
         for node in nodes:
             node.stop()
         n.stop(grace=15)

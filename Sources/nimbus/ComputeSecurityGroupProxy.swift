@@ -8,13 +8,8 @@ import NimbusCore
 /// (all of them for an admin), as Neutron's default policy; Neutron's refusals come back as
 /// Nova's (a conflict is Nova's `Invalid`, 400).
 extension ComputeNetworkClient: NovaSecurityGroupProxy {
-    static func uuidLike(_ s: String) -> Bool { UUID(uuidString: s) != nil || (s.utf8.count == 32 && UUID(uuidString: Self.dashed(s)) != nil) }
-    static func dashed(_ s: String) -> String {
-        let b = Array(s.utf8)
-        guard b.count == 32 else { return s }
-        let parts = [b[0..<8], b[8..<12], b[12..<16], b[16..<20], b[20..<32]].map { String(decoding: $0, as: UTF8.self) }
-        return parts.joined(separator: "-")
-    }
+    /// Nova's `validate_id`: oslo's `is_uuid_like`.
+    static func uuidLike(_ s: String) -> Bool { Format.uuid.accepts(s) }
 
     /// Neutron's answer as Nova gives it back: not found stays 404, a quota 403, the rest 400.
     static func novaError(_ e: any Error) -> any Error {
@@ -28,7 +23,7 @@ extension ComputeNetworkClient: NovaSecurityGroupProxy {
 
     func visibleGroup(_ id: String, caller: AuthContext, _ s: NetworkState) throws -> JSONObject {
         guard Self.uuidLike(id) else { throw NimbusError.badRequest("Security group id should be uuid") }
-        guard let g = s[.securityGroup, id.count == 32 ? Self.dashed(id) : id],
+        guard let g = s[.securityGroup, id],
               caller.hasRole("admin") || g["project_id"]?.stringValue?.sameBytes(as: caller.projectID ?? "") == true else {
             throw NimbusError.notFound("Security group \(id) does not exist")
         }

@@ -33,8 +33,6 @@ enum NetworkAgentWire {
             let q = req.queryString
             let host = try Self.host(q)
             let tunnel = q["tunnel_ip"].flatMap { $0.isEmpty ? nil : $0 }
-            // The network node's host is the controller's own agent; no node speaks for it.
-            if service.isNetworkNode(host) { throw NimbusError.conflict("host \(host) is the network node") }
             try await service.agentHello(AgentHello(host: host, tunnelIP: tunnel), networkNode: false)
             if let since = q["since"].flatMap(Int64.init) { await service.waitForChange(since: since, timeout: longPoll) }
             let version = service.state.version

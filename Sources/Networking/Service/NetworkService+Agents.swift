@@ -42,7 +42,7 @@ extension NetworkService {
     }
 
     /// Whether `host` is a network node (its L3 agent is recorded): remote agents may not speak for it.
-    public func isNetworkNode(_ host: String) -> Bool {
+    func isNetworkNode(_ host: String) -> Bool {
         agents(host: host)["L3 agent"] != nil
     }
 
@@ -53,6 +53,8 @@ extension NetworkService {
     public func agentHello(_ hello: AgentHello, networkNode: Bool) async throws {
         var hello = hello
         if let ip = hello.tunnelIP { hello.tunnelIP = try Self.tunnelEndpoint(ip) }
+        // The network node's host is the controller's own agent; no other agent speaks for it.
+        if !networkNode && isNetworkNode(hello.host) { throw NimbusError.conflict("host \(hello.host) is the network node") }
         var types = [Self.l2Agent]
         if networkNode { types += Self.networkNodeAgents }
         let existing = agents(host: hello.host)

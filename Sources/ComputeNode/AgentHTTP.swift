@@ -66,6 +66,18 @@ public enum AgentWire {
                         })
     }
 
+    /// A request to the controller's agent APIs: the key, and a JSON body when there is one.
+    public static func request(_ method: HTTPMethod, _ url: String, key: String, body: ByteBuffer? = nil) -> HTTPClientRequest {
+        var r = HTTPClientRequest(url: url)
+        r.method = method
+        r.headers.add(name: keyHeader, value: key)
+        if let body {
+            r.headers.add(name: "Content-Type", value: "application/json")
+            r.body = .bytes(body)
+        }
+        return r
+    }
+
     /// One call to the controller's agent APIs: the body, or the controller's refusal (503).
     public static func execute(_ r: HTTPClientRequest, client: HTTPClient) async throws -> (ByteBuffer, HTTPClientResponse) {
         let response = try await client.execute(r, timeout: .seconds(60))
@@ -262,14 +274,7 @@ public struct RemoteNodeControl: NodeControl {
     }
 
     func request(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil) -> HTTPClientRequest {
-        var r = HTTPClientRequest(url: controller + "/compute-agent/v1" + path)
-        r.method = method
-        r.headers.add(name: AgentWire.keyHeader, value: key)
-        if let body {
-            r.headers.add(name: "Content-Type", value: "application/json")
-            r.body = .bytes(body)
-        }
-        return r
+        AgentWire.request(method, controller + "/compute-agent/v1" + path, key: key, body: body)
     }
 
     func call(_ r: HTTPClientRequest) async throws -> ByteBuffer {

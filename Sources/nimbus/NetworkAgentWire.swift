@@ -70,14 +70,7 @@ final class RemoteTopologySource: TopologySource {
     }
 
     func call(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil) async throws -> (ByteBuffer, HTTPClientResponse) {
-        var r = HTTPClientRequest(url: controller + "/network-agent/v1" + path)
-        r.method = method
-        r.headers.add(name: AgentWire.keyHeader, value: key)
-        if let body {
-            r.headers.add(name: "Content-Type", value: "application/json")
-            r.body = .bytes(body)
-        }
-        return try await AgentWire.execute(r, client: client)
+        try await AgentWire.execute(AgentWire.request(method, controller + "/network-agent/v1" + path, key: key, body: body), client: client)
     }
 
     func topology(_ agent: AgentHello) async throws -> HostTopology {

@@ -34,7 +34,8 @@ extension NeutronAPI {
     }
 
     static let taggable: [(String, ResourceKind)] = [("networks", .network), ("subnets", .subnet), ("ports", .port), ("routers", .router),
-                                                      ("floatingips", .floatingIP), ("security-groups", .securityGroup)]
+                                                      ("floatingips", .floatingIP), ("security-groups", .securityGroup),
+                                                      ("subnetpools", .subnetPool)]
 
     func addTagRoutes(_ t: inout RouteTable) {
         for (path, kind) in Self.taggable {
@@ -265,8 +266,10 @@ extension NeutronAPI {
 
     /// The extensions this service implements, and only those.
     static let extensions: [(alias: String, name: String, description: String)] = [
+        ("address-scope", "Address scope", "Address scopes extension."),
         ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
         ("availability_zone", "Availability Zone", "The availability zone extension."),
+        ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the default."),
         ("network_availability_zone", "Network Availability Zone", "Availability zone support for network."),
         ("router_availability_zone", "Router Availability Zone", "Availability zone support for router."),
         ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
@@ -289,6 +292,8 @@ extension NeutronAPI {
         ("quotas", "Quota management support", "Expose functions for quotas management per project"),
         ("quota_details", "Quota details management support", "Expose functions for quotas usage statistics per project"),
         ("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that control tenant access to resources."),
+        ("rbac-address-scope", "Add address_scope type to RBAC", "Add address_scope type to RBAC"),
+        ("rbac-subnetpool", "Add subnetpool type to RBAC", "Add subnetpool type to RBAC"),
         ("revision-if-match", "If-Match constraints based on revision_number", "Extension indicating that If-Match based on revision_number is supported."),
         ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
         ("security-group", "security-group", "The security groups extension."),
@@ -299,6 +304,8 @@ extension NeutronAPI {
         ("standard-attr-tag", "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", "Enables to set tag on resources with standard attribute."),
         ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
         ("subnet-external-network", "Subnet External Network", "Informs if the subnet is associated to an external network."),
+        ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
+        ("subnetpool-prefix-ops", "Subnet Pool Prefix Operations", "Provides support for adjusting the prefix list of subnet pools"),
         ("stateful-security-group", "Stateful security group", "Indicates if the security group is stateful or not"),
     ]
 

@@ -14,7 +14,7 @@ extension NeutronAPI {
             if kind == .securityGroup { try await self.service.ensureDefaultSecurityGroup(project: c.projectID) }
             let s = self.service.state
             let query = try ListQuery(req.queryString, kind: kind)
-            let needsView = kind == .network || kind == .subnet
+            let needsView = [.network, .subnet, .subnetPool, .addressScope].contains(kind)
             // Filters and visibility are checked lazily, in page order: a page of `limit` costs a
             // sort and `limit` checks, not a policy evaluation per resource.
             let (page, links) = try query.page(s.inIDOrder(kind), url: "\(self.publicURL)\(base)", rawQuery: req.queryString) { d in
@@ -129,6 +129,8 @@ extension NeutronAPI {
         case .router: return try await service.createRouter(attrs, actor: actor)
         case .floatingIP: return try await service.createFloatingIP(attrs, actor: actor)
         case .rbacPolicy: return try await service.createRBAC(attrs, actor: actor)
+        case .subnetPool: return try await service.createSubnetPool(attrs, actor: actor)
+        case .addressScope: return try await service.createAddressScope(attrs, actor: actor)
         default: throw NimbusError.notFound("The resource could not be found.")
         }
     }
@@ -144,6 +146,8 @@ extension NeutronAPI {
         case .rbacPolicy:
             guard let target = (changes["target_tenant"] ?? changes["target_project"])?.stringValue else { return try load(kind, id, c, service.state) }
             return try await service.updateRBAC(id, target: target)
+        case .subnetPool: return try await service.updateSubnetPool(id, changes, actor: c.actor)
+        case .addressScope: return try await service.updateAddressScope(id, changes)
         default:
             throw NeutronFault.badRequest("Cannot update read-only resource \(kind.member)")
         }
@@ -159,6 +163,8 @@ extension NeutronAPI {
         case .router: try await service.deleteRouter(id)
         case .floatingIP: try await service.deleteFloatingIP(id)
         case .rbacPolicy: try await service.deleteRBAC(id)
+        case .subnetPool: try await service.deleteSubnetPool(id)
+        case .addressScope: try await service.deleteAddressScope(id)
         default: throw NimbusError.notFound("The resource could not be found.")
         }
     }

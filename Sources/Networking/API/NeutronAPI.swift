@@ -37,6 +37,7 @@ public struct NeutronAPI: Sendable {
         addExtensionRoutes(&t)
         for kind in ResourceKind.served { addResourceRoutes(&t, kind) }
         addRouterActionRoutes(&t)
+        addSubnetPoolActionRoutes(&t)
         addTagRoutes(&t)
         addQuotaRoutes(&t)
         addAvailabilityRoutes(&t)
@@ -101,6 +102,9 @@ public struct NeutronAPI: Sendable {
                 t["security_group:project_id"] = group["project_id"]?.stringValue
                 t["security_group:tenant_id"] = group["project_id"]?.stringValue
             }
+        case .subnetPool, .addressScope:
+            // `shared` as the caller sees it: shared with everyone or with its project.
+            t["shared"] = service.isShared(doc, with: c.projectID, in: s) ? "True" : "False"
         default: break
         }
         return t
@@ -142,6 +146,11 @@ public struct NeutronAPI: Sendable {
         var d = doc
         switch kind {
         case .network:
+            d["shared"] = .bool(service.isShared(doc, with: c.projectID, in: s))
+            let scopes = service.addressScopes(ofNetwork: doc["id"]?.stringValue ?? "", in: s)
+            d["ipv4_address_scope"] = scopes.v4
+            d["ipv6_address_scope"] = scopes.v6
+        case .subnetPool, .addressScope:
             d["shared"] = .bool(service.isShared(doc, with: c.projectID, in: s))
         case .subnet:
             if let n = doc["network_id"]?.stringValue, let network = s[.network, n] {
@@ -214,7 +223,8 @@ public struct NeutronAPI: Sendable {
 
 extension ResourceKind {
     /// The collections this service serves.
-    static let served: [ResourceKind] = [.network, .subnet, .port, .securityGroup, .securityGroupRule, .router, .floatingIP, .rbacPolicy]
+    static let served: [ResourceKind] = [.network, .subnet, .port, .securityGroup, .securityGroupRule, .router, .floatingIP, .rbacPolicy,
+                                         .subnetPool, .addressScope]
 }
 
 /// Neutron's faults: `{"NeutronError": {"type", "message", "detail"}}`; a 401 is

@@ -322,6 +322,28 @@ public enum Validators {
         }
         return nil
     }
+    /// neutron-lib's `non_negative`.
+    public static let nonNegative: AttributeSpec.Validator = { v in
+        guard let n = toInt(v) else { return "'\(repr(v))' is not an integer" }
+        return n < 0 ? "'\(n)' should be non-negative" : nil
+    }
+    /// The most prefixes one subnet pool request may name (Neutron has no limit; each costs a
+    /// range in every allocation).
+    public static let maxSubnetListItems = 1000
+    /// neutron-lib's `subnet_list`: a list without duplicates of `address/length` (host bits
+    /// allowed, as netaddr reads them).
+    public static let subnetList: AttributeSpec.Validator = { v in
+        guard case .array(let a) = v else { return "'\(repr(v))' is not a list" }
+        if a.count > maxSubnetListItems { return "The number of prefixes exceeds the maximum \(maxSubnetListItems)" }
+        var seen = Set<String>()
+        var dups = [String]()
+        for e in a where !seen.insert(e.serializedString()).inserted { dups.append(repr(e)) }
+        if !dups.isEmpty { return "Duplicate items in the list: '\(dups.joined(separator: ", "))'" }
+        for e in a {
+            guard case .string(let s) = e, IPNetwork(s) != nil else { return "'\(repr(e))' is not a valid IP subnet" }
+        }
+        return nil
+    }
     public static let dict: AttributeSpec.Validator = { v in v.objectValue == nil ? "'\(repr(v))' is not a dictionary" : nil }
     public static let dictOrNone: AttributeSpec.Validator = { v in v == .null ? nil : dict(v) }
 

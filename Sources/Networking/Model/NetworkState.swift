@@ -22,11 +22,12 @@ public struct NetworkState: Sendable {
     private var ordered: [ResourceKind: [String]] = [:]
 
     enum Relation: CaseIterable {
-        case portsOfNetwork, portsOfDevice, subnetsOfNetwork, rulesOfGroup, rbacOfObject, floatingIPsOfPort
+        case portsOfNetwork, portsOfDevice, subnetsOfNetwork, rulesOfGroup, rbacOfObject, floatingIPsOfPort, subnetsOfPool, poolsOfScope
         var kind: ResourceKind {
             switch self {
             case .portsOfNetwork, .portsOfDevice: .port
-            case .subnetsOfNetwork: .subnet
+            case .subnetsOfNetwork, .subnetsOfPool: .subnet
+            case .poolsOfScope: .subnetPool
             case .rulesOfGroup: .securityGroupRule
             case .rbacOfObject: .rbacPolicy
             case .floatingIPsOfPort: .floatingIP
@@ -39,6 +40,8 @@ public struct NetworkState: Sendable {
             case .rulesOfGroup: "security_group_id"
             case .rbacOfObject: "object_id"
             case .floatingIPsOfPort: "port_id"
+            case .subnetsOfPool: "subnetpool_id"
+            case .poolsOfScope: "address_scope_id"
             }
         }
     }
@@ -140,5 +143,8 @@ public struct NetworkState: Sendable {
     public func rules(ofGroup g: String) -> [JSONObject] { related(.rulesOfGroup, g) }
     public func rbac(object: String) -> [JSONObject] { related(.rbacOfObject, object) }
     public func floatingIPs(ofPort p: String) -> [JSONObject] { related(.floatingIPsOfPort, p) }
+    /// The subnets allocated from a subnet pool, and the pools of an address scope.
+    public func subnets(ofPool p: String) -> [JSONObject] { related(.subnetsOfPool, p) }
+    public func pools(ofScope a: String) -> [JSONObject] { related(.poolsOfScope, a) }
     public func ownedCount(_ kind: ResourceKind, project: String) -> Int { owned[kind]?[Name(project)] ?? 0 }
 }

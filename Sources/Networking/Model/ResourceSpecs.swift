@@ -172,6 +172,35 @@ public enum ResourceSpecs {
         AttributeSpec("qos_policy_id", post: true, put: true, default: .null, validate: Validators.uuidOrNone),
     ]
 
+    /// neutron-lib's `subnetpool` and `address-scope` definitions (`address_scope_id`).
+    public static let subnetPool: [AttributeSpec] = standard + [
+        AttributeSpec("name", post: true, put: true, validate: { v in
+            if let m = Validators.string(max: 255)(v) { return m }
+            if case .string(let s) = v, s.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) { return "'\(s)' Blank strings are not permitted" }
+            return Validators.nameString(max: 255)(v)
+        }),
+        description,
+        AttributeSpec("prefixes", post: true, put: true, validate: Validators.subnetList, filter: false, sort: false),
+        integer(AttributeSpec("default_quota", post: true, put: true, default: unspecified, validate: Validators.nonNegative, convert: Validators.toIntConverter)),
+        AttributeSpec("ip_version"),
+        integer(AttributeSpec("default_prefixlen", post: true, put: true, default: unspecified, validate: Validators.nonNegative, convert: Validators.toIntConverter)),
+        integer(AttributeSpec("min_prefixlen", post: true, put: true, default: unspecified, validate: Validators.nonNegative, convert: Validators.toIntConverter)),
+        integer(AttributeSpec("max_prefixlen", post: true, put: true, default: unspecified, validate: Validators.nonNegative, convert: Validators.toIntConverter)),
+        bool("is_default", default: false, policy: true),
+        bool("shared", put: false, default: false, policy: true),
+        AttributeSpec("address_scope_id", post: true, put: true, default: unspecified, validate: Validators.uuidOrNone),
+    ]
+
+    /// Address scopes are not standard-attribute resources in Neutron: no tags, description,
+    /// revision or timestamps.
+    public static let addressScope: [AttributeSpec] = [
+        AttributeSpec("id"), project, tenant,
+        name,
+        bool("shared", default: false, policy: true),
+        integer(AttributeSpec("ip_version", post: true, validate: { v in v == .int(4) || v == .int(6) ? nil : "'\(Validators.repr(v))' is not in [4, 6]" },
+                              convert: Validators.toIntConverter)),
+    ]
+
     public static let rbacPolicy: [AttributeSpec] = [
         AttributeSpec("id"), project, tenant,
         AttributeSpec("object_type", post: true, validate: Validators.values(["network", "security_group", "address_scope", "subnetpool", "qos_policy", "address_group", "bgpvpn"])),
@@ -200,7 +229,9 @@ public enum ResourceSpecs {
         case .router: router
         case .floatingIP: floatingIP
         case .rbacPolicy: rbacPolicy
-        case .subnetPool, .addressScope, .portForwarding: standard
+        case .subnetPool: subnetPool
+        case .addressScope: addressScope
+        case .portForwarding: standard
         case .agent: agent
         }
     }

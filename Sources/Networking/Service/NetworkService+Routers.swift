@@ -431,10 +431,12 @@ extension NetworkService {
     public func createRBAC(_ attrs: JSONObject, actor: NetworkActor) async throws -> JSONObject {
         try await write { s in
             let project = try Self.owner(attrs, actor)
-            guard attrs["object_type"]?.stringValue == "network" else {
-                throw NeutronFault.badRequest("Invalid input for object_type. Reason: only 'network' objects can be shared by this cloud.")
+            let objectType = attrs["object_type"]?.stringValue ?? ""
+            guard let kind = Self.rbacKind(objectType) else {
+                throw NeutronFault.badRequest("Invalid input for object_type. Reason: only 'network', 'subnetpool' and 'address_scope' objects can be shared by this cloud.")
             }
             let objectID = attrs["object_id"]!.stringValue!
+            if kind != .network { return try createObjectRBAC(kind, objectID, attrs, project: project, actor: actor, &s) }
             if let network = s[.network, objectID], !actor.isAdmin, !Self.owns(network, actor.projectID), isShared(network, with: actor.projectID, in: s) {
                 throw NeutronFault.invalidInput("Only the owner of network \(objectID) can share it")
             }
@@ -477,6 +479,9 @@ extension NetworkService {
     public func updateRBAC(_ id: String, target: String) async throws -> JSONObject {
         try await write { s in
             guard var r = s[.rbacPolicy, id] else { throw ResourceKind.rbacPolicy.notFound(id) }
+            if let kind = r["object_type"]?.stringValue.flatMap({ Self.rbacKind($0) }), kind != .network {
+                return try retargetObjectRBAC(kind, r, target: target, &s)
+            }
             if let object = r["object_id"]?.stringValue, r["action"]?.stringValue == "access_as_shared", let old = r["target_tenant"]?.stringValue {
                 try checkUnshare(network: object, owner: s[.network, object]?["project_id"]?.stringValue ?? "", removingTarget: old, s, type: "RbacPolicyInUse")
             }
@@ -492,7 +497,13 @@ extension NetworkService {
             guard let r = s[.rbacPolicy, id] else { throw ResourceKind.rbacPolicy.notFound(id) }
             let object = r["object_id"]?.stringValue ?? ""
             let target = r["target_tenant"]?.stringValue ?? ""
-            if var n = s[.network, object] {
+            if let kind = r["object_type"]?.stringValue.flatMap({ Self.rbacKind($0) }), kind != .network {
+                try checkUnshare(kind, object, removingPolicy: id, s)
+                if target == "*", var d = s[kind, object], !s.rbac(object: object).contains(where: { $0["id"]?.stringValue != id && $0["target_tenant"]?.stringValue == "*" }) {
+                    d["shared"] = false
+                    s.put(kind, kind == .subnetPool ? Self.touched(d) : d)
+                }
+            } else if var n = s[.network, object] {
                 if r["action"]?.stringValue == "access_as_shared" {
                     try checkUnshare(network: object, owner: n["project_id"]?.stringValue ?? "", removingTarget: target, s, type: "RbacPolicyInUse")
                     if target == "*" { n["shared"] = false; s.put(.network, Self.touched(n)) }

@@ -98,23 +98,44 @@ extension NetworkService {
         }
     }
 
+    /// The request's CIDR: the one given (host bits dropped, as Neutron stores the network:
+    /// `10.1.2.77/24` → `10.1.2.0/24`), or one from the pool it names.
+    func subnetCIDR(_ attrs: JSONObject, version: Int, project: String, _ actor: NetworkActor, _ s: NetworkState) throws -> (IPNetwork, JSONObject?) {
+        let given = Self.given(attrs["cidr"]).flatMap(\.stringValue).flatMap { IPNetwork($0) }.map { IPNetwork(address: $0.network, prefixLength: $0.prefixLength) }
+        let prefixLength = Self.given(attrs["prefixlen"])?.intValue.map { Int(clamping: $0) }
+        if given != nil && prefixLength != nil {
+            throw NeutronFault.badRequest("Bad subnets request: cidr and prefixlen must not be supplied together.", type: "BadRequest")
+        }
+        guard let pool = try requestedPool(attrs, version: version, actor, s) else {
+            guard let given else {
+                throw NeutronFault.badRequest("Bad subnets request: a subnetpool must be specified in the absence of a cidr.", type: "BadRequest")
+            }
+            return (given, nil)
+        }
+        if given == nil && Self.given(attrs["allocation_pools"]) != nil {
+            throw NeutronFault.badRequest("Bad subnets request: allocation_pools allowed only for specific subnet requests.", type: "BadRequest")
+        }
+        let poolVersion = Int(pool["ip_version"]?.intValue ?? 4)
+        if poolVersion != version {
+            throw NeutronFault.badRequest("Bad subnets request: Cannot allocate IPv\(version) subnet from IPv\(poolVersion) subnet pool.", type: "BadRequest")
+        }
+        var gateway: IPAddress?
+        if let g = Self.given(attrs["gateway_ip"])?.stringValue {
+            gateway = IPAddress(g)
+            if gateway?.version != version { throw NeutronFault.invalidInput("Gateway IP version inconsistent with allocation pool version") }
+        }
+        return (try allocate(from: pool, cidr: given, gateway: gateway, prefixLength: prefixLength, project: project, s), pool)
+    }
+
     func createSubnet(_ attrs: JSONObject, actor: NetworkActor, _ s: inout NetworkState) throws -> JSONObject {
         let networkID = attrs["network_id"]!.stringValue!
         var network = try usableNetwork(networkID, actor, s)
         let project = try Self.owner(attrs, actor)
         try checkQuota(.subnet, project: project, s)
         let version = Int(attrs["ip_version"]?.intValue ?? 4)
-        if Self.given(attrs["subnetpool_id"]) != nil || attrs["use_default_subnetpool"]?.boolValue == true {
-            throw NeutronFault.badRequest("Bad subnets request: subnet pools are not supported by this cloud.", type: "BadRequest")
-        }
-        guard let cidrValue = Self.given(attrs["cidr"]), cidrValue != .null, let given = IPNetwork(cidrValue.stringValue ?? "") else {
-            throw NeutronFault.badRequest("Bad subnets request: a cidr must be specified in the absence of a subnet pool.", type: "BadRequest")
-        }
-        if Self.given(attrs["prefixlen"]) != nil {
-            throw NeutronFault.badRequest("Bad subnets request: cidr and prefixlen must not be supplied together.", type: "BadRequest")
-        }
-        // Host bits are dropped, as Neutron stores the network (`10.1.2.77/24` → `10.1.2.0/24`).
-        let net = IPNetwork(address: given.network, prefixLength: given.prefixLength)
+        let pool: JSONObject?
+        let net: IPNetwork
+        (net, pool) = try subnetCIDR(attrs, version: version, project: project, actor, s)
         guard net.version == version else {
             throw NeutronFault.invalidInput("Cidr \(net) does not match ip_version \(version)")
         }
@@ -144,6 +165,7 @@ extension NetworkService {
         if (am == "slaac" || am == "dhcpv6-stateless" || ra == "slaac" || ra == "dhcpv6-stateless") && net.prefixLength != 64 {
             throw NeutronFault.invalidInput("Invalid CIDR \(net) for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64")
         }
+        try checkNetworkPools(network: networkID, version: version, pool: pool, s)
         for other in s.subnets(ofNetwork: networkID) {
             if let o = Self.cidr(other), o.overlaps(net) {
                 throw NeutronFault.invalidInput("Requested subnet with cidr: \(net) for network: \(networkID) overlaps with another subnet")
@@ -173,7 +195,7 @@ extension NetworkService {
         d["gateway_ip"] = gateway.map { .string($0.description) } ?? .null
         d["allocation_pools"] = Self.poolJSON(pools)
         d["enable_dhcp"] = .bool(enableDHCP)
-        d["subnetpool_id"] = .null
+        d["subnetpool_id"] = pool?["id"] ?? .null
         d["prefixlen"] = nil
         d["use_default_subnetpool"] = nil
         d["shared"] = .bool(network["shared"]?.boolValue == true)

@@ -321,12 +321,12 @@ public final class NetworkService: Sendable {
         return d
     }
 
-    func addRBAC(object: String, owner: String, target: String, action: String, _ s: inout NetworkState) {
+    func addRBAC(object: String, type: String = "network", owner: String, target: String, action: String, _ s: inout NetworkState) {
         var r = JSONObject()
         r["id"] = .string(Identifiers.uuid())
         r["project_id"] = .string(owner)
         r["tenant_id"] = .string(owner)
-        r["object_type"] = "network"
+        r["object_type"] = .string(type)
         r["object_id"] = .string(object)
         r["target_tenant"] = .string(target)
         r["target_project"] = .string(target)

@@ -163,4 +163,36 @@ import Testing
             #expect(await faultType { _ = try await pool(s, Self.alice, ["prefixes": ["10.0.0.0/8"], "min_prefixlen": 30, "max_prefixlen": 29]) } == "IllegalSubnetPoolPrefixBounds")
         }
     }
+
+    /// Review findings: a /128 past a full IPv6 quota counts (exact arithmetic, not floats); a
+    /// default pool emptied and refilled with the other family finds that family's default; an
+    /// IPv4 prefix is spelled as netaddr prints it; a revision guard is re-checked in the write.
+    @Test func reviewFindings() async throws {
+        try await withService { s in
+            let p = try await pool(s, Self.alice, ["prefixes": ["2001:db8::/48"], "min_prefixlen": 48, "default_quota": 1])
+            let n = try await network(s, Self.alice)
+            _ = try await subnet(s, Self.alice, network: n, ["subnetpool_id": p["id"]!, "ip_version": 6, "prefixlen": 64])
+            #expect(await faultType { _ = try await subnet(s, Self.alice, network: try await network(s, Self.alice), ["subnetpool_id": p["id"]!, "ip_version": 6, "prefixlen": 128]) } == "SubnetPoolQuotaExceeded")
+
+            _ = try await pool(s, Self.admin, ["prefixes": ["2001:db9::/32"], "is_default": true])
+            let v4 = try await pool(s, Self.admin, ["prefixes": ["172.16.0.0/12"], "is_default": true])
+            let id = v4["id"]!.stringValue!
+            #expect(try await s.removePrefixes(id, [IPNetwork("172.16.0.0/12")!]) == [])
+            #expect(await faultType { _ = try await s.addPrefixes(id, [IPNetwork("2001:dba::/32")!], actor: Self.admin) } == "InvalidInput")
+
+            #expect(Validators.subnetList(["10.0.0.0/8"]) == nil && Validators.subnetList(["10.0.0.7/8"]) == nil)
+            #expect(Validators.subnetList(["10.0.0.0/08"]) != nil && Validators.subnetList(["2001:db8::/32"]) == nil)
+
+            let q = try await pool(s, Self.alice, ["prefixes": ["10.9.0.0/16"]])
+            let qid = q["id"]!.stringValue!
+            _ = try await s.updateSubnetPool(qid, ["name": "first"], actor: Self.alice)
+            let stale = NetworkService.RevisionGuard(kind: .subnetPool, id: qid, revision: 1)
+            #expect(await faultType {
+                _ = try await NetworkService.$revisionGuard.withValue(stale) { try await s.updateSubnetPool(qid, ["name": "second"], actor: Self.alice) }
+            } == "RevisionNumberConstraintFailed")
+            let fresh = NetworkService.RevisionGuard(kind: .subnetPool, id: qid, revision: 2)
+            let d = try await NetworkService.$revisionGuard.withValue(fresh) { try await s.updateSubnetPool(qid, ["name": "third"], actor: Self.alice) }
+            #expect(d["name"] == "third" && d["revision_number"] == 3)
+        }
+    }
 }

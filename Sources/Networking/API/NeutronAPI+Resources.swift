@@ -63,12 +63,12 @@ extension NeutronAPI {
             let changes = try ResourceSpecs.prepareUpdate(kind, body)
             let s = self.service.state
             let current = try self.load(kind, id, c, s)
-            try Self.checkRevision(req, current)
+            let revision = try Self.checkRevision(req, current)
             var t = self.target(kind, current, c, s)
             for (k, v) in changes { if let str = v.stringValue { t[k] = str } else if let b = v.boolValue { t[k] = b ? "True" : "False" } }
             try self.authorize("update_\(kind.member)", c, t)
             try self.authorizeAttributes("update", kind, changes, body: body, c, t)
-            let updated = try await self.update(kind, id, changes, c)
+            let updated = try await Self.guardingRevision(revision, kind, current) { try await self.update(kind, id, changes, c) }
             return .json([kind.member: .object(self.view(kind, updated, c, self.service.state))])
         }
         t.delete(base + "/{id}") { req, ctx in
@@ -79,9 +79,9 @@ extension NeutronAPI {
             let id = try ctx.parameter("id")
             let s = self.service.state
             let current = try self.load(kind, id, c, s)
-            try Self.checkRevision(req, current)
+            let revision = try Self.checkRevision(req, current)
             try self.authorize("delete_\(kind.member)", c, self.target(kind, current, c, s))
-            try await self.delete(kind, id, c)
+            try await Self.guardingRevision(revision, kind, current) { try await self.delete(kind, id, c) }
             return .empty(.noContent)
         }
     }

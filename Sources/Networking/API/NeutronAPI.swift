@@ -205,11 +205,13 @@ public struct NeutronAPI: Sendable {
     }
 
     /// `If-Match: revision_number=N` (Neutron's revision-if-match).
-    static func checkRevision(_ req: Request, _ doc: JSONObject) throws {
-        guard let header = req.headers[.ifMatch] else { return }
+    /// The If-Match revision (nil without one), after checking it against `doc` as read.
+    @discardableResult
+    static func checkRevision(_ req: Request, _ doc: JSONObject) throws -> Int64? {
+        guard let header = req.headers[.ifMatch] else { return nil }
         let parts = header.splitBytes(",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasBytePrefix("revision_number=") }
         if parts.count > 1 { throw NeutronFault.badRequest("Multiple revision_number If-Match constraints are not supported.", type: "BadRequest") }
-        guard let p = parts.first, let digits = p.droppingBytePrefix("revision_number=") else { return }
+        guard let p = parts.first, let digits = p.droppingBytePrefix("revision_number=") else { return nil }
         let t = digits.hasBytePrefix("-") ? digits.dropFirst() : digits[...]
         guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
             throw NeutronFault.badRequest("Could not parse If-Match revision_number \(digits).", type: "BadRequest")
@@ -218,6 +220,14 @@ public struct NeutronAPI: Sendable {
         if Int64(digits) != have {
             throw NeutronFault.error(.preconditionFailed, "RevisionNumberConstraintFailed", "Constrained to \(digits), but current revision is \(have)")
         }
+        return have
+    }
+
+    /// Runs an update or delete of `doc` so that its first write re-checks the If-Match revision.
+    static func guardingRevision<R: Sendable>(_ revision: Int64?, _ kind: ResourceKind, _ doc: JSONObject,
+                                              _ body: () async throws -> R) async throws -> R {
+        guard let revision, let id = doc["id"]?.stringValue else { return try await body() }
+        return try await NetworkService.$revisionGuard.withValue(.init(kind: kind, id: id, revision: revision), operation: body)
     }
 }
 

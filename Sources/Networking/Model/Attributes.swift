@@ -331,7 +331,7 @@ public enum Validators {
     /// range in every allocation).
     public static let maxSubnetListItems = 1000
     /// neutron-lib's `subnet_list`: a list without duplicates of `address/length` (host bits
-    /// allowed, as netaddr reads them).
+    /// allowed, as netaddr reads them; an IPv4 one spelled as netaddr prints it, so not `/08`).
     public static let subnetList: AttributeSpec.Validator = { v in
         guard case .array(let a) = v else { return "'\(repr(v))' is not a list" }
         if a.count > maxSubnetListItems { return "The number of prefixes exceeds the maximum \(maxSubnetListItems)" }
@@ -340,7 +340,9 @@ public enum Validators {
         for e in a where !seen.insert(e.serializedString()).inserted { dups.append(repr(e)) }
         if !dups.isEmpty { return "Duplicate items in the list: '\(dups.joined(separator: ", "))'" }
         for e in a {
-            guard case .string(let s) = e, IPNetwork(s) != nil else { return "'\(repr(e))' is not a valid IP subnet" }
+            guard case .string(let s) = e, let n = IPNetwork(s), n.version == 6 || "\(n.address)/\(n.prefixLength)".sameBytes(as: s) else {
+                return "'\(repr(e))' is not a valid IP subnet"
+            }
         }
         return nil
     }

@@ -479,6 +479,14 @@ extension NetworkService {
     public func updateRBAC(_ id: String, target: String) async throws -> JSONObject {
         try await write { s in
             guard var r = s[.rbacPolicy, id] else { throw ResourceKind.rbacPolicy.notFound(id) }
+            // Neutron's rbac tables are unique on (target, object, action): moving an entry onto
+            // another one's target is NeutronDbObjectDuplicateEntry, a 409.
+            if s.rbac(object: r["object_id"]?.stringValue ?? "").contains(where: {
+                $0["id"]?.stringValue != id && $0["action"] == r["action"] && $0["target_tenant"]?.stringValue?.sameBytes(as: target) == true
+            }) {
+                throw NeutronFault.conflict("NeutronDbObjectDuplicateEntry",
+                                            "Failed to create a duplicate \(r["object_type"]?.stringValue ?? "rbac") rbac policy: for attribute(s) ['target_project', 'object_id', 'action'].")
+            }
             if let kind = r["object_type"]?.stringValue.flatMap({ Self.rbacKind($0) }), kind != .network {
                 return try retargetObjectRBAC(kind, r, target: target, &s)
             }

@@ -56,13 +56,19 @@ extension NetworkService {
     /// 0 is no limit (subnet_alloc.py `_check_subnetpool_project_quota`). The project is the
     /// subnet's: Neutron counts the pool owner's subnets whoever asks, which makes a shared
     /// pool's quota meaningless, so this counts the asking project's.
+    /// Counted exactly, in addresses (Neutron sums floating-point units, in which a /64's 1.0
+    /// plus a /128's 2⁻⁶⁴ is still 1.0, so /128s past a full IPv6 quota would never count).
     func checkPoolQuota(_ pool: JSONObject, version: Int, used: [JSONObject], project: String, adding length: Int) throws {
         guard let quota = pool["default_quota"]?.intValue, quota > 0 else { return }
-        let unit = version == 4 ? 32 : 64
-        func units(_ prefixLength: Int) -> Double { Double(sign: .plus, exponent: unit - prefixLength, significand: 1) }
-        var total = units(length)
-        for sub in used where Self.owns(sub, project) { total += units(Self.cidr(sub)?.prefixLength ?? unit) }
-        if total > Double(quota) {
+        let bits = version == 4 ? 32 : 128, unit = version == 4 ? 32 : 64
+        func addresses(_ prefixLength: Int) -> UInt128 {
+            let host = bits - min(max(prefixLength, 0), bits)
+            return host >= 128 ? .max : UInt128(1) << UInt128(host)
+        }
+        func add(_ a: UInt128, _ b: UInt128) -> UInt128 { let (r, o) = a.addingReportingOverflow(b); return o ? .max : r }
+        var total = addresses(length)
+        for sub in used where Self.owns(sub, project) { total = add(total, addresses(Self.cidr(sub)?.prefixLength ?? unit)) }
+        if total > UInt128(quota) << UInt128(bits - unit) {
             throw NeutronFault.conflict("SubnetPoolQuotaExceeded", "Per-project subnet pool prefix quota exceeded.")
         }
     }

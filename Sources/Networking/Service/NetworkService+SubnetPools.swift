@@ -114,7 +114,10 @@ extension NetworkService {
             }
         }
         let shape = try Self.readPool(merged)
-        if merged["is_default"]?.boolValue == true && pool["is_default"]?.boolValue != true {
+        // A pool emptied by remove_prefixes may come back with the other family's prefixes: a
+        // default pool that changes family must find that family without a default too.
+        let familyChanged = pool["ip_version"]?.intValue != Int64(shape.version)
+        if merged["is_default"]?.boolValue == true && (pool["is_default"]?.boolValue != true || familyChanged) {
             try checkNoDefaultPool(version: shape.version, except: id, s)
         }
         if let old = pool["address_scope_id"]?.stringValue {

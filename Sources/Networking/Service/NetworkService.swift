@@ -114,12 +114,38 @@ public final class NetworkService: Sendable {
         }
     }
 
+    /// An `If-Match: revision_number=N` that a request's update or delete must still find when
+    /// it writes. The API checks it first against a snapshot, but two concurrent writers can both
+    /// pass that; the task's first write checks it again under the write lock (as Neutron checks
+    /// it inside the update's transaction).
+    public final class RevisionGuard: Sendable {
+        let kind: ResourceKind, id: String, revision: Int64
+        let pending = Mutex(true)
+        public init(kind: ResourceKind, id: String, revision: Int64) {
+            self.kind = kind
+            self.id = id
+            self.revision = revision
+        }
+
+        func check(_ s: NetworkState) throws {
+            guard pending.withLock({ $0 }), let doc = s[kind, id] else { return }
+            let have = doc["revision_number"]?.intValue ?? 0
+            if have != revision {
+                throw NeutronFault.error(.preconditionFailed, "RevisionNumberConstraintFailed", "Constrained to \(revision), but current revision is \(have)")
+            }
+        }
+    }
+    @TaskLocal public static var revisionGuard: RevisionGuard?
+
     /// Runs `body` on a copy of the state and commits what it changed; retried on a conflict
     /// with another controller's commit (after reloading).
     public func write<R: Sendable>(_ body: (inout NetworkState) throws -> R) async throws -> R {
-        try await writeLock.withLock {
+        let guarded = Self.revisionGuard
+        defer { guarded?.pending.withLock { $0 = false } }
+        return try await writeLock.withLock {
             for attempt in 0..<5 {
                 var s = current.withLock { $0 }
+                try guarded?.check(s)
                 s.beginChanges()
                 let result = try body(&s)
                 if s.changes.isEmpty && s.quotaChanges.isEmpty { return result }

@@ -8,6 +8,8 @@ DATA_DIR ?= ./data
 CONFIG ?= release
 PYTEST_TIMEOUT ?= 180
 PYTEST_ARGS ?=
+# Two pytest workers (pytest-xdist); the suites that boot guests share one (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 VENV := .venv
 
 # `make test` runs its steps in order and stops at the first failure.
@@ -51,15 +53,22 @@ swift-test: deps
 
 integration: venv
 	[ -n "$${NIMBUS_BIN:-}" ] || swift build
-	$(VENV)/bin/pytest -q tests/ --ignore=tests/tempest --timeout=$(PYTEST_TIMEOUT) --durations=25 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q tests/ --ignore=tests/tempest --timeout=$(PYTEST_TIMEOUT) --durations=25 \
+		-n $(PYTEST_WORKERS) --no-loadscope-reorder $(PYTEST_ARGS)
 
 tempest: venv
 	[ -n "$${NIMBUS_BIN:-}" ] || swift build
-	tests/tempest/run.sh
+	# The scenario pass (QEMU guests on the Linux datapath, one test at a time) runs beside the
+	# API passes (fake driver): its log is shown once both are done.
+	tests/tempest/run-scenario.sh > tests/.tempest-scenario.log 2>&1 & scenario=$$!; \
+	api=0; tests/tempest/run.sh || api=$$?; \
+	status=0; wait $$scenario || status=$$?; cat tests/.tempest-scenario.log; \
+	[ $$api -eq 0 ] && [ $$status -eq 0 ]
 
 tempest-update: venv
 	[ -n "$${NIMBUS_BIN:-}" ] || swift build
 	tests/tempest/run.sh --update
+	tests/tempest/run-scenario.sh --update
 
 bench: deps
 	benchmarks/identity

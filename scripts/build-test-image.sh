@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build Nimbus' small CirrOS-like test guest from Debian packages only:
-# Debian's kernel with a few driver modules, busybox-static, dropbear and the
+# Debian's kernel with a few driver modules, busybox-static, dropbear, curl, blkid and the
 # /init in scripts/test-image/rootfs, as an initramfs on a FAT "superfloppy"
 # that syslinux boots (no -kernel needed; SeaBIOS boots it from any disk bus).
 #
@@ -36,10 +36,10 @@ MODULES=(
 declare -A MODULE_PARAMS=([scsi_mod]="scan=sync")   # disks are there when insmod returns
 
 # What the build needs, and the packages (in scripts/install-deps.sh) it uses.
-PACKAGES=(linux-image-amd64 busybox-static dropbear-bin syslinux syslinux-common
+PACKAGES=(linux-image-amd64 busybox-static dropbear-bin curl util-linux syslinux syslinux-common
           mtools dosfstools qemu-utils cpio kmod)
 TOOLS=(mkfs.fat mcopy syslinux qemu-img cpio depmod /bin/busybox /usr/sbin/dropbear
-       /usr/bin/dropbearkey /usr/bin/dbclient /usr/lib/syslinux/modules/bios/ldlinux.c32)
+       /usr/bin/dropbearkey /usr/bin/dbclient /usr/bin/curl /sbin/blkid /usr/lib/syslinux/modules/bios/ldlinux.c32)
 
 die() { echo "build-test-image.sh: $*" >&2; exit 1; }
 say() { echo "build-test-image.sh: $*" >&2; }
@@ -134,12 +134,16 @@ done < <(/bin/busybox --list-full)
 # from a root build's) boots as well.
 if ((EUID == 0)); then mknod -m 600 "$root/dev/console" c 5 1; fi
 
-# --- dropbear and the shared libraries it needs
-for bin in /usr/sbin/dropbear /usr/bin/dropbearkey /usr/bin/dbclient; do
+# --- dropbear, curl and util-linux's blkid (CirrOS has them; Tempest's scenarios read the
+# metadata service with curl and find the config drive with `blkid -L config-2`), and the
+# shared libraries they need
+binaries=(/usr/sbin/dropbear /usr/bin/dropbearkey /usr/bin/dbclient /usr/bin/curl /sbin/blkid)
+for bin in "${binaries[@]}"; do
+    rm -f "$root$bin"     # busybox may have an applet of that name
     cp "$bin" "$root$bin"
 done
 ln -s dbclient "$root/usr/bin/ssh"
-libs=$(ldd /usr/sbin/dropbear /usr/bin/dropbearkey /usr/bin/dbclient |
+libs=$(ldd "${binaries[@]}" |
        awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u)
 for lib in $libs; do
     mkdir -p "$root$(dirname "$lib")"
@@ -188,7 +192,7 @@ say "kernel $kver, ${#load_order[@]} modules: $(for m in "${load_order[@]}"; do 
 cat > "$root/etc/nimbus/build-info" <<EOF
 image=$NAME
 kernel=$kver
-$(dpkg-query -W -f='${Package}=${Version}\n' busybox-static dropbear-bin "linux-image-$kver")
+$(dpkg-query -W -f='${Package}=${Version}\n' busybox-static dropbear-bin curl util-linux "linux-image-$kver")
 EOF
 
 # --- initramfs: sorted, fixed times and owners

@@ -14,6 +14,7 @@ PKGS=(
     qemu-system-x86 qemu-utils
     # the network datapath: bridges and namespaces (ip), DHCP (dnsmasq), security groups and NAT (nft)
     iproute2 dnsmasq-base nftables
+    iputils-ping                   # Tempest's scenario tests ping guests' floating IPs
 )
 
 missing=()

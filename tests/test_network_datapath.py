@@ -184,6 +184,23 @@ def test_ssh_through_a_floating_ip_with_the_key_from_the_metadata_service(net_cl
     # SNAT: the guest reaches the outside (the public subnet's gateway lives in the outside namespace).
     assert "0% packet loss" in ssh(c, fip, "ping -c 2 -W 2 172.24.4.1").stdout
 
+    # The password a guest agent posts to the metadata service (nova/api/metadata/password.py):
+    # set once (then 409), at most 1,020 bytes (400), read back by the guest and by
+    # os-server-password (2.1), which clears it.
+    url = "http://169.254.169.254/openstack/2013-04-04/password"
+    code = "curl -s -o /dev/null -w '%{http_code}' "
+    assert "password" in ssh(c, fip, "curl -s http://169.254.169.254/openstack/latest/").stdout.split()
+    assert ssh(c, fip, code + f"-X POST --data-binary x{'y' * 1020} {url}").stdout == "400"
+    assert ssh(c, fip, code + f"-X POST --data-binary s3cr3t-blob {url}").stdout == "200"
+    assert ssh(c, fip, code + f"-X POST --data-binary other {url}").stdout == "409"
+    assert ssh(c, fip, f"curl -s {url}").stdout == "s3cr3t-blob"
+    assert ssh(c, fip, code + "-X POST --data-binary x http://169.254.169.254/openstack/2012-08-10/password").stdout == "404"
+    demo = c.token("demo", c.nimbus.read_password("demo"), "demo")
+    assert c.nova("GET", f"/servers/{server_id}/os-server-password", token=demo, version="2.1").json() == {"password": "s3cr3t-blob"}
+    assert c.nova("DELETE", f"/servers/{server_id}/os-server-password", token=demo, version="2.1").status_code == 204
+    assert c.nova("GET", f"/servers/{server_id}/os-server-password", token=demo, version="2.1").json() == {"password": ""}
+    assert ssh(c, fip, code + f"-X POST --data-binary again {url}").stdout == "200"
+
     # kill -9 of Nimbus: the datapath stays (traffic keeps flowing), and the restarted agent
     # reconciles without duplicating a namespace or a rule.
     table = f"nimbus-sg-{run_dir(c.data)[-12:]}"

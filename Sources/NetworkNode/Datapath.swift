@@ -20,15 +20,15 @@ public protocol MetadataEndpoints: Sendable {
     func serve(namespaces: [String: String]) async
 }
 
-/// The scale-test datapath: remembers the last topology and calls every port wired. Nothing
-/// touches the kernel.
+/// The scale-test datapath: remembers the last topology and calls every port wired (but those
+/// administratively down, as the Linux one). Nothing touches the kernel.
 public final class FakeDatapath: Datapath {
     private let last = Mutex<HostTopology?>(nil)
     public init() {}
     public var topology: HostTopology? { last.withLock { $0 } }
     public func converge(_ t: HostTopology) async throws -> Set<String> {
         last.withLock { $0 = t }
-        return Set(t.ports.map(\.id) + t.dhcp.map(\.portID) + t.routers.flatMap { r in r.interfaces.map(\.portID) + (r.gateway.map { [$0.portID] } ?? []) })
+        return Set(t.ports.filter(\.adminUp).map(\.id) + t.dhcp.map(\.portID) + t.routers.flatMap { r in r.interfaces.map(\.portID) + (r.gateway.map { [$0.portID] } ?? []) })
     }
     public func teardown() async throws { last.withLock { $0 = nil } }
 }
@@ -53,7 +53,9 @@ public actor NetworkAgent {
     let logger: Logger
     private var wake: AsyncStream<Void>.Continuation
     private let stream: AsyncStream<Void>
-    private var lastWired: Set<String>?
+    /// What the last report said: the wired ports, and the floating IPs then mapped (their
+    /// status follows their router's gateway, so a new mapping needs a report too).
+    private var lastReport: (wired: Set<String>, floating: Set<String>)?
 
     public init(host: String, tunnelIP: String? = nil, source: any TopologySource, datapath: any Datapath, interval: Duration = .seconds(10),
                 logger: Logger) {
@@ -76,9 +78,10 @@ public actor NetworkAgent {
         do {
             let t = try await source.topology(AgentHello(host: host, tunnelIP: tunnelIP))
             let wired = try await datapath.converge(t)
-            if wired != lastWired {
+            let floating = Set(t.routers.flatMap { r in r.floatingIPs.map { "\(r.id) \($0.floating) \($0.fixed)" } })
+            if lastReport?.wired != wired || lastReport?.floating != floating {
                 try await source.reportWired(host: host, considered: t.portIDs, wired: wired)
-                lastWired = wired
+                lastReport = (wired, floating)
             }
         } catch {
             logger.error("network agent pass failed: \(error)")

@@ -142,12 +142,13 @@ public final class LinuxDatapath: Datapath {
         if links[n.bridge]?.up != true { try await run(ip(["link", "set", n.bridge, "up"])) }
     }
 
-    /// A device in a bridge, with its MTU, up.
-    func plug(_ device: String, bridge: String, mtu: Int, _ links: [String: Link]) async throws {
+    /// A device in a bridge, with its MTU, up (or down: a port whose `admin_state_up` is false,
+    /// as the Linux bridge agent's `ensure_port_admin_state` sets its tap).
+    func plug(_ device: String, bridge: String, mtu: Int, up: Bool = true, _ links: [String: Link]) async throws {
         let l = links[device]
         if l?.master != bridge { try await run(ip(["link", "set", device, "master", bridge])) }
         if l?.mtu != mtu { try await run(ip(["link", "set", device, "mtu", String(mtu)])) }
-        if l?.up != true { try await run(ip(["link", "set", device, "up"])) }
+        if l?.up != up { try await run(ip(["link", "set", device, up ? "up" : "down"])) }
     }
 
     /// A veth pair: `outer` in the host's namespace (to be plugged into a bridge), `inner` in
@@ -228,8 +229,8 @@ public final class LinuxDatapath: Datapath {
                 try await run(ip(["tuntap", "add", "dev", p.device, "mode", "tap"]))
                 links[p.device] = Link(name: p.device, kind: "tun", master: nil, mtu: 1500, up: false, mac: nil)
             }
-            try await plug(p.device, bridge: n.bridge, mtu: n.mtu, links)
-            wired.insert(p.id)
+            try await plug(p.device, bridge: n.bridge, mtu: n.mtu, up: p.adminUp, links)
+            if p.adminUp { wired.insert(p.id) }  // an administratively down port is DOWN, as in Neutron
         }
 
         // One broken item (a DHCP server, a router) is logged and skipped: the others, the

@@ -58,7 +58,7 @@ final class MetadataServer: MetadataEndpoints {
     }
 
     /// The response to `path` for the guest at `source` on `networkID`.
-    func respond(networkID: String, source: String, path: String) async -> (HTTPResponseStatus, String, String) {
+    func respond(networkID: String, source: String, path: String, post: [UInt8]? = nil) async -> (HTTPResponseStatus, String, String) {
         // The port the request came from must be the instance's own: another project's port
         // naming the instance as its device is not.
         guard let compute = computeService.withLock({ $0 }), let caller = network.metadataCaller(network: networkID, address: source),
@@ -74,14 +74,34 @@ final class MetadataServer: MetadataEndpoints {
         if parts[0] == "openstack" {
             let versions = ["2012-08-10", "2013-04-04", "2013-10-17", "2015-10-15", "2016-06-30", "2016-10-06", "2017-02-22", "2018-08-27", "2020-10-14", "latest"]
             if parts.count == 1 { return (.ok, text, versions.joined(separator: "\n")) }
+            // The password a guest agent posts (from 2013-04-04, Grizzly), shown by Nova's
+            // os-server-password: GET reads it, POST sets it once.
+            let withPassword = versions.firstIndex(of: parts[1]).map { $0 >= versions.firstIndex(of: "2013-04-04")! } ?? false
+            if parts.count == 3, parts[2] == "password", withPassword {
+                guard let body = post else { return (.ok, text, docs.instance.password ?? "") }
+                switch (try? await compute.postPassword(instance: docs.instance.id, body: body)) ?? .noInstance {
+                case .stored: return (.ok, text, "")
+                case .conflict: return (.conflict, text, "409 Conflict\n")
+                case .tooLarge: return (.badRequest, text, "400 Bad Request\n\nRequest is too large.\n")
+                case .notUTF8: return (.badRequest, text, "400 Bad Request\n\nThe password is not UTF-8.\n")
+                case .noInstance: return (.notFound, text, "404 Not Found\n")
+                }
+            }
+            if parts.count == 3, parts[2] == "password" { return (.notFound, text, "404 Not Found\n") }  // before 2013-04-04
+            if post != nil { return (.methodNotAllowed, text, "405 Method Not Allowed\n") }
             guard let files = try? ConfigDriveFiles.list(docs.drive) else { return (.internalServerError, text, "") }
             let prefix = "openstack/\(parts[1])/"
             let here = files.filter { $0.path.hasBytePrefix(prefix) }
             if here.isEmpty { return (.notFound, text, "404 Not Found\n") }
-            if parts.count == 2 { return (.ok, text, here.map { String($0.path.utf8.dropFirst(prefix.utf8.count))! }.joined(separator: "\n")) }
+            if parts.count == 2 {
+                var names = here.map { String($0.path.utf8.dropFirst(prefix.utf8.count))! }
+                if withPassword { names.insert("password", at: min(names.count, names.firstIndex(where: { $0 == "user_data" }).map { $0 + 1 } ?? 1)) }
+                return (.ok, text, names.joined(separator: "\n"))
+            }
             guard parts.count == 3, let f = here.first(where: { $0.path == prefix + parts[2] }) else { return (.notFound, text, "404 Not Found\n") }
             return (.ok, parts[2].hasByteSuffix(".json") ? "application/json" : "text/plain", String(decoding: f.bytes, as: UTF8.self))
         }
+        if post != nil { return (.methodNotAllowed, text, "405 Method Not Allowed\n") }
         // The EC2-style tree cloud-init also reads.
         guard MetadataServer.ec2Versions.contains(parts[0]) || parts[0] == "latest" else { return (.notFound, text, "404 Not Found\n") }
         if parts.count == 1 { return (.ok, text, "meta-data/\nuser-data") }
@@ -118,7 +138,8 @@ final class MetadataServer: MetadataEndpoints {
     static let ec2Versions = ["1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15", "2008-02-01", "2008-09-01", "2009-04-04"]
 }
 
-/// One metadata request per connection (HTTP/1.1, GET or HEAD, no body), answered and closed.
+/// One metadata request per connection (HTTP/1.1: GET or HEAD, or POST of a password of at most
+/// 1,020 bytes), answered and closed.
 struct MetadataHTTP: Sendable {
     let server: MetadataServer
     let networkID: String
@@ -128,25 +149,31 @@ struct MetadataHTTP: Sendable {
         typealias OutboundOut = HTTPServerResponsePart
         let handler: MetadataHTTP
         var head: HTTPRequestHead?
+        /// A POST's body so far; one byte more than a password may have marks it too large.
+        var body: [UInt8] = []
         init(handler: MetadataHTTP) { self.handler = handler }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let h): head = h
-            case .body: break
+            case .body(let chunk):
+                let room = ComputeService.maxPasswordBytes + 1 - body.count
+                if room > 0 { body += chunk.readableBytesView.prefix(room) }
             case .end:
                 guard let h = head else { context.close(promise: nil); return }
                 let source = context.channel.remoteAddress?.ipAddress ?? ""
                 let loop = context.eventLoop
                 let ctx = NIOLoopBound(context, eventLoop: loop)
                 let handler = self.handler
+                let posted = self.body
                 Task {
                     let (status, type, body): (HTTPResponseStatus, String, String)
-                    if h.method != .GET && h.method != .HEAD {
+                    if h.method != .GET && h.method != .HEAD && h.method != .POST {
                         (status, type, body) = (.methodNotAllowed, "text/plain", "405 Method Not Allowed\n")
                     } else {
                         let path = String(h.uri.splitBytes("?", maxSplits: 1, omittingEmpty: false).first ?? "")
-                        (status, type, body) = await handler.server.respond(networkID: handler.networkID, source: source, path: path)
+                        (status, type, body) = await handler.server.respond(networkID: handler.networkID, source: source, path: path,
+                                                                            post: h.method == .POST ? posted : nil)
                     }
                     loop.execute {
                         let context = ctx.value

@@ -329,18 +329,18 @@ extension ComputeAPI {
             try self.authorize("os_compute_api:os-security-groups:list", c, target: ["project_id": i.projectID])
             return .json(["security_groups": .array(self.service.network?.securityGroupDetails(instance: i.id, project: i.projectID, caller: c.auth) ?? [])])
         })
-        // The password a guest agent posts to the metadata service: no such agent or service
-        // yet, so it is always empty (what Nova shows before a guest sets one).
+        // The password a guest agent posted to the metadata service ("" before it posts one).
         t.get("/v2.1/servers/{server_id}/os-server-password", versioned { req, ctx, v in
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:os-server-password:show", c, target: ["project_id": i.projectID])
-            return .json(["password": ""])
+            return .json(["password": .string(i.password ?? "")])
         })
         t.delete("/v2.1/servers/{server_id}/os-server-password", versioned { req, ctx, v in
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:os-server-password:clear", c, target: ["project_id": i.projectID])
+            try await self.service.clearPassword(instance: i.id)
             return .empty(.noContent)
         })
         // 2.78: servers have no NUMA topology (no flavor asks for one), which Nova shows so.

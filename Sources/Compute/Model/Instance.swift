@@ -71,6 +71,9 @@ public struct Instance: Sendable, Equatable {
     /// The ports the compute service created for the instance (deleted with it); ports the
     /// user gave are only released.
     public var createdPorts: [String] = []
+    /// The (encrypted) password the guest posted to the metadata service (Nova's
+    /// `password_0`…`password_3` system metadata); nil until it posts one or after a clear.
+    public var password: String?
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

@@ -264,7 +264,7 @@ public final class LinuxDatapath: Datapath {
             if let g = r.gateway, let n = networks[g.networkID] {
                 let qg = RouterWiring.device("qg-", g.portID)
                 try await veth(outer: g.bridgeDevice, inner: qg, namespace: r.namespace, mac: g.mac, mtu: g.mtu,
-                               addresses: g.addresses.map(\.cidr) + r.floatingIPs.map { $0.floating + "/32" }, &links)
+                               addresses: g.addresses.map(\.cidr) + r.floatingAddresses.map { $0 + "/32" }, &links)
                 try await plug(g.bridgeDevice, bridge: n.bridge, mtu: n.mtu, links)
                 if let via = r.defaultRoute {
                     try await run(["ip", "-n", r.namespace, "route", "replace", "default", "via", via, "dev", qg])
@@ -289,13 +289,16 @@ public final class LinuxDatapath: Datapath {
         return wired
     }
 
-    /// The router's NAT: floating IPs both ways, then SNAT of everything else leaving through
-    /// the gateway to the gateway's address.
+    /// The router's NAT: port forwardings and floating IPs inward, floating IPs outward, then
+    /// SNAT of everything else leaving through the gateway to the gateway's address.
     static func natRuleset(_ r: RouterWiring) -> String {
         var s = "table ip nimbus-nat\ndelete table ip nimbus-nat\ntable ip nimbus-nat {\n"
+        let forwardings = r.portForwardings.compactMap(forwardingRule)
         s += "  chain prerouting {\n    type nat hook prerouting priority -100; policy accept;\n"
+        for f in forwardings { s += "    \(f)\n" }
         for f in r.floatingIPs { s += "    ip daddr \(f.floating) dnat to \(f.fixed)\n" }
         s += "  }\n  chain output {\n    type nat hook output priority -100; policy accept;\n"
+        for f in forwardings { s += "    \(f)\n" }
         for f in r.floatingIPs { s += "    ip daddr \(f.floating) dnat to \(f.fixed)\n" }
         s += "  }\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n"
         if let g = r.gateway {
@@ -307,6 +310,25 @@ public final class LinuxDatapath: Datapath {
         }
         s += "  }\n}\n"
         return s
+    }
+
+    /// One port forwarding's DNAT (Neutron's L3 agent writes the iptables equivalent): a port
+    /// to a port, a range to one port, or a range to a range of the same size port by port
+    /// (a map, as iptables' `--to-destination ip:a-b/base`). Nil for values nft should never
+    /// see (the service has validated them; this is the datapath's own guard).
+    static func forwardingRule(_ p: PortForwardingRule) -> String? {
+        let ports = 1...65535
+        guard ["tcp", "udp", "sctp", "dccp"].contains(p.proto), let floating = canonical(p.floating), let target = canonical(p.internalAddress),
+              !floating.containsByte(":"), !target.containsByte(":"),
+              ports.contains(p.externalPorts.lowerBound), ports.contains(p.externalPorts.upperBound),
+              ports.contains(p.internalPorts.lowerBound), ports.contains(p.internalPorts.upperBound) else { return nil }
+        let e = p.externalPorts, i = p.internalPorts
+        let match = "ip daddr \(floating) \(p.proto) dport " + (e.count == 1 ? "\(e.lowerBound)" : "\(e.lowerBound)-\(e.upperBound)")
+        if i.count == 1 { return match + " dnat to \(target):\(i.lowerBound)" }
+        guard i.count == e.count else { return nil }
+        if i.lowerBound == e.lowerBound { return match + " dnat to \(target)" }
+        let pairs = zip(e, i).map { "\($0) : \($1)" }.joined(separator: ", ")
+        return match + " dnat to \(target) : \(p.proto) dport map { \(pairs) }"
     }
 
     // MARK: VXLAN

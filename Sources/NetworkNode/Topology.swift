@@ -76,6 +76,22 @@ public struct FloatingMapping: Sendable, Equatable, Codable {
     public init(floating: String, fixed: String) { self.floating = floating; self.fixed = fixed }
 }
 
+/// A floating IP port forwarding: `floating`:`externalPorts` of `proto` to
+/// `internalAddress`:`internalPorts` (a range of the same size, or one port).
+public struct PortForwardingRule: Sendable, Equatable, Codable {
+    public var id: String
+    public var floating: String
+    /// `tcp`, `udp`, `sctp` or `dccp`.
+    public var proto: String
+    public var externalPorts: ClosedRange<Int>
+    public var internalAddress: String
+    public var internalPorts: ClosedRange<Int>
+    public init(id: String, floating: String, proto: String, externalPorts: ClosedRange<Int>, internalAddress: String, internalPorts: ClosedRange<Int>) {
+        self.id = id; self.floating = floating; self.proto = proto; self.externalPorts = externalPorts
+        self.internalAddress = internalAddress; self.internalPorts = internalPorts
+    }
+}
+
 /// An address with its prefix length (`10.0.0.5/24`).
 public struct InterfaceAddress: Sendable, Equatable, Codable, Hashable {
     public var address: String
@@ -195,10 +211,27 @@ public struct RouterWiring: Sendable, Equatable, Codable {
     public var snat: Bool
     public var routes: [Route]
     public var floatingIPs: [FloatingMapping]
+    /// Floating IP port forwardings through this router (absent on an older controller's wire:
+    /// none).
+    public var portForwardings: [PortForwardingRule]
     public init(id: String, interfaces: [RouterInterface], gateway: RouterInterface?, defaultRoute: String?, snat: Bool,
-                routes: [Route], floatingIPs: [FloatingMapping]) {
+                routes: [Route], floatingIPs: [FloatingMapping], portForwardings: [PortForwardingRule] = []) {
         self.id = id; self.interfaces = interfaces; self.gateway = gateway; self.defaultRoute = defaultRoute; self.snat = snat
-        self.routes = routes; self.floatingIPs = floatingIPs
+        self.routes = routes; self.floatingIPs = floatingIPs; self.portForwardings = portForwardings
+    }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), interfaces: try c.decode([RouterInterface].self, forKey: .interfaces),
+                  gateway: try c.decodeIfPresent(RouterInterface.self, forKey: .gateway), defaultRoute: try c.decodeIfPresent(String.self, forKey: .defaultRoute),
+                  snat: try c.decode(Bool.self, forKey: .snat), routes: try c.decode([Route].self, forKey: .routes),
+                  floatingIPs: try c.decode([FloatingMapping].self, forKey: .floatingIPs),
+                  portForwardings: try c.decodeIfPresent([PortForwardingRule].self, forKey: .portForwardings) ?? [])
+    }
+    /// The floating addresses the gateway carries: associated floating IPs and those with
+    /// port forwardings.
+    public var floatingAddresses: [String] {
+        var seen = Set<String>()
+        return (floatingIPs.map(\.floating) + portForwardings.map(\.floating)).filter { seen.insert($0).inserted }
     }
     public var namespace: String { "qrouter-" + id }
     public static func device(_ prefix: String, _ portID: String) -> String { prefix + String(portID.unicodeScalars.prefix(11)) }

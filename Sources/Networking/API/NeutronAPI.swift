@@ -37,6 +37,7 @@ public struct NeutronAPI: Sendable {
         addExtensionRoutes(&t)
         for kind in ResourceKind.served { addResourceRoutes(&t, kind) }
         addRouterActionRoutes(&t)
+        addPortForwardingRoutes(&t)
         addSubnetPoolActionRoutes(&t)
         addTagRoutes(&t)
         addQuotaRoutes(&t)
@@ -157,6 +158,8 @@ public struct NeutronAPI: Sendable {
                 d["shared"] = .bool(service.isShared(network, with: c.projectID, in: s))
                 d["router:external"] = .bool(network["router:external"]?.boolValue == true)
             }
+        case .floatingIP:
+            d["port_forwardings"] = forwardingsOf(doc["id"]?.stringValue ?? "", s)
         case .agent:
             d = service.agentView(doc)
         case .securityGroup:

@@ -23,6 +23,7 @@ public struct NetworkState: Sendable {
 
     enum Relation: CaseIterable {
         case portsOfNetwork, portsOfDevice, subnetsOfNetwork, rulesOfGroup, rbacOfObject, floatingIPsOfPort, subnetsOfPool, poolsOfScope
+        case forwardingsOfFloatingIP, forwardingsOfPort
         var kind: ResourceKind {
             switch self {
             case .portsOfNetwork, .portsOfDevice: .port
@@ -31,6 +32,7 @@ public struct NetworkState: Sendable {
             case .rulesOfGroup: .securityGroupRule
             case .rbacOfObject: .rbacPolicy
             case .floatingIPsOfPort: .floatingIP
+            case .forwardingsOfFloatingIP, .forwardingsOfPort: .portForwarding
             }
         }
         var parentField: String {
@@ -42,6 +44,8 @@ public struct NetworkState: Sendable {
             case .floatingIPsOfPort: "port_id"
             case .subnetsOfPool: "subnetpool_id"
             case .poolsOfScope: "address_scope_id"
+            case .forwardingsOfFloatingIP: "floatingip_id"
+            case .forwardingsOfPort: "internal_port_id"
             }
         }
     }
@@ -146,5 +150,8 @@ public struct NetworkState: Sendable {
     /// The subnets allocated from a subnet pool, and the pools of an address scope.
     public func subnets(ofPool p: String) -> [JSONObject] { related(.subnetsOfPool, p) }
     public func pools(ofScope a: String) -> [JSONObject] { related(.poolsOfScope, a) }
+    /// The port forwardings of a floating IP, and those to a port.
+    public func portForwardings(ofFloatingIP f: String) -> [JSONObject] { related(.forwardingsOfFloatingIP, f) }
+    public func portForwardings(toPort p: String) -> [JSONObject] { related(.forwardingsOfPort, p) }
     public func ownedCount(_ kind: ResourceKind, project: String) -> Int { owned[kind]?[Name(project)] ?? 0 }
 }

@@ -231,7 +231,7 @@ public enum ResourceSpecs {
         case .rbacPolicy: rbacPolicy
         case .subnetPool: subnetPool
         case .addressScope: addressScope
-        case .portForwarding: standard
+        case .portForwarding: portForwarding
         case .agent: agent
         }
     }

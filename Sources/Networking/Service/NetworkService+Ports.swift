@@ -243,6 +243,7 @@ extension NetworkService {
         p = Self.touched(p, c)
         if let host = changes["binding:host_id"]?.stringValue { Self.setBinding(&p, host: host) }
         s.put(.port, p)
+        if requestedIPs != nil { dropForwardings(toPort: id, keeping: Set(NetworkState.fixedIPs(p).map(\.address)), &s) }
         return p
     }
 
@@ -258,8 +259,9 @@ extension NetworkService {
         }
     }
 
-    /// Removes a port and what hangs on it (floating IP associations).
+    /// Removes a port and what hangs on it (floating IP associations, port forwardings to it).
     func deletePort(_ id: String, _ s: inout NetworkState) {
+        dropForwardings(toPort: id, keeping: [], &s)
         for var f in s.floatingIPs(ofPort: id) {
             f["port_id"] = .null
             f["fixed_ip_address"] = .null

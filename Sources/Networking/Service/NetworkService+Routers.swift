@@ -394,10 +394,12 @@ extension NetworkService {
     public func updateFloatingIP(_ id: String, _ changes: JSONObject, actor: NetworkActor) async throws -> JSONObject {
         try await write { s in
             guard var f = s[.floatingIP, id] else { throw ResourceKind.floatingIP.notFound(id) }
+            let forwarded = !s.portForwardings(ofFloatingIP: id).isEmpty
             if let portValue = changes["port_id"] {
                 if let portID = portValue.stringValue {
+                    if forwarded { throw Self.fipInUseByPortForwarding(id) }
                     f = try associate(f, portID: portID, fixed: changes["fixed_ip_address"]?.stringValue, actor: actor, s)
-                } else {
+                } else if !forwarded {
                     f["port_id"] = .null
                     f["fixed_ip_address"] = .null
                     f["router_id"] = .null
@@ -421,9 +423,16 @@ extension NetworkService {
     public func deleteFloatingIP(_ id: String) async throws {
         try await write { s in
             guard s[.floatingIP, id] != nil else { throw ResourceKind.floatingIP.notFound(id) }
+            // Neutron's port forwarding plugin refuses it (its check runs before the cascade).
+            if !s.portForwardings(ofFloatingIP: id).isEmpty { throw Self.fipInUseByPortForwarding(id) }
             for p in s.ports(ofDevice: id) where p["device_owner"]?.stringValue == "network:floatingip" { s.remove(.port, p["id"]!.stringValue!) }
             s.remove(.floatingIP, id)
         }
+    }
+
+    /// A floating IP with port forwardings is neither associated with a port nor deleted (409).
+    static func fipInUseByPortForwarding(_ id: String) -> NimbusError {
+        NeutronFault.conflict("FipInUseByPortForwarding", "Floating IP \(id) in use by Port Forwarding resources.")
     }
 
     // MARK: RBAC

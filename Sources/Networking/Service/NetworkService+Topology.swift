@@ -145,7 +145,8 @@ extension NetworkService {
                 if interfaces.isEmpty && gateway == nil { continue }
                 t.routers.append(RouterWiring(id: rid, interfaces: interfaces, gateway: gateway, defaultRoute: defaultRoute,
                                               snat: r["external_gateway_info"]?["enable_snat"]?.boolValue ?? true,
-                                              routes: Self.routes(r["routes"]), floatingIPs: fips))
+                                              routes: Self.routes(r["routes"]), floatingIPs: fips,
+                                              portForwardings: Self.forwardingRules(router: rid, s)))
             }
         }
         let tunnels = Self.tunnelEndpoints(s)
@@ -235,8 +236,24 @@ extension NetworkService {
         return nil
     }
 
+    /// A floating IP is ACTIVE when it is associated or forwards ports, through a router whose
+    /// gateway is wired.
     static func fipActive(_ f: JSONObject, wired: Set<String>, _ s: NetworkState) -> Bool {
-        guard let r = f["router_id"]?.stringValue, f["port_id"]?.stringValue != nil else { return false }
+        guard let r = f["router_id"]?.stringValue else { return false }
+        guard f["port_id"]?.stringValue != nil || !s.portForwardings(ofFloatingIP: f["id"]?.stringValue ?? "").isEmpty else { return false }
         return s.ports(ofDevice: r).contains { $0["device_owner"]?.stringValue == "network:router_gateway" && wired.contains($0["id"]?.stringValue ?? "") }
+    }
+
+    /// The port forwardings of a router's floating IPs, for its namespace's DNAT.
+    static func forwardingRules(router: String, _ s: NetworkState) -> [PortForwardingRule] {
+        s.all(.floatingIP).filter { $0["router_id"]?.stringValue == router }.flatMap { f in
+            s.portForwardings(ofFloatingIP: f["id"]?.stringValue ?? "").compactMap { pf -> PortForwardingRule? in
+                guard let id = pf["id"]?.stringValue, let floating = f["floating_ip_address"]?.stringValue,
+                      let proto = pf["protocol"]?.stringValue, let address = pf["internal_ip_address"]?.stringValue,
+                      let e = Self.range(pf, "external_port_range"), let i = Self.range(pf, "internal_port_range") else { return nil }
+                return PortForwardingRule(id: id, floating: floating, proto: proto, externalPorts: e.lower...e.upper,
+                                          internalAddress: address, internalPorts: i.lower...i.upper)
+            }
+        }.sorted { $0.id < $1.id }
     }
 }

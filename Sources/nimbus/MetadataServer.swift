@@ -44,6 +44,17 @@ final class MetadataServer: MetadataEndpoints {
                     .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { child in
                         child.eventLoop.makeCompletedFuture {
+                            // At most `maxConnections` at once per network (a failed initializer
+                            // closes the connection at once).
+                            let admitted = handler.open.count.withLock { n in
+                                guard n < MetadataHTTP.maxConnections else { return false }
+                                n += 1
+                                return true
+                            }
+                            guard admitted else {
+                                throw NetNS.Failure(description: "too many metadata connections")
+                            }
+                            child.closeFuture.whenComplete { _ in handler.open.count.withLock { $0 -= 1 } }
                             try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                             try child.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(10)))
                             try child.pipeline.syncOperations.addHandler(MetadataHTTP.Connection(handler: handler))
@@ -76,10 +87,14 @@ final class MetadataServer: MetadataEndpoints {
             if parts.count == 1 { return (.ok, text, versions.joined(separator: "\n")) }
             // The password a guest agent posts (from 2013-04-04, Grizzly), shown by Nova's
             // os-server-password: GET reads it, POST sets it once.
-            let withPassword = versions.firstIndex(of: parts[1]).map { $0 >= versions.firstIndex(of: "2013-04-04")! } ?? false
-            if parts.count == 3, parts[2] == "password", withPassword {
+            let withPassword = versions.firstIndex(where: { $0.sameBytes(as: parts[1]) }).map { $0 >= versions.firstIndex(of: "2013-04-04")! } ?? false
+            let isPassword = parts.count == 3 && parts[2].sameBytes(as: "password")
+            if isPassword, withPassword {
                 guard let body = post else { return (.ok, text, docs.instance.password ?? "") }
-                switch (try? await compute.postPassword(instance: docs.instance.id, body: body)) ?? .noInstance {
+                guard let outcome = try? await compute.postPassword(instance: docs.instance.id, body: body) else {
+                    return (.internalServerError, text, "")
+                }
+                switch outcome {
                 case .stored: return (.ok, text, "")
                 case .conflict: return (.conflict, text, "409 Conflict\n")
                 case .tooLarge: return (.badRequest, text, "400 Bad Request\n\nRequest is too large.\n")
@@ -87,7 +102,7 @@ final class MetadataServer: MetadataEndpoints {
                 case .noInstance: return (.notFound, text, "404 Not Found\n")
                 }
             }
-            if parts.count == 3, parts[2] == "password" { return (.notFound, text, "404 Not Found\n") }  // before 2013-04-04
+            if isPassword { return (.notFound, text, "404 Not Found\n") }  // before 2013-04-04
             if post != nil { return (.methodNotAllowed, text, "405 Method Not Allowed\n") }
             guard let files = try? ConfigDriveFiles.list(docs.drive) else { return (.internalServerError, text, "") }
             let prefix = "openstack/\(parts[1])/"
@@ -139,10 +154,23 @@ final class MetadataServer: MetadataEndpoints {
 }
 
 /// One metadata request per connection (HTTP/1.1: GET or HEAD, or POST of a password of at most
-/// 1,020 bytes), answered and closed.
+/// 1,020 bytes), answered and closed; what follows it on the connection is ignored. Bounded as
+/// Neutron's haproxy in front of the metadata agent is (`neutron/common/metadata.py`): at most
+/// 1,024 connections per network, and a request must arrive whole within 30 s (a guest that
+/// trickles a byte at a time, never idle, would otherwise hold its connection for ever).
 struct MetadataHTTP: Sendable {
     let server: MetadataServer
     let networkID: String
+    /// The connections open on this network's listener.
+    let open = Open()
+    final class Open: Sendable { let count = Mutex<Int>(0) }
+    static let maxConnections = 1024
+    static let requestTimeout = TimeAmount.seconds(30)
+
+    init(server: MetadataServer, networkID: String) {
+        self.server = server
+        self.networkID = networkID
+    }
 
     final class Connection: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart
@@ -151,15 +179,34 @@ struct MetadataHTTP: Sendable {
         var head: HTTPRequestHead?
         /// A POST's body so far; one byte more than a password may have marks it too large.
         var body: [UInt8] = []
+        /// The request has been read whole: anything after it (a pipelined request, the rest of a
+        /// body longer than its Content-Length) is not read as another.
+        var answered = false
+        var deadline: Scheduled<Void>?
         init(handler: MetadataHTTP) { self.handler = handler }
 
+        func channelActive(context: ChannelHandlerContext) {
+            let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
+            deadline = context.eventLoop.scheduleTask(in: MetadataHTTP.requestTimeout) { ctx.value.close(promise: nil) }
+            context.fireChannelActive()
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            deadline?.cancel()
+            context.fireChannelInactive()
+        }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard !answered else { return }
             switch unwrapInboundIn(data) {
-            case .head(let h): head = h
+            case .head(let h):
+                head = h
+                body = []
             case .body(let chunk):
                 let room = ComputeService.maxPasswordBytes + 1 - body.count
                 if room > 0 { body += chunk.readableBytesView.prefix(room) }
             case .end:
+                answered = true
                 guard let h = head else { context.close(promise: nil); return }
                 let source = context.channel.remoteAddress?.ipAddress ?? ""
                 let loop = context.eventLoop

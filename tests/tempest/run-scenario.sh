@@ -39,26 +39,41 @@ DIGEST=$(printf '%s' "$DATA" | sha256sum | cut -c1-12)
 RUN_DIR=/run/nimbus-network-$DIGEST
 
 in_out() { ip netns exec "$OUT" "$@"; }
+# The namespaces this run made (only those are removed: a name taken already is another's).
+MADE=()
 cleanup() {
     set +e
-    if [[ -n ${NIMBUS_PID:-} ]]; then
+    # nimbus runs in $OUT: a pid that is no longer there may be another process's by now.
+    if [[ -n ${NIMBUS_PID:-} ]] && ip netns pids "$OUT" 2>/dev/null | grep -qx -- "$NIMBUS_PID"; then
         kill -TERM "$NIMBUS_PID" 2>/dev/null
         for _ in $(seq 100); do kill -0 "$NIMBUS_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$NIMBUS_PID" 2>/dev/null
     fi
-    pkill -KILL -f -- "qemu-system.*$DATA/" 2>/dev/null
-    pkill -KILL -f -- "dnsmasq.*$RUN_DIR/" 2>/dev/null
-    local name
-    for name in $(cat "$RUN_DIR/owned" 2>/dev/null) "$HOSTNS" "$OUT"; do
+    local name pid names=()
+    ((${#MADE[@]})) && names=($(cat "$RUN_DIR/owned" 2>/dev/null) "${MADE[@]}")
+    # What runs in this run's namespaces is this run's (QEMU in $HOSTNS, dnsmasq in qdhcp-).
+    for name in "${names[@]}"; do
+        for pid in $(ip netns pids "$name" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    done
+    local data_re run_re
+    data_re=$(printf '%s' "$DATA/" | sed 's/[][\.^$*+?(){}|]/\\&/g')
+    run_re=$(printf '%s' "$RUN_DIR/" | sed 's/[][\.^$*+?(){}|]/\\&/g')
+    pkill -KILL -f -- "qemu-system.*$data_re" 2>/dev/null
+    pkill -KILL -f -- "dnsmasq.*$run_re" 2>/dev/null
+    for name in "${names[@]}"; do
         ip netns del "$name" 2>/dev/null
     done
-    nft delete table bridge "nimbus-ports-$DIGEST" 2>/dev/null
-    nft delete table inet "nimbus-sg-$DIGEST" 2>/dev/null
-    rm -rf "$RUN_DIR"
+    if ((${#MADE[@]})); then
+        nft delete table bridge "nimbus-ports-$DIGEST" 2>/dev/null
+        nft delete table inet "nimbus-sg-$DIGEST" 2>/dev/null
+        rm -rf "$RUN_DIR"
+    fi
 }
 trap cleanup EXIT
-ip netns add "$OUT"
-ip netns add "$HOSTNS"
+ip netns add "$OUT" || exit 1
+MADE+=("$OUT")
+ip netns add "$HOSTNS" || exit 1
+MADE+=("$HOSTNS")
 ip -n "$OUT" link set lo up
 ip -n "$HOSTNS" link set lo up
 

@@ -20,15 +20,17 @@ extension ComputeService {
 
     /// Stores the password a guest posted (the metadata service found the instance by the
     /// network path the request came from). Nova decodes the body as UTF-8; bytes that are
-    /// not UTF-8 are refused as a bad request too (Nova would fail with a 500).
+    /// not UTF-8 are refused as a bad request too (Nova would fail with a 500). A password set
+    /// already is a conflict whatever the body, as Nova checks that first.
     public func postPassword(instance id: String, body: [UInt8]) async throws -> PasswordPost {
-        guard body.count <= Self.maxPasswordBytes else { return .tooLarge }
-        guard let text = String(validating: body, as: UTF8.self) else { return .notUTF8 }
+        let text = body.count <= Self.maxPasswordBytes ? String(validating: body, as: UTF8.self) : nil
         struct Refused: Error { let outcome: PasswordPost }
         do {
             let stored = try await instances.modify(id) { i in
                 guard !i.deleted else { throw Refused(outcome: .noInstance) }
                 if let p = i.password, !p.isEmpty { throw Refused(outcome: .conflict) }
+                guard body.count <= Self.maxPasswordBytes else { throw Refused(outcome: .tooLarge) }
+                guard let text else { throw Refused(outcome: .notUTF8) }
                 i.password = text
             }
             return stored == nil ? .noInstance : .stored

@@ -598,11 +598,10 @@ def test_router_admin_state_drops_its_namespace_ports_and_floating_ip(run):
     assert run["router_delete"] == 204 and run["router_gone"] == [False, False]
 
 
-@pytest.mark.xfail(strict=True, reason="router ports' admin_state_up is not applied by the datapath (LinuxDatapath.swift)")
 def test_router_interface_port_admin_down_is_down(run):
-    """FINDING (LOW, not fixed: LinuxDatapath.swift is being edited by another change). A router
-    interface port set `admin_state_up` false stays ACTIVE and its veth keeps forwarding: the
-    datapath applies the flag to guest taps only. Neutron's L2 agent treats every port it binds
+    """FINDING (LOW, fixed: router interfaces and gateways carry `adminUp` to the datapath). A
+    router interface port set `admin_state_up` false stayed ACTIVE and its veth kept forwarding:
+    the datapath applied the flag to guest taps only. Neutron's L2 agent treats every port it binds
     alike (linuxbridge `treat_devices_added_updated`: `ensure_port_admin_state` then
     `update_device_down` when it is false), router ports included."""
     assert run["qr_admin_down_put"] == 200

@@ -28,7 +28,8 @@ public final class FakeDatapath: Datapath {
     public var topology: HostTopology? { last.withLock { $0 } }
     public func converge(_ t: HostTopology) async throws -> Set<String> {
         last.withLock { $0 = t }
-        return Set(t.ports.filter(\.adminUp).map(\.id) + t.dhcp.map(\.portID) + t.routers.flatMap { r in r.interfaces.map(\.portID) + (r.gateway.map { [$0.portID] } ?? []) })
+        return Set(t.ports.filter(\.adminUp).map(\.id) + t.dhcp.map(\.portID)
+                   + t.routers.flatMap { r in (r.interfaces + (r.gateway.map { [$0] } ?? [])).filter(\.adminUp).map(\.portID) })
     }
     public func teardown() async throws { last.withLock { $0 = nil } }
 }
@@ -78,7 +79,9 @@ public actor NetworkAgent {
         do {
             let t = try await source.topology(AgentHello(host: host, tunnelIP: tunnelIP))
             let wired = try await datapath.converge(t)
-            let floating = Set(t.routers.flatMap { r in r.floatingIPs.map { "\(r.id) \($0.floating) \($0.fixed)" } })
+            let floating = Set(t.routers.flatMap { r in
+                r.floatingIPs.map { "\(r.id) \($0.floating) \($0.fixed)" } + r.portForwardings.map { "\(r.id) \($0.floating) forwarding" }
+            })
             if lastReport?.wired != wired || lastReport?.floating != floating {
                 try await source.reportWired(host: host, considered: t.portIDs, wired: wired)
                 lastReport = (wired, floating)

@@ -185,11 +185,24 @@ public struct RouterInterface: Sendable, Equatable, Codable {
     public var mtu: Int
     /// The IPv6 prefixes the router advertises on this interface (subnets with an `ipv6_ra_mode`).
     public var advertised: [RAPrefix]
-    public init(portID: String, networkID: String, mac: String, addresses: [InterfaceAddress], mtu: Int, advertised: [RAPrefix] = []) {
+    /// The port's `admin_state_up`: false puts its bridge end down, as for a guest's tap.
+    public var adminUp: Bool
+    public init(portID: String, networkID: String, mac: String, addresses: [InterfaceAddress], mtu: Int, advertised: [RAPrefix] = [],
+                adminUp: Bool = true) {
         self.portID = portID; self.networkID = networkID; self.mac = mac; self.addresses = addresses; self.mtu = mtu
-        self.advertised = advertised
+        self.advertised = advertised; self.adminUp = adminUp
     }
     public var bridgeDevice: String { "tap" + String(portID.unicodeScalars.prefix(11)) }
+
+    enum CodingKeys: String, CodingKey { case portID, networkID, mac, addresses, mtu, advertised, adminUp }
+    /// An older controller's wire has no `adminUp`: up.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(portID: try c.decode(String.self, forKey: .portID), networkID: try c.decode(String.self, forKey: .networkID),
+                  mac: try c.decode(String.self, forKey: .mac), addresses: try c.decode([InterfaceAddress].self, forKey: .addresses),
+                  mtu: try c.decode(Int.self, forKey: .mtu), advertised: try c.decodeIfPresent([RAPrefix].self, forKey: .advertised) ?? [],
+                  adminUp: try c.decodeIfPresent(Bool.self, forKey: .adminUp) ?? true)
+    }
 }
 
 /// An IPv6 prefix in the router's advertisements and its mode (Neutron's `ipv6_ra_mode`:

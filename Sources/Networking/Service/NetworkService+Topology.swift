@@ -127,7 +127,7 @@ extension NetworkService {
                         return RAPrefix(cidr: cidr, mode: mode)
                     }
                     return RouterInterface(portID: pid, networkID: n, mac: mac, addresses: Self.addresses(p, s), mtu: Int(s[.network, n]?["mtu"]?.intValue ?? 1500),
-                                           advertised: advertised)
+                                           advertised: advertised, adminUp: p["admin_state_up"]?.boolValue ?? true)
                 }
                 let ports = s.ports(ofDevice: rid)
                 let interfaces = ports.filter { $0["device_owner"]?.stringValue == "network:router_interface" }
@@ -192,7 +192,8 @@ extension NetworkService {
         let s = state
         // The network node also speaks for the ports of routers it no longer serves (down).
         let downRouters = networkNode ? s.all(.router).filter { $0["admin_state_up"]?.boolValue == false }.flatMap { r in
-            s.ports(ofDevice: r["id"]?.stringValue ?? "").compactMap { $0["id"]?.stringValue }
+            s.ports(ofDevice: r["id"]?.stringValue ?? "").filter { ($0["device_owner"]?.stringValue ?? "").hasBytePrefix("network:router") }
+                .compactMap { $0["id"]?.stringValue }
         } : []
         let mine = networkNode ? considered.union(downRouters) : considered.filter { id in
             guard let p = s[.port, id] else { return false }

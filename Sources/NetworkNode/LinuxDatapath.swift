@@ -327,6 +327,7 @@ public final class LinuxDatapath: Datapath {
         if i.count == 1 { return match + " dnat to \(target):\(i.lowerBound)" }
         guard i.count == e.count else { return nil }
         if i.lowerBound == e.lowerBound { return match + " dnat to \(target)" }
+        guard e.count <= PortForwardingRule.maxShiftedPorts else { return nil }
         let pairs = zip(e, i).map { "\($0) : \($1)" }.joined(separator: ", ")
         return match + " dnat to \(target) : \(p.proto) dport map { \(pairs) }"
     }

@@ -86,6 +86,9 @@ public struct PortForwardingRule: Sendable, Equatable, Codable {
     public var externalPorts: ClosedRange<Int>
     public var internalAddress: String
     public var internalPorts: ClosedRange<Int>
+    /// The widest range mapped onto a range that starts elsewhere: nftables has no port
+    /// offset (iptables' `ip:a-b/base`), so such a range is one map entry per port.
+    public static let maxShiftedPorts = 1024
     public init(id: String, floating: String, proto: String, externalPorts: ClosedRange<Int>, internalAddress: String, internalPorts: ClosedRange<Int>) {
         self.id = id; self.floating = floating; self.proto = proto; self.externalPorts = externalPorts
         self.internalAddress = internalAddress; self.internalPorts = internalPorts

@@ -1,3 +1,4 @@
+import NetworkNode
 import NimbusCore
 
 /// The rules a port forwarding must keep (neutron/services/portforwarding/pf_plugin.py), with
@@ -25,6 +26,11 @@ extension NetworkService {
         let inside = try pick("internal_port", "internal_port_range")
         if inside.size > 0 && inside.size != outside.size {
             throw forwardingError("Invalid ranges of internal and/or external ports. The relation between internal and external ports must be N-N or 1-N")
+        }
+        // nftables has no iptables `ip:a-b/base`: the datapath maps a shifted range port by port.
+        let limit = PortForwardingRule.maxShiftedPorts
+        if inside.size > 0 && inside.lower != outside.lower && inside.size + 1 > limit {
+            throw forwardingError("A port range mapped onto a range that starts at another port may span at most \(limit) ports; \(outside) to \(inside) spans \(inside.size + 1)")
         }
         return (outside, inside)
     }

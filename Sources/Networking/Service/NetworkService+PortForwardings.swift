@@ -61,7 +61,10 @@ extension NetworkService {
             try Self.checkProtocol(pf)
             try Self.checkInternalAddress(pf, s)
             try Self.checkUpdateConflicts(pf, fip, s)
-            if ["internal_port", "internal_port_range", "external_port", "external_port_range"].contains(where: { changes[$0] != nil }) {
+            // Neutron checks only when a port changes (its unique constraints catch single ports);
+            // a new protocol or socket could otherwise overlap another forwarding's range.
+            if ["internal_port", "internal_port_range", "external_port", "external_port_range", "protocol", "internal_port_id",
+                "internal_ip_address"].contains(where: { changes[$0] != nil }) {
                 try Self.checkCollisions(pf, ranges, s)
             }
             s.put(.portForwarding, pf)

@@ -256,6 +256,14 @@ extension NetworkService {
                    NetworkState.fixedIPs(fport).contains(where: { subnets.contains($0.subnet) && $0.address.description == f["fixed_ip_address"]?.stringValue }) {
                     throw NeutronFault.conflict("RouterInterfaceInUseByFloatingIP", "Router interface for subnet \(subnets.first ?? "") on router \(id) cannot be deleted, as it is required by one or more floating IPs.")
                 }
+                // Its port forwardings count too (l3_db's `_check_router_interface_not_in_use`).
+                for pf in s.portForwardings(ofFloatingIP: f["id"]?.stringValue ?? "") {
+                    guard let target = pf["internal_ip_address"]?.stringValue.flatMap({ IPAddress($0) }),
+                          let pport = s[.port, pf["internal_port_id"]?.stringValue ?? ""] else { continue }
+                    if NetworkState.fixedIPs(pport).contains(where: { subnets.contains($0.subnet) && $0.address == target }) {
+                        throw NeutronFault.conflict("RouterInterfaceInUseByFloatingIP", "Router interface for subnet \(subnets.first ?? "") on router \(id) cannot be deleted, as it is required by one or more floating IPs.")
+                    }
+                }
             }
             for r in router["routes"]?.arrayValue ?? [] {
                 if let nh = IPAddress(r["nexthop"]?.stringValue ?? ""), subnets.contains(where: { s[.subnet, $0].flatMap(Self.cidr)?.contains(nh) == true }) {

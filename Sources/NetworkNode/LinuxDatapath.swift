@@ -258,14 +258,14 @@ public final class LinuxDatapath: Datapath {
                 guard let n = networks[i.networkID] else { continue }
                 try await veth(outer: i.bridgeDevice, inner: RouterWiring.device("qr-", i.portID), namespace: r.namespace, mac: i.mac, mtu: i.mtu,
                                addresses: i.addresses.map(\.cidr), &links)
-                try await plug(i.bridgeDevice, bridge: n.bridge, mtu: n.mtu, up: i.adminUp, links)
+                try await plug(i.bridgeDevice, bridge: n.bridge, mtu: n.mtu, up: i.adminUp && r.adminUp, links)
                 if i.adminUp { wired.insert(i.portID) }
             }
             if let g = r.gateway, let n = networks[g.networkID] {
                 let qg = RouterWiring.device("qg-", g.portID)
                 try await veth(outer: g.bridgeDevice, inner: qg, namespace: r.namespace, mac: g.mac, mtu: g.mtu,
                                addresses: g.addresses.map(\.cidr) + r.floatingAddresses.map { $0 + "/32" }, &links)
-                try await plug(g.bridgeDevice, bridge: n.bridge, mtu: n.mtu, up: g.adminUp, links)
+                try await plug(g.bridgeDevice, bridge: n.bridge, mtu: n.mtu, up: g.adminUp && r.adminUp, links)
                 if let via = r.defaultRoute {
                     try await run(["ip", "-n", r.namespace, "route", "replace", "default", "via", via, "dev", qg])
                 }

@@ -230,10 +230,13 @@ public struct RouterWiring: Sendable, Equatable, Codable {
     /// Floating IP port forwardings through this router (absent on an older controller's wire:
     /// none).
     public var portForwardings: [PortForwardingRule]
+    /// The router's `admin_state_up`: false sets the bridge ends of its interfaces and gateway
+    /// down (no traffic through it) while its ports stay wired, as OVN disables a logical router.
+    public var adminUp: Bool
     public init(id: String, interfaces: [RouterInterface], gateway: RouterInterface?, defaultRoute: String?, snat: Bool,
-                routes: [Route], floatingIPs: [FloatingMapping], portForwardings: [PortForwardingRule] = []) {
+                routes: [Route], floatingIPs: [FloatingMapping], portForwardings: [PortForwardingRule] = [], adminUp: Bool = true) {
         self.id = id; self.interfaces = interfaces; self.gateway = gateway; self.defaultRoute = defaultRoute; self.snat = snat
-        self.routes = routes; self.floatingIPs = floatingIPs; self.portForwardings = portForwardings
+        self.routes = routes; self.floatingIPs = floatingIPs; self.portForwardings = portForwardings; self.adminUp = adminUp
     }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -241,7 +244,8 @@ public struct RouterWiring: Sendable, Equatable, Codable {
                   gateway: try c.decodeIfPresent(RouterInterface.self, forKey: .gateway), defaultRoute: try c.decodeIfPresent(String.self, forKey: .defaultRoute),
                   snat: try c.decode(Bool.self, forKey: .snat), routes: try c.decode([Route].self, forKey: .routes),
                   floatingIPs: try c.decode([FloatingMapping].self, forKey: .floatingIPs),
-                  portForwardings: try c.decodeIfPresent([PortForwardingRule].self, forKey: .portForwardings) ?? [])
+                  portForwardings: try c.decodeIfPresent([PortForwardingRule].self, forKey: .portForwardings) ?? [],
+                  adminUp: try c.decodeIfPresent(Bool.self, forKey: .adminUp) ?? true)
     }
     /// The floating addresses the gateway carries: associated floating IPs and those with
     /// port forwardings.

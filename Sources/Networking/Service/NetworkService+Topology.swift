@@ -114,9 +114,10 @@ extension NetworkService {
                                           mtu: Int(network["mtu"]?.intValue ?? 1500), subnets: dhcpSubnets, hosts: hosts))
                 networkIDs.insert(n)
             }
-            // A router that is administratively down is not served (as the L3 agent removes it):
-            // its namespace goes, and with it its interfaces, gateway and floating IPs.
-            for r in s.all(.router) where r["admin_state_up"]?.boolValue != false {
+            // A router that is administratively down keeps its namespace, but its interfaces and
+            // gateway are cut off at the bridge (`adminUp`); its ports stay ACTIVE, as under OVN
+            // (Tempest waits for a down router's interfaces to be ACTIVE).
+            for r in s.all(.router) {
                 guard let rid = r["id"]?.stringValue else { continue }
                 func iface(_ p: JSONObject) -> RouterInterface? {
                     guard let pid = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let mac = p["mac_address"]?.stringValue else { return nil }
@@ -146,7 +147,8 @@ extension NetworkService {
                 t.routers.append(RouterWiring(id: rid, interfaces: interfaces, gateway: gateway, defaultRoute: defaultRoute,
                                               snat: r["external_gateway_info"]?["enable_snat"]?.boolValue ?? true,
                                               routes: Self.routes(r["routes"]), floatingIPs: fips,
-                                              portForwardings: Self.forwardingRules(router: rid, s)))
+                                              portForwardings: Self.forwardingRules(router: rid, s),
+                                              adminUp: r["admin_state_up"]?.boolValue ?? true))
             }
         }
         let tunnels = Self.tunnelEndpoints(s)
@@ -190,12 +192,7 @@ extension NetworkService {
     /// that is not the network node speaks only for the guest ports bound to it.
     public func reportWired(host: String, considered: Set<String>, wired: Set<String>, networkNode: Bool) async throws {
         let s = state
-        // The network node also speaks for the ports of routers it no longer serves (down).
-        let downRouters = networkNode ? s.all(.router).filter { $0["admin_state_up"]?.boolValue == false }.flatMap { r in
-            s.ports(ofDevice: r["id"]?.stringValue ?? "").filter { ($0["device_owner"]?.stringValue ?? "").hasBytePrefix("network:router") }
-                .compactMap { $0["id"]?.stringValue }
-        } : []
-        let mine = networkNode ? considered.union(downRouters) : considered.filter { id in
+        let mine = networkNode ? considered : considered.filter { id in
             guard let p = s[.port, id] else { return false }
             return (p["device_owner"]?.stringValue ?? "").hasBytePrefix("compute:") && p["binding:host_id"]?.stringValue?.sameBytes(as: host) == true
         }

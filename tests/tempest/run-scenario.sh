@@ -204,13 +204,13 @@ test_path=$TEMPEST_PKG/test_discover
 top_dir=$(dirname "$TEMPEST_PKG")
 group_regex=([^\.]*\.)*
 EOF
-# The tests that run: the must-pass list and the candidates (Tempest's smoke scenarios for
-# compute and network), minus the skip list.
+# The tests that run: the must-pass list and the candidates (Tempest's scenarios for compute
+# and network that need no volumes), minus the skip list.
 ids_regex() {  # FILE: its test ids as one alternation
     sed -e 's/#.*//' -e 's/[[:space:]]\+\(—\|--\).*//' -e 's/[[:space:]]*$//' -e 's/\[[^]]*\]$//' -e '/^$/d' \
         -e 's/[].[()*+?^$|\\]/\\&/g' -e 's/^/^/' -e 's/$/(\\[|$|\\.)/' "$1" | paste -sd'|'
 }
-CANDIDATES='^tempest\.scenario\.(test_server_basic_ops|test_network_basic_ops)\.'
+CANDIDATES='^tempest\.scenario\.(test_server_basic_ops|test_network_basic_ops|test_security_groups_basic_ops)\.'
 MUST=$(ids_regex "$HERE/must-pass-scenario.txt")
 REGEX=${TEMPEST_SCENARIO_REGEX:-$CANDIDATES${MUST:+|$MUST}}
 sed -e 's/#.*//' -e 's/[[:space:]]\+\(—\|--\).*//' -e 's/[[:space:]]*$//' -e 's/\[[^]]*\]$//' -e '/^$/d' \

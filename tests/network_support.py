@@ -335,3 +335,30 @@ def public(admin_net) -> dict:
     subs = admin_net.list("subnet", network_id=net["id"], name="public-subnet")
     assert len(subs) == 1, subs
     return {**net, "subnet": subs[0]}
+
+
+def run_in_private_netns(script_text: str, work: Path, timeout: float) -> dict:
+    """Runs a Python script as root in a private network and mount namespace (tmpfs on /run, so
+    its /run/netns and a datapath's run directory are private too: everything it makes dies
+    with the namespace) and returns the JSON of its last `RESULT {...}` line. Skips without
+    root, unshare, ip, nft or dnsmasq. The script finds the tests in $ADV_TESTS_DIR and the
+    binary in $NIMBUS_BIN."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from nimbus_launcher import REPO, find_binary
+
+    if os.geteuid() != 0 or not all(shutil.which(t) for t in ("unshare", "ip", "nft", "dnsmasq")):
+        pytest.skip("needs root, unshare, ip, nft and dnsmasq")
+    script = work / "script.py"
+    script.write_text(script_text)
+    inner = f"mount -t tmpfs tmpfs /run && mkdir -p /run/netns && ip link set lo up && exec {sys.executable} {script}"
+    env = {**os.environ, "ADV_TESTS_DIR": str(REPO / "tests"), "NIMBUS_BIN": str(find_binary())}
+    proc = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", inner],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    assert lines, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return json.loads(lines[-1][len("RESULT "):])

@@ -19,11 +19,7 @@ what it started (nimbus, dnsmasq) is killed by pid before the namespace goes.
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -36,8 +32,8 @@ import requests
 from adversarial_support import raw_request
 from compute_support import start_compute_cloud
 from conftest import Cloud, TestUser
-from network_support import Net, assert_error, host, next_cidr4, next_cidr6, wait_for
-from nimbus_launcher import REPO, find_binary, random_password
+from network_support import Net, assert_error, host, next_cidr4, next_cidr6, run_in_private_netns, wait_for
+from nimbus_launcher import find_binary, random_password
 
 TIMEOUT = 60
 
@@ -690,19 +686,8 @@ print("RESULT " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def linux_run(tmp_path_factory):
-    """Runs LINUX_SCRIPT once in a private network and mount namespace (tmpfs on /run, so its
-    /run/netns and the datapath's run directory are private too); returns its findings."""
-    if os.geteuid() != 0 or not all(shutil.which(t) for t in ("unshare", "ip", "nft", "dnsmasq")):
-        pytest.skip("needs root, unshare, ip, nft and dnsmasq")
-    script = tmp_path_factory.mktemp("adv-linux") / "linux.py"
-    script.write_text(LINUX_SCRIPT)
-    inner = f"mount -t tmpfs tmpfs /run && mkdir -p /run/netns && ip link set lo up && exec {sys.executable} {script}"
-    env_ = {**os.environ, "ADV_TESTS_DIR": str(REPO / "tests"), "NIMBUS_BIN": str(find_binary())}
-    proc = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", inner],
-                          capture_output=True, text=True, timeout=240, env=env_)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-    assert lines, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(lines[-1][len("RESULT "):])
+    """Runs LINUX_SCRIPT once in a private network and mount namespace; returns its findings."""
+    return run_in_private_netns(LINUX_SCRIPT, tmp_path_factory.mktemp("adv-linux"), timeout=240)
 
 
 def test_linux_datapath_leaves_other_clouds_namespaces_and_devices_alone(linux_run):

@@ -23,15 +23,9 @@ dropping an admin-down router), each named in the test's docstring.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-
 import pytest
 
-from nimbus_launcher import REPO, find_binary
+from network_support import run_in_private_netns
 
 SCRIPT = r'''
 import ctypes, json, os, random, re, signal, socket, subprocess, sys, tempfile, threading, time, uuid
@@ -460,20 +454,10 @@ print("RESULT " + json.dumps(out, default=lambda b: b.decode(errors="replace")))
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """Runs SCRIPT once in a private network and mount namespace (tmpfs on /run, so its
-    /run/netns and the datapath's run directory are private too); returns its findings."""
-    if os.geteuid() != 0 or not all(shutil.which(t) for t in ("unshare", "ip", "nft", "dnsmasq")):
-        pytest.skip("needs root, unshare, ip, nft and dnsmasq")
-    script = tmp_path_factory.mktemp("adv-pw") / "pw.py"
-    script.write_text(SCRIPT)
-    inner = f"mount -t tmpfs tmpfs /run && mkdir -p /run/netns && ip link set lo up && exec {sys.executable} {script}"
-    env_ = {**os.environ, "ADV_TESTS_DIR": str(REPO / "tests"), "NIMBUS_BIN": str(find_binary())}
-    proc = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", inner],
-                          capture_output=True, text=True, timeout=280, env=env_)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-    assert lines, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    print(lines[-1])
-    return json.loads(lines[-1][len("RESULT "):])
+    """Runs SCRIPT once in a private network and mount namespace; returns its findings."""
+    found = run_in_private_netns(SCRIPT, tmp_path_factory.mktemp("adv-pw"), timeout=280)
+    print(found)
+    return found
 
 
 # ---- the password through the metadata service -------------------------------------------

@@ -362,3 +362,31 @@ def run_in_private_netns(script_text: str, work: Path, timeout: float) -> dict:
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     assert lines, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     return json.loads(lines[-1][len("RESULT "):])
+
+
+# ---- subnet pools and port forwardings ----------------------------------------------------
+
+def block4(length: int = 16) -> ipaddress.IPv4Network:
+    """A random block in 100.64.0.0/10 (shared address space): pools here never meet the /24s
+    the other network tests use."""
+    base = int(ipaddress.IPv4Address("100.64.0.0"))
+    size = 1 << (32 - length)
+    return ipaddress.IPv4Network((base + random.randrange((1 << 22) // size) * size, length))
+
+
+def block6(length: int = 48) -> ipaddress.IPv6Network:
+    """A random ULA block (fdxx::/length)."""
+    value = (0xFD << 120) | (random.getrandbits(40) << 80)
+    return ipaddress.IPv6Network((value, length)).supernet(new_prefix=length)
+
+
+def forwarding_setup(me, public):
+    """A network whose subnet a router joins to `public`, two ports on it, a floating IP."""
+    net, sub = me.network_with_subnet()
+    router = me.router(external_gateway_info={"network_id": public["id"]})
+    me.add_interface(router["id"], subnet_id=sub["id"])
+    port = me.port(net["id"])
+    other = me.port(net["id"])
+    fip = me.create("floatingip", floating_network_id=public["id"])
+    return {"net": net, "sub": sub, "router": router, "port": port, "other": other, "fip": fip,
+            "ip": port["fixed_ips"][0]["ip_address"]}

@@ -576,21 +576,8 @@ import json, os, random, subprocess, sys, tempfile, time, uuid
 sys.path.insert(0, os.environ["ADV_TESTS_DIR"])
 from pathlib import Path
 from nimbus_launcher import Nimbus, random_password
+from netns_support import sh, spaces, wait
 import requests
-
-def sh(*a, check=True):
-    return subprocess.run(list(a), capture_output=True, text=True, check=check)
-
-def spaces():
-    return [l.split()[0] for l in sh("ip", "netns", "list").stdout.splitlines() if l.strip()]
-
-def wait(pred, t):
-    end = time.time() + t
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.3)
-    return bool(pred())
 
 out = {}
 # what another cloud (or a Neutron agent) on the same host would have

@@ -32,30 +32,11 @@ import ctypes, json, os, random, re, signal, socket, subprocess, sys, tempfile, 
 sys.path.insert(0, os.environ["ADV_TESTS_DIR"])
 from pathlib import Path
 from nimbus_launcher import Nimbus, random_password
+from netns_support import sh, spaces, wait
 import requests
 
 out = {}
 libc = ctypes.CDLL(None, use_errno=True)
-
-
-def sh(*a, check=True):
-    return subprocess.run(list(a), capture_output=True, text=True, check=check)
-
-
-def spaces():
-    return [l.split()[0] for l in sh("ip", "netns", "list").stdout.splitlines() if l.strip()]
-
-
-def wait(pred, t):
-    end = time.time() + t
-    while time.time() < end:
-        try:
-            if pred():
-                return True
-        except Exception:
-            pass
-        time.sleep(0.3)
-    return bool(pred())
 
 
 def ns_socket(ns, timeout=15.0):

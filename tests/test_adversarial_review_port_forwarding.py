@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from network_support import (  # noqa: F401  (fixtures are used by name)
+    forwarding_setup as setup,
     admin_net,
     assert_error,
     net_user,
@@ -33,16 +34,6 @@ from network_support import (  # noqa: F401  (fixtures are used by name)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-def setup(me, public):
-    net, sub = me.network_with_subnet()
-    router = me.router(external_gateway_info={"network_id": public["id"]})
-    me.add_interface(router["id"], subnet_id=sub["id"])
-    port = me.port(net["id"])
-    other = me.port(net["id"])
-    fip = me.create("floatingip", floating_network_id=public["id"])
-    return {"net": net, "sub": sub, "router": router, "port": port, "other": other, "fip": fip}
-
 
 def pf_path(fip_id: str, pf_id: str | None = None) -> str:
     return f"/floatingips/{fip_id}/port_forwardings" + (f"/{pf_id}" if pf_id else "")

@@ -10,7 +10,6 @@ tests/test_network_subnetpools.py names a deliberate difference.
 """
 
 import ipaddress
-import random
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,8 @@ import pytest
 
 from conftest import TestUser, random_password
 from network_support import (  # noqa: F401  (fixtures are used by name)
+    block4,
+    block6,
     Net,
     admin_net,
     assert_error,
@@ -28,18 +29,6 @@ from network_support import (  # noqa: F401  (fixtures are used by name)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-def block4(length: int = 16) -> ipaddress.IPv4Network:
-    """A random block of 100.64.0.0/10, clear of the other network tests' 10.x /24s."""
-    base = int(ipaddress.IPv4Address("100.64.0.0"))
-    size = 1 << (32 - length)
-    return ipaddress.IPv4Network((base + random.randrange((1 << 22) // size) * size, length))
-
-
-def block6(length: int = 48) -> ipaddress.IPv6Network:
-    value = (0xFD << 120) | (random.getrandbits(40) << 80)
-    return ipaddress.IPv6Network((value, length)).supernet(new_prefix=length)
-
 
 def new_pool(me, prefixes, **kw) -> dict:
     r = me.req("POST", "/subnetpools", json={"subnetpool": {"name": unique("pool"), "prefixes": prefixes, **kw}})

@@ -20,6 +20,7 @@ import uuid
 import pytest
 
 from network_support import (  # noqa: F401  (fixtures)
+    forwarding_setup as setup,
     admin_net,
     assert_error,
     net_user,
@@ -30,18 +31,6 @@ from network_support import (  # noqa: F401  (fixtures)
 PF_FIELDS = {"id", "external_port", "internal_port", "external_port_range", "internal_port_range",
              "internal_ip_address", "internal_port_id", "protocol", "description"}
 IN_FIP_FIELDS = {"id", "internal_ip_address", "protocol", "internal_port", "external_port", "internal_port_id"}
-
-
-def setup(me, public):
-    """A network whose subnet a router joins to `public`, two ports on it, a floating IP."""
-    net, sub = me.network_with_subnet()
-    router = me.router(external_gateway_info={"network_id": public["id"]})
-    me.add_interface(router["id"], subnet_id=sub["id"])
-    port = me.port(net["id"])
-    other = me.port(net["id"])
-    fip = me.create("floatingip", floating_network_id=public["id"])
-    return {"net": net, "sub": sub, "router": router, "port": port, "other": other, "fip": fip,
-            "ip": port["fixed_ips"][0]["ip_address"]}
 
 
 def pf_path(fip_id: str, pf_id: str | None = None) -> str:

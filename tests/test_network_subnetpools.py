@@ -16,7 +16,6 @@ a 500) when a pool has no room or a requested CIDR is taken; here that is a 409 
 """
 
 import ipaddress
-import random
 import uuid
 
 import pytest
@@ -26,6 +25,8 @@ from hypothesis import strategies as st
 from adversarial_support import PROPERTY
 
 from network_support import (  # noqa: F401  (fixtures are used by name)
+    block4,
+    block6,
     TIMESTAMP,
     UUID_RE,
     admin_net,
@@ -39,20 +40,6 @@ POOL_FIELDS = {"id", "name", "project_id", "tenant_id", "prefixes", "ip_version"
                "max_prefixlen", "default_prefixlen", "default_quota", "is_default", "shared",
                "address_scope_id", "description", "tags", "revision_number", "created_at", "updated_at"}
 SCOPE_FIELDS = {"id", "name", "project_id", "tenant_id", "ip_version", "shared"}
-
-
-def block4(length: int = 16) -> ipaddress.IPv4Network:
-    """A random block in 100.64.0.0/10 (shared address space): pools here never meet the /24s
-    the other network tests use."""
-    base = int(ipaddress.IPv4Address("100.64.0.0"))
-    size = 1 << (32 - length)
-    return ipaddress.IPv4Network((base + random.randrange((1 << 22) // size) * size, length))
-
-
-def block6(length: int = 48) -> ipaddress.IPv6Network:
-    """A random ULA block (fdxx::/length)."""
-    value = (0xFD << 120) | (random.getrandbits(40) << 80)
-    return ipaddress.IPv6Network((value, length)).supernet(new_prefix=length)
 
 
 def pool(me, prefixes, status=201, **kw):

@@ -126,15 +126,7 @@ import Testing
     static let alice = NetworkActor(projectID: "alice", isAdmin: false)
 
     func withService(_ body: (NetworkService) async throws -> Void) async throws {
-        let (db, close) = try await Engines.open("sqlite")
-        do {
-            try await Migrator(database: db).migrate(NetworkMigrations.all)
-            try await body(try await NetworkService(store: NetworkStore(database: db), logger: Logger(label: "test")))
-        } catch {
-            await close()
-            throw error
-        }
-        await close()
+        try await withNetworkService(engines: ["sqlite"]) { s, _ in try await body(s) }
     }
 
     struct Setup { let fip: String; let port: String; let other: String; let address: String; let router: String; let floating: String }

@@ -11,18 +11,7 @@ import Testing
     static let bob = NetworkActor(projectID: "bob", isAdmin: false)
 
     func withService(_ body: (NetworkService, Database) async throws -> Void) async throws {
-        for engine in Engines.available {
-            let (db, close) = try await Engines.open(engine)
-            do {
-                try await Migrator(database: db).migrate(NetworkMigrations.all)
-                let service = try await NetworkService(store: NetworkStore(database: db), logger: Logger(label: "test"))
-                try await body(service, db)
-            } catch {
-                await close()
-                throw error
-            }
-            await close()
-        }
+        try await withNetworkService(body)
     }
 
     func network(_ s: NetworkService, _ actor: NetworkActor, _ cidr: String) async throws -> (String, String) {

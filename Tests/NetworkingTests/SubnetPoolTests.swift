@@ -77,17 +77,7 @@ import Testing
     static let admin = NetworkActor(projectID: "admin", isAdmin: true)
 
     func withService(_ body: (NetworkService) async throws -> Void) async throws {
-        for engine in Engines.available {
-            let (db, close) = try await Engines.open(engine)
-            do {
-                try await Migrator(database: db).migrate(NetworkMigrations.all)
-                try await body(try await NetworkService(store: NetworkStore(database: db), logger: Logger(label: "test")))
-            } catch {
-                await close()
-                throw error
-            }
-            await close()
-        }
+        try await withNetworkService { s, _ in try await body(s) }
     }
 
     func pool(_ s: NetworkService, _ actor: NetworkActor, _ attrs: JSONObject) async throws -> JSONObject {

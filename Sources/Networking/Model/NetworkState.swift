@@ -146,6 +146,10 @@ public struct NetworkState: Sendable {
     public func ports(ofDevice d: String) -> [JSONObject] { related(.portsOfDevice, d) }
     public func rules(ofGroup g: String) -> [JSONObject] { related(.rulesOfGroup, g) }
     public func rbac(object: String) -> [JSONObject] { related(.rbacOfObject, object) }
+    /// Removes the RBAC policies of an object being deleted.
+    mutating func removeRBAC(of object: String) {
+        for r in rbac(object: object) { if let id = r["id"]?.stringValue { remove(.rbacPolicy, id) } }
+    }
     public func floatingIPs(ofPort p: String) -> [JSONObject] { related(.floatingIPsOfPort, p) }
     /// The subnets allocated from a subnet pool, and the pools of an address scope.
     public func subnets(ofPool p: String) -> [JSONObject] { related(.subnetsOfPool, p) }

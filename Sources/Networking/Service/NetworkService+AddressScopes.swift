@@ -45,7 +45,7 @@ extension NetworkService {
             if !s.pools(ofScope: id).isEmpty {
                 throw NeutronFault.conflict("AddressScopeInUse", "Unable to complete operation on address scope \(id). There are one or more subnet pools in use on the address scope.")
             }
-            for r in s.rbac(object: id) { s.remove(.rbacPolicy, r["id"]!.stringValue!) }
+            s.removeRBAC(of: id)
             s.remove(.addressScope, id)
         }
     }

@@ -141,7 +141,7 @@ extension NetworkService {
             if !s.subnets(ofPool: id).isEmpty {
                 throw NeutronFault.badRequest("Unable to delete subnet pool: Subnet pool has existing allocations.", type: "SubnetPoolDeleteError")
             }
-            for r in s.rbac(object: id) { s.remove(.rbacPolicy, r["id"]!.stringValue!) }
+            s.removeRBAC(of: id)
             s.remove(.subnetPool, id)
         }
     }

@@ -444,7 +444,7 @@ public final class NetworkService: Sendable {
             }
             for p in s.ports(ofNetwork: id) { s.remove(.port, p["id"]!.stringValue!) }
             for sub in s.subnets(ofNetwork: id) { s.remove(.subnet, sub["id"]!.stringValue!) }
-            for r in s.rbac(object: id) { s.remove(.rbacPolicy, r["id"]!.stringValue!) }
+            s.removeRBAC(of: id)
             _ = n
             s.remove(.network, id)
         }

@@ -197,6 +197,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "BlockStorage",
+            dependencies: [
+                "NimbusCore",
+                "NimbusStore",
+                "NimbusHTTP",
+                "NimbusPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StorageNode",
+            dependencies: [
+                "NimbusCore",
+                "BlockStorage",
+                "ComputeNode",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "nimbus",
             dependencies: [
@@ -211,6 +235,8 @@ let package = Package(
                 "ComputeNode",
                 "Networking",
                 "NetworkNode",
+                "BlockStorage",
+                "StorageNode",
                 "NimbusPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -242,6 +268,8 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "ComputeNode", "NimbusStore", "NimbusTestSupport", "NimbusPolicy", "NimbusHTTP",
                                                      .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "NetworkNode", "NimbusStore", "NimbusTestSupport", "NimbusPolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "BlockStorageTests", dependencies: ["BlockStorage", "StorageNode", "ComputeNode", "NimbusStore", "NimbusTestSupport", "NimbusPolicy"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "NimbusStore", "NimbusTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")], resources: [.copy("identity-schema.json")], swiftSettings: swiftSettings),
     ]
 )

@@ -11,19 +11,19 @@ import Glibc
 /// Bytes are written to a temporary file, counted, hashed (MD5 and SHA-512) and inspected; only an
 /// image whose size and every recorded checksum match and whose format passes `ImageInspector` is
 /// fsync'd and renamed into place, so the cache never holds a partial, corrupt or refused image.
-final class BaseImageCache: Sendable {
+package final class BaseImageCache: Sendable {
     let dir: String
     let maxVirtualSize: UInt64
     let logger: Logger
     private let downloads = KeyedLock<String>()
 
-    init(dir: String, maxVirtualSize: UInt64, logger: Logger) {
+    package init(dir: String, maxVirtualSize: UInt64, logger: Logger) {
         self.dir = dir; self.maxVirtualSize = maxVirtualSize; self.logger = logger
     }
 
-    struct Entry: Sendable, Equatable {
-        var path: String
-        var image: InspectedImage
+    package struct Entry: Sendable, Equatable {
+        package var path: String
+        package var image: InspectedImage
     }
 
     /// The cache file name: SHA-256 of the id and the recorded checksums, so any text may be an
@@ -34,7 +34,7 @@ final class BaseImageCache: Sendable {
     }
 
     /// The cached, inspected base image of `source`, fetching it first if needed.
-    func fetch(_ source: any ImageSource) async throws -> Entry {
+    package func fetch(_ source: any ImageSource) async throws -> Entry {
         guard source.md5 != nil || source.sha512 != nil else {
             throw ImageInspector.refused("the image service recorded no checksum for image \(source.id)")
         }
@@ -47,7 +47,7 @@ final class BaseImageCache: Sendable {
     }
 
     /// Removes temporary files a crash left behind (call before any fetch).
-    func sweep() {
+    package func sweep() {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasBytePrefix(".tmp-") {
             unlink(dir + "/" + name)
         }

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// Small blocking file helpers with errors that name the path.
-enum FileIO {
+package enum FileIO {
     struct Failure: Error, CustomStringConvertible {
         var what: String
         var path: String
@@ -49,17 +49,17 @@ enum FileIO {
         }
     }
 
-    static func syncDirectory(of path: String) {
+    package static func syncDirectory(of path: String) {
         let dir = (path as NSString).deletingLastPathComponent
         let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
     }
 
-    static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+    package static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
         if mkdir(path, mode) != 0 && errno != EEXIST { throw Failure(what: "cannot create directory", path: path, code: errno) }
     }
 
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    package static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     static func size(_ path: String) -> UInt64? {
         var st = stat()

@@ -1,9 +1,14 @@
 /// `qemu-img` (qemu-utils): creates the instance's disks. Formats are always explicit: the
 /// overlay is qcow2 and names its base's format (`-F`), so qemu-img never probes a format.
-struct QEMUImg: Sendable {
+package struct QEMUImg: Sendable {
     static let timeout: Duration = .seconds(120)
-    let binary: String
-    let runner: any CommandRunner
+    package let binary: String
+    package let runner: any CommandRunner
+
+    package init(binary: String, runner: any CommandRunner) {
+        self.binary = binary
+        self.runner = runner
+    }
 
     /// A qcow2 overlay of `base` (already inspected), of `sizeBytes` virtual bytes.
     func createOverlayArguments(path: String, base: String, baseFormat: DiskImageFormat, sizeBytes: UInt64) -> [String] {
@@ -20,7 +25,7 @@ struct QEMUImg: Sendable {
                              timeout: Self.timeout).check()
     }
 
-    func createBlank(path: String, sizeBytes: UInt64) async throws {
+    package func createBlank(path: String, sizeBytes: UInt64) async throws {
         try await runner.run(createBlankArguments(path: path, sizeBytes: sizeBytes), timeout: Self.timeout).check()
     }
 }
@@ -32,7 +37,7 @@ extension QEMUImg {
         [binary, "convert", "-q", "-f", sourceFormat.rawValue, "-O", outputFormat.rawValue, source, output]
     }
 
-    func convert(source: String, sourceFormat: DiskImageFormat, output: String, outputFormat: DiskImageFormat) async throws {
+    package func convert(source: String, sourceFormat: DiskImageFormat, output: String, outputFormat: DiskImageFormat) async throws {
         try await runner.run(convertArguments(source: source, sourceFormat: sourceFormat, output: output, outputFormat: outputFormat),
                              timeout: .seconds(3600)).check()
     }
@@ -41,7 +46,7 @@ extension QEMUImg {
 extension QEMUImg {
     /// Grows a qcow2 disk to `sizeBytes` virtual bytes (`qemu-img resize` refuses to shrink
     /// without --shrink, which is never passed).
-    func resize(path: String, sizeBytes: UInt64) async throws {
+    package func resize(path: String, sizeBytes: UInt64) async throws {
         try await runner.run([binary, "resize", "-q", "-f", "qcow2", path, String(sizeBytes)], timeout: Self.timeout).check()
     }
 }

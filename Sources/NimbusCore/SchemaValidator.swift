@@ -133,6 +133,13 @@ extension JSONValue {
         }
     }
 
+    /// The value as Python's `str()` writes it (a string bare, everything else as `repr`): what
+    /// Nova's and Cinder's messages interpolate.
+    public var pythonStr: String {
+        if case .string(let s) = self { return s }
+        return pythonRepr
+    }
+
     /// The value as Python's `repr()` shows it, cut short past 200 characters (messages echo it).
     public var pythonRepr: String {
         let full = pythonReprFull

@@ -1,6 +1,7 @@
 import Foundation
 import Compute
 import Hummingbird
+import BlockStorage
 import Identity
 import Image
 import Logging
@@ -75,7 +76,9 @@ struct CloudAssembly {
                       CatalogEntry(type: "image", name: "glance", url: base + "/image"),
                       CatalogEntry(type: "compute", name: "nova", url: base + "/compute/v2.1"),
                       CatalogEntry(type: "placement", name: "placement", url: base + "/placement"),
-                      CatalogEntry(type: "network", name: "neutron", url: base + "/network")],
+                      CatalogEntry(type: "network", name: "neutron", url: base + "/network"),
+                      CatalogEntry(type: "block-storage", name: "cinder", url: base + "/volume/v3/%(project_id)s"),
+                      CatalogEntry(type: "volumev3", name: "cinderv3", url: base + "/volume/v3/%(project_id)s")],
             extraRoles: SwiftAccessPolicy.roleNames)
 
         let cloudsYAML = dataDir + "/clouds.yaml"
@@ -108,6 +111,8 @@ struct CloudAssembly {
                                                       network: network.api.service, dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
 
         network.metadata?.attach(compute: compute.api.service)
+        let volume = try await BlockStorageAssembly.build(config: config, database: database, images: imageAPI.service, publicURL: base + "/volume",
+                                                          identityURL: identityURL, logger: logger)
 
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
@@ -124,14 +129,15 @@ struct CloudAssembly {
             "/": { _, _ in
                 .json(["services": ["identity": .string(identityURL), "object-store": .string(base + "/object"), "image": .string(base + "/image"),
                                     "compute": .string(base + "/compute"),
-                                    "placement": .string(base + "/placement"), "network": .string(base + "/network")], "version": .string(Nimbus.version)])
+                                    "placement": .string(base + "/placement"), "network": .string(base + "/network"),
+                                    "block-storage": .string(base + "/volume")], "version": .string(Nimbus.version)])
             },
         ]
-        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, placement.api.routes, network.api.routes,
+        let responder = NimbusResponder(tables: [identityAPI.routes, swiftAPI.routes, imageAPI.routes, compute.api.routes, compute.agentAPI.routes, placement.api.routes, network.api.routes, volume.api.routes,
                                                           NetworkAgentWire.routes(service: network.api.service, key: try ComputeAssembly.agentKey(config: config))], validator: identity, rootHandlers: root, fallbackRenderer: GenericErrorRenderer())
         let pollInterval = Duration.milliseconds(max(50, config.values.int("identity", "change_poll_interval_ms")))
         return CloudAssembly(database: database, responder: responder, cloudsYAML: cloudsYAML,
-                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services + network.services,
+                             backgroundServices: [ChangeWatcherService(identity: identity, interval: pollInterval), placement.watcher] + objects.loops + compute.services + network.services + volume.services,
                              consoles: compute.consoles)
     }
 }

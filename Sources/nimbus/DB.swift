@@ -1,5 +1,6 @@
 import Compute
 import ArgumentParser
+import BlockStorage
 import Foundation
 import Identity
 import Image
@@ -11,7 +12,7 @@ import Placement
 
 /// Every service's migrations, in one list the `db` commands and `up` apply.
 enum AllMigrations {
-    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + ComputeMigrations.all + PlacementMigrations.all + NetworkMigrations.all
+    static let list: [Migration] = IdentityMigrations.all + ObjectMigrations.all + ImageMigrations.all + ComputeMigrations.all + PlacementMigrations.all + NetworkMigrations.all + VolumeMigrations.all
 }
 
 struct DB: AsyncParsableCommand {

@@ -48,7 +48,7 @@ struct NimbusConfiguration {
         ConfigOption("placement", "max_candidate_combinations", default: "2000000", "Work bound of one candidates query: combinations of request groups and tree providers examined, counted per group."),
         ConfigOption("placement", "change_poll_interval_ms", default: "1000", "How often to look for placement writes made by other controllers sharing the database."),
         ConfigOption("object_storage", "storage_key_file", default: "", "File with the secret shared with `nimbus storage` nodes (default: data_dir/object/storage-key, created on first start)."),
-    ] + ComputeAssembly.options + ComputeNodeConfig.options + NetworkAssembly.options
+    ] + ComputeAssembly.options + ComputeNodeConfig.options + NetworkAssembly.options + BlockStorageAssembly.options
 
     static var sample: String { Configuration.sample(options) }
 

@@ -7,7 +7,7 @@
 # By default it starts its own `nimbus up` (NIMBUS_BIN or .build/debug/nimbus).
 # To test a cloud that is already running, set NIMBUS_AUTH_URL
 # (http://HOST:PORT/identity/v3) and NIMBUS_ADMIN_PASSWORD.
-# Other knobs: TEMPEST_AREAS (default "identity object_storage image compute network"),
+# Other knobs: TEMPEST_AREAS (default "identity object_storage image compute network volume"),
 # TEMPEST_REGEX (default: the areas' tests),
 # TEMPEST_CONCURRENCY (2), TEMPEST_CONF_EXTRA (a file appended to tempest.conf).
 # Compute: the cloud's own compute node uses TEMPEST_COMPUTE_DRIVER (default fake: in memory;
@@ -28,7 +28,7 @@ if [[ ${1:-} == --update ]]; then UPDATE=(--update); shift; fi
 if [[ ${1:-} == -- ]]; then shift; fi
 
 [[ -x $VENV/bin/tempest ]] || "$REPO/scripts/venv.sh"
-read -r -a AREAS <<< "${TEMPEST_AREAS:-identity object_storage image compute network}"
+read -r -a AREAS <<< "${TEMPEST_AREAS:-identity object_storage image compute network volume}"
 has_area() { [[ " ${AREAS[*]} " == *" $1 "* ]]; }
 NOVA=False; if has_area compute; then NOVA=True; fi
 COMPUTE_DRIVER=${TEMPEST_COMPUTE_DRIVER:-fake}
@@ -109,7 +109,7 @@ if [[ $NOVA == True && -n ${NIMBUS_PID:-} ]]; then
     [[ $COMPUTE_NODES == 2 ]] || { echo "the second compute node did not start:"; tail -20 "$WORK/logs/node-b.log"; exit 1; }
 fi
 MOVES=False; if [[ $COMPUTE_NODES == 2 ]]; then MOVES=True; fi
-if [[ $NOVA == True ]]; then
+if [[ $NOVA == True ]] || has_area volume; then
     python "$HERE/compute_setup.py" "$NIMBUS_AUTH_URL" "$NIMBUS_ADMIN_PASSWORD" > "$WORK/compute.env"
     # shellcheck disable=SC1091
     source "$WORK/compute.env"
@@ -323,7 +323,7 @@ EOF2
 PASS_ARGS=("$@")
 : > "$WORK/results.txt"
 MAIN_AREAS=()
-for area in "${AREAS[@]}"; do [[ $area == network ]] || MAIN_AREAS+=("$area"); done
+for area in "${AREAS[@]}"; do [[ $area == network || $area == volume ]] || MAIN_AREAS+=("$area"); done
 if ((${#MAIN_AREAS[@]})); then run_pass "$WORK" "$WORK/etc/tempest.conf" "${MAIN_AREAS[@]}"; fi
 if has_area network; then
     python "$HERE/network_setup.py" "$NIMBUS_AUTH_URL" "$NIMBUS_ADMIN_PASSWORD" > "$WORK/network.env"
@@ -357,6 +357,38 @@ floating_ips = True
 EOF
     if [[ -n ${TEMPEST_CONF_EXTRA:-} ]]; then cat "$TEMPEST_CONF_EXTRA" >> "$WORK/etc/tempest-network.conf"; fi
     run_pass "$WORK/network" "$WORK/etc/tempest-network.conf" network
+fi
+
+if has_area volume; then
+    # Cinder on, in a pass of its own (the compute must-pass list was made without it). Nova is
+    # off here: attaching volumes to servers is not implemented yet.
+    sed -e 's/^cinder = False$/cinder = True/' -e 's/^nova = True$/nova = False/' -e 's/^neutron = False$/neutron = True/' "$WORK/etc/tempest.conf" > "$WORK/etc/tempest-volume.conf"
+    cat >> "$WORK/etc/tempest-volume.conf" <<EOF
+[volume]
+catalog_type = block-storage
+region = RegionOne
+endpoint_type = public
+min_microversion = 3.0
+max_microversion = 3.71
+build_interval = 1
+build_timeout = 60
+volume_size = 1
+vendor_name = Open Source
+storage_protocol = nbd
+disk_format = raw,qcow2
+
+[volume-feature-enabled]
+multi_backend = False
+backup = False
+snapshot = True
+clone = True
+manage_snapshot = False
+manage_volume = False
+extend_attached_volume = False
+api_extensions = all
+EOF
+    if [[ -n ${TEMPEST_CONF_EXTRA:-} ]]; then cat "$TEMPEST_CONF_EXTRA" >> "$WORK/etc/tempest-volume.conf"; fi
+    run_pass "$WORK/volume" "$WORK/etc/tempest-volume.conf" volume
 fi
 
 cd "$WORK"

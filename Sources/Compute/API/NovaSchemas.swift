@@ -455,15 +455,6 @@ enum NovaText {
     static let keypairName292 = Pattern.ascii("^[_\\-\\@\\. a-zA-Z0-9]+$") { Pattern.isAlnum($0) || "_-@. ".utf8.contains($0) }
 }
 
-extension JSONValue {
-    /// The value as Python's `str()` writes it (a string bare, everything else as `repr`): what
-    /// Nova's messages interpolate.
-    var pythonStr: String {
-        if case .string(let s) = self { return s }
-        return pythonRepr
-    }
-}
-
 /// Nova's times: `2013-09-03T04:01:32Z` for resources, `…T…:…:….ffffff` for some fields.
 enum NovaTime {
     static func format(_ d: Date) -> String { Timestamps.seconds(d) }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NimbusCore
+import NimbusStore
 import Synchronization
 
 /// Who asks: the project the token is scoped to and whether the caller is an admin. The API
@@ -32,17 +33,12 @@ public final class NetworkService: Sendable {
     let store: NetworkStore
     public let settings: NetworkSettings
     let logger: Logger
-    private let current: Mutex<NetworkState>
-    private let writeLock = AsyncLock()
-    /// Woken after every commit (the datapath agents converge to the new state).
-    private let listeners = Mutex<[@Sendable (Int64) -> Void]>([])
+    /// The published state and its single writer.
+    let committed: CommittedState<NetworkState>
     /// The agents' last reports (agent id → time), in memory only.
     let heartbeats = Mutex<[String: Date]>([:])
     /// When each host's agent records were last written (in memory).
     let agentWrites = Mutex<[String: Date]>([:])
-    /// Long polls waiting for the next commit (`waitForChange`).
-    let waiters = Mutex<[UInt64: CheckedContinuation<Void, Never>]>([:])
-    let nextWaiter = Atomic<UInt64>(0)
 
     public static let quotaDefaults: [(String, Int64)] = [
         ("network", 100), ("subnet", 100), ("port", 500), ("router", 10), ("floatingip", 50),
@@ -53,66 +49,21 @@ public final class NetworkService: Sendable {
         self.store = store
         self.settings = settings
         self.logger = logger
-        self.current = Mutex(try await store.load())
-        listeners.withLock { $0.append({ [weak self] _ in self?.wakeWaiters() }) }
+        self.committed = try await CommittedState(name: "network", logger: logger, version: { try await store.version() },
+                                                  load: { try await store.load() }, commit: { try await store.commit($0) })
     }
 
     /// Returns once the state's version is no longer `since` (a commit here or a reload of
-    /// another controller's), or after `timeout`. A waiting call is a suspended task, not a loop.
-    public func waitForChange(since: Int64, timeout: Duration) async {
-        if state.version != since { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: timeout) }
-            group.addTask { await self.nextCommit(since: since) }
-            await group.next()
-            group.cancelAll()
-        }
-    }
+    /// another controller's), or after `timeout`.
+    public func waitForChange(since: Int64, timeout: Duration) async { await committed.waitForChange(since: since, timeout: timeout) }
 
-    private func nextCommit(since: Int64) async {
-        let id = nextWaiter.add(1, ordering: .relaxed).newValue
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                waiters.withLock { $0[id] = c }
-                // A commit between the caller's check and this registration, or a cancellation
-                // before it, must not leave the wait hanging.
-                if state.version != since || Task.isCancelled, let c = waiters.withLock({ $0.removeValue(forKey: id) }) { c.resume() }
-            }
-        } onCancel: {
-            if let c = waiters.withLock({ $0.removeValue(forKey: id) }) { c.resume() }
-        }
-    }
+    public var state: NetworkState { committed.value }
 
-    private func wakeWaiters() {
-        let all = waiters.withLock { w in
-            defer { w = [:] }
-            return Array(w.values)
-        }
-        for c in all { c.resume() }
-    }
+    public func onCommit(_ f: @escaping @Sendable (Int64) -> Void) { committed.onCommit(f) }
 
-    public var state: NetworkState { current.withLock { $0 } }
-
-    public func onCommit(_ f: @escaping @Sendable (Int64) -> Void) { listeners.withLock { $0.append(f) } }
-
-    /// Reloads whenever another controller committed (several controllers on one PostgreSQL),
-    /// checking every `interval`; the agents are woken after a reload.
-    public func watchChanges(every interval: Duration) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            do {
-                guard try await store.version() != state.version else { continue }
-                let version = try await writeLock.withLock {
-                    let s = try await store.load()
-                    current.withLock { $0 = s }
-                    return s.version
-                }
-                for f in listeners.withLock({ $0 }) { f(version) }
-            } catch {
-                logger.warning("could not read network changes: \(error)")
-            }
-        }
-    }
+    /// Reloads whenever another controller committed, checking every `interval`; the agents
+    /// are woken after a reload.
+    public func watchChanges(every interval: Duration) async { await committed.watchChanges(every: interval) }
 
     /// An `If-Match: revision_number=N` that a request's update or delete must still find when
     /// it writes. The API checks it first against a snapshot, but two concurrent writers can both
@@ -142,30 +93,7 @@ public final class NetworkService: Sendable {
     public func write<R: Sendable>(_ body: (inout NetworkState) throws -> R) async throws -> R {
         let guarded = Self.revisionGuard
         defer { guarded?.pending.withLock { $0 = false } }
-        return try await writeLock.withLock {
-            for attempt in 0..<5 {
-                var s = current.withLock { $0 }
-                try guarded?.check(s)
-                s.beginChanges()
-                let result = try body(&s)
-                if s.changes.isEmpty && s.quotaChanges.isEmpty { return result }
-                do {
-                    s.version = try await store.commit(s)
-                } catch is NetworkStore.Conflict {
-                    logger.debug("network state changed under this write (attempt \(attempt)); reloading")
-                    let fresh = try await store.load()
-                    current.withLock { $0 = fresh }
-                    continue
-                }
-                s.beginChanges()
-                let published = s
-                current.withLock { $0 = published }
-                let version = s.version
-                for f in listeners.withLock({ $0 }) { f(version) }
-                return result
-            }
-            throw NimbusError(.serviceUnavailable, "The network state kept changing; try again.")
-        }
+        return try await committed.write(check: guarded.map { g in { try g.check($0) } }, body)
     }
 
     static func now() -> String { Timestamps.seconds(Date()) }

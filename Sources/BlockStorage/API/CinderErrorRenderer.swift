@@ -1,0 +1,43 @@
+import HTTPTypes
+import Hummingbird
+import NimbusCore
+import NimbusHTTP
+
+/// Cinder's faults (`cinder/api/openstack/wsgi.py` `Fault`): `{"<faultName>": {"code", "message"}}`,
+/// `retryAfter` on a quota's 413, and the request's microversion echoed. A 401 is
+/// keystonemiddleware's.
+public struct CinderErrorRenderer: ErrorRenderer {
+    let identityURL: String
+
+    public init(identityURL: String) { self.identityURL = identityURL }
+
+    static func faultName(_ status: Int) -> String {
+        switch status {
+        case 400: "badRequest"
+        case 401: "unauthorized"
+        case 403: "forbidden"
+        case 404: "itemNotFound"
+        case 405: "badMethod"
+        case 409: "conflictingRequest"
+        case 413: "overLimit"
+        case 415: "badMediaType"
+        case 501: "notImplemented"
+        case 503: "serviceUnavailable"
+        default: "computeFault"
+        }
+    }
+
+    public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
+        var h = HTTPFields()
+        h[CinderAPI.requestIDHeader] = context.requestID
+        if error.status == 401 { return .keystoneUnauthorized(identityURL: identityURL, headers: h) }
+        if let v = try? CinderVersion.requested(by: request) { v.apply(to: &h) }
+        let message = error.kind == .internal ? "The server has either erred or is incapable of performing the requested operation." : error.message
+        var fault: JSONObject = ["code": .int(Int64(error.status)), "message": .string(message)]
+        if error.status == 413 {
+            h[.retryAfter] = "0"
+            fault["retryAfter"] = "0"
+        }
+        return .json([Self.faultName(error.status): .object(fault)], status: HTTPResponse.Status(code: error.status), headers: h)
+    }
+}

@@ -1,0 +1,34 @@
+import NimbusCore
+
+/// What a new volume's bytes start from.
+public enum VolumeSource: Sendable {
+    case blank
+    case snapshot(String)
+    case volume(String)
+    case image(any ImageSource)
+}
+
+/// Where volume bytes live: a storage node's driver (Cinder's volume driver). Every operation is
+/// idempotent, so the service can run it again after a crash: creating a volume that exists
+/// replaces it, deleting one that is gone succeeds.
+public protocol VolumeBackend: Sendable {
+    /// Cinder's `host@backend#pool` of the volumes kept here.
+    var host: String { get }
+    /// Total and free space in GiB (the scheduler pool's capacity).
+    func capacity() async -> (totalGB: Int64, freeGB: Int64)
+    /// Makes volume `id` of `sizeGB` GiB from `source` (a snapshot or volume of this backend).
+    func create(volume id: String, sizeGB: Int64, from source: VolumeSource) async throws
+    /// Grows the volume to `sizeGB` GiB.
+    func extend(volume id: String, sizeGB: Int64) async throws
+    func delete(volume id: String) async throws
+    /// A point-in-time copy of the volume's bytes.
+    func snapshot(volume: String, snapshot id: String) async throws
+    func delete(snapshot id: String) async throws
+    /// Rewrites the volume with the snapshot's bytes (Cinder's revert to snapshot).
+    func revert(volume: String, to snapshot: String, sizeGB: Int64) async throws
+    /// The volume's bytes as a standalone file of `format` (`raw`, `qcow2`, `vmdk`, `vdi`, `vpc`
+    /// or `vhdx`), handed to `consume`, then removed.
+    func export(volume id: String, format: String, _ consume: @Sendable (String) async throws -> Void) async throws
+    /// The ids of the volumes and snapshots that exist, to remove what no document names.
+    func inventory() async throws -> (volumes: Set<String>, snapshots: Set<String>)
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Logging
+import NimbusCore
+import NimbusStore
+import Synchronization
+
+/// Who asks: the project and user of the token and whether policy made them an admin. The API
+/// layer has checked policy already; the service uses this for ownership and admin-only fields.
+public struct VolumeActor: Sendable {
+    public let projectID: String
+    public let userID: String
+    public let isAdmin: Bool
+    public init(projectID: String, userID: String, isAdmin: Bool) {
+        self.projectID = projectID
+        self.userID = userID
+        self.isAdmin = isAdmin
+    }
+}
+
+public struct VolumeSettings: Sendable {
+    public var availabilityZone = "nova"
+    /// The volume type made at first start and used when a request names none (`[DEFAULT]
+    /// default_volume_type`).
+    public var defaultTypeName = "__DEFAULT__"
+    /// The largest volume (GiB) one request may ask for, whatever the quotas: a backend is a
+    /// file system, and a sparse file of any size is cheap to ask for but not to fill.
+    public var maxVolumeSizeGB: Int64 = 1024
+    /// What the backend reports to the scheduler (and volume types' extra specs match).
+    public var backendName = "file"
+    public var vendorName = "Open Source"
+    public var storageProtocol = "nbd"
+    public init() {}
+}
+
+/// The block storage service (Cinder's volume API, scheduler and volume manager in one): the
+/// rules of volumes, snapshots, types, quotas and transfers over documents, and the background
+/// operations that drive a `VolumeBackend` and move each resource through Cinder's statuses.
+public final class VolumeService: Sendable {
+    let store: VolumeStore
+    public let settings: VolumeSettings
+    public let backend: any VolumeBackend
+    let images: (any VolumeImageClient)?
+    let logger: Logger
+    let committed: CommittedState<VolumeState>
+    /// Background operations still running (by resource id), so a test or shutdown can wait.
+    let running = Mutex<[String: (token: String, task: Task<Void, Never>)]>([:])
+
+    public init(store: VolumeStore, backend: any VolumeBackend, images: (any VolumeImageClient)?, settings: VolumeSettings = VolumeSettings(),
+                logger: Logger) async throws {
+        self.store = store
+        self.backend = backend
+        self.images = images
+        self.settings = settings
+        self.logger = logger
+        self.committed = try await CommittedState(name: "block storage", logger: logger, version: { try await store.version() },
+                                                  load: { try await store.load() }, commit: { try await store.commit($0) })
+    }
+
+    public var state: VolumeState { committed.value }
+
+    public func watchChanges(every interval: Duration) async { await committed.watchChanges(every: interval) }
+
+    func write<R: Sendable>(_ body: (inout VolumeState) throws -> R) async throws -> R { try await committed.write(body) }
+
+    /// Cinder's time format: microseconds, no zone (`2025-01-02T03:04:05.000000`).
+    static func now() -> String { String(Timestamps.micros(Date()).dropLast()) }
+
+    /// Runs a backend operation in the background; `onFailure` records the error status.
+    /// Operations on one resource run one after the other (a force-delete waits for the create
+    /// it interrupts, so no file appears after its volume is gone).
+    func background(_ id: String, _ what: String, _ body: @escaping @Sendable () async throws -> Void,
+                    onFailure: @escaping @Sendable (any Error) async -> Void) {
+        let token = Identifiers.uuid()
+        running.withLock { r in
+            let previous = r[id]?.task
+            let task = Task {
+                await previous?.value
+                do {
+                    try await body()
+                } catch {
+                    logger.error("\(what) \(id) failed: \(error)")
+                    await onFailure(error)
+                }
+                running.withLock { r in if r[id]?.token == token { r.removeValue(forKey: id) } }
+            }
+            r[id] = (token, task)
+        }
+    }
+
+    /// Waits for every background operation (tests, shutdown).
+    public func settle() async {
+        while let task = running.withLock({ $0.values.first?.task }) { await task.value }
+    }
+
+    /// Sets a document's fields if it still exists (a background operation's result).
+    func update(_ kind: VolumeKind, _ id: String, _ fields: JSONObject) async {
+        do {
+            try await write { s in
+                guard var d = s[kind, id] else { return }
+                for (k, v) in fields { d[k] = v }
+                d["updated_at"] = .string(Self.now())
+                s.put(kind, d)
+            }
+        } catch {
+            logger.error("could not record \(kind.rawValue) \(id): \(error)")
+        }
+    }
+
+    // MARK: first start and recovery
+
+    /// Makes the default volume type at first start (Cinder's `__DEFAULT__`).
+    public func ensureDefaultType() async throws {
+        guard state.volumeType(settings.defaultTypeName) == nil else { return }
+        let name = settings.defaultTypeName
+        try await write { s in
+            guard s.volumeType(name) == nil else { return }
+            let now = Self.now()
+            s.put(.volumeType, ["id": .string(Identifiers.uuid()), "name": .string(name), "description": "Default Volume Type",
+                                "is_public": true, "extra_specs": [:], "qos_specs_id": .null, "projects": [],
+                                "created_at": .string(now), "updated_at": .string(now)])
+        }
+    }
+
+    /// After a restart (or a `kill -9`), nothing stays half-made or stuck: what was being
+    /// created ends `error` and its partial bytes are removed; deletions run again; an extend
+    /// runs again (it is idempotent); the backend's files that no document names are removed.
+    public func recover() async throws {
+        let s = state
+        for v in s.all(.volume) {
+            guard let id = v["id"]?.stringValue else { continue }
+            switch v["status"]?.stringValue {
+            case "creating", "downloading":
+                try? await backend.delete(volume: id)
+                await update(.volume, id, ["status": "error"])
+            case "deleting":
+                startVolumeDeletion(id)
+            case "extending":
+                let target = v["extending_to"]?.intValue ?? v["size"]?.intValue ?? 1
+                runExtend(id, to: target)
+            case "retyping", "reserved", "attaching", "detaching", "uploading", "backing-up":
+                await update(.volume, id, ["status": .string(s.attachments(of: id).isEmpty ? "available" : "in-use")])
+            case "reverting":
+                await update(.volume, id, ["status": "error"])
+            default: break
+            }
+        }
+        for snap in s.all(.snapshot) {
+            guard let id = snap["id"]?.stringValue else { continue }
+            switch snap["status"]?.stringValue {
+            case "creating":
+                try? await backend.delete(snapshot: id)
+                await update(.snapshot, id, ["status": "error"])
+            case "deleting":
+                startSnapshotDeletion(id)
+            default: break
+            }
+        }
+        let (volumes, snapshots) = try await backend.inventory()
+        let after = state
+        for id in volumes where after[.volume, id] == nil {
+            logger.warning("removing volume bytes no volume names: \(id)")
+            try? await backend.delete(volume: id)
+        }
+        for id in snapshots where after[.snapshot, id] == nil {
+            logger.warning("removing snapshot bytes no snapshot names: \(id)")
+            try? await backend.delete(snapshot: id)
+        }
+    }
+}
+
+/// Cinder's invalid-state and invalid-input answers (400 unless named otherwise).
+enum VolumeFault {
+    static func volumeNotFound(_ id: String) -> NimbusError { .notFound("Volume \(id) could not be found.") }
+    static func snapshotNotFound(_ id: String) -> NimbusError { .notFound("Snapshot \(id) could not be found.") }
+    static func typeNotFound(_ id: String) -> NimbusError { .notFound("Volume type \(id) could not be found.") }
+    static func typeNameNotFound(_ name: String) -> NimbusError { .notFound("Volume type with name \(name) could not be found.") }
+    static func invalidVolume(_ reason: String) -> NimbusError { .badRequest("Invalid volume: \(reason)") }
+    static func invalidSnapshot(_ reason: String) -> NimbusError { .badRequest("Invalid snapshot: \(reason)") }
+    static func invalidInput(_ reason: String) -> NimbusError { .badRequest("Invalid input received: \(reason)") }
+}

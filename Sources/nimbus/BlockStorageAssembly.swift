@@ -1,0 +1,83 @@
+import BlockStorage
+import ComputeNode
+import Foundation
+import Image
+import Logging
+import NimbusCore
+import NimbusPolicy
+import NimbusStore
+import ServiceLifecycle
+import StorageNode
+
+/// Builds the block storage service (Cinder's API over `VolumeService`) with the storage node
+/// of this process: qcow2 files in `<data_dir>/volumes` (`[volume] volumes_dir`).
+enum BlockStorageAssembly {
+    static let options: [ConfigOption] = [
+        ConfigOption("volume", "policy_file", default: "", "YAML or JSON file of Cinder policy rules overriding the defaults."),
+        ConfigOption("volume", "volumes_dir", default: "", "Directory of the volume and snapshot files of this storage node (default: <data_dir>/volumes)."),
+        ConfigOption("volume", "availability_zone", default: "nova", "The storage availability zone (Cinder's storage_availability_zone)."),
+        ConfigOption("volume", "max_volume_size_gb", default: "1024", "The largest volume one request may create or extend to, in GiB."),
+        ConfigOption("volume", "change_poll_interval_ms", default: "1000", "Milliseconds between checks for another controller's volume changes."),
+    ]
+
+    struct Built {
+        let api: CinderAPI
+        let services: [any Service]
+    }
+
+    static func build(config: NimbusConfiguration, database: Database, images: ImageService, publicURL: String, identityURL: String,
+                      logger: Logger) async throws -> Built {
+        let v = config.values
+        var log = logger
+        log[metadataKey: "service"] = "volume"
+        var settings = VolumeSettings()
+        settings.availabilityZone = v.string("volume", "availability_zone")
+        settings.maxVolumeSizeGB = Int64(max(1, v.int("volume", "max_volume_size_gb")))
+        let configuredDir = v.string("volume", "volumes_dir")
+        let configuredHost = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
+        let host = configuredHost.isEmpty ? ProcessInfo.processInfo.hostName : configuredHost
+        let backend = try FileVolumeBackend(dir: configuredDir.isEmpty ? config.dataDir + "/volumes" : configuredDir, host: "\(host)@file#file",
+                                            logger: log)
+        let service = try await VolumeService(store: VolumeStore(database: database), backend: backend, images: VolumeImages(images: images),
+                                              settings: settings, logger: log)
+        try await service.ensureDefaultType()
+        try await service.recover()
+        var overrides = [String: String]()
+        let policyFile = v.string("volume", "policy_file")
+        if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
+        let policy = try PolicyEnforcer(defaults: CinderPolicyDefaults.rules, overrides: overrides, scopeTypes: CinderPolicyDefaults.scopeTypes)
+        let poll = Duration.milliseconds(max(50, v.int("volume", "change_poll_interval_ms")))
+        return Built(api: CinderAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL),
+                     services: [LoopService { await service.watchChanges(every: poll) }])
+    }
+}
+
+/// The block storage service's `VolumeImageClient` over the image service in this process.
+struct VolumeImages: VolumeImageClient {
+    let images: ImageService
+
+    func image(_ id: String, caller: AuthContext) async throws -> VolumeImage? {
+        let c = ImageCaller(projectID: caller.projectID, isAdmin: caller.hasRole("admin"))
+        guard let (i, _) = try? await images.visible(id, caller: c) else { return nil }
+        return VolumeImage(id: i.id, name: i.name, status: i.status.rawValue, diskFormat: i.diskFormat, containerFormat: i.containerFormat, size: i.size,
+                           minDiskGB: i.minDisk, minRamMB: i.minRam, checksum: i.checksum, properties: i.properties)
+    }
+
+    func source(_ id: String) async throws -> any ImageSource { try await ComputeImageClient(images: images).source(id) }
+
+    func createImage(_ create: JSONObject, owner: String) async throws -> (id: String, image: JSONObject) {
+        let image = try await images.create(create, owner: owner)
+        return (image.id, ["id": .string(image.id), "name": JSONValue(image.name), "status": .string(image.status.rawValue)])
+    }
+
+    func upload(_ imageID: String, file: String) async throws {
+        guard let image = try await images.repository.get(imageID) else { throw NimbusError.notFound("Image \(imageID) could not be found.") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value
+        _ = try await images.upload(image, body: FileByteChunks(path: file), declaredSize: size)
+    }
+
+    func deleteImage(_ id: String) async throws {
+        guard let image = try await images.repository.get(id) else { return }
+        try await images.delete(image)
+    }
+}

@@ -27,7 +27,6 @@ import ipaddress
 import itertools
 import random
 import re
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import Any
 import pytest
 import requests
 
+from client_support import UserClients, api_request
 from conftest import catalog_endpoint
 
 TIMEOUT = 30
@@ -150,7 +150,7 @@ def network_endpoint(token_body: dict) -> str:
 # ---- the client ---------------------------------------------------------------------------
 
 @dataclass
-class Net:
+class Net(UserClients):
     cloud: Any
     token: str
     endpoint: str            # <base>/network, from the catalog
@@ -185,15 +185,8 @@ class Net:
     # -- HTTP ----------------------------------------------------------------------------
     def req(self, method: str, path: str, *, token: str | None | bool = True,
             headers: dict | None = None, **kw) -> requests.Response:
-        h = {}
-        if token is True:
-            token = self.token
-        if token:
-            h["X-Auth-Token"] = token
-        h.update(headers or {})
-        kw.setdefault("timeout", TIMEOUT)
         url = path if path.startswith("http") else self.url + path
-        return requests.request(method, url, headers=h, **kw)
+        return api_request(method, url, token=self.token if token is True else token, service="network", version=None, headers=headers, **kw)
 
     def ok(self, method: str, path: str, status: int = 200, **kw):
         r = self.req(method, path, **kw)
@@ -258,27 +251,6 @@ class Net:
 
     def remove_interface(self, router_id: str, status: int = 200, **info) -> dict:
         return self.ok("PUT", f"/routers/{router_id}/remove_router_interface", status=status, json=info)
-
-    # -- clients -------------------------------------------------------------------------
-    def clouds_yaml(self) -> tuple[str, Path]:
-        """(cloud name, clouds.yaml) for the CLI and the SDK as this user."""
-        if self.user is None:
-            return self.cloud_name or "nimbus", Path(self.cloud.clouds_yaml)
-        if self._clouds_yaml is None:
-            if self.workdir is None:
-                self.workdir = Path(tempfile.mkdtemp(prefix="nimbus-net-"))
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            self._clouds_yaml = self.cloud.clouds_yaml_for(self.user, self.workdir)
-        return "test", self._clouds_yaml
-
-    def cli(self, *args, check: bool = True, **kw):
-        """`openstack ARGS` as this user (conftest.Cloud.cli: parsed JSON with -f json)."""
-        name, path = self.clouds_yaml()
-        return self.cloud.cli(*args, cloud=name, clouds_yaml=path, check=check, **kw)
-
-    def sdk(self):
-        name, path = self.clouds_yaml()
-        return self.cloud.sdk(cloud=name, clouds_yaml=path)
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

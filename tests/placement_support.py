@@ -17,6 +17,7 @@ import uuid
 
 import requests
 
+from client_support import api_request
 from conftest import catalog_endpoint
 
 TIMEOUT = 30
@@ -45,16 +46,9 @@ class PlacementClient:
 
     def req(self, method: str, path: str, *, version: str | None = LATEST, token: str | None | bool = True,
             headers: dict | None = None, **kw) -> requests.Response:
-        h = {}
-        if token is True:
-            token = self.token
-        if token:
-            h["X-Auth-Token"] = token
-        if version:
-            h["OpenStack-API-Version"] = f"placement {version}"
-        h.update(headers or {})
         kw.setdefault("timeout", TIMEOUT)
-        return requests.request(method, self.url + path, headers=h, **kw)
+        return api_request(method, self.url + path, token=self.token if token is True else token, service="placement", version=version,
+                           headers=headers, **kw)
 
     def ok(self, method: str, path: str, status: int = 200, **kw):
         r = self.req(method, path, **kw)

@@ -218,9 +218,14 @@ def test_interface_attach_and_detach(cloud):
     while time.monotonic() < deadline and c.neutron("GET", f"/ports/{made['port_id']}").json()["port"]["status"] != "ACTIVE":
         time.sleep(0.3)
     assert c.neutron("GET", f"/ports/{made['port_id']}").json()["port"]["status"] == "ACTIVE"
-    # A port of one's own, by id; the CLI lists both.
+    # A port of one's own, by id, with a device tag (2.49) that os-interface shows from 2.70.
     own = demo(c, "port", "create", "--network", "private", "own-" + uuid.uuid4().hex[:6], "-f", "json")
-    demo(c, "server", "add", "port", sid, own["id"])
+    r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"port_id": own["id"], "tag": "data-nic"}},
+               token=demo_token(c), version="2.70")
+    assert r.status_code == 200 and r.json()["interfaceAttachment"]["tag"] == "data-nic", r.text
+    tagged = c.nova("GET", f"/servers/{sid}/os-interface", token=demo_token(c), version="2.70").json()["interfaceAttachments"]
+    assert {i["port_id"]: i["tag"] for i in tagged} == {first["port_id"]: None, made["port_id"]: None, own["id"]: "data-nic"}
+    assert c.nova("GET", f"/servers/{sid}/os-interface/{own['id']}", token=demo_token(c), version="2.70").json()["interfaceAttachment"]["tag"] == "data-nic"
     assert {i["port_id"] for i in interfaces(c, sid)} == {first["port_id"], made["port_id"], own["id"]}
     assert sorted(demo(c, "server", "show", sid, "-f", "json")["addresses"]) == sorted(["private", net["name"]])
     # Detach: the port the compute service made is deleted, the user's own port released.

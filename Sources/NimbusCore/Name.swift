@@ -154,3 +154,13 @@ extension Sequence where Element: StringProtocol {
     /// Whether one element has exactly these bytes.
     public func containsBytes(_ value: some StringProtocol) -> Bool { contains { $0.sameBytes(as: value) } }
 }
+
+extension String {
+    /// Python's `str.strip()`: leading and trailing characters `str.isspace()` holds for removed
+    /// (what OpenStack services strip from names).
+    public var pythonStripped: String {
+        let s = unicodeScalars
+        guard let first = s.firstIndex(where: { !Pattern.pythonSpace($0) }), let last = s.lastIndex(where: { !Pattern.pythonSpace($0) }) else { return "" }
+        return String(s[first...last])
+    }
+}

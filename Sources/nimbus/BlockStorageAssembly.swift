@@ -56,9 +56,17 @@ enum BlockStorageAssembly {
 struct VolumeImages: VolumeImageClient {
     let images: ImageService
 
-    func image(_ id: String, caller: AuthContext) async throws -> VolumeImage? {
+    func image(_ ref: String, caller: AuthContext) async throws -> VolumeImage? {
         let c = ImageCaller(projectID: caller.projectID, isAdmin: caller.hasRole("admin"))
-        guard let (i, _) = try? await images.visible(id, caller: c) else { return nil }
+        var found = try? await images.visible(ref, caller: c).0
+        if found == nil {
+            var listing = try ImageListing(query: [("name", ref)])
+            listing.limit = 2
+            let named = try await images.list(listing, caller: c).images
+            if named.count > 1 { throw NimbusError.conflict("Multiple matches found for '\(ref)', use an ID to be more specific.") }
+            found = named.first
+        }
+        guard let i = found else { return nil }
         return VolumeImage(id: i.id, name: i.name, status: i.status.rawValue, diskFormat: i.diskFormat, containerFormat: i.containerFormat, size: i.size,
                            minDiskGB: i.minDisk, minRamMB: i.minRam, checksum: i.checksum, properties: i.properties)
     }

@@ -234,7 +234,7 @@ extension CinderAPI {
             }
             route(&t, .post, "/\(collection)") { req, ctx, v in
                 let c = try self.caller(ctx)
-                let o = try Self.member(try await Self.body(req, ctx), "transfer")
+                let o = try Self.member(try await Self.body(req, ctx), "transfer", only: true)
                 try CinderInput.only(o, v.atLeast(55) ? ["volume_id", "name", "no_snapshots"] : ["volume_id", "name"], "transfer")
                 guard let vid = o["volume_id"]?.stringValue else {
                     throw NimbusError.badRequest("Invalid input for field/attribute volume_id. 'volume_id' is a required property")
@@ -258,7 +258,8 @@ extension CinderAPI {
             route(&t, .post, "/\(collection)/{id}/accept") { req, ctx, v in
                 let c = try self.caller(ctx)
                 try self.authorize("volume:accept_transfer", c)
-                let o = try Self.member(try await Self.body(req, ctx), "accept")
+                let o = try Self.member(try await Self.body(req, ctx), "accept", only: true)
+                try CinderInput.only(o, ["auth_key"], "accept")
                 let key: String
                 switch o["auth_key"] {
                 case .string(let s)?: key = s

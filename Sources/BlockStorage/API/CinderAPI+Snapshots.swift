@@ -79,8 +79,8 @@ extension CinderAPI {
         route(&t, .post, "/snapshots") { req, ctx, v in
             let c = try self.caller(ctx)
             let body = try await Self.body(req, ctx)
-            let o = try Self.member(body, "snapshot")
-            try CinderInput.only(o, ["volume_id", "name", "display_name", "description", "display_description", "force", "metadata"], "snapshot")
+            let o = try Self.member(body, "snapshot", only: true)
+            try CinderInput.only(o, ["volume_id", "name", "display_name", "description", "force", "metadata"], "snapshot")
             guard let vidValue = o["volume_id"] else {
                 throw NimbusError.badRequest("Invalid input for field/attribute volume_id. 'volume_id' is a required property")
             }
@@ -90,7 +90,7 @@ extension CinderAPI {
             }
             guard UUIDText.isUUID(vid) else { throw CinderInput.invalid("volume_id", o["volume_id"]!, "is not a 'uuid'") }
             let name = (try CinderInput.name(o, "name") ?? CinderInput.name(o, "display_name")) ?? nil
-            let description = (try CinderInput.name(o, "description") ?? CinderInput.name(o, "display_description")) ?? nil
+            let description = (try CinderInput.name(o, "description")) ?? nil
             var force = false
             if let f = o["force"], !f.isNull { force = try CinderInput.boolean(f, "force") }
             if v.atLeast(66) {
@@ -108,7 +108,7 @@ extension CinderAPI {
         route(&t, .put, "/snapshots/{id}") { req, ctx, v in
             let c = try self.caller(ctx)
             let id = try ctx.parameter("id")
-            let o = try Self.member(try await Self.body(req, ctx), "snapshot")
+            let o = try Self.member(try await Self.body(req, ctx), "snapshot", only: true)
             try CinderInput.only(o, ["name", "description", "display_name", "display_description"], "snapshot")
             guard !o.isEmpty else { throw NimbusError.badRequest("Invalid input for field/attribute snapshot. Value: {}. {} should be non-empty") }
             let current = try self.service.snapshot(id, actor: c.actor)

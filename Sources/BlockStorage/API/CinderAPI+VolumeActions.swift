@@ -12,6 +12,12 @@ extension CinderAPI {
         "error_extending", "downloading", "uploading", "retyping", "extending",
     ]
 
+    static let volumeActions: Set<String> = [
+        "os-extend", "os-reset_status", "os-force_delete", "os-set_bootable", "os-update_readonly_flag", "os-retype", "revert", "os-reserve",
+        "os-unreserve", "os-begin_detaching", "os-roll_detaching", "os-attach", "os-detach", "os-volume_upload_image", "os-set_image_metadata",
+        "os-unset_image_metadata", "os-show_image_metadata",
+    ]
+
     func addVolumeActionRoutes(_ t: inout RouteTable) {
         route(&t, .post, "/volumes/{id}/action") { req, ctx, v in
             let c = try self.caller(ctx)
@@ -20,6 +26,8 @@ extension CinderAPI {
             guard body.count == 1, let (action, arg) = body.sortedMembers.first else {
                 throw NimbusError.badRequest("Malformed request body")
             }
+            // An unknown action is refused before the volume is looked up, as Cinder's dispatcher does.
+            guard Self.volumeActions.contains(action) else { throw NimbusError.badRequest("There is no such action: \(action)") }
             let d = try self.service.volume(id, actor: c.actor)
             let a = c.actor
             func object() throws -> JSONObject {
@@ -47,6 +55,9 @@ extension CinderAPI {
                         throw NimbusError.badRequest("Invalid input received: Must specify a valid status")
                     }
                     if st == "deleting" { throw NimbusError.badRequest("Cannot reset-state to deleting") }
+                    if st == "in-use", self.service.state.attachments(of: id).isEmpty {
+                        throw NimbusError.badRequest("Cannot reset-state to in-use because volume does not have any attachments.")
+                    }
                     status = st
                 }
                 var attach: String?

@@ -15,9 +15,23 @@ extension CinderAPI {
                                              "created_at", "updated_at", "consumes_quota"]
     static let pagingParameters: Set<String> = ["limit", "marker", "offset", "sort", "sort_key", "sort_dir", "with_count", "all_tenants", "project_id"]
 
+    /// Which of the attributes Cinder's controller extensions add the caller may see, for
+    /// volumes of one project (decided once per project in a list).
+    struct ExtendedAttributes {
+        var host = false, migration = false, tenant = false, image = false
+    }
+
+    func extendedAttributes(_ c: Caller, project: String?) -> ExtendedAttributes {
+        ExtendedAttributes(host: allows("volume_extension:volume_host_attribute", c, project: project),
+                           migration: allows("volume_extension:volume_mig_status_attribute", c, project: project),
+                           tenant: allows("volume_extension:volume_tenant_attribute", c, project: project),
+                           image: allows("volume_extension:volume_image_metadata:show", c, project: project))
+    }
+
     /// The detail view. `extended` adds what Cinder's controller extensions add to show and
     /// detail lists only (host, migration, tenant, image metadata).
-    func volumeView(_ d: JSONObject, _ v: CinderVersion, _ c: Caller, _ s: VolumeState, extended: Bool, project: String?) -> JSONObject {
+    func volumeView(_ d: JSONObject, _ v: CinderVersion, _ c: Caller, _ s: VolumeState, extended: Bool, project: String?,
+                    attributes: ExtendedAttributes? = nil) -> JSONObject {
         let id = d["id"]?.stringValue ?? ""
         let type = d["volume_type_id"]?.stringValue.flatMap { s[.volumeType, $0] }
         var metadata = d["metadata"]?.objectValue ?? [:]
@@ -47,19 +61,14 @@ extension CinderAPI {
         if v.atLeast(63) { o["volume_type_id"] = d["volume_type_id"] ?? .null }
         if v.atLeast(65) { o["consumes_quota"] = true }
         if extended {
-            if allows("volume_extension:volume_host_attribute", c, project: d["project_id"]?.stringValue) {
-                o["os-vol-host-attr:host"] = d["host"] ?? .null
-            }
-            if allows("volume_extension:volume_mig_status_attribute", c, project: d["project_id"]?.stringValue) {
+            let a = attributes ?? extendedAttributes(c, project: d["project_id"]?.stringValue)
+            if a.host { o["os-vol-host-attr:host"] = d["host"] ?? .null }
+            if a.migration {
                 o["os-vol-mig-status-attr:migstat"] = d["migration_status"] ?? .null
                 o["os-vol-mig-status-attr:name_id"] = .null
             }
-            if allows("volume_extension:volume_tenant_attribute", c, project: d["project_id"]?.stringValue) {
-                o["os-vol-tenant-attr:tenant_id"] = d["project_id"] ?? .null
-            }
-            if let image = d["volume_image_metadata"], allows("volume_extension:volume_image_metadata:show", c, project: d["project_id"]?.stringValue) {
-                o["volume_image_metadata"] = image
-            }
+            if a.tenant { o["os-vol-tenant-attr:tenant_id"] = d["project_id"] ?? .null }
+            if a.image, let image = d["volume_image_metadata"] { o["volume_image_metadata"] = image }
         }
         return o
     }
@@ -132,8 +141,14 @@ extension CinderAPI {
                 let listing = try CinderListing(req.queryString, keys: Self.volumeSortKeys)
                 let (page, full) = try listing.apply(all)
                 let project = ctx.pathParameters["project_id"]
+                var decided = [String: ExtendedAttributes]()
                 var body: JSONObject = ["volumes": .array(page.map { d in
-                    if detail { return .object(self.volumeView(d, v, c, s, extended: true, project: project)) }
+                    if detail {
+                        let owner = d["project_id"]?.stringValue ?? ""
+                        let a = decided[owner] ?? self.extendedAttributes(c, project: owner)
+                        decided[owner] = a
+                        return .object(self.volumeView(d, v, c, s, extended: true, project: project, attributes: a))
+                    }
                     let id = d["id"]?.stringValue ?? ""
                     return ["id": .string(id), "name": d["name"] ?? .null, "links": self.links("volumes", id, project: project)]
                 })]
@@ -214,8 +229,9 @@ extension CinderAPI {
         route(&t, .put, "/volumes/{id}") { req, ctx, v in
             let c = try self.caller(ctx)
             let id = try ctx.parameter("id")
-            let o = try Self.member(try await Self.body(req, ctx), "volume")
+            let o = try Self.member(try await Self.body(req, ctx), "volume", only: true)
             try CinderInput.only(o, ["name", "description", "display_name", "display_description", "metadata"], "volume")
+            if o["metadata"]?.isNull == true { throw CinderInput.invalid("metadata", .null, "is not of type 'object'") }
             if v.atLeast(53), o.isEmpty { throw NimbusError.badRequest("Invalid input for field/attribute volume. Value: {}. {} should be non-empty") }
             let name = try CinderInput.name(o, "name") ?? CinderInput.name(o, "display_name")
             let description = try CinderInput.name(o, "description") ?? CinderInput.name(o, "display_description")

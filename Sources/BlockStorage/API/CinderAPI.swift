@@ -121,8 +121,10 @@ public struct CinderAPI: Sendable {
         return o
     }
 
-    /// The object under `key` of a body (`{"volume": {...}}`).
-    static func member(_ body: JSONObject, _ key: String) throws -> JSONObject {
+    /// The object under `key` of a body (`{"volume": {...}}`); with `only`, no other top-level
+    /// key is allowed (the schema's additionalProperties: false).
+    static func member(_ body: JSONObject, _ key: String, only: Bool = false) throws -> JSONObject {
+        if only { try CinderInput.only(body, [key], "body") }
         guard let m = body[key] else { throw NimbusError.badRequest("Missing required element '\(key)' in request body.") }
         guard case .object(let o) = m else { throw NimbusError.badRequest("Invalid input for field/attribute \(key). Value: \(m.pythonStr). \(m.pythonStr) is not of type 'object'") }
         return o
@@ -144,7 +146,7 @@ enum CinderInput {
         guard let v = o[key] else { return nil }
         if v.isNull { return .some(nil) }
         guard let s = v.stringValue else { throw invalid(key, v, "is not of type 'string', 'null'") }
-        let stripped = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        let stripped = s.pythonStripped
         guard stripped.unicodeScalars.count <= max else { throw invalid(key, v, "is too long") }
         return .some(stripped)
     }
@@ -188,7 +190,7 @@ enum CinderInput {
                 throw NimbusError.badRequest("Invalid input for field/attribute \(key). Value: \(v.pythonStr). '\(k)' does not match any of the regexes")
             }
             guard let s = value.stringValue else { throw invalid(k, value, "is not of type 'string'") }
-            guard s.unicodeScalars.count <= 255 else { throw NimbusError(.payloadTooLarge, "Metadata value for key \(k) is too long.") }
+            guard s.unicodeScalars.count <= 255 else { throw invalid(k, value, "is too long") }
             m[k] = s
         }
         return m

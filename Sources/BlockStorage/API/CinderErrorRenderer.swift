@@ -31,7 +31,11 @@ public struct CinderErrorRenderer: ErrorRenderer {
         var h = HTTPFields()
         h[CinderAPI.requestIDHeader] = context.requestID
         if error.status == 401 { return .keystoneUnauthorized(identityURL: identityURL, headers: h) }
-        if let v = try? CinderVersion.requested(by: request) { v.apply(to: &h) }
+        // Cinder echoes the version asked for, even one out of range (the 406).
+        if let v = try? CinderVersion.requested(by: request) { v.apply(to: &h) } else if let asked = CinderVersion.wellFormed(request) {
+            h[CinderVersion.header] = "volume \(asked)"
+            h[.vary] = "OpenStack-API-Version"
+        }
         let message = error.kind == .internal ? "The server has either erred or is incapable of performing the requested operation." : error.message
         var fault: JSONObject = ["code": .int(Int64(error.status)), "message": .string(message)]
         if error.status == 413 {

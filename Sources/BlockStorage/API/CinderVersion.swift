@@ -47,6 +47,17 @@ public struct CinderVersion: Sendable, Comparable, CustomStringConvertible {
         return CinderVersion(minor: minor)
     }
 
+    /// The version text a request asks for when it is well formed (in range or not).
+    static func wellFormed(_ request: Request) -> String? {
+        guard let value = request.headers[header],
+              let entry = value.splitBytes(",").first(where: { $0.utf8.contains(subsequence: Array("volume".utf8)) }) else { return nil }
+        let parts = entry.trimmingCharacters(in: .whitespaces).splitBytes(" ")
+        guard parts.count == 2 else { return nil }
+        let numbers = parts[1].splitBytes(".", omittingEmpty: false)
+        guard numbers.count == 2, numbers.allSatisfy({ !$0.isEmpty && $0.utf8.count < 10 && $0.utf8.allSatisfy { (48...57).contains($0) } }) else { return nil }
+        return String(parts[1])
+    }
+
     func apply(to headers: inout HTTPFields) {
         headers[Self.header] = "volume \(self)"
         headers[.vary] = "OpenStack-API-Version"

@@ -32,8 +32,9 @@ public struct VolumeImage: Sendable {
 
 /// The image service as the block storage service uses it.
 public protocol VolumeImageClient: Sendable {
-    /// The image as `caller` may see it (nil: none, or not visible to them).
-    func image(_ id: String, caller: AuthContext) async throws -> VolumeImage?
+    /// The image `ref` names as `caller` may see it: by id, else by name (Cinder's
+    /// `_image_uuid_from_ref`); nil when none is visible; 409 when several have the name.
+    func image(_ ref: String, caller: AuthContext) async throws -> VolumeImage?
     /// The image's bytes for the storage node.
     func source(_ id: String) async throws -> any ImageSource
     /// Creates a queued image for a volume's upload (`create` carries Glance's core attributes

@@ -68,7 +68,7 @@ extension VolumeService {
         let perVolumeLimit = limit("per_volume_gigabytes", project: project, s)
         let size = perVolume ?? gigabytes
         if !onlyType, volumes > 0 || perVolume != nil, perVolumeLimit >= 0, size > perVolumeLimit {
-            throw NimbusError(.payloadTooLarge, "Requested volume size \(size)G is larger than maximum allowed limit \(perVolumeLimit)G.")
+            throw NimbusError(.payloadTooLarge, "VolumeSizeExceedsLimit: Requested volume size \(size)G is larger than maximum allowed limit \(perVolumeLimit)G.")
         }
         func check(_ resource: String, _ delta: Int64, _ fail: (Int64, Int64) -> NimbusError) throws {
             guard delta > 0 else { return }
@@ -79,11 +79,11 @@ extension VolumeService {
         let scopes = onlyType ? ["_\(typeName)"] : ["", "_\(typeName)"]
         for suffix in scopes {
             try check("volumes" + suffix, volumes) { l, _ in
-                NimbusError(.payloadTooLarge, "Maximum number of volumes allowed (\(l)) exceeded for quota 'volumes\(suffix)'.")
+                NimbusError(.payloadTooLarge, "VolumeLimitExceeded: Maximum number of volumes allowed (\(l)) exceeded for quota 'volumes\(suffix)'.")
             }
-            try check("snapshots" + suffix, snapshots) { l, _ in NimbusError(.payloadTooLarge, "Maximum number of snapshots allowed (\(l)) exceeded") }
+            try check("snapshots" + suffix, snapshots) { l, _ in NimbusError(.payloadTooLarge, "SnapshotLimitExceeded: Maximum number of snapshots allowed (\(l)) exceeded") }
             try check("gigabytes" + suffix, gigabytes) { l, u in
-                NimbusError(.payloadTooLarge, "Requested volume or snapshot exceeds allowed gigabytes\(suffix) quota. Requested \(gigabytes)G, quota is \(l)G and \(u)G has been consumed.")
+                NimbusError(.payloadTooLarge, "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes\(suffix) quota. Requested \(gigabytes)G, quota is \(l)G and \(u)G has been consumed.")
             }
         }
     }

@@ -39,7 +39,7 @@ extension VolumeService {
         if let imageID = r.imageID {
             guard let images else { throw NimbusError(.notImplemented, "Volumes from images need the image service.") }
             guard let i = try await images.image(imageID, caller: caller) else {
-                throw NimbusError.notFound("Image \(imageID) could not be found.")
+                throw NimbusError.badRequest("Invalid image identifier or unable to access requested image.")
             }
             guard i.status == "active" else { throw VolumeFault.invalidInput("Image \(imageID) is not active.") }
             image = i
@@ -99,7 +99,7 @@ extension VolumeService {
             guard let size else { throw VolumeFault.invalidInput("Volume size must be given when the volume has no source.") }
             guard size >= 1 else { throw VolumeFault.invalidInput("Volume size '\(size)' must be an integer and greater than 0") }
             guard size <= self.settings.maxVolumeSizeGB else {
-                throw NimbusError(.payloadTooLarge, "Requested volume size \(size)G is larger than maximum allowed limit \(self.settings.maxVolumeSizeGB)G.")
+                throw Self.tooLarge(size, self.settings.maxVolumeSizeGB)
             }
             if let t = r.volumeType {
                 guard let type = s.volumeType(t), self.typeVisible(type, actor) else { throw VolumeFault.typeNameNotFound(t) }
@@ -143,6 +143,12 @@ extension VolumeService {
             await self.update(.volume, id, ["status": "error"])
         })
         return doc
+    }
+
+    /// Over `[volume] max_volume_size_gb` (a 413 whose message says "exceeds", as Tempest needs
+    /// to read a quota error rather than a rate limit).
+    static func tooLarge(_ size: Int64, _ limit: Int64) -> NimbusError {
+        NimbusError(.payloadTooLarge, "VolumeSizeExceedsLimit: Requested volume size \(size)G exceeds the largest volume this cloud makes, \(limit)G.")
     }
 
     /// The stable id of this storage service (Cinder's `service_uuid` of volumes it holds).
@@ -296,7 +302,7 @@ extension VolumeService {
                 throw VolumeFault.invalidInput("New size for extend must be greater than current size. (current: \(size), extended: \(newSize)).")
             }
             guard newSize <= self.settings.maxVolumeSizeGB else {
-                throw NimbusError(.payloadTooLarge, "Requested volume size \(newSize)G is larger than maximum allowed limit \(self.settings.maxVolumeSizeGB)G.")
+                throw Self.tooLarge(newSize, self.settings.maxVolumeSizeGB)
             }
             if let typeID = v["volume_type_id"]?.stringValue, let type = s[.volumeType, typeID] {
                 try self.checkQuota(s, project: v["project_id"]?.stringValue ?? "", type: type, volumes: 0, gigabytes: newSize - size, perVolume: newSize)
@@ -388,11 +394,12 @@ extension VolumeService {
         let size: Int64 = try await write { s in
             guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
             guard let snap = s[.snapshot, snapshotID], snap["volume_id"]?.stringValue == id else { throw VolumeFault.snapshotNotFound(snapshotID) }
+            // Cinder answers a volume or snapshot in the wrong status with 409 here.
             guard v["status"]?.stringValue == "available" else {
-                throw VolumeFault.invalidVolume("Cannot revert volume \(id) to snapshot \(snapshotID): the volume status must be available.")
+                throw NimbusError.conflict("Invalid volume: Cannot revert volume \(id) to snapshot \(snapshotID): the volume status must be available.")
             }
             guard snap["status"]?.stringValue == "available" else {
-                throw VolumeFault.invalidSnapshot("Cannot revert volume \(id) to snapshot \(snapshotID): the snapshot status must be available.")
+                throw NimbusError.conflict("Invalid snapshot: Cannot revert volume \(id) to snapshot \(snapshotID): the snapshot status must be available.")
             }
             let latest = s.snapshots(of: id).max { ($0["created_at"]?.stringValue ?? "").bytesPrecede($1["created_at"]?.stringValue ?? "") }
             guard latest?["id"]?.stringValue == snapshotID else {

@@ -274,9 +274,9 @@ extension ComputeAPI {
             return .json(.object([list.key: list.value]))
         })
         // Interfaces (os-interface): the instance's ports; attach and detach converge on its node.
-        @Sendable func interfaceView(_ o: JSONObject, _ v: NovaVersion) -> JSONValue {
+        @Sendable func interfaceView(_ o: JSONObject, _ v: NovaVersion, _ i: Instance) -> JSONValue {
             var o = o
-            if v.atLeast(70) { o["tag"] = .null }
+            if v.atLeast(70) { o["tag"] = JSONValue(o["port_id"]?.stringValue.flatMap { i.interfaceTags[$0] }) }
             return .object(o)
         }
         t.get("/v2.1/servers/{server_id}/os-interface", versioned { req, ctx, v in
@@ -284,7 +284,7 @@ extension ComputeAPI {
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:os-attach-interfaces:list", c, target: ["project_id": i.projectID])
             let list = self.service.network?.interfaces(instance: i.id, project: i.projectID) ?? []
-            return .json(["interfaceAttachments": .array(list.map { interfaceView($0, v) })])
+            return .json(["interfaceAttachments": .array(list.map { interfaceView($0, v, i) })])
         })
         t.get("/v2.1/servers/{server_id}/os-interface/{port_id}", versioned { req, ctx, v in
             let c = try self.caller(ctx)
@@ -294,7 +294,7 @@ extension ComputeAPI {
             guard let o = self.service.network?.interfaces(instance: i.id, project: i.projectID).first(where: { $0["port_id"]?.stringValue == port }) else {
                 throw NimbusError.notFound("Instance \(i.id) does not have a port with id \(port)")
             }
-            return .json(["interfaceAttachment": interfaceView(o, v)])
+            return .json(["interfaceAttachment": interfaceView(o, v, i)])
         })
         t.post("/v2.1/servers/{server_id}/os-interface", versioned { req, ctx, v in
             let c = try self.caller(ctx)

@@ -71,6 +71,20 @@ public struct Instance: Sendable, Equatable {
     /// The ports the compute service created for the instance (deleted with it); ports the
     /// user gave are only released.
     public var createdPorts: [String] = []
+    /// The device tags given for the instance's ports (port id → tag), at boot (2.32) or on
+    /// interface attach (2.49); `os-interface` shows them from 2.70.
+    public var interfaceTags: [String: String] = [:]
+
+    /// The tags of the NICs a request names, by the port each one became: a given port keeps
+    /// its tag, the others follow the order of the ports made for them.
+    public static func tags(of nics: [RequestedNIC], created: [String]) -> [String: String] {
+        var out = [String: String](), made = created.makeIterator()
+        for nic in nics {
+            let port = nic.portID ?? made.next()
+            if let port, let tag = nic.tag { out[port] = tag }
+        }
+        return out
+    }
     /// The (encrypted) password the guest posted to the metadata service (Nova's
     /// `password_0`…`password_3` system metadata); nil until it posts one or after a clear.
     public var password: String?

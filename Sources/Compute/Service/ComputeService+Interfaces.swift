@@ -42,8 +42,12 @@ extension ComputeService {
         }
         let port = created.first ?? one.portID ?? network.interfaces(instance: i.id, project: i.projectID)
             .compactMap { $0["port_id"]?.stringValue }.first { !before.contains($0) } ?? ""
-        if !created.isEmpty {
-            _ = try await instances.modify(i.id) { $0.createdPorts += created }
+        let tag = nic.tag
+        if !created.isEmpty || tag != nil {
+            _ = try await instances.modify(i.id) { m in
+                m.createdPorts += created
+                if let tag, !port.isEmpty { m.interfaceTags[port] = tag }
+            }
         }
         if let host = i.host { try await network.bind(instance: i.id, project: i.projectID, host: host) }
         try await actions.start(i, action: "attach_interface", requestID: requestID, caller: caller)
@@ -58,7 +62,12 @@ extension ComputeService {
         try Self.checkState(i, vm: Self.interfaceStates, task: [nil], method: "detach_interface")
         let created = i.createdPorts.contains(port)
         try await network.release(port: port, instance: i.id, project: i.projectID, delete: created)
-        if created { _ = try await instances.modify(i.id) { $0.createdPorts.removeAll { $0 == port } } }
+        if created || i.interfaceTags[port] != nil {
+            _ = try await instances.modify(i.id) { m in
+                m.createdPorts.removeAll { $0 == port }
+                m.interfaceTags.removeValue(forKey: port)
+            }
+        }
         try await actions.start(i, action: "detach_interface", requestID: requestID, caller: caller)
         nodes.poke()
     }

@@ -130,6 +130,7 @@ extension ComputeService {
             for index in made.indices {
                 made[index].createdPorts = try await network.allocate(instance: made[index].id, project: project, zone: r.availabilityZone,
                                                                        nics, securityGroups: r.securityGroups, caller: caller)
+                made[index].interfaceTags = Instance.tags(of: nics, created: made[index].createdPorts)
             }
         }
         do {

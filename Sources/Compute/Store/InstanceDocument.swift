@@ -39,6 +39,7 @@ enum InstanceDocument {
             "old_flavor": i.oldFlavor.map(FlavorDocument.encode) ?? .null, "migration_id": JSONValue(i.migrationID),
             "shelved": .object(JSONObject(i.shelved.mapValues { JSONValue.string($0) })),
             "created_ports": JSONValue(i.createdPorts), "password": JSONValue(i.password),
+            "interface_tags": .object(JSONObject(i.interfaceTags.mapValues { JSONValue.string($0) })),
         ]
         if let f = i.fault {
             o["fault"] = ["code": .int(Int64(f.code)), "message": .string(f.message), "details": JSONValue(f.details),
@@ -74,6 +75,8 @@ enum InstanceDocument {
         i.oldFlavor = v["old_flavor"].flatMap { $0 == .null ? nil : FlavorDocument.decode($0) }
         i.migrationID = v["migration_id"]?.stringValue
         i.createdPorts = v["created_ports"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        i.interfaceTags = Dictionary(v["interface_tags"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? [],
+                                     uniquingKeysWith: { a, _ in a })
         i.password = v["password"]?.stringValue
         i.shelved = Dictionary(v["shelved"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? [],
                                uniquingKeysWith: { a, _ in a })

@@ -20,15 +20,6 @@ func matchesFilter(_ filter: String?, _ value: String?) -> Bool {
     return value.sameBytes(as: filter)
 }
 
-extension String {
-    /// Python's `str.strip()`: leading and trailing characters `str.isspace()` holds for removed.
-    var pythonStripped: String {
-        let s = unicodeScalars
-        guard let first = s.firstIndex(where: { !Pattern.pythonSpace($0) }), let last = s.lastIndex(where: { !Pattern.pythonSpace($0) }) else { return "" }
-        return String(s[first...last])
-    }
-}
-
 extension Sequence {
     /// Sorted by a text key's UTF-8 bytes (code point order, as Python and SQL `BINARY` sort).
     func sortedByBytes(_ key: (Element) -> String) -> [Element] {

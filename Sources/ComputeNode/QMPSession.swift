@@ -143,12 +143,17 @@ final class QMPSession {
 }
 
 /// Async access to one QMP socket: each call is one connection on a thread of its own.
-struct QMPClient: Sendable {
+package struct QMPClient: Sendable {
     let socketPath: String
     var timeout: Duration = .seconds(10)
 
+    package init(socketPath: String, timeout: Duration = .seconds(10)) {
+        self.socketPath = socketPath
+        self.timeout = timeout
+    }
+
     @discardableResult
-    func execute(_ command: String, _ arguments: JSONObject? = nil) async throws -> JSONValue {
+    package func execute(_ command: String, _ arguments: JSONObject? = nil) async throws -> JSONValue {
         try await session { try $0.execute(command, arguments) }
     }
 

@@ -10,6 +10,8 @@ public final class FakeVolumeBackend: VolumeBackend {
     public let host: String
     private let contents = Mutex<(volumes: [String: Int64], snapshots: Set<String>)>(([:], []))
     public let failing = Mutex<Set<String>>([])
+    /// The export names being "served".
+    public let exported = Mutex<Set<String>>([])
 
     public init(host: String = "fake@fake#fake") { self.host = host }
 
@@ -65,6 +67,16 @@ public final class FakeVolumeBackend: VolumeBackend {
 }
 
 extension FakeVolumeBackend {
+    public func export(volume id: String, name: String) async throws -> VolumeExport {
+        try check(id)
+        exported.withLock { _ = $0.insert(name) }
+        return VolumeExport(socketPath: "/nonexistent/fake-nbd.sock", exportName: name)
+    }
+
+    public func unexport(name: String) async throws { _ = exported.withLock { $0.remove(name) } }
+
+    public func exportNames() async throws -> Set<String> { exported.withLock { $0 } }
+
     /// An empty file stands for the volume's bytes.
     public func export(volume id: String, format: String, _ consume: @Sendable (String) async throws -> Void) async throws {
         try check(id)

@@ -24,10 +24,13 @@ public struct FileVolumeBackend: VolumeBackend {
     let qemuImg: QEMUImg
     let images: BaseImageCache
     let logger: Logger
+    /// Serves attached volumes; nil: this node cannot attach (no qemu-storage-daemon).
+    let exporter: NBDExporter?
 
-    public init(dir: String, host: String, qemuImgBinary: String = "/usr/bin/qemu-img", runner: any CommandRunner = ProcessCommandRunner(),
-                maxImageVirtualSize: UInt64 = 1 << 40, logger: Logger) throws {
+    public init(dir: String, host: String, exportDir: String?, qemuImgBinary: String = "/usr/bin/qemu-img",
+                runner: any CommandRunner = ProcessCommandRunner(), maxImageVirtualSize: UInt64 = 1 << 40, logger: Logger) throws {
         self.dir = dir
+        self.exporter = try exportDir.map { try NBDExporter(runDir: $0, runner: runner, logger: logger) }
         self.host = host
         self.qemuImg = QEMUImg(binary: qemuImgBinary, runner: runner)
         self.logger = logger
@@ -100,7 +103,13 @@ public struct FileVolumeBackend: VolumeBackend {
     }
 
     public func extend(volume id: String, sizeGB: Int64) async throws {
-        try await qemuImg.resize(path: try volumePath(id), sizeBytes: Self.bytes(sizeGB))
+        let path = try volumePath(id)
+        // An attached volume is open in the exporter: it grows it, and the guest sees it.
+        if let exporter, await exporter.isOpen(volume: id) {
+            try await exporter.resize(volume: id, bytes: Self.bytes(sizeGB))
+            return
+        }
+        try await qemuImg.resize(path: path, sizeBytes: Self.bytes(sizeGB))
     }
 
     public func delete(volume id: String) async throws {
@@ -113,7 +122,10 @@ public struct FileVolumeBackend: VolumeBackend {
         let source = try volumePath(volume)
         try await place(try snapshotPath(id)) { tmp in
             guard FileIO.exists(source) else { throw NimbusError.notFound("Volume \(volume) has no bytes on the storage node.") }
-            try await qemuImg.convert(source: source, sourceFormat: .qcow2, output: tmp, outputFormat: .qcow2)
+            // `-U`: an attached volume is open (and locked) in the exporter; the copy is then
+            // what the disk holds, as a crash would leave it.
+            try await qemuImg.runner.run([qemuImg.binary, "convert", "-q", "-U", "-f", "qcow2", "-O", "qcow2", source, tmp],
+                                         timeout: .seconds(3600)).check()
         }
     }
 
@@ -136,6 +148,18 @@ public struct FileVolumeBackend: VolumeBackend {
         try await qemuImg.runner.run([qemuImg.binary, "convert", "-q", "-f", "qcow2", "-O", format, source, tmp], timeout: .seconds(3600)).check()
         try await consume(tmp)
     }
+
+    public func export(volume id: String, name: String) async throws -> VolumeExport {
+        guard let exporter else { throw NimbusError(.notImplemented, "This storage node cannot export volumes (qemu-storage-daemon is missing).") }
+        let path = try volumePath(id)
+        guard FileIO.exists(path) else { throw NimbusError.notFound("Volume \(id) has no bytes on the storage node.") }
+        try await exporter.export(volume: id, path: path, name: name)
+        return VolumeExport(socketPath: exporter.socketPath, exportName: name)
+    }
+
+    public func unexport(name: String) async throws { try await exporter?.unexport(name) }
+
+    public func exportNames() async throws -> Set<String> { try await exporter?.exports() ?? [] }
 
     public func inventory() async throws -> (volumes: Set<String>, snapshots: Set<String>) {
         var volumes = Set<String>(), snapshots = Set<String>()

@@ -36,8 +36,15 @@ enum BlockStorageAssembly {
         let configuredDir = v.string("volume", "volumes_dir")
         let configuredHost = v.string("compute", "host").trimmingCharacters(in: .whitespaces)
         let host = configuredHost.isEmpty ? ProcessInfo.processInfo.hostName : configuredHost
+        // Attached volumes are served by a qemu-storage-daemon whose sockets only root reaches.
+        var exportDir: String?
+        if geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-storage-daemon") {
+            exportDir = NetworkAssembly.runDir(dataDir: config.dataDir, service: "storage")
+        } else {
+            log.warning("volumes cannot be attached here: exporting them needs root and /usr/bin/qemu-storage-daemon")
+        }
         let backend = try FileVolumeBackend(dir: configuredDir.isEmpty ? config.dataDir + "/volumes" : configuredDir, host: "\(host)@file#file",
-                                            logger: log)
+                                            exportDir: exportDir, logger: log)
         let service = try await VolumeService(store: VolumeStore(database: database), backend: backend, images: VolumeImages(images: images),
                                               settings: settings, logger: log)
         try await service.ensureDefaultType()

@@ -64,8 +64,8 @@ enum NetworkAssembly {
 
     /// The run directory of a data dir's datapath: a world-readable place (dnsmasq reads its
     /// files after dropping its privileges) named after the data dir.
-    static func runDir(dataDir: String) -> String {
-        "/run/nimbus-network-" + SHA256.hash(data: Data(dataDir.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+    static func runDir(dataDir: String, service: String = "network") -> String {
+        "/run/nimbus-\(service)-" + SHA256.hash(data: Data(dataDir.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 
     struct Built {

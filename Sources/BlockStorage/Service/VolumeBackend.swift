@@ -8,6 +8,19 @@ public enum VolumeSource: Sendable {
     case image(any ImageSource)
 }
 
+/// Where a compute node reaches an attached volume: an NBD export (Cinder's `connection_info`
+/// data for the `nbd` volume driver type).
+public struct VolumeExport: Sendable, Equatable {
+    /// The storage node's NBD unix socket.
+    public var socketPath: String
+    /// The export's name: a secret of the attachment.
+    public var exportName: String
+    public init(socketPath: String, exportName: String) {
+        self.socketPath = socketPath
+        self.exportName = exportName
+    }
+}
+
 /// Where volume bytes live: a storage node's driver (Cinder's volume driver). Every operation is
 /// idempotent, so the service can run it again after a crash: creating a volume that exists
 /// replaces it, deleting one that is gone succeeds.
@@ -29,6 +42,12 @@ public protocol VolumeBackend: Sendable {
     /// The volume's bytes as a standalone file of `format` (`raw`, `qcow2`, `vmdk`, `vdi`, `vpc`
     /// or `vhdx`), handed to `consume`, then removed.
     func export(volume id: String, format: String, _ consume: @Sendable (String) async throws -> Void) async throws
+    /// Serves the volume's bytes over NBD as export `name` (idempotent).
+    func export(volume id: String, name: String) async throws -> VolumeExport
+    /// Stops serving export `name` (nothing when it is gone).
+    func unexport(name: String) async throws
+    /// The names of the exports being served.
+    func exportNames() async throws -> Set<String>
     /// The ids of the volumes and snapshots that exist, to remove what no document names.
     func inventory() async throws -> (volumes: Set<String>, snapshots: Set<String>)
 }

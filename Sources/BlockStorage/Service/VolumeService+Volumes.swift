@@ -234,10 +234,10 @@ extension VolumeService {
     /// Deletes a volume (Cinder's `volume.api.delete`): `cascade` deletes its snapshots too,
     /// `force` (an admin's force-delete) skips the status check.
     public func deleteVolume(_ id: String, cascade: Bool, force: Bool, actor: VolumeActor) async throws {
-        let snapshots: [String] = try await write { s in
+        let (snapshots, exports): ([String], [String]) = try await write { s in
             guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
             let status = v["status"]?.stringValue ?? ""
-            if status == "deleting" && !force { return [] }
+            if status == "deleting" && !force { return ([], []) }
             if !force {
                 guard Self.deletable.contains(status), v["attach_status"]?.stringValue != "attached", v["migration_status"]?.stringValue == nil,
                       s.transfers(of: id).isEmpty else {
@@ -265,21 +265,23 @@ extension VolumeService {
                 if let sid = snap["id"]?.stringValue { ids.append(sid) }
             }
             for t in s.transfers(of: id) { if let tid = t["id"]?.stringValue { s.remove(.transfer, tid) } }
+            let exports = s.attachments(of: id).compactMap { $0["export_name"]?.stringValue }
             for a in s.attachments(of: id) { if let aid = a["id"]?.stringValue { s.remove(.attachment, aid) } }
             v["status"] = "deleting"
             v["attach_status"] = "detached"
             v["updated_at"] = .string(Self.now())
             s.put(.volume, v)
-            return ids
+            return (ids, exports)
         }
         for sid in snapshots { startSnapshotDeletion(sid) }
-        startVolumeDeletion(id, after: snapshots)
+        startVolumeDeletion(id, after: snapshots, exports: exports)
     }
 
     /// Removes the bytes, then the document (`error_deleting` when the backend fails). A
     /// cascade waits for its snapshots first.
-    func startVolumeDeletion(_ id: String, after snapshots: [String] = []) {
+    func startVolumeDeletion(_ id: String, after snapshots: [String] = [], exports: [String] = []) {
         background(id, "deleting volume", {
+            for name in exports { try await self.backend.unexport(name: name) }
             for sid in snapshots { await self.running.withLock({ $0[sid]?.task })?.value }
             try await self.backend.delete(volume: id)
             try await self.write { s in

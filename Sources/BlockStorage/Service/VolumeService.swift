@@ -155,6 +155,7 @@ public final class VolumeService: Sendable {
             default: break
             }
         }
+        await reconcileExports()
         let (volumes, snapshots) = try await backend.inventory()
         let after = state
         for id in volumes where after[.volume, id] == nil {

@@ -1,0 +1,142 @@
+import Foundation
+import NimbusCore
+
+/// The attachments API (3.27, completion 3.44), as Nova's new attach flow drives it: an
+/// attachment is reserved, gets its connection when the compute node says where it is (the
+/// storage node exports the volume over NBD under a name that is the attachment's secret), and
+/// is completed once the guest has the disk; deleting it stops the export.
+extension VolumeService {
+    public func attachment(_ id: String, actor: VolumeActor) throws -> JSONObject {
+        guard let a = state[.attachment, id], visible(a, actor) else { throw NimbusError.notFound("Volume attachment \(id) could not be found.") }
+        return a
+    }
+
+    /// Reserves an attachment of the volume for an instance, and connects it when `connector`
+    /// is given.
+    public func createAttachment(volumeID: String, instance: String?, connector: JSONObject?, mode: String, actor: VolumeActor) async throws -> JSONObject {
+        let id: String = try await write { s in
+            guard var v = s[.volume, volumeID], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(volumeID) }
+            let status = v["status"]?.stringValue ?? ""
+            if status.contains("error") {
+                throw VolumeFault.invalidVolume("Volume attachments can not be created if the volume is in an error state. The Volume \(volumeID) currently has a status of: \(status) ")
+            }
+            let existing = s.attachments(of: volumeID)
+            let multiattach = v["multiattach"]?.boolValue == true
+            if !existing.isEmpty && !multiattach && !existing.allSatisfy({ $0["instance_uuid"]?.stringValue == instance && instance != nil }) {
+                throw VolumeFault.invalidVolume("Volume \(volumeID) status must be available or downloading (it is attached and not multiattach).")
+            }
+            guard ["available", "reserved", "in-use", "attaching", "downloading"].contains(status) || (status == "in-use" && multiattach) else {
+                throw VolumeFault.invalidVolume("Volume \(volumeID) status must be available or downloading, currently \(status).")
+            }
+            if mode == "rw", v["admin_metadata"]?["readonly"]?.stringValue == "True" {
+                throw VolumeFault.invalidVolume("Volume \(volumeID) is read-only and cannot be attached in rw mode.")
+            }
+            let now = Self.now()
+            let aid = Identifiers.uuid()
+            s.put(.attachment, ["id": .string(aid), "volume_id": .string(volumeID), "project_id": v["project_id"] ?? .null,
+                                "instance_uuid": JSONValue(instance), "attached_host": .null, "mountpoint": .null, "attach_mode": .string(mode),
+                                "attach_status": "reserved", "attach_time": .null, "detach_time": .null, "connection_info": .null,
+                                "created_at": .string(now), "updated_at": .string(now)])
+            if existing.isEmpty { v["status"] = "reserved" }
+            v["updated_at"] = .string(now)
+            s.put(.volume, v)
+            return aid
+        }
+        guard let connector else { return try attachment(id, actor: actor) }
+        do {
+            return try await connect(id, connector: connector, actor: actor)
+        } catch {
+            try? await deleteAttachment(id, actor: actor)
+            throw error
+        }
+    }
+
+    /// Gives a reserved attachment its connection: the volume exported under a new secret name.
+    public func connect(_ id: String, connector: JSONObject, actor: VolumeActor) async throws -> JSONObject {
+        let a = try attachment(id, actor: actor)
+        guard let volumeID = a["volume_id"]?.stringValue else { throw NimbusError.notFound("Volume attachment \(id) could not be found.") }
+        let name = a["export_name"]?.stringValue ?? Identifiers.hex32() + Identifiers.hex32()
+        let export = try await backend.export(volume: volumeID, name: name)
+        let mode = a["attach_mode"]?.stringValue == "ro" ? "ro" : "rw"
+        let info: JSONObject = ["driver_volume_type": "nbd",
+                                "data": ["path": .string(export.socketPath), "export": .string(export.exportName), "access_mode": .string(mode),
+                                         "volume_id": .string(volumeID), "encrypted": false, "discard": true]]
+        do {
+            return try await write { s in
+                guard var doc = s[.attachment, id] else { throw NimbusError.notFound("Volume attachment \(id) could not be found.") }
+                doc["export_name"] = .string(name)
+                doc["connection_info"] = .object(info)
+                doc["connector"] = .object(connector)
+                doc["attached_host"] = connector["host"] ?? .null
+                doc["mountpoint"] = connector["mountpoint"] ?? .null
+                if doc["attach_status"]?.stringValue == "reserved" { doc["attach_status"] = "attaching" }
+                doc["updated_at"] = .string(Self.now())
+                s.put(.attachment, doc)
+                if var v = s[.volume, volumeID], v["status"]?.stringValue == "reserved" {
+                    v["status"] = "attaching"
+                    v["updated_at"] = .string(Self.now())
+                    s.put(.volume, v)
+                }
+                return doc
+            }
+        } catch {
+            try? await backend.unexport(name: name)
+            throw error
+        }
+    }
+
+    /// `os-complete`: the guest has the disk.
+    public func completeAttachment(_ id: String, actor: VolumeActor) async throws {
+        try await write { s in
+            guard var a = s[.attachment, id], self.visible(a, actor) else { throw NimbusError.notFound("Volume attachment \(id) could not be found.") }
+            let now = Self.now()
+            a["attach_status"] = "attached"
+            a["attach_time"] = .string(now)
+            a["updated_at"] = .string(now)
+            s.put(.attachment, a)
+            if let vid = a["volume_id"]?.stringValue, var v = s[.volume, vid] {
+                v["status"] = "in-use"
+                v["attach_status"] = "attached"
+                v["updated_at"] = .string(now)
+                s.put(.volume, v)
+            }
+        }
+    }
+
+    /// Removes an attachment, stopping its export; the volume is `available` again once it has
+    /// none left.
+    public func deleteAttachment(_ id: String, actor: VolumeActor) async throws {
+        let a = try attachment(id, actor: actor)
+        if let name = a["export_name"]?.stringValue { try await backend.unexport(name: name) }
+        try await write { s in
+            guard let a = s[.attachment, id] else { return }
+            s.remove(.attachment, id)
+            guard let vid = a["volume_id"]?.stringValue, var v = s[.volume, vid] else { return }
+            let remaining = s.attachments(of: vid)
+            if remaining.isEmpty {
+                v["status"] = "available"
+                v["attach_status"] = "detached"
+            } else if !remaining.contains(where: { $0["attach_status"]?.stringValue == "attached" }) {
+                v["attach_status"] = "detached"
+            }
+            v["updated_at"] = .string(Self.now())
+            s.put(.volume, v)
+        }
+    }
+
+    /// After a restart: serves what the attachments say is exported, and nothing else.
+    func reconcileExports() async {
+        let s = state
+        var wanted = [String: String]()   // export name → volume
+        for a in s.all(.attachment) {
+            if let name = a["export_name"]?.stringValue, let vid = a["volume_id"]?.stringValue { wanted[name] = vid }
+        }
+        do {
+            let have = try await backend.exportNames()
+            for (name, vid) in wanted where !have.contains(name) { _ = try await backend.export(volume: vid, name: name) }
+            for name in have where wanted[name] == nil { try await backend.unexport(name: name) }
+        } catch {
+            logger.warning("could not reconcile the volume exports: \(error)")
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import ComputeNode
+import Foundation
+import Logging
+import NimbusCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One `qemu-storage-daemon` per storage node serving attached volumes over NBD on a unix
+/// socket only root can reach, running while anything is exported (the last unexport stops it). Each attachment is an export of its own, named by a random
+/// secret (the per-attachment key); the volume's qcow2 is opened once (`blockdev-add`) however
+/// many exports it has. The daemon is started detached: it keeps serving guests through a
+/// restart or `kill -9` of Nimbus, which reconnects to its QMP socket and reconciles the
+/// exports with the attachments it knows.
+public final class NBDExporter: Sendable {
+    let runDir: String
+    let binary: String
+    let runner: any CommandRunner
+    let logger: Logger
+    private let lock = AsyncLock()
+
+    public init(runDir: String, binary: String = "/usr/bin/qemu-storage-daemon", runner: any CommandRunner = ProcessCommandRunner(),
+                logger: Logger) throws {
+        self.runDir = runDir
+        self.binary = binary
+        self.runner = runner
+        self.logger = logger
+        try FileIO.makeDirectory(runDir, mode: 0o700)
+    }
+
+    public var socketPath: String { runDir + "/nbd.sock" }
+    var qmpPath: String { runDir + "/qmp.sock" }
+
+    /// The block node of a volume: a name QEMU accepts (a letter, then at most 31 characters).
+    static func nodeName(_ volume: String) -> String {
+        "v" + String(volume.utf8.filter { $0 != UInt8(ascii: "-") }.prefix(30).map { Character(Unicode.Scalar($0)) })
+    }
+
+    var qmp: QMPClient { QMPClient(socketPath: qmpPath, timeout: .seconds(10)) }
+
+    /// The QMP id of export `name` (ids start with a letter and are short; names are hex).
+    static func exportID(_ name: String) -> String {
+        "x" + name
+    }
+
+    /// Export names are the attachments' secrets: hex digits only, so they are safe as ids too.
+    static func checked(_ name: String) throws -> String {
+        guard (16...64).contains(name.utf8.count), name.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+            throw NimbusError.badRequest("Invalid export name.")
+        }
+        return name
+    }
+
+    /// Connects to the running daemon, or starts one (its old sockets removed first).
+    func ensureRunning() async throws {
+        if (try? await qmp.execute("query-version")) != nil { return }
+        unlink(qmpPath)
+        unlink(socketPath)
+        let argv = [binary, "--chardev", "socket,id=qmp,path=\(qmpPath),server=on,wait=off", "--monitor", "chardev=qmp",
+                    "--nbd-server", "addr.type=unix,addr.path=\(socketPath)", "--pidfile", runDir + "/qsd.pid"]
+        _ = try runner.startDetached(argv, logPath: runDir + "/qsd.log")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if (try? await qmp.execute("query-version")) != nil {
+                logger.info("qemu-storage-daemon serving NBD on \(socketPath)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw NimbusError(.serviceUnavailable, "qemu-storage-daemon did not start (see \(runDir)/qsd.log)")
+    }
+
+    /// Whether the daemon answers on its QMP socket.
+    func isRunning() async -> Bool { (try? await qmp.execute("query-version")) != nil }
+
+    /// The names of the exports being served (none when the daemon is not running).
+    public func exports() async throws -> Set<String> {
+        try await lock.withLock {
+            guard await isRunning() else { return [] }
+            return Set(try await qmp.execute("query-block-exports").arrayValue?.compactMap { e in
+                e["id"]?.stringValue.flatMap { $0.hasBytePrefix("x") ? String($0.dropFirst()) : nil }
+            } ?? [])
+        }
+    }
+
+    /// Exports `path` (the qcow2 of `volume`) as `name`, writable; nothing when it is already.
+    public func export(volume: String, path: String, name: String) async throws {
+        try await lock.withLock {
+            let id = Self.exportID(try Self.checked(name))
+            try await ensureRunning()
+            let q = qmp
+            let exports = try await q.execute("query-block-exports").arrayValue ?? []
+            if exports.contains(where: { $0["id"]?.stringValue == id }) { return }
+            let node = Self.nodeName(volume)
+            let nodes = try await q.execute("query-named-block-nodes", ["flat": true]).arrayValue ?? []
+            if !nodes.contains(where: { $0["node-name"]?.stringValue == node }) {
+                try await q.execute("blockdev-add", ["driver": "qcow2", "node-name": .string(node), "discard": "unmap",
+                                                     "file": ["driver": "file", "filename": .string(path), "aio": "threads"]])
+            }
+            try await q.execute("block-export-add", ["type": "nbd", "id": .string(id), "node-name": .string(node), "name": .string(name),
+                                                     "writable": true])
+        }
+    }
+
+    /// Stops export `name` (clients are cut off) and closes the volume once no export uses it;
+    /// nothing when it is gone.
+    public func unexport(_ name: String) async throws {
+        try await lock.withLock {
+            guard await isRunning() else { return }
+            let id = Self.exportID(name)
+            let q = qmp
+            let exports = try await q.execute("query-block-exports").arrayValue ?? []
+            guard let entry = exports.first(where: { $0["id"]?.stringValue == id }) else { return }
+            let node = entry["node-name"]?.stringValue
+            try await q.execute("block-export-del", ["id": .string(id), "mode": "hard"])
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline,
+                  (try await q.execute("query-block-exports").arrayValue ?? []).contains(where: { $0["id"]?.stringValue == id }) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let left = try await q.execute("query-block-exports").arrayValue ?? []
+            if let node, !left.contains(where: { $0["node-name"]?.stringValue == node }) {
+                try await q.execute("blockdev-del", ["node-name": .string(node)])
+            }
+            if left.isEmpty {
+                // Nothing attached: the daemon (which flushes and closes on quit) is not needed.
+                _ = try? await q.execute("quit")
+                logger.info("qemu-storage-daemon stopped: no volume is attached")
+            }
+        }
+    }
+
+    /// Grows an exported volume in place (`block_resize`: the guest sees the new size).
+    public func resize(volume: String, bytes: UInt64) async throws {
+        try await lock.withLock {
+            try await qmp.execute("block_resize", ["node-name": .string(Self.nodeName(volume)), "size": .int(Int64(bytes))])
+        }
+    }
+
+    /// Whether the volume's file is open in the daemon (then only it may write the file).
+    public func isOpen(volume: String) async -> Bool {
+        guard let nodes = try? await qmp.execute("query-named-block-nodes", ["flat": true]).arrayValue else { return false }
+        return nodes.contains { $0["node-name"]?.stringValue == Self.nodeName(volume) }
+    }
+}

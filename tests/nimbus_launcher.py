@@ -6,6 +6,7 @@ tests) and tests/tempest/start_cloud.py.  Standard library only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import signal
@@ -121,14 +122,25 @@ class Nimbus:
         raise NimbusError(f"nimbus not ready at {self.auth_url} after {timeout:.0f} s\n" + self.log_tail())
 
     def stop(self, grace: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL after `grace` seconds.  Returns the exit code."""
-        if not self.proc or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM, then SIGKILL after `grace` seconds.  Returns the exit code.  The cloud's
+        storage daemon (left serving attached volumes by design) is stopped too: a test cloud
+        leaves nothing running."""
         try:
-            return self.proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            return self.kill()
+            if not self.proc or self.proc.poll() is not None:
+                return self.proc.returncode if self.proc else None
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                return self.kill()
+        finally:
+            subprocess.run(["pkill", "-f", f"qemu-storage-daemon .*{self.storage_run_dir}/"], capture_output=True)
+
+    @property
+    def storage_run_dir(self) -> str:
+        """Where the cloud's storage node keeps its NBD sockets (BlockStorageAssembly: the
+        SHA-256 of the data dir)."""
+        return "/run/nimbus-storage-" + hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
 
     def kill(self) -> int | None:
         """SIGKILL (kill -9) and reap."""

@@ -9,7 +9,6 @@ cinder/volume/api.py (attachment_create/update/delete). `driver_volume_type: nbd
 own connection type (the compute node is Nimbus'); its `data` holds `path` and `export`.
 """
 
-import hashlib
 import os
 import subprocess
 import uuid
@@ -36,8 +35,7 @@ DETAIL_FIELDS = {"id", "status", "instance", "volume_id", "attached_at", "detach
 
 
 def run_dir(cloud) -> str:
-    """The storage node's run directory (BlockStorageAssembly: /run/nimbus-storage-<sha256 of the data dir>)."""
-    return "/run/nimbus-storage-" + hashlib.sha256(str(cloud.nimbus.data_dir).encode()).hexdigest()[:12]
+    return cloud.nimbus.storage_run_dir
 
 
 def daemon_running(cloud) -> bool:
@@ -157,4 +155,3 @@ def test_exports_survive_kill_and_restart(tmp_path):
         assert qemu_info(volume_file(cloud, v["id"]))["virtual-size"] == 1 << 30
     finally:
         nimbus.stop(grace=10)
-        subprocess.run(["pkill", "-f", f"qemu-storage-daemon .*{run_dir(cloud)}/"], capture_output=True)

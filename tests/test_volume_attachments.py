@@ -16,6 +16,9 @@ import uuid
 import pytest
 
 from volume_support import (  # noqa: F401  (fixtures are used by name)
+    ATTACH,
+    attach,
+    nbd_io,
     assert_fault,
     bs_admin,
     bs_cloud,
@@ -30,7 +33,6 @@ from volume_support import (  # noqa: F401  (fixtures are used by name)
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/qemu-storage-daemon"),
                                 reason="exports need root and qemu-storage-daemon")
 
-ATTACH = "3.54"
 DETAIL_FIELDS = {"id", "status", "instance", "volume_id", "attached_at", "detached_at", "attach_mode", "connection_info"}
 
 
@@ -40,24 +42,6 @@ def run_dir(cloud) -> str:
 
 def daemon_running(cloud) -> bool:
     return subprocess.run(["pgrep", "-f", f"qemu-storage-daemon .*{run_dir(cloud)}/"], capture_output=True).returncode == 0
-
-
-def nbd_io(info: dict, *commands: str, check: bool = True) -> subprocess.CompletedProcess:
-    data = info["data"]
-    argv = ["qemu-io", "-f", "raw", f"nbd+unix:///{data['export']}?socket={data['path']}"]
-    for c in commands:
-        argv += ["-c", c]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    if check:
-        assert proc.returncode == 0 and "error" not in proc.stdout.lower(), proc.stdout + proc.stderr
-    return proc
-
-
-def attach(vol, volume_id: str, connector: dict | None = None, **extra) -> dict:
-    body = {"volume_uuid": volume_id, "instance_uuid": str(uuid.uuid4()), **extra}
-    if connector is not None:
-        body["connector"] = connector
-    return vol.ok("POST", "/attachments", json={"attachment": body}, version=ATTACH)["attachment"]
 
 
 def test_attach_write_through_nbd_complete_and_detach(bs_cloud, bs_user):

@@ -296,3 +296,26 @@ def bs_user(bs_cloud, tmp_path):
 def bs_member(bs_cloud, tmp_path_factory) -> Vol:
     """One member in a fresh project, shared by a module's checks that make nothing lasting."""
     return make_user(bs_cloud, tmp_path_factory.mktemp("member"))
+
+
+# ---- attachments (3.27) and NBD exports -------------------------------------------------
+
+ATTACH = "3.54"
+
+
+def nbd_io(info: dict, *commands: str, check: bool = True) -> subprocess.CompletedProcess:
+    data = info["data"]
+    argv = ["qemu-io", "-f", "raw", f"nbd+unix:///{data['export']}?socket={data['path']}"]
+    for c in commands:
+        argv += ["-c", c]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if check:
+        assert proc.returncode == 0 and "error" not in proc.stdout.lower(), proc.stdout + proc.stderr
+    return proc
+
+
+def attach(vol, volume_id: str, connector: dict | None = None, **extra) -> dict:
+    body = {"volume_uuid": volume_id, "instance_uuid": str(uuid.uuid4()), **extra}
+    if connector is not None:
+        body["connector"] = connector
+    return vol.ok("POST", "/attachments", json={"attachment": body}, version=ATTACH)["attachment"]

@@ -83,7 +83,7 @@ package enum FileIO {
         return Array(out[0..<got])
     }
 
-    static func removeTree(_ path: String) throws {
+    package static func removeTree(_ path: String) throws {
         guard exists(path) else { return }
         try FileManager.default.removeItem(atPath: path)
     }

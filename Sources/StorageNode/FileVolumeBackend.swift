@@ -98,7 +98,9 @@ public struct FileVolumeBackend: VolumeBackend {
     /// A standalone qcow2 copy of `source`, grown to `sizeGB`.
     func copy(_ source: String, format: DiskImageFormat, to tmp: String, sizeGB: Int64) async throws {
         guard FileIO.exists(source) else { throw NimbusError.notFound("The source of the copy is missing on the storage node.") }
-        try await qemuImg.convert(source: source, sourceFormat: format, output: tmp, outputFormat: .qcow2)
+        // `-U`: an attached source is open (and locked) in the exporter.
+        try await qemuImg.runner.run([qemuImg.binary, "convert", "-q", "-U", "-f", format.rawValue, "-O", "qcow2", source, tmp],
+                                     timeout: .seconds(3600)).check()
         try await qemuImg.resize(path: tmp, sizeBytes: Self.bytes(sizeGB))
     }
 

@@ -25,7 +25,6 @@ public final class NBDExporter: Sendable {
         self.binary = binary
         self.runner = runner
         self.logger = logger
-        try FileIO.makeDirectory(runDir, mode: 0o700)
     }
 
     public var socketPath: String { runDir + "/nbd.sock" }
@@ -54,6 +53,7 @@ public final class NBDExporter: Sendable {
     /// Connects to the running daemon, or starts one (its old sockets removed first).
     func ensureRunning() async throws {
         if (try? await qmp.execute("query-version")) != nil { return }
+        try FileIO.makeDirectory(runDir, mode: 0o700)
         unlink(qmpPath)
         unlink(socketPath)
         let argv = [binary, "--chardev", "socket,id=qmp,path=\(qmpPath),server=on,wait=off", "--monitor", "chardev=qmp",
@@ -125,6 +125,10 @@ public final class NBDExporter: Sendable {
             if left.isEmpty {
                 // Nothing attached: the daemon (which flushes and closes on quit) is not needed.
                 _ = try? await q.execute("quit")
+                // Its sockets and files go with it once it has exited.
+                let deadline = ContinuousClock.now + .seconds(5)
+                while await isRunning(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                try? FileIO.removeTree(runDir)
                 logger.info("qemu-storage-daemon stopped: no volume is attached")
             }
         }

@@ -120,6 +120,7 @@ func status(_ s: VolumeService, _ kind: VolumeKind, _ id: String) -> String? { s
             clone.sourceVolumeID = id
             clone.sizeGB = 4
             #expect(try await s.createVolume(clone, actor: alice, caller: anyone)["size"]?.intValue == 4)
+            await s.settle()
             try await s.extendVolume(id, newSize: 5, allowInUse: false, actor: alice)
             await s.settle()
             #expect(s.state[.volume, id]?["size"]?.intValue == 5)

@@ -12,20 +12,20 @@ extension CinderAPI {
         if id { o["id"] = .string(project) }
         for r in service.quotaResources(s) {
             let limit = service.limit(r, project: project, s)
-            o[r] = usage ? ["limit": .int(limit), "in_use": .int(used[r] ?? 0), "reserved": 0] : .int(limit)
+            o[r] = usage ? ["limit": .int(limit), "in_use": .int(used[Name(r)] ?? 0), "reserved": 0] : .int(limit)
         }
         return o
     }
 
     /// The limits of a PUT body: known resources only, integers from -1.
-    func quotaLimits(_ o: JSONObject, _ s: VolumeState) throws -> [String: Int64] {
-        let known = Set(service.quotaResources(s))
-        let bad = o.keys.filter { !known.contains($0) && $0 != "id" && $0 != "tenant_id" }.sorted()
+    func quotaLimits(_ o: JSONObject, _ s: VolumeState) throws -> [Name: Int64] {
+        let known = Set(service.quotaResources(s).map(Name.init))
+        let bad = o.keys.filter { !known.contains(Name($0)) && $0 != "id" && $0 != "tenant_id" }.sorted()
         if !bad.isEmpty { throw NimbusError.badRequest("Bad key(s) in quota set: \(bad.joined(separator: ", "))") }
-        var limits = [String: Int64]()
-        for (k, v) in o where known.contains(k) {
-            if case .string(let str) = v, str == "-1" { limits[k] = -1; continue }
-            limits[k] = try CinderInput.integer(v, k, -1...Int64(Int32.max))
+        var limits = [Name: Int64]()
+        for (k, v) in o where known.contains(Name(k)) {
+            if case .string(let str) = v, str == "-1" { limits[Name(k)] = -1; continue }
+            limits[Name(k)] = try CinderInput.integer(v, k, -1...Int64(Int32.max))
         }
         guard !limits.isEmpty else { throw NimbusError.badRequest("Invalid input for field/attribute quota_set. Value: {}. {} does not have enough properties") }
         return limits

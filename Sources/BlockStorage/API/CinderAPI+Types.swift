@@ -55,7 +55,8 @@ extension CinderAPI {
             try self.authorize("volume_extension:type_create", c)
             let o = try Self.member(try await Self.body(req, ctx), "volume_type")
             guard let nameValue = o["name"] else { throw NimbusError.badRequest("Invalid input for field/attribute name. 'name' is a required property") }
-            guard let name = nameValue.stringValue?.trimmingCharacters(in: .whitespaces), !name.isEmpty, name.unicodeScalars.count <= 255 else {
+            // Stored as given (Cinder keeps the bytes), but not blank.
+            guard let name = nameValue.stringValue, !name.pythonStripped.isEmpty, name.unicodeScalars.count <= 255 else {
                 throw CinderInput.invalid("name", nameValue, "is not a valid name")
             }
             let description = (try CinderInput.name(o, "description")) ?? nil
@@ -73,7 +74,7 @@ extension CinderAPI {
             guard !o.isEmpty else { throw NimbusError.badRequest("Specify volume type name, description, is_public or a combination thereof.") }
             var name: String?
             if let n = o["name"] {
-                guard let s = n.stringValue?.trimmingCharacters(in: .whitespaces), !s.isEmpty, s.unicodeScalars.count <= 255 else {
+                guard let s = n.stringValue, !s.pythonStripped.isEmpty, s.unicodeScalars.count <= 255 else {
                     throw NimbusError.badRequest("Volume type name can not be empty.")
                 }
                 name = s

@@ -81,7 +81,8 @@ extension CinderAPI {
         if c.isAdmin, let p = q["project_id"] { project = p }
         var filters = [(String, String)]()
         for (k, value) in q.pairs where !Self.pagingParameters.contains(k) {
-            if !c.isAdmin && !Self.volumeFilters.contains(k) && !Self.volumeFilters.contains(String(k.dropLast())) {
+            let base = k.hasByteSuffix("~") && v.atLeast(34) ? String(k.dropLast()) : k
+            if !c.isAdmin && !Self.volumeFilters.contains(base) {
                 if v.atLeast(31) { throw NimbusError.badRequest("Invalid filters \(k) are found in query options.") }
                 continue
             }

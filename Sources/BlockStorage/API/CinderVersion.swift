@@ -23,7 +23,8 @@ public struct CinderVersion: Sendable, Comparable, CustomStringConvertible {
         guard let value = request.headers[header] else { return .minimum }
         // The first comma-separated entry that mentions `volume` (Cinder tests a substring).
         guard let entry = value.splitBytes(",").first(where: { $0.utf8.contains(subsequence: Array("volume".utf8)) }) else {
-            throw NimbusError.notFound("API version None is not supported on this method.")
+            // Cinder's VersionNotFoundForAPIMethod is an Invalid: a 400.
+            throw NimbusError.badRequest("API version None is not supported on this method.")
         }
         let parts = entry.trimmingCharacters(in: .whitespaces).splitBytes(" ")
         guard parts.count == 2 else {

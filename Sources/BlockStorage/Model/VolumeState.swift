@@ -19,7 +19,7 @@ public struct VolumeState: Sendable {
     public private(set) var docs: [VolumeKind: [String: JSONObject]] = [:]
     /// Quota limits set per project (resource → limit); absent: the defaults. The key
     /// `__class__default` holds the default quota class.
-    public var quotas: [Name: [String: Int64]] = [:]
+    public var quotas: [Name: [Name: Int64]] = [:]
     private var children: [Relation: [String: Set<String>]] = [:]
     public private(set) var changes: [VolumeKind: [String: JSONObject?]] = [:]
     public private(set) var quotaChanges: Set<Name> = []
@@ -51,7 +51,9 @@ public struct VolumeState: Sendable {
     public mutating func beginChanges() { changes = [:]; quotaChanges = [] }
     public var hasChanges: Bool { !changes.isEmpty || !quotaChanges.isEmpty }
 
-    public mutating func setQuota(project: String, _ limits: [String: Int64]?) {
+    /// Limits by resource name as bytes: per-type resources of two canonically equivalent type
+    /// names stay two.
+    public mutating func setQuota(project: String, _ limits: [Name: Int64]?) {
         quotas[Name(project)] = limits
         quotaChanges.insert(Name(project))
     }

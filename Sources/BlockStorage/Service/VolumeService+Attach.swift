@@ -53,7 +53,7 @@ extension VolumeService {
 
     /// `os-detach`: removes one attachment (the only one when none is named).
     public func detach(_ id: String, attachmentID: String?, actor: VolumeActor) async throws {
-        try await write { s in
+        let export: String? = try await write { s in
             guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
             let attachments = s.attachments(of: id)
             let target: JSONObject?
@@ -80,7 +80,10 @@ extension VolumeService {
             v.removeValue(forKey: "previous_status")
             v["updated_at"] = .string(Self.now())
             s.put(.volume, v)
+            return target?["export_name"]?.stringValue
         }
+        // The connection goes with the attachment (Cinder's remove_export).
+        if let export { try await backend.unexport(name: export) }
     }
 
     /// `os-roll_detaching`: back to what it was before `os-begin_detaching`.
@@ -159,11 +162,9 @@ extension VolumeService {
             let snapshots = (t["no_snapshots"]?.boolValue ?? false) ? [] : s.snapshots(of: vid)
             let size = v["size"]?.intValue ?? 0
             if let typeID = v["volume_type_id"]?.stringValue, let type = s[.volumeType, typeID] {
-                try self.checkQuota(s, project: actor.projectID, type: type, volumes: 1, gigabytes: size)
-                if !snapshots.isEmpty {
-                    try self.checkQuota(s, project: actor.projectID, type: type, snapshots: Int64(snapshots.count),
-                                        gigabytes: snapshots.reduce(0) { $0 + ($1["volume_size"]?.intValue ?? 0) })
-                }
+                // The volume and its snapshots count together, as one reservation.
+                try self.checkQuota(s, project: actor.projectID, type: type, volumes: 1, snapshots: Int64(snapshots.count),
+                                    gigabytes: size + snapshots.reduce(0) { $0 + ($1["volume_size"]?.intValue ?? 0) }, perVolume: size)
             }
             let now = Self.now()
             for var snap in snapshots {

@@ -53,9 +53,19 @@ extension VolumeService {
 
     /// Gives a reserved attachment its connection: the volume exported under a new secret name.
     public func connect(_ id: String, connector: JSONObject, actor: VolumeActor) async throws -> JSONObject {
-        let a = try attachment(id, actor: actor)
-        guard let volumeID = a["volume_id"]?.stringValue else { throw NimbusError.notFound("Volume attachment \(id) could not be found.") }
-        let name = a["export_name"]?.stringValue ?? Identifiers.hex32() + Identifiers.hex32()
+        _ = try attachment(id, actor: actor)
+        // The export's name is chosen once, under the write lock: concurrent connects of one
+        // attachment share it (and the one export).
+        let (volumeID, name, a): (String, String, JSONObject) = try await write { s in
+            guard var doc = s[.attachment, id], let vid = doc["volume_id"]?.stringValue else {
+                throw NimbusError.notFound("Volume attachment \(id) could not be found.")
+            }
+            if let name = doc["export_name"]?.stringValue { return (vid, name, doc) }
+            let name = Identifiers.hex32() + Identifiers.hex32()
+            doc["export_name"] = .string(name)
+            s.put(.attachment, doc)
+            return (vid, name, doc)
+        }
         let export = try await backend.export(volume: volumeID, name: name)
         let mode = a["attach_mode"]?.stringValue == "ro" ? "ro" : "rw"
         let info: JSONObject = ["driver_volume_type": "nbd",

@@ -25,26 +25,27 @@ extension VolumeService {
 
     /// The class default of a resource.
     public func classLimit(_ resource: String, _ s: VolumeState) -> Int64 {
-        if let v = s.quotas[Name(Self.defaultClassKey)]?[resource] { return v }
+        if let v = s.quotas[Name(Self.defaultClassKey)]?[Name(resource)] { return v }
         return Self.quotaDefaults.first { $0.0 == resource }?.1 ?? -1
     }
 
     public func limit(_ resource: String, project: String, _ s: VolumeState) -> Int64 {
-        s.quotas[Name(project)]?[resource] ?? classLimit(resource, s)
+        s.quotas[Name(project)]?[Name(resource)] ?? classLimit(resource, s)
     }
 
     /// In-use counts per resource of a project.
-    public func usage(project: String, _ s: VolumeState) -> [String: Int64] {
-        var u = [String: Int64]()
+    public func usage(project: String, _ s: VolumeState) -> [Name: Int64] {
+        var u = [Name: Int64]()
         var typeNames = [String: String]()
         for t in s.all(.volumeType) { if let id = t["id"]?.stringValue, let n = t["name"]?.stringValue { typeNames[id] = n } }
         for v in s.all(.volume) where v["project_id"]?.stringValue?.sameBytes(as: project) == true {
-            let size = v["size"]?.intValue ?? 0
+            // An extend in progress has reserved its new size.
+            let size = max(v["size"]?.intValue ?? 0, v["extending_to"]?.intValue ?? 0)
             u["volumes", default: 0] += 1
             u["gigabytes", default: 0] += size
             if let n = v["volume_type_id"]?.stringValue.flatMap({ typeNames[$0] }) {
-                u["volumes_\(n)", default: 0] += 1
-                u["gigabytes_\(n)", default: 0] += size
+                u[Name("volumes_\(n)"), default: 0] += 1
+                u[Name("gigabytes_\(n)"), default: 0] += size
             }
         }
         for snap in s.all(.snapshot) where snap["project_id"]?.stringValue?.sameBytes(as: project) == true {
@@ -52,8 +53,8 @@ extension VolumeService {
             u["snapshots", default: 0] += 1
             u["gigabytes", default: 0] += size
             if let n = snap["volume_type_id"]?.stringValue.flatMap({ typeNames[$0] }) {
-                u["snapshots_\(n)", default: 0] += 1
-                u["gigabytes_\(n)", default: 0] += size
+                u[Name("snapshots_\(n)"), default: 0] += 1
+                u[Name("gigabytes_\(n)"), default: 0] += size
             }
         }
         return u
@@ -73,7 +74,7 @@ extension VolumeService {
         func check(_ resource: String, _ delta: Int64, _ fail: (Int64, Int64) -> NimbusError) throws {
             guard delta > 0 else { return }
             let l = limit(resource, project: project, s)
-            let u = used[resource] ?? 0
+            let u = used[Name(resource)] ?? 0
             if l >= 0 && u + delta > l { throw fail(l, u) }
         }
         let scopes = onlyType ? ["_\(typeName)"] : ["", "_\(typeName)"]
@@ -90,7 +91,7 @@ extension VolumeService {
 
     /// Sets a project's limits (nil: back to the defaults); a limit below what is in use is
     /// refused as Cinder refuses it.
-    public func setQuotas(project: String, _ limits: [String: Int64]) async throws {
+    public func setQuotas(project: String, _ limits: [Name: Int64]) async throws {
         try await write { s in
             let used = self.usage(project: project, s)
             for (k, v) in limits where v >= 0 && (used[k] ?? 0) > v && k != "per_volume_gigabytes" {
@@ -106,7 +107,7 @@ extension VolumeService {
         try await write { s in s.setQuota(project: project, nil) }
     }
 
-    public func setClassQuotas(_ limits: [String: Int64]) async throws {
+    public func setClassQuotas(_ limits: [Name: Int64]) async throws {
         try await write { s in
             var merged = s.quotas[Name(Self.defaultClassKey)] ?? [:]
             for (k, v) in limits { merged[k] = v }

@@ -24,12 +24,13 @@ extension VolumeService {
                 try self.checkQuota(s, project: project, type: type, snapshots: 1, gigabytes: size)
             }
             let now = Self.now()
-            let d: JSONObject = [
+            var d: JSONObject = [
                 "id": .string(Identifiers.uuid()), "name": JSONValue(name), "description": JSONValue(description), "volume_id": .string(volumeID),
                 "volume_size": .int(size), "status": "creating", "progress": "0%", "project_id": .string(project), "user_id": .string(actor.userID),
-                "volume_type_id": v["volume_type_id"] ?? .null,
+                "volume_type_id": v["volume_type_id"] ?? .null, "bootable": v["bootable"] ?? false,
                 "metadata": .object(JSONObject(pairs: metadata.map { ($0.key, .string($0.value)) })), "created_at": .string(now), "updated_at": .string(now),
             ]
+            if let image = v["volume_image_metadata"] { d["volume_image_metadata"] = image }
             s.put(.snapshot, d)
             return d
         }

@@ -64,16 +64,15 @@ extension VolumeService {
                 if let size, size < snapSize {
                     throw VolumeFault.invalidInput("Volume size '\(size)'GB cannot be smaller than the snapshot size \(snapSize)GB. They must be >= original snapshot size.")
                 }
-                if let parent = snap["volume_id"]?.stringValue.flatMap({ s[.volume, $0] }) {
-                    typeID = parent["volume_type_id"]?.stringValue
-                    bootable = parent["bootable"]?.boolValue ?? false
-                    imageMetadata = parent["volume_image_metadata"]?.objectValue
-                }
+                // What the snapshot captured, not what its volume holds now.
+                typeID = snap["volume_type_id"]?.stringValue
+                bootable = snap["bootable"]?.boolValue ?? false
+                imageMetadata = snap["volume_image_metadata"]?.objectValue
             }
             if let sourceID = r.sourceVolumeID {
                 guard let src = s[.volume, sourceID], self.visible(src, actor) else { throw VolumeFault.volumeNotFound(sourceID) }
-                guard src["status"]?.stringValue == "available" else {
-                    throw VolumeFault.invalidVolume("Unable to clone volumes that are in an error state or not available.")
+                guard ["available", "in-use"].contains(src["status"]?.stringValue ?? "") else {
+                    throw VolumeFault.invalidVolume("Originating volume status must be one of 'available', 'in-use' values")
                 }
                 let srcSize = src["size"]?.intValue ?? 1
                 if size == nil { size = srcSize }
@@ -248,6 +247,9 @@ extension VolumeService {
                 throw VolumeFault.invalidVolume("Volume is still attached, need to detach first.")
             }
             let snaps = s.snapshots(of: id)
+            if cascade, !actor.isAdmin, snaps.contains(where: { $0["project_id"]?.stringValue?.sameBytes(as: v["project_id"]?.stringValue ?? "") != true }) {
+                throw VolumeFault.invalidVolume("Volume has snapshots of another project: they are not deleted with it.")
+            }
             if !snaps.isEmpty && !cascade {
                 throw VolumeFault.invalidVolume("Volume has \(snaps.count) dependent snapshots")
             }
@@ -296,8 +298,15 @@ extension VolumeService {
         try await write { s in
             guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
             let status = v["status"]?.stringValue ?? ""
-            guard status == "available" || (allowInUse && status == "in-use") else {
-                throw VolumeFault.invalidVolume("Volume status must be '\(allowInUse ? "available or in-use" : "available")' to extend, currently \(status).")
+            if status == "in-use" && allowInUse {
+                // The guest's NBD connection would not see the new size: not built yet.
+                throw VolumeFault.invalidVolume("Extending attached volumes is not supported yet; detach the volume first.")
+            }
+            guard status == "available" else {
+                throw VolumeFault.invalidVolume("Volume status must be 'available' to extend, currently \(status).")
+            }
+            if s.dependents(volume: id).contains(where: { $0["status"]?.stringValue == "creating" }) {
+                throw VolumeFault.invalidVolume("Volume \(id) is being cloned; extend it once the copy is done.")
             }
             let size = v["size"]?.intValue ?? 0
             guard newSize > size else {
@@ -337,19 +346,25 @@ extension VolumeService {
 
     /// `os-reset_status` (admin): sets the statuses as given, nothing else.
     public func resetVolumeStatus(_ id: String, status: String?, attachStatus: String?, migrationStatus: String??, actor: VolumeActor) async throws {
-        try await write { s in
+        let exports: [String] = try await write { s in
+            var exports = [String]()
             guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
             if let status { v["status"] = .string(status) }
             if let attachStatus {
                 v["attach_status"] = .string(attachStatus)
                 if attachStatus == "detached" {
-                    for a in s.attachments(of: id) { if let aid = a["id"]?.stringValue { s.remove(.attachment, aid) } }
+                    for a in s.attachments(of: id) {
+                        if let name = a["export_name"]?.stringValue { exports.append(name) }
+                        if let aid = a["id"]?.stringValue { s.remove(.attachment, aid) }
+                    }
                 }
             }
             if let migrationStatus { v["migration_status"] = JSONValue(migrationStatus) }
             v["updated_at"] = .string(Self.now())
             s.put(.volume, v)
+            return exports
         }
+        for name in exports { try await backend.unexport(name: name) }
     }
 
     /// `os-set_bootable` and `os-update_readonly_flag`, and retype within this backend.
@@ -413,12 +428,19 @@ extension VolumeService {
             v["status"] = "reverting"
             v["updated_at"] = .string(Self.now())
             s.put(.volume, v)
+            var held = snap
+            held["status"] = "restoring"
+            s.put(.snapshot, held)
             return v["size"]?.intValue ?? 1
         }
         background(id, "reverting volume", {
             try await self.backend.revert(volume: id, to: snapshotID, sizeGB: size)
             await self.update(.volume, id, ["status": "available"])
-        }, onFailure: { _ in await self.update(.volume, id, ["status": "error"]) })
+            await self.update(.snapshot, snapshotID, ["status": "available"])
+        }, onFailure: { _ in
+            await self.update(.volume, id, ["status": "error"])
+            await self.update(.snapshot, snapshotID, ["status": "available"])
+        })
     }
 }
 

@@ -25,14 +25,18 @@ public struct VolumeStore: Sendable {
         for (kind, doc) in snapshot.documents {
             if let kind = VolumeKind(rawValue: kind) { s.load(kind, doc) }
         }
-        for (project, limits) in snapshot.quotas { s.quotas[Name(project)] = limits }
+        for (project, limits) in snapshot.quotas {
+            s.quotas[Name(project)] = Dictionary(limits.map { (Name($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+        }
         return s
     }
 
     public func commit(_ state: VolumeState) async throws -> Int64 {
         let changes = state.changes.flatMap { kind, docs in docs.map { DocumentStore.Change(kind: kind.rawValue, id: $0.key, doc: $0.value) } }
         return try await documents.commit(expected: state.version, changes: changes,
-                                          quotas: state.quotaChanges.map { ($0.string, state.quotas[$0]) })
+                                          quotas: state.quotaChanges.map { p in
+                                              (p.string, state.quotas[p].map { Dictionary($0.map { ($0.key.string, $0.value) }, uniquingKeysWith: { a, _ in a }) })
+                                          })
     }
 }
 

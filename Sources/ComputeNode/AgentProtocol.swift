@@ -147,6 +147,9 @@ public struct InstanceReport: Sendable, Codable, Equatable {
         case destroyed
         /// A live migration's destination waits for the stream at `detail` (a QEMU URI).
         case migrationPrepared
+        /// The guest's attached volumes changed: `detail` is the JSON array of the attachment
+        /// ids plugged in now (the controller completes or finishes their attach and detach).
+        case volumes
     }
 
     public var id: InstanceID

@@ -17,6 +17,8 @@ public actor ComputeAgent {
     /// Instances whose task is being worked on (a slow spawn is not started twice).
     var busy = Set<InstanceID>()
     var lastPower = [InstanceID: PowerState]()
+    /// The attachment ids last reported per guest.
+    var lastVolumes = [InstanceID: Set<String>]()
     var wakeups: AsyncStream<Void>.Continuation?
     public private(set) var providerID: String?
 
@@ -111,9 +113,30 @@ public actor ComputeAgent {
                let have = try? await driver.interfaces(d.spec.id), Set(have.map(\.portID)) != Set(wanted.map(\.portID)) {
                 busy.insert(d.spec.id)
                 Task { await self.syncInterfaces(d.spec.id, wanted) }
+                continue
+            }
+            // Volumes likewise; the controller hears which are plugged in once they change.
+            if observed != .noState, let have = try? await driver.volumes(d.spec.id) {
+                let wanted = d.spec.volumes ?? []
+                if Set(have.map(\.attachmentID)) != Set(wanted.map(\.attachmentID)) {
+                    busy.insert(d.spec.id)
+                    Task { await self.syncVolumes(d.spec.id, wanted) }
+                } else if lastVolumes[d.spec.id] != Set(have.map(\.attachmentID)) {
+                    reports.append(InstanceReport(id: d.spec.id, event: .volumes, powerState: observed,
+                                                  detail: JSONValue(have.map(\.attachmentID)).serializedString()))
+                }
             }
         }
         if !reports.isEmpty { await send(reports) }
+    }
+
+    func syncVolumes(_ id: InstanceID, _ volumes: [GuestVolume]) async {
+        defer { busy.remove(id) }
+        do {
+            try await driver.setVolumes(id, volumes)
+        } catch {
+            logger.warning("compute node \(host): volumes of \(id) not in place yet: \(error)")
+        }
     }
 
     func syncInterfaces(_ id: InstanceID, _ nics: [GuestNIC]) async {
@@ -129,6 +152,9 @@ public actor ComputeAgent {
         do {
             try await control.report(host: host, reports)
             for r in reports where r.event == .powerState { lastPower[r.id] = r.powerState }
+            for r in reports where r.event == .volumes {
+                lastVolumes[r.id] = Set((try? JSONValue.parse(Array((r.detail ?? "[]").utf8)))?.arrayValue?.compactMap(\.stringValue) ?? [])
+            }
         } catch {
             logger.error("compute node \(host): report failed (it will be repeated): \(error)")
         }
@@ -182,6 +208,7 @@ public actor ComputeAgent {
                 guard let uri = d.taskArguments[MoveTask.uri] else { throw AgentError(message: "live migration without a destination") }
                 try await driver.liveMigrate(id, to: uri)
                 lastPower[id] = nil
+                lastVolumes[id] = nil
                 report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task, migration: migration)
             case "migrating" where phase == MoveTask.Phase.finish.rawValue:
                 try await driver.finishIncoming(id, run: d.vmState != "paused")
@@ -199,6 +226,7 @@ public actor ComputeAgent {
             case "resize_reverting" where moving && phase == MoveTask.Phase.dest.rawValue:
                 try await driver.destroy(id)
                 lastPower[id] = nil
+                lastVolumes[id] = nil
                 report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task, migration: migration)
             case "resize_reverting" where moving:
                 try await driver.revertMigrateOut(id, powerOn: d.taskArguments["power_on"] != "false")
@@ -237,6 +265,7 @@ public actor ComputeAgent {
             case "shelving_offloading":
                 try await driver.destroy(id)
                 lastPower[id] = nil
+                lastVolumes[id] = nil
                 report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task)
             case "unshelving":
                 // still here (shelved, not offloaded): start it; offloaded and placed here: build it
@@ -257,6 +286,7 @@ public actor ComputeAgent {
             case "deleting", "soft-deleting":
                 try await driver.destroy(id)
                 lastPower[id] = nil
+                lastVolumes[id] = nil
                 report = InstanceReport(id: id, event: .destroyed, powerState: .noState, task: task)
             default:
                 try await act(task, id, observed)

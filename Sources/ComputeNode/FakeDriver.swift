@@ -198,6 +198,20 @@ public final class FakeDriver: VirtDriver {
         }
     }
 
+    public func volumes(_ id: InstanceID) async throws -> [GuestVolume] {
+        try state.withLock { s throws(NimbusError) in try Self.instance(s, id).spec.volumes ?? [] }
+    }
+
+    public func setVolumes(_ id: InstanceID, _ volumes: [GuestVolume]) async throws {
+        try state.withLock { s throws(NimbusError) in
+            var i = try Self.instance(s, id)
+            if i.state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
+            let have = i.spec.volumes ?? [], wanted = Set(volumes.map(\.attachmentID)), present = Set(have.map(\.attachmentID))
+            i.spec.volumes = have.filter { wanted.contains($0.attachmentID) } + volumes.filter { !present.contains($0.attachmentID) }
+            s.instances[id] = i
+        }
+    }
+
     public func snapshot(_ id: InstanceID) async throws -> SnapshotImage {
         let (spec, boots) = try state.withLock { s throws(NimbusError) in
             try Self.takeFailure(&s, .snapshot)

@@ -54,7 +54,8 @@ extension QEMUDriver {
     func launchArguments(_ r: InstanceRecord, _ paths: InstancePaths, incoming: Bool) async throws -> [String] {
         let accel = try await accelerator.choice()
         return qemu.guestArguments(.init(id: r.spec.id, vcpus: r.spec.vcpus, memoryMB: r.spec.memoryMB, accelerator: accel,
-                                         paths: paths, disks: disks(r, paths), incoming: incoming, nics: r.spec.nics ?? []))
+                                         paths: paths, disks: disks(r, paths), incoming: incoming, nics: r.spec.nics ?? [],
+                                         volumes: r.spec.volumes ?? []))
     }
 
     /// Starts the guest's QEMU and returns once its monitor answers. The base image is inspected

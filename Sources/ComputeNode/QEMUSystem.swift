@@ -19,6 +19,8 @@ struct QEMUSystem: Sendable {
         var incoming = false
         /// Network interfaces: tap devices the host's network agent plugs into their networks.
         var nics: [GuestNIC] = []
+        /// Attached volumes: NBD exports of the storage node.
+        var volumes: [GuestVolume] = []
     }
 
     /// One guest disk: a format node over a file, with its backing chain spelled out.
@@ -68,8 +70,22 @@ struct QEMUSystem: Sendable {
             a += ["-netdev", "tap,id=\(nic.netdevID),ifname=\(Self.optionValue(nic.device)),script=no,downscript=no",
                   "-device", "virtio-net-pci,netdev=\(nic.netdevID),id=\(nic.deviceID),mac=\(Self.optionValue(nic.mac)),host_mtu=\(nic.mtu)"]
         }
+        for v in l.volumes { a += ["-blockdev", JSONValue.object(Self.volumeNode(v)).serializedString(), "-device", Self.volumeDevice(v)] }
         if l.incoming { a += ["-S", "-incoming", "defer"] }
         return a
+    }
+
+    /// A volume's block node: raw bytes from the storage node's NBD export (the qcow2 is the
+    /// storage node's business).
+    static func volumeNode(_ v: GuestVolume) -> JSONObject {
+        var node: JSONObject = ["driver": "raw", "node-name": .string(v.nodeName), "discard": "unmap",
+                                "file": ["driver": "nbd", "server": ["type": "unix", "path": .string(v.socketPath)], "export": .string(v.export)]]
+        if v.readOnly { node["read-only"] = true }
+        return node
+    }
+
+    static func volumeDevice(_ v: GuestVolume) -> String {
+        "virtio-blk-pci,drive=\(v.nodeName),id=\(v.deviceID),serial=\(v.serial)"
     }
 
     /// `-blockdev` as JSON (no option-string escaping to get wrong) with the whole chain given:

@@ -73,6 +73,12 @@ public protocol VirtDriver: Sendable {
     /// suspended guest is left alone (its saved state holds its devices): `.conflict`.
     func setInterfaces(_ id: InstanceID, _ nics: [GuestNIC]) async throws
 
+    /// The guest's attached volumes as the driver has them (by attachment).
+    func volumes(_ id: InstanceID) async throws -> [GuestVolume]
+    /// Makes the guest's volumes `volumes` (by attachment), as `setInterfaces` does for NICs:
+    /// hot-plugged into a running or paused guest, given to a stopped one at its next start.
+    func setVolumes(_ id: InstanceID, _ volumes: [GuestVolume]) async throws
+
     /// Rebuild: the root disk replaced by a new overlay of `image` (the spec's image), the config
     /// drive rewritten from `spec`, ephemeral disks kept when `preserveEphemeral` (else blank
     /// again), and the guest started unless `powerOn` is false. Repeating it after it finished
@@ -227,6 +233,24 @@ public struct GuestNIC: Sendable, Codable, Equatable {
     }
 }
 
+/// A volume attached to a guest: an NBD export of the storage node (a unix socket on the same
+/// host) that QEMU connects to itself; the device serial is the volume id, as Nova sets it.
+public struct GuestVolume: Sendable, Codable, Equatable {
+    public var volumeID: String
+    public var attachmentID: String
+    public var socketPath: String
+    public var export: String
+    public var readOnly: Bool
+    public init(volumeID: String, attachmentID: String, socketPath: String, export: String, readOnly: Bool) {
+        self.volumeID = volumeID; self.attachmentID = attachmentID; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly
+    }
+    /// QEMU's block node and device ids of the volume (by attachment: a re-attach is another).
+    var nodeName: String { "vol-" + String(GuestNIC.qemuID(attachmentID).prefix(24)) }
+    var deviceID: String { "vdev-" + String(GuestNIC.qemuID(attachmentID).prefix(24)) }
+    /// virtio-blk serials hold 20 bytes: the volume id's first 20 characters (Nova's).
+    var serial: String { String(GuestNIC.qemuID(volumeID).prefix(20)) }
+}
+
 public struct InstanceSpec: Sendable, Codable, Equatable {
     public var id: InstanceID
     public var name: String
@@ -244,9 +268,13 @@ public struct InstanceSpec: Sendable, Codable, Equatable {
     public var configDrive: ConfigDrive?
     /// The network interfaces, in order (nil in records written before networks existed).
     public var nics: [GuestNIC]?
+    /// The attached volumes, in attach order (nil in records written before volumes existed).
+    public var volumes: [GuestVolume]?
 
     public init(id: InstanceID, name: String, hostname: String, projectID: String, userID: String, vcpus: Int,
-                memoryMB: Int, rootGB: Int, ephemeralGB: Int, swapMB: Int, imageID: String, configDrive: ConfigDrive?, nics: [GuestNIC]? = nil) {
+                memoryMB: Int, rootGB: Int, ephemeralGB: Int, swapMB: Int, imageID: String, configDrive: ConfigDrive?, nics: [GuestNIC]? = nil,
+                volumes: [GuestVolume]? = nil) {
+        self.volumes = volumes
         self.id = id; self.name = name; self.hostname = hostname; self.projectID = projectID; self.userID = userID
         self.vcpus = vcpus; self.memoryMB = memoryMB; self.rootGB = rootGB; self.ephemeralGB = ephemeralGB
         self.swapMB = swapMB; self.imageID = imageID; self.configDrive = configDrive; self.nics = nics

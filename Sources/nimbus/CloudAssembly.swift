@@ -107,13 +107,13 @@ struct CloudAssembly {
                                                       adminProject: adminProject.id, demoProject: demoProject?.id, logger: logger)
 
         let placement = try await PlacementAssembly.build(config: config, database: database, identityURL: identityURL, logger: logger)
-        let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
-                                                      network: network.api.service, dataDir: dataDir, publicURL: base + "/compute", identityURL: identityURL, logger: logger)
-
-        network.metadata?.attach(compute: compute.api.service)
         let volume = try await BlockStorageAssembly.build(config: config, database: database, images: imageAPI.service, publicURL: base + "/volume",
                                                           identityURL: identityURL, logger: logger)
+        let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
+                                                      network: network.api.service, volumes: volume.api.service, dataDir: dataDir,
+                                                      publicURL: base + "/compute", identityURL: identityURL, logger: logger)
 
+        network.metadata?.attach(compute: compute.api.service)
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
             "/healthcheck": { _, _ in

@@ -1,3 +1,4 @@
+import BlockStorage
 import Compute
 import ComputeNode
 import Foundation
@@ -40,7 +41,8 @@ enum ComputeAssembly {
         ConfigOption("consoleauth", "token_ttl", default: "600", "Seconds a console URL's token stays valid (Nova's [consoleauth] token_ttl)."),
     ]
 
-    static func build(config: NimbusConfiguration, database: Database, images: ImageService, placement: PlacementService, network: NetworkService?, dataDir: String,
+    static func build(config: NimbusConfiguration, database: Database, images: ImageService, placement: PlacementService, network: NetworkService?,
+                      volumes: VolumeService?, dataDir: String,
                       publicURL: String, identityURL: String, logger: Logger) async throws -> Built {
         let v = config.values
         let log = { var l = logger; l[metadataKey: "service"] = "compute"; return l }()
@@ -55,7 +57,8 @@ enum ComputeAssembly {
         settings.consoles.tokenTTL = TimeInterval(max(1, v.int("consoleauth", "token_ttl")))
         let service = ComputeService(database: database, images: ComputeImageClient(images: images),
                                      placement: ComputePlacementClient(placement: placement),
-                                     network: network.map { ComputeNetworkClient(network: $0) }, settings: settings, logger: log)
+                                     network: network.map { ComputeNetworkClient(network: $0) }, volumes: volumes.map { ComputeVolumeClient(volumes: $0) },
+                                     settings: settings, logger: log)
         try await service.bootstrap()
         var overrides = [String: String]()
         let policyFile = v.string("compute", "policy_file")

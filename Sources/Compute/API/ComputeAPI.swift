@@ -43,6 +43,7 @@ public struct ComputeAPI: Sendable {
         addConsoleRoutes(&t)
         addExtensionRoutes(&t)
         addServerMetadataRoutes(&t)
+        addVolumeAttachmentRoutes(&t)
         return t
     }
 

@@ -32,7 +32,9 @@ extension ComputeAPI {
             "OS-EXT-STS:vm_state": .string(i.vmState.rawValue), "OS-EXT-STS:task_state": JSONValue(i.taskState?.rawValue),
             "OS-EXT-STS:power_state": .int(Int64(i.powerState)),
             "OS-SRV-USG:launched_at": Self.naive(i.launchedAt), "OS-SRV-USG:terminated_at": Self.naive(i.terminatedAt),
-            "os-extended-volumes:volumes_attached": [],
+            "os-extended-volumes:volumes_attached": .array(i.volumes.map { a in
+                v.atLeast(3) ? ["id": .string(a.volumeID), "delete_on_termination": .bool(a.deleteOnTermination)] : ["id": .string(a.volumeID)]
+            }),
         ]
         if let groups = service.network?.securityGroups(instance: i.id, project: i.projectID), !i.deleted {
             if !groups.isEmpty { o["security_groups"] = .array(groups.map { ["name": .string($0)] }) }

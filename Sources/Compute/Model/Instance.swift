@@ -74,6 +74,8 @@ public struct Instance: Sendable, Equatable {
     /// The device tags given for the instance's ports (port id → tag), at boot (2.32) or on
     /// interface attach (2.49); `os-interface` shows them from 2.70.
     public var interfaceTags: [String: String] = [:]
+    /// The volumes attached or being attached or detached, in attach order.
+    public var volumes: [AttachedVolume] = []
 
     /// The tags of the NICs a request names, by the port each one became: a given port keeps
     /// its tag, the others follow the order of the ports made for them.
@@ -88,6 +90,32 @@ public struct Instance: Sendable, Equatable {
     /// The (encrypted) password the guest posted to the metadata service (Nova's
     /// `password_0`…`password_3` system metadata); nil until it posts one or after a clear.
     public var password: String?
+
+    /// A volume on the instance (Nova's block device mapping of a Cinder attachment).
+    public struct AttachedVolume: Sendable, Equatable, Codable {
+        public enum State: String, Sendable, Codable {
+            /// Connected; the node is plugging it in (the attachment is completed once it did).
+            case attaching
+            case attached
+            /// Taken out of the guest; the attachment is deleted once the node unplugged it.
+            case detaching
+        }
+        public var volumeID: String
+        public var attachmentID: String
+        public var device: String
+        public var tag: String?
+        public var deleteOnTermination: Bool
+        public var socketPath: String
+        public var export: String
+        public var readOnly: Bool
+        public var state: State
+        public init(volumeID: String, attachmentID: String, device: String, tag: String?, deleteOnTermination: Bool, socketPath: String,
+                    export: String, readOnly: Bool, state: State) {
+            self.volumeID = volumeID; self.attachmentID = attachmentID; self.device = device; self.tag = tag
+            self.deleteOnTermination = deleteOnTermination; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly
+            self.state = state
+        }
+    }
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

@@ -167,6 +167,42 @@ public enum NetworkClientErrors {
 
 /// What the compute service needs from the network service (Nova's `network.neutron.API`),
 /// through a protocol it owns; the composition root implements it over the network service.
+/// A volume as the compute service sees it before attaching it.
+public struct AttachableVolume: Sendable, Equatable {
+    public var id: String
+    public var status: String
+    public var multiattach: Bool
+    public init(id: String, status: String, multiattach: Bool) {
+        self.id = id; self.status = status; self.multiattach = multiattach
+    }
+}
+
+/// Where a connected volume is served (Cinder's `connection_info` of the `nbd` type).
+public struct VolumeConnection: Sendable, Equatable {
+    public var attachmentID: String
+    public var socketPath: String
+    public var export: String
+    public var readOnly: Bool
+    public init(attachmentID: String, socketPath: String, export: String, readOnly: Bool) {
+        self.attachmentID = attachmentID; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly
+    }
+}
+
+/// The block storage service as Nova's volume API (`nova/volume/cinder.py`) uses it.
+public protocol VolumeClient: Sendable {
+    /// The volume if `caller` may see it.
+    func volume(_ id: String, caller: AuthContext) async throws -> AttachableVolume?
+    /// Creates a connected attachment of the volume to the instance (Cinder's
+    /// `attachment_create` with a connector); errors are Cinder's (400 for a volume in use).
+    func attach(volumeID: String, instance: String, host: String, mountpoint: String, caller: AuthContext) async throws -> VolumeConnection
+    /// The guest has the disk (`os-complete`).
+    func complete(attachmentID: String) async throws
+    /// Deletes the attachment (the export stops); nothing when it is gone.
+    func detach(attachmentID: String) async throws
+    /// Deletes a volume whose attachment went with its server (`delete_on_termination`).
+    func deleteVolume(_ id: String) async throws
+}
+
 public protocol NetworkClient: Sendable {
     /// The NICs a create gets: the requested ones checked (networks the caller may use, ports
     /// of the caller's project that are free), or, when nothing was asked for (`auto`), the

@@ -100,7 +100,11 @@ extension ComputeService {
         return InstanceSpec(id: try InstanceID(i.id), name: i.name, hostname: i.hostname, projectID: i.projectID, userID: i.userID, vcpus: i.flavor.vcpus,
                             memoryMB: i.flavor.memoryMB, rootGB: i.flavor.rootGB, ephemeralGB: i.flavor.ephemeralGB, swapMB: i.flavor.swapMB,
                             imageID: i.taskState == .unshelving ? (i.taskArguments["image_id"] ?? i.imageID ?? "") : (i.imageID ?? ""),
-                            configDrive: drive, nics: network?.nics(instance: i.id, project: i.projectID, order: i.createdPorts))
+                            configDrive: drive, nics: network?.nics(instance: i.id, project: i.projectID, order: i.createdPorts),
+                            volumes: i.volumes.filter { $0.state != .detaching }.map {
+                                GuestVolume(volumeID: $0.volumeID, attachmentID: $0.attachmentID, socketPath: $0.socketPath, export: $0.export,
+                                            readOnly: $0.readOnly)
+                            })
     }
 
     /// Nova's states after a node's fact.
@@ -133,6 +137,8 @@ extension ComputeService {
             }
         case .migrationPrepared:
             try await migrationPrepared(r, host: host)
+        case .volumes:
+            try await volumesReported(r, from: host)
         case .taskDone, .taskFailed:
             if r.task == MoveTask.cleanup { return try await migrationCleanedUp(r, host: host) }
             guard let task = r.task.flatMap(TaskState.init) else { return }
@@ -356,6 +362,7 @@ extension ComputeService {
         }
         try await placement.release(consumer: id)
         try? await consoleTokens.delete(instance: id)
+        if let done { await releaseVolumes(done) }
         if let done, let network {
             do { try await network.deallocate(instance: id, project: done.projectID, created: done.createdPorts) } catch {
                 logger.error("could not release the ports of deleted instance \(id): \(error)")

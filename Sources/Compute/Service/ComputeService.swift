@@ -34,6 +34,8 @@ public final class ComputeService: Sendable {
     let placement: any PlacementClient
     /// The network service (nil: servers boot without networks).
     public let network: (any NetworkClient)?
+    /// The block storage service (nil: volumes cannot be attached).
+    public let volumes: (any VolumeClient)?
     public let settings: ComputeSettings
     var quotas: ComputeQuotas { settings.quotas }
     let logger: Logger
@@ -46,8 +48,9 @@ public final class ComputeService: Sendable {
     public let consoleProxyBase = Mutex<String>("")
 
     public init(database: Database, images: any ImageClient, placement: any PlacementClient, network: (any NetworkClient)? = nil,
-                settings: ComputeSettings = ComputeSettings(), logger: Logger) {
+                volumes: (any VolumeClient)? = nil, settings: ComputeSettings = ComputeSettings(), logger: Logger) {
         self.network = network
+        self.volumes = volumes
         self.database = database
         self.flavors = FlavorRepository(database: database)
         self.keypairs = KeypairRepository(database: database)

@@ -40,6 +40,11 @@ enum InstanceDocument {
             "shelved": .object(JSONObject(i.shelved.mapValues { JSONValue.string($0) })),
             "created_ports": JSONValue(i.createdPorts), "password": JSONValue(i.password),
             "interface_tags": .object(JSONObject(i.interfaceTags.mapValues { JSONValue.string($0) })),
+            "volumes": .array(i.volumes.map { v in
+                ["volume_id": .string(v.volumeID), "attachment_id": .string(v.attachmentID), "device": .string(v.device), "tag": JSONValue(v.tag),
+                 "delete_on_termination": .bool(v.deleteOnTermination), "socket": .string(v.socketPath), "export": .string(v.export),
+                 "read_only": .bool(v.readOnly), "state": .string(v.state.rawValue)]
+            }),
         ]
         if let f = i.fault {
             o["fault"] = ["code": .int(Int64(f.code)), "message": .string(f.message), "details": JSONValue(f.details),
@@ -75,6 +80,13 @@ enum InstanceDocument {
         i.oldFlavor = v["old_flavor"].flatMap { $0 == .null ? nil : FlavorDocument.decode($0) }
         i.migrationID = v["migration_id"]?.stringValue
         i.createdPorts = v["created_ports"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        i.volumes = (v["volumes"]?.arrayValue ?? []).compactMap { e in
+            guard let vid = e["volume_id"]?.stringValue, let aid = e["attachment_id"]?.stringValue,
+                  let state = e["state"]?.stringValue.flatMap(Instance.AttachedVolume.State.init(rawValue:)) else { return nil }
+            return Instance.AttachedVolume(volumeID: vid, attachmentID: aid, device: e["device"]?.stringValue ?? "", tag: e["tag"]?.stringValue,
+                                           deleteOnTermination: e["delete_on_termination"]?.boolValue ?? false, socketPath: e["socket"]?.stringValue ?? "",
+                                           export: e["export"]?.stringValue ?? "", readOnly: e["read_only"]?.boolValue ?? false, state: state)
+        }
         i.interfaceTags = Dictionary(v["interface_tags"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? [],
                                      uniquingKeysWith: { a, _ in a })
         i.password = v["password"]?.stringValue

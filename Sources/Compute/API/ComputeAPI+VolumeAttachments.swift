@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import NimbusCore
+import NimbusHTTP
+
+/// `os-volume_attachments`, as Nova's `VolumeAttachmentController` answers: tags from 2.70,
+/// `delete_on_termination` from 2.79, `attachment_id`/`bdm_uuid` (and no `id`) from 2.89.
+extension ComputeAPI {
+    func volumeAttachmentView(_ v: Instance.AttachedVolume, _ i: Instance, _ version: NovaVersion) -> JSONValue {
+        var o: JSONObject = ["serverId": .string(i.id), "volumeId": .string(v.volumeID), "device": .string(v.device)]
+        if !version.atLeast(89) { o["id"] = .string(v.volumeID) }
+        if version.atLeast(70) { o["tag"] = JSONValue(v.tag) }
+        if version.atLeast(79) { o["delete_on_termination"] = .bool(v.deleteOnTermination) }
+        if version.atLeast(89) {
+            o["attachment_id"] = .string(v.attachmentID)
+            o["bdm_uuid"] = .string(v.attachmentID)
+        }
+        return .object(o)
+    }
+
+    func addVolumeAttachmentRoutes(_ t: inout RouteTable) {
+        t.get("/v2.1/servers/{server_id}/os-volume_attachments", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-volumes-attachments:index", c, target: ["project_id": i.projectID])
+            let (limit, marker) = try NovaSchemas.limitAndMarker(req.queryString)
+            _ = marker
+            var list = i.volumes
+            if let offset = req.query("offset").flatMap(Int.init), offset > 0 { list = Array(list.dropFirst(offset)) }
+            if let limit { list = Array(list.prefix(limit)) }
+            return .json(["volumeAttachments": .array(list.map { self.volumeAttachmentView($0, i, v) })])
+        })
+        t.get("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-volumes-attachments:show", c, target: ["project_id": i.projectID])
+            let vid = try ctx.parameter("volume_id")
+            guard let a = i.volumes.first(where: { $0.volumeID == vid }) else {
+                throw NimbusError.notFound("Volume \(vid) is not attached to the instance \(i.id)")
+            }
+            return .json(["volumeAttachment": self.volumeAttachmentView(a, i, v)])
+        })
+        t.post("/v2.1/servers/{server_id}/os-volume_attachments", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let body = try await Self.body(req, ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-volumes-attachments:create", c, target: ["project_id": i.projectID])
+            guard case .object(let a)? = body["volumeAttachment"] else {
+                throw NimbusError.badRequest("Invalid input for field/attribute volumeAttachment. 'volumeAttachment' is a required property")
+            }
+            var allowed: Set<String> = ["volumeId", "device"]
+            if v.atLeast(49) { allowed.insert("tag") }
+            if v.atLeast(79) { allowed.insert("delete_on_termination") }
+            if let extra = a.keys.first(where: { !allowed.contains($0) }) {
+                throw NimbusError.badRequest("Invalid input for field/attribute volumeAttachment. Additional properties are not allowed ('\(extra)' was unexpected)")
+            }
+            guard let vid = a["volumeId"]?.stringValue, UUIDText.isUUID(vid) else {
+                throw NimbusError.badRequest("Invalid input for field/attribute volumeId. Value: \(a["volumeId"]?.pythonStr ?? "None"). is not a 'uuid'")
+            }
+            var device: String?
+            if let d = a["device"], !d.isNull {
+                guard let s = d.stringValue, s.utf8.count <= 255, s.hasBytePrefix("/dev/") || s.isEmpty else {
+                    throw NimbusError.badRequest("Invalid input for field/attribute device. Value: \(d.pythonStr). does not match '(^/dev/x{0,1}[a-z]{0,1}d{0,1})([a-z]+)[0-9]*$'")
+                }
+                device = s
+            }
+            var tag: String?
+            if let tv = a["tag"], !tv.isNull {
+                guard let ts = tv.stringValue else { throw NimbusError.badRequest("Invalid input for field/attribute tag. Value: \(tv.pythonStr). \(tv.pythonStr) is not of type 'string'") }
+                do throws(SchemaViolation) { try NovaSchemas.tag.validate(.string(ts)) } catch {
+                    throw NimbusError.badRequest("Invalid input for field/attribute tag. Value: \(ts). \(error.message)")
+                }
+                tag = ts
+            }
+            var deleteOnTermination = false
+            if let d = a["delete_on_termination"] {
+                guard let b = d.boolValue else { throw NimbusError.badRequest("Invalid input for field/attribute delete_on_termination. Value: \(d.pythonStr). \(d.pythonStr) is not of type 'boolean'") }
+                deleteOnTermination = b
+            }
+            let made = try await self.service.attachVolume(i, volumeID: vid, device: device, tag: tag, deleteOnTermination: deleteOnTermination,
+                                                           caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID)
+            return .json(["volumeAttachment": self.volumeAttachmentView(made, i, v)])
+        })
+        t.delete("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            try self.authorize("os_compute_api:os-volumes-attachments:delete", c, target: ["project_id": i.projectID])
+            try await self.service.detachVolume(i, volumeID: try ctx.parameter("volume_id"), caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID)
+            return .empty(.accepted)
+        })
+    }
+}
+
+/// Canonical uuid text (with or without dashes), as Nova's `uuid` format accepts it.
+enum UUIDText {
+    static func isUUID(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        func hex(_ x: UInt8) -> Bool { (48...57).contains(x) || (97...102).contains(x) || (65...70).contains(x) }
+        if b.count == 32 { return b.allSatisfy(hex) }
+        guard b.count == 36 else { return false }
+        for (i, x) in b.enumerated() {
+            if [8, 13, 18, 23].contains(i) { if x != 45 { return false } } else if !hex(x) { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,129 @@
+import ComputeNode
+import Foundation
+import NimbusCore
+
+/// Nova's volume attach and detach (`os-volume_attachments`) with Cinder's new attach flow: the
+/// attachment is made and connected first (the storage node exports the volume), the instance's
+/// node hot-plugs the export and reports it, and only then is the attachment completed (the
+/// volume `in-use`). A detach takes the disk out of the guest first and deletes the attachment
+/// once the node no longer has it.
+extension ComputeService {
+    static let volumeStates: Set<VMState> = [.active, .paused, .stopped, .shelved, .shelvedOffloaded]
+    /// The most volumes a server may have (Nova's `max_disk_devices_to_attach` is unlimited by
+    /// default; the `pc` machine's PCI bus is not).
+    public static let maxVolumes = 16
+
+    /// The device name the next volume gets (`/dev/vdb`, `/dev/vdc`, …), as libvirt's driver
+    /// picks it for virtio disks after the root (and ephemeral, swap) disks.
+    static func nextDevice(_ i: Instance) -> String {
+        var used = Set(i.volumes.map(\.device))
+        used.insert("/dev/vda")
+        if i.flavor.ephemeralGB > 0 { used.insert("/dev/vdb") }
+        if i.flavor.swapMB > 0 { used.insert(i.flavor.ephemeralGB > 0 ? "/dev/vdc" : "/dev/vdb") }
+        for c in UInt8(ascii: "b")...UInt8(ascii: "z") {
+            let name = "/dev/vd" + String(UnicodeScalar(c))
+            if !used.contains(name) { return name }
+        }
+        return "/dev/vdz"
+    }
+
+    /// Attaches a volume the caller may see; returns the instance's record of it.
+    public func attachVolume(_ i: Instance, volumeID: String, device: String?, tag: String?, deleteOnTermination: Bool, caller: AuthContext,
+                             lockOverride: Bool, requestID: String) async throws -> Instance.AttachedVolume {
+        guard let volumes else { throw NimbusError.badRequest("The block storage service is not available.") }
+        try Self.checkLock(i, caller: caller, override: lockOverride)
+        try Self.checkState(i, vm: Self.volumeStates, task: [nil], method: "attach_volume")
+        guard let host = i.host, i.vmState != .shelvedOffloaded else {
+            throw NimbusError.conflict("Cannot 'attach_volume' instance \(i.id) while it is in vm_state \(i.vmState.rawValue)")
+        }
+        guard let volume = try await volumes.volume(volumeID, caller: caller) else {
+            throw NimbusError.notFound("Volume \(volumeID) could not be found.")
+        }
+        if i.volumes.contains(where: { $0.volumeID == volumeID }) {
+            throw NimbusError.badRequest("Invalid volume: volume \(volumeID) already attached")
+        }
+        guard volume.status == "available" || (volume.multiattach && volume.status == "in-use") else {
+            throw NimbusError.badRequest("Invalid volume: volume '\(volumeID)' status must be 'available'. Currently in '\(volume.status)'")
+        }
+        guard i.volumes.count < Self.maxVolumes else {
+            throw NimbusError.forbidden("The maximum allowed number of disk devices (\(Self.maxVolumes)) to attach to a single instance has been exceeded.")
+        }
+        let mountpoint = Self.nextDevice(i)
+        _ = device   // Nova ignores the requested name under libvirt and picks the next free one.
+        let connection = try await volumes.attach(volumeID: volumeID, instance: i.id, host: host, mountpoint: mountpoint, caller: caller)
+        let attached = Instance.AttachedVolume(volumeID: volumeID, attachmentID: connection.attachmentID, device: mountpoint, tag: tag,
+                                               deleteOnTermination: deleteOnTermination, socketPath: connection.socketPath,
+                                               export: connection.export, readOnly: connection.readOnly, state: .attaching)
+        do {
+            _ = try await instances.modify(i.id) { m in
+                guard !m.deleted else { throw NimbusError.notFound("Instance \(i.id) could not be found.") }
+                m.volumes.append(attached)
+            }
+        } catch {
+            try? await volumes.detach(attachmentID: connection.attachmentID)
+            throw error
+        }
+        try await actions.start(i, action: "attach_volume", requestID: requestID, caller: caller)
+        nodes.poke()
+        return attached
+    }
+
+    /// Detaches a volume: out of the guest first; the attachment goes when the node reports it.
+    public func detachVolume(_ i: Instance, volumeID: String, caller: AuthContext, lockOverride: Bool, requestID: String) async throws {
+        try Self.checkLock(i, caller: caller, override: lockOverride)
+        try Self.checkState(i, vm: Self.volumeStates, task: [nil], method: "detach_volume")
+        guard i.volumes.contains(where: { $0.volumeID == volumeID }) else {
+            throw NimbusError.notFound("volume_id not found: \(volumeID)")
+        }
+        let updated = try await instances.modify(i.id) { m in
+            for k in m.volumes.indices where m.volumes[k].volumeID == volumeID { m.volumes[k].state = .detaching }
+        }
+        try await actions.start(i, action: "detach_volume", requestID: requestID, caller: caller)
+        // A guest that is not on a node (none to unplug from) lets go at once.
+        if updated?.host == nil { try await finishDetaches(i.id, plugged: []) }
+        nodes.poke()
+    }
+
+    /// The node's report of the attachments plugged into the guest.
+    func volumesReported(_ r: InstanceReport, from host: String) async throws {
+        guard let i = try await instances.get(r.id.rawValue), !i.deleted, i.host?.sameBytes(as: host) == true else { return }
+        let plugged = Set((try? JSONValue.parse(Array((r.detail ?? "[]").utf8)))?.arrayValue?.compactMap(\.stringValue) ?? [])
+        for v in i.volumes where v.state == .attaching && plugged.contains(v.attachmentID) {
+            do {
+                try await volumes?.complete(attachmentID: v.attachmentID)
+                _ = try await instances.modify(i.id) { m in
+                    for k in m.volumes.indices where m.volumes[k].attachmentID == v.attachmentID { m.volumes[k].state = .attached }
+                }
+            } catch {
+                logger.error("could not complete attachment \(v.attachmentID) of \(i.id): \(error)")
+            }
+        }
+        try await finishDetaches(i.id, plugged: plugged)
+    }
+
+    /// Deletes the attachments of volumes being detached that the guest no longer has.
+    func finishDetaches(_ id: String, plugged: Set<String>) async throws {
+        guard let i = try await instances.get(id) else { return }
+        for v in i.volumes where v.state == .detaching && !plugged.contains(v.attachmentID) {
+            do {
+                try await volumes?.detach(attachmentID: v.attachmentID)
+                _ = try await instances.modify(id) { m in m.volumes.removeAll { $0.attachmentID == v.attachmentID } }
+            } catch {
+                logger.error("could not delete attachment \(v.attachmentID) of \(id): \(error)")
+            }
+        }
+    }
+
+    /// A deleted server's volumes are detached (and deleted when the attachment said so).
+    func releaseVolumes(_ i: Instance) async {
+        guard let volumes else { return }
+        for v in i.volumes {
+            do {
+                try await volumes.detach(attachmentID: v.attachmentID)
+                if v.deleteOnTermination { try await volumes.deleteVolume(v.volumeID) }
+            } catch {
+                logger.error("could not release volume \(v.volumeID) of deleted instance \(i.id): \(error)")
+            }
+        }
+    }
+}

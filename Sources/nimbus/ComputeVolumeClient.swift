@@ -1,0 +1,48 @@
+import BlockStorage
+import Compute
+import NimbusCore
+
+/// The compute service's `VolumeClient` over the block storage service in this process: volumes
+/// as the caller may see them; attachments made for the caller's project; completion, detach and
+/// delete-on-termination as the service (Nova's service user).
+struct ComputeVolumeClient: VolumeClient {
+    let volumes: VolumeService
+    static let service = VolumeActor(projectID: "", userID: "nova", isAdmin: true)
+
+    static func actor(_ caller: AuthContext) -> VolumeActor {
+        VolumeActor(projectID: caller.projectID ?? "", userID: caller.user.id, isAdmin: caller.hasRole("admin"))
+    }
+
+    func volume(_ id: String, caller: AuthContext) async throws -> AttachableVolume? {
+        guard let v = try? volumes.volume(id, actor: Self.actor(caller)) else { return nil }
+        return AttachableVolume(id: id, status: v["status"]?.stringValue ?? "", multiattach: v["multiattach"]?.boolValue ?? false)
+    }
+
+    func attach(volumeID: String, instance: String, host: String, mountpoint: String, caller: AuthContext) async throws -> VolumeConnection {
+        let actor = Self.actor(caller)
+        let v = try volumes.volume(volumeID, actor: actor)
+        // A read-only volume is attached read-only (Nova reads the volume's `attach_mode`).
+        let mode = v["admin_metadata"]?["readonly"]?.stringValue == "True" ? "ro" : "rw"
+        let a = try await volumes.createAttachment(volumeID: volumeID, instance: instance, connector: ["host": .string(host), "mountpoint": .string(mountpoint)],
+                                                   mode: mode, actor: actor)
+        guard let id = a["id"]?.stringValue, let data = a["connection_info"]?["data"], let path = data["path"]?.stringValue,
+              let export = data["export"]?.stringValue else {
+            throw NimbusError(.internal, "the attachment of volume \(volumeID) has no connection")
+        }
+        return VolumeConnection(attachmentID: id, socketPath: path, export: export, readOnly: data["access_mode"]?.stringValue == "ro")
+    }
+
+    func complete(attachmentID: String) async throws {
+        try await volumes.completeAttachment(attachmentID, actor: Self.service)
+    }
+
+    func detach(attachmentID: String) async throws {
+        guard (try? volumes.attachment(attachmentID, actor: Self.service)) != nil else { return }
+        try await volumes.deleteAttachment(attachmentID, actor: Self.service)
+    }
+
+    func deleteVolume(_ id: String) async throws {
+        guard (try? volumes.volume(id, actor: Self.service)) != nil else { return }
+        try await volumes.deleteVolume(id, cascade: false, force: false, actor: Self.service)
+    }
+}

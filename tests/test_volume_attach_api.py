@@ -1,0 +1,99 @@
+"""Nova's `os-volume_attachments` on the fake compute driver (no guest): the API's fields per
+microversion, the volume's statuses through Cinder's new attach flow (attaching until the node
+reports the disk plugged, then in-use; available once it is unplugged), `volumes_attached` in the
+server view, and the answers to bad requests.
+
+Expected behaviour: nova/api/openstack/compute/volumes.py (VolumeAttachmentController and its
+schemas), nova/compute/api.py (_check_attach, detach checks: "volume_id not found" 404,
+InvalidVolume 400), nova/api/openstack/compute/views/servers.py (volumes_attached)."""
+
+import os
+import time
+import uuid
+
+import pytest
+
+from compute_support import start_compute_cloud, stop_compute_cloud
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/qemu-storage-daemon"),
+                                reason="volume exports need root and qemu-storage-daemon")
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("va"), "fake", {"compute": {"agent_interval_s": "1"}})
+    try:
+        yield cloud
+    finally:
+        stop_compute_cloud(cloud, data)
+
+
+def volume_status(cloud, vid, status, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cloud.cli("volume", "show", vid, "-f", "json")
+        if v["status"] == status:
+            return v
+        assert time.monotonic() < deadline, v
+        time.sleep(0.3)
+
+
+def test_attach_detach_fields_and_statuses(cloud):
+    sid = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "va-1", "-f", "json")["id"]
+    vid = cloud.cli("volume", "create", "--size", "1", "va-vol", "-f", "json")["id"]
+    volume_status(cloud, vid, "available")
+    r = cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", version="2.79",
+                   json={"volumeAttachment": {"volumeId": vid, "tag": "data", "delete_on_termination": False}})
+    assert r.status_code == 200, r.text
+    made = r.json()["volumeAttachment"]
+    assert made == {"id": vid, "serverId": sid, "volumeId": vid, "device": "/dev/vdb", "tag": "data", "delete_on_termination": False}
+    volume_status(cloud, vid, "in-use")
+    # 2.89: no `id`, the attachment's id instead; 2.1: neither tag nor delete_on_termination.
+    listed = cloud.nova("GET", f"/servers/{sid}/os-volume_attachments", version="2.89").json()["volumeAttachments"]
+    assert len(listed) == 1 and "id" not in listed[0] and listed[0]["attachment_id"] == listed[0]["bdm_uuid"]
+    old = cloud.nova("GET", f"/servers/{sid}/os-volume_attachments/{vid}", version="2.1").json()["volumeAttachment"]
+    assert old == {"id": vid, "serverId": sid, "volumeId": vid, "device": "/dev/vdb"}
+    server = cloud.nova("GET", f"/servers/{sid}", version="2.3").json()["server"]
+    assert server["os-extended-volumes:volumes_attached"] == [{"id": vid, "delete_on_termination": False}]
+    # Attached twice, or deleted while attached: refused.
+    r = cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", json={"volumeAttachment": {"volumeId": vid}})
+    assert r.status_code == 400, r.text
+    assert cloud.cli("volume", "delete", vid, check=False).returncode != 0
+    # Detach: available again, gone from the server.
+    r = cloud.nova("DELETE", f"/servers/{sid}/os-volume_attachments/{vid}")
+    assert r.status_code == 202, r.text
+    volume_status(cloud, vid, "available")
+    assert cloud.nova("GET", f"/servers/{sid}/os-volume_attachments").json()["volumeAttachments"] == []
+    r = cloud.nova("DELETE", f"/servers/{sid}/os-volume_attachments/{vid}")
+    assert r.status_code == 404 and "volume_id not found" in r.text, r.text
+    # delete_on_termination: the volume goes with the server.
+    r = cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", version="2.79",
+                   json={"volumeAttachment": {"volumeId": vid, "delete_on_termination": True}})
+    assert r.status_code == 200, r.text
+    volume_status(cloud, vid, "in-use")
+    cloud.cli("server", "delete", "--wait", sid, timeout=120)
+    deadline = time.monotonic() + 60
+    while cloud.cli("volume", "show", vid, check=False).returncode == 0:
+        assert time.monotonic() < deadline, "the volume outlived its server"
+        time.sleep(0.5)
+
+
+def test_bad_attach_requests(cloud):
+    sid = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "va-2", "-f", "json")["id"]
+    cases = [
+        ({"volumeAttachment": {"volumeId": str(uuid.uuid4())}}, None, 404),
+        ({"volumeAttachment": {"volumeId": "not-a-uuid"}}, None, 400),
+        ({"volumeAttachment": {}}, None, 400),
+        ({}, None, 400),
+        ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "tag": "x"}}, "2.48", 400),          # tag from 2.49
+        ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "delete_on_termination": True}}, "2.78", 400),
+        ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "delete_on_termination": "yes"}}, "2.79", 400),
+        ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "device": "vdb"}}, None, 400),
+    ]
+    for body, version, status in cases:
+        r = cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", json=body, version=version or "2.96")
+        assert r.status_code == status, (body, version, r.status_code, r.text)
+        assert "computeFault" not in r.text
+    r = cloud.nova("POST", f"/servers/{uuid.uuid4()}/os-volume_attachments", json={"volumeAttachment": {"volumeId": str(uuid.uuid4())}})
+    assert r.status_code == 404, r.text
+    cloud.cli("server", "delete", "--wait", sid, timeout=120)

@@ -1,0 +1,113 @@
+"""Volumes on real guests: the test guest booted by the QEMU driver (TCG), a volume attached with
+the openstack CLI (`server add volume`), written inside the guest through its serial console,
+detached, attached to a second guest and read back there; the storage node's file holds the bytes
+in between. Deleting a server detaches its volumes.
+
+Expected behaviour: nova/api/openstack/compute/volumes.py (VolumeAttachmentController),
+nova/compute/manager.py attach/detach with Cinder's new attach flow (attachment create, update
+with the connector, complete; delete on detach)."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from compute_support import ConsoleSocket, build_test_image, start_compute_cloud, stop_compute_cloud, wait_console
+from test_compute_qemu import BANNER
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/qemu-storage-daemon"),
+                                reason="volume exports need root and qemu-storage-daemon")
+
+TEXT = "nimbus-volume-data"
+
+
+@pytest.fixture(scope="module")
+def qemu_cloud(tmp_path_factory):
+    build_test_image()
+    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("vq"), "qemu", {"compute": {"agent_interval_s": "2"}}, long_data_dir=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(r["Name"] == "nimbus-test" and r["Status"] == "active" for r in cloud.cli("image", "list", "-f", "json")):
+            assert time.monotonic() < deadline, "nimbus-test was not registered"
+            time.sleep(1)
+        cloud.data = data
+        yield cloud
+    finally:
+        stop_compute_cloud(cloud, data)
+
+
+def shell(cloud, sid: str, command: str, marker: str, timeout: float = 90) -> str:
+    """Runs `command` in the guest's root shell on its serial console; returns the output up to
+    `marker` (which the command must print)."""
+    url = cloud.cli("console", "url", "show", "--serial", sid, "-f", "json")["url"]
+    ws = ConsoleSocket(url, protocol=None)
+    try:
+        assert ws.status == 101, ws.response
+        ws.send(command.encode() + b"\n")
+        got = b""
+        deadline = time.monotonic() + timeout
+        while marker.encode() not in got.split(command.encode())[-1] and time.monotonic() < deadline:
+            data = ws.receive_data()
+            assert data is not None, got
+            got += data
+        out = got.decode(errors="replace")
+        assert marker in out.split(command)[-1], out
+        return out.split(command)[-1]
+    finally:
+        ws.close()
+
+
+def wait_volume(cloud, vid: str, status: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cloud.cli("volume", "show", vid, "-f", "json")
+        if v["status"] == status:
+            return v
+        assert not v["status"].startswith("error") and time.monotonic() < deadline, v
+        time.sleep(1)
+
+
+def volume_file(cloud, vid: str) -> str:
+    return str(cloud.data / "volumes" / f"volume-{vid}.qcow2")
+
+
+def test_a_volume_written_in_one_guest_is_read_in_another(qemu_cloud):
+    cloud = qemu_cloud
+    servers = [cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", name,
+                         "-f", "json", timeout=300)["id"] for name in ("vol-writer", "vol-reader")]
+    for sid in servers:
+        wait_console(cloud, sid, BANNER.pattern)
+    vid = cloud.cli("volume", "create", "--size", "1", "shared-data", "-f", "json")["id"]
+    wait_volume(cloud, vid, "available")
+    # Attach: the guest's kernel finds a 1 GiB virtio disk.
+    cloud.cli("server", "add", "volume", servers[0], vid, "-f", "json")
+    v = wait_volume(cloud, vid, "in-use")
+    assert v["attachments"][0]["server_id"] == servers[0] and v["attachments"][0]["device"] == "/dev/vdb"
+    shown = cloud.cli("server", "show", servers[0], "-f", "json")
+    assert [a["id"] for a in shown["volumes_attached"]] == [vid]
+    out = shell(cloud, servers[0], "cat /sys/block/vdb/size; cat /sys/block/vdb/serial; echo size-$((6*7))", "size-42")
+    assert "2097152" in out and vid[:20] in out, out
+    # Write, flush, detach: the bytes are in the storage node's file.
+    shell(cloud, servers[0], f"printf {TEXT} | dd of=/dev/vdb bs=512 seek=100 conv=fsync 2>/dev/null; sync; echo wrote-$((2+3))",
+          "wrote-5")
+    cloud.cli("server", "remove", "volume", servers[0], vid)
+    wait_volume(cloud, vid, "available")
+    assert shell(cloud, servers[0], "ls /sys/block; echo listed-$((3+4))", "listed-7").count("vdb") == 0
+    dump = subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", "read -v 51200 32", volume_file(cloud, vid)],
+                          capture_output=True, text=True).stdout
+    assert " ".join(f"{b:02x}" for b in TEXT[:16].encode()) in dump, dump
+    # The second guest reads them.
+    cloud.cli("server", "add", "volume", servers[1], vid, "-f", "json")
+    wait_volume(cloud, vid, "in-use")
+    out = shell(cloud, servers[1], "dd if=/dev/vdb bs=512 skip=100 count=1 2>/dev/null | head -c 18; echo; echo read-$((4+5))", "read-9")
+    assert TEXT in out, out
+    # Deleting the server detaches the volume; the storage daemon stops with its last export.
+    cloud.cli("server", "delete", "--wait", *servers, timeout=240)
+    v = wait_volume(cloud, vid, "available")
+    assert v["attachments"] == []
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-f", f"qemu-storage-daemon .*{cloud.nimbus.storage_run_dir}/"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "the storage daemon kept running"
+        time.sleep(0.5)
+    cloud.cli("volume", "delete", vid)

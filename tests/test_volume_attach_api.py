@@ -87,7 +87,7 @@ def test_bad_attach_requests(cloud):
         ({}, None, 400),
         ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "tag": "x"}}, "2.48", 400),          # tag from 2.49
         ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "delete_on_termination": True}}, "2.78", 400),
-        ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "delete_on_termination": "yes"}}, "2.79", 400),
+        ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "delete_on_termination": "maybe"}}, "2.79", 400),
         ({"volumeAttachment": {"volumeId": str(uuid.uuid4()), "device": "vdb"}}, None, 400),
     ]
     for body, version, status in cases:

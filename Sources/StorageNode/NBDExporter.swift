@@ -2,6 +2,7 @@ import ComputeNode
 import Foundation
 import Logging
 import NimbusCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,6 +19,8 @@ public final class NBDExporter: Sendable {
     let runner: any CommandRunner
     let logger: Logger
     private let lock = AsyncLock()
+    /// The daemon this process started (its child, reaped when it quits).
+    private let child = Mutex<Int32?>(nil)
 
     public init(runDir: String, binary: String = "/usr/bin/qemu-storage-daemon", runner: any CommandRunner = ProcessCommandRunner(),
                 logger: Logger) throws {
@@ -58,7 +61,8 @@ public final class NBDExporter: Sendable {
         unlink(socketPath)
         let argv = [binary, "--chardev", "socket,id=qmp,path=\(qmpPath),server=on,wait=off", "--monitor", "chardev=qmp",
                     "--nbd-server", "addr.type=unix,addr.path=\(socketPath)", "--pidfile", runDir + "/qsd.pid"]
-        _ = try runner.startDetached(argv, logPath: runDir + "/qsd.log")
+        let pid = try runner.startDetached(argv, logPath: runDir + "/qsd.log")
+        child.withLock { $0 = pid }
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if (try? await qmp.execute("query-version")) != nil {
@@ -128,6 +132,10 @@ public final class NBDExporter: Sendable {
                 // Its sockets and files go with it once it has exited.
                 let deadline = ContinuousClock.now + .seconds(5)
                 while await isRunning(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                if let pid = child.withLock({ p in defer { p = nil }; return p }) {
+                    // No zombie left behind: wait for our child's exit status.
+                    for _ in 0..<100 where runner.reapDetached(pid) == nil { try await Task.sleep(for: .milliseconds(20)) }
+                }
                 try? FileIO.removeTree(runDir)
                 logger.info("qemu-storage-daemon stopped: no volume is attached")
             }

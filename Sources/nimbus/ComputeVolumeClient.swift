@@ -41,8 +41,8 @@ struct ComputeVolumeClient: VolumeClient {
         try await volumes.deleteAttachment(attachmentID, actor: Self.service)
     }
 
-    func deleteVolume(_ id: String) async throws {
-        guard (try? volumes.volume(id, actor: Self.service)) != nil else { return }
+    func deleteVolume(_ id: String, project: String) async throws {
+        guard let v = try? volumes.volume(id, actor: Self.service), v["project_id"]?.stringValue?.sameBytes(as: project) == true else { return }
         try await volumes.deleteVolume(id, cascade: false, force: false, actor: Self.service)
     }
 }

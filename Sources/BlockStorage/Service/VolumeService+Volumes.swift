@@ -243,7 +243,8 @@ extension VolumeService {
                     throw VolumeFault.invalidVolume("Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.")
                 }
             }
-            if !s.attachments(of: id).isEmpty && !force {
+            // Even a force-delete leaves an attached volume alone (Cinder keeps "not attached").
+            if !s.attachments(of: id).isEmpty || v["attach_status"]?.stringValue == "attached" {
                 throw VolumeFault.invalidVolume("Volume is still attached, need to detach first.")
             }
             let snaps = s.snapshots(of: id)
@@ -396,6 +397,9 @@ extension VolumeService {
             }
             if !s.snapshots(of: id).isEmpty {
                 throw VolumeFault.invalidVolume("Volumes with snapshots cannot be retyped.")
+            }
+            if v["status"]?.stringValue == "in-use", Self.multiattach(type) != (v["multiattach"]?.boolValue ?? false) {
+                throw VolumeFault.invalidInput("Retypes affecting multiattach are only allowed on available volumes.")
             }
             try self.checkQuota(s, project: v["project_id"]?.stringValue ?? "", type: type, volumes: 1, gigabytes: v["size"]?.intValue ?? 0,
                                 onlyType: true)

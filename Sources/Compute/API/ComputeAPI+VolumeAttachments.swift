@@ -6,7 +6,10 @@ import NimbusHTTP
 /// `os-volume_attachments`, as Nova's `VolumeAttachmentController` answers: tags from 2.70,
 /// `delete_on_termination` from 2.79, `attachment_id`/`bdm_uuid` (and no `id`) from 2.89.
 extension ComputeAPI {
-    func volumeAttachmentView(_ v: Instance.AttachedVolume, _ i: Instance, _ version: NovaVersion) -> JSONValue {
+    /// The create response of 2.79–2.100 keeps `id` and has no attachment ids (Nova's
+    /// `create_response_v279`): `forCreate` renders it so.
+    func volumeAttachmentView(_ v: Instance.AttachedVolume, _ i: Instance, _ requested: NovaVersion, forCreate: Bool = false) -> JSONValue {
+        let version = forCreate && requested.atLeast(89) ? NovaVersion(minor: 88) : requested
         var o: JSONObject = ["serverId": .string(i.id), "volumeId": .string(v.volumeID), "device": .string(v.device)]
         if !version.atLeast(89) { o["id"] = .string(v.volumeID) }
         if version.atLeast(70) { o["tag"] = JSONValue(v.tag) }
@@ -23,11 +26,21 @@ extension ComputeAPI {
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:os-volumes-attachments:index", c, target: ["project_id": i.projectID])
-            let (limit, marker) = try NovaSchemas.limitAndMarker(req.queryString)
-            _ = marker
+            // Nova's `common.limited`: `limit` 0 or absent means all; `offset` a non-negative integer.
+            if v.atLeast(75), let extra = req.queryString.pairs.first(where: { !["limit", "offset"].contains($0.0) }) {
+                throw NimbusError.badRequest("Invalid input for query parameters \(extra.0). Additional properties are not allowed ('\(extra.0)' was unexpected)")
+            }
             var list = i.volumes
-            if let offset = req.query("offset").flatMap(Int.init), offset > 0 { list = Array(list.dropFirst(offset)) }
-            if let limit { list = Array(list.prefix(limit)) }
+            if let o = req.query("offset") {
+                guard let offset = Int(o) else { throw NimbusError.badRequest("offset param must be an integer") }
+                guard offset >= 0 else { throw NimbusError.badRequest("offset param must be positive") }
+                list = Array(list.dropFirst(offset))
+            }
+            if let l = req.query("limit") {
+                guard let limit = Int(l) else { throw NimbusError.badRequest("limit param must be an integer") }
+                guard limit >= 0 else { throw NimbusError.badRequest("limit param must be positive") }
+                if limit > 0 { list = Array(list.prefix(limit)) }
+            }
             return .json(["volumeAttachments": .array(list.map { self.volumeAttachmentView($0, i, v) })])
         })
         t.get("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", versioned { req, ctx, v in
@@ -45,6 +58,9 @@ extension ComputeAPI {
             let body = try await Self.body(req, ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:os-volumes-attachments:create", c, target: ["project_id": i.projectID])
+            if let extra = body.objectValue?.keys.first(where: { $0 != "volumeAttachment" }) {
+                throw NimbusError.badRequest("Invalid input for field/attribute body. Additional properties are not allowed ('\(extra)' was unexpected)")
+            }
             guard case .object(let a)? = body["volumeAttachment"] else {
                 throw NimbusError.badRequest("Invalid input for field/attribute volumeAttachment. 'volumeAttachment' is a required property")
             }
@@ -59,7 +75,7 @@ extension ComputeAPI {
             }
             var device: String?
             if let d = a["device"], !d.isNull {
-                guard let s = d.stringValue, s.utf8.count <= 255, s.hasBytePrefix("/dev/") || s.isEmpty else {
+                guard let s = d.stringValue, Self.isDeviceName(s) else {
                     throw NimbusError.badRequest("Invalid input for field/attribute device. Value: \(d.pythonStr). does not match '(^/dev/x{0,1}[a-z]{0,1}d{0,1})([a-z]+)[0-9]*$'")
                 }
                 device = s
@@ -74,20 +90,43 @@ extension ComputeAPI {
             }
             var deleteOnTermination = false
             if let d = a["delete_on_termination"] {
-                guard let b = d.boolValue else { throw NimbusError.badRequest("Invalid input for field/attribute delete_on_termination. Value: \(d.pythonStr). \(d.pythonStr) is not of type 'boolean'") }
-                deleteOnTermination = b
+                do { try NovaSchemas.boolean.validate(d) } catch {
+                    throw NimbusError.badRequest("Invalid input for field/attribute delete_on_termination. Value: \(d.pythonStr). \(d.pythonStr) is not of type 'boolean', 'string'")
+                }
+                deleteOnTermination = d.boolValue ?? ["true", "1", "on", "yes"].contains(d.stringValue?.lowercased() ?? "")
+            }
+            if (i.vmState == .shelved || i.vmState == .shelvedOffloaded) && !v.atLeast(20) {
+                throw NimbusError.conflict("Cannot 'attach_volume' instance \(i.id) while it is in vm_state \(i.vmState.rawValue)")
             }
             let made = try await self.service.attachVolume(i, volumeID: vid, device: device, tag: tag, deleteOnTermination: deleteOnTermination,
                                                            caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID)
-            return .json(["volumeAttachment": self.volumeAttachmentView(made, i, v)])
+            return .json(["volumeAttachment": self.volumeAttachmentView(made, i, v, forCreate: true)])
         })
         t.delete("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", versioned { req, ctx, v in
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
             try self.authorize("os_compute_api:os-volumes-attachments:delete", c, target: ["project_id": i.projectID])
+            if (i.vmState == .shelved || i.vmState == .shelvedOffloaded) && !v.atLeast(20) {
+                throw NimbusError.conflict("Cannot 'detach_volume' instance \(i.id) while it is in vm_state \(i.vmState.rawValue)")
+            }
             try await self.service.detachVolume(i, volumeID: try ctx.parameter("volume_id"), caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID)
             return .empty(.accepted)
         })
+    }
+}
+
+extension ComputeAPI {
+    /// Nova's device name pattern `^(/dev/x{0,1}[a-z]{0,1}d{0,1})([a-z]+)[0-9]*$`.
+    static func isDeviceName(_ s: String) -> Bool {
+        guard let rest = s.droppingBytePrefix("/dev/") else { return false }
+        let b = Array(rest.utf8)
+        func lower(_ x: UInt8) -> Bool { (97...122).contains(x) }
+        // The prefix groups are all optional letters: the name is letters then digits, at least one letter.
+        var i = 0
+        while i < b.count, lower(b[i]) { i += 1 }
+        guard i > 0, i <= 8 else { return false }
+        while i < b.count, (48...57).contains(b[i]) { i += 1 }
+        return i == b.count && b.count <= 12
     }
 }
 

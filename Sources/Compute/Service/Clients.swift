@@ -199,8 +199,9 @@ public protocol VolumeClient: Sendable {
     func complete(attachmentID: String) async throws
     /// Deletes the attachment (the export stops); nothing when it is gone.
     func detach(attachmentID: String) async throws
-    /// Deletes a volume whose attachment went with its server (`delete_on_termination`).
-    func deleteVolume(_ id: String) async throws
+    /// Deletes a volume whose attachment went with its server (`delete_on_termination`), if it
+    /// belongs to `project` (the server's): another project's volume is never deleted.
+    func deleteVolume(_ id: String, project: String) async throws
 }
 
 public protocol NetworkClient: Sendable {

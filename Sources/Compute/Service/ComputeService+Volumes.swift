@@ -8,7 +8,7 @@ import NimbusCore
 /// volume `in-use`). A detach takes the disk out of the guest first and deletes the attachment
 /// once the node no longer has it.
 extension ComputeService {
-    static let volumeStates: Set<VMState> = [.active, .paused, .stopped, .shelved, .shelvedOffloaded]
+    static let volumeStates: Set<VMState> = [.active, .paused, .stopped, .resized, .shelved, .shelvedOffloaded]
     /// The most volumes a server may have (Nova's `max_disk_devices_to_attach` is unlimited by
     /// default; the `pc` machine's PCI bus is not).
     public static let maxVolumes = 16
@@ -45,20 +45,26 @@ extension ComputeService {
         guard volume.status == "available" || (volume.multiattach && volume.status == "in-use") else {
             throw NimbusError.badRequest("Invalid volume: volume '\(volumeID)' status must be 'available'. Currently in '\(volume.status)'")
         }
-        guard i.volumes.count < Self.maxVolumes else {
-            throw NimbusError.forbidden("The maximum allowed number of disk devices (\(Self.maxVolumes)) to attach to a single instance has been exceeded.")
-        }
-        let mountpoint = Self.nextDevice(i)
+        guard i.volumes.count < Self.maxVolumes else { throw Self.tooManyVolumes }
         _ = device   // Nova ignores the requested name under libvirt and picks the next free one.
-        let connection = try await volumes.attach(volumeID: volumeID, instance: i.id, host: host, mountpoint: mountpoint, caller: caller)
-        let attached = Instance.AttachedVolume(volumeID: volumeID, attachmentID: connection.attachmentID, device: mountpoint, tag: tag,
+        let connection = try await volumes.attach(volumeID: volumeID, instance: i.id, host: host, mountpoint: Self.nextDevice(i), caller: caller)
+        var attached = Instance.AttachedVolume(volumeID: volumeID, attachmentID: connection.attachmentID, device: "", tag: tag,
                                                deleteOnTermination: deleteOnTermination, socketPath: connection.socketPath,
                                                export: connection.export, readOnly: connection.readOnly, state: .attaching)
         do {
-            _ = try await instances.modify(i.id) { m in
+            // Checked again in the row's transaction (Nova's instance lock): concurrent attaches
+            // neither add one volume twice, nor pass the limit, nor share a device name.
+            let updated = try await instances.modify(i.id) { [attached] m in
                 guard !m.deleted else { throw NimbusError.notFound("Instance \(i.id) could not be found.") }
-                m.volumes.append(attached)
+                if m.volumes.contains(where: { $0.volumeID == volumeID }) {
+                    throw NimbusError.badRequest("Invalid volume: volume \(volumeID) already attached")
+                }
+                guard m.volumes.count < Self.maxVolumes else { throw Self.tooManyVolumes }
+                var made = attached
+                made.device = Self.nextDevice(m)
+                m.volumes.append(made)
             }
+            if let made = updated?.volumes.first(where: { $0.attachmentID == connection.attachmentID }) { attached = made }
         } catch {
             try? await volumes.detach(attachmentID: connection.attachmentID)
             throw error
@@ -68,7 +74,12 @@ extension ComputeService {
         return attached
     }
 
+    static var tooManyVolumes: NimbusError {
+        NimbusError.forbidden("The maximum allowed number of disk devices (\(maxVolumes)) to attach to a single instance has been exceeded.")
+    }
+
     /// Detaches a volume: out of the guest first; the attachment goes when the node reports it.
+    /// Only an attached (`in-use`) volume detaches, as Cinder's `begin_detaching` requires.
     public func detachVolume(_ i: Instance, volumeID: String, caller: AuthContext, lockOverride: Bool, requestID: String) async throws {
         try Self.checkLock(i, caller: caller, override: lockOverride)
         try Self.checkState(i, vm: Self.volumeStates, task: [nil], method: "detach_volume")
@@ -76,7 +87,13 @@ extension ComputeService {
             throw NimbusError.notFound("volume_id not found: \(volumeID)")
         }
         let updated = try await instances.modify(i.id) { m in
-            for k in m.volumes.indices where m.volumes[k].volumeID == volumeID { m.volumes[k].state = .detaching }
+            guard let k = m.volumes.firstIndex(where: { $0.volumeID == volumeID }) else {
+                throw NimbusError.notFound("volume_id not found: \(volumeID)")
+            }
+            guard m.volumes[k].state == .attached || m.host == nil else {
+                throw NimbusError.badRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
+            }
+            m.volumes[k].state = .detaching
         }
         try await actions.start(i, action: "detach_volume", requestID: requestID, caller: caller)
         // A guest that is not on a node (none to unplug from) lets go at once.
@@ -120,7 +137,8 @@ extension ComputeService {
         for v in i.volumes {
             do {
                 try await volumes.detach(attachmentID: v.attachmentID)
-                if v.deleteOnTermination { try await volumes.deleteVolume(v.volumeID) }
+                // With the deleting user's rights: only a volume of the server's own project.
+                if v.deleteOnTermination { try await volumes.deleteVolume(v.volumeID, project: i.projectID) }
             } catch {
                 logger.error("could not release volume \(v.volumeID) of deleted instance \(i.id): \(error)")
             }

@@ -232,7 +232,7 @@ HOST_SUITES = frozenset((
     "test_compute_qemu.py", "test_compute_qemu_moves.py", "test_guest_image.py",
     "test_network_datapath.py", "test_network_multihost.py",
     "test_adversarial_review_multihost.py", "test_adversarial_review_network.py",
-    "test_network_port_forwarding.py", "test_volume_attach_qemu.py",
+    "test_network_port_forwarding.py", "test_volume_attach_qemu.py", "test_adversarial_review_volume_attach.py",
 ))
 
 

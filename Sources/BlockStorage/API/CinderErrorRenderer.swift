@@ -11,21 +11,7 @@ public struct CinderErrorRenderer: ErrorRenderer {
 
     public init(identityURL: String) { self.identityURL = identityURL }
 
-    static func faultName(_ status: Int) -> String {
-        switch status {
-        case 400: "badRequest"
-        case 401: "unauthorized"
-        case 403: "forbidden"
-        case 404: "itemNotFound"
-        case 405: "badMethod"
-        case 409: "conflictingRequest"
-        case 413: "overLimit"
-        case 415: "badMediaType"
-        case 501: "notImplemented"
-        case 503: "serviceUnavailable"
-        default: "computeFault"
-        }
-    }
+    static func faultName(_ status: Int) -> String { WebObFault.name(status) }
 
     public func render(_ error: NimbusError, request: Request, context: NimbusRequestContext) -> Response {
         var h = HTTPFields()

@@ -11,42 +11,53 @@ extension QEMUDriver {
     }
 
     public func setInterfaces(_ id: InstanceID, _ nics: [GuestNIC]) async throws {
+        try await converge(id, nics, in: \.nics, key: \.portID, what: "interfaces",
+                           plug: { try await self.plug($0, $1) }, unplug: { try await self.unplug($0, $1) })
+    }
+
+    /// Makes the guest's devices of one kind (NICs, volumes) the `wanted` ones, by `key`: into a
+    /// running or paused guest they are hot-plugged and unplugged one by one (a device the guest
+    /// holds on to does not keep the others out; the first error is thrown after the rest were
+    /// tried), each change saved in the record at once; a stopped guest gets them at its next
+    /// start; a suspended one keeps its devices until it resumes (`.conflict`).
+    func converge<Item: Sendable>(_ id: InstanceID, _ wanted: [Item], in field: WritableKeyPath<InstanceSpec, [Item]?>, key: KeyPath<Item, String>,
+                                  what: String, plug: (Item, QMPClient) async throws -> Void,
+                                  unplug: (Item, QMPClient) async throws -> Void) async throws {
         try await locks.withLock(id) {
             let paths = try existing(id)
             var record = try InstanceRecord.load(paths.record)
-            let have = record.spec.nics ?? []
-            let wanted = Set(nics.map(\.portID)), present = Set(have.map(\.portID))
-            if wanted == present { return }
+            let have = record.spec[keyPath: field] ?? []
+            let wantedKeys = Set(wanted.map { $0[keyPath: key] }), present = Set(have.map { $0[keyPath: key] })
+            if wantedKeys == present { return }
             let state = await actualState(paths)
             if state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
             if state == .running || state == .paused, GuestProcess(paths: paths, runner: runner).pid() != nil {
                 let qmp = QMPClient(socketPath: paths.qmp, timeout: .seconds(10))
-                // Each NIC on its own: a guest that holds on to one does not keep the others out.
                 var failure: (any Error)?
-                for nic in have where !wanted.contains(nic.portID) {
+                for item in have where !wantedKeys.contains(item[keyPath: key]) {
                     do {
-                        try await unplug(nic, qmp)
-                        record.spec.nics = (record.spec.nics ?? []).filter { $0.portID != nic.portID }
+                        try await unplug(item, qmp)
+                        record.spec[keyPath: field] = (record.spec[keyPath: field] ?? []).filter { $0[keyPath: key] != item[keyPath: key] }
                         try record.save(paths.record)
                     } catch {
                         failure = failure ?? error
                     }
                 }
-                for nic in nics where !present.contains(nic.portID) {
+                for item in wanted where !present.contains(item[keyPath: key]) {
                     do {
-                        try await plug(nic, qmp)
-                        record.spec.nics = (record.spec.nics ?? []) + [nic]
+                        try await plug(item, qmp)
+                        record.spec[keyPath: field] = (record.spec[keyPath: field] ?? []) + [item]
                         try record.save(paths.record)
                     } catch {
                         failure = failure ?? error
                     }
                 }
-                logger.info("interfaces of \(id) now \(record.spec.nics?.map(\.portID) ?? [])")
+                logger.info("\(what) of \(id) now \((record.spec[keyPath: field] ?? []).map { $0[keyPath: key] })")
                 if let failure { throw failure }
                 return
             }
             // Stopped: the next start has them.
-            record.spec.nics = have.filter { wanted.contains($0.portID) } + nics.filter { !present.contains($0.portID) }
+            record.spec[keyPath: field] = have.filter { wantedKeys.contains($0[keyPath: key]) } + wanted.filter { !present.contains($0[keyPath: key]) }
             try record.save(paths.record)
         }
     }

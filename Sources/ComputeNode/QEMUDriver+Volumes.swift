@@ -11,42 +11,8 @@ extension QEMUDriver {
     }
 
     public func setVolumes(_ id: InstanceID, _ volumes: [GuestVolume]) async throws {
-        try await locks.withLock(id) {
-            let paths = try existing(id)
-            var record = try InstanceRecord.load(paths.record)
-            let have = record.spec.volumes ?? []
-            let wanted = Set(volumes.map(\.attachmentID)), present = Set(have.map(\.attachmentID))
-            if wanted == present { return }
-            let state = await actualState(paths)
-            if state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
-            if state == .running || state == .paused, GuestProcess(paths: paths, runner: runner).pid() != nil {
-                let qmp = QMPClient(socketPath: paths.qmp, timeout: .seconds(10))
-                var failure: (any Error)?
-                for v in have where !wanted.contains(v.attachmentID) {
-                    do {
-                        try await unplug(v, qmp)
-                        record.spec.volumes = (record.spec.volumes ?? []).filter { $0.attachmentID != v.attachmentID }
-                        try record.save(paths.record)
-                    } catch {
-                        failure = failure ?? error
-                    }
-                }
-                for v in volumes where !present.contains(v.attachmentID) {
-                    do {
-                        try await plug(v, qmp)
-                        record.spec.volumes = (record.spec.volumes ?? []) + [v]
-                        try record.save(paths.record)
-                    } catch {
-                        failure = failure ?? error
-                    }
-                }
-                logger.info("volumes of \(id) now \(record.spec.volumes?.map(\.volumeID) ?? [])")
-                if let failure { throw failure }
-                return
-            }
-            record.spec.volumes = have.filter { wanted.contains($0.attachmentID) } + volumes.filter { !present.contains($0.attachmentID) }
-            try record.save(paths.record)
-        }
+        try await converge(id, volumes, in: \.volumes, key: \.attachmentID, what: "volumes",
+                           plug: { try await self.plug($0, $1) }, unplug: { try await self.unplug($0, $1) })
     }
 
     func blockNodes(_ qmp: QMPClient) async throws -> Set<String> {

@@ -130,6 +130,11 @@ public actor ComputeAgent {
         if !reports.isEmpty { await send(reports) }
     }
 
+    /// The image a guest is built from; none for a volume-backed one (its root is a volume).
+    func bootImage(_ spec: InstanceSpec) async throws -> (any ImageSource)? {
+        spec.imageID.isEmpty && spec.bootVolume != nil ? nil : try await control.image(spec.imageID)
+    }
+
     func syncVolumes(_ id: InstanceID, _ volumes: [GuestVolume]) async {
         defer { busy.remove(id) }
         do {
@@ -233,11 +238,11 @@ public actor ComputeAgent {
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task, migration: migration)
             case "rebuilding" where d.taskArguments[MoveTask.evacuate] == "true", "rebuild_spawning" where d.taskArguments[MoveTask.evacuate] == "true":
                 // Evacuated here: built anew from the image (no storage is shared with the dead host).
-                if observed == .noState { try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID)) }
+                if observed == .noState { try await driver.spawn(d.spec, image: try await bootImage(d.spec)) }
                 if d.taskArguments["power_on"] == "false", try await state(id) != .shutdown { try await driver.powerOff(id, timeout: .seconds(60)) }
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task, migration: migration)
             case "scheduling", "networking", "block_device_mapping", "spawning":
-                if observed == .noState { try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID)) }
+                if observed == .noState { try await driver.spawn(d.spec, image: try await bootImage(d.spec)) }
                 report = InstanceReport(id: id, event: .spawned, powerState: try await state(id))
             case "image_snapshot", "image_snapshot_pending", "image_pending_upload", "image_uploading", "image_backup":
                 try await snapshot(d, task: task)
@@ -271,7 +276,7 @@ public actor ComputeAgent {
                 // still here (shelved, not offloaded): start it; offloaded and placed here: build it
                 // from the shelved image (the spec names it)
                 if observed == .noState {
-                    try await driver.spawn(d.spec, image: try await control.image(d.spec.imageID))
+                    try await driver.spawn(d.spec, image: try await bootImage(d.spec))
                 } else if observed != .running {
                     try await driver.powerOn(id)
                 }

@@ -53,7 +53,7 @@ public final class FakeDriver: VirtDriver {
 
     public func hostResources() async throws -> HostResources { resources }
 
-    public func spawn(_ spec: InstanceSpec, image: any ImageSource) async throws {
+    public func spawn(_ spec: InstanceSpec, image: (any ImageSource)?) async throws {
         try spec.validate(image: image)
         try state.withLock { s throws(NimbusError) in
             try Self.takeFailure(&s, .spawn)

@@ -42,4 +42,13 @@ extension InstanceRecord {
                   rootDiskBytes: rootDiskBytes, hasEphemeral: spec.ephemeralGB > 0, hasSwap: spec.swapMB > 0,
                   hasConfigDrive: spec.configDrive != nil)
     }
+
+    /// The record of a volume-backed instance: no base image, no local root disk.
+    init(volumeBacked spec: InstanceSpec) {
+        self.init(spec: spec, basePath: "", baseFormat: .raw, baseVirtualSize: 0, rootDiskBytes: 0, hasEphemeral: spec.ephemeralGB > 0,
+                  hasSwap: spec.swapMB > 0, hasConfigDrive: spec.configDrive != nil)
+    }
+
+    /// The root disk is a volume on the storage node (`spec.bootVolume`).
+    var volumeBacked: Bool { basePath.isEmpty }
 }

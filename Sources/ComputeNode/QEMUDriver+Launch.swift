@@ -20,7 +20,7 @@ extension QEMUDriver {
     /// Creates the instance's disks; `keepExisting` leaves disks that exist (rebuild, resize).
     func createDisks(_ r: InstanceRecord, _ paths: InstancePaths, keepExisting: Bool = false) async throws {
         func wanted(_ path: String) -> Bool { !(keepExisting && FileIO.exists(path)) }
-        if wanted(paths.rootDisk) {
+        if !r.volumeBacked, wanted(paths.rootDisk) {
             try await img.createOverlay(path: paths.rootDisk, base: r.basePath, baseFormat: r.baseFormat, sizeBytes: r.rootDiskBytes)
         }
         if r.hasEphemeral, wanted(paths.ephemeralDisk) {
@@ -42,7 +42,7 @@ extension QEMUDriver {
             d.append(.init(node: "rescue", path: paths.rescueDisk, format: .qcow2, backing: (rescue.basePath, rescue.baseFormat),
                            bus: .virtio, bootIndex: 0))
             d.append(.init(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat), bus: .virtio))
-        } else {
+        } else if !r.volumeBacked {   // a volume root is one of the spec's volumes
             d.append(.init(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat), bus: .virtio, bootIndex: 0))
         }
         if r.hasEphemeral { d.append(.init(node: "ephemeral0", path: paths.ephemeralDisk, format: .qcow2, bus: .virtio)) }
@@ -62,7 +62,11 @@ extension QEMUDriver {
     /// again first (every use, not only the download).
     @discardableResult
     func launch(_ r: InstanceRecord, _ paths: InstancePaths, incoming: Bool = false) async throws -> Int32 {
-        _ = try ImageInspector.inspect(path: r.basePath, claimedFormat: r.baseFormat.rawValue, maxVirtualSize: config.maxImageVirtualSize)
+        if !r.volumeBacked {
+            _ = try ImageInspector.inspect(path: r.basePath, claimedFormat: r.baseFormat.rawValue, maxVirtualSize: config.maxImageVirtualSize)
+        } else if r.spec.bootVolume == nil {
+            throw NimbusError.badRequest("instance \(r.spec.id) has no root disk: neither an image nor a boot volume")
+        }
         // In the host's network namespace when it has one (its taps are there); `ip netns exec`
         // execs QEMU, so the pid is QEMU's.
         let argv = (config.networkNamespace.map { ["ip", "netns", "exec", $0] } ?? []) + (try await launchArguments(r, paths, incoming: incoming))

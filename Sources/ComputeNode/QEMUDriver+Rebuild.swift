@@ -41,7 +41,7 @@ extension QEMUDriver {
         try await locks.withLock(spec.id) {
             var r = try InstanceRecord.load(paths.record)
             if r.spec != spec {
-                let newRoot = spec.rootGB > 0 ? UInt64(spec.rootGB) * Self.gib : r.rootDiskBytes
+                let newRoot = spec.rootGB > 0 && !r.volumeBacked ? UInt64(spec.rootGB) * Self.gib : r.rootDiskBytes
                 guard newRoot >= r.rootDiskBytes, spec.ephemeralGB >= r.spec.ephemeralGB else {
                     throw NimbusError.badRequest("Resize error: Unable to resize disk down.")
                 }
@@ -59,7 +59,7 @@ extension QEMUDriver {
                         throw NimbusError(.internal, "cannot keep the disks before the resize: \(String(cString: strerror(errno)))")
                     }
                 }
-                try await img.resize(path: paths.rootDisk, sizeBytes: newRoot)
+                if !r.volumeBacked { try await img.resize(path: paths.rootDisk, sizeBytes: newRoot) }
                 if spec.ephemeralGB > 0 {
                     if FileIO.exists(paths.ephemeralDisk) {
                         try await img.resize(path: paths.ephemeralDisk, sizeBytes: UInt64(spec.ephemeralGB) * Self.gib)

@@ -81,7 +81,7 @@ public final class QEMUDriver: VirtDriver {
 
     // MARK: - spawn and destroy
 
-    public func spawn(_ spec: InstanceSpec, image: any ImageSource) async throws {
+    public func spawn(_ spec: InstanceSpec, image: (any ImageSource)?) async throws {
         try spec.validate(image: image)
         let paths = layout.instance(spec.id)
         try paths.checkSocketPaths()
@@ -92,11 +92,13 @@ public final class QEMUDriver: VirtDriver {
                 return
             }
             try FileIO.removeTree(paths.dir)   // what a build that failed half-way left
-            let base = try await cache.fetch(image)
-            let rootBytes = try Self.rootDiskBytes(spec, image: base.image)
+            var record = InstanceRecord(volumeBacked: spec)
+            if let image {
+                let base = try await cache.fetch(image)
+                record = InstanceRecord(spec: spec, base: base, rootDiskBytes: try Self.rootDiskBytes(spec, image: base.image))
+            }
             try FileIO.makeDirectory(paths.dir)
             do {
-                let record = InstanceRecord(spec: spec, base: base, rootDiskBytes: rootBytes)
                 try await createDisks(record, paths)
                 try record.save(paths.record)
                 try await launch(record, paths)

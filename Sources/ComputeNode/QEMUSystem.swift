@@ -63,6 +63,8 @@ struct QEMUSystem: Sendable {
                  "-chardev", "socket,id=status,server=on,wait=off,path=\(Self.optionValue(l.paths.statusQMP))",
                  "-mon", "chardev=status,mode=control"]
         if l.id.isUUID { a += ["-uuid", l.id.rawValue] }
+        // A root volume first: the guest names disks in PCI order, so it is vda.
+        for v in l.volumes where v.bootIndex == 0 { a += ["-blockdev", JSONValue.object(Self.volumeNode(v)).serializedString(), "-device", Self.volumeDevice(v)] }
         for d in l.disks { a += Self.diskArguments(d) }
         for nic in l.nics {
             // QEMU opens the tap by name (the agent may have made it already, persistent) and
@@ -70,7 +72,7 @@ struct QEMUSystem: Sendable {
             a += ["-netdev", "tap,id=\(nic.netdevID),ifname=\(Self.optionValue(nic.device)),script=no,downscript=no",
                   "-device", "virtio-net-pci,netdev=\(nic.netdevID),id=\(nic.deviceID),mac=\(Self.optionValue(nic.mac)),host_mtu=\(nic.mtu)"]
         }
-        for v in l.volumes { a += ["-blockdev", JSONValue.object(Self.volumeNode(v)).serializedString(), "-device", Self.volumeDevice(v)] }
+        for v in l.volumes where v.bootIndex != 0 { a += ["-blockdev", JSONValue.object(Self.volumeNode(v)).serializedString(), "-device", Self.volumeDevice(v)] }
         if l.incoming { a += ["-S", "-incoming", "defer"] }
         return a
     }
@@ -85,7 +87,7 @@ struct QEMUSystem: Sendable {
     }
 
     static func volumeDevice(_ v: GuestVolume) -> String {
-        "virtio-blk-pci,drive=\(v.nodeName),id=\(v.deviceID),serial=\(v.serial)"
+        "virtio-blk-pci,drive=\(v.nodeName),id=\(v.deviceID),serial=\(v.serial)" + (v.bootIndex.map { ",bootindex=\($0)" } ?? "")
     }
 
     /// `-blockdev` as JSON (no option-string escaping to get wrong) with the whole chain given:

@@ -21,8 +21,9 @@ public protocol VirtDriver: Sendable {
     /// Creates and starts the instance: its disks (a copy-on-write overlay of the cached base image,
     /// ephemeral and swap disks), its config drive when asked, and the guest. Returns when the guest
     /// is started (not when it has booted). On an instance that exists already, starts it if it is
-    /// not running (a repeated build), and never changes its disks.
-    func spawn(_ spec: InstanceSpec, image: any ImageSource) async throws
+    /// not running (a repeated build), and never changes its disks. `image` is nil for a
+    /// volume-backed instance (`spec.bootVolume`): its root disk is that volume's export.
+    func spawn(_ spec: InstanceSpec, image: (any ImageSource)?) async throws
 
     /// Stops the guest and removes everything of the instance on this host. No-op if unknown.
     func destroy(_ id: InstanceID) async throws
@@ -241,8 +242,12 @@ public struct GuestVolume: Sendable, Codable, Equatable {
     public var socketPath: String
     public var export: String
     public var readOnly: Bool
-    public init(volumeID: String, attachmentID: String, socketPath: String, export: String, readOnly: Bool) {
+    /// The boot order of a volume given at boot: 0 is a volume-backed instance's root disk;
+    /// nil for volumes that are not boot devices (and every hot-plugged one).
+    public var bootIndex: Int?
+    public init(volumeID: String, attachmentID: String, socketPath: String, export: String, readOnly: Bool, bootIndex: Int? = nil) {
         self.volumeID = volumeID; self.attachmentID = attachmentID; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly
+        self.bootIndex = bootIndex
     }
     /// QEMU's block node and device ids of the volume (by attachment: a re-attach is another).
     var nodeName: String { "vol-" + String(GuestNIC.qemuID(attachmentID).prefix(24)) }
@@ -270,6 +275,8 @@ public struct InstanceSpec: Sendable, Codable, Equatable {
     public var nics: [GuestNIC]?
     /// The attached volumes, in attach order (nil in records written before volumes existed).
     public var volumes: [GuestVolume]?
+    /// The root disk is a volume (boot index 0) rather than an overlay of `imageID`.
+    public var bootVolume: GuestVolume? { volumes?.first { $0.bootIndex == 0 } }
 
     public init(id: InstanceID, name: String, hostname: String, projectID: String, userID: String, vcpus: Int,
                 memoryMB: Int, rootGB: Int, ephemeralGB: Int, swapMB: Int, imageID: String, configDrive: ConfigDrive?, nics: [GuestNIC]? = nil,
@@ -283,11 +290,15 @@ public struct InstanceSpec: Sendable, Codable, Equatable {
 
 extension InstanceSpec {
     /// Refuses sizes no driver should try, and an image that is not the one the spec names.
-    public func validate(image: any ImageSource) throws(NimbusError) {
+    public func validate(image: (any ImageSource)?) throws(NimbusError) {
         guard (1...256).contains(vcpus) else { throw .badRequest("vcpus must be 1 to 256, not \(vcpus)") }
         guard (16...(4 << 20)).contains(memoryMB) else { throw .badRequest("memory must be 16 MiB to 4 TiB, not \(memoryMB) MiB") }
         guard (0...65536).contains(rootGB), (0...65536).contains(ephemeralGB), (0...(1 << 20)).contains(swapMB) else {
             throw .badRequest("disk sizes out of range")
+        }
+        guard let image else {
+            guard imageID.isEmpty, bootVolume != nil else { throw .badRequest("instance \(id) has neither an image nor a boot volume") }
+            return
         }
         guard imageID.sameBytes(as: image.id) else {
             throw .badRequest("instance \(id) wants image \(imageID) but was given image \(image.id)")

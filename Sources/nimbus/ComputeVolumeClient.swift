@@ -15,7 +15,55 @@ struct ComputeVolumeClient: VolumeClient {
 
     func volume(_ id: String, caller: AuthContext) async throws -> AttachableVolume? {
         guard let v = try? volumes.volume(id, actor: Self.actor(caller)) else { return nil }
-        return AttachableVolume(id: id, status: v["status"]?.stringValue ?? "", multiattach: v["multiattach"]?.boolValue ?? false)
+        return AttachableVolume(id: id, status: v["status"]?.stringValue ?? "", multiattach: v["multiattach"]?.boolValue ?? false,
+                                sizeGB: Int(v["size"]?.intValue ?? 0), bootable: v["bootable"]?.boolValue ?? false,
+                                imageMetadata: v["volume_image_metadata"]?.objectValue?.sortedMembers.reduce(into: [:]) { out, m in
+                                    if let s = m.1.stringValue { out[m.0] = s }
+                                } ?? [:])
+    }
+
+    func snapshotSize(_ id: String, caller: AuthContext) async throws -> Int? {
+        guard let s = try? volumes.snapshot(id, actor: Self.actor(caller)) else { return nil }
+        return Int(s["volume_size"]?.intValue ?? 0)
+    }
+
+    func createVolume(_ r: VolumeRequest, caller: AuthContext) async throws -> String {
+        var c = VolumeCreate()
+        c.name = r.name
+        c.sizeGB = Int64(r.sizeGB)
+        c.imageID = r.imageID
+        c.snapshotID = r.snapshotID
+        c.volumeType = r.volumeType
+        c.availabilityZone = r.availabilityZone
+        let v = try await volumes.createVolume(c, actor: Self.actor(caller), caller: caller)
+        guard let id = v["id"]?.stringValue else { throw NimbusError(.internal, "the new volume has no id") }
+        return id
+    }
+
+    func status(volumeID: String) async throws -> String? {
+        (try? volumes.volume(volumeID, actor: Self.service))?["status"]?.stringValue
+    }
+
+    func reserve(volumeID: String, instance: String) async throws -> String {
+        let actor = Self.service
+        let v = try volumes.volume(volumeID, actor: actor)
+        let mode = v["admin_metadata"]?["readonly"]?.stringValue == "True" ? "ro" : "rw"
+        let a = try await volumes.createAttachment(volumeID: volumeID, instance: instance, connector: nil, mode: mode, actor: actor)
+        guard let id = a["id"]?.stringValue else { throw NimbusError(.internal, "the attachment of volume \(volumeID) has no id") }
+        return id
+    }
+
+    func connect(attachmentID: String, host: String, mountpoint: String) async throws -> VolumeConnection {
+        let a = try await volumes.connect(attachmentID, connector: ["host": .string(host), "mountpoint": .string(mountpoint)], actor: Self.service)
+        return try Self.connection(a)
+    }
+
+    static func connection(_ a: JSONObject) throws -> VolumeConnection {
+        guard let id = a["id"]?.stringValue, let data = a["connection_info"]?["data"], let path = data["path"]?.stringValue,
+              let export = data["export"]?.stringValue else {
+            throw NimbusError(.internal, "the attachment has no connection")
+        }
+        return VolumeConnection(attachmentID: id, socketPath: path, export: export, readOnly: data["access_mode"]?.stringValue == "ro")
     }
 
     func attach(volumeID: String, instance: String, host: String, mountpoint: String, caller: AuthContext) async throws -> VolumeConnection {
@@ -25,11 +73,7 @@ struct ComputeVolumeClient: VolumeClient {
         let mode = v["admin_metadata"]?["readonly"]?.stringValue == "True" ? "ro" : "rw"
         let a = try await volumes.createAttachment(volumeID: volumeID, instance: instance, connector: ["host": .string(host), "mountpoint": .string(mountpoint)],
                                                    mode: mode, actor: actor)
-        guard let id = a["id"]?.stringValue, let data = a["connection_info"]?["data"], let path = data["path"]?.stringValue,
-              let export = data["export"]?.stringValue else {
-            throw NimbusError(.internal, "the attachment of volume \(volumeID) has no connection")
-        }
-        return VolumeConnection(attachmentID: id, socketPath: path, export: export, readOnly: data["access_mode"]?.stringValue == "ro")
+        return try Self.connection(a)
     }
 
     func complete(attachmentID: String) async throws {

@@ -121,6 +121,8 @@ extension ComputeAPI {
             if let n = g["name"]?.stringValue, !groupNames.contains(where: { $0.sameBytes(as: n) }) { groupNames.append(n) }
         }
         r.securityGroups = groupNames
+        r.blockDevices = try Self.blockDevices(s, imageRef: r.imageID)
+        if !r.blockDevices.isEmpty { try authorize("os_compute_api:servers:create:attach_volume", c) }
         let made = try await service.createServers(r, caller: c.auth, requestID: ctx.requestID)
         if s["return_reservation_id"].flatMap(NovaSchemas.bool) == true {
             return .json(["reservation_id": .string(made.first?.reservationID ?? "")], status: .accepted)
@@ -132,6 +134,68 @@ extension ComputeAPI {
         var h = HTTPFields()
         h[.location] = "\(publicURL)/v2.1/servers/\(first.id)"
         return .json(["server": .object(view)], status: .accepted, headers: h)
+    }
+
+    /// The request's block device mappings as v2 entries (`_process_bdms_for_create`): a legacy
+    /// list is converted as `block_device.from_legacy_mapping` does (the volume named for the root
+    /// device `vda` boots; otherwise the image does); `no_device` entries are dropped.
+    static func blockDevices(_ s: JSONValue, imageRef: String?) throws -> [BlockDeviceRequest] {
+        let v2 = s["block_device_mapping_v2"]?.arrayValue ?? [], legacy = s["block_device_mapping"]?.arrayValue ?? []
+        if !v2.isEmpty && !legacy.isEmpty {
+            throw NimbusError.badRequest("Using different block_device_mapping syntaxes is not allowed in the same request.")
+        }
+        func invalid(_ details: String) -> NimbusError { .badRequest("Block Device Mapping is Invalid: \(details)") }
+        func noDevice(_ b: JSONValue) -> Bool {
+            guard let v = b["no_device"] else { return false }
+            return NovaSchemas.bool(v) ?? (v != .null && v != .bool(false) && v != .string(""))
+        }
+        func size(_ b: JSONValue) -> Int? { b["volume_size"].flatMap(NovaSchemas.count) }
+        func deleteOnTermination(_ b: JSONValue) -> Bool { b["delete_on_termination"].flatMap(NovaSchemas.bool) ?? false }
+        if !legacy.isEmpty {
+            var out = [BlockDeviceRequest]()
+            for b in legacy where !noDevice(b) {
+                let root = (b["device_name"]?.stringValue).map { name in
+                    let bytes = Array(name.utf8)
+                    return bytes == Array("vda".utf8) || bytes == Array("/dev/vda".utf8)
+                } ?? false
+                if let id = b["volume_id"]?.stringValue ?? b["snapshot_id"]?.stringValue {
+                    out.append(BlockDeviceRequest(source: b["volume_id"] != nil ? .volume : .snapshot, toVolume: true, uuid: id, volumeSize: size(b),
+                                                  bootIndex: root ? 0 : -1, deleteOnTermination: deleteOnTermination(b)))
+                } else if b["virtual_name"] != nil {
+                    out.append(BlockDeviceRequest(source: .blank, toVolume: false, volumeSize: size(b), bootIndex: -1))
+                }
+            }
+            if let imageRef, !out.contains(where: { $0.bootIndex == 0 }) {
+                out.insert(BlockDeviceRequest(source: .image, toVolume: false, uuid: imageRef, bootIndex: 0, deleteOnTermination: true), at: 0)
+            }
+            return out
+        }
+        var out = [BlockDeviceRequest]()
+        for b in v2 where !noDevice(b) {
+            guard let source = b["source_type"]?.stringValue.flatMap(BlockDeviceRequest.Source.init(rawValue:)) else {
+                throw invalid("Some required fields are missing")
+            }
+            var boot: Int?
+            switch b["boot_index"] {
+            case .int(let i)?:
+                guard let n = Int(exactly: i) else { throw invalid("Boot index is invalid.") }
+                boot = n
+            case .string(let t)?:
+                guard let n = Int(t) else { throw invalid("Boot index is invalid.") }
+                boot = n
+            default: boot = nil
+            }
+            let uuid = b["uuid"]?.stringValue
+            if let uuid, source != .blank, !UUIDText.isUUID(uuid) {
+                // Nova looks the id up (and fails) rather than refusing its shape.
+                throw invalid("failed to get \(source.rawValue) \(uuid).")
+            }
+            out.append(BlockDeviceRequest(source: source, toVolume: b["destination_type"]?.stringValue == "volume", uuid: uuid,
+                                          volumeSize: size(b), bootIndex: boot, deleteOnTermination: deleteOnTermination(b),
+                                          tag: b["tag"]?.stringValue, volumeType: b["volume_type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+                                          guestFormat: b["guest_format"]?.stringValue))
+        }
+        return out
     }
 
     /// A reference may be a bare id or a URL ending in one.

@@ -129,15 +129,26 @@ enum NovaSchemas {
     static let hostname = Schema.string(minLength: 2, maxLength: 63, pattern: NovaText.hostname)
     static let fqdn = Schema.string(minLength: 1, maxLength: 255, pattern: NovaText.fqdn)
 
-    static let blockDeviceMapping: Schema = .object([
+    /// `block_device_mapping` (legacy) entries (schemas/servers.py `legacy_block_device_mapping`).
+    static let legacyBlockDeviceMapping: Schema = .object([
         "virtual_name": .string(maxLength: 255), "volume_id": uuidString, "snapshot_id": uuidString, "volume_size": sizeParameter(minimum: 1),
         "device_name": .string(minLength: 1, maxLength: 255, pattern: NovaText.deviceName), "delete_on_termination": boolean, "no_device": .any,
-        "connection_info": .string(maxLength: 16_777_215), "source_type": .oneOf(["volume", "image", "snapshot", "blank"]),
-        "uuid": .string(minLength: 1, maxLength: 255, pattern: NovaText.bdmUUID), "image_id": uuidString,
-        "destination_type": .oneOf(["local", "volume"]), "guest_format": .string(maxLength: 255), "device_type": .string(maxLength: 255),
-        "disk_bus": .string(maxLength: 255), "boot_index": Schema(types: [.integer, .string, .null]).with { $0.pattern = NovaText.signedInteger },
-        "tag": tag, "volume_type": Schema.string(minLength: 0, maxLength: 255).nullable,
+        "connection_info": .string(maxLength: 16_777_215),
     ], additionalProperties: false)
+
+    /// `block_device_mapping_v2` entries: the legacy fields and the new ones; `tag` at 2.32 and
+    /// from 2.42, `volume_type` from 2.67.
+    static func blockDeviceMapping(_ v: NovaVersion) -> Schema {
+        var s = legacyBlockDeviceMapping.adding([
+            "source_type": .oneOf(["volume", "image", "snapshot", "blank"]),
+            "uuid": .string(minLength: 1, maxLength: 255, pattern: NovaText.bdmUUID), "image_id": uuidString,
+            "destination_type": .oneOf(["local", "volume"]), "guest_format": .string(maxLength: 255), "device_type": .string(maxLength: 255),
+            "disk_bus": .string(maxLength: 255), "boot_index": Schema(types: [.integer, .string, .null]).with { $0.pattern = NovaText.signedInteger },
+        ])
+        if v.minor == 32 || v.atLeast(42) { s = s.adding(["tag": tag]) }
+        if v.atLeast(67) { s = s.adding(["volume_type": Schema.string(minLength: 0, maxLength: 255).nullable]) }
+        return s
+    }
 
     static func networks(_ v: NovaVersion) -> Schema {
         var item = Schema.object(["fixed_ip": Schema.string().with { $0.oneOfSchemas = [.string(format: NovaText.ipv4), .string(format: NovaText.ipv6)] },
@@ -164,7 +175,7 @@ enum NovaSchemas {
             "name": name, "imageRef": Schema().with { $0.oneOfSchemas = [uuidString, .string(maxLength: 0)] },
             "flavorRef": Schema(types: [.string, .integer]).with { $0.minLength = 1 }, "adminPass": .string(), "metadata": metadata(),
             "networks": networks(v), "OS-DCF:diskConfig": .oneOf(["AUTO", "MANUAL"]), "accessIPv4": ipv4, "accessIPv6": ipv6,
-            "availability_zone": name, "block_device_mapping": .array(of: blockDeviceMapping), "block_device_mapping_v2": .array(of: blockDeviceMapping),
+            "availability_zone": name, "block_device_mapping": .array(of: legacyBlockDeviceMapping), "block_device_mapping_v2": .array(of: blockDeviceMapping(v)),
             "config_drive": boolean, "key_name": name, "min_count": positiveInteger, "max_count": positiveInteger, "return_reservation_id": boolean,
             "security_groups": .array(of: .object(["name": name], additionalProperties: false)),
             "user_data": Schema.string(maxLength: 65535, format: NovaText.base64),

@@ -94,6 +94,12 @@ public struct Instance: Sendable, Equatable {
     /// A volume on the instance (Nova's block device mapping of a Cinder attachment).
     public struct AttachedVolume: Sendable, Equatable, Codable {
         public enum State: String, Sendable, Codable {
+            /// Asked for at boot (`block_device_mapping_v2`): the volume is being made from its
+            /// source; no attachment yet.
+            case creating
+            /// An attachment without a connection holds the volume (Cinder's `reserved`) until
+            /// the instance has a host.
+            case reserved
             /// Connected; the node is plugging it in (the attachment is completed once it did).
             case attaching
             case attached
@@ -109,13 +115,22 @@ public struct Instance: Sendable, Equatable {
         public var export: String
         public var readOnly: Bool
         public var state: State
+        /// The boot order the request gave (`boot_index`); 0 is the root disk of a
+        /// volume-backed instance, nil is not a boot device.
+        public var bootIndex: Int?
         public init(volumeID: String, attachmentID: String, device: String, tag: String?, deleteOnTermination: Bool, socketPath: String,
-                    export: String, readOnly: Bool, state: State) {
+                    export: String, readOnly: Bool, state: State, bootIndex: Int? = nil) {
             self.volumeID = volumeID; self.attachmentID = attachmentID; self.device = device; self.tag = tag
             self.deleteOnTermination = deleteOnTermination; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly
-            self.state = state
+            self.state = state; self.bootIndex = bootIndex
         }
+        /// Connected to the instance's host (the node may plug it).
+        public var isConnected: Bool { state == .attaching || state == .attached }
     }
+
+    /// Booted from a volume (Nova's `compute_utils.is_volume_backed_instance`): the root disk is
+    /// a volume on the storage node, not a local overlay of an image.
+    public var isVolumeBacked: Bool { volumes.contains { $0.bootIndex == 0 } }
 
     public struct Fault: Sendable, Equatable, Codable {
         public var code: Int

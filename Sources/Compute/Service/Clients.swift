@@ -172,8 +172,29 @@ public struct AttachableVolume: Sendable, Equatable {
     public var id: String
     public var status: String
     public var multiattach: Bool
-    public init(id: String, status: String, multiattach: Bool) {
+    public var sizeGB: Int
+    public var bootable: Bool
+    /// `volume_image_metadata`: what the volume keeps of the image it was made from.
+    public var imageMetadata: [String: String]
+    public init(id: String, status: String, multiattach: Bool, sizeGB: Int = 0, bootable: Bool = false, imageMetadata: [String: String] = [:]) {
         self.id = id; self.status = status; self.multiattach = multiattach
+        self.sizeGB = sizeGB; self.bootable = bootable; self.imageMetadata = imageMetadata
+    }
+}
+
+/// A volume the compute service asks for to boot from (a `block_device_mapping_v2` entry
+/// whose destination is a volume and whose source is an image, a snapshot or nothing).
+public struct VolumeRequest: Sendable, Equatable {
+    public var name: String
+    public var sizeGB: Int
+    public var imageID: String?
+    public var snapshotID: String?
+    public var volumeType: String?
+    public var availabilityZone: String?
+    public init(name: String, sizeGB: Int, imageID: String? = nil, snapshotID: String? = nil, volumeType: String? = nil,
+                availabilityZone: String? = nil) {
+        self.name = name; self.sizeGB = sizeGB; self.imageID = imageID; self.snapshotID = snapshotID
+        self.volumeType = volumeType; self.availabilityZone = availabilityZone
     }
 }
 
@@ -192,6 +213,19 @@ public struct VolumeConnection: Sendable, Equatable {
 public protocol VolumeClient: Sendable {
     /// The volume if `caller` may see it.
     func volume(_ id: String, caller: AuthContext) async throws -> AttachableVolume?
+    /// The size of a snapshot `caller` may see, in GiB; nil when there is no such snapshot.
+    func snapshotSize(_ id: String, caller: AuthContext) async throws -> Int?
+    /// Creates a volume in the caller's project (Cinder's quotas apply); returns its id at once,
+    /// while the volume is still `creating`.
+    func createVolume(_ r: VolumeRequest, caller: AuthContext) async throws -> String
+    /// A volume's status as the service sees it; nil when it is gone.
+    func status(volumeID: String) async throws -> String?
+    /// Reserves the volume for the instance (an attachment without a connection; the volume is
+    /// `reserved`); returns the attachment's id. As the service: the caller's right to the
+    /// volume was checked before (`volume(_:caller:)`).
+    func reserve(volumeID: String, instance: String) async throws -> String
+    /// Connects a reserved attachment to the instance's host (Cinder's `attachment_update`).
+    func connect(attachmentID: String, host: String, mountpoint: String) async throws -> VolumeConnection
     /// Creates a connected attachment of the volume to the instance (Cinder's
     /// `attachment_create` with a connector); errors are Cinder's (400 for a volume in use).
     func attach(volumeID: String, instance: String, host: String, mountpoint: String, caller: AuthContext) async throws -> VolumeConnection

@@ -201,6 +201,7 @@ extension ComputeService {
                              isAdmin: Bool, requestID: String) async throws -> String {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkState(current, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createBackup")
+        if current.isVolumeBacked { throw NimbusError.badRequest("Backup is not supported for volume-backed instances") }
         var properties = metadata
         properties[Name("backup_type")] = backupType
         let imageID = try await queueSnapshot(of: current, name: name, metadata: properties, caller: caller, imageType: "backup")

@@ -143,6 +143,7 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.active, .stopped], task: [nil], method: "migrate")
+        try Self.refuseVolumeBacked(current, "migrate")
         try await startColdMove(current, flavor: current.flavor, kind: .migration, requested: requested, action: "migrate", caller: caller,
                                 requestID: requestID, noHost: "No valid host was found. No valid host found for cold migrate")
     }
@@ -200,6 +201,7 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.active, .paused], task: [nil], method: "os-migrateLive")
+        try Self.refuseVolumeBacked(current, "os-migrateLive")
         guard let source = current.host else { throw NimbusError.conflict("Instance \(id) has no host") }
         if let requested, !(try await hosts.list().contains { $0.host.sameBytes(as: requested) }) {
             throw NimbusError.badRequest("Compute host \(requested) could not be found.")
@@ -308,6 +310,7 @@ extension ComputeService {
     public func evacuate(_ id: String, host requested: String?, force: Bool, targetStopped: Bool, caller: AuthContext, requestID: String) async throws {
         let current = try await server(id, caller: caller, isAdmin: true)
         try Self.checkState(current, vm: [.active, .stopped, .error], task: [nil], method: "evacuate")
+        try Self.refuseVolumeBacked(current, "evacuate")
         guard let source = current.host else { throw NimbusError.conflict("Instance \(id) has no host") }
         guard let sourceHost = try await hosts.get(host: source) else {
             throw NimbusError.badRequest("Compute host \(source) could not be found.")

@@ -36,7 +36,8 @@ public struct ComputeNodeControl: NodeControl {
     public func desired(host: String) async throws -> [DesiredInstance] {
         try await service.hosts.seen(host)
         var out = [DesiredInstance]()
-        for i in try await service.instances.assigned(to: host) {
+        // An instance whose volumes are still being made or connected is not the node's yet.
+        for i in try await service.instances.assigned(to: host) where i.taskState != .blockDeviceMapping {
             // The host's network agent wires the ports bound to it (level-triggered, idempotent).
             try await service.network?.bind(instance: i.id, project: i.projectID, host: host)
             var args = i.taskArguments
@@ -101,9 +102,9 @@ extension ComputeService {
                             memoryMB: i.flavor.memoryMB, rootGB: i.flavor.rootGB, ephemeralGB: i.flavor.ephemeralGB, swapMB: i.flavor.swapMB,
                             imageID: i.taskState == .unshelving ? (i.taskArguments["image_id"] ?? i.imageID ?? "") : (i.imageID ?? ""),
                             configDrive: drive, nics: network?.nics(instance: i.id, project: i.projectID, order: i.createdPorts),
-                            volumes: i.volumes.filter { $0.state != .detaching }.map {
+                            volumes: i.volumes.filter(\.isConnected).map {
                                 GuestVolume(volumeID: $0.volumeID, attachmentID: $0.attachmentID, socketPath: $0.socketPath, export: $0.export,
-                                            readOnly: $0.readOnly)
+                                            readOnly: $0.readOnly, bootIndex: $0.bootIndex)
                             })
     }
 

@@ -15,6 +15,7 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.active, .stopped], task: [nil], method: "resize")
+        try Self.refuseVolumeBacked(current, "resize")
         guard let flavor = try await flavors.get(flavorID), !flavor.disabled,
               try await flavors.visible(flavor, to: current.projectID) || isAdmin else {
             throw NimbusError.badRequest("Flavor \(flavorID) could not be found.")
@@ -163,6 +164,7 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.active, .stopped, .error], task: [nil], method: "rebuild")
+        try Self.refuseVolumeBacked(current, "rebuild")
         guard let image = try await images.image(r.imageID, caller: caller) else { throw NimbusError.badRequest("Image \(r.imageID) could not be found.") }
         try Self.check(image, fits: current.flavor)
         if let m = r.metadata { try await checkMetadataItems(m.count, project: current.projectID, user: caller.user.id) }

@@ -19,6 +19,13 @@ extension ComputeService {
         for await _ in wakeStream {
             if Task.isCancelled { break }
             do { try await schedulePending() } catch { logger.error("scheduling pass failed: \(error)") }
+            do {
+                // Volumes still being made: look again soon rather than at the next tick.
+                if volumes != nil, try await prepareBlockDevices() {
+                    let wake = wakeups
+                    Task { try? await Task.sleep(for: .milliseconds(250)); wake.yield() }
+                }
+            } catch { logger.error("block device pass failed: \(error)") }
             do { try await offloadExpiredShelves() } catch { logger.error("shelve offload pass failed: \(error)") }
         }
     }
@@ -32,15 +39,16 @@ extension ComputeService {
     }
 
     /// Placement's resource amounts for a flavor (`nova/scheduler/utils.py` `resources_from_flavor`).
-    static func resources(_ f: Flavor) -> [String: Int] {
+    /// A volume-backed instance's root disk is not on the host: its `root_gb` is not claimed.
+    static func resources(_ f: Flavor, volumeBacked: Bool = false) -> [String: Int] {
         var r = ["VCPU": f.vcpus, "MEMORY_MB": f.memoryMB]
-        let disk = f.rootGB + f.ephemeralGB + (f.swapMB + 1023) / 1024
+        let disk = (volumeBacked ? 0 : f.rootGB) + f.ephemeralGB + (f.swapMB + 1023) / 1024
         if disk > 0 { r["DISK_GB"] = disk }
         return r
     }
 
     func schedule(_ i: Instance, usable: [Name: ComputeHost]) async throws {
-        let resources = Self.resources(i.flavor)
+        let resources = Self.resources(i.flavor, volumeBacked: i.isVolumeBacked)
         let unshelving = i.vmState == .shelvedOffloaded
         let action = unshelving ? "unshelve" : "create"
         let conductorEvent = unshelving ? "schedule_instances" : "conductor_schedule_and_build_instances"
@@ -61,7 +69,8 @@ extension ComputeService {
                 cur.host = host.host
                 cur.node = host.host
                 cur.availabilityZone = cur.availabilityZone ?? host.zone
-                if cur.vmState == .building { cur.taskState = .spawning }
+                // Volumes still to be made or connected first (the conductor's block device pass).
+                if cur.vmState == .building { cur.taskState = cur.volumes.allSatisfy(\.isConnected) ? .spawning : .blockDeviceMapping }
             }
             if placed == nil {
                 // Deleted (or placed by another conductor) meanwhile: give the claim back.
@@ -69,7 +78,11 @@ extension ComputeService {
                 return
             }
             try await actions.event(i.id, action: action, name: conductorEvent, host: nil, result: "Success")
-            if !unshelving { try await actions.event(i.id, action: "create", name: "compute__do_build_and_run_instance", host: host.host) }
+            if placed?.taskState == .blockDeviceMapping {
+                _ = try? await prepareBlockDevices()
+            } else if !unshelving {
+                try await actions.event(i.id, action: "create", name: "compute__do_build_and_run_instance", host: host.host)
+            }
             nodes.poke()
             return
         }

@@ -27,6 +27,8 @@ public struct ServerRequest: Sendable {
     /// `networks`: nil for auto (or absent), [] for none.
     public var networks: [RequestedNIC]?
     public var securityGroups: [String] = []
+    /// `block_device_mapping_v2` (or legacy `block_device_mapping`) entries.
+    public var blockDevices: [BlockDeviceRequest] = []
     public init(name: String, imageID: String?, flavorID: String) { self.name = name; self.imageID = imageID; self.flavorID = flavorID }
 }
 
@@ -59,10 +61,19 @@ extension ComputeService {
         var image: ImageInfo?
         if let id = r.imageID {
             guard let found = try await images.image(id, caller: caller) else { throw NimbusError.badRequest("Image \(id) could not be found.") }
-            try Self.check(found, fits: flavor)
             image = found
-        } else {
-            throw NimbusError.badRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.")
+        } else if r.blockDevices.isEmpty {
+            throw NimbusError.badRequest("Missing imageRef attribute")
+        }
+        let plan = try await checkBlockDevices(r, flavor: flavor, image: image, caller: caller)
+        if let image {
+            // A volume-backed root does not live on the flavor's disk (Nova's `_validate_flavor_image` with a volume root).
+            if plan.volumeBacked {
+                guard image.status == "active" else { throw NimbusError.badRequest("Image \(image.id) is not active.") }
+                if image.minRamMB > flavor.memoryMB { throw NimbusError.badRequest("Flavor's memory is too small for requested image.") }
+            } else {
+                try Self.check(image, fits: flavor)
+            }
         }
         var keyData: String?
         if let k = r.keyName {
@@ -105,8 +116,12 @@ extension ComputeService {
             let name = r.maxCount > 1 ? "\(r.name)-\(index + 1)" : r.name
             var i = Instance(id: Identifiers.uuid(), projectID: project, userID: caller.user.id, name: name, flavor: flavor, now: now)
             i.hostname = r.hostname ?? Instance.hostname(from: name, fallback: "server-\(i.id)")
-            i.imageID = image?.id
-            if let image { i.imageMeta = Self.systemMetadata(image, flavor: flavor) }
+            if plan.volumeBacked {
+                i.imageMeta = plan.rootImageMeta
+            } else {
+                i.imageID = image?.id
+                if let image { i.imageMeta = Self.systemMetadata(image, flavor: flavor) }
+            }
             i.keyName = r.keyName
             i.keyData = keyData
             i.userData = r.userData
@@ -134,9 +149,13 @@ extension ComputeService {
             }
         }
         do {
+            for index in made.indices where !plan.devices.isEmpty {
+                made[index].volumes = try await provisionVolumes(plan, instance: made[index], caller: caller)
+            }
             try await instances.insert(made, group: join)
         } catch {
             if let network { for i in made { try? await network.deallocate(instance: i.id, project: i.projectID, created: i.createdPorts) } }
+            for i in made { await release(i.volumes, project: i.projectID, undo: true) }
             throw error
         }
         for i in made { try await actions.start(i, action: "create", requestID: requestID, caller: caller) }

@@ -13,6 +13,7 @@ extension ComputeService {
         try Self.checkLock(current, caller: caller, override: lockOverride)
         let states: Set<VMState> = [.active, .stopped, .paused, .suspended]
         try Self.checkState(current, vm: states, task: [nil], method: "shelve")
+        try Self.refuseVolumeBacked(current, "shelve")
         let imageID = try await queueSnapshot(of: current, name: current.name + "-shelved", metadata: [:], caller: caller)
         let updated: Instance?
         do {
@@ -81,6 +82,7 @@ extension ComputeService {
         try Self.checkLock(current, caller: caller, override: lockOverride)
         let states: Set<VMState> = [.active, .stopped, .error]
         try Self.checkState(current, vm: states, task: [nil], method: "rescue")
+        if current.isVolumeBacked { throw NimbusError.badRequest("Cannot rescue a volume-backed instance") }
         guard let imageID = rescueImage ?? current.imageID else {
             throw NimbusError.badRequest("Cannot rescue a volume-backed instance")
         }

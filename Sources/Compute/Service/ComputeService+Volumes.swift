@@ -83,9 +83,10 @@ extension ComputeService {
     public func detachVolume(_ i: Instance, volumeID: String, caller: AuthContext, lockOverride: Bool, requestID: String) async throws {
         try Self.checkLock(i, caller: caller, override: lockOverride)
         try Self.checkState(i, vm: Self.volumeStates, task: [nil], method: "detach_volume")
-        guard i.volumes.contains(where: { $0.volumeID == volumeID }) else {
+        guard let attached = i.volumes.first(where: { $0.volumeID == volumeID }) else {
             throw NimbusError.notFound("volume_id not found: \(volumeID)")
         }
+        if attached.bootIndex == 0 { throw NimbusError.badRequest("Cannot detach a root device volume") }
         let updated = try await instances.modify(i.id) { m in
             guard let k = m.volumes.firstIndex(where: { $0.volumeID == volumeID }) else {
                 throw NimbusError.notFound("volume_id not found: \(volumeID)")
@@ -133,15 +134,6 @@ extension ComputeService {
 
     /// A deleted server's volumes are detached (and deleted when the attachment said so).
     func releaseVolumes(_ i: Instance) async {
-        guard let volumes else { return }
-        for v in i.volumes {
-            do {
-                try await volumes.detach(attachmentID: v.attachmentID)
-                // With the deleting user's rights: only a volume of the server's own project.
-                if v.deleteOnTermination { try await volumes.deleteVolume(v.volumeID, project: i.projectID) }
-            } catch {
-                logger.error("could not release volume \(v.volumeID) of deleted instance \(i.id): \(error)")
-            }
-        }
+        await release(i.volumes, project: i.projectID, undo: false)
     }
 }

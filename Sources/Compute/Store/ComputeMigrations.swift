@@ -65,5 +65,8 @@ public enum ComputeMigrations {
                 "CREATE INDEX compute_console_tokens_expires ON compute_console_tokens (expires_at)",
             ]
         },
+        // The conductor looks for instances in one task (block devices being prepared) on every pass.
+        Migration(service: "compute", version: 4, name: "instances by task",
+                  statements: { _ in ["CREATE INDEX compute_instances_task ON compute_instances (task_state, deleted)"] }),
     ]
 }

@@ -161,6 +161,14 @@ public struct InstanceRepository: Sendable {
             .all().map(Self.decode)
     }
 
+    /// Live instances in a task (the conductor's block device pass).
+    public func inTask(_ task: TaskState) async throws -> [Instance] {
+        try await database.sql.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM compute_instances WHERE task_state = \(bind: task.rawValue) AND deleted = \(bind: false)
+            ORDER BY created_at
+            """).all().map(Self.decode)
+    }
+
     /// Deleted instances whose host has not destroyed their guest yet (a local delete while the
     /// host was down leaves the task `deleting`).
     public func deletedWhileDown(host: String) async throws -> [Instance] {

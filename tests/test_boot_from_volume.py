@@ -1,0 +1,213 @@
+"""Boot from volume on the fake compute driver (no guest; the volumes are real qcow2 files and the
+attachments real NBD exports): `block_device_mapping_v2` with an image, a volume, a snapshot or a
+blank volume, the legacy `block_device_mapping`, what the server and the volumes show, what a
+delete does to them, Placement's claim without the root disk, and Nova's answers to bad mappings.
+
+Expected behaviour: nova/block_device.py (BlockDeviceDict.from_api, from_legacy_mapping),
+nova/compute/api.py (_validate_bdm, _check_and_transform_bdm, snapshot_volume_backed),
+nova/api/openstack/compute/servers.py (_process_bdms_for_create, _image_from_req_data),
+nova/exception.py (InvalidBDM* messages), nova/api/openstack/compute/volume_attachments.py
+("Cannot detach a root device volume")."""
+
+import os
+import time
+import uuid
+
+import pytest
+import requests
+
+from compute_support import start_compute_cloud, stop_compute_cloud
+from test_adversarial_review_compute import Env, nova_error
+from test_adversarial_review_volume_attach import Who, admin, cinder, member, new_volume, project_of, volume, wait_volume
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/qemu-storage-daemon"),
+                                reason="volume exports need root and qemu-storage-daemon")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("bfv"), "fake", {"compute": {"agent_interval_s": "1"}})
+    try:
+        e = Env(cloud)
+        e.admin_project = project_of(e, e.admin)
+        e.flavor = next(f["id"] for f in e.nova("GET", "/flavors").json()["flavors"] if f["name"] == "m1.nano")
+        yield e
+    finally:
+        stop_compute_cloud(cloud, data)
+
+
+def boot(env, who: Who, bdm, image="", version="2.96", expect=202, legacy=False, **extra):
+    body = {"server": {"name": f"bfv-{uuid.uuid4().hex[:6]}", "flavorRef": env.flavor, "imageRef": image,
+                       ("block_device_mapping" if legacy else "block_device_mapping_v2"): bdm, **extra}}
+    if tuple(map(int, version.split("."))) >= (2, 37):
+        body["server"]["networks"] = "none"
+    r = env.nova("POST", "/servers", token=who.token, version=version, json=body)
+    assert r.status_code == expect, r.text
+    return r
+
+
+def wait_server(env, who: Who, sid, status="ACTIVE", timeout=90) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        s = env.nova("GET", f"/servers/{sid}", token=who.token).json()["server"]
+        if s["status"] == status and s["OS-EXT-STS:task_state"] is None:
+            return s
+        assert s["status"] != "ERROR" or status == "ERROR", s.get("fault")
+        assert time.monotonic() < deadline, f"server {sid} is {s['status']}/{s['OS-EXT-STS:task_state']}"
+        time.sleep(0.3)
+
+
+def delete_server(env, who: Who, sid, timeout=60):
+    assert env.nova("DELETE", f"/servers/{sid}", token=who.token).status_code == 204
+    deadline = time.monotonic() + timeout
+    while env.nova("GET", f"/servers/{sid}", token=who.token).status_code != 404:
+        assert time.monotonic() < deadline, f"server {sid} was not deleted"
+        time.sleep(0.3)
+
+
+def wait_gone(env, who: Who, vid, timeout=60):
+    deadline = time.monotonic() + timeout
+    while volume(env, who, vid) is not None:
+        assert time.monotonic() < deadline, f"volume {vid} outlived its server"
+        time.sleep(0.3)
+
+
+def test_boot_from_an_image_to_a_new_volume(env):
+    who = member(env)
+    sid = boot(env, who, [{"uuid": env.image, "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1}]
+               ).json()["server"]["id"]
+    s = wait_server(env, who, sid)
+    # Nova's view of a volume-backed server: no image, the root volume attached.
+    assert s["image"] == ""
+    [attached] = s["os-extended-volumes:volumes_attached"]
+    assert attached["delete_on_termination"] is False
+    v = wait_volume(env, who, attached["id"], "in-use")
+    assert v["bootable"] == "true" and v["size"] == 1 and v["volume_image_metadata"]["image_id"] == env.image
+    assert [(a["server_id"], a["device"]) for a in v["attachments"]] == [(sid, "/dev/vda")]
+    listed = env.nova("GET", f"/servers/{sid}/os-volume_attachments", token=who.token).json()["volumeAttachments"]
+    assert [(a["volumeId"], a["device"]) for a in listed] == [(attached["id"], "/dev/vda")]
+    # The root volume does not detach; moves of volume-backed servers are refused, not broken.
+    assert "root device" in nova_error(env.nova("DELETE", f"/servers/{sid}/os-volume_attachments/{attached['id']}", token=who.token), 400)
+    nova_error(env.nova("POST", f"/servers/{sid}/action", token=who.token, json={"resize": {"flavorRef": env.flavor}}), 409)
+    # Placement holds no root disk for it (the flavor's 1 GiB lives on the storage node).
+    usages = requests.get(f"{env.base}/placement/allocations/{sid}", headers={"X-Auth-Token": env.admin,
+                          "OpenStack-API-Version": "placement 1.28"}, timeout=30).json()["allocations"]
+    assert all("DISK_GB" not in a["resources"] for a in usages.values()), usages
+    # Deleted without delete_on_termination: the volume stays, available, and boots again.
+    delete_server(env, who, sid)
+    wait_volume(env, who, attached["id"], "available")
+    sid2 = boot(env, who, [{"uuid": attached["id"], "source_type": "volume", "destination_type": "volume", "boot_index": "0",
+                            "delete_on_termination": True}]).json()["server"]["id"]
+    s2 = wait_server(env, who, sid2)
+    assert s2["os-extended-volumes:volumes_attached"] == [{"id": attached["id"], "delete_on_termination": True}]
+    delete_server(env, who, sid2)
+    wait_gone(env, who, attached["id"])
+
+
+def test_snapshot_blank_and_data_volumes(env):
+    who = member(env, volumes=6)
+    src = new_volume(env, who)
+    r = cinder(env, "POST", "/snapshots", who, json={"snapshot": {"volume_id": src, "name": "s"}})
+    assert r.status_code == 202, r.text
+    snap = r.json()["snapshot"]["id"]
+    deadline = time.monotonic() + 30
+    while cinder(env, "GET", f"/snapshots/{snap}", who).json()["snapshot"]["status"] != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    data = new_volume(env, who)
+    sid = boot(env, who, [
+        {"uuid": snap, "source_type": "snapshot", "destination_type": "volume", "boot_index": 0, "delete_on_termination": True},
+        {"source_type": "blank", "destination_type": "volume", "volume_size": 1, "boot_index": -1, "delete_on_termination": True,
+         "tag": "scratch"},
+        {"uuid": data, "source_type": "volume", "destination_type": "volume"},
+    ]).json()["server"]["id"]
+    s = wait_server(env, who, sid)
+    ids = [a["id"] for a in s["os-extended-volumes:volumes_attached"]]
+    assert len(ids) == 3 and ids[2] == data
+    devices = {a["volumeId"]: a["device"] for a in env.nova("GET", f"/servers/{sid}/os-volume_attachments", token=who.token)
+               .json()["volumeAttachments"]}
+    assert devices == {ids[0]: "/dev/vda", ids[1]: "/dev/vdb", ids[2]: "/dev/vdc"}
+    assert volume(env, who, ids[0])["snapshot_id"] == snap
+    for vid in ids:
+        wait_volume(env, who, vid, "in-use")
+    delete_server(env, who, sid)
+    wait_gone(env, who, ids[0])
+    wait_gone(env, who, ids[1])
+    wait_volume(env, who, data, "available")
+
+
+def test_an_image_root_with_a_blank_volume_and_the_legacy_syntax(env):
+    who = member(env)
+    sid = boot(env, who, [{"uuid": env.image, "source_type": "image", "destination_type": "local", "boot_index": 0},
+                          {"source_type": "blank", "destination_type": "volume", "volume_size": 1, "delete_on_termination": True}],
+               image=env.image).json()["server"]["id"]
+    s = wait_server(env, who, sid)
+    assert s["image"]["id"] == env.image
+    [blank] = s["os-extended-volumes:volumes_attached"]
+    assert wait_volume(env, who, blank["id"], "in-use")["attachments"][0]["device"] == "/dev/vdb"
+    delete_server(env, who, sid)
+    wait_gone(env, who, blank["id"])
+    # Legacy: the volume named for vda boots.
+    vid = new_volume(env, who)
+    sid = boot(env, who, [{"volume_id": vid, "device_name": "vda", "delete_on_termination": "false"}], legacy=True).json()["server"]["id"]
+    s = wait_server(env, who, sid)
+    assert s["image"] == "" and [a["id"] for a in s["os-extended-volumes:volumes_attached"]] == [vid]
+    delete_server(env, who, sid)
+    wait_volume(env, who, vid, "available")
+
+
+def test_bad_mappings_are_refused_before_anything_is_made(env):
+    who, other = member(env), member(env)
+    vid = new_volume(env, who)
+    theirs = new_volume(env, other)
+    before = {v["id"] for v in cinder(env, "GET", "/volumes", who).json()["volumes"]}
+
+    def refused(bdm, text, status=400, **kw):
+        r = boot(env, who, bdm, expect=status, **kw)
+        assert text in nova_error(r, status), r.text
+
+    image_to_volume = {"uuid": env.image, "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1}
+    refused([{**image_to_volume, "boot_index": 1}], "Boot sequence")
+    refused([{"source_type": "volume", "destination_type": "volume", "boot_index": 0}], "Missing device UUID")
+    refused([{"source_type": "blank", "uuid": vid, "destination_type": "volume", "boot_index": 0, "volume_size": 1}], "Invalid device UUID")
+    refused([{**image_to_volume, "volume_size": None}], "Invalid input for field/attribute")
+    refused([{k: v for k, v in image_to_volume.items() if k != "volume_size"}], "need to have a non-zero size")
+    refused([{"source_type": "blank", "destination_type": "volume", "boot_index": 0}], "need to have non-zero size")
+    refused([{"uuid": env.image, "source_type": "image", "destination_type": "local", "boot_index": 0}], "Mapping image to local is not supported")
+    refused([{"uuid": theirs, "source_type": "volume", "destination_type": "volume", "boot_index": 0}], f"failed to get volume {theirs}")
+    refused([{"uuid": str(uuid.uuid4()), "source_type": "snapshot", "destination_type": "volume", "boot_index": 0}], "failed to get snapshot")
+    refused([{"uuid": str(uuid.uuid4()), "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1}],
+            "failed to get image")
+    refused([{"uuid": "not-a-uuid", "source_type": "volume", "destination_type": "volume", "boot_index": 0}], "failed to get volume")
+    refused([{"uuid": vid, "source_type": "volume", "destination_type": "volume", "boot_index": 0}], "multiple instances", max_count=2)
+    refused([{**image_to_volume, "volume_type": "no-such-type"}], "no-such-type")
+    refused([{**image_to_volume, "tag": "t"}], "Additional properties are not allowed", version="2.35")
+    refused([{**image_to_volume, "volume_type": "x"}], "Additional properties are not allowed", version="2.66")
+    refused([{**image_to_volume, "boot_index": "first"}], "Invalid input")
+    refused([image_to_volume], "different block_device_mapping syntaxes",
+            block_device_mapping=[{"volume_id": vid, "device_name": "vda"}])
+    # Another project's image is not theirs to boot either, and a volume in use is not free.
+    assert volume(env, other, theirs)["status"] == "available"
+    sid = boot(env, who, [{"uuid": vid, "source_type": "volume", "destination_type": "volume", "boot_index": 0}]).json()["server"]["id"]
+    refused([{"uuid": vid, "source_type": "volume", "destination_type": "volume", "boot_index": 0}], "status must be 'available'")
+    wait_server(env, who, sid)
+    # Nothing was made by the refused requests (the volume list is the one from before plus none).
+    assert {v["id"] for v in cinder(env, "GET", "/volumes", who).json()["volumes"]} == before
+    delete_server(env, who, sid)
+    wait_volume(env, who, vid, "available")
+
+
+def test_a_volume_that_cannot_be_made_ends_the_build_in_error(env):
+    who = member(env)
+    # A volume type no backend offers: Cinder's create ends `error`, and the build with it.
+    r = cinder(env, "POST", "/types", admin(env), json={"volume_type": {"name": f"nowhere-{uuid.uuid4().hex[:6]}",
+                                                                        "extra_specs": {"volume_backend_name": "none-such"}}})
+    assert r.status_code == 200, r.text
+    vtype = r.json()["volume_type"]["name"]
+    sid = boot(env, who, [{"uuid": env.image, "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1,
+                           "volume_type": vtype, "delete_on_termination": True}]).json()["server"]["id"]
+    s = wait_server(env, who, sid, status="ERROR")
+    assert "did not finish being created" in s["fault"]["message"], s["fault"]
+    [attached] = s["os-extended-volumes:volumes_attached"]
+    delete_server(env, who, sid)
+    wait_gone(env, who, attached["id"])

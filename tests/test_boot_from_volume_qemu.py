@@ -1,0 +1,53 @@
+"""Boot from volume on real guests: the openstack CLI boots the test guest with
+`--boot-from-volume` (a volume made from the image, its root disk served by the storage node over
+NBD), the guest writes to its root disk, the server is deleted (the volume stays: no
+delete-on-termination), and a second server booted from the same volume reads the bytes back.
+
+Expected behaviour: nova/compute/manager.py `_prep_block_device` (volumes made, attached, the
+root from the volume), python-openstackclient `server create --boot-from-volume`."""
+
+import os
+import time
+
+import pytest
+
+from compute_support import wait_console
+from test_compute_qemu import BANNER
+from test_volume_attach_qemu import qemu_cloud, shell, wait_volume  # noqa: F401 (the fixture)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/qemu-storage-daemon"),
+                                reason="volume exports need root and qemu-storage-daemon")
+
+TEXT = "nimbus-root-volume-data"
+
+
+def test_a_guest_boots_from_a_volume_that_keeps_its_data(qemu_cloud):
+    cloud = qemu_cloud
+    started = time.monotonic()
+    s = cloud.cli("server", "create", "--image", "nimbus-test", "--boot-from-volume", "1", "--flavor", "m1.nano", "--no-network",
+                  "--wait", "bfv-writer", "-f", "json", timeout=300)
+    sid = s["id"]
+    print(f"boot from a new volume: ACTIVE after {time.monotonic() - started:.1f} s")
+    wait_console(cloud, sid, BANNER.pattern)
+    shown = cloud.cli("server", "show", sid, "-f", "json")
+    [attached] = shown["volumes_attached"]
+    vid = attached["id"]
+    v = wait_volume(cloud, vid, "in-use")
+    assert str(v["bootable"]).lower() == "true" and v["attachments"][0]["device"] == "/dev/vda"
+    # The guest's first disk is the volume (its serial is the volume id), 1 GiB.
+    out = shell(cloud, sid, "cat /sys/block/vda/serial; echo; cat /sys/block/vda/size; echo disk-$((6*7))", "disk-42")
+    assert vid[:20] in out and "2097152" in out, out
+    # Bytes written past the image's end, flushed; then the server goes and the volume stays.
+    shell(cloud, sid, f"printf {TEXT} | dd of=/dev/vda bs=1M seek=512 conv=fsync 2>/dev/null; sync; echo wrote-$((2+3))", "wrote-5")
+    cloud.cli("server", "delete", "--wait", sid, timeout=240)
+    v = wait_volume(cloud, vid, "available")
+    assert v["attachments"] == []
+    # A second server boots from the same volume (the CLI's --volume) and reads them back.
+    sid2 = cloud.cli("server", "create", "--volume", vid, "--flavor", "m1.nano", "--no-network", "--wait", "bfv-reader",
+                     "-f", "json", timeout=300)["id"]
+    wait_console(cloud, sid2, BANNER.pattern)
+    out = shell(cloud, sid2, "dd if=/dev/vda bs=1M skip=512 count=1 2>/dev/null | head -c 23; echo; echo read-$((4+5))", "read-9")
+    assert TEXT in out, out
+    cloud.cli("server", "delete", "--wait", sid2, timeout=240)
+    wait_volume(cloud, vid, "available")
+    cloud.cli("volume", "delete", vid)

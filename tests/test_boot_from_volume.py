@@ -9,6 +9,7 @@ nova/api/openstack/compute/servers.py (_process_bdms_for_create, _image_from_req
 nova/exception.py (InvalidBDM* messages), nova/api/openstack/compute/volume_attachments.py
 ("Cannot detach a root device volume")."""
 
+import json
 import os
 import time
 import uuid
@@ -36,9 +37,10 @@ def env(tmp_path_factory):
         stop_compute_cloud(cloud, data)
 
 
-def boot(env, who: Who, bdm, image="", version="2.96", expect=202, legacy=False, **extra):
-    body = {"server": {"name": f"bfv-{uuid.uuid4().hex[:6]}", "flavorRef": env.flavor, "imageRef": image,
-                       ("block_device_mapping" if legacy else "block_device_mapping_v2"): bdm, **extra}}
+def boot(env, who: Who, bdm, image="", version="2.96", expect=202, legacy=False, **extra):  # noqa: PLR0913
+    body = {"server": {"name": f"bfv-{uuid.uuid4().hex[:6]}", "flavorRef": env.flavor, "imageRef": image, **extra}}
+    if bdm:
+        body["server"]["block_device_mapping" if legacy else "block_device_mapping_v2"] = bdm
     if tuple(map(int, version.split("."))) >= (2, 37):
         body["server"]["networks"] = "none"
     r = env.nova("POST", "/servers", token=who.token, version=version, json=body)
@@ -211,3 +213,44 @@ def test_a_volume_that_cannot_be_made_ends_the_build_in_error(env):
     [attached] = s["os-extended-volumes:volumes_attached"]
     delete_server(env, who, sid)
     wait_gone(env, who, attached["id"])
+
+
+def test_an_image_of_a_volume_backed_server_boots_new_volumes(env):
+    who = member(env, volumes=6)
+    sid = boot(env, who, [{"uuid": env.image, "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1,
+                           "delete_on_termination": True}]).json()["server"]["id"]
+    s = wait_server(env, who, sid)
+    root = s["os-extended-volumes:volumes_attached"][0]["id"]
+    # createImage: the volume snapshotted, an image without data naming the snapshot, active at once.
+    r = env.nova("POST", f"/servers/{sid}/action", token=who.token, json={"createImage": {"name": "bfv-snap", "metadata": {"k": "v"}}})
+    assert r.status_code == 202, r.text
+    image_id = r.json()["image_id"]
+    r = requests.get(f"{env.base}/image/v2/images/{image_id}", headers={"X-Auth-Token": who.token}, timeout=30)
+    image = r.json()
+    assert image["status"] == "active" and image["size"] == 0 and image["k"] == "v" and image["bdm_v2"] == "True", image
+    [mapping] = json.loads(image["block_device_mapping"])
+    assert mapping["source_type"] == "snapshot" and mapping["boot_index"] == 0 and mapping["volume_size"] == 1
+    snap = cinder(env, "GET", f"/snapshots/{mapping['snapshot_id']}", who).json()["snapshot"]
+    assert snap["volume_id"] == root and snap["status"] == "available"
+    # Booted from the image: a new volume from the snapshot is the root; the image is the server's.
+    sid2 = boot(env, who, [], image=image_id).json()["server"]["id"]
+    s2 = wait_server(env, who, sid2)
+    assert s2["image"]["id"] == image_id
+    [new_root] = s2["os-extended-volumes:volumes_attached"]
+    assert new_root["id"] != root and volume(env, who, new_root["id"])["snapshot_id"] == snap["id"]
+    # createBackup of a volume-backed server is refused as Nova refuses it.
+    r = env.nova("POST", f"/servers/{sid}/action", token=who.token,
+                 json={"createBackup": {"name": "b", "backup_type": "daily", "rotation": 1}})
+    assert "not supported for volume-backed" in nova_error(r, 400)
+    for server in (sid, sid2):
+        delete_server(env, who, server)
+    # The new root was delete-on-termination (as the snapshot's mapping says); the first root
+    # was too, but Cinder keeps a volume that has snapshots (as Nova and Cinder do).
+    wait_gone(env, who, new_root["id"])
+    wait_volume(env, who, root, "available")
+    assert cinder(env, "DELETE", f"/snapshots/{snap['id']}", who).status_code == 202
+    deadline = time.monotonic() + 30
+    while cinder(env, "DELETE", f"/volumes/{root}", who).status_code != 202:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    wait_gone(env, who, root)

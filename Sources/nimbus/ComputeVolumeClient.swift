@@ -27,6 +27,17 @@ struct ComputeVolumeClient: VolumeClient {
         return Int(s["volume_size"]?.intValue ?? 0)
     }
 
+    func snapshotForce(volumeID: String, name: String, caller: AuthContext, wait: Duration) async throws -> (id: String, sizeGB: Int) {
+        let actor = Self.actor(caller)
+        let s = try await volumes.createSnapshot(volumeID: volumeID, name: name, description: nil, metadata: [:], force: true, actor: actor)
+        guard let id = s["id"]?.stringValue else { throw NimbusError(.internal, "the new snapshot has no id") }
+        let deadline = ContinuousClock.now + wait
+        while ContinuousClock.now < deadline, (try? volumes.snapshot(id, actor: Self.service))?["status"]?.stringValue == "creating" {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return (id, Int(s["volume_size"]?.intValue ?? 0))
+    }
+
     func createVolume(_ r: VolumeRequest, caller: AuthContext) async throws -> String {
         var c = VolumeCreate()
         c.name = r.name

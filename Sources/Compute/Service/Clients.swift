@@ -215,6 +215,9 @@ public protocol VolumeClient: Sendable {
     func volume(_ id: String, caller: AuthContext) async throws -> AttachableVolume?
     /// The size of a snapshot `caller` may see, in GiB; nil when there is no such snapshot.
     func snapshotSize(_ id: String, caller: AuthContext) async throws -> Int?
+    /// Snapshots a volume even while it is attached (Cinder's `create_snapshot_force`), as the
+    /// caller; returns the snapshot's id and size once it is `available` (or after `wait`).
+    func snapshotForce(volumeID: String, name: String, caller: AuthContext, wait: Duration) async throws -> (id: String, sizeGB: Int)
     /// Creates a volume in the caller's project (Cinder's quotas apply); returns its id at once,
     /// while the volume is still `creating`.
     func createVolume(_ r: VolumeRequest, caller: AuthContext) async throws -> String

@@ -188,6 +188,7 @@ extension ComputeService {
                             requestID: String) async throws -> String {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkState(current, vm: [.active, .stopped, .paused, .suspended], task: [nil], method: "createImage")
+        if current.isVolumeBacked { return try await snapshotVolumeBacked(current, name: name, metadata: metadata, caller: caller) }
         let imageID = try await queueSnapshot(of: current, name: name, metadata: metadata, caller: caller)
         try await startSnapshotTask(current, imageID: imageID, task: .imageSnapshot, arguments: ["image_id": imageID], action: "createImage",
                                     caller: caller, requestID: requestID)

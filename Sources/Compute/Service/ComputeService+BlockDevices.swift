@@ -1,5 +1,15 @@
 import Foundation
+import NIOCore
 import NimbusCore
+
+/// No bytes: the upload that makes a data-less image active (Nova's `force_activate`).
+struct EmptyBytes: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    struct AsyncIterator: AsyncIteratorProtocol {
+        mutating func next() async throws -> ByteBuffer? { nil }
+    }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator() }
+}
 
 /// One `block_device_mapping_v2` entry (or a legacy `block_device_mapping` entry turned into
 /// one), shape-checked by the API layer.
@@ -42,6 +52,57 @@ extension ComputeService {
     static func refuseVolumeBacked(_ i: Instance, _ method: String) throws {
         guard i.isVolumeBacked else { return }
         throw NimbusError.conflict("Cannot '\(method)' instance \(i.id): Nimbus does not \(method) volume-backed instances yet.")
+    }
+
+    /// createImage of a volume-backed instance (Nova's `snapshot_volume_backed`): each volume is
+    /// snapshotted (forced, it is in use) and an image without data is made whose
+    /// `block_device_mapping` names the snapshots, so a server booted from it gets volumes made
+    /// from them. The image is active at once (size 0).
+    func snapshotVolumeBacked(_ i: Instance, name: String, metadata: [Name: String], caller: AuthContext) async throws -> String {
+        guard let volumes else { throw NimbusError.conflict("The block storage service is not available.") }
+        var mappings = [JSONValue]()
+        for v in i.volumes where v.isConnected {
+            let snap = try await volumes.snapshotForce(volumeID: v.volumeID, name: "snapshot for \(name)", caller: caller, wait: .seconds(60))
+            mappings.append(["source_type": "snapshot", "destination_type": "volume", "snapshot_id": .string(snap.id), "volume_id": .null,
+                             "volume_size": .int(Int64(snap.sizeGB)), "boot_index": v.bootIndex.map { .int(Int64($0)) } ?? .null,
+                             "device_name": .string(v.device), "delete_on_termination": .bool(v.deleteOnTermination), "tag": JSONValue(v.tag),
+                             "guest_format": .null, "device_type": "disk", "disk_bus": "virtio", "image_id": .null, "no_device": .null,
+                             "volume_type": .null])
+        }
+        var properties = metadata
+        properties[Name("block_device_mapping")] = JSONValue.array(mappings).serializedString()
+        properties[Name("bdm_v2")] = "True"
+        properties[Name("root_device_name")] = "/dev/vda"
+        var meta = i
+        for key in ["block_device_mapping", "bdm_v2", "root_device_name", "mappings"] { meta.imageMeta[Name(key)] = nil }
+        let imageID = try await queueSnapshot(of: meta, name: name, metadata: properties, caller: caller)
+        do {
+            try await images.uploadSnapshot(imageID, diskFormat: "qcow2", size: 0, bytes: EmptyBytes())
+        } catch {
+            try? await images.deleteImage(imageID)
+            throw error
+        }
+        return imageID
+    }
+
+    /// The block device mappings an image names (a volume-backed server's snapshot):
+    /// `block_device_mapping` as JSON, v2 entries when `bdm_v2` is true.
+    static func imageDefinedBlockDevices(_ image: ImageInfo) -> [BlockDeviceRequest] {
+        guard let text = image.properties[Name("block_device_mapping")], image.properties[Name("bdm_v2")].map({ $0.lowercased() == "true" }) == true,
+              let list = (try? JSONValue.parse(Array(text.utf8)))?.arrayValue else { return [] }
+        return list.compactMap { b -> BlockDeviceRequest? in
+            guard let source = b["source_type"]?.stringValue.flatMap(BlockDeviceRequest.Source.init(rawValue:)) else { return nil }
+            let uuid: String? = switch source {
+            case .snapshot: b["snapshot_id"]?.stringValue
+            case .volume: b["volume_id"]?.stringValue
+            case .image: b["image_id"]?.stringValue
+            case .blank: nil
+            }
+            return BlockDeviceRequest(source: source, toVolume: b["destination_type"]?.stringValue == "volume", uuid: uuid,
+                                      volumeSize: b["volume_size"]?.intValue.map { Int($0) }, bootIndex: b["boot_index"]?.intValue.map { Int($0) },
+                                      deleteOnTermination: b["delete_on_termination"]?.boolValue ?? false, tag: b["tag"]?.stringValue,
+                                      volumeType: b["volume_type"]?.stringValue, guestFormat: b["guest_format"]?.stringValue)
+        }
     }
 
     /// The checked block device mappings of a create: the boot volume (if the root disk is one)

@@ -100,7 +100,7 @@ extension ComputeService {
         }
         return InstanceSpec(id: try InstanceID(i.id), name: i.name, hostname: i.hostname, projectID: i.projectID, userID: i.userID, vcpus: i.flavor.vcpus,
                             memoryMB: i.flavor.memoryMB, rootGB: i.flavor.rootGB, ephemeralGB: i.flavor.ephemeralGB, swapMB: i.flavor.swapMB,
-                            imageID: i.taskState == .unshelving ? (i.taskArguments["image_id"] ?? i.imageID ?? "") : (i.imageID ?? ""),
+                            imageID: i.isVolumeBacked ? "" : i.taskState == .unshelving ? (i.taskArguments["image_id"] ?? i.imageID ?? "") : (i.imageID ?? ""),
                             configDrive: drive, nics: network?.nics(instance: i.id, project: i.projectID, order: i.createdPorts),
                             volumes: i.volumes.filter(\.isConnected).map {
                                 GuestVolume(volumeID: $0.volumeID, attachmentID: $0.attachmentID, socketPath: $0.socketPath, export: $0.export,
@@ -115,6 +115,12 @@ extension ComputeService {
         let power = r.powerState == .suspended ? PowerState.shutdown.rawValue : r.powerState.rawValue
         switch r.event {
         case .spawned:
+            // The guest started with its volumes on its command line: their attachments are
+            // complete before the server is ACTIVE (Nova attaches them before it spawns).
+            if let i = try await instances.get(r.id.rawValue), i.vmState == .building, i.taskState == .spawning,
+               i.volumes.contains(where: { $0.state == .attaching }) {
+                try await completeAttachments(i, plugged: Set(i.volumes.filter { $0.state == .attaching }.map(\.attachmentID)))
+            }
             let done = try await instances.modify(r.id.rawValue) { i in
                 guard i.vmState == .building, i.taskState == .spawning, i.host?.sameBytes(as: host) == true else { throw Superseded() }
                 i.vmState = .active

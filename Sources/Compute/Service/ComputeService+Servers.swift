@@ -65,7 +65,14 @@ extension ComputeService {
         } else if r.blockDevices.isEmpty {
             throw NimbusError.badRequest("Missing imageRef attribute")
         }
-        let plan = try await checkBlockDevices(r, flavor: flavor, image: image, caller: caller)
+        var request = r
+        if let image, case let defined = Self.imageDefinedBlockDevices(image), !defined.isEmpty {
+            // Nova's `_check_and_transform_bdm`: the image's mappings (a volume-backed server's
+            // snapshot) come first, and a root among them replaces the request's image root.
+            let rootDefined = defined.contains { $0.bootIndex == 0 }
+            request.blockDevices = defined + r.blockDevices.filter { !(rootDefined && $0.source == .image && $0.bootIndex == 0) }
+        }
+        let plan = try await checkBlockDevices(request, flavor: flavor, image: image, caller: caller)
         if let image {
             // A volume-backed root does not live on the flavor's disk (Nova's `_validate_flavor_image` with a volume root).
             if plan.volumeBacked {
@@ -116,11 +123,12 @@ extension ComputeService {
             let name = r.maxCount > 1 ? "\(r.name)-\(index + 1)" : r.name
             var i = Instance(id: Identifiers.uuid(), projectID: project, userID: caller.user.id, name: name, flavor: flavor, now: now)
             i.hostname = r.hostname ?? Instance.hostname(from: name, fallback: "server-\(i.id)")
-            if plan.volumeBacked {
+            // The request's image stays the server's (Nova's `image_ref`), even when the root is a volume.
+            i.imageID = image?.id
+            if plan.volumeBacked, image == nil || !plan.rootImageMeta.isEmpty {
                 i.imageMeta = plan.rootImageMeta
-            } else {
-                i.imageID = image?.id
-                if let image { i.imageMeta = Self.systemMetadata(image, flavor: flavor) }
+            } else if let image {
+                i.imageMeta = Self.systemMetadata(image, flavor: flavor)
             }
             i.keyName = r.keyName
             i.keyData = keyData

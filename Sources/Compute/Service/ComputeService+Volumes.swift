@@ -106,6 +106,12 @@ extension ComputeService {
     func volumesReported(_ r: InstanceReport, from host: String) async throws {
         guard let i = try await instances.get(r.id.rawValue), !i.deleted, i.host?.sameBytes(as: host) == true else { return }
         let plugged = Set((try? JSONValue.parse(Array((r.detail ?? "[]").utf8)))?.arrayValue?.compactMap(\.stringValue) ?? [])
+        try await completeAttachments(i, plugged: plugged)
+        try await finishDetaches(i.id, plugged: plugged)
+    }
+
+    /// Completes the attachments of `i` being attached that the guest has (`os-complete`).
+    func completeAttachments(_ i: Instance, plugged: Set<String>) async throws {
         for v in i.volumes where v.state == .attaching && plugged.contains(v.attachmentID) {
             do {
                 try await volumes?.complete(attachmentID: v.attachmentID)
@@ -116,7 +122,6 @@ extension ComputeService {
                 logger.error("could not complete attachment \(v.attachmentID) of \(i.id): \(error)")
             }
         }
-        try await finishDetaches(i.id, plugged: plugged)
     }
 
     /// Deletes the attachments of volumes being detached that the guest no longer has.

@@ -67,6 +67,12 @@ def delete_server(env, who: Who, sid, timeout=60):
         time.sleep(0.3)
 
 
+def bootable(env, who: Who, vid) -> str:
+    r = cinder(env, "POST", f"/volumes/{vid}/action", who, json={"os-set_bootable": {"bootable": True}})
+    assert r.status_code == 200, r.text
+    return vid
+
+
 def wait_gone(env, who: Who, vid, timeout=60):
     deadline = time.monotonic() + timeout
     while volume(env, who, vid) is not None:
@@ -150,7 +156,7 @@ def test_an_image_root_with_a_blank_volume_and_the_legacy_syntax(env):
     delete_server(env, who, sid)
     wait_gone(env, who, blank["id"])
     # Legacy: the volume named for vda boots.
-    vid = new_volume(env, who)
+    vid = bootable(env, who, new_volume(env, who))
     sid = boot(env, who, [{"volume_id": vid, "device_name": "vda", "delete_on_termination": "false"}], legacy=True).json()["server"]["id"]
     s = wait_server(env, who, sid)
     assert s["image"] == "" and [a["id"] for a in s["os-extended-volumes:volumes_attached"]] == [vid]
@@ -160,7 +166,8 @@ def test_an_image_root_with_a_blank_volume_and_the_legacy_syntax(env):
 
 def test_bad_mappings_are_refused_before_anything_is_made(env):
     who, other = member(env), member(env)
-    vid = new_volume(env, who)
+    blank = new_volume(env, who)
+    vid = bootable(env, who, new_volume(env, who))
     theirs = new_volume(env, other)
     before = {v["id"] for v in cinder(env, "GET", "/volumes", who).json()["volumes"]}
 
@@ -182,6 +189,7 @@ def test_bad_mappings_are_refused_before_anything_is_made(env):
             "failed to get image")
     refused([{"uuid": "not-a-uuid", "source_type": "volume", "destination_type": "volume", "boot_index": 0}], "failed to get volume")
     refused([{"uuid": vid, "source_type": "volume", "destination_type": "volume", "boot_index": 0}], "multiple instances", max_count=2)
+    refused([{"uuid": blank, "source_type": "volume", "destination_type": "volume", "boot_index": 0}], f"Block Device {blank} is not bootable")
     refused([{**image_to_volume, "volume_type": "no-such-type"}], "no-such-type")
     refused([{**image_to_volume, "tag": "t"}], "Additional properties are not allowed", version="2.35")
     refused([{**image_to_volume, "volume_type": "x"}], "Additional properties are not allowed", version="2.66")
@@ -254,3 +262,65 @@ def test_an_image_of_a_volume_backed_server_boots_new_volumes(env):
         assert time.monotonic() < deadline
         time.sleep(0.3)
     wait_gone(env, who, root)
+
+
+def test_the_nova_volume_and_snapshot_proxies(env):
+    who, other = member(env), member(env)
+    r = env.nova("POST", "/os-volumes", token=who.token, version="2.35",
+                 json={"volume": {"size": 1, "display_name": "proxied", "display_description": "d", "metadata": {"a": "b"}}})
+    assert r.status_code == 200, r.text
+    made = r.json()["volume"]
+    assert r.headers["Location"].endswith(f"/os-volumes/{made['id']}")
+    assert {k: made[k] for k in ("size", "displayName", "displayDescription", "metadata", "attachments", "snapshotId")} == {
+        "size": 1, "displayName": "proxied", "displayDescription": "d", "metadata": {"a": "b"}, "attachments": [{}], "snapshotId": None}
+    wait_volume(env, who, made["id"], "available")
+    for path in ("/os-volumes", "/os-volumes/detail"):
+        listed = env.nova("GET", path, token=who.token, version="2.35").json()["volumes"]
+        assert [v["id"] for v in listed] == [made["id"]]
+    assert env.nova("GET", "/os-volumes?limit=x", token=who.token, version="2.35").status_code == 400
+    assert env.nova("GET", f"/os-volumes/{made['id']}", token=who.token, version="2.35").json()["volume"]["status"] == "available"
+    # Another project's user sees none of it; 2.36 has no proxy.
+    nova_error(env.nova("GET", f"/os-volumes/{made['id']}", token=other.token, version="2.35"), 404)
+    assert env.nova("GET", "/os-volumes", token=other.token, version="2.35").json()["volumes"] == []
+    nova_error(env.nova("GET", "/os-volumes", token=who.token, version="2.36"), 404)
+    r = env.nova("POST", "/os-snapshots", token=who.token, version="2.35", json={"snapshot": {"volume_id": made["id"], "display_name": "s"}})
+    assert r.status_code == 200, r.text
+    snap = r.json()["snapshot"]
+    assert snap["volumeId"] == made["id"] and snap["size"] == 1 and snap["displayName"] == "s"
+    assert [s["id"] for s in env.nova("GET", "/os-snapshots/detail", token=who.token, version="2.35").json()["snapshots"]] == [snap["id"]]
+    nova_error(env.nova("POST", "/os-snapshots", token=who.token, version="2.35", json={"snapshot": {"volume_id": made["id"], "bad": 1}}), 400)
+    deadline = time.monotonic() + 30
+    while env.nova("GET", f"/os-snapshots/{snap['id']}", token=who.token, version="2.35").json()["snapshot"]["status"] != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert env.nova("DELETE", f"/os-snapshots/{snap['id']}", token=who.token, version="2.35").status_code == 202
+    deadline = time.monotonic() + 30
+    while env.nova("DELETE", f"/os-volumes/{made['id']}", token=who.token, version="2.35").status_code != 202:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    wait_gone(env, who, made["id"])
+
+
+def test_attachment_update_and_swap(env):
+    who = member(env)
+    vid = bootable(env, who, new_volume(env, who))
+    other = new_volume(env, who)
+    sid = boot(env, who, [{"uuid": env.image, "source_type": "image", "destination_type": "local", "boot_index": 0},
+                          {"uuid": vid, "source_type": "volume", "destination_type": "volume", "tag": "t1"}], image=env.image).json()["server"]["id"]
+    wait_server(env, who, sid)
+    wait_volume(env, who, vid, "in-use")
+    path = f"/servers/{sid}/os-volume_attachments/{vid}"
+    r = env.nova("PUT", path, token=who.token, version="2.85", json={"volumeAttachment": {"volumeId": vid, "delete_on_termination": True}})
+    assert r.status_code == 202, r.text
+    shown = env.nova("GET", path, token=who.token, version="2.85").json()["volumeAttachment"]
+    assert shown["delete_on_termination"] is True and shown["tag"] == "t1"
+    assert "tag property is not mutable" in nova_error(env.nova("PUT", path, token=who.token, version="2.85",
+                                                               json={"volumeAttachment": {"volumeId": vid, "tag": "t2"}}), 400)
+    # A swap is Cinder's (admin) call during a volume migration, which Nimbus never runs.
+    nova_error(env.nova("PUT", path, token=who.token, version="2.85", json={"volumeAttachment": {"volumeId": other}}), 403)
+    nova_error(env.nova("PUT", path, token=who.token, version="2.84", json={"volumeAttachment": {"volumeId": vid}}), 403)
+    assert "not migrating" in nova_error(env.nova("PUT", path, version="2.85", json={"volumeAttachment": {"volumeId": other}}), 409)
+    nova_error(env.nova("PUT", f"/servers/{sid}/os-volume_attachments/{uuid.uuid4()}", version="2.84",
+                        json={"volumeAttachment": {"volumeId": other}}), 404)
+    delete_server(env, who, sid)
+    wait_gone(env, who, vid)

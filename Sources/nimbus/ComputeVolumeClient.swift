@@ -41,6 +41,8 @@ struct ComputeVolumeClient: VolumeClient {
     func createVolume(_ r: VolumeRequest, caller: AuthContext) async throws -> String {
         var c = VolumeCreate()
         c.name = r.name
+        c.description = r.description
+        c.metadata = r.metadata
         c.sizeGB = Int64(r.sizeGB)
         c.imageID = r.imageID
         c.snapshotID = r.snapshotID

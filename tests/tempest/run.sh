@@ -31,6 +31,8 @@ if [[ ${1:-} == -- ]]; then shift; fi
 read -r -a AREAS <<< "${TEMPEST_AREAS:-identity object_storage image compute network volume}"
 has_area() { [[ " ${AREAS[*]} " == *" $1 "* ]]; }
 NOVA=False; if has_area compute; then NOVA=True; fi
+# Cinder is on in every pass when its area runs: the compute tests that need volumes run with the others.
+CINDER=False; if has_area volume; then CINDER=True; fi
 COMPUTE_DRIVER=${TEMPEST_COMPUTE_DRIVER:-fake}
 # stestr starts its workers with ${PYTHON:-python}: make that the venv's.
 export PATH=$VENV/bin:$PATH PYTHON=$VENV/bin/python
@@ -164,7 +166,7 @@ nova = True
 nova = $NOVA
 glance = True
 neutron = False
-cinder = False
+cinder = $CINDER
 swift = True
 horizon = False
 
@@ -259,6 +261,29 @@ nova_policy_roles = admin,manager,member,reader
 catalog_type = placement
 region = RegionOne
 endpoint_type = public
+
+[volume]
+catalog_type = block-storage
+region = RegionOne
+endpoint_type = public
+min_microversion = 3.0
+max_microversion = 3.71
+build_interval = 1
+build_timeout = 60
+volume_size = 1
+vendor_name = Open Source
+storage_protocol = nbd
+disk_format = raw,qcow2
+
+[volume-feature-enabled]
+multi_backend = False
+backup = False
+snapshot = True
+clone = True
+manage_snapshot = False
+manage_volume = False
+extend_attached_volume = False
+api_extensions = all
 
 [validation]
 run_validation = False
@@ -360,34 +385,9 @@ EOF
 fi
 
 if has_area volume; then
-    # Cinder on, in a pass of its own (the compute must-pass list was made without it). Nova is
-    # off here: attaching volumes to servers is not implemented yet.
-    sed -e 's/^cinder = False$/cinder = True/' -e 's/^nova = True$/nova = False/' -e 's/^neutron = False$/neutron = True/' "$WORK/etc/tempest.conf" > "$WORK/etc/tempest-volume.conf"
-    cat >> "$WORK/etc/tempest-volume.conf" <<EOF
-[volume]
-catalog_type = block-storage
-region = RegionOne
-endpoint_type = public
-min_microversion = 3.0
-max_microversion = 3.71
-build_interval = 1
-build_timeout = 60
-volume_size = 1
-vendor_name = Open Source
-storage_protocol = nbd
-disk_format = raw,qcow2
-
-[volume-feature-enabled]
-multi_backend = False
-backup = False
-snapshot = True
-clone = True
-manage_snapshot = False
-manage_volume = False
-extend_attached_volume = False
-api_extensions = all
-EOF
-    if [[ -n ${TEMPEST_CONF_EXTRA:-} ]]; then cat "$TEMPEST_CONF_EXTRA" >> "$WORK/etc/tempest-volume.conf"; fi
+    # The volume tests in a pass of their own, with Neutron on (as the volume must-pass list was
+    # made); Nova stays as the areas say, so the volume tests that attach to servers run too.
+    sed -e 's/^neutron = False$/neutron = True/' "$WORK/etc/tempest.conf" > "$WORK/etc/tempest-volume.conf"
     run_pass "$WORK/volume" "$WORK/etc/tempest-volume.conf" volume
 fi
 

@@ -102,6 +102,67 @@ extension ComputeAPI {
                                                            caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID)
             return .json(["volumeAttachment": self.volumeAttachmentView(made, i, v, forCreate: true)])
         })
+        // Nova's update: before 2.85 only a swap (Cinder's call during a volume migration); from
+        // 2.85 `delete_on_termination` changes, the other fields must be as they are, and a
+        // different `volumeId` is a swap too. Nimbus never migrates volumes, so a swap is 409.
+        t.put("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", versioned { req, ctx, v in
+            let c = try self.caller(ctx)
+            let body = try await Self.body(req, ctx)
+            let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)
+            let id = try ctx.parameter("volume_id")
+            if let extra = body.objectValue?.keys.first(where: { $0 != "volumeAttachment" }) {
+                throw NimbusError.badRequest("Invalid input for field/attribute body. Additional properties are not allowed ('\(extra)' was unexpected)")
+            }
+            guard case .object(let a)? = body["volumeAttachment"] else {
+                throw NimbusError.badRequest("Invalid input for field/attribute volumeAttachment. 'volumeAttachment' is a required property")
+            }
+            var allowed: Set<String> = ["volumeId"]
+            if v.atLeast(49) { allowed.insert("tag") }
+            if v.atLeast(79) { allowed.insert("delete_on_termination") }
+            if v.atLeast(85) { allowed.formUnion(["device", "serverId", "id"]) }
+            if let extra = a.keys.first(where: { !allowed.contains($0) }) {
+                throw NimbusError.badRequest("Invalid input for field/attribute volumeAttachment. Additional properties are not allowed ('\(extra)' was unexpected)")
+            }
+            guard let vid = a["volumeId"]?.stringValue, UUIDText.isUUID(vid) else {
+                throw NimbusError.badRequest("Invalid input for field/attribute volumeId. Value: \(a["volumeId"]?.pythonStr ?? "None"). is not a 'uuid'")
+            }
+            var deleteOnTermination: Bool?
+            if let d = a["delete_on_termination"] {
+                do { try NovaSchemas.boolean.validate(d) } catch {
+                    throw NimbusError.badRequest("Invalid input for field/attribute delete_on_termination. Value: \(d.pythonStr). \(d.pythonStr) is not of type 'boolean', 'string'")
+                }
+                deleteOnTermination = NovaSchemas.bool(d)
+            }
+            let onlySwap = !v.atLeast(85), swap = onlySwap || !vid.sameBytes(as: id)
+            if swap {
+                try self.authorize("os_compute_api:os-volumes-attachments:swap", c, target: [:])
+            } else {
+                try self.authorize("os_compute_api:os-volumes-attachments:update", c, target: ["project_id": i.projectID])
+            }
+            if !onlySwap {
+                guard let current = i.volumes.first(where: { $0.volumeID.sameBytes(as: id) }) else {
+                    throw NimbusError.notFound("No volume Block Device Mapping with id \(id).")
+                }
+                if let x = a["id"], x.stringValue.map({ !$0.sameBytes(as: id) }) ?? true { throw NimbusError.badRequest("The id property is not mutable") }
+                if let x = a["serverId"], x.stringValue.map({ !$0.sameBytes(as: i.id) }) ?? true {
+                    throw NimbusError.badRequest("The serverId property is not mutable")
+                }
+                if let x = a["device"], x.stringValue.map({ !$0.sameBytes(as: current.device) }) ?? true {
+                    throw NimbusError.badRequest("The device property is not mutable")
+                }
+                if let x = a["tag"], x.stringValue != current.tag { throw NimbusError.badRequest("The tag property is not mutable") }
+                if let deleteOnTermination {
+                    try await self.service.setDeleteOnTermination(i, volumeID: id, deleteOnTermination)
+                }
+            }
+            if swap {
+                guard try await self.service.volumes?.volume(id, caller: c.auth) != nil else {
+                    throw NimbusError.notFound("Volume \(id) could not be found.")
+                }
+                throw NimbusError.conflict("volume \(id) is not migrating; this API should only be called by Cinder")
+            }
+            return .empty(.accepted)
+        })
         t.delete("/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", versioned { req, ctx, v in
             let c = try self.caller(ctx)
             let i = try await self.service.server(try ctx.parameter("server_id"), caller: c.auth, isAdmin: c.isAdmin)

@@ -44,6 +44,7 @@ public struct ComputeAPI: Sendable {
         addExtensionRoutes(&t)
         addServerMetadataRoutes(&t)
         addVolumeAttachmentRoutes(&t)
+        addVolumeProxyRoutes(&t)
         return t
     }
 

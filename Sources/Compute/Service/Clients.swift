@@ -185,16 +185,61 @@ public struct AttachableVolume: Sendable, Equatable {
 /// A volume the compute service asks for to boot from (a `block_device_mapping_v2` entry
 /// whose destination is a volume and whose source is an image, a snapshot or nothing).
 public struct VolumeRequest: Sendable, Equatable {
-    public var name: String
+    public var name: String?
     public var sizeGB: Int
     public var imageID: String?
     public var snapshotID: String?
     public var volumeType: String?
     public var availabilityZone: String?
-    public init(name: String, sizeGB: Int, imageID: String? = nil, snapshotID: String? = nil, volumeType: String? = nil,
+    public var description: String?
+    public var metadata: [String: String] = [:]
+    public init(name: String?, sizeGB: Int, imageID: String? = nil, snapshotID: String? = nil, volumeType: String? = nil,
                 availabilityZone: String? = nil) {
         self.name = name; self.sizeGB = sizeGB; self.imageID = imageID; self.snapshotID = snapshotID
         self.volumeType = volumeType; self.availabilityZone = availabilityZone
+    }
+}
+
+/// A volume as Nova's `os-volumes` proxy shows it (`_translate_volume_summary_view`).
+public struct ProxiedVolume: Sendable, Equatable {
+    public var id: String
+    public var status: String
+    public var sizeGB: Int
+    public var availabilityZone: String
+    public var createdAt: String
+    /// The attachments: server and mount point.
+    public var attachments: [(server: String, device: String?)]
+    public var name: String?
+    public var description: String?
+    public var volumeType: String?
+    public var snapshotID: String?
+    public var metadata: [String: String]
+    public init(id: String, status: String, sizeGB: Int, availabilityZone: String, createdAt: String, attachments: [(server: String, device: String?)],
+                name: String?, description: String?, volumeType: String?, snapshotID: String?, metadata: [String: String]) {
+        self.id = id; self.status = status; self.sizeGB = sizeGB; self.availabilityZone = availabilityZone; self.createdAt = createdAt
+        self.attachments = attachments; self.name = name; self.description = description; self.volumeType = volumeType
+        self.snapshotID = snapshotID; self.metadata = metadata
+    }
+    public static func == (a: ProxiedVolume, b: ProxiedVolume) -> Bool {
+        a.id == b.id && a.status == b.status && a.sizeGB == b.sizeGB && a.createdAt == b.createdAt
+            && a.attachments.map(\.server) == b.attachments.map(\.server) && a.attachments.map(\.device) == b.attachments.map(\.device)
+            && a.name == b.name && a.description == b.description && a.volumeType == b.volumeType && a.snapshotID == b.snapshotID
+            && a.metadata == b.metadata && a.availabilityZone == b.availabilityZone
+    }
+}
+
+/// A volume snapshot as Nova's `os-snapshots` proxy shows it.
+public struct ProxiedSnapshot: Sendable, Equatable {
+    public var id: String
+    public var volumeID: String
+    public var status: String
+    public var sizeGB: Int
+    public var createdAt: String
+    public var name: String?
+    public var description: String?
+    public init(id: String, volumeID: String, status: String, sizeGB: Int, createdAt: String, name: String?, description: String?) {
+        self.id = id; self.volumeID = volumeID; self.status = status; self.sizeGB = sizeGB; self.createdAt = createdAt
+        self.name = name; self.description = description
     }
 }
 
@@ -236,6 +281,16 @@ public protocol VolumeClient: Sendable {
     func complete(attachmentID: String) async throws
     /// Deletes the attachment (the export stops); nothing when it is gone.
     func detach(attachmentID: String) async throws
+    // Nova's `os-volumes` and `os-snapshots` proxies (up to 2.35), as the caller: Cinder's
+    // visibility, policy and quotas apply; lists are the caller's project's, newest first.
+    func proxyVolumes(caller: AuthContext) async throws -> [ProxiedVolume]
+    func proxyVolume(_ id: String, caller: AuthContext) async throws -> ProxiedVolume?
+    func proxyCreateVolume(_ r: VolumeRequest, caller: AuthContext) async throws -> ProxiedVolume
+    func proxyDeleteVolume(_ id: String, caller: AuthContext) async throws
+    func proxySnapshots(caller: AuthContext) async throws -> [ProxiedSnapshot]
+    func proxySnapshot(_ id: String, caller: AuthContext) async throws -> ProxiedSnapshot?
+    func proxyCreateSnapshot(volumeID: String, force: Bool, name: String?, description: String?, caller: AuthContext) async throws -> ProxiedSnapshot
+    func proxyDeleteSnapshot(_ id: String, caller: AuthContext) async throws
     /// Deletes a volume whose attachment went with its server (`delete_on_termination`), if it
     /// belongs to `project` (the server's): another project's volume is never deleted.
     func deleteVolume(_ id: String, project: String) async throws

@@ -173,6 +173,8 @@ extension ComputeService {
                     throw NimbusError.badRequest("Invalid volume: volume '\(id)' status must be 'available'. Currently in '\(v.status)'")
                 }
                 devices[k].volumeSize = v.sizeGB
+                // Nova's `get_bdm_image_metadata`: a root volume must be bootable.
+                if d.bootIndex == 0, image == nil, !v.bootable { throw NimbusError.badRequest("Block Device \(id) is not bootable.") }
                 if d.bootIndex == 0 {
                     plan.rootImageMeta = Dictionary(v.imageMetadata.map { (Name($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
                     if let minDisk = v.imageMetadata["min_disk"].flatMap(Int.init), minDisk > v.sizeGB {

@@ -78,6 +78,16 @@ extension ComputeService {
         NimbusError.forbidden("The maximum allowed number of disk devices (\(maxVolumes)) to attach to a single instance has been exceeded.")
     }
 
+    /// Nova's 2.85 attachment update: whether the volume goes with the server.
+    public func setDeleteOnTermination(_ i: Instance, volumeID: String, _ value: Bool) async throws {
+        _ = try await instances.modify(i.id) { m in
+            guard let k = m.volumes.firstIndex(where: { $0.volumeID.sameBytes(as: volumeID) }) else {
+                throw NimbusError.notFound("No volume Block Device Mapping with id \(volumeID).")
+            }
+            m.volumes[k].deleteOnTermination = value
+        }
+    }
+
     /// Detaches a volume: out of the guest first; the attachment goes when the node reports it.
     /// Only an attached (`in-use`) volume detaches, as Cinder's `begin_detaching` requires.
     public func detachVolume(_ i: Instance, volumeID: String, caller: AuthContext, lockOverride: Bool, requestID: String) async throws {

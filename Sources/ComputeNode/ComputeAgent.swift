@@ -136,10 +136,14 @@ public actor ComputeAgent {
     }
 
     func syncVolumes(_ id: InstanceID, _ volumes: [GuestVolume]) async {
-        defer { busy.remove(id) }
         do {
             try await driver.setVolumes(id, volumes)
+            busy.remove(id)
+            // Another pass at once: it reports what is plugged now, so the attachment completes
+            // (or goes) without waiting for the next interval. (A failure waits for the interval.)
+            poke()
         } catch {
+            busy.remove(id)
             logger.warning("compute node \(host): volumes of \(id) not in place yet: \(error)")
         }
     }

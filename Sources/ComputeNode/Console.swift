@@ -64,8 +64,10 @@ public enum ConsoleRelay {
             group.addTask {
                 for try await data in bytes(inbound) where data.readableBytes > 0 { try await console.send(data) }
             }
-            // Either side ending ends both.
+            // Either side ending ends both: the websocket is closed too, so a reader waiting on
+            // it (the task group waits for both tasks) ends even when cancelling cannot reach it.
             _ = try? await group.next()
+            try? await outbound.close(.normalClosure, reason: nil)
             group.cancelAll()
         }
     }

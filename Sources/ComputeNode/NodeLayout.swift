@@ -8,8 +8,9 @@ import NimbusCore
 ///     accelerator.json         the KVM probe's verdict, keyed by QEMU version and host kernel
 ///     instances/<id>/          one directory per instance (`InstancePaths`)
 struct NodeLayout: Sendable {
-    /// sun_path holds 108 bytes including the terminating NUL.
-    static let maxSocketPathBytes = 107
+    /// sun_path holds 108 bytes including the terminating NUL, but SwiftNIO (the console
+    /// relay connects with it) refuses paths over 103 bytes.
+    static let maxSocketPathBytes = 103
 
     let root: String
     var baseDir: String { root + "/_base" }

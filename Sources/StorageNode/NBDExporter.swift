@@ -59,7 +59,9 @@ public final class NBDExporter: Sendable {
         try FileIO.makeDirectory(runDir, mode: 0o700)
         unlink(qmpPath)
         unlink(socketPath)
-        let argv = [binary, "--chardev", "socket,id=qmp,path=\(qmpPath),server=on,wait=off", "--monitor", "chardev=qmp",
+        // glibc hands each 1 MiB NBD request a fresh mmap'd (zeroed) buffer unless the mmap
+        // threshold is above it: measured, that halves the daemon's CPU per GiB served.
+        let argv = ["env", "MALLOC_MMAP_THRESHOLD_=33554432", binary, "--chardev", "socket,id=qmp,path=\(qmpPath),server=on,wait=off", "--monitor", "chardev=qmp",
                     "--nbd-server", "addr.type=unix,addr.path=\(socketPath)", "--pidfile", runDir + "/qsd.pid"]
         let pid = try runner.startDetached(argv, logPath: runDir + "/qsd.log")
         child.withLock { $0 = pid }
@@ -134,7 +136,10 @@ public final class NBDExporter: Sendable {
                 while await isRunning(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
                 if let pid = child.withLock({ p in defer { p = nil }; return p }) {
                     // No zombie left behind: wait for our child's exit status.
-                    for _ in 0..<100 where runner.reapDetached(pid) == nil { try await Task.sleep(for: .milliseconds(20)) }
+                    for _ in 0..<100 {
+                        if runner.reapDetached(pid) != nil { break }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
                 }
                 try? FileIO.removeTree(runDir)
                 logger.info("qemu-storage-daemon stopped: no volume is attached")

@@ -134,10 +134,10 @@ done < <(/bin/busybox --list-full)
 # from a root build's) boots as well.
 if ((EUID == 0)); then mknod -m 600 "$root/dev/console" c 5 1; fi
 
-# --- dropbear, curl and util-linux's blkid (CirrOS has them; Tempest's scenarios read the
+# --- dropbear, curl and util-linux's blkid and lsblk (CirrOS has them; Tempest's scenarios read the
 # metadata service with curl and find the config drive with `blkid -L config-2`), and the
 # shared libraries they need
-binaries=(/usr/sbin/dropbear /usr/bin/dropbearkey /usr/bin/dbclient /usr/bin/curl /sbin/blkid)
+binaries=(/usr/sbin/dropbear /usr/bin/dropbearkey /usr/bin/dbclient /usr/bin/curl /sbin/blkid /usr/bin/lsblk)
 for bin in "${binaries[@]}"; do
     rm -f "$root$bin"     # busybox may have an applet of that name
     cp "$bin" "$root$bin"

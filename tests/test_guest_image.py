@@ -261,6 +261,16 @@ def test_console_has_root_shell(plain):
     plain.run_on_console("echo console-$((6*7)) $(id -u)", b"console-42 0")
 
 
+def test_boot_disk_is_mounted_read_write_at_persist(plain):
+    """/ is the initramfs; the boot disk's FAT (label NIMBUSTEST) is at /persist, read-write, so
+    what is written there stays on the disk (Tempest's volume scenarios write their timestamps
+    there); lsblk lists the disks as Tempest's `get_disks` reads them."""
+    plain.wait_banner()
+    plain.run_on_console("grep ' /persist ' /proc/mounts; echo mounts-$((2*3))", re.compile(rb"/dev/vda /persist vfat rw[^\n]*\nmounts-6"))
+    plain.run_on_console("date > /persist/stamp && sync && cat /persist/stamp >/dev/null && echo wrote-$((3*3))", b"wrote-9")
+    plain.run_on_console("lsblk -lb --nodeps | grep -c '^vda ' ; echo disks-$((4*4))", re.compile(rb"1\ndisks-16"))
+
+
 def test_dropbear_answers_on_forwarded_port(plain):
     plain.wait_banner()
     banner = ssh_banner(plain.ssh_port)

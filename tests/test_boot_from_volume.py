@@ -278,6 +278,8 @@ def test_the_nova_volume_and_snapshot_proxies(env):
         listed = env.nova("GET", path, token=who.token, version="2.35").json()["volumes"]
         assert [v["id"] for v in listed] == [made["id"]]
     assert env.nova("GET", "/os-volumes?limit=x", token=who.token, version="2.35").status_code == 400
+    nova_error(env.nova("GET", "/os-volumes/", token=who.token, version="2.35"), 404)
+    nova_error(env.nova("DELETE", "/os-volumes/", token=who.token, version="2.35"), 404)
     assert env.nova("GET", f"/os-volumes/{made['id']}", token=who.token, version="2.35").json()["volume"]["status"] == "available"
     # Another project's user sees none of it; 2.36 has no proxy.
     nova_error(env.nova("GET", f"/os-volumes/{made['id']}", token=other.token, version="2.35"), 404)

@@ -124,7 +124,7 @@ api_v3 = True
 nova = True
 glance = True
 neutron = True
-cinder = False
+cinder = True
 swift = True
 horizon = False
 
@@ -163,6 +163,8 @@ cold_migration = False
 live_migration = False
 serial_console = False
 vnc_console = True
+attach_encrypted_volume = False
+volume_multiattach = False
 
 [validation]
 run_validation = True
@@ -193,8 +195,29 @@ ipv6 = False
 port_security = True
 floating_ips = True
 
+[volume]
+catalog_type = block-storage
+region = RegionOne
+endpoint_type = public
+min_microversion = 3.0
+max_microversion = 3.71
+build_interval = 1
+build_timeout = 300
+volume_size = 1
+vendor_name = Open Source
+storage_protocol = nbd
+
+[volume-feature-enabled]
+backup = False
+snapshot = True
+clone = True
+extend_attached_volume = False
+
 [scenario]
 dhcp_client = udhcpc
+# The test guest's / is an initramfs (in RAM); its boot disk's file system is mounted at /persist,
+# so the timestamps the volume scenarios write there stay on the disk.
+target_dir = /persist
 EOF
 
 TEMPEST_PKG=$(python -c 'import os, tempest; print(os.path.dirname(tempest.__file__))')
@@ -204,13 +227,13 @@ test_path=$TEMPEST_PKG/test_discover
 top_dir=$(dirname "$TEMPEST_PKG")
 group_regex=([^\.]*\.)*
 EOF
-# The tests that run: the must-pass list and the candidates (Tempest's scenarios for compute
-# and network that need no volumes), minus the skip list.
+# The tests that run: the must-pass list and the candidates (Tempest's scenarios for compute,
+# network and volumes), minus the skip list.
 ids_regex() {  # FILE: its test ids as one alternation
     sed -e 's/#.*//' -e 's/[[:space:]]\+\(—\|--\).*//' -e 's/[[:space:]]*$//' -e 's/\[[^]]*\]$//' -e '/^$/d' \
         -e 's/[].[()*+?^$|\\]/\\&/g' -e 's/^/^/' -e 's/$/(\\[|$|\\.)/' "$1" | paste -sd'|'
 }
-CANDIDATES='^tempest\.scenario\.(test_server_basic_ops|test_network_basic_ops|test_security_groups_basic_ops)\.'
+CANDIDATES='^tempest\.scenario\.(test_server_basic_ops|test_network_basic_ops|test_security_groups_basic_ops|test_volume_boot_pattern|test_minimum_basic|test_stamp_pattern|test_snapshot_pattern|test_shelve_instance)\.'
 MUST=$(ids_regex "$HERE/must-pass-scenario.txt")
 REGEX=${TEMPEST_SCENARIO_REGEX:-$CANDIDATES${MUST:+|$MUST}}
 sed -e 's/#.*//' -e 's/[[:space:]]\+\(—\|--\).*//' -e 's/[[:space:]]*$//' -e 's/\[[^]]*\]$//' -e '/^$/d' \

@@ -20,11 +20,21 @@ extension ComputeAPI {
         for path in ["/v2.1/os-volumes", "/v2.1/os-volumes/detail"] {
             let detail = path.hasByteSuffix("/detail")
             t.get(path, versioned { req, ctx, v in
+                // `GET /os-volumes/` names a volume with an empty id (Nova: not found).
+                if !detail, req.uri.path.hasByteSuffix("/") {
+                    _ = try self.volumeProxy(v, ctx, "show")
+                    throw NimbusError.notFound("Volume  could not be found.")
+                }
                 let (c, volumes) = try self.volumeProxy(v, ctx, detail ? "detail" : "list")
                 let list = try Self.limited(try await volumes.proxyVolumes(caller: c.auth), req)
                 return .json(["volumes": .array(try list.map(Self.proxyView))])
             })
         }
+        // An empty id (`DELETE /os-volumes/`, the router ignores the slash): no such volume.
+        t.delete("/v2.1/os-volumes", versioned { req, ctx, v in
+            _ = try self.volumeProxy(v, ctx, "delete")
+            throw NimbusError.notFound("Volume  could not be found.")
+        })
         t.get("/v2.1/os-volumes/{id}", versioned { req, ctx, v in
             let (c, volumes) = try self.volumeProxy(v, ctx, "show")
             let id = try ctx.parameter("id")

@@ -226,7 +226,12 @@ public final class LinuxDatapath: Datapath {
             // NIC is cut off.
             own(p.device)
             if links[p.device] == nil {
-                try await run(ip(["tuntap", "add", "dev", p.device, "mode", "tap"]))
+                do {
+                    try await run(ip(["tuntap", "add", "dev", p.device, "mode", "tap"]))
+                } catch {
+                    // QEMU opened it by name since the links were listed (EBUSY): it is there now.
+                    guard (try? await run(ip(["link", "show", "dev", p.device]))) != nil else { throw error }
+                }
                 links[p.device] = Link(name: p.device, kind: "tun", master: nil, mtu: 1500, up: false, mac: nil)
             }
             try await plug(p.device, bridge: n.bridge, mtu: n.mtu, up: p.adminUp, links)

@@ -27,7 +27,7 @@ if [[ ${1:-} == -- ]]; then shift; fi
 [[ -x $VENV/bin/tempest ]] || "$REPO/scripts/venv.sh"
 export PATH=$VENV/bin:$PATH PYTHON=$VENV/bin/python
 export PYTHONPATH=$HERE/plugin${PYTHONPATH:+:$PYTHONPATH}
-"$REPO/scripts/build-test-image.sh" > /dev/null
+IMAGE_FILE=$("$REPO/scripts/build-test-image.sh" | grep '\.qcow2$')
 
 rm -rf "$WORK"
 mkdir -p "$WORK/etc" "$WORK/logs" "$WORK/lock"
@@ -70,6 +70,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 ip netns add "$OUT" || exit 1
 MADE+=("$OUT")
 ip netns add "$HOSTNS" || exit 1
@@ -215,6 +217,10 @@ extend_attached_volume = False
 
 [scenario]
 dhcp_client = udhcpc
+# The scenarios that upload an image of their own (test_minimum_basic) upload the test guest.
+img_file = $IMAGE_FILE
+img_disk_format = qcow2
+img_container_format = bare
 # The test guest's / is an initramfs (in RAM); its boot disk's file system is mounted at /persist,
 # so the timestamps the volume scenarios write there stay on the disk.
 target_dir = /persist

@@ -36,10 +36,12 @@ public struct ComputeNodeControl: NodeControl {
     public func desired(host: String) async throws -> [DesiredInstance] {
         try await service.hosts.seen(host)
         var out = [DesiredInstance]()
-        // An instance whose volumes are still being made or connected is not the node's yet.
-        for i in try await service.instances.assigned(to: host) where i.taskState != .blockDeviceMapping {
-            // The host's network agent wires the ports bound to it (level-triggered, idempotent).
+        for i in try await service.instances.assigned(to: host) {
+            // The host's network agent wires the ports bound to it (level-triggered, idempotent),
+            // also while the volumes are prepared: the taps are ready before the guest starts.
             try await service.network?.bind(instance: i.id, project: i.projectID, host: host)
+            // An instance whose volumes are still being made or connected is not the node's yet.
+            if i.taskState == .blockDeviceMapping { continue }
             var args = i.taskArguments
             if args[MoveTask.move] == "true", i.taskState == .resizeFinish || i.taskState == .resizeMigrated,
                let source = args[ComputeService.sourceHost], let base = try await service.sourceBase(of: source) {

@@ -138,7 +138,12 @@ public final class VolumeService: Sendable {
                 let target = v["extending_to"]?.intValue ?? v["size"]?.intValue ?? 1
                 runExtend(id, to: target)
             case "retyping", "reserved", "attaching", "detaching", "uploading", "backing-up":
-                await update(.volume, id, ["status": .string(s.attachments(of: id).isEmpty ? "available" : "in-use")])
+                // What the attachments say: attached ones make it in-use, reserved ones (an
+                // instance waiting for it) keep it reserved, none leave it available.
+                let attachments = s.attachments(of: id)
+                let status = attachments.contains { $0["attach_status"]?.stringValue == "attached" } ? "in-use"
+                    : attachments.isEmpty ? "available" : "reserved"
+                await update(.volume, id, ["status": .string(status)])
             case "reverting":
                 await update(.volume, id, ["status": "error"])
             default: break

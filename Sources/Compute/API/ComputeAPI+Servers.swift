@@ -163,6 +163,8 @@ extension ComputeAPI {
                                                   bootIndex: root ? 0 : -1, deleteOnTermination: deleteOnTermination(b)))
                 } else if b["virtual_name"] != nil {
                     out.append(BlockDeviceRequest(source: .blank, toVolume: false, volumeSize: size(b), bootIndex: -1))
+                } else {
+                    throw invalid("Unrecognized legacy format.")
                 }
             }
             if let imageRef, !out.contains(where: { $0.bootIndex == 0 }) {
@@ -183,7 +185,13 @@ extension ComputeAPI {
             case .string(let t)?:
                 guard let n = Int(t) else { throw invalid("Boot index is invalid.") }
                 boot = n
+            case .double?:   // an integer past 64 bits: Nova takes it, and no boot order starts there
+                throw invalid("Boot sequence for the instance and image/block device mapping combination is not valid.")
             default: boot = nil
+            }
+            // Nova's DiskBus values (its InvalidBDMDiskBus renders the generic message: `msg_fmr`).
+            if let bus = b["disk_bus"]?.stringValue, !["fdc", "ide", "sata", "scsi", "usb", "virtio", "xen", "lxc", "uml"].contains(bus) {
+                throw NimbusError.badRequest("Block Device Mapping is Invalid.")
             }
             let uuid = b["uuid"]?.stringValue
             if let uuid, source != .blank, !UUIDText.isUUID(uuid) {

@@ -114,6 +114,8 @@ extension ComputeAPI {
     static func limited<T>(_ list: [T], _ req: Request) throws -> [T] {
         func param(_ name: String) throws -> Int? {
             guard let text = req.query(name) else { return nil }
+            // Any string of digits (Python's ints are unbounded: a huge one is just past the end).
+            if !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }) { return Int(text) ?? Int.max }
             guard let n = Int(text) else { throw NimbusError.badRequest("\(name) param must be an integer") }
             guard n >= 0 else { throw NimbusError.badRequest("\(name) param must be positive") }
             return n

@@ -98,8 +98,16 @@ extension ComputeService {
             case .image: b["image_id"]?.stringValue
             case .blank: nil
             }
+            // Numbers as Nova's BlockDeviceDict reads them: integers or their strings.
+            func number(_ v: JSONValue?) -> Int? {
+                switch v {
+                case .int(let i)?: Int(exactly: i)
+                case .string(let s)?: Int(s)
+                default: nil
+                }
+            }
             return BlockDeviceRequest(source: source, toVolume: b["destination_type"]?.stringValue == "volume", uuid: uuid,
-                                      volumeSize: b["volume_size"]?.intValue.map { Int($0) }, bootIndex: b["boot_index"]?.intValue.map { Int($0) },
+                                      volumeSize: number(b["volume_size"]), bootIndex: number(b["boot_index"]),
                                       deleteOnTermination: b["delete_on_termination"]?.boolValue ?? false, tag: b["tag"]?.stringValue,
                                       volumeType: b["volume_type"]?.stringValue, guestFormat: b["guest_format"]?.stringValue)
         }
@@ -177,6 +185,9 @@ extension ComputeService {
                 if d.bootIndex == 0, image == nil, !v.bootable { throw NimbusError.badRequest("Block Device \(id) is not bootable.") }
                 if d.bootIndex == 0 {
                     plan.rootImageMeta = Dictionary(v.imageMetadata.map { (Name($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+                    if let minRam = v.imageMetadata["min_ram"].flatMap(Int.init), minRam > flavor.memoryMB {
+                        throw NimbusError.badRequest("Flavor's memory is too small for requested image.")
+                    }
                     if let minDisk = v.imageMetadata["min_disk"].flatMap(Int.init), minDisk > v.sizeGB {
                         throw NimbusError.badRequest("Volume is smaller than the minimum size specified in image metadata. Volume size is \(Int64(v.sizeGB) << 30) bytes, minimum size is \(Int64(minDisk) << 30) bytes.")
                     }
@@ -240,34 +251,58 @@ extension ComputeService {
         return made
     }
 
-    /// Lets go of volumes a server no longer has: attachments deleted, and volumes deleted once
-    /// they are no longer being made — those marked delete-on-termination, or, when a create is
-    /// undone (`undo`), only those it made.
-    func release(_ list: [Instance.AttachedVolume], project: String, undo: Bool) async {
-        guard let volumes else { return }
-        for v in list {
+    /// Lets go of volumes a server no longer has: what is to be done is recorded first (a
+    /// restart finishes it), then done as far as the block storage service allows now; the
+    /// conductor finishes the rest (a volume still being made is deleted once it is made).
+    /// Attachments are deleted; volumes too when marked delete-on-termination, or, when a create
+    /// is undone (`undo`), only those it made. `instance`: act only once it is deleted.
+    func release(_ list: [Instance.AttachedVolume], project: String, undo: Bool, instance: String? = nil) async {
+        await recordRelease(list, project: project, undo: undo, instance: instance)
+        // A volume still in transition: the conductor looks again soon.
+        if await drainVolumeCleanups(Set(list.map(\.volumeID))) { wakeups.yield() }
+    }
+
+    func recordRelease(_ list: [Instance.AttachedVolume], project: String, undo: Bool, instance: String? = nil) async {
+        guard volumes != nil, !list.isEmpty else { return }
+        let now = Date()
+        let entries = list.map { v in
+            VolumeCleanupRepository.Entry(volumeID: v.volumeID, attachmentID: v.attachmentID, instanceID: instance, projectID: project,
+                                          deleteVolume: undo ? v.state == .creating : v.deleteOnTermination, createdAt: now)
+        }
+        do { try await volumeCleanups.add(entries) } catch { logger.error("could not record the release of volumes: \(error)") }
+    }
+
+    /// Statuses a volume passes through on its way to being deletable.
+    static let transitionalVolumeStates: Set<String> = ["creating", "downloading", "reserved", "attaching", "detaching", "deleting"]
+
+    /// Works through the recorded releases (all, or those of `only`). Returns whether one waits
+    /// for a volume still in transition (the conductor looks again soon).
+    @discardableResult
+    func drainVolumeCleanups(_ only: Set<String>? = nil) async -> Bool {
+        guard let volumes, let entries = try? await volumeCleanups.all(), !entries.isEmpty else { return false }
+        var waiting = false
+        for e in entries where only?.contains(e.volumeID) ?? true {
+            if let instance = e.instanceID, let i = try? await instances.get(instance), !i.deleted { continue }
             do {
-                if !v.attachmentID.isEmpty { try await volumes.detach(attachmentID: v.attachmentID) }
-                guard undo ? v.state == .creating : v.deleteOnTermination else { continue }
-                if try await volumes.status(volumeID: v.volumeID) == "creating" {
-                    // Cinder refuses to delete a volume still being made: wait for it in the background.
-                    let logger = self.logger
-                    Task.detached {
-                        let deadline = Date().addingTimeInterval(Self.volumeCreateTimeout)
-                        while Date() < deadline, (try? await volumes.status(volumeID: v.volumeID)) == "creating" {
-                            try? await Task.sleep(for: .milliseconds(500))
-                        }
-                        do { try await volumes.deleteVolume(v.volumeID, project: project) } catch {
-                            logger.error("could not delete volume \(v.volumeID) made for a server that is gone: \(error)")
-                        }
+                if !e.attachmentID.isEmpty { try await volumes.detach(attachmentID: e.attachmentID) }
+                if e.deleteVolume, let status = try await volumes.status(volumeID: e.volumeID) {
+                    if Self.transitionalVolumeStates.contains(status), Date().timeIntervalSince(e.createdAt) < Self.volumeCreateTimeout {
+                        waiting = true
+                        continue
                     }
-                    continue
+                    // With the server's project's rights: only a volume of that project goes.
+                    try await volumes.deleteVolume(e.volumeID, project: e.projectID)
                 }
-                try await volumes.deleteVolume(v.volumeID, project: project)
+                try await volumeCleanups.remove(e)
+            } catch let error as NimbusError where error.kind == .badRequest || error.kind == .conflict || error.kind == .notFound {
+                // Cinder will not (a snapshot depends on it, …): the volume stays, as under Nova.
+                logger.error("volume \(e.volumeID) let go by a server stays: \(error)")
+                try? await volumeCleanups.remove(e)
             } catch {
-                logger.error("could not release volume \(v.volumeID): \(error)")
+                logger.error("could not release volume \(e.volumeID) yet: \(error)")
             }
         }
+        return waiting
     }
 
     /// The conductor's block device pass: every placed instance waiting for its volumes gets
@@ -354,9 +389,13 @@ extension ComputeService {
             cur.taskState = nil
             cur.fault = Instance.Fault(code: 500, message: "Build of instance \(id) aborted: \(message)", details: message)
         }
-        guard failed != nil else { return }
+        guard let failed else { return }
+        // Nova's `_cleanup_volumes` after an aborted build: every attachment goes, and the
+        // delete-on-termination volumes; the server keeps none.
+        await release(failed.volumes, project: failed.projectID, undo: false)
+        _ = try? await instances.modify(id) { cur in cur.volumes = [] }
         try await placement.release(consumer: id)
-        try await actions.event(id, action: "create", name: "compute__do_build_and_run_instance", host: failed?.host, result: "Error",
+        try await actions.event(id, action: "create", name: "compute__do_build_and_run_instance", host: failed.host, result: "Error",
                                 traceback: message, finishAction: true)
     }
 }

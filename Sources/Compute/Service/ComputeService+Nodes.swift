@@ -360,6 +360,11 @@ extension ComputeService {
     /// `local`: Nova's local delete of a server whose host is down: the row is deleted with its
     /// task left `deleting`, so the host destroys the guest when it is back (`desired`).
     func finishDelete(_ id: String, host: String?, local: Bool = false) async throws {
+        // The volumes' release is recorded before the row is deleted (done once it is), so a
+        // crash in between cannot lose it.
+        if let before = try await instances.get(id), !before.deleted, !before.volumes.isEmpty {
+            await recordRelease(before.volumes, project: before.projectID, undo: false, instance: id)
+        }
         let done = try? await instances.modify(id) { i in
             guard !i.deleted else { throw Superseded() }
             i.deleted = true
@@ -371,7 +376,10 @@ extension ComputeService {
         }
         try await placement.release(consumer: id)
         try? await consoleTokens.delete(instance: id)
-        if let done { await releaseVolumes(done) }
+        if let done, !done.volumes.isEmpty {
+            // Again with the row as deleted: the conductor may have reserved a volume in between.
+            await release(done.volumes, project: done.projectID, undo: false, instance: id)
+        }
         if let done, let network {
             do { try await network.deallocate(instance: id, project: done.projectID, created: done.createdPorts) } catch {
                 logger.error("could not release the ports of deleted instance \(id): \(error)")

@@ -21,7 +21,9 @@ extension ComputeService {
             do { try await schedulePending() } catch { logger.error("scheduling pass failed: \(error)") }
             do {
                 // Volumes still being made: look again soon rather than at the next tick.
-                if volumes != nil, try await prepareBlockDevices() {
+                let preparing = volumes != nil ? try await prepareBlockDevices() : false
+                let releasing = volumes != nil ? await drainVolumeCleanups() : false
+                if preparing || releasing {
                     let wake = wakeups
                     Task { try? await Task.sleep(for: .milliseconds(250)); wake.yield() }
                 }

@@ -66,7 +66,14 @@ extension ComputeService {
             throw NimbusError.badRequest("Missing imageRef attribute")
         }
         var request = r
-        if let image, case let defined = Self.imageDefinedBlockDevices(image), !defined.isEmpty {
+        // Without imageRef, the image of an image-to-volume root (Nova's `get_bdm_image_metadata`):
+        // its mappings and its minimum RAM hold as an imageRef's would.
+        var rootImage = image
+        if image == nil, let root = r.blockDevices.first(where: { $0.source == .image && $0.bootIndex == 0 }), let id = root.uuid {
+            rootImage = try await images.image(id, caller: caller)
+        }
+        if let rootImage, rootImage.minRamMB > flavor.memoryMB { throw NimbusError.badRequest("Flavor's memory is too small for requested image.") }
+        if let rootImage, case let defined = Self.imageDefinedBlockDevices(rootImage), !defined.isEmpty {
             // Nova's `_check_and_transform_bdm`: the image's mappings (a volume-backed server's
             // snapshot) come first, and a root among them replaces the request's image root.
             let rootDefined = defined.contains { $0.bootIndex == 0 }

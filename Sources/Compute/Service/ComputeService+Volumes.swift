@@ -147,8 +147,4 @@ extension ComputeService {
         }
     }
 
-    /// A deleted server's volumes are detached (and deleted when the attachment said so).
-    func releaseVolumes(_ i: Instance) async {
-        await release(i.volumes, project: i.projectID, undo: false)
-    }
 }

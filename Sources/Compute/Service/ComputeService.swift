@@ -30,6 +30,7 @@ public final class ComputeService: Sendable {
     public let actions: ActionRepository
     public let hosts: ComputeHostRepository
     let consoleTokens: ConsoleTokenRepository
+    let volumeCleanups: VolumeCleanupRepository
     let images: any ImageClient
     let placement: any PlacementClient
     /// The network service (nil: servers boot without networks).
@@ -58,6 +59,7 @@ public final class ComputeService: Sendable {
         self.actions = ActionRepository(database: database)
         self.hosts = ComputeHostRepository(database: database)
         self.consoleTokens = ConsoleTokenRepository(database: database)
+        self.volumeCleanups = VolumeCleanupRepository(database: database)
         self.images = images
         self.placement = placement
         self.settings = settings

@@ -68,5 +68,14 @@ public enum ComputeMigrations {
         // The conductor looks for instances in one task (block devices being prepared) on every pass.
         Migration(service: "compute", version: 4, name: "instances by task",
                   statements: { _ in ["CREATE INDEX compute_instances_task ON compute_instances (task_state, deleted)"] }),
+        // What servers let go of that the block storage service has not done yet (VolumeCleanupRepository).
+        Migration(service: "compute", version: 5, name: "volume cleanups") { engine in
+            let text = engine == .postgres ? "TEXT COLLATE \"C\"" : "TEXT"
+            return ["""
+                CREATE TABLE compute_volume_cleanups (
+                    volume_id \(text) NOT NULL, attachment_id \(text) NOT NULL, instance_id \(text), project_id \(text) NOT NULL,
+                    delete_volume BOOLEAN NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (volume_id, attachment_id))
+                """]
+        },
     ]
 }

@@ -233,6 +233,7 @@ HOST_SUITES = frozenset((
     "test_network_datapath.py", "test_network_multihost.py",
     "test_adversarial_review_multihost.py", "test_adversarial_review_network.py",
     "test_network_port_forwarding.py", "test_volume_attach_qemu.py", "test_adversarial_review_volume_attach.py",
+    "test_boot_from_volume_qemu.py",
 ))
 
 

@@ -1,6 +1,9 @@
 import BlockStorage
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NimbusCore
 import StorageNode
 import Synchronization
@@ -137,6 +140,38 @@ func describe(_ id: String, parent: String? = nil) -> ChunkedBackup.Description 
         #expect(try await restored(engine, [full], size: original.count) == original)
         // A chain out of order is refused.
         await #expect(throws: NimbusError.self) { _ = try await restored(engine, [incr, full], size: changed.count) }
+    }
+
+    /// Holes of a sparse raw image are zero blocks without being read; a hole where the parent
+    /// had data is stored as zeros by the incremental backup.
+    @Test func holesOfASparseImageAreZeroBlocks() async throws {
+        let store = FakeBackupObjectStore()
+        let engine = ChunkedBackup(store: store, settings: smallBackupSettings())
+        let chunk = 4 * 4096
+        let path = NSTemporaryDirectory() + "/nimbus-backup-sparse-" + Identifiers.hex32()
+        defer { unlink(path) }
+        func sparse(dataAt: Int?) throws {
+            unlink(path)
+            let fd = open(path, O_WRONLY | O_CREAT, 0o600)
+            defer { close(fd) }
+            #expect(ftruncate(fd, off_t(4 * chunk)) == 0)
+            if let at = dataAt {
+                let bytes = pattern(4096, seed: 8)
+                #expect(bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, off_t(at)) } == 4096)
+            }
+        }
+        try sparse(dataAt: chunk + 4096)
+        let count = try await engine.backup(file: path, to: full, parent: nil, describe("full"), cancelled: { false })
+        #expect(count == 1)
+        var expected = [UInt8](repeating: 0, count: 4 * chunk)
+        expected.replaceSubrange((chunk + 4096)..<(chunk + 8192), with: pattern(4096, seed: 8))
+        #expect(try await restored(engine, [full], size: 4 * chunk) == expected)
+        try sparse(dataAt: 3 * chunk)
+        let changed = try await engine.backup(file: path, to: incr, parent: full, describe("incr", parent: "full"), cancelled: { false })
+        #expect(changed == 2)
+        var now = [UInt8](repeating: 0, count: 4 * chunk)
+        now.replaceSubrange((3 * chunk)..<(3 * chunk + 4096), with: pattern(4096, seed: 8))
+        #expect(try await restored(engine, [full, incr], size: 4 * chunk) == now)
     }
 
     @Test func anIncrementalOfAGrownVolumeIsRefused() async throws {

@@ -98,10 +98,19 @@ public struct ChunkedBackup: Sendable {
             var offset: Int64 = 0
             while offset < size {
                 if await cancelled() { throw BackupCancelled() }
-                let chunk = try await source.read(at: offset, count: settings.chunkSizeBytes)
-                if chunk.isEmpty { break }
                 let block = settings.blockSizeBytes, zero = zeroDigest
-                let (hashes, zeros) = try await RawFile.offload { BackupExtents.digests(chunk, blockSize: block, zeroDigest: zero) }
+                let length = Int(min(Int64(settings.chunkSizeBytes), size - offset))
+                var chunk = [UInt8]()
+                let hashes: [UInt8], zeros: [Bool]
+                if length % block == 0, !source.mayHaveData(at: offset, count: length) {
+                    // A hole of the sparse raw image: zero blocks, known without reading them.
+                    (hashes, zeros) = (Array([[UInt8]](repeating: zero, count: length / block).joined()), Array(repeating: true, count: length / block))
+                } else {
+                    chunk = try await source.read(at: offset, count: length)
+                    if chunk.isEmpty { break }
+                    let read = chunk
+                    (hashes, zeros) = try await RawFile.offload { BackupExtents.digests(read, blockSize: block, zeroDigest: zero) }
+                }
                 var needed = zeros.map { !$0 }
                 if let parent {
                     let first = Int(offset) / block * 32
@@ -110,7 +119,10 @@ public struct ChunkedBackup: Sendable {
                                          range: first..<(first + hashes.count)) { old += $0 }
                     needed = BackupExtents.changed(hashes, parent: old)
                 }
-                for run in BackupExtents.runs(needed, mergeGap: settings.mergeGapBlocks) {
+                let runs = BackupExtents.runs(needed, mergeGap: settings.mergeGapBlocks)
+                // A hole whose blocks had data in the parent: the zeros are stored.
+                if !runs.isEmpty && chunk.isEmpty { chunk = [UInt8](repeating: 0, count: length) }
+                for run in runs {
                     let bytes = Array(chunk[(run.lowerBound * block)..<min(chunk.count, run.upperBound * block)])
                     let name = location.chunkName(objects.count + 1)
                     let md5 = try await store.put(project: location.project, container: location.container, name: name, bytes: bytes)
@@ -118,7 +130,7 @@ public struct ChunkedBackup: Sendable {
                                            "compression": "none", "md5": .string(md5)]])
                 }
                 try await digests.write(hashes, at: offset / Int64(block) * 32)
-                offset += Int64(chunk.count)
+                offset += Int64(length)
             }
             _ = try await store.put(project: location.project, container: location.container, name: location.sha256Name, file: digestFile)
             let meta: JSONObject = [

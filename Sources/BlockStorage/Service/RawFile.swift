@@ -30,6 +30,14 @@ final class RawFile: Sendable {
         return fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
     }
 
+    /// Whether any byte of `count` bytes at `offset` may be data rather than a hole
+    /// (`SEEK_DATA`; a file system that cannot tell says data everywhere).
+    func mayHaveData(at offset: Int64, count: Int) -> Bool {
+        let next = lseek(fd, off_t(offset), 3 /* SEEK_DATA */)
+        if next < 0 { return errno != ENXIO }
+        return Int64(next) < offset + Int64(count)
+    }
+
     /// Runs blocking work on a global queue.
     static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in

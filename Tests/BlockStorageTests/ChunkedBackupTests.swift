@@ -21,7 +21,7 @@ func smallBackupSettings(mergeGap: Int = 0) -> BackupSettings {
 /// A temporary file with `bytes`, removed after `body`.
 func withTempFile<R>(_ bytes: [UInt8], _ body: (String) async throws -> R) async throws -> R {
     let path = NSTemporaryDirectory() + "/nimbus-backup-test-" + Identifiers.hex32()
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try await body(path)
 }

@@ -94,44 +94,7 @@ public struct ChunkedBackup: Sendable {
         defer { unlink(digestFile) }
         do {
             let digests = try RawFile.open(digestFile, writing: true)
-            var objects = [JSONValue]()
-            var offset: Int64 = 0
-            while offset < size {
-                if await cancelled() { throw BackupCancelled() }
-                let block = settings.blockSizeBytes, zero = zeroDigest
-                let length = Int(min(Int64(settings.chunkSizeBytes), size - offset))
-                var chunk = [UInt8]()
-                let hashes: [UInt8], zeros: [Bool]
-                if length % block == 0, !source.mayHaveData(at: offset, count: length) {
-                    // A hole of the sparse raw image: zero blocks, known without reading them.
-                    (hashes, zeros) = (Array([[UInt8]](repeating: zero, count: length / block).joined()), Array(repeating: true, count: length / block))
-                } else {
-                    chunk = try await source.read(at: offset, count: length)
-                    if chunk.isEmpty { break }
-                    let read = chunk
-                    (hashes, zeros) = try await RawFile.offload { BackupExtents.digests(read, blockSize: block, zeroDigest: zero) }
-                }
-                var needed = zeros.map { !$0 }
-                if let parent {
-                    let first = Int(offset) / block * 32
-                    var old = [UInt8]()
-                    try await store.read(project: parent.project, container: parent.container, name: parent.sha256Name,
-                                         range: first..<(first + hashes.count)) { old += $0 }
-                    needed = BackupExtents.changed(hashes, parent: old)
-                }
-                let runs = BackupExtents.runs(needed, mergeGap: settings.mergeGapBlocks)
-                // A hole whose blocks had data in the parent: the zeros are stored.
-                if !runs.isEmpty && chunk.isEmpty { chunk = [UInt8](repeating: 0, count: length) }
-                for run in runs {
-                    let bytes = Array(chunk[(run.lowerBound * block)..<min(chunk.count, run.upperBound * block)])
-                    let name = location.chunkName(objects.count + 1)
-                    let md5 = try await store.put(project: location.project, container: location.container, name: name, bytes: bytes)
-                    objects.append([name: ["offset": .int(offset + Int64(run.lowerBound * block)), "length": .int(Int64(bytes.count)),
-                                           "compression": "none", "md5": .string(md5)]])
-                }
-                try await digests.write(hashes, at: offset / Int64(block) * 32)
-                offset += Int64(length)
-            }
+            let objects = try await writeChunks(source, size: size, to: location, parent: parent, digests: digests, cancelled: cancelled)
             _ = try await store.put(project: location.project, container: location.container, name: location.sha256Name, file: digestFile)
             let meta: JSONObject = [
                 "version": .string(Self.version), "backup_id": .string(d.backupID), "volume_id": .string(d.volumeID),
@@ -146,6 +109,65 @@ public struct ChunkedBackup: Sendable {
             try? await delete(location)
             throw error
         }
+    }
+
+    /// One chunk read and hashed (a hole of the sparse image is not read: `bytes` stays empty).
+    struct Chunk: Sendable {
+        var offset: Int64
+        var length: Int
+        var bytes: [UInt8]
+        var digests: [UInt8]
+        var zeros: [Bool]
+    }
+
+    func prepare(_ source: RawFile, at offset: Int64, size: Int64) async throws -> Chunk {
+        let block = settings.blockSizeBytes, zero = zeroDigest
+        let length = Int(min(Int64(settings.chunkSizeBytes), size - offset))
+        if length % block == 0, !source.mayHaveData(at: offset, count: length) {
+            // A hole of the sparse raw image: zero blocks, known without reading them.
+            return Chunk(offset: offset, length: length, bytes: [], digests: Array([[UInt8]](repeating: zero, count: length / block).joined()),
+                         zeros: Array(repeating: true, count: length / block))
+        }
+        let bytes = try await source.read(at: offset, count: length)
+        let (digests, zeros) = try await RawFile.offload { BackupExtents.digests(bytes, blockSize: block, zeroDigest: zero) }
+        return Chunk(offset: offset, length: bytes.count, bytes: bytes, digests: digests, zeros: zeros)
+    }
+
+    /// Stores the runs of each chunk that need storing and the chunk's digests; the next chunk
+    /// is read and hashed while this one's objects are written (two chunks in memory at most).
+    func writeChunks(_ source: RawFile, size: Int64, to location: BackupLocation, parent: BackupLocation?, digests: RawFile,
+                     cancelled: @Sendable () async -> Bool) async throws -> [JSONValue] {
+        let block = settings.blockSizeBytes
+        var objects = [JSONValue]()
+        var next: Task<Chunk, any Error>? = size > 0 ? Task { try await self.prepare(source, at: 0, size: size) } : nil
+        defer { next?.cancel() }
+        while let pending = next {
+            if await cancelled() { throw BackupCancelled() }
+            var chunk = try await pending.value
+            if chunk.length == 0 { break }
+            let end = chunk.offset + Int64(chunk.length)
+            next = end < size ? Task { try await self.prepare(source, at: end, size: size) } : nil
+            var needed = chunk.zeros.map { !$0 }
+            if let parent {
+                let first = Int(chunk.offset) / block * 32
+                var old = [UInt8]()
+                try await store.read(project: parent.project, container: parent.container, name: parent.sha256Name,
+                                     range: first..<(first + chunk.digests.count)) { old += $0 }
+                needed = BackupExtents.changed(chunk.digests, parent: old)
+            }
+            let runs = BackupExtents.runs(needed, mergeGap: settings.mergeGapBlocks)
+            // A hole whose blocks had data in the parent: the zeros are stored.
+            if !runs.isEmpty && chunk.bytes.isEmpty { chunk.bytes = [UInt8](repeating: 0, count: chunk.length) }
+            for run in runs {
+                let bytes = Array(chunk.bytes[(run.lowerBound * block)..<min(chunk.length, run.upperBound * block)])
+                let name = location.chunkName(objects.count + 1)
+                let md5 = try await store.put(project: location.project, container: location.container, name: name, bytes: bytes)
+                objects.append([name: ["offset": .int(chunk.offset + Int64(run.lowerBound * block)), "length": .int(Int64(bytes.count)),
+                                       "compression": "none", "md5": .string(md5)]])
+            }
+            try await digests.write(chunk.digests, at: chunk.offset / Int64(block) * 32)
+        }
+        return objects
     }
 
     /// The metadata object of a backup (404 when the backup's objects are not there).
@@ -176,13 +198,25 @@ public struct ChunkedBackup: Sendable {
             }
             previousID = meta["backup_id"]?.stringValue
             let size = meta["size_bytes"]?.intValue ?? 0
+            var pieces = [(name: String, offset: Int64, length: Int64, md5: String)]()
             for entry in meta["objects"]?.arrayValue ?? [] {
-                if await cancelled() { throw BackupCancelled() }
                 guard let (name, o) = entry.objectValue?.sortedMembers.first, let offset = o["offset"]?.intValue, let length = o["length"]?.intValue,
                       offset >= 0, length >= 0, offset + length <= size, o["compression"]?.stringValue == "none", let md5 = o["md5"]?.stringValue else {
                     throw NimbusError(.internal, "the metadata object of \(location.prefix) lists an object it cannot describe")
                 }
-                try await restoreObject(location, name: name, offset: offset, length: length, md5: md5, into: target)
+                pieces.append((name, offset, length, md5))
+            }
+            // The objects of one backup do not overlap: two are fetched at once. The next
+            // backup of the chain starts only when this one is written (it overwrites it).
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var running = 0
+                for p in pieces {
+                    if await cancelled() { throw BackupCancelled() }
+                    if running == 2 { try await group.next(); running -= 1 }
+                    group.addTask { try await self.restoreObject(location, name: p.name, offset: p.offset, length: p.length, md5: p.md5, into: target) }
+                    running += 1
+                }
+                try await group.waitForAll()
             }
             newest = meta
         }
@@ -193,11 +227,21 @@ public struct ChunkedBackup: Sendable {
     func restoreObject(_ location: BackupLocation, name: String, offset: Int64, length: Int64, md5 expected: String, into target: RawFile) async throws {
         var hasher = Insecure.MD5()
         var written: Int64 = 0
+        var buffer = [UInt8]()
         try await store.read(project: location.project, container: location.container, name: name, range: nil) { piece in
-            guard written + Int64(piece.count) <= length else { throw NimbusError(.internal, "backup object \(name) is longer than recorded") }
+            guard written + Int64(buffer.count + piece.count) <= length else { throw NimbusError(.internal, "backup object \(name) is longer than recorded") }
             hasher.update(data: piece)
-            try await target.write(piece, at: offset + written)
-            written += Int64(piece.count)
+            buffer += piece
+            // Written 4 MiB at a time: each write is a hop to a dispatch queue.
+            if buffer.count >= 4 << 20 {
+                try await target.write(buffer, at: offset + written)
+                written += Int64(buffer.count)
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        if !buffer.isEmpty {
+            try await target.write(buffer, at: offset + written)
+            written += Int64(buffer.count)
         }
         let md5 = Hex.encode(hasher.finalize())
         guard written == length, md5 == expected else {

@@ -36,10 +36,16 @@ extension VolumeService {
         guard let b = s[.backup, id], let v = s[.volume, volumeID] else { throw NimbusError(.internal, "the backup or the volume is gone") }
         let chain = try restoreChain(b, s)
         let newest = Mutex<JSONObject>([:])
+        let clock = ContinuousClock()
+        let started = clock.now
+        let filled = Mutex(Duration.zero)
         try await backend.restore(volume: volumeID, sizeGB: v["size"]?.intValue ?? b["size"]?.intValue ?? 1) { path in
             let meta = try await engine.restore(chain, into: path) { self.state[.backup, id]?["status"]?.stringValue != "restoring" }
             newest.withLock { $0 = meta }
+            filled.withLock { $0 = clock.now - started }
         }
+        let read = filled.withLock { $0 }
+        logger.info("restore of backup \(id) into volume \(volumeID): objects read in \(read), volume written in \(clock.now - started - read)")
         let volumeMeta = newest.withLock { $0["volume_meta"]?.stringValue }
         let kept: Bool = try await write { s in
             if var done = s[.backup, id], done["status"]?.stringValue == "restoring" {

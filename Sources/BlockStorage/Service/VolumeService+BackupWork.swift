@@ -74,13 +74,19 @@ extension VolumeService {
                                                     createdAt: b["created_at"]?.stringValue ?? "", parentID: b["parent_id"]?.stringValue,
                                                     volumeMeta: Self.volumeMeta(volume))
         let count = Mutex<Int>(0)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let imaged = Mutex(started)
         try await backend.withRawImage(of: source) { path in
+            imaged.withLock { $0 = clock.now }
             let n = try await engine.backup(file: path, to: location, parent: parent, description) {
                 self.state[.backup, id]?["status"]?.stringValue ?? "deleting" == "deleting"
             }
             count.withLock { $0 = n }
         }
         let objects = count.withLock { $0 }
+        let raw = imaged.withLock { $0 } - started
+        logger.info("backup \(id) of volume \(volumeID): \(objects) objects; raw image in \(raw), objects in \(clock.now - started - raw)")
         try await write { s in
             self.releaseBackupSource(&s, b)
             guard var done = s[.backup, id], done["status"]?.stringValue != "deleting" else { return }

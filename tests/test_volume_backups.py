@@ -230,6 +230,12 @@ def test_backup_views_update_metadata_and_listing(bs_cloud, bs_user):
     assert [x["name"] for x in rest] == ["gamma"]
     counted = user.ok("GET", "/backups", params={"with_count": "true"}, version="3.45")
     assert counted["count"] == 2
+    # An admin lists their own project's, everyone's (`all_tenants`) or one project's.
+    mine = {a["id"], b["id"]}
+    assert not mine & {x["id"] for x in admin.ok("GET", "/backups")["backups"]}
+    assert mine <= {x["id"] for x in admin.ok("GET", "/backups", params={"all_tenants": "1"})["backups"]}
+    assert {x["id"] for x in admin.ok("GET", "/backups", params={"project_id": user.project_id})["backups"]} == mine
+    assert {x["id"] for x in user.ok("GET", "/backups", params={"all_tenants": "1"})["backups"]} == mine
     assert_fault(user.req("GET", "/backups", params={"colour": "x"}, version="3.31"), 400, "Invalid filters")
     assert user.ok("GET", "/backups", params={"colour": "x"})["backups"] != []   # before 3.31: ignored
 

@@ -7,9 +7,15 @@ import Synchronization
 /// An object store in memory, for the backup service's unit tests: objects per project account
 /// and container, the names written (in order), and a switch that makes writes fail.
 public final class FakeBackupObjectStore: BackupObjectStore {
-    struct Key: Hashable { let project: String, container: String, name: String }
+    /// Names compared as bytes, as the object store's index compares them.
+    struct Key: Hashable {
+        let project: Name, container: Name, name: Name
+        init(project: String, container: String, name: String) {
+            self.project = Name(project); self.container = Name(container); self.name = Name(name)
+        }
+    }
     private let objects = Mutex<[Key: [UInt8]]>([:])
-    private let containers = Mutex<Set<[String]>>([])
+    private let containers = Mutex<Set<[Name]>>([])
     /// Every object name written, in order.
     public let written = Mutex<[String]>([])
     /// When set, a put of the n-th object from now fails (1: the next).
@@ -18,11 +24,11 @@ public final class FakeBackupObjectStore: BackupObjectStore {
     public init() {}
 
     public func ensureContainer(project: String, container: String) async throws {
-        _ = containers.withLock { $0.insert([project, container]) }
+        _ = containers.withLock { $0.insert([Name(project), Name(container)]) }
     }
 
     public func put(project: String, container: String, name: String, bytes: [UInt8]) async throws -> String {
-        guard containers.withLock({ $0.contains([project, container]) }) else { throw NimbusError.notFound("no container \(container)") }
+        guard containers.withLock({ $0.contains([Name(project), Name(container)]) }) else { throw NimbusError.notFound("no container \(container)") }
         let fail = failAfter.withLock { n -> Bool in
             guard let left = n else { return false }
             n = left - 1
@@ -71,6 +77,6 @@ public final class FakeBackupObjectStore: BackupObjectStore {
 
     /// The names in a container, in byte order.
     public func names(project: String, container: String) -> [String] {
-        objects.withLock { $0.keys.filter { $0.project == project && $0.container == container }.map(\.name) }.sorted { $0.bytesPrecede($1) }
+        objects.withLock { $0.keys.filter { $0.project == Name(project) && $0.container == Name(container) }.map(\.name.string) }.sorted { $0.bytesPrecede($1) }
     }
 }

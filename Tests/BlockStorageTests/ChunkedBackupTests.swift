@@ -228,4 +228,19 @@ func describe(_ id: String, parent: String? = nil) -> ChunkedBackup.Description 
         #expect(l.metadataName == prefix + "_metadata" && l.sha256Name == prefix + "_sha256file")
         #expect(BackupLocation.validContainer("volumebackups") && !BackupLocation.validContainer("a/b") && !BackupLocation.validContainer(""))
     }
+
+    /// Names are bytes: containers spelled precomposed and decomposed are two containers.
+    @Test func locationsCompareAsBytes() async throws {
+        let nfc = BackupLocation(project: "p", container: "caf\u{E9}", prefix: "x")
+        let nfd = BackupLocation(project: "p", container: "cafe\u{301}", prefix: "x")
+        #expect(nfc.container == nfd.container)   // Swift's String ==: canonical equivalence
+        #expect(nfc != nfd)
+        let store = FakeBackupObjectStore()
+        let engine = ChunkedBackup(store: store, settings: smallBackupSettings())
+        _ = try await withTempFile(volume()) { try await engine.backup(file: $0, to: nfc, parent: nil, describe("b"), cancelled: { false }) }
+        #expect(store.names(project: "p", container: "cafe\u{301}").isEmpty && !store.names(project: "p", container: "caf\u{E9}").isEmpty)
+        await #expect(throws: NimbusError.self) { _ = try await engine.readMetadata(nfd) }
+        try await engine.delete(nfd)
+        #expect(try await engine.readMetadata(nfc)["backup_id"]?.stringValue == "b")
+    }
 }

@@ -56,8 +56,10 @@ extension CinderAPI {
             }
             filters.append((k, value))
         }
+        // An admin's `project_id` names the project to list (Cinder filters the table by it).
+        let project: String? = c.isAdmin ? (q["project_id"] ?? (allTenants ? nil : c.projectID)) : c.projectID
         return s.all(.backup).filter { b in
-            if !allTenants, b["project_id"]?.stringValue?.sameBytes(as: c.projectID) != true { return false }
+            if let project, b["project_id"]?.stringValue?.sameBytes(as: project) != true { return false }
             return filters.allSatisfy { k, value in
                 let field = k == "display_name" ? "name" : k
                 switch b[field] {

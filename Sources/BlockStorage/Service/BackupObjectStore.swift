@@ -25,6 +25,11 @@ public protocol BackupObjectStore: Sendable {
 /// Where one backup's objects live: a project's account, a container in it, and the prefix of
 /// every object name (Cinder's `service_metadata`: `volume_<volume>/<UTC time>/az_<zone>_backup_<id>`).
 public struct BackupLocation: Sendable, Equatable {
+    /// The same objects: project, container and prefix compared as bytes.
+    public static func == (a: BackupLocation, b: BackupLocation) -> Bool {
+        a.project.sameBytes(as: b.project) && a.container.sameBytes(as: b.container) && a.prefix.sameBytes(as: b.prefix)
+    }
+
     public var project: String
     public var container: String
     public var prefix: String

@@ -193,7 +193,7 @@ public struct ChunkedBackup: Sendable {
         var previousID: String?
         for location in chain {
             let meta = try await readMetadata(location)
-            if let previousID, meta["parent_id"]?.stringValue != previousID {
+            if let previousID, meta["parent_id"]?.stringValue?.sameBytes(as: previousID) != true {
                 throw NimbusError(.internal, "backup \(meta["backup_id"]?.stringValue ?? "") is not an increment of \(previousID)")
             }
             previousID = meta["backup_id"]?.stringValue

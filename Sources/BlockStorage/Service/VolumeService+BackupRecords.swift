@@ -81,7 +81,7 @@ extension VolumeService {
         guard missing.isEmpty else {
             throw VolumeFault.invalidBackup("Driver successfully decoded imported backup data, but there are missing fields (\(missing.joined(separator: ", "))).")
         }
-        guard record["id"]?.stringValue == id else {
+        guard record["id"]?.stringValue?.sameBytes(as: id) == true else {
             throw VolumeFault.invalidBackup("Trying to import backup metadata from id \(record["id"]?.stringValue ?? "None") into backup \(id).")
         }
         func text(_ key: String, uuid: Bool = false) throws -> JSONValue {

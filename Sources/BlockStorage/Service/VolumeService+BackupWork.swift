@@ -46,7 +46,9 @@ extension VolumeService {
         let id = backup["id"] ?? .null
         var m = v["metadata"]?.objectValue ?? [:]
         let previous = m["src_backup_id"]
-        if backup["volume_id"]?.stringValue != v["id"]?.stringValue || (previous != nil && previous != id) {
+        let sameVolume = backup["volume_id"]?.stringValue.map { $0.sameBytes(as: v["id"]?.stringValue ?? "") } ?? false
+        let sameBackup = previous?.stringValue.map { $0.sameBytes(as: id.stringValue ?? "") } ?? true
+        if !sameVolume || !sameBackup {
             m["src_backup_id"] = id
             v["metadata"] = .object(m)
         }
@@ -141,7 +143,7 @@ extension VolumeService {
                 guard let engine = self.backups else { throw VolumeFault.noBackupService }
                 // An imported record may name the same objects as another backup: they stay while one does.
                 let shared = self.state.all(.backup).contains { o in
-                    o["id"]?.stringValue != id && self.location(o).map { $0 == location } == true
+                    o["id"]?.stringValue?.sameBytes(as: id) != true && self.location(o).map { $0 == location } == true
                 }
                 if !shared { try await engine.delete(location) }
             }

@@ -47,7 +47,7 @@ extension VolumeService {
             var snapshot: JSONObject?
             if let sid = r.snapshotID {
                 guard let snap = s[.snapshot, sid], self.visible(snap, actor) else { throw VolumeFault.snapshotNotFound(sid) }
-                guard snap["volume_id"]?.stringValue == r.volumeID else {
+                guard snap["volume_id"]?.stringValue?.sameBytes(as: r.volumeID) == true else {
                     throw VolumeFault.invalidVolume("Volume \(r.volumeID) does not match with snapshot.volume_id \(snap["volume_id"]?.stringValue ?? "None").")
                 }
                 let status = snap["status"]?.stringValue ?? ""

@@ -23,7 +23,7 @@ enum BlockStorageAssembly {
         ConfigOption("backup", "container", default: "volumebackups", "The object-store container of backups that name none (backup_swift_container)."),
         ConfigOption("backup", "object_size", default: "52428800", "The largest object a backup writes, in bytes; a multiple of block_size (backup_swift_object_size)."),
         ConfigOption("backup", "block_size", default: "32768", "The unit an incremental backup compares, in bytes (backup_swift_block_size)."),
-        ConfigOption("backup", "max_operations", default: "4", "Backups and restores moving bytes at once; each holds object_size bytes in memory."),
+        ConfigOption("backup", "max_operations", default: "4", "Backups and restores moving bytes at once; each holds up to two objects (2 × object_size) in memory."),
     ]
 
     /// The backup settings of `[backup]`; nil when backups are off.

@@ -9,15 +9,14 @@ import Glibc
 public struct BackupSettings: Sendable {
     /// Cinder's `backup_swift_container`.
     public var defaultContainer = "volumebackups"
-    /// The largest object a backup writes, and what one backup holds in memory (Cinder's
-    /// `backup_swift_object_size`, 50 MiB).
+    /// The largest object a backup writes (Cinder's `backup_swift_object_size`, 50 MiB); a
+    /// backup holds two such chunks in memory (one read ahead while the other is stored).
     public var chunkSizeBytes = 52_428_800
     /// The unit an incremental backup compares (Cinder's `backup_swift_block_size`, 32 KiB).
     public var blockSizeBytes = 32_768
     /// Runs of blocks to store that are closer than this many blocks become one object.
     public var mergeGapBlocks = 32
-    /// Backups and restores moving bytes at once (Cinder's `backup_max_operations`); each holds
-    /// one chunk in memory.
+    /// Backups and restores moving bytes at once (Cinder's `backup_max_operations`).
     public var maxOperations = 4
     /// What `export_record` names as the backup service (Tempest checks the Cinder prefix).
     public var serviceName = "cinder.backup.drivers.swift.SwiftBackupDriver"

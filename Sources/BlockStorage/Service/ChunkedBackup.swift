@@ -101,8 +101,12 @@ public struct ChunkedBackup: Sendable {
                 "parent_id": JSONValue(d.parentID), "objects": .array(objects), "volume_meta": JSONValue(d.volumeMeta),
                 "size_bytes": .int(size), "sha256_block_size": .int(Int64(settings.blockSizeBytes)), "sha256_format": "binary",
             ]
-            _ = try await store.put(project: location.project, container: location.container, name: location.metadataName,
-                                    bytes: JSONValue.object(meta).serialized())
+            let described = JSONValue.object(meta).serialized()
+            // What a restore would refuse to read is refused now, while the backup can still fail.
+            guard described.count <= settings.maxMetadataBytes else {
+                throw NimbusError(.internal, "the backup would need a metadata object of \(described.count) bytes, over \(settings.maxMetadataBytes)")
+            }
+            _ = try await store.put(project: location.project, container: location.container, name: location.metadataName, bytes: described)
             return objects.count
         } catch {
             try? await delete(location)

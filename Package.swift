@@ -218,6 +218,7 @@ let package = Package(
                 "BlockStorage",
                 "ComputeNode",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

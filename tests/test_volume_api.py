@@ -705,8 +705,9 @@ def test_reset_status_to_in_use_needs_attachments(bs_admin, bs_user):
 def test_zones_services_pools_extensions(bs_admin, bs_member):
     """GET /os-availability-zone (no policy): the zone `nova`, available. GET /extensions lists
     {name, alias, description, updated, links}. /os-services and /scheduler-stats/get_pools are
-    admin-only (403 for a member): both binaries up in `nova`, one pool named host@backend#pool
-    (Tempest's pattern) whose detail has the capacity and capabilities."""
+    admin-only (403 for a member): the three binaries (the backup service with the object store)
+    up in `nova`, one pool named host@backend#pool (Tempest's pattern) whose detail has the
+    capacity and capabilities."""
     zones = bs_member.ok("GET", "/os-availability-zone")
     assert zones == {"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": True}}]}, zones
     exts = bs_member.ok("GET", "/extensions")["extensions"]
@@ -715,7 +716,7 @@ def test_zones_services_pools_extensions(bs_admin, bs_member):
     assert {"os-volume-transfer", "os-quota-sets", "os-volume-type-access", "os-vol-image-meta"} <= {e["alias"] for e in exts}
 
     services = bs_admin.ok("GET", "/os-services")["services"]
-    assert {s["binary"] for s in services} == {"cinder-scheduler", "cinder-volume"}, services
+    assert {s["binary"] for s in services} == {"cinder-scheduler", "cinder-volume", "cinder-backup"}, services
     assert all(s["state"] == "up" and s["status"] == "enabled" and s["zone"] == "nova" for s in services), services
     assert_fault(bs_member.req("GET", "/os-services"), 403)
     (pool,) = bs_admin.ok("GET", "/scheduler-stats/get_pools")["pools"]

@@ -9,6 +9,9 @@ import Synchronization
 public final class FakeVolumeBackend: VolumeBackend {
     public let host: String
     private let contents = Mutex<(volumes: [String: Int64], snapshots: Set<String>)>(([:], []))
+    /// Bytes a test gave a volume (`setBytes`), copied into its snapshots and backups and back
+    /// by a restore; a volume without any reads as no bytes.
+    private let bytes = Mutex<[String: [UInt8]]>([:])
     public let failing = Mutex<Set<String>>([])
     /// The export names being "served".
     public let exported = Mutex<Set<String>>([])
@@ -41,10 +44,12 @@ public final class FakeVolumeBackend: VolumeBackend {
     public func delete(volume id: String) async throws {
         try check(id)
         _ = contents.withLock { $0.volumes.removeValue(forKey: id) }
+        _ = bytes.withLock { $0.removeValue(forKey: id) }
     }
 
     public func snapshot(volume: String, snapshot id: String) async throws {
         try check(id)
+        bytes.withLock { b in b["snapshot:" + id] = b[volume] }
         try contents.withLock { c in
             guard c.volumes[volume] != nil else { throw NimbusError.notFound("no volume \(volume)") }
             c.snapshots.insert(id)
@@ -60,6 +65,36 @@ public final class FakeVolumeBackend: VolumeBackend {
 
     public func inventory() async throws -> (volumes: Set<String>, snapshots: Set<String>) {
         contents.withLock { (Set($0.volumes.keys), $0.snapshots) }
+    }
+
+    /// The bytes of a volume (what a test set, or what a restore wrote).
+    public func bytes(of volume: String) -> [UInt8]? { bytes.withLock { $0[volume] } }
+    public func setBytes(_ volume: String, _ data: [UInt8]) { bytes.withLock { $0[volume] = data } }
+
+    /// A file with the volume's (or snapshot's) bytes stands for its raw image.
+    public func withRawImage(of source: BackupSource, _ consume: @Sendable (String) async throws -> Void) async throws {
+        let key: String
+        switch source {
+        case .volume(let id): try check(id); key = id
+        case .snapshot(let id): try check(id); key = "snapshot:" + id
+        }
+        let path = NSTemporaryDirectory() + "/nimbus-fake-raw-" + Identifiers.hex32()
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes.withLock { $0[key] } ?? []))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await consume(path)
+    }
+
+    /// The restored bytes become the volume's (trailing zeros dropped).
+    public func restore(volume id: String, sizeGB: Int64, _ fill: @Sendable (String) async throws -> Void) async throws {
+        try check(id)
+        let path = NSTemporaryDirectory() + "/nimbus-fake-restore-" + Identifiers.hex32()
+        _ = FileManager.default.createFile(atPath: path, contents: Data())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await fill(path)
+        var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        while data.last == 0 { data.removeLast() }
+        bytes.withLock { $0[id] = data }
+        contents.withLock { $0.volumes[id] = sizeGB }
     }
 
     /// The size the fake holds for a volume (nil: none).

@@ -6,6 +6,7 @@ import Logging
 import NimbusCore
 import NimbusPolicy
 import NimbusStore
+import ObjectStorage
 import ServiceLifecycle
 import StorageNode
 
@@ -18,15 +19,36 @@ enum BlockStorageAssembly {
         ConfigOption("volume", "availability_zone", default: "nova", "The storage availability zone (Cinder's storage_availability_zone)."),
         ConfigOption("volume", "max_volume_size_gb", default: "1024", "The largest volume one request may create or extend to, in GiB."),
         ConfigOption("volume", "change_poll_interval_ms", default: "1000", "Milliseconds between checks for another controller's volume changes."),
+        ConfigOption("backup", "enabled", default: "true", "Back up volumes into the object store (cinder-backup); false: no backup service."),
+        ConfigOption("backup", "container", default: "volumebackups", "The object-store container of backups that name none (backup_swift_container)."),
+        ConfigOption("backup", "object_size", default: "52428800", "The largest object a backup writes, in bytes; a multiple of block_size (backup_swift_object_size)."),
+        ConfigOption("backup", "block_size", default: "32768", "The unit an incremental backup compares, in bytes (backup_swift_block_size)."),
+        ConfigOption("backup", "max_operations", default: "4", "Backups and restores moving bytes at once; each holds up to two objects (2 × object_size) in memory."),
     ]
+
+    /// The backup settings of `[backup]`; nil when backups are off.
+    static func backupSettings(_ v: Configuration) throws -> BackupSettings? {
+        guard v.bool("backup", "enabled") else { return nil }
+        var b = BackupSettings()
+        let container = v.string("backup", "container")
+        guard BackupLocation.validContainer(container) else { throw NimbusError(.badRequest, "[backup] container '\(container)' is not a container name") }
+        b.defaultContainer = container
+        b.blockSizeBytes = v.int("backup", "block_size")
+        b.chunkSizeBytes = v.int("backup", "object_size")
+        guard b.blockSizeBytes >= 4096, b.chunkSizeBytes >= b.blockSizeBytes, b.chunkSizeBytes % b.blockSizeBytes == 0, b.chunkSizeBytes <= 1 << 30 else {
+            throw NimbusError(.badRequest, "[backup] object_size must be a multiple of block_size (at least 4096 bytes) and at most 1 GiB")
+        }
+        b.maxOperations = max(1, v.int("backup", "max_operations"))
+        return b
+    }
 
     struct Built {
         let api: CinderAPI
         let services: [any Service]
     }
 
-    static func build(config: NimbusConfiguration, database: Database, images: ImageService, publicURL: String, identityURL: String,
-                      logger: Logger) async throws -> Built {
+    static func build(config: NimbusConfiguration, database: Database, images: ImageService, objects: ObjectStorageService?, publicURL: String,
+                      identityURL: String, logger: Logger) async throws -> Built {
         let v = config.values
         var log = logger
         log[metadataKey: "service"] = "volume"
@@ -45,8 +67,11 @@ enum BlockStorageAssembly {
         }
         let backend = try FileVolumeBackend(dir: configuredDir.isEmpty ? config.dataDir + "/volumes" : configuredDir, host: "\(host)@file#file",
                                             exportDir: exportDir, logger: log)
+        let backups = try backupSettings(v)
+        let backupStore: (any BackupObjectStore)? = backups == nil ? nil : objects.map { BackupObjects(objects: $0) }
+        if backups != nil && objects == nil { log.warning("no object store runs here: volumes cannot be backed up") }
         let service = try await VolumeService(store: VolumeStore(database: database), backend: backend, images: VolumeImages(images: images),
-                                              settings: settings, logger: log)
+                                              settings: settings, backupStore: backupStore, backupSettings: backups ?? BackupSettings(), logger: log)
         try await service.ensureDefaultType()
         try await service.recover()
         var overrides = [String: String]()

@@ -274,10 +274,13 @@ volume_size = 1
 vendor_name = Open Source
 storage_protocol = nbd
 disk_format = raw,qcow2
+# Backups go into the object store as Cinder's Swift driver writes them: Tempest then names a
+# container per backup and deletes it afterwards with the object-storage client.
+backup_driver = swift
 
 [volume-feature-enabled]
 multi_backend = False
-backup = False
+backup = True
 snapshot = True
 clone = True
 manage_snapshot = False

@@ -10,6 +10,7 @@ extension CinderAPI {
     static let extensions: [(String, String, String, String)] = [
         ("AdminActions", "os-admin-actions", "2012-08-25T00:00:00+00:00", "Enable admin actions."),
         ("AvailabilityZones", "os-availability-zone", "2013-06-27T00:00:00+00:00", "Describe Availability Zones."),
+        ("Backups", "backups", "2012-12-12T00:00:00+00:00", "Backups support."),
         ("ExtendedSnapshotAttributes", "os-extended-snapshot-attributes", "2012-06-19T00:00:00+00:00", "Extended SnapshotAttributes support."),
         ("Hosts", "os-hosts", "2011-06-29T00:00:00+00:00", "Admin-only host administration."),
         ("QuotaClasses", "os-quota-class-sets", "2012-03-12T00:00:00+00:00", "Quota classes management support."),

@@ -103,8 +103,8 @@ extension CinderAPI {
                 absolute["totalVolumesUsed"] = .int(used["volumes"] ?? 0)
                 absolute["totalGigabytesUsed"] = .int(used["gigabytes"] ?? 0)
                 absolute["totalSnapshotsUsed"] = .int(used["snapshots"] ?? 0)
-                absolute["totalBackupsUsed"] = 0
-                absolute["totalBackupGigabytesUsed"] = 0
+                absolute["totalBackupsUsed"] = .int(used["backups"] ?? 0)
+                absolute["totalBackupGigabytesUsed"] = .int(used["backup_gigabytes"] ?? 0)
             }
             return .json(["limits": ["rate": [], "absolute": .object(absolute)]])
         }

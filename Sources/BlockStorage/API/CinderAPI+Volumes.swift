@@ -206,7 +206,7 @@ extension CinderAPI {
             }
             r.snapshotID = try uuid("snapshot_id")
             r.sourceVolumeID = try uuid("source_volid")
-            if try uuid("backup_id") != nil { throw NimbusError(.notImplemented, "Volumes from backups are not supported yet.") }
+            if v.atLeast(47) { r.backupID = try uuid("backup_id") }
             if let z = o["availability_zone"], !z.isNull {
                 guard let zs = z.stringValue, !zs.isEmpty, zs.utf8.count <= 255 else { throw CinderInput.invalid("availability_zone", z, "is not valid") }
                 r.availabilityZone = zs

@@ -40,6 +40,7 @@ public struct CinderAPI: Sendable {
         addMiscRoutes(&t)
         addTransferRoutes(&t)
         addAttachmentRoutes(&t)
+        addBackupRoutes(&t)
         // `GET /v3/`: last, so that no route of a resource is shadowed.
         t.get("/v3/{empty}", versioned { _, ctx, _ in
             guard try ctx.parameter("empty").isEmpty else { throw NimbusError.notFound("The resource could not be found.") }

@@ -5,12 +5,14 @@ public enum VolumeKind: String, CaseIterable, Sendable {
     case volume, snapshot
     case volumeType = "volume_type"
     case attachment, transfer, message
+    /// A volume backup (its bytes are objects in the owner's object-store account).
+    case backup
     /// A service's enabled state (`binary:host`), what `os-services` changes.
     case service
 }
 
 /// Every block storage resource (volumes, snapshots, types, attachments, transfers, user
-/// messages) as one document each, what Cinder keeps in its tables, with the relations the
+/// messages, backups) as one document each, what Cinder keeps in its tables, with the relations the
 /// rules walk (snapshots and attachments of a volume). The service holds one in memory; a
 /// write changes a copy, commits the changed documents with the version as a compare-and-set,
 /// then publishes it (`CommittedState`).
@@ -26,19 +28,22 @@ public struct VolumeState: Sendable {
 
     enum Relation: CaseIterable {
         case snapshotsOfVolume, attachmentsOfVolume, transfersOfVolume, volumesOfSnapshot, volumesOfSource
+        case backupsOfVolume, backupsOfParent
         var kind: VolumeKind {
             switch self {
             case .snapshotsOfVolume: .snapshot
             case .attachmentsOfVolume: .attachment
             case .transfersOfVolume: .transfer
             case .volumesOfSnapshot, .volumesOfSource: .volume
+            case .backupsOfVolume, .backupsOfParent: .backup
             }
         }
         var parentField: String {
             switch self {
-            case .snapshotsOfVolume, .attachmentsOfVolume, .transfersOfVolume: "volume_id"
+            case .snapshotsOfVolume, .attachmentsOfVolume, .transfersOfVolume, .backupsOfVolume: "volume_id"
             case .volumesOfSnapshot: "snapshot_id"
             case .volumesOfSource: "source_volid"
+            case .backupsOfParent: "parent_id"
             }
         }
     }
@@ -95,6 +100,10 @@ public struct VolumeState: Sendable {
     /// source must not go away under the copy).
     public func dependents(snapshot: String) -> [JSONObject] { related(.volumesOfSnapshot, snapshot) }
     public func dependents(volume: String) -> [JSONObject] { related(.volumesOfSource, volume) }
+    /// The backups of a volume (any project's: a transferred volume keeps its backups).
+    public func backups(of volume: String) -> [JSONObject] { related(.backupsOfVolume, volume) }
+    /// The incremental backups made on top of a backup.
+    public func incrementals(of backup: String) -> [JSONObject] { related(.backupsOfParent, backup) }
 
     /// A volume type by id, else by name (bytes).
     public func volumeType(_ idOrName: String) -> JSONObject? {

@@ -8,6 +8,12 @@ public enum VolumeSource: Sendable {
     case image(any ImageSource)
 }
 
+/// What a backup reads: a volume's bytes, or a snapshot's.
+public enum BackupSource: Sendable {
+    case volume(String)
+    case snapshot(String)
+}
+
 /// Where a compute node reaches an attached volume: an NBD export (Cinder's `connection_info`
 /// data for the `nbd` volume driver type).
 public struct VolumeExport: Sendable, Equatable {
@@ -48,6 +54,14 @@ public protocol VolumeBackend: Sendable {
     func unexport(name: String) async throws
     /// The names of the exports being served.
     func exportNames() async throws -> Set<String>
+    /// The guest-visible bytes of a volume or snapshot as a raw file (sparse: unallocated areas
+    /// are holes), handed to `consume`, then removed. An attached volume is read as it is on
+    /// disk (crash-consistent).
+    func withRawImage(of source: BackupSource, _ consume: @Sendable (String) async throws -> Void) async throws
+    /// Replaces volume `id`'s bytes by a raw image of `sizeGB` GiB that `fill` writes into the
+    /// file it is given (reading as zeros where nothing is written); the volume is written aside
+    /// and renamed into place, so a failed or interrupted restore leaves its old bytes.
+    func restore(volume id: String, sizeGB: Int64, _ fill: @Sendable (String) async throws -> Void) async throws
     /// The ids of the volumes and snapshots that exist, to remove what no document names.
     func inventory() async throws -> (volumes: Set<String>, snapshots: Set<String>)
 }

@@ -57,6 +57,12 @@ extension VolumeService {
                 u[Name("gigabytes_\(n)"), default: 0] += size
             }
         }
+        // Backups count from creation until they are gone (Cinder reserves at create and
+        // releases once the backup is deleted), whatever their status.
+        for b in s.all(.backup) where b["project_id"]?.stringValue?.sameBytes(as: project) == true {
+            u["backups", default: 0] += 1
+            u["backup_gigabytes", default: 0] += b["size"]?.intValue ?? 0
+        }
         return u
     }
 

@@ -84,7 +84,10 @@ extension VolumeService {
     public func services() -> [JSONObject] {
         let backendHost = backend.host.splitBytes("#").first.map(String.init) ?? backend.host
         let host = backendHost.splitBytes("@").first.map(String.init) ?? backendHost
-        return [("cinder-scheduler", host), ("cinder-volume", backendHost)].map { binary, h in
+        var binaries = [("cinder-scheduler", host), ("cinder-volume", backendHost)]
+        // The backup service exists where an object store does (Cinder's `cinder-backup`).
+        if backups != nil { binaries.append(("cinder-backup", host)) }
+        return binaries.map { binary, h in
             let stored = state[.service, "\(binary):\(h)"]
             return ["binary": .string(binary), "host": .string(h), "disabled": stored?["disabled"] ?? false,
                     "disabled_reason": stored?["disabled_reason"] ?? .null, "frozen": stored?["frozen"] ?? false]
@@ -123,6 +126,13 @@ extension VolumeService {
             d["frozen"] = .bool(frozen)
             s.put(.service, d)
         }
+    }
+
+    /// Whether backups can be made and restored: an object store is there and `cinder-backup`
+    /// is not disabled.
+    var backupServiceAvailable: Bool {
+        guard backups != nil, let b = services().first(where: { $0["binary"]?.stringValue == "cinder-backup" }) else { return false }
+        return b["disabled"]?.boolValue != true
     }
 
     /// Whether new volumes may be placed: the volume service is enabled and not frozen.

@@ -13,6 +13,8 @@ public struct VolumeCreate: Sendable {
     public var snapshotID: String?
     public var sourceVolumeID: String?
     public var imageID: String?
+    /// A backup to restore into the new volume (3.47).
+    public var backupID: String?
     /// The request's id, kept with a user message if scheduling fails.
     public var requestID: String?
     public init() {}
@@ -27,9 +29,9 @@ extension VolumeService {
     /// Creates a volume: checks the source, type, zone and quotas, records it `creating`, and
     /// makes its bytes in the background (`available` or `error` after).
     public func createVolume(_ r: VolumeCreate, actor: VolumeActor, caller: AuthContext) async throws -> JSONObject {
-        let sources = [r.snapshotID, r.sourceVolumeID, r.imageID].compactMap { $0 }
+        let sources = [r.snapshotID, r.sourceVolumeID, r.imageID, r.backupID].compactMap { $0 }
         if sources.count > 1 {
-            throw VolumeFault.invalidInput("Only one of snapshot_id, source_volid and imageRef may be given.")
+            throw VolumeFault.invalidInput("Only one of snapshot_id, source_volid, imageRef and backup_id may be given.")
         }
         if let zone = r.availabilityZone, !zone.sameBytes(as: settings.availabilityZone) {
             throw NimbusError.badRequest("Availability zone '\(zone)' is invalid.")
@@ -83,6 +85,17 @@ extension VolumeService {
                 bootable = src["bootable"]?.boolValue ?? false
                 imageMetadata = src["volume_image_metadata"]?.objectValue
             }
+            if let backupID = r.backupID {
+                guard let b = s[.backup, backupID], self.visible(b, actor) else { throw VolumeFault.backupNotFound(backupID) }
+                guard b["status"]?.stringValue == "available" else {
+                    throw VolumeFault.invalidBackup("Originating backup status must be one of 'available' values")
+                }
+                let backupSize = b["size"]?.intValue ?? 1
+                if size == nil { size = backupSize }
+                if let size, size < backupSize {
+                    throw VolumeFault.invalidInput("Volume size \(size)GB cannot be smaller than the backup size \(backupSize)GB. It must be >= backup size.")
+                }
+            }
             if let image {
                 let imageGB = max(1, ((image.size ?? 0) + Self.gib - 1) / Self.gib)
                 if size == nil { size = max(imageGB, image.minDiskGB) }
@@ -119,7 +132,7 @@ extension VolumeService {
             ]
             if let imageMetadata { d["volume_image_metadata"] = .object(imageMetadata) }
             if let image { d["image_id"] = .string(image.id) }
-            let schedulable = self.volumeServiceAvailable && self.satisfies(type)
+            let schedulable = self.volumeServiceAvailable && self.satisfies(type) && (r.backupID == nil || self.backupServiceAvailable)
             if !schedulable {
                 // Cinder's scheduler answers later: the volume ends `error`, with a user message.
                 d["status"] = "error"
@@ -128,12 +141,22 @@ extension VolumeService {
                                    text: "schedule allocate volume:Could not find any available weighted backend.", requestID: r.requestID)
             }
             s.put(.volume, d)
+            if schedulable, let backupID = r.backupID, var b = s[.backup, backupID] {
+                b["status"] = "restoring"
+                b["restore_volume_id"] = d["id"] ?? .null
+                b["updated_at"] = .string(now)
+                s.put(.backup, b)
+            }
             if !schedulable { d["status"] = "creating" }
             return (d, schedulable)
         }
         let id = doc["id"]!.stringValue!
         let size = doc["size"]!.intValue!
         guard schedulable else { return doc }
+        if let backupID = r.backupID {
+            startRestore(backupID, into: id)
+            return doc
+        }
         background(id, "creating volume", {
             try await self.backend.create(volume: id, sizeGB: size, from: source)
             await self.update(.volume, id, ["status": "available", "launched_at": .string(Self.now())])

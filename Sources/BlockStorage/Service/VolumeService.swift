@@ -40,16 +40,22 @@ public final class VolumeService: Sendable {
     public let settings: VolumeSettings
     public let backend: any VolumeBackend
     let images: (any VolumeImageClient)?
+    /// Backups into the object store (nil: no object store, so no backup service).
+    let backups: ChunkedBackup?
+    /// Bounds the backups and restores moving bytes at once (each holds a chunk in memory).
+    let backupSlots: OperationSlots
     let logger: Logger
     let committed: CommittedState<VolumeState>
     /// Background operations still running (by resource id), so a test or shutdown can wait.
     let running = Mutex<[String: (token: String, task: Task<Void, Never>)]>([:])
 
     public init(store: VolumeStore, backend: any VolumeBackend, images: (any VolumeImageClient)?, settings: VolumeSettings = VolumeSettings(),
-                logger: Logger) async throws {
+                backupStore: (any BackupObjectStore)? = nil, backupSettings: BackupSettings = BackupSettings(), logger: Logger) async throws {
         self.store = store
         self.backend = backend
         self.images = images
+        self.backups = backupStore.map { ChunkedBackup(store: $0, settings: backupSettings) }
+        self.backupSlots = OperationSlots(max(1, backupSettings.maxOperations))
         self.settings = settings
         self.logger = logger
         self.committed = try await CommittedState(name: "block storage", logger: logger, version: { try await store.version() },
@@ -125,6 +131,7 @@ public final class VolumeService: Sendable {
     /// created ends `error` and its partial bytes are removed; deletions run again; an extend
     /// runs again (it is idempotent); the backend's files that no document names are removed.
     public func recover() async throws {
+        await recoverBackups()
         let s = state
         for v in s.all(.volume) {
             guard let id = v["id"]?.stringValue else { continue }
@@ -146,6 +153,8 @@ public final class VolumeService: Sendable {
                 await update(.volume, id, ["status": .string(status)])
             case "reverting":
                 await update(.volume, id, ["status": "error"])
+            case "restoring-backup":
+                await update(.volume, id, ["status": "error_restoring"])
             default: break
             }
         }
@@ -174,6 +183,42 @@ public final class VolumeService: Sendable {
     }
 }
 
+/// A counting semaphore for async code: at most `limit` holders at once, the others wait in order.
+final class OperationSlots: Sendable {
+    private struct State {
+        var free: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state: Mutex<State>
+
+    init(_ limit: Int) { state = Mutex(State(free: limit)) }
+
+    func acquire() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let acquired = state.withLock { s -> Bool in
+                if s.free > 0 { s.free -= 1; return true }
+                s.waiters.append(c)
+                return false
+            }
+            if acquired { c.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty { s.free += 1; return nil }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+
+    func run<R>(_ body: () async throws -> R) async rethrows -> R {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+}
+
 /// Cinder's invalid-state and invalid-input answers (400 unless named otherwise).
 enum VolumeFault {
     static func volumeNotFound(_ id: String) -> NimbusError { .notFound("Volume \(id) could not be found.") }
@@ -183,4 +228,8 @@ enum VolumeFault {
     static func invalidVolume(_ reason: String) -> NimbusError { .badRequest("Invalid volume: \(reason)") }
     static func invalidSnapshot(_ reason: String) -> NimbusError { .badRequest("Invalid snapshot: \(reason)") }
     static func invalidInput(_ reason: String) -> NimbusError { .badRequest("Invalid input received: \(reason)") }
+    static func backupNotFound(_ id: String) -> NimbusError { .notFound("Backup \(id) could not be found.") }
+    static func invalidBackup(_ reason: String) -> NimbusError { .badRequest("Invalid backup: \(reason)") }
+    /// No backup service runs (Cinder's `ServiceNotFound(service_id='cinder-backup')`).
+    static let noBackupService = NimbusError.notFound("Service cinder-backup could not be found.")
 }

@@ -261,6 +261,21 @@ def test_guests_on_one_network_reach_each_other_and_other_projects_do_not(net_cl
     c.cli("network", "delete", net["id"])
 
 
+def test_an_address_given_again_after_its_port_went_is_leased_to_the_new_port(net_cloud):
+    """dnsmasq keeps leases in memory: once g2's port is deleted, the next port given g2's address
+    (a new MAC) must still get it by DHCP (Tempest's volume scenarios delete a server and boot the
+    next one at once, which Neutron gives the freed address)."""
+    c = net_cloud
+    address = fixed_ip(c, "g2")
+    network = next(iter(c.cli("server", "show", "g2", "-f", "json", cloud="nimbus-demo")["addresses"]))
+    net_id = c.cli("network", "show", network, "-f", "json", cloud="nimbus-demo")["id"]
+    c.cli("server", "delete", "--wait", "g2", cloud="nimbus-demo", timeout=180)
+    boot(c, "g4", extra=("--nic", f"net-id={net_id},v4-fixed-ip={address}"))
+    log = wait_banner(c, "g4")
+    assert f"ip={address} " in log, log[-1500:]
+    c.cli("server", "delete", "--wait", "g4", cloud="nimbus-demo", timeout=180)
+
+
 def test_interface_hot_plug_and_unplug(net_cloud):
     """os-interface on a running guest: QEMU hot-plugs a virtio NIC on its tap (the guest sees
     a new device, the port turns ACTIVE once the agent wired the tap) and unplugs it again."""

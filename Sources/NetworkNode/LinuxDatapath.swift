@@ -527,6 +527,12 @@ public final class LinuxDatapath: Datapath {
     func dnsmasq(_ d: DHCPService) async throws {
         let dir = dhcpDir(d)
         let (hosts, opts, ranges, forced) = Self.dhcpFiles(d)
+        // A host entry that goes (a deleted port) may leave a lease in dnsmasq's memory that
+        // keeps its address from the next port given it ("not using configured address … because
+        // it is leased to …"): dnsmasq is restarted then (no lease file: the leases go with it),
+        // and only reloaded (SIGHUP) when entries are only added.
+        let before = Set(((try? String(contentsOfFile: dir + "/host", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
+        let entryGone = !before.subtracting(hosts.split(separator: "\n").map(String.init)).isEmpty
         let hostsChanged = try write(hosts, to: dir + "/host")
         let optsChanged = try write(opts, to: dir + "/opts")
         var argv = ["ip", "netns", "exec", d.namespace, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
@@ -536,7 +542,7 @@ public final class LinuxDatapath: Datapath {
         argv += ranges.map { "--dhcp-range=" + $0 } + forced.map { "--dhcp-option-force=" + $0 }
         let argsChanged = try write(argv.joined(separator: "\n"), to: dir + "/args")
         if let pid = dnsmasqPID(d) {
-            if !argsChanged {
+            if !argsChanged && !(hostsChanged && entryGone) {
                 if hostsChanged || optsChanged { kill(pid, SIGHUP) }
                 return
             }

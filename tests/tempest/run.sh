@@ -50,7 +50,7 @@ if [[ -z ${NIMBUS_AUTH_URL:-} ]]; then
     # The compute node in `nimbus up`: its driver, and the test image it registers.
     export NIMBUS_COMPUTE_NODE_DRIVER=$COMPUTE_DRIVER \
         NIMBUS_COMPUTE_NODE_ACCELERATOR=${TEMPEST_COMPUTE_ACCELERATOR:-auto}
-    if [[ $NOVA == True ]]; then "$REPO/scripts/build-test-image.sh" > /dev/null; fi
+    if [[ $NOVA == True ]] || has_area volume; then "$REPO/scripts/build-test-image.sh" > /dev/null; fi
     python "$HERE/start_cloud.py" "$WORK/nimbus-data" > "$WORK/cloud.env"
     # shellcheck disable=SC1091
     source "$WORK/cloud.env"
@@ -389,8 +389,9 @@ fi
 
 if has_area volume; then
     # The volume tests in a pass of their own, with Neutron on (as the volume must-pass list was
-    # made); Nova stays as the areas say, so the volume tests that attach to servers run too.
-    sed -e 's/^neutron = False$/neutron = True/' "$WORK/etc/tempest.conf" > "$WORK/etc/tempest-volume.conf"
+    # made) and Nova on (also when the compute area does not run), so the volume tests that
+    # attach to servers run too.
+    sed -e 's/^neutron = False$/neutron = True/' -e 's/^nova = False$/nova = True/' "$WORK/etc/tempest.conf" > "$WORK/etc/tempest-volume.conf"
     run_pass "$WORK/volume" "$WORK/etc/tempest-volume.conf" volume
 fi
 

@@ -329,3 +329,29 @@ def test_attachment_update_and_swap(env):
                         json={"volumeAttachment": {"volumeId": other}}), 404)
     delete_server(env, who, sid)
     wait_gone(env, who, vid)
+
+
+def test_an_image_of_a_server_booted_from_an_image_volume(env):
+    """The root volume's `volume_image_metadata` (checksum, size, image_id, …) is the image's own
+    attributes, not properties: the snapshot image does not inherit them (Glance refuses them)."""
+    who = member(env, volumes=4)
+    r = cinder(env, "POST", "/volumes", who, json={"volume": {"size": 1, "imageRef": env.image}})
+    assert r.status_code == 202, r.text
+    vid = r.json()["volume"]["id"]
+    assert wait_volume(env, who, vid, "available", timeout=120)["volume_image_metadata"]["checksum"]
+    sid = boot(env, who, [{"uuid": vid, "source_type": "volume", "destination_type": "volume", "boot_index": 0}]).json()["server"]["id"]
+    wait_server(env, who, sid)
+    r = env.nova("POST", f"/servers/{sid}/action", token=who.token, json={"createImage": {"name": "from-image-volume"}})
+    assert r.status_code == 202, r.text
+    image = requests.get(f"{env.base}/image/v2/images/{r.json()['image_id']}", headers={"X-Auth-Token": who.token}, timeout=30).json()
+    assert image["status"] == "active" and "image_id" not in image and image["size"] == 0, image
+    snap = json.loads(image["block_device_mapping"])[0]["snapshot_id"]
+    delete_server(env, who, sid)
+    assert requests.delete(f"{env.base}/image/v2/images/{image['id']}", headers={"X-Auth-Token": who.token}, timeout=30).status_code == 204
+    wait_volume(env, who, vid, "available")
+    assert cinder(env, "DELETE", f"/snapshots/{snap}", who).status_code == 202
+    deadline = time.monotonic() + 30
+    while cinder(env, "DELETE", f"/volumes/{vid}", who).status_code != 202:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    wait_gone(env, who, vid)

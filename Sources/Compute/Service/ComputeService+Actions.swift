@@ -238,7 +238,10 @@ extension ComputeService {
 
     /// A queued image with Nova's snapshot properties for `current` (createImage, createBackup, shelve).
     func queueSnapshot(of current: Instance, name: String, metadata: [Name: String], caller: AuthContext, imageType: String = "snapshot") async throws -> String {
-        let core: Set<Name> = ["min_disk", "min_ram", "disk_format", "container_format", "size"]
+        // Glance's own attributes are never properties of the new image (read-only or reserved there).
+        let core: Set<Name> = ["min_disk", "min_ram", "disk_format", "container_format", "size", "checksum", "os_hash_algo", "os_hash_value",
+                               "virtual_size", "id", "created_at", "updated_at", "status", "owner", "locations", "direct_url", "self", "file",
+                               "schema", "visibility", "protected", "os_hidden", "tags", "name", "stores"]
         var properties = current.imageMeta.filter { k, _ in
             !core.contains(k) && !Self.nonInheritableImageProperties.contains(k) && !k.string.hasBytePrefix("os_glance")
         }

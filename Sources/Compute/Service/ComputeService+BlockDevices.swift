@@ -113,6 +113,17 @@ extension ComputeService {
         }
     }
 
+    /// What an instance keeps of the image its root volume was made from (Nova's
+    /// `get_image_metadata_from_volume`): the image's own attributes (`image_id`, `checksum`,
+    /// `size`, …) are not properties; min_disk, min_ram and the formats are kept as for an image.
+    static func imageMeta(volumeImageMetadata m: [String: String]) -> [Name: String] {
+        let attributes: Set<String> = ["image_id", "image_name", "size", "checksum", "container_format", "disk_format", "min_ram", "min_disk"]
+        var meta = [Name: String]()
+        for (k, v) in m where !attributes.contains(k) { meta[Name(k)] = v }
+        for k in ["min_disk", "min_ram", "disk_format", "container_format"] { if let v = m[k] { meta[Name(k)] = v } }
+        return meta
+    }
+
     /// The checked block device mappings of a create: the boot volume (if the root disk is one)
     /// and what each server gets.
     struct BlockDevicePlan: Sendable {
@@ -184,7 +195,7 @@ extension ComputeService {
                 // Nova's `get_bdm_image_metadata`: a root volume must be bootable.
                 if d.bootIndex == 0, image == nil, !v.bootable { throw NimbusError.badRequest("Block Device \(id) is not bootable.") }
                 if d.bootIndex == 0 {
-                    plan.rootImageMeta = Dictionary(v.imageMetadata.map { (Name($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+                    plan.rootImageMeta = Self.imageMeta(volumeImageMetadata: v.imageMetadata)
                     if let minRam = v.imageMetadata["min_ram"].flatMap(Int.init), minRam > flavor.memoryMB {
                         throw NimbusError.badRequest("Flavor's memory is too small for requested image.")
                     }

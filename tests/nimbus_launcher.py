@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -135,6 +136,12 @@ class Nimbus:
                 return self.kill()
         finally:
             subprocess.run(["pkill", "-f", f"qemu-storage-daemon .*{self.storage_run_dir}/"], capture_output=True)
+            # The daemon removes its directory when it quits by itself; killed, it cannot.
+            for _ in range(50):
+                if subprocess.run(["pgrep", "-f", f"qemu-storage-daemon .*{self.storage_run_dir}/"], capture_output=True).returncode != 0:
+                    shutil.rmtree(self.storage_run_dir, ignore_errors=True)
+                    break
+                time.sleep(0.1)
 
     @property
     def storage_run_dir(self) -> str:

@@ -531,8 +531,8 @@ public final class LinuxDatapath: Datapath {
         // keeps its address from the next port given it ("not using configured address … because
         // it is leased to …"): dnsmasq is restarted then (no lease file: the leases go with it),
         // and only reloaded (SIGHUP) when entries are only added.
-        let before = Set(((try? String(contentsOfFile: dir + "/host", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
-        let entryGone = !before.subtracting(hosts.split(separator: "\n").map(String.init)).isEmpty
+        let before = Set(((try? String(contentsOfFile: dir + "/host", encoding: .utf8)) ?? "").splitBytes("\n").map(String.init))
+        let entryGone = !before.subtracting(hosts.splitBytes("\n").map(String.init)).isEmpty
         let hostsChanged = try write(hosts, to: dir + "/host")
         let optsChanged = try write(opts, to: dir + "/opts")
         var argv = ["ip", "netns", "exec", d.namespace, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",

@@ -262,14 +262,16 @@ def test_guests_on_one_network_reach_each_other_and_other_projects_do_not(net_cl
 
 
 def test_an_address_given_again_after_its_port_went_is_leased_to_the_new_port(net_cloud):
-    """dnsmasq keeps leases in memory: once g2's port is deleted, the next port given g2's address
+    """dnsmasq keeps leases in memory: once g5's port is deleted, the next port given g5's address
     (a new MAC) must still get it by DHCP (Tempest's volume scenarios delete a server and boot the
     next one at once, which Neutron gives the freed address)."""
     c = net_cloud
-    address = fixed_ip(c, "g2")
-    network = next(iter(c.cli("server", "show", "g2", "-f", "json", cloud="nimbus-demo")["addresses"]))
+    boot(c, "g5")
+    address = fixed_ip(c, "g5")
+    network = next(iter(c.cli("server", "show", "g5", "-f", "json", cloud="nimbus-demo")["addresses"]))
     net_id = c.cli("network", "show", network, "-f", "json", cloud="nimbus-demo")["id"]
-    c.cli("server", "delete", "--wait", "g2", cloud="nimbus-demo", timeout=180)
+    wait_banner(c, "g5")   # g5 has its lease
+    c.cli("server", "delete", "--wait", "g5", cloud="nimbus-demo", timeout=180)
     boot(c, "g4", extra=("--nic", f"net-id={net_id},v4-fixed-ip={address}"))
     log = wait_banner(c, "g4")
     assert f"ip={address} " in log, log[-1500:]

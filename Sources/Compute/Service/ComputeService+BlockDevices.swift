@@ -306,6 +306,13 @@ extension ComputeService {
                 }
                 try await volumeCleanups.remove(e)
             } catch let error as NimbusError where error.kind == .badRequest || error.kind == .conflict || error.kind == .notFound {
+                // Taken meanwhile (the conductor's reserve for the server being deleted, which it
+                // undoes when it sees the deletion): try again once the volume rests.
+                if let status = try? await volumes.status(volumeID: e.volumeID), Self.transitionalVolumeStates.contains(status),
+                   Date().timeIntervalSince(e.createdAt) < Self.volumeCreateTimeout {
+                    waiting = true
+                    continue
+                }
                 // Cinder will not (a snapshot depends on it, …): the volume stays, as under Nova.
                 logger.error("volume \(e.volumeID) let go by a server stays: \(error)")
                 try? await volumeCleanups.remove(e)

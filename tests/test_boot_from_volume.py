@@ -67,6 +67,18 @@ def delete_server(env, who: Who, sid, timeout=60):
         time.sleep(0.3)
 
 
+def delete_with_its_snapshot(env, who: Who, vid, snap):
+    """Deletes a volume the snapshot of a server image depends on: the snapshot first, then the
+    volume once the snapshot is gone (Cinder refuses before)."""
+    wait_volume(env, who, vid, "available")
+    assert cinder(env, "DELETE", f"/snapshots/{snap}", who).status_code == 202
+    deadline = time.monotonic() + 30
+    while cinder(env, "DELETE", f"/volumes/{vid}", who).status_code != 202:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    wait_gone(env, who, vid)
+
+
 def bootable(env, who: Who, vid) -> str:
     r = cinder(env, "POST", f"/volumes/{vid}/action", who, json={"os-set_bootable": {"bootable": True}})
     assert r.status_code == 200, r.text
@@ -258,13 +270,7 @@ def test_an_image_of_a_volume_backed_server_boots_new_volumes(env):
     # The new root was delete-on-termination (as the snapshot's mapping says); the first root
     # was too, but Cinder keeps a volume that has snapshots (as Nova and Cinder do).
     wait_gone(env, who, new_root["id"])
-    wait_volume(env, who, root, "available")
-    assert cinder(env, "DELETE", f"/snapshots/{snap['id']}", who).status_code == 202
-    deadline = time.monotonic() + 30
-    while cinder(env, "DELETE", f"/volumes/{root}", who).status_code != 202:
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
-    wait_gone(env, who, root)
+    delete_with_its_snapshot(env, who, root, snap["id"])
 
 
 def test_the_nova_volume_and_snapshot_proxies(env):
@@ -348,10 +354,4 @@ def test_an_image_of_a_server_booted_from_an_image_volume(env):
     snap = json.loads(image["block_device_mapping"])[0]["snapshot_id"]
     delete_server(env, who, sid)
     assert requests.delete(f"{env.base}/image/v2/images/{image['id']}", headers={"X-Auth-Token": who.token}, timeout=30).status_code == 204
-    wait_volume(env, who, vid, "available")
-    assert cinder(env, "DELETE", f"/snapshots/{snap}", who).status_code == 202
-    deadline = time.monotonic() + 30
-    while cinder(env, "DELETE", f"/volumes/{vid}", who).status_code != 202:
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
-    wait_gone(env, who, vid)
+    delete_with_its_snapshot(env, who, vid, snap)

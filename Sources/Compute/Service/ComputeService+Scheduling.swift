@@ -80,9 +80,9 @@ extension ComputeService {
                 return
             }
             try await actions.event(i.id, action: action, name: conductorEvent, host: nil, result: "Success")
-            if placed?.taskState == .blockDeviceMapping {
-                _ = try? await prepareBlockDevices()
-            } else if !unshelving {
+            // An instance with volumes to prepare gets them in the conductor's block device pass,
+            // which follows this scheduling pass in the same wake-up.
+            if placed?.taskState != .blockDeviceMapping && !unshelving {
                 try await actions.event(i.id, action: "create", name: "compute__do_build_and_run_instance", host: host.host)
             }
             nodes.poke()

@@ -359,18 +359,27 @@ def test_concurrent_connections_leave_no_export_behind(bs_cloud, bs_user):
 def test_extending_an_attached_volume(bs_cloud, bs_user):
     """Found: from 3.42 Cinder extends an `in-use` volume (cinder/volume/api.py
     extend_attached_volume); Nimbus accepted it and asked the storage daemon for `block_resize`,
-    which QEMU refuses (the NBD export does not share `resize`), so every such extend ended
-    `error_extending`. Extending attached volumes is not built yet: it is now refused up front
-    with a clear 400 and the volume stays `in-use` at its size (README says so; Tempest runs with
-    extend_attached_volume = False)."""
+    which QEMU refuses (the NBD server does not share `resize` on a node it exports), so every
+    such extend ended `error_extending`. Now the exports stop while the node grows and start
+    again under the same names: the volume is `in-use` at its new size, the export serves the new
+    size with the bytes written before, and before 3.42 an attached volume is not extended (400,
+    Cinder's message)."""
     me = bs_user()
     vid = me.create_volume()["id"]
     a = connect(me, vid)
     assert me.req("POST", f"/attachments/{a['id']}/action", json={"os-complete": {}}, version="3.44").status_code == 204
+    nbd_io(a["connection_info"], "write -P 0x5e 4k 4k", "flush")
+    r = me.action(vid, "os-extend", {"new_size": 2}, version="3.41")
+    assert_fault(r, 400, "Volume status must be 'available' to extend, currently in-use.")
     r = me.action(vid, "os-extend", {"new_size": 2}, version="3.42")
-    assert_fault(r, 400, "not supported")
+    assert r.status_code == 202, r.text
     vol = settle_volume(me, vid)
-    assert (vol["status"], vol["size"]) == ("in-use", 1), (vol["status"], vol["size"])
+    assert (vol["status"], vol["size"]) == ("in-use", 2), (vol["status"], vol["size"])
+    nbd_io(a["connection_info"], "read -P 0x5e 4k 4k", f"write -P 0x6f {(2 << 30) - 4096} 4k", f"read -P 0x6f {(2 << 30) - 4096} 4k")
+    data = a["connection_info"]["data"]
+    info = subprocess.run(["qemu-img", "info", "--output=json", f"nbd+unix:///{data['export']}?socket={data['path']}"],
+                          capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0 and '"virtual-size": 2147483648' in info.stdout, info.stdout + info.stderr
 
 
 @needs_exports

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+import requests
 
 from compute_support import start_compute_cloud, stop_compute_cloud
 
@@ -97,3 +98,56 @@ def test_bad_attach_requests(cloud):
     r = cloud.nova("POST", f"/servers/{uuid.uuid4()}/os-volume_attachments", json={"volumeAttachment": {"volumeId": str(uuid.uuid4())}})
     assert r.status_code == 404, r.text
     cloud.cli("server", "delete", "--wait", sid, timeout=120)
+
+
+def extend_event(cloud, sid, timeout=60):
+    """The `compute_extend_volume` event of the server's latest `extend_volume` action, once it
+    finished (Tempest's VolumesExtendAttachedTest waits for the same)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        actions = cloud.nova("GET", f"/servers/{sid}/os-instance-actions").json()["instanceActions"]
+        extend = [a for a in actions if a["action"] == "extend_volume"]
+        if extend:
+            detail = cloud.nova("GET", f"/servers/{sid}/os-instance-actions/{extend[0]['request_id']}").json()["instanceAction"]
+            done = [e for e in detail["events"] if e["event"] == "compute_extend_volume" and e["finish_time"]]
+            if done:
+                return done[0]
+        assert time.monotonic() < deadline, actions
+        time.sleep(0.3)
+
+
+def test_extend_attached_volume(cloud):
+    """Cinder 3.42 extends an `in-use` volume and tells Nova (`volume-extended`): the volume is
+    `in-use` again at its new size and the server gets an `extend_volume` action whose
+    `compute_extend_volume` event succeeds once its node has the disk at the new size. Before
+    3.42 an attached volume is not extended (400). Nova's external events API starts the same for
+    a volume the server does not have, and the event fails (VolumeBDMNotFound)."""
+    sid = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "va-ext", "-f", "json")["id"]
+    vid = cloud.cli("volume", "create", "--size", "1", "va-ext", "-f", "json")["id"]
+    volume_status(cloud, vid, "available")
+    assert cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", json={"volumeAttachment": {"volumeId": vid}}).status_code == 200
+    volume_status(cloud, vid, "in-use")
+    project = cloud.cli("token", "issue", "-f", "json")["project_id"]
+
+    def extend(size, version):
+        return requests.post(f"{cloud.base_url}/volume/v3/{project}/volumes/{vid}/action", json={"os-extend": {"new_size": size}},
+                             headers={"X-Auth-Token": cloud.token(), "OpenStack-API-Version": f"volume {version}"}, timeout=60)
+
+    r = extend(2, "3.41")
+    assert r.status_code == 400 and "currently in-use" in r.json()["badRequest"]["message"], r.text
+    r = extend(2, "3.42")
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while (v := cloud.cli("volume", "show", vid, "-f", "json"))["size"] != 2 or v["status"] != "in-use":
+        assert time.monotonic() < deadline and not v["status"].startswith("error"), v
+        time.sleep(0.3)
+    assert extend_event(cloud, sid)["result"] == "Success"
+    # The external event for a volume the server does not have.
+    r = cloud.nova("POST", "/os-server-external-events", version="2.51",
+                   json={"events": [{"name": "volume-extended", "server_uuid": sid, "tag": str(uuid.uuid4())}]})
+    assert r.status_code == 200 and r.json()["events"][0]["code"] == 200, r.text
+    event = extend_event(cloud, sid)
+    assert event["result"] == "Error", event
+    cloud.cli("server", "delete", "--wait", sid)
+    volume_status(cloud, vid, "available")
+    cloud.cli("volume", "delete", vid)

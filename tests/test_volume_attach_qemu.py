@@ -111,3 +111,49 @@ def test_a_volume_written_in_one_guest_is_read_in_another(qemu_cloud):
         assert time.monotonic() < deadline, "the storage daemon kept running"
         time.sleep(0.5)
     cloud.cli("volume", "delete", vid)
+
+
+def test_an_attached_volume_extended_grows_in_the_guest(qemu_cloud):
+    """`openstack volume set --size` on an attached volume (Cinder 3.42): the storage node grows
+    the export, Nova's `volume-extended` event grows the guest's disk (a new NBD connection under
+    the raw node, `block_resize`), and the guest's kernel sees the new size while the disk stays
+    attached; bytes written before the extend read back, and the new end is writable. Writes
+    the guest makes while the export restarts wait for the reconnect and land."""
+    cloud = qemu_cloud
+    sid = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "vol-grow",
+                    "-f", "json", timeout=300)["id"]
+    wait_console(cloud, sid, BANNER.pattern)
+    vid = cloud.cli("volume", "create", "--size", "1", "grow-data", "-f", "json")["id"]
+    wait_volume(cloud, vid, "available")
+    cloud.cli("server", "add", "volume", sid, vid, "-f", "json")
+    wait_volume(cloud, vid, "in-use")
+    shell(cloud, sid, f"printf {TEXT} | dd of=/dev/vdb bs=512 seek=100 conv=fsync 2>/dev/null; echo wrote-$((2+3))", "wrote-5")
+    assert "2097152" in shell(cloud, sid, "cat /sys/block/vdb/size; echo size-$((6*7))", "size-42")
+    # A writer in the guest runs across the extend (a loop of synced writes; a failed one says so).
+    shell(cloud, sid, "(for i in $(seq 1 40); do dd if=/dev/zero of=/dev/vdb bs=64k count=1 seek=$((1000+i)) conv=fsync 2>/dev/null"
+                      " || echo WRITE-FAILED; sleep 0.1; done; echo writer-done) > /tmp/w.log 2>&1 & echo started-$((1+1))", "started-2")
+    cloud.cli("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", vid)
+    v = wait_volume(cloud, vid, "in-use")
+    deadline = time.monotonic() + 60
+    while v["size"] != 2:
+        assert time.monotonic() < deadline, v
+        time.sleep(1)
+        v = wait_volume(cloud, vid, "in-use")
+    deadline = time.monotonic() + 90
+    while "4194304" not in shell(cloud, sid, "cat /sys/block/vdb/size; echo size-$((6*7))", "size-42"):
+        assert time.monotonic() < deadline, "the guest does not see the new size"
+        time.sleep(2)
+    deadline = time.monotonic() + 60
+    while "writer-done" not in (log := shell(cloud, sid, "cat /tmp/w.log; echo log-$((5+6))", "log-11")):
+        assert time.monotonic() < deadline, log
+        time.sleep(2)
+    assert "WRITE-FAILED" not in log, log
+    shell(cloud, sid, f"printf {TEXT} | dd of=/dev/vdb bs=1M seek=2000 conv=fsync 2>/dev/null; echo wrote-$((3+3))", "wrote-6")
+    out = shell(cloud, sid, "echo got-$(dd if=/dev/vdb bs=512 skip=100 count=1 2>/dev/null | head -c 18);"
+                            " echo got-$(dd if=/dev/vdb bs=1M skip=2000 count=1 2>/dev/null | head -c 18); echo read-$((4+5))", "read-9")
+    assert out.count("got-" + TEXT) == 2, out
+    cloud.cli("server", "delete", "--wait", sid, timeout=240)
+    wait_volume(cloud, vid, "available")
+    info = subprocess.run(["qemu-img", "info", "--output=json", volume_file(cloud, vid)], capture_output=True, text=True).stdout
+    assert '"virtual-size": 2147483648' in info, info
+    cloud.cli("volume", "delete", vid)

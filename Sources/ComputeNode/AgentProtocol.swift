@@ -150,6 +150,9 @@ public struct InstanceReport: Sendable, Codable, Equatable {
         /// The guest's attached volumes changed: `detail` is the JSON array of the attachment
         /// ids plugged in now (the controller completes or finishes their attach and detach).
         case volumes
+        /// Volumes extended while attached have their new size in the guest: `detail` is a JSON
+        /// object of attachment id to size in bytes (the controller finishes `extend_volume`).
+        case volumesResized
     }
 
     public var id: InstanceID

@@ -19,6 +19,8 @@ public actor ComputeAgent {
     var lastPower = [InstanceID: PowerState]()
     /// The attachment ids last reported per guest.
     var lastVolumes = [InstanceID: Set<String>]()
+    /// The sizes of extended volumes last reported, per instance.
+    var lastVolumeSizes = [InstanceID: [String: UInt64]]()
     var wakeups: AsyncStream<Void>.Continuation?
     public private(set) var providerID: String?
 
@@ -118,12 +120,15 @@ public actor ComputeAgent {
             // Volumes likewise; the controller hears which are plugged in once they change.
             if observed != .noState, let have = try? await driver.volumes(d.spec.id) {
                 let wanted = d.spec.volumes ?? []
-                if Set(have.map(\.attachmentID)) != Set(wanted.map(\.attachmentID)) {
+                if Set(have.map(\.attachmentID)) != Set(wanted.map(\.attachmentID)) || !GuestVolume.resized(have: have, wanted: wanted).isEmpty {
                     busy.insert(d.spec.id)
                     Task { await self.syncVolumes(d.spec.id, wanted) }
                 } else if lastVolumes[d.spec.id] != Set(have.map(\.attachmentID)) {
                     reports.append(InstanceReport(id: d.spec.id, event: .volumes, powerState: observed,
                                                   detail: JSONValue(have.map(\.attachmentID)).serializedString()))
+                } else if let sizes = Self.sizes(have), lastVolumeSizes[d.spec.id] != sizes {
+                    reports.append(InstanceReport(id: d.spec.id, event: .volumesResized, powerState: observed,
+                                                  detail: JSONValue.object(JSONObject(sizes.mapValues { JSONValue.int(Int64($0)) })).serializedString()))
                 }
             }
         }
@@ -133,6 +138,12 @@ public actor ComputeAgent {
     /// The image a guest is built from; none for a volume-backed one (its root is a volume).
     func bootImage(_ spec: InstanceSpec) async throws -> (any ImageSource)? {
         spec.imageID.isEmpty && spec.bootVolume != nil ? nil : try await control.image(spec.imageID)
+    }
+
+    /// The sizes of the volumes that were extended while attached, by attachment (nil: none).
+    static func sizes(_ volumes: [GuestVolume]) -> [String: UInt64]? {
+        let s = Dictionary(volumes.compactMap { v in v.sizeBytes.map { (v.attachmentID, $0) } }, uniquingKeysWith: { a, _ in a })
+        return s.isEmpty ? nil : s
     }
 
     func syncVolumes(_ id: InstanceID, _ volumes: [GuestVolume]) async {
@@ -163,6 +174,11 @@ public actor ComputeAgent {
             for r in reports where r.event == .powerState { lastPower[r.id] = r.powerState }
             for r in reports where r.event == .volumes {
                 lastVolumes[r.id] = Set((try? JSONValue.parse(Array((r.detail ?? "[]").utf8)))?.arrayValue?.compactMap(\.stringValue) ?? [])
+            }
+            for r in reports where r.event == .volumesResized {
+                let o = (try? JSONValue.parse(Array((r.detail ?? "{}").utf8)))?.objectValue
+                lastVolumeSizes[r.id] = Dictionary((o?.sortedMembers ?? []).compactMap { k, v in v.intValue.map { (k, UInt64(max(0, $0))) } },
+                                                   uniquingKeysWith: { a, _ in a })
             }
         } catch {
             logger.error("compute node \(host): report failed (it will be repeated): \(error)")
@@ -218,6 +234,7 @@ public actor ComputeAgent {
                 try await driver.liveMigrate(id, to: uri)
                 lastPower[id] = nil
                 lastVolumes[id] = nil
+                lastVolumeSizes[id] = nil
                 report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task, migration: migration)
             case "migrating" where phase == MoveTask.Phase.finish.rawValue:
                 try await driver.finishIncoming(id, run: d.vmState != "paused")
@@ -236,6 +253,7 @@ public actor ComputeAgent {
                 try await driver.destroy(id)
                 lastPower[id] = nil
                 lastVolumes[id] = nil
+                lastVolumeSizes[id] = nil
                 report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task, migration: migration)
             case "resize_reverting" where moving:
                 try await driver.revertMigrateOut(id, powerOn: d.taskArguments["power_on"] != "false")
@@ -275,6 +293,7 @@ public actor ComputeAgent {
                 try await driver.destroy(id)
                 lastPower[id] = nil
                 lastVolumes[id] = nil
+                lastVolumeSizes[id] = nil
                 report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task)
             case "unshelving":
                 // still here (shelved, not offloaded): start it; offloaded and placed here: build it
@@ -296,6 +315,7 @@ public actor ComputeAgent {
                 try await driver.destroy(id)
                 lastPower[id] = nil
                 lastVolumes[id] = nil
+                lastVolumeSizes[id] = nil
                 report = InstanceReport(id: id, event: .destroyed, powerState: .noState, task: task)
             default:
                 try await act(task, id, observed)

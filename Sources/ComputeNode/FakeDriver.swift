@@ -208,6 +208,9 @@ public final class FakeDriver: VirtDriver {
             if i.state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
             let have = i.spec.volumes ?? [], wanted = Set(volumes.map(\.attachmentID)), present = Set(have.map(\.attachmentID))
             i.spec.volumes = have.filter { wanted.contains($0.attachmentID) } + volumes.filter { !present.contains($0.attachmentID) }
+            for v in GuestVolume.resized(have: i.spec.volumes ?? [], wanted: volumes) {
+                if let k = i.spec.volumes?.firstIndex(where: { $0.attachmentID == v.attachmentID }) { i.spec.volumes?[k].sizeBytes = v.sizeBytes }
+            }
             s.instances[id] = i
         }
     }

@@ -80,8 +80,20 @@ struct QEMUSystem: Sendable {
     /// A volume's block node: raw bytes from the storage node's NBD export (the qcow2 is the
     /// storage node's business).
     static func volumeNode(_ v: GuestVolume) -> JSONObject {
-        var node: JSONObject = ["driver": "raw", "node-name": .string(v.nodeName), "discard": "unmap",
-                                "file": ["driver": "nbd", "server": ["type": "unix", "path": .string(v.socketPath)], "export": .string(v.export)]]
+        var node: JSONObject = ["driver": "raw", "node-name": .string(v.nodeName), "discard": "unmap", "file": .object(nbdNode(v))]
+        if v.readOnly { node["read-only"] = true }
+        return node
+    }
+
+    /// Seconds a volume's NBD client keeps the guest's requests and reconnects when the storage
+    /// node drops the connection (it does so to grow an export), before failing them.
+    static let nbdReconnectDelay: Int64 = 30
+
+    /// The NBD client of a volume's export (named when `name` is given).
+    static func nbdNode(_ v: GuestVolume, name: String? = nil) -> JSONObject {
+        var node: JSONObject = ["driver": "nbd", "server": ["type": "unix", "path": .string(v.socketPath)], "export": .string(v.export),
+                                "reconnect-delay": .int(nbdReconnectDelay)]
+        if let name { node["node-name"] = .string(name) }
         if v.readOnly { node["read-only"] = true }
         return node
     }

@@ -245,9 +245,17 @@ public struct GuestVolume: Sendable, Codable, Equatable {
     /// The boot order of a volume given at boot: 0 is a volume-backed instance's root disk;
     /// nil for volumes that are not boot devices (and every hot-plugged one).
     public var bootIndex: Int?
-    public init(volumeID: String, attachmentID: String, socketPath: String, export: String, readOnly: Bool, bootIndex: Int? = nil) {
+    /// The volume's size in bytes once it was extended while attached (Nova's `volume-extended`
+    /// event): the guest's disk grows to it. Nil: the size the export had when it was plugged.
+    public var sizeBytes: UInt64?
+    public init(volumeID: String, attachmentID: String, socketPath: String, export: String, readOnly: Bool, bootIndex: Int? = nil,
+                sizeBytes: UInt64? = nil) {
         self.volumeID = volumeID; self.attachmentID = attachmentID; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly
-        self.bootIndex = bootIndex
+        self.bootIndex = bootIndex; self.sizeBytes = sizeBytes
+    }
+    /// Volumes in `wanted` whose size differs from the one `have` holds (by attachment).
+    public static func resized(have: [GuestVolume], wanted: [GuestVolume]) -> [GuestVolume] {
+        wanted.filter { w in w.sizeBytes != nil && have.contains { $0.attachmentID == w.attachmentID && $0.sizeBytes != w.sizeBytes } }
     }
     /// QEMU's block node and device ids of the volume (by attachment: a re-attach is another).
     var nodeName: String { "vol-" + String(GuestNIC.qemuID(attachmentID).prefix(24)) }

@@ -147,10 +147,36 @@ public final class NBDExporter: Sendable {
         }
     }
 
-    /// Grows an exported volume in place (`block_resize`: the guest sees the new size).
+    /// Grows an exported volume in place. QEMU's NBD server forbids resizing a node it exports
+    /// (its clients were told the size), so the volume's exports stop, the node grows, and they
+    /// start again under the same names: the clients (guests' NBD clients with a reconnect
+    /// delay) hold their requests, reconnect and see the new size on a new connection.
     public func resize(volume: String, bytes: UInt64) async throws {
         try await lock.withLock {
-            try await qmp.execute("block_resize", ["node-name": .string(Self.nodeName(volume)), "size": .int(Int64(bytes))])
+            let node = Self.nodeName(volume)
+            let q = qmp
+            let exports = (try await q.execute("query-block-exports").arrayValue ?? []).filter { $0["node-name"]?.stringValue == node }
+            let ids = exports.compactMap { $0["id"]?.stringValue }
+            // The export name is the id without its first character (`exportID`).
+            let names = ids.map { String($0.utf8.dropFirst()) ?? "" }
+            for id in ids { try await q.execute("block-export-del", ["id": .string(id), "mode": "hard"]) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline,
+                  (try await q.execute("query-block-exports").arrayValue ?? []).contains(where: { ids.contains($0["id"]?.stringValue ?? "") }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            var failure: (any Error)?
+            do {
+                try await q.execute("block_resize", ["node-name": .string(node), "size": .int(Int64(bytes))])
+            } catch {
+                failure = error
+            }
+            // The exports come back whether or not the node grew.
+            for (id, name) in zip(ids, names) {
+                try await q.execute("block-export-add", ["type": "nbd", "id": .string(id), "node-name": .string(node), "name": .string(name),
+                                                         "writable": true])
+            }
+            if let failure { throw failure }
         }
     }
 

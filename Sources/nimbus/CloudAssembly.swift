@@ -114,6 +114,7 @@ struct CloudAssembly {
                                                       publicURL: base + "/compute", identityURL: identityURL, logger: logger)
 
         network.metadata?.attach(compute: compute.api.service)
+        volume.api.service.setAttachedVolumeListener(ComputeVolumeListener(compute: compute.api.service))
         let root: [String: RouteHandler] = [
             "/info": swiftAPI.infoHandler,
             "/healthcheck": { _, _ in

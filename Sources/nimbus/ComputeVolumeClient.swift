@@ -1,5 +1,6 @@
 import BlockStorage
 import Compute
+import Logging
 import NimbusCore
 
 /// The compute service's `VolumeClient` over the block storage service in this process: volumes
@@ -57,6 +58,10 @@ struct ComputeVolumeClient: VolumeClient {
         (try? volumes.volume(volumeID, actor: Self.service))?["status"]?.stringValue
     }
 
+    func sizeGB(volumeID: String) async throws -> Int64? {
+        (try? volumes.volume(volumeID, actor: Self.service))?["size"]?.intValue
+    }
+
     func reserve(volumeID: String, instance: String) async throws -> String {
         let actor = Self.service
         let v = try volumes.volume(volumeID, actor: actor)
@@ -101,5 +106,23 @@ struct ComputeVolumeClient: VolumeClient {
     func deleteVolume(_ id: String, project: String) async throws {
         guard let v = try? volumes.volume(id, actor: Self.service), v["project_id"]?.stringValue?.sameBytes(as: project) == true else { return }
         try await volumes.deleteVolume(id, cascade: false, force: false, actor: Self.service)
+    }
+}
+
+/// Cinder's side of `volume-extended`: each instance the grown volume is attached to gets
+/// Nova's event (in this process, the compute service's handler of it).
+struct ComputeVolumeListener: AttachedVolumeListener {
+    let compute: ComputeService
+    let logger = Logger(label: "nimbus.compute")
+
+    func volumeExtended(volumeID: String, instances: [String], actor: VolumeActor) async {
+        let requestID = "req-" + Identifiers.uuid()
+        for id in instances {
+            do {
+                try await compute.volumeExtended(id, volumeID: volumeID, requestID: requestID, projectID: actor.projectID, userID: actor.userID)
+            } catch {
+                logger.error("volume-extended event for \(id) failed: \(error)")
+            }
+        }
     }
 }

@@ -2,13 +2,14 @@
 """Get a Nimbus cloud ready for tempest's compute tests and print shell variables for them.
 
     compute_setup.py AUTH_URL ADMIN_PASSWORD  ->  NIMBUS_IMAGE_REF=... NIMBUS_IMAGE_REF_ALT=...
-                                                  NIMBUS_COMPUTE_HOST=...
+                                                  NIMBUS_COMPUTE_HOST=... NIMBUS_MULTIATTACH_TYPE=...
 
 Waits for the test image `nimbus-test` (registered by `nimbus up` from
 scripts/build-test-image.sh's cache), makes a second public copy of it,
 `nimbus-test-alt` (tempest's image_ref_alt: rebuilds then really change the
-image), and waits until a nova-compute service is up with its resource
-provider in Placement.  Standard library only.
+image), waits until a nova-compute service is up with its resource
+provider in Placement, and makes the public volume type `multiattach` (extra spec
+multiattach="<is> True") when the block storage service runs.  Standard library only.
 """
 import json
 import shlex
@@ -23,6 +24,7 @@ import nimbus_launcher  # noqa: E402,F401  (sets NO_PROXY for loopback)
 
 IMAGE = "nimbus-test"
 ALT = "nimbus-test-alt"
+MULTIATTACH = "multiattach"
 
 
 class Cloud:
@@ -98,11 +100,20 @@ def main() -> int:
         return next((s["host"] for s in up if s["host"] in names or any(n.startswith(s["host"]) for n in names)), None)
 
     host = wait("an enabled nova-compute service with a resource provider", 120, compute_up)
+    # A public volume type that allows multi-attach (tempest's [volume] volume_type_multiattach).
+    multiattach = ""
+    if "block-storage" in cloud.endpoints:
+        _, types = cloud.request("GET", "block-storage", "/types", headers={"OpenStack-API-Version": "volume 3.0"})
+        if not any(t["name"] == MULTIATTACH for t in types["volume_types"]):
+            cloud.request("POST", "block-storage", "/types", headers={"OpenStack-API-Version": "volume 3.0"},
+                          body={"volume_type": {"name": MULTIATTACH, "extra_specs": {"multiattach": "<is> True"}}})
+        multiattach = MULTIATTACH
     print(f"compute_setup: images {image['id']} and {alt['id']}, compute host {host}, "
           f"in {time.monotonic() - started:.1f} s", file=sys.stderr)
     print(f"NIMBUS_IMAGE_REF={image['id']}")
     print(f"NIMBUS_IMAGE_REF_ALT={alt['id']}")
     print(f"NIMBUS_COMPUTE_HOST={shlex.quote(host)}")
+    print(f"NIMBUS_MULTIATTACH_TYPE={multiattach}")
     return 0
 
 

@@ -213,7 +213,7 @@ storage_protocol = nbd
 backup = False
 snapshot = True
 clone = True
-extend_attached_volume = False
+extend_attached_volume = True
 
 [scenario]
 dhcp_client = udhcpc

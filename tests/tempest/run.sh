@@ -111,10 +111,12 @@ if [[ $NOVA == True && -n ${NIMBUS_PID:-} ]]; then
     [[ $COMPUTE_NODES == 2 ]] || { echo "the second compute node did not start:"; tail -20 "$WORK/logs/node-b.log"; exit 1; }
 fi
 MOVES=False; if [[ $COMPUTE_NODES == 2 ]]; then MOVES=True; fi
+MULTIATTACH=False
 if [[ $NOVA == True ]] || has_area volume; then
     python "$HERE/compute_setup.py" "$NIMBUS_AUTH_URL" "$NIMBUS_ADMIN_PASSWORD" > "$WORK/compute.env"
     # shellcheck disable=SC1091
     source "$WORK/compute.env"
+    if [[ -n ${NIMBUS_MULTIATTACH_TYPE:-} ]]; then MULTIATTACH=True; fi
 fi
 
 cat > "$WORK/etc/tempest.conf" <<EOF
@@ -245,7 +247,7 @@ volume_backed_live_migration = False
 interface_attach = False
 attach_encrypted_volume = False
 swap_volume = False
-volume_multiattach = False
+volume_multiattach = $MULTIATTACH
 # Off: Tempest's one serial test (test_live_migration_serial_console) hands str to a helper that
 # needs bytes (int('t') in send_frame), so it fails on any cloud; pytest covers the serial console.
 serial_console = False
@@ -271,6 +273,7 @@ max_microversion = 3.71
 build_interval = 1
 build_timeout = 60
 volume_size = 1
+volume_type_multiattach = ${NIMBUS_MULTIATTACH_TYPE:-}
 vendor_name = Open Source
 storage_protocol = nbd
 disk_format = raw,qcow2
@@ -285,7 +288,7 @@ snapshot = True
 clone = True
 manage_snapshot = False
 manage_volume = False
-extend_attached_volume = False
+extend_attached_volume = True
 api_extensions = all
 
 [validation]

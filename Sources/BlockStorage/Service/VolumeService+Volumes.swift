@@ -322,11 +322,9 @@ extension VolumeService {
         try await write { s in
             guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
             let status = v["status"]?.stringValue ?? ""
-            if status == "in-use" && allowInUse {
-                // The guest's NBD connection would not see the new size: not built yet.
-                throw VolumeFault.invalidVolume("Extending attached volumes is not supported yet; detach the volume first.")
-            }
-            guard status == "available" else {
+            // From 3.42 an attached volume too: the storage node grows its export and the guests
+            // it is attached to are told (Cinder's `extend_volume` then Nova's event).
+            guard status == "available" || (status == "in-use" && allowInUse) else {
                 throw VolumeFault.invalidVolume("Volume status must be 'available' to extend, currently \(status).")
             }
             if s.dependents(volume: id).contains(where: { $0["status"]?.stringValue == "creating" }) {
@@ -348,20 +346,28 @@ extension VolumeService {
             v["updated_at"] = .string(Self.now())
             s.put(.volume, v)
         }
-        runExtend(id, to: newSize)
+        runExtend(id, to: newSize, actor: actor)
     }
 
-    func runExtend(_ id: String, to size: Int64) {
+    func runExtend(_ id: String, to size: Int64, actor: VolumeActor? = nil) {
         background(id, "extending volume", {
             try await self.backend.extend(volume: id, sizeGB: size)
-            try await self.write { s in
-                guard var v = s[.volume, id] else { return }
+            let instances: [String] = try await self.write { s in
+                guard var v = s[.volume, id] else { return [] }
                 v["size"] = .int(size)
                 v["status"] = v["previous_status"] ?? "available"
                 v.removeValue(forKey: "extending_to")
                 v.removeValue(forKey: "previous_status")
                 v["updated_at"] = .string(Self.now())
                 s.put(.volume, v)
+                guard v["status"]?.stringValue == "in-use" else { return [] }
+                var seen = Set<String>()
+                return s.attachments(of: id).compactMap { $0["instance_uuid"]?.stringValue }.filter { seen.insert($0).inserted }
+            }
+            if !instances.isEmpty, let listener = self.attachedListener.withLock({ $0 }) {
+                let v = self.state[.volume, id]
+                let who = actor ?? VolumeActor(projectID: v?["project_id"]?.stringValue ?? "", userID: v?["user_id"]?.stringValue ?? "", isAdmin: false)
+                await listener.volumeExtended(volumeID: id, instances: instances, actor: who)
             }
         }, onFailure: { _ in
             await self.update(.volume, id, ["status": "error_extending", "extending_to": .null])

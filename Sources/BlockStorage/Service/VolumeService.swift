@@ -35,6 +35,12 @@ public struct VolumeSettings: Sendable {
 /// The block storage service (Cinder's volume API, scheduler and volume manager in one): the
 /// rules of volumes, snapshots, types, quotas and transfers over documents, and the background
 /// operations that drive a `VolumeBackend` and move each resource through Cinder's statuses.
+/// Who hears that an attached volume grew: Cinder tells Nova (`volume-extended` external
+/// events, one per instance the volume is attached to), which grows the guests' disks.
+public protocol AttachedVolumeListener: Sendable {
+    func volumeExtended(volumeID: String, instances: [String], actor: VolumeActor) async
+}
+
 public final class VolumeService: Sendable {
     let store: VolumeStore
     public let settings: VolumeSettings
@@ -48,6 +54,10 @@ public final class VolumeService: Sendable {
     let committed: CommittedState<VolumeState>
     /// Background operations still running (by resource id), so a test or shutdown can wait.
     let running = Mutex<[String: (token: String, task: Task<Void, Never>)]>([:])
+    /// The compute service, told when an attached volume was extended.
+    let attachedListener = Mutex<(any AttachedVolumeListener)?>(nil)
+
+    public func setAttachedVolumeListener(_ listener: any AttachedVolumeListener) { attachedListener.withLock { $0 = listener } }
 
     public init(store: VolumeStore, backend: any VolumeBackend, images: (any VolumeImageClient)?, settings: VolumeSettings = VolumeSettings(),
                 backupStore: (any BackupObjectStore)? = nil, backupSettings: BackupSettings = BackupSettings(), logger: Logger) async throws {

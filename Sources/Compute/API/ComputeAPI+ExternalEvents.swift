@@ -8,7 +8,8 @@ import NimbusHTTP
 /// an instance on a host, 404 for an unknown one, 422 for one without a host, 400 for a missing
 /// tag where the event needs one; 207 when any failed. The network service here is in the same
 /// process and the compute node reads ports when it converges, so a network event needs no
-/// further action; it is accepted and logged as Nova accepts it.
+/// further action; it is accepted and logged as Nova accepts it. `volume-extended` grows the
+/// guest's disk of the volume named by the tag (an `extend_volume` action).
 extension ComputeAPI {
     static let tagRequired: Set<String> = ["volume-extended", "power-update", "accelerator-request-bound"]
 
@@ -43,6 +44,9 @@ extension ComputeAPI {
                     code = 422
                 } else {
                     code = 200
+                }
+                if code == 200, name == "volume-extended", let volumeID = o["tag"]?.stringValue {
+                    try await self.service.volumeExtended(id, volumeID: volumeID, requestID: ctx.requestID, projectID: c.auth.projectID, userID: c.auth.user.id)
                 }
                 o["code"] = .int(code)
                 o["status"] = code == 200 ? "completed" : "failed"

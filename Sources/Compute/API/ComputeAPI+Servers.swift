@@ -122,6 +122,7 @@ extension ComputeAPI {
         }
         r.securityGroups = groupNames
         r.blockDevices = try Self.blockDevices(s, imageRef: r.imageID)
+        r.multiattachAllowed = v.atLeast(60)
         if !r.blockDevices.isEmpty { try authorize("os_compute_api:servers:create:attach_volume", c) }
         let made = try await service.createServers(r, caller: c.auth, requestID: ctx.requestID)
         if s["return_reservation_id"].flatMap(NovaSchemas.bool) == true {

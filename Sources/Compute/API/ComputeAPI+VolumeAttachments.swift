@@ -99,7 +99,8 @@ extension ComputeAPI {
                 throw NimbusError.conflict("Cannot 'attach_volume' instance \(i.id) while it is in vm_state \(i.vmState.rawValue)")
             }
             let made = try await self.service.attachVolume(i, volumeID: vid, device: device, tag: tag, deleteOnTermination: deleteOnTermination,
-                                                           caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID)
+                                                           caller: c.auth, lockOverride: c.isAdmin, requestID: ctx.requestID,
+                                                           multiattachAllowed: v.atLeast(60))
             return .json(["volumeAttachment": self.volumeAttachmentView(made, i, v, forCreate: true)])
         })
         // Nova's update: before 2.85 only a swap (Cinder's call during a volume migration); from

@@ -118,6 +118,9 @@ public struct Instance: Sendable, Equatable {
         /// The boot order the request gave (`boot_index`); 0 is the root disk of a
         /// volume-backed instance, nil is not a boot device.
         public var bootIndex: Int?
+        /// The volume's size in bytes after an extend while attached (Nova's `volume-extended`
+        /// event); the node grows the guest's disk to it. Nil until the volume is extended.
+        public var sizeBytes: Int64?
         public init(volumeID: String, attachmentID: String, device: String, tag: String?, deleteOnTermination: Bool, socketPath: String,
                     export: String, readOnly: Bool, state: State, bootIndex: Int? = nil) {
             self.volumeID = volumeID; self.attachmentID = attachmentID; self.device = device; self.tag = tag

@@ -268,6 +268,8 @@ public protocol VolumeClient: Sendable {
     func createVolume(_ r: VolumeRequest, caller: AuthContext) async throws -> String
     /// A volume's status as the service sees it; nil when it is gone.
     func status(volumeID: String) async throws -> String?
+    /// A volume's size in GiB as the service sees it; nil when it is gone.
+    func sizeGB(volumeID: String) async throws -> Int64?
     /// Reserves the volume for the instance (an attachment without a connection; the volume is
     /// `reserved`); returns the attachment's id. As the service: the caller's right to the
     /// volume was checked before (`volume(_:caller:)`).

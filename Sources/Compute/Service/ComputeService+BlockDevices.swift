@@ -188,6 +188,7 @@ extension ComputeService {
                 let id = d.uuid ?? ""
                 guard seenVolumes.insert(Name(id)).inserted else { throw invalid("failed to get volume \(id).") }
                 guard let v = try await volumes.volume(id, caller: caller) else { throw invalid("failed to get volume \(id).") }
+                if v.multiattach && !r.multiattachAllowed { throw Self.multiattachTooOld }
                 guard v.status == "available" || (v.multiattach && v.status == "in-use") else {
                     throw NimbusError.badRequest("Invalid volume: volume '\(id)' status must be 'available'. Currently in '\(v.status)'")
                 }

@@ -106,7 +106,7 @@ extension ComputeService {
                             configDrive: drive, nics: network?.nics(instance: i.id, project: i.projectID, order: i.createdPorts),
                             volumes: i.volumes.filter(\.isConnected).map {
                                 GuestVolume(volumeID: $0.volumeID, attachmentID: $0.attachmentID, socketPath: $0.socketPath, export: $0.export,
-                                            readOnly: $0.readOnly, bootIndex: $0.bootIndex)
+                                            readOnly: $0.readOnly, bootIndex: $0.bootIndex, sizeBytes: $0.sizeBytes.map { UInt64(max(0, $0)) })
                             })
     }
 
@@ -148,6 +148,8 @@ extension ComputeService {
             try await migrationPrepared(r, host: host)
         case .volumes:
             try await volumesReported(r, from: host)
+        case .volumesResized:
+            try await volumesResized(r, from: host)
         case .taskDone, .taskFailed:
             if r.task == MoveTask.cleanup { return try await migrationCleanedUp(r, host: host) }
             guard let task = r.task.flatMap(TaskState.init) else { return }

@@ -29,6 +29,8 @@ public struct ServerRequest: Sendable {
     public var securityGroups: [String] = []
     /// `block_device_mapping_v2` (or legacy `block_device_mapping`) entries.
     public var blockDevices: [BlockDeviceRequest] = []
+    /// The request's microversion allows multiattach volumes (2.60).
+    public var multiattachAllowed = true
     public init(name: String, imageID: String?, flavorID: String) { self.name = name; self.imageID = imageID; self.flavorID = flavorID }
 }
 

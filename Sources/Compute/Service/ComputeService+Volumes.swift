@@ -28,8 +28,13 @@ extension ComputeService {
     }
 
     /// Attaches a volume the caller may see; returns the instance's record of it.
+    /// Nova's MultiattachNotSupportedOldMicroversion.
+    static var multiattachTooOld: NimbusError {
+        NimbusError.badRequest("Multiattach volumes are only supported starting with compute API version 2.60.")
+    }
+
     public func attachVolume(_ i: Instance, volumeID: String, device: String?, tag: String?, deleteOnTermination: Bool, caller: AuthContext,
-                             lockOverride: Bool, requestID: String) async throws -> Instance.AttachedVolume {
+                             lockOverride: Bool, requestID: String, multiattachAllowed: Bool = true) async throws -> Instance.AttachedVolume {
         guard let volumes else { throw NimbusError.badRequest("The block storage service is not available.") }
         try Self.checkLock(i, caller: caller, override: lockOverride)
         try Self.checkState(i, vm: Self.volumeStates, task: [nil], method: "attach_volume")
@@ -42,6 +47,7 @@ extension ComputeService {
         if i.volumes.contains(where: { $0.volumeID == volumeID }) {
             throw NimbusError.badRequest("Invalid volume: volume \(volumeID) already attached")
         }
+        if volume.multiattach && !multiattachAllowed { throw Self.multiattachTooOld }
         guard volume.status == "available" || (volume.multiattach && volume.status == "in-use") else {
             throw NimbusError.badRequest("Invalid volume: volume '\(volumeID)' status must be 'available'. Currently in '\(volume.status)'")
         }
@@ -147,4 +153,41 @@ extension ComputeService {
         }
     }
 
+}
+
+/// Extending an attached volume (Nova's `volume-extended` external event, which Cinder sends
+/// once the storage node grew the volume): an `extend_volume` action whose
+/// `compute_extend_volume` event finishes when the instance's node has the guest's disk at the
+/// new size.
+extension ComputeService {
+    public func volumeExtended(_ instanceID: String, volumeID: String, requestID: String, projectID: String?, userID: String) async throws {
+        guard let i = try await instances.get(instanceID), !i.deleted, let host = i.host else { return }
+        try await actions.start(i, action: "extend_volume", requestID: requestID, projectID: projectID ?? i.projectID, userID: userID)
+        try await actions.event(i.id, action: "extend_volume", name: "compute_extend_volume", host: host)
+        let size = try await volumes?.sizeGB(volumeID: volumeID)
+        let updated = try? await instances.modify(i.id) { m in
+            guard let size, let k = m.volumes.firstIndex(where: { $0.volumeID.sameBytes(as: volumeID) && $0.isConnected }) else { throw Superseded() }
+            m.volumes[k].sizeBytes = size << 30
+        }
+        guard updated != nil else {
+            // Nova's compute manager fails the event when the instance has no such mapping.
+            try await actions.event(i.id, action: "extend_volume", name: "compute_extend_volume", host: host, result: "Error",
+                                    traceback: "VolumeBDMNotFound: No volume Block Device Mapping with id \(volumeID).", finishAction: true)
+            return
+        }
+        nodes.poke()
+    }
+
+    /// The node's report that the guest's disks have the sizes given (attachment → bytes):
+    /// the open `extend_volume` actions of those volumes finish.
+    func volumesResized(_ r: InstanceReport, from host: String) async throws {
+        guard let i = try await instances.get(r.id.rawValue), !i.deleted, i.host?.sameBytes(as: host) == true else { return }
+        let sizes = (try? JSONValue.parse(Array((r.detail ?? "{}").utf8)))?.objectValue ?? [:]
+        let done = i.volumes.contains { v in v.sizeBytes != nil && sizes[v.attachmentID]?.intValue == v.sizeBytes }
+        guard done, i.volumes.allSatisfy({ v in v.sizeBytes == nil || sizes[v.attachmentID]?.intValue == v.sizeBytes }) else { return }
+        for _ in 0..<16 {
+            guard try await actions.latestOpen(i.id, action: "extend_volume") != nil else { break }
+            try await actions.event(i.id, action: "extend_volume", name: "compute_extend_volume", host: host, result: "Success", finishAction: true)
+        }
+    }
 }

@@ -61,9 +61,15 @@ public struct ActionRepository: Sendable {
     /// Records the start of an action on `instance`.
     @discardableResult
     public func start(_ instance: Instance, action: String, requestID: String, caller: AuthContext) async throws -> InstanceAction {
+        try await start(instance, action: action, requestID: requestID, projectID: caller.projectID ?? instance.projectID, userID: caller.user.id)
+    }
+
+    /// Records the start of an action a service asked for (`userID` of `projectID`).
+    @discardableResult
+    public func start(_ instance: Instance, action: String, requestID: String, projectID: String, userID: String) async throws -> InstanceAction {
         let now = Date()
         let a = InstanceAction(id: Identifiers.uuid(), instanceID: instance.id, action: action, requestID: requestID,
-                               projectID: caller.projectID ?? instance.projectID, userID: caller.user.id, message: nil, start: now, finish: nil,
+                               projectID: projectID, userID: userID, message: nil, start: now, finish: nil,
                                updatedAt: now, events: [])
         try await database.transaction { db in
             try await db.raw("""

@@ -43,7 +43,8 @@ enum InstanceDocument {
             "volumes": .array(i.volumes.map { v in
                 ["volume_id": .string(v.volumeID), "attachment_id": .string(v.attachmentID), "device": .string(v.device), "tag": JSONValue(v.tag),
                  "delete_on_termination": .bool(v.deleteOnTermination), "socket": .string(v.socketPath), "export": .string(v.export),
-                 "read_only": .bool(v.readOnly), "state": .string(v.state.rawValue), "boot_index": v.bootIndex.map { .int(Int64($0)) } ?? .null]
+                 "read_only": .bool(v.readOnly), "state": .string(v.state.rawValue), "boot_index": v.bootIndex.map { .int(Int64($0)) } ?? .null,
+                 "size_bytes": v.sizeBytes.map { .int($0) } ?? .null]
             }),
         ]
         if let f = i.fault {
@@ -83,10 +84,12 @@ enum InstanceDocument {
         i.volumes = (v["volumes"]?.arrayValue ?? []).compactMap { e in
             guard let vid = e["volume_id"]?.stringValue, let aid = e["attachment_id"]?.stringValue,
                   let state = e["state"]?.stringValue.flatMap(Instance.AttachedVolume.State.init(rawValue:)) else { return nil }
-            return Instance.AttachedVolume(volumeID: vid, attachmentID: aid, device: e["device"]?.stringValue ?? "", tag: e["tag"]?.stringValue,
-                                           deleteOnTermination: e["delete_on_termination"]?.boolValue ?? false, socketPath: e["socket"]?.stringValue ?? "",
-                                           export: e["export"]?.stringValue ?? "", readOnly: e["read_only"]?.boolValue ?? false, state: state,
-                                           bootIndex: e["boot_index"]?.intValue.map { Int($0) })
+            var a = Instance.AttachedVolume(volumeID: vid, attachmentID: aid, device: e["device"]?.stringValue ?? "", tag: e["tag"]?.stringValue,
+                                            deleteOnTermination: e["delete_on_termination"]?.boolValue ?? false, socketPath: e["socket"]?.stringValue ?? "",
+                                            export: e["export"]?.stringValue ?? "", readOnly: e["read_only"]?.boolValue ?? false, state: state,
+                                            bootIndex: e["boot_index"]?.intValue.map { Int($0) })
+            a.sizeBytes = e["size_bytes"]?.intValue
+            return a
         }
         i.interfaceTags = Dictionary(v["interface_tags"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? [],
                                      uniquingKeysWith: { a, _ in a })

@@ -157,3 +157,43 @@ def test_an_attached_volume_extended_grows_in_the_guest(qemu_cloud):
     info = subprocess.run(["qemu-img", "info", "--output=json", volume_file(cloud, vid)], capture_output=True, text=True).stdout
     assert '"virtual-size": 2147483648' in info, info
     cloud.cli("volume", "delete", vid)
+
+
+def test_a_multiattach_volume_is_shared_by_two_running_guests(qemu_cloud):
+    """A volume of a type with `multiattach="<is> True"` attaches to two running guests at once
+    (Nova 2.60; before it, Nova's 400): what one guest writes and flushes the other reads; the
+    volume stays `in-use` while either has it, and each detach takes it from that guest only."""
+    cloud = qemu_cloud
+    servers = [cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", name,
+                         "-f", "json", timeout=300)["id"] for name in ("multi-a", "multi-b")]
+    for sid in servers:
+        wait_console(cloud, sid, BANNER.pattern)
+    if not any(t["Name"] == "multi" for t in cloud.cli("volume", "type", "list", "-f", "json")):
+        cloud.cli("volume", "type", "create", "--property", "multiattach=<is> True", "multi")
+    vid = cloud.cli("volume", "create", "--size", "1", "--type", "multi", "shared-multi", "-f", "json")["id"]
+    v = wait_volume(cloud, vid, "available")
+    assert v["multiattach"] is True, v
+    old = cloud.cli("--os-compute-api-version", "2.59", "server", "add", "volume", servers[0], vid, check=False)
+    assert old.returncode != 0 and "2.60" in old.stderr, old.stderr
+    for sid in servers:
+        cloud.cli("--os-compute-api-version", "2.60", "server", "add", "volume", sid, vid, "-f", "json")
+        wait_volume(cloud, vid, "in-use")
+    v = cloud.cli("volume", "show", vid, "-f", "json")
+    assert sorted(a["server_id"] for a in v["attachments"]) == sorted(servers), v["attachments"]
+    shell(cloud, servers[0], f"printf {TEXT}-shared | dd of=/dev/vdb bs=512 seek=8 conv=fsync 2>/dev/null; echo wrote-$((2+3))", "wrote-5")
+    out = shell(cloud, servers[1], "echo got-$(dd if=/dev/vdb bs=512 skip=8 count=1 iflag=direct 2>/dev/null | head -c 25); echo read-$((4+5))",
+                "read-9")
+    assert f"got-{TEXT}-shared" in out, out
+    cloud.cli("server", "remove", "volume", servers[0], vid)
+    deadline = time.monotonic() + 60
+    while len((v := cloud.cli("volume", "show", vid, "-f", "json"))["attachments"]) != 1:
+        assert time.monotonic() < deadline, v
+        time.sleep(1)
+    assert v["status"] == "in-use" and v["attachments"][0]["server_id"] == servers[1], v
+    out = shell(cloud, servers[1], "echo got-$(dd if=/dev/vdb bs=512 skip=8 count=1 iflag=direct 2>/dev/null | head -c 25); echo read-$((5+5))",
+                "read-10")
+    assert f"got-{TEXT}-shared" in out, out
+    cloud.cli("server", "remove", "volume", servers[1], vid)
+    wait_volume(cloud, vid, "available")
+    cloud.cli("server", "delete", "--wait", *servers, timeout=240)
+    cloud.cli("volume", "delete", vid)

@@ -37,7 +37,9 @@ extension VolumeService {
                                 "instance_uuid": JSONValue(instance), "attached_host": .null, "mountpoint": .null, "attach_mode": .string(mode),
                                 "attach_status": "reserved", "attach_time": .null, "detach_time": .null, "connection_info": .null,
                                 "created_at": .string(now), "updated_at": .string(now)])
-            if existing.isEmpty { v["status"] = "reserved" }
+            // Cinder's `_attachment_reserve`: a multiattach volume in use is reserved again, so
+            // it is `in-use` once more only when this attachment completes.
+            if existing.isEmpty || (multiattach && status == "in-use") { v["status"] = "reserved" }
             v["updated_at"] = .string(now)
             s.put(.volume, v)
             return aid
@@ -128,6 +130,10 @@ extension VolumeService {
                 v["attach_status"] = "detached"
             } else if !remaining.contains(where: { $0["attach_status"]?.stringValue == "attached" }) {
                 v["attach_status"] = "detached"
+            } else if v["status"]?.stringValue != "extending" {
+                // Another instance still has it (multiattach).
+                v["status"] = "in-use"
+                v["attach_status"] = "attached"
             }
             v["updated_at"] = .string(Self.now())
             s.put(.volume, v)

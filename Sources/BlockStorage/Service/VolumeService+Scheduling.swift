@@ -9,7 +9,7 @@ extension VolumeService {
     public var capabilities: JSONObject {
         ["volume_backend_name": .string(settings.backendName), "vendor_name": .string(settings.vendorName), "driver_version": "1.0",
          "storage_protocol": .string(settings.storageProtocol), "thin_provisioning_support": true, "thick_provisioning_support": false,
-         "multiattach": false, "QoS_support": false, "reserved_percentage": 0]
+         "multiattach": true, "QoS_support": false, "reserved_percentage": 0]
     }
 
     /// Whether a type's extra specs allow this backend (`cinder/scheduler/filters/

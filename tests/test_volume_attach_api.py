@@ -151,3 +151,51 @@ def test_extend_attached_volume(cloud):
     cloud.cli("server", "delete", "--wait", sid)
     volume_status(cloud, vid, "available")
     cloud.cli("volume", "delete", vid)
+
+
+def test_attachments_a_server_uses_are_detached_through_nova_only(cloud):
+    """Cinder's bug #2004555 check (cinder/volume/api.py attachment_deletion_allowed): a user's
+    `DELETE /attachments/{id}`, `os-detach` or an admin's `os-force_detach` of an attachment that
+    is connected to a server Nova still has is 409 "Detach volume from instance … using the
+    Compute API", and the guest keeps its disk. `os-force_detach` (admin) rolls back an
+    attachment that is not connected (Tempest's test_force_detach_volume: a legacy `os-attach`,
+    the volume reset to `error`): the volume is `available` with no attachments."""
+    sid = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "va-fd", "-f", "json")["id"]
+    project = cloud.cli("token", "issue", "-f", "json")["project_id"]
+
+    def cinder(method, path, version="3.27", **kw):
+        return requests.request(method, f"{cloud.base_url}/volume/v3/{project}{path}", timeout=60,
+                                headers={"X-Auth-Token": cloud.token(), "OpenStack-API-Version": f"volume {version}"}, **kw)
+
+    vid = cloud.cli("volume", "create", "--size", "1", "va-fd", "-f", "json")["id"]
+    volume_status(cloud, vid, "available")
+    assert cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", json={"volumeAttachment": {"volumeId": vid}}).status_code == 200
+    v = volume_status(cloud, vid, "in-use")
+    aid = v["attachments"][0]["attachment_id"]
+    for r in (cinder("DELETE", f"/attachments/{aid}"),
+              cinder("POST", f"/volumes/{vid}/action", json={"os-detach": {"attachment_id": aid}}),
+              cinder("POST", f"/volumes/{vid}/action", json={"os-force_detach": {"attachment_id": aid}})):
+        assert r.status_code == 409, r.text
+        assert r.json()["conflictingRequest"]["message"] == f"Detach volume from instance {sid} using the Compute API", r.text
+    assert cloud.cli("volume", "show", vid, "-f", "json")["status"] == "in-use"
+    assert [a["volumeId"] for a in cloud.nova("GET", f"/servers/{sid}/os-volume_attachments").json()["volumeAttachments"]] == [vid]
+
+    # A legacy attach records an attachment with no connection: force-detached after an error.
+    other = cloud.cli("volume", "create", "--size", "1", "va-fd2", "-f", "json")["id"]
+    volume_status(cloud, other, "available")
+    r = cinder("POST", f"/volumes/{other}/action", version="3.0", json={"os-attach": {"instance_uuid": sid, "mountpoint": "/dev/vdc"}})
+    assert r.status_code == 202, r.text
+    v = volume_status(cloud, other, "in-use")
+    legacy = v["attachments"][0]["attachment_id"]
+    assert cinder("POST", f"/volumes/{other}/action", json={"os-reset_status": {"status": "error"}}).status_code == 202
+    r = cinder("POST", f"/volumes/{other}/action", json={"os-force_detach": {"attachment_id": 42}})
+    assert r.status_code == 400, r.text
+    r = cinder("POST", f"/volumes/{other}/action", json={"os-force_detach": {"attachment_id": str(uuid.uuid4())}})
+    assert r.status_code == 400 and "Error force detaching volume" in r.text, r.text
+    r = cinder("POST", f"/volumes/{other}/action", json={"os-force_detach": {"connector": None, "attachment_id": legacy}})
+    assert r.status_code == 202, r.text
+    v = volume_status(cloud, other, "available")
+    assert v["attachments"] == []
+    cloud.cli("server", "delete", "--wait", sid)
+    volume_status(cloud, vid, "available")
+    cloud.cli("volume", "delete", vid, other)

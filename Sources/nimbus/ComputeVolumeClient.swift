@@ -115,6 +115,10 @@ struct ComputeVolumeListener: AttachedVolumeListener {
     let compute: ComputeService
     let logger = Logger(label: "nimbus.compute")
 
+    func usesAttachment(_ attachmentID: String, instance: String) async -> Bool {
+        (try? await compute.holdsAttachment(attachmentID, instance: instance)) ?? true
+    }
+
     func volumeExtended(volumeID: String, instances: [String], actor: VolumeActor) async {
         let requestID = "req-" + Identifiers.uuid()
         for id in instances {

@@ -103,6 +103,7 @@ extension CinderAPI {
             let c = try self.caller(ctx)
             let id = try ctx.parameter("id")
             try self.authorize("volume:attachment_delete", c, try self.service.attachment(id, actor: c.actor))
+            try await self.service.checkAttachmentDeletionAllowed(volumeID: nil, attachmentID: id)
             try await self.service.deleteAttachment(id, actor: c.actor)
             return .json(["attachments": []])
         }

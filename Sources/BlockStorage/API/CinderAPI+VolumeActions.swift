@@ -14,7 +14,7 @@ extension CinderAPI {
 
     static let volumeActions: Set<String> = [
         "os-extend", "os-reset_status", "os-force_delete", "os-set_bootable", "os-update_readonly_flag", "os-retype", "revert", "os-reserve",
-        "os-unreserve", "os-begin_detaching", "os-roll_detaching", "os-attach", "os-detach", "os-volume_upload_image", "os-set_image_metadata",
+        "os-unreserve", "os-begin_detaching", "os-roll_detaching", "os-attach", "os-detach", "os-force_detach", "os-volume_upload_image", "os-set_image_metadata",
         "os-unset_image_metadata", "os-show_image_metadata",
     ]
 
@@ -159,7 +159,30 @@ extension CinderAPI {
             case "os-detach":
                 try self.authorize("volume_extension:volume_actions:detach", c, d)
                 let o = try object()
+                try await self.service.checkAttachmentDeletionAllowed(volumeID: id, attachmentID: o["attachment_id"]?.stringValue)
                 try await self.service.detach(id, attachmentID: o["attachment_id"]?.stringValue, actor: a)
+                return .empty(.accepted)
+            case "os-force_detach":
+                // An admin's roll-back of a bad detach: the connection ends and the attachment
+                // goes, whatever the volume's status, unless a server still uses it.
+                try self.authorize("volume_extension:volume_admin_actions:force_detach", c, d)
+                let o = try object()
+                if let connector = o["connector"], !connector.isNull, connector.objectValue == nil {
+                    throw NimbusError.badRequest("Invalid input for field/attribute connector. Value: \(connector.pythonStr). \(connector.pythonStr) is not of type 'object', 'null'")
+                }
+                let attachmentID: String?
+                switch o["attachment_id"] {
+                case nil, .null?: attachmentID = nil
+                case .string(let s)?: attachmentID = s
+                case let other?:
+                    throw NimbusError.badRequest("Invalid input for field/attribute attachment_id. Value: \(other.pythonStr). \(other.pythonStr) is not of type 'string', 'null'")
+                }
+                try await self.service.checkAttachmentDeletionAllowed(volumeID: id, attachmentID: attachmentID)
+                do {
+                    try await self.service.detach(id, attachmentID: attachmentID, actor: a)
+                } catch let e as NimbusError where e.kind == .badRequest || e.kind == .notFound {
+                    throw NimbusError.badRequest("Error force detaching volume - \(e.kind == .notFound ? "VolumeAttachmentNotFound" : "InvalidVolume"): \(e.message)")
+                }
                 return .empty(.accepted)
             case "os-volume_upload_image":
                 try self.authorize("volume_extension:volume_actions:upload_image", c, d)

@@ -156,3 +156,31 @@ extension VolumeService {
         }
     }
 }
+
+extension VolumeService {
+    /// Cinder's `attachment_deletion_allowed` (bug #2004555), for users' calls (Nova's own go to
+    /// the service directly): an attachment connected to a server that the compute service still
+    /// has may not be deleted behind its back, which would pull the disk from under the guest.
+    /// The attachment is the one named, or the volume's only one.
+    public func checkAttachmentDeletionAllowed(volumeID: String?, attachmentID: String?) async throws {
+        let s = state
+        var attachment = attachmentID.flatMap { s[.attachment, $0] }
+        if attachment == nil, attachmentID == nil, let volumeID {
+            let all = s.attachments(of: volumeID)
+            if all.isEmpty { return }
+            if all.count == 1 { attachment = all[0] }
+        }
+        guard let attachment else {
+            // Several attachments and none named: Cinder refuses with no instance named.
+            if attachmentID == nil { throw VolumeFault.novaUsingAttachment("") }
+            return
+        }
+        if let volumeID, attachment["volume_id"]?.stringValue != volumeID {
+            throw VolumeFault.invalidInput("Mismatched volume and attachment")
+        }
+        guard let instance = attachment["instance_uuid"]?.stringValue, let c = attachment["connection_info"], !c.isNull,
+              let id = attachment["id"]?.stringValue else { return }
+        guard let listener = attachedListener.withLock({ $0 }), await listener.usesAttachment(id, instance: instance) else { return }
+        throw VolumeFault.novaUsingAttachment(instance)
+    }
+}

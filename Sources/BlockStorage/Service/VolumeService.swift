@@ -39,6 +39,9 @@ public struct VolumeSettings: Sendable {
 /// events, one per instance the volume is attached to), which grows the guests' disks.
 public protocol AttachedVolumeListener: Sendable {
     func volumeExtended(volumeID: String, instances: [String], actor: VolumeActor) async
+    /// Whether the compute service has the attachment on the instance (Cinder asks Nova's
+    /// `os-volume_attachments` before a user may delete a connected attachment).
+    func usesAttachment(_ attachmentID: String, instance: String) async -> Bool
 }
 
 public final class VolumeService: Sendable {
@@ -236,6 +239,8 @@ enum VolumeFault {
     static func typeNotFound(_ id: String) -> NimbusError { .notFound("Volume type \(id) could not be found.") }
     static func typeNameNotFound(_ name: String) -> NimbusError { .notFound("Volume type with name \(name) could not be found.") }
     static func invalidVolume(_ reason: String) -> NimbusError { .badRequest("Invalid volume: \(reason)") }
+    /// Cinder's ConflictNovaUsingAttachment (bug #2004555).
+    static func novaUsingAttachment(_ instance: String) -> NimbusError { .conflict("Detach volume from instance \(instance) using the Compute API") }
     static func invalidSnapshot(_ reason: String) -> NimbusError { .badRequest("Invalid snapshot: \(reason)") }
     static func invalidInput(_ reason: String) -> NimbusError { .badRequest("Invalid input received: \(reason)") }
     static func backupNotFound(_ id: String) -> NimbusError { .notFound("Backup \(id) could not be found.") }

@@ -191,3 +191,12 @@ extension ComputeService {
         }
     }
 }
+
+extension ComputeService {
+    /// Whether the live instance has the attachment (Nova's `os-volume_attachments` as Cinder's
+    /// bug #2004555 check reads it).
+    public func holdsAttachment(_ attachmentID: String, instance: String) async throws -> Bool {
+        guard let i = try await instances.get(instance), !i.deleted else { return false }
+        return i.volumes.contains { $0.attachmentID.sameBytes(as: attachmentID) }
+    }
+}

@@ -197,3 +197,41 @@ def test_a_multiattach_volume_is_shared_by_two_running_guests(qemu_cloud):
     wait_volume(cloud, vid, "available")
     cloud.cli("server", "delete", "--wait", *servers, timeout=240)
     cloud.cli("volume", "delete", vid)
+
+
+def test_front_end_qos_limits_the_guests_disk(qemu_cloud):
+    """A volume type with front-end QoS specs (`total_bytes_sec` 1 MiB/s): the connection carries
+    them, the compute node applies them to the guest's disk (QMP `block_set_io_throttle`, as
+    libvirt's `iotune`), and 6 MiB written with O_DIRECT inside the guest take about 5 s or more
+    (unthrottled: well under a second), on hot-plug and again after a hard reboot (the volume on
+    the command line)."""
+    cloud = qemu_cloud
+    sid = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "vol-qos",
+                    "-f", "json", timeout=300)["id"]
+    wait_console(cloud, sid, BANNER.pattern)
+    qos = cloud.cli("volume", "qos", "create", "--consumer", "front-end", "--property", "total_bytes_sec=1048576", "slow-qos", "-f", "json")
+    type_id = cloud.cli("volume", "type", "create", "slow-type", "-f", "json")["id"]
+    cloud.cli("volume", "qos", "associate", qos["id"], type_id)
+    vid = cloud.cli("volume", "create", "--size", "1", "--type", "slow-type", "slow-data", "-f", "json")["id"]
+    wait_volume(cloud, vid, "available")
+    cloud.cli("server", "add", "volume", sid, vid, "-f", "json")
+    wait_volume(cloud, vid, "in-use")
+
+    def seconds_to_write() -> int:
+        out = shell(cloud, sid, "s=$(date +%s); dd if=/dev/zero of=/dev/vdb bs=1M count=6 oflag=direct 2>/dev/null; e=$(date +%s);"
+                                " echo took-$((e-s))-s done-$((7*8))", "done-56", timeout=120)
+        import re
+        return int(re.search(r"took-(\d+)-s", out).group(1))
+
+    took = seconds_to_write()
+    assert took >= 4, f"6 MiB at 1 MiB/s took {took} s"
+    cloud.cli("server", "reboot", "--hard", "--wait", sid, timeout=300)
+    wait_console(cloud, sid, BANNER.pattern, count=2)
+    took = seconds_to_write()
+    assert took >= 4, f"after a hard reboot, 6 MiB at 1 MiB/s took {took} s"
+    cloud.cli("server", "delete", "--wait", sid, timeout=240)
+    wait_volume(cloud, vid, "available")
+    cloud.cli("volume", "delete", vid)
+    cloud.cli("volume", "qos", "disassociate", "--volume-type", type_id, qos["id"])
+    cloud.cli("volume", "type", "delete", type_id)
+    cloud.cli("volume", "qos", "delete", qos["id"])

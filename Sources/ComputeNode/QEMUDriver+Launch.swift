@@ -80,6 +80,12 @@ extension QEMUDriver {
         let started = ContinuousClock.now
         let pid = try runner.startDetached(argv, logPath: paths.qemuLog)
         try await waitUntilStarted(pid, argv: argv, paths: paths, logStart: logStart)
+        // Volumes given on the command line get their I/O limits as soon as the monitor answers.
+        let limited = (r.spec.volumes ?? []).filter { QEMUSystem.throttleArguments($0) != nil }
+        if !limited.isEmpty {
+            let qmp = QMPClient(socketPath: paths.qmp, timeout: .seconds(10))
+            for v in limited { try await throttle(v, qmp) }
+        }
         logger.info("started QEMU \(pid) for \(r.spec.id) in \(started.duration(to: .now))")
         return pid
     }

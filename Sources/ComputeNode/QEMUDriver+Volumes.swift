@@ -79,7 +79,8 @@ extension QEMUDriver {
     }
 
     func plug(_ v: GuestVolume, _ qmp: QMPClient) async throws {
-        if try await peripherals(qmp).contains(v.deviceID) { return }
+        // Plugged by an attempt that failed after the device came (the limits again: idempotent).
+        if try await peripherals(qmp).contains(v.deviceID) { return try await throttle(v, qmp) }
         if !(try await blockNodes(qmp).contains(v.nodeName)) {
             try await qmp.execute("blockdev-add", QEMUSystem.volumeNode(v))
         }
@@ -90,6 +91,13 @@ extension QEMUDriver {
             _ = try? await qmp.execute("blockdev-del", ["node-name": .string(v.nodeName)])
             throw error
         }
+        try await throttle(v, qmp)
+    }
+
+    /// Applies the volume's I/O limits to its disk (nothing when it has none).
+    func throttle(_ v: GuestVolume, _ qmp: QMPClient) async throws {
+        guard let args = QEMUSystem.throttleArguments(v) else { return }
+        try await qmp.execute("block_set_io_throttle", args)
     }
 
     /// Asks the guest to release the disk (ACPI eject) and waits until it did, then closes the

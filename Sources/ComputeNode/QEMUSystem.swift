@@ -85,6 +85,22 @@ struct QEMUSystem: Sendable {
         return node
     }
 
+    /// QMP `block_set_io_throttle` arguments for a volume's limits (Nova's names, as libvirt's
+    /// `iotune`): bytes and operations per second in total, read and write, and the size one
+    /// operation counts for. QEMU takes a total or read/write limits of one kind, not both: the
+    /// total wins. Nil when the volume has no limits.
+    static func throttleArguments(_ v: GuestVolume) -> JSONObject? {
+        guard let t = v.throttle, t.values.contains(where: { $0 > 0 }) else { return nil }
+        func n(_ key: String) -> Int64 { max(0, t[key] ?? 0) }
+        let bps = n("total_bytes_sec"), iops = n("total_iops_sec")
+        // The block backend is the virtio device's `virtio-backend` child, not the PCI proxy.
+        var args: JSONObject = ["id": .string("/machine/peripheral/\(v.deviceID)/virtio-backend"), "bps": .int(bps), "bps_rd": .int(bps > 0 ? 0 : n("read_bytes_sec")),
+                                "bps_wr": .int(bps > 0 ? 0 : n("write_bytes_sec")), "iops": .int(iops),
+                                "iops_rd": .int(iops > 0 ? 0 : n("read_iops_sec")), "iops_wr": .int(iops > 0 ? 0 : n("write_iops_sec"))]
+        if n("size_iops_sec") > 0 { args["iops_size"] = .int(n("size_iops_sec")) }
+        return args
+    }
+
     /// Seconds a volume's NBD client keeps the guest's requests and reconnects when the storage
     /// node drops the connection (it does so to grow an export), before failing them.
     static let nbdReconnectDelay: Int64 = 30

@@ -248,10 +248,13 @@ public struct GuestVolume: Sendable, Codable, Equatable {
     /// The volume's size in bytes once it was extended while attached (Nova's `volume-extended`
     /// event): the guest's disk grows to it. Nil: the size the export had when it was plugged.
     public var sizeBytes: UInt64?
+    /// The disk's I/O limits by Nova's names (`total_bytes_sec`, `read_iops_sec`, …: the
+    /// volume type's front-end QoS specs); nil: none.
+    public var throttle: [String: Int64]?
     public init(volumeID: String, attachmentID: String, socketPath: String, export: String, readOnly: Bool, bootIndex: Int? = nil,
-                sizeBytes: UInt64? = nil) {
+                sizeBytes: UInt64? = nil, throttle: [String: Int64]? = nil) {
         self.volumeID = volumeID; self.attachmentID = attachmentID; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly
-        self.bootIndex = bootIndex; self.sizeBytes = sizeBytes
+        self.bootIndex = bootIndex; self.sizeBytes = sizeBytes; self.throttle = throttle
     }
     /// Volumes in `wanted` whose size differs from the one `have` holds (by attachment).
     public static func resized(have: [GuestVolume], wanted: [GuestVolume]) -> [GuestVolume] {

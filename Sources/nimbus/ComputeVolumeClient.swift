@@ -81,7 +81,8 @@ struct ComputeVolumeClient: VolumeClient {
               let export = data["export"]?.stringValue else {
             throw NimbusError(.internal, "the attachment has no connection")
         }
-        return VolumeConnection(attachmentID: id, socketPath: path, export: export, readOnly: data["access_mode"]?.stringValue == "ro")
+        return VolumeConnection(attachmentID: id, socketPath: path, export: export, readOnly: data["access_mode"]?.stringValue == "ro",
+                                qos: VolumeConnection.qos(data["qos_specs"]?.objectValue))
     }
 
     func attach(volumeID: String, instance: String, host: String, mountpoint: String, caller: AuthContext) async throws -> VolumeConnection {

@@ -36,6 +36,7 @@ public struct CinderAPI: Sendable {
         addVolumeActionRoutes(&t)
         addSnapshotRoutes(&t)
         addTypeRoutes(&t)
+        addQoSRoutes(&t)
         addQuotaRoutes(&t)
         addMiscRoutes(&t)
         addTransferRoutes(&t)

@@ -9,6 +9,8 @@ public enum VolumeKind: String, CaseIterable, Sendable {
     case backup
     /// A service's enabled state (`binary:host`), what `os-services` changes.
     case service
+    /// QoS specs (`/qos-specs`), associated with volume types by the types' `qos_specs_id`.
+    case qosSpecs = "qos_specs"
 }
 
 /// Every block storage resource (volumes, snapshots, types, attachments, transfers, user

@@ -70,9 +70,13 @@ extension VolumeService {
         }
         let export = try await backend.export(volume: volumeID, name: name)
         let mode = a["attach_mode"]?.stringValue == "ro" ? "ro" : "rw"
+        // The type's front-end QoS limits as they are now (Cinder's `_get_qos_specs` at connect).
+        let now = state
+        let qos = now[.volume, volumeID].flatMap { frontEndQoS(now, volume: $0) }
         let info: JSONObject = ["driver_volume_type": "nbd",
                                 "data": ["path": .string(export.socketPath), "export": .string(export.exportName), "access_mode": .string(mode),
-                                         "volume_id": .string(volumeID), "encrypted": false, "discard": true]]
+                                         "volume_id": .string(volumeID), "encrypted": false, "discard": true,
+                                         "qos_specs": qos.map { .object($0) } ?? .null]]
         do {
             return try await write { s in
                 guard var doc = s[.attachment, id] else { throw NimbusError.notFound("Volume attachment \(id) could not be found.") }

@@ -121,6 +121,8 @@ public struct Instance: Sendable, Equatable {
         /// The volume's size in bytes after an extend while attached (Nova's `volume-extended`
         /// event); the node grows the guest's disk to it. Nil until the volume is extended.
         public var sizeBytes: Int64?
+        /// The connection's front-end QoS limits (Nova's names), applied to the guest's disk.
+        public var qos: [String: Int64] = [:]
         public init(volumeID: String, attachmentID: String, device: String, tag: String?, deleteOnTermination: Bool, socketPath: String,
                     export: String, readOnly: Bool, state: State, bootIndex: Int? = nil) {
             self.volumeID = volumeID; self.attachmentID = attachmentID; self.device = device; self.tag = tag

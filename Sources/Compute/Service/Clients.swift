@@ -249,8 +249,30 @@ public struct VolumeConnection: Sendable, Equatable {
     public var socketPath: String
     public var export: String
     public var readOnly: Bool
-    public init(attachmentID: String, socketPath: String, export: String, readOnly: Bool) {
-        self.attachmentID = attachmentID; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly
+    /// The front-end QoS limits (`qos_specs` of the connection), by Nova's names
+    /// (`total_bytes_sec`, `read_iops_sec`, …); empty when the volume has none.
+    public var qos: [String: Int64]
+    public init(attachmentID: String, socketPath: String, export: String, readOnly: Bool, qos: [String: Int64] = [:]) {
+        self.attachmentID = attachmentID; self.socketPath = socketPath; self.export = export; self.readOnly = readOnly; self.qos = qos
+    }
+
+    /// The keys Nova's libvirt driver turns into a disk's I/O tuning (`LibvirtBaseVolumeDriver`).
+    public static let tuneOptions = ["total_bytes_sec", "read_bytes_sec", "write_bytes_sec", "total_iops_sec", "read_iops_sec",
+                                     "write_iops_sec", "size_iops_sec"]
+
+    /// The limits of a connection's `qos_specs` that are a disk's tuning and whole numbers.
+    public static func qos(_ specs: JSONObject?) -> [String: Int64] {
+        var out = [String: Int64]()
+        for key in tuneOptions {
+            guard let v = specs?[key] else { continue }
+            let n: Int64? = switch v {
+            case .int(let i): i
+            case .string(let s): Int64(s.trimmingCharacters(in: .whitespaces))
+            default: nil
+            }
+            if let n, n >= 0 { out[key] = n }
+        }
+        return out
     }
 }
 

@@ -374,6 +374,7 @@ extension ComputeService {
                 m.volumes[k].socketPath = c.socketPath
                 m.volumes[k].export = c.export
                 m.volumes[k].readOnly = c.readOnly
+                m.volumes[k].qos = c.qos
                 m.volumes[k].state = .attaching
                 return true
             }

@@ -106,7 +106,8 @@ extension ComputeService {
                             configDrive: drive, nics: network?.nics(instance: i.id, project: i.projectID, order: i.createdPorts),
                             volumes: i.volumes.filter(\.isConnected).map {
                                 GuestVolume(volumeID: $0.volumeID, attachmentID: $0.attachmentID, socketPath: $0.socketPath, export: $0.export,
-                                            readOnly: $0.readOnly, bootIndex: $0.bootIndex, sizeBytes: $0.sizeBytes.map { UInt64(max(0, $0)) })
+                                            readOnly: $0.readOnly, bootIndex: $0.bootIndex, sizeBytes: $0.sizeBytes.map { UInt64(max(0, $0)) },
+                                            throttle: $0.qos.isEmpty ? nil : $0.qos)
                             })
     }
 

@@ -57,6 +57,7 @@ extension ComputeService {
         var attached = Instance.AttachedVolume(volumeID: volumeID, attachmentID: connection.attachmentID, device: "", tag: tag,
                                                deleteOnTermination: deleteOnTermination, socketPath: connection.socketPath,
                                                export: connection.export, readOnly: connection.readOnly, state: .attaching)
+        attached.qos = connection.qos
         do {
             // Checked again in the row's transaction (Nova's instance lock): concurrent attaches
             // neither add one volume twice, nor pass the limit, nor share a device name.

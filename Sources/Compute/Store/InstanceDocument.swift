@@ -44,7 +44,8 @@ enum InstanceDocument {
                 ["volume_id": .string(v.volumeID), "attachment_id": .string(v.attachmentID), "device": .string(v.device), "tag": JSONValue(v.tag),
                  "delete_on_termination": .bool(v.deleteOnTermination), "socket": .string(v.socketPath), "export": .string(v.export),
                  "read_only": .bool(v.readOnly), "state": .string(v.state.rawValue), "boot_index": v.bootIndex.map { .int(Int64($0)) } ?? .null,
-                 "size_bytes": v.sizeBytes.map { .int($0) } ?? .null]
+                 "size_bytes": v.sizeBytes.map { .int($0) } ?? .null,
+                 "qos": v.qos.isEmpty ? .null : .object(JSONObject(v.qos.mapValues { JSONValue.int($0) }))]
             }),
         ]
         if let f = i.fault {
@@ -89,6 +90,8 @@ enum InstanceDocument {
                                             export: e["export"]?.stringValue ?? "", readOnly: e["read_only"]?.boolValue ?? false, state: state,
                                             bootIndex: e["boot_index"]?.intValue.map { Int($0) })
             a.sizeBytes = e["size_bytes"]?.intValue
+            a.qos = Dictionary((e["qos"]?.objectValue?.sortedMembers ?? []).compactMap { k, v in v.intValue.map { (k, $0) } },
+                               uniquingKeysWith: { a, _ in a })
             return a
         }
         i.interfaceTags = Dictionary(v["interface_tags"]?.objectValue?.sortedMembers.compactMap { k, v in v.stringValue.map { (k, $0) } } ?? [],

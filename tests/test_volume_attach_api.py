@@ -199,3 +199,43 @@ def test_attachments_a_server_uses_are_detached_through_nova_only(cloud):
     cloud.cli("server", "delete", "--wait", sid)
     volume_status(cloud, vid, "available")
     cloud.cli("volume", "delete", vid, other)
+
+
+def test_attach_and_detach_while_shelved_offloaded(cloud):
+    """Nova 2.20+ attaches a volume to a SHELVED_OFFLOADED server (compute/api.py
+    _attach_volume_shelved_offloaded): the attachment is reserved and completed at once (the
+    volume `in-use`), with no device until the unshelve connects it on the new host; a detach
+    while offloaded deletes the attachment at once. Before 2.20: 409."""
+    sid = cloud.cli("server", "create", "--image", "nimbus-test", "--flavor", "m1.nano", "--no-network", "--wait", "va-shelf", "-f", "json")["id"]
+    assert cloud.nova("POST", f"/servers/{sid}/action", json={"shelve": None}).status_code == 202
+    cloud.wait_server(sid, "SHELVED_OFFLOADED")
+    vid = cloud.cli("volume", "create", "--size", "1", "va-shelf", "-f", "json")["id"]
+    volume_status(cloud, vid, "available")
+    r = cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", version="2.19", json={"volumeAttachment": {"volumeId": vid}})
+    assert r.status_code == 409, r.text
+    r = cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", version="2.20", json={"volumeAttachment": {"volumeId": vid}})
+    assert r.status_code == 200 and r.json()["volumeAttachment"]["device"] is None, r.text
+    v = volume_status(cloud, vid, "in-use")
+    assert v["attachments"][0]["server_id"] == sid
+    assert cloud.nova("POST", f"/servers/{sid}/action", json={"unshelve": None}).status_code == 202
+    cloud.wait_server(sid, "ACTIVE")
+    deadline = time.monotonic() + 60
+    while (a := cloud.nova("GET", f"/servers/{sid}/os-volume_attachments/{vid}").json()["volumeAttachment"])["device"] is None:
+        assert time.monotonic() < deadline, a
+        time.sleep(0.3)
+    assert a["device"] == "/dev/vdb", a
+    # Detached while offloaded: at once.
+    other = cloud.cli("volume", "create", "--size", "1", "va-shelf-2", "-f", "json")["id"]
+    volume_status(cloud, other, "available")
+    assert cloud.nova("POST", f"/servers/{sid}/action", json={"shelve": None}).status_code == 202
+    cloud.wait_server(sid, "SHELVED_OFFLOADED")
+    assert cloud.nova("POST", f"/servers/{sid}/os-volume_attachments", version="2.20", json={"volumeAttachment": {"volumeId": other}}).status_code == 200
+    volume_status(cloud, other, "in-use")
+    assert cloud.nova("DELETE", f"/servers/{sid}/os-volume_attachments/{other}", version="2.20").status_code == 202
+    volume_status(cloud, other, "available")
+    assert cloud.nova("POST", f"/servers/{sid}/action", json={"unshelve": None}).status_code == 202
+    cloud.wait_server(sid, "ACTIVE")
+    assert [x["volumeId"] for x in cloud.nova("GET", f"/servers/{sid}/os-volume_attachments").json()["volumeAttachments"]] == [vid]
+    cloud.cli("server", "delete", "--wait", sid)
+    volume_status(cloud, vid, "available")
+    cloud.cli("volume", "delete", vid, other)

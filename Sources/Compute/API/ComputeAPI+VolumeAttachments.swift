@@ -10,7 +10,8 @@ extension ComputeAPI {
     /// `create_response_v279`): `forCreate` renders it so.
     func volumeAttachmentView(_ v: Instance.AttachedVolume, _ i: Instance, _ requested: NovaVersion, forCreate: Bool = false) -> JSONValue {
         let version = forCreate && requested.atLeast(89) ? NovaVersion(minor: 88) : requested
-        var o: JSONObject = ["serverId": .string(i.id), "volumeId": .string(v.volumeID), "device": .string(v.device)]
+        // No device yet: attached while the server was offloaded (Nova's null until the unshelve).
+        var o: JSONObject = ["serverId": .string(i.id), "volumeId": .string(v.volumeID), "device": v.device.isEmpty ? .null : .string(v.device)]
         if !version.atLeast(89) { o["id"] = .string(v.volumeID) }
         if version.atLeast(70) { o["tag"] = JSONValue(v.tag) }
         if version.atLeast(79) { o["delete_on_termination"] = .bool(v.deleteOnTermination) }

@@ -85,6 +85,7 @@ extension ComputeService {
             if placed?.taskState != .blockDeviceMapping && !unshelving {
                 try await actions.event(i.id, action: "create", name: "compute__do_build_and_run_instance", host: host.host)
             }
+            if unshelving { await connectReserved(i.id, host: host.host) }
             nodes.poke()
             return
         }

@@ -38,7 +38,10 @@ extension ComputeService {
         guard let volumes else { throw NimbusError.badRequest("The block storage service is not available.") }
         try Self.checkLock(i, caller: caller, override: lockOverride)
         try Self.checkState(i, vm: Self.volumeStates, task: [nil], method: "attach_volume")
-        guard let host = i.host, i.vmState != .shelvedOffloaded else {
+        // A shelved-offloaded server has no host: the volume is reserved and marked in use now,
+        // and connected when the server is unshelved (Nova's `_attach_volume_shelved_offloaded`).
+        let offloaded = i.vmState == .shelvedOffloaded
+        guard offloaded || i.host != nil else {
             throw NimbusError.conflict("Cannot 'attach_volume' instance \(i.id) while it is in vm_state \(i.vmState.rawValue)")
         }
         guard let volume = try await volumes.volume(volumeID, caller: caller) else {
@@ -53,11 +56,18 @@ extension ComputeService {
         }
         guard i.volumes.count < Self.maxVolumes else { throw Self.tooManyVolumes }
         _ = device   // Nova ignores the requested name under libvirt and picks the next free one.
-        let connection = try await volumes.attach(volumeID: volumeID, instance: i.id, host: host, mountpoint: Self.nextDevice(i), caller: caller)
-        var attached = Instance.AttachedVolume(volumeID: volumeID, attachmentID: connection.attachmentID, device: "", tag: tag,
+        var attached: Instance.AttachedVolume
+        if offloaded {
+            let attachmentID = try await volumes.reserve(volumeID: volumeID, instance: i.id)
+            attached = Instance.AttachedVolume(volumeID: volumeID, attachmentID: attachmentID, device: "", tag: tag,
+                                               deleteOnTermination: deleteOnTermination, socketPath: "", export: "", readOnly: false, state: .reserved)
+        } else {
+            let connection = try await volumes.attach(volumeID: volumeID, instance: i.id, host: i.host ?? "", mountpoint: Self.nextDevice(i), caller: caller)
+            attached = Instance.AttachedVolume(volumeID: volumeID, attachmentID: connection.attachmentID, device: "", tag: tag,
                                                deleteOnTermination: deleteOnTermination, socketPath: connection.socketPath,
                                                export: connection.export, readOnly: connection.readOnly, state: .attaching)
-        attached.qos = connection.qos
+            attached.qos = connection.qos
+        }
         do {
             // Checked again in the row's transaction (Nova's instance lock): concurrent attaches
             // neither add one volume twice, nor pass the limit, nor share a device name.
@@ -67,13 +77,20 @@ extension ComputeService {
                     throw NimbusError.badRequest("Invalid volume: volume \(volumeID) already attached")
                 }
                 guard m.volumes.count < Self.maxVolumes else { throw Self.tooManyVolumes }
+                // Offloaded while the request ran, or unshelved: the reservation is what it has.
+                guard (m.vmState == .shelvedOffloaded && m.host == nil) == offloaded else {
+                    throw NimbusError.conflict("Cannot 'attach_volume' instance \(i.id) while it is in vm_state \(m.vmState.rawValue)")
+                }
                 var made = attached
-                made.device = Self.nextDevice(m)
+                // Named when it is connected: now, or at the unshelve (Nova: null until then).
+                if !offloaded { made.device = Self.nextDevice(m) }
                 m.volumes.append(made)
             }
-            if let made = updated?.volumes.first(where: { $0.attachmentID == connection.attachmentID }) { attached = made }
+            if let made = updated?.volumes.first(where: { $0.attachmentID == attached.attachmentID }) { attached = made }
+            if offloaded { try await volumes.complete(attachmentID: attached.attachmentID) }
         } catch {
-            try? await volumes.detach(attachmentID: connection.attachmentID)
+            try? await volumes.detach(attachmentID: attached.attachmentID)
+            _ = try? await instances.modify(i.id) { [attached] m in m.volumes.removeAll { $0.attachmentID == attached.attachmentID } }
             throw error
         }
         try await actions.start(i, action: "attach_volume", requestID: requestID, caller: caller)
@@ -137,6 +154,29 @@ extension ComputeService {
                 }
             } catch {
                 logger.error("could not complete attachment \(v.attachmentID) of \(i.id): \(error)")
+            }
+        }
+    }
+
+    /// Connects the volumes attached while the instance was offloaded to the host it was just
+    /// placed on for its unshelve (Nova's `_prep_block_device`); the node plugs them in.
+    func connectReserved(_ id: String, host: String) async {
+        guard let volumes, let i = try? await instances.get(id) else { return }
+        for v in i.volumes where v.state == .reserved && i.taskState == .unshelving {
+            do {
+                let device = v.device.isEmpty ? Self.nextDevice(i) : v.device
+                let c = try await volumes.connect(attachmentID: v.attachmentID, host: host, mountpoint: device)
+                _ = try await instances.modify(id) { m in
+                    guard let k = m.volumes.firstIndex(where: { $0.attachmentID == v.attachmentID && $0.state == .reserved }) else { throw Superseded() }
+                    if m.volumes[k].device.isEmpty { m.volumes[k].device = Self.nextDevice(m) }
+                    m.volumes[k].socketPath = c.socketPath
+                    m.volumes[k].export = c.export
+                    m.volumes[k].readOnly = c.readOnly
+                    m.volumes[k].qos = c.qos
+                    m.volumes[k].state = .attaching
+                }
+            } catch {
+                logger.error("could not connect volume \(v.volumeID) of \(id) to \(host) for its unshelve: \(error)")
             }
         }
     }

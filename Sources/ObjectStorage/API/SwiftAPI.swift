@@ -28,6 +28,12 @@ public struct SwiftAPI: Sendable {
         return t
     }
 
+    /// Whether a request target (path and query, as sent) is the object store's. Its answers
+    /// without a body keep `Content-Length: 0`, as Swift's proxy sends it on them.
+    public static func keepsEmptyLength(_ uri: String) -> Bool {
+        uri.hasBytePrefix("/object/") || uri.sameBytes(as: "/object") || uri.hasBytePrefix("/object?")
+    }
+
     /// `GET /info` at the root of the server: what tempest and `swift capabilities` read.
     public var infoHandler: RouteHandler {
         let api = self

@@ -299,7 +299,7 @@ extension SwiftRequest {
         let deleteAt = try deleteAtHeader()
         let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? row.contentType
         _ = try await service.updateMetadata(row, metadata: meta, contentType: ct, deleteAt: deleteAt)
-        return .swift(.accepted, body: "<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>")
+        return .swiftAccepted()
     }
 
     // MARK: DELETE

@@ -217,7 +217,7 @@ struct SwiftRequest {
                 Self.apply(updates, to: &$0)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
-            return .swift(created ? .created : .accepted)
+            return created ? .swift(.created) : .swiftAccepted()
         case .post:
             guard isOwner else { throw deny() }
             let updates = try containerUpdates()

@@ -3,7 +3,17 @@
 * Answers without a body carry `Content-Length: 0` (swob sets `content_length = 0` on
   conditional answers; eventlet's wsgi sends the length of the empty body on the rest), and a
   202 without a body of its own gets swob's explanation page (`RESPONSE_REASONS[202]`).
+* An object POST replaces the metadata the object server lets clients set
+  (`allowed_headers` in swift/obj/server.py: Content-Disposition, Content-Encoding,
+  X-Delete-At, X-Object-Manifest, Cache-Control, Content-Language, Expires, X-Robots-Tag, plus
+  X-Object-Meta-*): what the POST does not send is gone; Content-Type changes only when sent.
 """
+
+import time
+
+from swiftclient.client import Connection
+
+from object_support import swift_connection
 
 ACCEPTED_BODY = b"<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>"
 
@@ -62,3 +72,61 @@ def test_errors_and_empty_objects_carry_their_length(new_account):
     assert r.status_code == 200 and r.headers["Content-Length"] == "0" and r.content == b""
     r = acct.req("GET", c, "missing")
     assert r.status_code == 404 and r.headers["Content-Length"] == str(len(r.content)) and r.content
+
+
+SETTABLE = {
+    "Content-Disposition": "attachment; filename=report.txt",
+    "Content-Encoding": "gzip",
+    "Content-Language": "en-GB",
+    "Cache-Control": "max-age=60",
+    "Expires": "Wed, 21 Oct 2037 07:28:00 GMT",
+    "X-Robots-Tag": "noindex",
+}
+
+
+def test_object_post_replaces_every_settable_header(new_account):
+    acct = new_account()
+    c = acct.put_container()
+    delete_at = str(int(time.time()) + 3600)
+    acct.put_object(c, "o", b"body", headers={"Content-Type": "text/plain", "X-Object-Meta-Old": "1",
+                                              "X-Delete-At": delete_at, **SETTABLE})
+    h = acct.req("HEAD", c, "o").headers
+    for k, v in SETTABLE.items():
+        assert h.get(k) == v, (k, dict(h))
+    assert h["X-Delete-At"] == delete_at and h["X-Object-Meta-Old"] == "1"
+
+    # A POST that sends none of them removes all of them; Content-Type stays.
+    r = acct.req("POST", c, "o", headers={"X-Object-Meta-New": "2"})
+    assert r.status_code == 202, (r.status_code, r.text)
+    h = acct.req("HEAD", c, "o").headers
+    for k in [*SETTABLE, "X-Delete-At", "X-Object-Meta-Old"]:
+        assert k not in h, (k, dict(h))
+    assert h["X-Object-Meta-New"] == "2"
+    assert h["Content-Type"] == "text/plain"
+    # The object's data, size and ETag are untouched.
+    g = acct.req("GET", c, "o")
+    assert g.content == b"body" and g.headers["Content-Length"] == "4"
+
+    # A POST may set them again, one by one, and change Content-Type.
+    r = acct.req("POST", c, "o", headers={"Content-Language": "fr", "X-Robots-Tag": "none",
+                                          "Content-Type": "application/x-changed"})
+    assert r.status_code == 202
+    h = acct.req("HEAD", c, "o").headers
+    assert h["Content-Language"] == "fr" and h["X-Robots-Tag"] == "none"
+    assert h["Content-Type"] == "application/x-changed"
+    assert "X-Object-Meta-New" not in h and "Cache-Control" not in h
+    entry = [e for e in acct.listing(c) if e["name"] == "o"][0]
+    assert entry["content_type"] == "application/x-changed" and entry["bytes"] == 4
+
+
+def test_object_post_through_swiftclient(cloud, new_user):
+    user = new_user()
+    conn: Connection = swift_connection(cloud, user)
+    conn.put_container("c")
+    conn.put_object("c", "o", b"x", headers={"Cache-Control": "no-cache", "X-Object-Meta-A": "1"},
+                    content_type="text/plain")
+    conn.post_object("c", "o", headers={"X-Object-Meta-B": "2", "Content-Disposition": "inline"})
+    h = conn.head_object("c", "o")
+    assert h.get("x-object-meta-b") == "2" and h.get("content-disposition") == "inline"
+    assert "x-object-meta-a" not in h and "cache-control" not in h
+    assert h["content-type"] == "text/plain"

@@ -59,12 +59,19 @@ extension SwiftRequest {
         guard container != nil, let row = try await liveObject(target.account, target.container!, target.object!) else {
             throw NimbusError.notFound("The resource could not be found.")
         }
+        if row.isSymlink, query("symlink") != "get" { return try await getThroughLink(row) }
+        return try await serveObject(row)
+    }
+
+    /// The GET/HEAD answer for `row`, which this request may read.
+    func serveObject(_ row: ObjectRow) async throws -> Response {
         if query("multipart-manifest") == "get", row.metadata["x-static-large-object"] != nil {
             return try await manifestResponse(row)
         }
         let body = try await ObjectBody.resolve(row, request: self)
         var h = objectHeaders(row, etag: body.etag, length: body.length)
         if row.isStaticLargeObject, query("multipart-manifest") != "get" { h["X-Manifest-Etag"] = row.etag }
+        if row.isSymlink { Self.symlinkHeaders(row, into: &h) }
         if tempURL {
             // Temp URL responses carry only X-Object-Meta-Public-* of the user metadata.
             for f in h where f.name.canonicalName.hasPrefix("x-object-meta-") && !f.name.canonicalName.hasPrefix("x-object-meta-public-") {
@@ -190,6 +197,8 @@ extension SwiftRequest {
             } ?? target.account
             return try await copy(from: (srcAccount, c, o), to: (target.account, target.container!, target.object!))
         }
+        // symlink.py runs before the proxy: its checks of the body and headers come first.
+        var link = headers["x-symlink-target"] != nil ? try await symlinkPut() : nil
         let container = try await authorizeObject(write: true)
         guard let container else { throw NimbusError.notFound("The resource could not be found.") }
         corsContainer = container
@@ -197,8 +206,12 @@ extension SwiftRequest {
         if headers["x-static-large-object"] != nil {
             throw NimbusError.badRequest("X-Static-Large-Object is a reserved header. To create a static large object add query param multipart-manifest=put.")
         }
-        let length = try contentLength()
-        let meta = try objectMetadata(base: [:])
+        let length = link == nil ? try contentLength() : 0
+        var meta = try objectMetadata(base: [:])
+        if link != nil {
+            try await checkStaticLink(&link!)
+            meta.merge(link!.metadata) { $1 }
+        }
         let deleteAt = try deleteAtHeader()
         if let inm = headers[.ifNoneMatch] {
             guard inm.trimmingCharacters(in: .whitespaces) == "*" else { throw NimbusError.badRequest("If-None-Match only supports *") }
@@ -209,10 +222,11 @@ extension SwiftRequest {
         try await checkQuotas(container, adding: length ?? 0)
         try await versionBeforeOverwrite(container)
         var upload = ObjectStorageService.Upload(account: target.account, container: target.container!, name: target.object!,
-                                                 contentType: contentType(), metadata: meta, deleteAt: deleteAt, contentLength: length,
+                                                 contentType: link?.contentType ?? contentType(), metadata: meta, deleteAt: deleteAt, contentLength: length,
                                                  expectedETag: headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         upload.expectedETag = upload.expectedETag.flatMap { $0.isEmpty ? nil : $0 }
-        let row = try await service.put(upload, body: request.body)
+        // A link's body is empty (checked above); the request's was read.
+        let row = link == nil ? try await service.put(upload, body: request.body) : try await service.put(upload, body: [ByteBuffer]().async)
         var h = HTTPFields()
         h[.eTag] = row.etag
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)
@@ -285,6 +299,7 @@ extension SwiftRequest {
     // MARK: POST
 
     mutating func postObject() async throws -> Response {
+        if headers["x-symlink-target"] != nil { throw NimbusError.badRequest("A PUT request is required to set a symlink target") }
         let container = try await authorizeObject(write: true)
         corsContainer = container
         guard container != nil, let row = try await liveObject(target.account, target.container!, target.object!) else {
@@ -299,6 +314,8 @@ extension SwiftRequest {
         let deleteAt = try deleteAtHeader()
         let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? row.contentType
         _ = try await service.updateMetadata(row, metadata: meta, contentType: ct, deleteAt: deleteAt)
+        // symlink.py `handle_post`: the metadata is applied to the link, and the answer says so.
+        if let path = Symlink.path(of: row, version: target.version) { return Self.postedToLink(row, path) }
         return .swiftAccepted()
     }
 
@@ -344,7 +361,17 @@ extension SwiftRequest {
         var dstReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: dst.0, container: dst.1, object: dst.2))
         dstReq.tempURL = tempURL && dst.0.sameBytes(as: target.account) && dst.1.sameBytes(as: target.container!) && dst.2.sameBytes(as: target.object!)
         guard let dstContainer = try await dstReq.authorizeObject(write: true) else { throw NimbusError.notFound("The resource could not be found.") }
-        guard let source = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
+        guard var source = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
+        // A copy of a link copies its target; with ?symlink=get, the link itself.
+        var reader = srcReq
+        let copyLink = source.isSymlink && query("symlink") == "get"
+        if source.isSymlink, !copyLink {
+            do {
+                (source, reader, _) = try await srcReq.followLinks(from: source, via: srcReq, targetEtag: nil, followDynamic: true, location: nil)
+            } catch let failure as SymlinkFailure {
+                throw SwiftReply(response: failure.response())
+            }
+        }
         let fresh = headers["x-fresh-metadata"]?.lowercased() == "true"
         var base = fresh ? [:] : source.metadata.filter {
             !$0.key.hasBytePrefix("x-object-sysmeta-") && !$0.key.sameBytes(as: "x-static-large-object") && !$0.key.sameBytes(as: "x-object-manifest")
@@ -352,13 +379,18 @@ extension SwiftRequest {
         if query("multipart-manifest") == "get", source.metadata["x-static-large-object"] != nil {
             base = source.metadata
         }
+        if copyLink {
+            for (k, v) in source.metadata where k.hasBytePrefix("x-object-sysmeta-symlink-") { base[k] = v }
+            // The copy is a symlink PUT: X-Symlink-Target-Account sent with it names the target's account.
+            if let account = try symlinkTargetAccount() { base[Symlink.accountKey] = PercentEncoding.encode(account, safe: "/") }
+        }
         var meta = try dstReq.objectMetadata(base: base)
         // The copy is a PUT: the merged metadata is checked as `check_object_creation` checks it.
         try Self.checkMetadata(meta, prefix: "x-object-meta-", limits: api.limits)
         // copy.py: with multipart-manifest=get a DLO manifest stays a manifest.
         if query("multipart-manifest") == "get", let m = source.metadata["x-object-manifest"] { meta["x-object-manifest"] = m }
         let deleteAt = try deleteAtHeader()
-        var body = query("multipart-manifest") == "get" ? ObjectBody.plain(source, request: srcReq) : try await ObjectBody.resolve(source, request: srcReq)
+        var body = query("multipart-manifest") == "get" ? ObjectBody.plain(source, request: reader) : try await ObjectBody.resolve(source, request: reader)
         // copy.py `_get_source_object`: refused before a byte is read when the source (a large
         // object's whole length, or an unknown one) is over the limit.
         guard let total = body.knownLength, total <= api.limits.maxFileSize else { throw NimbusError(.payloadTooLarge, "Your request is too large.") }

@@ -245,6 +245,7 @@ struct SwiftRequest {
             let q = try listingQuery(limit: api.limits.containerListingLimit)
             let entries = try await index.listObjects(acct, name, q)
             let fmt = try listingFormat()
+            let version = target.version
             return listing(entries, format: fmt, headers: &h, root: ("container", name)) { o, fmt in
                 let etag = o.metadata["x-object-sysmeta-slo-etag"] ?? o.etag
                 var e: JSONObject = ["name": .string(o.name), "hash": .string(etag), "content_type": .string(o.contentType),
@@ -252,6 +253,7 @@ struct SwiftRequest {
                 let bytes = Int(o.metadata["x-object-sysmeta-slo-size"] ?? "") ?? o.size
                 e["bytes"] = fmt == .json ? .int(Int64(bytes)) : .string(String(bytes))
                 if o.metadata["x-static-large-object"] != nil, fmt == .json { e["slo_etag"] = .string("\"\(etag)\"") }
+                if fmt == .json { Self.addSymlinkFields(o, version: version, to: &e) }
                 return e
             }
         default:

@@ -95,7 +95,13 @@ extension SwiftRequest {
             do { _ = try await sub.authorizeObject(write: false) } catch {
                 errors.append("/\(c)/\(o), 403 Forbidden"); continue
             }
-            guard let seg = try await liveObject(target.account, c, o) else { errors.append("/\(c)/\(o), 404 Not Found"); continue }
+            guard var seg = try await liveObject(target.account, c, o) else { errors.append("/\(c)/\(o), 404 Not Found"); continue }
+            if seg.isSymlink {
+                // slo.py HEADs each segment through the symlink middleware: a link stands for its target.
+                do { seg = try await followLinks(from: seg, via: sub, targetEtag: nil, followDynamic: true, location: nil).row } catch let f as SymlinkFailure {
+                    errors.append("/\(c)/\(o), \(f.status)"); continue
+                }
+            }
             let segETag = seg.metadata["x-object-sysmeta-slo-etag"] ?? seg.etag
             let segSize = Int(seg.metadata["x-object-sysmeta-slo-size"] ?? "") ?? seg.size
             if let wantSize, wantSize != segSize { errors.append("/\(c)/\(o), Size Mismatch"); continue }

@@ -63,8 +63,10 @@ extension SwiftRequest {
         return try await serveObject(row)
     }
 
-    /// The GET/HEAD answer for `row`, which this request may read.
-    func serveObject(_ row: ObjectRow) async throws -> Response {
+    /// The GET/HEAD answer for `row`, which this request may read. `requestedName` is the
+    /// object the client asked for (a symlink's name when `row` is its target): a temp URL's
+    /// default Content-Disposition names it, as tempurl.py takes it from the request path.
+    func serveObject(_ row: ObjectRow, requestedName: String? = nil) async throws -> Response {
         if query("multipart-manifest") == "get", row.metadata["x-static-large-object"] != nil {
             return try await manifestResponse(row)
         }
@@ -87,7 +89,7 @@ extension SwiftRequest {
             } else if let filename {
                 h[.contentDisposition] = Self.disposition("attachment", filename)
             } else if row.metadata["content-disposition"] == nil {
-                h[.contentDisposition] = Self.disposition("attachment", String(row.name.splitBytes("/").last ?? ""))
+                h[.contentDisposition] = Self.disposition("attachment", String((requestedName ?? row.name).splitBytes("/").last ?? ""))
             }
         }
         if body.knownLength == nil {

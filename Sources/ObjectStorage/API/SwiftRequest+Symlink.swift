@@ -66,6 +66,15 @@ enum SymlinkFailure: Error {
     /// 409: ETags that disagree, or too many links in a row.
     case conflict(String, location: String?)
 
+    /// The status line, as Swift's segment and bulk errors print it ("404 Not Found").
+    var status: String {
+        switch self {
+        case .missing: "404 Not Found"
+        case .refused(let e, _): "\(e.status) \(SwiftErrorRenderer.reason(e.status))"
+        case .conflict: "409 Conflict"
+        }
+    }
+
     func response() -> Response {
         switch self {
         case .missing(let location):
@@ -152,7 +161,7 @@ extension SwiftRequest {
     func getThroughLink(_ link: ObjectRow) async throws -> Response {
         do {
             let end = try await followLinks(from: link, via: self, targetEtag: nil, followDynamic: true, location: nil)
-            var response = try await end.request.serveObject(end.row)
+            var response = try await end.request.serveObject(end.row, requestedName: target.object)
             if let location = end.location { response.headers[.contentLocation] = location }
             return response
         } catch let failure as SymlinkFailure {

@@ -278,6 +278,21 @@ def test_copy_a_link_into_another_account(new_account):
     assert b.get_body(bc, "l2") == b"in a"
 
 
+def test_an_overwritten_link_is_versioned_as_a_link(new_account):
+    acct = new_account()
+    history = acct.put_container()
+    c = acct.put_container(headers={"X-History-Location": history})
+    acct.put_object(c, "t", b"target")
+    link(acct, c, "l", f"{c}/t")
+    acct.put_object(c, "l", b"now a plain object")
+    versions = acct.names(history)
+    assert len(versions) == 1, versions
+    # the archived version is the link itself, still pointing at the target
+    own = acct.req("HEAD", history, versions[0], params={"symlink": "get"})
+    assert own.headers["X-Symlink-Target"] == f"{c}/t"
+    assert acct.get_body(history, versions[0]) == b"target"
+
+
 def test_names_are_bytes(new_account):
     acct = new_account()
     c = acct.put_container()

@@ -363,17 +363,9 @@ extension SwiftRequest {
         var dstReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: dst.0, container: dst.1, object: dst.2))
         dstReq.tempURL = tempURL && dst.0.sameBytes(as: target.account) && dst.1.sameBytes(as: target.container!) && dst.2.sameBytes(as: target.object!)
         guard let dstContainer = try await dstReq.authorizeObject(write: true) else { throw NimbusError.notFound("The resource could not be found.") }
-        guard var source = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
-        // A copy of a link copies its target; with ?symlink=get, the link itself.
-        var reader = srcReq
-        let copyLink = source.isSymlink && query("symlink") == "get"
-        if source.isSymlink, !copyLink {
-            do {
-                (source, reader, _) = try await srcReq.followLinks(from: source, via: srcReq, targetEtag: nil, followDynamic: true, location: nil)
-            } catch let failure as SymlinkFailure {
-                throw SwiftReply(response: failure.response())
-            }
-        }
+        guard let found = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
+        let copyLink = found.isSymlink && query("symlink") == "get"
+        let (source, reader) = try await copyLink ? (found, srcReq) : srcReq.throughLinks(found)
         let fresh = headers["x-fresh-metadata"]?.lowercased() == "true"
         var base = fresh ? [:] : source.metadata.filter {
             !$0.key.hasBytePrefix("x-object-sysmeta-") && !$0.key.sameBytes(as: "x-static-large-object") && !$0.key.sameBytes(as: "x-object-manifest")

@@ -169,6 +169,19 @@ extension SwiftRequest {
         }
     }
 
+    /// What reading `row` through this request reaches: the row itself, or a link's target and
+    /// the request that may read it (a COPY of a link copies its target). A failure is the
+    /// answer a GET of the link would give.
+    func throughLinks(_ row: ObjectRow) async throws -> (ObjectRow, SwiftRequest) {
+        guard row.isSymlink else { return (row, self) }
+        do {
+            let end = try await followLinks(from: row, via: self, targetEtag: nil, followDynamic: true, location: nil)
+            return (end.row, end.request)
+        } catch let failure as SymlinkFailure {
+            throw SwiftReply(response: failure.response())
+        }
+    }
+
     /// `?symlink=get` answers: the link's own headers, its system metadata as `X-Symlink-*`.
     static func symlinkHeaders(_ row: ObjectRow, into h: inout HTTPFields) {
         let names = [(Symlink.targetKey, "X-Symlink-Target"), (Symlink.accountKey, "X-Symlink-Target-Account"),

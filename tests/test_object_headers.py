@@ -1,7 +1,8 @@
 """Object storage response headers and object POST semantics, as Swift's proxy answers.
 
 * Answers without a body carry `Content-Length: 0` (swob sets `content_length = 0` on
-  conditional answers; eventlet's wsgi sends the length of the empty body on the rest), and a
+  conditional answers, 304 and 412, which keep the object's headers; eventlet's wsgi sends
+  the length of the empty body on the rest), and a
   202 without a body of its own gets swob's explanation page (`RESPONSE_REASONS[202]`).
 * An object POST replaces the metadata the object server lets clients set
   (`allowed_headers` in swift/obj/server.py: Content-Disposition, Content-Encoding,
@@ -62,6 +63,27 @@ def test_empty_container_and_object_answers_carry_content_length_zero(new_accoun
     assert r.status_code == 200 and r.headers["Content-Length"] == "4" and r.content == b""
     assert_empty(acct.req("DELETE", "c", "o"), 204)
     assert_empty(acct.req("DELETE", "c"), 204)
+
+
+def test_conditional_answers_are_empty_with_the_objects_headers(new_account):
+    # swob's conditional response (_response_iter): the status becomes 304/412, the body
+    # empty, Content-Length 0; the object's headers stay.
+    acct = new_account()
+    c = acct.put_container()
+    etag = acct.put_object(c, "o", b"data", headers={"X-Object-Meta-Color": "red",
+                                                      "Content-Type": "text/x-c"}).headers["Etag"]
+    for status, headers in ((412, {"If-Match": "nope"}), (304, {"If-None-Match": etag})):
+        for method in ("GET", "HEAD"):
+            r = acct.req(method, c, "o", headers=headers)
+            assert_empty(r, status)
+            assert r.headers["Etag"] == etag and r.headers["X-Object-Meta-Color"] == "red"
+            assert r.headers["Content-Type"] == "text/x-c" and r.headers["Last-Modified"]
+    # swob's order: a matching If-None-Match comes before a failing If-Match ...
+    assert acct.req("GET", c, "o", headers={"If-None-Match": etag, "If-Match": "nope"}).status_code == 304
+    # ... and If-Modified-Since is read even beside an If-None-Match that does not match
+    last_modified = acct.req("HEAD", c, "o").headers["Last-Modified"]
+    r = acct.req("GET", c, "o", headers={"If-None-Match": "other", "If-Modified-Since": last_modified})
+    assert r.status_code == 304
 
 
 def test_errors_and_empty_objects_carry_their_length(new_account):

@@ -158,8 +158,9 @@ extension SwiftRequest {
         return h
     }
 
-    /// If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since: a 304/412 response
-    /// when they say so, nil to go on.
+    /// If-None-Match, If-Match, If-Modified-Since and If-Unmodified-Since, in the order of swob's
+    /// `_get_conditional_response_status`: a 304/412 answer when they say so, nil to go on. The
+    /// answer is swob's: the object's headers, no body, `Content-Length: 0`.
     func checkConditions(etag: String, lastModified: String, headers out: HTTPFields) throws -> Response? {
         let bare = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
         func matches(_ header: String) -> Bool {
@@ -168,20 +169,19 @@ extension SwiftRequest {
                 return v.sameBytes(as: "*") || v.sameBytes(as: bare)
             }
         }
-        var notModifiedHeaders = HTTPFields()
-        for name in [HTTPField.Name.eTag, .lastModified, .contentType] { if let v = out[name] { notModifiedHeaders[name] = v } }
-        notModifiedHeaders["X-Timestamp"] = out["X-Timestamp"]
-        if let im = headers[.ifMatch], !matches(im) {
-            return SwiftErrorRenderer.page(.preconditionFailed, "A precondition for this request was not met.").withHeaders(notModifiedHeaders)
+        func answer(_ status: HTTPResponse.Status) -> Response {
+            var h = out
+            h[.contentLength] = "0"
+            return Response(status: status, headers: h)
         }
+        if let inm = headers[.ifNoneMatch], matches(inm) { return answer(.notModified) }
+        if let im = headers[.ifMatch], !matches(im) { return answer(.preconditionFailed) }
         let modified = (Double(lastModified) ?? 0).rounded(.up)
-        if let ius = headers[.ifUnmodifiedSince], let d = Timestamps.parseHTTPDate(ius), modified > d.timeIntervalSince1970 {
-            return SwiftErrorRenderer.page(.preconditionFailed, "A precondition for this request was not met.").withHeaders(notModifiedHeaders)
+        if let ims = headers[.ifModifiedSince], let d = Timestamps.parseHTTPDate(ims), modified <= d.timeIntervalSince1970 {
+            return answer(.notModified)
         }
-        if let inm = headers[.ifNoneMatch] {
-            if matches(inm) { return Response(status: .notModified, headers: notModifiedHeaders) }
-        } else if let ims = headers[.ifModifiedSince], let d = Timestamps.parseHTTPDate(ims), modified <= d.timeIntervalSince1970 {
-            return Response(status: .notModified, headers: notModifiedHeaders)
+        if let ius = headers[.ifUnmodifiedSince], let d = Timestamps.parseHTTPDate(ius), modified > d.timeIntervalSince1970 {
+            return answer(.preconditionFailed)
         }
         return nil
     }

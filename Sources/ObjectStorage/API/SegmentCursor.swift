@@ -15,8 +15,7 @@ struct SegmentResolver: Sendable {
     var service: ObjectStorageService { request.service }
 
     func authorize(_ container: String) async throws {
-        var sub = SwiftRequest(api: request.api, request: request.request, context: request.context,
-                               target: .init(account: request.target.account, container: container, object: ""))
+        var sub = try await request.sibling(.init(account: request.target.account, container: container, object: ""))
         sub.tempURL = request.tempURL && (request.tempURLScope == .account || container.sameBytes(as: request.target.container ?? ""))
         _ = try await sub.authorizeObject(write: false)
     }
@@ -26,8 +25,7 @@ struct SegmentResolver: Sendable {
     func lookup(_ container: String, _ object: String) async throws -> ObjectRow? {
         guard let row = try await request.liveObject(request.target.account, container, object) else { return nil }
         guard row.isSymlink else { return row }
-        let via = SwiftRequest(api: request.api, request: request.request, context: request.context,
-                               target: .init(account: request.target.account, container: container, object: object, version: request.target.version))
+        let via = try await request.sibling(.init(account: request.target.account, container: container, object: object, version: request.target.version))
         do {
             return try await request.followLinks(from: row, via: via, targetEtag: nil, followDynamic: true, location: nil).row
         } catch let failure as SymlinkFailure {

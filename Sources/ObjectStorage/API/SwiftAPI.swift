@@ -104,6 +104,7 @@ public struct SwiftAPI: Sendable {
         }
         var r = SwiftRequest(api: self, request: request, context: context, target: target)
         if request.method == .options { return try await r.preflight() }
+        try await r.applyAccountACL()
         let response: Response
         do {
             if let page = try await staticWeb(request, context, target) {

@@ -91,7 +91,7 @@ extension SwiftRequest {
                 guard let s = e.stringValue else { errors.append("Index \(i): invalid etag"); continue }
                 wantETag = s.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
             }
-            let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+            let sub = try await sibling(.init(account: target.account, container: c, object: o))
             do { _ = try await sub.authorizeObject(write: false) } catch {
                 errors.append("/\(c)/\(o), 403 Forbidden"); continue
             }
@@ -172,7 +172,7 @@ extension SwiftRequest {
         var errors = [(String, String)]()
         for m in manifest {
             let (c, o) = m.container
-            let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+            let sub = try await sibling(.init(account: target.account, container: c, object: o))
             do {
                 _ = try await sub.authorizeObject(write: true)
                 if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
@@ -314,7 +314,7 @@ extension SwiftRequest {
         func reason(_ e: NimbusError) -> String { "\(e.status) \(SwiftErrorRenderer.reason(e.status))" }
         for (line, c, o) in objects {
             do {
-                let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+                let sub = try await sibling(.init(account: target.account, container: c, object: o))
                 guard try await sub.authorizeObject(write: true) != nil else { notFound += 1; continue }
                 if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
             } catch let e as NimbusError {

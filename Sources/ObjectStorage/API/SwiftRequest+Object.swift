@@ -10,7 +10,7 @@ extension SwiftRequest {
     /// temp URL. Returns the container (nil if it does not exist).
     func authorizeObject(write: Bool) async throws -> ContainerRow? {
         let row = try await index.container(target.account, target.container!)
-        if tempURL || isOwner || (level == .reader && !write) { return row }
+        if tempURL || isOwner || level == .readWrite || (level == .reader && !write) { return row }
         let acl = ContainerACL(row?.metadata[write ? "x-container-write" : "x-container-read"])
         if let auth = context.auth, acl.grants(auth) { return row }
         // Referrer rules (`.r:*`) let anyone read objects, with or without a token (keystoneauth).
@@ -358,9 +358,9 @@ extension SwiftRequest {
 
     mutating func copy(from src: (String, String, String), to dst: (String, String, String)) async throws -> Response {
         // Read access to the source, as the caller.
-        let srcReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: src.0, container: src.1, object: src.2))
+        let srcReq = try await sibling(.init(account: src.0, container: src.1, object: src.2))
         _ = try await srcReq.authorizeObject(write: false)
-        var dstReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: dst.0, container: dst.1, object: dst.2))
+        var dstReq = try await sibling(.init(account: dst.0, container: dst.1, object: dst.2))
         dstReq.tempURL = tempURL && dst.0.sameBytes(as: target.account) && dst.1.sameBytes(as: target.container!) && dst.2.sameBytes(as: target.object!)
         guard let dstContainer = try await dstReq.authorizeObject(write: true) else { throw NimbusError.notFound("The resource could not be found.") }
         guard let found = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }

@@ -101,13 +101,15 @@ extension SwiftRequest {
     /// The request aimed at a link's target, with this request's rights: its token, or its temp
     /// URL within the key's scope (a container key reaches only its container, an account key
     /// only its account: tempurl.py's `authorize_same_container` / `authorize_same_account`).
-    func linkRequest(_ target: SwiftAPI.Target) throws(NimbusError) -> SwiftRequest {
-        var sub = SwiftRequest(api: api, request: request, context: context, target: target)
+    func linkRequest(_ target: SwiftAPI.Target) async throws -> SwiftRequest {
         if tempURL {
             let sameAccount = target.account.sameBytes(as: self.target.account)
             guard sameAccount, tempURLScope == .account || (target.container ?? "").sameBytes(as: self.target.container ?? "") else {
-                throw .unauthorized("This server could not verify that you are authorized to access the document you requested.")
+                throw NimbusError.unauthorized("This server could not verify that you are authorized to access the document you requested.")
             }
+        }
+        var sub = try await sibling(target)
+        if tempURL {
             sub.tempURL = true
             sub.tempURLScope = tempURLScope
             sub.tempURLExpires = tempURLExpires
@@ -118,7 +120,7 @@ extension SwiftRequest {
     /// A GET/HEAD of `path` as a subrequest: authorized as this request, the live row.
     func fetchLinked(_ path: Symlink.Path) async throws -> (SwiftRequest, ObjectRow) {
         do {
-            let sub = try linkRequest(path.target)
+            let sub = try await linkRequest(path.target)
             guard try await sub.authorizeObject(write: false) != nil,
                   let row = try await sub.liveObject(path.target.account, path.target.container!, path.target.object!) else {
                 throw SymlinkFailure.missing(location: path.location)

@@ -210,9 +210,10 @@ extension SwiftRequest {
         }
         let length = link == nil ? try contentLength() : 0
         var meta = try objectMetadata(base: [:])
-        if link != nil {
-            try await checkStaticLink(&link!)
-            meta.merge(link!.metadata) { $1 }
+        if var checked = link {
+            try await checkStaticLink(&checked)
+            meta.merge(checked.metadata) { $1 }
+            link = checked
         }
         let deleteAt = try deleteAtHeader()
         if let inm = headers[.ifNoneMatch] {

@@ -13,7 +13,7 @@ struct SwiftRequest {
     let context: NimbusRequestContext
     let target: SwiftAPI.Target
     /// The caller's rights on the account: keystoneauth's roles, then the account's ACL
-    /// (`withAccountACL`).
+    /// (`applyAccountACL`).
     var level: SwiftAccessPolicy.Level
     var service: ObjectStorageService { api.service }
     var index: ObjectIndex { api.service.index }
@@ -50,8 +50,8 @@ struct SwiftRequest {
     }
 
     /// This request aimed at `target` (see `make`); in the same account the rights are the same.
-    func sibling(_ target: SwiftAPI.Target, request other: Request? = nil) async throws -> SwiftRequest {
-        var r = SwiftRequest(api: api, request: other ?? request, context: context, target: target)
+    func sibling(_ target: SwiftAPI.Target) async throws -> SwiftRequest {
+        var r = SwiftRequest(api: api, request: request, context: context, target: target)
         if target.account.sameBytes(as: self.target.account) { r.level = level } else { try await r.applyAccountACL() }
         return r
     }

@@ -8,6 +8,7 @@ import NimbusCore
 import NimbusHTTP
 import NimbusPolicy
 import NimbusStore
+import ObjectStorage
 import Prometheus
 
 struct Up: AsyncParsableCommand {
@@ -51,7 +52,8 @@ struct Up: AsyncParsableCommand {
         )
         let app = Application(
             responder: cloud.responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(120))),
+            server: .nimbusHTTP1(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .seconds(120),
+                                keepsEmptyLength: SwiftAPI.keepsEmptyLength),
             configuration: .init(address: .hostname(host, port: port), serverName: "nimbus"),
             services: cloud.backgroundServices + [consoleApp],
             onServerRunning: { _ in

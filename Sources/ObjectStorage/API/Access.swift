@@ -53,6 +53,11 @@ public struct ContainerACL: Sendable, Equatable {
     /// both are in the default domain), and role names. Compared as bytes: a user named
     /// `cafe\u{301}` is not the `caf\u{E9}` an ACL names.
     public func grants(_ auth: AuthContext) -> Bool {
+        Self.identityMatches(groups, auth)
+    }
+
+    /// Whether one of `entries` names the user of `auth` as keystoneauth reads ACL entries.
+    static func identityMatches(_ entries: [String], _ auth: AuthContext) -> Bool {
         guard case .project(let project) = auth.scope else { return false }
         let user = auth.user
         var accepted: Set<Name> = [Name("\(project.id):\(user.id)"), Name("*:\(user.id)"), Name("\(project.id):*"), "*:*"]
@@ -60,7 +65,7 @@ public struct ContainerACL: Sendable, Equatable {
             accepted.formUnion([Name("\(project.name):\(user.name)"), Name("*:\(user.name)"), Name("\(project.name):*")])
         }
         let roles = Set(auth.roles.map { Name($0.name.lowercased()) })
-        for g in groups {
+        for g in entries {
             if accepted.contains(Name(g)) { return true }
             if !g.containsByte(":"), roles.contains(Name(g.lowercased())) { return true }
         }
@@ -83,10 +88,15 @@ public struct SwiftAccessPolicy: Sendable {
     public enum Level: Sendable, Equatable {
         /// ResellerAdmin: every account, may set account quotas.
         case reseller
-        /// An operator of the account's project.
+        /// An operator of the account's project, or a member of the account ACL's `admin` list.
         case owner
-        /// A reader of the account's project: GET and HEAD only.
+        /// A reader of the account's project (or of the account ACL's `read-only` list): GET
+        /// and HEAD only.
         case reader
+        /// A member of the account ACL's `read-write` list: anything on containers and objects
+        /// except what only owners may set (container ACLs, sync, temp URL keys); GET and HEAD
+        /// of the account.
+        case readWrite
         /// Anything else: container ACLs decide.
         case other
         case anonymous

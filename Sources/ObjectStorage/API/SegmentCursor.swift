@@ -15,14 +15,22 @@ struct SegmentResolver: Sendable {
     var service: ObjectStorageService { request.service }
 
     func authorize(_ container: String) async throws {
-        var sub = SwiftRequest(api: request.api, request: request.request, context: request.context,
-                               target: .init(account: request.target.account, container: container, object: ""))
+        var sub = try await request.sibling(.init(account: request.target.account, container: container, object: ""))
         sub.tempURL = request.tempURL && (request.tempURLScope == .account || container.sameBytes(as: request.target.container ?? ""))
         _ = try await sub.authorizeObject(write: false)
     }
 
+    /// The segment's row; a segment that is a symlink is read as its target, as Swift's segment
+    /// subrequests pass through the symlink middleware (with this request's rights).
     func lookup(_ container: String, _ object: String) async throws -> ObjectRow? {
-        try await request.liveObject(request.target.account, container, object)
+        guard let row = try await request.liveObject(request.target.account, container, object) else { return nil }
+        guard row.isSymlink else { return row }
+        let via = try await request.sibling(.init(account: request.target.account, container: container, object: object, version: request.target.version))
+        do {
+            return try await request.followLinks(from: row, via: via, targetEtag: nil, followDynamic: true, location: nil).row
+        } catch let failure as SymlinkFailure {
+            throw SegmentError(description: "\(failure.status) while retrieving /\(container)/\(object)")
+        }
     }
 }
 

@@ -62,7 +62,7 @@ struct StaticSite {
         t.object = object
         var head = HTTPRequest(method: request.method, scheme: nil, authority: nil, path: "/object/v1/\(t.account)/\(t.container!)/\(object)")
         head.headerFields = request.headers
-        var r = SwiftRequest(api: api, request: Request(head: head, body: RequestBody(buffer: ByteBuffer())), context: context, target: t)
+        var r = try await SwiftRequest.make(api: api, request: Request(head: head, body: RequestBody(buffer: ByteBuffer())), context: context, target: t)
         return try await r.object()
     }
 
@@ -83,7 +83,7 @@ struct StaticSite {
     }
 
     func container() async throws -> Response {
-        do { _ = try await SwiftRequest(api: api, request: request, context: context, target: target).authorizeObject(write: false) } catch {
+        do { _ = try await SwiftRequest.make(api: api, request: request, context: context, target: target).authorizeObject(write: false) } catch {
             return try await errorResponse(error)
         }
         if !path.hasByteSuffix("/") { return redirectWithSlash() }
@@ -151,8 +151,11 @@ struct StaticSite {
             return .swift(.notFound, body: body)
         }
         // Listing the container needs what a container GET needs (`.rlistings` for anonymous).
-        let listRequest = SwiftRequest(api: api, request: request, context: context, target: SwiftAPI.Target(account: target.account, container: target.container))
-        do { _ = try await listRequest.authorizeListing() } catch { return try await errorResponse(error) }
+        do {
+            let listRequest = try await SwiftRequest.make(api: api, request: request, context: context,
+                                                          target: SwiftAPI.Target(account: target.account, container: target.container))
+            _ = try await listRequest.authorizeListing()
+        } catch { return try await errorResponse(error) }
         var q = ListingQuery()
         q.prefix = prefix
         q.delimiter = "/"

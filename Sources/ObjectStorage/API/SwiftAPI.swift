@@ -28,6 +28,12 @@ public struct SwiftAPI: Sendable {
         return t
     }
 
+    /// Whether a request target (path and query, as sent) is the object store's. Its answers
+    /// without a body keep `Content-Length: 0`, as Swift's proxy sends it on them.
+    public static func keepsEmptyLength(_ uri: String) -> Bool {
+        uri.hasBytePrefix("/object/") || uri.sameBytes(as: "/object") || uri.hasBytePrefix("/object?")
+    }
+
     /// `GET /info` at the root of the server: what tempest and `swift capabilities` read.
     public var infoHandler: RouteHandler {
         let api = self
@@ -40,6 +46,8 @@ public struct SwiftAPI: Sendable {
         var account: String
         var container: String?
         var object: String?
+        /// The path's version segment (`v1` or `v1.0`), which symlink paths repeat.
+        var version = "v1"
     }
 
     /// Swift unquotes the whole path and then splits it, so `%2F` in a container name is a slash.
@@ -61,7 +69,7 @@ public struct SwiftAPI: Sendable {
         guard parts.count >= 2, parts[0].sameBytes(as: "v1") || parts[0].sameBytes(as: "v1.0"), !parts[1].isEmpty else {
             throw .notFound("The resource could not be found.")
         }
-        var t = Target(account: parts[1])
+        var t = Target(account: parts[1], version: parts[0])
         if parts.count > 2, !parts[2].isEmpty { t.container = parts[2] }
         if parts.count > 3, !parts[3].isEmpty {
             guard t.container != nil else { throw .notFound("The resource could not be found.") }
@@ -96,6 +104,7 @@ public struct SwiftAPI: Sendable {
         }
         var r = SwiftRequest(api: self, request: request, context: context, target: target)
         if request.method == .options { return try await r.preflight() }
+        try await r.applyAccountACL()
         let response: Response
         do {
             if let page = try await staticWeb(request, context, target) {
@@ -108,6 +117,10 @@ public struct SwiftAPI: Sendable {
             case (_?, nil): response = try await r.container()
             case (_?, _?): response = try await r.object()
             }
+        } catch let reply as SwiftReply {
+            var out = r.withCORS(reply.response)
+            out.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
+            return out
         } catch let e as ReplicaError {
             context.logger.error("storage error: \(e)")
             throw NimbusError(.serviceUnavailable, "The server is currently unavailable. Please try again at a later time.")
@@ -156,6 +169,7 @@ public struct SwiftAPI: Sendable {
             "crossdomain": [:],
             "formpost": ["allowed_digests": ["sha1", "sha256", "sha512"]],
             "staticweb": [:],
+            "symlink": ["symloop_max": .int(Int64(Symlink.symloopMax)), "static_links": true],
         ]
         return .json(body)
     }

@@ -57,6 +57,8 @@ public struct SwiftErrorRenderer: ErrorRenderer {
         "Metadata value longer than", "Too many metadata items", "Total metadata too large", "Header value too long",
         "Your request is too large.", "Missing Content-Length header.", "Invalid Content-Type", "Non-integer X-Delete-",
         "X-Delete-At in past", "X-Delete-After in past", "Unsupported Transfer-Coding",
+        "Symlink requests require a zero byte body", "Symlink cannot target itself", "Bad X-Symlink-Target-Etag format",
+        "A PUT request is required to set a symlink target", "X-Symlink-Target does not exist",
     ]
 
     static func plain(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/html; charset=UTF-8") -> Response {

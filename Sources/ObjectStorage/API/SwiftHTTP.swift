@@ -63,6 +63,13 @@ enum MimeTypes {
 }
 
 extension Response {
+    /// A 202 as swob answers it when the response has no body of its own: the status's
+    /// explanation from `RESPONSE_REASONS` (Swift's object POST and a container PUT that
+    /// finds the container both answer so).
+    static func swiftAccepted(headers: HTTPFields = [:]) -> Response {
+        .swift(.accepted, headers: headers, body: "<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>")
+    }
+
     static func swift(_ status: HTTPResponse.Status, headers: HTTPFields = [:], body: String? = nil, contentType: String = "text/html; charset=UTF-8") -> Response {
         var h = headers
         if let body {

@@ -91,11 +91,17 @@ extension SwiftRequest {
                 guard let s = e.stringValue else { errors.append("Index \(i): invalid etag"); continue }
                 wantETag = s.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
             }
-            let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+            let sub = try await sibling(.init(account: target.account, container: c, object: o))
             do { _ = try await sub.authorizeObject(write: false) } catch {
                 errors.append("/\(c)/\(o), 403 Forbidden"); continue
             }
-            guard let seg = try await liveObject(target.account, c, o) else { errors.append("/\(c)/\(o), 404 Not Found"); continue }
+            guard var seg = try await liveObject(target.account, c, o) else { errors.append("/\(c)/\(o), 404 Not Found"); continue }
+            if seg.isSymlink {
+                // slo.py HEADs each segment through the symlink middleware: a link stands for its target.
+                do { seg = try await followLinks(from: seg, via: sub, targetEtag: nil, followDynamic: true, location: nil).row } catch let f as SymlinkFailure {
+                    errors.append("/\(c)/\(o), \(f.status)"); continue
+                }
+            }
             let segETag = seg.metadata["x-object-sysmeta-slo-etag"] ?? seg.etag
             let segSize = Int(seg.metadata["x-object-sysmeta-slo-size"] ?? "") ?? seg.size
             if let wantSize, wantSize != segSize { errors.append("/\(c)/\(o), Size Mismatch"); continue }
@@ -166,7 +172,7 @@ extension SwiftRequest {
         var errors = [(String, String)]()
         for m in manifest {
             let (c, o) = m.container
-            let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+            let sub = try await sibling(.init(account: target.account, container: c, object: o))
             do {
                 _ = try await sub.authorizeObject(write: true)
                 if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
@@ -308,7 +314,7 @@ extension SwiftRequest {
         func reason(_ e: NimbusError) -> String { "\(e.status) \(SwiftErrorRenderer.reason(e.status))" }
         for (line, c, o) in objects {
             do {
-                let sub = SwiftRequest(api: api, request: request, context: context, target: .init(account: target.account, container: c, object: o))
+                let sub = try await sibling(.init(account: target.account, container: c, object: o))
                 guard try await sub.authorizeObject(write: true) != nil else { notFound += 1; continue }
                 if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
             } catch let e as NimbusError {

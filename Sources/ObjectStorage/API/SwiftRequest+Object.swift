@@ -10,7 +10,7 @@ extension SwiftRequest {
     /// temp URL. Returns the container (nil if it does not exist).
     func authorizeObject(write: Bool) async throws -> ContainerRow? {
         let row = try await index.container(target.account, target.container!)
-        if tempURL || isOwner || (level == .reader && !write) { return row }
+        if tempURL || isOwner || level == .readWrite || (level == .reader && !write) { return row }
         let acl = ContainerACL(row?.metadata[write ? "x-container-write" : "x-container-read"])
         if let auth = context.auth, acl.grants(auth) { return row }
         // Referrer rules (`.r:*`) let anyone read objects, with or without a token (keystoneauth).
@@ -59,12 +59,21 @@ extension SwiftRequest {
         guard container != nil, let row = try await liveObject(target.account, target.container!, target.object!) else {
             throw NimbusError.notFound("The resource could not be found.")
         }
+        if row.isSymlink, query("symlink") != "get" { return try await getThroughLink(row) }
+        return try await serveObject(row)
+    }
+
+    /// The GET/HEAD answer for `row`, which this request may read. `requestedName` is the
+    /// object the client asked for (a symlink's name when `row` is its target): a temp URL's
+    /// default Content-Disposition names it, as tempurl.py takes it from the request path.
+    func serveObject(_ row: ObjectRow, requestedName: String? = nil) async throws -> Response {
         if query("multipart-manifest") == "get", row.metadata["x-static-large-object"] != nil {
             return try await manifestResponse(row)
         }
         let body = try await ObjectBody.resolve(row, request: self)
         var h = objectHeaders(row, etag: body.etag, length: body.length)
         if row.isStaticLargeObject, query("multipart-manifest") != "get" { h["X-Manifest-Etag"] = row.etag }
+        if row.isSymlink { Self.symlinkHeaders(row, into: &h) }
         if tempURL {
             // Temp URL responses carry only X-Object-Meta-Public-* of the user metadata.
             for f in h where f.name.canonicalName.hasPrefix("x-object-meta-") && !f.name.canonicalName.hasPrefix("x-object-meta-public-") {
@@ -80,7 +89,7 @@ extension SwiftRequest {
             } else if let filename {
                 h[.contentDisposition] = Self.disposition("attachment", filename)
             } else if row.metadata["content-disposition"] == nil {
-                h[.contentDisposition] = Self.disposition("attachment", String(row.name.splitBytes("/").last ?? ""))
+                h[.contentDisposition] = Self.disposition("attachment", String((requestedName ?? row.name).splitBytes("/").last ?? ""))
             }
         }
         if body.knownLength == nil {
@@ -149,8 +158,9 @@ extension SwiftRequest {
         return h
     }
 
-    /// If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since: a 304/412 response
-    /// when they say so, nil to go on.
+    /// If-None-Match, If-Match, If-Modified-Since and If-Unmodified-Since, in the order of swob's
+    /// `_get_conditional_response_status`: a 304/412 answer when they say so, nil to go on. The
+    /// answer is swob's: the object's headers, no body, `Content-Length: 0`.
     func checkConditions(etag: String, lastModified: String, headers out: HTTPFields) throws -> Response? {
         let bare = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
         func matches(_ header: String) -> Bool {
@@ -159,20 +169,19 @@ extension SwiftRequest {
                 return v.sameBytes(as: "*") || v.sameBytes(as: bare)
             }
         }
-        var notModifiedHeaders = HTTPFields()
-        for name in [HTTPField.Name.eTag, .lastModified, .contentType] { if let v = out[name] { notModifiedHeaders[name] = v } }
-        notModifiedHeaders["X-Timestamp"] = out["X-Timestamp"]
-        if let im = headers[.ifMatch], !matches(im) {
-            return SwiftErrorRenderer.page(.preconditionFailed, "A precondition for this request was not met.").withHeaders(notModifiedHeaders)
+        func answer(_ status: HTTPResponse.Status) -> Response {
+            var h = out
+            h[.contentLength] = "0"
+            return Response(status: status, headers: h)
         }
+        if let inm = headers[.ifNoneMatch], matches(inm) { return answer(.notModified) }
+        if let im = headers[.ifMatch], !matches(im) { return answer(.preconditionFailed) }
         let modified = (Double(lastModified) ?? 0).rounded(.up)
-        if let ius = headers[.ifUnmodifiedSince], let d = Timestamps.parseHTTPDate(ius), modified > d.timeIntervalSince1970 {
-            return SwiftErrorRenderer.page(.preconditionFailed, "A precondition for this request was not met.").withHeaders(notModifiedHeaders)
+        if let ims = headers[.ifModifiedSince], let d = Timestamps.parseHTTPDate(ims), modified <= d.timeIntervalSince1970 {
+            return answer(.notModified)
         }
-        if let inm = headers[.ifNoneMatch] {
-            if matches(inm) { return Response(status: .notModified, headers: notModifiedHeaders) }
-        } else if let ims = headers[.ifModifiedSince], let d = Timestamps.parseHTTPDate(ims), modified <= d.timeIntervalSince1970 {
-            return Response(status: .notModified, headers: notModifiedHeaders)
+        if let ius = headers[.ifUnmodifiedSince], let d = Timestamps.parseHTTPDate(ius), modified > d.timeIntervalSince1970 {
+            return answer(.preconditionFailed)
         }
         return nil
     }
@@ -190,6 +199,8 @@ extension SwiftRequest {
             } ?? target.account
             return try await copy(from: (srcAccount, c, o), to: (target.account, target.container!, target.object!))
         }
+        // symlink.py runs before the proxy: its checks of the body and headers come first.
+        var link = headers["x-symlink-target"] != nil ? try await symlinkPut() : nil
         let container = try await authorizeObject(write: true)
         guard let container else { throw NimbusError.notFound("The resource could not be found.") }
         corsContainer = container
@@ -197,8 +208,13 @@ extension SwiftRequest {
         if headers["x-static-large-object"] != nil {
             throw NimbusError.badRequest("X-Static-Large-Object is a reserved header. To create a static large object add query param multipart-manifest=put.")
         }
-        let length = try contentLength()
-        let meta = try objectMetadata(base: [:])
+        let length = link == nil ? try contentLength() : 0
+        var meta = try objectMetadata(base: [:])
+        if var checked = link {
+            try await checkStaticLink(&checked)
+            meta.merge(checked.metadata) { $1 }
+            link = checked
+        }
         let deleteAt = try deleteAtHeader()
         if let inm = headers[.ifNoneMatch] {
             guard inm.trimmingCharacters(in: .whitespaces) == "*" else { throw NimbusError.badRequest("If-None-Match only supports *") }
@@ -209,10 +225,11 @@ extension SwiftRequest {
         try await checkQuotas(container, adding: length ?? 0)
         try await versionBeforeOverwrite(container)
         var upload = ObjectStorageService.Upload(account: target.account, container: target.container!, name: target.object!,
-                                                 contentType: contentType(), metadata: meta, deleteAt: deleteAt, contentLength: length,
+                                                 contentType: link?.contentType ?? contentType(), metadata: meta, deleteAt: deleteAt, contentLength: length,
                                                  expectedETag: headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         upload.expectedETag = upload.expectedETag.flatMap { $0.isEmpty ? nil : $0 }
-        let row = try await service.put(upload, body: request.body)
+        // A link's body is empty (checked above); the request's was read.
+        let row = link == nil ? try await service.put(upload, body: request.body) : try await service.put(upload, body: [ByteBuffer]().async)
         var h = HTTPFields()
         h[.eTag] = row.etag
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)
@@ -285,6 +302,7 @@ extension SwiftRequest {
     // MARK: POST
 
     mutating func postObject() async throws -> Response {
+        if headers["x-symlink-target"] != nil { throw NimbusError.badRequest("A PUT request is required to set a symlink target") }
         let container = try await authorizeObject(write: true)
         corsContainer = container
         guard container != nil, let row = try await liveObject(target.account, target.container!, target.object!) else {
@@ -299,7 +317,9 @@ extension SwiftRequest {
         let deleteAt = try deleteAtHeader()
         let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? row.contentType
         _ = try await service.updateMetadata(row, metadata: meta, contentType: ct, deleteAt: deleteAt)
-        return .swift(.accepted, body: "<html><h1>Accepted</h1><p>The request is accepted for processing.</p></html>")
+        // symlink.py `handle_post`: the metadata is applied to the link, and the answer says so.
+        if let path = Symlink.path(of: row, version: target.version) { return Self.postedToLink(row, path) }
+        return .swiftAccepted()
     }
 
     // MARK: DELETE
@@ -339,12 +359,14 @@ extension SwiftRequest {
 
     mutating func copy(from src: (String, String, String), to dst: (String, String, String)) async throws -> Response {
         // Read access to the source, as the caller.
-        let srcReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: src.0, container: src.1, object: src.2))
+        let srcReq = try await sibling(.init(account: src.0, container: src.1, object: src.2))
         _ = try await srcReq.authorizeObject(write: false)
-        var dstReq = SwiftRequest(api: api, request: request, context: context, target: .init(account: dst.0, container: dst.1, object: dst.2))
+        var dstReq = try await sibling(.init(account: dst.0, container: dst.1, object: dst.2))
         dstReq.tempURL = tempURL && dst.0.sameBytes(as: target.account) && dst.1.sameBytes(as: target.container!) && dst.2.sameBytes(as: target.object!)
         guard let dstContainer = try await dstReq.authorizeObject(write: true) else { throw NimbusError.notFound("The resource could not be found.") }
-        guard let source = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
+        guard let found = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
+        let copyLink = found.isSymlink && query("symlink") == "get"
+        let (source, reader) = try await copyLink ? (found, srcReq) : srcReq.throughLinks(found)
         let fresh = headers["x-fresh-metadata"]?.lowercased() == "true"
         var base = fresh ? [:] : source.metadata.filter {
             !$0.key.hasBytePrefix("x-object-sysmeta-") && !$0.key.sameBytes(as: "x-static-large-object") && !$0.key.sameBytes(as: "x-object-manifest")
@@ -352,13 +374,18 @@ extension SwiftRequest {
         if query("multipart-manifest") == "get", source.metadata["x-static-large-object"] != nil {
             base = source.metadata
         }
+        if copyLink {
+            for (k, v) in source.metadata where k.hasBytePrefix("x-object-sysmeta-symlink-") { base[k] = v }
+            // The copy is a symlink PUT: X-Symlink-Target-Account sent with it names the target's account.
+            if let account = try symlinkTargetAccount() { base[Symlink.accountKey] = PercentEncoding.encode(account, safe: "/") }
+        }
         var meta = try dstReq.objectMetadata(base: base)
         // The copy is a PUT: the merged metadata is checked as `check_object_creation` checks it.
         try Self.checkMetadata(meta, prefix: "x-object-meta-", limits: api.limits)
         // copy.py: with multipart-manifest=get a DLO manifest stays a manifest.
         if query("multipart-manifest") == "get", let m = source.metadata["x-object-manifest"] { meta["x-object-manifest"] = m }
         let deleteAt = try deleteAtHeader()
-        var body = query("multipart-manifest") == "get" ? ObjectBody.plain(source, request: srcReq) : try await ObjectBody.resolve(source, request: srcReq)
+        var body = query("multipart-manifest") == "get" ? ObjectBody.plain(source, request: reader) : try await ObjectBody.resolve(source, request: reader)
         // copy.py `_get_source_object`: refused before a byte is read when the source (a large
         // object's whole length, or an unknown one) is over the limit.
         guard let total = body.knownLength, total <= api.limits.maxFileSize else { throw NimbusError(.payloadTooLarge, "Your request is too large.") }

@@ -12,7 +12,9 @@ struct SwiftRequest {
     let request: Request
     let context: NimbusRequestContext
     let target: SwiftAPI.Target
-    let level: SwiftAccessPolicy.Level
+    /// The caller's rights on the account: keystoneauth's roles, then the account's ACL
+    /// (`applyAccountACL`).
+    var level: SwiftAccessPolicy.Level
     var service: ObjectStorageService { api.service }
     var index: ObjectIndex { api.service.index }
     var method: HTTPRequest.Method { request.method }
@@ -37,7 +39,34 @@ struct SwiftRequest {
     }
 
     var isOwner: Bool { level == .owner || level == .reseller }
-    var canReadAccount: Bool { isOwner || level == .reader }
+    var canReadAccount: Bool { isOwner || level == .reader || level == .readWrite }
+
+    /// A request for `target` with the same caller and the rights the caller has on that
+    /// target's account (its account ACL read when it is another account).
+    static func make(api: SwiftAPI, request: Request, context: NimbusRequestContext, target: SwiftAPI.Target) async throws -> SwiftRequest {
+        var r = SwiftRequest(api: api, request: request, context: context, target: target)
+        try await r.applyAccountACL()
+        return r
+    }
+
+    /// This request aimed at `target` (see `make`); in the same account the rights are the same.
+    func sibling(_ target: SwiftAPI.Target) async throws -> SwiftRequest {
+        var r = SwiftRequest(api: api, request: request, context: context, target: target)
+        if target.account.sameBytes(as: self.target.account) { r.level = level } else { try await r.applyAccountACL() }
+        return r
+    }
+
+    /// tempauth's account ACL rules (`X-Account-Access-Control`) for a caller whose roles do not
+    /// already own the account: `admin` owns it, `read-write` writes below it, `read-only` reads.
+    mutating func applyAccountACL() async throws {
+        guard level == .other || level == .reader, let auth = context.auth,
+              let row = try await index.account(target.account), let acl = AccountACL.stored(row.metadata), let grant = acl.grant(auth) else { return }
+        switch grant {
+        case .admin: level = .owner
+        case .readWrite: level = .readWrite
+        case .readOnly: level = .reader
+        }
+    }
 
     func deny() -> NimbusError {
         context.auth == nil
@@ -154,7 +183,7 @@ struct SwiftRequest {
                 updates["x-account-meta-quota-bytes"] = v
                 updates["x-account-quota-bytes"] = nil
             }
-            if headers["x-account-access-control"] != nil { throw NimbusError.badRequest("Account ACLs (X-Account-Access-Control) are not supported.") }
+            if let raw = headers["x-account-access-control"] { updates[AccountACL.key] = try Self.accountACLUpdate(raw, limits: api.limits) }
             let u = updates
             let limits = api.limits
             try await index.updateAccountMetadata(acct, timestamp: service.timestamp()) {
@@ -185,7 +214,9 @@ struct SwiftRequest {
         h["X-Account-Storage-Policy-Policy-0-Object-Count"] = String(stats.objects)
         h["X-Account-Storage-Policy-Policy-0-Bytes-Used"] = String(stats.bytes)
         let owner = isOwner
-        if let row { Self.emit(row.metadata, into: &h) { owner || !$0.containsBytes("temp-url-key") } }
+        if let row { Self.emit(row.metadata, into: &h) { !$0.hasBytePrefix("x-account-sysmeta-") && (owner || !$0.containsBytes("temp-url-key")) } }
+        // proxy/controllers/account.py `add_acls_from_sys_metadata`, for the account's owners.
+        if owner, let raw = row?.metadata[AccountACL.key], let acl = AccountACL.format(raw) { h["X-Account-Access-Control"] = acl }
         if let legacy = row?.metadata["x-account-meta-quota-bytes"] { h["X-Account-Quota-Bytes"] = legacy }
         return h
     }
@@ -210,16 +241,16 @@ struct SwiftRequest {
         case .put where hasQuery("extract-archive"):
             return try await extractArchive()
         case .put:
-            guard isOwner else { throw deny() }
+            guard isOwner || level == .readWrite else { throw deny() }
             let updates = try containerUpdates()
             let limits = api.limits
             let created = try await index.putContainer(acct, name, timestamp: service.timestamp()) {
                 Self.apply(updates, to: &$0)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
-            return .swift(created ? .created : .accepted)
+            return created ? .swift(.created) : .swiftAccepted()
         case .post:
-            guard isOwner else { throw deny() }
+            guard isOwner || level == .readWrite else { throw deny() }
             let updates = try containerUpdates()
             let limits = api.limits
             let found = try await index.updateContainerMetadata(acct, name) {
@@ -229,7 +260,7 @@ struct SwiftRequest {
             guard found else { throw NimbusError.notFound("The resource could not be found.") }
             return .swift(.noContent)
         case .delete:
-            guard isOwner else { throw deny() }
+            guard isOwner || level == .readWrite else { throw deny() }
             switch try await index.deleteContainer(acct, name) {
             case .deleted: return .swift(.noContent)
             case .notFound: throw NimbusError.notFound("The resource could not be found.")
@@ -245,6 +276,7 @@ struct SwiftRequest {
             let q = try listingQuery(limit: api.limits.containerListingLimit)
             let entries = try await index.listObjects(acct, name, q)
             let fmt = try listingFormat()
+            let version = target.version
             return listing(entries, format: fmt, headers: &h, root: ("container", name)) { o, fmt in
                 let etag = o.metadata["x-object-sysmeta-slo-etag"] ?? o.etag
                 var e: JSONObject = ["name": .string(o.name), "hash": .string(etag), "content_type": .string(o.contentType),
@@ -252,6 +284,7 @@ struct SwiftRequest {
                 let bytes = Int(o.metadata["x-object-sysmeta-slo-size"] ?? "") ?? o.size
                 e["bytes"] = fmt == .json ? .int(Int64(bytes)) : .string(String(bytes))
                 if o.metadata["x-static-large-object"] != nil, fmt == .json { e["slo_etag"] = .string("\"\(etag)\"") }
+                if fmt == .json { Self.addSymlinkFields(o, version: version, to: &e) }
                 return e
             }
         default:
@@ -261,6 +294,22 @@ struct SwiftRequest {
 
     static let containerSettings = ["x-container-read", "x-container-write", "x-versions-location", "x-history-location",
                                     "x-container-sync-to", "x-container-sync-key", "x-versions-enabled"]
+
+    /// What only the account's owners may set or see on a container (the proxy's
+    /// `swift_owner_headers`).
+    static let ownerOnlySettings = ["x-container-read", "x-container-write", "x-container-sync-to", "x-container-sync-key",
+                                    "x-container-meta-temp-url-key", "x-container-meta-temp-url-key-2"]
+
+    /// tempauth's check of `X-Account-Access-Control` (400 with its message when it is not an
+    /// ACL it accepts); the value to store, or nil (an empty header) to remove the ACL.
+    static func accountACLUpdate(_ raw: String, limits: SwiftConstraints) throws -> String? {
+        if raw.utf8.count > limits.maxHeaderSize { throw NimbusError.badRequest("Header value too long: x-account-access-control") }
+        if let error = AccountACL.parse(raw).error {
+            let body = "X-Account-Access-Control invalid: \(error)\n\nInput: \(raw)\n"
+            throw SwiftReply(response: SwiftErrorRenderer.plain(.badRequest, body, contentType: "text/plain; charset=UTF-8"))
+        }
+        return raw.isEmpty ? nil : raw
+    }
 
     func containerUpdates() throws(NimbusError) -> [String: String?] {
         var u = try metadataUpdates("container", extra: Self.containerSettings)
@@ -290,6 +339,8 @@ struct SwiftRequest {
         }
         if headers["x-versions-enabled"] != nil { throw .badRequest("X-Versions-Enabled (object versioning) is not supported; use X-Versions-Location or X-History-Location.") }
         if (u["x-container-sync-to"] ?? nil) != nil { throw .badRequest("Container sync is not supported.") }
+        // The proxy drops `swift_owner_headers` from a request that does not own the account.
+        if !isOwner { for k in Self.ownerOnlySettings { u[k] = nil } }
         return u
     }
 

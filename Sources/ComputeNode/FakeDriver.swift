@@ -221,6 +221,9 @@ public final class FakeDriver: VirtDriver {
             let i = try Self.instance(s, id)
             return (i.spec, i.boots)
         }
+        // A real snapshot takes a while: the server stays in `image_snapshot` long enough for a
+        // client's next request to find it there (Tempest's second-image test), not 20 ms.
+        try await Task.sleep(for: .milliseconds(300))
         var bytes = Array("fake root disk of \(spec.id) after \(boots) boots\n".utf8)
         bytes += [UInt8](repeating: 0, count: 4096 - bytes.count % 4096)
         let path = NSTemporaryDirectory() + "/nimbus-fake-snapshot-\(UUID().uuidString).raw"

@@ -57,18 +57,20 @@ extension VolumeService {
             guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
             let attachments = s.attachments(of: id)
             let target: JSONObject?
+            // Cinder's manager: an attachment that is not there, or none at all, only sets the
+            // volume's status right ("Volume detach called, but volume not attached.").
             if let attachmentID {
                 target = attachments.first { $0["id"]?.stringValue == attachmentID }
-                guard target != nil else { throw NimbusError.notFound("Volume attachment \(attachmentID) could not be found.") }
             } else {
                 guard attachments.count <= 1 else {
-                    throw VolumeFault.invalidVolume("Volume \(id) has several attachments: name the attachment to detach.")
+                    throw VolumeFault.invalidVolume("Detach volume failed: More than one attachment, but no attachment_id provided.")
                 }
                 target = attachments.first
             }
-            if target == nil, v["attach_status"]?.stringValue != "attached" {
-                throw VolumeFault.invalidVolume("Volume must be attached in order to detach.")
-            }
+            // A volume being made, grown, copied or deleted keeps its status (Cinder's manager
+            // would set it `available` under the running operation).
+            let settled: Set<String> = ["available", "in-use", "attaching", "detaching", "reserved", "error"]
+            if target == nil, !settled.contains(v["status"]?.stringValue ?? "") { return nil }
             if let aid = target?["id"]?.stringValue { s.remove(.attachment, aid) }
             let remaining = s.attachments(of: id)
             v["status"] = .string(remaining.isEmpty ? "available" : "in-use")

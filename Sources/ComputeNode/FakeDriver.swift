@@ -205,8 +205,9 @@ public final class FakeDriver: VirtDriver {
     public func setVolumes(_ id: InstanceID, _ volumes: [GuestVolume]) async throws {
         try state.withLock { s throws(NimbusError) in
             var i = try Self.instance(s, id)
-            if i.state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
             let have = i.spec.volumes ?? [], wanted = Set(volumes.map(\.attachmentID)), present = Set(have.map(\.attachmentID))
+            // Sizes change on a suspended guest too (its record); its devices do not.
+            if i.state == .suspended, wanted != present { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
             i.spec.volumes = have.filter { wanted.contains($0.attachmentID) } + volumes.filter { !present.contains($0.attachmentID) }
             for v in GuestVolume.resized(have: i.spec.volumes ?? [], wanted: volumes) {
                 if let k = i.spec.volumes?.firstIndex(where: { $0.attachmentID == v.attachmentID }) { i.spec.volumes?[k].sizeBytes = v.sizeBytes }

@@ -24,8 +24,9 @@ extension QEMUDriver {
             var record = try InstanceRecord.load(paths.record)
             let changed = GuestVolume.resized(have: record.spec.volumes ?? [], wanted: wanted)
             if changed.isEmpty { return }
+            // A suspended guest is not running (its memory is on disk): like a stopped one, only
+            // its record changes, as libvirt's driver skips the resize of a guest not running.
             let state = await actualState(paths)
-            if state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
             let running = (state == .running || state == .paused) && GuestProcess(paths: paths, runner: runner).pid() != nil
             let qmp = QMPClient(socketPath: paths.qmp, timeout: .seconds(10))
             for v in changed {

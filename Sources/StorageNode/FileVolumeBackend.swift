@@ -106,11 +106,9 @@ public struct FileVolumeBackend: VolumeBackend {
 
     public func extend(volume id: String, sizeGB: Int64) async throws {
         let path = try volumePath(id)
-        // An attached volume is open in the exporter: it grows it, and the guest sees it.
-        if let exporter, await exporter.isOpen(volume: id) {
-            try await exporter.resize(volume: id, bytes: Self.bytes(sizeGB))
-            return
-        }
+        // An attached volume is open in the exporter: it grows it (decided under the exporter's
+        // lock, so a detach that closes the volume meanwhile leaves the file to qemu-img).
+        if let exporter, try await exporter.resizeIfOpen(volume: id, bytes: Self.bytes(sizeGB)) { return }
         try await qemuImg.resize(path: path, sizeBytes: Self.bytes(sizeGB))
     }
 

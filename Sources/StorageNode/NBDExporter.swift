@@ -151,8 +151,10 @@ public final class NBDExporter: Sendable {
     /// (its clients were told the size), so the volume's exports stop, the node grows, and they
     /// start again under the same names: the clients (guests' NBD clients with a reconnect
     /// delay) hold their requests, reconnect and see the new size on a new connection.
-    public func resize(volume: String, bytes: UInt64) async throws {
+    /// Returns false (and does nothing) when the volume is not open in the daemon.
+    public func resizeIfOpen(volume: String, bytes: UInt64) async throws -> Bool {
         try await lock.withLock {
+            guard await isOpen(volume: volume) else { return false }
             let node = Self.nodeName(volume)
             let q = qmp
             let exports = (try await q.execute("query-block-exports").arrayValue ?? []).filter { $0["node-name"]?.stringValue == node }
@@ -177,6 +179,7 @@ public final class NBDExporter: Sendable {
                                                          "writable": true])
             }
             if let failure { throw failure }
+            return true
         }
     }
 

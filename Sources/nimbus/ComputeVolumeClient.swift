@@ -99,6 +99,18 @@ struct ComputeVolumeClient: VolumeClient {
         try await volumes.completeAttachment(attachmentID, actor: Self.service)
     }
 
+    func beginDetaching(volumeID: String) async throws {
+        let v = try volumes.volume(volumeID, actor: Self.service)
+        guard v["status"]?.stringValue == "in-use", v["attach_status"]?.stringValue == "attached" else {
+            throw NimbusError.badRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
+        }
+        try await volumes.transition(volumeID, from: ["in-use"], to: "detaching", actor: Self.service, action: "begin detaching")
+    }
+
+    func rollDetaching(volumeID: String) async throws {
+        try await volumes.rollDetaching(volumeID, actor: Self.service)
+    }
+
     func detach(attachmentID: String) async throws {
         guard (try? volumes.attachment(attachmentID, actor: Self.service)) != nil else { return }
         try await volumes.deleteAttachment(attachmentID, actor: Self.service)

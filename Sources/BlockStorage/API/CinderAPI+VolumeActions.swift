@@ -38,6 +38,7 @@ extension CinderAPI {
             switch action {
             case "os-extend":
                 let o = try object()
+                try CinderInput.only(o, ["new_size"], "os-extend")
                 guard let n = o["new_size"] else { throw NimbusError.badRequest("Invalid input for field/attribute new_size. 'new_size' is a required property") }
                 let size = try CinderInput.integer(n, "new_size", 1...Int64(Int32.max))
                 let inUse = d["status"]?.stringValue == "in-use"

@@ -73,13 +73,17 @@ extension VolumeService {
             if target == nil, !settled.contains(v["status"]?.stringValue ?? "") { return nil }
             if let aid = target?["id"]?.stringValue { s.remove(.attachment, aid) }
             let remaining = s.attachments(of: id)
-            v["status"] = .string(remaining.isEmpty ? "available" : "in-use")
+            if v["status"]?.stringValue == "extending" {
+                v["previous_status"] = .string(remaining.isEmpty ? "available" : "in-use")
+            } else {
+                v["status"] = .string(remaining.isEmpty ? "available" : "in-use")
+            }
             v["attach_status"] = .string(remaining.isEmpty ? "detached" : "attached")
             if remaining.isEmpty, var admin = v["admin_metadata"]?.objectValue {
                 admin.removeValue(forKey: "attached_mode")
                 v["admin_metadata"] = .object(admin)
             }
-            v.removeValue(forKey: "previous_status")
+            if v["status"]?.stringValue != "extending" { v.removeValue(forKey: "previous_status") }
             v["updated_at"] = .string(Self.now())
             s.put(.volume, v)
             return target?["export_name"]?.stringValue

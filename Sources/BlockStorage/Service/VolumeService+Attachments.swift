@@ -129,7 +129,11 @@ extension VolumeService {
             s.remove(.attachment, id)
             guard let vid = a["volume_id"]?.stringValue, var v = s[.volume, vid] else { return }
             let remaining = s.attachments(of: vid)
-            if remaining.isEmpty {
+            if v["status"]?.stringValue == "extending" {
+                // The extend sets the status when it ends: it finds this one from here.
+                v["previous_status"] = .string(remaining.isEmpty ? "available" : "in-use")
+                v["attach_status"] = .string(remaining.isEmpty ? "detached" : "attached")
+            } else if remaining.isEmpty {
                 v["status"] = "available"
                 v["attach_status"] = "detached"
             } else if !remaining.contains(where: { $0["attach_status"]?.stringValue == "attached" }) {

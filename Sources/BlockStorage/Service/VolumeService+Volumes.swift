@@ -119,6 +119,7 @@ extension VolumeService {
             }
             if typeID == nil || s[.volumeType, typeID!] == nil { typeID = s.volumeType(self.settings.defaultTypeName)?["id"]?.stringValue }
             guard let typeID, let type = s[.volumeType, typeID] else { throw VolumeFault.typeNameNotFound(self.settings.defaultTypeName) }
+            try Self.provisionFilter(type, size: size)
             try self.checkQuota(s, project: actor.projectID, type: type, volumes: 1, gigabytes: size)
             let now = Self.now()
             var d: JSONObject = [
@@ -182,6 +183,25 @@ extension VolumeService {
         let u = Array(hex.utf8)
         func part(_ r: Range<Int>) -> String { String(decoding: u[r], as: UTF8.self) }
         return [part(0..<8), part(8..<12), part(12..<16), part(16..<20), part(20..<32)].joined(separator: "-")
+    }
+
+    /// Cinder's `provision_filter_on_size`: a type's `provisioning:min_vol_size` and
+    /// `provisioning:max_vol_size` bound the sizes volumes of it are made or extended to.
+    static func provisionFilter(_ type: JSONObject, size: Int64) throws {
+        let specs = type["extra_specs"]?.objectValue ?? [:]
+        let name = type["name"]?.stringValue ?? ""
+        if let min = specs["provisioning:min_vol_size"]?.stringValue, !min.isEmpty {
+            guard let n = Int64(min) else { throw VolumeFault.invalidInput("provisioning:min_vol_size \(min) is not an integer.") }
+            if size < n {
+                throw VolumeFault.invalidInput("Specified volume size of '\(size)' is less than the minimum required size of '\(min)' for volume type '\(name)'.")
+            }
+        }
+        if let max = specs["provisioning:max_vol_size"]?.stringValue, !max.isEmpty {
+            guard let n = Int64(max) else { throw VolumeFault.invalidInput("provisioning:max_vol_size \(max) is not an integer.") }
+            if size > n {
+                throw VolumeFault.invalidInput("Specified volume size of '\(size)' is greater than the maximum allowable size of '\(max)' for volume type '\(name)'.")
+            }
+        }
     }
 
     static func multiattach(_ type: JSONObject) -> Bool {
@@ -338,6 +358,7 @@ extension VolumeService {
                 throw Self.tooLarge(newSize, self.settings.maxVolumeSizeGB)
             }
             if let typeID = v["volume_type_id"]?.stringValue, let type = s[.volumeType, typeID] {
+                try Self.provisionFilter(type, size: newSize)
                 try self.checkQuota(s, project: v["project_id"]?.stringValue ?? "", type: type, volumes: 0, gigabytes: newSize - size, perVolume: newSize)
             }
             v["status"] = "extending"
@@ -355,7 +376,11 @@ extension VolumeService {
             let instances: [String] = try await self.write { s in
                 guard var v = s[.volume, id] else { return [] }
                 v["size"] = .int(size)
-                v["status"] = v["previous_status"] ?? "available"
+                // What the volume's attachments make it now (a detach during the extend set
+                // `previous_status`): in-use only while something still has it.
+                let attached = !s.attachments(of: id).isEmpty
+                let previous = v["previous_status"]?.stringValue ?? "available"
+                v["status"] = .string(previous == "in-use" && !attached ? "available" : previous)
                 v.removeValue(forKey: "extending_to")
                 v.removeValue(forKey: "previous_status")
                 v["updated_at"] = .string(Self.now())

@@ -101,8 +101,11 @@ public struct ComputeAPI: Sendable {
     }
 
     /// The body's JSON object; Nova's messages for a missing or malformed one.
+    /// Nova's `[oslo_middleware] max_request_body_size` (the sizelimit filter): 112 KiB.
+    static let maxBodyBytes = 114_688
+
     static func body(_ req: Request, _ ctx: NimbusRequestContext) async throws -> JSONValue {
-        let buffer = try await req.collectBody(upTo: ctx.maxUploadSize)
+        let buffer = try await req.collectBody(upTo: maxBodyBytes, tooLarge: "Request is too large.")
         guard buffer.readableBytes > 0 else { throw NimbusError.badRequest("The request body is empty.") }
         do { return try JSONValue.parse(buffer.readableBytesView) } catch {
             throw NimbusError.badRequest("Malformed request body")

@@ -305,6 +305,10 @@ public protocol VolumeClient: Sendable {
     func complete(attachmentID: String) async throws
     /// Deletes the attachment (the export stops); nothing when it is gone.
     func detach(attachmentID: String) async throws
+    /// Cinder's `begin_detaching` (the volume `detaching`; 400 unless it is in-use and attached)
+    /// and `roll_detaching`.
+    func beginDetaching(volumeID: String) async throws
+    func rollDetaching(volumeID: String) async throws
     // Nova's `os-volumes` and `os-snapshots` proxies (up to 2.35), as the caller: Cinder's
     // visibility, policy and quotas apply; lists are the caller's project's, newest first.
     func proxyVolumes(caller: AuthContext) async throws -> [ProxiedVolume]

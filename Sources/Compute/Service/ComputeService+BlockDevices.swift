@@ -318,7 +318,10 @@ extension ComputeService {
                 logger.error("volume \(e.volumeID) let go by a server stays: \(error)")
                 try? await volumeCleanups.remove(e)
             } catch {
+                // The storage node did not answer (busy, restarting): again soon, not at the
+                // next tick, for as long as a volume may take to settle.
                 logger.error("could not release volume \(e.volumeID) yet: \(error)")
+                if Date().timeIntervalSince(e.createdAt) < Self.volumeCreateTimeout { waiting = true }
             }
         }
         return waiting

@@ -121,14 +121,26 @@ extension ComputeService {
             throw NimbusError.notFound("volume_id not found: \(volumeID)")
         }
         if attached.bootIndex == 0 { throw NimbusError.badRequest("Cannot detach a root device volume") }
-        let updated = try await instances.modify(i.id) { m in
-            guard let k = m.volumes.firstIndex(where: { $0.volumeID == volumeID }) else {
-                throw NimbusError.notFound("volume_id not found: \(volumeID)")
+        guard attached.state == .attached || i.host == nil else {
+            throw NimbusError.badRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
+        }
+        // Cinder first (Nova's `begin_detaching`): the volume is `detaching`, so nothing else
+        // (an extend, a second detach) starts on it meanwhile.
+        try await volumes?.beginDetaching(volumeID: volumeID)
+        let updated: Instance?
+        do {
+            updated = try await instances.modify(i.id) { m in
+                guard let k = m.volumes.firstIndex(where: { $0.volumeID == volumeID }) else {
+                    throw NimbusError.notFound("volume_id not found: \(volumeID)")
+                }
+                guard m.volumes[k].state == .attached || m.host == nil else {
+                    throw NimbusError.badRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
+                }
+                m.volumes[k].state = .detaching
             }
-            guard m.volumes[k].state == .attached || m.host == nil else {
-                throw NimbusError.badRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
-            }
-            m.volumes[k].state = .detaching
+        } catch {
+            try? await volumes?.rollDetaching(volumeID: volumeID)
+            throw error
         }
         try await actions.start(i, action: "detach_volume", requestID: requestID, caller: caller)
         // A guest that is not on a node (none to unplug from) lets go at once.
@@ -207,13 +219,15 @@ extension ComputeService {
         try await actions.event(i.id, action: "extend_volume", name: "compute_extend_volume", host: host)
         let size = try await volumes?.sizeGB(volumeID: volumeID)
         let updated = try? await instances.modify(i.id) { m in
-            guard let size, let k = m.volumes.firstIndex(where: { $0.volumeID.sameBytes(as: volumeID) && $0.isConnected }) else { throw Superseded() }
+            guard let size, let k = m.volumes.firstIndex(where: { $0.volumeID.sameBytes(as: volumeID) && $0.isConnected }),
+                  m.volumes[k].sizeBytes != size << 30 else { throw Superseded() }
             m.volumes[k].sizeBytes = size << 30
         }
         guard updated != nil else {
-            // Nova's compute manager fails the event when the instance has no such mapping.
-            try await actions.event(i.id, action: "extend_volume", name: "compute_extend_volume", host: host, result: "Error",
-                                    traceback: "VolumeBDMNotFound: No volume Block Device Mapping with id \(volumeID).", finishAction: true)
+            // Nova's compute manager logs a volume the instance does not have and returns; a size
+            // the node was already given needs nothing more (the action that gave it finishes
+            // when the node reports it).
+            try await actions.event(i.id, action: "extend_volume", name: "compute_extend_volume", host: host, result: "Success", finishAction: true)
             return
         }
         nodes.poke()
@@ -226,10 +240,7 @@ extension ComputeService {
         let sizes = (try? JSONValue.parse(Array((r.detail ?? "{}").utf8)))?.objectValue ?? [:]
         let done = i.volumes.contains { v in v.sizeBytes != nil && sizes[v.attachmentID]?.intValue == v.sizeBytes }
         guard done, i.volumes.allSatisfy({ v in v.sizeBytes == nil || sizes[v.attachmentID]?.intValue == v.sizeBytes }) else { return }
-        for _ in 0..<16 {
-            guard try await actions.latestOpen(i.id, action: "extend_volume") != nil else { break }
-            try await actions.event(i.id, action: "extend_volume", name: "compute_extend_volume", host: host, result: "Success", finishAction: true)
-        }
+        try await actions.finishOpen(i.id, action: "extend_volume", name: "compute_extend_volume", host: host, result: "Success")
     }
 }
 

@@ -83,7 +83,35 @@ public struct ActionRepository: Sendable {
 
     /// The instance's latest action named `action` that has not finished.
     func latestOpen(_ instanceID: String, action: String?) async throws -> InstanceAction? {
-        try await list(instanceID).first { $0.finish == nil && (action == nil || $0.action == action) }
+        let filter: SQLQueryString = action.map { "AND action = \(bind: $0)" } ?? ""
+        return try await database.sql.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM compute_instance_actions WHERE instance_id = \(bind: instanceID) AND finish_time IS NULL \(filter)
+            ORDER BY start_time DESC, id DESC LIMIT 1
+            """).first().map(Self.decode)
+    }
+
+    /// Finishes every open action `action` of the instance, with event `name` ended `result`.
+    public func finishOpen(_ instanceID: String, action: String, name: String, host: String?, result: String) async throws {
+        let now = Date()
+        try await database.transaction { db in
+            let rows = try await db.raw("""
+                SELECT \(unsafeRaw: Self.columns) FROM compute_instance_actions WHERE instance_id = \(bind: instanceID) AND finish_time IS NULL
+                AND action = \(bind: action)
+                """).all()
+            for row in rows {
+                var a = try Self.decode(row)
+                if let i = a.events.lastIndex(where: { $0.name == name && $0.finish == nil }) {
+                    a.events[i].finish = now
+                    a.events[i].result = result
+                } else {
+                    a.events.append(.init(name: name, start: now, finish: now, result: result, host: host, traceback: nil))
+                }
+                try await db.raw("""
+                    UPDATE compute_instance_actions SET events = \(bind: Self.encode(a.events)), finish_time = \(bind: Micros.of(now)),
+                    updated_at = \(bind: Micros.of(now)) WHERE id = \(bind: a.id)
+                    """).run()
+            }
+        }
     }
 
     /// Adds or finishes an event of the instance's latest open action (`action`, or any).

@@ -428,14 +428,12 @@ def test_attach_response_keeps_id_before_2_101(env):
     assert body["id"] == vid
 
 
-@pytest.mark.xfail(strict=True, reason="not built yet: attaching to a SHELVED_OFFLOADED server (Nova attaches locally, connects at unshelve)")
 def test_attach_to_a_shelved_offloaded_server(env):
     """SEVERITY MEDIUM.  Nova attaches volumes to SHELVED_OFFLOADED servers from 2.20
     (nova/compute/api.py attach_volume: allowed vm_states include SHELVED_OFFLOADED ->
     _attach_volume_shelved_offloaded: the mapping is made, the attachment completed at once so the
-    volume is in-use, and the disk is connected at unshelve).  Nimbus answers 409 'Cannot
-    attach_volume ... while it is in vm_state shelved_offloaded'; the README does not list this
-    as not built."""
+    volume is in-use, and the disk is connected at unshelve).  Nimbus answered 409 'Cannot
+    attach_volume ... while it is in vm_state shelved_offloaded'; now built."""
     me = member(env)
     sid = env.boot("rv-offloaded", token=me.token)
     assert env.action(sid, {"shelve": None}, token=me.token).status_code == 202

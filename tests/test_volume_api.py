@@ -411,7 +411,7 @@ def test_private_volume_type_access(bs_cloud, bs_admin, bs_user):
     member = bs_user()
     name = unique("private")
     created = bs_admin.cli("volume", "type", "create", "--private", "--description", "secret",
-                           "--property", "volume_backend_name=file", "--property", "multiattach=<is> False", name, "-f", "json")
+                           "--property", "volume_backend_name=file", "--property", "multiattach=<is> True", name, "-f", "json")
     tid = created["id"]
     assert created["is_public"] is False and created["name"] == name, created
     assert bs_admin.ok("GET", f"/types/{tid}/os-volume-type-access") == {"volume_type_access": []}
@@ -426,7 +426,7 @@ def test_private_volume_type_access(bs_cloud, bs_admin, bs_user):
         "volume_type_access": [{"volume_type_id": tid, "project_id": member.project_id}]}
     seen = member.ok("GET", f"/types/{tid}")["volume_type"]
     assert seen["name"] == name and seen["is_public"] is False and seen["description"] == "secret", seen
-    assert seen["extra_specs"] == {"multiattach": "<is> False"} and "qos_specs_id" not in seen, seen
+    assert seen["extra_specs"] == {"multiattach": "<is> True"} and "qos_specs_id" not in seen, seen
     assert tid in {t["id"] for t in member.ok("GET", "/types")["volume_types"]}
     vol = member.create_volume(volume_type=name)
     assert vol["volume_type"] == name, vol

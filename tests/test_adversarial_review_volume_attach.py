@@ -340,7 +340,6 @@ def test_the_disk_limit_holds_under_concurrent_attaches(env):
     assert len(attached(env, sid, me)) <= 16
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed yet: an admin's reset of an attached volume to available lets it attach to a second server")
 def test_a_volume_reset_to_available_is_not_attached_to_a_second_server(env):
     """SEVERITY HIGH (two guests writing one non-multiattach volume).  Cinder's os-reset_status to
     available/detached drops the volume's attachment records
@@ -349,8 +348,9 @@ def test_a_volume_reset_to_available_is_not_attached_to_a_second_server(env):
     device mappings: nova/compute/api.py attach_volume -> _check_volume_already_attached ('This
     check is also carried out later by c-api itself but it can however be circumvented by admins
     resetting the state of an attached volume to available') -> InvalidVolume 'volume ... is
-    already attached to instances' -> 400.  Nimbus checks only the target server's own list: the
-    volume is attached to a second server while the first still lists it."""
+    already attached to instances' -> 400.  Nimbus checked only the target server's own list: the
+    volume was attached to a second server while the first still listed it. Fixed: the servers'
+    mappings are searched (InstanceRepository.holding)."""
     me = member(env)
     first, second = env.boot("rv-reset-1", token=me.token), env.boot("rv-reset-2", token=me.token)
     vid = new_volume(env, me)

@@ -51,6 +51,14 @@ extension ComputeService {
             throw NimbusError.badRequest("Invalid volume: volume \(volumeID) already attached")
         }
         if volume.multiattach && !multiattachAllowed { throw Self.multiattachTooOld }
+        // Nova's `_check_volume_already_attached`: Cinder's own check is gone once an admin reset
+        // an attached volume to available, so the servers' mappings decide.
+        if !volume.multiattach {
+            let holders = try await instances.holding(volume: volumeID)
+            if !holders.isEmpty {
+                throw NimbusError.badRequest("Invalid volume: volume \(volumeID) is already attached to instances: \(holders.map(\.id).joined(separator: " "))")
+            }
+        }
         guard volume.status == "available" || (volume.multiattach && volume.status == "in-use") else {
             throw NimbusError.badRequest("Invalid volume: volume '\(volumeID)' status must be 'available'. Currently in '\(volume.status)'")
         }

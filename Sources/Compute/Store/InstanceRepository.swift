@@ -161,6 +161,15 @@ public struct InstanceRepository: Sendable {
             .all().map(Self.decode)
     }
 
+    /// Live instances that have volume `volumeID` (Nova's `BlockDeviceMappingList.get_by_volume`);
+    /// volume ids are UUIDs, so the text search finds the candidates and the documents decide.
+    public func holding(volume volumeID: String) async throws -> [Instance] {
+        guard UUIDText.isUUID(volumeID) else { return [] }
+        return try await database.sql.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM compute_instances WHERE deleted = \(bind: false) AND doc LIKE \(bind: "%" + volumeID + "%")
+            """).all().map(Self.decode).filter { i in i.volumes.contains { $0.volumeID.sameBytes(as: volumeID) } }
+    }
+
     /// Live instances in a task (the conductor's block device pass).
     public func inTask(_ task: TaskState) async throws -> [Instance] {
         try await database.sql.raw("""

@@ -112,9 +112,16 @@ public final class NBDExporter: Sendable {
     /// nothing when it is gone.
     public func unexport(_ name: String) async throws {
         try await lock.withLock {
-            guard await isRunning() else { return }
-            let id = Self.exportID(name)
             let q = qmp
+            // Not running (nothing to connect to): nothing is exported. A daemon that does not
+            // answer in time is another matter: the export may still serve, so that is an error
+            // (the caller tries again) rather than a success.
+            do {
+                _ = try await q.execute("query-version")
+            } catch let e as QMPError where e.kind == .connect {
+                return
+            }
+            let id = Self.exportID(name)
             let exports = try await q.execute("query-block-exports").arrayValue ?? []
             guard let entry = exports.first(where: { $0["id"]?.stringValue == id }) else { return }
             let node = entry["node-name"]?.stringValue

@@ -285,7 +285,7 @@ extension ComputeService {
     }
 
     /// Statuses a volume passes through on its way to being deletable.
-    static let transitionalVolumeStates: Set<String> = ["creating", "downloading", "reserved", "attaching", "detaching", "deleting"]
+    static let transitionalVolumeStates: Set<String> = ["creating", "downloading", "reserved", "attaching", "detaching", "deleting", "extending"]
 
     /// Works through the recorded releases (all, or those of `only`). Returns whether one waits
     /// for a volume still in transition (the conductor looks again soon).

@@ -642,8 +642,8 @@ def test_held_deleting_a_server_whose_volumes_are_being_made(env):
     assert volume(env, who, vid)["status"] == "reserved"
     made = [x for x in volumes_of(env, sid, who) if x != vid]
     delete_server(env, who, sid)
-    v = settle(env, who, vid)
-    assert v["status"] == "available" and v["attachments"] == [], v
+    v = wait_volume(env, who, vid, "available", timeout=60)
+    assert v["attachments"] == [], v
     for x in made:
         wait_gone(env, who, x)
 
@@ -850,8 +850,10 @@ def test_held_kill_9_during_a_boot_from_volume(kenv):
     delete_server(env, who, sid)
     delete_server(env, who, sid2)
     wait_gone(env, who, made)
-    v = settle(env, who, vid)
-    assert v["status"] == "available" and v["attachments"] == [], v
+    # The release follows the server's deletion: wait for where the volume comes to rest (it is
+    # still in-use, a resting status, for a moment after the server is gone).
+    v = wait_volume(env, who, vid, "available", timeout=60)
+    assert v["attachments"] == [], v
 
 
 def test_kill_9_leaves_a_reserved_volume_reserved(kenv):

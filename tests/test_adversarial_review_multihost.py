@@ -468,8 +468,9 @@ def test_held_reader_lists_but_cannot_change_groups(env):
 def test_held_group_names_are_bytes_and_bad_names_are_4xx(env):
     sid = env.boot(uniq("names"))
     g = env.group("café-" + uuid.uuid4().hex[:6])
-    for name, code in ((unicodedata.normalize("NFD", g["name"]), 404), (g["name"] + "\u0000", 404), ("x" * 300000, 404),
-                       ("\u0301", 404), ("", 400), ("   ", 400), ("\t", 400)):
+    # A name past Nova's 112 KiB body limit is refused before it is read (413, oslo's sizelimit).
+    for name, code in ((unicodedata.normalize("NFD", g["name"]), 404), (g["name"] + "\u0000", 404), ("x" * 100000, 404),
+                       ("x" * 300000, 413), ("\u0301", 404), ("", 400), ("   ", 400), ("\t", 400)):
         r = env.action(sid, {"addSecurityGroup": {"name": name}})
         assert r.status_code == code, (repr(name[:20]), r.status_code, r.text[:200])
     for body in ({"addSecurityGroup": None}, {"addSecurityGroup": []}, {"addSecurityGroup": {"name": None}},

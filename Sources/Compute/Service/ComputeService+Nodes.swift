@@ -247,6 +247,11 @@ extension ComputeService {
             try await placement.release(consumer: before.id)
         }
         if shelveTasksNeedingPoke(task, after) { nodes.poke() }
+        if task == .unshelving, done, after.volumes.contains(where: { $0.state == .attaching }) {
+            // Volumes attached while it was offloaded were connected when it was placed and the
+            // guest started with them: attached before the server is ACTIVE, as under Nova.
+            try await completeAttachments(after, plugged: Set(after.volumes.filter { $0.state == .attaching }.map(\.attachmentID)))
+        }
         if task == .unshelving, done, let image = before.taskArguments["image_id"], !image.isEmpty {
             try? await images.deleteImage(image)   // Nova deletes the shelved image once the server is back
         }
@@ -367,6 +372,9 @@ extension ComputeService {
         // crash in between cannot lose it.
         if let before = try await instances.get(id), !before.deleted, !before.volumes.isEmpty {
             await recordRelease(before.volumes, project: before.projectID, undo: false, instance: id)
+            // Nova detaches a server's volumes before the server is gone (`_shutdown_instance`),
+            // so a client that sees the 404 finds them free; the recorded release does the rest.
+            for v in before.volumes where !v.attachmentID.isEmpty { try? await volumes?.detach(attachmentID: v.attachmentID) }
         }
         let done = try? await instances.modify(id) { i in
             guard !i.deleted else { throw Superseded() }

@@ -23,7 +23,6 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ import requests
 
 from compute_support import start_compute_cloud, stop_compute_cloud
 from test_adversarial_review_compute import Env, nova_error
+from test_adversarial_review_volume_attach import Who, admin, attach, cinder, project_of, volume
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/qemu-storage-daemon"),
                                 reason="volume exports need root and qemu-storage-daemon")
@@ -57,36 +57,9 @@ def env(tmp_path_factory):
 
 # ---- helpers ------------------------------------------------------------------------------------
 
-@dataclass
-class Who:
-    token: str
-    project: str
-
-
-def project_of(env, token) -> str:
-    r = requests.get(f"{env.base}/identity/v3/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token}, timeout=TIMEOUT)
-    assert r.status_code == 200, r.text
-    return r.json()["token"]["project"]["id"]
-
-
-def admin(env) -> Who:
-    return Who(env.admin, env.admin_project)
-
-
 def member(env, role="member", project=None) -> Who:
     token, _, project_id = env.new_user(role=role, project_id=project)
     return Who(token, project_id)
-
-
-def cinder(env, method, path, who: Who, version="3.54", **kw) -> requests.Response:
-    h = {"X-Auth-Token": who.token, "OpenStack-API-Version": f"volume {version}"}
-    return requests.request(method, f"{env.base}/volume/v3/{who.project}{path}", headers=h, timeout=TIMEOUT, **kw)
-
-
-def volume(env, who: Who, vid) -> dict | None:
-    r = cinder(env, "GET", f"/volumes/{vid}", who)
-    assert r.status_code in (200, 404), r.text
-    return r.json()["volume"] if r.status_code == 200 else None
 
 
 def wait_volume(env, who: Who, vid, status, timeout=30) -> dict:
@@ -124,11 +97,6 @@ def new_volume(env, who: Who, size=1, multiattach=False, **extra) -> str:
 
 def extend(env, who: Who, vid, size, version="3.42") -> requests.Response:
     return cinder(env, "POST", f"/volumes/{vid}/action", who, version=version, json={"os-extend": {"new_size": size}})
-
-
-def attach(env, sid, vid, who: Who | None = None, version="2.96", **extra) -> requests.Response:
-    return env.nova("POST", f"/servers/{sid}/os-volume_attachments", token=who.token if who else None, version=version,
-                    json={"volumeAttachment": {"volumeId": vid, **extra}})
 
 
 def detach(env, sid, vid, who: Who | None = None) -> requests.Response:

@@ -30,7 +30,7 @@ import requests
 
 from compute_support import start_compute_cloud, stop_compute_cloud
 from test_adversarial_review_compute import Env, nova_error
-from test_adversarial_review_volume_attach import Who, admin, attach, cinder, project_of, volume
+from test_adversarial_review_volume_attach import Who, admin, attach, cinder, project_of, qemu_cloud, volume  # noqa: F401 (qemu_cloud: a fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/qemu-storage-daemon"),
                                 reason="volume exports need root and qemu-storage-daemon")
@@ -694,26 +694,6 @@ def test_held_extend_raced_with_a_second_attach(env):
 
 
 # ---- one real guest pair (QEMU, TCG) --------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def qemu_cloud(tmp_path_factory):
-    import hashlib
-    import shutil
-    from compute_support import build_test_image
-    build_test_image()
-    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("review-extend-qemu"), "qemu", {"compute": {"agent_interval_s": "2"}},
-                                      long_data_dir=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not any(i["Name"] == "nimbus-test" and i["Status"] == "active" for i in cloud.cli("image", "list", "-f", "json")):
-            assert time.monotonic() < deadline, "nimbus-test was not registered"
-            time.sleep(1)
-        yield cloud
-    finally:
-        stop_compute_cloud(cloud, data)
-        digest = hashlib.sha256(f"{data}/compute".encode()).hexdigest()[:16]
-        shutil.rmtree(f"/run/nimbus-compute/{digest}", ignore_errors=True)
-
 
 def test_held_guests_sharing_a_volume_see_two_quick_extends(qemu_cloud):
     """A multiattach volume shared by two running guests is extended twice back to back (to 2 GiB,

@@ -30,13 +30,13 @@ import requests
 
 from compute_support import start_compute_cloud, stop_compute_cloud
 from test_adversarial_review_compute import Env, nova_error
-from test_adversarial_review_volume_attach import Who, admin, attach, cinder, project_of, qemu_cloud, volume  # noqa: F401 (qemu_cloud: a fixture)
+from test_adversarial_review_volume_attach import Who, admin, attach, cinder, project_of, qemu_cloud, volume, wait_volume  # noqa: F401 (qemu_cloud: a fixture)
+from test_adversarial_review_volume_attach import settle as settle_within
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/qemu-storage-daemon"),
                                 reason="volume exports need root and qemu-storage-daemon")
 
 TIMEOUT = 30
-TRANSITIONAL = {"creating", "attaching", "detaching", "reserved", "deleting", "extending", "retyping", "uploading"}
 
 
 @pytest.fixture(scope="module")
@@ -62,25 +62,8 @@ def member(env, role="member", project=None) -> Who:
     return Who(token, project_id)
 
 
-def wait_volume(env, who: Who, vid, status, timeout=30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = volume(env, who, vid)
-        if v is not None and v["status"] == status:
-            return v
-        assert time.monotonic() < deadline, f"volume {vid} not {status}: {v and (v['status'], v['attachments'])}"
-        time.sleep(0.2)
-
-
 def settle(env, who: Who, vid, timeout=30) -> dict | None:
-    """The volume once it rests (None when gone); fails when it does not within `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = volume(env, who, vid)
-        if v is None or v["status"] not in TRANSITIONAL:
-            return v
-        assert time.monotonic() < deadline, f"volume {vid} still {v['status']} after {timeout} s (attachments {v['attachments']})"
-        time.sleep(0.3)
+    return settle_within(env, who, vid, timeout=timeout)
 
 
 def new_volume(env, who: Who, size=1, multiattach=False, **extra) -> str:

@@ -118,19 +118,16 @@ extension CinderAPI {
             try self.authorize("volume_extension:qos_specs_manage:get_all", c)
             return .json(["qos_associations": .array(try self.service.qosAssociations(try ctx.parameter("id")).map { .object($0) })])
         }
-        route(&t, .get, "/qos-specs/{id}/associate") { req, ctx, _ in
-            let c = try self.caller(ctx)
-            try self.authorize("volume_extension:qos_specs_manage:update", c)
-            guard let type = req.query("vol_type_id"), !type.isEmpty else { throw NimbusError.badRequest("Volume Type id must not be None.") }
-            try await self.service.associateQoS(try ctx.parameter("id"), typeID: type)
-            return .empty(.accepted)
-        }
-        route(&t, .get, "/qos-specs/{id}/disassociate") { req, ctx, _ in
-            let c = try self.caller(ctx)
-            try self.authorize("volume_extension:qos_specs_manage:update", c)
-            guard let type = req.query("vol_type_id"), !type.isEmpty else { throw NimbusError.badRequest("Volume Type id must not be None.") }
-            try await self.service.disassociateQoS(try ctx.parameter("id"), typeID: type)
-            return .empty(.accepted)
+        // Cinder's GETs with `vol_type_id`: associate with a type, or disassociate from it.
+        for (action, associate) in [("associate", true), ("disassociate", false)] {
+            route(&t, .get, "/qos-specs/{id}/\(action)") { req, ctx, _ in
+                let c = try self.caller(ctx)
+                try self.authorize("volume_extension:qos_specs_manage:update", c)
+                guard let type = req.query("vol_type_id"), !type.isEmpty else { throw NimbusError.badRequest("Volume Type id must not be None.") }
+                let id = try ctx.parameter("id")
+                if associate { try await self.service.associateQoS(id, typeID: type) } else { try await self.service.disassociateQoS(id, typeID: type) }
+                return .empty(.accepted)
+            }
         }
         route(&t, .get, "/qos-specs/{id}/disassociate_all") { _, ctx, _ in
             let c = try self.caller(ctx)

@@ -55,6 +55,31 @@ func status(_ s: VolumeService, _ kind: VolumeKind, _ id: String) -> String? { s
         }
     }
 
+    @Test func projectDefaultTypesWinOverTheConfiguredOne() async throws {
+        try await withVolumeService { s, _, _ in
+            let gold = try await s.createType(name: "gold", description: nil, isPublic: true, extraSpecs: [:])
+            let goldID = try #require(gold["id"]?.stringValue)
+            _ = try await s.setProjectDefaultType("aaaa", type: "gold")
+            #expect(try s.defaultType(project: "aaaa")["id"]?.stringValue == goldID)
+            #expect(try s.defaultType(project: "bbbb")["name"]?.stringValue == "__DEFAULT__")
+            let a = try await s.createVolume(blank(1), actor: alice, caller: anyone)
+            let b = try await s.createVolume(blank(1), actor: bob, caller: anyone)
+            #expect(a["volume_type_id"]?.stringValue == goldID)
+            #expect(b["volume_type_id"]?.stringValue != goldID)
+            await s.settle()
+            // A project's default cannot be deleted, even with no volume of it left.
+            _ = try await s.deleteVolume(try #require(a["id"]?.stringValue), cascade: false, force: false, actor: alice)
+            await s.settle()
+            await #expect(throws: NimbusError.self) { try await s.deleteType(goldID) }
+            // An unknown type is refused; unsetting twice is fine.
+            await #expect(throws: NimbusError.self) { try await s.setProjectDefaultType("aaaa", type: "GOLD") }
+            try await s.unsetProjectDefaultType("aaaa")
+            try await s.unsetProjectDefaultType("aaaa")
+            #expect(s.projectDefaultType("aaaa") == nil)
+            try await s.deleteType(goldID)
+        }
+    }
+
     @Test func otherProjectsSeeNothing() async throws {
         try await withVolumeService { s, _, _ in
             let id = try #require(try await s.createVolume(blank(1), actor: alice, caller: anyone)["id"]?.stringValue)

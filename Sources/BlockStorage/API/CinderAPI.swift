@@ -37,6 +37,7 @@ public struct CinderAPI: Sendable {
         addSnapshotRoutes(&t)
         addTypeRoutes(&t)
         addQoSRoutes(&t)
+        addDefaultTypeRoutes(&t)
         addQuotaRoutes(&t)
         addMiscRoutes(&t)
         addTransferRoutes(&t)

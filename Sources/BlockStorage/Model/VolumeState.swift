@@ -11,6 +11,8 @@ public enum VolumeKind: String, CaseIterable, Sendable {
     case service
     /// QoS specs (`/qos-specs`), associated with volume types by the types' `qos_specs_id`.
     case qosSpecs = "qos_specs"
+    /// A project's own default volume type (3.62 `/default-types`), keyed by the project id.
+    case projectDefaultType = "default_type"
 }
 
 /// Every block storage resource (volumes, snapshots, types, attachments, transfers, user

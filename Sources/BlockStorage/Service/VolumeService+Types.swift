@@ -13,12 +13,44 @@ extension VolumeService {
         return t
     }
 
-    /// The default type (`GET /types/default`).
-    public func defaultType() throws -> JSONObject {
-        guard let t = state.volumeType(settings.defaultTypeName) else {
+    /// The default type (`GET /types/default`): the project's own (3.62), else the
+    /// configured one (Cinder's `get_default_volume_type`).
+    public func defaultType(project: String) throws -> JSONObject {
+        guard let t = defaultType(project: project, state) else {
             throw NimbusError.notFound("Default volume type can not be found.")
         }
         return t
+    }
+
+    func defaultType(project: String, _ s: VolumeState) -> JSONObject? {
+        if let typeID = s[.projectDefaultType, project]?["volume_type_id"]?.stringValue, let t = s[.volumeType, typeID] { return t }
+        return s.volumeType(settings.defaultTypeName)
+    }
+
+    // MARK: project default types (3.62)
+
+    /// Every project's default type, or one project's (nil: none set).
+    public func projectDefaultTypes() -> [JSONObject] {
+        state.all(.projectDefaultType).sorted { ($0["id"]?.stringValue ?? "").bytesPrecede($1["id"]?.stringValue ?? "") }
+    }
+
+    public func projectDefaultType(_ project: String) -> JSONObject? { state[.projectDefaultType, project] }
+
+    /// Sets a project's default type, named by id or name; an unknown one is Cinder's 400.
+    public func setProjectDefaultType(_ project: String, type nameOrID: String) async throws -> JSONObject {
+        try await write { s in
+            guard let t = s.volumeType(nameOrID), let typeID = t["id"]?.stringValue else {
+                throw NimbusError.badRequest("Volume type \(nameOrID) could not be found.")
+            }
+            let doc: JSONObject = ["id": .string(project), "project_id": .string(project), "volume_type_id": .string(typeID)]
+            s.put(.projectDefaultType, doc)
+            return doc
+        }
+    }
+
+    /// Unsets a project's default type (no error when none is set, as Cinder's hard delete).
+    public func unsetProjectDefaultType(_ project: String) async throws {
+        try await write { s in s.remove(.projectDefaultType, project) }
     }
 
     public func createType(name: String, description: String?, isPublic: Bool, extraSpecs: [String: String]) async throws -> JSONObject {
@@ -60,8 +92,10 @@ extension VolumeService {
     public func deleteType(_ id: String) async throws {
         try await write { s in
             guard let t = s[.volumeType, id] else { throw VolumeFault.typeNotFound(id) }
-            if t["name"]?.stringValue == self.settings.defaultTypeName {
-                throw NimbusError.badRequest("Default volume type can not be deleted.")
+            // Cinder's VolumeTypeDefaultDeletionError: a project's default or the configured one.
+            if t["name"]?.stringValue == self.settings.defaultTypeName
+                || s.all(.projectDefaultType).contains(where: { $0["volume_type_id"]?.stringValue == id }) {
+                throw NimbusError.badRequest("The volume type \(id) is a default volume type and cannot be deleted.")
             }
             if s.all(.volume).contains(where: { $0["volume_type_id"]?.stringValue == id }) {
                 throw NimbusError.badRequest("Target volume type is still in use.")

@@ -38,6 +38,7 @@ public struct CinderAPI: Sendable {
         addTypeRoutes(&t)
         addQoSRoutes(&t)
         addDefaultTypeRoutes(&t)
+        addTypeEncryptionRoutes(&t)
         addQuotaRoutes(&t)
         addMiscRoutes(&t)
         addTransferRoutes(&t)

@@ -211,6 +211,7 @@ extension VolumeService {
         guard let type = defaultType(project: actor.projectID, s), let typeID = type["id"]?.stringValue else {
             throw VolumeFault.typeNameNotFound(settings.defaultTypeName)
         }
+        if Self.encrypted(type) { throw Self.noKeyManager }
         do {
             try checkQuota(s, project: actor.projectID, type: type, volumes: 1, gigabytes: size)
         } catch let e as NimbusError where e.kind == .payloadTooLarge && !e.message.hasBytePrefix("VolumeSizeExceedsLimit") {

@@ -119,6 +119,7 @@ extension VolumeService {
             }
             if typeID == nil || s[.volumeType, typeID!] == nil { typeID = self.defaultType(project: actor.projectID, s)?["id"]?.stringValue }
             guard let typeID, let type = s[.volumeType, typeID] else { throw VolumeFault.typeNameNotFound(self.settings.defaultTypeName) }
+            if Self.encrypted(type) { throw Self.noKeyManager }
             try Self.provisionFilter(type, size: size)
             try self.checkQuota(s, project: actor.projectID, type: type, volumes: 1, gigabytes: size)
             let now = Self.now()
@@ -449,6 +450,7 @@ extension VolumeService {
             guard v["volume_type_id"]?.stringValue != typeID else {
                 throw VolumeFault.invalidInput("Retype requires a different volume type.")
             }
+            if Self.encrypted(type) { throw Self.noKeyManager }
             if !s.snapshots(of: id).isEmpty {
                 throw VolumeFault.invalidVolume("Volumes with snapshots cannot be retyped.")
             }

@@ -355,3 +355,50 @@ def test_an_image_of_a_server_booted_from_an_image_volume(env):
     delete_server(env, who, sid)
     assert requests.delete(f"{env.base}/image/v2/images/{image['id']}", headers={"X-Auth-Token": who.token}, timeout=30).status_code == 204
     delete_with_its_snapshot(env, who, vid, snap)
+
+
+def test_shelving_a_volume_backed_server(env):
+    """Nova's shelve of a volume-backed server: no image is made, the server is offloaded at once
+    (its host's allocation released), the root volume's attachment is swapped for a reserved one
+    without a connection (nova's `_terminate_volume_connections`), and unshelve connects it
+    again on the host it is placed on; the volume stays the server's all along."""
+    who = member(env)
+    sid = boot(env, who, [{"uuid": env.image, "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1}]
+               ).json()["server"]["id"]
+    s = wait_server(env, who, sid)
+    [root] = [a["id"] for a in s["os-extended-volumes:volumes_attached"]]
+    [before] = wait_volume(env, who, root, "in-use")["attachments"]
+    def image_ids():
+        r = requests.get(f"{env.base}/image/v2/images", headers={"X-Auth-Token": who.token}, timeout=30)
+        return {i["id"] for i in r.json()["images"]}
+    images_before = image_ids()
+    assert env.action(sid, {"shelve": None}, token=who.token).status_code == 202
+    s = wait_server(env, who, sid, "SHELVED_OFFLOADED")
+    assert s["os-extended-volumes:volumes_attached"] == [{"id": root, "delete_on_termination": False}]
+    # No shelved image.
+    assert image_ids() == images_before
+    # No allocation while offloaded.
+    usages = requests.get(f"{env.base}/placement/allocations/{sid}", headers={"X-Auth-Token": env.admin,
+                          "OpenStack-API-Version": "placement 1.28"}, timeout=30).json()["allocations"]
+    assert usages == {}, usages
+    # The attachment: another one, reserved (no connection), of the same server.
+    atts = cinder(env, "GET", f"/attachments/detail?volume_id={root}", who).json()["attachments"]
+    assert [(a["instance"], a["status"]) for a in atts] == [(sid, "reserved")], atts
+    assert atts[0]["id"] != before["attachment_id"] and not atts[0]["connection_info"], atts
+    actions = [a["action"] for a in env.nova("GET", f"/servers/{sid}/os-instance-actions", token=who.token).json()["instanceActions"]]
+    assert actions[0] == "shelve", actions
+    # Unshelve: placed, connected, ACTIVE, the root still the volume.
+    assert env.action(sid, {"unshelve": None}, token=who.token).status_code == 202
+    s = wait_server(env, who, sid)
+    assert s["os-extended-volumes:volumes_attached"] == [{"id": root, "delete_on_termination": False}]
+    v = wait_volume(env, who, root, "in-use")
+    assert [(a["server_id"], a["device"]) for a in v["attachments"]] == [(sid, "/dev/vda")]
+    atts = cinder(env, "GET", f"/attachments/detail?volume_id={root}", who).json()["attachments"]
+    assert [(a["instance"], a["status"]) for a in atts] == [(sid, "attached")] and atts[0]["connection_info"], atts
+    # Shelved again and deleted while offloaded: the volume is free and kept.
+    assert env.action(sid, {"shelve": None}, token=who.token).status_code == 202
+    wait_server(env, who, sid, "SHELVED_OFFLOADED")
+    delete_server(env, who, sid)
+    assert wait_volume(env, who, root, "available")["attachments"] == []
+    assert cinder(env, "DELETE", f"/volumes/{root}", who).status_code == 202
+    wait_gone(env, who, root)

@@ -284,8 +284,9 @@ public actor ComputeAgent {
                 try await driver.revertResize(id, powerOn: d.taskArguments["power_on"] != "false")
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "shelving", "shelving_image_pending_upload", "shelving_image_uploading":
-                // the snapshot (uploaded as the shelved image), then the guest stopped
-                try await snapshot(d, task: task)
+                // the snapshot (uploaded as the shelved image; none for a volume-backed server),
+                // then the guest stopped
+                if !(d.taskArguments["image_id"] ?? "").isEmpty { try await snapshot(d, task: task) }
                 let now = try await state(id)
                 if now != .shutdown && now != .noState && now != .crashed { try await driver.powerOff(id, timeout: .seconds(60)) }
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)

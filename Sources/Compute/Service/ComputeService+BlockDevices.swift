@@ -47,7 +47,7 @@ extension ComputeService {
     /// volume from an image larger than the cache may need longer here).
     static let volumeCreateTimeout: TimeInterval = 600
 
-    /// Moves, rebuilds and shelving of a volume-backed instance are not built yet: refused
+    /// Moves and rebuilds of a volume-backed instance are not built yet: refused
     /// before anything changes (409, as for a state the action does not allow).
     static func refuseVolumeBacked(_ i: Instance, _ method: String) throws {
         guard i.isVolumeBacked else { return }

@@ -245,6 +245,7 @@ extension ComputeService {
     func afterTask(_ task: TaskState, done: Bool, before: Instance, after: Instance, host: String) async throws {
         if task == .shelvingOffloading, done {
             try await placement.release(consumer: before.id)
+            await terminateConnections(after.id)
         }
         if shelveTasksNeedingPoke(task, after) { nodes.poke() }
         if task == .unshelving, done, after.volumes.contains(where: { $0.state == .attaching }) {

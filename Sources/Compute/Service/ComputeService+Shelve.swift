@@ -6,29 +6,33 @@ import NimbusCore
 /// destroys the guest and frees its host (SHELVED_OFFLOADED: no host, no allocation), at once
 /// when `shelved_offload_time` is 0 (Nova's default); unshelve starts the guest again where it
 /// is, or, once offloaded, schedules it anew and builds it from the shelved image, which is
-/// then deleted.
+/// then deleted. A volume-backed server is shelved without an image and always offloaded: its
+/// volumes' connections are given up (each attachment swapped for a reserved one, as Nova's
+/// `_terminate_volume_connections`) and made again on the host that unshelves it.
 extension ComputeService {
     public func shelve(_ id: String, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         let states: Set<VMState> = [.active, .stopped, .paused, .suspended]
         try Self.checkState(current, vm: states, task: [nil], method: "shelve")
-        try Self.refuseVolumeBacked(current, "shelve")
-        let imageID = try await queueSnapshot(of: current, name: current.name + "-shelved", metadata: [:], caller: caller)
+        // A volume-backed server keeps its root on its volume: no image is made, and it is always
+        // offloaded (Nova's API sends it straight to shelve_offload_instance), its guest stopped first.
+        let volumeBacked = current.isVolumeBacked
+        let imageID = volumeBacked ? "" : try await queueSnapshot(of: current, name: current.name + "-shelved", metadata: [:], caller: caller)
         let updated: Instance?
         do {
             updated = try await instances.modify(current.id) { i in
                 try Self.checkState(i, vm: states, task: [nil], method: "shelve")
                 i.taskState = .shelving
                 i.taskArguments = ["image_id": imageID, "prior_vm_state": i.vmState.rawValue,
-                                   "offload": self.settings.shelvedOffloadTime == 0 ? "true" : "false"]
+                                   "offload": volumeBacked || self.settings.shelvedOffloadTime == 0 ? "true" : "false"]
             }
         } catch {
-            try? await images.deleteImage(imageID)
+            if !imageID.isEmpty { try? await images.deleteImage(imageID) }
             throw error
         }
         guard let updated else {
-            try? await images.deleteImage(imageID)
+            if !imageID.isEmpty { try? await images.deleteImage(imageID) }
             throw NimbusError.notFound("Instance \(id) could not be found.")
         }
         try await actions.start(updated, action: "shelve", requestID: requestID, caller: caller)

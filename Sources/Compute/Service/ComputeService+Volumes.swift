@@ -201,6 +201,35 @@ extension ComputeService {
         }
     }
 
+    /// An offloaded instance's volumes give up their connections (Nova's
+    /// `_terminate_volume_connections`): each connected attachment is replaced by a reserved one
+    /// of the same instance (no connector), so the storage node stops exporting them while no
+    /// host has the server; unshelving connects them again where it is placed (`connectReserved`).
+    /// A volume whose swap fails keeps its connection (the unshelve uses it as it is).
+    func terminateConnections(_ id: String) async {
+        guard let volumes, let i = try? await instances.get(id), i.vmState == .shelvedOffloaded else { return }
+        for v in i.volumes where v.isConnected {
+            do {
+                let reserved = try await volumes.reserve(volumeID: v.volumeID, instance: i.id)
+                let swapped = try? await instances.modify(id) { m in
+                    guard m.vmState == .shelvedOffloaded,
+                          let k = m.volumes.firstIndex(where: { $0.attachmentID == v.attachmentID && $0.isConnected }) else { throw Superseded() }
+                    m.volumes[k].attachmentID = reserved
+                    m.volumes[k].socketPath = ""
+                    m.volumes[k].export = ""
+                    m.volumes[k].state = .reserved
+                }
+                if swapped == nil {
+                    try? await volumes.detach(attachmentID: reserved)
+                    continue
+                }
+                try await volumes.detach(attachmentID: v.attachmentID)
+            } catch {
+                logger.error("could not give up the connection of volume \(v.volumeID) of offloaded \(id): \(error)")
+            }
+        }
+    }
+
     /// Deletes the attachments of volumes being detached that the guest no longer has.
     func finishDetaches(_ id: String, plugged: Set<String>) async throws {
         guard let i = try await instances.get(id) else { return }

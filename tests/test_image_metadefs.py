@@ -50,7 +50,7 @@ def test_standard_definitions_are_loaded_and_readable_by_members(glance):
     r = member.req("GET", "/v2/metadefs/namespaces?limit=1000")
     assert r.status_code == 200, r.text
     names = {n["namespace"] for n in r.json()["namespaces"]}
-    assert {"OS::Compute::CPUPinning", "OS::Compute::Libvirt", "OS::Glance::CommonImageProperties"} <= names
+    assert {"OS::Compute::CPUPinning", "OS::Compute::Libvirt", "OS::Glance::Signatures"} <= names
     ns = member.req("GET", "/v2/metadefs/namespaces/OS::Compute::CPUPinning?resource_type=OS::Nova::Flavor").json()
     assert ns["protected"] is True and ns["visibility"] == "public" and ns["owner"] == "admin"
     assert set(ns["properties"]) == {"hw:cpu_policy", "hw:cpu_thread_policy"}
@@ -239,6 +239,24 @@ def test_malformed_huge_and_deep_bodies(admin, namespaces):
     name = create_ns(admin, namespaces)["namespace"]
     r = admin.req("POST", f"/v2/metadefs/namespaces/{name}/tags", json={"tags": [{"name": f"t{i}"} for i in range(10000)]})
     assert_error(r, 400)
+
+
+def test_more_bad_input_is_a_4xx(admin, namespaces):
+    name = create_ns(admin, namespaces)["namespace"]
+    base = f"/v2/metadefs/namespaces/{name}"
+    assert_error(admin.req("POST", base + "/tags/" + "t" * 256), 400, "is too long")
+    assert_error(admin.req("POST", base + "/objects", json={"name": "o", "required": [1]}), 400, "is not of type 'string'")
+    assert_error(admin.req("POST", base + "/objects", json={"name": "o", "required": ["r" * 1000] * 100}), 400)
+    assert_error(admin.req("POST", base + "/objects", json={"name": "o" * 81}), 400, "is too long")
+    assert_error(admin.req("POST", base + "/properties", json={"name": "p", "title": "t", "type": "string", "minimum": "x"}), 400)
+    assert_error(admin.req("POST", base + "/resource_types", json={"name": "r" * 81}), 400, "is too long")
+    assert_error(admin.req("PUT", base, json=[name]), 400)
+    assert_error(admin.req("GET", "/v2/metadefs/namespaces?marker=" + unique("absent")), 404)
+    assert_error(admin.req("GET", "/v2/metadefs/namespaces?resource_types=" + ",".join(["x"] * 500)), 400)
+    assert admin.req("GET", "/v2/metadefs/namespaces?limit=0").json()["namespaces"] == []
+    assert_error(admin.req("GET", base + "/objects/absent"), 404, "was not found")
+    assert_error(admin.req("DELETE", base + "/resource_types/absent"), 404)
+    assert_error(admin.req("GET", "/v2/metadefs/namespaces/"), 404)
 
 
 def test_names_differing_by_normalization_are_two_namespaces(admin, namespaces):

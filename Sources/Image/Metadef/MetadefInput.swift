@@ -135,7 +135,8 @@ enum MetadefInput {
         if let props = try f.object("properties") {
             o.properties = JSONObject(pairs: try properties(props, schema: "object").map { ($0.0, JSONValue.object($0.1)) })
         }
-        let stored: [(String, JSONValue)] = [("p", .object(o.properties ?? [:])), ("d", .string(o.description ?? ""))]
+        let stored: [(String, JSONValue)] = [("p", .object(o.properties ?? [:])), ("d", .string(o.description ?? "")),
+                                             ("r", .array((o.required ?? []).map { .string($0) }))]
         try checkSize(.object(JSONObject(pairs: stored)), schema: "object")
         return o
     }

@@ -288,3 +288,76 @@ def test_tasks_are_admin_only_and_checked(glance, admin):
     assert_error(admin.req("GET", "/v2/tasks?marker=nope"), 400, "Invalid marker format")
     assert_error(admin.req("GET", f"/v2/tasks/{uuid.uuid4()}"), 404)
     assert admin.req("DELETE", f"/v2/tasks/{uuid.uuid4()}").status_code == 405
+
+
+# ---- an import task that runs, and a restart --------------------------------------------------
+
+def test_import_task_from_an_allowed_host_and_metadefs_survive_restart(object_nimbus, tmp_path):
+    import http.server
+    import socketserver
+    import threading
+    import time
+
+    import requests
+    from object_support import admin_account
+
+    payload = b"nimbus task import " * 1000
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "img.raw").write_bytes(payload)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path / "www"), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    data = tmp_path / "data"
+    try:
+        nimbus = object_nimbus(config={"image": {"task_import_allowed_hosts": "127.0.0.1", "register_test_image": "false"}}, data_dir=data)
+        url = f"{nimbus.base_url}/image/v2"
+        h = {"X-Auth-Token": admin_account(nimbus).token, "Accept": "application/json"}
+        body = {"type": "import", "input": {"import_from": f"http://127.0.0.1:{port}/img.raw", "import_from_format": "raw",
+                                            "image_properties": {"name": "from-task", "disk_format": "raw", "container_format": "bare"}}}
+        r = requests.post(f"{url}/tasks", json=body, headers=h, timeout=30)
+        assert r.status_code == 201, r.text
+        task = r.json()
+        assert task["status"] == "pending" and task["type"] == "import" and r.headers["Location"] == f"/v2/tasks/{task['id']}"
+        for _ in range(150):
+            task = requests.get(f"{url}/tasks/{task['id']}", headers=h, timeout=30).json()
+            if task["status"] in ("success", "failure"):
+                break
+            time.sleep(0.2)
+        assert task["status"] == "success", task
+        image = requests.get(f"{url}/images/{task['result']['image_id']}", headers=h, timeout=30).json()
+        assert image["status"] == "active" and image["size"] == len(payload) and image["name"] == "from-task"
+        listed = requests.get(f"{url}/tasks?type=import&status=success", headers=h, timeout=30).json()["tasks"]
+        assert task["id"] in [t["id"] for t in listed] and "input" not in listed[0]
+        # a missing file fails the task; another host is refused up front
+        body["input"]["import_from"] = f"http://127.0.0.1:{port}/absent.raw"
+        failing = requests.post(f"{url}/tasks", json=body, headers=h, timeout=30).json()
+        for _ in range(150):
+            failing = requests.get(f"{url}/tasks/{failing['id']}", headers=h, timeout=30).json()
+            if failing["status"] in ("success", "failure"):
+                break
+            time.sleep(0.2)
+        assert failing["status"] == "failure" and "404" in failing["message"], failing
+        body["input"]["import_from"] = f"http://localhost:{port}/img.raw"
+        assert_error(requests.post(f"{url}/tasks", json=body, headers=h, timeout=30), 400, "does not pass filtering")
+
+        # A deleted standard namespace stays deleted, and nothing is duplicated, after a restart.
+        before = requests.get(f"{url}/metadefs/namespaces?limit=1000", headers=h, timeout=30).json()["namespaces"]
+        ns = "OS::Compute::Watchdog"
+        requests.put(f"{url}/metadefs/namespaces/{ns}", json={"namespace": ns, "visibility": "public"}, headers=h, timeout=30)
+        assert requests.delete(f"{url}/metadefs/namespaces/{ns}", headers=h, timeout=30).status_code == 204
+        port_n = nimbus.port
+        nimbus.stop()
+        nimbus = object_nimbus(config={"image": {"register_test_image": "false"}}, data_dir=data, port=port_n)
+        h["X-Auth-Token"] = admin_account(nimbus).token
+        after = requests.get(f"{url}/metadefs/namespaces?limit=1000", headers=h, timeout=30).json()["namespaces"]
+        assert sorted(n["namespace"] for n in after) == sorted(n["namespace"] for n in before if n["namespace"] != ns)
+    finally:
+        server.shutdown()

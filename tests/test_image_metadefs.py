@@ -361,3 +361,29 @@ def test_import_task_from_an_allowed_host_and_metadefs_survive_restart(object_ni
         assert sorted(n["namespace"] for n in after) == sorted(n["namespace"] for n in before if n["namespace"] != ns)
     finally:
         server.shutdown()
+
+
+NEW_ROUTES = [
+    ("GET", "/v2/metadefs/namespaces"), ("POST", "/v2/metadefs/namespaces"),
+    ("GET", "/v2/metadefs/namespaces/n"), ("PUT", "/v2/metadefs/namespaces/n"), ("DELETE", "/v2/metadefs/namespaces/n"),
+    ("DELETE", "/v2/metadefs/namespaces/n/objects"), ("DELETE", "/v2/metadefs/namespaces/n/properties"),
+    ("DELETE", "/v2/metadefs/namespaces/n/tags"),
+    ("GET", "/v2/metadefs/resource_types"), ("GET", "/v2/metadefs/namespaces/n/resource_types"),
+    ("POST", "/v2/metadefs/namespaces/n/resource_types"), ("DELETE", "/v2/metadefs/namespaces/n/resource_types/r"),
+    ("GET", "/v2/metadefs/namespaces/n/objects"), ("POST", "/v2/metadefs/namespaces/n/objects"),
+    ("GET", "/v2/metadefs/namespaces/n/objects/o"), ("PUT", "/v2/metadefs/namespaces/n/objects/o"),
+    ("DELETE", "/v2/metadefs/namespaces/n/objects/o"),
+    ("GET", "/v2/metadefs/namespaces/n/properties"), ("POST", "/v2/metadefs/namespaces/n/properties"),
+    ("GET", "/v2/metadefs/namespaces/n/properties/p"), ("PUT", "/v2/metadefs/namespaces/n/properties/p"),
+    ("DELETE", "/v2/metadefs/namespaces/n/properties/p"),
+    ("GET", "/v2/metadefs/namespaces/n/tags"), ("POST", "/v2/metadefs/namespaces/n/tags"),
+    ("POST", "/v2/metadefs/namespaces/n/tags/t"), ("GET", "/v2/metadefs/namespaces/n/tags/t"),
+    ("PUT", "/v2/metadefs/namespaces/n/tags/t"), ("DELETE", "/v2/metadefs/namespaces/n/tags/t"),
+    ("GET", "/v2/tasks"), ("POST", "/v2/tasks"), ("GET", f"/v2/tasks/{uuid.uuid4()}"), ("DELETE", f"/v2/tasks/{uuid.uuid4()}"),
+]
+
+
+@pytest.mark.parametrize("method,path", NEW_ROUTES)
+def test_every_new_route_needs_a_token(glance, method, path):
+    r = glance.user().req(method, path, token=None, json={})
+    assert r.status_code == 401, (method, path, r.status_code)

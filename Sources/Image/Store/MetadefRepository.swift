@@ -134,6 +134,17 @@ public struct MetadefRepository: Sendable {
     /// `duplicate` otherwise, ignoring `replacing`) and that the namespace has room for one more.
     public func withFreeName<R: Sendable>(_ child: Child, namespaceID: String, name: String, replacing: String? = nil, duplicate: String,
                                            _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        do {
+            return try await checkedInsert(child, namespaceID: namespaceID, name: name, replacing: replacing, duplicate: duplicate, body)
+        } catch let e as NimbusError { throw e } catch {
+            // A concurrent insert of the same name got past the check: the primary key decided.
+            if try await exists(child, namespaceID: namespaceID, name: name, on: database.sql) { throw NimbusError.conflict(duplicate) }
+            throw error
+        }
+    }
+
+    func checkedInsert<R: Sendable>(_ child: Child, namespaceID: String, name: String, replacing: String?, duplicate: String,
+                                    _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await database.transaction { db in
             if replacing.map({ !$0.sameBytes(as: name) }) ?? true, try await self.exists(child, namespaceID: namespaceID, name: name, on: db) {
                 throw NimbusError.conflict(duplicate)

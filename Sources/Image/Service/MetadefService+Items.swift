@@ -171,6 +171,8 @@ extension MetadefService {
                 let c = try MetadefInput.contents(body, owner: "admin", now: clock())
                 if try await repository.load(c, file: file, now: clock()) { loaded += 1 }
             } catch {
+                // Another controller sharing the database may have loaded it at the same moment.
+                if (try? await repository.loaded(file)) == true { continue }
                 logger.error("standard metadata definition \(file) not loaded: \(error)")
             }
         }

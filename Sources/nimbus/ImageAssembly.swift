@@ -38,13 +38,18 @@ enum ImageAssembly {
             }
         }
         let stores = try ImageStores(entries, defaultID: v.string("image", "default_store"))
+        let importHosts = list("task_import_allowed_hosts").map { $0.lowercased() }
+        let fetcher = importHosts.isEmpty ? nil : AllowListImageFetcher(allowedHosts: importHosts, client: AllowListImageFetcher.sharedClient)
         let service = ImageService(repository: ImageRepository(database: database),
                                    stores: stores,
                                    staging: try FileImageStore(root: root + "/staging", pool: pool),
                                    settings: settings,
                                    limits: v.bool("image", "use_keystone_limits") ? KeystoneImageLimits(identity: identity, region: config.region) : nil,
-                                   logger: log)
+                                   urlFetcher: fetcher, logger: log)
         let recovered = try await service.recover()
+        let metadefs = MetadefService(repository: MetadefRepository(database: database), logger: log)
+        let loaded = try await metadefs.loadStandardDefinitions()
+        if loaded > 0 { log.info("loaded \(loaded) standard metadata definition namespaces") }
         if recovered > 0 { log.info("recovered \(recovered) images left mid-upload or mid-import by a crash") }
         var overrides = [String: String]()
         let policyFile = v.string("image", "policy_file")

@@ -41,6 +41,7 @@ struct NimbusConfiguration {
         ConfigOption("image", "stores", default: "file, object", "The image stores: file (data_dir/image) and/or object (the object store: container glance of the account .glance; images up to [object_storage] max_file_size). Two stores: Glance's multi-store mode (/v2/info/stores, copy-image between them); one: its single-store mode."),
         ConfigOption("image", "default_store", default: "file", "The store uploads and imports go to unless the request names one (one of [image] stores)."),
         ConfigOption("image", "use_keystone_limits", default: "false", "Enforce Keystone unified limits (registered and project limits of the image service): image_size_total and image_stage_total (MiB), image_count_total, image_count_uploading."),
+        ConfigOption("image", "task_import_allowed_hosts", default: "", "Hosts the deprecated import task (POST /v2/tasks) may fetch import_from URLs from (http/https, no redirects); empty: such tasks are refused."),
         ConfigOption("image", "policy_file", default: "", "YAML or JSON file of Glance policy rules overriding the defaults."),
         ConfigOption("image", "register_test_image", default: "true", "Register the built test guest image (nimbus-test) as a public image at start."),
         ConfigOption("placement", "policy_file", default: "", "YAML or JSON file of Placement policy rules overriding the defaults."),

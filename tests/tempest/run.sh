@@ -177,7 +177,8 @@ catalog_type = image
 region = RegionOne
 endpoint_type = public
 image_caching_enabled = False
-http_image =
+# Only the tasks API tests read it (their one enabled test posts no import_from); nothing is fetched.
+http_image = http://127.0.0.1:9/nimbus-tempest-http-image.qcow2
 container_formats = bare,ami,ari,aki,ovf,ova
 disk_formats = qcow2,raw,ami,ari,aki,vhd,vmdk,vdi,iso,vhdx
 hashing_algorithm = sha512

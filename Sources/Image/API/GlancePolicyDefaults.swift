@@ -7,6 +7,8 @@ public enum GlancePolicyDefaults {
     static let ownerMember = "role:admin or (role:member and project_id:%(project_id)s)"
     static let anyAccess = "(project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s or 'public':%(visibility)s or 'shared':%(visibility)s)"
 
+    static let readNamespace = "role:admin or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))"
+
     public static let rules: [String: String] = [
         "default": admin,
         "context_is_admin": admin,
@@ -31,10 +33,42 @@ public enum GlancePolicyDefaults {
         "get_members": "role:admin or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))",
         "modify_member": "role:admin or (role:member and project_id:%(member_id)s)",
         "stores_info_detail": "role:admin or role:service",
+        // Metadata definitions (glance/policies/metadef.py): reads for the namespace's project
+        // and public namespaces, writes for admins.
+        "metadef_default": "",
+        "metadef_admin": admin,
+        "get_metadef_namespace": readNamespace,
+        "get_metadef_namespaces": "role:admin or (role:reader and project_id:%(project_id)s)",
+        "modify_metadef_namespace": "rule:metadef_admin",
+        "add_metadef_namespace": "rule:metadef_admin",
+        "delete_metadef_namespace": "rule:metadef_admin",
+        "get_metadef_object": readNamespace,
+        "get_metadef_objects": readNamespace,
+        "modify_metadef_object": "rule:metadef_admin",
+        "add_metadef_object": "rule:metadef_admin",
+        "delete_metadef_object": "rule:metadef_admin",
+        "list_metadef_resource_types": readNamespace,
+        "get_metadef_resource_type": readNamespace,
+        "add_metadef_resource_type_association": "rule:metadef_admin",
+        "remove_metadef_resource_type_association": "rule:metadef_admin",
+        "get_metadef_property": readNamespace,
+        "get_metadef_properties": readNamespace,
+        "modify_metadef_property": "rule:metadef_admin",
+        "add_metadef_property": "rule:metadef_admin",
+        "remove_metadef_property": "rule:metadef_admin",
+        "get_metadef_tag": readNamespace,
+        "get_metadef_tags": readNamespace,
+        "modify_metadef_tag": "rule:metadef_admin",
+        "add_metadef_tag": "rule:metadef_admin",
+        "add_metadef_tags": "rule:metadef_admin",
+        "delete_metadef_tag": "rule:metadef_admin",
+        "delete_metadef_tags": "rule:metadef_admin",
+        // The deprecated tasks API (glance/policies/tasks.py).
+        "tasks_api_access": admin,
     ]
 
     /// Every Glance rule is project-scoped: system- and domain-scoped tokens are refused.
     public static var scopeTypes: [String: Set<String>] {
-        Dictionary(uniqueKeysWithValues: rules.keys.filter { $0 != "default" && $0 != "context_is_admin" }.map { ($0, ["project"]) })
+        Dictionary(uniqueKeysWithValues: rules.keys.filter { !["default", "context_is_admin", "metadef_default", "metadef_admin"].contains($0) }.map { ($0, ["project"]) })
     }
 }

@@ -10,6 +10,7 @@ import NimbusPolicy
 /// `ImageService`, render Glance's JSON.
 public struct ImageAPI: Sendable {
     public let service: ImageService
+    public let metadefs: MetadefService
     let policy: PolicyEnforcer
     /// e.g. `http://127.0.0.1:5000/image`: the version document links here.
     let publicURL: String
@@ -17,6 +18,7 @@ public struct ImageAPI: Sendable {
 
     public init(service: ImageService, policy: PolicyEnforcer, publicURL: String, identityURL: String) {
         self.service = service
+        self.metadefs = MetadefService(repository: MetadefRepository(database: service.repository.database), logger: service.logger)
         self.policy = policy
         self.publicURL = publicURL
         self.identityURL = identityURL
@@ -34,6 +36,12 @@ public struct ImageAPI: Sendable {
         addDataRoutes(&t)
         addMemberRoutes(&t)
         addDiscoveryRoutes(&t)
+        addMetadefNamespaceRoutes(&t)
+        addMetadefResourceTypeRoutes(&t)
+        addMetadefObjectRoutes(&t)
+        addMetadefPropertyRoutes(&t)
+        addMetadefTagRoutes(&t)
+        addTaskRoutes(&t)
         return t
     }
 
@@ -487,6 +495,7 @@ extension ImageSchemaDocuments {
         let members: JSONValue = ["name": "members",
                                   "properties": ["members": ["type": "array", "items": member], "schema": ["type": "string"]],
                                   "links": [["rel": "describedby", "href": "{schema}"]]]
-        return [("image", image), ("images", images), ("member", member), ("members", members)]
+        let more = GlanceStandardMetadefs.schemas.compactMap { name, text in (try? JSONValue.parse(Array(text.utf8))).map { (name, $0) } }
+        return [("image", image), ("images", images), ("member", member), ("members", members)] + more
     }
 }

@@ -25,9 +25,12 @@ public final class ImageService: Sendable {
     /// Unified limits (Glance's `use_keystone_limits`); nil: not enforced.
     let limitSource: (any ImageLimitSource)?
     let logger: Logger
+    /// Fetches `import_from` URLs for the deprecated `import` task; nil: such tasks are refused.
+    let urlFetcher: (any ImageURLFetcher)?
 
     public init(repository: ImageRepository, stores: ImageStores, staging: any ImageDataStore, settings: ImageSettings,
-                limits: (any ImageLimitSource)? = nil, logger: Logger) {
+                limits: (any ImageLimitSource)? = nil, urlFetcher: (any ImageURLFetcher)? = nil, logger: Logger) {
+        self.urlFetcher = urlFetcher
         self.repository = repository
         self.stores = stores
         self.staging = staging

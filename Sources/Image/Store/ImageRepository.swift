@@ -38,6 +38,46 @@ public enum ImageMigrations {
                 "CREATE INDEX image_tasks_image ON image_tasks (image_id)",
             ]
         },
+        Migration(service: "image", version: 3, name: "metadata definitions") { engine in
+            // Names sort and compare by bytes on both engines, as in Glance's MySQL schema with a
+            // binary collation (SQLite compares bytes).
+            let text = engine == .postgres ? "TEXT COLLATE \"C\"" : "TEXT"
+            return [
+                """
+                CREATE TABLE image_metadef_namespaces (
+                    id TEXT PRIMARY KEY, namespace \(text) NOT NULL UNIQUE, display_name TEXT, description TEXT,
+                    visibility TEXT NOT NULL, protected BOOLEAN NOT NULL, owner TEXT,
+                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE image_metadef_objects (
+                    namespace_id TEXT NOT NULL, name \(text) NOT NULL, description TEXT, required TEXT, properties TEXT,
+                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (namespace_id, name))
+                """,
+                """
+                CREATE TABLE image_metadef_properties (
+                    namespace_id TEXT NOT NULL, name \(text) NOT NULL, schema TEXT NOT NULL,
+                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (namespace_id, name))
+                """,
+                """
+                CREATE TABLE image_metadef_tags (
+                    namespace_id TEXT NOT NULL, name \(text) NOT NULL,
+                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (namespace_id, name))
+                """,
+                """
+                CREATE TABLE image_metadef_resource_types (
+                    name \(text) PRIMARY KEY, protected BOOLEAN NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE image_metadef_associations (
+                    namespace_id TEXT NOT NULL, resource_type \(text) NOT NULL, prefix TEXT, properties_target TEXT,
+                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (namespace_id, resource_type))
+                """,
+                "CREATE INDEX image_metadef_associations_type ON image_metadef_associations (resource_type)",
+                // Standard definition files already loaded once (a namespace an admin deleted stays deleted).
+                "CREATE TABLE image_metadef_loads (file TEXT PRIMARY KEY, loaded_at BIGINT NOT NULL)",
+            ]
+        },
     ]
 }
 

@@ -57,3 +57,13 @@ extension ImageRepository {
             .all().map(Self.decodeTask)
     }
 }
+
+extension ImageRepository {
+    /// Every task that has not expired (the tasks API lists them; they are few: each expires
+    /// 48 hours after it ends).
+    public func allTasks(now: Date) async throws -> [ImageTask] {
+        try await database.sql.raw("""
+            SELECT \(unsafeRaw: Self.taskColumns) FROM image_tasks WHERE expires_at IS NULL OR expires_at > \(bind: Self.seconds(now))
+            """).all().map(Self.decodeTask)
+    }
+}

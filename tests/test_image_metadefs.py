@@ -379,7 +379,7 @@ NEW_ROUTES = [
     ("GET", "/v2/metadefs/namespaces/n/tags"), ("POST", "/v2/metadefs/namespaces/n/tags"),
     ("POST", "/v2/metadefs/namespaces/n/tags/t"), ("GET", "/v2/metadefs/namespaces/n/tags/t"),
     ("PUT", "/v2/metadefs/namespaces/n/tags/t"), ("DELETE", "/v2/metadefs/namespaces/n/tags/t"),
-    ("GET", "/v2/tasks"), ("POST", "/v2/tasks"), ("GET", f"/v2/tasks/{uuid.uuid4()}"), ("DELETE", f"/v2/tasks/{uuid.uuid4()}"),
+    ("GET", "/v2/tasks"), ("POST", "/v2/tasks"), ("GET", "/v2/tasks/8f0d6a4e-4b0e-4c8e-9d6a-2f3b1c0e5a71"), ("DELETE", "/v2/tasks/8f0d6a4e-4b0e-4c8e-9d6a-2f3b1c0e5a71"),
 ]
 
 

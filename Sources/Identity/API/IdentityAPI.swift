@@ -23,6 +23,7 @@ public struct IdentityAPI: Sendable {
         addVersionRoutes(&t)
         addAuthRoutes(&t)
         addProjectRoutes(&t)
+        addDomainConfigRoutes(&t)
         addDomainRoutes(&t)
         addUserRoutes(&t)
         addGroupRoutes(&t)

@@ -173,5 +173,17 @@ public enum IdentityMigrations {
                 "ALTER TABLE identity_groups ADD COLUMN has_description BOOLEAN NOT NULL DEFAULT TRUE",
             ]
         },
+        Migration(service: "identity", version: 11, name: "domain configuration") { _ in
+            // Keystone keeps whitelisted and sensitive options in two tables; one table with a
+            // flag serves the same reads. The configuration goes with its domain.
+            [
+                """
+                CREATE TABLE identity_domain_configs (
+                    domain_id TEXT NOT NULL REFERENCES identity_projects(id) ON DELETE CASCADE,
+                    group_name TEXT NOT NULL, option_name TEXT NOT NULL, value TEXT NOT NULL, sensitive BOOLEAN NOT NULL,
+                    PRIMARY KEY (domain_id, group_name, option_name))
+                """,
+            ]
+        },
     ]
 }

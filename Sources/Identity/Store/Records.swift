@@ -176,3 +176,13 @@ struct LimitRecord: Codable, Sendable {
     var resourceLimit: Int64
     var description: String?
 }
+
+/// One option of a domain's configuration; `value` is serialized JSON. Sensitive options
+/// (`ldap.password`) are stored with `sensitive = true` and never read back through the API.
+struct DomainConfigRecord: Codable, Sendable {
+    var domainId: String
+    var groupName: String
+    var optionName: String
+    var value: String
+    var sensitive: Bool
+}

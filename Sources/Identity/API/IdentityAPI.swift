@@ -36,6 +36,7 @@ public struct IdentityAPI: Sendable {
         addEndpointFilterRoutes(&t)
         addTrustRoutes(&t)
         addLimitRoutes(&t)
+        addOAuth1Routes(&t)
         return t
     }
 

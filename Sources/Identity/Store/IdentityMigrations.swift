@@ -185,5 +185,23 @@ public enum IdentityMigrations {
                 """,
             ]
         },
+        Migration(service: "identity", version: 12, name: "OS-OAUTH1") { _ in
+            // Secrets are kept as Keystone keeps them: HMAC-SHA1 signing needs the secret itself.
+            [
+                "CREATE TABLE identity_oauth_consumers (id TEXT PRIMARY KEY, description TEXT, secret TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}')",
+                """
+                CREATE TABLE identity_oauth_request_tokens (
+                    id TEXT PRIMARY KEY, secret TEXT NOT NULL, verifier TEXT, authorizing_user_id TEXT, requested_project_id TEXT NOT NULL,
+                    role_ids TEXT, consumer_id TEXT NOT NULL REFERENCES identity_oauth_consumers(id) ON DELETE CASCADE, expires_at TEXT)
+                """,
+                """
+                CREATE TABLE identity_oauth_access_tokens (
+                    id TEXT PRIMARY KEY, secret TEXT NOT NULL,
+                    authorizing_user_id TEXT NOT NULL REFERENCES identity_users(id) ON DELETE CASCADE, project_id TEXT NOT NULL,
+                    role_ids TEXT NOT NULL, consumer_id TEXT NOT NULL REFERENCES identity_oauth_consumers(id) ON DELETE CASCADE, expires_at TEXT)
+                """,
+                "CREATE INDEX identity_oauth_access_tokens_user ON identity_oauth_access_tokens (authorizing_user_id)",
+            ]
+        },
     ]
 }

@@ -183,3 +183,26 @@ def test_non_admins_cannot_manage_or_authorize(cloud, new_user):
     assert cloud.api("GET", f"/users/{user.id}/OS-OAUTH1/access_tokens", token=token).status_code == 403
     assert cloud.api("GET", "/OS-OAUTH1/consumers", token=None).status_code == 401
     ks.oauth1.consumers.delete(c.id)
+
+
+def test_expired_request_token_and_mixed_methods(cloud):
+    import sqlite3
+    ks = admin_client(cloud)
+    project_id = cloud.id_of("project", "admin")
+    c = ks.oauth1.consumers.create(description="expiring")
+    rt = form(request_token(cloud, c.id, c.secret, project_id).text)
+    db = sqlite3.connect(str(cloud.data_dir / "nimbus.sqlite"), timeout=30)
+    with db:
+        db.execute("UPDATE identity_oauth_request_tokens SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE id = ?",
+                   (rt["oauth_token"],))
+    db.close()
+    r = cloud.api("PUT", f"/OS-OAUTH1/authorize/{rt['oauth_token']}", json={"roles": [{"name": "member"}]})
+    assert r.status_code == 401 and "expired" in r.json()["error"]["message"], r.text
+    # oauth1 is not combined with another method
+    r = cloud.api("POST", "/auth/tokens", token=None, json={"auth": {"identity": {
+        "methods": ["password", "oauth1"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": cloud.admin_password}}}}})
+    assert r.status_code == 401, r.text
+    r = cloud.api("POST", "/auth/tokens", token=None, json={"auth": {"identity": {"methods": ["oauth1"]}}})
+    assert r.status_code == 400, r.text
+    ks.oauth1.consumers.delete(c.id)

@@ -75,6 +75,10 @@ extension IdentityAPI {
             throw NimbusError.badRequest("Invalid input for field 'identity': 'methods' is a required property")
         }
         let method: AuthMethod
+        // An OAuth token stands for its access token alone; it is not combined with another method.
+        if methods.containsBytes("oauth1") && methods.count > 1 {
+            throw NimbusError.unauthorized("Attempted to authenticate with an unsupported method.")
+        }
         if methods.containsBytes("password") {
             let user = try identity.requireReader("password").requireReader("user")
             let domain = try user.reader("domain")

@@ -45,9 +45,21 @@ extension IdentityService {
         let r = OAuthRequestTokenRecord(id: Identifiers.hex32(), secret: Identifiers.hex32(), verifier: nil, authorizingUserId: nil,
                                         requestedProjectId: projectID, roleIds: nil, consumerId: consumer.id,
                                         expiresAt: Timestamps.micros(now.addingTimeInterval(Self.requestTokenDuration)))
-        try await write { db in try await db.insertRecord("identity_oauth_request_tokens", r) }
+        let nowText = nowString, limit = Self.outstandingRequestTokensLimit
+        try await write { db in
+            // Request tokens need no Keystone token to make: expired ones go, and a consumer may
+            // hold only so many at once, so the table cannot be grown without bound.
+            try await db.execute("DELETE FROM identity_oauth_request_tokens WHERE consumer_id = \(bind: consumer.id) AND expires_at < \(bind: nowText)")
+            let rows = try await db.raw("SELECT COUNT(*) AS n FROM identity_oauth_request_tokens WHERE consumer_id = \(bind: consumer.id)").all()
+            if let n = try rows.first?.decode(column: "n", as: Int.self), n >= limit {
+                throw NimbusError.forbidden("The consumer has \(limit) outstanding request tokens; exchange or let some expire first.")
+            }
+            try await db.insertRecord("identity_oauth_request_tokens", r)
+        }
         return r
     }
+
+    static let outstandingRequestTokensLimit = 1000
 
     /// Keystone's verifier alphabet: letters and digits without the easily confused `jiIl1oO0`.
     static let verifierCharacters = Array("abcdefghkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789".utf8)

@@ -75,6 +75,10 @@ extension IdentityAPI {
             throw NimbusError.badRequest("Invalid input for field 'identity': 'methods' is a required property")
         }
         let method: AuthMethod
+        // An OAuth token stands for its access token alone; it is not combined with another method.
+        if methods.containsBytes("oauth1") && methods.count > 1 {
+            throw NimbusError.unauthorized("Attempted to authenticate with an unsupported method.")
+        }
         if methods.containsBytes("password") {
             let user = try identity.requireReader("password").requireReader("user")
             let domain = try user.reader("domain")
@@ -89,10 +93,12 @@ extension IdentityAPI {
             method = .applicationCredential(id: try a.string("id"), name: try a.string("name"), userID: try user?.string("id"),
                                             userName: try user?.string("name"), userDomainID: try domain?.string("id"),
                                             userDomainName: try domain?.string("name"), secret: try a.requireString("secret", maxLength: 4096))
+        } else if methods.containsBytes("oauth1") {
+            method = .oauth1(try oauthCall(req))
         } else {
             throw NimbusError.unauthorized("Attempted to authenticate with an unsupported method.")
         }
-        let context = try await service.issueToken(methods: methods.filter { ["password", "token", "application_credential"].containsBytes($0) },
+        let context = try await service.issueToken(methods: methods.filter { ["password", "token", "application_credential", "oauth1"].containsBytes($0) },
                                                    method: method, scope: try parseScope(auth))
         let body = try await tokenView(context, includeCatalog: !req.queryFlag("nocatalog"))
         return .json(body, status: .created, headers: [.subjectToken: context.token])

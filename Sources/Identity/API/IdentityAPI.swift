@@ -23,6 +23,7 @@ public struct IdentityAPI: Sendable {
         addVersionRoutes(&t)
         addAuthRoutes(&t)
         addProjectRoutes(&t)
+        addDomainConfigRoutes(&t)
         addDomainRoutes(&t)
         addUserRoutes(&t)
         addGroupRoutes(&t)
@@ -35,6 +36,7 @@ public struct IdentityAPI: Sendable {
         addEndpointFilterRoutes(&t)
         addTrustRoutes(&t)
         addLimitRoutes(&t)
+        addOAuth1Routes(&t)
         return t
     }
 

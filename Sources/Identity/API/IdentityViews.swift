@@ -203,6 +203,10 @@ extension IdentityAPI {
                 "trustee_user": ["id": .string(trust.trusteeID)], "trustor_user": ["id": .string(trust.trustorID)],
             ]
         }
+        if c.isOAuth, let accessID = service.sealer.open(c.token)?.oauthAccessTokenID,
+           let access = try await service.memoized("oauth:" + accessID, { try await service.accessTokenRecord(accessID) }) {
+            t["OS-OAUTH1"] = ["access_token_id": .string(access.id), "consumer_id": .string(access.consumerId)]
+        }
         if let cred = c.applicationCredentialID, let record = try await service.appCredentialRecord(cred) {
             var cred: JSONObject = ["id": .string(record.id), "name": .string(record.name), "restricted": .bool(!record.unrestricted)]
             if !c.accessRules.isEmpty {

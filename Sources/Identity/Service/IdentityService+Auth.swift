@@ -5,6 +5,7 @@ public enum AuthMethod: Sendable {
     case password(userID: String?, name: String?, domainID: String?, domainName: String?, password: String)
     case token(String)
     case applicationCredential(id: String?, name: String?, userID: String?, userName: String?, userDomainID: String?, userDomainName: String?, secret: String)
+    case oauth1(OAuth1Call)
 }
 
 public enum ScopeRequest: Sendable, Equatable {
@@ -21,6 +22,7 @@ extension IdentityService: TokenValidator {
         var expires = now.addingTimeInterval(settings.tokenLifetime)
         var audit = [TokenSealer.newAuditID()]
         var appCredID: String?
+        var oauthID: String?
         var scope = scope
         var methods = methods
         let user: User
@@ -36,6 +38,9 @@ extension IdentityService: TokenValidator {
                 throw NimbusError.forbidden("Rescoping a token obtained with an application credential is not allowed.")
             }
             if parent.trust != nil { throw NimbusError.forbidden("Rescoping a trust-scoped token is not allowed.") }
+            if parent.isOAuth {
+                throw NimbusError.forbidden("Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead")
+            }
             if parent.scope != .unscoped && scope == .none {
                 throw NimbusError.forbidden("Rescoping a scoped token requires a scope.")
             }
@@ -64,6 +69,14 @@ extension IdentityService: TokenValidator {
             appCredID = cred.id
             scope = cred.system != nil ? .system : .project(id: cred.projectId, name: nil, domainID: nil, domainName: nil)
             if let e = credExpiry?.date, e < expires { expires = e }
+        case .oauth1(let call):
+            // The token is scoped to the access token's project, whatever scope was asked for.
+            let access = try await authenticateOAuth(call)
+            user = try await requireEnabledUser(access.authorizingUserId)
+            oauthID = access.id
+            methods = ["oauth1"]
+            scope = .project(id: access.projectId, name: nil, domainID: nil, domainName: nil)
+            if let e = access.expiresAt.flatMap(ExactTime.parse)?.date, e < expires { expires = e }
         }
         var tokenUserID = user.id
         var trustID: String?
@@ -79,7 +92,8 @@ extension IdentityService: TokenValidator {
             resolved = try await resolveScope(scope, user: user)
         }
         let payload = TokenPayload(userID: tokenUserID, methods: methods, scope: resolved, issuedAt: now, expiresAt: expires,
-                                   auditIDs: audit.filter { !$0.isEmpty }, applicationCredentialID: appCredID, trustID: trustID)
+                                   auditIDs: audit.filter { !$0.isEmpty }, applicationCredentialID: appCredID, trustID: trustID,
+                                   oauthAccessTokenID: oauthID)
         let token = try sealer.seal(payload)
         do {
             return try await buildContext(token: token, payload: payload)
@@ -241,6 +255,9 @@ extension IdentityService: TokenValidator {
             throw NimbusError.notFound("Failed to validate token")
         }
         var roles = try await memoized("roles:\(user.id):\(payload.scope)") { try await self.effectiveRoles(userID: user.id, scope: payload.scope) }
+        if let accessID = payload.oauthAccessTokenID {
+            roles = try await oauthRoles(accessID, user: user.id, roles: roles)
+        }
         var accessRules = [AuthContext.AccessRule]()
         if let cred = credential {
             let allowed = Set(Self.idList(fromColumn: cred.roles))
@@ -284,5 +301,19 @@ extension IdentityService: TokenValidator {
         let context = try await validate(token, allowExpired: false)
         guard let audit = context.auditIDs.first else { return }
         try await revoke(.audit, audit)
+    }
+}
+
+extension IdentityService {
+    /// An OAuth token holds the access token's roles (with the roles they imply) that the user
+    /// still has on the project; a deleted or expired access token ends it (Keystone's
+    /// `_get_oauth_roles`).
+    func oauthRoles(_ accessID: String, user: String, roles: [Role]) async throws -> [Role] {
+        guard let access = try await memoized("oauth:" + accessID, { try await self.accessTokenRecord(accessID) }),
+              access.authorizingUserId.sameBytes(as: user), !Self.isExpired(access.expiresAt, now: now) else {
+            throw NimbusError.notFound("Failed to validate token")
+        }
+        let granted = Set(expandImplied(Self.idList(fromColumn: access.roleIds), rules: try await impliedRules()).map(Name.init))
+        return roles.filter { granted.contains(Name($0.id)) }
     }
 }

@@ -25,7 +25,7 @@ extension IdentityService {
     /// access rules: a credential made that way would outlive the delegation
     /// (`_block_delegated_token_app_creds`).
     func forbidTrustScoped(_ caller: AuthContext) throws {
-        guard caller.trust != nil else { return }
+        guard caller.trust != nil || caller.isOAuth else { return }
         throw NimbusError.forbidden("Cannot manage application credentials with a token issued via delegation.")
     }
 
@@ -33,7 +33,7 @@ extension IdentityService {
     /// without a project (a TOTP secret) is out of its reach (`_check_credential_project_scope`,
     /// `_check_delegation_for_ec2`).
     func isWithinDelegation(_ caller: AuthContext, credentialProject: String?) -> Bool {
-        guard caller.trust != nil || caller.applicationCredentialID != nil else { return true }
+        guard caller.trust != nil || caller.applicationCredentialID != nil || caller.isOAuth else { return true }
         return credentialProject.sameBytes(as: caller.projectID)
     }
 

@@ -60,6 +60,7 @@ extension IdentityService {
         if let caller {
             try forbidApplicationCredential(caller)
             if caller.trust != nil { throw NimbusError.forbidden("Redelegation of trusts is not supported.") }
+            if caller.isOAuth { throw NimbusError.forbidden("Cannot create a trust with a token issued via delegation.") }
         }
         _ = try await requireEnabledUser(input.trustorID)
         guard try await user(input.trusteeID) != nil else { throw NimbusError.notFound("Could not find user: \(input.trusteeID).") }

@@ -173,5 +173,35 @@ public enum IdentityMigrations {
                 "ALTER TABLE identity_groups ADD COLUMN has_description BOOLEAN NOT NULL DEFAULT TRUE",
             ]
         },
+        Migration(service: "identity", version: 11, name: "domain configuration") { _ in
+            // Keystone keeps whitelisted and sensitive options in two tables; one table with a
+            // flag serves the same reads. The configuration goes with its domain.
+            [
+                """
+                CREATE TABLE identity_domain_configs (
+                    domain_id TEXT NOT NULL REFERENCES identity_projects(id) ON DELETE CASCADE,
+                    group_name TEXT NOT NULL, option_name TEXT NOT NULL, value TEXT NOT NULL, sensitive BOOLEAN NOT NULL,
+                    PRIMARY KEY (domain_id, group_name, option_name))
+                """,
+            ]
+        },
+        Migration(service: "identity", version: 12, name: "OS-OAUTH1") { _ in
+            // Secrets are kept as Keystone keeps them: HMAC-SHA1 signing needs the secret itself.
+            [
+                "CREATE TABLE identity_oauth_consumers (id TEXT PRIMARY KEY, description TEXT, secret TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}')",
+                """
+                CREATE TABLE identity_oauth_request_tokens (
+                    id TEXT PRIMARY KEY, secret TEXT NOT NULL, verifier TEXT, authorizing_user_id TEXT, requested_project_id TEXT NOT NULL,
+                    role_ids TEXT, consumer_id TEXT NOT NULL REFERENCES identity_oauth_consumers(id) ON DELETE CASCADE, expires_at TEXT)
+                """,
+                """
+                CREATE TABLE identity_oauth_access_tokens (
+                    id TEXT PRIMARY KEY, secret TEXT NOT NULL,
+                    authorizing_user_id TEXT NOT NULL REFERENCES identity_users(id) ON DELETE CASCADE, project_id TEXT NOT NULL,
+                    role_ids TEXT NOT NULL, consumer_id TEXT NOT NULL REFERENCES identity_oauth_consumers(id) ON DELETE CASCADE, expires_at TEXT)
+                """,
+                "CREATE INDEX identity_oauth_access_tokens_user ON identity_oauth_access_tokens (authorizing_user_id)",
+            ]
+        },
     ]
 }

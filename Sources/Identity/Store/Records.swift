@@ -176,3 +176,43 @@ struct LimitRecord: Codable, Sendable {
     var resourceLimit: Int64
     var description: String?
 }
+
+/// One option of a domain's configuration; `value` is serialized JSON. Sensitive options
+/// (`ldap.password`) are stored with `sensitive = true` and never read back through the API.
+struct DomainConfigRecord: Codable, Sendable {
+    var domainId: String
+    var groupName: String
+    var optionName: String
+    var value: String
+    var sensitive: Bool
+}
+
+struct OAuthConsumerRecord: Codable, Sendable {
+    var id: String
+    var description: String?
+    var secret: String
+    var extra: String
+}
+
+/// A request token: unauthorized until a user authorizes it (`authorizing_user_id`, `verifier`,
+/// `role_ids` set); exchanged once for an access token, which deletes it.
+struct OAuthRequestTokenRecord: Codable, Sendable {
+    var id: String
+    var secret: String
+    var verifier: String?
+    var authorizingUserId: String?
+    var requestedProjectId: String
+    var roleIds: String?
+    var consumerId: String
+    var expiresAt: String?
+}
+
+struct OAuthAccessTokenRecord: Codable, Sendable {
+    var id: String
+    var secret: String
+    var authorizingUserId: String
+    var projectId: String
+    var roleIds: String
+    var consumerId: String
+    var expiresAt: String?
+}

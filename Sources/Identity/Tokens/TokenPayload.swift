@@ -20,14 +20,16 @@ public struct TokenPayload: Codable, Sendable, Equatable {
     public var auditIDs: [String]
     public var applicationCredentialID: String?
     public var trustID: String?
+    /// The OS-OAUTH1 access token a token was issued from (method `oauth1`).
+    public var oauthAccessTokenID: String?
 
     enum CodingKeys: String, CodingKey {
         case userID = "u", methods = "m", scope = "s", issuedAt = "i", expiresAt = "e", auditIDs = "a"
-        case applicationCredentialID = "c", trustID = "t"
+        case applicationCredentialID = "c", trustID = "t", oauthAccessTokenID = "o"
     }
 
     public init(userID: String, methods: [String], scope: Scope, issuedAt: Date, expiresAt: Date, auditIDs: [String],
-                applicationCredentialID: String? = nil, trustID: String? = nil) {
+                applicationCredentialID: String? = nil, trustID: String? = nil, oauthAccessTokenID: String? = nil) {
         self.userID = userID
         self.methods = methods
         self.scope = scope
@@ -36,6 +38,7 @@ public struct TokenPayload: Codable, Sendable, Equatable {
         self.auditIDs = auditIDs
         self.applicationCredentialID = applicationCredentialID
         self.trustID = trustID
+        self.oauthAccessTokenID = oauthAccessTokenID
     }
 
     public var issuedDate: Date { Date(timeIntervalSince1970: issuedAt) }

@@ -1,6 +1,7 @@
 import BlockStorage
 import ComputeNode
 import Foundation
+import Identity
 import Image
 import Logging
 import NimbusCore
@@ -48,7 +49,7 @@ enum BlockStorageAssembly {
     }
 
     static func build(config: NimbusConfiguration, database: Database, images: ImageService, objects: ObjectStorageService?, publicURL: String,
-                      identityURL: String, logger: Logger) async throws -> Built {
+                      identityURL: String, identity: IdentityService? = nil, logger: Logger) async throws -> Built {
         let v = config.values
         var log = logger
         log[metadataKey: "service"] = "volume"
@@ -79,7 +80,11 @@ enum BlockStorageAssembly {
         if !policyFile.isEmpty { overrides = try PolicyEnforcer.loadOverrides(path: policyFile) }
         let policy = try PolicyEnforcer(defaults: CinderPolicyDefaults.rules, overrides: overrides, scopeTypes: CinderPolicyDefaults.scopeTypes)
         let poll = Duration.milliseconds(max(50, v.int("volume", "change_poll_interval_ms")))
-        return Built(api: CinderAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL),
+        var projectExists: (@Sendable (String) async throws -> Bool)?
+        if let identity {
+            projectExists = { @Sendable id in try await identity.project(id) != nil }
+        }
+        return Built(api: CinderAPI(service: service, policy: policy, publicURL: publicURL, identityURL: identityURL, projectExists: projectExists),
                      services: [LoopService { await service.watchChanges(every: poll) }])
     }
 }

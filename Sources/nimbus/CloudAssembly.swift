@@ -108,7 +108,7 @@ struct CloudAssembly {
 
         let placement = try await PlacementAssembly.build(config: config, database: database, identityURL: identityURL, logger: logger)
         let volume = try await BlockStorageAssembly.build(config: config, database: database, images: imageAPI.service, objects: objects.service,
-                                                          publicURL: base + "/volume", identityURL: identityURL, logger: logger)
+                                                          publicURL: base + "/volume", identityURL: identityURL, identity: identity, logger: logger)
         let compute = try await ComputeAssembly.build(config: config, database: database, images: imageAPI.service, placement: placement.service,
                                                       network: network.api.service, volumes: volume.api.service, dataDir: dataDir,
                                                       publicURL: base + "/compute", identityURL: identityURL, logger: logger)

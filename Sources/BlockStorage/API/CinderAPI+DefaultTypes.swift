@@ -12,10 +12,11 @@ extension CinderAPI {
             guard v.atLeast(62) else { throw NimbusError.notFound("The resource could not be found.") }
         }
         /// The target project: Cinder asks Keystone for it and answers 404 for one it does not
-        /// know; here an id that no project could have is that 404.
-        @Sendable func project(_ ctx: NimbusRequestContext) throws -> String {
+        /// know (an id no project could have is that 404 without asking).
+        @Sendable func project(_ ctx: NimbusRequestContext) async throws -> String {
             let id = try ctx.parameter("id")
-            guard !id.isEmpty, id.utf8.count <= 64, id.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: "/") }) else {
+            guard !id.isEmpty, id.utf8.count <= 64, id.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: "/") }),
+                  try await self.projectExists?(id) ?? true else {
                 throw NimbusError.notFound("Project with id \(id) not found.")
             }
             return id
@@ -26,7 +27,7 @@ extension CinderAPI {
         route(&t, .put, "/default-types/{id}") { req, ctx, v in
             try gate(v)
             let c = try self.caller(ctx)
-            let target = try project(ctx)
+            let target = try await project(ctx)
             let body = try await Self.body(req, ctx)
             guard let member = body["default_type"] else {
                 throw NimbusError.badRequest("Invalid input for field/attribute default_type. Value: None. 'default_type' is a required property")
@@ -57,7 +58,7 @@ extension CinderAPI {
         route(&t, .get, "/default-types/{id}") { _, ctx, v in
             try gate(v)
             let c = try self.caller(ctx)
-            let target = try project(ctx)
+            let target = try await project(ctx)
             guard self.allows("volume_extension:default_get", c, project: target) else {
                 throw NimbusError.forbidden("You are not authorized to perform this operation.")
             }

@@ -43,7 +43,7 @@ extension CinderAPI {
         route(&t, .get, "/types/default") { _, ctx, _ in
             let c = try self.caller(ctx)
             try self.authorize("volume_extension:type_get", c)
-            return .json(["volume_type": .object(self.typeView(try self.service.defaultType(project: c.projectID), c, full: true, access: true))])
+            return .json(["volume_type": .object(self.typeView(try self.service.defaultType(actor: c.actor), c, full: true, access: true))])
         }
         route(&t, .get, "/types/{id}") { _, ctx, _ in
             let c = try self.caller(ctx)

@@ -14,15 +14,20 @@ public struct CinderAPI: Sendable {
     /// e.g. `http://127.0.0.1:5000/volume`; the catalog points at `<publicURL>/v3/%(project_id)s`.
     let publicURL: String
     let identityURL: String
+    /// Whether a project exists (Cinder asks Keystone: `validate_project_and_authorize`); nil:
+    /// no identity service to ask, so any well-formed id is taken.
+    let projectExists: (@Sendable (String) async throws -> Bool)?
 
     static let requestIDHeader = HTTPField.Name("x-compute-request-id")!
     static let maxLimit = 1000
 
-    public init(service: VolumeService, policy: PolicyEnforcer, publicURL: String, identityURL: String) {
+    public init(service: VolumeService, policy: PolicyEnforcer, publicURL: String, identityURL: String,
+                projectExists: (@Sendable (String) async throws -> Bool)? = nil) {
         self.service = service
         self.policy = policy
         self.publicURL = publicURL
         self.identityURL = identityURL
+        self.projectExists = projectExists
     }
 
     public var routes: RouteTable {

@@ -73,12 +73,13 @@ extension VolumeService {
             if target == nil, !settled.contains(v["status"]?.stringValue ?? "") { return nil }
             if let aid = target?["id"]?.stringValue { s.remove(.attachment, aid) }
             let remaining = s.attachments(of: id)
+            let (status, attachStatus) = Self.statuses(from: remaining)
             if v["status"]?.stringValue == "extending" {
-                v["previous_status"] = .string(remaining.isEmpty ? "available" : "in-use")
+                v["previous_status"] = .string(status)
             } else {
-                v["status"] = .string(remaining.isEmpty ? "available" : "in-use")
+                v["status"] = .string(status)
             }
-            v["attach_status"] = .string(remaining.isEmpty ? "detached" : "attached")
+            v["attach_status"] = .string(attachStatus)
             if remaining.isEmpty, var admin = v["admin_metadata"]?.objectValue {
                 admin.removeValue(forKey: "attached_mode")
                 v["admin_metadata"] = .object(admin)

@@ -128,23 +128,31 @@ extension VolumeService {
             guard let a = s[.attachment, id] else { return }
             s.remove(.attachment, id)
             guard let vid = a["volume_id"]?.stringValue, var v = s[.volume, vid] else { return }
-            let remaining = s.attachments(of: vid)
+            let (status, attachStatus) = Self.statuses(from: s.attachments(of: vid))
             if v["status"]?.stringValue == "extending" {
                 // The extend sets the status when it ends: it finds this one from here.
-                v["previous_status"] = .string(remaining.isEmpty ? "available" : "in-use")
-                v["attach_status"] = .string(remaining.isEmpty ? "detached" : "attached")
-            } else if remaining.isEmpty {
-                v["status"] = "available"
-                v["attach_status"] = "detached"
-            } else if !remaining.contains(where: { $0["attach_status"]?.stringValue == "attached" }) {
-                v["attach_status"] = "detached"
-            } else if v["status"]?.stringValue != "extending" {
-                // Another instance still has it (multiattach).
-                v["status"] = "in-use"
-                v["attach_status"] = "attached"
+                v["previous_status"] = .string(status)
+            } else if !(attachStatus == "detached" && v["status"]?.stringValue == "uploading") {
+                // (An upload sets the status itself when it ends, as Cinder's `volume_detached` leaves it.)
+                v["status"] = .string(status)
             }
+            v["attach_status"] = .string(attachStatus)
             v["updated_at"] = .string(Self.now())
             s.put(.volume, v)
+        }
+    }
+
+    /// A volume's status and attach status from the attachments it has left, as Cinder's
+    /// `_get_statuses_from_attachments`: the first of attached, attaching, detaching, reserved
+    /// (errors ignored) decides; `attached` is `in-use`, none is `available`/`detached`.
+    static func statuses(from remaining: [JSONObject]) -> (status: String, attachStatus: String) {
+        let attach = remaining.compactMap { $0["attach_status"]?.stringValue }
+            .filter { !$0.hasBytePrefix("error_") }
+            .min { $0.bytesPrecede($1) } ?? "detached"
+        switch attach {
+        case "attached": return ("in-use", attach)
+        case "detached": return ("available", attach)
+        default: return (attach, attach)
         }
     }
 

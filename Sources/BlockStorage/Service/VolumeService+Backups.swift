@@ -208,7 +208,7 @@ extension VolumeService {
     /// A new volume for a restore (Cinder's `volume_api.create` from the restore call), quota
     /// refusals as the restore controller renders them (the message without the class name).
     func restoreTarget(_ s: inout VolumeState, size: Int64, name: String, actor: VolumeActor) throws -> JSONObject {
-        guard let type = defaultType(project: actor.projectID, s), let typeID = type["id"]?.stringValue else {
+        guard let type = defaultType(actor: actor, s), let typeID = type["id"]?.stringValue else {
             throw VolumeFault.typeNameNotFound(settings.defaultTypeName)
         }
         if Self.encrypted(type) { throw Self.noKeyManager }

@@ -15,15 +15,21 @@ extension VolumeService {
 
     /// The default type (`GET /types/default`): the project's own (3.62), else the
     /// configured one (Cinder's `get_default_volume_type`).
-    public func defaultType(project: String) throws -> JSONObject {
-        guard let t = defaultType(project: project, state) else {
+    public func defaultType(actor: VolumeActor) throws -> JSONObject {
+        guard let t = defaultType(actor: actor, state) else {
             throw NimbusError.notFound("Default volume type can not be found.")
         }
         return t
     }
 
-    func defaultType(project: String, _ s: VolumeState) -> JSONObject? {
-        if let typeID = s[.projectDefaultType, project]?["volume_type_id"]?.stringValue, let t = s[.volumeType, typeID] { return t }
+    /// The project's own default when it has one, looked up as the caller sees types (Cinder
+    /// reads it with the caller's context): a private type the project lost access to is no
+    /// default (nil) rather than a fallback to the configured one.
+    func defaultType(actor: VolumeActor, _ s: VolumeState) -> JSONObject? {
+        if let typeID = s[.projectDefaultType, actor.projectID]?["volume_type_id"]?.stringValue {
+            guard let t = s[.volumeType, typeID], typeVisible(t, actor) else { return nil }
+            return t
+        }
         return s.volumeType(settings.defaultTypeName)
     }
 

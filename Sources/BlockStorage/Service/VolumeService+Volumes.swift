@@ -117,7 +117,7 @@ extension VolumeService {
                 guard let type = s.volumeType(t), self.typeVisible(type, actor) else { throw VolumeFault.typeNameNotFound(t) }
                 typeID = type["id"]?.stringValue
             }
-            if typeID == nil || s[.volumeType, typeID!] == nil { typeID = self.defaultType(project: actor.projectID, s)?["id"]?.stringValue }
+            if typeID == nil || s[.volumeType, typeID!] == nil { typeID = self.defaultType(actor: actor, s)?["id"]?.stringValue }
             guard let typeID, let type = s[.volumeType, typeID] else { throw VolumeFault.typeNameNotFound(self.settings.defaultTypeName) }
             if Self.encrypted(type) { throw Self.noKeyManager }
             try Self.provisionFilter(type, size: size)

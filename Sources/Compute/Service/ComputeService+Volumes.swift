@@ -133,8 +133,11 @@ extension ComputeService {
             throw NimbusError.badRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
         }
         // Cinder first (Nova's `begin_detaching`): the volume is `detaching`, so nothing else
-        // (an extend, a second detach) starts on it meanwhile.
-        try await volumes?.beginDetaching(volumeID: volumeID)
+        // (an extend, a second detach) starts on it meanwhile. Not for an offloaded server: its
+        // volumes' attachments are reserved ones (`reserved`, which begin_detaching refuses), and
+        // Nova's `_detach_volume_shelved_offloaded` deletes them without it.
+        let offloaded = i.vmState == .shelvedOffloaded && i.host == nil
+        if !offloaded { try await volumes?.beginDetaching(volumeID: volumeID) }
         let updated: Instance?
         do {
             updated = try await instances.modify(i.id) { m in
@@ -147,7 +150,7 @@ extension ComputeService {
                 m.volumes[k].state = .detaching
             }
         } catch {
-            try? await volumes?.rollDetaching(volumeID: volumeID)
+            if !offloaded { try? await volumes?.rollDetaching(volumeID: volumeID) }
             throw error
         }
         try await actions.start(i, action: "detach_volume", requestID: requestID, caller: caller)

@@ -261,6 +261,25 @@ def test_an_image_of_a_volume_backed_server_boots_new_volumes(env):
     assert s2["image"]["id"] == image_id
     [new_root] = s2["os-extended-volumes:volumes_attached"]
     assert new_root["id"] != root and volume(env, who, new_root["id"])["snapshot_id"] == snap["id"]
+    # Cinder 3.46: a volume from such an image is made from its boot snapshot (bootable, the
+    # snapshot's size), as Cinder's `_get_image_snapshot` does; another project's user cannot
+    # use the snapshot through the image (404 in Cinder's words).
+    r = cinder(env, "POST", "/volumes", who, version="3.46", json={"volume": {"imageRef": image_id, "name": "from-nova-image"}})
+    assert r.status_code == 202, r.text
+    from_image = r.json()["volume"]
+    assert from_image["snapshot_id"] == snap["id"] and from_image["size"] == 1, from_image
+    made = wait_volume(env, who, from_image["id"], "available")
+    assert made["bootable"] == "true", made
+    other = member(env)
+    requests.patch(f"{env.base}/image/v2/images/{image_id}", headers={"X-Auth-Token": who.token,
+                   "Content-Type": "application/openstack-images-v2.1-json-patch"},
+                   json=[{"op": "replace", "path": "/visibility", "value": "shared"}], timeout=30).raise_for_status()
+    requests.post(f"{env.base}/image/v2/images/{image_id}/members", headers={"X-Auth-Token": who.token},
+                  json={"member": other.project}, timeout=30).raise_for_status()
+    r = cinder(env, "POST", "/volumes", other, version="3.46", json={"volume": {"imageRef": image_id}})
+    assert r.status_code == 404 and f"boot volume snapshot id:{snap['id']} not found" in r.text, r.text
+    assert cinder(env, "DELETE", f"/volumes/{from_image['id']}", who).status_code == 202
+    wait_gone(env, who, from_image["id"])
     # createBackup of a volume-backed server is refused as Nova refuses it.
     r = env.nova("POST", f"/servers/{sid}/action", token=who.token,
                  json={"createBackup": {"name": "b", "backup_type": "daily", "rotation": 1}})

@@ -221,6 +221,7 @@ extension CinderAPI {
                 r.imageID = s.splitBytes("/").last.map(String.init) ?? s
             }
             r.requestID = ctx.requestID
+            r.novaImageSnapshots = v.atLeast(46)
             try self.authorize("volume:create", c)
             if r.imageID != nil { try self.authorize("volume:create_from_image", c) }
             let d = try await self.service.createVolume(r, actor: c.actor, caller: c.auth)

@@ -17,6 +17,9 @@ public struct VolumeCreate: Sendable {
     public var backupID: String?
     /// The request's id, kept with a user message if scheduling fails.
     public var requestID: String?
+    /// 3.46: an image that Nova made of a volume-backed server (its `block_device_mapping`
+    /// boots from a snapshot) makes the volume from that snapshot, not from the image's bytes.
+    public var novaImageSnapshots = false
     public init() {}
 }
 
@@ -28,7 +31,20 @@ extension VolumeService {
 
     /// Creates a volume: checks the source, type, zone and quotas, records it `creating`, and
     /// makes its bytes in the background (`available` or `error` after).
-    public func createVolume(_ r: VolumeCreate, actor: VolumeActor, caller: AuthContext) async throws -> JSONObject {
+    /// The snapshot a Nova image of a volume-backed server boots from (the boot mapping,
+    /// `source_type` snapshot and `boot_index` 0, of its `block_device_mapping` property), as
+    /// Cinder's `_get_image_snapshot` finds it.
+    static func novaBootSnapshot(_ image: VolumeImage) -> String? {
+        guard let text = image.properties[Name("block_device_mapping")],
+              let mappings = try? JSONValue.parse(Array(text.utf8)).arrayValue else { return nil }
+        let boot = mappings.first { m in
+            m["source_type"]?.stringValue == "snapshot" && m["boot_index"]?.intValue == 0
+        }
+        return boot?["snapshot_id"]?.stringValue
+    }
+
+    public func createVolume(_ request: VolumeCreate, actor: VolumeActor, caller: AuthContext) async throws -> JSONObject {
+        var r = request
         let sources = [r.snapshotID, r.sourceVolumeID, r.imageID, r.backupID].compactMap { $0 }
         if sources.count > 1 {
             throw VolumeFault.invalidInput("Only one of snapshot_id, source_volid, imageRef and backup_id may be given.")
@@ -43,8 +59,16 @@ extension VolumeService {
             guard let i = try await images.image(imageID, caller: caller) else {
                 throw NimbusError.badRequest("Invalid image identifier or unable to access requested image.")
             }
-            guard i.status == "active" else { throw VolumeFault.invalidInput("Image \(imageID) is not active.") }
-            image = i
+            if r.novaImageSnapshots, let snap = Self.novaBootSnapshot(i) {
+                guard let found = state[.snapshot, snap], visible(found, actor) else {
+                    throw NimbusError.notFound("Nova specific image is found, but boot volume snapshot id:\(snap) not found.")
+                }
+                r.snapshotID = snap
+                r.imageID = nil
+            } else {
+                guard i.status == "active" else { throw VolumeFault.invalidInput("Image \(imageID) is not active.") }
+                image = i
+            }
         }
         let source: VolumeSource
         if let image, let images { source = .image(try await images.source(image.id)) } else if let s = r.snapshotID {

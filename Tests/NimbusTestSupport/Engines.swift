@@ -17,8 +17,15 @@ public enum Engines {
         let logger = Logger(label: "test")
         if engine == "postgres", let url = ProcessInfo.processInfo.environment["NIMBUS_TEST_POSTGRES_URL"] {
             let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            // Every database opened is closed, also when a statement fails (a pool that is never
+            // shut down traps in AsyncKit's deinit and takes the whole test process with it).
             let admin = try await Database.open(url: url, dataDirectory: "", logger: logger)
-            try await admin.sql.raw("CREATE DATABASE \(unsafeRaw: name)").run()
+            do {
+                try await admin.sql.raw("CREATE DATABASE \(unsafeRaw: name)").run()
+            } catch {
+                await admin.close()
+                throw error
+            }
             await admin.close()
             let base = url[..<url.lastIndex(of: "/")!]
             let db = try await Database.open(url: base + "/" + name, dataDirectory: "", logger: logger)

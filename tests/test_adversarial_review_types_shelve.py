@@ -30,7 +30,7 @@ import pytest
 import requests
 
 from compute_support import start_compute_cloud, stop_compute_cloud
-from test_adversarial_review_bfv import _env
+from test_adversarial_review_bfv import _env, kenv, new_snapshot  # noqa: F401 (kenv: the kill -9 cloud fixture)
 from test_adversarial_review_volume_attach import (Who, admin, attach, cinder, detach, member,
                                                    new_volume, race, settle, volume, wait_volume)
 from test_boot_from_volume import boot, delete_server, wait_gone, wait_server
@@ -54,15 +54,6 @@ def env(tmp_path_factory):
     finally:
         stop_compute_cloud(cloud, data)
 
-
-@pytest.fixture(scope="module")
-def kenv(tmp_path_factory):
-    """A cloud of its own for the test that kills nimbus with SIGKILL."""
-    cloud, data = start_compute_cloud(tmp_path_factory.mktemp("review-types-shelve-kill"), "fake", {"compute": {"agent_interval_s": "1"}})
-    try:
-        yield _env(cloud)
-    finally:
-        stop_compute_cloud(cloud, data)
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -353,13 +344,7 @@ def test_held_no_path_makes_a_volume_of_an_encrypted_type(env):
     enc = new_type(env, is_public=True)
     assert encrypt(env, enc["id"]).status_code == 200
     src = new_volume(env, who, volume_type=plain["name"])
-    r = cinder(env, "POST", "/snapshots", who, json={"snapshot": {"volume_id": src, "name": "s"}})
-    assert r.status_code == 202, r.text
-    snap = r.json()["snapshot"]["id"]
-    deadline = time.monotonic() + 30
-    while cinder(env, "GET", f"/snapshots/{snap}", who).json()["snapshot"]["status"] != "available":
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    snap = new_snapshot(env, who, src)
     before = {v["id"] for v in cinder(env, "GET", "/volumes", who).json()["volumes"]}
     for extra in ({}, {"snapshot_id": snap}, {"source_volid": src}):
         r = cinder(env, "POST", "/volumes", who, json={"volume": {"size": 1, "volume_type": enc["name"], **extra}})

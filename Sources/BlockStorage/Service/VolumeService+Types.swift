@@ -103,7 +103,7 @@ extension VolumeService {
                 || s.all(.projectDefaultType).contains(where: { $0["volume_type_id"]?.stringValue == id }) {
                 throw NimbusError.badRequest("The volume type \(id) is a default volume type and cannot be deleted.")
             }
-            if s.all(.volume).contains(where: { $0["volume_type_id"]?.stringValue == id }) {
+            if self.typeInUse(s, id) {
                 throw NimbusError.badRequest("Target volume type is still in use.")
             }
             s.remove(.volumeType, id)

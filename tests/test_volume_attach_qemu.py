@@ -129,9 +129,10 @@ def test_an_attached_volume_extended_grows_in_the_guest(qemu_cloud):
     wait_volume(cloud, vid, "in-use")
     shell(cloud, sid, f"printf {TEXT} | dd of=/dev/vdb bs=512 seek=100 conv=fsync 2>/dev/null; echo wrote-$((2+3))", "wrote-5")
     assert "2097152" in shell(cloud, sid, "cat /sys/block/vdb/size; echo size-$((6*7))", "size-42")
-    # A writer in the guest runs across the extend (a loop of synced writes; a failed one says so).
+    # A writer in the guest runs across the extend (a loop of synced writes; a failed one says so, in words the
+    # command text does not hold: bash echoes a finished job's command line into the console).
     shell(cloud, sid, "(for i in $(seq 1 40); do dd if=/dev/zero of=/dev/vdb bs=64k count=1 seek=$((1000+i)) conv=fsync 2>/dev/null"
-                      " || echo WRITE-FAILED; sleep 0.1; done; echo writer-done) > /tmp/w.log 2>&1 & echo started-$((1+1))", "started-2")
+                      " || echo WRITE-FAIL''ED; sleep 0.1; done; echo writer-done) > /tmp/w.log 2>&1 & echo started-$((1+1))", "started-2")
     cloud.cli("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", vid)
     v = wait_volume(cloud, vid, "in-use")
     deadline = time.monotonic() + 60

@@ -2,14 +2,34 @@ import Foundation
 
 public enum Identifiers {
     /// Keystone-style identifier: a random UUID4 as 32 lowercase hex digits.
-    public static func hex32() -> String {
-        let u = UUID().uuid
-        let bytes = [u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7, u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15]
-        return Hex.encode(bytes)
-    }
+    public static func hex32() -> String { Hex.encode(uuid4Bytes()) }
 
     /// Dashed UUID4, as Nova, Glance and Neutron use.
-    public static func uuid() -> String { UUID().uuidString.lowercased() }
+    public static func uuid() -> String {
+        let hex = Array(hex32().utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, c) in hex.enumerated() {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
+            out.append(c)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// 16 random bytes from the kernel's CSPRNG (`getrandom`, through `SystemRandomNumberGenerator`)
+    /// with the UUID version 4 and variant bits set. Foundation's `UUID()` on Linux opens and
+    /// stats `/dev/urandom` for every identifier, which cost more than a cached token validation.
+    public static func uuid4Bytes() -> [UInt8] {
+        var rng = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for half in 0..<2 {
+            let word = rng.next() as UInt64
+            for i in 0..<8 { bytes[half * 8 + i] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(i))) }
+        }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        return bytes
+    }
 
     /// `req-<uuid>`, the OpenStack request id format.
     public static func requestID() -> String { "req-" + uuid() }

@@ -108,21 +108,25 @@ extension StringProtocol {
     /// `replacingOccurrences(of:with:)` matches composed character sequences: it leaves a `<`
     /// followed by a combining mark unreplaced, which would let markup through an escaper.
     public func replacingBytes(_ target: some StringProtocol, with replacement: some StringProtocol) -> String {
-        let t = Array(target.unicodeScalars)
+        // On UTF-8 bytes: a valid UTF-8 target matches only at scalar boundaries (no UTF-8
+        // sequence starts inside another), so this is the scalar-wise replacement.
+        let t = Array(target.utf8)
         precondition(!t.isEmpty)
-        let src = Array(unicodeScalars)
-        var out = String.UnicodeScalarView()
+        let src = Array(utf8)
+        guard src.count >= t.count else { return String(self) }
+        var out = [UInt8]()
+        out.reserveCapacity(src.count)
         var i = 0
         while i < src.count {
             if src[i] == t[0], i + t.count <= src.count, src[i..<(i + t.count)].elementsEqual(t) {
-                out.append(contentsOf: replacement.unicodeScalars)
+                out.append(contentsOf: replacement.utf8)
                 i += t.count
             } else {
                 out.append(src[i])
                 i += 1
             }
         }
-        return String(out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The text with `&`, `<`, `>` (and, with `quotes`, `"` and `'`) escaped for XML and HTML,

@@ -12,6 +12,14 @@ extension Response {
         return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// A JSON body encoded earlier (a cached rendering).
+    public static func json(encoded body: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var h = headers
+        h[.contentType] = "application/json"
+        h[.contentLength] = String(body.readableBytes)
+        return Response(status: status, headers: h, body: .init(byteBuffer: body))
+    }
+
     /// keystonemiddleware's 401, which every service behind it answers alike: its body and a
     /// `WWW-Authenticate` naming the identity service.
     public static func keystoneUnauthorized(identityURL: String, headers: HTTPFields = [:]) -> Response {

@@ -47,6 +47,16 @@ import Testing
         #expect("x\u{37E}y".containsBytes("\u{37E}") && !"x\u{37E}y".containsBytes(";"))
     }
 
+    @Test func replacementIsByScalars() {
+        #expect("<\u{301}a<".replacingBytes("<", with: "&lt;") == "&lt;\u{301}a&lt;", "a combining mark does not hide the <")
+        #expect("http://h/%(project_id)s/x".replacingBytes("%(project_id)s", with: "p\u{E9}") == "http://h/p\u{E9}/x")
+        #expect("e\u{301}".replacingBytes("\u{E9}", with: "x") == "e\u{301}", "no canonical equivalence")
+        #expect("\u{E9}\u{E9}".replacingBytes("\u{E9}", with: "") == "")
+        #expect("aaa".replacingBytes("aa", with: "b") == "ba")
+        #expect("a".replacingBytes("abc", with: "x") == "a")
+        #expect("\u{1F600}x\u{1F600}".replacingBytes("x", with: "\u{10FFFF}") == "\u{1F600}\u{10FFFF}\u{1F600}")
+    }
+
     @Test func percentDecodingIsPythonsUnquote() {
         #expect(PercentEncoding.decode("caf%C3%A9") == "caf\u{E9}")
         #expect(PercentEncoding.decode("%%41") == "%A")

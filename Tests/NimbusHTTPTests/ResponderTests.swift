@@ -32,6 +32,16 @@ func makeApp() -> some ApplicationProtocol {
 }
 
 @Suite struct ResponderTests {
+    @Test func elapsedMillisecondsHaveTwoDecimalsRounded() {
+        #expect(NimbusResponder.milliseconds(0) == "0.00")
+        #expect(NimbusResponder.milliseconds(523_000) == "0.52")
+        #expect(NimbusResponder.milliseconds(4_999) == "0.00")
+        #expect(NimbusResponder.milliseconds(5_000) == "0.01")
+        #expect(NimbusResponder.milliseconds(90_000) == "0.09")
+        #expect(NimbusResponder.milliseconds(1_234_567_890) == "1234.57")
+        #expect(NimbusResponder.milliseconds(-1) == "0.00")
+    }
+
     @Test func everyResponseCarriesARequestID() async throws {
         try await makeApp().test(.router) { client in
             for path in ["/svc/open", "/svc/nowhere", "/elsewhere"] {

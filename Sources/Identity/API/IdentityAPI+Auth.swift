@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import NimbusCore
 import NimbusHTTP
 
@@ -62,10 +63,17 @@ extension IdentityAPI {
     }
 
     func validateToken(_ req: Request, _ ctx: NimbusRequestContext) async throws -> Response {
+        // Read first: a body rendered from state older than a write is never kept under a newer generation.
+        let generation = service.generation
         let subject = try await subject(req, ctx, allowExpired: req.queryFlag("allow_expired"))
         try authorize(req.method == .head ? "identity:check_token" : "identity:validate_token", ctx, ["target.token.user_id": subject.user.id])
-        let body = try await tokenView(subject, includeCatalog: !req.queryFlag("nocatalog"))
-        return .json(body, headers: [.subjectToken: subject.token])
+        let key = RenderedTokens.Key(token: Name(subject.token), catalog: !req.queryFlag("nocatalog"))
+        if let body = renderedTokens.body(key, generation: generation) {
+            return .json(encoded: body, headers: [.subjectToken: subject.token])
+        }
+        let body = ByteBuffer(bytes: try await tokenView(subject, includeCatalog: key.catalog).serialized())
+        renderedTokens.remember(key, body, generation: generation, current: service.generation)
+        return .json(encoded: body, headers: [.subjectToken: subject.token])
     }
 
     func issueToken(_ req: Request, _ ctx: NimbusRequestContext) async throws -> Response {

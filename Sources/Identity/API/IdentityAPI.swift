@@ -11,6 +11,8 @@ public struct IdentityAPI: Sendable {
     let policy: PolicyEnforcer
     /// e.g. `http://127.0.0.1:5000/identity`: links and version documents point here.
     let publicURL: String
+    /// Encoded bodies of validated tokens, per identity generation.
+    let renderedTokens = RenderedTokens()
 
     public init(service: IdentityService, policy: PolicyEnforcer, publicURL: String) {
         self.service = service

@@ -38,10 +38,8 @@ build:
 build-release:
 	swift build -c release
 
-run: deps venv
-	swift build -c $(CONFIG)
-	scripts/build-test-image.sh >/dev/null
-	exec .build/$(CONFIG)/nimbus up --data-dir $(DATA_DIR) --listen $(LISTEN)
+run:
+	CONFIG=$(CONFIG) LISTEN=$(LISTEN) DATA_DIR=$(DATA_DIR) exec scripts/run.sh
 
 test: deps venv swift-test integration tempest
 

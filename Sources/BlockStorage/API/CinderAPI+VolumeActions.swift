@@ -15,7 +15,7 @@ extension CinderAPI {
     static let volumeActions: Set<String> = [
         "os-extend", "os-reset_status", "os-force_delete", "os-set_bootable", "os-update_readonly_flag", "os-retype", "revert", "os-reserve",
         "os-unreserve", "os-begin_detaching", "os-roll_detaching", "os-attach", "os-detach", "os-force_detach", "os-volume_upload_image", "os-set_image_metadata",
-        "os-unset_image_metadata", "os-show_image_metadata",
+        "os-unset_image_metadata", "os-show_image_metadata", "os-reimage",
     ]
 
     func addVolumeActionRoutes(_ t: inout RouteTable) {
@@ -230,6 +230,19 @@ extension CinderAPI {
                 return .json(["os-volume_upload_image": .object(out)], status: .accepted)
             case "os-set_image_metadata", "os-unset_image_metadata", "os-show_image_metadata":
                 return try await self.imageMetadataAction(action, arg, d, c)
+            case "os-reimage":
+                guard v.atLeast(68) else { throw NimbusError.badRequest("There is no such action: os-reimage") }
+                let o = try object()
+                try CinderInput.only(o, ["image_id", "reimage_reserved"], action)
+                guard let imageValue = o["image_id"] else {
+                    throw CinderInput.invalid(action, arg, "'image_id' is a required property")
+                }
+                guard let image = imageValue.stringValue, UUIDText.isUUID(image) else { throw CinderInput.invalid("image_id", imageValue, "is not a 'uuid'") }
+                let reserved = try o["reimage_reserved"].map { try CinderInput.boolean($0, "reimage_reserved") } ?? false
+                // Cinder's volume API: the reserved rule when the volume is reserved.
+                try self.authorize(d["status"]?.stringValue == "reserved" ? "volume:reimage_reserved" : "volume:reimage", c, d)
+                try await self.service.reimage(id, imageID: image, reimageReserved: reserved, actor: a, caller: c.auth)
+                return .empty(.accepted)
             default:
                 throw NimbusError.badRequest("There is no such action: \(action)")
             }

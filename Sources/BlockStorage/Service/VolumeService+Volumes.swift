@@ -29,20 +29,13 @@ extension VolumeService {
     /// Statuses a volume may be deleted from without force (Cinder's `volume.api.delete`).
     static let deletable: Set<String> = ["available", "error", "error_restoring", "error_extending", "error_managing"]
 
-    /// Creates a volume: checks the source, type, zone and quotas, records it `creating`, and
-    /// makes its bytes in the background (`available` or `error` after).
     /// The snapshot a Nova image of a volume-backed server boots from (the boot mapping,
     /// `source_type` snapshot and `boot_index` 0, of its `block_device_mapping` property), as
     /// Cinder's `_get_image_snapshot` finds it.
-    static func novaBootSnapshot(_ image: VolumeImage) -> String? {
-        guard let text = image.properties[Name("block_device_mapping")],
-              let mappings = try? JSONValue.parse(Array(text.utf8)).arrayValue else { return nil }
-        let boot = mappings.first { m in
-            m["source_type"]?.stringValue == "snapshot" && m["boot_index"]?.intValue == 0
-        }
-        return boot?["snapshot_id"]?.stringValue
-    }
+    static func novaBootSnapshot(_ image: VolumeImage) -> String? { novaBootMapping(image)?.snapshotID }
 
+    /// Creates a volume: checks the source, type, zone and quotas, records it `creating`, and
+    /// makes its bytes in the background (`available` or `error` after).
     public func createVolume(_ request: VolumeCreate, actor: VolumeActor, caller: AuthContext) async throws -> JSONObject {
         var r = request
         let sources = [r.snapshotID, r.sourceVolumeID, r.imageID, r.backupID].compactMap { $0 }

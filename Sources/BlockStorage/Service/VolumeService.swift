@@ -149,6 +149,16 @@ public final class VolumeService: Sendable {
         for v in s.all(.volume) {
             guard let id = v["id"]?.stringValue else { continue }
             switch v["status"]?.stringValue {
+            case "downloading" where v["reimaging"] != nil:
+                // An interrupted re-image: the new bytes are renamed into place only when whole,
+                // so the volume holds its old bytes or the image's; which is not known.
+                try? await write { s in
+                    guard var d = s[.volume, id] else { return }
+                    d["status"] = "error"
+                    d["reimaging"] = nil
+                    d["updated_at"] = .string(Self.now())
+                    s.put(.volume, d)
+                }
             case "creating", "downloading":
                 try? await backend.delete(volume: id)
                 await update(.volume, id, ["status": "error"])

@@ -1,7 +1,8 @@
 """Boot from volume on real guests: the openstack CLI boots the test guest with
 `--boot-from-volume` (a volume made from the image, its root disk served by the storage node over
 NBD), the guest writes to its root disk, the server is deleted (the volume stays: no
-delete-on-termination), and a second server booted from the same volume reads the bytes back.
+delete-on-termination), a second server booted from the same volume reads the bytes back, and a
+rebuild that re-images the root volume (2.93) leaves only the image's bytes.
 
 Expected behaviour: nova/compute/manager.py `_prep_block_device` (volumes made, attached, the
 root from the volume), python-openstackclient `server create --boot-from-volume`."""
@@ -48,6 +49,16 @@ def test_a_guest_boots_from_a_volume_that_keeps_its_data(qemu_cloud):
     wait_console(cloud, sid2, BANNER.pattern)
     out = shell(cloud, sid2, "dd if=/dev/vda bs=1M skip=512 count=1 2>/dev/null | head -c 23; echo; echo read-$((4+5))", "read-9")
     assert TEXT in out, out
+    # Rebuilt with the root volume re-imaged (2.93, the CLI's --reimage-boot-volume): the guest
+    # boots again from the same volume, which holds the image's bytes only.
+    started = time.monotonic()
+    cloud.cli("--os-compute-api-version", "2.93", "server", "rebuild", "--image", "nimbus-test", "--reimage-boot-volume", "--wait", sid2,
+              timeout=300)
+    print(f"rebuild with the root volume re-imaged: ACTIVE after {time.monotonic() - started:.1f} s")
+    wait_console(cloud, sid2, BANNER.pattern)
+    out = shell(cloud, sid2, "cat /sys/block/vda/serial; echo; dd if=/dev/vda bs=1M skip=512 count=1 2>/dev/null | head -c 23 | od -An -c | head -2; echo reread-$((5+6))",
+                "reread-11")
+    assert vid[:20] in out and TEXT not in out and "\\0" in out, out
     cloud.cli("server", "delete", "--wait", sid2, timeout=240)
     wait_volume(cloud, vid, "available")
     cloud.cli("volume", "delete", vid)

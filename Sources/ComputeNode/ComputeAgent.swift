@@ -188,12 +188,17 @@ public actor ComputeAgent {
     /// Steps of a move the node the instance is placed on does not do: a live migration's
     /// prepare and rollback (the destination's, while the source holds the instance) and the
     /// confirmation of a cold move (the source's clean-up, while the destination holds it).
+    /// Task argument of a volume-backed server's rebuild (`ComputeService.volumeRebuild`).
+    public static let volumeRebuild = "volume_rebuild"
+
     static func waitsForOtherEnd(_ d: DesiredInstance) -> Bool {
         guard d.role == nil, let task = d.task else { return false }
         if d.taskArguments[MoveTask.scheduling] == "true" { return true }
         let phase = d.taskArguments[MoveTask.phase]
         if task == "migrating" { return phase != MoveTask.Phase.migrate.rawValue && phase != MoveTask.Phase.finish.rawValue }
         if task == "resize_confirming", d.taskArguments[MoveTask.move] == "true" { return true }
+        // The controller re-images and connects a volume-backed server's root volume.
+        if task == "rebuild_block_device_mapping", d.taskArguments[volumeRebuild] == "true" { return true }
         return false
     }
 
@@ -268,6 +273,20 @@ public actor ComputeAgent {
                 report = InstanceReport(id: id, event: .spawned, powerState: try await state(id))
             case "image_snapshot", "image_snapshot_pending", "image_pending_upload", "image_uploading", "image_backup":
                 try await snapshot(d, task: task)
+                report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
+            case "rebuilding" where d.taskArguments[Self.volumeRebuild] == "true":
+                // A volume-backed server: the guest goes (and lets go of its volumes) while the
+                // controller re-images and connects the root volume; then it is built again.
+                let now = try await state(id)
+                if now == .running || now == .paused { try await driver.powerOff(id, timeout: .seconds(60)) }
+                try await driver.destroy(id)
+                lastPower[id] = nil
+                lastVolumes[id] = nil
+                lastVolumeSizes[id] = nil
+                report = InstanceReport(id: id, event: .taskDone, powerState: .noState, task: task)
+            case "rebuild_spawning" where d.taskArguments[Self.volumeRebuild] == "true":
+                if observed == .noState { try await driver.spawn(d.spec, image: try await bootImage(d.spec)) }
+                if d.taskArguments["power_on"] == "false", try await state(id) != .shutdown { try await driver.powerOff(id, timeout: .seconds(60)) }
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "rebuilding", "rebuild_block_device_mapping", "rebuild_spawning":
                 try await driver.rebuild(d.spec, image: try await control.image(d.spec.imageID),

@@ -1,4 +1,5 @@
 import BlockStorage
+import Foundation
 import Compute
 import Logging
 import NimbusCore
@@ -75,6 +76,25 @@ struct ComputeVolumeClient: VolumeClient {
         let a = try await volumes.connect(attachmentID, connector: ["host": .string(host), "mountpoint": .string(mountpoint)], actor: Self.service)
         return try Self.connection(a)
     }
+
+    /// Nova waits for Cinder's `volume-reimaged` event; in one process the volume's status says
+    /// the same (`reserved` again when done, `error` when it failed).
+    func reimage(volumeID: String, imageID: String) async throws {
+        try await volumes.reimage(volumeID, imageID: imageID, reimageReserved: true, actor: Self.service, caller: Self.serviceCaller)
+        let deadline = ContinuousClock.now + .seconds(3600)
+        while ContinuousClock.now < deadline {
+            let status = (try? volumes.volume(volumeID, actor: Self.service))?["status"]?.stringValue
+            if status == "error" { throw NimbusError(.internal, "Volume \(volumeID) could not be re-imaged with image \(imageID).") }
+            if status != "downloading" { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw NimbusError(.internal, "Re-imaging volume \(volumeID) took more than an hour.")
+    }
+
+    /// Nova's service user as an image reader (it sees every image).
+    static let serviceCaller = AuthContext(token: "", user: .init(id: "nova", name: "nova", domainID: "default", domainName: "Default"), scope: .system,
+                                           roles: [.init(id: "admin", name: "admin")], methods: [], issuedAt: Date(), expiresAt: .distantFuture,
+                                           auditIDs: [], applicationCredentialID: nil, isAdminProject: true)
 
     static func connection(_ a: JSONObject) throws -> VolumeConnection {
         guard let id = a["id"]?.stringValue, let data = a["connection_info"]?["data"], let path = data["path"]?.stringValue,

@@ -74,6 +74,12 @@ import Testing
         #expect(!ComputeAgent.waitsForOtherEnd(d("resize_confirming", [:])))
         #expect(ComputeAgent.actsHere(d(MoveTask.cleanup, [:], role: .source)))
         #expect(!ComputeAgent.actsHere(d("deleting", [:], role: .source)))
+        // a volume-backed rebuild: the node waits while the controller re-images the root volume
+        let volume = [ComputeAgent.volumeRebuild: "true"]
+        #expect(ComputeAgent.waitsForOtherEnd(d("rebuild_block_device_mapping", volume)))
+        #expect(!ComputeAgent.waitsForOtherEnd(d("rebuilding", volume)))
+        #expect(!ComputeAgent.waitsForOtherEnd(d("rebuild_spawning", volume)))
+        #expect(!ComputeAgent.waitsForOtherEnd(d("rebuild_block_device_mapping", [:])))
     }
 
     @Test func liveTargetRoundTripsAndRefusesOtherText() throws {

@@ -106,6 +106,7 @@ extension ComputeAPI {
                 r.accessIPv4 = valid["accessIPv4"]?.stringValue
                 r.accessIPv6 = valid["accessIPv6"]?.stringValue.map(NovaText.normalizedIPv6)
                 r.preserveEphemeral = valid["preserve_ephemeral"].flatMap(NovaSchemas.bool) ?? false
+                r.reimageBootVolume = v.atLeast(93)
                 let rebuilt = try await self.service.rebuild(i.id, r, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
                                                              requestID: ctx.requestID)
                 var view = self.updateView(rebuilt, v, c, hosts: try await self.hostsByName(), rebuild: true)

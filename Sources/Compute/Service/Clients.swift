@@ -298,6 +298,10 @@ public protocol VolumeClient: Sendable {
     func reserve(volumeID: String, instance: String) async throws -> String
     /// Connects a reserved attachment to the instance's host (Cinder's `attachment_update`).
     func connect(attachmentID: String, host: String, mountpoint: String) async throws -> VolumeConnection
+    /// Re-images a reserved volume with an image (Cinder 3.68 `os-reimage` with
+    /// `reimage_reserved`, as the service: the caller's right to the image was checked before)
+    /// and returns once its bytes are the image's; throws when the re-image failed.
+    func reimage(volumeID: String, imageID: String) async throws
     /// Creates a connected attachment of the volume to the instance (Cinder's
     /// `attachment_create` with a connector); errors are Cinder's (400 for a volume in use).
     func attach(volumeID: String, instance: String, host: String, mountpoint: String, caller: AuthContext) async throws -> VolumeConnection

@@ -42,6 +42,10 @@ public struct ComputeNodeControl: NodeControl {
             try await service.network?.bind(instance: i.id, project: i.projectID, host: host)
             // An instance whose volumes are still being made or connected is not the node's yet.
             if i.taskState == .blockDeviceMapping { continue }
+            // A volume-backed rebuild whose volumes' part a restarted controller has not finished.
+            if i.taskState == .rebuildBlockDeviceMapping, i.taskArguments[ComputeService.volumeRebuild] == "true" {
+                service.startVolumeRebuild(i.id, host: host)
+            }
             var args = i.taskArguments
             if args[MoveTask.move] == "true", i.taskState == .resizeFinish || i.taskState == .resizeMigrated,
                let source = args[ComputeService.sourceHost], let base = try await service.sourceBase(of: source) {
@@ -157,6 +161,15 @@ extension ComputeService {
             guard let before = try await instances.get(r.id.rawValue), before.taskState == task else { return }
             if Self.isMove(before), task != .resizeConfirming { return try await applyMove(r, task: task, before: before, host: host) }
             let done = r.event == .taskDone
+            if Self.volumeRebuildHandsOver(task, before, done: done) {
+                let handed = try? await instances.modify(r.id.rawValue) { i in
+                    guard i.taskState == task else { throw Superseded() }
+                    i.taskState = .rebuildBlockDeviceMapping
+                    i.powerState = power
+                }
+                if handed != nil { startVolumeRebuild(r.id.rawValue, host: host) }
+                return
+            }
             let updated = try? await instances.modify(r.id.rawValue) { i in
                 guard i.taskState == task else { throw Superseded() }
                 Self.finish(task, &i, done: done, powerState: power, message: r.message)
@@ -251,6 +264,10 @@ extension ComputeService {
         if task == .unshelving, done, after.volumes.contains(where: { $0.state == .attaching }) {
             // Volumes attached while it was offloaded were connected when it was placed and the
             // guest started with them: attached before the server is ACTIVE, as under Nova.
+            try await completeAttachments(after, plugged: Set(after.volumes.filter { $0.state == .attaching }.map(\.attachmentID)))
+        }
+        if Self.rebuildTasks.contains(task), done, after.volumes.contains(where: { $0.state == .attaching }) {
+            // A re-imaged root volume was connected again before the guest was built around it.
             try await completeAttachments(after, plugged: Set(after.volumes.filter { $0.state == .attaching }.map(\.attachmentID)))
         }
         if task == .unshelving, done, let image = before.taskArguments["image_id"], !image.isEmpty {

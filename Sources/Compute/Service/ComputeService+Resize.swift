@@ -157,6 +157,9 @@ extension ComputeService {
         public var accessIPv4: String?
         public var accessIPv6: String?
         public var preserveEphemeral = false
+        /// 2.93: a volume-backed server's root volume is re-imaged (Cinder's `os-reimage`);
+        /// before it, such a server is rebuilt only with the image its volume already holds.
+        public var reimageBootVolume = false
         public init(imageID: String) { self.imageID = imageID }
     }
 
@@ -164,9 +167,16 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.active, .stopped, .error], task: [nil], method: "rebuild")
-        try Self.refuseVolumeBacked(current, "rebuild")
         guard let image = try await images.image(r.imageID, caller: caller) else { throw NimbusError.badRequest("Image \(r.imageID) could not be found.") }
-        try Self.check(image, fits: current.flavor)
+        var reimage = false
+        if current.isVolumeBacked {
+            reimage = try await checkVolumeRebuild(current, image: image, reimage: r.reimageBootVolume, caller: caller)
+            var noRootDisk = current.flavor
+            noRootDisk.rootGB = 0   // the root volume's size is Cinder's to check
+            try Self.check(image, fits: noRootDisk)
+        } else {
+            try Self.check(image, fits: current.flavor)
+        }
         if let m = r.metadata { try await checkMetadataItems(m.count, project: current.projectID, user: caller.user.id) }
         var keyData: String??
         if let name = r.keyName {
@@ -179,11 +189,18 @@ extension ComputeService {
         }
         let meta = Self.systemMetadata(image, flavor: current.flavor)
         let newKeyData = keyData
+        let reimageRoot = reimage
         guard current.host != nil else { throw Self.invalidState(current, "vm_state", current.vmState.rawValue, "rebuild") }
         let updated = try await instances.modify(current.id) { i in
             try Self.checkState(i, vm: [.active, .stopped, .error], task: [nil], method: "rebuild")
             i.taskArguments = ["power_on": Self.powerOnAfter(i), "preserve_ephemeral": r.preserveEphemeral ? "true" : "false"]
-            i.imageID = image.id
+            if i.isVolumeBacked {
+                // Rebuilt around its volumes (the server keeps no image of its own).
+                i.taskArguments[Self.volumeRebuild] = "true"
+                if reimageRoot { i.taskArguments[Self.reimageWith] = image.id }
+            } else {
+                i.imageID = image.id
+            }
             i.imageMeta = meta
             if let n = r.name { i.name = n }
             if let m = r.metadata { i.metadata = m }

@@ -47,6 +47,8 @@ public final class ComputeService: Sendable {
     public let nodes = NodeRegistry()
     /// The console proxy's URL (`http://host:port`), set once its listener runs.
     public let consoleProxyBase = Mutex<String>("")
+    /// Volume-backed rebuilds whose volumes this controller is re-imaging and connecting now.
+    let volumeRebuilds = Mutex<Set<String>>([])
 
     public init(database: Database, images: any ImageClient, placement: any PlacementClient, network: (any NetworkClient)? = nil,
                 volumes: (any VolumeClient)? = nil, settings: ComputeSettings = ComputeSettings(), logger: Logger) {

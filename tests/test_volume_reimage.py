@@ -97,7 +97,14 @@ def test_reimage_statuses_and_reserved(bs_cloud, bs_admin, bs_user):
     done = me.wait_volume(vid, "reserved")
     assert done["volume_image_metadata"]["image_id"] == image["id"], done
     assert qemu_same_content(bs_cloud.test_image_path, path)
+    # Connected to a host, even in a status that allows a re-image (an admin's reset to error):
+    # refused, so an export never serves bytes replaced under it (stricter than Cinder).
+    connector = {"host": "elsewhere", "mountpoint": "/dev/vdb"}
+    me.ok("PUT", f"/attachments/{att['id']}", json={"attachment": {"connector": connector}}, version=V)
+    bs_admin.ok("POST", f"/volumes/{vid}/action", status=202, json={"os-reset_status": {"status": "error"}})
+    assert_fault(reimage(me, vid, image["id"], reimage_reserved=True), 400, "is connected to a server; it cannot be re-imaged while attached.")
     me.ok("DELETE", f"/attachments/{att['id']}", version=V)
+    bs_admin.ok("POST", f"/volumes/{vid}/action", status=202, json={"os-reset_status": {"status": "available"}})
     assert me.show_volume(vid)["status"] == "available"
     # A multiattach volume with two servers' attachments: not re-imaged (409).
     mtype = bs_admin.ok("POST", "/types", json={"volume_type": {"name": unique("multi"),

@@ -33,6 +33,11 @@ extension VolumeService {
                 throw NimbusError.conflict("Cannot re-image a volume which is attached to more than one server.")
             }
             let status = v["status"]?.stringValue ?? ""
+            // Stricter than Cinder: a volume an admin reset to `error` while a guest still has it
+            // connected is not rewritten under the guest (its export would keep the old bytes).
+            if s.attachments(of: id).contains(where: { ["attaching", "attached"].contains($0["attach_status"]?.stringValue ?? "") }) {
+                throw VolumeFault.invalidVolume("Volume \(id) is connected to a server; it cannot be re-imaged while attached.")
+            }
             guard expected.contains(status) else {
                 throw VolumeFault.invalidVolume("Volume \(id) status must be \(expected.joined(separator: " or ")), but current status is \(status).")
             }

@@ -568,6 +568,36 @@ def test_dlo_manifest_versions(new_account):
     assert acct.req("HEAD", c, "man", params={"version-id": v2}).headers["X-Object-Manifest"] == f"{c}/segs/"
 
 
+def test_expiry_reaches_the_current_object_only(new_account):
+    import time
+    acct = new_account()
+    c = enabled(acct)
+    v1 = put_version(acct, c, "obj", b"aaaaa", "text/blah", **{"X-Delete-After": "1", "X-Object-Meta-Color": "blue"})
+    v2 = put_version(acct, c, "other", b"bbbbb")
+    assert acct.req("POST", c, "other", headers={"X-Object-Meta-Color": "red", "X-Delete-After": "1"}).status_code == 202
+    time.sleep(1.5)
+    assert acct.req("GET", c, "obj").status_code == 404 and acct.req("GET", c, "other").status_code == 404
+    # the versions do not expire (Swift keeps X-Delete-At on the versions symlink only)
+    h = acct.req("HEAD", c, "obj", params={"version-id": v1}).headers
+    assert h["Content-Type"] == "text/blah" and h["X-Object-Meta-Color"] == "blue" and "X-Delete-At" not in h
+    assert acct.req("HEAD", c, "other", params={"version-id": v2}).headers["X-Object-Meta-Color"] == "red"
+    assert len(versions(acct, c)) == 2
+
+
+def test_not_allowed_versioning_is_ignored(object_nimbus):
+    n = object_nimbus(config={"object_storage": {"allow_object_versioning": "false"}})
+    info = requests.get(f"{n.base_url}/info", timeout=30).json()
+    assert "object_versioning" not in info and "versioned_writes" in info
+    acct = admin_account(n)
+    c = acct.put_container("c", headers={"X-Versions-Enabled": "true"})
+    assert "X-Versions-Enabled" not in acct.req("HEAD", c).headers
+    r = acct.put_object(c, "obj", b"one")
+    assert "X-Object-Version-Id" not in r.headers
+    acct.put_object(c, "obj", b"two")
+    assert [e["name"] for e in acct.listing(c, versions="")] == ["obj"]
+    assert "version_id" not in acct.listing(c, versions="")[0]
+
+
 # ---- who may do what ------------------------------------------------------------
 
 def test_other_projects_and_acl_users(new_account):
@@ -645,6 +675,36 @@ def test_racing_puts_leave_one_latest(new_account):
     assert acct.req("GET", c, "obj").headers["X-Object-Version-Id"] == max(ids)
     h = acct.req("HEAD", c).headers
     assert h["X-Container-Object-Count"] == "1"
+    assert int(h["X-Container-Bytes-Used"]) == sum(e["bytes"] for e in listing)
+
+
+def test_racing_puts_and_deletes_the_newest_decides(new_account):
+    acct = new_account()
+    c = enabled(acct)
+    put_version(acct, c, "obj", b"first")
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()
+        if i % 2:
+            return put_version(acct, c, "obj", f"writer {i}".encode())
+        r = acct.req("DELETE", c, "obj")
+        assert r.status_code in (204, 404), (r.status_code, r.text)
+        return r.headers["X-Object-Version-Id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        written = list(pool.map(work, range(8)))
+    listing = versions(acct, c)
+    assert len(listing) == 9 and set(written) <= {e["version_id"] for e in listing}
+    newest = listing[0]
+    # whatever order the commits came in, the newest write decides: a PUT shows, a marker hides
+    assert [e["is_latest"] for e in listing] == [True] + [False] * 8
+    g = acct.req("GET", c, "obj")
+    h = acct.req("HEAD", c).headers
+    if newest["content_type"] == DELETE_MARKER_CONTENT_TYPE:
+        assert g.status_code == 404 and h["X-Container-Object-Count"] == "0"
+    else:
+        assert g.headers["X-Object-Version-Id"] == newest["version_id"] and h["X-Container-Object-Count"] == "1"
     assert int(h["X-Container-Bytes-Used"]) == sum(e["bytes"] for e in listing)
 
 

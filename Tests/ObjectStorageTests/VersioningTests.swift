@@ -115,6 +115,27 @@ import Testing
     }
 
     @Test(arguments: Engines.available)
+    func aPutOlderThanADeleteMarkerStaysAVersion(_ engine: String) async throws {
+        let h = try await Harness.make(engine)
+        defer { Task { await h.cleanup() } }
+        try await setVersioning(h, "c", true)
+        _ = try await h.put("obj", "one")
+        // A PUT that got its timestamp before a DELETE but commits after it.
+        let early = h.service.timestamp()
+        let marker = try await h.service.deleteObject(account: Self.account, container: try await container(h), name: "obj")
+        let u = ObjectStorageService.Upload(account: Self.account, container: "c", name: "obj", contentType: "text/plain", metadata: [:])
+        let place = h.service.versionPlacement(account: Self.account, container: "c", name: "obj", id: early)
+        var late = try await h.service.store(u, at: place, timestamp: early, body: [ByteBuffer(string: "late")].async)
+        late.versionID = early
+        late.isVersionRecord = true
+        _ = try await h.service.commitVersion(late, marker: false, deleteAt: nil)
+        #expect(try await h.service.visibleObject(Self.account, "c", "obj") == nil)
+        let listed = try await versions(h)
+        #expect(listed.map(\.1) == [marker.markerID!, early, listed[2].1] && listed.map(\.2) == [true, false, false])
+        #expect(try await container(h).objectCount == 0)
+    }
+
+    @Test(arguments: Engines.available)
     func promotionAndVersionDeletes(_ engine: String) async throws {
         let h = try await Harness.make(engine)
         defer { Task { await h.cleanup() } }

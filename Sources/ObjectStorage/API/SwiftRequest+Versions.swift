@@ -172,7 +172,8 @@ extension SwiftRequest {
         if row.isVersionRecord {
             return try await service.deleteVersion(account: account, container: container, name: name, id: row.timestamp).deleted != nil
         }
-        if let c = try await index.container(account, container), service.versioning(of: c) == .enabled {
+        if versionIDParam?.sameBytes(as: Self.nullVersion) != true, let c = try await index.container(account, container),
+           service.versioning(of: c) == .enabled {
             return try await service.deleteObject(account: account, container: c, name: name).deleted
         }
         return try await service.delete(account: account, container: container, name: name, onlyTimestamp: row.timestamp) != nil

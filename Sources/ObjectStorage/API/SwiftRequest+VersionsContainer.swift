@@ -66,13 +66,11 @@ extension SwiftRequest {
         guard try acceptsJSON() else {
             throw NimbusError(.notAcceptable, "The resource is not available in a format acceptable to your browser.")
         }
-        var q = try listingQuery(limit: api.limits.containerListingLimit)
+        let q = try listingQuery(limit: api.limits.containerListingLimit)
         let start = try versionListingStart()
         if let d = q.delimiter, d.utf8.contains(where: { $0 == 0 || $0 == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
             throw NimbusError.badRequest("invalid delimiter param")
         }
-        // The prefix applies to object names; one holding a NUL names nothing.
-        if q.prefix.utf8.contains(0) { q.limit = 0 }
         let current = try await index.listObjects(row.account, row.name, q)
         let versions = try await index.listVersions(row.account, row.name, q, from: start)
         let version = target.version

@@ -60,6 +60,13 @@ extension ObjectIndex {
             """).first().map(versionRow)
     }
 
+    static func newestVersion(_ db: any SQLDatabase, _ account: String, _ container: String, _ name: String) async throws -> ObjectRow? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: versionColumns) FROM object_versions
+            WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name) ORDER BY version_key LIMIT 1
+            """).first().map(versionRow)
+    }
+
     /// Version `id` (a normalized version id) of an object, delete markers included.
     public func version(_ account: String, _ container: String, _ name: String, id: String) async throws -> ObjectRow? {
         try await Self.version(sql, account, container, name, id: id)
@@ -109,7 +116,13 @@ extension ObjectIndex {
         return try await database.groupTransaction { db in
             guard try await lockContainer(db, v.account, v.container) else { return .containerMissing }
             let cur = try await Self.object(db, v.account, v.container, v.name)
-            let takesEffect = cur.map { $0.timestamp < v.timestamp } ?? true
+            var takesEffect = cur.map { $0.timestamp < v.timestamp } ?? true
+            // A newer delete marker is the object's tombstone: a PUT that started before the
+            // DELETE but commits after it is kept as a version and does not bring the object back.
+            if cur == nil, !marker, let newest = try await Self.newestVersion(db, v.account, v.container, v.name),
+               newest.contentType.sameBytes(as: Self.deleteMarkerContentType), newest.timestamp > v.timestamp {
+                takesEffect = false
+            }
             // Everything is checked before the first write: a returned answer commits.
             var keep: ObjectRow?
             if let cur, cur.versionID == nil, takesEffect, !cur.expired(at: now) {

@@ -66,7 +66,7 @@ extension ObjectStorageService {
         for _ in 0..<Self.maxVersionCommitAttempts {
             switch try await index.commitVersion(v, marker: marker, deleteAt: deleteAt, archived: archived) {
             case .committed(let before, let after):
-                if let before, before.versionID == nil, before != after { removeFiles(of: before) }
+                if let before, before.versionID == nil, !(after.map { before.isSameRecord(as: $0) } ?? false) { removeFiles(of: before) }
                 return before
             case .needsArchive(let current):
                 archived = try? await archive(current)

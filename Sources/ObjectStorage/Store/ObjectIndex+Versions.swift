@@ -103,7 +103,7 @@ extension ObjectIndex {
     /// The archived copy that keeps the plain current row `cur` as a version; nil when there is
     /// none or it was made of another current row (then the caller copies `cur` and retries).
     static func matching(_ archived: Archived?, _ cur: ObjectRow) -> ObjectRow? {
-        guard let archived, archived.source == cur else { return nil }
+        guard let archived, archived.source.isSameRecord(as: cur) else { return nil }
         return archived.copy
     }
 
@@ -195,7 +195,7 @@ extension ObjectIndex {
             var cur = try await Self.object(db, account, container, name)
             guard let v = try await Self.version(db, account, container, name, id: id) else { return (nil, cur) }
             var objects = 0
-            if let c = cur, c.versionID != nil, c.versionID! == v.timestamp {
+            if let c = cur, c.versionID?.sameBytes(as: v.timestamp) == true {
                 try await db.raw("DELETE FROM object_objects WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)").run()
                 objects = -1
                 cur = nil
@@ -214,4 +214,12 @@ extension ObjectRow {
     /// Past its X-Delete-At: hidden from reads (and not kept as a version: Swift's
     /// `_copy_current` finds nothing to copy), waiting for the expirer.
     public func expired(at now: Int) -> Bool { deleteAt.map { $0 <= now } ?? false }
+
+    /// The same write of the same object (and no POST since): compared by the row's
+    /// timestamps and version, which are ASCII, never by its names or metadata as `String`s.
+    public func isSameRecord(as other: ObjectRow) -> Bool {
+        timestamp.sameBytes(as: other.timestamp) && (metaTimestamp ?? "").sameBytes(as: other.metaTimestamp ?? "")
+            && (versionID ?? "").sameBytes(as: other.versionID ?? "") && isVersionRecord == other.isVersionRecord
+            && account.sameBytes(as: other.account) && container.sameBytes(as: other.container) && name.sameBytes(as: other.name)
+    }
 }

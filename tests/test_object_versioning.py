@@ -1,8 +1,7 @@
-import pytest
 """Object versioning: the two legacy modes (X-Versions-Location = stack,
 X-History-Location = history; swift/common/middleware/versioned_writes/legacy.py) and the
 newer X-Versions-Enabled mode (versioned_writes/object_versioning.py: ?versions listings,
-?version-id=...).
+?version-id=...; tests/test_object_versioning_enabled.py covers it in depth).
 
 Legacy archive names are <3 hex digits of len(name)><name>/<timestamp>, so the
 versions of "obj" are listed with prefix "003obj/"."""
@@ -100,7 +99,6 @@ def _enabled(acct):
     return c
 
 
-@pytest.mark.skip(reason="known gap: X-Versions-Enabled object versioning is not implemented (400)")
 def test_versions_enabled_is_reported(new_account):
     acct = new_account()
     c = _enabled(acct)
@@ -111,7 +109,6 @@ def test_versions_enabled_is_reported(new_account):
     assert acct.names() == [c]
 
 
-@pytest.mark.skip(reason="known gap: X-Versions-Enabled object versioning is not implemented (400)")
 def test_version_ids_and_get_by_version(new_account):
     acct = new_account()
     c = _enabled(acct)
@@ -126,7 +123,6 @@ def test_version_ids_and_get_by_version(new_account):
     assert acct.names(c) == ["obj"]
 
 
-@pytest.mark.skip(reason="known gap: X-Versions-Enabled object versioning is not implemented (400)")
 def test_versions_listing(new_account):
     acct = new_account()
     c = _enabled(acct)
@@ -139,7 +135,6 @@ def test_versions_listing(new_account):
     assert all({"hash", "content_type", "last_modified"} <= set(e) for e in listing)
 
 
-@pytest.mark.skip(reason="known gap: X-Versions-Enabled object versioning is not implemented (400)")
 def test_delete_writes_a_delete_marker(new_account):
     acct = new_account()
     c = _enabled(acct)
@@ -160,7 +155,6 @@ def test_delete_writes_a_delete_marker(new_account):
     assert acct.req("DELETE", c).status_code == 409
 
 
-@pytest.mark.skip(reason="known gap: X-Versions-Enabled object versioning is not implemented (400)")
 def test_delete_by_version_id_removes_only_that_version(new_account):
     acct = new_account()
     c = _enabled(acct)
@@ -172,7 +166,6 @@ def test_delete_by_version_id_removes_only_that_version(new_account):
     assert [e["version_id"] for e in acct.listing(c, versions="")] == [v2]
 
 
-@pytest.mark.skip(reason="known gap: X-Versions-Enabled object versioning is not implemented (400)")
 def test_version_id_on_post_or_unversioned_container_is_400(new_account):
     acct = new_account()
     c = _enabled(acct)

@@ -35,6 +35,7 @@ struct NimbusConfiguration {
         ConfigOption("object_storage", "audit_bytes_per_second", default: "20971520", "Auditor read rate per device (0: unlimited)."),
         ConfigOption("object_storage", "reclaim_age", default: "300", "Seconds before files the index does not name (failed or deleted writes) are removed (at least 60)."),
         ConfigOption("object_storage", "max_file_size", default: "5368709122", "Largest single object in bytes."),
+        ConfigOption("object_storage", "allow_object_versioning", default: "true", "Swift's object versioning (X-Versions-Enabled on containers; /info lists object_versioning). Off: the header and ?versions/?version-id are ignored, as Swift without the middleware ignores them."),
         ConfigOption("image", "disk_formats", default: "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop", "Disk formats images may declare (Glance's [image_format] disk_formats)."),
         ConfigOption("image", "container_formats", default: "ami,ari,aki,bare,ovf,ova,docker,compressed", "Container formats images may declare."),
         ConfigOption("image", "image_size_cap", default: "1099511627776", "Largest image in bytes (413 above it)."),

@@ -80,6 +80,7 @@ enum ObjectStorageAssembly {
         settings.auditBytesPerSecond = max(0, v.int(section, "audit_bytes_per_second"))
         settings.reclaimAge = TimeInterval(max(60, v.int(section, "reclaim_age")))
         settings.maxFileSize = max(1, v.int(section, "max_file_size"))
+        settings.allowObjectVersioning = v.bool(section, "allow_object_versioning")
         let log = { var l = logger; l[metadataKey: "service"] = "object-store"; return l }()
         let service = ObjectStorageService(index: ObjectIndex(database: database), ring: ring, devices: devices, settings: settings, logger: log)
         let local = devices.compactMap { $0 as? LocalDevice }

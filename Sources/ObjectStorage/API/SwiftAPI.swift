@@ -153,7 +153,7 @@ public struct SwiftAPI: Sendable {
             "valid_api_versions": ["v1", "v1.0"],
             "policies": [["name": "Policy-0", "default": true, "aliases": "Policy-0"]],
         ]
-        let body: JSONValue = [
+        var body: JSONObject = [
             "swift": swift,
             "tempurl": ["methods": ["GET", "HEAD", "PUT", "POST", "DELETE"], "incoming_remove_headers": ["x-timestamp"],
                         "incoming_allow_headers": [], "outgoing_remove_headers": ["x-object-meta-*"], "outgoing_allow_headers": ["x-object-meta-public-*"],
@@ -171,6 +171,7 @@ public struct SwiftAPI: Sendable {
             "staticweb": [:],
             "symlink": ["symloop_max": .int(Int64(Symlink.symloopMax)), "static_links": true],
         ]
-        return .json(body)
+        if service.settings.allowObjectVersioning { body["object_versioning"] = [:] }
+        return .json(.object(body))
     }
 }

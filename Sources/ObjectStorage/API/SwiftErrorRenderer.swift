@@ -28,6 +28,7 @@ public struct SwiftErrorRenderer: ErrorRenderer {
         406: "The resource is not available in a format acceptable to your browser.",
         408: "The server has waited too long for the request to be sent by the client.",
         409: "There was a conflict when trying to complete your request.",
+        411: "Content-Length header required.",
         412: "A precondition for this request was not met.",
         413: "The body of your request was too large for this server.",
         416: "The Range requested is not available.",
@@ -59,6 +60,7 @@ public struct SwiftErrorRenderer: ErrorRenderer {
         "X-Delete-At in past", "X-Delete-After in past", "Unsupported Transfer-Coding",
         "Symlink requests require a zero byte body", "Symlink cannot target itself", "Bad X-Symlink-Target-Etag format",
         "A PUT request is required to set a symlink target", "X-Symlink-Target does not exist",
+        "PUT version-id requests require a zero byte body", "The specified version does not exist",
     ]
 
     static func plain(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/html; charset=UTF-8") -> Response {

@@ -139,11 +139,12 @@ extension SwiftRequest {
         try await versionBeforeOverwrite(container)
         let upload = ObjectStorageService.Upload(account: target.account, container: target.container!, name: target.object!,
                                                  contentType: contentType(), metadata: meta, deleteAt: try deleteAtHeader(), contentLength: body.count)
-        let row = try await service.put(upload, body: [ByteBuffer(bytes: body)].async)
+        let row = try await service.put(upload, body: [ByteBuffer(bytes: body)].async, in: container)
         var h = HTTPFields()
         h[.eTag] = "\"\(sloETag)\""
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)
         h["X-Timestamp"] = row.timestamp
+        if let id = row.versionID { h["X-Object-Version-Id"] = id }
         return .swift(.created, headers: h)
     }
 
@@ -174,15 +175,13 @@ extension SwiftRequest {
             let (c, o) = m.container
             let sub = try await sibling(.init(account: target.account, container: c, object: o))
             do {
-                _ = try await sub.authorizeObject(write: true)
-                if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
+                guard let segments = try await sub.authorizeObject(write: true) else { notFound += 1; continue }
+                if try await service.deleteObject(account: target.account, container: segments, name: o).deleted { deleted += 1 } else { notFound += 1 }
             } catch let e as NimbusError {
                 errors.append((m.name, "\(e.status) \(SwiftErrorRenderer.reason(e.status))"))
             }
         }
-        if try await service.delete(account: target.account, container: target.container!, name: target.object!, onlyTimestamp: row.timestamp) != nil {
-            deleted += 1
-        } else { notFound += 1 }
+        if try await deleteManifestObject(row) { deleted += 1 } else { notFound += 1 }
         return bulkResult(deleted: deleted, notFound: notFound, errors: errors)
     }
 
@@ -315,8 +314,8 @@ extension SwiftRequest {
         for (line, c, o) in objects {
             do {
                 let sub = try await sibling(.init(account: target.account, container: c, object: o))
-                guard try await sub.authorizeObject(write: true) != nil else { notFound += 1; continue }
-                if try await service.delete(account: target.account, container: c, name: o) != nil { deleted += 1 } else { notFound += 1 }
+                guard let container = try await sub.authorizeObject(write: true) else { notFound += 1; continue }
+                if try await service.deleteObject(account: target.account, container: container, name: o).deleted { deleted += 1 } else { notFound += 1 }
             } catch let e as NimbusError {
                 errors.append(("/" + (line.droppingBytePrefix("/").map(String.init) ?? line), reason(e)))
             }
@@ -326,7 +325,7 @@ extension SwiftRequest {
             switch try await index.deleteContainer(target.account, c) {
             case .deleted: deleted += 1
             case .notFound: notFound += 1
-            case .notEmpty: errors.append(("/" + c, "409 Conflict"))
+            case .notEmpty, .hasVersions: errors.append(("/" + c, "409 Conflict"))
             }
         }
         return bulkResult(deleted: deleted, notFound: notFound, errors: errors)
@@ -337,13 +336,6 @@ extension SwiftRequest {
     func versionBeforeOverwrite(_ container: ContainerRow) async throws {
         guard let versions = service.versionsContainer(of: container) else { return }
         try await service.archive(account: target.account, container: target.container!, name: target.object!, into: versions)
-    }
-
-    func versionedDelete(_ container: ContainerRow) async throws -> Response {
-        guard try await service.versionedDelete(account: target.account, container: container, name: target.object!) else {
-            throw NimbusError.notFound("The resource could not be found.")
-        }
-        return .swift(.noContent)
     }
 
     // MARK: temp URLs

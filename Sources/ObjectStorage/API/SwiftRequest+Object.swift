@@ -20,6 +20,11 @@ extension SwiftRequest {
 
     mutating func object() async throws -> Response {
         try await checkTempURL()
+        // A COPY's (or X-Copy-From's) version-id names its source's version (copy.py reads the
+        // source with the request's query, then drops version-id from the PUT).
+        if let raw = versionIDParam, method != HTTPRequest.Method("COPY")!, !(method == .put && headers["x-copy-from"] != nil) {
+            return try await objectVersion(raw)
+        }
         switch method {
         case .get, .head: return try await getObject()
         case .put: return try await putObject()
@@ -56,11 +61,19 @@ extension SwiftRequest {
     mutating func getObject() async throws -> Response {
         let container = try await authorizeObject(write: false)
         corsContainer = container
+        // object_versioning.py tells which version every answer (a 404 too) is about.
+        let versioned = container.map { service.versioning(of: $0) != .never } ?? false
         guard container != nil, let row = try await liveObject(target.account, target.container!, target.object!) else {
+            if versioned {
+                var h = HTTPFields()
+                h["X-Object-Version-Id"] = Self.nullVersion
+                throw Self.notFound(h)
+            }
             throw NimbusError.notFound("The resource could not be found.")
         }
-        if row.isSymlink, query("symlink") != "get" { return try await getThroughLink(row) }
-        return try await serveObject(row)
+        var response = row.isSymlink && query("symlink") != "get" ? try await getThroughLink(row) : try await serveObject(row)
+        if versioned { addVersionHeaders(&response, row) }
+        return response
     }
 
     /// The GET/HEAD answer for `row`, which this request may read. `requestedName` is the
@@ -229,11 +242,13 @@ extension SwiftRequest {
                                                  expectedETag: headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         upload.expectedETag = upload.expectedETag.flatMap { $0.isEmpty ? nil : $0 }
         // A link's body is empty (checked above); the request's was read.
-        let row = link == nil ? try await service.put(upload, body: request.body) : try await service.put(upload, body: [ByteBuffer]().async)
+        let row = link == nil ? try await service.put(upload, body: request.body, in: container)
+            : try await service.put(upload, body: [ByteBuffer]().async, in: container)
         var h = HTTPFields()
         h[.eTag] = row.etag
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)
         h["X-Timestamp"] = row.timestamp
+        if let id = row.versionID { h["X-Object-Version-Id"] = id }
         return .swift(.created, headers: h)
     }
 
@@ -332,7 +347,7 @@ extension SwiftRequest {
            row.metadata["x-static-large-object"] != nil {
             return try await deleteManifest(row)
         }
-        return try await versionedDelete(container)
+        return try await deleteCurrent(container)
     }
 
     // MARK: COPY
@@ -364,11 +379,11 @@ extension SwiftRequest {
         var dstReq = try await sibling(.init(account: dst.0, container: dst.1, object: dst.2))
         dstReq.tempURL = tempURL && dst.0.sameBytes(as: target.account) && dst.1.sameBytes(as: target.container!) && dst.2.sameBytes(as: target.object!)
         guard let dstContainer = try await dstReq.authorizeObject(write: true) else { throw NimbusError.notFound("The resource could not be found.") }
-        guard let found = try await srcReq.liveObject(src.0, src.1, src.2) else { throw NimbusError.notFound("The resource could not be found.") }
+        let (found, sourceVersion) = try await srcReq.copySource(src.0, src.1, src.2)
         let copyLink = found.isSymlink && query("symlink") == "get"
         let (source, reader) = try await copyLink ? (found, srcReq) : srcReq.throughLinks(found)
         let fresh = headers["x-fresh-metadata"]?.lowercased() == "true"
-        var base = fresh ? [:] : source.metadata.filter {
+        var base: [String: String] = fresh ? [:] : source.metadata.filter {
             !$0.key.hasBytePrefix("x-object-sysmeta-") && !$0.key.sameBytes(as: "x-static-large-object") && !$0.key.sameBytes(as: "x-object-manifest")
         }
         if query("multipart-manifest") == "get", source.metadata["x-static-large-object"] != nil {
@@ -410,7 +425,7 @@ extension SwiftRequest {
         let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? source.contentType
         let upload = ObjectStorageService.Upload(account: dst.0, container: dst.1, name: dst.2, contentType: ct, metadata: meta,
                                                  deleteAt: deleteAt, contentLength: body.length)
-        let row = try await service.put(upload, body: try await body.sequence())
+        let row = try await service.put(upload, body: try await body.sequence(), in: dstContainer)
         var h = HTTPFields()
         h[.eTag] = row.etag
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)
@@ -418,6 +433,8 @@ extension SwiftRequest {
         h["X-Copied-From"] = PercentEncoding.encode("\(src.1)/\(src.2)", safe: "/")
         h["X-Copied-From-Last-Modified"] = HTTPDate.lastModified(source.lastModified)
         h["X-Copied-From-Account"] = src.0
+        if let v = sourceVersion { h["X-Copied-From-Version-Id"] = v }
+        if let id = row.versionID { h["X-Object-Version-Id"] = id }
         for (k, v) in row.metadata.sorted(by: { $0.key < $1.key }) where k.hasPrefix("x-object-meta-") {
             if let name = HTTPField.Name(k) { h[name] = v }
         }

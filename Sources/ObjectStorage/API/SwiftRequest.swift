@@ -164,9 +164,9 @@ struct SwiftRequest {
             let entries = try await index.listContainers(acct, q)
             return listing(entries, format: try listingFormat(), headers: &h, root: ("account", acct)) { c, fmt in
                 switch fmt {
-                case .json: return ["name": .string(c.name), "count": .int(Int64(c.objectCount)), "bytes": .int(Int64(c.bytesUsed)),
+                case .json: return ["name": .string(c.name), "count": .int(Int64(c.objectCount)), "bytes": .int(Int64(c.reportedBytes)),
                                     "last_modified": .string(HTTPDate.iso(c.putTimestamp))]
-                default: return ["name": .string(c.name), "count": .string(String(c.objectCount)), "bytes": .string(String(c.bytesUsed)),
+                default: return ["name": .string(c.name), "count": .string(String(c.objectCount)), "bytes": .string(String(c.reportedBytes)),
                                  "last_modified": .string(HTTPDate.iso(c.putTimestamp))]
                 }
             }
@@ -243,18 +243,20 @@ struct SwiftRequest {
         case .put:
             guard isOwner || level == .readWrite else { throw deny() }
             let updates = try containerUpdates()
-            let limits = api.limits
+            let (enabled, limits) = (versionsEnabledUpdate(), api.limits)
             let created = try await index.putContainer(acct, name, timestamp: service.timestamp()) {
                 Self.apply(updates, to: &$0)
+                try Self.applyVersioning(enabled, updates: updates, container: name, to: &$0)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
             return created ? .swift(.created) : .swiftAccepted()
         case .post:
             guard isOwner || level == .readWrite else { throw deny() }
             let updates = try containerUpdates()
-            let limits = api.limits
+            let (enabled, limits) = (versionsEnabledUpdate(), api.limits)
             let found = try await index.updateContainerMetadata(acct, name) {
                 Self.apply(updates, to: &$0)
+                try Self.applyVersioning(enabled, updates: updates, container: name, to: &$0)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
             guard found else { throw NimbusError.notFound("The resource could not be found.") }
@@ -265,6 +267,7 @@ struct SwiftRequest {
             case .deleted: return .swift(.noContent)
             case .notFound: throw NimbusError.notFound("The resource could not be found.")
             case .notEmpty: throw NimbusError.conflict("There was a conflict when trying to complete your request.")
+            case .hasVersions: throw NimbusError.conflict("Delete all versions before deleting container.")
             }
         case .get, .head:
             _ = try listingFormat()
@@ -273,18 +276,19 @@ struct SwiftRequest {
             corsContainer = row
             var h = containerHeaders(row)
             if method == .head { return .swift(.noContent, headers: h, contentType: listingContentType()) }
+            if hasQuery("versions"), service.settings.allowObjectVersioning { return try await versionsListing(row, headers: h) }
             let q = try listingQuery(limit: api.limits.containerListingLimit)
             let entries = try await index.listObjects(acct, name, q)
             let fmt = try listingFormat()
             let version = target.version
             return listing(entries, format: fmt, headers: &h, root: ("container", name)) { o, fmt in
-                let etag = o.metadata["x-object-sysmeta-slo-etag"] ?? o.etag
-                var e: JSONObject = ["name": .string(o.name), "hash": .string(etag), "content_type": .string(o.contentType),
-                                              "last_modified": .string(HTTPDate.iso(o.lastModified))]
-                let bytes = Int(o.metadata["x-object-sysmeta-slo-size"] ?? "") ?? o.size
-                e["bytes"] = fmt == .json ? .int(Int64(bytes)) : .string(String(bytes))
-                if o.metadata["x-static-large-object"] != nil, fmt == .json { e["slo_etag"] = .string("\"\(etag)\"") }
-                if fmt == .json { Self.addSymlinkFields(o, version: version, to: &e) }
+                var e = Self.listingEntry(o, format: fmt, version: version)
+                // object_versioning.py: a current row that shows a version is listed with the
+                // version's size and ETag and a `symlink_path` that names it.
+                if fmt == .json, let id = o.versionID {
+                    e["symlink_path"] = .string(PercentEncoding.encode("/\(version)/\(o.account)/\(o.container)/\(o.name)", safe: "/") + "?version-id=\(id)")
+                    e["version_symlink"] = true
+                }
                 return e
             }
         default:
@@ -292,8 +296,21 @@ struct SwiftRequest {
         }
     }
 
+    /// A container listing's entry for `o` (its SLO size and ETag, and for JSON its symlink
+    /// fields), as the container server and the SLO and symlink middlewares make it.
+    static func listingEntry(_ o: ObjectRow, format fmt: ListingFormat, version: String) -> JSONObject {
+        let etag = o.metadata["x-object-sysmeta-slo-etag"] ?? o.etag
+        var e: JSONObject = ["name": .string(o.name), "hash": .string(etag), "content_type": .string(o.contentType),
+                             "last_modified": .string(HTTPDate.iso(o.lastModified))]
+        let bytes = Int(o.metadata["x-object-sysmeta-slo-size"] ?? "") ?? o.size
+        e["bytes"] = fmt == .json ? .int(Int64(bytes)) : .string(String(bytes))
+        if o.metadata["x-static-large-object"] != nil, fmt == .json { e["slo_etag"] = .string("\"\(etag)\"") }
+        if fmt == .json, o.versionID == nil || o.isVersionRecord { Self.addSymlinkFields(o, version: version, to: &e) }
+        return e
+    }
+
     static let containerSettings = ["x-container-read", "x-container-write", "x-versions-location", "x-history-location",
-                                    "x-container-sync-to", "x-container-sync-key", "x-versions-enabled"]
+                                    "x-container-sync-to", "x-container-sync-key"]
 
     /// What only the account's owners may set or see on a container (the proxy's
     /// `swift_owner_headers`).
@@ -324,20 +341,20 @@ struct SwiftRequest {
         for k in ["x-container-meta-quota-bytes", "x-container-meta-quota-count"] {
             if let v = u[k] ?? nil, Int(v) == nil || Int(v)! < 0 { throw .badRequest(k.hasSuffix("bytes") ? "Invalid bytes quota." : "Invalid count quota.") }
         }
+        // versioned_writes/legacy.py `container_request` and constraints.py `check_container_format`.
         if (u["x-versions-location"] ?? nil) != nil && (u["x-history-location"] ?? nil) != nil {
-            throw .badRequest("Only one of X-Versions-Location or X-History-Location may be provided")
+            throw .badRequest("Only one of x-versions-location or x-history-location may be specified")
         }
         for k in ["x-versions-location", "x-history-location"] {
             if let v = u[k] ?? nil {
-                guard let d = PercentEncoding.decode(v), !d.isEmpty, !d.containsByte("/") else {
-                    throw .preconditionFailed("\(k) header must be in the form of a container name")
-                }
+                guard let d = PercentEncoding.decode(v), !d.utf8.contains(0) else { throw .preconditionFailed("Invalid UTF8 or contains NULL") }
+                if d.isEmpty { throw .preconditionFailed("Container name cannot be empty") }
+                if d.containsByte("/") { throw .preconditionFailed("Container name cannot contain slashes") }
                 u[k] = d
                 // Setting one mode clears the other, as Swift does.
                 u[k == "x-versions-location" ? "x-history-location" : "x-versions-location"] = String?.none
             }
         }
-        if headers["x-versions-enabled"] != nil { throw .badRequest("X-Versions-Enabled (object versioning) is not supported; use X-Versions-Location or X-History-Location.") }
         if (u["x-container-sync-to"] ?? nil) != nil { throw .badRequest("Container sync is not supported.") }
         // The proxy drops `swift_owner_headers` from a request that does not own the account.
         if !isOwner { for k in Self.ownerOnlySettings { u[k] = nil } }
@@ -347,7 +364,7 @@ struct SwiftRequest {
     func containerHeaders(_ row: ContainerRow) -> HTTPFields {
         var h = HTTPFields()
         h["X-Container-Object-Count"] = String(row.objectCount)
-        h["X-Container-Bytes-Used"] = String(row.bytesUsed)
+        h["X-Container-Bytes-Used"] = String(row.reportedBytes)
         h["X-Timestamp"] = row.putTimestamp
         h["X-Put-Timestamp"] = row.putTimestamp
         h[.lastModified] = HTTPDate.lastModified(row.putTimestamp)
@@ -355,9 +372,11 @@ struct SwiftRequest {
         h[.acceptRanges] = "bytes"
         let owner = isOwner
         Self.emit(row.metadata, into: &h) { k in
-            owner || !(k.sameBytes(as: "x-container-read") || k.sameBytes(as: "x-container-write") || k.hasBytePrefix("x-container-sync")
-                       || k.containsBytes("temp-url-key"))
+            !k.hasBytePrefix("x-container-sysmeta-")
+                && (owner || !(k.sameBytes(as: "x-container-read") || k.sameBytes(as: "x-container-write") || k.hasBytePrefix("x-container-sync")
+                               || k.containsBytes("temp-url-key")))
         }
+        if service.settings.allowObjectVersioning, let enabled = row.metadata[ObjectIndex.versionsEnabledKey] { h["X-Versions-Enabled"] = enabled }
         return h
     }
 
@@ -377,6 +396,15 @@ struct SwiftRequest {
             }
         }
         guard let accept = headers[.accept], !accept.trimmingCharacters(in: .whitespaces).isEmpty else { return .plain }
+        let offers: [(String, ListingFormat)] = [("text/plain", .plain), ("application/json", .json), ("application/xml", .xml), ("text/xml", .xml)]
+        for r in try Self.mediaRanges(accept) where r.q > 0 {
+            for (offer, format) in offers where Self.matches(r.type, offer) { return format }
+        }
+        throw NimbusError(.notAcceptable, "The resource is not available in a format acceptable to your browser.")
+    }
+
+    /// An Accept header's media ranges, best first (q, then fewer wildcards, then order).
+    static func mediaRanges(_ accept: String) throws(NimbusError) -> [(type: String, q: Double)] {
         var ranges = [(type: String, q: Double, globs: Int, index: Int)]()
         for (i, item) in accept.splitBytes(",").enumerated() {
             let parts = item.splitBytes(";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
@@ -392,17 +420,13 @@ struct SwiftRequest {
             ranges.append((type, q, type.utf8.filter { $0 == UInt8(ascii: "*") }.count, i))
         }
         ranges.sort { ($0.q, -$0.globs, -$0.index) > ($1.q, -$1.globs, -$1.index) }
-        let offers: [(String, ListingFormat)] = [("text/plain", .plain), ("application/json", .json), ("application/xml", .xml), ("text/xml", .xml)]
-        for r in ranges where r.q > 0 {
-            let want = r.type.splitBytes("/")
-            for (offer, format) in offers {
-                let has = offer.splitBytes("/")
-                if (want[0].sameBytes(as: "*") || want[0].sameBytes(as: has[0])) && (want[1].sameBytes(as: "*") || want[1].sameBytes(as: has[1])) {
-                    return format
-                }
-            }
-        }
-        throw NimbusError(.notAcceptable, "The resource is not available in a format acceptable to your browser.")
+        return ranges.map { ($0.type, $0.q) }
+    }
+
+    /// Whether a media range (`*/*`, `application/*`, …) covers the media type `offer`.
+    static func matches(_ range: String, _ offer: String) -> Bool {
+        let want = range.splitBytes("/"), has = offer.splitBytes("/")
+        return (want[0].sameBytes(as: "*") || want[0].sameBytes(as: has[0])) && (want[1].sameBytes(as: "*") || want[1].sameBytes(as: has[1]))
     }
 
     func listingContentType() -> String {

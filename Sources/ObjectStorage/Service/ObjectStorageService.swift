@@ -16,6 +16,10 @@ public struct ObjectStorageSettings: Sendable {
     public var auditBytesPerSecond = 20 * 1024 * 1024
     /// Files newer than this are never judged orphans by the replicator (uploads in flight).
     public var reclaimAge: TimeInterval = 300
+    /// Swift's `allow_object_versioning`: the `X-Versions-Enabled` mode (`/info` lists
+    /// `object_versioning`). Off, containers' versioning settings are not read, as Swift
+    /// without the middleware ignores them.
+    public var allowObjectVersioning = true
     public init() {}
 }
 
@@ -93,9 +97,41 @@ public final class ObjectStorageService: Sendable {
 
     /// Streams `body` to the object's devices and commits it. Throws 404 if the container is
     /// missing, 422 on an ETag mismatch, 413 over the size limit, 503 without a write quorum.
-    public func put<S: AsyncSequence>(_ u: Upload, body: S) async throws -> ObjectRow where S.Element == ByteBuffer {
+    /// In a container with versioning on (`container`, read when not given), the upload is a
+    /// new version and the row returned the object's current row, which shows it (`versionID`).
+    public func put<S: AsyncSequence>(_ u: Upload, body: S, in container: ContainerRow? = nil) async throws -> ObjectRow where S.Element == ByteBuffer {
+        if settings.allowObjectVersioning {
+            var c = container
+            if c == nil { c = try await index.container(u.account, u.container) }
+            if let c, versioning(of: c) == .enabled { return try await putVersion(u, body: body) }
+        }
         let ts = timestamp()
         let (part, hash) = location(account: u.account, container: u.container, object: u.name)
+        let row = try await store(u, at: Placement(part: part, hash: hash, path: "/\(u.account)/\(u.container)/\(u.name)"), timestamp: ts, body: body)
+        switch try await index.putObject(row) {
+        case .stored(let old):
+            if old != nil { Task { await self.cleanup(part: part, hash: hash, olderThan: ts) } }
+        case .superseded:
+            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
+        case .containerMissing:
+            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
+            throw NimbusError.notFound("The container does not exist.")
+        }
+        return row
+    }
+
+    /// Where an object's (or an object version's) files go: the partition and hash of its
+    /// ring path, and that path as the files' trailer records it.
+    struct Placement {
+        var part: Int
+        var hash: String
+        var path: String
+    }
+
+    /// Streams `body` to the devices of `place` and makes it durable on a write quorum; the row
+    /// it returns is not committed to the index (nothing is visible yet).
+    func store<S: AsyncSequence>(_ u: Upload, at place: Placement, timestamp ts: String, body: S) async throws -> ObjectRow where S.Element == ByteBuffer {
+        let (part, hash) = (place.part, place.hash)
         let (primaries, handoffs) = nodes(partition: part)
         var writers = [any ObjectWriter]()
         var spare = handoffs.filter { $0.ring.weight > 0 }.makeIterator()
@@ -147,7 +183,7 @@ public final class ObjectStorageService: Sendable {
         }
         var headers = u.metadata
         headers["content-type"] = u.contentType
-        let disk = DiskMetadata(name: "/\(u.account)/\(u.container)/\(u.name)", timestamp: ts, size: size, etag: etag, headers: headers)
+        let disk = DiskMetadata(name: place.path, timestamp: ts, size: size, etag: etag, headers: headers)
         let committed = await withTaskGroup(of: Bool.self) { group in
             for (i, w) in writers.enumerated() where alive[i] {
                 group.addTask {
@@ -165,18 +201,8 @@ public final class ObjectStorageService: Sendable {
             Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
             throw NimbusError(.serviceUnavailable, "Service Unavailable: the object could not be stored on enough devices.")
         }
-        let row = ObjectRow(account: u.account, container: u.container, name: u.name, timestamp: ts, metaTimestamp: nil, size: size, etag: etag,
-                            contentType: u.contentType, metadata: u.metadata, deleteAt: u.deleteAt, part: part, hash: hash)
-        switch try await index.putObject(row) {
-        case .stored(let old):
-            if old != nil { Task { await self.cleanup(part: part, hash: hash, olderThan: ts) } }
-        case .superseded:
-            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
-        case .containerMissing:
-            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
-            throw NimbusError.notFound("The container does not exist.")
-        }
-        return row
+        return ObjectRow(account: u.account, container: u.container, name: u.name, timestamp: ts, metaTimestamp: nil, size: size, etag: etag,
+                         contentType: u.contentType, metadata: u.metadata, deleteAt: u.deleteAt, part: part, hash: hash)
     }
 
     // MARK: GET
@@ -188,7 +214,9 @@ public final class ObjectStorageService: Sendable {
         } catch let e as NimbusError where e.kind == .serviceUnavailable {
             // An overwrite or delete may have removed this version between the index read and
             // the file read: then the object changed, which is not a failure.
-            guard let now = try await index.object(row.account, row.container, row.name) else {
+            let current = row.isVersionRecord ? try await index.version(row.account, row.container, row.name, id: row.timestamp)
+                : try await index.object(row.account, row.container, row.name)
+            guard let now = current else {
                 throw NimbusError.notFound("The resource could not be found.")
             }
             if now.timestamp != row.timestamp {
@@ -255,7 +283,7 @@ public final class ObjectStorageService: Sendable {
     /// `Quota-Bytes/-Count`) for adding an object of `bytes`; 413 when one would be exceeded.
     public func checkQuotas(_ container: ContainerRow, adding bytes: Int, accountQuotas: Bool) async throws {
         let exceeded = NimbusError(.payloadTooLarge, "Upload exceeds quota.")
-        if let q = container.metadata["x-container-meta-quota-bytes"].flatMap(Int.init), container.bytesUsed + bytes > q { throw exceeded }
+        if let q = container.metadata["x-container-meta-quota-bytes"].flatMap(Int.init), container.reportedBytes + bytes > q { throw exceeded }
         if let q = container.metadata["x-container-meta-quota-count"].flatMap(Int.init), container.objectCount + 1 > q { throw exceeded }
         guard accountQuotas, let account = try await index.account(container.account) else { return }
         let bytesQuota = account.metadata["x-account-meta-quota-bytes"].flatMap(Int.init)
@@ -294,6 +322,14 @@ public final class ObjectStorageService: Sendable {
     @discardableResult
     public func delete(account: String, container: String, name: String, onlyTimestamp: String? = nil) async throws -> ObjectRow? {
         guard let old = try await index.deleteObject(account, container, name, onlyTimestamp: onlyTimestamp) else { return nil }
+        // A row that shows an object version reads the version's files, which stay with it.
+        if old.versionID != nil { return old }
+        removeFiles(of: old)
+        return old
+    }
+
+    /// Removes the files of a row the index no longer names (a deleted or replaced version).
+    func removeFiles(of old: ObjectRow) {
         // Only the deleted version's files: a PUT racing with this DELETE may already have
         // installed a newer version, which its index commit is about to make visible.
         let files = [old.timestamp + ".data"] + (old.metaTimestamp.map { [$0 + ".meta"] } ?? [])
@@ -301,7 +337,6 @@ public final class ObjectStorageService: Sendable {
             let (primaries, handoffs) = self.nodes(partition: old.part)
             for d in primaries + handoffs { try? await d.remove(partition: old.part, hash: old.hash, .files(files)) }
         }
-        return old
     }
 
     /// Removes files of `hash` older than `timestamp` from every device that may hold them.

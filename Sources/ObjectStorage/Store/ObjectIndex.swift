@@ -14,8 +14,18 @@ public struct ContainerRow: Sendable {
     public var name: String
     public var putTimestamp: String
     public var objectCount: Int
+    /// Bytes of the current objects (a current row that shows an object version counts 0, as
+    /// Swift's versions symlink does; the version's bytes count in `versionsBytes`).
     public var bytesUsed: Int
     public var metadata: [String: String]
+    /// Rows of the container's object versions (Swift's hidden `\0versions\0<name>` container's
+    /// object count, delete markers included); nil when versioning was never enabled, so no
+    /// such container exists.
+    public var versionsCount: Int? = nil
+    public var versionsBytes = 0
+
+    /// What Swift reports as the container's bytes: its own and its versions container's.
+    public var reportedBytes: Int { bytesUsed + versionsBytes }
 }
 
 public struct ObjectRow: Sendable, Equatable {
@@ -33,6 +43,15 @@ public struct ObjectRow: Sendable, Equatable {
     public var deleteAt: Int?
     public var part: Int
     public var hash: String
+    /// The object version this row is (`isVersionRecord`), or that an object's current row shows
+    /// (Swift's "versions symlink"); nil for a plain object (the `null` version).
+    public var versionID: String? = nil
+    /// A row of the versions table rather than an object's current row.
+    public var isVersionRecord = false
+
+    /// What the row adds to its container's bytes: a current row that shows a version adds
+    /// nothing (the version's row counts the bytes).
+    public var countedSize: Int { versionID != nil && !isVersionRecord ? 0 : size }
 
     /// The newest of the data and metadata timestamps: what X-Timestamp and Last-Modified report.
     public var lastModified: String { max(timestamp, metaTimestamp ?? "") }
@@ -86,9 +105,13 @@ public struct ObjectIndex: Sendable {
                           metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)))
     }
 
+    /// The account's totals as Swift's account server keeps them: a container's versions
+    /// container counts as a container of its own, its versions as objects.
     public func accountStats(_ account: String) async throws -> (containers: Int, objects: Int, bytes: Int) {
         guard let row = try await sql.raw("""
-            SELECT COUNT(*) AS n, COALESCE(SUM(object_count), 0) AS o, COALESCE(SUM(bytes_used), 0) AS b
+            SELECT CAST(COUNT(*) + COUNT(versions_count) AS BIGINT) AS n,
+            CAST(COALESCE(SUM(object_count + COALESCE(versions_count, 0)), 0) AS BIGINT) AS o,
+            CAST(COALESCE(SUM(bytes_used + versions_bytes), 0) AS BIGINT) AS b
             FROM object_containers WHERE account = \(bind: account)
             """).first() else { return (0, 0, 0) }
         return (try row.decode(column: "n", as: Int.self), try row.decode(column: "o", as: Int.self), try row.decode(column: "b", as: Int.self))
@@ -113,7 +136,7 @@ public struct ObjectIndex: Sendable {
 
     public func container(_ account: String, _ name: String) async throws -> ContainerRow? {
         guard let row = try await sql.raw("""
-            SELECT account, name, put_timestamp, object_count, bytes_used, metadata FROM object_containers
+            SELECT \(unsafeRaw: Self.containerColumns) FROM object_containers
             WHERE account = \(bind: account) AND name = \(bind: name)
             """).first() else { return nil }
         return try Self.containerRow(row)
@@ -123,8 +146,12 @@ public struct ObjectIndex: Sendable {
         ContainerRow(account: try row.decode(column: "account", as: String.self), name: try row.decode(column: "name", as: String.self),
                      putTimestamp: try row.decode(column: "put_timestamp", as: String.self),
                      objectCount: try row.decode(column: "object_count", as: Int.self), bytesUsed: try row.decode(column: "bytes_used", as: Int.self),
-                     metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)))
+                     metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)),
+                     versionsCount: try row.decode(column: "versions_count", as: Int?.self),
+                     versionsBytes: try row.decode(column: "versions_bytes", as: Int.self))
     }
+
+    static let containerColumns = "account, name, put_timestamp, object_count, bytes_used, metadata, versions_count, versions_bytes"
 
     /// Creates the container, or updates its metadata when it exists. Returns whether it was created.
     public func putContainer(_ account: String, _ name: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) throws -> Void) async throws -> Bool {
@@ -133,10 +160,11 @@ public struct ObjectIndex: Sendable {
             if try await Self.rewriteContainerMetadata(db, account, name, update) { return false }
             var meta = [String: String]()
             try update(&meta)
+            let versions: Int? = meta[Self.versionsContainerKey] != nil ? 0 : nil
             // A concurrent create of the same name makes this a no-op (then: 202, as Swift would).
             let inserted = try await db.raw("""
-                INSERT INTO object_containers (account, name, put_timestamp, object_count, bytes_used, metadata)
-                VALUES (\(bind: account), \(bind: name), \(bind: timestamp), 0, 0, \(bind: MetadataJSON.encode(meta)))
+                INSERT INTO object_containers (account, name, put_timestamp, object_count, bytes_used, metadata, versions_count, versions_bytes)
+                VALUES (\(bind: account), \(bind: name), \(bind: timestamp), 0, 0, \(bind: MetadataJSON.encode(meta)), \(bind: versions), 0)
                 ON CONFLICT (account, name) DO NOTHING RETURNING name
                 """).first()
             return inserted != nil
@@ -155,16 +183,33 @@ public struct ObjectIndex: Sendable {
         guard let row = try await db.raw("SELECT metadata FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").first() else { return false }
         var meta = MetadataJSON.decode(try row.decode(column: "metadata", as: String.self))
         try update(&meta)
-        try await db.raw("UPDATE object_containers SET metadata = \(bind: MetadataJSON.encode(meta)) WHERE account = \(bind: account) AND name = \(bind: name)").run()
+        // Enabling versioning makes the versions container (its counts start at 0); once made,
+        // it stays, as Swift's does.
+        let hasVersions = meta[versionsContainerKey] != nil
+        try await db.raw("""
+            UPDATE object_containers SET metadata = \(bind: MetadataJSON.encode(meta)),
+            versions_count = CASE WHEN \(bind: hasVersions) THEN COALESCE(versions_count, 0) ELSE versions_count END
+            WHERE account = \(bind: account) AND name = \(bind: name)
+            """).run()
         return true
     }
 
-    public enum DeleteContainerResult: Sendable { case deleted, notFound, notEmpty }
+    public enum DeleteContainerResult: Sendable {
+        case deleted, notFound, notEmpty
+        /// Its versions container still holds versions (or delete markers).
+        case hasVersions
+    }
 
+    /// Deletes an empty container together with its (empty) versions container, in one
+    /// transaction: Swift deletes the versions container first and may leave the container
+    /// without it when the second delete fails; here neither or both go.
     public func deleteContainer(_ account: String, _ name: String) async throws -> DeleteContainerResult {
         let lock = self.lock
         return try await database.transaction { db in
-            guard let row = try await db.raw("SELECT object_count FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)\(unsafeRaw: lock)").first() else { return .notFound }
+            guard let row = try await db.raw("""
+                SELECT object_count, versions_count FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)\(unsafeRaw: lock)
+                """).first() else { return .notFound }
+            if try row.decode(column: "versions_count", as: Int?.self) ?? 0 > 0 { return .hasVersions }
             if try row.decode(column: "object_count", as: Int.self) > 0 { return .notEmpty }
             try await db.raw("DELETE FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)").run()
             return .deleted
@@ -174,7 +219,7 @@ public struct ObjectIndex: Sendable {
     public func listContainers(_ account: String, _ q: ListingQuery) async throws -> [ListingEntry<ContainerRow>] {
         try await list(q) { marker, endMarker, prefix, reverse, limit in
             let rows = try await sql.raw(Self.listingSQL(
-                select: "SELECT account, name, put_timestamp, object_count, bytes_used, metadata FROM object_containers",
+                select: "SELECT \(Self.containerColumns) FROM object_containers",
                 scope: "account = \(bind: account)", marker: marker, endMarker: endMarker, prefix: prefix, reverse: reverse, limit: limit)).all()
             return try rows.map { try Self.containerRow($0) }
         } name: { $0.name }
@@ -182,7 +227,7 @@ public struct ObjectIndex: Sendable {
 
     // MARK: objects
 
-    static let objectColumns = "account, container, name, timestamp, meta_timestamp, size, etag, content_type, metadata, delete_at, part, hash"
+    static let objectColumns = "account, container, name, timestamp, meta_timestamp, size, etag, content_type, metadata, delete_at, part, hash, version_id"
 
     static func objectRow(_ row: any SQLRow) throws -> ObjectRow {
         ObjectRow(account: try row.decode(column: "account", as: String.self), container: try row.decode(column: "container", as: String.self),
@@ -191,7 +236,7 @@ public struct ObjectIndex: Sendable {
                   etag: try row.decode(column: "etag", as: String.self), contentType: try row.decode(column: "content_type", as: String.self),
                   metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)),
                   deleteAt: try row.decode(column: "delete_at", as: Int?.self), part: try row.decode(column: "part", as: Int.self),
-                  hash: try row.decode(column: "hash", as: String.self))
+                  hash: try row.decode(column: "hash", as: String.self), versionID: try row.decode(column: "version_id", as: String?.self))
     }
 
     public func object(_ account: String, _ container: String, _ name: String) async throws -> ObjectRow? {
@@ -229,33 +274,57 @@ public struct ObjectIndex: Sendable {
             if old != nil {
                 try await db.raw("""
                     UPDATE object_objects SET timestamp = \(bind: o.timestamp), meta_timestamp = NULL, size = \(bind: o.size), etag = \(bind: o.etag),
-                    content_type = \(bind: o.contentType), metadata = \(bind: meta), delete_at = \(bind: o.deleteAt), part = \(bind: o.part), hash = \(bind: o.hash)
+                    content_type = \(bind: o.contentType), metadata = \(bind: meta), delete_at = \(bind: o.deleteAt), part = \(bind: o.part), hash = \(bind: o.hash),
+                    version_id = NULL
                     WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
                     """).run()
             } else {
-                try await db.raw("""
-                    INSERT INTO object_objects (\(unsafeRaw: Self.objectColumns)) VALUES (\(bind: o.account), \(bind: o.container), \(bind: o.name),
-                    \(bind: o.timestamp), NULL, \(bind: o.size), \(bind: o.etag), \(bind: o.contentType), \(bind: meta), \(bind: o.deleteAt), \(bind: o.part), \(bind: o.hash))
-                    """).run()
+                try await Self.insertCurrent(db, o)
             }
-            try await db.raw("""
-                UPDATE object_containers SET object_count = object_count + \(bind: old == nil ? 1 : 0), bytes_used = bytes_used + \(bind: o.size - (old?.size ?? 0))
-                WHERE account = \(bind: o.account) AND name = \(bind: o.container)
-                """).run()
+            try await Self.count(db, o.account, o.container, objects: old == nil ? 1 : 0, bytes: o.size - (old?.countedSize ?? 0))
             return .stored(replaced: old)
         }
+    }
+
+    static func insertCurrent(_ db: any SQLDatabase, _ o: ObjectRow) async throws {
+        try await db.raw("""
+            INSERT INTO object_objects (\(unsafeRaw: objectColumns)) VALUES (\(bind: o.account), \(bind: o.container), \(bind: o.name),
+            \(bind: o.timestamp), \(bind: o.metaTimestamp), \(bind: o.size), \(bind: o.etag), \(bind: o.contentType), \(bind: MetadataJSON.encode(o.metadata)),
+            \(bind: o.deleteAt), \(bind: o.part), \(bind: o.hash), \(bind: o.versionID))
+            """).run()
+    }
+
+    /// Adds to a container's counts of current objects and of versions.
+    static func count(_ db: any SQLDatabase, _ account: String, _ container: String, objects: Int, bytes: Int,
+                      versions: Int = 0, versionBytes: Int = 0) async throws {
+        try await db.raw("""
+            UPDATE object_containers SET object_count = object_count + \(bind: objects), bytes_used = bytes_used + \(bind: bytes),
+            versions_count = CASE WHEN \(bind: versions) = 0 THEN versions_count ELSE COALESCE(versions_count, 0) + \(bind: versions) END,
+            versions_bytes = versions_bytes + \(bind: versionBytes)
+            WHERE account = \(bind: account) AND name = \(bind: container)
+            """).run()
     }
 
     /// Replaces an object's metadata (POST); nil when the object is gone or changed meanwhile.
     public func updateObjectMetadata(_ o: ObjectRow, metaTimestamp: String, metadata: [String: String], contentType: String, deleteAt: Int?) async throws -> ObjectRow? {
         try await database.groupTransaction { db in
             _ = try await lockContainer(db, o.account, o.container)
-            guard let cur = try await Self.object(db, o.account, o.container, o.name), cur.timestamp == o.timestamp else { return nil }
+            guard let cur = try await Self.object(db, o.account, o.container, o.name), cur.timestamp == o.timestamp, cur.versionID == o.versionID else { return nil }
             try await db.raw("""
                 UPDATE object_objects SET meta_timestamp = \(bind: metaTimestamp), metadata = \(bind: MetadataJSON.encode(metadata)),
                 content_type = \(bind: contentType), delete_at = \(bind: deleteAt)
                 WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
                 """).run()
+            // A current row that shows a version shares the version's files: the version gets the
+            // same metadata (and `.meta` file), as Swift's POST reaches the version through its
+            // versions symlink; X-Delete-At stays on the current row only.
+            if let id = cur.versionID {
+                try await db.raw("""
+                    UPDATE object_versions SET meta_timestamp = \(bind: metaTimestamp), metadata = \(bind: MetadataJSON.encode(metadata)),
+                    content_type = \(bind: contentType)
+                    WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name) AND version_key = \(bind: Self.versionKey(id))
+                    """).run()
+            }
             var updated = cur
             updated.metaTimestamp = metaTimestamp
             updated.metadata = metadata
@@ -272,10 +341,7 @@ public struct ObjectIndex: Sendable {
             guard let old = try await Self.object(db, account, container, name) else { return nil }
             if let onlyTimestamp, old.timestamp != onlyTimestamp { return nil }
             try await db.raw("DELETE FROM object_objects WHERE account = \(bind: account) AND container = \(bind: container) AND name = \(bind: name)").run()
-            try await db.raw("""
-                UPDATE object_containers SET object_count = object_count - 1, bytes_used = bytes_used - \(bind: old.size)
-                WHERE account = \(bind: account) AND name = \(bind: container)
-                """).run()
+            try await Self.count(db, account, container, objects: -1, bytes: -old.countedSize)
             return old
         }
     }
@@ -289,13 +355,16 @@ public struct ObjectIndex: Sendable {
         } name: { $0.name }
     }
 
-    /// Every object of a partition: what the replicator makes the devices agree with.
+    /// Every object and object version of a partition: what the replicator makes the devices
+    /// agree with. (A current row that shows a version names the version's files.)
     public func partitionObjects(_ part: Int) async throws -> [ObjectRow] {
-        try await sql.raw("SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects WHERE part = \(bind: part)").all().map(Self.objectRow)
+        let current = try await sql.raw("SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects WHERE part = \(bind: part)").all().map(Self.objectRow)
+        let versions = try await sql.raw("SELECT \(unsafeRaw: Self.versionColumns) FROM object_versions WHERE part = \(bind: part)").all().map(Self.versionRow)
+        return current + versions
     }
 
     public func partitionsInUse() async throws -> [Int] {
-        try await sql.raw("SELECT DISTINCT part FROM object_objects").all().map { try $0.decode(column: "part", as: Int.self) }
+        try await sql.raw("SELECT part FROM object_objects UNION SELECT part FROM object_versions").all().map { try $0.decode(column: "part", as: Int.self) }
     }
 
     public func expired(before: Int, limit: Int) async throws -> [ObjectRow] {

@@ -27,5 +27,25 @@ public enum ObjectMigrations {
                 "CREATE INDEX object_objects_delete_at ON object_objects (delete_at) WHERE delete_at IS NOT NULL",
             ]
         },
+        // Object versioning (`X-Versions-Enabled`): a version of `name` is a row keyed by Swift's
+        // inverted timestamp (newest first in key order); an object's current row may show one
+        // (`version_id`). A container's versions are counted apart from its objects, NULL when it
+        // never had versioning (Swift's hidden versions container does not exist then).
+        Migration(service: "object_storage", version: 2, name: "object versions") { engine in
+            let text = engine == .postgres ? "TEXT COLLATE \"C\"" : "TEXT"
+            return [
+                "ALTER TABLE object_objects ADD COLUMN version_id TEXT",
+                "ALTER TABLE object_containers ADD COLUMN versions_count BIGINT",
+                "ALTER TABLE object_containers ADD COLUMN versions_bytes BIGINT NOT NULL DEFAULT 0",
+                """
+                CREATE TABLE object_versions (
+                    account \(text) NOT NULL, container \(text) NOT NULL, name \(text) NOT NULL, version_key \(text) NOT NULL,
+                    timestamp TEXT NOT NULL, meta_timestamp TEXT, size BIGINT NOT NULL, etag TEXT NOT NULL,
+                    content_type TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}', part INTEGER NOT NULL, hash TEXT NOT NULL,
+                    PRIMARY KEY (account, container, name, version_key))
+                """,
+                "CREATE INDEX object_versions_part ON object_versions (part)",
+            ]
+        },
     ]
 }

@@ -96,6 +96,14 @@ import Testing
         #expect(await readArchive([T.end]) == ReadResult())
     }
 
+    @Test func signedChecksumsAreAccepted() async {
+        // Some tars (Sun, NeXT) sum signed bytes; tarfile accepts either sum.
+        let header = Self.rechecksum(T.header(T.bytes("c/caf\u{E9}"), size: 1), signed: true)
+        let r = await readArchive([header + T.padded([1]) + T.end])
+        #expect(r.failure == nil)
+        #expect(r.paths == ["c/caf\u{E9}"])
+    }
+
     @Test func laterHeaderProblemsEndTheArchive() async {
         let first = T.file("c/a", T.bytes("one"))
         let bad = T.header(T.bytes("c/b"), size: 1, corruptChecksum: true) + T.padded([2]) + T.file("c/c", [3])
@@ -207,10 +215,10 @@ import Testing
         #expect(r.entries.map(\.kind) == [.sparse, .other, .sparse, .file])
     }
 
-    static func rechecksum(_ block: [UInt8]) -> [UInt8] {
+    static func rechecksum(_ block: [UInt8], signed: Bool = false) -> [UInt8] {
         var h = block
         for i in 148..<156 { h[i] = UInt8(ascii: " ") }
-        let sum = String(h.reduce(0) { $0 + Int($1) }, radix: 8)
+        let sum = String(h.reduce(0) { $0 + (signed ? Int(Int8(bitPattern: $1)) : Int($1)) }, radix: 8)
         for (i, b) in (Array(String(repeating: "0", count: 6 - sum.count).utf8) + Array(sum.utf8) + [0, 32]).enumerated() { h[148 + i] = b }
         return h
     }

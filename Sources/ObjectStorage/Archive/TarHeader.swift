@@ -37,12 +37,15 @@ struct TarHeader: Equatable {
         guard block.count == Self.blockSize else { throw .truncated }
         if block.allSatisfy({ $0 == 0 }) { throw .endOfArchive }
         let stored = try Self.number(block[148..<156])
-        var unsigned = 256, signed = 256  // the checksum field counts as eight spaces
-        for (i, b) in block.enumerated() where !(148..<156).contains(i) {
-            unsigned += Int(b)
-            signed += Int(Int8(bitPattern: b))
+        // Sums of the bytes, the checksum field counted as eight spaces; a signed byte is 256 less.
+        var unsigned = 256, high = 0
+        block.withUnsafeBufferPointer { bytes in
+            for i in 0..<Self.blockSize where i < 148 || i >= 156 {
+                unsigned &+= Int(bytes[i])
+                if bytes[i] >= 0x80 { high &+= 1 }
+            }
         }
-        guard stored == unsigned || stored == signed else { throw .badChecksum }
+        guard stored == unsigned || stored == unsigned - 256 * high else { throw .badChecksum }
         for range in [100..<108, 108..<116, 116..<124, 136..<148, 329..<337, 337..<345] {
             _ = try Self.number(block[range])
         }

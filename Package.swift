@@ -31,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
+        // zlib and libbz2 from the system (Debian's zlib1g-dev, libbz2-dev; scripts/install-deps.sh).
+        .systemLibrary(name: "CArchiveCodecs", path: "Sources/CArchiveCodecs",
+                       providers: [.apt(["zlib1g-dev", "libbz2-dev"]), .brew(["bzip2"])]),
         .target(
             name: "NimbusCore",
             dependencies: [
@@ -92,6 +95,7 @@ let package = Package(
         .target(
             name: "ObjectStorage",
             dependencies: [
+                "CArchiveCodecs",
                 "NimbusCore",
                 "NimbusStore",
                 "NimbusHTTP",
@@ -263,7 +267,7 @@ let package = Package(
         .testTarget(name: "NimbusHTTPTests", dependencies: ["NimbusHTTP", .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                          .product(name: "NIOEmbedded", package: "swift-nio"),
                                                          .product(name: "NIOHTTP1", package: "swift-nio")], swiftSettings: swiftSettings),
-        .testTarget(name: "ObjectStorageTests", dependencies: ["ObjectStorage", "NimbusStore", "NimbusTestSupport",
+        .testTarget(name: "ObjectStorageTests", dependencies: ["ObjectStorage", "CArchiveCodecs", "NimbusStore", "NimbusTestSupport",
                                                            .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "ImageTests", dependencies: ["Image", "NimbusStore", "NimbusTestSupport", .product(name: "Crypto", package: "swift-crypto"),
                                                    .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),

@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
     postgresql postgresql-client   # store tests against a throwaway cluster
     libsqlite3-dev                 # default store
+    zlib1g-dev libbz2-dev          # object storage: tar.gz and tar.bz2 archives (extract-archive)
     curl jq wrk                    # smoke checks and benchmarks
     python3 ca-certificates make
     # scripts/build-test-image.sh: the small bootable test guest, and booting it

@@ -31,10 +31,15 @@ public enum PercentEncoding {
 
     /// Escapes every byte except the unreserved ones (`A-Z a-z 0-9 - _ . ~`) and those in `safe`.
     public static func encode(_ text: some StringProtocol, safe: String = "") -> String {
+        encode(bytes: text.utf8, safe: safe)
+    }
+
+    /// Escapes bytes that need not be UTF-8 (Python's `quote` of a `bytes` value).
+    public static func encode(bytes: some Sequence<UInt8>, safe: String = "") -> String {
         let safeBytes = Set(safe.utf8)
         var out = [UInt8]()
-        out.reserveCapacity(text.utf8.count)
-        for b in text.utf8 {
+        out.reserveCapacity(bytes.underestimatedCount)
+        for b in bytes {
             if isUnreserved(b) || safeBytes.contains(b) {
                 out.append(b)
             } else {

@@ -76,32 +76,6 @@ import Testing
         #expect(ByteRanges.parse("bytes=a-b", size: 10) == nil)
     }
 
-    @Test func tarArchiveFiles() throws {
-        func header(_ name: String, size: Int, type: UInt8) -> [UInt8] {
-            var h = [UInt8](repeating: 0, count: 512)
-            for (i, b) in name.utf8.enumerated() { h[i] = b }
-            let sizeField = Array(String(size, radix: 8).utf8)
-            let pad = 11 - sizeField.count
-            for i in 0..<11 { h[124 + i] = i < pad ? UInt8(ascii: "0") : sizeField[i - pad] }
-            h[156] = type
-            for (i, b) in "ustar".utf8.enumerated() { h[257 + i] = b }
-            return h
-        }
-        func padded(_ d: [UInt8]) -> [UInt8] { d + [UInt8](repeating: 0, count: (512 - d.count % 512) % 512) }
-        let data = Array("hello".utf8)
-        let long = String(repeating: "x", count: 150)
-        var tar = header("c1/", size: 0, type: UInt8(ascii: "5"))
-        tar += header("c1/a.txt", size: data.count, type: UInt8(ascii: "0")) + padded(data)
-        tar += header("././@LongLink", size: long.utf8.count + 1, type: UInt8(ascii: "L")) + padded(Array(long.utf8) + [0])
-        tar += header("ignored", size: 0, type: UInt8(ascii: "0"))
-        tar += [UInt8](repeating: 0, count: 1024)
-        let files = try TarArchive.files(tar)
-        #expect(files.map { String(decoding: $0.path, as: UTF8.self) } == ["c1/a.txt", long])
-        #expect(Array(tar[files[0].data]) == data)
-        #expect(files[1].data.isEmpty)
-        #expect(throws: TarArchive.Failure.self) { try TarArchive.files(Array(tar.prefix(700))) }
-    }
-
     @Test func containerACLs() {
         let acl = ContainerACL(".r:*, .rlistings, projA:userB, *:userC, reader-role")
         #expect(acl.listings)

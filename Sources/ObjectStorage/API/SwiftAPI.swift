@@ -112,10 +112,15 @@ public struct SwiftAPI: Sendable {
                 out.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
                 return out
             }
-            switch (target.container, target.object) {
-            case (nil, _): response = try await r.account()
-            case (_?, nil): response = try await r.container()
-            case (_?, _?): response = try await r.object()
+            // bulk.py sees every PUT with `extract-archive`, at any depth (a prefix in the container).
+            if request.method == .put && r.hasQuery("extract-archive") {
+                response = try await r.extractArchive()
+            } else {
+                switch (target.container, target.object) {
+                case (nil, _): response = try await r.account()
+                case (_?, nil): response = try await r.container()
+                case (_?, _?): response = try await r.object()
+                }
             }
         } catch let reply as SwiftReply {
             var out = r.withCORS(reply.response)

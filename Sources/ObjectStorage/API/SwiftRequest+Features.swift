@@ -193,8 +193,9 @@ extension SwiftRequest {
     /// status is 200 and the outcome is in "Response Status".
     func bulkReport(root: String, counts: [(String, Int)], errors: [(String, String)], status: String?, body: String = "") -> Response {
         let responseStatus = status ?? (errors.isEmpty ? (root == "delete" ? "200 OK" : "201 Created") : "400 Bad Request")
-        let accept = query("format")?.lowercased() ?? headers[.accept]?.lowercased() ?? ""
-        if accept.containsBytes("json") {
+        // Accept's best match (bulk.py `req.accept.best_match`), or `format=`; else plain text.
+        let format = (try? listingFormat()) ?? .plain
+        if format == .json {
             var json = JSONObject()
             for (k, n) in counts { json[k] = .int(Int64(n)) }
             json["Response Body"] = .string(body)
@@ -202,7 +203,7 @@ extension SwiftRequest {
             json["Errors"] = .array(errors.map { [.string($0.0), .string($0.1)] })
             return .swift(.ok, body: JSONValue.object(json).serializedString(), contentType: "application/json; charset=utf-8")
         }
-        if accept.containsBytes("xml") {
+        if format == .xml {
             func tag(_ k: String) -> String { k.lowercased().replacingBytes(" ", with: "_") }
             var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<\(root)>"
             for (k, n) in counts { x += "<\(tag(k))>\(n)</\(tag(k))>" }
@@ -214,72 +215,6 @@ extension SwiftRequest {
         var text = counts.map { "\($0.0): \($0.1)\n" }.joined() + "Response Body: \(body)\nResponse Status: \(responseStatus)\nErrors:\n"
         for (n, e) in errors { text += "\(n), \(e)\n" }
         return .swift(.ok, body: text, contentType: "text/plain; charset=utf-8")
-    }
-
-    // MARK: bulk upload (extract-archive)
-
-    /// bulk.py's defaults (also what `/info` advertises).
-    static let maxContainersPerExtraction = 10_000
-    static let maxFailedExtractions = 1_000
-
-    /// `PUT ?extract-archive=tar`: every regular file of the archive becomes an object; at the
-    /// account level the first path component names the container (created when missing).
-    /// Archives are read whole, up to 1 GiB; compressed archives are not supported yet.
-    func extractArchive() async throws -> Response {
-        guard isOwner else { throw deny() }
-        guard query("extract-archive") == "tar" else {
-            throw NimbusError.badRequest("Unsupported archive format: only uncompressed tar is supported")
-        }
-        let buffer = try await request.collectBody(upTo: 1 << 30, tooLarge: "Request Entity Too Large: archives are limited to 1 GiB")
-        let bytes = Array(buffer.readableBytesView)
-        let entries: [TarArchive.Entry]
-        do { entries = try TarArchive.files(bytes) } catch { throw NimbusError.badRequest("Invalid Tar File: \(error)") }
-        var created = 0, createdContainers = 0
-        var errors = [(String, String)]()
-        var containers = Set<Name>()
-        for e in entries {
-            // bulk.py: at most max_failed_extractions failures, then the rest is not tried.
-            if errors.count >= Self.maxFailedExtractions { break }
-            // The destination must be UTF-8 without NUL (`check_utf8`), else that file's 412.
-            guard let text = String(validating: e.path, as: UTF8.self), !text.utf8.contains(0) else {
-                errors.append(("/" + String(decoding: e.path, as: UTF8.self), "412 Precondition Failed")); continue
-            }
-            var path = text[...]
-            while let rest = path.droppingBytePrefix("./") { path = rest }
-            while let rest = path.droppingBytePrefix("/") { path = rest }
-            let c: String, o: String
-            if let tc = target.container {
-                (c, o) = (tc, String(path))
-            } else {
-                // A file at the top of the archive names no container: Swift skips it.
-                guard let (head, tail) = path.splitOnceBytes("/"), !head.isEmpty, !tail.isEmpty else { continue }
-                (c, o) = (String(head), String(tail))
-            }
-            guard c.utf8.count <= api.limits.maxContainerNameLength, o.utf8.count <= api.limits.maxObjectNameLength else {
-                errors.append(("/\(c)/\(o)", "400 Bad Request")); continue
-            }
-            do {
-                if !containers.contains(Name(c)) {
-                    if try await index.putContainer(target.account, c, timestamp: service.timestamp(), { _ in }) {
-                        createdContainers += 1
-                        if createdContainers > Self.maxContainersPerExtraction {
-                            return bulkReport(root: "extract", counts: [("Number Files Created", created)], errors: errors,
-                                              status: "400 Bad Request", body: "More than \(Self.maxContainersPerExtraction) containers to create from tar.")
-                        }
-                    }
-                    containers.insert(Name(c))
-                }
-                guard let container = try await index.container(target.account, c) else { throw NimbusError.notFound("The resource could not be found.") }
-                try await checkQuotas(container, adding: e.data.count)
-                let upload = ObjectStorageService.Upload(account: target.account, container: c, name: o, contentType: MimeTypes.guess(o),
-                                                         metadata: [:], contentLength: e.data.count)
-                _ = try await service.put(upload, body: [ByteBuffer(bytes: bytes[e.data])].async)
-                created += 1
-            } catch let err as NimbusError {
-                errors.append(("/\(c)/\(o)", "\(err.status) \(SwiftErrorRenderer.reason(err.status))"))
-            }
-        }
-        return bulkReport(root: "extract", counts: [("Number Files Created", created)], errors: errors, status: nil)
     }
 
     // MARK: bulk delete

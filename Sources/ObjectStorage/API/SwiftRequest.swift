@@ -191,8 +191,6 @@ struct SwiftRequest {
                 try Self.checkMetadata($0, prefix: "x-account-meta-", limits: limits)
             }
             return .swift(.noContent, headers: try await accountHeaders(acct))
-        case .put where hasQuery("extract-archive"):
-            return try await extractArchive()
         case .delete where hasQuery("bulk-delete"):
             return try await bulkDelete()
         default:
@@ -238,8 +236,6 @@ struct SwiftRequest {
     mutating func container() async throws -> Response {
         let acct = target.account, name = target.container!
         switch method {
-        case .put where hasQuery("extract-archive"):
-            return try await extractArchive()
         case .put:
             guard isOwner || level == .readWrite else { throw deny() }
             let updates = try containerUpdates()

@@ -732,3 +732,34 @@ def test_versions_survive_kill_9(object_nimbus):
     assert body == b"via swiftclient" and VERSION_ID_RE.match(headers["x-object-version-id"])
     h = acct.req("HEAD", c).headers
     assert h["X-Versions-Enabled"] == "True" and h["X-Container-Object-Count"] == "2"
+
+
+def test_extract_archive_into_a_versioned_container_keeps_versions(new_account):
+    """A bulk upload (streamed extract-archive) writes through the same versioned PUT: an
+    object it overwrites keeps its old version (Swift's bulk middleware makes one PUT per member,
+    which object_versioning versions)."""
+    import io
+    import tarfile
+
+    acct = new_account()
+    c = enabled(acct)
+    first = put_version(acct, c, "doc.txt", b"one")
+
+    def archive(members: dict) -> bytes:
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:gz") as tar:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return out.getvalue()
+
+    r = acct.req("PUT", c, params={"extract-archive": "tar.gz"}, data=archive({"doc.txt": b"two", "new.txt": b"fresh"}),
+                 headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["Number Files Created"] == 2, r.text
+    listed = versions(acct, c)
+    docs = [e for e in listed if e["name"] == "doc.txt"]
+    assert len(docs) == 2 and [e["is_latest"] for e in docs] == [True, False], docs
+    assert docs[1]["version_id"] == first
+    assert acct.req("GET", f"{c}/doc.txt").content == b"two"
+    assert acct.req("GET", f"{c}/doc.txt", params={"version-id": first}).content == b"one"

@@ -380,3 +380,38 @@ def test_deleting_everything_leaves_no_trace(net_cloud):
     assert f"brq{public[:11]}" not in names and f"ext{public[:11]}" not in names
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert f"nimbus-ports-{digest}" not in tables and f"nimbus-sg-{digest}" not in tables, tables
+
+
+def test_a_new_cloud_takes_over_the_outside_a_removed_cloud_left(tmp_path):
+    """A cloud whose data directory was removed leaves its kernel state (by design: traffic
+    survives a restart), so the outside namespace may still hold `eth0` from it. A new cloud on
+    the same machine (`rm -rf data; make run`) replaces that device with its own pair instead of
+    failing every pass with "File exists"."""
+    outside = "nimbus-t" + uuid.uuid4().hex[:6]
+    subprocess.run(["ip", "netns", "add", outside], check=True)
+    stale = "stl" + outside[-6:]   # the host end of the removed cloud's pair
+    subprocess.run(["ip", "link", "add", stale, "type", "veth", "peer", "name", "eth0", "netns", outside], check=True)
+    data = Path(tempfile.mkdtemp(prefix="nd-", dir="/tmp"))
+    cfg = write_config(tmp_path / "net.conf", {"compute_node": {"driver": "fake"},
+                                               "network": {"datapath": "linux", "outside_namespace": outside}})
+    n = Nimbus(data, admin_password=random_password(), demo_password=random_password(), extra_args=["--config-file", str(cfg)],
+               env={"NIMBUS_NETWORK_DATAPATH": "linux"})
+    try:
+        n.start(timeout=60)
+        deadline = time.monotonic() + 60
+        eth0: dict = {}
+        while time.monotonic() < deadline:
+            out = subprocess.run(["ip", "-n", outside, "-j", "-d", "addr", "show", "dev", "eth0"], capture_output=True, text=True).stdout
+            eth0 = (json.loads(out) or [{}])[0] if out.strip() else {}
+            if eth0.get("linkinfo", {}).get("info_kind") == "veth" and any(a.get("local") == "172.24.4.1" for a in eth0.get("addr_info", [])):
+                break
+            time.sleep(0.5)
+        assert eth0.get("linkinfo", {}).get("info_kind") == "veth", eth0
+        assert any(a.get("local") == "172.24.4.1" and a.get("prefixlen") == 24 for a in eth0["addr_info"]), eth0
+        assert "replacing it" in n.log_path.read_text()
+        assert stale not in links(), "the old pair went with its inner end"
+    finally:
+        subprocess.run(["ip", "link", "del", stale], check=False, capture_output=True)
+        n.stop(grace=15)
+        scrub_datapath(data, outside)
+        shutil.rmtree(data, ignore_errors=True)

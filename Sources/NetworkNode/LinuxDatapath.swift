@@ -155,6 +155,13 @@ public final class LinuxDatapath: Datapath {
     /// `namespace` with `mac`, `mtu` and exactly `addresses`.
     func veth(outer: String, inner: String, namespace: String, mac: String?, mtu: Int, addresses: [String], _ links: inout [String: Link]) async throws {
         if links[outer] == nil {
+            // The inner name taken while our outer end is missing: the pair of a cloud that ran
+            // here before (its data gone, its kernel state left, e.g. `eth0` in `nimbus-public`).
+            // Deleting one end deletes that pair; this cloud takes the name over.
+            if await tryRun(["ip", "-n", namespace, "link", "show", "dev", inner]) {
+                logger.warning("\(inner) in namespace \(namespace) belongs to no device of this cloud; replacing it")
+                try await run(["ip", "-n", namespace, "link", "delete", "dev", inner])
+            }
             own(outer)
             try await run(ip(["link", "add", outer, "type", "veth", "peer", "name", inner, "netns", namespace]))
             links[outer] = Link(name: outer, kind: "veth", master: nil, mtu: 1500, up: false, mac: nil)

@@ -208,3 +208,44 @@ def test_expired_request_token_and_mixed_methods(cloud):
     r = cloud.api("POST", "/auth/tokens", token=None, json={"auth": {"identity": {"methods": ["oauth1"]}}})
     assert r.status_code == 400, r.text
     ks.oauth1.consumers.delete(c.id)
+
+
+def test_token_durations_are_configurable(tmp_path):
+    """Keystone's `[oauth1] request_token_duration` and `access_token_duration`: a request token
+    that lives 1 s cannot be authorized after it; 0 means forever, and then the response carries
+    no `oauth_expires_at` (keystone/api/os_oauth1.py)."""
+    import tempfile
+    from pathlib import Path
+
+    from conftest import Cloud
+    from nimbus_launcher import Nimbus, random_password
+    from object_support import write_config
+
+    data = Path(tempfile.mkdtemp(prefix="oa-", dir="/tmp"))
+    cfg = write_config(tmp_path / "oauth.conf", {"oauth1": {"request_token_duration": "1", "access_token_duration": "0"},
+                                                 "network": {"datapath": "fake"}, "compute_node": {"driver": "fake"}})
+    n = Nimbus(data, admin_password=random_password(), demo_password=random_password(), extra_args=["--config-file", str(cfg)])
+    try:
+        n.start(timeout=60)
+        cloud = Cloud(n)
+        ks = admin_client(cloud)
+        project_id = cloud.id_of("project", "admin")
+        c = ks.oauth1.consumers.create(description="durations")
+        rt = form(request_token(cloud, c.id, c.secret, project_id).text)
+        assert "oauth_expires_at" in rt, rt
+        time.sleep(1.5)
+        r = cloud.api("PUT", f"/OS-OAUTH1/authorize/{rt['oauth_token']}", json={"roles": [{"name": "member"}]})
+        assert r.status_code == 401 and "expired" in r.json()["error"]["message"], r.text
+        # A fresh request token is authorized at once; its access token never expires.
+        req = ks.oauth1.request_tokens.create(c.id, c.secret, project_id)
+        verifier = ks.oauth1.request_tokens.authorize(req.key, [cloud.id_of("role", "member")]).oauth_verifier
+        url = f"{cloud.auth_url}/OS-OAUTH1/access_token"
+        h = signed(url, c.id, c.secret, resource_owner_key=req.key, resource_owner_secret=req.secret, verifier=verifier)
+        at = form(requests.post(url, headers=h, timeout=30).text)
+        assert set(at) == {"oauth_token", "oauth_token_secret"}, at
+        shown = cloud.api("GET", f"/users/{cloud.id_of('user', 'admin')}/OS-OAUTH1/access_tokens/{at['oauth_token']}").json()
+        assert shown["access_token"]["expires_at"] is None, shown
+    finally:
+        n.stop(grace=10)
+        import shutil
+        shutil.rmtree(data, ignore_errors=True)

@@ -54,6 +54,8 @@ struct CloudAssembly {
             tokenLifetime: TimeInterval(config.values.int("identity", "token_expiration")),
             allowExpiredWindow: TimeInterval(config.values.int("identity", "allow_expired_window")),
             passwordHashRounds: config.values.int("identity", "password_hash_rounds"))
+        settings.oauthRequestTokenDuration = TimeInterval(config.values.int("oauth1", "request_token_duration"))
+        settings.oauthAccessTokenDuration = TimeInterval(config.values.int("oauth1", "access_token_duration"))
         let sc = "security_compliance"
         settings.security.lockoutFailureAttempts = config.values.int(sc, "lockout_failure_attempts")
         settings.security.lockoutDuration = TimeInterval(config.values.int(sc, "lockout_duration"))

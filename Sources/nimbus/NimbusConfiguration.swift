@@ -12,6 +12,8 @@ struct NimbusConfiguration {
         ConfigOption("DEFAULT", "log_level", default: "info", "trace, debug, info, notice, warning, error or critical."),
         ConfigOption("DEFAULT", "region", default: "RegionOne", "Region name used for catalog endpoints."),
         ConfigOption("identity", "token_expiration", default: "3600", "Token lifetime in seconds."),
+        ConfigOption("oauth1", "request_token_duration", default: "28800", "Seconds an OS-OAUTH1 request token stays valid for its authorization (0: forever), as Keystone's."),
+        ConfigOption("oauth1", "access_token_duration", default: "86400", "Seconds an OS-OAUTH1 access token stays valid (0: forever), as Keystone's."),
         ConfigOption("identity", "allow_expired_window", default: "172800", "Seconds after expiry that ?allow_expired=1 still validates a token."),
         ConfigOption("identity", "password_hash_rounds", default: "60000", "PBKDF2-SHA512 iterations for new password hashes."),
         ConfigOption("identity", "change_poll_interval_ms", default: "1000", "How often to look for identity changes made by other controllers sharing the database."),

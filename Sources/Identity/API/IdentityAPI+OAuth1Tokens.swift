@@ -13,13 +13,14 @@ extension IdentityAPI {
                 throw NimbusError.badRequest("Expecting to find Requested-Project-Id in request.")
             }
             let r = try await self.service.createRequestToken(call, projectID: project)
-            return Self.formResponse([("oauth_token", r.id), ("oauth_token_secret", r.secret), ("oauth_expires_at", r.expiresAt ?? "")])
+            // Keystone leaves the expiry out when request tokens never expire (duration 0).
+            return Self.formResponse([("oauth_token", r.id), ("oauth_token_secret", r.secret)] + (r.expiresAt.map { [("oauth_expires_at", $0)] } ?? []))
         }
         t.post("/v3/OS-OAUTH1/access_token", auth: .none) { req, ctx in
             let call = try self.oauthCall(req)
             guard call.request.consumerKey?.isEmpty == false else { throw NimbusError.badRequest("Expecting to find oauth_consumer_key in request.") }
             let r = try await self.service.createAccessToken(call)
-            return Self.formResponse([("oauth_token", r.id), ("oauth_token_secret", r.secret), ("oauth_expires_at", r.expiresAt ?? "")])
+            return Self.formResponse([("oauth_token", r.id), ("oauth_token_secret", r.secret)] + (r.expiresAt.map { [("oauth_expires_at", $0)] } ?? []))
         }
         t.put("/v3/OS-OAUTH1/authorize/{request_token_id}") { req, ctx in
             let caller = try self.authorize("identity:authorize_request_token", ctx)

@@ -11,9 +11,10 @@ public struct OAuthConsumer: Sendable {
 /// OS-OAUTH1's stored objects: consumers, request tokens, access tokens (Keystone's oauth1 SQL
 /// backend). The signed flows that create tokens are in `IdentityService+OAuth1Flow`.
 extension IdentityService {
-    /// Keystone's `[oauth1] request_token_duration` and `access_token_duration` defaults.
-    static let requestTokenDuration: TimeInterval = 28_800
-    static let accessTokenDuration: TimeInterval = 86_400
+    /// When a request or access token made now expires (`duration` 0: never, as in Keystone).
+    func oauthExpiry(_ duration: TimeInterval, from now: Date) -> String? {
+        duration > 0 ? Timestamps.micros(now.addingTimeInterval(duration)) : nil
+    }
 
     func makeConsumer(_ r: OAuthConsumerRecord) -> OAuthConsumer {
         OAuthConsumer(id: r.id, description: r.description, extra: decodeJSONColumn(r.extra))

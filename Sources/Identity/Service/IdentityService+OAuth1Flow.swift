@@ -44,7 +44,7 @@ extension IdentityService {
         try spendNonce(call)
         let r = OAuthRequestTokenRecord(id: Identifiers.hex32(), secret: Identifiers.hex32(), verifier: nil, authorizingUserId: nil,
                                         requestedProjectId: projectID, roleIds: nil, consumerId: consumer.id,
-                                        expiresAt: Timestamps.micros(now.addingTimeInterval(Self.requestTokenDuration)))
+                                        expiresAt: oauthExpiry(settings.oauthRequestTokenDuration, from: now))
         let nowText = nowString, limit = Self.outstandingRequestTokensLimit
         try await write { db in
             // Request tokens need no Keystone token to make: expired ones go, and a consumer may
@@ -118,7 +118,7 @@ extension IdentityService {
         }
         let access = OAuthAccessTokenRecord(id: Identifiers.hex32(), secret: Identifiers.hex32(), authorizingUserId: userID,
                                             projectId: token.requestedProjectId, roleIds: roleIDs, consumerId: consumer.id,
-                                            expiresAt: Timestamps.micros(now.addingTimeInterval(Self.accessTokenDuration)))
+                                            expiresAt: oauthExpiry(settings.oauthAccessTokenDuration, from: now))
         try await write { db in
             let spent = try await db.raw("DELETE FROM identity_oauth_request_tokens WHERE id = \(bind: tokenID) RETURNING id").all()
             guard !spent.isEmpty else { throw NimbusError.unauthorized("Request token not found") }

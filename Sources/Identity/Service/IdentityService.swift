@@ -24,6 +24,10 @@ public struct IdentitySettings: Sendable {
     public var passwordHashRounds: Int
     public var defaultDomainID: String
     public var security = SecurityCompliance()
+    /// Keystone's `[oauth1] request_token_duration` and `access_token_duration` (seconds; 0: the
+    /// tokens never expire).
+    public var oauthRequestTokenDuration: TimeInterval = 28_800
+    public var oauthAccessTokenDuration: TimeInterval = 86_400
 
     public init(tokenLifetime: TimeInterval = 3600, allowExpiredWindow: TimeInterval = 172_800, passwordHashRounds: Int = 60_000,
                 defaultDomainID: String = "default") {

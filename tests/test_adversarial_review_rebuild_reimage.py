@@ -7,6 +7,7 @@ import json
 import os
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -224,14 +225,14 @@ def test_an_attachment_made_during_a_reimage_never_leaves_the_volume_inconsisten
 
 # ---- compute 2.93: rebuild of volume-backed servers -----------------------------------------
 
-def image_with(env, **fields) -> str:
+def image_with(env, data: bytes = b"rv\n" * 4096, **fields) -> str:
     h = {"X-Auth-Token": env.admin}
     r = requests.post(f"{env.base}/image/v2/images", headers=h, timeout=30,
                       json={"name": f"rv-{uuid.uuid4().hex[:6]}", "disk_format": "raw", "container_format": "bare", "visibility": "public", **fields})
     assert r.status_code == 201, r.text
     iid = r.json()["id"]
     r = requests.put(f"{env.base}/image/v2/images/{iid}/file", headers={**h, "Content-Type": "application/octet-stream"},
-                     data=b"rv\n" * 4096, timeout=30)
+                     data=data, timeout=30)
     assert r.status_code == 204, r.text
     return iid
 
@@ -309,21 +310,21 @@ def test_rebuild_with_an_image_whose_min_disk_exceeds_the_root_volume_is_400(env
 
 @needs_exports
 def test_a_failed_reimage_leaves_an_error_server_whose_delete_releases_the_volume(env):
-    """The image is deleted while the guest is torn down, so Cinder's re-image fails: the server
-    ends ERROR; deleting it releases (here deletes) its root volume."""
+    """The image's bytes are gone from the store (the API's checks pass), so Cinder's re-image
+    fails: the server ends ERROR with the failed rebuild recorded, a second rebuild is refused
+    (the root volume is not in-use), and deleting the server releases its root volume."""
     who = member(env)
     sid, vid = bfv_server(env, who)
     doomed = image_with(env)
+    store = Path(env.cloud.nimbus.data_dir) / "image" / "images" / doomed
+    assert store.exists(), store
+    store.unlink()
     rebuild(env, who, sid, doomed, "2.93")
-    assert requests.delete(f"{env.base}/image/v2/images/{doomed}", headers={"X-Auth-Token": env.admin}, timeout=30).status_code == 204
-    deadline = time.monotonic() + 90
-    while True:
-        s = env.nova("GET", f"/servers/{sid}", token=who.token).json()["server"]
-        if s["OS-EXT-STS:task_state"] is None:
-            break
-        assert time.monotonic() < deadline, s
-        time.sleep(0.3)
-    assert s["status"] in ("ACTIVE", "ERROR"), s
+    s = wait_server(env, who, sid, "ERROR")
+    assert s["OS-EXT-STS:task_state"] is None, s
+    v = requests.get(f"{env.base}/volume/v3/{who.project}/volumes/{vid}", headers={"X-Auth-Token": who.token}, timeout=30).json()["volume"]
+    assert v["status"] in ("reserved", "error"), v
+    rebuild(env, who, sid, env.image, "2.93", expect=400)
     delete_and_wait_gone(env, who, sid)
     deadline = time.monotonic() + 60
     while True:
@@ -359,13 +360,25 @@ def test_rebuild_keeps_a_second_volume_attached(env):
 
 
 @needs_exports
-def test_delete_during_a_volume_backed_rebuild_releases_the_root_volume(env):
+@pytest.mark.parametrize("when", ["at_once", "while_reimaging"])
+def test_delete_during_a_volume_backed_rebuild_releases_the_root_volume(env, when):
+    """Deleted at once, or while Cinder re-images the root volume (a larger image keeps it
+    `downloading`): the server goes away and its root volume (delete_on_termination) too."""
     who = member(env)
     sid, vid = bfv_server(env, who)
-    alt, _ = alt_image(env)
-    rebuild(env, who, sid, alt, "2.93")
-    delete_and_wait_gone(env, who, sid, timeout=90)
-    deadline = time.monotonic() + 60
+    image = image_with(env, data=os.urandom(1 << 20) * 64) if when == "while_reimaging" else alt_image(env)[0]
+    rebuild(env, who, sid, image, "2.93")
+    if when == "while_reimaging":
+        deadline = time.monotonic() + 60
+        while True:
+            v = requests.get(f"{env.base}/volume/v3/{who.project}/volumes/{vid}", headers={"X-Auth-Token": who.token}, timeout=30).json()["volume"]
+            if v["status"] == "downloading":
+                break
+            assert v.get("volume_image_metadata", {}).get("image_id") != image, "the re-image ended before it was seen"
+            assert time.monotonic() < deadline, v
+            time.sleep(0.05)
+    delete_and_wait_gone(env, who, sid, timeout=120)
+    deadline = time.monotonic() + 90
     while True:
         v = requests.get(f"{env.base}/volume/v3/{who.project}/volumes/{vid}", headers={"X-Auth-Token": who.token}, timeout=30)
         if v.status_code == 404:

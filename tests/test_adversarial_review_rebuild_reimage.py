@@ -139,6 +139,11 @@ def test_reimage_with_another_projects_private_image_is_404(bs_cloud, bs_user):
     vol = attacker.create_volume(size=1)
     assert_fault(reimage(attacker, vol["id"], secret), 404, f"Image {secret} could not be found.")
     assert attacker.show_volume(vol["id"])["status"] == "available"
+    # Two re-images at once: the second meets `downloading` (400); 32 MiB keep the first busy.
+    slow = private_image(bs_cloud, attacker, data=os.urandom(1 << 20) * 32)
+    assert reimage(attacker, vol["id"], slow).status_code == 202
+    assert_fault(reimage(attacker, vol["id"], bs_cloud.test_image["id"]), 400, "current status is downloading")
+    attacker.wait_volume(vol["id"], "available")
     # The owner may; the bytes are hers.
     mine = victim.create_volume(size=1)
     assert reimage(victim, mine["id"], secret).status_code == 202
@@ -282,6 +287,11 @@ def test_rebuild_of_a_locked_server_and_the_2_92_boundary(env):
     # reimage_boot_volume is not a 2.92 field; 2.92 with another image is still Nova's 400.
     rebuild(env, who, sid, alt, "2.92", expect=400)
     assert wait_volume(env, who, vid, "in-use")["volume_image_metadata"]["image_id"] == env.image
+    # Two rebuilds at once: the second meets the first's task state (409).
+    rebuild(env, who, sid, alt, "2.93")
+    rebuild(env, who, sid, env.image, "2.93", expect=409)
+    wait_server(env, who, sid)
+    assert wait_volume(env, who, vid, "in-use")["volume_image_metadata"]["image_id"] == alt
     delete_and_wait_gone(env, who, sid)
 
 

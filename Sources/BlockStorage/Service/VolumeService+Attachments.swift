@@ -20,6 +20,12 @@ extension VolumeService {
             if status.contains("error") {
                 throw VolumeFault.invalidVolume("Volume attachments can not be created if the volume is in an error state. The Volume \(volumeID) currently has a status of: \(status) ")
             }
+            // A volume being re-imaged is not reserved under the re-image: its status would leave
+            // `downloading` (Nova's rebuild would take the re-image as done) and end `available`
+            // with an attachment.
+            if v["reimaging"] != nil {
+                throw VolumeFault.invalidVolume("Volume \(volumeID) is being re-imaged; it cannot be attached now.")
+            }
             let existing = s.attachments(of: volumeID)
             let multiattach = v["multiattach"]?.boolValue == true
             if !existing.isEmpty && !multiattach && !existing.allSatisfy({ $0["instance_uuid"]?.stringValue == instance && instance != nil }) {
@@ -61,6 +67,10 @@ extension VolumeService {
         let (volumeID, name, a): (String, String, JSONObject) = try await write { s in
             guard var doc = s[.attachment, id], let vid = doc["volume_id"]?.stringValue else {
                 throw NimbusError.notFound("Volume attachment \(id) could not be found.")
+            }
+            // Not connected while its bytes are being replaced (the export would serve either).
+            if s[.volume, vid]?["reimaging"] != nil {
+                throw VolumeFault.invalidVolume("Volume \(vid) is being re-imaged; it cannot be connected now.")
             }
             if let name = doc["export_name"]?.stringValue { return (vid, name, doc) }
             let name = Identifiers.hex32() + Identifiers.hex32()

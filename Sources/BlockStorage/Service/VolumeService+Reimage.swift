@@ -81,7 +81,7 @@ extension VolumeService {
                 s.put(.volume, v)
             }
             // Cinder then sends Nova `volume-reimaged` for a reserved volume; Nimbus' compute
-            // service does not rebuild volume-backed servers yet (2.93), so nobody waits for it.
+            // service (2.93 rebuild) instead waits for the status to leave `downloading`.
         }, onFailure: { _ in
             try? await self.write { s in
                 guard var v = s[.volume, id] else { return }

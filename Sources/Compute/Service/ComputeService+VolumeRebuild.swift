@@ -21,9 +21,21 @@ extension ComputeService {
         guard let root = i.volumes.first(where: { $0.bootIndex == 0 }) else {
             throw NimbusError(.internal, "Unable to find root block device mapping for volume-backed instance.")
         }
-        let original = try await volumes.volume(root.volumeID, caller: caller)?.imageMetadata["image_id"]
+        let rootVolume = try await volumes.volume(root.volumeID, caller: caller)
+        let original = rootVolume?.imageMetadata["image_id"]
         if !reimage, original?.sameBytes(as: image.id) != true {
             throw NimbusError.badRequest("Image \(image.id) is unacceptable: Unable to rebuild with a different image for a volume-backed server.")
+        }
+        // Nova's _validate_flavor_image_nostatus with the root BDM: the image must fit the root
+        // volume (checked here, before the guest is torn down, not by Cinder's re-image later).
+        if reimage, let size = rootVolume?.sizeGB, size > 0 {
+            let volumeBytes = Int64(size) << 30
+            if let bytes = image.size, bytes > volumeBytes {
+                throw NimbusError.badRequest("Volume is smaller than the minimum size specified in image metadata. Volume size is \(volumeBytes) bytes, minimum size is \(bytes) bytes.")
+            }
+            if Int64(image.minDiskGB) << 30 > volumeBytes {
+                throw NimbusError.badRequest("Volume is smaller than the minimum size specified in image metadata. Volume size is \(volumeBytes) bytes, minimum size is \(Int64(image.minDiskGB) << 30) bytes.")
+            }
         }
         for v in i.volumes {
             let status = try await volumes.status(volumeID: v.volumeID) ?? "deleted"

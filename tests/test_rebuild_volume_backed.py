@@ -116,3 +116,44 @@ def test_volume_backed_rebuild_before_and_from_2_93(env):
     assert env.nova("POST", f"/servers/{sid}/action", token=other.token, version="2.93",
                     json={"rebuild": {"imageRef": env.image}}).status_code == 404
     assert env.nova("DELETE", f"/servers/{sid}", token=who.token).status_code == 204
+
+
+def test_volume_backed_resize_on_its_own_host_confirm_and_revert(env):
+    """Resize of a volume-backed server stays on its host (Nova's allow_resize_to_same_host): the
+    guest gets the new flavor around the same root volume, which stays attached; Placement holds
+    no DISK_GB for the root (only the flavors' CPU and memory); a smaller root_gb is no "disk
+    down" for a volume root; confirm keeps the new flavor, revert restores the old one."""
+    who = member(env)
+    flavors = {f["name"]: f["id"] for f in env.nova("GET", "/flavors").json()["flavors"]}
+    sid = boot(env, who, [{"uuid": env.image, "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1}]
+               ).json()["server"]["id"]
+    s = wait_server(env, who, sid)
+    vid = s["os-extended-volumes:volumes_attached"][0]["id"]
+    attachment = wait_volume(env, who, vid, "in-use")["attachments"][0]["attachment_id"]
+
+    def resize(flavor):
+        r = env.nova("POST", f"/servers/{sid}/action", token=who.token, json={"resize": {"flavorRef": flavors[flavor]}})
+        assert r.status_code == 202, r.text
+        return wait_server(env, who, sid, "VERIFY_RESIZE")
+
+    def allocations():
+        r = requests.get(f"{env.base}/placement/allocations/{sid}", headers={"X-Auth-Token": env.admin,
+                         "OpenStack-API-Version": "placement 1.28"}, timeout=30)
+        return [a["resources"] for a in r.json()["allocations"].values()]
+
+    resized = resize("m1.micro")
+    assert resized["flavor"]["original_name"] == "m1.micro", resized["flavor"]
+    assert all("DISK_GB" not in a for a in allocations()), allocations()
+    assert env.nova("POST", f"/servers/{sid}/action", token=who.token, json={"confirmResize": None}).status_code == 204
+    s = wait_server(env, who, sid)
+    assert s["flavor"]["original_name"] == "m1.micro"
+    v = wait_volume(env, who, vid, "in-use")
+    assert v["attachments"][0]["attachment_id"] == attachment, "the root volume stays attached as it was"
+    # Back down to the smaller flavor, then reverted: m1.micro again.
+    resize("m1.nano")
+    assert env.nova("POST", f"/servers/{sid}/action", token=who.token, json={"revertResize": None}).status_code == 202
+    s = wait_server(env, who, sid)
+    assert s["flavor"]["original_name"] == "m1.micro"
+    assert wait_volume(env, who, vid, "in-use")["attachments"][0]["attachment_id"] == attachment
+    assert all("DISK_GB" not in a for a in allocations()), allocations()
+    assert env.nova("DELETE", f"/servers/{sid}", token=who.token).status_code == 204

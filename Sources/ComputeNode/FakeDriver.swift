@@ -130,7 +130,7 @@ public final class FakeDriver: VirtDriver {
     public func resize(_ spec: InstanceSpec, powerOn: Bool) async throws {
         try change(spec.id, .resize, powerOn: powerOn) { (i: inout Instance) throws(NimbusError) in
             guard i.spec != spec else { return }
-            guard spec.rootGB == 0 || spec.rootGB >= i.spec.rootGB, spec.ephemeralGB >= i.spec.ephemeralGB else {
+            guard spec.bootVolume != nil || spec.rootGB == 0 || spec.rootGB >= i.spec.rootGB, spec.ephemeralGB >= i.spec.ephemeralGB else {
                 throw NimbusError.badRequest("Resize error: Unable to resize disk down.")
             }
             if i.beforeResize == nil { i.beforeResize = i.spec }

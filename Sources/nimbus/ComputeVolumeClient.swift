@@ -83,9 +83,14 @@ struct ComputeVolumeClient: VolumeClient {
         try await volumes.reimage(volumeID, imageID: imageID, reimageReserved: true, actor: Self.service, caller: Self.serviceCaller)
         let deadline = ContinuousClock.now + .seconds(3600)
         while ContinuousClock.now < deadline {
-            let status = (try? volumes.volume(volumeID, actor: Self.service))?["status"]?.stringValue
-            if status == "error" { throw NimbusError(.internal, "Volume \(volumeID) could not be re-imaged with image \(imageID).") }
-            if status != "downloading" { return }
+            // The re-image's own marker, not the status alone (which an admin may reset).
+            guard let v = try? volumes.volume(volumeID, actor: Self.service) else {
+                throw NimbusError.notFound("Volume \(volumeID) went while it was being re-imaged.")
+            }
+            if v["reimaging"] == nil {
+                if v["status"]?.stringValue == "error" { throw NimbusError(.internal, "Volume \(volumeID) could not be re-imaged with image \(imageID).") }
+                return
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw NimbusError(.internal, "Re-imaging volume \(volumeID) took more than an hour.")

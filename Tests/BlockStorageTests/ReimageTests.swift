@@ -36,15 +36,20 @@ struct TwoImages: VolumeImageClient {
 /// a crash interrupts.
 final class StallingBackend: VolumeBackend, Sendable {
     let inner: FakeVolumeBackend
+    /// Whether the held write fails (a crash) or completes once released.
+    let fails: Bool
     private let gate = AsyncStream<Void>.makeStream()
-    init(_ inner: FakeVolumeBackend) { self.inner = inner }
+    init(_ inner: FakeVolumeBackend, fails: Bool = true) { self.inner = inner; self.fails = fails }
     func release() { gate.continuation.finish() }
 
     var host: String { inner.host }
     func capacity() async -> (totalGB: Int64, freeGB: Int64) { await inner.capacity() }
     func create(volume id: String, sizeGB: Int64, from source: VolumeSource) async throws {
-        for await _ in gate.stream {}
-        throw NimbusError(.internal, "the process went away")
+        if inner.size(of: id) != nil {   // a re-image: held
+            for await _ in gate.stream {}
+            if fails { throw NimbusError(.internal, "the process went away") }
+        }
+        try await inner.create(volume: id, sizeGB: sizeGB, from: source)
     }
     func extend(volume id: String, sizeGB: Int64) async throws { try await inner.extend(volume: id, sizeGB: sizeGB) }
     func delete(volume id: String) async throws { try await inner.delete(volume: id) }
@@ -96,11 +101,17 @@ final class StallingBackend: VolumeBackend, Sendable {
             #expect(s.state[.volume, id]?["reimaging"] == nil)
             // A crash mid-re-image: the next start ends it `error` and keeps the bytes (a create
             // interrupted the same way loses its partial bytes).
-            try await s.resetVolumeStatus(id, status: "reserved", attachStatus: nil, migrationStatus: nil, actor: admin)
+            // Reserved for a server (an attachment without a connector): re-imaged with
+            // reimage_reserved, and reserved again after; an attachment deleted meanwhile leaves
+            // it available (its status comes from the attachments left, not only the old one).
+            let a = try await s.createAttachment(volumeID: id, instance: "00000000-0000-4000-8000-000000000001", connector: nil, mode: "rw", actor: alice)
+            #expect(status(s, .volume, id) == "reserved")
+            await #expect(throws: NimbusError.self) { try await s.reimage(id, imageID: TwoImages.active, reimageReserved: false, actor: alice, caller: anyone) }
             try await s.reimage(id, imageID: TwoImages.active, reimageReserved: true, actor: alice, caller: anyone)
             await s.settle()
             #expect(status(s, .volume, id) == "reserved")
-            try await s.resetVolumeStatus(id, status: "available", attachStatus: nil, migrationStatus: nil, actor: admin)
+            try await s.deleteAttachment(try #require(a["id"]?.stringValue), actor: alice)
+            #expect(status(s, .volume, id) == "available")
             // This process "crashes" while the backend writes the image (its write never ends).
             let stalled = StallingBackend(backend)
             let dying = try await VolumeService(store: VolumeStore(database: db), backend: stalled, images: TwoImages(), logger: Logger(label: "test"))
@@ -115,6 +126,24 @@ final class StallingBackend: VolumeBackend, Sendable {
             stalled.release()
             await dying.settle()
             await close()
+        }
+    }
+
+    @Test func anAttachmentDeletedDuringAReimageLeavesItDownloadingThenAvailable() async throws {
+        try await withVolumeService(engines: ["sqlite"]) { _, backend, db in
+            let stalled = StallingBackend(backend, fails: false)
+            let s = try await VolumeService(store: VolumeStore(database: db), backend: stalled, images: TwoImages(), logger: Logger(label: "test"))
+            let id = try #require(try await s.createVolume(blank(1), actor: alice, caller: anyone)["id"]?.stringValue)
+            while status(s, .volume, id) == "creating" { try await Task.sleep(for: .milliseconds(5)) }
+            let a = try await s.createAttachment(volumeID: id, instance: "00000000-0000-4000-8000-000000000002", connector: nil, mode: "rw", actor: alice)
+            try await s.reimage(id, imageID: TwoImages.active, reimageReserved: true, actor: alice, caller: anyone)
+            // The server went meanwhile: its attachment goes, the re-image goes on.
+            try await s.deleteAttachment(try #require(a["id"]?.stringValue), actor: alice)
+            #expect(status(s, .volume, id) == "downloading")
+            stalled.release()
+            await s.settle()
+            #expect(status(s, .volume, id) == "available")
+            #expect(s.state[.volume, id]?["reimaging"] == nil)
         }
     }
 }

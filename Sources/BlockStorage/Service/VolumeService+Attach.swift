@@ -76,7 +76,7 @@ extension VolumeService {
             let (status, attachStatus) = Self.statuses(from: remaining)
             if v["status"]?.stringValue == "extending" {
                 v["previous_status"] = .string(status)
-            } else {
+            } else if v["reimaging"] == nil {   // a re-image sets the status when it ends
                 v["status"] = .string(status)
             }
             v["attach_status"] = .string(attachStatus)

@@ -142,6 +142,8 @@ extension VolumeService {
             if v["status"]?.stringValue == "extending" {
                 // The extend sets the status when it ends: it finds this one from here.
                 v["previous_status"] = .string(status)
+            } else if v["reimaging"] != nil {
+                // A re-image sets the status when it ends, from the attachments left then.
             } else if !(attachStatus == "detached" && v["status"]?.stringValue == "uploading") {
                 // (An upload sets the status itself when it ends, as Cinder's `volume_detached` leaves it.)
                 v["status"] = .string(status)

@@ -73,7 +73,9 @@ extension VolumeService {
             try await self.backend.create(volume: id, sizeGB: size, from: source)
             try await self.write { s in
                 guard var v = s[.volume, id] else { return }
-                v["status"] = .string(previous)
+                // Cinder returns to the previous status; an attachment deleted meanwhile (the
+                // server of a reserved volume went) is taken into account, as a detach would.
+                v["status"] = .string(previous == "error" ? "error" : Self.statuses(from: s.attachments(of: id)).status)
                 v["previous_status"] = "downloading"
                 v["reimaging"] = nil
                 v["volume_image_metadata"] = .object(Self.imageMetadata(image))

@@ -308,7 +308,7 @@ extension ComputeService {
         }
         if Self.resizeTasks.contains(task), !done, let migration = before.migrationID, let old = before.oldFlavor,
            let provider = try await provider(of: host) {
-            _ = try await placement.replace([ConsumerClaim(consumer: before.id, provider: provider, resources: Self.resources(old)),
+            _ = try await placement.replace([ConsumerClaim(consumer: before.id, provider: provider, resources: Self.resources(old, volumeBacked: before.isVolumeBacked)),
                                              ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
                                             project: before.projectID, user: before.userID)
         }

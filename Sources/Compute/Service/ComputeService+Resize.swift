@@ -15,14 +15,15 @@ extension ComputeService {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         try Self.checkState(current, vm: [.active, .stopped], task: [nil], method: "resize")
-        try Self.refuseVolumeBacked(current, "resize")
+        let volumeBacked = current.isVolumeBacked
         guard let flavor = try await flavors.get(flavorID), !flavor.disabled,
               try await flavors.visible(flavor, to: current.projectID) || isAdmin else {
             throw NimbusError.badRequest("Flavor \(flavorID) could not be found.")
         }
         let old = current.flavor
         if flavor.id.sameBytes(as: old.id) { throw NimbusError.badRequest("When resizing, instances must change flavor!") }
-        if flavor.rootGB < old.rootGB && flavor.rootGB != 0 || (flavor.rootGB == 0 && old.rootGB != 0) {
+        // A volume-backed server's root disk is its volume: the flavor's root size does not apply.
+        if !volumeBacked, flavor.rootGB < old.rootGB && flavor.rootGB != 0 || (flavor.rootGB == 0 && old.rootGB != 0) {
             throw NimbusError.badRequest("Resize error: Unable to resize disk down.")
         }
         if flavor.ephemeralGB < old.ephemeralGB { throw NimbusError.badRequest("Resize error: Unable to resize disk down.") }
@@ -40,12 +41,17 @@ extension ComputeService {
         let claimed: Bool
         do {
             claimed = try await placement.replace([
-                ConsumerClaim(consumer: migration, provider: provider, resources: Self.resources(old), consumerType: "MIGRATION"),
-                ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(flavor)),
+                ConsumerClaim(consumer: migration, provider: provider, resources: Self.resources(old, volumeBacked: volumeBacked), consumerType: "MIGRATION"),
+                ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(flavor, volumeBacked: volumeBacked)),
             ], project: current.projectID, user: current.userID)
         } catch {
             await releaseMove(current.id, migration: migration)
             throw error
+        }
+        if !claimed, volumeBacked {
+            // Moving a volume-backed server to another host (its volumes connected there) is not built.
+            await releaseMove(current.id, migration: migration)
+            throw NimbusError.conflict("Cannot 'resize' instance \(id): Nimbus resizes a volume-backed instance only on its own host, where the new flavor does not fit.")
         }
         guard claimed else {
             // Not on its own host: the scheduler picks another, and the disks move there.
@@ -132,7 +138,7 @@ extension ComputeService {
             if moved { i.taskArguments[MoveTask.phase] = MoveTask.Phase.dest.rawValue }
         }
         if updated != nil {
-            _ = try await placement.replace([ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(old)),
+            _ = try await placement.replace([ConsumerClaim(consumer: current.id, provider: provider, resources: Self.resources(old, volumeBacked: current.isVolumeBacked)),
                                              ConsumerClaim(consumer: migration, provider: nil, resources: [:])],
                                             project: current.projectID, user: current.userID)
         }

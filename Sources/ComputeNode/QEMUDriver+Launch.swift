@@ -76,10 +76,21 @@ extension QEMUDriver {
         }
         unlink(paths.qmp)
         unlink(paths.statusQMP)
-        let logStart = FileIO.size(paths.qemuLog) ?? 0
         let started = ContinuousClock.now
-        let pid = try runner.startDetached(argv, logPath: paths.qemuLog)
-        try await waitUntilStarted(pid, argv: argv, paths: paths, logStart: logStart)
+        var pid: Int32 = 0
+        for attempt in 1... {
+            let logStart = FileIO.size(paths.qemuLog) ?? 0
+            pid = try runner.startDetached(argv, logPath: paths.qemuLog)
+            do {
+                try await waitUntilStarted(pid, argv: argv, paths: paths, logStart: logStart)
+                break
+            } catch let e as CommandError where attempt < Self.tapBusyAttempts && Self.tapBusy(e) {
+                // The network agent's `ip tuntap add` holds the tap for an instant while it
+                // makes it (QEMU's TUNSETIFF on the same name is EBUSY then): again shortly.
+                logger.info("the tap of \(r.spec.id) was busy (attempt \(attempt)); starting QEMU again")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
         // Volumes given on the command line get their I/O limits as soon as the monitor answers.
         let limited = (r.spec.volumes ?? []).filter { QEMUSystem.throttleArguments($0) != nil }
         if !limited.isEmpty {
@@ -88,6 +99,13 @@ extension QEMUDriver {
         }
         logger.info("started QEMU \(pid) for \(r.spec.id) in \(started.duration(to: .now))")
         return pid
+    }
+
+    static let tapBusyAttempts = 3
+
+    /// QEMU could not take its tap because another process had it open that instant.
+    static func tapBusy(_ e: CommandError) -> Bool {
+        e.stderr.containsBytes("/dev/net/tun") && e.stderr.containsBytes("Device or resource busy")
     }
 
     private func waitUntilStarted(_ pid: Int32, argv: [String], paths: InstancePaths, logStart: UInt64) async throws {

@@ -32,6 +32,15 @@ import Testing
         #expect(throws: CommandError.self) { try r.check() }
     }
 
+    @Test func aBusyTapIsTheOnlyLaunchFailureTriedAgain() {
+        let busy = CommandError(argv: ["qemu-system-x86_64"], status: 1, stderr: "qemu-system-x86_64: -netdev tap,id=n,ifname=tapx: could not configure /dev/net/tun (tapx): Device or resource busy",
+                                reason: "exited with status 1 while starting")
+        #expect(QEMUDriver.tapBusy(busy))
+        let other = CommandError(argv: ["qemu-system-x86_64"], status: 1, stderr: "qemu-system-x86_64: could not open disk image: Device or resource busy",
+                                 reason: "exited with status 1 while starting")
+        #expect(!QEMUDriver.tapBusy(other))
+    }
+
     @Test func missingProgram() async throws {
         await #expect(throws: CommandError.self) { try await runner.run(["/nonexistent/tool"], timeout: .seconds(5)) }
     }

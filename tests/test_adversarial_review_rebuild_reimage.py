@@ -258,6 +258,17 @@ def delete_and_wait_gone(env, who, sid, timeout=60):
         assert time.monotonic() < deadline, "server not deleted"
         time.sleep(0.3)
 
+def wait_volume_gone(env, who, vid, timeout=60):
+    """Until the volume is 404 (a server's delete released and deleted its root volume)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = requests.get(f"{env.base}/volume/v3/{who.project}/volumes/{vid}", headers={"X-Auth-Token": who.token}, timeout=30)
+        if v.status_code == 404:
+            return
+        assert time.monotonic() < deadline, f"root volume left behind: {v.json()['volume']['status']} {v.json()['volume']['attachments']}"
+        time.sleep(0.3)
+
+
 
 @needs_exports
 def test_rebuild_with_an_image_the_caller_cannot_see_is_refused(env):
@@ -309,13 +320,7 @@ def test_rebuild_with_an_image_whose_min_disk_exceeds_the_root_volume_is_400(env
         assert s["status"] == "ACTIVE"
     finally:
         delete_and_wait_gone(env, who, sid)
-        deadline = time.monotonic() + 60
-        while True:
-            v = requests.get(f"{env.base}/volume/v3/{who.project}/volumes/{vid}", headers={"X-Auth-Token": who.token}, timeout=30)
-            if v.status_code == 404:
-                break
-            assert time.monotonic() < deadline, f"root volume not released after the server's delete: {v.json()['volume']['status']}"
-            time.sleep(0.3)
+        wait_volume_gone(env, who, vid, timeout=60)
 
 
 @needs_exports
@@ -336,13 +341,7 @@ def test_a_failed_reimage_leaves_an_error_server_whose_delete_releases_the_volum
     assert v["status"] in ("reserved", "error"), v
     rebuild(env, who, sid, env.image, "2.93", expect=400)
     delete_and_wait_gone(env, who, sid)
-    deadline = time.monotonic() + 60
-    while True:
-        v = requests.get(f"{env.base}/volume/v3/{who.project}/volumes/{vid}", headers={"X-Auth-Token": who.token}, timeout=30)
-        if v.status_code == 404:
-            break
-        assert time.monotonic() < deadline, f"root volume left behind: {v.json()['volume']['status']} {v.json()['volume']['attachments']}"
-        time.sleep(0.3)
+    wait_volume_gone(env, who, vid, timeout=60)
 
 
 @needs_exports
@@ -388,10 +387,4 @@ def test_delete_during_a_volume_backed_rebuild_releases_the_root_volume(env, whe
             assert time.monotonic() < deadline, v
             time.sleep(0.05)
     delete_and_wait_gone(env, who, sid, timeout=120)
-    deadline = time.monotonic() + 90
-    while True:
-        v = requests.get(f"{env.base}/volume/v3/{who.project}/volumes/{vid}", headers={"X-Auth-Token": who.token}, timeout=30)
-        if v.status_code == 404:
-            break
-        assert time.monotonic() < deadline, f"root volume left behind: {v.json()['volume']['status']} {v.json()['volume']['attachments']}"
-        time.sleep(0.3)
+    wait_volume_gone(env, who, vid, timeout=90)

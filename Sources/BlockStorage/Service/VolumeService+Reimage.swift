@@ -96,7 +96,9 @@ extension VolumeService {
         })
     }
 
-    /// The boot mapping of an image Nova made of a volume-backed server: its snapshot and size.
+    /// The boot mapping of an image Nova made of a volume-backed server (`source_type` snapshot,
+    /// `boot_index` 0, in its `block_device_mapping` property, as Cinder's `_get_image_snapshot`
+    /// finds it): its snapshot and size.
     static func novaBootMapping(_ image: VolumeImage) -> (snapshotID: String, volumeSize: Int64?)? {
         guard let text = image.properties[Name("block_device_mapping")],
               let mappings = try? JSONValue.parse(Array(text.utf8)).arrayValue else { return nil }

@@ -29,11 +29,6 @@ extension VolumeService {
     /// Statuses a volume may be deleted from without force (Cinder's `volume.api.delete`).
     static let deletable: Set<String> = ["available", "error", "error_restoring", "error_extending", "error_managing"]
 
-    /// The snapshot a Nova image of a volume-backed server boots from (the boot mapping,
-    /// `source_type` snapshot and `boot_index` 0, of its `block_device_mapping` property), as
-    /// Cinder's `_get_image_snapshot` finds it.
-    static func novaBootSnapshot(_ image: VolumeImage) -> String? { novaBootMapping(image)?.snapshotID }
-
     /// Creates a volume: checks the source, type, zone and quotas, records it `creating`, and
     /// makes its bytes in the background (`available` or `error` after).
     public func createVolume(_ request: VolumeCreate, actor: VolumeActor, caller: AuthContext) async throws -> JSONObject {
@@ -52,7 +47,7 @@ extension VolumeService {
             guard let i = try await images.image(imageID, caller: caller) else {
                 throw NimbusError.badRequest("Invalid image identifier or unable to access requested image.")
             }
-            if r.novaImageSnapshots, let snap = Self.novaBootSnapshot(i) {
+            if r.novaImageSnapshots, let snap = Self.novaBootMapping(i)?.snapshotID {
                 guard let found = state[.snapshot, snap], visible(found, actor) else {
                     throw NimbusError.notFound("Nova specific image is found, but boot volume snapshot id:\(snap) not found.")
                 }

@@ -3,6 +3,7 @@ devices to the proxy in `nimbus up`. With one node killed (-9) PUT and GET keep 
 when it comes back the replicator restores its replicas; with two down a PUT has no quorum.
 Also the storage node's own API: the shared key, path checks, uploads without a commit."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -62,9 +63,9 @@ class StorageNode:
             self.proc.kill()
             self.proc.wait(10)
 
-    def data_files(self) -> list[Path]:
+    def data_files(self, policy: int = 0) -> list[Path]:
         # os.walk, not rglob: the node removes emptied directories while we look.
-        root = self.data_dir / "object" / "devices" / self.device / "objects"
+        root = self.data_dir / "object" / "devices" / self.device / ("objects" if policy == 0 else f"objects-{policy}")
         return [Path(d) / f for d, _, files in os.walk(root) for f in files if f.endswith(".data")]
 
     def request(self, method: str, path: str, key: str | None, body: bytes | None = None):
@@ -131,6 +132,10 @@ def test_cluster_survives_a_killed_node_and_restores_it(cluster):
 
     n2.start()
     wait_until(lambda: len(n2.data_files()) == len(bodies), timeout=60, what="n2 restored to a full replica set")
+    # The copies went from n1 or n3 straight to n2, not through the controller.
+    pushed = sum((n.data_dir / "storage.log").read_text().count("to n2 at ") for n in (n1, n3))
+    assert pushed >= 11, pushed
+    assert "node to node" in nimbus.log_path.read_text()
 
     # n2's restored copies are good: with the other two nodes gone, every object reads from n2.
     n1.kill()
@@ -143,6 +148,51 @@ def test_cluster_survives_a_killed_node_and_restores_it(cluster):
     r = acct.req("PUT", c, "no-quorum", data=b"x")
     assert r.status_code == 503, r.text
     assert "no-quorum" not in acct.names(c)
+
+
+def test_a_second_storage_policy_on_the_nodes(object_nimbus, tmp_path):
+    """A 2-replica policy whose ring (`nimbus ring create --policy 1`) uses the same three nodes:
+    its objects land in objects-1 on two of them, and a lost replica is restored there."""
+    data = tmp_path / "data"
+    key_file = tmp_path / "storage-key"
+    key_file.write_text(secrets.token_hex(32) + "\n")
+    nodes = [StorageNode(tmp_path / f"node{i}", f"n{i}", key_file) for i in (1, 2, 3)]
+    for policy, replicas in ((0, 3), (1, 2)):
+        ring(data, "create", "--part-power", "4", "--replicas", str(replicas), "--policy", str(policy))
+        for i, n in enumerate(nodes, 1):
+            ring(data, "add", "--name", n.device, "--zone", str(i), "--address", n.address, "--policy", str(policy))
+        ring(data, "rebalance", "--policy", str(policy))
+    assert "2 replicas" in ring(data, "show", "--policy", "1")
+    for n in nodes:
+        n.start()
+    try:
+        nimbus = object_nimbus(config={"object_storage": {"replicator_interval": 1, "storage_key_file": str(key_file)},
+                                       "storage-policy:0": {"name": "Policy-0", "default": "yes"},
+                                       "storage-policy:1": {"name": "silver"}})
+        conn = swift_connection(nimbus.auth_url, name="admin", password=nimbus.read_password("admin"), project="admin")
+        conn.put_container("s", headers={"X-Storage-Policy": "silver"})
+        bodies = {f"o{i}": secrets.token_bytes(1000 + i) for i in range(6)}
+        for name, body in bodies.items():
+            conn.put_object("s", name, body)
+        assert sum(len(n.data_files(1)) for n in nodes) == 2 * len(bodies)
+        assert all(n.data_files(0) == [] for n in nodes)
+        holder = next(n for n in nodes if n.data_files(1))
+        lost = holder.data_files(1)[0]
+        lost.unlink()
+        wait_until(lambda: lost.exists(), timeout=30, what="the lost silver replica restored on its node")
+        for name, body in bodies.items():
+            assert conn.get_object("s", name)[1] == body
+        # The node refuses a policy index that is not a small number.
+        status, _ = holder.request("GET", f"/storage/{holder.device}", key_file.read_text().strip())
+        assert status == 200
+        req = urllib.request.Request(holder.url + f"/storage/{holder.device}", method="GET",
+                                     headers={"X-Storage-Key": key_file.read_text().strip(), "X-Backend-Storage-Policy-Index": "../1"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 400
+    finally:
+        for n in nodes:
+            n.kill()
 
 
 def test_deleted_objects_leave_every_node(cluster):
@@ -158,7 +208,7 @@ def test_deleted_objects_leave_every_node(cluster):
 
 
 def test_node_api_requires_the_key_and_checks_paths(cluster):
-    nimbus, (n1, _, _), key = cluster
+    nimbus, (n1, n2, _), key = cluster
     assert n1.request("GET", "/storage/n1", None)[0] == 401
     assert n1.request("GET", "/storage/n1", "wrong-" + key)[0] == 401
     status, body = n1.request("GET", "/storage/n1", key)
@@ -176,3 +226,11 @@ def test_node_api_requires_the_key_and_checks_paths(cluster):
     assert list((n1.data_dir / "object/devices/n1/tmp").iterdir()) == []
     status, _ = n1.request("POST", f"/storage/n1/1/{h}/remove", key, body=b'{"files": ["../../x.data"]}')
     assert status == 400
+    # Push orders (node-to-node replication): the key, then the shape of every field.
+    good = {"file": "1700000000.00000.data", "to": n2.address, "device": "n2"}
+    assert n1.request("POST", f"/storage/n1/1/{h}/push", None, body=json.dumps(good).encode())[0] == 401
+    for bad in ({**good, "file": "../x.data"}, {**good, "to": "host/../x:80"}, {**good, "to": "h:0"},
+                {**good, "device": "../n2"}, {"file": good["file"]}, "not an object"):
+        assert n1.request("POST", f"/storage/n1/1/{h}/push", key, body=json.dumps(bad).encode())[0] == 400, bad
+    # A file the node does not have.
+    assert n1.request("POST", f"/storage/n1/1/{h}/push", key, body=json.dumps(good).encode())[0] == 404

@@ -25,7 +25,7 @@ struct BackupObjects: BackupObjectStore {
     func ensureContainer(project: String, container: String) async throws {
         let account = Self.account(project)
         if try await objects.index.container(account, container) != nil { return }
-        _ = try await objects.index.putContainer(account, container, timestamp: objects.timestamp()) { _ in }
+        _ = try await objects.index.putContainer(account, container, timestamp: objects.timestamp(), policy: objects.policies.defaultPolicy.index) { _ in }
     }
 
     func put(project: String, container: String, name: String, bytes: [UInt8]) async throws -> String {

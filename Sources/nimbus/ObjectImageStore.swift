@@ -23,7 +23,7 @@ final class ObjectImageStore: ImageDataStore {
 
     /// Creates the container if it is missing.
     func prepare() async throws {
-        _ = try await objects.index.putContainer(account, container, timestamp: objects.timestamp()) { _ in }
+        _ = try await objects.index.putContainer(account, container, timestamp: objects.timestamp(), policy: objects.policies.defaultPolicy.index) { _ in }
     }
 
     func write<S: AsyncSequence & Sendable>(imageID: String, body: S, limit: Int64) async throws -> StoredImageData where S.Element == ByteBuffer {

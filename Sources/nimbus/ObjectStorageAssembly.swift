@@ -23,15 +23,40 @@ enum ObjectStorageAssembly {
         return pool
     }()
 
-    static func ringPath(dataDir: String) -> String { dataDir + "/object/ring.json" }
+    /// Policy 0's ring is `object/ring.json`, policy N's `object/ring-N.json` (Swift's
+    /// `object.ring.gz` and `object-N.ring.gz`).
+    static func ringPath(dataDir: String, policy: Int = 0) -> String {
+        dataDir + (policy == 0 ? "/object/ring.json" : "/object/ring-\(policy).json")
+    }
 
-    static func loadOrCreateRing(config: NimbusConfiguration) throws -> Ring {
-        let path = ringPath(dataDir: config.dataDir)
+    /// The storage policies of `[storage-policy:N]` sections (Policy-0 alone without any), and
+    /// each one's replica count for a ring made at first start.
+    static func policies(config: NimbusConfiguration) throws -> (StoragePolicies, replicas: [Int: Int]) {
+        do { return try StoragePolicies.parse(sections: config.values.values) } catch {
+            throw NimbusError.badRequest("storage policies: \(error.description)")
+        }
+    }
+
+    /// Policy 0's ring is made on first start with `devices` local directories, one zone each;
+    /// another policy's with the same devices (each policy keeps its files in its own directory
+    /// of a device) and its `replicas` (default: policy 0's setting).
+    static func loadOrCreateRing(config: NimbusConfiguration, policy: Int = 0, replicas: Int? = nil, base: Ring? = nil) throws -> Ring {
+        let path = ringPath(dataDir: config.dataDir, policy: policy)
         if FileManager.default.fileExists(atPath: path) { return try Ring.load(path: path) }
         let section = "object_storage"
-        var ring = Ring(partPower: max(1, min(20, config.values.int(section, "part_power"))), replicas: max(1, config.values.int(section, "replicas")))
-        let count = max(ring.replicas, config.values.int(section, "devices"))
-        for i in 1...count { try ring.addDevice(name: "d\(i)", zone: i, weight: 100, address: nil) }
+        let count = max(max(1, config.values.int(section, "replicas")), config.values.int(section, "devices"))
+        let r = replicas ?? max(1, config.values.int(section, "replicas"))
+        guard r <= count || base != nil else { throw NimbusError.badRequest("storage policy \(policy): \(r) replicas need at least \(r) devices") }
+        var ring = Ring(partPower: max(1, min(20, config.values.int(section, "part_power"))), replicas: r)
+        if let base {
+            // Swift hashes every policy's paths with the cluster's one prefix and suffix.
+            ring.hashPrefix = base.hashPrefix
+            ring.hashSuffix = base.hashSuffix
+            guard r <= base.devices.count else { throw NimbusError.badRequest("storage policy \(policy): \(r) replicas need at least \(r) devices") }
+            for d in base.devices { try ring.addDevice(name: d.name, region: d.region, zone: d.zone, weight: d.weight, address: d.address) }
+        } else {
+            for i in 1...count { try ring.addDevice(name: "d\(i)", zone: i, weight: 100, address: nil) }
+        }
         try ring.rebalance()
         try ring.save(path: path)
         return ring
@@ -55,22 +80,27 @@ enum ObjectStorageAssembly {
     /// The key in `path` (nil if the file cannot be read); keys under 16 characters are refused.
     static func readStorageKey(path: String) throws -> String? { try SharedKey.read(path: path, what: "storage key") }
 
-    static func devices(for ring: Ring, dataDir: String, storageKey: String) throws -> [any ObjectDevice] {
+    static func devices(for ring: Ring, policy: Int = 0, dataDir: String, storageKey: String) throws -> [any ObjectDevice] {
         var nodes = [String: StorageNodeClient]()
         return try ring.devices.map { d in
             if let address = d.address {
                 let node = nodes[address] ?? StorageNodeClient(address: address, key: storageKey, client: storageClient)
                 nodes[address] = node
-                return RemoteDevice(ring: d, node: node)
+                return RemoteDevice(ring: d, policy: policy, node: node)
             }
-            return try LocalDevice(ring: d, root: "\(dataDir)/object/devices/\(d.name)", pool: ioPool)
+            return try LocalDevice(ring: d, root: "\(dataDir)/object/devices/\(d.name)", policy: policy, pool: ioPool)
         }
     }
 
     static func build(config: NimbusConfiguration, database: Database, logger: Logger) throws -> Built {
-        let ring = try loadOrCreateRing(config: config)
+        let (policies, replicas) = try policies(config: config)
         let key = try storageKey(config: config)
-        let devices = try devices(for: ring, dataDir: config.dataDir, storageKey: key)
+        let ring0 = try loadOrCreateRing(config: config, policy: 0, replicas: replicas[0])
+        var rings = [Int: (Ring, [any ObjectDevice])]()
+        for p in policies.all {
+            let ring = p.index == 0 ? ring0 : try loadOrCreateRing(config: config, policy: p.index, replicas: replicas[p.index], base: ring0)
+            rings[p.index] = (ring, try devices(for: ring, policy: p.index, dataDir: config.dataDir, storageKey: key))
+        }
         let v = config.values
         let section = "object_storage"
         var settings = ObjectStorageSettings()
@@ -82,31 +112,34 @@ enum ObjectStorageAssembly {
         settings.maxFileSize = max(1, v.int(section, "max_file_size"))
         settings.allowObjectVersioning = v.bool(section, "allow_object_versioning")
         let log = { var l = logger; l[metadataKey: "service"] = "object-store"; return l }()
-        let service = ObjectStorageService(index: ObjectIndex(database: database), ring: ring, devices: devices, settings: settings, logger: log)
-        let local = devices.compactMap { $0 as? LocalDevice }
-        for d in local {
+        let service = ObjectStorageService(index: ObjectIndex(database: database), policies: policies, rings: rings, settings: settings, logger: log)
+        for d in rings.values.flatMap(\.1).compactMap({ $0 as? LocalDevice }) where d.policy == 0 {
             let n = d.sweepTemporaryFilesNow(olderThan: 0)
             if n > 0 { log.info("removed \(n) unfinished uploads from \(d.ring.name)/tmp") }
         }
-        let watcher = FileWatcher(path: ringPath(dataDir: config.dataDir))
+        let watchers = policies.all.map { ($0.index, FileWatcher(path: ringPath(dataDir: config.dataDir, policy: $0.index))) }
         let loops: [any Service] = [
             PeriodicService(name: "object-replicator", interval: settings.replicatorInterval, logger: log) {
                 let s = await service.replicate()
                 if s.copied + s.removed + s.failures + s.lost > 0 { log.info("replicator: \(s)") }
             },
-            auditor(devices: local, bytesPerSecond: settings.auditBytesPerSecond, interval: settings.auditorInterval, logger: log),
+            auditor(devices: { policies.all.flatMap { service.devices(policy: $0.index) }.compactMap { $0 as? LocalDevice } },
+                    bytesPerSecond: settings.auditBytesPerSecond, interval: settings.auditorInterval, logger: log),
             PeriodicService(name: "object-expirer", interval: settings.expirerInterval, logger: log) {
                 let n = await service.expire()
                 if n > 0 { log.info("expirer: deleted \(n) expired objects") }
             },
             PeriodicService(name: "object-ring-watcher", interval: .seconds(5), logger: log) {
-                guard let changed = watcher.changed() else { return }
-                do {
-                    let ring = try Ring.load(path: changed)
-                    service.replace(ring: ring, devices: try ObjectStorageAssembly.devices(for: ring, dataDir: config.dataDir, storageKey: key))
-                    log.info("object ring reloaded: version \(ring.version), \(ring.devices.count) devices")
-                } catch {
-                    log.error("object ring at \(changed) not loaded: \(error)")
+                for (policy, watcher) in watchers {
+                    guard let changed = watcher.changed() else { continue }
+                    do {
+                        let ring = try Ring.load(path: changed)
+                        service.replace(ring: ring, devices: try ObjectStorageAssembly.devices(for: ring, policy: policy, dataDir: config.dataDir, storageKey: key),
+                                        policy: policy)
+                        log.info("object ring of policy \(policy) reloaded: version \(ring.version), \(ring.devices.count) devices")
+                    } catch {
+                        log.error("object ring at \(changed) not loaded: \(error)")
+                    }
                 }
             },
         ]
@@ -117,9 +150,11 @@ enum ObjectStorageAssembly {
 extension ObjectStorageAssembly {
     /// Checks every replica on `devices` each `interval`, and removes temporary files of uploads
     /// abandoned over an hour ago (active uploads touch theirs with every write).
-    static func auditor(devices: [LocalDevice], bytesPerSecond: Int, interval: Duration, logger: Logger) -> PeriodicService {
+    static func auditor(devices current: @escaping @Sendable () -> [LocalDevice], bytesPerSecond: Int, interval: Duration, logger: Logger) -> PeriodicService {
         PeriodicService(name: "object-auditor", interval: interval, logger: logger) {
-            for d in devices { _ = try? await d.sweepTemporaryFiles(olderThan: 3600) }
+            let devices = current()
+            // `tmp/` is shared by a device's policies: swept once per device.
+            for d in devices where d.policy == 0 { _ = try? await d.sweepTemporaryFiles(olderThan: 3600) }
             let r = await ObjectStorageService.audit(devices: devices, bytesPerSecond: bytesPerSecond, logger: logger)
             logger.debug("auditor: \(r.checked) replicas checked, \(r.quarantined) quarantined")
         }

@@ -12,7 +12,9 @@ struct RingCommand: ParsableCommand {
     struct Location: ParsableArguments {
         @Option(help: "Data directory holding object/ring.json.")
         var dataDir: String = "./data"
-        var path: String { ObjectStorageAssembly.ringPath(dataDir: dataDir) }
+        @Option(help: "Storage policy index whose ring this is (policy N: object/ring-N.json).")
+        var policy: Int = 0
+        var path: String { ObjectStorageAssembly.ringPath(dataDir: dataDir, policy: policy) }
 
         func load() throws -> Ring {
             guard FileManager.default.fileExists(atPath: path) else {
@@ -31,7 +33,16 @@ struct RingCommand: ParsableCommand {
         func run() throws {
             guard !FileManager.default.fileExists(atPath: location.path) else { throw ValidationError("a ring already exists at \(location.path)") }
             guard (1...20).contains(partPower), (1...6).contains(replicas) else { throw ValidationError("part power must be 1–20 and replicas 1–6") }
-            try Ring(partPower: partPower, replicas: replicas).save(path: location.path)
+            guard (0...9999).contains(location.policy) else { throw ValidationError("a policy index is 0–9999") }
+            var ring = Ring(partPower: partPower, replicas: replicas)
+            // Every policy hashes paths with the cluster's one prefix and suffix (policy 0's).
+            let base = ObjectStorageAssembly.ringPath(dataDir: location.dataDir)
+            if location.policy != 0, FileManager.default.fileExists(atPath: base) {
+                let r0 = try Ring.load(path: base)
+                ring.hashPrefix = r0.hashPrefix
+                ring.hashSuffix = r0.hashSuffix
+            }
+            try ring.save(path: location.path)
             print("created \(location.path): \(1 << partPower) partitions, \(replicas) replicas")
         }
     }

@@ -47,19 +47,17 @@ struct StorageCommand: AsyncParsableCommand {
         let (host, port) = try NimbusConfiguration.hostPort(listen, what: "--listen")
         guard let key = try ObjectStorageAssembly.readStorageKey(path: keyFile) else { throw ValidationError("cannot read --key-file \(keyFile)") }
 
-        let local = try devices.enumerated().map { i, name in
-            try LocalDevice(ring: RingDevice(id: i, name: name, zone: 1), root: "\(dataDir)/object/devices/\(name)", pool: ObjectStorageAssembly.ioPool)
-        }
-        for d in local {
+        let nodeDevices = try NodeDevices(dataDir: dataDir, names: devices, pool: ObjectStorageAssembly.ioPool)
+        for d in nodeDevices.all where d.policy == 0 {
             let n = d.sweepTemporaryFilesNow(olderThan: 0)
             if n > 0 { logger.info("removed \(n) unfinished uploads from \(d.ring.name)/tmp") }
         }
-        let api = StorageNodeAPI(devices: local, key: key, logger: logger)
+        let api = StorageNodeAPI(devices: nodeDevices, key: key, peers: ObjectStorageAssembly.storageClient, logger: logger)
         let app = Application(
             router: api.router(),
             server: .http1(configuration: .init(idleTimeout: .seconds(120))),
             configuration: .init(address: .hostname(host, port: port), serverName: "nimbus-storage"),
-            services: [ObjectStorageAssembly.auditor(devices: local, bytesPerSecond: max(0, auditBytesPerSecond),
+            services: [ObjectStorageAssembly.auditor(devices: { nodeDevices.all }, bytesPerSecond: max(0, auditBytesPerSecond),
                                                      interval: .seconds(max(1, auditorInterval)), logger: logger)],
             onServerRunning: { _ in
                 print("Nimbus storage node is up at http://\(host):\(port) serving \(devices.joined(separator: ", "))")

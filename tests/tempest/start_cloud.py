@@ -19,8 +19,13 @@ def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    nimbus = Nimbus(Path(sys.argv[1]).resolve(), admin_password=random_password(),
-                    demo_password=random_password())
+    data = Path(sys.argv[1]).resolve()
+    # A second storage policy, "silver", for the object storage tests that look for one
+    # (test_account_quotas.test_storage_policy_quota_limit).
+    conf = data.parent / "nimbus-tempest.conf"
+    conf.write_text("[storage-policy:0]\nname = Policy-0\ndefault = yes\n\n[storage-policy:1]\nname = silver\nreplicas = 2\n")
+    nimbus = Nimbus(data, admin_password=random_password(), demo_password=random_password(),
+                    extra_args=["--config-file", str(conf)])
     try:
         took = nimbus.start(timeout=30, detach=True)
     except NimbusError as e:

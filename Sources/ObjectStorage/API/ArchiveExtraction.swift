@@ -125,7 +125,7 @@ struct ArchiveExtraction {
         if try await request.index.container(account, container) != nil { return .exists }
         guard request.isOwner || request.level == .readWrite else { return .failed(request.context.auth == nil ? "401 Unauthorized" : "403 Forbidden") }
         do {
-            return try await request.index.putContainer(account, container, timestamp: request.service.timestamp(), { _ in }) ? .created : .exists
+            return try await request.index.putContainer(account, container, timestamp: request.service.timestamp(), policy: request.policies.defaultPolicy.index, { _ in }) == .created ? .created : .exists
         } catch let e as NimbusError {
             return .failed("\(e.status) \(SwiftErrorRenderer.reason(e.status))")
         }

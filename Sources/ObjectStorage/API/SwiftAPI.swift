@@ -156,7 +156,7 @@ public struct SwiftAPI: Sendable {
             "max_container_name_length": .int(Int64(l.maxContainerNameLength)), "extra_header_count": 0,
             "strict_cors_mode": true, "allow_account_management": false, "account_autocreate": true,
             "valid_api_versions": ["v1", "v1.0"],
-            "policies": [["name": "Policy-0", "default": true, "aliases": "Policy-0"]],
+            "policies": service.policies.info,
         ]
         var body: JSONObject = [
             "swift": swift,

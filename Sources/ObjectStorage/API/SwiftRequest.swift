@@ -164,19 +164,32 @@ struct SwiftRequest {
             let entries = try await index.listContainers(acct, q)
             return listing(entries, format: try listingFormat(), headers: &h, root: ("account", acct)) { c, fmt in
                 switch fmt {
-                case .json: return ["name": .string(c.name), "count": .int(Int64(c.objectCount)), "bytes": .int(Int64(c.reportedBytes)),
-                                    "last_modified": .string(HTTPDate.iso(c.putTimestamp))]
-                default: return ["name": .string(c.name), "count": .string(String(c.objectCount)), "bytes": .string(String(c.reportedBytes)),
-                                 "last_modified": .string(HTTPDate.iso(c.putTimestamp))]
+                // account/utils.py lists each container's storage policy by name.
+                case .json:
+                    var e: JSONObject = ["name": .string(c.name), "count": .int(Int64(c.objectCount)), "bytes": .int(Int64(c.reportedBytes)),
+                                         "last_modified": .string(HTTPDate.iso(c.putTimestamp))]
+                    if let p = policies.policy(index: c.policy) { e["storage_policy"] = .string(p.name) }
+                    return e
+                default:
+                    var e: JSONObject = ["name": .string(c.name), "count": .string(String(c.objectCount)), "bytes": .string(String(c.reportedBytes)),
+                                         "last_modified": .string(HTTPDate.iso(c.putTimestamp))]
+                    if let p = policies.policy(index: c.policy) { e["storage_policy"] = .string(p.name) }
+                    return e
                 }
             }
         case .post:
             if hasQuery("bulk-delete") { return try await bulkDelete() }
             guard isOwner else { throw deny() }
-            var updates = try metadataUpdates("account", extra: ["x-account-quota-bytes", "x-account-quota-count"])
-            for quotaKey in ["x-account-meta-quota-bytes", "x-account-quota-bytes", "x-account-quota-count"] where updates.keys.contains(quotaKey) {
+            let policyQuotas = Self.policyQuotaHeaders(policies)
+            var updates = try metadataUpdates("account", extra: ["x-account-quota-bytes", "x-account-quota-count"] + policyQuotas.map(\.header))
+            for quotaKey in ["x-account-meta-quota-bytes", "x-account-quota-bytes", "x-account-quota-count"] + policyQuotas.map(\.header) where updates.keys.contains(quotaKey) {
                 guard level == .reseller else { throw NimbusError.forbidden("Only a reseller admin may set account quotas.") }
                 if let v = updates[quotaKey] ?? nil, Int(v) == nil || Int(v)! < 0 { throw NimbusError.badRequest("Invalid quota value \(v)") }
+            }
+            // account_quotas.py keeps per-policy quotas as system metadata by policy index.
+            for q in policyQuotas where updates.keys.contains(q.header) {
+                updates[q.key] = updates[q.header]!
+                updates[q.header] = nil
             }
             // X-Account-Quota-Bytes (Swift 2.34+) and the older X-Account-Meta-Quota-Bytes are one setting.
             if let v = updates["x-account-quota-bytes"] {
@@ -208,9 +221,16 @@ struct SwiftRequest {
         let ts = row?.putTimestamp ?? service.timestamp()
         h["X-Timestamp"] = ts
         h["X-Put-Timestamp"] = ts
-        h["X-Account-Storage-Policy-Policy-0-Container-Count"] = String(stats.containers)
-        h["X-Account-Storage-Policy-Policy-0-Object-Count"] = String(stats.objects)
-        h["X-Account-Storage-Policy-Policy-0-Bytes-Used"] = String(stats.bytes)
+        // account/utils.py: usage per storage policy that has containers in the account.
+        for (policyIndex, s) in try await index.accountPolicyStats(acct) {
+            guard let p = policies.policy(index: policyIndex) else { continue }
+            h[HTTPField.Name("X-Account-Storage-Policy-\(p.name)-Container-Count")!] = String(s.containers)
+            h[HTTPField.Name("X-Account-Storage-Policy-\(p.name)-Object-Count")!] = String(s.objects)
+            h[HTTPField.Name("X-Account-Storage-Policy-\(p.name)-Bytes-Used")!] = String(s.bytes)
+        }
+        for q in Self.policyQuotaHeaders(policies) {
+            if let v = row?.metadata[q.key] { h[HTTPField.Name(q.display)!] = v }
+        }
         let owner = isOwner
         if let row { Self.emit(row.metadata, into: &h) { !$0.hasBytePrefix("x-account-sysmeta-") && (owner || !$0.containsBytes("temp-url-key")) } }
         // proxy/controllers/account.py `add_acls_from_sys_metadata`, for the account's owners.
@@ -240,12 +260,19 @@ struct SwiftRequest {
             guard isOwner || level == .readWrite else { throw deny() }
             let updates = try containerUpdates()
             let (enabled, limits) = (versionsEnabledUpdate(), api.limits)
-            let created = try await index.putContainer(acct, name, timestamp: service.timestamp()) {
+            let requested = try requestedStoragePolicy()
+            let result = try await index.putContainer(acct, name, timestamp: service.timestamp(),
+                                                      policy: (requested ?? service.policies.defaultPolicy).index, requestedPolicy: requested?.index) {
                 Self.apply(updates, to: &$0)
                 try Self.applyVersioning(enabled, updates: updates, container: name, to: &$0)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
-            return created ? .swift(.created) : .swiftAccepted()
+            switch result {
+            case .created: return .swift(.created)
+            case .updated: return .swiftAccepted()
+            // container/server.py: an existing container keeps its policy.
+            case .policyConflict: throw NimbusError.conflict("There was a conflict when trying to complete your request.")
+            }
         case .post:
             guard isOwner || level == .readWrite else { throw deny() }
             let updates = try containerUpdates()
@@ -364,7 +391,7 @@ struct SwiftRequest {
         h["X-Timestamp"] = row.putTimestamp
         h["X-Put-Timestamp"] = row.putTimestamp
         h[.lastModified] = HTTPDate.lastModified(row.putTimestamp)
-        h["X-Storage-Policy"] = "Policy-0"
+        if let p = policies.policy(index: row.policy) { h["X-Storage-Policy"] = p.name }
         h[.acceptRanges] = "bytes"
         let owner = isOwner
         Self.emit(row.metadata, into: &h) { k in
@@ -486,7 +513,9 @@ struct SwiftRequest {
                 switch e {
                 case .row(let r):
                     let f = fields(r, .xml)
-                    s += "<\(item)>" + order.map { k in "<\(k)>\(xml(f[k]?.stringValue ?? ""))</\(k)>" }.joined() + "</\(item)>"
+                    // listing_formats.py: an account's container names its storage policy after the fixed fields.
+                    let optional = root.0 == "account" ? ["storage_policy"].filter { f[$0] != nil } : []
+                    s += "<\(item)>" + (order + optional).map { k in "<\(k)>\(xml(f[k]?.stringValue ?? ""))</\(k)>" }.joined() + "</\(item)>"
                 case .subdir(let d):
                     s += "<subdir name=\"\(xml(d))\"><name>\(xml(d))</name></subdir>"
                 }

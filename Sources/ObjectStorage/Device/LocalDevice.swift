@@ -15,28 +15,50 @@ import NimbusCore
 /// A `.data` file is the object's bytes followed by a trailer: the metadata as JSON, its length
 /// (UInt32 LE) and the magic `NMB1`. A `.meta` file is only a trailer. All blocking file work
 /// runs on a dedicated thread pool, never on the event loops.
+///
+/// Storage policies share a device as Swift's do: policy 0's files are under `objects/`, policy
+/// N's under `objects-N/` (one `LocalDevice` per policy; `tmp/` is shared, so a file is named
+/// into place on one filesystem).
 public final class LocalDevice: ObjectDevice {
     public let ring: RingDevice
     public let root: String
+    /// The storage policy whose files this is (`objects` or `objects-<policy>`).
+    public let policy: Int
+    let objects: String
     let pool: NIOThreadPool
+
+    /// The directory of a policy's files on a device: Swift's `objects` and `objects-<n>`.
+    public static func objectsDirectory(policy: Int) -> String { policy == 0 ? "objects" : "objects-\(policy)" }
+
+    /// The policies that have a directory on the device at `root` (0 always).
+    public static func policies(onDeviceAt root: String) -> [Int] {
+        var out: Set<Int> = [0]
+        for name in listing(root) where name.hasPrefix("objects-") {
+            if let n = Int(name.dropFirst(8)), n > 0, objectsDirectory(policy: n) == name { out.insert(n) }
+        }
+        return out.sorted()
+    }
 
     static let magic: [UInt8] = Array("NMB1".utf8)
     static let trailerFixed = 8
 
-    public init(ring: RingDevice, root: String, pool: NIOThreadPool) throws {
+    public init(ring: RingDevice, root: String, policy: Int = 0, pool: NIOThreadPool) throws {
         self.ring = ring
         self.root = root
+        self.policy = policy
+        let dirName = Self.objectsDirectory(policy: policy)
+        self.objects = root + "/" + dirName
         self.pool = pool
-        for sub in ["objects", "tmp", "quarantined/objects"] {
+        for sub in [dirName, "tmp", "quarantined/" + dirName] {
             try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
         }
         try flattenNestedLayout()
     }
 
-    func partitionDir(_ partition: Int) -> String { "\(root)/objects/\(partition)" }
+    func partitionDir(_ partition: Int) -> String { "\(objects)/\(partition)" }
 
     /// The path of one of a hash's files (`<timestamp>.data` or `<timestamp>.meta`).
-    func path(_ partition: Int, _ hash: String, _ file: String) -> String { "\(root)/objects/\(partition)/\(hash).\(file)" }
+    func path(_ partition: Int, _ hash: String, _ file: String) -> String { "\(objects)/\(partition)/\(hash).\(file)" }
 
     /// The files of `hash` in a partition directory's listing, by their names without the hash.
     static func files(of hash: String, in names: [String]) -> [String] {
@@ -50,8 +72,8 @@ public final class LocalDevice: ObjectDevice {
     /// partition directory, durably, and removes the emptied directories. Suffix directories are
     /// the only 3-character names in a partition, so a flat device is checked without a stat.
     func flattenNestedLayout() throws {
-        for p in Self.listing(root + "/objects") where Int(p) != nil {
-            let dir = root + "/objects/" + p
+        for p in Self.listing(objects) where Int(p) != nil {
+            let dir = objects + "/" + p
             var moved = false
             for suffix in Self.listing(dir) where suffix.count == 3 {
                 for hash in Self.listing(dir + "/" + suffix) {
@@ -162,7 +184,7 @@ public final class LocalDevice: ObjectDevice {
     /// Moves a bad copy out of the way, where the replicator will no longer find it.
     func quarantine(path: String, hash: String) {
         let name = (path as NSString).lastPathComponent
-        _ = rename(path, "\(root)/quarantined/objects/\(name)")
+        _ = rename(path, "\(root)/quarantined/\(Self.objectsDirectory(policy: policy))/\(name)")
     }
 
     // MARK: housekeeping
@@ -222,7 +244,7 @@ public final class LocalDevice: ObjectDevice {
     }
 
     public func partitions() async throws -> [Int] {
-        let base = "\(root)/objects"
+        let base = objects
         return try await pool.runIfActive {
             ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap(Int.init).sorted()
         }

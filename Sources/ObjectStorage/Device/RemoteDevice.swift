@@ -33,10 +33,11 @@ public final class StorageNodeClient: Sendable {
     func markDown() { downUntil.withLock { $0 = ContinuousClock.now + downFor } }
     func markUp() { downUntil.withLock { $0 = nil } }
 
-    func request(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
+    func request(_ method: HTTPMethod, _ path: String, policy: Int = 0) -> HTTPClientRequest {
         var r = HTTPClientRequest(url: "http://\(address)\(path)")
         r.method = method
         r.headers.add(name: StorageNodeProtocol.keyHeader, value: key)
+        if policy != 0 { r.headers.add(name: StorageNodeProtocol.policyHeader, value: String(policy)) }
         return r
     }
 
@@ -86,6 +87,10 @@ public enum StorageNodeProtocol {
     public static let metadataHeader = "X-Object-Metadata"
     /// Why a 409 happened (`corrupt`: the replica failed its checksum and was quarantined).
     public static let errorHeader = "X-Replica-Error"
+    /// The storage policy a request is for (absent: policy 0), as Swift's backend requests say it.
+    public static let policyHeader = "X-Backend-Storage-Policy-Index"
+    /// The largest policy index a node accepts (each one it meets becomes a directory).
+    public static let maxPolicyIndex = 9999
 
     /// Upload frames: `d` + UInt32 length + bytes for data, `c` + UInt32 length + metadata JSON
     /// to commit. A body that ends without a commit frame is discarded by the node.
@@ -146,6 +151,17 @@ public enum StorageNames {
         (s.hasSuffix(".data") || s.hasSuffix(".meta")) && isTimestamp(s.dropLast(5))
     }
 
+    /// A node's `host:port` (a name, an IPv4 address or a bracketed IPv6 one), as push orders
+    /// name the peer.
+    static func isAddress(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard u.count <= 262, let colon = u.lastIndex(of: 0x3A), colon > 0,
+              let port = Int(String(decoding: u[(colon + 1)...], as: UTF8.self)), (1...65535).contains(port),
+              u[(colon + 1)...].allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
+        return u[..<colon].allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+            || $0 == 0x2D || $0 == 0x2E || $0 == 0x3A || $0 == 0x5B || $0 == 0x5D }
+    }
+
     public static func isDevice(_ s: some StringProtocol) -> Bool {
         !s.isEmpty && s.utf8.count <= 64 && s != "." && s != ".."
             && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }
@@ -155,12 +171,16 @@ public enum StorageNames {
 /// A device of a `nimbus storage` node, reached over HTTP.
 public final class RemoteDevice: ObjectDevice {
     public let ring: RingDevice
+    public let policy: Int
     let node: StorageNodeClient
 
-    public init(ring: RingDevice, node: StorageNodeClient) {
+    public init(ring: RingDevice, policy: Int = 0, node: StorageNodeClient) {
         self.ring = ring
+        self.policy = policy
         self.node = node
     }
+
+    func request(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest { node.request(method, path, policy: policy) }
 
     func path(_ partition: Int? = nil, _ hash: String? = nil, _ file: String? = nil) -> String {
         var p = "/storage/\(ring.name)"
@@ -172,11 +192,11 @@ public final class RemoteDevice: ObjectDevice {
 
     public func writer(partition: Int, hash: String, timestamp: String) async throws -> any ObjectWriter {
         try node.checkUp()
-        return RemoteWriter(node: node, path: path(partition, hash, timestamp))
+        return RemoteWriter(node: node, path: path(partition, hash, timestamp), policy: policy)
     }
 
     public func read(partition: Int, hash: String, timestamp: String, range: Range<Int>?) async throws -> any ObjectReadStream {
-        var request = node.request(.GET, path(partition, hash, timestamp))
+        var request = self.request(.GET, path(partition, hash, timestamp))
         if let range { request.headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound - 1)") }
         let response = try await node.execute(request)
         guard (200..<300).contains(response.status.code) else {
@@ -192,31 +212,61 @@ public final class RemoteDevice: ObjectDevice {
     }
 
     public func writeMeta(partition: Int, hash: String, metadata: DiskMetadata) async throws {
-        var request = node.request(.PUT, path(partition, hash, metadata.timestamp + ".meta"))
+        var request = self.request(.PUT, path(partition, hash, metadata.timestamp + ".meta"))
         request.body = .bytes(ByteBuffer(bytes: metadata.encoded()))
         _ = try await node.call(request)
     }
 
     public func readMeta(partition: Int, hash: String, timestamp: String) async throws -> DiskMetadata {
-        let body = try await node.call(node.request(.GET, path(partition, hash, timestamp + ".meta")))
+        let body = try await node.call(self.request(.GET, path(partition, hash, timestamp + ".meta")))
         guard let m = DiskMetadata.decode(body.readableBytesView) else { throw ReplicaError.corrupt }
         return m
     }
 
     public func remove(partition: Int, hash: String, _ which: Removal) async throws {
-        var request = node.request(.POST, path(partition, hash, "remove"))
+        var request = self.request(.POST, path(partition, hash, "remove"))
         request.body = .bytes(StorageNodeProtocol.encode(which))
         _ = try await node.call(request)
     }
 
     public func list(partition: Int) async throws -> [String: HashState] {
-        let body = try await node.call(node.request(.GET, path(partition)))
+        let body = try await node.call(self.request(.GET, path(partition)))
         return try JSONDecoder().decode([String: HashState].self, from: Data(body.readableBytesView))
     }
 
     public func partitions() async throws -> [Int] {
-        let body = try await node.call(node.request(.GET, path()))
+        let body = try await node.call(self.request(.GET, path()))
         return try JSONDecoder().decode([Int].self, from: Data(body.readableBytesView))
+    }
+
+    /// Has this device's node send one of its files (`<ts>.data` or `<ts>.meta`) of a hash to
+    /// `target` on another node, directly (see `StorageNodeAPI.push`). `size` bounds the wait.
+    public func push(partition: Int, hash: String, file: String, size: Int, to target: RemoteDevice) async throws {
+        var request = self.request(.POST, path(partition, hash, "push"))
+        let order = try JSONEncoder().encode(["file": file, "to": target.node.address, "device": target.ring.name])
+        request.body = .bytes(ByteBuffer(bytes: order))
+        // A whole-request deadline of a minute plus 1 MB/s for the bytes; the node's progress
+        // marks keep the connection from idling out meanwhile.
+        let response = try await node.execute(request, timeout: .seconds(60 + Int64(size / 1_000_000)))
+        guard (200..<300).contains(response.status.code) else {
+            let body = try? await response.body.collect(upTo: 1 << 16)
+            try StorageNodeClient.check(response, body: body)
+            throw ReplicaError.unavailable("push answered \(response.status.code)")
+        }
+        var tail = [UInt8]()
+        do {
+            for try await chunk in response.body {
+                tail += chunk.readableBytesView
+                if tail.count > 4096 { tail.removeFirst(tail.count - 4096) }
+            }
+        } catch {
+            throw ReplicaError.unavailable("storage node \(node.address) broke off a push: \(error)")
+        }
+        if response.status.code == 201 { return }
+        let text = String(decoding: tail, as: UTF8.self)
+        guard text.hasSuffix("\nok\n") else {
+            throw ReplicaError.unavailable("push from \(node.address) to \(target.node.address): \(text.splitBytes("\n").last ?? "no answer")")
+        }
     }
 
     /// Storage nodes audit their own devices.
@@ -238,11 +288,11 @@ final class RemoteWriter: ObjectWriter, Sendable {
         func get() -> (any Error)? { value.withLock { $0 } }
     }
 
-    init(node: StorageNodeClient, path: String) {
+    init(node: StorageNodeClient, path: String, policy: Int) {
         let channel = self.channel
         let failure = FirstError()
         self.failure = failure
-        var request = node.request(.PUT, path)
+        var request = node.request(.PUT, path, policy: policy)
         request.body = .stream(channel, length: .unknown)
         task = Task {
             do {

@@ -5,12 +5,14 @@ import NimbusCore
 public struct ReplicationStats: Sendable, CustomStringConvertible {
     public var partitions = 0
     public var copied = 0
+    /// Of `copied`, those a storage node sent straight to another (not through this process).
+    public var pushed = 0
     public var metaCopied = 0
     public var removed = 0
     public var failures = 0
     public var lost = 0
     public var description: String {
-        "\(partitions) partitions, \(copied) replicas restored, \(metaCopied) metadata copies, \(removed) stale files removed, \(failures) failures, \(lost) objects without any replica"
+        "\(partitions) partitions, \(copied) replicas restored (\(pushed) node to node), \(metaCopied) metadata copies, \(removed) stale files removed, \(failures) failures, \(lost) objects without any replica"
     }
 }
 
@@ -23,25 +25,27 @@ extension ObjectStorageService {
     /// (files the index does not name, once older than `reclaimAge`).
     public func replicate() async -> ReplicationStats {
         var stats = ReplicationStats()
-        var partitions = Set<Int>()
-        do { partitions.formUnion(try await index.partitionsInUse()) } catch {
-            logger.error("replicator: cannot read the index: \(error)")
-            return stats
-        }
-        for d in devices {
-            if let ps = try? await d.partitions() { partitions.formUnion(ps) }
-        }
-        for p in partitions.sorted() {
-            stats.partitions += 1
-            await replicate(partition: p, stats: &stats)
+        for policy in policies.all.map(\.index) {
+            var partitions = Set<Int>()
+            do { partitions.formUnion(try await index.partitionsInUse(policy: policy)) } catch {
+                logger.error("replicator: cannot read the index: \(error)")
+                return stats
+            }
+            for d in devices(policy: policy) {
+                if let ps = try? await d.partitions() { partitions.formUnion(ps) }
+            }
+            for p in partitions.sorted() {
+                stats.partitions += 1
+                await replicate(partition: p, policy: policy, stats: &stats)
+            }
         }
         return stats
     }
 
-    func replicate(partition p: Int, stats: inout ReplicationStats) async {
-        guard let rows = try? await index.partitionObjects(p) else { stats.failures += 1; return }
+    func replicate(partition p: Int, policy: Int, stats: inout ReplicationStats) async {
+        guard let rows = try? await index.partitionObjects(p, policy: policy) else { stats.failures += 1; return }
         let auth = Dictionary(rows.map { ($0.hash, $0) }, uniquingKeysWith: { a, b in a.timestamp > b.timestamp ? a : b })
-        let (primaries, handoffs) = nodes(partition: p)
+        let (primaries, handoffs) = nodes(partition: p, policy: policy)
         var listings = [Int: [String: HashState]]()
         for d in primaries + handoffs {
             if let l = try? await d.list(partition: p) { listings[d.ring.id] = l }
@@ -58,7 +62,11 @@ extension ObjectStorageService {
                 if !have.data.contains(row.timestamp) {
                     var done = false
                     for s in all where s.ring.id != d.ring.id && (listings[s.ring.id]?[hash]?.data.contains(row.timestamp) ?? false) {
-                        if await copyData(from: s, to: d, partition: p, hash: hash, timestamp: row.timestamp) { done = true; break }
+                        if await copyData(from: s, to: d, partition: p, hash: hash, timestamp: row.timestamp, size: row.size) {
+                            done = true
+                            if s is RemoteDevice && d is RemoteDevice { stats.pushed += 1 }
+                            break
+                        }
                     }
                     if done {
                         stats.copied += 1
@@ -69,8 +77,7 @@ extension ObjectStorageService {
                 }
                 if let mt = row.metaTimestamp, !have.meta.contains(mt) {
                     for s in all where s.ring.id != d.ring.id && (listings[s.ring.id]?[hash]?.meta.contains(mt) ?? false) {
-                        if let m = try? await s.readMeta(partition: p, hash: hash, timestamp: mt),
-                           (try? await d.writeMeta(partition: p, hash: hash, metadata: m)) != nil {
+                        if await copyMeta(from: s, to: d, partition: p, hash: hash, timestamp: mt) {
                             stats.metaCopied += 1
                             listings[d.ring.id, default: [:]][hash, default: HashState()].meta.append(mt)
                             break
@@ -88,7 +95,7 @@ extension ObjectStorageService {
         // made on the index as read at the start of the pass; the index is read again just before
         // removing, and any hash whose row changed meanwhile (a PUT or DELETE committed) is left
         // for the next pass, so a freshly acknowledged version is never removed.
-        guard let fresh = try? await index.partitionObjects(p) else { stats.failures += 1; return }
+        guard let fresh = try? await index.partitionObjects(p, policy: policy) else { stats.failures += 1; return }
         let freshTimestamps = Dictionary(fresh.map { ($0.hash, $0.timestamp) }, uniquingKeysWith: max)
         let primaryIDs = Set(primaries.map(\.ring.id))
         for d in all {
@@ -114,7 +121,19 @@ extension ObjectStorageService {
         }
     }
 
-    func copyData(from s: any ObjectDevice, to d: any ObjectDevice, partition p: Int, hash: String, timestamp: String) async -> Bool {
+    /// Copies a `.data` file to another device. Between two storage nodes the source node sends
+    /// it to the other directly; otherwise (a device of this process on either end) it streams
+    /// through here.
+    func copyData(from s: any ObjectDevice, to d: any ObjectDevice, partition p: Int, hash: String, timestamp: String, size: Int) async -> Bool {
+        if let rs = s as? RemoteDevice, let rd = d as? RemoteDevice {
+            do {
+                try await rs.push(partition: p, hash: hash, file: timestamp + ".data", size: size, to: rd)
+                return true
+            } catch {
+                logger.warning("replicator: push of \(hash) from \(s.ring.name) to \(d.ring.name) failed: \(error)")
+                return false
+            }
+        }
         guard let stream = try? await s.read(partition: p, hash: hash, timestamp: timestamp, range: nil) else { return false }
         guard let w = try? await d.writer(partition: p, hash: hash, timestamp: timestamp) else { await stream.close(); return false }
         do {
@@ -128,6 +147,15 @@ extension ObjectStorageService {
             logger.warning("replicator: copy of \(hash) from \(s.ring.name) to \(d.ring.name) failed: \(error)")
             return false
         }
+    }
+
+    /// Copies a `.meta` file to another device (node to node between storage nodes).
+    func copyMeta(from s: any ObjectDevice, to d: any ObjectDevice, partition p: Int, hash: String, timestamp: String) async -> Bool {
+        if let rs = s as? RemoteDevice, let rd = d as? RemoteDevice {
+            return (try? await rs.push(partition: p, hash: hash, file: timestamp + ".meta", size: 0, to: rd)) != nil
+        }
+        guard let m = try? await s.readMeta(partition: p, hash: hash, timestamp: timestamp) else { return false }
+        return (try? await d.writeMeta(partition: p, hash: hash, metadata: m)) != nil
     }
 
     // MARK: auditor and expirer

@@ -30,25 +30,51 @@ public struct ObjectStorageSettings: Sendable {
 public final class ObjectStorageService: Sendable {
     public let index: ObjectIndex
     public let settings: ObjectStorageSettings
+    public let policies: StoragePolicies
     let logger: Logger
-    private let state: Mutex<(ring: Ring, devices: [Int: any ObjectDevice])>
+    /// Each storage policy's ring and the devices of its entries.
+    private let state: Mutex<[Int: PolicyRing]>
     private let clock = Mutex<Double>(0)
 
-    public init(index: ObjectIndex, ring: Ring, devices: [any ObjectDevice], settings: ObjectStorageSettings, logger: Logger) {
+    struct PolicyRing {
+        var ring: Ring
+        var devices: [Int: any ObjectDevice]
+        init(_ ring: Ring, _ devices: [any ObjectDevice]) {
+            self.ring = ring
+            self.devices = Dictionary(uniqueKeysWithValues: devices.map { ($0.ring.id, $0) })
+        }
+    }
+
+    /// `rings` holds, for every policy of `policies`, its ring and a device per ring entry.
+    public init(index: ObjectIndex, policies: StoragePolicies, rings: [Int: (Ring, [any ObjectDevice])], settings: ObjectStorageSettings, logger: Logger) {
+        precondition(policies.all.allSatisfy { rings[$0.index] != nil }, "every storage policy needs a ring")
         self.index = index
         self.settings = settings
         self.logger = logger
-        self.state = Mutex((ring, Dictionary(uniqueKeysWithValues: devices.map { ($0.ring.id, $0) })))
+        self.policies = policies
+        self.state = Mutex(rings.mapValues { PolicyRing($0.0, $0.1) })
     }
 
-    public var ring: Ring { state.withLock { $0.ring } }
-    public var devices: [any ObjectDevice] { state.withLock { Array($0.devices.values) }.sorted { $0.ring.id < $1.ring.id } }
-
-    public func replace(ring: Ring, devices: [any ObjectDevice]) {
-        state.withLock { $0 = (ring, Dictionary(uniqueKeysWithValues: devices.map { ($0.ring.id, $0) })) }
+    /// A store with policy 0 only.
+    public convenience init(index: ObjectIndex, ring: Ring, devices: [any ObjectDevice], settings: ObjectStorageSettings, logger: Logger) {
+        self.init(index: index, policies: .single, rings: [0: (ring, devices)], settings: settings, logger: logger)
     }
 
-    var quorum: Int { ring.replicas / 2 + 1 }
+    /// Policy 0's ring.
+    public var ring: Ring { ring(policy: 0) }
+    public func ring(policy: Int) -> Ring { state.withLock { $0[policy]!.ring } }
+    /// The devices of a policy's ring, by ring id.
+    public func devices(policy: Int = 0) -> [any ObjectDevice] {
+        state.withLock { s -> [any ObjectDevice] in s[policy].map { Array($0.devices.values) } ?? [] }.sorted { $0.ring.id < $1.ring.id }
+    }
+
+    /// Installs a policy's new ring (a rebalance, devices added or removed).
+    public func replace(ring: Ring, devices: [any ObjectDevice], policy: Int = 0) {
+        state.withLock { $0[policy] = PolicyRing(ring, devices) }
+    }
+
+    /// A write quorum: a majority of the policy's replicas.
+    func quorum(policy: Int) -> Int { ring(policy: policy).replicas / 2 + 1 }
 
     /// A Swift timestamp (`%016.5f` seconds), strictly increasing within this process.
     public func timestamp() -> String {
@@ -63,16 +89,17 @@ public final class ObjectStorageService: Sendable {
 
     public static func format(_ t: Double) -> String { String(format: "%016.5f", t) }
 
-    /// Devices for a partition: primaries first, then handoffs.
-    func nodes(partition: Int) -> (primaries: [any ObjectDevice], handoffs: [any ObjectDevice]) {
-        state.withLock { s in
-            (s.ring.primaries(partition: partition).compactMap { s.devices[$0.id] },
-             s.ring.handoffs(partition: partition).compactMap { s.devices[$0.id] })
+    /// Devices of a policy's partition: primaries first, then handoffs.
+    func nodes(partition: Int, policy: Int) -> (primaries: [any ObjectDevice], handoffs: [any ObjectDevice]) {
+        state.withLock { all in
+            guard let s = all[policy] else { return ([], []) }
+            return (s.ring.primaries(partition: partition).compactMap { s.devices[$0.id] },
+                    s.ring.handoffs(partition: partition).compactMap { s.devices[$0.id] })
         }
     }
 
-    public func location(account: String, container: String, object: String) -> (part: Int, hash: String) {
-        let r = ring
+    public func location(account: String, container: String, object: String, policy: Int = 0) -> (part: Int, hash: String) {
+        let r = ring(policy: policy)
         let hash = r.hash(account: account, container: container, object: object)
         return (r.partition(forHash: hash), hash)
     }
@@ -100,21 +127,21 @@ public final class ObjectStorageService: Sendable {
     /// In a container with versioning on (`container`, read when not given), the upload is a
     /// new version and the row returned the object's current row, which shows it (`versionID`).
     public func put<S: AsyncSequence>(_ u: Upload, body: S, in container: ContainerRow? = nil) async throws -> ObjectRow where S.Element == ByteBuffer {
-        if settings.allowObjectVersioning {
-            var c = container
-            if c == nil { c = try await index.container(u.account, u.container) }
-            if let c, versioning(of: c) == .enabled { return try await putVersion(u, body: body) }
-        }
+        var c = container
+        if c == nil { c = try await index.container(u.account, u.container) }
+        guard let c else { throw NimbusError.notFound("The container does not exist.") }
+        if settings.allowObjectVersioning, versioning(of: c) == .enabled { return try await putVersion(u, body: body, policy: c.policy) }
         let ts = timestamp()
-        let (part, hash) = location(account: u.account, container: u.container, object: u.name)
-        let row = try await store(u, at: Placement(part: part, hash: hash, path: "/\(u.account)/\(u.container)/\(u.name)"), timestamp: ts, body: body)
+        let (part, hash) = location(account: u.account, container: u.container, object: u.name, policy: c.policy)
+        let place = Placement(part: part, hash: hash, path: "/\(u.account)/\(u.container)/\(u.name)", policy: c.policy)
+        let row = try await store(u, at: place, timestamp: ts, body: body)
         switch try await index.putObject(row) {
         case .stored(let old):
-            if old != nil { Task { await self.cleanup(part: part, hash: hash, olderThan: ts) } }
+            if old != nil { Task { await self.cleanup(part: part, hash: hash, policy: place.policy, olderThan: ts) } }
         case .superseded:
-            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
+            Task { await self.removeVersion(place, timestamp: ts) }
         case .containerMissing:
-            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
+            Task { await self.removeVersion(place, timestamp: ts) }
             throw NimbusError.notFound("The container does not exist.")
         }
         return row
@@ -126,13 +153,14 @@ public final class ObjectStorageService: Sendable {
         var part: Int
         var hash: String
         var path: String
+        var policy: Int
     }
 
     /// Streams `body` to the devices of `place` and makes it durable on a write quorum; the row
     /// it returns is not committed to the index (nothing is visible yet).
     func store<S: AsyncSequence>(_ u: Upload, at place: Placement, timestamp ts: String, body: S) async throws -> ObjectRow where S.Element == ByteBuffer {
         let (part, hash) = (place.part, place.hash)
-        let (primaries, handoffs) = nodes(partition: part)
+        let (primaries, handoffs) = nodes(partition: part, policy: place.policy)
         var writers = [any ObjectWriter]()
         var spare = handoffs.filter { $0.ring.weight > 0 }.makeIterator()
         for device in primaries {
@@ -142,7 +170,7 @@ public final class ObjectStorageService: Sendable {
                 candidate = spare.next()
             }
         }
-        let quorum = self.quorum
+        let quorum = self.quorum(policy: place.policy)
         guard writers.count >= quorum else {
             for w in writers { await w.abort() }
             throw NimbusError(.serviceUnavailable, "Service Unavailable: not enough storage devices are reachable.")
@@ -198,11 +226,11 @@ public final class ObjectStorageService: Sendable {
             return n
         }
         guard committed >= quorum else {
-            Task { await self.removeVersion(part: part, hash: hash, timestamp: ts) }
+            Task { await self.removeVersion(place, timestamp: ts) }
             throw NimbusError(.serviceUnavailable, "Service Unavailable: the object could not be stored on enough devices.")
         }
         return ObjectRow(account: u.account, container: u.container, name: u.name, timestamp: ts, metaTimestamp: nil, size: size, etag: etag,
-                         contentType: u.contentType, metadata: u.metadata, deleteAt: u.deleteAt, part: part, hash: hash)
+                         contentType: u.contentType, metadata: u.metadata, deleteAt: u.deleteAt, part: part, hash: hash, policy: place.policy)
     }
 
     // MARK: GET
@@ -227,7 +255,7 @@ public final class ObjectStorageService: Sendable {
     }
 
     func openReplica(_ row: ObjectRow, range: Range<Int>?) async throws -> any ObjectReadStream {
-        let (primaries, handoffs) = nodes(partition: row.part)
+        let (primaries, handoffs) = nodes(partition: row.part, policy: row.policy)
         var corrupt = false
         for device in primaries + handoffs {
             do {
@@ -288,10 +316,20 @@ public final class ObjectStorageService: Sendable {
         guard accountQuotas, let account = try await index.account(container.account) else { return }
         let bytesQuota = account.metadata["x-account-meta-quota-bytes"].flatMap(Int.init)
         let countQuota = account.metadata["x-account-quota-count"].flatMap(Int.init)
-        guard bytesQuota != nil || countQuota != nil else { return }
-        let stats = try await index.accountStats(container.account)
-        if let q = bytesQuota, stats.bytes + bytes > q { throw exceeded }
-        if let q = countQuota, stats.objects + 1 > q { throw exceeded }
+        if bytesQuota != nil || countQuota != nil {
+            let stats = try await index.accountStats(container.account)
+            if let q = bytesQuota, stats.bytes + bytes > q { throw exceeded }
+            if let q = countQuota, stats.objects + 1 > q { throw exceeded }
+        }
+        // account_quotas.py: the quotas of the container's storage policy.
+        let policyBytes = account.metadata["x-account-sysmeta-quota-bytes-policy-\(container.policy)"].flatMap(Int.init)
+        let policyCount = account.metadata["x-account-sysmeta-quota-count-policy-\(container.policy)"].flatMap(Int.init)
+        if policyBytes != nil || policyCount != nil {
+            let stats = try await index.accountPolicyStats(container.account)[container.policy] ?? (0, 0, 0)
+            let policyExceeded = NimbusError(.payloadTooLarge, "Upload exceeds policy quota.")
+            if let q = policyBytes, stats.bytes + bytes > q { throw policyExceeded }
+            if let q = policyCount, stats.objects + 1 > q { throw policyExceeded }
+        }
     }
 
     // MARK: POST and DELETE
@@ -302,7 +340,7 @@ public final class ObjectStorageService: Sendable {
         var headers = metadata
         headers["content-type"] = contentType
         let disk = DiskMetadata(name: "/\(row.account)/\(row.container)/\(row.name)", timestamp: ts, size: row.size, etag: row.etag, headers: headers)
-        let (primaries, handoffs) = nodes(partition: row.part)
+        let (primaries, handoffs) = nodes(partition: row.part, policy: row.policy)
         let written = await withTaskGroup(of: Bool.self) { group in
             for d in primaries + handoffs {
                 group.addTask { (try? await d.writeMeta(partition: row.part, hash: row.hash, metadata: disk)) != nil }
@@ -311,7 +349,7 @@ public final class ObjectStorageService: Sendable {
             for await ok in group where ok { n += 1 }
             return n
         }
-        guard written >= quorum else { throw NimbusError(.serviceUnavailable, "Service Unavailable: metadata could not be stored on enough devices.") }
+        guard written >= quorum(policy: row.policy) else { throw NimbusError(.serviceUnavailable, "Service Unavailable: metadata could not be stored on enough devices.") }
         guard let updated = try await index.updateObjectMetadata(row, metaTimestamp: ts, metadata: metadata, contentType: contentType, deleteAt: deleteAt) else {
             throw NimbusError.notFound("The object was changed or deleted meanwhile.")
         }
@@ -334,23 +372,24 @@ public final class ObjectStorageService: Sendable {
         // installed a newer version, which its index commit is about to make visible.
         let files = [old.timestamp + ".data"] + (old.metaTimestamp.map { [$0 + ".meta"] } ?? [])
         Task {
-            let (primaries, handoffs) = self.nodes(partition: old.part)
+            let (primaries, handoffs) = self.nodes(partition: old.part, policy: old.policy)
             for d in primaries + handoffs { try? await d.remove(partition: old.part, hash: old.hash, .files(files)) }
         }
     }
 
     /// Removes files of `hash` older than `timestamp` from every device that may hold them.
-    func cleanup(part: Int, hash: String, olderThan timestamp: String) async {
-        let (primaries, handoffs) = nodes(partition: part)
+    func cleanup(part: Int, hash: String, policy: Int, olderThan timestamp: String) async {
+        let (primaries, handoffs) = nodes(partition: part, policy: policy)
         for d in primaries + handoffs {
             try? await d.remove(partition: part, hash: hash, .olderThan(timestamp))
         }
     }
 
-    func removeVersion(part: Int, hash: String, timestamp: String) async {
-        let (primaries, handoffs) = nodes(partition: part)
+    /// Removes the files of one write (`timestamp`) at `place` from every device that may hold them.
+    func removeVersion(_ place: Placement, timestamp: String) async {
+        let (primaries, handoffs) = nodes(partition: place.part, policy: place.policy)
         for d in primaries + handoffs {
-            try? await d.remove(partition: part, hash: hash, .timestamp(timestamp))
+            try? await d.remove(partition: place.part, hash: place.hash, .timestamp(timestamp))
         }
     }
 }

@@ -24,10 +24,11 @@ extension ObjectStorageService {
     /// (`/<account>/\0versions\0<container>/\0<name>\0<inverted id>`), so that every version
     /// has a hash of its own and no replacement of another version (or of the plain object)
     /// ever touches its files.
-    func versionPlacement(account: String, container: String, name: String, id: String) -> Placement {
+    /// The versions container has its container's storage policy, as Swift makes it.
+    func versionPlacement(account: String, container: String, name: String, id: String, policy: Int) -> Placement {
         let c = "\u{0}versions\u{0}" + container, o = "\u{0}" + name + "\u{0}" + ObjectIndex.versionKey(id)
-        let (part, hash) = location(account: account, container: c, object: o)
-        return Placement(part: part, hash: hash, path: "/\(account)/\(c)/\(o)")
+        let (part, hash) = location(account: account, container: c, object: o, policy: policy)
+        return Placement(part: part, hash: hash, path: "/\(account)/\(c)/\(o)", policy: policy)
     }
 
     /// Commits are retried at most this often when a plain object must be archived first and
@@ -38,9 +39,9 @@ extension ObjectStorageService {
     /// the write's timestamp, no X-Delete-At: that stays with the object's current row, as
     /// Swift's versions symlink keeps it) and the object then shows it. Returns the object's
     /// current row as this write made it.
-    func putVersion<S: AsyncSequence>(_ u: Upload, body: S) async throws -> ObjectRow where S.Element == ByteBuffer {
+    func putVersion<S: AsyncSequence>(_ u: Upload, body: S, policy: Int) async throws -> ObjectRow where S.Element == ByteBuffer {
         let ts = timestamp()
-        let place = versionPlacement(account: u.account, container: u.container, name: u.name, id: VersionID.of(timestamp: ts))
+        let place = versionPlacement(account: u.account, container: u.container, name: u.name, id: VersionID.of(timestamp: ts), policy: policy)
         var data = u
         data.deleteAt = nil
         var version = try await store(data, at: place, timestamp: ts, body: body)
@@ -49,7 +50,7 @@ extension ObjectStorageService {
         do {
             _ = try await commitVersion(version, marker: false, deleteAt: u.deleteAt)
         } catch {
-            Task { await self.removeVersion(part: place.part, hash: place.hash, timestamp: ts) }
+            Task { await self.removeVersion(place, timestamp: ts) }
             throw error
         }
         var shown = version
@@ -85,7 +86,7 @@ extension ObjectStorageService {
     /// replicator removes them) unless a commit names them.
     func archive(_ current: ObjectRow) async throws -> ObjectIndex.Archived {
         let id = VersionID.of(timestamp: current.timestamp)
-        let place = versionPlacement(account: current.account, container: current.container, name: current.name, id: id)
+        let place = versionPlacement(account: current.account, container: current.container, name: current.name, id: id, policy: current.policy)
         let u = Upload(account: current.account, container: current.container, name: current.name, contentType: current.contentType,
                        metadata: current.metadata, contentLength: current.size, expectedETag: current.etag)
         var copy = try await store(u, at: place, timestamp: current.timestamp,
@@ -110,7 +111,7 @@ extension ObjectStorageService {
         switch versioning(of: container) {
         case .enabled:
             let ts = timestamp()
-            let place = versionPlacement(account: account, container: container.name, name: name, id: VersionID.of(timestamp: ts))
+            let place = versionPlacement(account: account, container: container.name, name: name, id: VersionID.of(timestamp: ts), policy: container.policy)
             let u = Upload(account: account, container: container.name, name: name, contentType: ObjectIndex.deleteMarkerContentType,
                            metadata: [:], contentLength: 0)
             var marker = try await store(u, at: place, timestamp: ts, body: Pieces(pieces: [], service: self))
@@ -118,7 +119,7 @@ extension ObjectStorageService {
             marker.isVersionRecord = true
             let before: ObjectRow?
             do { before = try await commitVersion(marker, marker: true, deleteAt: nil) } catch {
-                Task { await self.removeVersion(part: place.part, hash: place.hash, timestamp: ts) }
+                Task { await self.removeVersion(place, timestamp: ts) }
                 throw error
             }
             let now = Int(Date().timeIntervalSince1970)

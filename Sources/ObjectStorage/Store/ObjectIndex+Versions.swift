@@ -18,7 +18,7 @@ extension ObjectIndex {
     public static let versionsContainerKey = "x-container-sysmeta-versions-container"
     public static let deleteMarkerContentType = "application/x-deleted;swift_versions_deleted=1"
 
-    static let versionColumns = "account, container, name, version_key, timestamp, meta_timestamp, size, etag, content_type, metadata, part, hash"
+    static let versionColumns = "account, container, name, version_key, timestamp, meta_timestamp, size, etag, content_type, metadata, part, hash, policy_index"
 
     /// Swift's `~Timestamp(id)`: 999999999999999 minus the id in units of 10 µs, in the same
     /// `%016.5f` form, so that newer versions sort first. `id` is a normalized version id
@@ -40,7 +40,7 @@ extension ObjectIndex {
                          etag: try row.decode(column: "etag", as: String.self), contentType: try row.decode(column: "content_type", as: String.self),
                          metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)), deleteAt: nil,
                          part: try row.decode(column: "part", as: Int.self), hash: try row.decode(column: "hash", as: String.self),
-                         versionID: ts, isVersionRecord: true)
+                         versionID: ts, isVersionRecord: true, policy: try row.decode(column: "policy_index", as: Int.self))
     }
 
     /// Inserts a version row (its id is its timestamp); false when that version exists already.
@@ -48,7 +48,7 @@ extension ObjectIndex {
         try await db.raw("""
             INSERT INTO object_versions (\(unsafeRaw: versionColumns)) VALUES (\(bind: v.account), \(bind: v.container), \(bind: v.name),
             \(bind: versionKey(v.timestamp)), \(bind: v.timestamp), \(bind: v.metaTimestamp), \(bind: v.size), \(bind: v.etag), \(bind: v.contentType),
-            \(bind: MetadataJSON.encode(v.metadata)), \(bind: v.part), \(bind: v.hash))
+            \(bind: MetadataJSON.encode(v.metadata)), \(bind: v.part), \(bind: v.hash), \(bind: v.policy))
             ON CONFLICT (account, container, name, version_key) DO NOTHING RETURNING name
             """).first() != nil
     }
@@ -114,7 +114,7 @@ extension ObjectIndex {
     public func commitVersion(_ v: ObjectRow, marker: Bool, deleteAt: Int?, archived: Archived?) async throws -> VersionedWrite {
         let now = Int(Date().timeIntervalSince1970)
         return try await database.groupTransaction { db in
-            guard try await lockContainer(db, v.account, v.container) else { return .containerMissing }
+            guard try await lockContainer(db, v.account, v.container, policy: v.policy) else { return .containerMissing }
             let cur = try await Self.object(db, v.account, v.container, v.name)
             var takesEffect = cur.map { $0.timestamp < v.timestamp } ?? true
             // A newer delete marker is the object's tombstone: a PUT that started before the

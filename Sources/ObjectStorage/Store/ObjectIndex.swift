@@ -23,6 +23,8 @@ public struct ContainerRow: Sendable {
     /// such container exists.
     public var versionsCount: Int? = nil
     public var versionsBytes = 0
+    /// The storage policy of the container's objects, fixed when it is made.
+    public var policy = 0
 
     /// What Swift reports as the container's bytes: its own and its versions container's.
     public var reportedBytes: Int { bytesUsed + versionsBytes }
@@ -48,6 +50,8 @@ public struct ObjectRow: Sendable, Equatable {
     public var versionID: String? = nil
     /// A row of the versions table rather than an object's current row.
     public var isVersionRecord = false
+    /// The storage policy whose ring `part` and `hash` place the files in (the container's).
+    public var policy = 0
 
     /// What the row adds to its container's bytes: a current row that shows a version adds
     /// nothing (the version's row counts the bytes).
@@ -117,6 +121,23 @@ public struct ObjectIndex: Sendable {
         return (try row.decode(column: "n", as: Int.self), try row.decode(column: "o", as: Int.self), try row.decode(column: "b", as: Int.self))
     }
 
+    /// The account's totals per storage policy (Swift's account `policy_stat`), for the policies
+    /// that have containers in it.
+    public func accountPolicyStats(_ account: String) async throws -> [Int: (containers: Int, objects: Int, bytes: Int)] {
+        let rows = try await sql.raw("""
+            SELECT policy_index, CAST(COUNT(*) + COUNT(versions_count) AS BIGINT) AS n,
+            CAST(COALESCE(SUM(object_count + COALESCE(versions_count, 0)), 0) AS BIGINT) AS o,
+            CAST(COALESCE(SUM(bytes_used + versions_bytes), 0) AS BIGINT) AS b
+            FROM object_containers WHERE account = \(bind: account) GROUP BY policy_index
+            """).all()
+        var out = [Int: (containers: Int, objects: Int, bytes: Int)]()
+        for r in rows {
+            out[try r.decode(column: "policy_index", as: Int.self)] = (try r.decode(column: "n", as: Int.self), try r.decode(column: "o", as: Int.self),
+                                                                       try r.decode(column: "b", as: Int.self))
+        }
+        return out
+    }
+
     /// Applies `update` to the account's metadata (creating the account row), atomically.
     public func updateAccountMetadata(_ account: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) throws -> Void) async throws {
         try await database.transaction { db in
@@ -148,26 +169,43 @@ public struct ObjectIndex: Sendable {
                      objectCount: try row.decode(column: "object_count", as: Int.self), bytesUsed: try row.decode(column: "bytes_used", as: Int.self),
                      metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)),
                      versionsCount: try row.decode(column: "versions_count", as: Int?.self),
-                     versionsBytes: try row.decode(column: "versions_bytes", as: Int.self))
+                     versionsBytes: try row.decode(column: "versions_bytes", as: Int.self),
+                     policy: try row.decode(column: "policy_index", as: Int.self))
     }
 
-    static let containerColumns = "account, name, put_timestamp, object_count, bytes_used, metadata, versions_count, versions_bytes"
+    static let containerColumns = "account, name, put_timestamp, object_count, bytes_used, metadata, versions_count, versions_bytes, policy_index"
 
-    /// Creates the container, or updates its metadata when it exists. Returns whether it was created.
-    public func putContainer(_ account: String, _ name: String, timestamp: String, _ update: @escaping @Sendable (inout [String: String]) throws -> Void) async throws -> Bool {
-        try await database.transaction { db in
+    public enum PutContainerResult: Sendable, Equatable {
+        case created, updated
+        /// It exists with another storage policy than the one asked for (nothing was changed).
+        case policyConflict(existing: Int)
+    }
+
+    /// Creates the container (in storage policy `policy`), or updates its metadata when it
+    /// exists. `requestedPolicy` is the policy the client named, which an existing container
+    /// must have (Swift's 409 otherwise); nil when the client named none.
+    public func putContainer(_ account: String, _ name: String, timestamp: String, policy: Int = 0, requestedPolicy: Int? = nil,
+                             _ update: @escaping @Sendable (inout [String: String]) throws -> Void) async throws -> PutContainerResult {
+        let lock = self.lock
+        return try await database.transaction { db in
             try await Self.ensureAccount(db, account, timestamp)
-            if try await Self.rewriteContainerMetadata(db, account, name, update) { return false }
+            if let existing = try await db.raw("""
+                SELECT policy_index FROM object_containers WHERE account = \(bind: account) AND name = \(bind: name)\(unsafeRaw: lock)
+                """).first() {
+                let current = try existing.decode(column: "policy_index", as: Int.self)
+                if let requestedPolicy, requestedPolicy != current { return .policyConflict(existing: current) }
+                return try await Self.rewriteContainerMetadata(db, account, name, update) ? .updated : .created
+            }
             var meta = [String: String]()
             try update(&meta)
             let versions: Int? = meta[Self.versionsContainerKey] != nil ? 0 : nil
             // A concurrent create of the same name makes this a no-op (then: 202, as Swift would).
             let inserted = try await db.raw("""
-                INSERT INTO object_containers (account, name, put_timestamp, object_count, bytes_used, metadata, versions_count, versions_bytes)
-                VALUES (\(bind: account), \(bind: name), \(bind: timestamp), 0, 0, \(bind: MetadataJSON.encode(meta)), \(bind: versions), 0)
+                INSERT INTO object_containers (account, name, put_timestamp, object_count, bytes_used, metadata, versions_count, versions_bytes, policy_index)
+                VALUES (\(bind: account), \(bind: name), \(bind: timestamp), 0, 0, \(bind: MetadataJSON.encode(meta)), \(bind: versions), 0, \(bind: policy))
                 ON CONFLICT (account, name) DO NOTHING RETURNING name
                 """).first()
-            return inserted != nil
+            return inserted != nil ? .created : .updated
         }
     }
 
@@ -227,7 +265,7 @@ public struct ObjectIndex: Sendable {
 
     // MARK: objects
 
-    static let objectColumns = "account, container, name, timestamp, meta_timestamp, size, etag, content_type, metadata, delete_at, part, hash, version_id"
+    static let objectColumns = "account, container, name, timestamp, meta_timestamp, size, etag, content_type, metadata, delete_at, part, hash, version_id, policy_index"
 
     static func objectRow(_ row: any SQLRow) throws -> ObjectRow {
         ObjectRow(account: try row.decode(column: "account", as: String.self), container: try row.decode(column: "container", as: String.self),
@@ -236,7 +274,8 @@ public struct ObjectIndex: Sendable {
                   etag: try row.decode(column: "etag", as: String.self), contentType: try row.decode(column: "content_type", as: String.self),
                   metadata: MetadataJSON.decode(try row.decode(column: "metadata", as: String.self)),
                   deleteAt: try row.decode(column: "delete_at", as: Int?.self), part: try row.decode(column: "part", as: Int.self),
-                  hash: try row.decode(column: "hash", as: String.self), versionID: try row.decode(column: "version_id", as: String?.self))
+                  hash: try row.decode(column: "hash", as: String.self), versionID: try row.decode(column: "version_id", as: String?.self),
+                  policy: try row.decode(column: "policy_index", as: Int.self))
     }
 
     public func object(_ account: String, _ container: String, _ name: String) async throws -> ObjectRow? {
@@ -251,9 +290,14 @@ public struct ObjectIndex: Sendable {
     }
 
     /// Locks the container's row for the rest of the transaction (see `lock`); false when the
-    /// container does not exist.
-    func lockContainer(_ db: any SQLDatabase, _ account: String, _ container: String) async throws -> Bool {
-        try await db.raw("SELECT 1 AS x FROM object_containers WHERE account = \(bind: account) AND name = \(bind: container)\(unsafeRaw: lock)").first() != nil
+    /// container does not exist or (given `policy`) is no longer in that storage policy (it was
+    /// deleted and made again in another since the write began).
+    func lockContainer(_ db: any SQLDatabase, _ account: String, _ container: String, policy: Int? = nil) async throws -> Bool {
+        guard let row = try await db.raw("""
+            SELECT policy_index FROM object_containers WHERE account = \(bind: account) AND name = \(bind: container)\(unsafeRaw: lock)
+            """).first() else { return false }
+        guard let policy else { return true }
+        return try row.decode(column: "policy_index", as: Int.self) == policy
     }
 
     public enum PutResult: Sendable {
@@ -267,7 +311,7 @@ public struct ObjectIndex: Sendable {
     /// Makes an object version visible: the commit point of a PUT.
     public func putObject(_ o: ObjectRow) async throws -> PutResult {
         try await database.groupTransaction { db in
-            guard try await lockContainer(db, o.account, o.container) else { return .containerMissing }
+            guard try await lockContainer(db, o.account, o.container, policy: o.policy) else { return .containerMissing }
             let old = try await Self.object(db, o.account, o.container, o.name)
             if let old, old.timestamp >= o.timestamp { return .superseded }
             let meta = MetadataJSON.encode(o.metadata)
@@ -275,7 +319,7 @@ public struct ObjectIndex: Sendable {
                 try await db.raw("""
                     UPDATE object_objects SET timestamp = \(bind: o.timestamp), meta_timestamp = NULL, size = \(bind: o.size), etag = \(bind: o.etag),
                     content_type = \(bind: o.contentType), metadata = \(bind: meta), delete_at = \(bind: o.deleteAt), part = \(bind: o.part), hash = \(bind: o.hash),
-                    version_id = NULL
+                    version_id = NULL, policy_index = \(bind: o.policy)
                     WHERE account = \(bind: o.account) AND container = \(bind: o.container) AND name = \(bind: o.name)
                     """).run()
             } else {
@@ -290,7 +334,7 @@ public struct ObjectIndex: Sendable {
         try await db.raw("""
             INSERT INTO object_objects (\(unsafeRaw: objectColumns)) VALUES (\(bind: o.account), \(bind: o.container), \(bind: o.name),
             \(bind: o.timestamp), \(bind: o.metaTimestamp), \(bind: o.size), \(bind: o.etag), \(bind: o.contentType), \(bind: MetadataJSON.encode(o.metadata)),
-            \(bind: o.deleteAt), \(bind: o.part), \(bind: o.hash), \(bind: o.versionID))
+            \(bind: o.deleteAt), \(bind: o.part), \(bind: o.hash), \(bind: o.versionID), \(bind: o.policy))
             """).run()
     }
 
@@ -357,14 +401,20 @@ public struct ObjectIndex: Sendable {
 
     /// Every object and object version of a partition: what the replicator makes the devices
     /// agree with. (A current row that shows a version names the version's files.)
-    public func partitionObjects(_ part: Int) async throws -> [ObjectRow] {
-        let current = try await sql.raw("SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects WHERE part = \(bind: part)").all().map(Self.objectRow)
-        let versions = try await sql.raw("SELECT \(unsafeRaw: Self.versionColumns) FROM object_versions WHERE part = \(bind: part)").all().map(Self.versionRow)
+    public func partitionObjects(_ part: Int, policy: Int = 0) async throws -> [ObjectRow] {
+        let current = try await sql.raw("""
+            SELECT \(unsafeRaw: Self.objectColumns) FROM object_objects WHERE policy_index = \(bind: policy) AND part = \(bind: part)
+            """).all().map(Self.objectRow)
+        let versions = try await sql.raw("""
+            SELECT \(unsafeRaw: Self.versionColumns) FROM object_versions WHERE policy_index = \(bind: policy) AND part = \(bind: part)
+            """).all().map(Self.versionRow)
         return current + versions
     }
 
-    public func partitionsInUse() async throws -> [Int] {
-        try await sql.raw("SELECT part FROM object_objects UNION SELECT part FROM object_versions").all().map { try $0.decode(column: "part", as: Int.self) }
+    public func partitionsInUse(policy: Int = 0) async throws -> [Int] {
+        try await sql.raw("""
+            SELECT part FROM object_objects WHERE policy_index = \(bind: policy) UNION SELECT part FROM object_versions WHERE policy_index = \(bind: policy)
+            """).all().map { try $0.decode(column: "part", as: Int.self) }
     }
 
     public func expired(before: Int, limit: Int) async throws -> [ObjectRow] {

@@ -47,5 +47,19 @@ public enum ObjectMigrations {
                 "CREATE INDEX object_versions_part ON object_versions (part)",
             ]
         },
+        // Storage policies: a container's policy is fixed when it is made; every object and
+        // version row keeps the policy whose ring placed its files (the replicator asks for one
+        // policy's partition at a time).
+        Migration(service: "object_storage", version: 3, name: "storage policies") { _ in
+            [
+                "ALTER TABLE object_containers ADD COLUMN policy_index INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE object_objects ADD COLUMN policy_index INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE object_versions ADD COLUMN policy_index INTEGER NOT NULL DEFAULT 0",
+                "DROP INDEX object_objects_part",
+                "CREATE INDEX object_objects_part ON object_objects (policy_index, part)",
+                "DROP INDEX object_versions_part",
+                "CREATE INDEX object_versions_part ON object_versions (policy_index, part)",
+            ]
+        },
     ]
 }

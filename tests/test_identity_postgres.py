@@ -2,6 +2,7 @@
 cluster (scripts/pg-test-cluster.sh), driven by the real CLI, surviving kill -9 and restart."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -94,6 +95,29 @@ def test_two_controllers_share_one_database(pg_url, tmp_path):
                 break
             time.sleep(0.1)
         assert status == 401
+
+        # An OAuth1 request signed once is spent on every controller: replayed on the other
+        # one it is refused (the nonce is a row of the shared database, not a process's memory).
+        from test_identity_oauth1 import signed
+        r = requests.post(f"{a.auth_url}/auth/tokens", json=body, timeout=30)
+        admin = {"X-Auth-Token": r.headers["X-Subject-Token"]}
+        r = requests.post(f"{a.auth_url}/OS-OAUTH1/consumers", json={"consumer": {"description": "two"}}, headers=admin, timeout=30)
+        assert r.status_code == 201, r.text
+        consumer = r.json()["consumer"]
+        project_id = requests.get(f"{a.auth_url}/projects", params={"name": "admin"}, headers=admin, timeout=30).json()["projects"][0]["id"]
+        for first, second in ((a, b), (b, a)):
+            url = f"{first.auth_url}/OS-OAUTH1/request_token"
+            h = signed(url, consumer["id"], consumer["secret"], headers={"Requested-Project-Id": project_id}, callback_uri="oob")
+            assert requests.post(url, headers=h, timeout=30).status_code == 201
+            # The same nonce and timestamp at the other controller, signed for its URL (behind a
+            # load balancer both would have one URL, and the very same header would be replayed).
+            replay = f"{second.auth_url}/OS-OAUTH1/request_token"
+            nonce = re.search(r'oauth_nonce="([^"]+)"', h["Authorization"]).group(1)
+            ts = re.search(r'oauth_timestamp="([^"]+)"', h["Authorization"]).group(1)
+            h2 = signed(replay, consumer["id"], consumer["secret"], headers={"Requested-Project-Id": project_id},
+                        callback_uri="oob", nonce=nonce, timestamp=ts)
+            r = requests.post(replay, headers=h2, timeout=30)
+            assert r.status_code == 400 and "Nonce already used" in r.text, r.text
     finally:
         b.stop()
         a.stop()

@@ -55,7 +55,6 @@ public final class IdentityService: Sendable {
     /// spelling (a `K` replaced by KELVIN SIGN) without the token ever being opened.
     let validationCache = Mutex<[Name: CachedValidation]>([:])
     let memo = GenerationMemo()
-    let oauthNonces = OAuthNonceCache()
     static let validationCacheLimit = 50_000
 
     struct CachedValidation {

@@ -53,6 +53,9 @@ struct OAuth1Request: Sendable {
         .badRequest("Validation failed with errors: invalid_request, detail message is: \(description).")
     }
 
+    /// oauthlib's timestamp window, in seconds.
+    static let timestampWindow: Double = 600
+
     /// oauthlib's `_check_mandatory_parameters` with Keystone's validator (32 lower-hex keys and
     /// tokens, lower-hex nonces), the timestamp within 600 s of `now`.
     func checkMandatory(now: Date, needsToken: Bool) throws {
@@ -66,7 +69,7 @@ struct OAuth1Request: Sendable {
         let ts = timestamp ?? ""
         guard ts.utf8.count == 10 else { throw Self.invalid("Invalid timestamp size") }
         guard let seconds = Int(ts), ts.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { throw Self.invalid("Timestamp must be an integer") }
-        guard abs(Double(seconds) - now.timeIntervalSince1970) <= 600 else {
+        guard abs(Double(seconds) - now.timeIntervalSince1970) <= Self.timestampWindow else {
             throw Self.invalid("Timestamp given is invalid, differ from allowed by over 600 seconds")
         }
         guard Self.isKey(consumerKey ?? "") else { throw Self.invalid("Invalid client key format") }

@@ -203,5 +203,14 @@ public enum IdentityMigrations {
                 "CREATE INDEX identity_oauth_access_tokens_user ON identity_oauth_access_tokens (authorizing_user_id)",
             ]
         },
+        Migration(service: "identity", version: 13, name: "OS-OAUTH1 nonces") { _ in
+            // Nonces spent by signed OAuth requests, shared by every controller of the database
+            // (a key is the SHA-256 of consumer, token, timestamp and nonce), kept past the
+            // timestamp window.
+            [
+                "CREATE TABLE identity_oauth_nonces (nonce_key TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
+                "CREATE INDEX identity_oauth_nonces_expiry ON identity_oauth_nonces (expires_at)",
+            ]
+        },
     ]
 }

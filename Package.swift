@@ -207,6 +207,7 @@ let package = Package(
         .target(
             name: "BlockStorage",
             dependencies: [
+                "CArchiveCodecs",
                 "NimbusCore",
                 "NimbusStore",
                 "NimbusHTTP",

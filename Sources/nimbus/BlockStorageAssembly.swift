@@ -25,6 +25,7 @@ enum BlockStorageAssembly {
         ConfigOption("backup", "object_size", default: "52428800", "The largest object a backup writes, in bytes; a multiple of block_size (backup_swift_object_size)."),
         ConfigOption("backup", "block_size", default: "32768", "The unit an incremental backup compares, in bytes (backup_swift_block_size)."),
         ConfigOption("backup", "max_operations", default: "4", "Backups and restores moving bytes at once; each holds up to two objects (2 × object_size) in memory."),
+        ConfigOption("backup", "backup_compression_algorithm", default: "zlib", "Compression of backup objects, as Cinder's: zlib (or gzip), bz2 (or bzip2), none (or off, no); an object is stored compressed only when that makes it smaller."),
     ]
 
     /// The backup settings of `[backup]`; nil when backups are off.
@@ -40,6 +41,11 @@ enum BlockStorageAssembly {
             throw NimbusError(.badRequest, "[backup] object_size must be a multiple of block_size (at least 4096 bytes) and at most 1 GiB")
         }
         b.maxOperations = max(1, v.int("backup", "max_operations"))
+        let algorithm = v.string("backup", "backup_compression_algorithm")
+        guard let compression = BackupCompression(name: algorithm) else {
+            throw NimbusError(.badRequest, "[backup] backup_compression_algorithm '\(algorithm)' is not one of zlib, gzip, bz2, bzip2, none, off, no (zstd is not built)")
+        }
+        b.compression = compression
         return b
     }
 

@@ -1,4 +1,4 @@
-import BlockStorage
+@testable import BlockStorage
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -10,11 +10,13 @@ import Synchronization
 import Testing
 
 /// Small blocks and chunks, so a few KiB exercise several chunks and runs.
-func smallBackupSettings(mergeGap: Int = 0) -> BackupSettings {
+/// Small blocks and chunks; objects stored uncompressed unless asked (their sizes are checked).
+func smallBackupSettings(mergeGap: Int = 0, compression: BackupCompression = .none) -> BackupSettings {
     var s = BackupSettings()
     s.blockSizeBytes = 4096
     s.chunkSizeBytes = 4 * 4096
     s.mergeGapBlocks = mergeGap
+    s.compression = compression
     return s
 }
 
@@ -242,5 +244,81 @@ func describe(_ id: String, parent: String? = nil) -> ChunkedBackup.Description 
         await #expect(throws: NimbusError.self) { _ = try await engine.readMetadata(nfd) }
         try await engine.delete(nfd)
         #expect(try await engine.readMetadata(nfc)["backup_id"]?.stringValue == "b")
+    }
+}
+
+@Suite struct BackupCompressionTests {
+    let full = BackupLocation(project: "p1", container: "c", prefix: "volume_vol/20260101000000/az_nova_backup_full")
+
+    /// Python's `zlib.compress(b"nimbus backup " * 40)` and `bz2.compress(...)`: Cinder's objects.
+    static let text = Array(String(repeating: "nimbus backup ", count: 40).utf8)
+    static let pythonZlib = "789ccbcbcc4d2a2d56484a4cce2e2d50c81be58df2f0f2001cc9d2a1"
+    static let pythonBz2 = "425a6839314159265359c713f84a0000c791804000382b4a002000508069a680a55068c342684f44f04c89813427e2644c09b09b1322705dc914e142431c4fe128"
+
+    static func bytes(_ hex: String) -> [UInt8] {
+        var out = [UInt8]()
+        var i = hex.utf8.makeIterator()
+        while let a = i.next(), let b = i.next() { out.append(UInt8(String(decoding: [a, b], as: UTF8.self), radix: 16)!) }
+        return out
+    }
+
+    @Test func cindersNamesAndWhatTheyMean() {
+        #expect(BackupCompression(name: "ZLIB") == .zlib(name: "zlib"))
+        #expect(BackupCompression(name: "gzip") == .zlib(name: "gzip"))
+        #expect(BackupCompression(name: "bzip2") == .bz2(name: "bzip2"))
+        #expect(BackupCompression(name: "off") == BackupCompression.none)
+        #expect(BackupCompression(name: "zstd") == nil && BackupCompression(name: "") == nil)
+    }
+
+    @Test func pythonsStreamsDecompressAndOursAreSmaller() throws {
+        #expect(try BackupCompression.zlib(name: "zlib").decompress(Self.bytes(Self.pythonZlib), length: Self.text.count) == Self.text)
+        #expect(try BackupCompression.bz2(name: "bz2").decompress(Self.bytes(Self.pythonBz2), length: Self.text.count) == Self.text)
+        for c in [BackupCompression.zlib(name: "zlib"), .bz2(name: "bz2")] {
+            let packed = try #require(c.compress(Self.text))
+            #expect(packed.count < Self.text.count)
+            #expect(try c.decompress(packed, length: Self.text.count) == Self.text)
+            // A recorded length the stream does not match is an error either way (no bigger
+            // allocation than the record, no short write).
+            #expect(throws: NimbusError.self) { try c.decompress(packed, length: Self.text.count - 1) }
+            #expect(throws: NimbusError.self) { try c.decompress(packed, length: Self.text.count + 1) }
+            #expect(throws: NimbusError.self) { try c.decompress(Array(packed.dropLast(3)), length: Self.text.count) }
+            #expect(throws: NimbusError.self) { try c.decompress([], length: 0) }
+        }
+        // Incompressible bytes are stored as they are.
+        var random = SystemRandomNumberGenerator()
+        let noise = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) }
+        #expect(BackupCompression.zlib(name: "zlib").compress(noise) == nil)
+        #expect(BackupCompression.bz2(name: "bz2").compress(noise) == nil)
+        // Past 256 KiB the first 64 KiB decide: noise there, nothing is compressed; text there
+        // and the whole object is.
+        let big = (0..<(512 << 10)).map { _ in UInt8.random(in: 0...255, using: &random) }
+        #expect(BackupCompression.zlib(name: "zlib").compress(big) == nil)
+        let textFirst = Array(repeating: UInt8(0x62), count: 64 << 10) + big
+        let packed = try #require(BackupCompression.zlib(name: "zlib").compress(textFirst))
+        #expect(try BackupCompression.zlib(name: "zlib").decompress(packed, length: textFirst.count) == textFirst)
+    }
+
+    @Test(arguments: [BackupCompression.zlib(name: "zlib"), .bz2(name: "bzip2")])
+    func compressedBackupsRecordTheirAlgorithmAndRestore(_ compression: BackupCompression) async throws {
+        let store = FakeBackupObjectStore()
+        let engine = ChunkedBackup(store: store, settings: smallBackupSettings(compression: compression))
+        var random = SystemRandomNumberGenerator()
+        // Compressible, zeros, noise (stored as it is), zeros, compressible: three objects.
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        let data = [UInt8](repeating: 0x61, count: 4096) + zeros + (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) }
+            + zeros + Array(String(repeating: "volume ", count: 600).utf8.prefix(4096))
+        let count = try await withTempFile(data) { try await engine.backup(file: $0, to: full, parent: nil, describe("full"), cancelled: { false }) }
+        #expect(count == 3)
+        let meta = try await engine.readMetadata(full)
+        let objects = try #require(meta["objects"]?.arrayValue).compactMap { $0.objectValue?.sortedMembers.first?.value.objectValue }
+        #expect(objects.map { $0["compression"]?.stringValue } == [compression.name, "none", compression.name])
+        #expect(objects.map { $0["length"]?.intValue } == [4096, 4096, 4096])
+        #expect(try #require(store.object(project: "p1", container: "c", name: full.chunkName(1))).count < 200)
+        #expect(try await restored(engine, [full], size: data.count) == data)
+        // A compressed object whose bytes were altered fails the restore.
+        var packed = try #require(store.object(project: "p1", container: "c", name: full.chunkName(3)))
+        packed[packed.count / 2] ^= 0x55
+        store.setObject(project: "p1", container: "c", name: full.chunkName(3), packed)
+        await #expect(throws: NimbusError.self) { _ = try await restored(engine, [self.full], size: data.count) }
     }
 }

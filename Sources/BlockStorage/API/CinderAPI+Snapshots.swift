@@ -20,7 +20,7 @@ extension CinderAPI {
             "size": d["volume_size"] ?? .null, "metadata": d["metadata"] ?? [:],
         ]
         if detail {
-            if v.atLeast(14) { o["group_snapshot_id"] = .null }
+            if v.atLeast(14) { o["group_snapshot_id"] = d["group_snapshot_id"] ?? .null }
             if v.atLeast(41) { o["user_id"] = d["user_id"] ?? .null }
             if v.atLeast(65) { o["consumes_quota"] = true }
         }

@@ -51,7 +51,7 @@ extension CinderAPI {
             "attachments": .array(attachments),
         ]
         if c.isAdmin { o["migration_status"] = d["migration_status"] ?? .null }
-        if v.atLeast(13) { o["group_id"] = .null }
+        if v.atLeast(13) { o["group_id"] = d["group_id"] ?? .null }
         if v.atLeast(21) && c.isAdmin { o["provider_id"] = .null }
         if v.atLeast(48) {
             o["shared_targets"] = false
@@ -124,7 +124,7 @@ extension CinderAPI {
         case "status", "name", "availability_zone", "migration_status", "description", "user_id", "host", "id", "snapshot_id", "source_volid":
             return d[key]?.stringValue?.sameBytes(as: value) == true
         case "group_id":
-            return value.isEmpty
+            return d["group_id"]?.stringValue?.sameBytes(as: value) ?? value.isEmpty
         case "consumes_quota":
             return ["true", "1"].contains(value.lowercased())
         default:
@@ -207,6 +207,7 @@ extension CinderAPI {
             r.snapshotID = try uuid("snapshot_id")
             r.sourceVolumeID = try uuid("source_volid")
             if v.atLeast(47) { r.backupID = try uuid("backup_id") }
+            if v.atLeast(13) { r.groupID = try uuid("group_id") }
             if let z = o["availability_zone"], !z.isNull {
                 guard let zs = z.stringValue, !zs.isEmpty, zs.utf8.count <= 255 else { throw CinderInput.invalid("availability_zone", z, "is not valid") }
                 r.availabilityZone = zs

@@ -41,6 +41,7 @@ public struct CinderAPI: Sendable {
         addVolumeActionRoutes(&t)
         addSnapshotRoutes(&t)
         addTypeRoutes(&t)
+        addGroupRoutes(&t)
         addQoSRoutes(&t)
         addDefaultTypeRoutes(&t)
         addTypeEncryptionRoutes(&t)

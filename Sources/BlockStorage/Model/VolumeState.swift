@@ -13,6 +13,10 @@ public enum VolumeKind: String, CaseIterable, Sendable {
     case qosSpecs = "qos_specs"
     /// A project's own default volume type (3.62 `/default-types`), keyed by the project id.
     case projectDefaultType = "default_type"
+    /// Generic volume groups (3.11+): group types with their specs, groups, group snapshots.
+    case groupType = "group_type"
+    case group
+    case groupSnapshot = "group_snapshot"
 }
 
 /// Every block storage resource (volumes, snapshots, types, attachments, transfers, user
@@ -33,13 +37,15 @@ public struct VolumeState: Sendable {
     enum Relation: CaseIterable {
         case snapshotsOfVolume, attachmentsOfVolume, transfersOfVolume, volumesOfSnapshot, volumesOfSource
         case backupsOfVolume, backupsOfParent
+        case volumesOfGroup, snapshotsOfGroupSnapshot, groupSnapshotsOfGroup
         var kind: VolumeKind {
             switch self {
-            case .snapshotsOfVolume: .snapshot
+            case .snapshotsOfVolume, .snapshotsOfGroupSnapshot: .snapshot
             case .attachmentsOfVolume: .attachment
             case .transfersOfVolume: .transfer
-            case .volumesOfSnapshot, .volumesOfSource: .volume
+            case .volumesOfSnapshot, .volumesOfSource, .volumesOfGroup: .volume
             case .backupsOfVolume, .backupsOfParent: .backup
+            case .groupSnapshotsOfGroup: .groupSnapshot
             }
         }
         var parentField: String {
@@ -48,6 +54,8 @@ public struct VolumeState: Sendable {
             case .volumesOfSnapshot: "snapshot_id"
             case .volumesOfSource: "source_volid"
             case .backupsOfParent: "parent_id"
+            case .volumesOfGroup, .groupSnapshotsOfGroup: "group_id"
+            case .snapshotsOfGroupSnapshot: "group_snapshot_id"
             }
         }
     }
@@ -108,6 +116,11 @@ public struct VolumeState: Sendable {
     public func backups(of volume: String) -> [JSONObject] { related(.backupsOfVolume, volume) }
     /// The incremental backups made on top of a backup.
     public func incrementals(of backup: String) -> [JSONObject] { related(.backupsOfParent, backup) }
+
+    /// The volumes in a group, the snapshots of a group snapshot, a group's group snapshots.
+    public func volumes(inGroup group: String) -> [JSONObject] { related(.volumesOfGroup, group) }
+    public func snapshots(inGroupSnapshot gs: String) -> [JSONObject] { related(.snapshotsOfGroupSnapshot, gs) }
+    public func groupSnapshots(of group: String) -> [JSONObject] { related(.groupSnapshotsOfGroup, group) }
 
     /// A volume type by id, else by name (bytes).
     public func volumeType(_ idOrName: String) -> JSONObject? {

@@ -63,6 +63,10 @@ extension VolumeService {
             guard var d = s[.snapshot, id], self.visible(d, actor) else { throw VolumeFault.snapshotNotFound(id) }
             let status = d["status"]?.stringValue ?? ""
             if status == "deleting" && !force { return false }
+            // Cinder's `expected` has `group_snapshot_id: None` with or without force.
+            if d["group_snapshot_id"]?.stringValue != nil {
+                throw VolumeFault.invalidSnapshot("Snapshot status must be available or error and must not be part of a group.")
+            }
             if !force && !["available", "error"].contains(status) {
                 throw VolumeFault.invalidSnapshot("Snapshot status must be available or error and must not be part of a group.")
             }

@@ -15,6 +15,8 @@ public struct VolumeCreate: Sendable {
     public var imageID: String?
     /// A backup to restore into the new volume (3.47).
     public var backupID: String?
+    /// The generic volume group the volume joins (3.13).
+    public var groupID: String?
     /// The request's id, kept with a user message if scheduling fails.
     public var requestID: String?
     /// 3.46: an image that Nova made of a volume-backed server (its `block_device_mapping`
@@ -132,6 +134,12 @@ extension VolumeService {
             if typeID == nil || s[.volumeType, typeID!] == nil { typeID = self.defaultType(actor: actor, s)?["id"]?.stringValue }
             guard let typeID, let type = s[.volumeType, typeID] else { throw VolumeFault.typeNameNotFound(self.settings.defaultTypeName) }
             if Self.encrypted(type) { throw Self.noKeyManager }
+            if let groupID = r.groupID {
+                guard let g = s[.group, groupID], self.visible(g, actor), g["status"]?.stringValue != "deleting" else { throw Self.groupNotFound(groupID) }
+                guard (g["volume_type_ids"]?.arrayValue ?? []).contains(where: { $0.stringValue == typeID }) else {
+                    throw VolumeFault.invalidInput("Invalid volume_type provided: \(type["name"]?.stringValue ?? typeID) (requested type must be supported by this group).")
+                }
+            }
             try Self.provisionFilter(type, size: size)
             try self.checkQuota(s, project: actor.projectID, type: type, volumes: 1, gigabytes: size)
             let now = Self.now()
@@ -146,6 +154,7 @@ extension VolumeService {
             ]
             if let imageMetadata { d["volume_image_metadata"] = .object(imageMetadata) }
             if let image { d["image_id"] = .string(image.id) }
+            if let groupID = r.groupID { d["group_id"] = .string(groupID) }
             let schedulable = self.volumeServiceAvailable && self.satisfies(type) && (r.backupID == nil || self.backupServiceAvailable)
             if !schedulable {
                 // Cinder's scheduler answers later: the volume ends `error`, with a user message.
@@ -298,6 +307,10 @@ extension VolumeService {
                       s.transfers(of: id).isEmpty else {
                     throw VolumeFault.invalidVolume("Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.")
                 }
+            }
+            // A group's volume goes with its group (Cinder's `expected` has `group_id: None`, force or not).
+            if v["group_id"]?.stringValue != nil {
+                throw VolumeFault.invalidVolume("Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.")
             }
             // Even a force-delete leaves an attached volume alone (Cinder keeps "not attached").
             if !s.attachments(of: id).isEmpty || v["attach_status"]?.stringValue == "attached" {

@@ -22,6 +22,8 @@ public struct VolumeSettings: Sendable {
     /// The volume type made at first start and used when a request names none (`[DEFAULT]
     /// default_volume_type`).
     public var defaultTypeName = "__DEFAULT__"
+    /// Cinder's `default_group_type` (`GET /group_types/default`); nil: none, a 404.
+    public var defaultGroupTypeName: String?
     /// The largest volume (GiB) one request may ask for, whatever the quotas: a backend is a
     /// file system, and a sparse file of any size is cheap to ask for but not to fill.
     public var maxVolumeSizeGB: Int64 = 1024
@@ -192,6 +194,7 @@ public final class VolumeService: Sendable {
             default: break
             }
         }
+        await recoverGroups()
         await reconcileExports()
         let (volumes, snapshots) = try await backend.inventory()
         let after = state

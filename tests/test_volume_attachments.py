@@ -143,3 +143,36 @@ def test_exports_survive_kill_and_restart(tmp_path):
         assert qemu_info(volume_file(cloud, v["id"]))["virtual-size"] == 1 << 30
     finally:
         nimbus.stop(grace=10)
+
+
+def test_legacy_initialize_and_terminate_connection(bs_cloud, bs_user):
+    """`os-initialize_connection` (the call Nova made before the attachments API) exports the
+    volume for the connector's host and answers its connection_info; a second call from that
+    host gets the same export, another host its own; `os-terminate_connection` stops the host's
+    export; bytes written through one read back through the other; bad bodies are 400s."""
+    user = bs_user()
+    v = user.create_volume(1)
+    act = lambda name, arg: user.action(v["id"], name, arg)  # noqa: E731
+    r = act("os-initialize_connection", {"connector": {"host": "legacy-1", "initiator": "iqn.x"}})
+    assert r.status_code == 200, r.text
+    info = r.json()["connection_info"]
+    assert info["driver_volume_type"] == "nbd" and info["data"]["access_mode"] == "rw" and info["data"]["volume_id"] == v["id"]
+    assert act("os-initialize_connection", {"connector": {"host": "legacy-1"}}).json()["connection_info"] == info
+    other = act("os-initialize_connection", {"connector": {"host": "legacy-2"}}).json()["connection_info"]
+    assert other["data"]["export"] != info["data"]["export"]
+    nbd_io(info, "write -P 0x5a 0 64k", "flush")
+    nbd_io(other, "read -P 0x5a 0 64k")
+    # Re-imaging or deleting a connected volume is refused until the connections end.
+    assert act("os-terminate_connection", {"connector": {"host": "legacy-1"}}).status_code == 202
+    assert nbd_io(info, "read 0 4k", check=False).returncode != 0
+    nbd_io(other, "read -P 0x5a 0 64k")
+    assert act("os-terminate_connection", {"connector": {"host": "legacy-2"}}).status_code == 202
+    assert nbd_io(other, "read 0 4k", check=False).returncode != 0
+    assert act("os-terminate_connection", {"connector": {"host": "never"}}).status_code == 202
+    for bad in ({}, {"connector": "x"}, {"connector": {"host": "h" * 300}}, {"connector": {}, "extra": 1}):
+        r = act("os-initialize_connection", bad)
+        assert r.status_code == 400 and "badRequest" in r.json(), (bad, r.text)
+    # Another project's volume is 404.
+    assert bs_user().action(v["id"], "os-initialize_connection", {"connector": {"host": "x"}}).status_code == 404
+    user.ok("DELETE", f"/volumes/{v['id']}", status=202)
+    user.wait_gone("volumes", v["id"])

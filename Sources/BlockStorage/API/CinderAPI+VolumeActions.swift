@@ -15,7 +15,7 @@ extension CinderAPI {
     static let volumeActions: Set<String> = [
         "os-extend", "os-reset_status", "os-force_delete", "os-set_bootable", "os-update_readonly_flag", "os-retype", "revert", "os-reserve",
         "os-unreserve", "os-begin_detaching", "os-roll_detaching", "os-attach", "os-detach", "os-force_detach", "os-volume_upload_image", "os-set_image_metadata",
-        "os-unset_image_metadata", "os-show_image_metadata", "os-reimage",
+        "os-unset_image_metadata", "os-show_image_metadata", "os-reimage", "os-initialize_connection", "os-terminate_connection",
     ]
 
     func addVolumeActionRoutes(_ t: inout RouteTable) {
@@ -120,6 +120,25 @@ extension CinderAPI {
                 guard let snap = o["snapshot_id"]?.stringValue else { throw NimbusError.badRequest("Must specify 'snapshot_id'") }
                 if self.service.state.snapshots(of: id).isEmpty { throw VolumeFault.invalidVolume("Volume \(id) doesn't have any snapshots.") }
                 try await self.service.revert(id, to: snap, actor: a)
+                return .empty(.accepted)
+            case "os-initialize_connection", "os-terminate_connection":
+                let initialize = action == "os-initialize_connection"
+                try self.authorize("volume_extension:volume_actions:\(initialize ? "initialize_connection" : "terminate_connection")", c, d)
+                let o = try object()
+                try CinderInput.only(o, ["connector"], action)
+                guard let connectorValue = o["connector"] else {
+                    throw NimbusError.badRequest("Invalid input for field/attribute \(action). Value: \(arg.pythonStr). 'connector' is a required property")
+                }
+                guard case .object(let connector) = connectorValue else { throw CinderInput.invalid("connector", connectorValue, "is not of type 'object'") }
+                if let h = connector["host"], !h.isNull, (h.stringValue.map { $0.utf8.count > 255 } ?? true) {
+                    throw CinderInput.invalid("host", h, "is not valid")
+                }
+                if initialize {
+                    if d["status"]?.stringValue == "maintenance" { throw VolumeFault.invalidVolume("Volume \(id) is in maintenance.") }
+                    let info = try await self.service.initializeConnection(id, connector: connector, actor: a)
+                    return .json(["connection_info": .object(info)])
+                }
+                try await self.service.terminateConnection(id, connector: connector, actor: a)
                 return .empty(.accepted)
             case "os-reserve":
                 try self.authorize("volume_extension:volume_actions:reserve", c, d)

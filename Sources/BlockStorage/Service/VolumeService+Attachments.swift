@@ -175,6 +175,10 @@ extension VolumeService {
         for a in s.all(.attachment) {
             if let name = a["export_name"]?.stringValue, let vid = a["volume_id"]?.stringValue { wanted[name] = vid }
         }
+        for v in state.all(.volume) {
+            guard let vid = v["id"]?.stringValue else { continue }
+            for name in Self.legacyExports(v) { wanted[name] = vid }
+        }
         do {
             let have = try await backend.exportNames()
             for (name, vid) in wanted where !have.contains(name) { _ = try await backend.export(volume: vid, name: name) }
@@ -211,4 +215,64 @@ extension VolumeService {
         guard let listener = attachedListener.withLock({ $0 }), await listener.usesAttachment(id, instance: instance) else { return }
         throw VolumeFault.novaUsingAttachment(instance)
     }
+}
+
+extension VolumeService {
+    /// The legacy connection calls (`os-initialize_connection`, `os-terminate_connection`) that
+    /// Nova used before the attachments API: an export per connector host, recorded on the
+    /// volume (`legacy_exports`: host → export name) so a restart serves it again and a delete
+    /// stops it. A second call from the same host gets the same export, as Cinder's drivers
+    /// return the same target.
+    public func initializeConnection(_ id: String, connector: JSONObject, actor: VolumeActor) async throws -> JSONObject {
+        let host = connector["host"]?.stringValue ?? ""
+        let (name, mode): (String, String) = try await write { s in
+            guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
+            let status = v["status"]?.stringValue ?? ""
+            guard ["available", "in-use", "reserved", "attaching", "detaching"].contains(status) else {
+                throw VolumeFault.invalidVolume("Volume \(id) status must be available, in-use, reserved, attaching or detaching to be connected, but current status is: \(status).")
+            }
+            if v["reimaging"] != nil { throw VolumeFault.invalidVolume("Volume \(id) is being re-imaged; it cannot be connected now.") }
+            let mode = v["admin_metadata"]?["readonly"]?.stringValue == "True" ? "ro" : "rw"
+            var exports = v["legacy_exports"]?.objectValue ?? [:]
+            if let name = exports[host]?.stringValue { return (name, mode) }
+            guard exports.count < 16 else { throw VolumeFault.invalidVolume("Volume \(id) has 16 legacy connections; terminate one first.") }
+            let name = Identifiers.hex32() + Identifiers.hex32()
+            exports[host] = .string(name)
+            v["legacy_exports"] = .object(exports)
+            s.put(.volume, v)
+            return (name, mode)
+        }
+        let export: VolumeExport
+        do { export = try await backend.export(volume: id, name: name) } catch {
+            try? await write { s in
+                guard var v = s[.volume, id], var exports = v["legacy_exports"]?.objectValue, exports[host]?.stringValue == name else { return }
+                exports[host] = nil
+                v["legacy_exports"] = exports.isEmpty ? nil : .object(exports)
+                s.put(.volume, v)
+            }
+            throw error
+        }
+        let now = state
+        let qos = now[.volume, id].flatMap { frontEndQoS(now, volume: $0) }
+        return ["driver_volume_type": "nbd",
+                "data": ["path": .string(export.socketPath), "export": .string(export.exportName), "access_mode": .string(mode),
+                         "volume_id": .string(id), "encrypted": false, "discard": true, "qos_specs": qos.map { .object($0) } ?? .null]]
+    }
+
+    /// Stops the export made for the connector's host (nothing when there is none).
+    public func terminateConnection(_ id: String, connector: JSONObject, actor: VolumeActor) async throws {
+        let host = connector["host"]?.stringValue ?? ""
+        let name: String? = try await write { s in
+            guard var v = s[.volume, id], self.visible(v, actor) else { throw VolumeFault.volumeNotFound(id) }
+            guard var exports = v["legacy_exports"]?.objectValue, let name = exports[host]?.stringValue else { return nil }
+            exports[host] = nil
+            v["legacy_exports"] = exports.isEmpty ? nil : .object(exports)
+            s.put(.volume, v)
+            return name
+        }
+        if let name { try await backend.unexport(name: name) }
+    }
+
+    /// The export names of a volume's legacy connections.
+    static func legacyExports(_ v: JSONObject) -> [String] { (v["legacy_exports"]?.objectValue ?? [:]).values.compactMap(\.stringValue) }
 }

@@ -35,7 +35,8 @@ extension VolumeService {
             let status = v["status"]?.stringValue ?? ""
             // Stricter than Cinder: a volume an admin reset to `error` while a guest still has it
             // connected is not rewritten under the guest (its export would keep the old bytes).
-            if s.attachments(of: id).contains(where: { ["attaching", "attached"].contains($0["attach_status"]?.stringValue ?? "") }) {
+            if s.attachments(of: id).contains(where: { ["attaching", "attached"].contains($0["attach_status"]?.stringValue ?? "") })
+                || !Self.legacyExports(v).isEmpty {
                 throw VolumeFault.invalidVolume("Volume \(id) is connected to a server; it cannot be re-imaged while attached.")
             }
             guard expected.contains(status) else {

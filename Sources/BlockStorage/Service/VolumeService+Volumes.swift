@@ -337,7 +337,7 @@ extension VolumeService {
                 if let sid = snap["id"]?.stringValue { ids.append(sid) }
             }
             for t in s.transfers(of: id) { if let tid = t["id"]?.stringValue { s.remove(.transfer, tid) } }
-            let exports = s.attachments(of: id).compactMap { $0["export_name"]?.stringValue }
+            let exports = s.attachments(of: id).compactMap { $0["export_name"]?.stringValue } + Self.legacyExports(v)
             for a in s.attachments(of: id) { if let aid = a["id"]?.stringValue { s.remove(.attachment, aid) } }
             v["status"] = "deleting"
             v["attach_status"] = "detached"

@@ -7,6 +7,7 @@
 The server keeps running after this script exits; the caller stops it
 (kill -TERM $NIMBUS_PID).  NIMBUS_BIN overrides the binary.
 """
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -19,7 +20,9 @@ def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    nimbus = Nimbus(Path(sys.argv[1]).resolve(), admin_password=random_password(),
+    # TEMPEST_NIMBUS_PORT: a port chosen beforehand (the container sync realms file names it).
+    port = int(os.environ["TEMPEST_NIMBUS_PORT"]) if os.environ.get("TEMPEST_NIMBUS_PORT") else None
+    nimbus = Nimbus(Path(sys.argv[1]).resolve(), port=port, admin_password=random_password(),
                     demo_password=random_password())
     try:
         took = nimbus.start(timeout=30, detach=True)

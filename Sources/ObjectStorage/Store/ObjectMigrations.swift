@@ -47,5 +47,6 @@ public enum ObjectMigrations {
                 "CREATE INDEX object_versions_part ON object_versions (part)",
             ]
         },
+        ContainerSyncMigration.logAndSyncPoints,
     ]
 }

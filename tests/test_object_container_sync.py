@@ -75,6 +75,36 @@ def _synced(acct, c, name, method, timestamp, realm="realm1", realm_key=REALM_KE
 
 def test_two_projects_sync_both_ways(object_nimbus, tmp_path):
     n, _ = _start(object_nimbus, tmp_path)
+    _sync_both_ways(n)
+
+
+def test_sync_on_postgres(tmp_path):
+    """The change log's triggers and the sync points on PostgreSQL (scripts/pg-test-cluster.sh)."""
+    import subprocess
+    from nimbus_launcher import REPO, Nimbus, random_password
+    from object_support import write_config
+    script = REPO / "scripts" / "pg-test-cluster.sh"
+    proc = subprocess.run([str(script), "start"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"could not start PostgreSQL: {proc.stderr}"
+    url = proc.stdout.strip().splitlines()[-1]
+    n = None
+    try:
+        port = free_port()
+        realms = tmp_path / "container-sync-realms.conf"
+        _write_realms(realms, port, port)
+        conf = write_config(tmp_path / "nimbus.conf", {"object_storage": {
+            "container_sync_realms_file": realms, "container_sync_interval": 1}})
+        n = Nimbus(tmp_path / "data", port=port, admin_password=random_password(), demo_password=random_password(),
+                   extra_args=["--database", url, "--config-file", str(conf)])
+        n.start(timeout=60)
+        _sync_both_ways(n)
+    finally:
+        if n is not None:
+            n.kill()
+        subprocess.run([str(script), "stop", url], capture_output=True, timeout=60)
+
+
+def _sync_both_ways(n):
     a, b = admin_account(n), _demo_account(n)
     ca, cb = a.put_container(unique("sync-a")), b.put_container(unique("sync-b"))
     # Objects that exist before sync is turned on are sent too (Swift starts from row 0).

@@ -52,6 +52,12 @@ import Testing
         #expect(r.key2("realm2") == nil)
         #expect(r.endpoint("REALM1", "name2") == "https://host2/v1/")
         #expect(r.endpoint("realm1", "name3") == nil)
+        // Realm and cluster names are bytes: a decomposed spelling is another realm.
+        let accented = ContainerSyncRealms(text: "[caf\u{E9}]\nkey = k\ncluster_n\u{E9} = http://h/v1/\n")
+        #expect(accented.key("CAF\u{C9}") == "k")
+        #expect(accented.key("CAFE\u{301}") == nil)
+        #expect(accented.endpoint("caf\u{E9}", "ne\u{301}") == nil)
+        #expect(accented.endpoint("caf\u{E9}", "N\u{C9}") == "http://h/v1/")
     }
 
     @Test func realmsFileIsReadFromItsPath() throws {

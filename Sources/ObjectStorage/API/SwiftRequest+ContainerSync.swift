@@ -15,7 +15,8 @@ extension SwiftRequest {
     /// authorizes the request on that container's objects without a token and keeps the
     /// sender's X-Timestamp; an invalid one is the middleware's 401.
     mutating func checkContainerSyncAuth(_ header: String) async throws {
-        let parts = header.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        // Python's str.split(): on runs of whitespace bytes.
+        let parts = header.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 }).map { String(decoding: $0, as: UTF8.self) }
         var valid = false
         if parts.count == 3, let realmKey = syncSettings.realms.key(parts[0]),
            let userKey = try await index.container(target.account, target.container!)?.metadata["x-container-sync-key"], !userKey.isEmpty {
@@ -77,7 +78,7 @@ extension SwiftRequest {
 
     /// Container sync and object versioning exclude each other (container_sync.py and
     /// object_versioning.py refuse either on a container with the other).
-    static func checkSyncVersioning(_ enabled: Bool?, updates: [String: String?], before: [String: String], after meta: [String: String]) throws {
+    static func checkSyncVersioning(_ enabled: Bool?, updates: [String: String?], before: [String: String]) throws {
         if (updates["x-container-sync-to"] ?? nil) != nil, before[ObjectIndex.versionsContainerKey] != nil {
             throw NimbusError.badRequest("Cannot configure container sync on a container with object versioning configured.")
         }
@@ -101,14 +102,14 @@ extension SwiftAPI {
     func containerSyncRealmsInfo() -> JSONObject {
         let sync = service.settings.containerSync
         var out = JSONObject()
-        for (name, realm) in sync.realms.realms.sorted(by: { $0.key.bytesPrecede($1.key) }) where !realm.clusters.isEmpty {
+        for (name, realm) in sync.realms.realms.sorted(by: { $0.key < $1.key }) where !realm.clusters.isEmpty {
             var clusters = JSONObject()
-            for cluster in realm.clusters.keys.sorted(by: { $0.bytesPrecede($1) }) {
-                let current = sync.current.map { $0.realm.sameBytes(as: name) && $0.cluster.sameBytes(as: cluster) } ?? false
+            for cluster in realm.clusters.keys.sorted() {
+                let current = sync.current.map { $0.realm.sameBytes(as: name.string) && $0.cluster.sameBytes(as: cluster.string) } ?? false
                 let entry: JSONValue = current ? ["current": true] : [:]
-                clusters[cluster] = entry
+                clusters[cluster.string] = entry
             }
-            out[name] = ["clusters": .object(clusters)]
+            out[name.string] = ["clusters": .object(clusters)]
         }
         return out
     }

@@ -246,7 +246,7 @@ struct SwiftRequest {
                 let before = $0
                 Self.apply(updates, to: &$0)
                 try Self.applyVersioning(enabled, updates: updates, container: name, to: &$0)
-                try Self.checkSyncVersioning(enabled, updates: updates, before: before, after: $0)
+                try Self.checkSyncVersioning(enabled, updates: updates, before: before)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
             return created ? .swift(.created) : .swiftAccepted()
@@ -258,7 +258,7 @@ struct SwiftRequest {
                 let before = $0
                 Self.apply(updates, to: &$0)
                 try Self.applyVersioning(enabled, updates: updates, container: name, to: &$0)
-                try Self.checkSyncVersioning(enabled, updates: updates, before: before, after: $0)
+                try Self.checkSyncVersioning(enabled, updates: updates, before: before)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
             guard found else { throw NimbusError.notFound("The resource could not be found.") }

@@ -12,12 +12,12 @@ public final class ContainerSyncRealms: Sendable {
     public struct Realm: Sendable, Equatable {
         public var key: String?
         public var key2: String?
-        /// Upper-cased cluster name → endpoint URL.
-        public var clusters: [String: String]
+        /// Upper-cased cluster name → endpoint URL (names compared as bytes).
+        public var clusters: [Name: String]
     }
 
     public let path: String?
-    private struct State { var realms: [String: Realm] = [:]; var mtime: Date?; var nextCheck: Date = .distantPast; var interval: TimeInterval = 300 }
+    private struct State { var realms: [Name: Realm] = [:]; var mtime: Date?; var nextCheck: Date = .distantPast; var interval: TimeInterval = 300 }
     private let state = Mutex(State())
 
     /// `path` nil or empty: no realms (the realm form of X-Container-Sync-To is refused).
@@ -33,7 +33,7 @@ public final class ContainerSyncRealms: Sendable {
     }
 
     /// The realms of `text`, and `mtime_check_interval` when it is set.
-    public static func parse(_ text: String) -> (realms: [String: Realm], checkInterval: TimeInterval?) {
+    public static func parse(_ text: String) -> (realms: [Name: Realm], checkInterval: TimeInterval?) {
         var sections = [(name: String, items: [(String, String)])]()
         var defaults = [(String, String)]()
         var current: Int? = nil
@@ -53,21 +53,21 @@ public final class ContainerSyncRealms: Sendable {
             let value = String(line[line.index(after: sep)...]).trimmingCharacters(in: .whitespaces)
             if inDefault { defaults.append((option, value)) } else if let current { sections[current].items.append((option, value)) }
         }
-        var realms = [String: Realm]()
+        var realms = [Name: Realm]()
         for s in sections {
             var realm = Realm(key: nil, key2: nil, clusters: [:])
             for (option, value) in defaults + s.items {
                 if option.sameBytes(as: "key") { realm.key = value }
                 else if option.sameBytes(as: "key2") { realm.key2 = value }
-                else if let name = option.droppingBytePrefix("cluster_") { realm.clusters[name.uppercased()] = value }
+                else if let name = option.droppingBytePrefix("cluster_") { realm.clusters[Name(name.uppercased())] = value }
             }
-            realms[s.name.uppercased()] = realm
+            realms[Name(s.name.uppercased())] = realm
         }
         let interval = defaults.last { $0.0.sameBytes(as: "mtime_check_interval") }.flatMap { TimeInterval($0.1) }
         return (realms, interval)
     }
 
-    private func current() -> [String: Realm] {
+    private func current() -> [Name: Realm] {
         guard let path else { return state.withLock { $0.realms } }
         let now = Date()
         return state.withLock { s in
@@ -84,11 +84,13 @@ public final class ContainerSyncRealms: Sendable {
         }
     }
 
-    public var realms: [String: Realm] { current() }
-    public func key(_ realm: String) -> String? { current()[realm.uppercased()]?.key.flatMap { $0.isEmpty ? nil : $0 } }
-    public func key2(_ realm: String) -> String? { current()[realm.uppercased()]?.key2.flatMap { $0.isEmpty ? nil : $0 } }
+    /// Realm names (upper-cased) → realms; names compare as bytes, so a header's realm matches
+    /// only the bytes the file spells.
+    public var realms: [Name: Realm] { current() }
+    public func key(_ realm: String) -> String? { current()[Name(realm.uppercased())]?.key.flatMap { $0.isEmpty ? nil : $0 } }
+    public func key2(_ realm: String) -> String? { current()[Name(realm.uppercased())]?.key2.flatMap { $0.isEmpty ? nil : $0 } }
     public func endpoint(_ realm: String, _ cluster: String) -> String? {
-        current()[realm.uppercased()]?.clusters[cluster.uppercased()].flatMap { $0.isEmpty ? nil : $0 }
+        current()[Name(realm.uppercased())]?.clusters[Name(cluster.uppercased())].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// `get_sig`: the hex HMAC-SHA1, keyed by the realm key, of

@@ -219,12 +219,13 @@ extension SwiftRequest {
         corsContainer = container
         if query("multipart-manifest") == "put" { return try await putManifest(container) }
         if headers["x-static-large-object"] != nil {
+            if syncAuthorized { return try await putSyncedManifest(container) }
             throw NimbusError.badRequest("X-Static-Large-Object is a reserved header. To create a static large object add query param multipart-manifest=put.")
         }
         let length = link == nil ? try contentLength() : 0
         var meta = try objectMetadata(base: [:])
         if var checked = link {
-            try await checkStaticLink(&checked)
+            if !syncedStaticLink(&checked) { try await checkStaticLink(&checked) }
             meta.merge(checked.metadata) { $1 }
             link = checked
         }

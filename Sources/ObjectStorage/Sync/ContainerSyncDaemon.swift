@@ -118,12 +118,6 @@ public struct ContainerSyncDaemon: Sendable {
         // Expired objects are gone; rows that show an object version are not synced (Swift skips
         // versioning symlinks).
         if row.expired(at: Int(Date().timeIntervalSince1970)) || row.versionID != nil { stats.skips += 1; return true }
-        // Not yet: SLO manifests and symlinks need the receiver's slo/symlink overrides.
-        if row.isStaticLargeObject || row.isSymlink {
-            logger.info("container sync: \(c.account)/\(c.name): skipping \(row.name): SLO manifests and symlinks are not synced")
-            stats.skips += 1
-            return true
-        }
         let timestamp = row.lastModified
         do {
             if let remote = try await peer.headTimestamp(row.name, timestamp: timestamp), remote >= timestamp {

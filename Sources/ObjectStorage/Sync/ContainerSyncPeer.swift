@@ -37,9 +37,9 @@ struct ContainerSyncPeer: Sendable {
 
     var timeAmount: TimeAmount { .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000) }
 
-    func run(_ method: HTTPMethod, _ name: String, timestamp: String, extra: HTTPHeaders = [:],
+    func run(_ method: HTTPMethod, _ name: String, timestamp: String, query: String = "", extra: HTTPHeaders = [:],
              body: HTTPClientRequest.Body? = nil) async throws -> HTTPClientResponse {
-        var request = HTTPClientRequest(url: location(name).url)
+        var request = HTTPClientRequest(url: location(name).url + query)
         request.method = method
         request.headers = headers(method.rawValue, name, timestamp: timestamp)
         request.headers.add(contentsOf: extra)
@@ -52,7 +52,8 @@ struct ContainerSyncPeer: Sendable {
 
     /// The destination's X-Timestamp of the object, nil when it has none (404).
     func headTimestamp(_ name: String, timestamp: String) async throws -> String? {
-        let r = try await run(.HEAD, name, timestamp: timestamp)
+        // `symlink=get`: a link's own timestamp, not its target's (the signature covers the path only).
+        let r = try await run(.HEAD, name, timestamp: timestamp, query: "?symlink=get")
         if r.status.code == 404 { return nil }
         guard (200..<300).contains(Int(r.status.code)) else { throw Failure(status: Int(r.status.code)) }
         return r.headers.first(name: "X-Timestamp").flatMap { SwiftRequest.normalizedTimestamp($0) }
@@ -69,15 +70,19 @@ struct ContainerSyncPeer: Sendable {
         h.add(name: "Content-Length", value: String(row.size))
         h.add(name: "ETag", value: row.etag)
         for (k, v) in row.metadata.sorted(by: { $0.key.bytesPrecede($1.key) }) where Self.synced(k) { h.add(name: k, value: v) }
+        // A symlink is sent as one (its target from the system metadata, already quoted).
+        let link = [("X-Symlink-Target", Symlink.targetKey), ("X-Symlink-Target-Account", Symlink.accountKey),
+                    ("X-Symlink-Target-Etag", Symlink.etagKey), ("X-Symlink-Target-Bytes", Symlink.bytesKey)]
+        for (header, key) in link { if let v = row.metadata[key] { h.add(name: header, value: v) } }
         if let at = row.deleteAt { h.add(name: "X-Delete-At", value: String(at)) }
         let stream = HTTPClientRequest.Body.stream(ReadStreamSequence(stream: body), length: .known(Int64(row.size)))
         return Int(try await run(.PUT, row.name, timestamp: timestamp, extra: h, body: stream).status.code)
     }
 
-    /// The object's metadata a PUT carries: user metadata and the headers the object server
-    /// keeps; not system metadata (the receiving proxy would drop it).
+    /// The object's metadata a PUT carries: user metadata, the headers the object server
+    /// keeps and an SLO manifest's mark; not system metadata (the receiving proxy would drop it).
     static func synced(_ key: String) -> Bool {
-        key.hasBytePrefix("x-object-meta-") || SwiftRequest.objectSettings.containsBytes(key)
+        key.hasBytePrefix("x-object-meta-") || SwiftRequest.objectSettings.containsBytes(key) || key.sameBytes(as: "x-static-large-object")
     }
 }
 

@@ -111,6 +111,7 @@ enum ObjectStorageAssembly {
         settings.reclaimAge = TimeInterval(max(60, v.int(section, "reclaim_age")))
         settings.maxFileSize = max(1, v.int(section, "max_file_size"))
         settings.allowObjectVersioning = v.bool(section, "allow_object_versioning")
+        settings.containerSync = containerSyncSettings(v)
         let log = { var l = logger; l[metadataKey: "service"] = "object-store"; return l }()
         let service = ObjectStorageService(index: ObjectIndex(database: database), policies: policies, rings: rings, settings: settings, logger: log)
         for d in rings.values.flatMap(\.1).compactMap({ $0 as? LocalDevice }) where d.policy == 0 {
@@ -128,6 +129,10 @@ enum ObjectStorageAssembly {
             PeriodicService(name: "object-expirer", interval: settings.expirerInterval, logger: log) {
                 let n = await service.expire()
                 if n > 0 { log.info("expirer: deleted \(n) expired objects") }
+            },
+            PeriodicService(name: "object-container-sync", interval: settings.containerSync.interval, logger: log) {
+                let s = await ContainerSyncDaemon(service: service, client: ObjectStorageAssembly.syncClient, logger: log).runPass()
+                if s.puts + s.deletes + s.failures > 0 { log.info("container sync: \(s)") }
             },
             PeriodicService(name: "object-ring-watcher", interval: .seconds(5), logger: log) {
                 for (policy, watcher) in watchers {
@@ -148,6 +153,26 @@ enum ObjectStorageAssembly {
 }
 
 extension ObjectStorageAssembly {
+    static func containerSyncSettings(_ v: Configuration) -> ContainerSyncSettings {
+        let section = "object_storage"
+        var sync = ContainerSyncSettings()
+        sync.realms = ContainerSyncRealms(path: v.string(section, "container_sync_realms_file"))
+        sync.current = ContainerSyncSettings.parseCurrent(v.string(section, "container_sync_current"))
+        sync.interval = .seconds(max(1, v.int(section, "container_sync_interval")))
+        sync.containerTime = .seconds(max(1, v.int(section, "container_sync_container_time")))
+        sync.rules.allowFullURLs = v.bool(section, "container_sync_allow_full_urls")
+        sync.rules.allowedSyncHosts = v.string(section, "container_sync_allowed_hosts").splitBytes(",").map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }.filter { !$0.isEmpty }
+        return sync
+    }
+
+    /// The container sync daemon's client towards other clusters (or this one's public URL).
+    static let syncClient: HTTPClient = {
+        let c = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
+    }()
+
     /// Checks every replica on `devices` each `interval`, and removes temporary files of uploads
     /// abandoned over an hour ago (active uploads touch theirs with every write).
     static func auditor(devices current: @escaping @Sendable () -> [LocalDevice], bytesPerSecond: Int, interval: Duration, logger: Logger) -> PeriodicService {

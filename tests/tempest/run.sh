@@ -51,6 +51,11 @@ if [[ -z ${NIMBUS_AUTH_URL:-} ]]; then
     export NIMBUS_COMPUTE_NODE_DRIVER=$COMPUTE_DRIVER \
         NIMBUS_COMPUTE_NODE_ACCELERATOR=${TEMPEST_COMPUTE_ACCELERATOR:-auto}
     if [[ $NOVA == True ]] || has_area volume; then "$REPO/scripts/build-test-image.sh" > /dev/null; fi
+    # Container sync: this cloud is cluster name1 of realm realm1 (tempest's defaults), synced every second.
+    TEMPEST_NIMBUS_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    printf '[realm1]\nkey = tempest-realm-key\ncluster_name1 = http://127.0.0.1:%s/object/v1/\n' "$TEMPEST_NIMBUS_PORT" > "$WORK/container-sync-realms.conf"
+    export TEMPEST_NIMBUS_PORT NIMBUS_OBJECT_STORAGE_CONTAINER_SYNC_REALMS_FILE=$WORK/container-sync-realms.conf \
+        NIMBUS_OBJECT_STORAGE_CONTAINER_SYNC_CURRENT=//realm1/name1 NIMBUS_OBJECT_STORAGE_CONTAINER_SYNC_INTERVAL=1
     python "$HERE/start_cloud.py" "$WORK/nimbus-data" > "$WORK/cloud.env"
     # shellcheck disable=SC1091
     source "$WORK/cloud.env"
@@ -199,10 +204,14 @@ region = RegionOne
 endpoint_type = public
 operator_role = member
 reseller_admin_role = ResellerAdmin
+realm_name = realm1
+cluster_name = name1
+container_sync_interval = 1
+container_sync_timeout = 120
 
 [object-storage-feature-enabled]
-discoverable_apis = tempurl,slo,bulk_delete,bulk_upload,versioned_writes,container_quotas,account_quotas,crossdomain,formpost,staticweb
-container_sync = False
+discoverable_apis = tempurl,slo,bulk_delete,bulk_upload,versioned_writes,container_quotas,account_quotas,crossdomain,formpost,staticweb,container_sync
+container_sync = True
 object_versioning = True
 discoverability = True
 tempurl_digest_hashlib = sha256

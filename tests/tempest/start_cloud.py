@@ -7,6 +7,7 @@
 The server keeps running after this script exits; the caller stops it
 (kill -TERM $NIMBUS_PID).  NIMBUS_BIN overrides the binary.
 """
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -24,7 +25,9 @@ def main() -> int:
     # (test_account_quotas.test_storage_policy_quota_limit).
     conf = data.parent / "nimbus-tempest.conf"
     conf.write_text("[storage-policy:0]\nname = Policy-0\ndefault = yes\n\n[storage-policy:1]\nname = silver\nreplicas = 2\n")
-    nimbus = Nimbus(data, admin_password=random_password(), demo_password=random_password(),
+    # TEMPEST_NIMBUS_PORT: a port chosen beforehand (the container sync realms file names it).
+    port = int(os.environ["TEMPEST_NIMBUS_PORT"]) if os.environ.get("TEMPEST_NIMBUS_PORT") else None
+    nimbus = Nimbus(data, port=port, admin_password=random_password(), demo_password=random_password(),
                     extra_args=["--config-file", str(conf)])
     try:
         took = nimbus.start(timeout=30, detach=True)

@@ -107,6 +107,7 @@ public struct SwiftAPI: Sendable {
         try await r.applyAccountACL()
         let response: Response
         do {
+            if target.container != nil, let auth = request.headers[HTTPField.Name("X-Container-Sync-Auth")!] { try await r.checkContainerSyncAuth(auth) }
             if let page = try await staticWeb(request, context, target) {
                 var out = page
                 out.headers[HTTPField.Name("X-Trans-Id")!] = context.requestID
@@ -177,6 +178,7 @@ public struct SwiftAPI: Sendable {
             "symlink": ["symloop_max": .int(Int64(Symlink.symloopMax)), "static_links": true],
         ]
         if service.settings.allowObjectVersioning { body["object_versioning"] = [:] }
+        body["container_sync"] = ["realms": .object(containerSyncRealmsInfo())]
         return .json(.object(body))
     }
 }

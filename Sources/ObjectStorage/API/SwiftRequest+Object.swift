@@ -10,7 +10,7 @@ extension SwiftRequest {
     /// temp URL. Returns the container (nil if it does not exist).
     func authorizeObject(write: Bool) async throws -> ContainerRow? {
         let row = try await index.container(target.account, target.container!)
-        if tempURL || isOwner || level == .readWrite || (level == .reader && !write) { return row }
+        if tempURL || syncAuthorized || isOwner || level == .readWrite || (level == .reader && !write) { return row }
         let acl = ContainerACL(row?.metadata[write ? "x-container-write" : "x-container-read"])
         if let auth = context.auth, acl.grants(auth) { return row }
         // Referrer rules (`.r:*`) let anyone read objects, with or without a token (keystoneauth).
@@ -219,16 +219,19 @@ extension SwiftRequest {
         corsContainer = container
         if query("multipart-manifest") == "put" { return try await putManifest(container) }
         if headers["x-static-large-object"] != nil {
+            if syncAuthorized { return try await putSyncedManifest(container) }
             throw NimbusError.badRequest("X-Static-Large-Object is a reserved header. To create a static large object add query param multipart-manifest=put.")
         }
         let length = link == nil ? try contentLength() : 0
         var meta = try objectMetadata(base: [:])
         if var checked = link {
-            try await checkStaticLink(&checked)
+            if !syncedStaticLink(&checked) { try await checkStaticLink(&checked) }
             meta.merge(checked.metadata) { $1 }
             link = checked
         }
         let deleteAt = try deleteAtHeader()
+        let senderTimestamp = try syncTimestamp()
+        if let accepted = try await syncPutSuperseded(senderTimestamp) { return accepted }
         if let inm = headers[.ifNoneMatch] {
             guard inm.trimmingCharacters(in: .whitespaces) == "*" else { throw NimbusError.badRequest("If-None-Match only supports *") }
             if try await liveObject(target.account, target.container!, target.object!) != nil {
@@ -241,6 +244,7 @@ extension SwiftRequest {
                                                  contentType: link?.contentType ?? contentType(), metadata: meta, deleteAt: deleteAt, contentLength: length,
                                                  expectedETag: headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         upload.expectedETag = upload.expectedETag.flatMap { $0.isEmpty ? nil : $0 }
+        upload.timestamp = senderTimestamp
         // A link's body is empty (checked above); the request's was read.
         let row = link == nil ? try await service.put(upload, body: request.body, in: container)
             : try await service.put(upload, body: [ByteBuffer]().async, in: container)
@@ -347,6 +351,7 @@ extension SwiftRequest {
            row.metadata["x-static-large-object"] != nil {
             return try await deleteManifest(row)
         }
+        if let ts = try syncTimestamp() { return try await syncDelete(timestamp: ts) }
         return try await deleteCurrent(container)
     }
 

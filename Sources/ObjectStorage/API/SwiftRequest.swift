@@ -29,6 +29,8 @@ struct SwiftRequest {
     var tempURLExpires: Int?
     /// The container's metadata, once loaded for CORS.
     var corsContainer: ContainerRow?
+    /// Set when a valid `X-Container-Sync-Auth` authorizes this request (container sync).
+    var syncAuthorized = false
 
     init(api: SwiftAPI, request: Request, context: NimbusRequestContext, target: SwiftAPI.Target) {
         self.api = api
@@ -263,8 +265,10 @@ struct SwiftRequest {
             let requested = try requestedStoragePolicy()
             let result = try await index.putContainer(acct, name, timestamp: service.timestamp(),
                                                       policy: (requested ?? service.policies.defaultPolicy).index, requestedPolicy: requested?.index) {
+                let before = $0
                 Self.apply(updates, to: &$0)
                 try Self.applyVersioning(enabled, updates: updates, container: name, to: &$0)
+                try Self.checkSyncVersioning(enabled, updates: updates, before: before)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
             switch result {
@@ -278,8 +282,10 @@ struct SwiftRequest {
             let updates = try containerUpdates()
             let (enabled, limits) = (versionsEnabledUpdate(), api.limits)
             let found = try await index.updateContainerMetadata(acct, name) {
+                let before = $0
                 Self.apply(updates, to: &$0)
                 try Self.applyVersioning(enabled, updates: updates, container: name, to: &$0)
+                try Self.checkSyncVersioning(enabled, updates: updates, before: before)
                 try Self.checkMetadata($0, prefix: "x-container-meta-", limits: limits)
             }
             guard found else { throw NimbusError.notFound("The resource could not be found.") }
@@ -378,9 +384,9 @@ struct SwiftRequest {
                 u[k == "x-versions-location" ? "x-history-location" : "x-versions-location"] = String?.none
             }
         }
-        if (u["x-container-sync-to"] ?? nil) != nil { throw .badRequest("Container sync is not supported.") }
         // The proxy drops `swift_owner_headers` from a request that does not own the account.
         if !isOwner { for k in Self.ownerOnlySettings { u[k] = nil } }
+        try checkSyncTo(u)
         return u
     }
 

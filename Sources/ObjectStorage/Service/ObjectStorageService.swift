@@ -20,6 +20,8 @@ public struct ObjectStorageSettings: Sendable {
     /// `object_versioning`). Off, containers' versioning settings are not read, as Swift
     /// without the middleware ignores them.
     public var allowObjectVersioning = true
+    /// Container sync: realms, which X-Container-Sync-To values are accepted, the daemon's pace.
+    public var containerSync = ContainerSyncSettings()
     public init() {}
 }
 
@@ -115,6 +117,9 @@ public final class ObjectStorageService: Sendable {
         public var deleteAt: Int?
         public var contentLength: Int?
         public var expectedETag: String?
+        /// The write's timestamp when a sync peer sent it (`X-Timestamp` with a valid
+        /// `X-Container-Sync-Auth`); otherwise now.
+        public var timestamp: String?
         public init(account: String, container: String, name: String, contentType: String, metadata: [String: String],
                     deleteAt: Int? = nil, contentLength: Int? = nil, expectedETag: String? = nil) {
             self.account = account; self.container = container; self.name = name; self.contentType = contentType
@@ -131,7 +136,7 @@ public final class ObjectStorageService: Sendable {
         if c == nil { c = try await index.container(u.account, u.container) }
         guard let c else { throw NimbusError.notFound("The container does not exist.") }
         if settings.allowObjectVersioning, versioning(of: c) == .enabled { return try await putVersion(u, body: body, policy: c.policy) }
-        let ts = timestamp()
+        let ts = u.timestamp ?? timestamp()
         let (part, hash) = location(account: u.account, container: u.container, object: u.name, policy: c.policy)
         let place = Placement(part: part, hash: hash, path: "/\(u.account)/\(u.container)/\(u.name)", policy: c.policy)
         let row = try await store(u, at: place, timestamp: ts, body: body)
@@ -139,7 +144,9 @@ public final class ObjectStorageService: Sendable {
         case .stored(let old):
             if old != nil { Task { await self.cleanup(part: part, hash: hash, policy: place.policy, olderThan: ts) } }
         case .superseded:
-            Task { await self.removeVersion(place, timestamp: ts) }
+            // A synced write may carry the very timestamp of the stored version: its files stay
+            // (the replicator removes the loser's once they are orphans).
+            if u.timestamp == nil { Task { await self.removeVersion(place, timestamp: ts) } }
         case .containerMissing:
             Task { await self.removeVersion(place, timestamp: ts) }
             throw NimbusError.notFound("The container does not exist.")

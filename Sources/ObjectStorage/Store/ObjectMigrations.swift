@@ -61,5 +61,6 @@ public enum ObjectMigrations {
                 "CREATE INDEX object_versions_part ON object_versions (policy_index, part)",
             ]
         },
+        ContainerSyncMigration.logAndSyncPoints,
     ]
 }

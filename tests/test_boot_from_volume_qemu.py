@@ -8,11 +8,12 @@ Expected behaviour: nova/compute/manager.py `_prep_block_device` (volumes made, 
 root from the volume), python-openstackclient `server create --boot-from-volume`."""
 
 import os
+import re
 import time
 
 import pytest
 
-from compute_support import wait_console
+from compute_support import console, wait_console
 from test_compute_qemu import BANNER
 from test_volume_attach_qemu import qemu_cloud, shell, wait_volume  # noqa: F401 (the fixture)
 
@@ -22,7 +23,17 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bi
 TEXT = "nimbus-root-volume-data"
 
 
-def test_a_guest_boots_from_a_volume_that_keeps_its_data(qemu_cloud):
+def wait_status(cloud, sid: str, status: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        s = cloud.cli("server", "show", sid, "-f", "json")
+        if s["status"] == status and not s.get("OS-EXT-STS:task_state"):
+            return s
+        assert s["status"] != "ERROR" and time.monotonic() < deadline, s
+        time.sleep(2)
+
+
+def test_a_guest_boots_from_a_volume_that_keeps_its_data(qemu_cloud, tmp_path):
     cloud = qemu_cloud
     started = time.monotonic()
     s = cloud.cli("server", "create", "--image", "nimbus-test", "--boot-from-volume", "1", "--flavor", "m1.nano", "--no-network",
@@ -59,6 +70,28 @@ def test_a_guest_boots_from_a_volume_that_keeps_its_data(qemu_cloud):
     out = shell(cloud, sid2, "cat /sys/block/vda/serial; echo; dd if=/dev/vda bs=1M skip=512 count=1 2>/dev/null | head -c 23 | od -An -c | head -2; echo reread-$((5+6))",
                 "reread-11")
     assert vid[:20] in out and TEXT not in out and "\\0" in out, out
+    # Rescued (2.87, a stable-device rescue: the image says where the rescue disk goes): the guest
+    # boots the rescue disk with its root volume beside it, and boots from the volume again after.
+    test_image = cloud.cli("image", "show", "nimbus-test", "-f", "json")
+    cloud.cli("image", "save", "--file", str(tmp_path / "rescue.img"), "nimbus-test")
+    rescue_image = cloud.cli("image", "create", "--file", str(tmp_path / "rescue.img"), "--disk-format", test_image["disk_format"],
+                             "--container-format", "bare", "--property", "hw_rescue_bus=virtio", "--property", "hw_rescue_device=disk",
+                             "bfv-rescue", "-f", "json", timeout=300)["id"]
+    banners = len(re.findall(BANNER.pattern, console(cloud, sid2)))
+    cloud.cli("--os-compute-api-version", "2.87", "server", "rescue", "--image", rescue_image, sid2)
+    assert wait_status(cloud, sid2, "RESCUE")["OS-EXT-STS:vm_state"] == "rescued"
+    wait_console(cloud, sid2, BANNER.pattern, count=banners + 1)
+    out = shell(cloud, sid2, "cat /sys/block/vda/serial; echo; cat /sys/block/vdb/serial; echo; echo rescued-$((3+4))", "rescued-7")
+    # vda is the rescue disk (no serial), vdb the root volume (its serial is the volume id).
+    lines = [line.strip() for line in out.split("rescued-$((3+4))")[-1].splitlines()]
+    at = lines.index("rescued-7")
+    assert lines[at - 1] == vid[:20] and lines[at - 2] == "", out
+    cloud.cli("--os-compute-api-version", "2.87", "server", "unrescue", sid2)
+    wait_status(cloud, sid2, "ACTIVE")
+    wait_console(cloud, sid2, BANNER.pattern, count=banners + 2)
+    out = shell(cloud, sid2, "cat /sys/block/vda/serial; echo; echo unrescued-$((4+4))", "unrescued-8")
+    assert vid[:20] in out, out
+    cloud.cli("image", "delete", rescue_image)
     cloud.cli("server", "delete", "--wait", sid2, timeout=240)
     wait_volume(cloud, vid, "available")
     cloud.cli("volume", "delete", vid)

@@ -157,3 +157,45 @@ def test_volume_backed_resize_on_its_own_host_confirm_and_revert(env):
     assert wait_volume(env, who, vid, "in-use")["attachments"][0]["attachment_id"] == attachment
     assert all("DISK_GB" not in a for a in allocations()), allocations()
     assert env.nova("DELETE", f"/servers/{sid}", token=who.token).status_code == 204
+
+
+def test_volume_backed_rescue_is_a_stable_device_rescue_from_2_87(env):
+    """Nova 2.87: a volume-backed server is rescued only with an image that says where the rescue
+    disk goes (`hw_rescue_bus` and `hw_rescue_device`: a stable-device rescue); before 2.87, or
+    with an image without them, Nova's InstanceNotRescuable 400. Buses and devices QEMU cannot
+    make are Nova's UnsupportedRescueBus/Device 400s. The root volume stays in use throughout."""
+    who = member(env)
+    sid = boot(env, who, [{"uuid": env.image, "source_type": "image", "destination_type": "volume", "boot_index": 0, "volume_size": 1}]
+               ).json()["server"]["id"]
+    [attached] = wait_server(env, who, sid)["os-extended-volumes:volumes_attached"]
+    plain, _ = alt_image(env)
+    stable, _ = alt_image(env)
+    h = {"X-Auth-Token": env.admin, "Content-Type": "application/openstack-images-v2.1-json-patch"}
+
+    def props(image, **values):
+        ops = [{"op": "add", "path": f"/{k}", "value": v} for k, v in values.items()]
+        r = requests.patch(f"{env.base}/image/v2/images/{image}", headers=h, json=ops, timeout=30)
+        assert r.status_code == 200, r.text
+
+    def rescue(image, version):
+        return env.nova("POST", f"/servers/{sid}/action", token=who.token, version=version, json={"rescue": {"rescue_image_ref": image}})
+
+    props(stable, hw_rescue_bus="virtio", hw_rescue_device="disk")
+    assert nova_error(rescue(stable, "2.86"), 400) == f"Instance {sid} cannot be rescued: Cannot rescue a volume-backed instance"
+    assert nova_error(rescue(plain, "2.87"), 400) == f"Instance {sid} cannot be rescued: Cannot rescue a volume-backed instance"
+    odd, _ = alt_image(env)
+    props(odd, hw_rescue_bus="fdc", hw_rescue_device="floppy")
+    assert "Requested rescue bus 'fdc' is not supported" in nova_error(rescue(odd, "2.87"), 400)
+    cd, _ = alt_image(env)
+    props(cd, hw_rescue_bus="virtio", hw_rescue_device="cdrom")
+    assert nova_error(rescue(cd, "2.87"), 400) == "Requested rescue device 'cdrom' is not supported"
+    assert wait_server(env, who, sid)["status"] == "ACTIVE"
+
+    r = rescue(stable, "2.87")
+    assert r.status_code == 200 and set(r.json()) == {"adminPass"}, r.text
+    assert wait_server(env, who, sid, "RESCUE")["OS-EXT-STS:vm_state"] == "rescued"
+    assert wait_volume(env, who, attached["id"], "in-use")["attachments"][0]["server_id"] == sid
+    r = env.nova("POST", f"/servers/{sid}/action", token=who.token, version="2.87", json={"unrescue": None})
+    assert r.status_code == 202, r.text
+    assert wait_server(env, who, sid)["status"] == "ACTIVE"
+    assert wait_volume(env, who, attached["id"], "in-use")["attachments"][0]["server_id"] == sid

@@ -326,7 +326,10 @@ public actor ComputeAgent {
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "rescuing":
                 guard let image = d.taskArguments["rescue_image"] else { throw AgentError(message: "rescue without a rescue image") }
-                try await driver.rescue(id, image: try await control.image(image))
+                let device = d.taskArguments["rescue_bus"].flatMap { bus in
+                    RescueDevice.supported(bus: bus, device: d.taskArguments["rescue_device"] ?? "disk")
+                }
+                try await driver.rescue(id, image: try await control.image(image), device: device)
                 report = InstanceReport(id: id, event: .taskDone, powerState: try await state(id), task: task)
             case "unrescuing":
                 try await driver.unrescue(id)

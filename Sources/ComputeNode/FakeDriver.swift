@@ -154,7 +154,7 @@ public final class FakeDriver: VirtDriver {
         }
     }
 
-    public func rescue(_ id: InstanceID, image: any ImageSource) async throws {
+    public func rescue(_ id: InstanceID, image: any ImageSource, device: RescueDevice?) async throws {
         try change(id, .rescue, powerOn: true) { (i: inout Instance) throws(NimbusError) in
             if i.rescueImage == nil { i.rescueImage = image.id; i.boots += 1 }
         }

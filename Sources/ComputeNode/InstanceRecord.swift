@@ -20,6 +20,10 @@ struct InstanceRecord: Codable, Sendable, Equatable {
         var basePath: String
         var baseFormat: DiskImageFormat
         var virtualSize: UInt64
+        /// A stable-device rescue (the rescue image's `hw_rescue_bus`/`hw_rescue_device`): the
+        /// guest's disks stay as they are and the rescue disk is added on this bus and boots.
+        /// Nil: the legacy rescue (the rescue disk first, the root disk second).
+        var bus: RescueDevice? = nil
     }
 
     static func load(_ path: String) throws -> InstanceRecord {

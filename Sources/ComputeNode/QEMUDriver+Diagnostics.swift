@@ -36,6 +36,8 @@ extension QEMUDriver {
                 name = "vd" + String(UnicodeScalar(UInt8(ascii: "a") + UInt8(min(virtio, 25))))
                 virtio += 1
             case .ideCD: name = "hdc"
+            case .rescueIDE: name = "hda"
+            case .rescueSCSI, .rescueSATA, .rescueUSB: name = "sda"
             }
             var stats: JSONValue?
             if case .array(let list) = blocks {

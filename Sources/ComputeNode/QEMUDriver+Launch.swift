@@ -37,25 +37,50 @@ extension QEMUDriver {
 
     func disks(_ r: InstanceRecord, _ paths: InstancePaths) -> [QEMUSystem.Disk] {
         var d = [QEMUSystem.Disk]()
-        if let rescue = r.rescue {
-            // Rescued: the rescue disk boots; the guest's own root disk is the second disk.
+        if let rescue = r.rescue, rescue.bus == nil {
+            // The legacy rescue: the rescue disk boots; the guest's own root disk is the second disk.
             d.append(.init(node: "rescue", path: paths.rescueDisk, format: .qcow2, backing: (rescue.basePath, rescue.baseFormat),
                            bus: .virtio, bootIndex: 0))
             d.append(.init(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat), bus: .virtio))
         } else if !r.volumeBacked {   // a volume root is one of the spec's volumes
-            d.append(.init(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat), bus: .virtio, bootIndex: 0))
+            // A stable-device rescue leaves the root disk where it was; the rescue disk boots.
+            d.append(.init(node: "root", path: paths.rootDisk, format: .qcow2, backing: (r.basePath, r.baseFormat), bus: .virtio,
+                           bootIndex: r.rescue == nil ? 0 : nil))
         }
         if r.hasEphemeral { d.append(.init(node: "ephemeral0", path: paths.ephemeralDisk, format: .qcow2, bus: .virtio)) }
         if r.hasSwap { d.append(.init(node: "swap", path: paths.swapDisk, format: .qcow2, bus: .virtio)) }
         if r.hasConfigDrive { d.append(.init(node: "config", path: paths.configDrive, format: .raw, readOnly: true, bus: .ideCD)) }
+        if let rescue = r.rescue, let device = rescue.bus {
+            let cd = device.kind == .cdrom
+            let bus: QEMUSystem.Disk.Bus = switch device.bus {
+            case .virtio: .virtio
+            case .ide: .rescueIDE(cdrom: cd)
+            case .scsi: .rescueSCSI(cdrom: cd)
+            case .sata: .rescueSATA(cdrom: cd)
+            case .usb: .rescueUSB
+            }
+            d.append(.init(node: "rescue", path: paths.rescueDisk, format: .qcow2, backing: (rescue.basePath, rescue.baseFormat), bus: bus, bootIndex: 0))
+        }
         return d
+    }
+
+    /// The guest's volumes as QEMU gets them: while a stable-device rescue boots from its own
+    /// disk, a root volume stays the first disk but boots second.
+    func launchVolumes(_ r: InstanceRecord) -> [GuestVolume] {
+        let volumes = r.spec.volumes ?? []
+        guard r.rescue != nil else { return volumes }
+        return volumes.map { v in
+            var v = v
+            if v.bootIndex == 0 { v.bootIndex = 1 }
+            return v
+        }
     }
 
     func launchArguments(_ r: InstanceRecord, _ paths: InstancePaths, incoming: Bool) async throws -> [String] {
         let accel = try await accelerator.choice()
         return qemu.guestArguments(.init(id: r.spec.id, vcpus: r.spec.vcpus, memoryMB: r.spec.memoryMB, accelerator: accel,
                                          paths: paths, disks: disks(r, paths), incoming: incoming, nics: r.spec.nics ?? [],
-                                         volumes: r.spec.volumes ?? []))
+                                         volumes: launchVolumes(r)))
     }
 
     /// Starts the guest's QEMU and returns once its monitor answers. The base image is inspected

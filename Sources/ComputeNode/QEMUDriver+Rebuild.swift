@@ -112,7 +112,7 @@ extension QEMUDriver {
     }
 
     /// Starts a stopped guest or stops a running one, so the instance ends as the task asks.
-    public func rescue(_ id: InstanceID, image: any ImageSource) async throws {
+    public func rescue(_ id: InstanceID, image: any ImageSource, device: RescueDevice?) async throws {
         let paths = try existing(id)
         try await locks.withLock(id) {
             var r = try InstanceRecord.load(paths.record)
@@ -123,7 +123,7 @@ extension QEMUDriver {
                 unlink(paths.rescueDisk)
                 try await img.createOverlay(path: paths.rescueDisk, base: base.path, baseFormat: base.image.format,
                                             sizeBytes: base.image.virtualSize)
-                r.rescue = .init(basePath: base.path, baseFormat: base.image.format, virtualSize: base.image.virtualSize)
+                r.rescue = .init(basePath: base.path, baseFormat: base.image.format, virtualSize: base.image.virtualSize, bus: device)
                 try r.save(paths.record)
             }
             try await setPower(r, paths, on: true)

@@ -25,7 +25,13 @@ struct QEMUSystem: Sendable {
 
     /// One guest disk: a format node over a file, with its backing chain spelled out.
     struct Disk: Sendable, Equatable {
-        enum Bus: Sendable, Equatable { case virtio, ideCD }
+        enum Bus: Sendable, Equatable {
+            case virtio, ideCD
+            /// A stable-device rescue disk (Nova's `hw_rescue_bus`/`hw_rescue_device`), each on a
+            /// bus of its own: the first IDE channel, a virtio-scsi or AHCI (SATA) controller, or an
+            /// xHCI USB controller made for it.
+            case rescueIDE(cdrom: Bool), rescueSCSI(cdrom: Bool), rescueSATA(cdrom: Bool), rescueUSB
+        }
         var node: String
         var path: String
         var format: DiskImageFormat
@@ -140,12 +146,23 @@ struct QEMUSystem: Sendable {
             }
         }
         var device: String
+        var controller: [String] = []
         switch d.bus {
         case .virtio: device = "virtio-blk-pci,drive=\(d.node),id=\(d.node)-disk"
         case .ideCD: device = "ide-cd,drive=\(d.node),id=\(d.node)-disk,bus=ide.1,unit=0"
+        case .rescueIDE(let cdrom): device = "\(cdrom ? "ide-cd" : "ide-hd"),drive=\(d.node),id=\(d.node)-disk,bus=ide.0,unit=0"
+        case .rescueSCSI(let cdrom):
+            controller = ["-device", "virtio-scsi-pci,id=\(d.node)-scsi"]
+            device = "\(cdrom ? "scsi-cd" : "scsi-hd"),drive=\(d.node),id=\(d.node)-disk,bus=\(d.node)-scsi.0"
+        case .rescueSATA(let cdrom):
+            controller = ["-device", "ich9-ahci,id=\(d.node)-ahci"]
+            device = "\(cdrom ? "ide-cd" : "ide-hd"),drive=\(d.node),id=\(d.node)-disk,bus=\(d.node)-ahci.0"
+        case .rescueUSB:
+            controller = ["-device", "qemu-xhci,id=\(d.node)-usb"]
+            device = "usb-storage,drive=\(d.node),id=\(d.node)-disk,bus=\(d.node)-usb.0"
         }
         if let i = d.bootIndex { device += ",bootindex=\(i)" }
-        return ["-blockdev", JSONValue.object(node).serializedString(), "-device", device]
+        return ["-blockdev", JSONValue.object(node).serializedString()] + controller + ["-device", device]
     }
 
     /// The KVM probe: the host's own kernel, no initrd, straight to "Kernel panic … unable to

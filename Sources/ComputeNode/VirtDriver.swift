@@ -94,7 +94,9 @@ public protocol VirtDriver: Sendable {
     /// Rescue: the guest stopped and started again from a fresh overlay of `image` as its boot
     /// disk, with its own root disk attached second (as Nova's libvirt driver does). Repeating
     /// it while rescued does nothing.
-    func rescue(_ id: InstanceID, image: any ImageSource) async throws
+    /// Boots the guest from `image`; with `device`, a stable-device rescue (Nova 2.87): the
+    /// guest's own disks (a root volume too) stay attached where they are.
+    func rescue(_ id: InstanceID, image: any ImageSource, device: RescueDevice?) async throws
     /// The rescue disk dropped and the guest started from its own disks again.
     func unrescue(_ id: InstanceID) async throws
 
@@ -334,5 +336,22 @@ public struct ConfigDrive: Sendable, Codable, Equatable {
                 vendorData2: String? = nil) {
         self.metaData = metaData; self.userData = userData; self.networkData = networkData
         self.vendorData = vendorData; self.vendorData2 = vendorData2
+    }
+}
+
+/// Where a stable-device rescue puts the rescue disk: Nova's `hw_rescue_bus` and
+/// `hw_rescue_device` image properties.
+public struct RescueDevice: Codable, Sendable, Equatable {
+    public enum Bus: String, Codable, Sendable, CaseIterable { case virtio, scsi, usb, ide, sata }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case disk, cdrom }
+    public var bus: Bus
+    public var kind: Kind
+    public init(bus: Bus, kind: Kind) { self.bus = bus; self.kind = kind }
+
+    /// The pairs QEMU's devices can make (a CD-ROM needs an IDE, SCSI or SATA bus).
+    public static func supported(bus: String, device: String) -> RescueDevice? {
+        guard let b = Bus(rawValue: bus), let k = Kind(rawValue: device) else { return nil }
+        if k == .cdrom && (b == .virtio || b == .usb) { return nil }
+        return RescueDevice(bus: b, kind: k)
     }
 }

@@ -76,6 +76,24 @@ import Testing
         #expect(values(argv, "-pidfile") == ["/srv/a,b=c/compute/instances/\(id)/qemu.pid"])
     }
 
+    @Test func stableRescueDisksGetTheirBusAndBoot() {
+        let paths = NodeLayout(dataDir: "/srv/nimbus").instance(id)
+        func devices(_ bus: QEMUSystem.Disk.Bus) -> [String] {
+            let d = QEMUSystem.Disk(node: "rescue", path: paths.rescueDisk, format: .qcow2, backing: ("/b", .raw), bus: bus, bootIndex: 0)
+            return values(QEMUSystem.diskArguments(d), "-device")
+        }
+        #expect(devices(.virtio) == ["virtio-blk-pci,drive=rescue,id=rescue-disk,bootindex=0"])
+        #expect(devices(.rescueIDE(cdrom: true)) == ["ide-cd,drive=rescue,id=rescue-disk,bus=ide.0,unit=0,bootindex=0"])
+        #expect(devices(.rescueSCSI(cdrom: false)) == ["virtio-scsi-pci,id=rescue-scsi", "scsi-hd,drive=rescue,id=rescue-disk,bus=rescue-scsi.0,bootindex=0"])
+        #expect(devices(.rescueSATA(cdrom: true)) == ["ich9-ahci,id=rescue-ahci", "ide-cd,drive=rescue,id=rescue-disk,bus=rescue-ahci.0,bootindex=0"])
+        #expect(devices(.rescueUSB) == ["qemu-xhci,id=rescue-usb", "usb-storage,drive=rescue,id=rescue-disk,bus=rescue-usb.0,bootindex=0"])
+        // What the image properties may ask for: a CD-ROM needs a bus that takes one.
+        #expect(RescueDevice.supported(bus: "scsi", device: "cdrom") == RescueDevice(bus: .scsi, kind: .cdrom))
+        #expect(RescueDevice.supported(bus: "virtio", device: "cdrom") == nil)
+        #expect(RescueDevice.supported(bus: "usb", device: "cdrom") == nil)
+        #expect(RescueDevice.supported(bus: "fdc", device: "floppy") == nil)
+    }
+
     @Test func incomingStartsStoppedAndWaiting() {
         let argv = QEMUSystem(binary: "q", runner: runner).guestArguments(launch(incoming: true))
         #expect(Array(argv.suffix(3)) == ["-S", "-incoming", "defer"])

@@ -140,8 +140,8 @@ extension ComputeAPI {
                 let entity = try NovaSchemas.validate(body, NovaSchemas.rescue)["rescue"]!
                 let password = entity["adminPass"]?.stringValue
                 let image = entity["rescue_image_ref"]?.stringValue
-                try await self.service.rescue(i.id, rescueImage: image, caller: c.auth, isAdmin: c.isAdmin, lockOverride: c.isAdmin,
-                                              requestID: ctx.requestID)
+                try await self.service.rescue(i.id, rescueImage: image, allowVolumeBacked: v.atLeast(87), caller: c.auth, isAdmin: c.isAdmin,
+                                              lockOverride: c.isAdmin, requestID: ctx.requestID)
                 // The guest's password is not set (no agent in the guest); Nova returns the one given or made.
                 return .json(["adminPass": .string(password ?? Self.password())])
             case "unrescue":

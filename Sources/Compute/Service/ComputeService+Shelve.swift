@@ -1,3 +1,4 @@
+import ComputeNode
 import Foundation
 import NimbusCore
 
@@ -81,22 +82,45 @@ extension ComputeService {
     }
 
     /// rescue: the guest restarted from `rescueImage` (else its own image) with its disk second.
-    public func rescue(_ id: String, rescueImage: String?, caller: AuthContext, isAdmin: Bool, lockOverride: Bool, requestID: String) async throws {
+    /// `rescue`: boots the guest from a rescue image. An image with Nova's `hw_rescue_bus` and
+    /// `hw_rescue_device` makes it a stable-device rescue (the rescue disk added on that bus, the
+    /// guest's disks left as they are), which a volume-backed server gets from 2.87
+    /// (`allowVolumeBacked`); without those properties a volume-backed server is not rescued.
+    public func rescue(_ id: String, rescueImage: String?, allowVolumeBacked: Bool = false, caller: AuthContext, isAdmin: Bool, lockOverride: Bool,
+                       requestID: String) async throws {
         let current = try await server(id, caller: caller, isAdmin: isAdmin)
         try Self.checkLock(current, caller: caller, override: lockOverride)
         let states: Set<VMState> = [.active, .stopped, .error]
         try Self.checkState(current, vm: states, task: [nil], method: "rescue")
-        if current.isVolumeBacked { throw NimbusError.badRequest("Cannot rescue a volume-backed instance") }
-        guard let imageID = rescueImage ?? current.imageID else {
-            throw NimbusError.badRequest("Cannot rescue a volume-backed instance")
-        }
+        let notRescuable = NimbusError.badRequest("Instance \(current.id) cannot be rescued: Cannot rescue a volume-backed instance")
+        guard let imageID = rescueImage ?? (current.imageID.map { $0.isEmpty ? nil : $0 } ?? nil) else { throw notRescuable }
         guard let image = try await images.image(imageID, caller: caller), image.status == "active" else {
+            if rescueImage != nil { throw NimbusError.badRequest("Requested rescue image '\(imageID)' is not supported") }
             throw NimbusError.badRequest("Image \(imageID) could not be found.")
         }
+        // Nova cannot rescue from an image of a volume-backed server (a volume snapshot image).
+        if image.properties[Name("img_block_device_mapping")] != nil || image.properties[Name("block_device_mapping")] != nil {
+            throw NimbusError.badRequest("Requested rescue image '\(imageID)' is not supported")
+        }
+        var arguments = ["rescue_image": image.id]
+        let bus = image.properties[Name("hw_rescue_bus")], device = image.properties[Name("hw_rescue_device")]
+        if let bus, let device {
+            // Nova's libvirt driver: UnsupportedRescueBus / UnsupportedRescueDevice.
+            guard RescueDevice.Bus(rawValue: bus) != nil else {
+                throw NimbusError.badRequest("Requested rescue bus '\(bus)' is not supported by the QEMU virt driver")
+            }
+            guard RescueDevice.supported(bus: bus, device: device) != nil else {
+                throw NimbusError.badRequest("Requested rescue device '\(device)' is not supported")
+            }
+            arguments["rescue_bus"] = bus
+            arguments["rescue_device"] = device
+        }
+        if current.isVolumeBacked && !(allowVolumeBacked && bus != nil && device != nil) { throw notRescuable }
+        let taskArguments = arguments
         guard let updated = try await instances.modify(current.id, { i in
             try Self.checkState(i, vm: states, task: [nil], method: "rescue")
             i.taskState = .rescuing
-            i.taskArguments = ["rescue_image": image.id]
+            i.taskArguments = taskArguments
         }) else { throw NimbusError.notFound("Instance \(id) could not be found.") }
         try await actions.start(updated, action: "rescue", requestID: requestID, caller: caller)
         nodes.poke()

@@ -417,6 +417,11 @@ def test_dhcpv6_stateful_leases_the_ports_address_and_slaac_advertises_rdnss(net
             assert ra["rdnss"] == [], ra   # DNS by DHCPv6 on a stateful subnet, as radvd is configured
             assert dhcp["advertise"]["addresses"] == [v6] and dhcp["reply"]["addresses"] == [v6], dhcp
             assert dhcp["reply"]["dns"] == ["2001:db8::53", "2001:db8::54"], dhcp
+            # The same MAC's IPv4 lease is still its IPv4 address (its IPv6 line is DHCPv6's only).
+            v4 = next(ip["ip_address"] for ip in port["fixed_ips"] if "." in ip["ip_address"])
+            udhcpc = subprocess.run(["ip", "netns", "exec", ns, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-s", "/bin/true"],
+                                    capture_output=True, text=True, timeout=60)
+            assert f"lease of {v4} obtained" in udhcpc.stdout + udhcpc.stderr, udhcpc
             demo("port", "delete", port["id"])
             port = None
             hosts = Path(run_dir(c.data), "dhcp", net, "host")

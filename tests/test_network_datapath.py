@@ -450,6 +450,45 @@ def test_dhcpv6_stateful_leases_the_ports_address_and_slaac_advertises_rdnss(net
         demo("network", "delete", "v6full")
 
 
+def test_a_guest_gets_its_fixed_ipv6_address_by_dhcpv6(net_cloud):
+    """A guest on a `dhcpv6-stateful` subnet: its DHCPv6 client (ISC dhclient in the test image)
+    gets exactly the address Neutron shows for its port and the subnet's DNS server, no SLAAC
+    address comes with it (the advertisement has no autonomous flag), and it reaches the router
+    over IPv6."""
+    c = net_cloud
+    demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731
+    demo("network", "create", "v6dhcp")
+    demo("subnet", "create", "--network", "v6dhcp", "--subnet-range", "10.23.0.0/24", "v6dhcp-v4")
+    demo("subnet", "create", "--network", "v6dhcp", "--ip-version", "6", "--subnet-range", "2001:db8:23::/64",
+         "--ipv6-ra-mode", "dhcpv6-stateful", "--ipv6-address-mode", "dhcpv6-stateful",
+         "--dns-nameserver", "2001:db8::53", "v6dhcp-v6")
+    demo("router", "add", "subnet", "router1", "v6dhcp-v4")
+    demo("router", "add", "subnet", "router1", "v6dhcp-v6")
+    boot(c, "g7", extra=("--network", "v6dhcp"))
+    wait_banner(c, "g7")
+    v6 = next(a for addrs in demo("server", "show", "g7", "-f", "json")["addresses"].values() for a in addrs if ":" in a)
+    fip = demo("floating", "ip", "create", "public", "-f", "json")["floating_ip_address"]
+    demo("server", "add", "floating", "ip", "g7", fip)
+    wait_ssh(c, fip, timeout=60)
+    got = ssh(c, fip, "timeout 50 dhclient -6 -1 -sf /usr/share/dhclient/dhclient6.script -lf /run/dhclient6.leases "
+                      "-pf /run/dhclient6.pid -cf /dev/null eth0; echo rc=$?", timeout=60).stdout
+    assert "rc=0" in got, got
+    out = ssh(c, fip, "ip -6 addr show dev eth0; cat /etc/resolv.conf").stdout
+    assert f"inet6 {v6}/" in out, out
+    assert [line for line in out.splitlines() if "inet6 2001:db8:23:" in line] == [line for line in out.splitlines() if f"inet6 {v6}/" in line], out
+    assert "nameserver 2001:db8::53" in out, out
+    deadline = time.monotonic() + 30
+    ping = ""
+    while time.monotonic() < deadline and " 0% packet loss" not in ping:
+        ping = ssh(c, fip, "ping -6 -c 2 -W 2 2001:db8:23::1 || ping6 -c 2 -W 2 2001:db8:23::1", check=False).stdout
+    assert " 0% packet loss" in ping, ping
+    demo("server", "delete", "--wait", "g7", timeout=180)
+    demo("floating", "ip", "delete", fip)
+    demo("router", "remove", "subnet", "router1", "v6dhcp-v6")
+    demo("router", "remove", "subnet", "router1", "v6dhcp-v4")
+    demo("network", "delete", "v6dhcp")
+
+
 def test_deleting_everything_leaves_no_trace(net_cloud):
     c = net_cloud
     demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731

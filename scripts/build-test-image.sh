@@ -36,10 +36,10 @@ MODULES=(
 declare -A MODULE_PARAMS=([scsi_mod]="scan=sync")   # disks are there when insmod returns
 
 # What the build needs, and the packages (in scripts/install-deps.sh) it uses.
-PACKAGES=(linux-image-amd64 busybox-static dropbear-bin curl util-linux syslinux syslinux-common
+PACKAGES=(linux-image-amd64 busybox-static dropbear-bin curl util-linux isc-dhcp-client syslinux syslinux-common
           mtools dosfstools qemu-utils cpio kmod)
 TOOLS=(mkfs.fat mcopy syslinux qemu-img cpio depmod /bin/busybox /usr/sbin/dropbear
-       /usr/bin/dropbearkey /usr/bin/dbclient /usr/bin/curl /sbin/blkid /usr/lib/syslinux/modules/bios/ldlinux.c32)
+       /usr/bin/dropbearkey /usr/bin/dbclient /usr/bin/curl /sbin/blkid /sbin/dhclient /usr/lib/syslinux/modules/bios/ldlinux.c32)
 
 die() { echo "build-test-image.sh: $*" >&2; exit 1; }
 say() { echo "build-test-image.sh: $*" >&2; }
@@ -136,13 +136,18 @@ if ((EUID == 0)); then mknod -m 600 "$root/dev/console" c 5 1; fi
 
 # --- dropbear, curl and util-linux's blkid and lsblk (CirrOS has them; Tempest's scenarios read the
 # metadata service with curl and find the config drive with `blkid -L config-2`), and the
-# shared libraries they need
+# shared libraries they need (ISC dhclient's too: it only needs libc)
 binaries=(/usr/sbin/dropbear /usr/bin/dropbearkey /usr/bin/dbclient /usr/bin/curl /sbin/blkid /usr/bin/lsblk)
 for bin in "${binaries[@]}"; do
     rm -f "$root$bin"     # busybox may have an applet of that name
     cp "$bin" "$root$bin"
 done
 ln -s dbclient "$root/usr/bin/ssh"
+# ISC dhclient, for DHCPv6 (busybox has no client for it), lies on the boot disk, not in the
+# initramfs: its 2.7 MB unpacked there would not leave a 128 MB guest (m1.nano) enough memory to
+# boot. Tests that want DHCPv6 start it (/persist is the boot disk) with
+# /usr/share/dhclient/dhclient6.script.
+ln -s /persist/dhclient "$root/sbin/dhclient"
 libs=$(ldd "${binaries[@]}" |
        awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u)
 for lib in $libs; do
@@ -192,7 +197,7 @@ say "kernel $kver, ${#load_order[@]} modules: $(for m in "${load_order[@]}"; do 
 cat > "$root/etc/nimbus/build-info" <<EOF
 image=$NAME
 kernel=$kver
-$(dpkg-query -W -f='${Package}=${Version}\n' busybox-static dropbear-bin curl util-linux "linux-image-$kver")
+$(dpkg-query -W -f='${Package}=${Version}\n' busybox-static dropbear-bin curl util-linux isc-dhcp-client "linux-image-$kver")
 EOF
 
 # --- initramfs: sorted, fixed times and owners
@@ -203,6 +208,7 @@ find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 # --- the boot disk: syslinux on a FAT superfloppy
 cp "/boot/vmlinuz-$kver" "$work/vmlinuz"
+cp /sbin/dhclient "$work/dhclient"
 cat > "$work/syslinux.cfg" <<'EOF'
 SERIAL 0 115200
 PROMPT 0
@@ -213,10 +219,10 @@ LABEL nimbus
   INITRD /initrd.gz
   APPEND console=tty0 console=ttyS0,115200n8
 EOF
-touch -d "@$SOURCE_DATE_EPOCH" "$work"/{vmlinuz,initrd.gz,syslinux.cfg}
+touch -d "@$SOURCE_DATE_EPOCH" "$work"/{vmlinuz,initrd.gz,syslinux.cfg,dhclient}
 truncate -s "${IMAGE_MIB}M" "$work/$NAME.raw"
 mkfs.fat -F 16 -n NIMBUSTEST --invariant "$work/$NAME.raw" >/dev/null
-mcopy -m -i "$work/$NAME.raw" "$work/vmlinuz" "$work/initrd.gz" "$work/syslinux.cfg" ::
+mcopy -m -i "$work/$NAME.raw" "$work/vmlinuz" "$work/initrd.gz" "$work/syslinux.cfg" "$work/dhclient" ::
 syslinux --install "$work/$NAME.raw"
 qemu-img convert -f raw -O qcow2 "$work/$NAME.raw" "$work/$NAME.qcow2"
 

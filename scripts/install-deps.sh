@@ -11,6 +11,7 @@ PKGS=(
     python3 ca-certificates make
     # scripts/build-test-image.sh: the small bootable test guest, and booting it
     linux-image-amd64 kmod busybox-static dropbear-bin cpio
+    isc-dhcp-client                # dhclient for DHCPv6 in the test guest (busybox has none)
     syslinux syslinux-common mtools dosfstools genisoimage
     qemu-system-x86 qemu-utils
     # the network datapath: bridges and namespaces (ip), DHCP (dnsmasq), security groups and NAT (nft)

@@ -10,10 +10,12 @@ table of this cloud is left.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -345,6 +347,146 @@ def test_ipv6_slaac_from_the_routers_advertisements(net_cloud):
     demo("router", "remove", "subnet", "router1", "v6net-v6")
     demo("router", "remove", "subnet", "router1", "v6net-v4")
     demo("network", "delete", "v6net")
+
+
+PROBE = Path(__file__).with_name("ipv6_probe.py")
+
+
+@contextlib.contextmanager
+def on_the_bridge(network_id: str, mac: str):
+    """A namespace of the test's own with `eth0` (MAC `mac`) in the network's bridge: the link a
+    guest's NIC would be on, for a client the test image lacks (busybox has no DHCPv6 client)."""
+    tag = uuid.uuid4().hex[:8]
+    ns, outer = f"nimbus-t6{tag}", f"t6o{tag}"
+    bridge = "brq" + network_id[:11]
+    deadline = time.monotonic() + 30
+    while bridge not in links() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        subprocess.run(["ip", "link", "add", outer, "type", "veth", "peer", "name", "eth0", "netns", ns], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "address", mac], check=True)
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0",
+                        "net.ipv6.conf.eth0.accept_ra=0"], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], check=True)
+        subprocess.run(["ip", "link", "set", outer, "master", bridge, "up"], check=True)
+        yield ns
+    finally:
+        subprocess.run(["ip", "link", "del", outer], check=False, capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+
+def probe(ns: str, what: str) -> dict:
+    p = subprocess.run(["ip", "netns", "exec", ns, sys.executable, str(PROBE), "eth0", what],
+                       capture_output=True, text=True, timeout=90)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_dhcpv6_stateful_leases_the_ports_address_and_slaac_advertises_rdnss(net_cloud):
+    """Neutron's IPv6 modes with real packets: on a `dhcpv6-stateful` subnet the router's
+    advertisement sets the managed flag and not the autonomous one, and DHCPv6 (the network's
+    dnsmasq) leases exactly the address Neutron shows for the port, found by its MAC (the client's
+    DUID holds none), with the subnet's DNS servers, and nothing else answers; on a `slaac`
+    subnet the advertisement carries the prefix for autoconfiguration and the subnet's DNS
+    servers (RDNSS). A deleted port's lease goes with it."""
+    c = net_cloud
+    demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731
+    net = demo("network", "create", "v6full", "-f", "json")["id"]
+    demo("subnet", "create", "--network", "v6full", "--subnet-range", "10.21.0.0/24", "v6full-v4")
+    demo("subnet", "create", "--network", "v6full", "--ip-version", "6", "--subnet-range", "2001:db8:21::/64",
+         "--ipv6-ra-mode", "dhcpv6-stateful", "--ipv6-address-mode", "dhcpv6-stateful",
+         "--dns-nameserver", "2001:db8::53", "--dns-nameserver", "2001:db8::54", "v6full-v6")
+    slaac = demo("network", "create", "v6auto", "-f", "json")["id"]
+    demo("subnet", "create", "--network", "v6auto", "--ip-version", "6", "--subnet-range", "2001:db8:22::/64",
+         "--ipv6-ra-mode", "slaac", "--ipv6-address-mode", "slaac", "--dns-nameserver", "2001:db8::35", "v6auto-v6")
+    demo("router", "add", "subnet", "router1", "v6full-v6")
+    demo("router", "add", "subnet", "router1", "v6auto-v6")
+    port = demo("port", "create", "--network", "v6full", "p6", "-f", "json")
+    v6 = next(ip["ip_address"] for ip in port["fixed_ips"] if ":" in ip["ip_address"])
+    try:
+        with on_the_bridge(net, port["mac_address"]) as ns:
+            deadline = time.monotonic() + 90
+            got = probe(ns, "both")
+            while (got["ra"] is None or got["dhcp"].get("reply") is None) and time.monotonic() < deadline:
+                time.sleep(2)
+                got = probe(ns, "both")
+            ra, dhcp = got["ra"], got["dhcp"]
+            assert ra and ra["managed"], got
+            assert {"prefix": "2001:db8:21::/64", "onlink": True, "autonomous": False} in ra["prefixes"], ra
+            assert ra["rdnss"] == [], ra   # DNS by DHCPv6 on a stateful subnet, as radvd is configured
+            assert dhcp["advertise"]["addresses"] == [v6] and dhcp["reply"]["addresses"] == [v6], dhcp
+            assert dhcp["reply"]["dns"] == ["2001:db8::53", "2001:db8::54"], dhcp
+            # The same MAC's IPv4 lease is still its IPv4 address (its IPv6 line is DHCPv6's only).
+            v4 = next(ip["ip_address"] for ip in port["fixed_ips"] if "." in ip["ip_address"])
+            udhcpc = subprocess.run(["ip", "netns", "exec", ns, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-s", "/bin/true"],
+                                    capture_output=True, text=True, timeout=60)
+            assert f"lease of {v4} obtained" in udhcpc.stdout + udhcpc.stderr, udhcpc
+            demo("port", "delete", port["id"])
+            port = None
+            hosts = Path(run_dir(c.data), "dhcp", net, "host")
+            deadline = time.monotonic() + 30
+            while v6 in hosts.read_text() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert v6 not in hosts.read_text()
+            time.sleep(1)
+            again = probe(ns, "dhcp")["dhcp"]
+            assert again["advertise"] is None or again["advertise"]["addresses"] == [], again
+        with on_the_bridge(slaac, "fa:16:3e:22:22:22") as ns:
+            deadline = time.monotonic() + 60
+            ra = probe(ns, "ra")["ra"]
+            while (ra is None or not ra["rdnss"]) and time.monotonic() < deadline:
+                time.sleep(2)
+                ra = probe(ns, "ra")["ra"]
+            assert ra and not ra["managed"] and not ra["other"], ra
+            assert {"prefix": "2001:db8:22::/64", "onlink": True, "autonomous": True} in ra["prefixes"], ra
+            assert ra["rdnss"] == ["2001:db8::35"], ra
+    finally:
+        if port:
+            demo("port", "delete", port["id"])
+        demo("router", "remove", "subnet", "router1", "v6auto-v6")
+        demo("router", "remove", "subnet", "router1", "v6full-v6")
+        demo("network", "delete", "v6auto")
+        demo("network", "delete", "v6full")
+
+
+def test_a_guest_gets_its_fixed_ipv6_address_by_dhcpv6(net_cloud):
+    """A guest on a `dhcpv6-stateful` subnet: its DHCPv6 client (ISC dhclient in the test image)
+    gets exactly the address Neutron shows for its port and the subnet's DNS server, no SLAAC
+    address comes with it (the advertisement has no autonomous flag), and it reaches the router
+    over IPv6."""
+    c = net_cloud
+    demo = lambda *a, **k: c.cli(*a, cloud="nimbus-demo", **k)  # noqa: E731
+    demo("network", "create", "v6dhcp")
+    demo("subnet", "create", "--network", "v6dhcp", "--subnet-range", "10.23.0.0/24", "v6dhcp-v4")
+    demo("subnet", "create", "--network", "v6dhcp", "--ip-version", "6", "--subnet-range", "2001:db8:23::/64",
+         "--ipv6-ra-mode", "dhcpv6-stateful", "--ipv6-address-mode", "dhcpv6-stateful",
+         "--dns-nameserver", "2001:db8::53", "v6dhcp-v6")
+    demo("router", "add", "subnet", "router1", "v6dhcp-v4")
+    demo("router", "add", "subnet", "router1", "v6dhcp-v6")
+    boot(c, "g7", extra=("--network", "v6dhcp"))
+    wait_banner(c, "g7")
+    v6 = next(a for addrs in demo("server", "show", "g7", "-f", "json")["addresses"].values() for a in addrs if ":" in a)
+    fip = demo("floating", "ip", "create", "public", "-f", "json")["floating_ip_address"]
+    demo("server", "add", "floating", "ip", "g7", fip)
+    wait_ssh(c, fip, timeout=60)
+    got = ssh(c, fip, "timeout 50 dhclient -6 -1 -sf /usr/share/dhclient/dhclient6.script -lf /run/dhclient6.leases "
+                      "-pf /run/dhclient6.pid -cf /dev/null eth0; echo rc=$?", timeout=60).stdout
+    assert "rc=0" in got, got
+    out = ssh(c, fip, "ip -6 addr show dev eth0; cat /etc/resolv.conf").stdout
+    assert f"inet6 {v6}/" in out, out
+    assert [line for line in out.splitlines() if "inet6 2001:db8:23:" in line] == [line for line in out.splitlines() if f"inet6 {v6}/" in line], out
+    assert "nameserver 2001:db8::53" in out, out
+    deadline = time.monotonic() + 30
+    ping = ""
+    while time.monotonic() < deadline and " 0% packet loss" not in ping:
+        ping = ssh(c, fip, "ping -6 -c 2 -W 2 2001:db8:23::1 || ping6 -c 2 -W 2 2001:db8:23::1", check=False).stdout
+    assert " 0% packet loss" in ping, ping
+    demo("server", "delete", "--wait", "g7", timeout=180)
+    demo("floating", "ip", "delete", fip)
+    demo("router", "remove", "subnet", "router1", "v6dhcp-v6")
+    demo("router", "remove", "subnet", "router1", "v6dhcp-v4")
+    demo("network", "delete", "v6dhcp")
 
 
 def test_deleting_everything_leaves_no_trace(net_cloud):

@@ -82,9 +82,11 @@ public enum Firewall {
                 if direction == "ingress" {
                     i += "    meta nfproto ipv6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, mld-listener-query } \(allow)\n"
                     i += "    udp sport 67 udp dport 68 \(allow)\n"
+                    i += "    meta nfproto ipv6 udp sport 547 udp dport 546 \(allow)\n"
                 } else {
                     i += "    meta nfproto ipv6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld-listener-report, mld2-listener-report } \(allow)\n"
                     i += "    udp sport 68 udp dport 67 \(allow)\n"
+                    i += "    meta nfproto ipv6 udp sport 546 udp dport 547 \(allow)\n"
                 }
                 for r in rules where r.direction == direction {
                     i += "    " + match(r, direction: direction) + " \(allow)\n"

@@ -321,7 +321,7 @@ public final class LinuxDatapath: Datapath {
             }
         }
         s += "  }\n}\n"
-        return s
+        return s + dhcpv6Guard(r)
     }
 
     /// One port forwarding's DNAT (Neutron's L3 agent writes the iptables equivalent): a port
@@ -421,33 +421,6 @@ public final class LinuxDatapath: Datapath {
         return pid
     }
 
-    /// The router's IPv6 advertisements (Neutron runs radvd in the router's namespace; here it
-    /// is dnsmasq's RA): each interface's `slaac` and `dhcpv6-stateless` prefixes for address
-    /// autoconfiguration, the other flag for stateless DHCPv6, the router as default route.
-    /// `dhcpv6-stateful` prefixes are not advertised yet (no DHCPv6 server).
-    static func raArguments(_ r: RouterWiring, dir: String) -> [String]? {
-        var ranges = [String](), interfaces = [String]()
-        for i in r.interfaces {
-            var any = false
-            for p in i.advertised {
-                let parts = p.cidr.splitBytes("/")
-                guard parts.count == 2, canonical(String(parts[0])) != nil, let len = Int(parts[1]), len == 64 else { continue }
-                switch p.mode {
-                case "slaac": ranges.append("--dhcp-range=\(parts[0]),ra-only,\(len)")
-                case "dhcpv6-stateless": ranges.append("--dhcp-range=\(parts[0]),ra-stateless,\(len)")
-                default: continue
-                }
-                any = true
-            }
-            if any { interfaces.append("--interface=" + RouterWiring.device("qr-", i.portID)) }
-        }
-        if ranges.isEmpty { return nil }
-        return ["ip", "netns", "exec", r.namespace, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
-                "--pid-file=\(dir)/pid", "--enable-ra", "--bind-interfaces", "--except-interface=lo", "--log-facility=\(dir)/log",
-                "--leasefile-ro", "--quiet-ra", "--quiet-dhcp6"]
-            + interfaces + ranges
-    }
-
     func advertise(_ r: RouterWiring) async throws {
         let dir = raDir(r.id)
         let argv = Self.raArguments(r, dir: dir)
@@ -514,7 +487,8 @@ public final class LinuxDatapath: Datapath {
                 opts += "tag:\(tag),\(option),\(o.value)\n"
             }
         }
-        return (hosts, opts, ranges, forced)
+        let v6 = dhcpv6Files(d)
+        return (hosts + v6.hosts, opts + v6.opts, ranges + v6.ranges, forced)
     }
 
     /// An option name dnsmasq reads as one (`tftp-server`, `bootfile-name`, `150`); others are left out.

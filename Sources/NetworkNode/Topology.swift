@@ -132,14 +132,24 @@ public struct DHCPSubnet: Sendable, Equatable, Codable {
     public var dnsServers: [String]
     public var hostRoutes: [Route]
     public var ipv6AddressMode: String?
+    /// Absent on an older controller's wire (nil).
+    public var ipv6RAMode: String?
     public init(id: String, cidr: String, version: Int, gateway: String?, dnsServers: [String], hostRoutes: [Route],
-                ipv6AddressMode: String?) {
+                ipv6AddressMode: String?, ipv6RAMode: String? = nil) {
         self.id = id; self.cidr = cidr; self.version = version; self.gateway = gateway; self.dnsServers = dnsServers
-        self.hostRoutes = hostRoutes; self.ipv6AddressMode = ipv6AddressMode
+        self.hostRoutes = hostRoutes; self.ipv6AddressMode = ipv6AddressMode; self.ipv6RAMode = ipv6RAMode
     }
+    /// An IPv6 subnet whose addresses DHCPv6 leases: `dhcpv6-stateful`, or no mode at all (Neutron's
+    /// DHCP agent serves those with static leases too).
+    public var leasesIPv6: Bool {
+        version == 6 && (ipv6AddressMode == "dhcpv6-stateful" || (ipv6AddressMode == nil && ipv6RAMode == nil))
+    }
+    /// An IPv6 subnet the network's dnsmasq serves: the leasing ones and `dhcpv6-stateless` (options only).
+    public var servesDHCPv6: Bool { leasesIPv6 || (version == 6 && ipv6AddressMode == "dhcpv6-stateless") }
 }
 
-/// A DHCP lease dnsmasq hands out: the port's MAC, address and host name.
+/// A DHCP lease dnsmasq hands out: the port's MAC, address and host name (an IPv4 address, or
+/// an IPv6 one on a `dhcpv6-stateful` subnet, leased by DHCPv6).
 public struct DHCPHost: Sendable, Equatable, Codable {
     public var mac: String
     public var address: String
@@ -213,7 +223,18 @@ public struct RouterInterface: Sendable, Equatable, Codable {
 public struct RAPrefix: Sendable, Equatable, Codable {
     public var cidr: String
     public var mode: String
-    public init(cidr: String, mode: String) { self.cidr = cidr; self.mode = mode }
+    /// The subnet's `dns_nameservers`: RDNSS in the advertisements of a `slaac` prefix (the
+    /// DHCPv6 modes hand them out by DHCPv6 instead, as Neutron's radvd configuration does).
+    public var dnsServers: [String]
+    public init(cidr: String, mode: String, dnsServers: [String] = []) { self.cidr = cidr; self.mode = mode; self.dnsServers = dnsServers }
+
+    enum CodingKeys: String, CodingKey { case cidr, mode, dnsServers }
+    /// An older controller's wire has no `dnsServers`: none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(cidr: try c.decode(String.self, forKey: .cidr), mode: try c.decode(String.self, forKey: .mode),
+                  dnsServers: try c.decodeIfPresent([String].self, forKey: .dnsServers) ?? [])
+    }
 }
 
 /// A router: namespace `qrouter-<id>` with `qr-` interfaces on its subnets, a `qg-` gateway on

@@ -44,12 +44,12 @@ import Testing
                                                                   RAPrefix(cidr: "2001:db8:1::/64", mode: "dhcpv6-stateless")]), dir: "/d"))
         #expect(argv.prefix(4) == ["ip", "netns", "exec", "qrouter-r"])
         #expect(argv.contains("--enable-ra") && argv.contains("--interface=qr-1234567890a"))
-        #expect(argv.contains("--dhcp-range=2001:db8::,ra-only,64") && argv.contains("--dhcp-range=2001:db8:1::,ra-stateless,64"))
+        #expect(argv.contains("--dhcp-range=set:i0,2001:db8::,ra-only,64") && argv.contains("--dhcp-range=set:i0,2001:db8:1::,ra-stateless,64"))
     }
 
     @Test func nothingToAdvertiseRunsNothing() {
         #expect(LinuxDatapath.raArguments(router([]), dir: "/d") == nil)
-        #expect(LinuxDatapath.raArguments(router([RAPrefix(cidr: "2001:db8::/64", mode: "dhcpv6-stateful")]), dir: "/d") == nil)
+        #expect(LinuxDatapath.raArguments(router([RAPrefix(cidr: "2001:db8::/48", mode: "dhcpv6-stateful")]), dir: "/d") == nil)
         #expect(LinuxDatapath.raArguments(router([RAPrefix(cidr: "2001:db8::/56", mode: "slaac")]), dir: "/d") == nil)
         #expect(LinuxDatapath.raArguments(router([RAPrefix(cidr: "--x/64", mode: "slaac")]), dir: "/d") == nil)
     }

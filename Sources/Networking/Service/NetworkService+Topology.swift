@@ -6,11 +6,22 @@ import NimbusCore
 extension NetworkService {
     static func dhcpDeviceID(_ network: String) -> String { "dhcp-" + network }
 
-    /// Keeps one DHCP port on a network with DHCP-enabled subnets, with an address on each of
+    /// A subnet the network's dnsmasq serves: IPv4 with DHCP, and IPv6 with DHCPv6 (`dhcpv6-stateful`,
+    /// `dhcpv6-stateless`, or neither mode set, as Neutron's DHCP agent; /64 or longer, as dnsmasq
+    /// takes). `slaac` subnets are the router's alone.
+    static func servedByDHCP(_ sub: JSONObject) -> Bool {
+        guard sub["enable_dhcp"]?.boolValue == true else { return false }
+        if sub["ip_version"]?.intValue == 4 { return true }
+        let am = sub["ipv6_address_mode"]?.stringValue, ra = sub["ipv6_ra_mode"]?.stringValue
+        guard am == "dhcpv6-stateful" || am == "dhcpv6-stateless" || (am == nil && ra == nil) else { return false }
+        return (cidr(sub)?.prefixLength ?? 0) >= 64
+    }
+
+    /// Keeps one DHCP port on a network with subnets DHCP serves, with an address on each of
     /// them (the address dnsmasq serves from), and none otherwise.
     func syncDHCPPort(network networkID: String, _ s: inout NetworkState) throws {
         guard let network = s[.network, networkID] else { return }
-        let subnets = s.subnets(ofNetwork: networkID).filter { $0["enable_dhcp"]?.boolValue == true && $0["ip_version"]?.intValue == 4 }
+        let subnets = s.subnets(ofNetwork: networkID).filter(Self.servedByDHCP)
         // The service's own DHCP port (a user's port with that owner is just a port).
         let existing = s.ports(ofNetwork: networkID).first {
             $0["device_owner"]?.stringValue == "network:dhcp" && $0["device_id"]?.stringValue == Self.dhcpDeviceID(networkID)
@@ -87,12 +98,13 @@ extension NetworkService {
             for p in s.all(.port) where p["device_owner"]?.stringValue == "network:dhcp" {
                 guard let id = p["id"]?.stringValue, let n = p["network_id"]?.stringValue, let network = s[.network, n],
                       p["device_id"]?.stringValue == Self.dhcpDeviceID(n) else { continue }
-                let subnets = s.subnets(ofNetwork: n).filter { $0["enable_dhcp"]?.boolValue == true }
+                let subnets = s.subnets(ofNetwork: n).filter(Self.servedByDHCP)
                 let dhcpSubnets = subnets.compactMap { sub -> DHCPSubnet? in
                     guard let sid = sub["id"]?.stringValue, let cidr = sub["cidr"]?.stringValue else { return nil }
                     return DHCPSubnet(id: sid, cidr: cidr, version: Int(sub["ip_version"]?.intValue ?? 4), gateway: sub["gateway_ip"]?.stringValue,
                                       dnsServers: (sub["dns_nameservers"]?.arrayValue ?? []).compactMap(\.stringValue),
-                                      hostRoutes: Self.routes(sub["host_routes"]), ipv6AddressMode: sub["ipv6_address_mode"]?.stringValue)
+                                      hostRoutes: Self.routes(sub["host_routes"]), ipv6AddressMode: sub["ipv6_address_mode"]?.stringValue,
+                                      ipv6RAMode: sub["ipv6_ra_mode"]?.stringValue)
                 }
                 var hosts = [DHCPHost]()
                 for q in s.ports(ofNetwork: n) where !(q["device_owner"]?.stringValue ?? "").hasBytePrefix("network:") {
@@ -107,6 +119,14 @@ extension NetworkService {
                         hosts.append(DHCPHost(mac: mac, address: ip.address.description,
                                               hostname: "host-" + ip.address.description.replacingBytes(".", with: "-"), subnetID: ip.subnet,
                                               portID: q["id"]?.stringValue ?? "", options: options))
+                    }
+                    // DHCPv6 leases only where DHCPv6 hands out addresses (Neutron writes none
+                    // for `slaac` and `dhcpv6-stateless`); dnsmasq finds the MAC on the link.
+                    for ip in NetworkState.fixedIPs(q) where ip.address.version == 6
+                        && dhcpSubnets.contains(where: { $0.id == ip.subnet && $0.leasesIPv6 }) {
+                        hosts.append(DHCPHost(mac: mac, address: ip.address.description,
+                                              hostname: "host-" + ip.address.description.replacingBytes(":", with: "-"), subnetID: ip.subnet,
+                                              portID: q["id"]?.stringValue ?? ""))
                     }
                 }
                 hosts.sort { $0.address < $1.address }
@@ -125,7 +145,7 @@ extension NetworkService {
                     let advertised = NetworkState.fixedIPs(p).compactMap { ip -> RAPrefix? in
                         guard ip.address.version == 6, let sub = s[.subnet, ip.subnet], let mode = sub["ipv6_ra_mode"]?.stringValue,
                               let cidr = sub["cidr"]?.stringValue else { return nil }
-                        return RAPrefix(cidr: cidr, mode: mode)
+                        return RAPrefix(cidr: cidr, mode: mode, dnsServers: (sub["dns_nameservers"]?.arrayValue ?? []).compactMap(\.stringValue))
                     }
                     return RouterInterface(portID: pid, networkID: n, mac: mac, addresses: Self.addresses(p, s), mtu: Int(s[.network, n]?["mtu"]?.intValue ?? 1500),
                                            advertised: advertised, adminUp: p["admin_state_up"]?.boolValue ?? true)

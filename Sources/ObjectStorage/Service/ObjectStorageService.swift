@@ -132,10 +132,17 @@ public final class ObjectStorageService: Sendable {
     /// In a container with versioning on (`container`, read when not given), the upload is a
     /// new version and the row returned the object's current row, which shows it (`versionID`).
     public func put<S: AsyncSequence>(_ u: Upload, body: S, in container: ContainerRow? = nil) async throws -> ObjectRow where S.Element == ByteBuffer {
+        try await putReporting(u, body: body, in: container).row
+    }
+
+    /// `put`, and whether the write lost to a stored version with a newer (or the same)
+    /// timestamp, e.g. one a sync peer wrote with its clock ahead: the proxy then answers 202,
+    /// not 201, as Swift's does when its object servers answer 409.
+    public func putReporting<S: AsyncSequence>(_ u: Upload, body: S, in container: ContainerRow? = nil) async throws -> (row: ObjectRow, superseded: Bool) where S.Element == ByteBuffer {
         var c = container
         if c == nil { c = try await index.container(u.account, u.container) }
         guard let c else { throw NimbusError.notFound("The container does not exist.") }
-        if settings.allowObjectVersioning, versioning(of: c) == .enabled { return try await putVersion(u, body: body, policy: c.policy) }
+        if settings.allowObjectVersioning, versioning(of: c) == .enabled { return (try await putVersion(u, body: body, policy: c.policy), false) }
         let ts = u.timestamp ?? timestamp()
         let (part, hash) = location(account: u.account, container: u.container, object: u.name, policy: c.policy)
         let place = Placement(part: part, hash: hash, path: "/\(u.account)/\(u.container)/\(u.name)", policy: c.policy)
@@ -147,11 +154,12 @@ public final class ObjectStorageService: Sendable {
             // A synced write may carry the very timestamp of the stored version: its files stay
             // (the replicator removes the loser's once they are orphans).
             if u.timestamp == nil { Task { await self.removeVersion(place, timestamp: ts) } }
+            return (row, true)
         case .containerMissing:
             Task { await self.removeVersion(place, timestamp: ts) }
             throw NimbusError.notFound("The container does not exist.")
         }
-        return row
+        return (row, false)
     }
 
     /// Where an object's (or an object version's) files go: the partition and hash of its

@@ -302,3 +302,59 @@ def test_oauth_nonces_only_signed_requests_spend_and_only_once(object_nimbus):
     h2 = signed(url, consumer["id"], consumer["secret"], headers=hdr, callback_uri="oob", nonce=nonce,
                 timestamp=str(int(time.time()) + 1))
     assert requests.post(url, headers=h2, timeout=30).status_code == 201
+
+
+# --- container sync: the sending side -----------------------------------------------------------
+
+def _recording_server(host: str, answer):
+    """A loopback HTTP server on `host` that records each request's first line and headers and
+    answers `answer(port)` (raw bytes)."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, 0))
+    srv.listen(16)
+    seen = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    head = conn.recv(65536)
+                except OSError:
+                    continue
+                seen.append(head.split(b"\r\n\r\n", 1)[0].decode("latin-1"))
+                conn.sendall(answer(srv.getsockname()[1]))
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, seen
+
+
+def test_the_sync_daemon_does_not_follow_redirects_off_allowed_hosts(object_nimbus, tmp_path):
+    """allowed_sync_hosts checks the host X-Container-Sync-To names; a destination there that
+    redirects must not take the daemon (its object, its X-Container-Sync-Key) anywhere else, as
+    Swift's daemon (bufferedhttp) follows no redirects."""
+    elsewhere, reached = _recording_server("127.0.0.2", lambda port: b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    target = f"http://127.0.0.2:{elsewhere.getsockname()[1]}"
+    redirector, asked = _recording_server("127.0.0.1", lambda port: (
+        f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}/v1/AUTH_x/c/o\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").encode())
+    try:
+        n, _ = _start(object_nimbus, tmp_path, interval=1)
+        a = admin_account(n)
+        c = a.put_container(unique("src"))
+        a.put_object(c, "o", b"secret data")
+        r = a.req("POST", c, headers={"X-Container-Sync-To": f"http://127.0.0.1:{redirector.getsockname()[1]}/v1/AUTH_x/c",
+                                      "X-Container-Sync-Key": "the-sync-key"})
+        assert r.status_code == 204, r.text
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(asked) < 2:
+            time.sleep(0.2)
+        assert len(asked) >= 2, asked  # the daemon tried (a pass, and the next one)
+        time.sleep(0.5)
+        assert reached == [], reached
+    finally:
+        redirector.close()
+        elsewhere.close()

@@ -168,8 +168,10 @@ extension ObjectStorageAssembly {
     }
 
     /// The container sync daemon's client towards other clusters (or this one's public URL).
+    /// Redirects are not followed (as Swift's daemon follows none): one would take the object and
+    /// its X-Container-Sync-Key off the host `allowed_sync_hosts` or the realm admitted.
     static let syncClient: HTTPClient = {
-        let c = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
+        let c = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(60)))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }()
 

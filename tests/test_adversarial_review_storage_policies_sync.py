@@ -234,6 +234,19 @@ def test_push_orders_to_odd_peers(cluster):
             assert status == 502, (line, status, out)
         finally:
             srv.close()
+    # A peer that redirects: the storage key and the replica go nowhere else.
+    elsewhere, reached = _recording_server("127.0.0.2", lambda port: b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    redirector, asked = _recording_server("127.0.0.1", lambda port: (
+        f"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.2:{elsewhere.getsockname()[1]}/storage/n2/{part}/{h}/x\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n").encode())
+    try:
+        for f_ in (file, metas[0]):
+            status, out = push(f"127.0.0.1:{redirector.getsockname()[1]}", "n2", file=f_)
+            assert (status == 200 and b"\nfailed: " in out) or status == 502, (f_, status, out)
+        assert asked and reached == [], (asked, reached)
+    finally:
+        redirector.close()
+        elsewhere.close()
     # A real peer takes the .meta (it once read back as corrupt: its trailer's size is the object's).
     assert push(n2.address, "n2", file=metas[0])[0] == 201
     assert n1.request("GET", f"/storage/n1/{part}/{h}/{metas[0]}", key)[0] == 200

@@ -64,8 +64,10 @@ enum ObjectStorageAssembly {
 
     /// One HTTP client for every storage node this process talks to; never shut down (it lives
     /// as long as the process).
+    /// Towards storage nodes, which never redirect: a redirect (an address that is no node)
+    /// is not followed, so X-Storage-Key and replicas go only to ring and push-order addresses.
     static let storageClient: HTTPClient = {
-        var c = HTTPClient.Configuration(timeout: .init(connect: .seconds(2), read: .seconds(60)))
+        var c = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(60)))
         c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }()

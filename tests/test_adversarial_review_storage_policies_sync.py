@@ -276,6 +276,27 @@ def test_clients_cannot_pick_a_policy_index_or_change_a_policy(object_nimbus):
         assert r.status_code == 400 and r.text.startswith("Invalid X-Storage-Policy"), (junk[:10], r.status_code, r.text[:100])
 
 
+def test_a_removed_policy_is_a_503_not_a_crash(object_nimbus):
+    """Swift asks that a used policy be deprecated, never removed; an operator who removes its
+    section anyway must not let any client's PUT into such a container kill the process (a
+    force-unwrapped ring did)."""
+    n = object_nimbus(config=policy_config())
+    a = admin_account(n)
+    s = a.put_container(unique("s"), headers={"X-Storage-Policy": "silver"})
+    a.put_object(s, "o", b"silver data")
+    n.kill()
+    n = object_nimbus(config={"storage-policy:0": {"name": "gold", "default": "yes"}}, port=n.port, data_dir=n.data_dir)
+    a = admin_account(n)
+    for method, obj, kw in (("PUT", "p", {"data": b"x"}), ("POST", "o", {"headers": {"X-Object-Meta-A": "b"}}),
+                            ("PUT", "p", {"headers": {"X-Copy-From": f"{s}/o"}})):
+        r = a.req(method, s, obj, **kw)
+        assert r.status_code == 503, (method, obj, r.status_code, r.text)
+    assert a.req("HEAD").status_code == 204
+    assert a.names(s) == ["o"]
+    g = a.put_container(unique("g"))
+    assert a.req("PUT", g, "fine", data=b"x").status_code == 201
+
+
 # --- OS-OAUTH1 nonces --------------------------------------------------------------------------
 
 def test_oauth_nonces_only_signed_requests_spend_and_only_once(object_nimbus):

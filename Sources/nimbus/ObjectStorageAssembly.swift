@@ -64,8 +64,10 @@ enum ObjectStorageAssembly {
 
     /// One HTTP client for every storage node this process talks to; never shut down (it lives
     /// as long as the process).
+    /// Towards storage nodes, which never redirect: a redirect (an address that is no node)
+    /// is not followed, so X-Storage-Key and replicas go only to ring and push-order addresses.
     static let storageClient: HTTPClient = {
-        var c = HTTPClient.Configuration(timeout: .init(connect: .seconds(2), read: .seconds(60)))
+        var c = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(60)))
         c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }()
@@ -168,8 +170,10 @@ extension ObjectStorageAssembly {
     }
 
     /// The container sync daemon's client towards other clusters (or this one's public URL).
+    /// Redirects are not followed (as Swift's daemon follows none): one would take the object and
+    /// its X-Container-Sync-Key off the host `allowed_sync_hosts` or the realm admitted.
     static let syncClient: HTTPClient = {
-        let c = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
+        let c = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(60)))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }()
 

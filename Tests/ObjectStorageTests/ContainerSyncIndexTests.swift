@@ -61,4 +61,34 @@ import Testing
         }
         await h.cleanup()
     }
+
+    /// Only the key `x-container-sync-to` makes a container synced: a metadata value (or a
+    /// longer key) spelled so once logged every write of a container that never syncs, forever.
+    @Test(arguments: Engines.available)
+    func aValueSpelledLikeTheKeyIsNotSync(_ engine: String) async throws {
+        let h = try await Harness.make(engine)
+        do {
+            let index = h.service.index
+            _ = try await index.putContainer("AUTH_t", "decoy", timestamp: h.service.timestamp()) {
+                $0["x-container-meta-a"] = "x-container-sync-to"
+                $0["x-container-meta-x-container-sync-to"] = "\",\"x-container-sync-to\":"
+            }
+            _ = try await h.put("o", "one", container: "decoy")
+            #expect(try await index.syncLog("AUTH_t", "decoy", after: 0, limit: 10).isEmpty)
+            #expect(try await index.syncedContainers(after: nil, limit: 10).isEmpty)
+            // With other metadata before and after the key, a synced container still is one.
+            _ = try await index.putContainer("AUTH_t", "synced", timestamp: h.service.timestamp()) {
+                $0["x-container-meta-a"] = "1"
+                $0["x-container-sync-to"] = "//realm1/name1/AUTH_u/d"
+                $0["x-container-sync-key"] = "k"
+            }
+            _ = try await h.put("p", "two", container: "synced")
+            #expect(try await index.syncLog("AUTH_t", "synced", after: 0, limit: 10).map(\.name) == ["p"])
+            #expect(try await index.syncedContainers(after: nil, limit: 10).map(\.name) == ["synced"])
+        } catch {
+            await h.cleanup()
+            throw error
+        }
+        await h.cleanup()
+    }
 }

@@ -36,4 +36,29 @@ import Testing
         try await device.remove(partition: 7, hash: hash, .olderThan("1700000002.00000"))
         #expect(try await device.list(partition: 7).isEmpty)
     }
+
+    /// A `.meta` file is only a trailer whose `size` is the object's: it reads back (the
+    /// replicator's copyMeta and a node's GET and push of a `.meta` read it so), and a `.meta`
+    /// with anything before its trailer is corrupt.
+    @Test func metaFilesReadBack() async throws {
+        let root = NSTemporaryDirectory() + "nimbus-meta-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let device = try LocalDevice(ring: RingDevice(id: 0, name: "d1", zone: 1), root: root, pool: Harness.pool)
+        let hash = "0123456789abcdef0123456789abcdef"
+        let meta = DiskMetadata(name: "a/c/o", timestamp: "1700000000.00000", size: 5, etag: "5d41402abc4b2a76b9719d911017c592", headers: [:])
+        let w = try await device.writer(partition: 7, hash: hash, timestamp: meta.timestamp)
+        try await w.write(ByteBuffer(string: "hello"))
+        try await w.commit(meta)
+        var posted = meta
+        posted.timestamp = "1700000001.00000"
+        posted.headers = ["x-object-meta-color": "blue"]
+        try await device.writeMeta(partition: 7, hash: hash, metadata: posted)
+        let back = try await device.readMeta(partition: 7, hash: hash, timestamp: posted.timestamp)
+        #expect(back.timestamp == posted.timestamp && back.headers["x-object-meta-color"] == "blue" && back.size == 5)
+        // Bytes before the trailer: not a .meta this code wrote.
+        let path = device.path(7, hash, posted.timestamp + ".meta")
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        try (Data("junk".utf8) + original).write(to: URL(fileURLWithPath: path))
+        await #expect(throws: ReplicaError.self) { try await device.readMeta(partition: 7, hash: hash, timestamp: posted.timestamp) }
+    }
 }

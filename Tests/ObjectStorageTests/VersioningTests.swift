@@ -124,7 +124,7 @@ import Testing
         let early = h.service.timestamp()
         let marker = try await h.service.deleteObject(account: Self.account, container: try await container(h), name: "obj")
         let u = ObjectStorageService.Upload(account: Self.account, container: "c", name: "obj", contentType: "text/plain", metadata: [:])
-        let place = h.service.versionPlacement(account: Self.account, container: "c", name: "obj", id: early, policy: 0)
+        let place = try h.service.versionPlacement(account: Self.account, container: "c", name: "obj", id: early, policy: 0)
         var late = try await h.service.store(u, at: place, timestamp: early, body: [ByteBuffer(string: "late")].async)
         late.versionID = early
         late.isVersionRecord = true

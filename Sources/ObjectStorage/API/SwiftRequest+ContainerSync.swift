@@ -46,9 +46,17 @@ extension SwiftRequest {
         return t
     }
 
+    /// Swift's `Timestamp`: a decimal float (not Swift's hex form `0x10`), rounded to 10 µs,
+    /// then refused when negative or not below 10^10 s (`timestamp too large`), so the text
+    /// always has `%016.5f`'s sixteen characters and compares as the time does.
     static func normalizedTimestamp(_ raw: String) -> String? {
-        guard let d = Double(raw.trimmingCharacters(in: .whitespaces)), d.isFinite, d >= 0, d < 10_000_000_000 else { return nil }
-        return ObjectStorageService.format((d * 100_000).rounded() / 100_000)
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2E || $0 == 0x2B || $0 == 0x2D || $0 == 0x65 || $0 == 0x45 }),
+              let d = Double(text), d.isFinite else { return nil }
+        var units = (d * 100_000).rounded()
+        if units == 0 { units = 0 }  // -0.0 (from "-0.000001") prints with a sign
+        guard units >= 0, units < 1_000_000_000_000_000 else { return nil }
+        return ObjectStorageService.format(units / 100_000)
     }
 
     /// A synced PUT older than (or as old as) the stored object: the object server's 409,

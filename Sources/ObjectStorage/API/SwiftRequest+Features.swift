@@ -139,7 +139,8 @@ extension SwiftRequest {
         try await versionBeforeOverwrite(container)
         let upload = ObjectStorageService.Upload(account: target.account, container: target.container!, name: target.object!,
                                                  contentType: contentType(), metadata: meta, deleteAt: try deleteAtHeader(), contentLength: body.count)
-        let row = try await service.put(upload, body: [ByteBuffer(bytes: body)].async, in: container)
+        let (row, superseded) = try await service.putReporting(upload, body: [ByteBuffer(bytes: body)].async, in: container)
+        if superseded { return .swiftAccepted() }
         var h = HTTPFields()
         h[.eTag] = "\"\(sloETag)\""
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)

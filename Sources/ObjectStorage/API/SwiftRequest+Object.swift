@@ -246,8 +246,10 @@ extension SwiftRequest {
         upload.expectedETag = upload.expectedETag.flatMap { $0.isEmpty ? nil : $0 }
         upload.timestamp = senderTimestamp
         // A link's body is empty (checked above); the request's was read.
-        let row = link == nil ? try await service.put(upload, body: request.body, in: container)
-            : try await service.put(upload, body: [ByteBuffer]().async, in: container)
+        let (row, superseded) = link == nil ? try await service.putReporting(upload, body: request.body, in: container)
+            : try await service.putReporting(upload, body: [ByteBuffer]().async, in: container)
+        // A stored version as new or newer (a sync peer's clock ahead): this write lost (Swift's 202).
+        if superseded { return .swiftAccepted() }
         var h = HTTPFields()
         h[.eTag] = row.etag
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)
@@ -430,7 +432,8 @@ extension SwiftRequest {
         let ct = headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? source.contentType
         let upload = ObjectStorageService.Upload(account: dst.0, container: dst.1, name: dst.2, contentType: ct, metadata: meta,
                                                  deleteAt: deleteAt, contentLength: body.length)
-        let row = try await service.put(upload, body: try await body.sequence(), in: dstContainer)
+        let (row, superseded) = try await service.putReporting(upload, body: try await body.sequence(), in: dstContainer)
+        if superseded { return .swiftAccepted() }
         var h = HTTPFields()
         h[.eTag] = row.etag
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)

@@ -50,7 +50,8 @@ extension SwiftRequest {
                                                  expectedETag: headers[.eTag]?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
         upload.expectedETag = upload.expectedETag.flatMap { $0.isEmpty ? nil : $0 }
         upload.timestamp = senderTimestamp
-        let row = try await service.put(upload, body: [buffer].async, in: container)
+        let (row, superseded) = try await service.putReporting(upload, body: [buffer].async, in: container)
+        if superseded { return .swiftAccepted() }
         var h = HTTPFields()
         h[.eTag] = row.etag
         h[.lastModified] = HTTPDate.lastModified(row.timestamp)

@@ -121,7 +121,9 @@ public final class LocalDevice: ObjectDevice {
     // MARK: reading
 
     /// Reads the trailer of an open file: (metadata, offset where the trailer starts).
-    static func readTrailer(_ fd: Int32, path: String) throws -> (DiskMetadata, Int) {
+    /// The trailer of a `.data` file (after the object's `size` bytes) or, `metaFile`, of a
+    /// `.meta` file (only the trailer: its `size` is the object's, not the file's).
+    static func readTrailer(_ fd: Int32, path: String, metaFile: Bool = false) throws -> (DiskMetadata, Int) {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw POSIXError.current("stat \(path)") }
         let size = Int(st.st_size)
@@ -132,7 +134,7 @@ public final class LocalDevice: ObjectDevice {
         let start = size - trailerFixed - n
         guard n > 0, start >= 0 else { throw ReplicaError.corrupt }
         let json = try Posix.pread(fd, count: n, offset: start)
-        guard let meta = DiskMetadata.decode(json), meta.size == start else { throw ReplicaError.corrupt }
+        guard let meta = DiskMetadata.decode(json), metaFile ? start == 0 : meta.size == start else { throw ReplicaError.corrupt }
         return (meta, start)
     }
 
@@ -177,7 +179,7 @@ public final class LocalDevice: ObjectDevice {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw ReplicaError.notFound }
             defer { close(fd) }
-            return try Self.readTrailer(fd, path: path).0
+            return try Self.readTrailer(fd, path: path, metaFile: true).0
         }
     }
 

@@ -56,14 +56,19 @@ public final class StorageNodeClient: Sendable {
         }
     }
 
-    /// Reads a whole small response body; non-2xx statuses become replica errors.
-    func call(_ request: HTTPClientRequest, limit: Int = 64 << 20) async throws -> ByteBuffer {
+    /// Reads a whole small response body; non-2xx statuses become replica errors. A write
+    /// (`stored`) must be answered 201, as a node answers once the file is durable: another
+    /// success (an address that is no storage node answering early) is not a stored replica.
+    func call(_ request: HTTPClientRequest, limit: Int = 64 << 20, stored: Bool = false) async throws -> ByteBuffer {
         let response = try await execute(request)
         let body: ByteBuffer
         do { body = try await response.body.collect(upTo: limit) } catch {
             throw ReplicaError.unavailable("storage node \(address): \(error)")
         }
         try Self.check(response, body: body)
+        if stored, response.status.code != 201 {
+            throw ReplicaError.unavailable("storage node \(address) answered \(response.status.code), not 201, to a write")
+        }
         return body
     }
 
@@ -214,7 +219,7 @@ public final class RemoteDevice: ObjectDevice {
     public func writeMeta(partition: Int, hash: String, metadata: DiskMetadata) async throws {
         var request = self.request(.PUT, path(partition, hash, metadata.timestamp + ".meta"))
         request.body = .bytes(ByteBuffer(bytes: metadata.encoded()))
-        _ = try await node.call(request)
+        _ = try await node.call(request, stored: true)
     }
 
     public func readMeta(partition: Int, hash: String, timestamp: String) async throws -> DiskMetadata {
@@ -296,7 +301,7 @@ final class RemoteWriter: ObjectWriter, Sendable {
         request.body = .stream(channel, length: .unknown)
         task = Task {
             do {
-                _ = try await node.call(request)
+                _ = try await node.call(request, stored: true)
             } catch {
                 failure.set(error)
                 channel.finish()

@@ -63,8 +63,15 @@ public final class ObjectStorageService: Sendable {
     }
 
     /// Policy 0's ring.
-    public var ring: Ring { ring(policy: 0) }
-    public func ring(policy: Int) -> Ring { state.withLock { $0[policy]!.ring } }
+    public var ring: Ring { state.withLock { $0[0]!.ring } }
+    /// A policy's ring. A container of a policy no longer configured (a `[storage-policy:N]`
+    /// section removed instead of deprecated) is Swift's 503, not a crash of the process.
+    public func ring(policy: Int) throws(NimbusError) -> Ring {
+        guard let r = state.withLock({ $0[policy]?.ring }) else {
+            throw NimbusError(.serviceUnavailable, "No policy with index \(policy)")
+        }
+        return r
+    }
     /// The devices of a policy's ring, by ring id.
     public func devices(policy: Int = 0) -> [any ObjectDevice] {
         state.withLock { s -> [any ObjectDevice] in s[policy].map { Array($0.devices.values) } ?? [] }.sorted { $0.ring.id < $1.ring.id }
@@ -76,7 +83,7 @@ public final class ObjectStorageService: Sendable {
     }
 
     /// A write quorum: a majority of the policy's replicas.
-    func quorum(policy: Int) -> Int { ring(policy: policy).replicas / 2 + 1 }
+    func quorum(policy: Int) throws(NimbusError) -> Int { try ring(policy: policy).replicas / 2 + 1 }
 
     /// A Swift timestamp (`%016.5f` seconds), strictly increasing within this process.
     public func timestamp() -> String {
@@ -100,8 +107,8 @@ public final class ObjectStorageService: Sendable {
         }
     }
 
-    public func location(account: String, container: String, object: String, policy: Int = 0) -> (part: Int, hash: String) {
-        let r = ring(policy: policy)
+    public func location(account: String, container: String, object: String, policy: Int = 0) throws(NimbusError) -> (part: Int, hash: String) {
+        let r = try ring(policy: policy)
         let hash = r.hash(account: account, container: container, object: object)
         return (r.partition(forHash: hash), hash)
     }
@@ -132,12 +139,19 @@ public final class ObjectStorageService: Sendable {
     /// In a container with versioning on (`container`, read when not given), the upload is a
     /// new version and the row returned the object's current row, which shows it (`versionID`).
     public func put<S: AsyncSequence>(_ u: Upload, body: S, in container: ContainerRow? = nil) async throws -> ObjectRow where S.Element == ByteBuffer {
+        try await putReporting(u, body: body, in: container).row
+    }
+
+    /// `put`, and whether the write lost to a stored version with a newer (or the same)
+    /// timestamp, e.g. one a sync peer wrote with its clock ahead: the proxy then answers 202,
+    /// not 201, as Swift's does when its object servers answer 409.
+    public func putReporting<S: AsyncSequence>(_ u: Upload, body: S, in container: ContainerRow? = nil) async throws -> (row: ObjectRow, superseded: Bool) where S.Element == ByteBuffer {
         var c = container
         if c == nil { c = try await index.container(u.account, u.container) }
         guard let c else { throw NimbusError.notFound("The container does not exist.") }
-        if settings.allowObjectVersioning, versioning(of: c) == .enabled { return try await putVersion(u, body: body, policy: c.policy) }
+        if settings.allowObjectVersioning, versioning(of: c) == .enabled { return (try await putVersion(u, body: body, policy: c.policy), false) }
         let ts = u.timestamp ?? timestamp()
-        let (part, hash) = location(account: u.account, container: u.container, object: u.name, policy: c.policy)
+        let (part, hash) = try location(account: u.account, container: u.container, object: u.name, policy: c.policy)
         let place = Placement(part: part, hash: hash, path: "/\(u.account)/\(u.container)/\(u.name)", policy: c.policy)
         let row = try await store(u, at: place, timestamp: ts, body: body)
         switch try await index.putObject(row) {
@@ -147,11 +161,12 @@ public final class ObjectStorageService: Sendable {
             // A synced write may carry the very timestamp of the stored version: its files stay
             // (the replicator removes the loser's once they are orphans).
             if u.timestamp == nil { Task { await self.removeVersion(place, timestamp: ts) } }
+            return (row, true)
         case .containerMissing:
             Task { await self.removeVersion(place, timestamp: ts) }
             throw NimbusError.notFound("The container does not exist.")
         }
-        return row
+        return (row, false)
     }
 
     /// Where an object's (or an object version's) files go: the partition and hash of its
@@ -177,7 +192,7 @@ public final class ObjectStorageService: Sendable {
                 candidate = spare.next()
             }
         }
-        let quorum = self.quorum(policy: place.policy)
+        let quorum = try self.quorum(policy: place.policy)
         guard writers.count >= quorum else {
             for w in writers { await w.abort() }
             throw NimbusError(.serviceUnavailable, "Service Unavailable: not enough storage devices are reachable.")
@@ -356,7 +371,7 @@ public final class ObjectStorageService: Sendable {
             for await ok in group where ok { n += 1 }
             return n
         }
-        guard written >= quorum(policy: row.policy) else { throw NimbusError(.serviceUnavailable, "Service Unavailable: metadata could not be stored on enough devices.") }
+        guard try written >= quorum(policy: row.policy) else { throw NimbusError(.serviceUnavailable, "Service Unavailable: metadata could not be stored on enough devices.") }
         guard let updated = try await index.updateObjectMetadata(row, metaTimestamp: ts, metadata: metadata, contentType: contentType, deleteAt: deleteAt) else {
             throw NimbusError.notFound("The object was changed or deleted meanwhile.")
         }

@@ -25,9 +25,9 @@ extension ObjectStorageService {
     /// has a hash of its own and no replacement of another version (or of the plain object)
     /// ever touches its files.
     /// The versions container has its container's storage policy, as Swift makes it.
-    func versionPlacement(account: String, container: String, name: String, id: String, policy: Int) -> Placement {
+    func versionPlacement(account: String, container: String, name: String, id: String, policy: Int) throws(NimbusError) -> Placement {
         let c = "\u{0}versions\u{0}" + container, o = "\u{0}" + name + "\u{0}" + ObjectIndex.versionKey(id)
-        let (part, hash) = location(account: account, container: c, object: o, policy: policy)
+        let (part, hash) = try location(account: account, container: c, object: o, policy: policy)
         return Placement(part: part, hash: hash, path: "/\(account)/\(c)/\(o)", policy: policy)
     }
 
@@ -41,7 +41,7 @@ extension ObjectStorageService {
     /// current row as this write made it.
     func putVersion<S: AsyncSequence>(_ u: Upload, body: S, policy: Int) async throws -> ObjectRow where S.Element == ByteBuffer {
         let ts = timestamp()
-        let place = versionPlacement(account: u.account, container: u.container, name: u.name, id: VersionID.of(timestamp: ts), policy: policy)
+        let place = try versionPlacement(account: u.account, container: u.container, name: u.name, id: VersionID.of(timestamp: ts), policy: policy)
         var data = u
         data.deleteAt = nil
         var version = try await store(data, at: place, timestamp: ts, body: body)
@@ -86,7 +86,7 @@ extension ObjectStorageService {
     /// replicator removes them) unless a commit names them.
     func archive(_ current: ObjectRow) async throws -> ObjectIndex.Archived {
         let id = VersionID.of(timestamp: current.timestamp)
-        let place = versionPlacement(account: current.account, container: current.container, name: current.name, id: id, policy: current.policy)
+        let place = try versionPlacement(account: current.account, container: current.container, name: current.name, id: id, policy: current.policy)
         let u = Upload(account: current.account, container: current.container, name: current.name, contentType: current.contentType,
                        metadata: current.metadata, contentLength: current.size, expectedETag: current.etag)
         var copy = try await store(u, at: place, timestamp: current.timestamp,
@@ -111,7 +111,7 @@ extension ObjectStorageService {
         switch versioning(of: container) {
         case .enabled:
             let ts = timestamp()
-            let place = versionPlacement(account: account, container: container.name, name: name, id: VersionID.of(timestamp: ts), policy: container.policy)
+            let place = try versionPlacement(account: account, container: container.name, name: name, id: VersionID.of(timestamp: ts), policy: container.policy)
             let u = Upload(account: account, container: container.name, name: name, contentType: ObjectIndex.deleteMarkerContentType,
                            metadata: [:], contentLength: 0)
             var marker = try await store(u, at: place, timestamp: ts, body: Pieces(pieces: [], service: self))

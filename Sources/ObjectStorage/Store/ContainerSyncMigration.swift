@@ -16,9 +16,20 @@ import NimbusStore
 /// Within one container the log's sequence follows commit order: every object write locks the
 /// container's row before its trigger runs (PostgreSQL), and SQLite serializes writes.
 enum ContainerSyncMigration {
+    /// A container's metadata (compact JSON, see `MetadataJSON`) has the key
+    /// `x-container-sync-to`: it follows `{` or `,` and precedes `:`. A bare
+    /// `LIKE '%"x-container-sync-to"%'` also matched a *value* spelled so (e.g.
+    /// `X-Container-Meta-A: x-container-sync-to`), which logged every write of a container that
+    /// does not sync, and kept the log forever (#5 replaces the triggers).
+    static let hasSyncTo = """
+        (%COL% LIKE '{"x-container-sync-to":%' OR %COL% LIKE '%,"x-container-sync-to":%')
+        """
+
+    static func hasSyncTo(_ column: String) -> String { hasSyncTo.replacingOccurrences(of: "%COL%", with: column) }
+
     static let syncedContainer = """
         EXISTS (SELECT 1 FROM object_containers c WHERE c.account = %ROW%.account AND c.name = %ROW%.container
-        AND c.metadata LIKE '%"x-container-sync-to"%')
+        AND \(hasSyncTo("c.metadata")))
         """
 
     static func condition(_ row: String) -> String { syncedContainer.replacingOccurrences(of: "%ROW%", with: row) }
@@ -26,7 +37,7 @@ enum ContainerSyncMigration {
     static let logAndSyncPoints = Migration(service: "object_storage", version: 4, name: "container sync") { engine in
         let text = engine == .postgres ? "TEXT COLLATE \"C\"" : "TEXT"
         let seq = engine == .postgres ? "seq BIGSERIAL PRIMARY KEY" : "seq INTEGER PRIMARY KEY AUTOINCREMENT"
-        var statements = [
+        let statements = [
             """
             CREATE TABLE object_sync_log (\(seq), account \(text) NOT NULL, container \(text) NOT NULL, name \(text) NOT NULL,
                 timestamp TEXT NOT NULL, deleted INTEGER NOT NULL)
@@ -37,6 +48,25 @@ enum ContainerSyncMigration {
                 initial_marker \(text), log_seq BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account, container))
             """,
         ]
+        return statements + triggers(engine)
+    }
+
+    /// #5: the triggers again with the exact test of a synced container (`hasSyncTo`), and
+    /// the log rows of containers that do not sync dropped.
+    static let exactSyncedCondition = Migration(service: "object_storage", version: 5, name: "container sync log condition") { engine in
+        let drop = engine == .postgres
+            ? ["DROP TRIGGER IF EXISTS object_sync_log_trigger ON object_objects", "DROP FUNCTION IF EXISTS object_sync_log_row()"]
+            : ["DROP TRIGGER IF EXISTS object_sync_log_insert", "DROP TRIGGER IF EXISTS object_sync_log_update", "DROP TRIGGER IF EXISTS object_sync_log_delete"]
+        let cleanup = """
+            DELETE FROM object_sync_log WHERE NOT EXISTS (SELECT 1 FROM object_containers c
+            WHERE c.account = object_sync_log.account AND c.name = object_sync_log.container AND \(hasSyncTo("c.metadata")))
+            """
+        return drop + triggers(engine) + [cleanup]
+    }
+
+    /// The triggers that write `object_sync_log`.
+    static func triggers(_ engine: DatabaseEngine) -> [String] {
+        var statements = [String]()
         switch engine {
         case .postgres:
             // A delete's time: now, but after the object's last modification whatever the clocks say.

@@ -27,7 +27,7 @@ extension ObjectIndex {
         let (a, c) = after ?? ("", "")
         return try await sql.raw("""
             SELECT \(unsafeRaw: Self.containerColumns) FROM object_containers
-            WHERE metadata LIKE '%"x-container-sync-to"%' AND (account > \(bind: a) OR (account = \(bind: a) AND name > \(bind: c)))
+            WHERE \(unsafeRaw: ContainerSyncMigration.hasSyncTo("metadata")) AND (account > \(bind: a) OR (account = \(bind: a) AND name > \(bind: c)))
             ORDER BY account, name LIMIT \(bind: limit)
             """).all().map(Self.containerRow)
     }
@@ -87,7 +87,7 @@ extension ObjectIndex {
         for table in ["object_sync_log", "object_sync_points"] {
             try await sql.raw("""
                 DELETE FROM \(unsafeRaw: table) WHERE NOT EXISTS (SELECT 1 FROM object_containers c
-                WHERE c.account = \(unsafeRaw: table).account AND c.name = \(unsafeRaw: table).container AND c.metadata LIKE '%"x-container-sync-to"%')
+                WHERE c.account = \(unsafeRaw: table).account AND c.name = \(unsafeRaw: table).container AND \(unsafeRaw: ContainerSyncMigration.hasSyncTo("c.metadata")))
                 """).run()
         }
     }

@@ -62,5 +62,6 @@ public enum ObjectMigrations {
             ]
         },
         ContainerSyncMigration.logAndSyncPoints,
+        ContainerSyncMigration.exactSyncedCondition,
     ]
 }

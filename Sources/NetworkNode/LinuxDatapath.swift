@@ -1,4 +1,5 @@
 import ComputeNode
+import Crypto
 import Foundation
 import Logging
 import NimbusCore
@@ -208,6 +209,14 @@ public final class LinuxDatapath: Datapath {
             try await ensureBridge(n, &links)
             if let physnet = n.physicalNetwork, let attachment = attachments[physnet] {
                 switch attachment {
+                case .interface(let device) where n.type == "vlan":
+                    // The linuxbridge agent's VLAN: a tagged subinterface of the physical
+                    // network's interface in the network's bridge.
+                    do {
+                        try await vlan(parent: device, network: n, &links)
+                    } catch {
+                        logger.error("VLAN of network \(n.id) on \(device) not converged: \(error)")
+                    }
                 case .interface(let device):
                     if links[device] != nil { try await plug(device, bridge: n.bridge, mtu: n.mtu, links) }
                 case .namespace(let name, let address):
@@ -397,6 +406,56 @@ public final class LinuxDatapath: Datapath {
         }
     }
 
+    /// A VLAN subinterface's name: `<interface>.<vlan>` as the linuxbridge agent names it, or,
+    /// when that passes Linux's 15 bytes, `vl` + 6 hex digits of the interface name's SHA-256 +
+    /// `.<vlan>`.
+    public static func vlanDevice(parent: String, id: Int64) -> String {
+        let plain = "\(parent).\(id)"
+        if plain.utf8.count <= 15 { return plain }
+        return "vl" + String(Hex.encode(SHA256.hash(data: Array(parent.utf8))).prefix(6)) + ".\(id)"
+    }
+
+    /// A name `vlanDevice` makes: something, a dot, a VLAN id (1–4094).
+    static func isVLAN(_ name: String) -> Bool {
+        guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")), dot != name.utf8.startIndex else { return false }
+        let digits = name.utf8[name.utf8.index(after: dot)...]
+        guard (1...4).contains(digits.count), digits.allSatisfy({ $0 >= 48 && $0 <= 57 }), let id = Int(String(decoding: digits, as: UTF8.self)) else {
+            return false
+        }
+        return (1...4094).contains(id)
+    }
+
+    /// The network's VLAN subinterface of `parent` in its bridge (made when missing, never
+    /// adopted from another program).
+    func vlan(parent: String, network n: NetworkWiring, _ links: inout [String: Link]) async throws {
+        guard let id = n.segmentationID, (1...4094).contains(id) else { return }
+        guard links[parent] != nil else {
+            logger.error("network \(n.id): the physical interface \(parent) of \(n.physicalNetwork ?? "") is missing on this host")
+            return
+        }
+        let device = Self.vlanDevice(parent: parent, id: id)
+        if let l = links[device] {
+            guard ownedNames().contains(device), l.kind == "vlan" else {
+                logger.error("\(device) exists and is not this datapath's: network \(n.id) gets no VLAN on this host")
+                return
+            }
+        } else {
+            own(device)
+            try await run(ip(["link", "add", "link", parent, "name", device, "type", "vlan", "id", String(id)]))
+            links[device] = Link(name: device, kind: "vlan", master: nil, mtu: 1500, up: false, mac: nil)
+        }
+        try await plug(device, bridge: n.bridge, mtu: n.mtu, links)
+    }
+
+    /// The VLAN subinterfaces this host's topology wants.
+    func wantedVLANs(_ t: HostTopology) -> Set<String> {
+        Set(t.networks.compactMap { n -> String? in
+            guard n.type == "vlan", let id = n.segmentationID, let physnet = n.physicalNetwork,
+                  case .interface(let parent)? = attachments[physnet] else { return nil }
+            return Self.vlanDevice(parent: parent, id: id)
+        })
+    }
+
     /// The canonical text of an IPv4 or IPv6 address (`FD00:0::3` → `fd00::3`); nil for anything else.
     public static func canonical(_ text: String) -> String? {
         guard text.utf8.count <= 45 else { return nil }
@@ -560,6 +619,11 @@ public final class LinuxDatapath: Datapath {
         devices.formUnion(t.networks.map(\.outsideDevice))
         for name in mine where (Self.isOurs(name, prefix: "tap") || Self.isOurs(name, prefix: "ext")) && !devices.contains(name) {
             if links[name] != nil { _ = await tryRun(ip(["link", "del", name])) }
+            removed.insert(name)
+        }
+        let vlans = wantedVLANs(t)
+        for name in mine where Self.isVLAN(name) && !vlans.contains(name) {
+            if links[name]?.kind == "vlan" { _ = await tryRun(ip(["link", "del", name])) }
             removed.insert(name)
         }
         let tunnels = Set(t.networks.compactMap { tunnelIP == nil ? nil : $0.vxlanDevice })

@@ -110,7 +110,12 @@ struct ComputeCommand: AsyncParsableCommand {
         case "none": return nil
         case "fake": datapath = FakeDatapath()
         default:
-            guard let linux = NetworkAssembly.linuxDatapath(values: v, runDir: NetworkAssembly.runDir(dataDir: dataDir), attachments: [:],
+            let attachments: [String: PhysicalAttachment]
+            do { attachments = try NetworkAssembly.physicalMappings(v) } catch {
+                log.error("network datapath not started: \(error)")
+                return nil
+            }
+            guard let linux = NetworkAssembly.linuxDatapath(values: v, runDir: NetworkAssembly.runDir(dataDir: dataDir), attachments: attachments,
                                                             metadata: nil, logger: log) else { return nil }
             datapath = linux
         }

@@ -29,7 +29,27 @@ enum NetworkAssembly {
         ConfigOption("network", "host_namespace", default: "", "A network namespace that is this host's network stack: its bridges, taps, VXLAN devices, firewall and guests (empty: the process's own). Lets several hosts share one machine."),
         ConfigOption("network", "tunnel_ip", default: "", "This host's VXLAN endpoint address (Neutron's [vxlan] local_ip); empty: no tunnels (a single host)."),
         ConfigOption("network", "tunnel_interface", default: "", "The underlay device VXLAN packets leave through (empty: by route)."),
+        ConfigOption("network", "physical_interface_mappings", default: "",
+                     "Provider networks on this host (the linuxbridge agent's option): physnet:interface pairs, comma-separated; a flat network's bridge takes the interface, a VLAN network's a tagged subinterface <interface>.<vlan>."),
     ]
+
+    /// `physical_interface_mappings`: physical network → interface (names as bytes; an interface
+    /// name is 1–15 bytes without '/', ':', ',' or whitespace).
+    static func physicalMappings(_ v: Configuration) throws -> [String: PhysicalAttachment] {
+        var out = [String: PhysicalAttachment]()
+        for pair in v.string("network", "physical_interface_mappings").splitBytes(",") {
+            let item = String(pair).trimmingCharacters(in: .whitespaces)
+            if item.isEmpty { continue }
+            let parts = item.splitBytes(":", omittingEmpty: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, (1...15).contains(parts[1].utf8.count),
+                  parts[1].utf8.allSatisfy({ $0 > 32 && $0 != UInt8(ascii: "/") && $0 < 127 }) else {
+                throw NimbusError.badRequest("[network] physical_interface_mappings: '\(item)' is not physnet:interface")
+            }
+            guard out[parts[0]] == nil else { throw NimbusError.badRequest("[network] physical_interface_mappings: \(parts[0]) is mapped twice") }
+            out[parts[0]] = .interface(parts[1])
+        }
+        return out
+    }
 
     /// The Linux datapath of this host, or nil (with the reason logged) when it cannot run here.
     static func linuxDatapath(values v: Configuration, runDir: String, attachments: [String: PhysicalAttachment], metadata: MetadataServer?,
@@ -96,7 +116,11 @@ enum NetworkAssembly {
         case "none": return nil
         case "fake": datapath = FakeDatapath()
         default:
-            var attachments = [String: PhysicalAttachment]()
+            var attachments: [String: PhysicalAttachment]
+            do { attachments = try physicalMappings(v) } catch {
+                logger.error("network datapath not started: \(error)")
+                return nil
+            }
             let outside = v.string("network", "outside_interface")
             if !outside.isEmpty {
                 attachments["public"] = .interface(outside)

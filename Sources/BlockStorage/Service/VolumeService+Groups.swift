@@ -258,6 +258,16 @@ extension VolumeService {
                     throw Self.invalidGroup("Volume in group \(id) is attached. Need to detach first.")
                 }
                 if !s.snapshots(of: v["id"]?.stringValue ?? "").isEmpty { throw Self.invalidGroup("Volume in group still has dependent snapshots.") }
+                // What a volume delete refuses, the group's delete refuses too: a volume being
+                // backed up, uploaded, cloned, transferred, extended or migrated is not pulled away
+                // from under that work.
+                let vid = v["id"]?.stringValue ?? "", vstatus = v["status"]?.stringValue ?? ""
+                // (`error_deleting`: a failed group deletion is retried.)
+                let busy = !Self.deletable.contains(vstatus) && !["creating", "deleting", "error_deleting"].contains(vstatus)
+                if busy || v["migration_status"]?.stringValue != nil || !s.transfers(of: vid).isEmpty
+                    || s.dependents(volume: vid).contains(where: { $0["status"]?.stringValue == "creating" }) {
+                    throw Self.invalidGroup("Volume \(vid) in group \(id) is busy (status \(vstatus)); it cannot be deleted now.")
+                }
             }
             if s.all(.group).contains(where: { $0["source_group_id"]?.stringValue == id && $0["status"]?.stringValue == "creating" }) {
                 throw Self.invalidGroup("Cannot delete group \(id). Group status must be available or error and must not have dependent group snapshots, and it cannot be the source for an ongoing group or group snapshot creation.")
@@ -282,6 +292,8 @@ extension VolumeService {
     func runGroupDeletion(_ id: String, volumes: [String]) {
         background(id, "deleting group", {
             for v in volumes {
+                // Legacy connections' exports stop with the volume, as a volume delete stops them.
+                for name in self.state[.volume, v].map(Self.legacyExports) ?? [] { try await self.backend.unexport(name: name) }
                 try await self.backend.delete(volume: v)
                 try await self.write { s in s.remove(.volume, v) }
             }

@@ -360,3 +360,37 @@ def test_restore_from_crafted_backup_objects_fails_cleanly(bs_cloud, bs_user):
     for vid in (restored["volume_id"], vol["id"]):
         user.wait_gone("volumes", vid)
     user.wait_gone("backups", backup["id"])
+
+
+def test_group_quotas_count_all_types_together(bs_admin, bs_user):
+    """The volumes and snapshots of a create-from-src or a group snapshot count against the
+    project's totals all together, not one volume type at a time (two types' volumes would each
+    pass); per_volume_gigabytes limits each volume, not the sum of a type's volumes."""
+    owner = bs_user()
+    vt1 = bs_admin.ok("POST", "/types", json={"volume_type": {"name": unique("vt")}})["volume_type"]["id"]
+    vt2 = bs_admin.ok("POST", "/types", json={"volume_type": {"name": unique("vt")}})["volume_type"]["id"]
+    _, gt = make_types(bs_admin)
+    gid = owner.ok("POST", "/groups", status=202, version=V, json={"group": {"group_type": gt, "volume_types": [vt1, vt2]}})["group"]["id"]
+    wait_status(owner, "groups", gid, "available")
+    vids = []
+    for vt in (vt1, vt1, vt2):
+        v = owner.ok("POST", "/volumes", status=202, version=V, json={"volume": {"size": 1, "volume_type": vt, "group_id": gid}})["volume"]
+        owner.wait_volume(v["id"])
+        vids.append(v["id"])
+    project = owner.project_id
+    bs_admin.ok("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"volumes": 5, "snapshots": 2, "per_volume_gigabytes": 1}})
+    r = owner.req("POST", "/groups/action", version=V, json={"create-from-src": {"source_group_id": gid}})
+    assert_fault(r, 413, "Maximum number of volumes allowed (5) exceeded for quota 'volumes'")
+    r = owner.req("POST", "/group_snapshots", version=V, json={"group_snapshot": {"group_id": gid}})
+    assert_fault(r, 413, "Maximum number of snapshots allowed (2) exceeded")
+    assert [g["id"] for g in owner.ok("GET", "/groups", version=V)["groups"]] == [gid]
+    assert owner.ok("GET", "/group_snapshots", version=V)["group_snapshots"] == []
+    # Within the totals, two 1 GB volumes of one type pass a 1 GB per-volume limit.
+    bs_admin.ok("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"volumes": 6, "snapshots": 3}})
+    made = owner.ok("POST", "/groups/action", status=202, version=V, json={"create-from-src": {"source_group_id": gid}})["group"]["id"]
+    wait_status(owner, "groups", made, "available")
+    copies = owner.ok("GET", f"/groups/{made}?list_volume=true", version="3.25")["group"]["volumes"]
+    assert len(copies) == 3
+    bs_admin.ok("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"volumes": 10, "snapshots": 10, "per_volume_gigabytes": -1}})
+    delete_group(owner, made, copies)
+    delete_group(owner, gid, vids)

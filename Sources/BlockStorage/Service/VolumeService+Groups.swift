@@ -360,10 +360,15 @@ extension VolumeService {
             for (spec, _) in sources {
                 if let t = spec["volume_type_id"]?.stringValue { perType[t, default: (0, 0)].count += 1; perType[t]!.gb += spec["size"]?.intValue ?? 1 }
             }
+            // Each type's own quota with its volumes, then the project's totals with all of them
+            // (checked per type, two types' volumes would each pass the totals on their own).
             for (t, n) in perType {
-                if let type = s[.volumeType, t] { try self.checkQuota(s, project: actor.projectID, type: type, volumes: n.count, gigabytes: n.gb) }
+                if let type = s[.volumeType, t] { try self.checkQuota(s, project: actor.projectID, type: type, volumes: n.count, gigabytes: n.gb, onlyType: true) }
             }
-            _ = size
+            if let t = perType.keys.first, let type = s[.volumeType, t] {
+                let largest = sources.map { $0.volume["size"]?.intValue ?? 1 }.max() ?? 1
+                try self.checkQuota(s, project: actor.projectID, type: type, volumes: Int64(sources.count), gigabytes: size, perVolume: largest, onlyTotal: true)
+            }
             for (spec, source) in sources {
                 var d: JSONObject = [
                     "id": .string(Identifiers.uuid()), "name": .null, "description": .null, "size": spec["size"] ?? 1, "status": "creating",
@@ -437,7 +442,11 @@ extension VolumeService {
                 if let t = v["volume_type_id"]?.stringValue { perType[t, default: (0, 0)].count += 1; perType[t]!.gb += v["size"]?.intValue ?? 1 }
             }
             for (t, n) in perType {
-                if let type = s[.volumeType, t] { try self.checkQuota(s, project: project, type: type, snapshots: n.count, gigabytes: n.gb) }
+                if let type = s[.volumeType, t] { try self.checkQuota(s, project: project, type: type, snapshots: n.count, gigabytes: n.gb, onlyType: true) }
+            }
+            if let t = perType.keys.first, let type = s[.volumeType, t] {
+                try self.checkQuota(s, project: project, type: type, snapshots: perType.values.reduce(0) { $0 + $1.count },
+                                    gigabytes: perType.values.reduce(0) { $0 + $1.gb }, onlyTotal: true)
             }
             let now = Self.now()
             let gsID = Identifiers.uuid()

@@ -394,3 +394,18 @@ def test_group_quotas_count_all_types_together(bs_admin, bs_user):
     bs_admin.ok("PUT", f"/os-quota-sets/{project}", json={"quota_set": {"volumes": 10, "snapshots": 10, "per_volume_gigabytes": -1}})
     delete_group(owner, made, copies)
     delete_group(owner, gid, vids)
+
+
+def test_no_volume_made_in_a_group_in_error_or_being_deleted(bs_admin, bs_user):
+    """Cinder's GROUP_PROCEED_STATUS: a volume is made only in an available (or creating) group;
+    in one in error, being updated or being deleted it is Cinder's InvalidGroup 400, and nothing
+    is made."""
+    owner = bs_user()
+    vt, _, gid, _ = make_group(owner, bs_admin, n_volumes=0)
+    for status in ("error", "updating", "deleting", "error_deleting"):
+        assert bs_admin.req("POST", f"/groups/{gid}/action", version=V, json={"reset_status": {"status": status}}).status_code == 202
+        r = owner.req("POST", "/volumes", version=V, json={"volume": {"size": 1, "volume_type": vt, "group_id": gid}})
+        assert_fault(r, 400, "Invalid Group: Originating group status must be one of 'available, creating' values")
+    assert owner.ok("GET", "/volumes")["volumes"] == []
+    assert bs_admin.req("POST", f"/groups/{gid}/action", version=V, json={"reset_status": {"status": "available"}}).status_code == 202
+    delete_group(owner, gid)

@@ -135,7 +135,11 @@ extension VolumeService {
             guard let typeID, let type = s[.volumeType, typeID] else { throw VolumeFault.typeNameNotFound(self.settings.defaultTypeName) }
             if Self.encrypted(type) { throw Self.noKeyManager }
             if let groupID = r.groupID {
-                guard let g = s[.group, groupID], self.visible(g, actor), g["status"]?.stringValue != "deleting" else { throw Self.groupNotFound(groupID) }
+                guard let g = s[.group, groupID], self.visible(g, actor) else { throw Self.groupNotFound(groupID) }
+                // Cinder's GROUP_PROCEED_STATUS: not a group in error, being updated or deleted.
+                guard ["available", "creating"].contains(g["status"]?.stringValue ?? "") else {
+                    throw Self.invalidGroup("Originating group status must be one of 'available, creating' values")
+                }
                 // A group holds its own project's volumes only (as add_volumes checks): an admin's
                 // volume made in a project's group would be deleted by that project's delete-volumes.
                 guard g["project_id"]?.stringValue?.sameBytes(as: actor.projectID) == true else {

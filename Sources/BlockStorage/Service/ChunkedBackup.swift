@@ -199,7 +199,10 @@ public struct ChunkedBackup: Sendable {
     /// Writes a chain of backups (the full one first, then each incremental on top) into the
     /// raw image at `file`, which must read as zeros where nothing is written. Every object's
     /// length and MD5 are checked. Returns the newest backup's metadata.
-    public func restore(_ chain: [BackupLocation], into file: String, cancelled: @Sendable () async -> Bool) async throws -> JSONObject {
+    /// `capacity` is the target volume's size: an object past its end (a metadata object
+    /// saying the backup is larger than it is) would grow the volume beyond its recorded size.
+    public func restore(_ chain: [BackupLocation], into file: String, capacity: Int64 = .max,
+                        cancelled: @Sendable () async -> Bool) async throws -> JSONObject {
         let target = try RawFile.open(file, writing: true)
         var newest = JSONObject()
         var previousID: String?
@@ -213,7 +216,9 @@ public struct ChunkedBackup: Sendable {
             var pieces = [(name: String, offset: Int64, length: Int64, md5: String, compression: BackupCompression)]()
             for entry in meta["objects"]?.arrayValue ?? [] {
                 guard let (name, o) = entry.objectValue?.sortedMembers.first, let offset = o["offset"]?.intValue, let length = o["length"]?.intValue,
-                      offset >= 0, length >= 0, length <= 1 << 30, offset + length <= size,
+                      offset >= 0, length >= 0, length <= 1 << 30,
+                      // Added without trapping: a crafted offset near Int64.max must not crash the service.
+                      case let (end, overflow) = offset.addingReportingOverflow(length), !overflow, end <= size, end <= capacity,
                       let compression = o["compression"]?.stringValue.flatMap(BackupCompression.init(name:)), let md5 = o["md5"]?.stringValue else {
                     throw NimbusError(.internal, "the metadata object of \(location.prefix) lists an object it cannot describe")
                 }

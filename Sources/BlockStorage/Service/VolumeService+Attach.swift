@@ -121,6 +121,19 @@ extension VolumeService {
             guard v["status"]?.stringValue == "available" else {
                 throw VolumeFault.invalidVolume("status must be available")
             }
+            // A group's volume stays in its project: the group (and a delete-volumes or a group
+            // snapshot of it) would otherwise reach a volume another project then owns. Cinder
+            // refuses a consistency group's volume at accept; the group is checked here, before
+            // anything is offered. A connected volume keeps its exports to the old project's hosts.
+            if let g = v["group_id"]?.stringValue {
+                throw VolumeFault.invalidVolume("Volume \(volumeID) must not be part of a group (it is in group \(g)).")
+            }
+            if !Self.legacyExports(v).isEmpty || !s.attachments(of: volumeID).isEmpty {
+                throw VolumeFault.invalidVolume("Volume \(volumeID) is connected; terminate its connections first.")
+            }
+            if !noSnapshots, s.snapshots(of: volumeID).contains(where: { $0["group_snapshot_id"]?.stringValue != nil }) {
+                throw VolumeFault.invalidSnapshot("Volume \(volumeID) has snapshots in a group snapshot; transfer it without snapshots or delete the group snapshot first.")
+            }
             if !noSnapshots, s.snapshots(of: volumeID).contains(where: { $0["status"]?.stringValue != "available" }) {
                 throw VolumeFault.invalidSnapshot("snapshot status must be available")
             }
@@ -166,6 +179,9 @@ extension VolumeService {
                 throw NimbusError.badRequest("Invalid auth key: Attempt to transfer \(id) with invalid auth key.")
             }
             guard let vid = t["volume_id"]?.stringValue, var v = s[.volume, vid] else { throw VolumeFault.volumeNotFound(t["volume_id"]?.stringValue ?? "") }
+            if v["group_id"]?.stringValue != nil {
+                throw VolumeFault.invalidVolume("Volume \(vid) must not be part of a group.")
+            }
             let snapshots = (t["no_snapshots"]?.boolValue ?? false) ? [] : s.snapshots(of: vid)
             let size = v["size"]?.intValue ?? 0
             if let typeID = v["volume_type_id"]?.stringValue, let type = s[.volumeType, typeID] {

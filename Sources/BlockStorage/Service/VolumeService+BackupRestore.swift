@@ -39,8 +39,9 @@ extension VolumeService {
         let clock = ContinuousClock()
         let started = clock.now
         let filled = Mutex(Duration.zero)
-        try await backend.restore(volume: volumeID, sizeGB: v["size"]?.intValue ?? b["size"]?.intValue ?? 1) { path in
-            let meta = try await engine.restore(chain, into: path) { self.state[.backup, id]?["status"]?.stringValue != "restoring" }
+        let sizeGB = v["size"]?.intValue ?? b["size"]?.intValue ?? 1
+        try await backend.restore(volume: volumeID, sizeGB: sizeGB) { path in
+            let meta = try await engine.restore(chain, into: path, capacity: sizeGB << 30) { self.state[.backup, id]?["status"]?.stringValue != "restoring" }
             newest.withLock { $0 = meta }
             filled.withLock { $0 = clock.now - started }
         }

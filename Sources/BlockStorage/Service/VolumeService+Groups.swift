@@ -258,6 +258,16 @@ extension VolumeService {
                     throw Self.invalidGroup("Volume in group \(id) is attached. Need to detach first.")
                 }
                 if !s.snapshots(of: v["id"]?.stringValue ?? "").isEmpty { throw Self.invalidGroup("Volume in group still has dependent snapshots.") }
+                // What a volume delete refuses, the group's delete refuses too: a volume being
+                // backed up, uploaded, cloned, transferred, extended or migrated is not pulled away
+                // from under that work.
+                let vid = v["id"]?.stringValue ?? "", vstatus = v["status"]?.stringValue ?? ""
+                // (`error_deleting`: a failed group deletion is retried.)
+                let busy = !Self.deletable.contains(vstatus) && !["creating", "deleting", "error_deleting"].contains(vstatus)
+                if busy || v["migration_status"]?.stringValue != nil || !s.transfers(of: vid).isEmpty
+                    || s.dependents(volume: vid).contains(where: { $0["status"]?.stringValue == "creating" }) {
+                    throw Self.invalidGroup("Volume \(vid) in group \(id) is busy (status \(vstatus)); it cannot be deleted now.")
+                }
             }
             if s.all(.group).contains(where: { $0["source_group_id"]?.stringValue == id && $0["status"]?.stringValue == "creating" }) {
                 throw Self.invalidGroup("Cannot delete group \(id). Group status must be available or error and must not have dependent group snapshots, and it cannot be the source for an ongoing group or group snapshot creation.")
@@ -282,6 +292,8 @@ extension VolumeService {
     func runGroupDeletion(_ id: String, volumes: [String]) {
         background(id, "deleting group", {
             for v in volumes {
+                // Legacy connections' exports stop with the volume, as a volume delete stops them.
+                for name in self.state[.volume, v].map(Self.legacyExports) ?? [] { try await self.backend.unexport(name: name) }
                 try await self.backend.delete(volume: v)
                 try await self.write { s in s.remove(.volume, v) }
             }
@@ -348,10 +360,15 @@ extension VolumeService {
             for (spec, _) in sources {
                 if let t = spec["volume_type_id"]?.stringValue { perType[t, default: (0, 0)].count += 1; perType[t]!.gb += spec["size"]?.intValue ?? 1 }
             }
+            // Each type's own quota with its volumes, then the project's totals with all of them
+            // (checked per type, two types' volumes would each pass the totals on their own).
             for (t, n) in perType {
-                if let type = s[.volumeType, t] { try self.checkQuota(s, project: actor.projectID, type: type, volumes: n.count, gigabytes: n.gb) }
+                if let type = s[.volumeType, t] { try self.checkQuota(s, project: actor.projectID, type: type, volumes: n.count, gigabytes: n.gb, onlyType: true) }
             }
-            _ = size
+            if let t = perType.keys.first, let type = s[.volumeType, t] {
+                let largest = sources.map { $0.volume["size"]?.intValue ?? 1 }.max() ?? 1
+                try self.checkQuota(s, project: actor.projectID, type: type, volumes: Int64(sources.count), gigabytes: size, perVolume: largest, onlyTotal: true)
+            }
             for (spec, source) in sources {
                 var d: JSONObject = [
                     "id": .string(Identifiers.uuid()), "name": .null, "description": .null, "size": spec["size"] ?? 1, "status": "creating",
@@ -425,7 +442,11 @@ extension VolumeService {
                 if let t = v["volume_type_id"]?.stringValue { perType[t, default: (0, 0)].count += 1; perType[t]!.gb += v["size"]?.intValue ?? 1 }
             }
             for (t, n) in perType {
-                if let type = s[.volumeType, t] { try self.checkQuota(s, project: project, type: type, snapshots: n.count, gigabytes: n.gb) }
+                if let type = s[.volumeType, t] { try self.checkQuota(s, project: project, type: type, snapshots: n.count, gigabytes: n.gb, onlyType: true) }
+            }
+            if let t = perType.keys.first, let type = s[.volumeType, t] {
+                try self.checkQuota(s, project: project, type: type, snapshots: perType.values.reduce(0) { $0 + $1.count },
+                                    gigabytes: perType.values.reduce(0) { $0 + $1.gb }, onlyTotal: true)
             }
             let now = Self.now()
             let gsID = Identifiers.uuid()

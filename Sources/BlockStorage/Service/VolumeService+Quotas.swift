@@ -69,7 +69,7 @@ extension VolumeService {
     /// 413 when adding `volumes`/`snapshots`/`gigabytes` of `type` to the project would pass a
     /// limit (Cinder's QuotaError family, with its messages).
     func checkQuota(_ s: VolumeState, project: String, type: JSONObject, volumes: Int64 = 0, snapshots: Int64 = 0, gigabytes: Int64,
-                    perVolume: Int64? = nil, onlyType: Bool = false) throws {
+                    perVolume: Int64? = nil, onlyType: Bool = false, onlyTotal: Bool = false) throws {
         let used = usage(project: project, s)
         let typeName = type["name"]?.stringValue ?? ""
         let perVolumeLimit = limit("per_volume_gigabytes", project: project, s)
@@ -83,7 +83,7 @@ extension VolumeService {
             let u = used[Name(resource)] ?? 0
             if l >= 0 && u + delta > l { throw fail(l, u) }
         }
-        let scopes = onlyType ? ["_\(typeName)"] : ["", "_\(typeName)"]
+        let scopes = onlyType ? ["_\(typeName)"] : onlyTotal ? [""] : ["", "_\(typeName)"]
         for suffix in scopes {
             try check("volumes" + suffix, volumes) { l, _ in
                 NimbusError(.payloadTooLarge, "VolumeLimitExceeded: Maximum number of volumes allowed (\(l)) exceeded for quota 'volumes\(suffix)'.")

@@ -135,7 +135,16 @@ extension VolumeService {
             guard let typeID, let type = s[.volumeType, typeID] else { throw VolumeFault.typeNameNotFound(self.settings.defaultTypeName) }
             if Self.encrypted(type) { throw Self.noKeyManager }
             if let groupID = r.groupID {
-                guard let g = s[.group, groupID], self.visible(g, actor), g["status"]?.stringValue != "deleting" else { throw Self.groupNotFound(groupID) }
+                guard let g = s[.group, groupID], self.visible(g, actor) else { throw Self.groupNotFound(groupID) }
+                // Cinder's GROUP_PROCEED_STATUS: not a group in error, being updated or deleted.
+                guard ["available", "creating"].contains(g["status"]?.stringValue ?? "") else {
+                    throw Self.invalidGroup("Originating group status must be one of 'available, creating' values")
+                }
+                // A group holds its own project's volumes only (as add_volumes checks): an admin's
+                // volume made in a project's group would be deleted by that project's delete-volumes.
+                guard g["project_id"]?.stringValue?.sameBytes(as: actor.projectID) == true else {
+                    throw VolumeFault.invalidInput("Volume and group \(groupID) must belong to the same project.")
+                }
                 guard (g["volume_type_ids"]?.arrayValue ?? []).contains(where: { $0.stringValue == typeID }) else {
                     throw VolumeFault.invalidInput("Invalid volume_type provided: \(type["name"]?.stringValue ?? typeID) (requested type must be supported by this group).")
                 }
@@ -476,6 +485,10 @@ extension VolumeService {
                 throw VolumeFault.invalidInput("Retype requires a different volume type.")
             }
             if Self.encrypted(type) { throw Self.noKeyManager }
+            // Cinder's `expected` has `group_id: None`: a group's volume keeps a type of its group.
+            if v["group_id"]?.stringValue != nil {
+                throw VolumeFault.invalidVolume("Retype needs volume to be in available or in-use state, not be part of an active migration or a consistency group, requested type has to be different that the one from the volume, and for in-use volumes front-end qos specs cannot change.")
+            }
             if !s.snapshots(of: id).isEmpty {
                 throw VolumeFault.invalidVolume("Volumes with snapshots cannot be retyped.")
             }

@@ -103,8 +103,12 @@ extension ComputeService {
             throw NimbusError.badRequest("Requested rescue image '\(imageID)' is not supported")
         }
         var arguments = ["rescue_image": image.id]
-        let bus = image.properties[Name("hw_rescue_bus")], device = image.properties[Name("hw_rescue_device")]
-        if let bus, let device {
+        let givenBus = image.properties[Name("hw_rescue_bus")], givenDevice = image.properties[Name("hw_rescue_device")]
+        if givenBus != nil || givenDevice != nil {
+            // Either property makes it a stable-device rescue (libvirt's `get_rescue_device` and
+            // `get_rescue_bus`: a disk by default, on virtio; a CD-ROM on IDE).
+            let device = givenDevice ?? "disk"
+            let bus = givenBus ?? (device == "cdrom" ? "ide" : "virtio")
             // Nova's libvirt driver: UnsupportedRescueBus / UnsupportedRescueDevice.
             guard RescueDevice.Bus(rawValue: bus) != nil else {
                 throw NimbusError.badRequest("Requested rescue bus '\(bus)' is not supported by the QEMU virt driver")
@@ -115,7 +119,8 @@ extension ComputeService {
             arguments["rescue_bus"] = bus
             arguments["rescue_device"] = device
         }
-        if current.isVolumeBacked && !(allowVolumeBacked && bus != nil && device != nil) { throw notRescuable }
+        // The API's rule (nova/compute/api.py): a volume-backed server needs both properties.
+        if current.isVolumeBacked && !(allowVolumeBacked && givenBus != nil && givenDevice != nil) { throw notRescuable }
         let taskArguments = arguments
         guard let updated = try await instances.modify(current.id, { i in
             try Self.checkState(i, vm: states, task: [nil], method: "rescue")

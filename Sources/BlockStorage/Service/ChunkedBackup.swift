@@ -168,12 +168,13 @@ public struct ChunkedBackup: Sendable {
                 let bytes = Array(chunk.bytes[(run.lowerBound * block)..<min(chunk.length, run.upperBound * block)])
                 let name = location.chunkName(objects.count + 1)
                 let compression = settings.compression
-                let (stored, algorithm, md5) = try await RawFile.offload { () -> ([UInt8], String, String) in
-                    let md5 = Hex.encode(Insecure.MD5.hash(data: bytes))
-                    if let packed = compression.compress(bytes) { return (packed, compression.name, md5) }
-                    return (bytes, "none", md5)
+                // The MD5 is the uncompressed bytes': the store's own when they are stored as they are.
+                let (stored, algorithm, packedMD5) = try await RawFile.offload { () -> ([UInt8], String, String?) in
+                    if let packed = compression.compress(bytes) { return (packed, compression.name, Hex.encode(Insecure.MD5.hash(data: bytes))) }
+                    return (bytes, "none", nil)
                 }
-                _ = try await store.put(project: location.project, container: location.container, name: name, bytes: stored)
+                let storedMD5 = try await store.put(project: location.project, container: location.container, name: name, bytes: stored)
+                let md5 = packedMD5 ?? storedMD5
                 objects.append([name: ["offset": .int(chunk.offset + Int64(run.lowerBound * block)), "length": .int(Int64(bytes.count)),
                                        "compression": .string(algorithm), "md5": .string(md5)]])
             }

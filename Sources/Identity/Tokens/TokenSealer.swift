@@ -32,9 +32,15 @@ public struct TokenSealer: Sendable {
 
     public func seal(_ payload: TokenPayload) throws -> String {
         let data = try JSONEncoder().encode(payload)
-        let box = try AES.GCM.seal(data, using: keys[0])
-        guard let combined = box.combined else { throw NimbusError(.internal, "token sealing failed") }
-        return Base64URL.encode(combined)
+        // A token never begins with '-': command-line clients would read it as an option
+        // (`openstack token revoke <token>` fails). The nonce is random, so a new box begins with
+        // another character (one token in 64 is sealed twice).
+        while true {
+            let box = try AES.GCM.seal(data, using: keys[0])
+            guard let combined = box.combined else { throw NimbusError(.internal, "token sealing failed") }
+            let token = Base64URL.encode(combined)
+            if token.utf8.first != UInt8(ascii: "-") { return token }
+        }
     }
 
     /// nil when the token is malformed or was not sealed by one of our keys.

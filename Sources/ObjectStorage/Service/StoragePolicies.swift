@@ -118,7 +118,7 @@ public struct StoragePolicies: Sendable, Equatable {
                 throw Invalid(description: "Storage policy \(index): only policy_type replication is supported, not '\(t)'")
             }
             var names = [values["name"] ?? (index == 0 ? legacyName : "")]
-            for a in (values["aliases"] ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !a.isEmpty && !a.sameBytes(as: names[0]) {
+            for a in (values["aliases"] ?? "").splitBytes(",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !a.isEmpty && !a.sameBytes(as: names[0]) {
                 names.append(a)
             }
             func flag(_ k: String) -> Bool { ["1", "true", "yes", "on", "t", "y"].contains((values[k] ?? "").lowercased()) }

@@ -1,4 +1,5 @@
 import Foundation
+import NimbusCore
 
 /// Container sync's configuration (`[object_storage] container_sync_*`).
 public struct ContainerSyncSettings: Sendable {
@@ -21,7 +22,7 @@ public struct ContainerSyncSettings: Sendable {
         var v = Substring(value.trimmingCharacters(in: .whitespaces))
         while v.hasPrefix("/") { v = v.dropFirst() }
         while v.hasSuffix("/") { v = v.dropLast() }
-        let parts = v.split(separator: "/", omittingEmptySubsequences: false)
+        let parts = v.splitBytes("/", omittingEmpty: false)
         guard parts.count == 2 else { return nil }
         return (parts[0].uppercased(), parts[1].uppercased())
     }

@@ -269,10 +269,9 @@ extension VolumeService {
                     throw Self.invalidGroup("Volume \(vid) in group \(id) is busy (status \(vstatus)); it cannot be deleted now.")
                 }
             }
-            if s.all(.group).contains(where: { $0["source_group_id"]?.stringValue == id && $0["status"]?.stringValue == "creating" }) {
-                throw Self.invalidGroup("Cannot delete group \(id). Group status must be available or error and must not have dependent group snapshots, and it cannot be the source for an ongoing group or group snapshot creation.")
-            }
-            if deleteVolumes, members.contains(where: { ["creating", "deleting"].contains($0["status"]?.stringValue ?? "") }) || status == "deleting" {
+            let sourceOfNewGroup = s.all(.group).contains { $0["source_group_id"]?.stringValue == id && $0["status"]?.stringValue == "creating" }
+            let busy = deleteVolumes && (members.contains { ["creating", "deleting"].contains($0["status"]?.stringValue ?? "") } || status == "deleting")
+            if sourceOfNewGroup || busy {
                 throw Self.invalidGroup("Cannot delete group \(id). Group status must be available or error and must not have dependent group snapshots, and it cannot be the source for an ongoing group or group snapshot creation.")
             }
             let now = Self.now()

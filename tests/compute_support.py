@@ -148,6 +148,11 @@ def stop_compute_cloud(cloud: ComputeCloud, data: Path):
     finally:
         cloud.nimbus.stop(grace=15)
         subprocess.run(["pkill", "-9", "-f", f"qemu-system.*{data}"], check=False)
+        keep = os.environ.get("NIMBUS_KEEP_LOGS")
+        if keep and cloud.nimbus.log_path.exists():
+            # A copy of the cloud's log for a failure to be read after the run.
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(cloud.nimbus.log_path, Path(keep) / f"{data.name}-nimbus.log")
         top = next((p for p in [data, *data.parents] if p.parent == Path("/tmp") and p.name.startswith("nc-")), data)
         shutil.rmtree(top, ignore_errors=True)
 

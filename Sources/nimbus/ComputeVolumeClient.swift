@@ -72,6 +72,10 @@ struct ComputeVolumeClient: VolumeClient {
         return id
     }
 
+    func attachments(volumeID: String, instance: String) async throws -> [(id: String, status: String)] {
+        volumes.attachments(volumeID: volumeID, instance: instance)
+    }
+
     func connect(attachmentID: String, host: String, mountpoint: String) async throws -> VolumeConnection {
         let a = try await volumes.connect(attachmentID, connector: ["host": .string(host), "mountpoint": .string(mountpoint)], actor: Self.service)
         return try Self.connection(a)

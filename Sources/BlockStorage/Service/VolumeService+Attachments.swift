@@ -11,6 +11,15 @@ extension VolumeService {
         return a
     }
 
+    /// The attachments of a volume to one instance (id and `attach_status`), as the service sees
+    /// them (Nova's `attachment_get_all` filtered by volume and instance).
+    public func attachments(volumeID: String, instance: String) -> [(id: String, status: String)] {
+        state.attachments(of: volumeID).compactMap { a in
+            guard a["instance_uuid"]?.stringValue.map({ $0.sameBytes(as: instance) }) == true, let id = a["id"]?.stringValue else { return nil }
+            return (id, a["attach_status"]?.stringValue ?? "")
+        }
+    }
+
     /// Reserves an attachment of the volume for an instance, and connects it when `connector`
     /// is given.
     public func createAttachment(volumeID: String, instance: String?, connector: JSONObject?, mode: String, actor: VolumeActor) async throws -> JSONObject {

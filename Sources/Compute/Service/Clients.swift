@@ -296,6 +296,9 @@ public protocol VolumeClient: Sendable {
     /// `reserved`); returns the attachment's id. As the service: the caller's right to the
     /// volume was checked before (`volume(_:caller:)`).
     func reserve(volumeID: String, instance: String) async throws -> String
+    /// The volume's attachments to the instance: id and `attach_status` (reserved, attaching,
+    /// attached, detaching).
+    func attachments(volumeID: String, instance: String) async throws -> [(id: String, status: String)]
     /// Connects a reserved attachment to the instance's host (Cinder's `attachment_update`).
     func connect(attachmentID: String, host: String, mountpoint: String) async throws -> VolumeConnection
     /// Re-images a reserved volume with an image (Cinder 3.68 `os-reimage` with

@@ -42,6 +42,11 @@ public struct ComputeNodeControl: NodeControl {
             try await service.network?.bind(instance: i.id, project: i.projectID, host: host)
             // An instance whose volumes are still being made or connected is not the node's yet.
             if i.taskState == .blockDeviceMapping { continue }
+            // An unshelve whose volumes are not connected to this host yet (also after a restart).
+            if i.taskState == .unshelving, i.vmState == .shelvedOffloaded, i.volumes.contains(where: { $0.state == .reserved }) {
+                Task { await service.connectReserved(i.id, host: host) }
+                continue
+            }
             // A volume-backed rebuild whose volumes' part a restarted controller has not finished.
             if i.taskState == .rebuildBlockDeviceMapping, i.taskArguments[ComputeService.volumeRebuild] == "true" {
                 service.startVolumeRebuild(i.id, host: host)
@@ -170,6 +175,9 @@ extension ComputeService {
                 if handed != nil { startVolumeRebuild(r.id.rawValue, host: host) }
                 return
             }
+            // Nova gives up an offloaded server's volume connections before it shows
+            // SHELVED_OFFLOADED: a client that sees that state may unshelve or delete it at once.
+            if task == .shelvingOffloading, done { await terminateConnections(r.id.rawValue, while: Self.offloadingNow) }
             let updated = try? await instances.modify(r.id.rawValue) { i in
                 guard i.taskState == task else { throw Superseded() }
                 Self.finish(task, &i, done: done, powerState: power, message: r.message)
@@ -258,7 +266,6 @@ extension ComputeService {
     func afterTask(_ task: TaskState, done: Bool, before: Instance, after: Instance, host: String) async throws {
         if task == .shelvingOffloading, done {
             try await placement.release(consumer: before.id)
-            await terminateConnections(after.id)
         }
         if shelveTasksNeedingPoke(task, after) { nodes.poke() }
         if task == .unshelving, done, after.volumes.contains(where: { $0.state == .attaching }) {
@@ -274,7 +281,9 @@ extension ComputeService {
             try? await images.deleteImage(image)   // Nova deletes the shelved image once the server is back
         }
         if task == .unshelving, !done, before.vmState == .shelvedOffloaded {
+            // Nova's failed unshelve: the claim and the volumes' connections to that host go.
             try await placement.release(consumer: before.id)
+            await terminateConnections(after.id, while: Self.offloadedAndIdle)
         }
         if task.isSnapshot, !done, let imageID = before.taskArguments["image_id"] {
             try? await images.deleteImage(imageID)   // Nova deletes the image of a snapshot that failed

@@ -68,7 +68,7 @@ extension ComputeService {
             if let imageID = i.taskArguments[Self.reimageWith], var root = i.volumes.first(where: { $0.bootIndex == 0 }) {
                 if root.state == .attached {
                     // Nova's _detach_root_volume: a new attachment without a connector, the old one deleted.
-                    let reserved = try await volumes.reserve(volumeID: root.volumeID, instance: id)
+                    let reserved = try await reservation(replacing: root, instance: id)
                     let old = root.attachmentID
                     let swapped = try? await instances.modify(id) { m in
                         guard m.taskState == .rebuildBlockDeviceMapping,
@@ -87,6 +87,8 @@ extension ComputeService {
                     root.state = .reserved
                 }
                 if root.state == .reserved {
+                    // The old connection of a swap that a restart interrupted goes now.
+                    try await dropStrayAttachments(of: root, instance: id, keeping: nil)
                     try await volumes.reimage(volumeID: root.volumeID, imageID: imageID)
                     let device = root.device.isEmpty ? Self.nextDevice(i) : root.device
                     let c = try await volumes.connect(attachmentID: root.attachmentID, host: host, mountpoint: device)

@@ -181,16 +181,22 @@ extension ComputeService {
         }
     }
 
-    /// Connects the volumes attached while the instance was offloaded to the host it was just
-    /// placed on for its unshelve (Nova's `_prep_block_device`); the node plugs them in.
+    /// Unshelve's block device step (Nova's `_prep_block_device` on the host the scheduler chose):
+    /// the instance's reserved attachments are connected to `host` before its node builds the
+    /// guest (`desired` withholds an unshelving instance while one is still reserved, and starts
+    /// this again after a restart). A connection that cannot be made fails the unshelve as
+    /// Nova's does: the server stays offloaded with a fault, its claim and connections given up.
     func connectReserved(_ id: String, host: String) async {
-        guard let volumes, let i = try? await instances.get(id) else { return }
-        for v in i.volumes where v.state == .reserved && i.taskState == .unshelving {
-            do {
+        guard volumes != nil, unshelveConnects.withLock({ $0.insert(id).inserted }) else { return }
+        defer { _ = unshelveConnects.withLock { $0.remove(id) } }
+        guard let volumes, let i = try? await instances.get(id), Self.unshelvingOn(i, host) else { return }
+        do {
+            for v in i.volumes where v.state == .reserved {
                 let device = v.device.isEmpty ? Self.nextDevice(i) : v.device
                 let c = try await volumes.connect(attachmentID: v.attachmentID, host: host, mountpoint: device)
                 _ = try await instances.modify(id) { m in
-                    guard let k = m.volumes.firstIndex(where: { $0.attachmentID == v.attachmentID && $0.state == .reserved }) else { throw Superseded() }
+                    guard Self.unshelvingOn(m, host),
+                          let k = m.volumes.firstIndex(where: { $0.attachmentID == v.attachmentID && $0.state == .reserved }) else { throw Superseded() }
                     if m.volumes[k].device.isEmpty { m.volumes[k].device = Self.nextDevice(m) }
                     m.volumes[k].socketPath = c.socketPath
                     m.volumes[k].export = c.export
@@ -198,25 +204,51 @@ extension ComputeService {
                     m.volumes[k].qos = c.qos
                     m.volumes[k].state = .attaching
                 }
-            } catch {
-                logger.error("could not connect volume \(v.volumeID) of \(id) to \(host) for its unshelve: \(error)")
             }
+            nodes.poke()
+        } catch is Superseded {
+            return
+        } catch {
+            logger.error("could not connect the volumes of \(id) to \(host) for its unshelve: \(error)")
+            let failed = try? await instances.modify(id) { m in
+                guard Self.unshelvingOn(m, host) else { throw Superseded() }
+                Self.finish(.unshelving, &m, done: false, powerState: PowerState.noState.rawValue, message: String(describing: error))
+            }
+            guard failed != nil else { return }
+            try? await placement.release(consumer: id)
+            await terminateConnections(id, while: Self.offloadedAndIdle)
+            try? await actions.event(id, action: "unshelve", name: "compute_unshelve_instance", host: host, result: "Error",
+                                     traceback: String(describing: error), finishAction: true)
         }
     }
 
-    /// An offloaded instance's volumes give up their connections (Nova's
+    /// An offloaded server placed on `host` for its unshelve, whose node has not started it yet.
+    static func unshelvingOn(_ i: Instance, _ host: String) -> Bool {
+        !i.deleted && i.taskState == .unshelving && i.vmState == .shelvedOffloaded && i.host?.sameBytes(as: host) == true
+    }
+
+    static let offloadingNow: @Sendable (Instance) -> Bool = { !$0.deleted && $0.taskState == .shelvingOffloading }
+    static let offloadedAndIdle: @Sendable (Instance) -> Bool = { !$0.deleted && $0.vmState == .shelvedOffloaded && $0.taskState == nil && $0.host == nil }
+
+    /// The volumes of an instance leaving its host give up their connections (Nova's
     /// `_terminate_volume_connections`): each connected attachment is replaced by a reserved one
     /// of the same instance (no connector), so the storage node stops exporting them while no
     /// host has the server; unshelving connects them again where it is placed (`connectReserved`).
-    /// A volume whose swap fails keeps its connection (the unshelve uses it as it is).
-    func terminateConnections(_ id: String) async {
-        guard let volumes, let i = try? await instances.get(id), i.vmState == .shelvedOffloaded else { return }
-        for v in i.volumes where v.isConnected {
+    /// Runs while `condition` holds for the instance (shelve offloading does it before the
+    /// server shows SHELVED_OFFLOADED, as Nova does). A volume whose swap fails keeps its
+    /// connection (the unshelve uses it as it is).
+    func terminateConnections(_ id: String, while condition: @escaping @Sendable (Instance) -> Bool) async {
+        guard let volumes, let i = try? await instances.get(id), condition(i) else { return }
+        for v in i.volumes where v.isConnected || v.state == .reserved {
             do {
-                let reserved = try await volumes.reserve(volumeID: v.volumeID, instance: i.id)
+                guard v.isConnected else {
+                    // Swapped before a crash that came before the old attachment went: it goes now.
+                    try await dropStrayAttachments(of: v, instance: id, keeping: nil)
+                    continue
+                }
+                let reserved = try await reservation(replacing: v, instance: id)
                 let swapped = try? await instances.modify(id) { m in
-                    guard m.vmState == .shelvedOffloaded,
-                          let k = m.volumes.firstIndex(where: { $0.attachmentID == v.attachmentID && $0.isConnected }) else { throw Superseded() }
+                    guard condition(m), let k = m.volumes.firstIndex(where: { $0.attachmentID == v.attachmentID && $0.isConnected }) else { throw Superseded() }
                     m.volumes[k].attachmentID = reserved
                     m.volumes[k].socketPath = ""
                     m.volumes[k].export = ""
@@ -228,8 +260,31 @@ extension ComputeService {
                 }
                 try await volumes.detach(attachmentID: v.attachmentID)
             } catch {
-                logger.error("could not give up the connection of volume \(v.volumeID) of offloaded \(id): \(error)")
+                logger.error("could not give up the connection of volume \(v.volumeID) of \(id): \(error)")
             }
+        }
+    }
+
+    /// A reserved attachment of the instance to take the place of `v`'s connected one: one that
+    /// an earlier swap made before a crash stopped it (found by volume and instance), else a new
+    /// one. Any other stray attachment of the instance to the volume goes.
+    func reservation(replacing v: Instance.AttachedVolume, instance: String) async throws -> String {
+        guard let volumes else { throw NimbusError.conflict("The block storage service is not available.") }
+        let strays = try await volumes.attachments(volumeID: v.volumeID, instance: instance).filter { !$0.id.sameBytes(as: v.attachmentID) }
+        let reused = strays.first { $0.status == "reserved" }?.id
+        try await dropStrayAttachments(of: v, instance: instance, keeping: reused)
+        if let reused { return reused }
+        return try await volumes.reserve(volumeID: v.volumeID, instance: instance)
+    }
+
+    /// Deletes the instance's attachments to `v`'s volume other than `v`'s own (and `keeping`):
+    /// an instance has one attachment per volume, except in the middle of a swap.
+    func dropStrayAttachments(of v: Instance.AttachedVolume, instance: String, keeping: String?) async throws {
+        guard let volumes else { return }
+        for a in try await volumes.attachments(volumeID: v.volumeID, instance: instance)
+        where !a.id.sameBytes(as: v.attachmentID) && !(keeping.map { a.id.sameBytes(as: $0) } ?? false) {
+            logger.warning("volume \(v.volumeID) had a stray attachment \(a.id) (\(a.status)) of \(instance); it goes")
+            try await volumes.detach(attachmentID: a.id)
         }
     }
 

@@ -49,6 +49,8 @@ public final class ComputeService: Sendable {
     public let consoleProxyBase = Mutex<String>("")
     /// Volume-backed rebuilds whose volumes this controller is re-imaging and connecting now.
     let volumeRebuilds = Mutex<Set<String>>([])
+    /// Instances whose unshelve connects their reserved volumes now (`connectReserved`).
+    let unshelveConnects = Mutex<Set<String>>([])
 
     public init(database: Database, images: any ImageClient, placement: any PlacementClient, network: (any NetworkClient)? = nil,
                 volumes: (any VolumeClient)? = nil, settings: ComputeSettings = ComputeSettings(), logger: Logger) {

@@ -153,6 +153,10 @@ public struct InstanceReport: Sendable, Codable, Equatable {
         /// Volumes extended while attached have their new size in the guest: `detail` is a JSON
         /// object of attachment id to size in bytes (the controller finishes `extend_volume`).
         case volumesResized
+        /// A hot-plug pass over the guest's interfaces ended: `detail` is the JSON array of the
+        /// port ids plugged in now, `message` the failure if the pass failed (an interface
+        /// attach waits for this, and is undone on a failure).
+        case interfaces
     }
 
     public var id: InstanceID

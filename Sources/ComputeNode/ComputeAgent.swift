@@ -161,11 +161,17 @@ public actor ComputeAgent {
 
     func syncInterfaces(_ id: InstanceID, _ nics: [GuestNIC]) async {
         defer { busy.remove(id) }
+        var failure: String?
         do {
             try await driver.setInterfaces(id, nics)
         } catch {
+            failure = String(describing: error)
             logger.warning("compute node \(host): interfaces of \(id) not in place yet: \(error)")
         }
+        // The controller hears what is plugged now: an interface attach waits for it.
+        guard let have = try? await driver.interfaces(id) else { return }
+        await send([InstanceReport(id: id, event: .interfaces, powerState: (try? await state(id)) ?? .noState, message: failure,
+                                   detail: JSONValue(have.map(\.portID)).serializedString())])
     }
 
     func send(_ reports: [InstanceReport]) async {

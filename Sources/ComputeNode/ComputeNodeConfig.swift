@@ -44,6 +44,8 @@ public struct ComputeNodeConfig: Sendable {
     public var networkNamespace: String?
     /// What the fake driver reports.
     public var fakeResources = FakeDriver.defaultResources
+    /// Operations the fake driver fails every time (`fake_failing_operations`).
+    public var fakeFailing: Set<FakeDriver.Operation> = []
 
     public init(dataDir: String) { self.dataDir = dataDir }
 
@@ -63,6 +65,8 @@ public struct ComputeNodeConfig: Sendable {
         ConfigOption(section, "qemu_system", default: "qemu-system-x86_64", "The qemu-system binary"),
         ConfigOption(section, "qemu_img", default: "qemu-img", "The qemu-img binary"),
         ConfigOption(section, "genisoimage", default: "genisoimage", "The genisoimage binary (config drives)"),
+        ConfigOption(section, "fake_failing_operations", default: "",
+                     "Fake driver only: comma-separated operations that always fail (plugInterface, spawn, ...), to test failure handling"),
         ConfigOption(section, "live_migration_inbound_addr", default: "",
                      "Numeric address live migrations into this node stream to (unencrypted, as libvirt's default); empty: the node API's address"),
     ]
@@ -95,6 +99,12 @@ public struct ComputeNodeConfig: Sendable {
             accelerator = a
         }
         cpuModel = value("cpu_model")
+        for name in (value("fake_failing_operations") ?? "").splitBytes(",") {
+            let n = name.trimmingCharacters(in: .whitespaces)
+            if n.isEmpty { continue }
+            guard let op = FakeDriver.Operation(rawValue: n) else { throw .badRequest("[\(Self.section)] fake_failing_operations: no operation \(n)") }
+            fakeFailing.insert(op)
+        }
         probeKernel = value("probe_kernel")
         if let s = try int("probe_timeout_s") { probeTimeout = .seconds(s) }
         vcpus = try int("vcpus")
@@ -125,7 +135,7 @@ public enum VirtDriverFactory {
             // vcpus / memory_mb / disk_gb size the fake host too (scale tests with many servers).
             FakeDriver(resources: { var r = config.fakeResources
                 r.vcpus = config.vcpus ?? r.vcpus; r.memoryMB = config.memoryMB ?? r.memoryMB; r.diskGB = config.diskGB ?? r.diskGB
-                return r }())
+                return r }(), alwaysFailing: config.fakeFailing)
         }
     }
 }

@@ -11,6 +11,8 @@ public final class FakeDriver: VirtDriver {
     public enum Operation: String, Sendable, CaseIterable {
         case spawn, destroy, powerOff, powerOn, reboot, pause, unpause, suspend, resume, snapshot, rebuild, resize, confirmResize, revertResize
         case rescue, unrescue, injectNMI, migrateOut, migrateIn, prepareIncoming, liveMigrate, finishIncoming
+        /// A hot-plug of new interfaces into a guest (`setInterfaces` adding a port).
+        case plugInterface
     }
 
     struct Instance {
@@ -31,19 +33,23 @@ public final class FakeDriver: VirtDriver {
     private struct State {
         var instances: [InstanceID: Instance] = [:]
         var failures: [Operation: NimbusError] = [:]
+        /// Operations that fail every time (`[compute_node] fake_failing_operations`), for tests
+        /// of what the controller does when a host fails.
+        var alwaysFailing: Set<Operation> = []
         /// Instances that left by live migration, by the target they left for.
         var migrated: [InstanceID: String] = [:]
     }
 
     public let hypervisorType = "fake"
     private let resources: HostResources
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public static let defaultResources = HostResources(vcpus: 64, memoryMB: 256 * 1024, diskGB: 4096, cpuModel: "Fake CPU",
                                                        hypervisorVersion: 1000)
 
-    public init(resources: HostResources = FakeDriver.defaultResources) {
+    public init(resources: HostResources = FakeDriver.defaultResources, alwaysFailing: Set<Operation> = []) {
         self.resources = resources
+        self.state = Mutex(State(alwaysFailing: alwaysFailing))
     }
 
     /// The next call of `operation` throws `error` (once).
@@ -193,6 +199,7 @@ public final class FakeDriver: VirtDriver {
             var i = try Self.instance(s, id)
             if i.state == .suspended { throw NimbusError.conflict("a suspended guest keeps its devices until it resumes") }
             let have = i.spec.nics ?? [], wanted = Set(nics.map(\.portID)), present = Set(have.map(\.portID))
+            if !wanted.isSubset(of: present) { try Self.takeFailure(&s, .plugInterface) }
             i.spec.nics = have.filter { wanted.contains($0.portID) } + nics.filter { !present.contains($0.portID) }
             s.instances[id] = i
         }
@@ -365,5 +372,6 @@ public final class FakeDriver: VirtDriver {
 
     private static func takeFailure(_ s: inout State, _ op: Operation) throws(NimbusError) {
         if let e = s.failures.removeValue(forKey: op) { throw e }
+        if s.alwaysFailing.contains(op) { throw NimbusError(.internal, "\(op.rawValue) failed (fake_failing_operations)") }
     }
 }

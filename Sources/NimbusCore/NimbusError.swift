@@ -24,6 +24,10 @@ public struct NimbusError: Error, Sendable, CustomStringConvertible {
         case `internal`
     }
 
+    /// The `detail` of a 500 whose message the API shows as it is (Nova's explained
+    /// `HTTPInternalServerError`, e.g. InterfaceAttachFailed), not as an unexpected error.
+    public static let explainedFault = "explained-internal-error"
+
     public var kind: Kind
     public var message: String
     public var detail: String?

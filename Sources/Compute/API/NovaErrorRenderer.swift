@@ -19,7 +19,7 @@ public struct NovaErrorRenderer: ErrorRenderer {
         if error.status == 401 { return .keystoneUnauthorized(identityURL: identityURL, headers: h) }
         // A malformed or unsupported version header has no version to echo.
         if let v = try? NovaVersion.requested(by: request) { v.apply(to: &h) }
-        let message = error.kind == .internal
+        let message = error.kind == .internal && error.detail != NimbusError.explainedFault
             ? "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible."
             : error.message
         return .json([Self.faultName(error.status): ["code": .int(Int64(error.status)), "message": .string(message)]],

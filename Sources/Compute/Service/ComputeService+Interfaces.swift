@@ -33,6 +33,11 @@ extension ComputeService {
         }
         guard let one = requested.first else { throw NimbusError.badRequest("No networks are available to attach the interface to.") }
         let before = Set(existing.compactMap { $0["port_id"]?.stringValue })
+        // A running or paused guest gets the port hot-plugged before the answer, as Nova's attach
+        // (an RPC call to the compute host) does; a stopped one has it at its next start.
+        let waitsForPlug = i.host != nil && (i.vmState == .active || i.vmState == .paused)
+        let mark = waitsForPlug ? interfacePlugs.mark(i.id) : 0
+        defer { if waitsForPlug { interfacePlugs.unmark(i.id) } }
         let created: [String]
         do {
             created = try await network.allocate(instance: i.id, project: i.projectID, zone: i.availabilityZone, [one], securityGroups: [],
@@ -52,7 +57,35 @@ extension ComputeService {
         if let host = i.host { try await network.bind(instance: i.id, project: i.projectID, host: host) }
         try await actions.start(i, action: "attach_interface", requestID: requestID, caller: caller)
         nodes.poke()
+        if waitsForPlug, !port.isEmpty, let failure = await plugFailure(i.id, port: port, after: mark) {
+            // Nova's rollback of a failed attach: the port leaves the instance (deleted when it
+            // was made for it), and the answer is InterfaceAttachFailed (500).
+            logger.error("attaching port \(port) to \(i.id) failed on its host: \(failure)")
+            try? await network.release(port: port, instance: i.id, project: i.projectID, delete: created.contains(port))
+            _ = try? await instances.modify(i.id) { m in
+                m.createdPorts.removeAll { $0 == port }
+                m.interfaceTags.removeValue(forKey: port)
+            }
+            nodes.poke()
+            throw NimbusError(.internal, "Failed to attach network adapter device to \(i.id)", detail: NimbusError.explainedFault)
+        }
         return port
+    }
+
+    /// Waits for the node's hot-plug of `port`: nil once it is plugged in (or when no report
+    /// came in time, the node converging later), the failure when a pass after `mark` failed
+    /// without it.
+    func plugFailure(_ id: String, port: String, after mark: Int) async -> String? {
+        let deadline = ContinuousClock.now + interfacePlugWait
+        while ContinuousClock.now < deadline {
+            if let r = interfacePlugs.latest(id, after: mark) {
+                if r.plugged.contains(where: { $0.sameBytes(as: port) }) { return nil }
+                if let failure = r.failure { return failure }
+            }
+            guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return nil }
+        }
+        logger.warning("no hot-plug report for port \(port) of \(id) in time; its node plugs it when it can")
+        return nil
     }
 
     /// Detaches `port` from the instance: deleted if the compute service made it, else released.

@@ -160,6 +160,9 @@ extension ComputeService {
             try await volumesReported(r, from: host)
         case .volumesResized:
             try await volumesResized(r, from: host)
+        case .interfaces:
+            let plugged = (try? JSONValue.parse(Array((r.detail ?? "[]").utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
+            interfacePlugs.record(r.id.rawValue, plugged: plugged, failure: r.message)
         case .taskDone, .taskFailed:
             if r.task == MoveTask.cleanup { return try await migrationCleanedUp(r, host: host) }
             guard let task = r.task.flatMap(TaskState.init) else { return }

@@ -51,6 +51,10 @@ public final class ComputeService: Sendable {
     let volumeRebuilds = Mutex<Set<String>>([])
     /// Instances whose unshelve connects their reserved volumes now (`connectReserved`).
     let unshelveConnects = Mutex<Set<String>>([])
+    /// Hot-plug reports that interface attaches wait for.
+    let interfacePlugs = InterfacePlugReports()
+    /// How long an interface attach waits for the node's hot-plug (Nova's attach is an RPC call).
+    var interfacePlugWait: Duration { .seconds(30) }
 
     public init(database: Database, images: any ImageClient, placement: any PlacementClient, network: (any NetworkClient)? = nil,
                 volumes: (any VolumeClient)? = nil, settings: ComputeSettings = ComputeSettings(), logger: Logger) {

@@ -421,3 +421,39 @@ def test_at_most_sixteen_interfaces(cloud):
     r = c.nova("POST", f"/servers/{sid}/os-interface", json={"interfaceAttachment": {"net_id": net}}, token=demo_token(c))
     assert r.status_code == 400 and "at most 16" in r.text, r.text
     assert len(interfaces(c, sid)) == 16
+
+
+def test_add_and_remove_fixed_ip_up_to_2_43(cloud):
+    """Nova's multinic actions: addFixedIp puts one more address of the network on the server's
+    port there, removeFixedIp takes one off; both answer 202 (the work is a cast to the host, so
+    a request that changes nothing is 202 too); from 2.44 they are gone (404); bad bodies 400."""
+    c = cloud
+
+    def multinic(c, sid, body):
+        return c.nova("POST", f"/servers/{sid}/action", json=body, token=demo_token(c), version="2.43")
+
+    sid = boot(c, "mn-" + uuid.uuid4().hex[:6])
+    [first] = interfaces(c, sid)
+    before = {ip["ip_address"] for ip in first["fixed_ips"]}
+    r = multinic(c, sid, {"addFixedIp": {"networkId": first["net_id"]}})
+    assert r.status_code == 202, r.text
+    [now] = interfaces(c, sid)
+    added = {ip["ip_address"] for ip in now["fixed_ips"]} - before
+    assert len(added) == 1 and now["port_id"] == first["port_id"]
+    addresses = c.nova("GET", f"/servers/{sid}/ips", token=demo_token(c)).json()["addresses"]
+    assert added <= {a["addr"] for a in addresses["private"]}
+    r = multinic(c, sid, {"removeFixedIp": {"address": added.pop()}})
+    assert r.status_code == 202, r.text
+    assert {ip["ip_address"] for ip in interfaces(c, sid)[0]["fixed_ips"]} == before
+    # Nothing to do: still 202 (Nova's cast); a network the server is not on changes nothing.
+    assert multinic(c, sid, {"removeFixedIp": {"address": "192.0.2.77"}}).status_code == 202
+    assert multinic(c, sid, {"addFixedIp": {"networkId": str(uuid.uuid4())}}).status_code == 202
+    assert {ip["ip_address"] for ip in interfaces(c, sid)[0]["fixed_ips"]} == before
+    for body in ({"addFixedIp": {}}, {"addFixedIp": {"networkId": ""}}, {"addFixedIp": {"networkId": "x" * 37}},
+                 {"addFixedIp": {"networkId": first["net_id"], "extra": 1}}, {"removeFixedIp": {"address": "not-an-ip"}},
+                 {"removeFixedIp": {}}):
+        r = multinic(c, sid, body)
+        assert r.status_code == 400, (body, r.text)
+        assert "badRequest" in r.json()
+    r = c.nova("POST", f"/servers/{sid}/action", json={"addFixedIp": {"networkId": first["net_id"]}}, token=demo_token(c), version="2.44")
+    assert r.status_code == 404, r.text

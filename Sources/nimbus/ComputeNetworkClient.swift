@@ -270,6 +270,49 @@ struct ComputeNetworkClient: NetworkClient {
         }
     }
 
+    func addFixedIP(network networkID: String, instance: String, project: String, caller: AuthContext) async throws {
+        let s = network.state
+        let subnets = s.subnets(ofNetwork: networkID).compactMap { $0["id"]?.stringValue }
+        let actor = NetworkActor(projectID: caller.projectID ?? "", isAdmin: caller.hasRole("admin"))
+        for p in ports(instance, project: project, s) where p["network_id"]?.stringValue?.sameBytes(as: networkID) == true {
+            guard let id = p["id"]?.stringValue else { continue }
+            for subnet in subnets {
+                // Nova tries each subnet in turn and takes the first update Neutron accepts.
+                let ips = (p["fixed_ips"]?.arrayValue ?? []) + [.object(["subnet_id": .string(subnet)])]
+                do {
+                    _ = try await network.updatePort(id, ["fixed_ips": .array(ips)], actor: actor)
+                    return
+                } catch {
+                    continue
+                }
+            }
+        }
+        throw NimbusError.badRequest("Network could not be found for instance \(instance).")
+    }
+
+    func removeFixedIP(_ address: String, instance: String, project: String, caller: AuthContext) async throws {
+        let s = network.state
+        let wanted = IPAddress(address)
+        let actor = NetworkActor(projectID: caller.projectID ?? "", isAdmin: caller.hasRole("admin"))
+        for p in ports(instance, project: project, s) {
+            guard let id = p["id"]?.stringValue else { continue }
+            let ips = p["fixed_ips"]?.arrayValue ?? []
+            let kept = ips.filter { ip in
+                guard let text = ip["ip_address"]?.stringValue else { return true }
+                if let wanted, let have = IPAddress(text) { return have != wanted }
+                return !text.sameBytes(as: address)
+            }
+            guard kept.count != ips.count else { continue }
+            do {
+                _ = try await network.updatePort(id, ["fixed_ips": .array(kept)], actor: actor)
+            } catch {
+                throw Self.translate(error)
+            }
+            return
+        }
+        throw NimbusError.badRequest("Instance \(instance) does not have fixed IP '\(address)'.")
+    }
+
     /// Nova's `_format_security_group` and `_format_security_group_rule` (the proxy's view).
     func securityGroupDetails(instance: String, project: String, caller: AuthContext) -> [JSONValue] {
         let s = network.state

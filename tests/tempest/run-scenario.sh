@@ -244,7 +244,7 @@ ids_regex() {  # FILE: its test ids as one alternation
 CANDIDATES='^tempest\.scenario\.(test_server_basic_ops|test_network_basic_ops|test_security_groups_basic_ops|test_volume_boot_pattern|test_minimum_basic|test_stamp_pattern|test_snapshot_pattern|test_shelve_instance)\.'
 # API tests that SSH into their guests (the API passes run without validation): they run here,
 # on real guests, and must-pass-scenario.txt lists them with the scenarios.
-API_HERE='tempest\.api\.compute\.servers\.test_server_actions\.ServerActionsV293TestJSON\.'
+API_HERE='tempest\.api\.compute\.servers\.(test_server_actions\.ServerActionsV293TestJSON|test_attach_interfaces)\.'
 CANDIDATES="$CANDIDATES|^$API_HERE"
 MUST=$(ids_regex "$HERE/must-pass-scenario.txt")
 REGEX=${TEMPEST_SCENARIO_REGEX:-$CANDIDATES${MUST:+|$MUST}}

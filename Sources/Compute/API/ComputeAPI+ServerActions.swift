@@ -235,6 +235,29 @@ extension ComputeAPI {
                     try await network.removeSecurityGroup(group, instance: i.id, project: i.projectID, caller: c.auth)
                 }
                 return .empty(.accepted)
+            case "addFixedIp", "removeFixedIp":
+                // Nova's multinic actions (2.1 to 2.43; VersionNotFoundForAPIMethod, 404, after):
+                // a lock check, then a cast to the compute host, which changes the port and logs a
+                // failure; the answer is 202 either way.
+                guard !v.atLeast(44) else { throw NimbusError.notFound("The resource could not be found.") }
+                let add = name == "addFixedIp"
+                try self.authorize("os_compute_api:os-multinic:\(add ? "add" : "remove")", c, target: ["project_id": i.projectID])
+                let entity = try NovaSchemas.validate(body, add ? NovaSchemas.addFixedIP : NovaSchemas.removeFixedIP)[name]!
+                if i.locked && !c.isAdmin { throw NimbusError.conflict("Instance \(i.id) is locked") }
+                if let network = self.service.network {
+                    do {
+                        if add {
+                            let id = entity["networkId"].map { $0.stringValue ?? $0.pythonStr } ?? ""
+                            try await network.addFixedIP(network: id, instance: i.id, project: i.projectID, caller: c.auth)
+                        } else {
+                            try await network.removeFixedIP(entity["address"]?.stringValue ?? "", instance: i.id, project: i.projectID, caller: c.auth)
+                        }
+                        self.service.nodes.poke()
+                    } catch {
+                        self.service.logger.warning("\(name) on \(i.id) changed nothing: \(error)")
+                    }
+                }
+                return .empty(.accepted)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)
                 let length = try Self.consoleLength(args["length"])

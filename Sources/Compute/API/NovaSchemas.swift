@@ -126,6 +126,13 @@ enum NovaSchemas {
     static let ipv4 = Schema.string(format: NovaText.ipv4)
     static let ipv6 = Schema.string(format: NovaText.ipv6)
     static let tag = Schema.string(minLength: 1, maxLength: 60, pattern: .tag)
+    /// `nova/api/openstack/compute/schemas/multinic.py` (up to 2.43).
+    static let addFixedIP = Schema.object(["addFixedIp": .object(["networkId": Schema(types: [.string, .number]).with { $0.minLength = 1; $0.maxLength = 36 }],
+                                                                  required: ["networkId"], additionalProperties: false)],
+                                          required: ["addFixedIp"], additionalProperties: false)
+    static let removeFixedIP = Schema.object(["removeFixedIp": .object(["address": Schema.string().with { $0.oneOfSchemas = [ipv4, ipv6] }],
+                                                                       required: ["address"], additionalProperties: false)],
+                                             required: ["removeFixedIp"], additionalProperties: false)
     static let hostname = Schema.string(minLength: 2, maxLength: 63, pattern: NovaText.hostname)
     static let fqdn = Schema.string(minLength: 1, maxLength: 255, pattern: NovaText.fqdn)
 

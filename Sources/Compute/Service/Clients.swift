@@ -362,6 +362,13 @@ public protocol NetworkClient: Sendable {
     func addSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws
     /// Nova's removeSecurityGroup: off every port that has it; `.notFound` when none has it.
     func removeSecurityGroup(_ group: String, instance: String, project: String, caller: AuthContext) async throws
+    /// Nova's `add_fixed_ip_to_instance` (addFixedIp, up to 2.43): one more address on the
+    /// instance's port on the network, from the first of its subnets that has one to give, as
+    /// the caller. `.badRequest` when no port of the instance on that network took one.
+    func addFixedIP(network: String, instance: String, project: String, caller: AuthContext) async throws
+    /// Nova's `remove_fixed_ip_from_instance` (removeFixedIp): the address off the instance's
+    /// port that has it. `.badRequest` when none has it.
+    func removeFixedIP(_ address: String, instance: String, project: String, caller: AuthContext) async throws
     /// The groups on the instance's ports with their rules, as Nova's `os-security-groups` shows them.
     func securityGroupDetails(instance: String, project: String, caller: AuthContext) -> [JSONValue]
     /// The instance's ports as Nova's `os-interface` shows them (`interfaceAttachment`s).

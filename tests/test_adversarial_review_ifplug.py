@@ -159,3 +159,67 @@ def test_held_attach_racing_delete_leaks_no_port(cloud):
     time.sleep(3)
     left = [p for p in c.neutron("GET", f"/ports?network_id={net}").json()["ports"] if p["device_owner"].startswith("compute:")]
     assert left == [], left
+
+
+def test_held_detach_during_attach_wait_does_not_hold_the_attach_30s(cloud):
+    """Held: a detach of the port sent while its attach waits for the hot-plug report does not
+    leave the attach waiting out the 30 s (the node's report comes first on the fake driver)."""
+    c = cloud
+    net = fresh_net(c, "10.75.0.0/24")
+    sid = boot(c, "rv-det-" + uuid.uuid4().hex[:6], nics=[{"uuid": net}])
+    token = demo_token(c)
+    own = demo(c, "port", "create", "--network", net, "rv-own-" + uuid.uuid4().hex[:6], "-f", "json")["id"]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        t0 = time.time()
+        fut = pool.submit(attach, c, sid, {"port_id": own}, token)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if any(i["port_id"] == own for i in interfaces(c, sid, token=token)):
+                break
+            time.sleep(0.01)
+        r = c.nova("DELETE", f"/servers/{sid}/os-interface/{own}", token=token)
+        assert r.status_code == 202, r.text
+        res = fut.result()
+        elapsed = time.time() - t0
+    assert elapsed < 15, (elapsed, res.status_code, res.text)
+
+
+@pytest.fixture(scope="module")
+def failing_cloud(tmp_path_factory):
+    c, data = start_compute_cloud(tmp_path_factory.mktemp("rvifplugfail"), "fake",
+                                  {"compute": {"agent_interval_s": "1"}, "compute_node": {"fake_failing_operations": "plugInterface"}})
+    try:
+        with tempfile.NamedTemporaryFile(suffix=".raw") as f:
+            f.write(b"\0" * 1024 * 1024)
+            f.flush()
+            c.cli("image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", f.name, "tiny-raw")
+        c.image = next(i["ID"] for i in c.cli("image", "list", "-f", "json") if i["Name"] == "tiny-raw")
+        yield c
+    finally:
+        stop_compute_cloud(c, data)
+
+
+def test_held_concurrent_failing_attaches_are_all_undone(failing_cloud):
+    """Held: attaches sent together whose hot-plugs all fail answer 500 each (or 409 for the
+    same own port twice), every port made for them is deleted, the user's own ports released,
+    and the server keeps its one interface."""
+    c = failing_cloud
+    net = fresh_net(c, "10.76.0.0/24")
+    sid = boot(c, "rv-fail-" + uuid.uuid4().hex[:6], nics=[{"uuid": net}])
+    [first] = interfaces(c, sid)
+    token = demo_token(c)
+    own = demo(c, "port", "create", "--network", net, "rv-own-" + uuid.uuid4().hex[:6], "-f", "json")["id"]
+    bodies = [{"net_id": net}] * 6 + [{"port_id": own, "tag": "x"}] * 2
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rs = list(pool.map(lambda b: attach(c, sid, b, token=token), bodies))
+    codes = [r.status_code for r in rs]
+    assert codes[:6] == [500] * 6, [(r.status_code, r.text) for r in rs]
+    assert sorted(codes[6:]) in ([409, 500], [500, 500]), [(r.status_code, r.text) for r in rs]
+    time.sleep(2)
+    assert [i["port_id"] for i in interfaces(c, sid)] == [first["port_id"]]
+    ports = c.neutron("GET", f"/ports?network_id={net}").json()["ports"]
+    assert sorted(p["id"] for p in ports if p["device_owner"].startswith("compute:")) == [first["port_id"]]
+    port = c.neutron("GET", f"/ports/{own}").json()["port"]
+    assert port["device_id"] == "" and port["binding:host_id"] == ""
+    s = c.nova("GET", f"/servers/{sid}", token=token).json()["server"]
+    assert s["status"] == "ACTIVE" and s["OS-EXT-STS:task_state"] is None

@@ -223,3 +223,23 @@ def test_held_concurrent_failing_attaches_are_all_undone(failing_cloud):
     assert port["device_id"] == "" and port["binding:host_id"] == ""
     s = c.nova("GET", f"/servers/{sid}", token=token).json()["server"]
     assert s["status"] == "ACTIVE" and s["OS-EXT-STS:task_state"] is None
+
+
+def test_held_attach_of_another_projects_port_or_network(cloud):
+    """Held: another project's port or (unshared) network is 404 to an attach, and nothing of
+    theirs changes; unicode look-alikes and wrong types of ids are 400/404, never 500."""
+    c = cloud
+    sid = boot(c, "rv-oth-" + uuid.uuid4().hex[:6])
+    net = c.neutron("POST", "/networks", json={"network": {"name": "rv-oth-net"}}).json()["network"]["id"]
+    c.neutron("POST", "/subnets", json={"subnet": {"network_id": net, "cidr": "10.77.0.0/24", "ip_version": 4}})
+    port = c.neutron("POST", "/ports", json={"port": {"network_id": net}}).json()["port"]
+    assert attach(c, sid, {"port_id": port["id"]}).status_code == 404
+    assert attach(c, sid, {"net_id": net}).status_code == 404
+    after = c.neutron("GET", f"/ports/{port['id']}").json()["port"]
+    assert after["device_id"] == "" and after["fixed_ips"] == port["fixed_ips"]
+    assert [p for p in c.neutron("GET", f"/ports?network_id={net}").json()["ports"] if not p["device_owner"].startswith("network:")] == [after]
+    for body in ({"port_id": port["id"].replace("-", "\u2010")}, {"net_id": 5}, {"port_id": None}, {"net_id": "a" * 10000},
+                 {"fixed_ips": [{"ip_address": "10.77.0.9"}]}):
+        r = attach(c, sid, body)
+        assert r.status_code in (400, 404), (body, r.status_code, r.text)
+    assert len(interfaces(c, sid)) == 1

@@ -17,10 +17,13 @@ extension ComputeService {
         try Self.checkLock(i, caller: caller, override: lockOverride)
         try Self.checkState(i, vm: Self.interfaceStates, task: [nil], method: "attach_interface")
         let existing = network.interfaces(instance: i.id, project: i.projectID)
-        if existing.count >= Self.maxInterfaces {
-            // The `pc` machine's bus has about 28 free slots; a bound keeps hot-plug from failing.
+        // The `pc` machine's bus has about 28 free slots; a bound keeps hot-plug from failing.
+        // The slot is held until the port is on the instance, so concurrent attaches count.
+        guard interfacePlugs.claimSlot(i.id, max: Self.maxInterfaces, count: { network.interfaces(instance: i.id, project: i.projectID).count }) else {
             throw NimbusError.badRequest("Failed to attach network adapter device to \(i.id): at most \(Self.maxInterfaces) interfaces per server.")
         }
+        var slotHeld = true
+        defer { if slotHeld { interfacePlugs.releaseSlot(i.id) } }
         // Nova's attach controller: a missing port or network is 404, an ambiguous choice 400,
         // an address or port in use 409.
         let requested: [RequestedNIC]
@@ -45,6 +48,8 @@ extension ComputeService {
         } catch let e as NimbusError where e.detail == NetworkClientErrors.addressInUse {
             throw NimbusError.conflict(e.message)
         }
+        interfacePlugs.releaseSlot(i.id)
+        slotHeld = false
         let port = created.first ?? one.portID ?? network.interfaces(instance: i.id, project: i.projectID)
             .compactMap { $0["port_id"]?.stringValue }.first { !before.contains($0) } ?? ""
         let tag = nic.tag

@@ -19,6 +19,28 @@ final class InterfacePlugReports: Sendable {
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    /// Attaches past the interface bound's check whose port is not yet on the instance.
+    private let pending = Mutex<[String: Int]>([:])
+
+    /// Takes one of the instance's interface slots for an attach, or false when `count` (the
+    /// interfaces it has) and the attaches still allocating leave none; `count` is read under the
+    /// lock, so attaches sent together cannot all pass the bound.
+    func claimSlot(_ instance: String, max: Int, count: () -> Int) -> Bool {
+        pending.withLock { p in
+            let n = p[instance] ?? 0
+            guard count() + n < max else { return false }
+            p[instance] = n + 1
+            return true
+        }
+    }
+
+    /// Gives back a slot once the attach's port is on the instance (or the attach failed).
+    func releaseSlot(_ instance: String) {
+        pending.withLock { p in
+            let n = (p[instance] ?? 1) - 1
+            p[instance] = n > 0 ? n : nil
+        }
+    }
 
     /// Starts listening to the instance's reports; returns the mark that later reports pass.
     func mark(_ instance: String) -> Int {

@@ -7,28 +7,18 @@ bodies, exhausted subnets, the last address of a port, and concurrent attaches a
 from __future__ import annotations
 
 import concurrent.futures
-import tempfile
 import time
 import uuid
 
 import pytest
 
-from compute_support import start_compute_cloud, stop_compute_cloud
-from test_network_compute import boot, demo, demo_token, interfaces
+from test_network_compute import tiny_image_cloud, boot, demo, demo_token, interfaces
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    c, data = start_compute_cloud(tmp_path_factory.mktemp("rvifplug"), "fake", {"compute": {"agent_interval_s": "1"}})
-    try:
-        with tempfile.NamedTemporaryFile(suffix=".raw") as f:
-            f.write(b"\0" * 1024 * 1024)
-            f.flush()
-            c.cli("image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", f.name, "tiny-raw")
-        c.image = next(i["ID"] for i in c.cli("image", "list", "-f", "json") if i["Name"] == "tiny-raw")
+    with tiny_image_cloud(tmp_path_factory, "rvifplug", {"compute": {"agent_interval_s": "1"}}) as c:
         yield c
-    finally:
-        stop_compute_cloud(c, data)
 
 
 def multinic(c, sid, body, token=None):
@@ -186,17 +176,8 @@ def test_held_detach_during_attach_wait_does_not_hold_the_attach_30s(cloud):
 
 @pytest.fixture(scope="module")
 def failing_cloud(tmp_path_factory):
-    c, data = start_compute_cloud(tmp_path_factory.mktemp("rvifplugfail"), "fake",
-                                  {"compute": {"agent_interval_s": "1"}, "compute_node": {"fake_failing_operations": "plugInterface"}})
-    try:
-        with tempfile.NamedTemporaryFile(suffix=".raw") as f:
-            f.write(b"\0" * 1024 * 1024)
-            f.flush()
-            c.cli("image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", f.name, "tiny-raw")
-        c.image = next(i["ID"] for i in c.cli("image", "list", "-f", "json") if i["Name"] == "tiny-raw")
+    with tiny_image_cloud(tmp_path_factory, "rvifplugfail", {"compute": {"agent_interval_s": "1"}, "compute_node": {"fake_failing_operations": "plugInterface"}}) as c:
         yield c
-    finally:
-        stop_compute_cloud(c, data)
 
 
 def test_held_concurrent_failing_attaches_are_all_undone(failing_cloud):

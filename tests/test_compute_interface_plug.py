@@ -8,28 +8,17 @@ running guest fails; a stopped guest takes the port at its next start, so its at
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 
 import pytest
 
-from compute_support import start_compute_cloud, stop_compute_cloud
-from test_network_compute import action, boot, demo, demo_token, interfaces
+from test_network_compute import tiny_image_cloud, action, boot, demo, demo_token, interfaces
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    c, data = start_compute_cloud(tmp_path_factory.mktemp("ifplug"), "fake",
-                                  {"compute": {"agent_interval_s": "1"}, "compute_node": {"fake_failing_operations": "plugInterface"}})
-    try:
-        with tempfile.NamedTemporaryFile(suffix=".raw") as f:
-            f.write(b"\0" * 1024 * 1024)
-            f.flush()
-            c.cli("image", "create", "--public", "--disk-format", "raw", "--container-format", "bare", "--file", f.name, "tiny-raw")
-        c.image = next(i["ID"] for i in c.cli("image", "list", "-f", "json") if i["Name"] == "tiny-raw")
+    with tiny_image_cloud(tmp_path_factory, "ifplug", {"compute": {"agent_interval_s": "1"}, "compute_node": {"fake_failing_operations": "plugInterface"}}) as c:
         yield c
-    finally:
-        stop_compute_cloud(c, data)
 
 
 def attach(c, sid, body):

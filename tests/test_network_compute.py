@@ -5,6 +5,7 @@ server's addresses (`/ips`), Nova's add/remove security group actions and the se
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 import uuid
@@ -14,9 +15,10 @@ import pytest
 from compute_support import start_compute_cloud, stop_compute_cloud
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    c, data = start_compute_cloud(tmp_path_factory.mktemp("netcomp"), "fake", {"compute": {"host": "nc-host", "agent_interval_s": "1"}})
+@contextlib.contextmanager
+def tiny_image_cloud(tmp_path_factory, name: str, extra: dict):
+    """A fake-driver cloud with a public 1 MiB raw image, `tiny-raw` (its id as `c.image`)."""
+    c, data = start_compute_cloud(tmp_path_factory.mktemp(name), "fake", extra)
     try:
         with tempfile.NamedTemporaryFile(suffix=".raw") as f:
             f.write(b"\0" * 1024 * 1024)
@@ -26,6 +28,12 @@ def cloud(tmp_path_factory):
         yield c
     finally:
         stop_compute_cloud(c, data)
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    with tiny_image_cloud(tmp_path_factory, "netcomp", {"compute": {"host": "nc-host", "agent_interval_s": "1"}}) as c:
+        yield c
 
 
 def demo(c, *args, **kw):

@@ -59,10 +59,20 @@ extension ComputeService {
                 if let tag, !port.isEmpty { m.interfaceTags[port] = tag }
             }
         }
-        if let host = i.host { try await network.bind(instance: i.id, project: i.projectID, host: host) }
+        if let host = i.host {
+            // A port of the instance that another attach's rollback deletes meanwhile may fail
+            // this pass; the node's next `desired` binds again, so that is no failure of this one.
+            do { try await network.bind(instance: i.id, project: i.projectID, host: host) } catch {
+                logger.warning("binding the ports of \(i.id) to \(host): \(error)")
+            }
+        }
         try await actions.start(i, action: "attach_interface", requestID: requestID, caller: caller)
         nodes.poke()
-        if waitsForPlug, !port.isEmpty, let failure = await plugFailure(i.id, port: port, after: mark) {
+        let project = i.projectID
+        let isOurs: @Sendable () -> Bool = {
+            network.interfaces(instance: i.id, project: project).contains { $0["port_id"]?.stringValue?.sameBytes(as: port) == true }
+        }
+        if waitsForPlug, !port.isEmpty, let failure = await plugFailure(i.id, port: port, after: mark, stillAttached: isOurs) {
             // Nova's rollback of a failed attach: the port leaves the instance (deleted when it
             // was made for it), and the answer is InterfaceAttachFailed (500).
             logger.error("attaching port \(port) to \(i.id) failed on its host: \(failure)")
@@ -72,21 +82,28 @@ extension ComputeService {
                 m.interfaceTags.removeValue(forKey: port)
             }
             nodes.poke()
+            // A server deleted meanwhile took the port with it: that is the answer, not a fault.
+            let now = try? await instances.get(i.id)
+            if now == nil || now?.deleted == true { throw NimbusError.notFound("Instance \(i.id) could not be found.") }
+            if now?.taskState == .deleting { throw Self.invalidState(i, "task_state", "deleting", "attach_interface") }
             throw NimbusError(.internal, "Failed to attach network adapter device to \(i.id)", detail: NimbusError.explainedFault)
         }
         return port
     }
 
-    /// Waits for the node's hot-plug of `port`: nil once it is plugged in (or when no report
-    /// came in time, the node converging later), the failure when a pass after `mark` failed
-    /// without it.
-    func plugFailure(_ id: String, port: String, after mark: Int) async -> String? {
+    /// Waits for the node's hot-plug of `port`: nil once it is plugged in, or when no report came
+    /// in time (the node converging later); the failure when a pass after `mark` failed without
+    /// it, or when the port left the instance first.
+    func plugFailure(_ id: String, port: String, after mark: Int, stillAttached: @Sendable () -> Bool) async -> String? {
         let deadline = ContinuousClock.now + interfacePlugWait
         while ContinuousClock.now < deadline {
             if let r = interfacePlugs.latest(id, after: mark) {
                 if r.plugged.contains(where: { $0.sameBytes(as: port) }) { return nil }
                 if let failure = r.failure { return failure }
             }
+            // Detached meanwhile (by its owner, or by another attach of the same port that was
+            // undone): the node has nothing to plug, and this attach did not happen.
+            guard stillAttached() else { return "port \(port) left the instance before its node plugged it" }
             guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { return nil }
         }
         logger.warning("no hot-plug report for port \(port) of \(id) in time; its node plugs it when it can")

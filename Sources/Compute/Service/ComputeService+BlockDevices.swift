@@ -374,11 +374,7 @@ extension ComputeService {
             let c = try await volumes.connect(attachmentID: v.attachmentID, host: host, mountpoint: v.device)
             try await record(i.id, attachment: nil) { m in
                 guard let k = m.volumes.firstIndex(where: { $0.attachmentID == v.attachmentID && $0.state == .reserved }) else { return false }
-                m.volumes[k].socketPath = c.socketPath
-                m.volumes[k].export = c.export
-                m.volumes[k].readOnly = c.readOnly
-                m.volumes[k].qos = c.qos
-                m.volumes[k].state = .attaching
+                m.volumes[k].connect(c)
                 return true
             }
         }

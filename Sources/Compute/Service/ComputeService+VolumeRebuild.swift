@@ -97,11 +97,7 @@ extension ComputeService {
                         guard m.taskState == .rebuildBlockDeviceMapping,
                               let k = m.volumes.firstIndex(where: { $0.attachmentID == attachment && $0.state == .reserved }) else { throw Superseded() }
                         if m.volumes[k].device.isEmpty { m.volumes[k].device = device }
-                        m.volumes[k].socketPath = c.socketPath
-                        m.volumes[k].export = c.export
-                        m.volumes[k].readOnly = c.readOnly
-                        m.volumes[k].qos = c.qos
-                        m.volumes[k].state = .attaching
+                        m.volumes[k].connect(c)
                     }
                 }
             }

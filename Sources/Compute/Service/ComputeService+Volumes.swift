@@ -198,11 +198,7 @@ extension ComputeService {
                     guard Self.unshelvingOn(m, host),
                           let k = m.volumes.firstIndex(where: { $0.attachmentID == v.attachmentID && $0.state == .reserved }) else { throw Superseded() }
                     if m.volumes[k].device.isEmpty { m.volumes[k].device = Self.nextDevice(m) }
-                    m.volumes[k].socketPath = c.socketPath
-                    m.volumes[k].export = c.export
-                    m.volumes[k].readOnly = c.readOnly
-                    m.volumes[k].qos = c.qos
-                    m.volumes[k].state = .attaching
+                    m.volumes[k].connect(c)
                 }
             }
             nodes.poke()
@@ -345,5 +341,16 @@ extension ComputeService {
     public func holdsAttachment(_ attachmentID: String, instance: String) async throws -> Bool {
         guard let i = try await instances.get(instance), !i.deleted else { return false }
         return i.volumes.contains { $0.attachmentID.sameBytes(as: attachmentID) }
+    }
+}
+
+extension Instance.AttachedVolume {
+    /// The attachment's connection to the instance's host, for the node to plug in.
+    mutating func connect(_ c: VolumeConnection) {
+        socketPath = c.socketPath
+        export = c.export
+        readOnly = c.readOnly
+        qos = c.qos
+        state = .attaching
     }
 }

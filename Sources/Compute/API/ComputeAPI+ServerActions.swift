@@ -243,20 +243,8 @@ extension ComputeAPI {
                 let add = name == "addFixedIp"
                 try self.authorize("os_compute_api:os-multinic:\(add ? "add" : "remove")", c, target: ["project_id": i.projectID])
                 let entity = try NovaSchemas.validate(body, add ? NovaSchemas.addFixedIP : NovaSchemas.removeFixedIP)[name]!
-                if i.locked && !c.isAdmin { throw NimbusError.conflict("Instance \(i.id) is locked") }
-                if let network = self.service.network {
-                    do {
-                        if add {
-                            let id = entity["networkId"].map { $0.stringValue ?? $0.pythonStr } ?? ""
-                            try await network.addFixedIP(network: id, instance: i.id, project: i.projectID, caller: c.auth)
-                        } else {
-                            try await network.removeFixedIP(entity["address"]?.stringValue ?? "", instance: i.id, project: i.projectID, caller: c.auth)
-                        }
-                        self.service.nodes.poke()
-                    } catch {
-                        self.service.logger.warning("\(name) on \(i.id) changed nothing: \(error)")
-                    }
-                }
+                try await self.service.changeFixedIP(i, add: add ? entity["networkId"].map { $0.stringValue ?? $0.pythonStr } ?? "" : nil,
+                                                     remove: add ? nil : entity["address"]?.stringValue ?? "", caller: c.auth, isAdmin: c.isAdmin)
                 return .empty(.accepted)
             case "os-getConsoleOutput":
                 try self.authorize("os_compute_api:os-console-output", c, target: target)

@@ -126,4 +126,22 @@ extension ComputeService {
         try await actions.start(i, action: "detach_interface", requestID: requestID, caller: caller)
         nodes.poke()
     }
+
+    /// Nova's addFixedIp (`add`: a network id) and removeFixedIp (`remove`: an address), up to
+    /// 2.43: a lock check, then what the compute host's cast does, a failure only logged (Nova
+    /// answers 202 before the host acts).
+    public func changeFixedIP(_ i: Instance, add network: String?, remove address: String?, caller: AuthContext, isAdmin: Bool) async throws {
+        try Self.checkLock(i, caller: caller, override: isAdmin)
+        guard let client = self.network else { return }
+        do {
+            if let network {
+                try await client.addFixedIP(network: network, instance: i.id, project: i.projectID, caller: caller)
+            } else if let address {
+                try await client.removeFixedIP(address, instance: i.id, project: i.projectID, caller: caller)
+            }
+            nodes.poke()
+        } catch {
+            logger.warning("\(network != nil ? "addFixedIp" : "removeFixedIp") on \(i.id) changed nothing: \(error)")
+        }
+    }
 }
